@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal state of one command-stream execution, shared by the op kernels. */
+#ifndef NPU_FW_EXEC_H
+#define NPU_FW_EXEC_H
+
+#include "fixed.h"
+
+/* Bit masks of allowed element types and scale modes of an operand. */
+#define DT(x) (1u << DRM_NPU_DTYPE_##x)
+#define SM(x) (1u << DRM_NPU_SCALE_##x)
+
+/* A validated tensor operand and where its bytes are on the host. */
+struct fw_tensor {
+	struct drm_npu_tensor d;
+	__u8 *data;
+	__u8 *scales;
+	__u64 row_bytes;
+	__u64 span;		/* bytes from addr to the end of the last row */
+	__u64 scale_bytes;	/* bytes from scale_addr (ROW and GROUP) */
+	__u32 groups_per_row;	/* GROUP: set by the op's prepare() */
+};
+
+/* One op of the stream, copied to core memory and resolved. */
+struct fw_op {
+	struct drm_npu_op op;
+	struct fw_tensor in[3];
+	struct fw_tensor out;
+	const __u8 *pos_ptr;	/* F_POS_ADDR: where the position lives */
+	__u64 scratch_need;	/* bytes of scratch the op uses */
+};
+
+struct fw_exec {
+	const struct npu_fw_core *core;
+	__u64 fault_addr;
+};
+
+/* Operand rules of one opcode; prepare() adds the op's own shape rules. */
+struct fw_operand_spec {
+	__u8 dtypes;
+	__u8 scales;
+	__u16 needs_flag;	/* operand present only with this op flag */
+};
+
+struct fw_op_spec {
+	struct fw_operand_spec in[3];
+	struct fw_operand_spec out;
+	__u16 flags;		/* flags the op accepts */
+	__u8 params_bytes;	/* bytes of the parameter area it reads */
+	__u8 row_local;		/* output may be exactly an input (in place) */
+	__u32 (*prepare)(struct fw_exec *x, struct fw_op *o);
+	__u32 (*run)(struct fw_exec *x, struct fw_op *o);
+};
+
+extern const struct fw_op_spec fw_op_specs[DRM_NPU_OP_COUNT];
+
+/* tensor.c */
+__u32 fw_tensor_check(const struct drm_npu_tensor *d, const struct fw_operand_spec *spec);
+__u32 fw_tensor_map(struct fw_exec *x, struct fw_tensor *t, int write);
+__u32 fw_row_scale(const struct fw_tensor *t, __u32 row, fw_scale *s);
+void fw_load_row(const struct fw_tensor *t, __u32 row, __s32 *dst);
+void fw_emit_row(const struct fw_tensor *out, __u32 row, const __s64 *v, fw_scale s);
+__u32 fw_read_pos(const struct fw_op *o);
+int fw_is_zero(const void *p, __u64 len);
+
+static inline void *fw_scratch(const struct fw_exec *x)
+{
+	return x->core->scratch;
+}
+
+/* Ops: one file per family. */
+__u32 fw_prepare_matmul(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o);
+__u32 fw_prepare_norm(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_norm(struct fw_exec *x, struct fw_op *o);
+__u32 fw_prepare_softmax(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_softmax(struct fw_exec *x, struct fw_op *o);
+__u32 fw_prepare_attention(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_attention(struct fw_exec *x, struct fw_op *o);
+__u32 fw_prepare_unary(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_unary(struct fw_exec *x, struct fw_op *o);
+__u32 fw_prepare_binary(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_binary(struct fw_exec *x, struct fw_op *o);
+__u32 fw_prepare_kv_append(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_kv_append(struct fw_exec *x, struct fw_op *o);
+__u32 fw_prepare_rope(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_rope(struct fw_exec *x, struct fw_op *o);
+__u32 fw_prepare_embedding(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_embedding(struct fw_exec *x, struct fw_op *o);
+__u32 fw_prepare_argmax(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_argmax(struct fw_exec *x, struct fw_op *o);
+
+#endif

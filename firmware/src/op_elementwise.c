@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Row-wise element ops: SILU, GELU, QUANTIZE (any scaled type to any, with
+ * static or dynamic per-row output scale), ADD and MUL with requantization,
+ * and KV_APPEND (QUANTIZE into the cache rows at a position).
+ */
+#include "exec.h"
+
+/* 2 * sqrt(2 / pi) and 0.044715 in Q30, for GELU's tanh form. */
+#define GELU_K_Q30 1713444047ll
+#define GELU_C_Q30 48012366ll
+#define GELU_CLAMP (16ll << 16)
+
+static fw_scale q16_scale(void)
+{
+	fw_scale s = { 1 << 30, 46 };
+
+	return s;
+}
+
+static __u32 prepare_rows(struct fw_op *o, __u32 inputs)
+{
+	const struct drm_npu_tensor *a = &o->in[0].d;
+
+	o->scratch_need = (__u64)a->cols * (inputs * sizeof(__s32) + sizeof(__s64)) + 8;
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_prepare_unary(struct fw_exec *x, struct fw_op *o)
+{
+	(void)x;
+	if (o->out.d.rows != o->in[0].d.rows || o->out.d.cols != o->in[0].d.cols)
+		return DRM_NPU_STATUS_BAD_SHAPE;
+	return prepare_rows(o, 1);
+}
+
+static __s64 gelu_q16(const struct npu_fw_tables *t, __s64 xq)
+{
+	__s64 c = fw_clamp(xq, -GELU_CLAMP, GELU_CLAMP);
+	__s64 c3 = (__s64)fw_rshift_round((fw_s128)fw_rshift_round((fw_s128)c * c, 16) * c, 16);
+	__s64 inner = c + (__s64)fw_rshift_round((fw_s128)c3 * GELU_C_Q30, 30);
+	__s64 arg = (__s64)fw_rshift_round((fw_s128)inner * GELU_K_Q30, 30);
+
+	return (__s64)fw_rshift_round((fw_s128)xq * fw_sigmoid_q30(t, arg), 30);
+}
+
+__u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
+{
+	const struct fw_tensor *in = &o->in[0];
+	__u32 n = in->d.cols, m, i, st;
+	__s32 *xr = fw_scratch(x);
+	__s64 *v = (__s64 *)(xr + n + (n & 1));
+	const struct npu_fw_tables *t = x->core->tables;
+
+	for (m = 0; m < in->d.rows; m++) {
+		fw_scale s, to_q16;
+
+		st = fw_row_scale(in, m, &s);
+		if (st)
+			return st;
+		fw_load_row(in, m, xr);
+		if (o->op.opcode == DRM_NPU_OP_QUANTIZE) {
+			for (i = 0; i < n; i++)
+				v[i] = xr[i];
+			fw_emit_row(&o->out, m, v, s);
+			continue;
+		}
+		/* x in Q16, |x| < 2^47: beyond that SiLU and GELU are x itself. */
+		to_q16 = s;
+		to_q16.shift -= 16;
+		for (i = 0; i < n; i++) {
+			__s64 xq = fw_clamp(fw_requant(xr[i], to_q16), -(1ll << 47), 1ll << 47);
+
+			if (o->op.opcode == DRM_NPU_OP_SILU)
+				v[i] = (__s64)fw_rshift_round((fw_s128)xq * fw_sigmoid_q30(t, xq), 30);
+			else
+				v[i] = gelu_q16(t, xq);
+		}
+		fw_emit_row(&o->out, m, v, q16_scale());
+	}
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_prepare_binary(struct fw_exec *x, struct fw_op *o)
+{
+	const struct drm_npu_tensor *a = &o->in[0].d, *b = &o->in[1].d;
+
+	(void)x;
+	if (b->cols != a->cols || (b->rows != a->rows && b->rows != 1) ||
+	    o->out.d.rows != a->rows || o->out.d.cols != a->cols)
+		return DRM_NPU_STATUS_BAD_SHAPE;
+	return prepare_rows(o, 2);
+}
+
+__u32 fw_run_binary(struct fw_exec *x, struct fw_op *o)
+{
+	const struct fw_tensor *a = &o->in[0], *b = &o->in[1];
+	__u32 n = a->d.cols, m, i, st;
+	__s32 *ar = fw_scratch(x), *br = ar + n;
+	__s64 *v = (__s64 *)(br + n);
+	int add = o->op.opcode == DRM_NPU_OP_ADD;
+
+	for (m = 0; m < a->d.rows; m++) {
+		__u32 mb = b->d.rows == 1 ? 0 : m;
+		fw_scale sa, sb, s;
+
+		st = fw_row_scale(a, m, &sa);
+		if (!st)
+			st = fw_row_scale(b, mb, &sb);
+		if (st)
+			return st;
+		fw_load_row(a, m, ar);
+		fw_load_row(b, mb, br);
+		if (add) {
+			fw_scale ma, mbs;
+
+			/* Common scale: the larger input scale with 24 more bits. */
+			sa = fw_scale_norm(sa.mult, sa.shift);
+			sb = fw_scale_norm(sb.mult, sb.shift);
+			s = fw_scale_cmp(sa, sb) >= 0 ? sa : sb;
+			s.shift += 24;
+			ma = fw_scale_div(sa, s);
+			mbs = fw_scale_div(sb, s);
+			for (i = 0; i < n; i++)
+				v[i] = fw_requant(ar[i], ma) + fw_requant(br[i], mbs);
+		} else {
+			s = fw_scale_mul(sa, sb);
+			for (i = 0; i < n; i++)
+				v[i] = (__s64)ar[i] * br[i];
+		}
+		fw_emit_row(&o->out, m, v, s);
+	}
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_prepare_kv_append(struct fw_exec *x, struct fw_op *o)
+{
+	const struct drm_npu_pos_params *p = &o->op.pos;
+
+	(void)x;
+	if (p->n_heads || p->n_kv_heads || p->head_dim || p->alpha.mult || p->alpha.shift)
+		return DRM_NPU_STATUS_BAD_RESERVED;
+	if (o->out.d.cols != o->in[0].d.cols)
+		return DRM_NPU_STATUS_BAD_SHAPE;
+	if (!(o->op.flags & DRM_NPU_OP_F_POS_ADDR) &&
+	    (__u64)p->pos + o->in[0].d.rows > o->out.d.rows)
+		return DRM_NPU_STATUS_RANGE;
+	return prepare_rows(o, 1);
+}
+
+__u32 fw_run_kv_append(struct fw_exec *x, struct fw_op *o)
+{
+	const struct fw_tensor *in = &o->in[0];
+	__u32 n = in->d.cols, m, i, st;
+	__s32 *xr = fw_scratch(x);
+	__s64 *v = (__s64 *)(xr + n + (n & 1));
+	__u64 pos = fw_read_pos(o);
+
+	if (pos + in->d.rows > o->out.d.rows)
+		return DRM_NPU_STATUS_RANGE;
+	for (m = 0; m < in->d.rows; m++) {
+		fw_scale s;
+
+		st = fw_row_scale(in, m, &s);
+		if (st)
+			return st;
+		fw_load_row(in, m, xr);
+		for (i = 0; i < n; i++)
+			v[i] = xr[i];
+		fw_emit_row(&o->out, (__u32)pos + m, v, s);
+	}
+	return DRM_NPU_STATUS_OK;
+}

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+/* EMBEDDING (gather rows by token id) and ARGMAX (greedy token choice). */
+#include "exec.h"
+
+__u32 fw_prepare_embedding(struct fw_exec *x, struct fw_op *o)
+{
+	const struct drm_npu_tensor *tab = &o->in[0].d, *ids = &o->in[1].d;
+
+	(void)x;
+	if (ids->cols != 1 || o->out.d.rows != ids->rows || o->out.d.cols != tab->cols)
+		return DRM_NPU_STATUS_BAD_SHAPE;
+	o->scratch_need = (__u64)tab->cols * (sizeof(__s32) + sizeof(__s64)) + 8;
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_run_embedding(struct fw_exec *x, struct fw_op *o)
+{
+	const struct fw_tensor *tab = &o->in[0], *ids = &o->in[1];
+	__u32 n = tab->d.cols, m, i, st;
+	__s32 *row = fw_scratch(x);
+	__s64 *v = (__s64 *)(row + n + (n & 1));
+
+	for (m = 0; m < ids->d.rows; m++) {
+		__s32 id = *(const __s32 *)(ids->data + (__u64)m * ids->d.stride);
+		fw_scale s;
+
+		if (id < 0 || (__u32)id >= tab->d.rows)
+			return DRM_NPU_STATUS_INDEX;
+		st = fw_row_scale(tab, (__u32)id, &s);
+		if (st)
+			return st;
+		fw_load_row(tab, (__u32)id, row);
+		for (i = 0; i < n; i++)
+			v[i] = row[i];
+		fw_emit_row(&o->out, m, v, s);
+	}
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_prepare_argmax(struct fw_exec *x, struct fw_op *o)
+{
+	(void)x;
+	if (o->out.d.rows != o->in[0].d.rows || o->out.d.cols != 1)
+		return DRM_NPU_STATUS_BAD_SHAPE;
+	o->scratch_need = (__u64)o->in[0].d.cols * sizeof(__s32);
+	return DRM_NPU_STATUS_OK;
+}
+
+/* Within a row every element has the same positive scale: compare integers. */
+__u32 fw_run_argmax(struct fw_exec *x, struct fw_op *o)
+{
+	const struct fw_tensor *in = &o->in[0];
+	__u32 n = in->d.cols, m, i, best;
+	__s32 *row = fw_scratch(x);
+
+	for (m = 0; m < in->d.rows; m++) {
+		__s64 idx;
+
+		fw_load_row(in, m, row);
+		best = 0;
+		for (i = 1; i < n; i++)
+			if (row[i] > row[best])
+				best = i;
+		idx = best;
+		fw_emit_row(&o->out, m, &idx, (fw_scale){ 1, 0 });
+	}
+	return DRM_NPU_STATUS_OK;
+}

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/*
+ * MATMUL: out = x . W^T (+ bias). Weights are I8 or I4 in groups of columns,
+ * each group with a Q0.16 factor on top of the tensor scale. Sums are exact
+ * integers: a group's dot product, times its factor, summed over groups.
+ */
+#include "exec.h"
+
+__u32 fw_prepare_matmul(struct fw_exec *x, struct fw_op *o)
+{
+	struct drm_npu_tensor *a = &o->in[0].d, *w = &o->in[1].d, *out = &o->out.d;
+	__u32 k = a->cols, g = o->op.matmul.group_size;
+
+	(void)x;
+	if (w->cols != k || out->rows != a->rows || out->cols != w->rows)
+		return DRM_NPU_STATUS_BAD_SHAPE;
+	if ((o->op.flags & DRM_NPU_OP_F_BIAS) &&
+	    (o->in[2].d.rows != 1 || o->in[2].d.cols != w->rows))
+		return DRM_NPU_STATUS_BAD_SHAPE;
+	if (o->op.matmul.pad)
+		return DRM_NPU_STATUS_BAD_RESERVED;
+	if (!(g == k || ((g == 32 || g == 64 || g == 128) && k % g == 0)))
+		return DRM_NPU_STATUS_BAD_QPARAM;
+	o->in[1].groups_per_row = k / g;
+	o->scratch_need = (__u64)k * sizeof(__s32) + (__u64)w->rows * sizeof(__s64) + 8;
+	return DRM_NPU_STATUS_OK;
+}
+
+static __s64 dot_i8(const __s32 *xr, const __s8 *wr, __u32 n)
+{
+	__s64 acc = 0;
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		acc += (__s64)xr[i] * wr[i];
+	return acc;
+}
+
+static __s64 dot_i4(const __s32 *xr, const __u8 *wr, __u32 n)
+{
+	__s64 acc = 0;
+	__u32 i;
+
+	for (i = 0; i < n; i += 2) {
+		acc += (__s64)xr[i] * ((__s8)(wr[i / 2] << 4) >> 4);
+		acc += (__s64)xr[i + 1] * ((__s8)wr[i / 2] >> 4);
+	}
+	return acc;
+}
+
+__u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
+{
+	const struct fw_tensor *a = &o->in[0], *w = &o->in[1], *b = &o->in[2];
+	__u32 k = a->d.cols, n_out = w->d.rows, gpr = w->groups_per_row;
+	__u32 g = k / gpr;
+	int i4 = w->d.dtype == DRM_NPU_DTYPE_I4;
+	__s32 *xr = fw_scratch(x);
+	__s64 *v = (__s64 *)(xr + k + (k & 1));
+	__u32 m, n, j;
+	__u32 st;
+
+	for (m = 0; m < a->d.rows; m++) {
+		fw_scale sx, s;
+
+		st = fw_row_scale(a, m, &sx);
+		if (st)
+			return st;
+		fw_load_row(a, m, xr);
+		for (n = 0; n < n_out; n++) {
+			const __u8 *wr = w->data + (__u64)n * w->d.stride;
+			const __u16 *f = (const __u16 *)w->scales + (__u64)n * gpr;
+			__s64 acc = 0;
+
+			for (j = 0; j < gpr; j++) {
+				__s64 d = i4 ? dot_i4(xr + j * g, wr + j * g / 2, g)
+					     : dot_i8(xr + j * g, (const __s8 *)wr + j * g, g);
+
+				acc += d * f[j];
+			}
+			v[n] = acc;
+		}
+		/* Real value of v[n]: v[n] * sx * s_w * 2^-16. */
+		s = fw_scale_mul(sx, w->d.scale);
+		s.shift += 16;
+		if (o->op.flags & DRM_NPU_OP_F_BIAS) {
+			fw_scale mb = fw_scale_div(b->d.scale, s);
+			const __s32 *br = (const __s32 *)b->data;
+
+			for (n = 0; n < n_out; n++)
+				v[n] += fw_requant(br[n], mb);
+		}
+		fw_emit_row(&o->out, m, v, s);
+	}
+	return DRM_NPU_STATUS_OK;
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SOFTMAX over rows and ATTENTION (grouped-query, over a KV cache). Both
+ * turn scores into base-2 exponents in Q16, t = score * alpha * log2(e),
+ * and share one fixed-point softmax.
+ */
+#include "exec.h"
+
+/* log2(e) * 2^16 as a scale: 1549082005 * 2^-14. */
+static const fw_scale log2e_q16 = { 1549082005, 14 };
+
+#define T_LIMIT (1ll << 47)
+
+/* Turn exponents t[0..n) (Q16) into probabilities in Q30, in place. */
+static void softmax_q30(const struct npu_fw_tables *tab, __s64 *t, __u32 n)
+{
+	__s64 tmax = t[0];
+	__u64 sum = 0;
+	__u32 j;
+
+	for (j = 1; j < n; j++)
+		if (t[j] > tmax)
+			tmax = t[j];
+	for (j = 0; j < n; j++) {
+		t[j] = fw_exp2_neg_q16(tab, (__u64)(tmax - t[j]));
+		sum += (__u64)t[j];
+	}
+	/* sum >= 2^30: the largest term is 2^0 in Q30. */
+	for (j = 0; j < n; j++)
+		t[j] = (__s64)((((__u64)t[j] << 30) + sum / 2) / sum);
+}
+
+static __u32 check_pos_params(const struct fw_op *o, int attention)
+{
+	const struct drm_npu_pos_params *p = &o->op.pos;
+
+	if (!attention && (p->n_heads || p->n_kv_heads || p->head_dim))
+		return DRM_NPU_STATUS_BAD_RESERVED;
+	if (!fw_scale_valid(p->alpha))
+		return DRM_NPU_STATUS_BAD_QPARAM;
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_prepare_softmax(struct fw_exec *x, struct fw_op *o)
+{
+	const struct drm_npu_tensor *a = &o->in[0].d;
+	__u32 st = check_pos_params(o, 0);
+
+	(void)x;
+	if (st)
+		return st;
+	if (!(o->op.flags & DRM_NPU_OP_F_CAUSAL) &&
+	    ((o->op.flags & DRM_NPU_OP_F_POS_ADDR) || o->op.pos.pos))
+		return DRM_NPU_STATUS_BAD_FLAGS;
+	if (o->out.d.rows != a->rows || o->out.d.cols != a->cols)
+		return DRM_NPU_STATUS_BAD_SHAPE;
+	o->scratch_need = (__u64)a->cols * (sizeof(__s32) + sizeof(__s64)) + 8;
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_run_softmax(struct fw_exec *x, struct fw_op *o)
+{
+	const struct fw_tensor *in = &o->in[0];
+	__u32 n = in->d.cols, m, j, st;
+	__s32 *xr = fw_scratch(x);
+	__s64 *t = (__s64 *)(xr + n + (n & 1));
+	__u64 pos = fw_read_pos(o);
+	fw_scale q30 = { 1 << 30, 60 };
+
+	for (m = 0; m < in->d.rows; m++) {
+		__u32 vis = n;
+		fw_scale s, mt;
+
+		if (o->op.flags & DRM_NPU_OP_F_CAUSAL && pos + m + 1 < n)
+			vis = (__u32)(pos + m + 1);
+		st = fw_row_scale(in, m, &s);
+		if (st)
+			return st;
+		mt = fw_scale_mul(fw_scale_mul(s, o->op.pos.alpha), log2e_q16);
+		fw_load_row(in, m, xr);
+		for (j = 0; j < vis; j++)
+			t[j] = fw_clamp(fw_requant(xr[j], mt), -T_LIMIT, T_LIMIT);
+		softmax_q30(x->core->tables, t, vis);
+		for (j = vis; j < n; j++)
+			t[j] = 0;
+		fw_emit_row(&o->out, m, t, q30);
+	}
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_prepare_attention(struct fw_exec *x, struct fw_op *o)
+{
+	const struct drm_npu_pos_params *p = &o->op.pos;
+	const struct drm_npu_tensor *q = &o->in[0].d, *k = &o->in[1].d, *v = &o->in[2].d;
+	__u64 qc = (__u64)p->n_heads * p->head_dim, kc = (__u64)p->n_kv_heads * p->head_dim;
+	__u32 st = check_pos_params(o, 1);
+
+	(void)x;
+	if (st)
+		return st;
+	if (!p->n_heads || !p->n_kv_heads || !p->head_dim || p->n_heads % p->n_kv_heads)
+		return DRM_NPU_STATUS_BAD_SHAPE;
+	if (q->cols != qc || k->cols != kc || v->cols != kc || k->rows != v->rows ||
+	    o->out.d.rows != q->rows || o->out.d.cols != q->cols)
+		return DRM_NPU_STATUS_BAD_SHAPE;
+	if (!(o->op.flags & DRM_NPU_OP_F_POS_ADDR) && (__u64)p->pos + q->rows > k->rows)
+		return DRM_NPU_STATUS_RANGE;
+	/* q row, k/v row, scores of every head, output accumulators. */
+	o->scratch_need = (qc + kc) * sizeof(__s32) + 8 +
+			  ((__u64)p->n_heads * k->rows + qc) * sizeof(__s64);
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
+{
+	const struct drm_npu_pos_params *p = &o->op.pos;
+	const struct fw_tensor *q = &o->in[0], *kc = &o->in[1], *vc = &o->in[2];
+	__u32 hd = p->head_dim, nh = p->n_heads, group = nh / p->n_kv_heads;
+	__u32 qn = q->d.cols, kn = kc->d.cols, cap = kc->d.rows;
+	__s32 *qr = fw_scratch(x), *kr = qr + qn;
+	__s64 *t = (__s64 *)(kr + kn + ((qn + kn) & 1));
+	__s64 *acc = t + (__u64)nh * cap;
+	__u64 pos = fw_read_pos(o);
+	__u32 m, h, j, d, st;
+
+	if (pos + q->d.rows > cap)
+		return DRM_NPU_STATUS_RANGE;
+	for (m = 0; m < q->d.rows; m++) {
+		__u32 len = (__u32)pos + m + 1;
+		fw_scale sq, mq, sv, sv_max = { 1, FW_SHIFT_MAX }, out_s;
+
+		st = fw_row_scale(q, m, &sq);
+		if (st)
+			return st;
+		fw_load_row(q, m, qr);
+		mq = fw_scale_mul(fw_scale_mul(sq, p->alpha), log2e_q16);
+		/* Scores: t[h][j] = q_h . k_j * sq * sk_j * alpha * log2(e), Q16. */
+		for (j = 0; j < len; j++) {
+			fw_scale sk, mk;
+
+			st = fw_row_scale(kc, j, &sk);
+			if (!st)
+				st = fw_row_scale(vc, j, &sv);
+			if (st)
+				return st;
+			sv = fw_scale_norm(sv.mult, sv.shift);
+			if (fw_scale_cmp(sv, sv_max) > 0)
+				sv_max = sv;
+			mk = fw_scale_mul(mq, sk);
+			fw_load_row(kc, j, kr);
+			for (h = 0; h < nh; h++) {
+				const __s32 *kh = kr + (h / group) * hd, *qh = qr + h * hd;
+				__s64 dot = 0;
+
+				for (d = 0; d < hd; d++)
+					dot += (__s64)qh[d] * kh[d];
+				t[(__u64)h * cap + j] = fw_clamp(fw_requant(dot, mk), -T_LIMIT, T_LIMIT);
+			}
+		}
+		for (h = 0; h < nh; h++)
+			softmax_q30(x->core->tables, t + (__u64)h * cap, len);
+		/* out_h = sum_j p_j * (sv_j / sv_max) * v_j, scale sv_max * 2^-30. */
+		for (d = 0; d < qn; d++)
+			acc[d] = 0;
+		for (j = 0; j < len; j++) {
+			fw_scale rv;
+
+			fw_row_scale(vc, j, &sv);
+			rv = fw_scale_div(sv, sv_max);
+			fw_load_row(vc, j, kr);
+			for (h = 0; h < nh; h++) {
+				const __s32 *vh = kr + (h / group) * hd;
+				__s64 w = fw_requant(t[(__u64)h * cap + j], rv);
+
+				for (d = 0; d < hd; d++)
+					acc[h * hd + d] += w * vh[d];
+			}
+		}
+		out_s = sv_max;
+		out_s.shift += 30;
+		fw_emit_row(&o->out, m, acc, out_s);
+	}
+	return DRM_NPU_STATUS_OK;
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+/* Devices: backend selection, open, close, query. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* Hardware backends first: "auto" takes the first that opens. */
+static const struct npu_backend_ops *const backends[] = {
+	&npu_backend_cpu,
+};
+
+#define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+static const char *const backend_names[N_BACKENDS + 1] = { "cpu", NULL };
+
+const char *const *npu_backends(void)
+{
+	return backend_names;
+}
+
+int64_t npu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int open_backend(const struct npu_backend_ops *ops, npu_device **out)
+{
+	static atomic_uint next_serial = 1;
+	npu_device *dev = calloc(1, sizeof(*dev));
+	int err;
+
+	if (!dev)
+		return NPU_E_NOMEM;
+	dev->ops = ops;
+	/* Serials live in 20 bits of every handle; 0 never names a device. */
+	dev->serial = atomic_fetch_add(&next_serial, 1) & 0xfffff;
+	if (!dev->serial)
+		dev->serial = atomic_fetch_add(&next_serial, 1) & 0xfffff;
+	pthread_mutex_init(&dev->lock, NULL);
+	err = ops->open(dev);
+	if (err) {
+		pthread_mutex_destroy(&dev->lock);
+		free(dev);
+		return err;
+	}
+	*out = dev;
+	return NPU_OK;
+}
+
+int npu_open(const char *backend, npu_device **dev)
+{
+	const char *env = getenv("NPU_DEVICE");
+	size_t i;
+	int err = NPU_E_NODEV;
+
+	if (!dev)
+		return NPU_E_INVAL;
+	*dev = NULL;
+	if (env && *env)
+		backend = env;
+	if (!backend || !strcmp(backend, "auto")) {
+		for (i = 0; i < N_BACKENDS; i++) {
+			err = open_backend(backends[i], dev);
+			if (!err)
+				return NPU_OK;
+		}
+		return err;
+	}
+	for (i = 0; i < N_BACKENDS; i++)
+		if (!strcmp(backend, backends[i]->name))
+			return open_backend(backends[i], dev);
+	return NPU_E_NODEV;
+}
+
+int npu_close(npu_device *dev)
+{
+	if (!dev)
+		return NPU_E_INVAL;
+	/* The backend runs its queued jobs, then releases every buffer. */
+	dev->ops->close(dev);
+	free(dev->bos);
+	pthread_mutex_destroy(&dev->lock);
+	free(dev->priv);
+	free(dev);
+	return NPU_OK;
+}
+
+int npu_query(npu_device *dev, struct npu_info *info)
+{
+	if (!dev || !info)
+		return NPU_E_INVAL;
+	memset(info, 0, sizeof(*info));
+	strncpy(info->backend, dev->ops->name, sizeof(info->backend) - 1);
+	dev->ops->query(dev, info);
+	return NPU_OK;
+}

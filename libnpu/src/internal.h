@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* libnpu internals: the device object, buffer handles, the backend interface. */
+#ifndef LIBNPU_INTERNAL_H
+#define LIBNPU_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "npu/npu.h"
+#include "../../uapi/drm/npu_accel.h"
+
+#define NPU_HIDDEN __attribute__((visibility("hidden")))
+
+/* A buffer slot; handles name (device serial, slot index, generation). */
+struct bo_slot {
+	uint32_t gen;		/* bumped at every free: stale handles miss */
+	int live;
+	int map_count;
+	uint64_t size;
+	uint64_t dev_addr;
+	void *host;		/* backend's host view of the bytes */
+	uint32_t gem_handle;	/* accel backend */
+};
+
+struct npu_device;
+
+/* What a backend implements; the library does handles and encoding. */
+struct npu_backend_ops {
+	const char *name;
+	int (*open)(struct npu_device *dev);
+	/* Finish queued jobs, then release the device and all its buffers. */
+	void (*close)(struct npu_device *dev);
+	void (*query)(struct npu_device *dev, struct npu_info *info);
+	int (*bo_alloc)(struct npu_device *dev, struct bo_slot *bo, uint64_t size);
+	void (*bo_free)(struct npu_device *dev, struct bo_slot *bo);
+	/*
+	 * Queue @size bytes at @addr; @owned, when non-zero, is a buffer the
+	 * backend frees once the job is done (npu_submit's stream copy).
+	 */
+	int (*submit)(struct npu_device *dev, uint64_t addr, uint32_t size, int prio,
+		      npu_bo owned, uint64_t *seq);
+	int (*wait)(struct npu_device *dev, uint64_t seq, int64_t timeout_ns,
+		    struct npu_job_result *res);
+};
+
+struct npu_device {
+	const struct npu_backend_ops *ops;
+	uint32_t serial;
+	pthread_mutex_t lock;	/* the buffer table */
+	struct bo_slot *bos;
+	uint32_t n_bos, cap_bos;
+	void *priv;		/* the backend's state */
+};
+
+extern const struct npu_backend_ops npu_backend_cpu NPU_HIDDEN;
+
+/* buffer.c: look a handle up; on success *slot is a copy of the slot. */
+NPU_HIDDEN int npu_bo_lookup(struct npu_device *dev, npu_bo bo, struct bo_slot *slot);
+
+/* firmware.c: the image the cpu backend boots (NPU_FIRMWARE or built in). */
+NPU_HIDDEN int npu_firmware_load(void **image, size_t *size);
+
+/* time.c */
+NPU_HIDDEN int64_t npu_now_ns(void);
+
+#endif

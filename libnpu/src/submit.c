@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+/* Submission: streams to device memory, jobs, fences, graphs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "cmd.h"
+
+struct npu_graph {
+	npu_device *dev;
+	npu_bo bo;
+	uint64_t addr;
+	uint32_t size;
+	int prio;
+};
+
+/* Write cmd's stream into a new buffer. */
+static int upload(npu_cmd *cmd, npu_bo *bo, uint64_t *addr, uint32_t *size)
+{
+	struct drm_npu_cmd_header h;
+	uint64_t bytes;
+	void *p;
+	int err;
+
+	if (cmd->n_ops == 0)
+		return NPU_E_INVAL;
+	bytes = sizeof(h) + (uint64_t)cmd->n_ops * sizeof(struct drm_npu_op);
+	err = npu_bo_alloc(cmd->dev, bytes, bo);
+	if (err)
+		return err;
+	memset(&h, 0, sizeof(h));
+	h.magic = DRM_NPU_CMD_MAGIC;
+	h.version_major = DRM_NPU_ABI_MAJOR;
+	h.version_minor = DRM_NPU_ABI_MINOR;
+	h.op_count = cmd->n_ops;
+	h.op_size = sizeof(struct drm_npu_op);
+	err = npu_bo_map(cmd->dev, *bo, &p);
+	if (!err) {
+		memcpy(p, &h, sizeof(h));
+		memcpy((char *)p + sizeof(h), cmd->ops, bytes - sizeof(h));
+		npu_bo_unmap(cmd->dev, *bo);
+		err = npu_bo_info(cmd->dev, *bo, addr, NULL);
+	}
+	if (err) {
+		npu_bo_free(cmd->dev, *bo);
+		return err;
+	}
+	*size = (uint32_t)bytes;
+	return NPU_OK;
+}
+
+int npu_submit(npu_cmd *cmd, npu_fence *fence)
+{
+	uint64_t addr;
+	uint32_t size;
+	npu_bo bo;
+	int err;
+
+	if (!cmd || !fence)
+		return NPU_E_INVAL;
+	err = upload(cmd, &bo, &addr, &size);
+	if (err)
+		return err;
+	err = cmd->dev->ops->submit(cmd->dev, addr, size, cmd->prio, bo, fence);
+	if (err)
+		npu_bo_free(cmd->dev, bo);
+	return err;
+}
+
+int npu_submit_stream(npu_device *dev, npu_bo bo, uint64_t offset, uint32_t size,
+		      enum npu_priority prio, npu_fence *fence)
+{
+	struct bo_slot s = { 0 };
+	int err;
+
+	if (!dev || !fence || (unsigned int)prio > NPU_PRIO_HIGH)
+		return NPU_E_INVAL;
+	err = npu_bo_lookup(dev, bo, &s);
+	if (err)
+		return err;
+	if (offset > s.size || size > s.size - offset)
+		return NPU_E_RANGE;
+	return dev->ops->submit(dev, s.dev_addr + offset, size, prio, 0, fence);
+}
+
+int npu_fence_wait(npu_device *dev, npu_fence fence, int64_t timeout_ns,
+		   struct npu_job_result *result)
+{
+	struct npu_job_result r;
+	int err;
+
+	if (!dev)
+		return NPU_E_INVAL;
+	err = dev->ops->wait(dev, fence, timeout_ns, &r);
+	if (err)
+		return err;
+	if (result)
+		*result = r;
+	return r.status == NPU_JOB_OK ? NPU_OK : NPU_E_JOB;
+}
+
+int npu_graph_create(npu_cmd *cmd, npu_graph **graph)
+{
+	npu_graph *g;
+	int err;
+
+	if (!cmd || !graph)
+		return NPU_E_INVAL;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return NPU_E_NOMEM;
+	err = upload(cmd, &g->bo, &g->addr, &g->size);
+	if (err) {
+		free(g);
+		return err;
+	}
+	g->dev = cmd->dev;
+	g->prio = cmd->prio;
+	*graph = g;
+	return NPU_OK;
+}
+
+int npu_graph_launch(npu_graph *graph, npu_fence *fence)
+{
+	if (!graph || !fence)
+		return NPU_E_INVAL;
+	return graph->dev->ops->submit(graph->dev, graph->addr, graph->size, graph->prio, 0, fence);
+}
+
+int npu_graph_destroy(npu_graph *graph)
+{
+	if (!graph)
+		return NPU_E_INVAL;
+	npu_bo_free(graph->dev, graph->bo);
+	free(graph);
+	return NPU_OK;
+}

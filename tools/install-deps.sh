@@ -1,0 +1,28 @@
+#!/bin/sh
+# Install the Debian packages the build and the tests need, once.
+# Idempotent: it asks apt only for what dpkg says is missing.
+set -eu
+
+PKGS="build-essential pkg-config libdrm-dev libusb-1.0-0-dev libcmocka-dev binutils"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=sudo
+	else
+		echo "install-deps: need root (or sudo) to install:$missing" >&2
+		exit 1
+	fi
+else
+	SUDO=
+fi
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
