@@ -1,1 +1,137 @@
+// SPDX-License-Identifier: MIT
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "testlib.h"
+
+npu_device *t_open(void)
+{
+	npu_device *dev = NULL;
+
+	assert_int_equal(npu_open("cpu", &dev), NPU_OK);
+	assert_non_null(dev);
+	return dev;
+}
+
+struct t_buf t_alloc(npu_device *dev, uint64_t size)
+{
+	struct t_buf b;
+
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(npu_bo_alloc(dev, size, &b.bo), NPU_OK);
+	assert_int_equal(npu_bo_map(dev, b.bo, &b.p), NPU_OK);
+	assert_int_equal(npu_bo_info(dev, b.bo, &b.addr, &b.size), NPU_OK);
+	return b;
+}
+
+void t_free(npu_device *dev, struct t_buf *b)
+{
+	assert_int_equal(npu_bo_unmap(dev, b->bo), NPU_OK);
+	assert_int_equal(npu_bo_free(dev, b->bo), NPU_OK);
+	memset(b, 0, sizeof(*b));
+}
+
+uint32_t t_run(npu_device *dev, npu_cmd *cmd, struct npu_job_result *res)
+{
+	struct npu_job_result r;
+	npu_fence f;
+	int err;
+
+	assert_int_equal(npu_submit(cmd, &f), NPU_OK);
+	err = npu_fence_wait(dev, f, -1, &r);
+	assert_int_equal(err, r.status ? NPU_E_JOB : NPU_OK);
+	if (res)
+		*res = r;
+	return r.status;
+}
+
+uint32_t t_run_bytes(npu_device *dev, const void *bytes, uint32_t size, struct npu_job_result *res)
+{
+	struct npu_job_result r;
+	struct t_buf b = t_alloc(dev, size ? size : 8);
+	npu_fence f;
+	int err;
+
+	memcpy(b.p, bytes, size);
+	assert_int_equal(npu_submit_stream(dev, b.bo, 0, size, NPU_PRIO_NORMAL, &f), NPU_OK);
+	err = npu_fence_wait(dev, f, -1, &r);
+	assert_int_equal(err, r.status ? NPU_E_JOB : NPU_OK);
+	t_free(dev, &b);
+	if (res)
+		*res = r;
+	return r.status;
+}
+
+uint32_t t_run_ops(npu_device *dev, const struct drm_npu_op *ops, uint32_t n,
+		   struct npu_job_result *res)
+{
+	size_t size = sizeof(struct drm_npu_cmd_header) + (size_t)n * sizeof(*ops);
+	struct drm_npu_cmd_header *h = calloc(1, size);
+	uint32_t st;
+
+	assert_non_null(h);
+	h->magic = DRM_NPU_CMD_MAGIC;
+	h->version_major = DRM_NPU_ABI_MAJOR;
+	h->version_minor = DRM_NPU_ABI_MINOR;
+	h->op_count = n;
+	h->op_size = sizeof(*ops);
+	memcpy(h + 1, ops, (size_t)n * sizeof(*ops));
+	st = t_run_bytes(dev, h, (uint32_t)size, res);
+	free(h);
+	return st;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+void t_seed(uint64_t seed)
+{
+	rng_state = seed ? seed : 0x9e3779b97f4a7c15ull;
+}
+
+uint64_t t_rand(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+int32_t t_rand_range(int32_t lo, int32_t hi)
+{
+	return lo + (int32_t)(t_rand() % ((uint64_t)((int64_t)hi - lo) + 1));
+}
+
+double t_rand_unit(void)
+{
+	return (double)(t_rand() >> 11) / 9007199254740992.0;
+}
+
+struct npu_scale t_scale(double v)
+{
+	struct npu_scale s;
+
+	assert_int_equal(npu_scale_from_double(v, &s), NPU_OK);
+	return s;
+}
+
+struct drm_npu_tensor t_abi_tensor(uint64_t addr, uint32_t rows, uint32_t cols, uint8_t dtype,
+				   uint8_t scale_mode, struct npu_scale s, uint64_t scale_addr)
+{
+	struct drm_npu_tensor t;
+	uint32_t eb = dtype == DRM_NPU_DTYPE_I16 ? 2 : dtype == DRM_NPU_DTYPE_I32 ? 4 : 1;
+
+	memset(&t, 0, sizeof(t));
+	t.addr = addr;
+	t.rows = rows;
+	t.cols = cols;
+	t.stride = dtype == DRM_NPU_DTYPE_I4 ? (cols + 1) / 2 : cols * eb;
+	t.dtype = dtype;
+	t.scale_mode = scale_mode;
+	if (scale_mode == DRM_NPU_SCALE_TENSOR || scale_mode == DRM_NPU_SCALE_GROUP) {
+		t.scale.mult = s.mult;
+		t.scale.shift = s.shift;
+	}
+	t.scale_addr = scale_addr;
+	return t;
+}

@@ -1,5 +1,54 @@
 /* SPDX-License-Identifier: MIT */
+/* Helpers shared by the host tests (cmocka). */
 #ifndef TESTLIB_H
 #define TESTLIB_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
+
+#include <npu/npu.h>
+#include "../../uapi/drm/npu_accel.h"
+
+/* Open the cpu backend (NPU_DEVICE may select another); fails the test otherwise. */
+npu_device *t_open(void);
+
+/* A buffer, allocated and mapped; t_free unmaps and frees it. */
+struct t_buf {
+	npu_bo bo;
+	void *p;
+	uint64_t addr;
+	uint64_t size;
+};
+
+struct t_buf t_alloc(npu_device *dev, uint64_t size);
+void t_free(npu_device *dev, struct t_buf *b);
+
+/* Submit cmd, wait, return the job status (NPU_JOB_*). */
+uint32_t t_run(npu_device *dev, npu_cmd *cmd, struct npu_job_result *res);
+
+/*
+ * Run a raw stream: header + n ops (op_size = sizeof(struct drm_npu_op)),
+ * copied into a fresh buffer and submitted as a driver would.
+ */
+uint32_t t_run_ops(npu_device *dev, const struct drm_npu_op *ops, uint32_t n,
+		   struct npu_job_result *res);
+/* Run arbitrary stream bytes. */
+uint32_t t_run_bytes(npu_device *dev, const void *bytes, uint32_t size, struct npu_job_result *res);
+
+/* Deterministic pseudo-random numbers (xorshift64*), seeded per test. */
+void t_seed(uint64_t seed);
+uint64_t t_rand(void);
+int32_t t_rand_range(int32_t lo, int32_t hi);	/* inclusive */
+double t_rand_unit(void);			/* [0, 1) */
+
+/* A scale from a double, asserting it is representable. */
+struct npu_scale t_scale(double v);
+
+/* ABI tensor descriptor for a packed buffer region. */
+struct drm_npu_tensor t_abi_tensor(uint64_t addr, uint32_t rows, uint32_t cols, uint8_t dtype,
+				   uint8_t scale_mode, struct npu_scale s, uint64_t scale_addr);
+
 #endif
