@@ -62,7 +62,7 @@ static inline __s64 fw_requant(__s64 v, fw_scale s)
 	/* s.shift >= -2^31: shift left with saturation; |p| < 2^94. */
 	if (s.shift < -32)
 		return p > 0 ? FW_S64_MAX : (p < 0 ? FW_S64_MIN : 0);
-	return fw_sat64(p << -s.shift);
+	return fw_sat64(p * ((fw_s128)1 << -s.shift));
 }
 
 /* Normalize m * 2^-shift (m > 0) so that 2^30 <= mult < 2^31, rounding. */

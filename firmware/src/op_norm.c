@@ -65,7 +65,7 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 		}
 		/* Centered values c = x * 2^frac - mean, held in v. */
 		for (i = 0; i < k; i++) {
-			v[i] = ((__s64)xr[i] << frac) - mean;
+			v[i] = (__s64)xr[i] * (1 << frac) - mean;
 			ss += (fw_u128)((fw_s128)v[i] * v[i]);
 		}
 		while ((ss >> j) >= ((fw_u128)1 << 62))

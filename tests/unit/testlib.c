@@ -99,7 +99,7 @@ uint64_t t_rand(void)
 
 int32_t t_rand_range(int32_t lo, int32_t hi)
 {
-	return lo + (int32_t)(t_rand() % ((uint64_t)((int64_t)hi - lo) + 1));
+	return (int32_t)(lo + (int64_t)(t_rand() % ((uint64_t)((int64_t)hi - lo) + 1)));
 }
 
 double t_rand_unit(void)
