@@ -34,7 +34,8 @@ FW_CFLAGS := $(BASE_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include -ffreestanding -fn
 	-fno-tree-loop-distribute-patterns -fno-stack-protector \
 	-mgeneral-regs-only -mno-red-zone
 
-PKG_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags cmocka libdrm 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs libdrm 2>/dev/null || echo -ldrm)
 CFLAGS := $(BASE_CFLAGS) -Ilibnpu/include $(PKG_CFLAGS)
 
 FW_SRCS := $(wildcard firmware/src/*.c)
@@ -46,7 +47,7 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h libnpu/src/*.h tests/unit/*.h)
 
-.PHONY: all check test run deps numerics clean module qemu-check
+.PHONY: all check test run deps numerics clean module module-clean qemu-check
 .DELETE_ON_ERROR:
 
 all: $(O)/lib/libnpu.a $(O)/lib/libnpu.so $(O)/lib/pkgconfig/npu.pc \
@@ -86,7 +87,7 @@ $(O)/lib/libnpu.a: $(LIB_OBJS) $(FW_OBJS)
 	ar rcs $@ $^
 
 $(O)/lib/libnpu.so: $(LIB_OBJS) $(FW_OBJS)
-	$(CC) -shared -Wl,-soname,libnpu.so.0 -Wl,--no-undefined -o $@ $^ $(LDFLAGS) -lm -lpthread
+	$(CC) -shared -Wl,-soname,libnpu.so.0 -Wl,--no-undefined -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 $(O)/lib/pkgconfig/npu.pc: libnpu/npu.pc.in
 	@mkdir -p $(@D)
@@ -95,12 +96,25 @@ $(O)/lib/pkgconfig/npu.pc: libnpu/npu.pc.in
 # ---- tools and tests ---------------------------------------------------
 $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(O)/lib/libnpu.a $(LDFLAGS) -lm -lpthread
+	$(CC) $(CFLAGS) -o $@ $< $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 $(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(O)/lib/libnpu.a $(LDFLAGS) \
+	$(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) \
 		$(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
+
+# ---- kernel module --------------------------------------------------------
+# KDIR: a kernel build tree; by default the Debian 6.12 headers that the
+# QEMU harness fetches into $(QEMU_DIR)/kernel.
+QEMU_DIR ?= $(O)/qemu
+KDIR ?= $(QEMU_DIR)/kernel/root/usr/src/linux-headers-$(shell tests/qemu/kernel.sh $(QEMU_DIR)/kernel)
+KFLAGS ?= W=1
+
+module: deps
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KFLAGS) modules
+
+module-clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 
 # ---- running -----------------------------------------------------------
 check: deps

@@ -30,12 +30,17 @@ struct npu_fw_mem {
  * @mem: address translation of the submitting context.
  * @scratch: core-local working memory, 8-byte aligned.
  * @scratch_size: bytes of @scratch; bounds the row sizes an op may use.
+ * @should_stop: optional; polled before each op runs: nonzero stops the
+ *	stream with DRM_NPU_STATUS_CANCELLED (a reset of the core).
+ * @stop_ctx: passed back to @should_stop.
  */
 struct npu_fw_core {
 	const struct npu_fw_tables *tables;
 	struct npu_fw_mem mem;
 	void *scratch;
 	__u64 scratch_size;
+	int (*should_stop)(void *stop_ctx);
+	void *stop_ctx;
 };
 
 /**

@@ -284,6 +284,9 @@ static __u32 run_stream(struct fw_exec *x, __u64 stream_addr, __u32 stream_size,
 			if (!fw_is_zero(d + sizeof(o.op), h.op_size - sizeof(o.op)))
 				return DRM_NPU_STATUS_BAD_RESERVED;
 			st = prepare_op(x, &o);
+			if (!st && pass == 1 && x->core->should_stop &&
+			    x->core->should_stop(x->core->stop_ctx))
+				st = DRM_NPU_STATUS_CANCELLED;
 			if (!st && pass == 1 && fw_op_specs[o.op.opcode].run)
 				st = fw_op_specs[o.op.opcode].run(x, &o);
 			if (st)

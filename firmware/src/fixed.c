@@ -33,9 +33,11 @@ fw_scale fw_scale_norm(__u64 m, __s32 shift)
 
 fw_scale fw_scale_mul(fw_scale a, fw_scale b)
 {
-	__u64 p = (__u64)a.mult * (__u64)b.mult;
+	fw_scale na = fw_scale_norm((__u64)a.mult, a.shift);
+	fw_scale nb = fw_scale_norm((__u64)b.mult, b.shift);
+	__u64 p = (__u64)na.mult * (__u64)nb.mult;
 
-	return fw_scale_norm((p + (1ull << 30)) >> 31, a.shift + b.shift - 31);
+	return fw_scale_norm((p + (1ull << 30)) >> 31, na.shift + nb.shift - 31);
 }
 
 fw_scale fw_scale_div(fw_scale a, fw_scale b)

@@ -52,6 +52,12 @@ static inline __s64 fw_clamp(__s64 x, __s64 lo, __s64 hi)
 	return x < lo ? lo : (x > hi ? hi : x);
 }
 
+/* a + b, saturated to 64 bits. */
+static inline __s64 fw_add_sat(__s64 a, __s64 b)
+{
+	return fw_sat64((fw_s128)a + b);
+}
+
 /* round(v * s), saturated to 64 bits. */
 static inline __s64 fw_requant(__s64 v, fw_scale s)
 {

@@ -11,9 +11,12 @@
 #define GELU_C_Q30 48012366ll
 #define GELU_CLAMP (16ll << 16)
 
-static fw_scale q16_scale(void)
+/* SiLU and GELU work on x in Q24; the exponentials take Q16 arguments. */
+#define ACT_FRAC 24
+
+static fw_scale act_scale(void)
 {
-	fw_scale s = { 1 << 30, 46 };
+	fw_scale s = { 1 << 30, 30 + ACT_FRAC };
 
 	return s;
 }
@@ -34,9 +37,9 @@ __u32 fw_prepare_unary(struct fw_exec *x, struct fw_op *o)
 	return prepare_rows(o, 1);
 }
 
-static __s64 gelu_q16(const struct npu_fw_tables *t, __s64 xq)
+static __s64 gelu(const struct npu_fw_tables *t, __s64 xq)
 {
-	__s64 c = fw_clamp(xq, -GELU_CLAMP, GELU_CLAMP);
+	__s64 c = fw_clamp((__s64)fw_rshift_round(xq, ACT_FRAC - 16), -GELU_CLAMP, GELU_CLAMP);
 	__s64 c3 = (__s64)fw_rshift_round((fw_s128)fw_rshift_round((fw_s128)c * c, 16) * c, 16);
 	__s64 inner = c + (__s64)fw_rshift_round((fw_s128)c3 * GELU_C_Q30, 30);
 	__s64 arg = (__s64)fw_rshift_round((fw_s128)inner * GELU_K_Q30, 30);
@@ -53,7 +56,7 @@ __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
 	const struct npu_fw_tables *t = x->core->tables;
 
 	for (m = 0; m < in->d.rows; m++) {
-		fw_scale s, to_q16;
+		fw_scale s, to_act;
 
 		st = fw_row_scale(in, m, &s);
 		if (st)
@@ -65,18 +68,19 @@ __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
 			fw_emit_row(&o->out, m, v, s);
 			continue;
 		}
-		/* x in Q16, |x| < 2^47: beyond that SiLU and GELU are x itself. */
-		to_q16 = s;
-		to_q16.shift -= 16;
+		/* x in Q24, |x| <= 2^23: beyond that SiLU and GELU are x or 0. */
+		to_act = s;
+		to_act.shift -= ACT_FRAC;
 		for (i = 0; i < n; i++) {
-			__s64 xq = fw_clamp(fw_requant(xr[i], to_q16), -(1ll << 47), 1ll << 47);
+			__s64 xq = fw_clamp(fw_requant(xr[i], to_act), -(1ll << 47), 1ll << 47);
+			__s64 x16 = (__s64)fw_rshift_round(xq, ACT_FRAC - 16);
 
 			if (o->op.opcode == DRM_NPU_OP_SILU)
-				v[i] = (__s64)fw_rshift_round((fw_s128)xq * fw_sigmoid_q30(t, xq), 30);
+				v[i] = (__s64)fw_rshift_round((fw_s128)xq * fw_sigmoid_q30(t, x16), 30);
 			else
-				v[i] = gelu_q16(t, xq);
+				v[i] = gelu(t, xq);
 		}
-		fw_emit_row(&o->out, m, v, q16_scale());
+		fw_emit_row(&o->out, m, v, act_scale());
 	}
 	return DRM_NPU_STATUS_OK;
 }

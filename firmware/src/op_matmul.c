@@ -87,7 +87,7 @@ __u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
 			const __s32 *br = (const __s32 *)b->data;
 
 			for (n = 0; n < n_out; n++)
-				v[n] += fw_requant(br[n], mb);
+				v[n] = fw_add_sat(v[n], fw_requant(br[n], mb));
 		}
 		fw_emit_row(&o->out, m, v, s);
 	}

@@ -32,7 +32,8 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 	const struct fw_tensor *in = &o->in[0];
 	__u32 k = in->d.cols, i, m;
 	int ln = o->op.opcode == DRM_NPU_OP_LAYERNORM;
-	int frac = ln ? 8 : 0;
+	/* 8 fraction bits keep small-integer rows (and the mean) exact enough. */
+	int frac = 8;
 	__s32 *xr = fw_scratch(x), *gamma = xr + k, *beta = gamma + k;
 	__s64 *v = (__s64 *)(beta + k + (k & 1));
 	fw_scale sg = o->in[1].d.scale, s_out = sg, mb = { 0, 0 };
@@ -83,7 +84,7 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 
 			v[i] = z * gamma[i];
 			if (ln)
-				v[i] += fw_requant(beta[i], mb);
+				v[i] = fw_add_sat(v[i], fw_requant(beta[i], mb));
 		}
 		fw_emit_row(&o->out, m, v, s_out);
 	}

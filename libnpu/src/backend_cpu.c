@@ -302,9 +302,10 @@ static void cpu_bo_free(npu_device *dev, struct bo_slot *bo)
 	bo->host = NULL;
 }
 
-static int cpu_submit(npu_device *dev, uint64_t addr, uint32_t size, int prio, npu_bo owned,
-		      uint64_t *seq)
+static int cpu_submit(npu_device *dev, const struct bo_slot *stream, uint64_t offset,
+		      uint32_t size, int prio, npu_bo owned, uint64_t *seq)
 {
+	uint64_t addr = stream->dev_addr + offset;
 	struct cpu *c = dev->priv;
 	struct job *j = calloc(1, sizeof(*j));
 	struct job_slot *slot;

@@ -34,11 +34,12 @@ struct npu_backend_ops {
 	int (*bo_alloc)(struct npu_device *dev, struct bo_slot *bo, uint64_t size);
 	void (*bo_free)(struct npu_device *dev, struct bo_slot *bo);
 	/*
-	 * Queue @size bytes at @addr; @owned, when non-zero, is a buffer the
-	 * backend frees once the job is done (npu_submit's stream copy).
+	 * Queue the @size bytes at @offset in @stream; @owned, when non-zero,
+	 * is a buffer the backend frees once the job is done (npu_submit's
+	 * copy of the stream).
 	 */
-	int (*submit)(struct npu_device *dev, uint64_t addr, uint32_t size, int prio,
-		      npu_bo owned, uint64_t *seq);
+	int (*submit)(struct npu_device *dev, const struct bo_slot *stream, uint64_t offset,
+		      uint32_t size, int prio, npu_bo owned, uint64_t *seq);
 	int (*wait)(struct npu_device *dev, uint64_t seq, int64_t timeout_ns,
 		    struct npu_job_result *res);
 };
@@ -53,6 +54,7 @@ struct npu_device {
 };
 
 extern const struct npu_backend_ops npu_backend_cpu NPU_HIDDEN;
+extern const struct npu_backend_ops npu_backend_accel NPU_HIDDEN;
 
 /* buffer.c: look a handle up; on success *slot is a copy of the slot. */
 NPU_HIDDEN int npu_bo_lookup(struct npu_device *dev, npu_bo bo, struct bo_slot *slot);

@@ -9,13 +9,12 @@
 struct npu_graph {
 	npu_device *dev;
 	npu_bo bo;
-	uint64_t addr;
 	uint32_t size;
 	int prio;
 };
 
 /* Write cmd's stream into a new buffer. */
-static int upload(npu_cmd *cmd, npu_bo *bo, uint64_t *addr, uint32_t *size)
+static int upload(npu_cmd *cmd, npu_bo *bo, uint32_t *size)
 {
 	struct drm_npu_cmd_header h;
 	uint64_t bytes;
@@ -38,8 +37,7 @@ static int upload(npu_cmd *cmd, npu_bo *bo, uint64_t *addr, uint32_t *size)
 	if (!err) {
 		memcpy(p, &h, sizeof(h));
 		memcpy((char *)p + sizeof(h), cmd->ops, bytes - sizeof(h));
-		npu_bo_unmap(cmd->dev, *bo);
-		err = npu_bo_info(cmd->dev, *bo, addr, NULL);
+		err = npu_bo_unmap(cmd->dev, *bo);
 	}
 	if (err) {
 		npu_bo_free(cmd->dev, *bo);
@@ -49,19 +47,32 @@ static int upload(npu_cmd *cmd, npu_bo *bo, uint64_t *addr, uint32_t *size)
 	return NPU_OK;
 }
 
+/* Queue a stream that lives in @bo; @owned is freed with the job. */
+static int submit_bo(npu_device *dev, npu_bo bo, uint64_t offset, uint32_t size, int prio,
+		     npu_bo owned, npu_fence *fence)
+{
+	struct bo_slot s = { 0 };
+	int err = npu_bo_lookup(dev, bo, &s);
+
+	if (err)
+		return err;
+	if (offset > s.size || size > s.size - offset)
+		return NPU_E_RANGE;
+	return dev->ops->submit(dev, &s, offset, size, prio, owned, fence);
+}
+
 int npu_submit(npu_cmd *cmd, npu_fence *fence)
 {
-	uint64_t addr;
 	uint32_t size;
 	npu_bo bo;
 	int err;
 
 	if (!cmd || !fence)
 		return NPU_E_INVAL;
-	err = upload(cmd, &bo, &addr, &size);
+	err = upload(cmd, &bo, &size);
 	if (err)
 		return err;
-	err = cmd->dev->ops->submit(cmd->dev, addr, size, cmd->prio, bo, fence);
+	err = submit_bo(cmd->dev, bo, 0, size, cmd->prio, bo, fence);
 	if (err)
 		npu_bo_free(cmd->dev, bo);
 	return err;
@@ -70,17 +81,9 @@ int npu_submit(npu_cmd *cmd, npu_fence *fence)
 int npu_submit_stream(npu_device *dev, npu_bo bo, uint64_t offset, uint32_t size,
 		      enum npu_priority prio, npu_fence *fence)
 {
-	struct bo_slot s = { 0 };
-	int err;
-
 	if (!dev || !fence || (unsigned int)prio > NPU_PRIO_HIGH)
 		return NPU_E_INVAL;
-	err = npu_bo_lookup(dev, bo, &s);
-	if (err)
-		return err;
-	if (offset > s.size || size > s.size - offset)
-		return NPU_E_RANGE;
-	return dev->ops->submit(dev, s.dev_addr + offset, size, prio, 0, fence);
+	return submit_bo(dev, bo, offset, size, prio, 0, fence);
 }
 
 int npu_fence_wait(npu_device *dev, npu_fence fence, int64_t timeout_ns,
@@ -109,7 +112,7 @@ int npu_graph_create(npu_cmd *cmd, npu_graph **graph)
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return NPU_E_NOMEM;
-	err = upload(cmd, &g->bo, &g->addr, &g->size);
+	err = upload(cmd, &g->bo, &g->size);
 	if (err) {
 		free(g);
 		return err;
@@ -124,7 +127,7 @@ int npu_graph_launch(npu_graph *graph, npu_fence *fence)
 {
 	if (!graph || !fence)
 		return NPU_E_INVAL;
-	return graph->dev->ops->submit(graph->dev, graph->addr, graph->size, graph->prio, 0, fence);
+	return submit_bo(graph->dev, graph->bo, 0, graph->size, graph->prio, 0, fence);
 }
 
 int npu_graph_destroy(npu_graph *graph)

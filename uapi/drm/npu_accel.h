@@ -157,7 +157,7 @@ struct drm_npu_tensor {
  * @pad: must be zero.
  *
  * out[m][n] = sum_k in[0][m][k] * in[1][n][k] (+ in[2][0][n]), with in[0]
- * I8 (SCALE_ROW or SCALE_TENSOR), in[1] I8 or I4 with SCALE_GROUP.
+ * I8 or I16 (SCALE_ROW or SCALE_TENSOR), in[1] I8 or I4 with SCALE_GROUP.
  */
 struct drm_npu_matmul_params {
 	__u32 group_size;

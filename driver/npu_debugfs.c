@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * debugfs, per device (/sys/kernel/debug/accel/N/): firmware, cores,
+ * counters, and fault injection for the next job.
+ */
+#include <drm/drm_debugfs.h>
+#include <drm/drm_file.h>
+#include <drm/drm_print.h>
+#include <linux/debugfs.h>
+#include <linux/firmware.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
+
+#include "npu_drv.h"
+
+static int npu_debugfs_firmware_show(struct seq_file *m, void *unused)
+{
+	struct npu_device *ndev = m->private;
+	unsigned int op;
+
+	seq_printf(m, "build_id: %s\nabi: %u.%u\nsize: %zu\nops:", ndev->fw_tables.build_id,
+		   ndev->fw_tables.abi_major, ndev->fw_tables.abi_minor, ndev->fw->size);
+	for (op = 0; op < DRM_NPU_OP_COUNT; op++)
+		if (ndev->fw_tables.op_mask & BIT_ULL(op))
+			seq_printf(m, " %u", op);
+	seq_puts(m, "\n");
+	return 0;
+}
+
+static int npu_debugfs_cores_show(struct seq_file *m, void *unused)
+{
+	struct npu_device *ndev = m->private;
+	unsigned int i;
+
+	for (i = 0; i < ndev->n_cores; i++) {
+		struct npu_core *core = &ndev->cores[i];
+
+		spin_lock(&core->lock);
+		seq_printf(m, "core%u: %s ring %u/%u resets %u\n", i, core->state,
+			   core->tail - core->head, NPU_RING_SIZE, core->reset_gen);
+		spin_unlock(&core->lock);
+	}
+	return 0;
+}
+
+static int npu_debugfs_counters_show(struct seq_file *m, void *unused)
+{
+	struct npu_device *ndev = m->private;
+	struct npu_counters *c = &ndev->counters;
+
+	seq_printf(m, "submitted: %lld\ncompleted: %lld\nfailed: %lld\nfaults: %lld\n",
+		   atomic64_read(&c->submitted), atomic64_read(&c->completed),
+		   atomic64_read(&c->failed), atomic64_read(&c->faults));
+	seq_printf(m, "timeouts: %lld\nresets: %lld\nbusy_ns: %lld\n",
+		   atomic64_read(&c->timeouts), atomic64_read(&c->resets),
+		   atomic64_read(&c->busy_ns));
+	return 0;
+}
+
+DEFINE_SHOW_ATTRIBUTE(npu_debugfs_firmware);
+DEFINE_SHOW_ATTRIBUTE(npu_debugfs_cores);
+DEFINE_SHOW_ATTRIBUTE(npu_debugfs_counters);
+
+static const char *const npu_inject_names[] = {
+	[NPU_INJECT_NONE] = "none",
+	[NPU_INJECT_HANG] = "hang",
+	[NPU_INJECT_FAIL] = "fail",
+	[NPU_INJECT_FAULT] = "fault",
+};
+
+static int npu_debugfs_inject_show(struct seq_file *m, void *unused)
+{
+	struct npu_device *ndev = m->private;
+
+	seq_printf(m, "%s\n", npu_inject_names[atomic_read(&ndev->inject)]);
+	return 0;
+}
+
+static int npu_debugfs_inject_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, npu_debugfs_inject_show, inode->i_private);
+}
+
+/* "hang", "fail" or "fault": what the next job a core fetches will meet. */
+static ssize_t npu_debugfs_inject_write(struct file *file, const char __user *ubuf,
+					size_t len, loff_t *off)
+{
+	struct npu_device *ndev = ((struct seq_file *)file->private_data)->private;
+	char buf[16];
+	int i;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	for (i = 0; i < ARRAY_SIZE(npu_inject_names); i++) {
+		if (sysfs_streq(buf, npu_inject_names[i])) {
+			atomic_set(&ndev->inject, i);
+			return len;
+		}
+	}
+	return -EINVAL;
+}
+
+static const struct file_operations npu_debugfs_inject_fops = {
+	.owner = THIS_MODULE,
+	.open = npu_debugfs_inject_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+	.write = npu_debugfs_inject_write,
+};
+
+void npu_debugfs_init(struct drm_minor *minor)
+{
+	struct npu_device *ndev = to_npu_device(minor->dev);
+	struct dentry *root = minor->debugfs_root;
+
+	debugfs_create_file("firmware", 0444, root, ndev, &npu_debugfs_firmware_fops);
+	debugfs_create_file("cores", 0444, root, ndev, &npu_debugfs_cores_fops);
+	debugfs_create_file("counters", 0444, root, ndev, &npu_debugfs_counters_fops);
+	debugfs_create_file("fault_inject", 0600, root, ndev, &npu_debugfs_inject_fops);
+}

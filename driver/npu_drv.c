@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * npu.ko: module and device lifetime, the DRM driver, file contexts,
+ * GET_CAPS and fdinfo.
+ */
+#include <drm/drm_accel.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_ioctl.h>
+#include <drm/drm_managed.h>
+#include <drm/drm_print.h>
+#include <linux/dma-mapping.h>
+#include <linux/module.h>
+#include <linux/platform_device.h>
+#include <linux/slab.h>
+
+#include "npu_drv.h"
+
+static unsigned int npus = 1;
+module_param(npus, uint, 0444);
+MODULE_PARM_DESC(npus, "Number of emulated NPUs (default 1)");
+
+static unsigned int cores = 2;
+module_param(cores, uint, 0444);
+MODULE_PARM_DESC(cores, "Cores per emulated NPU (default 2, at most 8)");
+
+static unsigned int job_timeout_ms = 2000;
+module_param(job_timeout_ms, uint, 0444);
+MODULE_PARM_DESC(job_timeout_ms, "Job timeout in milliseconds (default 2000)");
+
+#define NPU_MAX_DEVICES 16
+
+static struct platform_device *npu_pdevs[NPU_MAX_DEVICES];
+
+static int npu_ioctl_get_caps(struct drm_device *dev, void *data, struct drm_file *file)
+{
+	struct npu_device *ndev = to_npu_device(dev);
+	struct drm_npu_caps *caps = data;
+
+	memset(caps, 0, sizeof(*caps));
+	caps->abi_major = DRM_NPU_ABI_MAJOR;
+	caps->abi_minor = DRM_NPU_ABI_MINOR;
+	caps->fw_abi_major = ndev->fw_tables.abi_major;
+	caps->fw_abi_minor = ndev->fw_tables.abi_minor;
+	caps->op_mask = ndev->fw_tables.op_mask;
+	caps->n_cores = ndev->n_cores;
+	caps->n_priorities = 3;
+	caps->va_size = NPU_VA_SIZE;
+	caps->scratch_size = NPU_FW_MIN_SCRATCH;
+	strscpy(caps->fw_build_id, ndev->fw_tables.build_id, sizeof(caps->fw_build_id));
+	return 0;
+}
+
+static int npu_open(struct drm_device *dev, struct drm_file *file)
+{
+	struct npu_device *ndev = to_npu_device(dev);
+	struct npu_ctx *ctx;
+	int ret;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->ndev = ndev;
+	kref_init(&ctx->refcount);
+	spin_lock_init(&ctx->job_lock);
+	ctx->next_job_id = 1;
+	ret = npu_mmu_init(ctx);
+	if (ret)
+		goto err_free;
+	ret = npu_ctx_queues_init(ctx);
+	if (ret)
+		goto err_mmu;
+	file->driver_priv = ctx;
+	return 0;
+
+err_mmu:
+	npu_mmu_fini(ctx);
+err_free:
+	kfree(ctx);
+	return ret;
+}
+
+static void npu_postclose(struct drm_device *dev, struct drm_file *file)
+{
+	struct npu_ctx *ctx = file->driver_priv;
+
+	/* Queued jobs are flushed or killed; running ones keep a reference. */
+	npu_ctx_queues_fini(ctx);
+	npu_ctx_put(ctx);
+}
+
+static void npu_show_fdinfo(struct drm_printer *p, struct drm_file *file)
+{
+	struct npu_ctx *ctx = file->driver_priv;
+
+	drm_printf(p, "drm-engine-npu:\t%llu ns\n", (u64)atomic64_read(&ctx->busy_ns));
+	drm_printf(p, "drm-engine-capacity-npu:\t%u\n", ctx->ndev->n_cores);
+	drm_show_memory_stats(p, file);
+}
+
+static const struct drm_ioctl_desc npu_ioctls[] = {
+	DRM_IOCTL_DEF_DRV(NPU_GET_CAPS, npu_ioctl_get_caps, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(NPU_BO_CREATE, npu_ioctl_bo_create, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(NPU_BO_INFO, npu_ioctl_bo_info, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(NPU_SUBMIT, npu_ioctl_submit, DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(NPU_WAIT, npu_ioctl_wait, DRM_RENDER_ALLOW),
+};
+
+DEFINE_DRM_ACCEL_FOPS(npu_fops);
+
+static const struct drm_driver npu_drm_driver = {
+	.driver_features = DRIVER_COMPUTE_ACCEL | DRIVER_GEM | DRIVER_SYNCOBJ,
+	.open = npu_open,
+	.postclose = npu_postclose,
+	.gem_create_object = npu_gem_create_object,
+	.gem_prime_import_sg_table = drm_gem_shmem_prime_import_sg_table,
+	.ioctls = npu_ioctls,
+	.num_ioctls = ARRAY_SIZE(npu_ioctls),
+	.fops = &npu_fops,
+	.show_fdinfo = npu_show_fdinfo,
+	.debugfs_init = npu_debugfs_init,
+	.name = "npu",
+	.desc = "NPU offload stack (emulated NPU)",
+	.date = "20261122",
+	.major = DRM_NPU_ABI_MAJOR,
+	.minor = DRM_NPU_ABI_MINOR,
+};
+
+static void npu_sched_release(struct drm_device *drm, void *unused)
+{
+	npu_sched_fini(to_npu_device(drm));
+}
+
+static int npu_probe(struct platform_device *pdev)
+{
+	struct npu_device *ndev;
+	unsigned int i;
+	int ret;
+
+	ndev = devm_drm_dev_alloc(&pdev->dev, &npu_drm_driver, struct npu_device, drm);
+	if (IS_ERR(ndev))
+		return PTR_ERR(ndev);
+	platform_set_drvdata(pdev, ndev);
+	ndev->id = pdev->id;
+	ndev->n_cores = clamp(cores, 1u, (unsigned int)NPU_MAX_CORES);
+	ndev->job_timeout_ms = max(job_timeout_ms, 10u);
+	ndev->hw = &npu_emu_hw_ops;
+	mutex_init(&ndev->sched_lock);
+	init_waitqueue_head(&ndev->jobs_drained);
+	atomic_set(&ndev->inject, NPU_INJECT_NONE);
+	for (i = 0; i < ndev->n_cores; i++) {
+		ndev->cores[i].ndev = ndev;
+		ndev->cores[i].index = i;
+	}
+	/* PRIME import maps dma-bufs through this device. */
+	ret = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
+
+	ret = npu_fw_load(ndev);
+	if (ret)
+		return ret;
+	ret = ndev->hw->boot(ndev);
+	if (ret)
+		goto err_fw;
+	ret = npu_sched_init(ndev);
+	if (ret)
+		goto err_hw;
+	/* Files may outlive an unbind: schedulers go with the last of them. */
+	ret = drmm_add_action_or_reset(&ndev->drm, npu_sched_release, NULL);
+	if (ret)
+		goto err_hw;
+	ret = drm_dev_register(&ndev->drm, 0);
+	if (ret)
+		goto err_hw;
+	drm_info(&ndev->drm, "%u cores, firmware %s (ABI %u.%u)\n", ndev->n_cores,
+		 ndev->fw_tables.build_id, ndev->fw_tables.abi_major, ndev->fw_tables.abi_minor);
+	return 0;
+
+err_hw:
+	ndev->hw->shutdown(ndev);
+err_fw:
+	npu_fw_release(ndev);
+	return ret;
+}
+
+static void npu_remove(struct platform_device *pdev)
+{
+	struct npu_device *ndev = platform_get_drvdata(pdev);
+
+	/*
+	 * New ioctls fail with -ENODEV from here on; open files stay valid
+	 * until closed. Jobs already queued still run, then the cores stop.
+	 */
+	drm_dev_unplug(&ndev->drm);
+	wait_event(ndev->jobs_drained, !atomic_read(&ndev->jobs_in_flight));
+	ndev->hw->shutdown(ndev);
+	npu_fw_release(ndev);
+}
+
+static struct platform_driver npu_platform_driver = {
+	.probe = npu_probe,
+	.remove = npu_remove,
+	.driver = {
+		.name = "npu-emu",
+	},
+};
+
+static void npu_unregister_devices(void)
+{
+	int i;
+
+	for (i = NPU_MAX_DEVICES - 1; i >= 0; i--) {
+		if (!IS_ERR_OR_NULL(npu_pdevs[i]))
+			platform_device_unregister(npu_pdevs[i]);
+		npu_pdevs[i] = NULL;
+	}
+}
+
+static int __init npu_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	if (npus < 1 || npus > NPU_MAX_DEVICES) {
+		pr_err("npu: npus=%u out of range 1..%d\n", npus, NPU_MAX_DEVICES);
+		return -EINVAL;
+	}
+	ret = platform_driver_register(&npu_platform_driver);
+	if (ret)
+		return ret;
+	for (i = 0; i < npus; i++) {
+		npu_pdevs[i] = platform_device_register_simple("npu-emu", i, NULL, 0);
+		if (IS_ERR(npu_pdevs[i])) {
+			ret = PTR_ERR(npu_pdevs[i]);
+			goto err;
+		}
+		/* A failed probe leaves the device unbound: fail the load. */
+		if (!platform_get_drvdata(npu_pdevs[i])) {
+			ret = -ENODEV;
+			goto err;
+		}
+	}
+	return 0;
+
+err:
+	npu_unregister_devices();
+	platform_driver_unregister(&npu_platform_driver);
+	return ret;
+}
+
+static void __exit npu_exit(void)
+{
+	npu_unregister_devices();
+	platform_driver_unregister(&npu_platform_driver);
+}
+
+module_init(npu_init);
+module_exit(npu_exit);
+
+MODULE_DESCRIPTION("NPU offload stack: DRM accel driver with an emulated NPU");
+MODULE_LICENSE("GPL");
+MODULE_FIRMWARE("npu/npu_fw.bin");
+MODULE_IMPORT_NS(DMA_BUF);

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * npu.ko: a DRM accel driver for an NPU with per-context address spaces,
+ * drm_sched queues and an emulated implementation of the hardware.
+ */
+#ifndef __NPU_DRV_H__
+#define __NPU_DRV_H__
+
+#include <drm/drm_device.h>
+#include <drm/drm_file.h>
+#include <drm/drm_gem_shmem_helper.h>
+#include <drm/drm_mm.h>
+#include <drm/gpu_scheduler.h>
+#include <linux/hashtable.h>
+#include <linux/iosys-map.h>
+#include <linux/irq_work.h>
+#include <linux/maple_tree.h>
+#include <linux/rwsem.h>
+#include <linux/xarray.h>
+
+#include "../uapi/drm/npu_accel.h"
+#include "../firmware/include/npu_fw.h"
+#include "npu_hw.h"
+
+#define NPU_MAX_CORES		8
+#define NPU_RING_SIZE		16	/* entries per core ring */
+#define NPU_VA_START		0x100000000ull
+#define NPU_VA_SIZE		(1ull << 40)
+#define NPU_VA_GUARD		PAGE_SIZE	/* unmapped gap after every buffer */
+#define NPU_JOB_RECORDS		1024	/* finished job results kept per file */
+#define NPU_MAX_BOS_PER_JOB	4096
+#define NPU_MAX_IN_SYNCOBJS	64
+#define NPU_BAN_AFTER_HANGS	3
+
+struct npu_device;
+struct npu_job;
+
+/* Fault injection, armed through debugfs, consumed by the next job run. */
+enum npu_inject {
+	NPU_INJECT_NONE,
+	NPU_INJECT_HANG,	/* the core stops responding */
+	NPU_INJECT_FAIL,	/* the job ends with BAD_OPCODE at op 0 */
+	NPU_INJECT_FAULT,	/* the job ends with an MMU fault */
+};
+
+/* Device-wide counters (debugfs "counters"). */
+struct npu_counters {
+	atomic64_t submitted;
+	atomic64_t completed;
+	atomic64_t failed;
+	atomic64_t faults;
+	atomic64_t timeouts;
+	atomic64_t resets;
+	atomic64_t busy_ns;
+};
+
+/* One entry of a core's ring: what the driver asks the core to run. */
+struct npu_ring_entry {
+	struct npu_job *job;
+	u64 stream_addr;
+	u32 stream_size;
+};
+
+/**
+ * struct npu_core - one NPU core: its ring, its scheduler, its thread.
+ * @ndev: the device.
+ * @index: core number.
+ * @sched: the drm_sched instance feeding this core.
+ * @lock: protects the ring and @state.
+ * @ring: entries written by the driver, fetched by the core.
+ * @head: next entry the core fetches.
+ * @tail: next entry the driver writes.
+ * @doorbell: wakes the core when the driver writes an entry or resets it.
+ * @thread: the emulated core.
+ * @scratch: the core's local memory, handed to the firmware.
+ * @state: what the core is doing (debugfs "cores").
+ * @reset_gen: bumped by every reset; a core finishing a job of an older
+ *	generation drops the result.
+ * @abort: set by a reset: the running stream stops at its next op.
+ * @done_lock: protects @done, the completions waiting for the interrupt.
+ * @done: finished jobs, as the core reports them.
+ * @irq: the completion "interrupt" (irq_work, as hardware would raise one).
+ * @fence_context: dma_fence context of the jobs this core runs.
+ * @fence_seqno: last seqno handed out on @fence_context.
+ * @name: "npuN-coreM", for the scheduler and the thread.
+ * @busy: a job is being executed (or hangs) on the core.
+ * @idle: woken when @busy clears.
+ * @booted: the core answered the READY handshake with this ABI version.
+ */
+struct npu_core {
+	struct npu_device *ndev;
+	unsigned int index;
+	char name[24];
+	struct drm_gpu_scheduler sched;
+	spinlock_t lock;
+	struct npu_ring_entry ring[NPU_RING_SIZE];
+	unsigned int head, tail;
+	wait_queue_head_t doorbell;
+	struct task_struct *thread;
+	void *scratch;
+	const char *state;
+	unsigned int reset_gen;
+	atomic_t abort;
+	spinlock_t done_lock;
+	struct list_head done;
+	struct irq_work irq;
+	u64 fence_context;
+	atomic64_t fence_seqno;
+	bool busy;
+	wait_queue_head_t idle;
+	struct completion booted;
+	u32 booted_abi;
+};
+
+/**
+ * struct npu_device - one NPU (accelN).
+ * @drm: the DRM device.
+ * @id: platform id.
+ * @n_cores: cores in use.
+ * @cores: the cores.
+ * @sched_list: their schedulers, for the contexts' entities.
+ * @hw: the hardware implementation.
+ * @fw: the firmware image, kept for the tables the ops read.
+ * @fw_tables: what the verifier exposed of @fw.
+ * @counters: device counters.
+ * @inject: pending fault injection (enum npu_inject).
+ * @job_timeout_ms: drm_sched timeout.
+ * @sched_lock: serializes resets against each other.
+ * @jobs_in_flight: jobs pushed to a queue and not yet freed.
+ * @jobs_drained: woken when @jobs_in_flight drops to zero.
+ */
+struct npu_device {
+	struct drm_device drm;
+	int id;
+	unsigned int n_cores;
+	struct npu_core cores[NPU_MAX_CORES];
+	struct drm_gpu_scheduler *sched_list[NPU_MAX_CORES];
+	const struct npu_hw_ops *hw;
+	const struct firmware *fw;
+	struct npu_fw_tables fw_tables;
+	struct npu_counters counters;
+	atomic_t inject;
+	unsigned int job_timeout_ms;
+	struct mutex sched_lock;
+	atomic_t jobs_in_flight;
+	wait_queue_head_t jobs_drained;
+};
+
+#define to_npu_device(d) container_of(d, struct npu_device, drm)
+
+/* A BO mapped into one context's address space. */
+struct npu_mapping {
+	struct drm_mm_node node;
+	struct drm_gem_object *obj;
+	struct iosys_map vmap;
+	struct hlist_node hash;	/* in npu_ctx.by_obj */
+};
+
+/* The result of a job as WAIT reports it. */
+struct npu_job_record {
+	u64 id;
+	struct dma_fence *fence;	/* the finished fence, until collected */
+	u32 status;
+	u32 op_index;
+	u64 fault_addr;
+};
+
+/**
+ * struct npu_ctx - an open file: an address space and queues.
+ * @ndev: the device.
+ * @refcount: held by the file and by every job in flight.
+ * @vm_lock: held for reading while a core runs one of this context's jobs,
+ *	for writing to change the mappings.
+ * @mm: the device virtual address allocator.
+ * @mappings: address -> struct npu_mapping (the page table the core walks).
+ * @by_obj: GEM object -> struct npu_mapping.
+ * @entities: one scheduler entity per priority.
+ * @job_lock: protects @next_job_id and @records.
+ * @next_job_id: id of the next submitted job (starts at 1).
+ * @records: results of the last NPU_JOB_RECORDS jobs.
+ * @hangs: jobs of this context that timed out.
+ * @banned: set after NPU_BAN_AFTER_HANGS hangs: no more submissions.
+ * @busy_ns: core time used by this context's jobs (fdinfo).
+ */
+struct npu_ctx {
+	struct npu_device *ndev;
+	struct kref refcount;
+	struct rw_semaphore vm_lock;
+	struct drm_mm mm;
+	struct maple_tree mappings;
+	DECLARE_HASHTABLE(by_obj, 6);
+	struct drm_sched_entity entities[3];
+	spinlock_t job_lock;
+	u64 next_job_id;
+	struct npu_job_record records[NPU_JOB_RECORDS];
+	atomic_t hangs;
+	bool banned;
+	atomic64_t busy_ns;
+};
+
+/**
+ * struct npu_job - a submitted command stream.
+ * @base: the drm_sched job.
+ * @refcount: the submit path, the scheduler and the record hold it.
+ * @ctx: the submitting context (a reference).
+ * @id: the job id returned to userspace.
+ * @bos: the BOs the job uses (references), the command buffer first.
+ * @bo_count: entries in @bos.
+ * @stream_addr: device address of the stream.
+ * @stream_size: bytes of the stream.
+ * @core: the core the job was handed to.
+ * @hw_fence: signalled by the completion interrupt.
+ * @result: what the core reported.
+ * @timed_out: the job hung and was stopped by a reset.
+ * @queued: counted in npu_device.jobs_in_flight.
+ * @link: in npu_core.done.
+ */
+struct npu_job {
+	struct drm_sched_job base;
+	struct kref refcount;
+	struct npu_ctx *ctx;
+	u64 id;
+	struct drm_gem_object **bos;
+	u32 bo_count;
+	u64 stream_addr;
+	u32 stream_size;
+	struct npu_core *core;
+	struct dma_fence *hw_fence;
+	struct npu_fw_result result;
+	bool timed_out;
+	bool queued;
+	struct list_head link;
+};
+
+#define to_npu_job(j) container_of(j, struct npu_job, base)
+
+/* npu_gem.c */
+struct drm_gem_object *npu_gem_create_object(struct drm_device *dev, size_t size);
+int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *file);
+int npu_ioctl_bo_info(struct drm_device *dev, void *data, struct drm_file *file);
+
+/* npu_mmu.c */
+int npu_mmu_init(struct npu_ctx *ctx);
+void npu_mmu_fini(struct npu_ctx *ctx);
+int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr);
+void npu_mmu_unmap(struct npu_ctx *ctx, struct drm_gem_object *obj);
+int npu_mmu_lookup(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr);
+void *npu_mmu_translate(void *ctx, u64 addr, u64 len, int write, u64 *fault_addr);
+
+/* npu_job.c */
+int npu_sched_init(struct npu_device *ndev);
+void npu_sched_fini(struct npu_device *ndev);
+int npu_ctx_queues_init(struct npu_ctx *ctx);
+void npu_ctx_queues_fini(struct npu_ctx *ctx);
+void npu_ctx_put(struct npu_ctx *ctx);
+void npu_job_get(struct npu_job *job);
+void npu_job_put(struct npu_job *job);
+int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file);
+int npu_ioctl_wait(struct drm_device *dev, void *data, struct drm_file *file);
+
+/* npu_fw.c */
+int npu_fw_load(struct npu_device *ndev);
+void npu_fw_release(struct npu_device *ndev);
+
+void npu_core_irq(struct npu_core *core);
+
+/* npu_debugfs.c */
+void npu_debugfs_init(struct drm_minor *minor);
+
+#endif

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Buffers: GEM shmem objects, mapped into the address space of every
+ * context that holds a handle to them (its creator at creation, an
+ * importer when it first asks for the buffer's address).
+ */
+#include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_gem_shmem_helper.h>
+#include <linux/slab.h>
+
+#include "npu_drv.h"
+
+/* A handle of this file to @obj went away: so does its mapping. */
+static void npu_gem_close(struct drm_gem_object *obj, struct drm_file *file)
+{
+	npu_mmu_unmap(file->driver_priv, obj);
+}
+
+/* fdinfo's drm-resident-*: pages are held while a context maps the BO. */
+static enum drm_gem_object_status npu_gem_status(struct drm_gem_object *obj)
+{
+	return to_drm_gem_shmem_obj(obj)->pages ? DRM_GEM_OBJECT_RESIDENT : 0;
+}
+
+static size_t npu_gem_rss(struct drm_gem_object *obj)
+{
+	return to_drm_gem_shmem_obj(obj)->pages ? obj->size : 0;
+}
+
+static const struct drm_gem_object_funcs npu_gem_funcs = {
+	.free = drm_gem_shmem_object_free,
+	.close = npu_gem_close,
+	.print_info = drm_gem_shmem_object_print_info,
+	.pin = drm_gem_shmem_object_pin,
+	.unpin = drm_gem_shmem_object_unpin,
+	.get_sg_table = drm_gem_shmem_object_get_sg_table,
+	.vmap = drm_gem_shmem_object_vmap,
+	.vunmap = drm_gem_shmem_object_vunmap,
+	.mmap = drm_gem_shmem_object_mmap,
+	.status = npu_gem_status,
+	.rss = npu_gem_rss,
+	.vm_ops = &drm_gem_shmem_vm_ops,
+};
+
+struct drm_gem_object *npu_gem_create_object(struct drm_device *dev, size_t size)
+{
+	struct drm_gem_shmem_object *shmem = kzalloc(sizeof(*shmem), GFP_KERNEL);
+
+	if (!shmem)
+		return ERR_PTR(-ENOMEM);
+	/* CPU and emulated cores share the pages: keep them cached. */
+	shmem->map_wc = false;
+	shmem->base.funcs = &npu_gem_funcs;
+	return &shmem->base;
+}
+
+int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *file)
+{
+	struct drm_npu_bo_create *args = data;
+	struct drm_gem_shmem_object *shmem;
+	u32 handle;
+	u64 addr;
+	int ret;
+
+	if (args->flags || args->handle || args->dev_addr)
+		return -EINVAL;
+	if (!args->size || args->size > NPU_VA_SIZE / 2)
+		return -EINVAL;
+	shmem = drm_gem_shmem_create(dev, PAGE_ALIGN(args->size));
+	if (IS_ERR(shmem))
+		return PTR_ERR(shmem);
+	ret = npu_mmu_map(file->driver_priv, &shmem->base, &addr);
+	if (ret)
+		goto out;
+	ret = drm_gem_handle_create(file, &shmem->base, &handle);
+	if (ret) {
+		npu_mmu_unmap(file->driver_priv, &shmem->base);
+		goto out;
+	}
+	args->handle = handle;
+	args->dev_addr = addr;
+out:
+	/* The handle (if any) holds the object now. */
+	drm_gem_object_put(&shmem->base);
+	return ret;
+}
+
+int npu_ioctl_bo_info(struct drm_device *dev, void *data, struct drm_file *file)
+{
+	struct drm_npu_bo_info *args = data;
+	struct drm_gem_object *obj;
+	u64 addr;
+	int ret;
+
+	if (args->flags || args->mmap_offset || args->dev_addr || args->size)
+		return -EINVAL;
+	obj = drm_gem_object_lookup(file, args->handle);
+	if (!obj)
+		return -ENOENT;
+	/* A buffer imported through PRIME is mapped on first use. */
+	ret = npu_mmu_lookup(file->driver_priv, obj, &addr);
+	if (ret == -ENOENT)
+		ret = npu_mmu_map(file->driver_priv, obj, &addr);
+	if (!ret)
+		ret = drm_gem_create_mmap_offset(obj);
+	if (!ret) {
+		args->mmap_offset = drm_vma_node_offset_addr(&obj->vma_node);
+		args->dev_addr = addr;
+		args->size = obj->size;
+	}
+	drm_gem_object_put(obj);
+	return ret;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The hardware interface: all the driver core knows of an NPU. The model
+ * behind it (registers, ring, doorbell, interrupt, MMU) is docs/hw.md; the
+ * first implementation is the emulated NPU in npu_emu.c.
+ */
+#ifndef __NPU_HW_H__
+#define __NPU_HW_H__
+
+struct npu_device;
+struct npu_core;
+struct npu_job;
+
+/**
+ * struct npu_hw_ops - what a hardware implementation provides.
+ * @boot: start every core on the verified firmware image and wait for each
+ *	one's READY handshake; 0 or a negative errno.
+ * @shutdown: stop every core; no completion is raised afterwards.
+ * @submit: write a ring entry for @job on @core and ring the doorbell. The
+ *	ring never overflows: the scheduler's credit limit is the ring size.
+ * @reset: stop @core, discard its ring; it accepts entries again after.
+ *
+ * Completions come back through npu_core_irq() (the interrupt handler),
+ * called by the implementation in interrupt-like context.
+ */
+struct npu_hw_ops {
+	const char *name;
+	int (*boot)(struct npu_device *ndev);
+	void (*shutdown)(struct npu_device *ndev);
+	void (*submit)(struct npu_core *core, struct npu_job *job);
+	void (*reset)(struct npu_core *core);
+};
+
+extern const struct npu_hw_ops npu_emu_hw_ops;
+
+#endif

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Per-context device address spaces. Each context owns a range of device
+ * virtual addresses (drm_mm), a table from address ranges to buffers (the
+ * page table the emulated core's MMU walks, docs/hw.md) and a map from
+ * buffers to their mappings. Addresses are never reused within a context,
+ * and every buffer is followed by an unmapped guard page.
+ */
+#include <drm/drm_gem.h>
+#include <linux/slab.h>
+
+#include "npu_drv.h"
+
+int npu_mmu_init(struct npu_ctx *ctx)
+{
+	init_rwsem(&ctx->vm_lock);
+	drm_mm_init(&ctx->mm, NPU_VA_START, NPU_VA_SIZE);
+	mt_init(&ctx->mappings);
+	hash_init(ctx->by_obj);
+	return 0;
+}
+
+static struct npu_mapping *find_mapping(struct npu_ctx *ctx, struct drm_gem_object *obj)
+{
+	struct npu_mapping *m;
+
+	hash_for_each_possible(ctx->by_obj, m, hash, (unsigned long)obj)
+		if (m->obj == obj)
+			return m;
+	return NULL;
+}
+
+static void release_mapping(struct npu_ctx *ctx, struct npu_mapping *m)
+{
+	mtree_erase(&ctx->mappings, m->node.start);
+	hash_del(&m->hash);
+	drm_mm_remove_node(&m->node);
+	drm_gem_vunmap_unlocked(m->obj, &m->vmap);
+	drm_gem_object_put(m->obj);
+	kfree(m);
+}
+
+/* Called when the context is freed: no job runs, no handle remains. */
+void npu_mmu_fini(struct npu_ctx *ctx)
+{
+	struct hlist_node *tmp;
+	struct npu_mapping *m;
+	int bkt;
+
+	hash_for_each_safe(ctx->by_obj, bkt, tmp, m, hash)
+		release_mapping(ctx, m);
+	mtree_destroy(&ctx->mappings);
+	drm_mm_takedown(&ctx->mm);
+}
+
+int npu_mmu_lookup(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
+{
+	struct npu_mapping *m;
+	int ret = -ENOENT;
+
+	down_read(&ctx->vm_lock);
+	m = find_mapping(ctx, obj);
+	if (m) {
+		*addr = m->node.start;
+		ret = 0;
+	}
+	up_read(&ctx->vm_lock);
+	return ret;
+}
+
+int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
+{
+	struct npu_mapping *m;
+	int ret;
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	/* The core reads buffers through a kernel mapping of their pages. */
+	ret = drm_gem_vmap_unlocked(obj, &m->vmap);
+	if (ret)
+		goto err_free;
+	if (m->vmap.is_iomem) {
+		ret = -EOPNOTSUPP;
+		goto err_vunmap;
+	}
+	down_write(&ctx->vm_lock);
+	if (find_mapping(ctx, obj)) {
+		ret = -EEXIST;
+		goto err_unlock;
+	}
+	ret = drm_mm_insert_node_in_range(&ctx->mm, &m->node, obj->size + NPU_VA_GUARD,
+					  PAGE_SIZE, 0, NPU_VA_START, NPU_VA_START + NPU_VA_SIZE,
+					  DRM_MM_INSERT_HIGHEST);
+	if (ret)
+		goto err_unlock;
+	ret = mtree_store_range(&ctx->mappings, m->node.start,
+				m->node.start + obj->size - 1, m, GFP_KERNEL);
+	if (ret)
+		goto err_node;
+	drm_gem_object_get(obj);
+	m->obj = obj;
+	hash_add(ctx->by_obj, &m->hash, (unsigned long)obj);
+	*addr = m->node.start;
+	up_write(&ctx->vm_lock);
+	return 0;
+
+err_node:
+	drm_mm_remove_node(&m->node);
+err_unlock:
+	up_write(&ctx->vm_lock);
+err_vunmap:
+	drm_gem_vunmap_unlocked(obj, &m->vmap);
+err_free:
+	kfree(m);
+	return ret;
+}
+
+void npu_mmu_unmap(struct npu_ctx *ctx, struct drm_gem_object *obj)
+{
+	struct npu_mapping *m;
+
+	/* Waits for a job of this context that is running on a core. */
+	down_write(&ctx->vm_lock);
+	m = find_mapping(ctx, obj);
+	if (m)
+		release_mapping(ctx, m);
+	up_write(&ctx->vm_lock);
+}
+
+/*
+ * The emulated MMU: a range must lie inside one mapping. The caller (a
+ * core running a job of @ctx_ptr) holds vm_lock for reading.
+ */
+void *npu_mmu_translate(void *ctx_ptr, u64 addr, u64 len, int write, u64 *fault_addr)
+{
+	struct npu_ctx *ctx = ctx_ptr;
+	struct npu_mapping *m = mtree_load(&ctx->mappings, addr);
+	u64 off;
+
+	if (!m) {
+		*fault_addr = addr;
+		return NULL;
+	}
+	off = addr - m->node.start;
+	if (len > m->obj->size - off) {
+		*fault_addr = m->node.start + m->obj->size;
+		return NULL;
+	}
+	return m->vmap.vaddr + off;
+}
