@@ -45,7 +45,10 @@ LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS))
-HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h libnpu/src/*.h tests/unit/*.h)
+GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
+GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
+HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
+	libnpu/src/*.h tests/unit/*.h tests/guest/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check
 .DELETE_ON_ERROR:
@@ -67,7 +70,7 @@ $(O)/fw/npu_fw.o: $(FW_OBJS)
 
 $(O)/host/mkfw: tools/mkfw.c firmware/src/image.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -o $@ tools/mkfw.c firmware/src/image.c $(LDFLAGS) -lm
+	$(CC) $(CFLAGS) -o $@ tools/mkfw.c firmware/src/image.c $(LDFLAGS) -lm
 
 $(O)/firmware/npu_fw.bin $(O)/gen/builtin_fw.c &: $(O)/host/mkfw
 	@mkdir -p $(O)/firmware $(O)/gen
@@ -115,6 +118,19 @@ module: deps
 
 module-clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+
+# In-guest tests: raw ioctls (guestlib) and libnpu (testlib).
+$(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< tests/guest/guestlib.c tests/unit/testlib.c $(O)/lib/libnpu.a \
+		$(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) \
+		-lm -lpthread
+
+qemu-check: deps
+	@$(MAKE) --no-print-directory all $(GUEST_TESTS)
+	@$(MAKE) --no-print-directory module
+	tests/qemu/mkinitramfs.sh $(QEMU_DIR)/kernel $(O) $(QEMU_DIR)/initramfs.cpio.gz
+	tests/qemu/run.sh $(QEMU_DIR)/kernel $(QEMU_DIR)/initramfs.cpio.gz $(QEMU_DIR)/console.log
 
 # ---- running -----------------------------------------------------------
 check: deps

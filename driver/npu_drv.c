@@ -21,15 +21,15 @@ static unsigned int npus = 1;
 module_param(npus, uint, 0444);
 MODULE_PARM_DESC(npus, "Number of emulated NPUs (default 1)");
 
-static unsigned int cores = 2;
-module_param(cores, uint, 0444);
-MODULE_PARM_DESC(cores, "Cores per emulated NPU (default 2, at most 8)");
+static unsigned int cores[16] = { [0 ... 15] = 2 };
+static unsigned int n_cores_set;
+module_param_array(cores, uint, &n_cores_set, 0444);
+MODULE_PARM_DESC(cores, "Cores of each emulated NPU, e.g. 1,2 (default 2, at most 8); the last value given applies to the NPUs after it");
 
 static unsigned int job_timeout_ms = 2000;
 module_param(job_timeout_ms, uint, 0444);
 MODULE_PARM_DESC(job_timeout_ms, "Job timeout in milliseconds (default 2000)");
 
-#define NPU_MAX_DEVICES 16
 
 static struct platform_device *npu_pdevs[NPU_MAX_DEVICES];
 
@@ -135,7 +135,7 @@ static void npu_sched_release(struct drm_device *drm, void *unused)
 static int npu_probe(struct platform_device *pdev)
 {
 	struct npu_device *ndev;
-	unsigned int i;
+	unsigned int i, n;
 	int ret;
 
 	ndev = devm_drm_dev_alloc(&pdev->dev, &npu_drm_driver, struct npu_device, drm);
@@ -143,7 +143,8 @@ static int npu_probe(struct platform_device *pdev)
 		return PTR_ERR(ndev);
 	platform_set_drvdata(pdev, ndev);
 	ndev->id = pdev->id;
-	ndev->n_cores = clamp(cores, 1u, (unsigned int)NPU_MAX_CORES);
+	n = n_cores_set ? cores[min_t(unsigned int, pdev->id, n_cores_set - 1)] : cores[0];
+	ndev->n_cores = clamp(n, 1u, (unsigned int)NPU_MAX_CORES);
 	ndev->job_timeout_ms = max(job_timeout_ms, 10u);
 	ndev->hw = &npu_emu_hw_ops;
 	mutex_init(&ndev->sched_lock);

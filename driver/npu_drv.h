@@ -23,9 +23,10 @@
 #include "npu_hw.h"
 
 #define NPU_MAX_CORES		8
+#define NPU_MAX_DEVICES		16
 #define NPU_RING_SIZE		16	/* entries per core ring */
 #define NPU_VA_START		0x100000000ull
-#define NPU_VA_SIZE		(1ull << 40)
+#define NPU_VA_SIZE		BIT_ULL(40)
 #define NPU_VA_GUARD		PAGE_SIZE	/* unmapped gap after every buffer */
 #define NPU_JOB_RECORDS		1024	/* finished job results kept per file */
 #define NPU_MAX_BOS_PER_JOB	4096
@@ -92,7 +93,7 @@ struct npu_core {
 	unsigned int index;
 	char name[24];
 	struct drm_gpu_scheduler sched;
-	spinlock_t lock;
+	spinlock_t lock;	/* ring, head, tail, state, busy, reset_gen */
 	struct npu_ring_entry ring[NPU_RING_SIZE];
 	unsigned int head, tail;
 	wait_queue_head_t doorbell;
@@ -101,7 +102,7 @@ struct npu_core {
 	const char *state;
 	unsigned int reset_gen;
 	atomic_t abort;
-	spinlock_t done_lock;
+	spinlock_t done_lock;	/* done */
 	struct list_head done;
 	struct irq_work irq;
 	u64 fence_context;
@@ -141,7 +142,7 @@ struct npu_device {
 	struct npu_counters counters;
 	atomic_t inject;
 	unsigned int job_timeout_ms;
-	struct mutex sched_lock;
+	struct mutex sched_lock;	/* one reset at a time */
 	atomic_t jobs_in_flight;
 	wait_queue_head_t jobs_drained;
 };
@@ -172,6 +173,8 @@ struct npu_job_record {
  * @vm_lock: held for reading while a core runs one of this context's jobs,
  *	for writing to change the mappings.
  * @mm: the device virtual address allocator.
+ * @va_next: lowest address the next mapping may use: addresses only grow,
+ *	so a stale device address faults instead of reaching a new buffer.
  * @mappings: address -> struct npu_mapping (the page table the core walks).
  * @by_obj: GEM object -> struct npu_mapping.
  * @entities: one scheduler entity per priority.
@@ -187,10 +190,11 @@ struct npu_ctx {
 	struct kref refcount;
 	struct rw_semaphore vm_lock;
 	struct drm_mm mm;
+	u64 va_next;
 	struct maple_tree mappings;
 	DECLARE_HASHTABLE(by_obj, 6);
 	struct drm_sched_entity entities[3];
-	spinlock_t job_lock;
+	spinlock_t job_lock;	/* next_job_id, records */
 	u64 next_job_id;
 	struct npu_job_record records[NPU_JOB_RECORDS];
 	atomic_t hangs;

@@ -25,7 +25,7 @@ static const enum drm_sched_priority npu_prio[3] = {
 
 struct npu_hw_fence {
 	struct dma_fence base;
-	spinlock_t lock;
+	spinlock_t lock;	/* the fence's */
 	struct npu_core *core;
 };
 

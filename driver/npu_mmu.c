@@ -15,6 +15,7 @@ int npu_mmu_init(struct npu_ctx *ctx)
 {
 	init_rwsem(&ctx->vm_lock);
 	drm_mm_init(&ctx->mm, NPU_VA_START, NPU_VA_SIZE);
+	ctx->va_next = NPU_VA_START;
 	mt_init(&ctx->mappings);
 	hash_init(ctx->by_obj);
 	return 0;
@@ -90,10 +91,11 @@ int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
 		goto err_unlock;
 	}
 	ret = drm_mm_insert_node_in_range(&ctx->mm, &m->node, obj->size + NPU_VA_GUARD,
-					  PAGE_SIZE, 0, NPU_VA_START, NPU_VA_START + NPU_VA_SIZE,
-					  DRM_MM_INSERT_HIGHEST);
+					  PAGE_SIZE, 0, ctx->va_next, NPU_VA_START + NPU_VA_SIZE,
+					  DRM_MM_INSERT_LOW);
 	if (ret)
 		goto err_unlock;
+	ctx->va_next = m->node.start + m->node.size;
 	ret = mtree_store_range(&ctx->mappings, m->node.start,
 				m->node.start + obj->size - 1, m, GFP_KERNEL);
 	if (ret)

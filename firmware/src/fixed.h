@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fixed-point arithmetic of the NPU (docs/numerics.md, "Primitives").
+ * Fixed-point arithmetic of the NPU (docs/numerics.md, "Notation and integer primitives").
  * Every rounding here is to nearest with ties away from zero.
  */
 #ifndef NPU_FW_FIXED_H

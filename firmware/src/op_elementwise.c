@@ -68,8 +68,8 @@ __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
 			fw_emit_row(&o->out, m, v, s);
 			continue;
 		}
-		/* x in Q24, |x| <= 2^23: beyond that SiLU and GELU are x or 0. */
-		to_act = s;
+		/* x in Q24, clamped to |x| <= 2^23. */
+		to_act = fw_scale_norm((__u64)s.mult, s.shift);
 		to_act.shift -= ACT_FRAC;
 		for (i = 0; i < n; i++) {
 			__s64 xq = fw_clamp(fw_requant(xr[i], to_act), -(1ll << 47), 1ll << 47);

@@ -271,8 +271,9 @@ static int cpu_bo_alloc(npu_device *dev, struct bo_slot *bo, uint64_t size)
 	}
 	if (!err) {
 		/* Addresses only grow, so appending keeps the array sorted. */
+		/* The MMU maps whole pages, as the kernel driver's does. */
 		c->vmas[c->n_vmas].start = c->va_next;
-		c->vmas[c->n_vmas].size = size;
+		c->vmas[c->n_vmas].size = span;
 		c->vmas[c->n_vmas].host = host;
 		c->n_vmas++;
 		bo->dev_addr = c->va_next;

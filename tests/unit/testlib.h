@@ -12,7 +12,7 @@
 #include <npu/npu.h>
 #include "../../uapi/drm/npu_accel.h"
 
-/* Open the cpu backend (NPU_DEVICE may select another); fails the test otherwise. */
+/* Open the device NPU_DEVICE names (default: auto); fails the test otherwise. */
 npu_device *t_open(void);
 
 /* A buffer, allocated and mapped; t_free unmaps and frees it. */

@@ -21,14 +21,10 @@
 #include <linux/types.h>
 #endif
 
-#if !defined(NPU_FIRMWARE)
 #if defined(__KERNEL__)
 #include <drm/drm.h>
-#elif __has_include(<drm/drm.h>)
-#include <drm/drm.h>
-#elif __has_include(<libdrm/drm.h>)
-#include <libdrm/drm.h>
-#endif
+#elif !defined(NPU_FIRMWARE)
+#include "drm.h"
 #endif
 
 #if defined(__cplusplus)
@@ -110,7 +106,8 @@ enum drm_npu_scale_mode {
  * @mult: mantissa, 1 <= mult <= 2^31 - 1.
  * @shift: the value is mult * 2^-shift; -32 <= shift <= 126.
  *
- * Scales the firmware computes are normalized: 2^30 <= mult < 2^31.
+ * Scales the firmware computes are normalized, 2^30 <= mult < 2^31, except
+ * values below 2^-96, which keep shift 126 and a smaller mult.
  */
 struct drm_npu_scale {
 	__s32 mult;
@@ -146,9 +143,9 @@ struct drm_npu_tensor {
 };
 
 /* drm_npu_op.flags */
-#define DRM_NPU_OP_F_BIAS	(1u << 0)	/* MATMUL: in[2] is an I32 bias */
-#define DRM_NPU_OP_F_CAUSAL	(1u << 1)	/* SOFTMAX: mask column > pos + row */
-#define DRM_NPU_OP_F_POS_ADDR	(1u << 2)	/* read the position (__u32) at pos_addr */
+#define DRM_NPU_OP_F_BIAS	0x1	/* MATMUL: in[2] is an I32 bias */
+#define DRM_NPU_OP_F_CAUSAL	0x2	/* SOFTMAX: mask column > pos + row */
+#define DRM_NPU_OP_F_POS_ADDR	0x4	/* read the position (__u32) at pos_addr */
 
 /**
  * struct drm_npu_matmul_params - DRM_NPU_OP_MATMUL.
@@ -184,7 +181,7 @@ struct drm_npu_norm_params {
  * @pos: the position of row 0 when DRM_NPU_OP_F_POS_ADDR is clear.
  * @n_heads: ATTENTION: query heads; ROPE: heads per row.
  * @n_kv_heads: ATTENTION: key/value heads (divides n_heads); else 0.
- * @head_dim: ATTENTION and ROPE: elements per head (even); else 0.
+ * @head_dim: ATTENTION and ROPE: elements per head (even for ROPE); else 0.
  * @alpha: SOFTMAX and ATTENTION: multiplier applied to the scores
  *	(e.g. 1/sqrt(head_dim)); zero for other ops.
  */

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guestlib.h"
+
+int g_open(int index)
+{
+	char path[64];
+	drmVersionPtr v;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/accel/accel%d", index);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("%s: %s", path, strerror(errno));
+	v = drmGetVersion(fd);
+	assert_non_null(v);
+	assert_string_equal(v->name, "npu");
+	drmFreeVersion(v);
+	return fd;
+}
+
+struct g_bo g_bo_new(int fd, uint64_t size)
+{
+	struct drm_npu_bo_create c = { .size = size };
+	struct drm_npu_bo_info i = { 0 };
+	struct g_bo bo;
+
+	assert_int_equal(drmIoctl(fd, DRM_IOCTL_NPU_BO_CREATE, &c), 0);
+	i.handle = c.handle;
+	assert_int_equal(drmIoctl(fd, DRM_IOCTL_NPU_BO_INFO, &i), 0);
+	assert_int_equal(i.dev_addr, c.dev_addr);
+	bo.handle = c.handle;
+	bo.addr = c.dev_addr;
+	bo.size = i.size;
+	bo.p = mmap(NULL, i.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, i.mmap_offset);
+	assert_true(bo.p != MAP_FAILED);
+	return bo;
+}
+
+void g_bo_del(int fd, struct g_bo *bo)
+{
+	munmap(bo->p, bo->size);
+	assert_int_equal(drmCloseBufferHandle(fd, bo->handle), 0);
+	memset(bo, 0, sizeof(*bo));
+}
+
+uint32_t g_stream(struct g_bo *bo, const struct drm_npu_op *ops, uint32_t n)
+{
+	struct drm_npu_cmd_header h = {
+		.magic = DRM_NPU_CMD_MAGIC,
+		.version_major = DRM_NPU_ABI_MAJOR,
+		.version_minor = DRM_NPU_ABI_MINOR,
+		.op_count = n,
+		.op_size = sizeof(struct drm_npu_op),
+	};
+	uint32_t size = sizeof(h) + n * sizeof(*ops);
+
+	assert_true(size <= bo->size);
+	memcpy(bo->p, &h, sizeof(h));
+	memcpy((char *)bo->p + sizeof(h), ops, n * sizeof(*ops));
+	return size;
+}
+
+int g_submit(int fd, uint32_t cmd, uint32_t size, uint32_t prio, const uint32_t *in, uint32_t n_in,
+	     uint32_t out, uint64_t *id)
+{
+	struct drm_npu_submit s = {
+		.cmd_handle = cmd,
+		.cmd_size = size,
+		.priority = prio,
+		.in_syncobjs = (uintptr_t)in,
+		.in_syncobj_count = n_in,
+		.out_syncobj = out,
+	};
+
+	if (drmIoctl(fd, DRM_IOCTL_NPU_SUBMIT, &s))
+		return -errno;
+	if (id)
+		*id = s.job_id;
+	return 0;
+}
+
+int64_t g_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int g_wait(int fd, uint64_t id, int64_t timeout_ns, struct drm_npu_wait *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->job_id = id;
+	w->timeout_ns = timeout_ns < 0 ? INT64_MAX : g_now_ns() + timeout_ns;
+	if (drmIoctl(fd, DRM_IOCTL_NPU_WAIT, w))
+		return -errno;
+	return 0;
+}
+
+uint32_t g_run(int fd, struct g_bo *cmd, const struct drm_npu_op *ops, uint32_t n,
+	       struct drm_npu_wait *w)
+{
+	struct drm_npu_wait local;
+	uint32_t size = g_stream(cmd, ops, n);
+	uint64_t id = 0;
+
+	if (!w)
+		w = &local;
+	assert_int_equal(g_submit(fd, cmd->handle, size, DRM_NPU_PRIO_NORMAL, NULL, 0, 0, &id), 0);
+	assert_int_equal(g_wait(fd, id, -1, w), 0);
+	return w->status;
+}
+
+struct drm_npu_op g_copy_op(uint64_t src, uint64_t dst, uint32_t rows, uint32_t cols)
+{
+	struct drm_npu_op op;
+	struct drm_npu_tensor t = {
+		.rows = rows,
+		.cols = cols,
+		.stride = cols * 4,
+		.dtype = DRM_NPU_DTYPE_I32,
+		.scale_mode = DRM_NPU_SCALE_TENSOR,
+		.scale = { 1 << 30, 30 },
+	};
+
+	memset(&op, 0, sizeof(op));
+	op.opcode = DRM_NPU_OP_QUANTIZE;
+	op.in[0] = t;
+	op.in[0].addr = src;
+	op.out = t;
+	op.out.addr = dst;
+	return op;
+}
+
+long long g_counter(int minor, const char *name)
+{
+	char path[96], key[64];
+	long long v, found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/%d/counters", minor);
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	while (fscanf(f, "%63[^:]: %lld\n", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	fclose(f);
+	if (found < 0)
+		fail_msg("counter %s missing in %s", name, path);
+	return found;
+}
+
+void g_inject(int minor, const char *what)
+{
+	char path[96];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/%d/fault_inject", minor);
+	f = fopen(path, "w");
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	assert_true(fputs(what, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}

@@ -1,0 +1,63 @@
+#!/bin/sh
+# Pack the guest's initramfs: busybox, the kernel's DRM modules (with their
+# dependencies, decompressed for busybox's insmod), npu.ko, the firmware
+# image, the test binaries and the shared libraries they need.
+# usage: mkinitramfs.sh KERNEL_CACHE BUILD_DIR OUT.cpio.gz
+set -eu
+kcache=$(realpath "$1")
+build=$(realpath "$2")
+out=$(realpath -m "$3")
+top=$(cd "$(dirname "$0")/../.." && pwd)
+kver=$(cat "$kcache/version")
+kroot="$kcache/root"
+moddir="$kroot/lib/modules/$kver"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+mkdir -p "$work/bin" "$work/lib/firmware/npu" "$work/modules" "$work/tests" \
+	"$work/proc" "$work/sys" "$work/dev" "$work/tmp" "$work/etc"
+cp /bin/busybox "$work/bin/busybox"
+for app in $(/bin/busybox --list); do
+	[ -e "$work/bin/$app" ] || ln -s busybox "$work/bin/$app"
+done
+
+# Module dependencies from the image's own modules.dep, in load order.
+[ -f "$moddir/modules.dep" ] || depmod -b "$kroot" "$kver"
+order="$work/modules/order"
+: > "$order"
+add_module() {
+	path=$(grep -E "^[^:]*/$1\.ko(\.xz)?:" "$moddir/modules.dep" | head -1)
+	[ -n "$path" ] || { echo "mkinitramfs: module $1 not in $kver" >&2; exit 1; }
+	for dep in $(echo "${path#*:}" | tr ' ' '\n' | tac); do
+		add_module "$(basename "$dep" | sed 's/\.ko\(\.xz\)\?$//')"
+	done
+	file=${path%%:*}
+	name=$(basename "$file" | sed 's/\.ko\(\.xz\)\?$//')
+	grep -qx "$name" "$order" && return 0
+	case "$file" in
+	*.xz) xz -dc "$moddir/$file" > "$work/modules/$name.ko" ;;
+	*) cp "$moddir/$file" "$work/modules/$name.ko" ;;
+	esac
+	echo "$name" >> "$order"
+}
+for m in drm drm_kms_helper drm_shmem_helper gpu-sched; do
+	add_module "$m"
+done
+cp "$top/npu.ko" "$work/modules/npu.ko"
+cp "$build/firmware/npu_fw.bin" "$work/lib/firmware/npu/npu_fw.bin"
+
+# Test binaries and the libraries they load.
+for t in "$build"/guest/* "$build"/tests/test_*; do
+	[ -x "$t" ] && cp "$t" "$work/tests/"
+done
+cp "$build/bin/npu-info" "$work/bin/"
+for t in "$work"/tests/* "$work/bin/npu-info"; do
+	ldd "$t" 2>/dev/null | grep -o '/[^ ]*' || true
+done | sort -u | while read -r lib; do
+	mkdir -p "$work$(dirname "$lib")"
+	cp -L "$lib" "$work$lib"
+done
+
+cp "$top/tests/qemu/init" "$work/init"
+chmod +x "$work/init"
+(cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"

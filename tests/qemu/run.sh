@@ -1,0 +1,31 @@
+#!/bin/sh
+# Boot the guest kernel with the initramfs under QEMU (TCG: KVM does not
+# work on these machines), stream its console, and turn the guest's result
+# line into this script's exit status. Any WARN or oops panics the guest
+# (panic_on_warn, oops=panic), which then has no result line: a failure.
+# usage: run.sh KERNEL_CACHE INITRAMFS LOG
+set -u
+kcache=$(realpath "$1")
+initrd=$2
+log=$3
+kver=$(cat "$kcache/version")
+start=$(date +%s)
+
+timeout 1500 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 -nographic -no-reboot \
+	-kernel "$kcache/root/boot/vmlinuz-$kver" -initrd "$initrd" \
+	-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU quiet loglevel=4" \
+	</dev/null 2>&1 | tee "$log" | grep --line-buffered -vE '^\[ *[0-9.]+\] ' 
+echo "qemu: $(($(date +%s) - start)) s in all"
+
+result=$(grep -a 'NPU-QEMU-RESULT:' "$log" | tail -1 | sed 's/.*NPU-QEMU-RESULT: //' | tr -d '\r')
+if [ -z "$result" ]; then
+	echo "qemu: the guest gave no result (panic, WARN or hang); its log:"
+	tail -80 "$log"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+echo "$result"
+case "$result" in
+*" 0 failed") exit 0 ;;
+*) exit 1 ;;
+esac
