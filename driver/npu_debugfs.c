@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * debugfs, per device (/sys/kernel/debug/accel/N/): firmware, cores,
+ * debugfs, per device (/sys/kernel/debug/accel/npu-emu.N/): firmware, cores,
  * counters, and fault injection for the next job.
  */
 #include <drm/drm_debugfs.h>
 #include <drm/drm_file.h>
 #include <drm/drm_print.h>
 #include <linux/debugfs.h>
-#include <linux/firmware.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
 
@@ -18,10 +17,10 @@ static int npu_debugfs_firmware_show(struct seq_file *m, void *unused)
 	struct npu_device *ndev = m->private;
 	unsigned int op;
 
-	seq_printf(m, "build_id: %s\nabi: %u.%u\nsize: %zu\nops:", ndev->fw_tables.build_id,
-		   ndev->fw_tables.abi_major, ndev->fw_tables.abi_minor, ndev->fw->size);
+	seq_printf(m, "build_id: %s\nabi: %u.%u\nops:", ndev->caps.fw_build_id,
+		   ndev->caps.fw_abi_major, ndev->caps.fw_abi_minor);
 	for (op = 0; op < DRM_NPU_OP_COUNT; op++)
-		if (ndev->fw_tables.op_mask & BIT_ULL(op))
+		if (ndev->caps.op_mask & BIT_ULL(op))
 			seq_printf(m, " %u", op);
 	seq_puts(m, "\n");
 	return 0;
@@ -112,10 +111,10 @@ static const struct file_operations npu_debugfs_inject_fops = {
 	.write = npu_debugfs_inject_write,
 };
 
-void npu_debugfs_init(struct drm_minor *minor)
+/* Files in /sys/kernel/debug/accel/<device>/, made before registration. */
+void npu_debugfs_init(struct npu_device *ndev)
 {
-	struct npu_device *ndev = to_npu_device(minor->dev);
-	struct dentry *root = minor->debugfs_root;
+	struct dentry *root = ndev->drm.debugfs_root;
 
 	debugfs_create_file("firmware", 0444, root, ndev, &npu_debugfs_firmware_fops);
 	debugfs_create_file("cores", 0444, root, ndev, &npu_debugfs_cores_fops);

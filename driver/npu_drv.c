@@ -33,12 +33,21 @@ MODULE_PARM_DESC(job_timeout_ms, "Job timeout in milliseconds (default 2000)");
 
 static struct platform_device *npu_pdevs[NPU_MAX_DEVICES];
 
+atomic_t npu_live_ctxs, npu_live_jobs, npu_live_mappings;
+
 static int npu_ioctl_get_caps(struct drm_device *dev, void *data, struct drm_file *file)
 {
-	struct npu_device *ndev = to_npu_device(dev);
 	struct drm_npu_caps *caps = data;
 
-	memset(caps, 0, sizeof(*caps));
+	*caps = to_npu_device(dev)->caps;
+	return 0;
+}
+
+/* What GET_CAPS reports, copied while the firmware image is held. */
+static void npu_fill_caps(struct npu_device *ndev)
+{
+	struct drm_npu_caps *caps = &ndev->caps;
+
 	caps->abi_major = DRM_NPU_ABI_MAJOR;
 	caps->abi_minor = DRM_NPU_ABI_MINOR;
 	caps->fw_abi_major = ndev->fw_tables.abi_major;
@@ -47,9 +56,8 @@ static int npu_ioctl_get_caps(struct drm_device *dev, void *data, struct drm_fil
 	caps->n_cores = ndev->n_cores;
 	caps->n_priorities = 3;
 	caps->va_size = NPU_VA_SIZE;
-	caps->scratch_size = NPU_FW_MIN_SCRATCH;
+	caps->scratch_size = NPU_FW_SCRATCH_SIZE;
 	strscpy(caps->fw_build_id, ndev->fw_tables.build_id, sizeof(caps->fw_build_id));
-	return 0;
 }
 
 static int npu_open(struct drm_device *dev, struct drm_file *file)
@@ -58,9 +66,10 @@ static int npu_open(struct drm_device *dev, struct drm_file *file)
 	struct npu_ctx *ctx;
 	int ret;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kvzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
+	atomic_inc(&npu_live_ctxs);
 	ctx->ndev = ndev;
 	kref_init(&ctx->refcount);
 	spin_lock_init(&ctx->job_lock);
@@ -77,7 +86,8 @@ static int npu_open(struct drm_device *dev, struct drm_file *file)
 err_mmu:
 	npu_mmu_fini(ctx);
 err_free:
-	kfree(ctx);
+	kvfree(ctx);
+	atomic_dec(&npu_live_ctxs);
 	return ret;
 }
 
@@ -85,9 +95,20 @@ static void npu_postclose(struct drm_device *dev, struct drm_file *file)
 {
 	struct npu_ctx *ctx = file->driver_priv;
 
-	/* Queued jobs are flushed or killed; running ones keep a reference. */
 	npu_ctx_queues_fini(ctx);
 	npu_ctx_put(ctx);
+}
+
+/*
+ * Closing a file first lets its jobs finish: the DRM core releases the
+ * file's buffers, and with them its address space, before postclose.
+ */
+static int npu_release(struct inode *inode, struct file *filp)
+{
+	struct drm_file *file = filp->private_data;
+
+	npu_ctx_wait_idle(file->driver_priv);
+	return drm_release(inode, filp);
 }
 
 static void npu_show_fdinfo(struct drm_printer *p, struct drm_file *file)
@@ -107,7 +128,19 @@ static const struct drm_ioctl_desc npu_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(NPU_WAIT, npu_ioctl_wait, DRM_RENDER_ALLOW),
 };
 
-DEFINE_DRM_ACCEL_FOPS(npu_fops);
+static const struct file_operations npu_fops = {
+	.owner = THIS_MODULE,
+	.open = accel_open,
+	.release = npu_release,
+	.unlocked_ioctl = drm_ioctl,
+	.compat_ioctl = drm_compat_ioctl,
+	.poll = drm_poll,
+	.read = drm_read,
+	.llseek = noop_llseek,
+	.mmap = drm_gem_mmap,
+	.show_fdinfo = drm_show_fdinfo,
+	.fop_flags = FOP_UNSIGNED_OFFSET,
+};
 
 static const struct drm_driver npu_drm_driver = {
 	.driver_features = DRIVER_COMPUTE_ACCEL | DRIVER_GEM | DRIVER_SYNCOBJ,
@@ -119,7 +152,6 @@ static const struct drm_driver npu_drm_driver = {
 	.num_ioctls = ARRAY_SIZE(npu_ioctls),
 	.fops = &npu_fops,
 	.show_fdinfo = npu_show_fdinfo,
-	.debugfs_init = npu_debugfs_init,
 	.name = "npu",
 	.desc = "NPU offload stack (emulated NPU)",
 	.date = "20261122",
@@ -162,6 +194,7 @@ static int npu_probe(struct platform_device *pdev)
 	ret = npu_fw_load(ndev);
 	if (ret)
 		return ret;
+	npu_fill_caps(ndev);
 	ret = ndev->hw->boot(ndev);
 	if (ret)
 		goto err_fw;
@@ -172,6 +205,7 @@ static int npu_probe(struct platform_device *pdev)
 	ret = drmm_add_action_or_reset(&ndev->drm, npu_sched_release, NULL);
 	if (ret)
 		goto err_hw;
+	npu_debugfs_init(ndev);
 	ret = drm_dev_register(&ndev->drm, 0);
 	if (ret)
 		goto err_hw;
@@ -255,6 +289,12 @@ static void __exit npu_exit(void)
 {
 	npu_unregister_devices();
 	platform_driver_unregister(&npu_platform_driver);
+	/* Every file is closed and every device gone: nothing may remain. */
+	if (atomic_read(&npu_live_ctxs) || atomic_read(&npu_live_jobs) ||
+	    atomic_read(&npu_live_mappings))
+		pr_err("npu: leak at unload: %d contexts, %d jobs, %d mappings\n",
+		       atomic_read(&npu_live_ctxs), atomic_read(&npu_live_jobs),
+		       atomic_read(&npu_live_mappings));
 }
 
 module_init(npu_init);

@@ -13,7 +13,7 @@
 #include <drm/gpu_scheduler.h>
 #include <linux/hashtable.h>
 #include <linux/iosys-map.h>
-#include <linux/irq_work.h>
+#include <linux/workqueue.h>
 #include <linux/maple_tree.h>
 #include <linux/rwsem.h>
 #include <linux/xarray.h>
@@ -25,6 +25,11 @@
 #define NPU_MAX_CORES		8
 #define NPU_MAX_DEVICES		16
 #define NPU_RING_SIZE		16	/* entries per core ring */
+/*
+ * Jobs the scheduler hands a core at a time. One: a queued high-priority
+ * job must not wait behind low-priority ones already in the ring.
+ */
+#define NPU_SCHED_CREDITS	1
 #define NPU_VA_START		0x100000000ull
 #define NPU_VA_SIZE		BIT_ULL(40)
 #define NPU_VA_GUARD		PAGE_SIZE	/* unmapped gap after every buffer */
@@ -80,7 +85,8 @@ struct npu_ring_entry {
  * @abort: set by a reset: the running stream stops at its next op.
  * @done_lock: protects @done, the completions waiting for the interrupt.
  * @done: finished jobs, as the core reports them.
- * @irq: the completion "interrupt" (irq_work, as hardware would raise one).
+ * @irq: the completion interrupt's handler, run as a work item (the
+ *	threaded half of an interrupt) so that it may sleep.
  * @fence_context: dma_fence context of the jobs this core runs.
  * @fence_seqno: last seqno handed out on @fence_context.
  * @name: "npuN-coreM", for the scheduler and the thread.
@@ -104,7 +110,7 @@ struct npu_core {
 	atomic_t abort;
 	spinlock_t done_lock;	/* done */
 	struct list_head done;
-	struct irq_work irq;
+	struct work_struct irq;
 	u64 fence_context;
 	atomic64_t fence_seqno;
 	bool busy;
@@ -122,7 +128,8 @@ struct npu_core {
  * @sched_list: their schedulers, for the contexts' entities.
  * @hw: the hardware implementation.
  * @fw: the firmware image, kept for the tables the ops read.
- * @fw_tables: what the verifier exposed of @fw.
+ * @fw_tables: what the verifier exposed of @fw (valid while @fw is held).
+ * @caps: what GET_CAPS reports, filled at probe: it outlives @fw.
  * @counters: device counters.
  * @inject: pending fault injection (enum npu_inject).
  * @job_timeout_ms: drm_sched timeout.
@@ -139,6 +146,7 @@ struct npu_device {
 	const struct npu_hw_ops *hw;
 	const struct firmware *fw;
 	struct npu_fw_tables fw_tables;
+	struct drm_npu_caps caps;
 	struct npu_counters counters;
 	atomic_t inject;
 	unsigned int job_timeout_ms;
@@ -212,10 +220,9 @@ struct npu_ctx {
  * @bo_count: entries in @bos.
  * @stream_addr: device address of the stream.
  * @stream_size: bytes of the stream.
- * @core: the core the job was handed to.
  * @hw_fence: signalled by the completion interrupt.
  * @result: what the core reported.
- * @timed_out: the job hung and was stopped by a reset.
+ * @completed: the core reported the job done (set by the interrupt).
  * @queued: counted in npu_device.jobs_in_flight.
  * @link: in npu_core.done.
  */
@@ -228,10 +235,9 @@ struct npu_job {
 	u32 bo_count;
 	u64 stream_addr;
 	u32 stream_size;
-	struct npu_core *core;
 	struct dma_fence *hw_fence;
 	struct npu_fw_result result;
-	bool timed_out;
+	bool completed;
 	bool queued;
 	struct list_head link;
 };
@@ -256,6 +262,7 @@ int npu_sched_init(struct npu_device *ndev);
 void npu_sched_fini(struct npu_device *ndev);
 int npu_ctx_queues_init(struct npu_ctx *ctx);
 void npu_ctx_queues_fini(struct npu_ctx *ctx);
+void npu_ctx_wait_idle(struct npu_ctx *ctx);
 void npu_ctx_put(struct npu_ctx *ctx);
 void npu_job_get(struct npu_job *job);
 void npu_job_put(struct npu_job *job);
@@ -269,6 +276,9 @@ void npu_fw_release(struct npu_device *ndev);
 void npu_core_irq(struct npu_core *core);
 
 /* npu_debugfs.c */
-void npu_debugfs_init(struct drm_minor *minor);
+void npu_debugfs_init(struct npu_device *ndev);
+
+/* Objects alive, checked to be zero at module unload (npu_drv.c). */
+extern atomic_t npu_live_ctxs, npu_live_jobs, npu_live_mappings;
 
 #endif

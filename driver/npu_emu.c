@@ -4,11 +4,10 @@
  * fetches ring entries, runs the command stream with the firmware code
  * compiled into this module (every access translated by the submitting
  * context's MMU table), writes a completion and raises the completion
- * interrupt through irq_work, so the driver's interrupt path is the one
- * real hardware would use. docs/hw.md is the register-level model.
+ * interrupt, whose handler runs as a work item like a threaded interrupt
+ * of real hardware would. docs/hw.md is the register-level model.
  */
 #include <drm/drm_print.h>
-#include <linux/irq_work.h>
 #include <linux/kthread.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -18,7 +17,7 @@
 
 #define NPU_BOOT_TIMEOUT_MS 2000
 
-static void npu_emu_irq(struct irq_work *work)
+static void npu_emu_irq(struct work_struct *work)
 {
 	npu_core_irq(container_of(work, struct npu_core, irq));
 }
@@ -64,7 +63,7 @@ static void npu_emu_execute(struct npu_core *core, struct npu_job *job)
 		.tables = &ndev->fw_tables,
 		.mem = { npu_mmu_translate, job->ctx },
 		.scratch = core->scratch,
-		.scratch_size = NPU_FW_MIN_SCRATCH,
+		.scratch_size = NPU_FW_SCRATCH_SIZE,
 		.should_stop = npu_emu_should_stop,
 		.stop_ctx = core,
 	};
@@ -135,7 +134,7 @@ static int npu_emu_thread(void *data)
 		if (e.job)
 			npu_job_put(e.job);	/* reset while running: dropped */
 		else
-			irq_work_queue(&core->irq);
+			queue_work(system_highpri_wq, &core->irq);
 	}
 	return 0;
 }
@@ -170,6 +169,9 @@ static void npu_emu_reset(struct npu_core *core)
 	atomic_set(&core->abort, 0);
 	while (n)
 		npu_job_put(dropped[--n]);
+	/* Completions written before the reset are still delivered. */
+	flush_work(&core->irq);
+	npu_core_irq(core);
 }
 
 static void npu_emu_shutdown(struct npu_device *ndev)
@@ -182,7 +184,7 @@ static void npu_emu_shutdown(struct npu_device *ndev)
 		if (core->thread) {
 			kthread_stop(core->thread);
 			core->thread = NULL;
-			irq_work_sync(&core->irq);
+			flush_work(&core->irq);
 			npu_core_irq(core);
 		}
 		vfree(core->scratch);
@@ -205,9 +207,9 @@ static int npu_emu_boot(struct npu_device *ndev)
 		init_waitqueue_head(&core->doorbell);
 		init_waitqueue_head(&core->idle);
 		init_completion(&core->booted);
-		init_irq_work(&core->irq, npu_emu_irq);
+		INIT_WORK(&core->irq, npu_emu_irq);
 		core->state = "booting";
-		core->scratch = vmalloc(NPU_FW_MIN_SCRATCH);
+		core->scratch = vmalloc(NPU_FW_SCRATCH_SIZE);
 		if (!core->scratch)
 			goto err;
 		core->thread = kthread_run(npu_emu_thread, core, "%s", core->name);

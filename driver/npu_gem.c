@@ -102,6 +102,9 @@ int npu_ioctl_bo_info(struct drm_device *dev, void *data, struct drm_file *file)
 	ret = npu_mmu_lookup(file->driver_priv, obj, &addr);
 	if (ret == -ENOENT)
 		ret = npu_mmu_map(file->driver_priv, obj, &addr);
+	/* A concurrent BO_INFO mapped it first. */
+	if (ret == -EEXIST)
+		ret = npu_mmu_lookup(file->driver_priv, obj, &addr);
 	if (!ret)
 		ret = drm_gem_create_mmap_offset(obj);
 	if (!ret) {

@@ -18,10 +18,13 @@ struct npu_job;
  * @shutdown: stop every core; no completion is raised afterwards.
  * @submit: write a ring entry for @job on @core and ring the doorbell. The
  *	ring never overflows: the scheduler's credit limit is the ring size.
- * @reset: stop @core, discard its ring; it accepts entries again after.
+ * @reset: stop @core, discard its ring, and deliver (through
+ *	npu_core_irq()) the completions it reported before the reset; the
+ *	core accepts entries again afterwards.
  *
- * Completions come back through npu_core_irq() (the interrupt handler),
- * called by the implementation in interrupt-like context.
+ * Completions come back through npu_core_irq(), the interrupt handler,
+ * which the implementation calls from process context (a threaded
+ * interrupt).
  */
 struct npu_hw_ops {
 	const char *name;

@@ -69,7 +69,8 @@ static void npu_ctx_release(struct kref *ref)
 	for (i = 0; i < NPU_JOB_RECORDS; i++)
 		dma_fence_put(ctx->records[i].fence);
 	npu_mmu_fini(ctx);
-	kfree(ctx);
+	kvfree(ctx);
+	atomic_dec(&npu_live_ctxs);
 }
 
 void npu_ctx_put(struct npu_ctx *ctx)
@@ -86,11 +87,13 @@ static void npu_job_release(struct kref *ref)
 	if (job->queued && atomic_dec_and_test(&ndev->jobs_in_flight))
 		wake_up_all(&ndev->jobs_drained);
 	for (i = 0; i < job->bo_count; i++)
-		drm_gem_object_put(job->bos[i]);
+		if (job->bos[i])
+			drm_gem_object_put(job->bos[i]);
 	kvfree(job->bos);
 	dma_fence_put(job->hw_fence);
 	npu_ctx_put(job->ctx);
 	kfree(job);
+	atomic_dec(&npu_live_jobs);
 }
 
 void npu_job_put(struct npu_job *job)
@@ -140,18 +143,31 @@ void npu_core_irq(struct npu_core *core)
 
 	list_for_each_entry_safe(job, tmp, &done, link) {
 		const struct npu_fw_result *r = &job->result;
+		struct dma_fence *fence = dma_fence_get(job->hw_fence);
 
 		list_del_init(&job->link);
 		record_result(job, r->status, r->op_index, r->fault_addr);
 		atomic64_inc(&ndev->counters.completed);
-		if (r->status) {
+		if (r->status)
 			atomic64_inc(&ndev->counters.failed);
-			dma_fence_set_error(job->hw_fence, -EIO);
-		}
 		if (r->status == DRM_NPU_STATUS_FAULT)
 			atomic64_inc(&ndev->counters.faults);
-		dma_fence_signal(job->hw_fence);
+		WRITE_ONCE(job->completed, true);
+		if (r->status)
+			dma_fence_set_error(fence, -EIO);
+		/* The scheduler still holds the job: this is not the last put. */
 		npu_job_put(job);
+		dma_fence_signal(fence);
+		dma_fence_put(fence);
+	}
+}
+
+/* A hardware fence the core will never signal: its run was discarded. */
+static void npu_hw_fence_discard(struct dma_fence *fence, int error)
+{
+	if (fence && !dma_fence_is_signaled(fence)) {
+		dma_fence_set_error(fence, error);
+		dma_fence_signal(fence);
 	}
 }
 
@@ -166,15 +182,16 @@ static struct dma_fence *npu_job_run(struct drm_sched_job *sched_job)
 	if (unlikely(sched_job->s_fence->finished.error))
 		return NULL;
 	/* Resubmitted after a reset, but it had already completed. */
-	if (job->hw_fence && dma_fence_is_signaled(job->hw_fence))
+	if (READ_ONCE(job->completed))
 		return dma_fence_get(job->hw_fence);
 
 	fence = npu_hw_fence_create(core);
 	if (IS_ERR(fence))
 		return fence;
+	/* A run cut off by a reset: its fence ends now, the job runs again. */
+	npu_hw_fence_discard(job->hw_fence, -ECANCELED);
 	dma_fence_put(job->hw_fence);
 	job->hw_fence = dma_fence_get(fence);
-	job->core = core;
 	npu_job_get(job);	/* the ring's reference */
 	core->ndev->hw->submit(core, job);
 	return fence;
@@ -187,18 +204,22 @@ static enum drm_gpu_sched_stat npu_job_timedout(struct drm_sched_job *sched_job)
 	struct npu_device *ndev = core->ndev;
 	struct npu_ctx *ctx = job->ctx;
 
-	if (job->hw_fence && dma_fence_is_signaled(job->hw_fence))
-		return DRM_GPU_SCHED_STAT_NOMINAL;
-
 	mutex_lock(&ndev->sched_lock);
 	drm_sched_stop(&core->sched, sched_job);
+	if (READ_ONCE(job->completed)) {
+		/*
+		 * It completed as the timer fired: nothing to reset. The stop
+		 * put the job back on the pending list; the start frees it.
+		 */
+		drm_sched_start(&core->sched);
+		mutex_unlock(&ndev->sched_lock);
+		return DRM_GPU_SCHED_STAT_NOMINAL;
+	}
+	/* The reset also delivers completions reported before it. */
 	ndev->hw->reset(core);
-	/* Completions the core reported before the reset still count. */
-	irq_work_sync(&core->irq);
-	npu_core_irq(core);
 
-	if (!dma_fence_is_signaled(job->hw_fence)) {
-		job->timed_out = true;
+	if (!READ_ONCE(job->completed)) {
+		npu_hw_fence_discard(job->hw_fence, -ETIMEDOUT);
 		record_result(job, DRM_NPU_STATUS_TIMEOUT, 0, 0);
 		atomic64_inc(&ndev->counters.timeouts);
 		atomic64_inc(&ndev->counters.failed);
@@ -241,7 +262,7 @@ int npu_sched_init(struct npu_device *ndev)
 		struct drm_sched_init_args args = {
 			.ops = &npu_sched_ops,
 			.num_rqs = DRM_SCHED_PRIORITY_COUNT,
-			.credit_limit = NPU_RING_SIZE,
+			.credit_limit = NPU_SCHED_CREDITS,
 			.timeout = msecs_to_jiffies(ndev->job_timeout_ms),
 			.name = core->name,
 			.dev = ndev->drm.dev,
@@ -282,6 +303,28 @@ int npu_ctx_queues_init(struct npu_ctx *ctx)
 		}
 	}
 	return 0;
+}
+
+/*
+ * Wait until every job of the context has finished. Called before a file's
+ * buffers are released, so queued jobs do not run against an address space
+ * emptied under them; it ends because every job ends (or times out).
+ */
+void npu_ctx_wait_idle(struct npu_ctx *ctx)
+{
+	unsigned int i;
+
+	for (i = 0; i < NPU_JOB_RECORDS; i++) {
+		struct dma_fence *fence;
+
+		spin_lock(&ctx->job_lock);
+		fence = dma_fence_get(ctx->records[i].fence);
+		spin_unlock(&ctx->job_lock);
+		if (fence) {
+			dma_fence_wait(fence, false);
+			dma_fence_put(fence);
+		}
+	}
 }
 
 void npu_ctx_queues_fini(struct npu_ctx *ctx)
@@ -332,12 +375,13 @@ static int npu_job_lookup_bos(struct npu_job *job, struct drm_file *file,
 		return 0;
 	ret = drm_gem_objects_lookup(file, u64_to_user_ptr(args->bo_handles),
 				     args->bo_count, &list);
-	if (ret)
-		return ret;
-	memcpy(job->bos + 1, list, args->bo_count * sizeof(*list));
-	job->bo_count += args->bo_count;
-	kvfree(list);
-	return 0;
+	/* Even on failure the list holds the references taken so far. */
+	if (list) {
+		memcpy(job->bos + 1, list, args->bo_count * sizeof(*list));
+		job->bo_count += args->bo_count;
+		kvfree(list);
+	}
+	return ret;
 }
 
 int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
@@ -364,6 +408,7 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 	job = kzalloc(sizeof(*job), GFP_KERNEL);
 	if (!job)
 		return -ENOMEM;
+	atomic_inc(&npu_live_jobs);
 	kref_init(&job->refcount);
 	kref_get(&ctx->refcount);
 	job->ctx = ctx;

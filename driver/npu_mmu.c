@@ -39,6 +39,7 @@ static void release_mapping(struct npu_ctx *ctx, struct npu_mapping *m)
 	drm_gem_vunmap_unlocked(m->obj, &m->vmap);
 	drm_gem_object_put(m->obj);
 	kfree(m);
+	atomic_dec(&npu_live_mappings);
 }
 
 /* Called when the context is freed: no job runs, no handle remains. */
@@ -105,6 +106,7 @@ int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
 	hash_add(ctx->by_obj, &m->hash, (unsigned long)obj);
 	*addr = m->node.start;
 	up_write(&ctx->vm_lock);
+	atomic_inc(&npu_live_mappings);
 	return 0;
 
 err_node:

@@ -65,7 +65,7 @@ struct npu_fw_result {
 void npu_fw_exec(const struct npu_fw_core *core, __u64 stream_addr,
 		 __u32 stream_size, struct npu_fw_result *res);
 
-/* Scratch bytes a core needs at least to run every supported op shape. */
-#define NPU_FW_MIN_SCRATCH (256u * 1024u)
+/* Scratch bytes of every core: the largest row an op may use (TOO_LARGE). */
+#define NPU_FW_SCRATCH_SIZE (4u << 20)
 
 #endif

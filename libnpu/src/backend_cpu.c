@@ -18,7 +18,6 @@
 #define VA_SIZE (1ull << 40)
 #define VA_ALIGN 4096ull
 #define VA_GUARD 4096ull		/* unmapped bytes after every buffer */
-#define SCRATCH_SIZE (4u << 20)
 #define RING 1024u			/* job results retained; also max in flight */
 
 struct vma {
@@ -125,7 +124,7 @@ static void *worker(void *arg)
 		.tables = &c->tables,
 		.mem = { translate, c },
 		.scratch = c->scratch,
-		.scratch_size = SCRATCH_SIZE,
+		.scratch_size = NPU_FW_SCRATCH_SIZE,
 	};
 
 	for (;;) {
@@ -172,7 +171,7 @@ static int cpu_open(npu_device *dev)
 	if (!err && npu_fw_image_verify(c->image, size, &c->tables) != NPU_FW_IMAGE_OK)
 		err = NPU_E_FIRMWARE;
 	if (!err) {
-		c->scratch = aligned_alloc(64, SCRATCH_SIZE);
+		c->scratch = aligned_alloc(64, NPU_FW_SCRATCH_SIZE);
 		if (!c->scratch)
 			err = NPU_E_NOMEM;
 	}
@@ -239,7 +238,7 @@ static void cpu_query(npu_device *dev, struct npu_info *info)
 	info->n_cores = 1;
 	info->n_priorities = 3;
 	info->va_size = VA_SIZE;
-	info->scratch_size = SCRATCH_SIZE;
+	info->scratch_size = NPU_FW_SCRATCH_SIZE;
 }
 
 static int cpu_bo_alloc(npu_device *dev, struct bo_slot *bo, uint64_t size)

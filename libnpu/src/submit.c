@@ -58,6 +58,9 @@ static int submit_bo(npu_device *dev, npu_bo bo, uint64_t offset, uint32_t size,
 		return err;
 	if (offset > s.size || size > s.size - offset)
 		return NPU_E_RANGE;
+	/* What a driver rejects before any firmware sees the stream. */
+	if (offset % 8 || size < sizeof(struct drm_npu_cmd_header))
+		return NPU_E_INVAL;
 	return dev->ops->submit(dev, &s, offset, size, prio, owned, fence);
 }
 

@@ -147,7 +147,7 @@ long long g_counter(int minor, const char *name)
 	long long v, found = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/%d/counters", minor);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/counters", minor);
 	f = fopen(path, "r");
 	if (!f)
 		fail_msg("%s: %s", path, strerror(errno));
@@ -165,7 +165,7 @@ void g_inject(int minor, const char *what)
 	char path[96];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/%d/fault_inject", minor);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/fault_inject", minor);
 	f = fopen(path, "w");
 	if (!f)
 		fail_msg("%s: %s", path, strerror(errno));

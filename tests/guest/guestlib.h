@@ -42,7 +42,7 @@ struct drm_npu_op g_copy_op(uint64_t src, uint64_t dst, uint32_t rows, uint32_t 
 
 int64_t g_now_ns(void);
 
-/* Read a debugfs counter of /sys/kernel/debug/accel/@minor/counters. */
+/* Read a debugfs counter of NPU @minor (/sys/kernel/debug/accel/npu-emu.N). */
 long long g_counter(int minor, const char *name);
 /* Arm fault injection: "hang", "fail", "fault" or "none". */
 void g_inject(int minor, const char *what);

@@ -246,13 +246,13 @@ static void isolation(void **state)
 	struct g_bo a1 = g_bo_new(a, 4096), a2 = g_bo_new(a, 4096), a3 = g_bo_new(a, 4096);
 	struct g_bo bcmd = g_bo_new(b, 4096);
 	struct drm_npu_op op = g_copy_op(a3.addr, a3.addr + 256, 1, 4);
-	struct drm_npu_submit s = { .cmd_handle = a1.handle, .cmd_size = 280 };
+	struct drm_npu_submit s = { .cmd_handle = a3.handle, .cmd_size = 280 };
 	struct drm_npu_bo_info i = { .handle = a3.handle };
 	struct drm_npu_wait w;
 
 	(void)state;
 	memset(a3.p, 0x77, 16);
-	/* A's handles mean nothing in B (B has no handle with that number). */
+	/* A's handles mean nothing in B (B has no handle 3: only its 1). */
 	assert_int_equal(drmIoctl(b, DRM_IOCTL_NPU_BO_INFO, &i), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(drmIoctl(b, DRM_IOCTL_NPU_SUBMIT, &s), -1);

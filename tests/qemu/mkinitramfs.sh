@@ -26,6 +26,7 @@ done
 order="$work/modules/order"
 : > "$order"
 add_module() {
+	local path dep file name
 	path=$(grep -E "^[^:]*/$1\.ko(\.xz)?:" "$moddir/modules.dep" | head -1)
 	[ -n "$path" ] || { echo "mkinitramfs: module $1 not in $kver" >&2; exit 1; }
 	for dep in $(echo "${path#*:}" | tr ' ' '\n' | tac); do

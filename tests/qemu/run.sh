@@ -11,9 +11,9 @@ log=$3
 kver=$(cat "$kcache/version")
 start=$(date +%s)
 
-timeout 1500 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 -nographic -no-reboot \
+timeout 900 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 -nographic -no-reboot \
 	-kernel "$kcache/root/boot/vmlinuz-$kver" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU quiet loglevel=4" \
+	-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU hung_task_panic=1 quiet loglevel=6" \
 	</dev/null 2>&1 | tee "$log" | grep --line-buffered -vE '^\[ *[0-9.]+\] ' 
 echo "qemu: $(($(date +%s) - start)) s in all"
 

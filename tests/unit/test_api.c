@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,11 +13,17 @@
 
 static void open_and_query(void **state)
 {
+	const char *const *b = npu_backends();
+	const char *env = getenv("NPU_DEVICE");
+	char saved[32] = "";
 	struct npu_info info;
 	npu_device *dev;
-	const char *const *b = npu_backends();
 
 	(void)state;
+	/* This test sets NPU_DEVICE itself; the suite's choice is restored. */
+	if (env)
+		snprintf(saved, sizeof(saved), "%s", env);
+	unsetenv("NPU_DEVICE");
 	/* Hardware first (auto prefers it), the cpu backend last. */
 	assert_string_equal(b[0], "accel");
 	assert_string_equal(b[1], "cpu");
@@ -43,7 +50,10 @@ static void open_and_query(void **state)
 	setenv("NPU_DEVICE", "cpu", 1);
 	assert_int_equal(npu_open("no-such-backend", &dev), NPU_OK);
 	assert_int_equal(npu_close(dev), NPU_OK);
-	unsetenv("NPU_DEVICE");
+	if (saved[0])
+		setenv("NPU_DEVICE", saved, 1);
+	else
+		unsetenv("NPU_DEVICE");
 }
 
 static void strerror_texts(void **state)

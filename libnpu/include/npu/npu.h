@@ -263,7 +263,9 @@ struct npu_job_result {
 NPU_API int npu_submit(npu_cmd *cmd, npu_fence *fence);
 /**
  * npu_submit_stream - queue a stream already in device memory (as a driver
- * would receive it): @size bytes at @offset in @bo.
+ * would receive it): @size bytes at @offset in @bo. NPU_E_INVAL when
+ * @offset is not 8-aligned or @size is shorter than a stream header; every
+ * other check is the firmware's, reported as the job's status.
  */
 NPU_API int npu_submit_stream(npu_device *dev, npu_bo bo, uint64_t offset, uint32_t size,
 			      enum npu_priority prio, npu_fence *fence);
