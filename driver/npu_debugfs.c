@@ -71,7 +71,9 @@ static int npu_debugfs_inject_show(struct seq_file *m, void *unused)
 {
 	struct npu_device *ndev = m->private;
 
-	seq_printf(m, "%s\n", npu_inject_names[atomic_read(&ndev->inject)]);
+	spin_lock(&ndev->inject_lock);
+	seq_printf(m, "%s %llu\n", npu_inject_names[ndev->inject], ndev->inject_client);
+	spin_unlock(&ndev->inject_lock);
 	return 0;
 }
 
@@ -80,12 +82,16 @@ static int npu_debugfs_inject_open(struct inode *inode, struct file *file)
 	return single_open(file, npu_debugfs_inject_show, inode->i_private);
 }
 
-/* "hang", "fail" or "fault": what the next job a core fetches will meet. */
+/*
+ * "hang", "fail", "fault" or "none", optionally followed by a drm client id
+ * (fdinfo's drm-client-id): what the next job (of that client) will meet.
+ */
 static ssize_t npu_debugfs_inject_write(struct file *file, const char __user *ubuf,
 					size_t len, loff_t *off)
 {
 	struct npu_device *ndev = ((struct seq_file *)file->private_data)->private;
-	char buf[16];
+	char buf[48], *arg, *word;
+	u64 client = 0;
 	int i;
 
 	if (len == 0 || len >= sizeof(buf))
@@ -93,9 +99,16 @@ static ssize_t npu_debugfs_inject_write(struct file *file, const char __user *ub
 	if (copy_from_user(buf, ubuf, len))
 		return -EFAULT;
 	buf[len] = '\0';
+	arg = strim(buf);
+	word = strsep(&arg, " ");
+	if (arg && kstrtou64(skip_spaces(arg), 0, &client))
+		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(npu_inject_names); i++) {
-		if (sysfs_streq(buf, npu_inject_names[i])) {
-			atomic_set(&ndev->inject, i);
+		if (!strcmp(word, npu_inject_names[i])) {
+			spin_lock(&ndev->inject_lock);
+			ndev->inject = i;
+			ndev->inject_client = client;
+			spin_unlock(&ndev->inject_lock);
 			return len;
 		}
 	}

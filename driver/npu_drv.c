@@ -71,6 +71,7 @@ static int npu_open(struct drm_device *dev, struct drm_file *file)
 		return -ENOMEM;
 	atomic_inc(&npu_live_ctxs);
 	ctx->ndev = ndev;
+	ctx->client_id = file->client_id;
 	kref_init(&ctx->refcount);
 	spin_lock_init(&ctx->job_lock);
 	ctx->next_job_id = 1;
@@ -181,7 +182,7 @@ static int npu_probe(struct platform_device *pdev)
 	ndev->hw = &npu_emu_hw_ops;
 	mutex_init(&ndev->sched_lock);
 	init_waitqueue_head(&ndev->jobs_drained);
-	atomic_set(&ndev->inject, NPU_INJECT_NONE);
+	spin_lock_init(&ndev->inject_lock);
 	for (i = 0; i < ndev->n_cores; i++) {
 		ndev->cores[i].ndev = ndev;
 		ndev->cores[i].index = i;

@@ -41,7 +41,7 @@
 struct npu_device;
 struct npu_job;
 
-/* Fault injection, armed through debugfs, consumed by the next job run. */
+/* Fault injection, armed through debugfs, met by the next job a core runs. */
 enum npu_inject {
 	NPU_INJECT_NONE,
 	NPU_INJECT_HANG,	/* the core stops responding */
@@ -131,7 +131,9 @@ struct npu_core {
  * @fw_tables: what the verifier exposed of @fw (valid while @fw is held).
  * @caps: what GET_CAPS reports, filled at probe: it outlives @fw.
  * @counters: device counters.
+ * @inject_lock: protects @inject and @inject_client.
  * @inject: pending fault injection (enum npu_inject).
+ * @inject_client: the drm client id whose next job meets it; 0: any job.
  * @job_timeout_ms: drm_sched timeout.
  * @sched_lock: serializes resets against each other.
  * @jobs_in_flight: jobs pushed to a queue and not yet freed.
@@ -148,7 +150,9 @@ struct npu_device {
 	struct npu_fw_tables fw_tables;
 	struct drm_npu_caps caps;
 	struct npu_counters counters;
-	atomic_t inject;
+	spinlock_t inject_lock;	/* inject, inject_client */
+	enum npu_inject inject;
+	u64 inject_client;
 	unsigned int job_timeout_ms;
 	struct mutex sched_lock;	/* one reset at a time */
 	atomic_t jobs_in_flight;
@@ -177,9 +181,11 @@ struct npu_job_record {
 /**
  * struct npu_ctx - an open file: an address space and queues.
  * @ndev: the device.
+ * @client_id: the file's drm client id (fdinfo drm-client-id).
  * @refcount: held by the file and by every job in flight.
  * @vm_lock: held for reading while a core runs one of this context's jobs,
- *	for writing to change the mappings.
+ *	for writing to remove a mapping (so pointers a job holds stay valid).
+ * @mm_lock: protects @mm, @va_next and @by_obj.
  * @mm: the device virtual address allocator.
  * @va_next: lowest address the next mapping may use: addresses only grow,
  *	so a stale device address faults instead of reaching a new buffer.
@@ -195,8 +201,10 @@ struct npu_job_record {
  */
 struct npu_ctx {
 	struct npu_device *ndev;
+	u64 client_id;
 	struct kref refcount;
 	struct rw_semaphore vm_lock;
+	struct mutex mm_lock;	/* mm, va_next, by_obj */
 	struct drm_mm mm;
 	u64 va_next;
 	struct maple_tree mappings;

@@ -56,6 +56,21 @@ static bool npu_emu_reset_since(struct npu_core *core, unsigned int gen)
 	return reset;
 }
 
+/* The armed injection, if it is meant for @job (once). */
+static enum npu_inject npu_emu_take_injection(struct npu_device *ndev, struct npu_job *job)
+{
+	enum npu_inject what = NPU_INJECT_NONE;
+
+	spin_lock(&ndev->inject_lock);
+	if (ndev->inject != NPU_INJECT_NONE &&
+	    (!ndev->inject_client || ndev->inject_client == job->ctx->client_id)) {
+		what = ndev->inject;
+		ndev->inject = NPU_INJECT_NONE;
+	}
+	spin_unlock(&ndev->inject_lock);
+	return what;
+}
+
 static void npu_emu_execute(struct npu_core *core, struct npu_job *job)
 {
 	struct npu_device *ndev = core->ndev;
@@ -95,7 +110,7 @@ static int npu_emu_thread(void *data)
 
 		start = ktime_get_ns();
 		core->state = "running";
-		switch (atomic_xchg(&ndev->inject, NPU_INJECT_NONE)) {
+		switch (npu_emu_take_injection(ndev, e.job)) {
 		case NPU_INJECT_HANG:
 			/* Stop answering until the driver resets the core. */
 			core->state = "hung";

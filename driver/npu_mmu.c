@@ -14,9 +14,11 @@
 int npu_mmu_init(struct npu_ctx *ctx)
 {
 	init_rwsem(&ctx->vm_lock);
+	mutex_init(&ctx->mm_lock);
 	drm_mm_init(&ctx->mm, NPU_VA_START, NPU_VA_SIZE);
 	ctx->va_next = NPU_VA_START;
-	mt_init(&ctx->mappings);
+	/* RCU mode: a running core looks mappings up while new ones are added. */
+	mt_init_flags(&ctx->mappings, MT_FLAGS_USE_RCU);
 	hash_init(ctx->by_obj);
 	return 0;
 }
@@ -60,13 +62,13 @@ int npu_mmu_lookup(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
 	struct npu_mapping *m;
 	int ret = -ENOENT;
 
-	down_read(&ctx->vm_lock);
+	mutex_lock(&ctx->mm_lock);
 	m = find_mapping(ctx, obj);
 	if (m) {
 		*addr = m->node.start;
 		ret = 0;
 	}
-	up_read(&ctx->vm_lock);
+	mutex_unlock(&ctx->mm_lock);
 	return ret;
 }
 
@@ -86,7 +88,8 @@ int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
 		ret = -EOPNOTSUPP;
 		goto err_vunmap;
 	}
-	down_write(&ctx->vm_lock);
+	/* Adding a mapping does not disturb a running job: no vm_lock. */
+	mutex_lock(&ctx->mm_lock);
 	if (find_mapping(ctx, obj)) {
 		ret = -EEXIST;
 		goto err_unlock;
@@ -97,22 +100,25 @@ int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
 	if (ret)
 		goto err_unlock;
 	ctx->va_next = m->node.start + m->node.size;
-	ret = mtree_store_range(&ctx->mappings, m->node.start,
-				m->node.start + obj->size - 1, m, GFP_KERNEL);
-	if (ret)
-		goto err_node;
 	drm_gem_object_get(obj);
 	m->obj = obj;
+	/* Published last: a core may find it from here on. */
+	ret = mtree_store_range(&ctx->mappings, m->node.start,
+				m->node.start + obj->size - 1, m, GFP_KERNEL);
+	if (ret) {
+		drm_gem_object_put(obj);
+		goto err_node;
+	}
 	hash_add(ctx->by_obj, &m->hash, (unsigned long)obj);
 	*addr = m->node.start;
-	up_write(&ctx->vm_lock);
+	mutex_unlock(&ctx->mm_lock);
 	atomic_inc(&npu_live_mappings);
 	return 0;
 
 err_node:
 	drm_mm_remove_node(&m->node);
 err_unlock:
-	up_write(&ctx->vm_lock);
+	mutex_unlock(&ctx->mm_lock);
 err_vunmap:
 	drm_gem_vunmap_unlocked(obj, &m->vmap);
 err_free:
@@ -126,15 +132,18 @@ void npu_mmu_unmap(struct npu_ctx *ctx, struct drm_gem_object *obj)
 
 	/* Waits for a job of this context that is running on a core. */
 	down_write(&ctx->vm_lock);
+	mutex_lock(&ctx->mm_lock);
 	m = find_mapping(ctx, obj);
 	if (m)
 		release_mapping(ctx, m);
+	mutex_unlock(&ctx->mm_lock);
 	up_write(&ctx->vm_lock);
 }
 
 /*
  * The emulated MMU: a range must lie inside one mapping. The caller (a
- * core running a job of @ctx_ptr) holds vm_lock for reading.
+ * core running a job of @ctx_ptr) holds vm_lock for reading, so no mapping
+ * it finds goes away before the job ends.
  */
 void *npu_mmu_translate(void *ctx_ptr, u64 addr, u64 len, int write, u64 *fault_addr)
 {

@@ -44,8 +44,13 @@ struct cpu {
 	struct npu_fw_tables tables;
 	void *scratch;
 
-	/* Address space; the worker holds it for reading while a job runs. */
-	pthread_rwlock_t vm_lock;
+	/*
+	 * The address space. run_lock is held for reading while a job runs
+	 * and for writing to unmap, so pointers a job holds stay valid;
+	 * map_lock guards the table itself, briefly.
+	 */
+	pthread_rwlock_t run_lock;
+	pthread_mutex_t map_lock;
 	struct vma *vmas;
 	size_t n_vmas, cap_vmas;
 	uint64_t va_next;
@@ -61,7 +66,7 @@ struct cpu {
 	pthread_t worker;
 };
 
-/* Caller holds vm_lock. Index of the vma containing addr, or -1. */
+/* Caller holds map_lock. Index of the vma containing addr, or -1. */
 static long vma_find(const struct cpu *c, uint64_t addr)
 {
 	size_t lo = 0, hi = c->n_vmas;
@@ -84,20 +89,21 @@ static long vma_find(const struct cpu *c, uint64_t addr)
 static void *translate(void *ctx, __u64 addr, __u64 len, int write, __u64 *fault_addr)
 {
 	struct cpu *c = ctx;
-	long i = vma_find(c, addr);
-	const struct vma *v;
+	void *p = NULL;
+	long i;
 
 	(void)write;
+	pthread_mutex_lock(&c->map_lock);
+	i = vma_find(c, addr);
 	if (i < 0) {
 		*fault_addr = addr;
-		return NULL;
+	} else if (len > c->vmas[i].size - (addr - c->vmas[i].start)) {
+		*fault_addr = c->vmas[i].start + c->vmas[i].size;
+	} else {
+		p = (char *)c->vmas[i].host + (addr - c->vmas[i].start);
 	}
-	v = &c->vmas[i];
-	if (len > v->size - (addr - v->start)) {
-		*fault_addr = v->start + v->size;
-		return NULL;
-	}
-	return (char *)v->host + (addr - v->start);
+	pthread_mutex_unlock(&c->map_lock);
+	return p;
 }
 
 static struct job *pop(struct cpu *c)
@@ -139,9 +145,9 @@ static void *worker(void *arg)
 		if (!j)
 			return NULL;
 
-		pthread_rwlock_rdlock(&c->vm_lock);
+		pthread_rwlock_rdlock(&c->run_lock);
 		npu_fw_exec(&core, j->addr, j->size, &r);
-		pthread_rwlock_unlock(&c->vm_lock);
+		pthread_rwlock_unlock(&c->run_lock);
 		if (j->owned)
 			npu_bo_free(c->dev, j->owned);
 
@@ -183,7 +189,8 @@ static int cpu_open(npu_device *dev)
 	c->dev = dev;
 	c->va_next = VA_BASE;
 	c->next_seq = 1;
-	pthread_rwlock_init(&c->vm_lock, NULL);
+	pthread_rwlock_init(&c->run_lock, NULL);
+	pthread_mutex_init(&c->map_lock, NULL);
 	pthread_mutex_init(&c->q_lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -213,7 +220,8 @@ static void cpu_close(npu_device *dev)
 	/* No job runs any more: release every buffer still mapped. */
 	while (c->n_vmas)
 		free(c->vmas[--c->n_vmas].host);
-	pthread_rwlock_destroy(&c->vm_lock);
+	pthread_rwlock_destroy(&c->run_lock);
+	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->q_lock);
 	pthread_cond_destroy(&c->q_cond);
 	pthread_cond_destroy(&c->done_cond);
@@ -254,7 +262,8 @@ static int cpu_bo_alloc(npu_device *dev, struct bo_slot *bo, uint64_t size)
 	host = calloc(1, span);
 	if (!host)
 		return NPU_E_NOMEM;
-	pthread_rwlock_wrlock(&c->vm_lock);
+	/* Adding a mapping does not disturb a running job: no run_lock. */
+	pthread_mutex_lock(&c->map_lock);
 	if (c->va_next + span + VA_GUARD > VA_BASE + VA_SIZE) {
 		err = NPU_E_NOSPC;
 	} else if (c->n_vmas == c->cap_vmas) {
@@ -280,7 +289,7 @@ static int cpu_bo_alloc(npu_device *dev, struct bo_slot *bo, uint64_t size)
 		bo->host = host;
 		c->va_next += span + VA_GUARD;
 	}
-	pthread_rwlock_unlock(&c->vm_lock);
+	pthread_mutex_unlock(&c->map_lock);
 	if (err)
 		free(host);
 	return err;
@@ -291,13 +300,16 @@ static void cpu_bo_free(npu_device *dev, struct bo_slot *bo)
 	struct cpu *c = dev->priv;
 	long i;
 
-	pthread_rwlock_wrlock(&c->vm_lock);
+	/* Waits for a running job, which may hold pointers into the buffer. */
+	pthread_rwlock_wrlock(&c->run_lock);
+	pthread_mutex_lock(&c->map_lock);
 	i = vma_find(c, bo->dev_addr);
 	if (i >= 0) {
 		memmove(&c->vmas[i], &c->vmas[i + 1], (c->n_vmas - (size_t)i - 1) * sizeof(*c->vmas));
 		c->n_vmas--;
 	}
-	pthread_rwlock_unlock(&c->vm_lock);
+	pthread_mutex_unlock(&c->map_lock);
+	pthread_rwlock_unlock(&c->run_lock);
 	free(bo->host);
 	bo->host = NULL;
 }

@@ -160,6 +160,23 @@ long long g_counter(int minor, const char *name)
 	return found;
 }
 
+uint64_t g_client_id(int fd)
+{
+	char path[64], line[128];
+	unsigned long long id = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "drm-client-id: %llu", &id) == 1)
+			break;
+	fclose(f);
+	assert_true(id != 0);
+	return id;
+}
+
 void g_inject(int minor, const char *what)
 {
 	char path[96];

@@ -44,7 +44,9 @@ int64_t g_now_ns(void);
 
 /* Read a debugfs counter of NPU @minor (/sys/kernel/debug/accel/npu-emu.N). */
 long long g_counter(int minor, const char *name);
-/* Arm fault injection: "hang", "fail", "fault" or "none". */
+/* The drm client id of a file (fdinfo drm-client-id). */
+uint64_t g_client_id(int fd);
+/* Arm fault injection: "hang", "fail", "fault" or "none", [client id]. */
 void g_inject(int minor, const char *what);
 
 #endif

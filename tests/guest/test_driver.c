@@ -448,6 +448,7 @@ static void hang_recovery(void **state)
 	long long resets = g_counter(1, "resets"), timeouts = g_counter(1, "timeouts");
 	struct drm_npu_wait w;
 	uint64_t hung, ids[8];
+	char inject[48];
 	int i, round;
 
 	(void)state;
@@ -459,8 +460,10 @@ static void hang_recovery(void **state)
 		memset((char *)bbuf.p + i * 8192, i + 1, 2048);
 		g_stream(&bcmd[i], &op, 1);
 	}
+	/* Only a's next job hangs, whichever core fetches first. */
+	snprintf(inject, sizeof(inject), "hang %llu", (unsigned long long)g_client_id(a));
 	for (round = 0; round < 3; round++) {
-		g_inject(1, "hang");
+		g_inject(1, inject);
 		assert_int_equal(g_submit(a, acmd.handle, g_stream(&acmd, &nop, 1), 1, NULL, 0, 0,
 					  &hung), 0);
 		for (i = 0; i < 8; i++)
