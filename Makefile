@@ -3,7 +3,9 @@
 #
 #   make            libnpu (.a, .so, npu.pc), firmware image, tools, tests
 #   make check      host tests, plain and under ASan+UBSan
-#   make test       every test (what CI runs)
+#   make kernel-check  npu.ko at W=1 + sparse, checkpatch --strict
+#   make qemu-check the guest suite: npu.ko in Debian's 6.12 under QEMU
+#   make test       all of them (what CI runs)
 #   make run        the main job
 #   make numerics   measure every op against double precision
 #
@@ -50,7 +52,7 @@ GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
 	libnpu/src/*.h tests/unit/*.h tests/guest/*.h)
 
-.PHONY: all check test run deps numerics clean module module-clean qemu-check
+.PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check
 .DELETE_ON_ERROR:
 
 all: $(O)/lib/libnpu.a $(O)/lib/libnpu.so $(O)/lib/pkgconfig/npu.pc \
@@ -138,7 +140,11 @@ check: deps
 	@$(MAKE) --no-print-directory O=$(O)/san SAN=1 all
 	@tests/run-host-tests.sh $(O) $(O)/san
 
-test: check
+test: deps
+	@tests/run-all.sh O=$(O)
+
+kernel-check: deps
+	@tests/kernel-checks.sh $(KDIR) $(QEMU_DIR)/checkpatch
 
 numerics: all
 	$(O)/bin/npu-numerics

@@ -30,7 +30,6 @@ static unsigned int job_timeout_ms = 2000;
 module_param(job_timeout_ms, uint, 0444);
 MODULE_PARM_DESC(job_timeout_ms, "Job timeout in milliseconds (default 2000)");
 
-
 static struct platform_device *npu_pdevs[NPU_MAX_DEVICES];
 
 atomic_t npu_live_ctxs, npu_live_jobs, npu_live_mappings;

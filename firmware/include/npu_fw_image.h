@@ -16,7 +16,7 @@
 
 #define NPU_FW_MAGIC 0x5746504eu /* the bytes "NPFW" */
 #define NPU_FW_MAX_SECTIONS 8
-#define NPU_FW_MAX_IMAGE (1u << 20)
+#define NPU_FW_MAX_IMAGE 0x100000u	/* 1 MiB */
 
 enum npu_fw_section_id {
 	NPU_FW_SEC_EXP2 = 1,	/* __u32[NPU_FW_EXP2_N]: round(2^30 * 2^(-i/256)) */

@@ -5,8 +5,8 @@
  */
 #include "exec.h"
 
-#define ELEM DT(I8) | DT(I16) | DT(I32)
-#define SCALED SM(TENSOR) | SM(ROW)
+#define ELEM (DT(I8) | DT(I16) | DT(I32))
+#define SCALED (SM(TENSOR) | SM(ROW))
 
 const struct fw_op_spec fw_op_specs[DRM_NPU_OP_COUNT] = {
 	[DRM_NPU_OP_NOP] = { .flags = 0 },
@@ -182,8 +182,8 @@ static __u32 prepare_op(struct fw_exec *x, struct fw_op *o)
 		struct fw_tensor *t = i < 3 ? &o->in[i] : &o->out;
 
 		t->d = *d;
-		t->data = 0;
-		t->scales = 0;
+		t->data = FW_NULL;
+		t->scales = FW_NULL;
 		t->span = 0;
 		t->scale_bytes = 0;
 		t->groups_per_row = 0;
@@ -205,7 +205,7 @@ static __u32 prepare_op(struct fw_exec *x, struct fw_op *o)
 	}
 
 	o->scratch_need = 0;
-	o->pos_ptr = 0;
+	o->pos_ptr = FW_NULL;
 	if (spec->prepare) {
 		st = spec->prepare(x, o);
 		if (st)

@@ -2,9 +2,9 @@
 /* Fixed-point primitives and the table-driven functions (docs/numerics.md). */
 #include "fixed.h"
 
-fw_scale fw_scale_norm(__u64 m, __s32 shift)
+struct drm_npu_scale fw_scale_norm(__u64 m, __s32 shift)
 {
-	fw_scale s;
+	struct drm_npu_scale s;
 
 	if (m == 0) {
 		s.mult = 1 << 30;
@@ -31,26 +31,26 @@ fw_scale fw_scale_norm(__u64 m, __s32 shift)
 	return s;
 }
 
-fw_scale fw_scale_mul(fw_scale a, fw_scale b)
+struct drm_npu_scale fw_scale_mul(struct drm_npu_scale a, struct drm_npu_scale b)
 {
-	fw_scale na = fw_scale_norm((__u64)a.mult, a.shift);
-	fw_scale nb = fw_scale_norm((__u64)b.mult, b.shift);
+	struct drm_npu_scale na = fw_scale_norm((__u64)a.mult, a.shift);
+	struct drm_npu_scale nb = fw_scale_norm((__u64)b.mult, b.shift);
 	__u64 p = (__u64)na.mult * (__u64)nb.mult;
 
 	return fw_scale_norm((p + (1ull << 30)) >> 31, na.shift + nb.shift - 31);
 }
 
-fw_scale fw_scale_div(fw_scale a, fw_scale b)
+struct drm_npu_scale fw_scale_div(struct drm_npu_scale a, struct drm_npu_scale b)
 {
-	fw_scale na = fw_scale_norm((__u64)a.mult, a.shift);
-	fw_scale nb = fw_scale_norm((__u64)b.mult, b.shift);
+	struct drm_npu_scale na = fw_scale_norm((__u64)a.mult, a.shift);
+	struct drm_npu_scale nb = fw_scale_norm((__u64)b.mult, b.shift);
 	__u64 num = (__u64)na.mult << 32;
 	__u64 q = (num + (__u64)nb.mult / 2) / (__u64)nb.mult;
 
 	return fw_scale_norm(q, na.shift - nb.shift + 32);
 }
 
-int fw_scale_cmp(fw_scale a, fw_scale b)
+int fw_scale_cmp(struct drm_npu_scale a, struct drm_npu_scale b)
 {
 	if (a.shift != b.shift)
 		return a.shift < b.shift ? 1 : -1;
@@ -59,7 +59,7 @@ int fw_scale_cmp(fw_scale a, fw_scale b)
 	return 0;
 }
 
-fw_scale fw_scale_storable(fw_scale s)
+struct drm_npu_scale fw_scale_storable(struct drm_npu_scale s)
 {
 	if (s.shift > FW_SHIFT_MAX) {
 		int d = s.shift - FW_SHIFT_MAX;
@@ -111,10 +111,10 @@ void fw_rsqrt(const struct npu_fw_tables *t, __u64 x, __u32 *r, __s32 *e)
 	y = t->rsqrt[(u >> 56) - 16];
 	/* Two Newton steps on y = 2^61 / sqrt(u). */
 	for (i = 0; i < 2; i++) {
-		fw_u128 h = ((fw_u128)u * (y * y)) >> 61;
-		fw_u128 three = (fw_u128)3 << 61;
+		__uint128_t h = ((__uint128_t)u * (y * y)) >> 61;
+		__uint128_t three = (__uint128_t)3 << 61;
 
-		y = (__u64)(((fw_u128)y * (three - h)) >> 62);
+		y = (__u64)(((__uint128_t)y * (three - h)) >> 62);
 	}
 	*r = (__u32)y;
 	*e = 61 - k / 2;
@@ -135,7 +135,7 @@ void fw_sincos_q14(const struct npu_fw_tables *t, __u32 turns, __s32 *s, __s32 *
 		frac = (a >> 6) & 0xffff;
 		lo = t->sin[idx];
 		hi = t->sin[idx + 1];
-		v = lo + (__s32)fw_rshift_round((fw_s128)(hi - lo) * frac, 16);
+		v = lo + (__s32)fw_rshift_round((__int128_t)(hi - lo) * frac, 16);
 		if (j)
 			*c = v;
 		else
@@ -149,7 +149,7 @@ void fw_sincos_q14(const struct npu_fw_tables *t, __u32 turns, __s32 *s, __s32 *
 __u32 fw_sigmoid_q30(const struct npu_fw_tables *t, __s64 x_q16)
 {
 	__u64 ax = x_q16 < 0 ? (__u64)-x_q16 : (__u64)x_q16;
-	__u64 u = (__u64)fw_rshift_round((fw_s128)ax * FW_LOG2E_Q30, 30);
+	__u64 u = (__u64)fw_rshift_round((__int128_t)ax * FW_LOG2E_Q30, 30);
 	__u64 e = fw_exp2_neg_q16(t, u);	/* e^-|x| in Q30 */
 	__u64 one = 1ull << 30;
 

@@ -8,9 +8,8 @@
 
 #include "../include/npu_fw.h"
 
-typedef __int128 fw_s128;
-typedef unsigned __int128 fw_u128;
-typedef struct drm_npu_scale fw_scale;
+/* The firmware has no libc: its own NULL. */
+#define FW_NULL ((void *)0)
 
 #define FW_S64_MAX ((__s64)0x7fffffffffffffffLL)
 #define FW_S64_MIN (-FW_S64_MAX - 1)
@@ -21,24 +20,24 @@ typedef struct drm_npu_scale fw_scale;
 #define FW_SHIFT_MIN (-32)
 #define FW_SHIFT_MAX 126
 
-static inline int fw_scale_valid(fw_scale s)
+static inline int fw_scale_valid(struct drm_npu_scale s)
 {
 	return s.mult >= 1 && s.shift >= FW_SHIFT_MIN && s.shift <= FW_SHIFT_MAX;
 }
 
 /* x / 2^n rounded, n >= 0; |x| < 2^126. */
-static inline fw_s128 fw_rshift_round(fw_s128 x, int n)
+static inline __int128_t fw_rshift_round(__int128_t x, int n)
 {
 	if (n == 0)
 		return x;
 	if (n >= 127)
 		return 0;
 	if (x >= 0)
-		return (x + ((fw_s128)1 << (n - 1))) >> n;
-	return -((-x + ((fw_s128)1 << (n - 1))) >> n);
+		return (x + ((__int128_t)1 << (n - 1))) >> n;
+	return -((-x + ((__int128_t)1 << (n - 1))) >> n);
 }
 
-static inline __s64 fw_sat64(fw_s128 x)
+static inline __s64 fw_sat64(__int128_t x)
 {
 	if (x > FW_S64_MAX)
 		return FW_S64_MAX;
@@ -55,30 +54,30 @@ static inline __s64 fw_clamp(__s64 x, __s64 lo, __s64 hi)
 /* a + b, saturated to 64 bits. */
 static inline __s64 fw_add_sat(__s64 a, __s64 b)
 {
-	return fw_sat64((fw_s128)a + b);
+	return fw_sat64((__int128_t)a + b);
 }
 
 /* round(v * s), saturated to 64 bits. */
-static inline __s64 fw_requant(__s64 v, fw_scale s)
+static inline __s64 fw_requant(__s64 v, struct drm_npu_scale s)
 {
-	fw_s128 p = (fw_s128)v * s.mult;
+	__int128_t p = (__int128_t)v * s.mult;
 
 	if (s.shift >= 0)
 		return fw_sat64(fw_rshift_round(p, s.shift));
 	/* s.shift >= -2^31: shift left with saturation; |p| < 2^94. */
 	if (s.shift < -32)
 		return p > 0 ? FW_S64_MAX : (p < 0 ? FW_S64_MIN : 0);
-	return fw_sat64(p * ((fw_s128)1 << -s.shift));
+	return fw_sat64(p * ((__int128_t)1 << -s.shift));
 }
 
 /* Normalize m * 2^-shift (m > 0) so that 2^30 <= mult < 2^31, rounding. */
-fw_scale fw_scale_norm(__u64 m, __s32 shift);
-fw_scale fw_scale_mul(fw_scale a, fw_scale b);
-fw_scale fw_scale_div(fw_scale a, fw_scale b);
+struct drm_npu_scale fw_scale_norm(__u64 m, __s32 shift);
+struct drm_npu_scale fw_scale_mul(struct drm_npu_scale a, struct drm_npu_scale b);
+struct drm_npu_scale fw_scale_div(struct drm_npu_scale a, struct drm_npu_scale b);
 /* <0, 0, >0 as a is smaller, equal or larger than b (both normalized). */
-int fw_scale_cmp(fw_scale a, fw_scale b);
+int fw_scale_cmp(struct drm_npu_scale a, struct drm_npu_scale b);
 /* Clamp a computed scale into the range a tensor may carry. */
-fw_scale fw_scale_storable(fw_scale s);
+struct drm_npu_scale fw_scale_storable(struct drm_npu_scale s);
 
 /* 2^(-u / 65536) in Q30 for u >= 0 (exp2 table, linear interpolation). */
 __u32 fw_exp2_neg_q16(const struct npu_fw_tables *t, __u64 u);

@@ -13,10 +13,11 @@
 
 /* SiLU and GELU work on x in Q24; the exponentials take Q16 arguments. */
 #define ACT_FRAC 24
+#define ACT_LIMIT 0x800000000000ll	/* 2^47: |x| <= 2^23 in Q24 */
 
-static fw_scale act_scale(void)
+static struct drm_npu_scale act_scale(void)
 {
-	fw_scale s = { 1 << 30, 30 + ACT_FRAC };
+	struct drm_npu_scale s = { 1 << 30, 30 + ACT_FRAC };
 
 	return s;
 }
@@ -40,11 +41,12 @@ __u32 fw_prepare_unary(struct fw_exec *x, struct fw_op *o)
 static __s64 gelu(const struct npu_fw_tables *t, __s64 xq)
 {
 	__s64 c = fw_clamp((__s64)fw_rshift_round(xq, ACT_FRAC - 16), -GELU_CLAMP, GELU_CLAMP);
-	__s64 c3 = (__s64)fw_rshift_round((fw_s128)fw_rshift_round((fw_s128)c * c, 16) * c, 16);
-	__s64 inner = c + (__s64)fw_rshift_round((fw_s128)c3 * GELU_C_Q30, 30);
-	__s64 arg = (__s64)fw_rshift_round((fw_s128)inner * GELU_K_Q30, 30);
+	__s64 c2 = (__s64)fw_rshift_round((__int128_t)c * c, 16);
+	__s64 c3 = (__s64)fw_rshift_round((__int128_t)c2 * c, 16);
+	__s64 inner = c + (__s64)fw_rshift_round((__int128_t)c3 * GELU_C_Q30, 30);
+	__s64 arg = (__s64)fw_rshift_round((__int128_t)inner * GELU_K_Q30, 30);
 
-	return (__s64)fw_rshift_round((fw_s128)xq * fw_sigmoid_q30(t, arg), 30);
+	return (__s64)fw_rshift_round((__int128_t)xq * fw_sigmoid_q30(t, arg), 30);
 }
 
 __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
@@ -56,7 +58,7 @@ __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
 	const struct npu_fw_tables *t = x->core->tables;
 
 	for (m = 0; m < in->d.rows; m++) {
-		fw_scale s, to_act;
+		struct drm_npu_scale s, to_act;
 
 		st = fw_row_scale(in, m, &s);
 		if (st)
@@ -72,11 +74,12 @@ __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
 		to_act = fw_scale_norm((__u64)s.mult, s.shift);
 		to_act.shift -= ACT_FRAC;
 		for (i = 0; i < n; i++) {
-			__s64 xq = fw_clamp(fw_requant(xr[i], to_act), -(1ll << 47), 1ll << 47);
+			__s64 xq = fw_clamp(fw_requant(xr[i], to_act), -ACT_LIMIT, ACT_LIMIT);
 			__s64 x16 = (__s64)fw_rshift_round(xq, ACT_FRAC - 16);
 
 			if (o->op.opcode == DRM_NPU_OP_SILU)
-				v[i] = (__s64)fw_rshift_round((fw_s128)xq * fw_sigmoid_q30(t, x16), 30);
+				v[i] = (__s64)fw_rshift_round((__int128_t)xq *
+							      fw_sigmoid_q30(t, x16), 30);
 			else
 				v[i] = gelu(t, xq);
 		}
@@ -106,7 +109,7 @@ __u32 fw_run_binary(struct fw_exec *x, struct fw_op *o)
 
 	for (m = 0; m < a->d.rows; m++) {
 		__u32 mb = b->d.rows == 1 ? 0 : m;
-		fw_scale sa, sb, s;
+		struct drm_npu_scale sa, sb, s;
 
 		st = fw_row_scale(a, m, &sa);
 		if (!st)
@@ -116,7 +119,7 @@ __u32 fw_run_binary(struct fw_exec *x, struct fw_op *o)
 		fw_load_row(a, m, ar);
 		fw_load_row(b, mb, br);
 		if (add) {
-			fw_scale ma, mbs;
+			struct drm_npu_scale ma, mbs;
 
 			/* Common scale: the larger input scale with 24 more bits. */
 			sa = fw_scale_norm(sa.mult, sa.shift);
@@ -163,7 +166,7 @@ __u32 fw_run_kv_append(struct fw_exec *x, struct fw_op *o)
 	if (pos + in->d.rows > o->out.d.rows)
 		return DRM_NPU_STATUS_RANGE;
 	for (m = 0; m < in->d.rows; m++) {
-		fw_scale s;
+		struct drm_npu_scale s;
 
 		st = fw_row_scale(in, m, &s);
 		if (st)

@@ -22,7 +22,7 @@ __u32 fw_run_embedding(struct fw_exec *x, struct fw_op *o)
 
 	for (m = 0; m < ids->d.rows; m++) {
 		__s32 id = *(const __s32 *)(ids->data + (__u64)m * ids->d.stride);
-		fw_scale s;
+		struct drm_npu_scale s;
 
 		if (id < 0 || (__u32)id >= tab->d.rows)
 			return DRM_NPU_STATUS_INDEX;
@@ -62,7 +62,7 @@ __u32 fw_run_argmax(struct fw_exec *x, struct fw_op *o)
 			if (row[i] > row[best])
 				best = i;
 		idx = best;
-		fw_emit_row(&o->out, m, &idx, (fw_scale){ 1, 0 });
+		fw_emit_row(&o->out, m, &idx, (struct drm_npu_scale){ 1, 0 });
 	}
 	return DRM_NPU_STATUS_OK;
 }

@@ -60,7 +60,7 @@ __u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
 	__u32 st;
 
 	for (m = 0; m < a->d.rows; m++) {
-		fw_scale sx, s;
+		struct drm_npu_scale sx, s;
 
 		st = fw_row_scale(a, m, &sx);
 		if (st)
@@ -83,7 +83,7 @@ __u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
 		s = fw_scale_mul(sx, w->d.scale);
 		s.shift += 16;
 		if (o->op.flags & DRM_NPU_OP_F_BIAS) {
-			fw_scale mb = fw_scale_div(b->d.scale, s);
+			struct drm_npu_scale mb = fw_scale_div(b->d.scale, s);
 			const __s32 *br = (const __s32 *)b->data;
 
 			for (n = 0; n < n_out; n++)

@@ -36,7 +36,7 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 	int frac = 8;
 	__s32 *xr = fw_scratch(x), *gamma = xr + k, *beta = gamma + k;
 	__s64 *v = (__s64 *)(beta + k + (k & 1));
-	fw_scale sg = o->in[1].d.scale, s_out = sg, mb = { 0, 0 };
+	struct drm_npu_scale sg = o->in[1].d.scale, s_out = sg, mb = { 0, 0 };
 
 	fw_load_row(&o->in[1], 0, gamma);
 	/* v = z * gamma with z in Q16: its scale is s_gamma * 2^-16. */
@@ -47,9 +47,9 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 	}
 	for (m = 0; m < in->d.rows; m++) {
 		__s64 mean = 0;
-		fw_u128 ss = 0;
+		__uint128_t ss = 0;
 		__u64 ms, eps;
-		fw_scale s, s2;
+		struct drm_npu_scale s, s2;
 		__u32 r, j = 0, st;
 		__s32 e;
 
@@ -67,9 +67,9 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 		/* Centered values c = x * 2^frac - mean, held in v. */
 		for (i = 0; i < k; i++) {
 			v[i] = (__s64)xr[i] * (1 << frac) - mean;
-			ss += (fw_u128)((fw_s128)v[i] * v[i]);
+			ss += (__uint128_t)((__int128_t)v[i] * v[i]);
 		}
-		while ((ss >> j) >= ((fw_u128)1 << 62))
+		while ((ss >> j) >= ((__uint128_t)1 << 62))
 			j += 2;
 		ms = ((__u64)(ss >> j) + k / 2) / k;
 		/* eps in units of (s * 2^-frac)^2 * 2^j, the units of ms. */
@@ -80,7 +80,8 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 		fw_rsqrt(x->core->tables, ms, &r, &e);
 		/* z = c / sqrt(ms * 2^j) = c * r * 2^-(e + j/2), kept in Q16. */
 		for (i = 0; i < k; i++) {
-			__s64 z = (__s64)fw_rshift_round((fw_s128)v[i] * r, e + (__s32)j / 2 - 16);
+			__s64 z = (__s64)fw_rshift_round((__int128_t)v[i] * r,
+							  e + (__s32)j / 2 - 16);
 
 			v[i] = z * gamma[i];
 			if (ln)

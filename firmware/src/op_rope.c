@@ -34,7 +34,7 @@ __u32 fw_run_rope(struct fw_exec *x, struct fw_op *o)
 
 	fw_load_row(&o->in[1], 0, freq);
 	for (m = 0; m < in->d.rows; m++) {
-		fw_scale s;
+		struct drm_npu_scale s;
 
 		st = fw_row_scale(in, m, &s);
 		if (st)

@@ -7,9 +7,9 @@
 #include "exec.h"
 
 /* log2(e) * 2^16 as a scale: 1549082005 * 2^-14. */
-static const fw_scale log2e_q16 = { 1549082005, 14 };
+static const struct drm_npu_scale log2e_q16 = { 1549082005, 14 };
 
-#define T_LIMIT (1ll << 47)
+#define T_LIMIT 0x800000000000ll	/* 2^47 */
 
 /* Turn exponents t[0..n) (Q16) into probabilities in Q30, in place. */
 static void softmax_q30(const struct npu_fw_tables *tab, __s64 *t, __u32 n)
@@ -65,11 +65,11 @@ __u32 fw_run_softmax(struct fw_exec *x, struct fw_op *o)
 	__s32 *xr = fw_scratch(x);
 	__s64 *t = (__s64 *)(xr + n + (n & 1));
 	__u64 pos = fw_read_pos(o);
-	fw_scale q30 = { 1 << 30, 60 };
+	struct drm_npu_scale q30 = { 1 << 30, 60 };
 
 	for (m = 0; m < in->d.rows; m++) {
 		__u32 vis = n;
-		fw_scale s, mt;
+		struct drm_npu_scale s, mt;
 
 		if (o->op.flags & DRM_NPU_OP_F_CAUSAL && pos + m + 1 < n)
 			vis = (__u32)(pos + m + 1);
@@ -127,7 +127,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 		return DRM_NPU_STATUS_RANGE;
 	for (m = 0; m < q->d.rows; m++) {
 		__u32 len = (__u32)pos + m + 1;
-		fw_scale sq, mq, sv, sv_max = { 1, FW_SHIFT_MAX }, out_s;
+		struct drm_npu_scale sq, mq, sv, sv_max = { 1, FW_SHIFT_MAX }, out_s;
 
 		st = fw_row_scale(q, m, &sq);
 		if (st)
@@ -136,7 +136,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 		mq = fw_scale_mul(fw_scale_mul(sq, p->alpha), log2e_q16);
 		/* Scores: t[h][j] = q_h . k_j * sq * sk_j * alpha * log2(e), Q16. */
 		for (j = 0; j < len; j++) {
-			fw_scale sk, mk;
+			struct drm_npu_scale sk, mk;
 
 			st = fw_row_scale(kc, j, &sk);
 			if (!st)
@@ -154,7 +154,8 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 
 				for (d = 0; d < hd; d++)
 					dot += (__s64)qh[d] * kh[d];
-				t[(__u64)h * cap + j] = fw_clamp(fw_requant(dot, mk), -T_LIMIT, T_LIMIT);
+				t[(__u64)h * cap + j] = fw_clamp(fw_requant(dot, mk),
+								 -T_LIMIT, T_LIMIT);
 			}
 		}
 		for (h = 0; h < nh; h++)
@@ -163,7 +164,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 		for (d = 0; d < qn; d++)
 			acc[d] = 0;
 		for (j = 0; j < len; j++) {
-			fw_scale rv;
+			struct drm_npu_scale rv;
 
 			fw_row_scale(vc, j, &sv);
 			rv = fw_scale_div(sv, sv_max);

@@ -97,9 +97,9 @@ __u32 fw_tensor_map(struct fw_exec *x, struct fw_tensor *t, int write)
 	st = map_range(x, d->addr, t->span, write, &t->data);
 	if (st)
 		return st;
-	t->scales = 0;
+	t->scales = FW_NULL;
 	if (d->scale_mode == DRM_NPU_SCALE_ROW)
-		t->scale_bytes = (__u64)d->rows * sizeof(fw_scale);
+		t->scale_bytes = (__u64)d->rows * sizeof(struct drm_npu_scale);
 	else if (d->scale_mode == DRM_NPU_SCALE_GROUP)
 		t->scale_bytes = (__u64)d->rows * t->groups_per_row * sizeof(__u16);
 	else
@@ -107,16 +107,16 @@ __u32 fw_tensor_map(struct fw_exec *x, struct fw_tensor *t, int write)
 	return map_range(x, d->scale_addr, t->scale_bytes, write, &t->scales);
 }
 
-static fw_scale load_scale(const __u8 *p)
+static struct drm_npu_scale load_scale(const __u8 *p)
 {
-	fw_scale s;
+	struct drm_npu_scale s;
 
 	s.mult = (__s32)((__u32)p[0] | (__u32)p[1] << 8 | (__u32)p[2] << 16 | (__u32)p[3] << 24);
 	s.shift = (__s32)((__u32)p[4] | (__u32)p[5] << 8 | (__u32)p[6] << 16 | (__u32)p[7] << 24);
 	return s;
 }
 
-static void store_scale(__u8 *p, fw_scale s)
+static void store_scale(__u8 *p, struct drm_npu_scale s)
 {
 	int i;
 
@@ -127,13 +127,13 @@ static void store_scale(__u8 *p, fw_scale s)
 }
 
 /* A scale read from memory is data: it is checked when it is used. */
-__u32 fw_row_scale(const struct fw_tensor *t, __u32 row, fw_scale *s)
+__u32 fw_row_scale(const struct fw_tensor *t, __u32 row, struct drm_npu_scale *s)
 {
 	if (t->d.scale_mode != DRM_NPU_SCALE_ROW) {
 		*s = t->d.scale;
 		return DRM_NPU_STATUS_OK;
 	}
-	*s = load_scale(t->scales + (__u64)row * sizeof(fw_scale));
+	*s = load_scale(t->scales + (__u64)row * sizeof(struct drm_npu_scale));
 	return fw_scale_valid(*s) ? DRM_NPU_STATUS_OK : DRM_NPU_STATUS_BAD_QPARAM;
 }
 
@@ -176,7 +176,8 @@ static __s64 type_max(__u8 dtype)
 	}
 }
 
-static void store_row(const struct fw_tensor *out, __u32 row, const __s64 *v, fw_scale m)
+static void store_row(const struct fw_tensor *out, __u32 row, const __s64 *v,
+		      struct drm_npu_scale m)
 {
 	__u8 *p = out->data + (__u64)row * out->d.stride;
 	__s64 q = type_max(out->d.dtype);
@@ -199,12 +200,12 @@ static void store_row(const struct fw_tensor *out, __u32 row, const __s64 *v, fw
  * to its fixed scale; a SCALE_ROW output gets the scale that maps the row's
  * largest magnitude to the type's largest value, stored beside the row.
  */
-void fw_emit_row(const struct fw_tensor *out, __u32 row, const __s64 *v, fw_scale s)
+void fw_emit_row(const struct fw_tensor *out, __u32 row, const __s64 *v, struct drm_npu_scale s)
 {
-	fw_scale one = { 1, 0 };
+	struct drm_npu_scale one = { 1, 0 };
 	__u64 amax = 0;
 	__u32 i, n = out->d.cols;
-	fw_scale qs, ms;
+	struct drm_npu_scale qs, ms;
 
 	if (out->d.scale_mode == DRM_NPU_SCALE_TENSOR) {
 		store_row(out, row, v, fw_scale_div(s, out->d.scale));
@@ -224,13 +225,13 @@ void fw_emit_row(const struct fw_tensor *out, __u32 row, const __s64 *v, fw_scal
 	qs.shift = 0;
 	if (amax == 0) {
 		store_row(out, row, v, one);
-		store_scale(out->scales + (__u64)row * sizeof(fw_scale),
+		store_scale(out->scales + (__u64)row * sizeof(struct drm_npu_scale),
 			    fw_scale_storable(fw_scale_norm(s.mult, s.shift)));
 		return;
 	}
 	ms = fw_scale_norm(amax, 0);
 	store_row(out, row, v, fw_scale_div(qs, ms));
-	store_scale(out->scales + (__u64)row * sizeof(fw_scale),
+	store_scale(out->scales + (__u64)row * sizeof(struct drm_npu_scale),
 		    fw_scale_storable(fw_scale_mul(s, fw_scale_div(ms, qs))));
 }
 

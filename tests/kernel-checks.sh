@@ -1,0 +1,63 @@
+#!/bin/sh
+# The kernel side's static checks: npu.ko builds with no warning at W=1 and
+# none from sparse (C=1), and the driver, the ABI header and the firmware
+# (which is compiled into npu.ko) are clean under checkpatch.pl --strict.
+# checkpatch comes from Debian's linux-source-6.12, extracted once.
+# usage: kernel-checks.sh KDIR CACHE_DIR
+set -u
+kdir=$1
+cache=$(realpath -m "$2")
+top=$(cd "$(dirname "$0")/.." && pwd)
+passed=0
+failed=0
+result() {
+	if [ "$2" = 0 ]; then
+		echo "PASS $1"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $1"
+		failed=$((failed + 1))
+	fi
+}
+
+log=$(mktemp)
+make -s -C "$kdir" M="$top" clean >/dev/null 2>&1
+make -C "$kdir" M="$top" W=1 C=1 modules >"$log" 2>&1
+rc=$?
+if [ $rc -ne 0 ] || grep -qE 'warning:|error:|WARNING:' "$log"; then
+	grep -E 'warning:|error:|WARNING:' "$log" | head -40
+	[ $rc -ne 0 ] && tail -20 "$log"
+	result kernel_build_w1_sparse_clean 1
+else
+	result kernel_build_w1_sparse_clean 0
+fi
+
+cp=$cache/scripts/checkpatch.pl
+if [ ! -x "$cp" ]; then
+	src=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -1)
+	if [ -z "$src" ]; then
+		echo "kernel-checks: /usr/src/linux-source-6.12.tar.* missing (package linux-source-6.12)"
+	else
+		mkdir -p "$cache"
+		tar -xf "$src" -C "$cache" --strip-components=1 --wildcards \
+			'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+			'*/scripts/const_structs.checkpatch'
+	fi
+fi
+if [ -x "$cp" ]; then
+	"$cp" --strict --no-tree --terse --show-types -f \
+		"$top"/driver/*.c "$top"/driver/*.h "$top"/uapi/drm/npu_accel.h \
+		"$top"/firmware/src/*.c "$top"/firmware/src/*.h "$top"/firmware/include/*.h \
+		>"$log" 2>&1
+	if grep -qE ': (ERROR|WARNING|CHECK):' "$log"; then
+		grep -E ': (ERROR|WARNING|CHECK):' "$log" | head -40
+		result checkpatch_strict_clean 1
+	else
+		result checkpatch_strict_clean 0
+	fi
+else
+	result checkpatch_strict_clean 1
+fi
+rm -f "$log"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

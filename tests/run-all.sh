@@ -1,0 +1,31 @@
+#!/bin/sh
+# make test: every suite in turn (host tests plain and sanitized, the
+# kernel's static checks, the QEMU guest suite), each one's summary kept,
+# then one closing line for all of them.
+# usage: run-all.sh MAKE_FLAGS...
+set -u
+passed=0
+failed=0
+start=$(date +%s)
+log=$(mktemp)
+
+for target in check kernel-check qemu-check; do
+	echo "==== make $target"
+	make --no-print-directory "$@" "$target" 2>&1 | tee "$log"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [ -z "$line" ]; then
+		echo "==== make $target gave no result: counted as one failure"
+		failed=$((failed + 1))
+		continue
+	fi
+	p=${line%% passed*}
+	f=${line#*passed, }
+	f=${f%% failed*}
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "==== make $target: $line"
+done
+rm -f "$log"
+echo "all suites: $(($(date +%s) - start)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
