@@ -116,10 +116,10 @@ KDIR ?= $(QEMU_DIR)/kernel/root/usr/src/linux-headers-$(shell tests/qemu/kernel.
 KFLAGS ?= W=1
 
 module: deps
-	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KFLAGS) modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) O= $(KFLAGS) modules
 
 module-clean:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C $(KDIR) M=$(CURDIR) O= clean
 
 # In-guest tests: raw ioctls (guestlib) and libnpu (testlib).
 $(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)

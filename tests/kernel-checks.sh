@@ -20,6 +20,8 @@ result() {
 	fi
 }
 
+# The kernel's make must not inherit ours (O= would mean its output dir).
+unset MAKEFLAGS MFLAGS MAKELEVEL
 log=$(mktemp)
 make -s -C "$kdir" M="$top" clean >/dev/null 2>&1
 make -C "$kdir" M="$top" W=1 C=1 modules >"$log" 2>&1
