@@ -43,16 +43,19 @@ CFLAGS := $(BASE_CFLAGS) -Ilibnpu/include $(PKG_CFLAGS)
 FW_SRCS := $(wildcard firmware/src/*.c)
 FW_OBJS := $(patsubst firmware/src/%.c,$(O)/fw/%.o,$(FW_SRCS))
 LIB_SRCS := $(wildcard libnpu/src/*.c)
-LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj/builtin_fw.o
+MODEL_SRCS := $(wildcard libnpu/model/*.c)
+LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj/builtin_fw.o \
+	$(patsubst libnpu/model/%.c,$(O)/lib/obj/model_%.o,$(MODEL_SRCS))
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS))
 GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
-	libnpu/src/*.h tests/unit/*.h tests/guest/*.h)
+	libnpu/src/*.h libnpu/model/*.h tests/unit/*.h tests/guest/*.h)
 
-.PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check
+.PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
+	kmod-sources
 .DELETE_ON_ERROR:
 
 all: $(O)/lib/libnpu.a $(O)/lib/libnpu.so $(O)/lib/pkgconfig/npu.pc \
@@ -80,6 +83,10 @@ $(O)/firmware/npu_fw.bin $(O)/gen/builtin_fw.c &: $(O)/host/mkfw
 
 # ---- libnpu -----------------------------------------------------------
 $(O)/lib/obj/%.o: libnpu/src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(O)/lib/obj/model_%.o: libnpu/model/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -115,11 +122,19 @@ QEMU_DIR ?= $(O)/qemu
 KDIR ?= $(QEMU_DIR)/kernel/root/usr/src/linux-headers-$(shell tests/qemu/kernel.sh $(QEMU_DIR)/kernel)
 KFLAGS ?= W=1
 
-module: deps
-	$(MAKE) -C $(KDIR) M=$(CURDIR) O= $(KFLAGS) modules
+# The module builds in a copy of its sources: kbuild's clean sweeps the
+# whole M= tree, which must not be the one that holds build/.
+KMOD_DIR := $(abspath $(O))/kmod
+
+kmod-sources:
+	@mkdir -p $(KMOD_DIR)
+	@cp -ru --preserve=timestamps Kbuild driver firmware uapi $(KMOD_DIR)/
+
+module: deps kmod-sources
+	$(MAKE) -C $(KDIR) M=$(KMOD_DIR) O= $(KFLAGS) modules
 
 module-clean:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) O= clean
+	$(MAKE) -C $(KDIR) M=$(KMOD_DIR) O= clean
 
 # In-guest tests: raw ioctls (guestlib) and libnpu (testlib).
 $(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
@@ -143,8 +158,8 @@ check: deps
 test: deps
 	@tests/run-all.sh O=$(O)
 
-kernel-check: deps
-	@tests/kernel-checks.sh $(KDIR) $(QEMU_DIR)/checkpatch
+kernel-check: deps kmod-sources
+	@tests/kernel-checks.sh $(KDIR) $(KMOD_DIR) $(QEMU_DIR)/checkpatch
 
 numerics: all
 	$(O)/bin/npu-numerics

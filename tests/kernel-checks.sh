@@ -3,10 +3,11 @@
 # none from sparse (C=1), and the driver, the ABI header and the firmware
 # (which is compiled into npu.ko) are clean under checkpatch.pl --strict.
 # checkpatch comes from Debian's linux-source-6.12, extracted once.
-# usage: kernel-checks.sh KDIR CACHE_DIR
+# usage: kernel-checks.sh KDIR MODULE_SOURCE_COPY CACHE_DIR
 set -u
 kdir=$1
-cache=$(realpath -m "$2")
+kmod=$(realpath "$2")
+cache=$(realpath -m "$3")
 top=$(cd "$(dirname "$0")/.." && pwd)
 passed=0
 failed=0
@@ -23,8 +24,8 @@ result() {
 # The kernel's make must not inherit ours (O= would mean its output dir).
 unset MAKEFLAGS MFLAGS MAKELEVEL
 log=$(mktemp)
-make -s -C "$kdir" M="$top" clean >/dev/null 2>&1
-make -C "$kdir" M="$top" W=1 C=1 modules >"$log" 2>&1
+make -s -C "$kdir" M="$kmod" clean >/dev/null 2>&1
+make -C "$kdir" M="$kmod" W=1 C=1 modules >"$log" 2>&1
 rc=$?
 if [ $rc -ne 0 ] || grep -qE 'warning:|error:|WARNING:' "$log"; then
 	grep -E 'warning:|error:|WARNING:' "$log" | head -40

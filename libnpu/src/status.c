@@ -18,6 +18,7 @@ static const char *const lib_errors[] = {
 	[-NPU_E_EXPIRED] = "job result no longer retained",
 	[-NPU_E_UNSUPPORTED] = "operation not supported by the device",
 	[-NPU_E_BUSY] = "object in use",
+	[-NPU_E_FORMAT] = "malformed model or tokenizer file",
 };
 
 static const char *const job_statuses[] = {

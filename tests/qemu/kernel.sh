@@ -7,7 +7,7 @@ set -eu
 cache=$(realpath -m "$1")
 mkdir -p "$cache"
 
-if [ -f "$cache/version" ] && [ -d "$cache/root/lib/modules/$(cat "$cache/version")" ]; then
+if [ -f "$cache/version" ] && [ -f "$cache/root/lib/modules/$(cat "$cache/version")/modules.order" ]; then
 	cat "$cache/version"
 	exit 0
 fi

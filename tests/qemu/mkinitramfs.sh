@@ -44,7 +44,7 @@ add_module() {
 for m in drm drm_kms_helper drm_shmem_helper gpu-sched; do
 	add_module "$m"
 done
-cp "$top/npu.ko" "$work/modules/npu.ko"
+cp "$build/kmod/npu.ko" "$work/modules/npu.ko"
 cp "$build/firmware/npu_fw.bin" "$work/lib/firmware/npu/npu_fw.bin"
 
 # Test binaries and the libraries they load.

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libnpu models: llama2.c checkpoints and tokenizers, loaded and checked
+ * field by field, synthetic models of realistic shapes, and the weight
+ * quantization the NPU runs (int8 per output channel, int4 in groups).
+ */
+#ifndef NPU_MODEL_H
+#define NPU_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <npu/npu.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Shapes of a Llama-style decoder (llama2.c's header). */
+struct npu_model_config {
+	int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+	int shared_classifier;	/**< the classifier is the embedding table */
+};
+
+/** A float32 model; every pointer points into one allocation. */
+struct npu_model {
+	struct npu_model_config cfg;
+	float *token_embedding;	/**< [vocab][dim] */
+	float *rms_att;		/**< [layers][dim] */
+	float *wq, *wk, *wv, *wo;	/**< [layers][out][in] */
+	float *rms_ffn;		/**< [layers][dim] */
+	float *w1, *w2, *w3;	/**< [layers][out][in] */
+	float *rms_final;	/**< [dim] */
+	float *wcls;		/**< [vocab][dim] */
+	float *data;
+	size_t n_floats;
+};
+
+/**
+ * npu_model_load - read a llama2.c checkpoint (legacy version 0 format).
+ * On a malformed file: NPU_E_FORMAT and @err says which field and why.
+ */
+NPU_API int npu_model_load(const char *path, struct npu_model *m, char *err, size_t err_len);
+/** npu_model_synthetic - "tiny", "15m" or "110m" shapes, weights from @seed. */
+NPU_API int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m,
+				char *err, size_t err_len);
+NPU_API void npu_model_free(struct npu_model *m);
+
+/** A llama2.c tokenizer (SentencePiece BPE pieces with merge scores). */
+struct npu_tokenizer {
+	int32_t vocab_size, max_token_length;
+	char **pieces;
+	float *scores;
+	int32_t *sorted;	/**< piece indices sorted by piece, for lookup */
+};
+
+NPU_API int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenizer *t,
+			       char *err, size_t err_len);
+/** A tokenizer of byte tokens only, for synthetic models (vocab >= 259). */
+NPU_API int npu_tokenizer_bytes(int32_t vocab_size, struct npu_tokenizer *t);
+NPU_API void npu_tokenizer_free(struct npu_tokenizer *t);
+/** Encode @text (BOS first when @bos); at most @max tokens. */
+NPU_API int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bos,
+				 int32_t *tokens, int32_t max, int32_t *n);
+/** The text of @token following @prev (a leading space is dropped after BOS). */
+NPU_API const char *npu_tokenizer_piece(const struct npu_tokenizer *t, int32_t prev,
+					int32_t token, char byte_buf[2]);
+
+/** Weights of one matrix as the NPU takes them (SCALE_GROUP). */
+struct npu_qmatrix {
+	int32_t rows, cols, group_size;
+	int bits;		/**< 8 or 4 */
+	uint8_t *q;		/**< I8 [rows][cols] or I4 [rows][cols / 2] */
+	uint16_t *factors;	/**< [rows][cols / group_size], Q0.16 */
+	struct npu_scale scale;	/**< tensor scale */
+};
+
+/**
+ * npu_quantize - quantize a float [rows][cols] matrix. @bits 8: @group_size
+ * is cols (per output channel); @bits 4: 32, 64 or 128, with each group's
+ * clipping chosen to minimize its squared error.
+ */
+NPU_API int npu_quantize(const float *w, int32_t rows, int32_t cols, int bits,
+			 int32_t group_size, struct npu_qmatrix *q);
+NPU_API void npu_qmatrix_free(struct npu_qmatrix *q);
+/** Dequantized value of element [r][c] (for tests and reports). */
+NPU_API float npu_qmatrix_value(const struct npu_qmatrix *q, int32_t r, int32_t c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

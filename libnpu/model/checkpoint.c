@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+/*
+ * llama2.c checkpoints: a header of 7 int32 (dim, hidden_dim, n_layers,
+ * n_heads, n_kv_heads, vocab_size, seq_len; a negative vocab_size means a
+ * separate classifier follows), then float32 tensors in a fixed order.
+ * Every field is checked before anything large is allocated, and the file
+ * size must be exactly what the header implies.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <npu/model.h>
+#include "model_internal.h"
+
+void npu_model_error(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+/* Limits far above any model this runs, far below what overflows. */
+#define MAX_DIM 65536
+#define MAX_LAYERS 1024
+#define MAX_VOCAB 1048576
+#define MAX_SEQ 1048576
+
+int npu_model_check_config(const struct npu_model_config *c, char *err, size_t len)
+{
+	const struct { const char *name; int32_t v, max; } f[] = {
+		{ "dim", c->dim, MAX_DIM }, { "hidden_dim", c->hidden_dim, MAX_DIM * 4 },
+		{ "n_layers", c->n_layers, MAX_LAYERS }, { "n_heads", c->n_heads, MAX_DIM },
+		{ "n_kv_heads", c->n_kv_heads, MAX_DIM }, { "vocab_size", c->vocab_size, MAX_VOCAB },
+		{ "seq_len", c->seq_len, MAX_SEQ },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i].v < 1 || f[i].v > f[i].max) {
+			npu_model_error(err, len, "header field %s = %d is outside 1..%d", f[i].name,
+					f[i].v, f[i].max);
+			return NPU_E_FORMAT;
+		}
+	if (c->dim % c->n_heads) {
+		npu_model_error(err, len, "dim %d is not a multiple of n_heads %d", c->dim,
+				c->n_heads);
+		return NPU_E_FORMAT;
+	}
+	if (c->n_heads % c->n_kv_heads) {
+		npu_model_error(err, len, "n_heads %d is not a multiple of n_kv_heads %d",
+				c->n_heads, c->n_kv_heads);
+		return NPU_E_FORMAT;
+	}
+	if ((c->dim / c->n_heads) % 2) {
+		npu_model_error(err, len, "head size %d is odd: RoPE rotates pairs",
+				c->dim / c->n_heads);
+		return NPU_E_FORMAT;
+	}
+	return NPU_OK;
+}
+
+/* Floats of each tensor, in file order; also sets the pointers when m->data is set. */
+size_t npu_model_layout(struct npu_model *m, int with_rope_tables)
+{
+	const struct npu_model_config *c = &m->cfg;
+	size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim, l = (size_t)c->n_layers;
+	size_t kv = d * (size_t)c->n_kv_heads / (size_t)c->n_heads, hs = d / (size_t)c->n_heads;
+	size_t off = 0;
+	float *base = m->data;
+
+#define TAKE(ptr, count) do { if (base) (ptr) = base + off; off += (count); } while (0)
+	TAKE(m->token_embedding, (size_t)c->vocab_size * d);
+	TAKE(m->rms_att, l * d);
+	TAKE(m->wq, l * d * d);
+	TAKE(m->wk, l * kv * d);
+	TAKE(m->wv, l * kv * d);
+	TAKE(m->wo, l * d * d);
+	TAKE(m->rms_ffn, l * d);
+	TAKE(m->w1, l * h * d);
+	TAKE(m->w2, l * d * h);
+	TAKE(m->w3, l * h * d);
+	TAKE(m->rms_final, d);
+	if (with_rope_tables)
+		off += (size_t)c->seq_len * hs;	/* legacy freq_cis_real and _imag */
+	if (c->shared_classifier) {
+		if (base)
+			m->wcls = m->token_embedding;
+	} else {
+		TAKE(m->wcls, (size_t)c->vocab_size * d);
+	}
+#undef TAKE
+	return off;
+}
+
+int npu_model_load(const char *path, struct npu_model *m, char *err, size_t len)
+{
+	int32_t hdr[7];
+	struct stat st;
+	size_t n, i;
+	FILE *f;
+	int ret;
+
+	if (!path || !m)
+		return NPU_E_INVAL;
+	memset(m, 0, sizeof(*m));
+	f = fopen(path, "rb");
+	if (!f) {
+		npu_model_error(err, len, "%s: %s", path, strerror(errno));
+		return NPU_E_IO;
+	}
+	if (fstat(fileno(f), &st) || fread(hdr, sizeof(hdr), 1, f) != 1) {
+		npu_model_error(err, len, "%s: shorter than the 28-byte header", path);
+		fclose(f);
+		return NPU_E_FORMAT;
+	}
+	m->cfg.dim = hdr[0];
+	m->cfg.hidden_dim = hdr[1];
+	m->cfg.n_layers = hdr[2];
+	m->cfg.n_heads = hdr[3];
+	m->cfg.n_kv_heads = hdr[4];
+	m->cfg.shared_classifier = hdr[5] > 0;
+	m->cfg.vocab_size = hdr[5] == INT32_MIN ? 0 : abs(hdr[5]);
+	m->cfg.seq_len = hdr[6];
+	ret = npu_model_check_config(&m->cfg, err, len);
+	if (ret) {
+		fclose(f);
+		return ret;
+	}
+	n = npu_model_layout(m, 1);
+	if ((uint64_t)st.st_size != sizeof(hdr) + n * sizeof(float)) {
+		npu_model_error(err, len,
+				"%s: %lld bytes, but the header's shapes need %zu (28 + 4 x %zu floats)",
+				path, (long long)st.st_size, sizeof(hdr) + n * sizeof(float), n);
+		fclose(f);
+		return NPU_E_FORMAT;
+	}
+	m->data = malloc(n * sizeof(float));
+	if (!m->data) {
+		fclose(f);
+		return NPU_E_NOMEM;
+	}
+	if (fread(m->data, sizeof(float), n, f) != n) {
+		npu_model_error(err, len, "%s: read error", path);
+		fclose(f);
+		npu_model_free(m);
+		return NPU_E_IO;
+	}
+	fclose(f);
+	m->n_floats = n;
+	npu_model_layout(m, 1);
+	for (i = 0; i < n; i++)
+		if (!isfinite(m->data[i]) || fabsf(m->data[i]) > 1e4f) {
+			npu_model_error(err, len, "%s: float %zu (byte offset %zu) is %g: not a weight",
+					path, i, 28 + 4 * i, (double)m->data[i]);
+			npu_model_free(m);
+			return NPU_E_FORMAT;
+		}
+	return NPU_OK;
+}
+
+void npu_model_free(struct npu_model *m)
+{
+	if (!m)
+		return;
+	free(m->data);
+	memset(m, 0, sizeof(*m));
+}

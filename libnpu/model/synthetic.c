@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Synthetic models: llama2.c shapes with weights drawn from a seeded
+ * generator, scaled like trained weights (about 1/sqrt(fan-in)), so the
+ * runner, the comparison and the benchmarks work on any machine.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+static uint64_t next(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dull;
+}
+
+/* Roughly normal: the sum of four uniforms, unit variance. */
+static float gauss(uint64_t *s)
+{
+	double u = 0;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		u += (double)(next(s) >> 11) / 9007199254740992.0;
+	return (float)((u - 2.0) * sqrt(3.0));
+}
+
+static void fill(float *p, size_t n, float scale, uint64_t *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = gauss(s) * scale;
+}
+
+int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, char *err,
+			size_t len)
+{
+	static const struct { const char *name; struct npu_model_config c; } shapes[] = {
+		{ "tiny", { 64, 172, 5, 8, 4, 512, 512, 1 } },
+		{ "15m", { 288, 768, 6, 6, 6, 32000, 256, 1 } },
+		{ "110m", { 768, 2048, 12, 12, 12, 32000, 1024, 1 } },
+	};
+	size_t i, n, l, d, h, kv;
+	uint64_t s = seed ? seed : 1;
+	int ret;
+
+	if (!shape || !m)
+		return NPU_E_INVAL;
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (!strcmp(shape, shapes[i].name))
+			break;
+	if (i == sizeof(shapes) / sizeof(shapes[0])) {
+		npu_model_error(err, len, "unknown synthetic shape '%s' (tiny, 15m, 110m)", shape);
+		return NPU_E_INVAL;
+	}
+	m->cfg = shapes[i].c;
+	ret = npu_model_check_config(&m->cfg, err, len);
+	if (ret)
+		return ret;
+	n = npu_model_layout(m, 0);
+	m->data = malloc(n * sizeof(float));
+	if (!m->data)
+		return NPU_E_NOMEM;
+	m->n_floats = n;
+	npu_model_layout(m, 0);
+	d = (size_t)m->cfg.dim;
+	h = (size_t)m->cfg.hidden_dim;
+	l = (size_t)m->cfg.n_layers;
+	kv = d * (size_t)m->cfg.n_kv_heads / (size_t)m->cfg.n_heads;
+	fill(m->token_embedding, (size_t)m->cfg.vocab_size * d, 1.0f, &s);
+	fill(m->wq, l * d * d, 1.0f / sqrtf((float)d), &s);
+	fill(m->wk, l * kv * d, 1.0f / sqrtf((float)d), &s);
+	fill(m->wv, l * kv * d, 1.0f / sqrtf((float)d), &s);
+	fill(m->wo, l * d * d, 0.5f / sqrtf((float)d), &s);
+	fill(m->w1, l * h * d, 1.0f / sqrtf((float)d), &s);
+	fill(m->w2, l * d * h, 0.5f / sqrtf((float)h), &s);
+	fill(m->w3, l * h * d, 1.0f / sqrtf((float)d), &s);
+	for (i = 0; i < l * d; i++) {
+		m->rms_att[i] = 1.0f + 0.1f * gauss(&s);
+		m->rms_ffn[i] = 1.0f + 0.1f * gauss(&s);
+	}
+	for (i = 0; i < d; i++)
+		m->rms_final[i] = 1.0f + 0.1f * gauss(&s);
+	return NPU_OK;
+}
