@@ -46,7 +46,8 @@ LIB_SRCS := $(wildcard libnpu/src/*.c)
 MODEL_SRCS := $(wildcard libnpu/model/*.c)
 LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj/builtin_fw.o \
 	$(patsubst libnpu/model/%.c,$(O)/lib/obj/model_%.o,$(MODEL_SRCS))
-TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics
+TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run
+RUN_SRCS := $(wildcard tools/npu-run/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS))
 GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
@@ -106,6 +107,10 @@ $(O)/lib/pkgconfig/npu.pc: libnpu/npu.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # ---- tools and tests ---------------------------------------------------
+$(O)/bin/npu-run: $(RUN_SRCS) tools/npu-run/runner.h $(O)/lib/libnpu.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(RUN_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
 $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread

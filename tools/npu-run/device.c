@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The model on an NPU, through libnpu ops only. Weights are quantized once
+ * (int8 per output channel or int4 in groups; the embedding table and the
+ * classifier stay int8) and live in device buffers with the KV caches.
+ * Activations use dynamic per-row scales: the residual stream and the
+ * projections int16, the inputs of the matmuls int8 (int16 into the FFN's
+ * down projection). One token's step is recorded once as a graph; its
+ * token id and position are read from device memory, so it is replayed
+ * as is. A prompt is prefilled in batches of up to PREFILL rows.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner.h"
+
+#define PREFILL 32
+
+struct dbuf {
+	npu_bo bo;
+	void *p;
+	uint64_t size;
+};
+
+/* A quantized matrix in one buffer: integers, then the group factors. */
+struct dmat {
+	struct dbuf b;
+	int32_t rows, cols, group;
+	int bits;
+	struct npu_scale scale;
+	uint64_t factors_off;
+};
+
+/* An activation: rows x cols of one type, with per-row scales. */
+struct act {
+	struct dbuf data, scales;
+	uint32_t cols;
+	enum npu_dtype dt;
+};
+
+struct npu_layer {
+	struct dmat wq, wk, wv, wo, w1, w2, w3;
+	struct dbuf g_att, g_ffn;
+	struct npu_scale s_att, s_ffn;
+	struct act kc, vc;
+};
+
+struct npu_engine {
+	npu_device *dev;
+	const struct npu_model *m;
+	struct npu_model_config c;
+	struct npu_layer *layers;
+	struct dbuf emb, emb_scales, g_final, freq, ids, pos, tok;
+	struct npu_scale s_final;
+	struct dmat wcls;
+	struct act x, xn, q, k, v, att, tmp, h1, h3, logits;
+	npu_graph *step;
+	uint64_t bytes;
+};
+
+static int dbuf_new(struct npu_engine *e, uint64_t size, struct dbuf *b)
+{
+	int err = npu_bo_alloc(e->dev, size, &b->bo);
+
+	if (err)
+		return err;
+	b->size = size;
+	e->bytes += size;
+	return npu_bo_map(e->dev, b->bo, &b->p);
+}
+
+static void dbuf_del(struct npu_engine *e, struct dbuf *b)
+{
+	if (!b->bo)
+		return;
+	npu_bo_unmap(e->dev, b->bo);
+	npu_bo_free(e->dev, b->bo);
+	memset(b, 0, sizeof(*b));
+}
+
+static int dmat_new(struct npu_engine *e, const float *w, int32_t rows, int32_t cols, int bits,
+		    int group, struct dmat *d)
+{
+	struct npu_qmatrix q;
+	uint64_t qbytes, fbytes;
+	int err;
+
+	/* int4 groups must tile the row: a narrower row is one group, else int8. */
+	if (bits == 4 && cols % group)
+		group = cols < group ? cols : (bits = 8, cols);
+	err = npu_quantize(w, rows, cols, bits, bits == 8 ? cols : group, &q);
+	if (err)
+		return err;
+	qbytes = (uint64_t)rows * (bits == 8 ? cols : cols / 2);
+	fbytes = (uint64_t)rows * (cols / q.group_size) * 2;
+	d->factors_off = (qbytes + 7) & ~7ull;
+	err = dbuf_new(e, d->factors_off + fbytes, &d->b);
+	if (!err) {
+		memcpy(d->b.p, q.q, qbytes);
+		memcpy((char *)d->b.p + d->factors_off, q.factors, fbytes);
+		d->rows = rows;
+		d->cols = cols;
+		d->group = q.group_size;
+		d->bits = bits;
+		d->scale = q.scale;
+	}
+	npu_qmatrix_free(&q);
+	return err;
+}
+
+/* A gain vector as int16 with one scale. */
+static int gain_new(struct npu_engine *e, const float *g, int n, struct dbuf *b, struct npu_scale *s)
+{
+	float amax = 0;
+	int i, err;
+
+	for (i = 0; i < n; i++)
+		amax = fmaxf(amax, fabsf(g[i]));
+	err = npu_scale_from_double(amax > 0 ? amax / 32767.0 : 1.0, s);
+	if (!err)
+		err = dbuf_new(e, (uint64_t)n * 2, b);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++)
+		((int16_t *)b->p)[i] = (int16_t)lrint(g[i] / npu_scale_to_double(*s));
+	return NPU_OK;
+}
+
+static int act_new(struct npu_engine *e, uint32_t rows, uint32_t cols, enum npu_dtype dt,
+		   struct act *a)
+{
+	uint64_t eb = dt == NPU_I8 ? 1 : dt == NPU_I16 ? 2 : 4;
+	int err = dbuf_new(e, rows * cols * eb, &a->data);
+
+	if (!err)
+		err = dbuf_new(e, rows * 8ull, &a->scales);
+	a->cols = cols;
+	a->dt = dt;
+	return err;
+}
+
+static struct npu_tensor T_act(const struct act *a, uint32_t rows)
+{
+	struct npu_tensor t = npu_tensor_2d(a->data.bo, 0, rows, a->cols, a->dt);
+
+	t.scale_mode = NPU_SCALE_ROW;
+	t.scale_bo = a->scales.bo;
+	return t;
+}
+
+static struct npu_tensor T_mat(const struct dmat *d)
+{
+	struct npu_tensor t = npu_tensor_2d(d->b.bo, 0, (uint32_t)d->rows, (uint32_t)d->cols,
+					    d->bits == 8 ? NPU_I8 : NPU_I4);
+
+	t.scale_mode = NPU_SCALE_GROUP;
+	t.scale = d->scale;
+	t.scale_bo = d->b.bo;
+	t.scale_offset = d->factors_off;
+	return t;
+}
+
+static struct npu_tensor T_gain(const struct dbuf *b, struct npu_scale s, uint32_t n)
+{
+	struct npu_tensor t = npu_tensor_2d(b->bo, 0, 1, n, NPU_I16);
+
+	t.scale_mode = NPU_SCALE_TENSOR;
+	t.scale = s;
+	return t;
+}
+
+static int matmul(npu_cmd *cmd, const struct act *x, const struct dmat *w, const struct act *out,
+		  uint32_t rows)
+{
+	struct npu_tensor tx = T_act(x, rows), tw = T_mat(w), to = T_act(out, rows);
+
+	return npu_op_matmul(cmd, &tx, &tw, (uint32_t)w->group, NULL, &to);
+}
+
+/* One forward pass of @rows tokens (ids and position in device memory). */
+static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
+{
+	const struct npu_model_config *c = &e->c;
+	uint32_t hs = (uint32_t)(c->dim / c->n_heads);
+	struct npu_pos pos = { .bo = e->pos.bo };
+	struct npu_tensor ids = npu_tensor_2d(e->ids.bo, 0, rows, 1, NPU_I32);
+	struct npu_tensor tok = npu_tensor_2d(e->tok.bo, 0, rows, 1, NPU_I32);
+	struct npu_tensor emb = npu_tensor_2d(e->emb.bo, 0, (uint32_t)c->vocab_size,
+					      (uint32_t)c->dim, NPU_I8);
+	struct npu_tensor freq = npu_tensor_2d(e->freq.bo, 0, 1, hs / 2, NPU_I32);
+	struct npu_tensor x = T_act(&e->x, rows), xn = T_act(&e->xn, rows);
+	struct npu_tensor q = T_act(&e->q, rows), k = T_act(&e->k, rows), v = T_act(&e->v, rows);
+	struct npu_tensor att = T_act(&e->att, rows), tmp = T_act(&e->tmp, rows);
+	struct npu_tensor h1 = T_act(&e->h1, rows), h3 = T_act(&e->h3, rows);
+	struct npu_tensor logits = T_act(&e->logits, rows);
+	struct npu_scale eps, alpha;
+	int l, err = 0;
+
+	emb.scale_mode = NPU_SCALE_ROW;
+	emb.scale_bo = e->emb_scales.bo;
+	npu_scale_from_double(1e-5, &eps);
+	npu_scale_from_double(1.0 / sqrt((double)hs), &alpha);
+	err |= npu_op_embedding(cmd, &emb, &ids, &x);
+	for (l = 0; l < c->n_layers; l++) {
+		struct npu_layer *L = &e->layers[l];
+		struct npu_tensor ga = T_gain(&L->g_att, L->s_att, (uint32_t)c->dim);
+		struct npu_tensor gf = T_gain(&L->g_ffn, L->s_ffn, (uint32_t)c->dim);
+		struct npu_tensor kc = T_act(&L->kc, (uint32_t)c->seq_len);
+		struct npu_tensor vc = T_act(&L->vc, (uint32_t)c->seq_len);
+
+		err |= npu_op_rmsnorm(cmd, &x, &ga, eps, &xn);
+		err |= matmul(cmd, &e->xn, &L->wq, &e->q, rows);
+		err |= matmul(cmd, &e->xn, &L->wk, &e->k, rows);
+		err |= matmul(cmd, &e->xn, &L->wv, &e->v, rows);
+		err |= npu_op_rope(cmd, &q, &freq, (uint32_t)c->n_heads, hs, &pos, &q);
+		err |= npu_op_rope(cmd, &k, &freq, (uint32_t)c->n_kv_heads, hs, &pos, &k);
+		err |= npu_op_kv_append(cmd, &k, &kc, &pos);
+		err |= npu_op_kv_append(cmd, &v, &vc, &pos);
+		err |= npu_op_attention(cmd, &q, &kc, &vc, (uint32_t)c->n_heads,
+					(uint32_t)c->n_kv_heads, hs, alpha, &pos, &att);
+		err |= matmul(cmd, &e->att, &L->wo, &e->tmp, rows);
+		err |= npu_op_add(cmd, &x, &tmp, &x);
+		err |= npu_op_rmsnorm(cmd, &x, &gf, eps, &xn);
+		err |= matmul(cmd, &e->xn, &L->w1, &e->h1, rows);
+		err |= matmul(cmd, &e->xn, &L->w3, &e->h3, rows);
+		err |= npu_op_silu(cmd, &h1, &h1);
+		err |= npu_op_mul(cmd, &h1, &h3, &h1);
+		err |= matmul(cmd, &e->h1, &L->w2, &e->tmp, rows);
+		err |= npu_op_add(cmd, &x, &tmp, &x);
+	}
+	{
+		struct npu_tensor gfin = T_gain(&e->g_final, e->s_final, (uint32_t)c->dim);
+
+		err |= npu_op_rmsnorm(cmd, &x, &gfin, eps, &xn);
+	}
+	err |= matmul(cmd, &e->xn, &e->wcls, &e->logits, rows);
+	err |= npu_op_argmax(cmd, &logits, &tok);
+	return err ? NPU_E_INVAL : NPU_OK;
+}
+
+int engine_create(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
+		  struct npu_engine **out, char *errbuf, size_t err_len)
+{
+	const struct npu_model_config *c = &m->cfg;
+	struct npu_engine *e = calloc(1, sizeof(*e));
+	uint32_t d = (uint32_t)c->dim, hdim = (uint32_t)c->hidden_dim;
+	uint32_t kv = d * (uint32_t)c->n_kv_heads / (uint32_t)c->n_heads, hs = d / (uint32_t)c->n_heads;
+	size_t ld = (size_t)c->dim, lkv = kv, lh = (size_t)c->hidden_dim;
+	int l, err = 0, i;
+	npu_cmd *cmd = NULL;
+
+	if (!e)
+		return NPU_E_NOMEM;
+	e->dev = dev;
+	e->m = m;
+	e->c = *c;
+	e->layers = calloc((size_t)c->n_layers, sizeof(*e->layers));
+	if (!e->layers) {
+		free(e);
+		return NPU_E_NOMEM;
+	}
+	for (l = 0; l < c->n_layers && !err; l++) {
+		struct npu_layer *L = &e->layers[l];
+
+		if (c->n_layers > 8)
+			fprintf(stderr, "\rquantizing layer %d/%d", l + 1, c->n_layers);
+		err = dmat_new(e, m->wq + l * ld * ld, (int32_t)d, (int32_t)d, o->bits, o->group, &L->wq);
+		err = err ? err : dmat_new(e, m->wk + l * lkv * ld, (int32_t)kv, (int32_t)d, o->bits,
+					   o->group, &L->wk);
+		err = err ? err : dmat_new(e, m->wv + l * lkv * ld, (int32_t)kv, (int32_t)d, o->bits,
+					   o->group, &L->wv);
+		err = err ? err : dmat_new(e, m->wo + l * ld * ld, (int32_t)d, (int32_t)d, o->bits,
+					   o->group, &L->wo);
+		err = err ? err : dmat_new(e, m->w1 + l * lh * ld, (int32_t)hdim, (int32_t)d, o->bits,
+					   o->group, &L->w1);
+		err = err ? err : dmat_new(e, m->w2 + l * ld * lh, (int32_t)d, (int32_t)hdim, o->bits,
+					   o->group, &L->w2);
+		err = err ? err : dmat_new(e, m->w3 + l * lh * ld, (int32_t)hdim, (int32_t)d, o->bits,
+					   o->group, &L->w3);
+		err = err ? err : gain_new(e, m->rms_att + l * ld, c->dim, &L->g_att, &L->s_att);
+		err = err ? err : gain_new(e, m->rms_ffn + l * ld, c->dim, &L->g_ffn, &L->s_ffn);
+		err = err ? err : act_new(e, (uint32_t)c->seq_len, kv, NPU_I16, &L->kc);
+		err = err ? err : act_new(e, (uint32_t)c->seq_len, kv, NPU_I16, &L->vc);
+	}
+	if (c->n_layers > 8)
+		fprintf(stderr, "\n");
+	/* The embedding table (int8 per row) and the classifier stay W8. */
+	err = err ? err : dmat_new(e, m->wcls, c->vocab_size, (int32_t)d, 8, 0, &e->wcls);
+	err = err ? err : dbuf_new(e, (uint64_t)c->vocab_size * d, &e->emb);
+	err = err ? err : dbuf_new(e, (uint64_t)c->vocab_size * 8, &e->emb_scales);
+	for (i = 0; !err && i < c->vocab_size; i++) {
+		const float *row = m->token_embedding + (size_t)i * d;
+		float amax = 0;
+		double s;
+		uint32_t j;
+
+		for (j = 0; j < d; j++)
+			amax = fmaxf(amax, fabsf(row[j]));
+		s = amax > 0 ? amax / 127.0 : 1.0;
+		err = npu_scale_from_double(s, &((struct npu_scale *)e->emb_scales.p)[i]);
+		for (j = 0; j < d; j++)
+			((int8_t *)e->emb.p)[(size_t)i * d + j] = (int8_t)lrint(row[j] / s);
+	}
+	err = err ? err : gain_new(e, m->rms_final, c->dim, &e->g_final, &e->s_final);
+	err = err ? err : dbuf_new(e, hs / 2 * 4, &e->freq);
+	for (i = 0; !err && i < (int)hs / 2; i++) {
+		/* theta_i = 10000^(-2i/hs) radians per position, in turns, Q0.32. */
+		double turns = pow(10000.0, -2.0 * i / hs) / (2 * M_PI);
+
+		((uint32_t *)e->freq.p)[i] = (uint32_t)llround(turns * 4294967296.0);
+	}
+	err = err ? err : dbuf_new(e, PREFILL * 4, &e->ids);
+	err = err ? err : dbuf_new(e, 8, &e->pos);
+	err = err ? err : dbuf_new(e, PREFILL * 4, &e->tok);
+	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->x);
+	err = err ? err : act_new(e, PREFILL, d, NPU_I8, &e->xn);
+	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->q);
+	err = err ? err : act_new(e, PREFILL, kv, NPU_I16, &e->k);
+	err = err ? err : act_new(e, PREFILL, kv, NPU_I16, &e->v);
+	err = err ? err : act_new(e, PREFILL, d, NPU_I8, &e->att);
+	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->tmp);
+	err = err ? err : act_new(e, PREFILL, hdim, NPU_I16, &e->h1);
+	err = err ? err : act_new(e, PREFILL, hdim, NPU_I16, &e->h3);
+	err = err ? err : act_new(e, PREFILL, (uint32_t)c->vocab_size, NPU_I32, &e->logits);
+	/* Record one token's step once. */
+	err = err ? err : npu_cmd_create(dev, &cmd);
+	err = err ? err : encode(e, cmd, 1);
+	err = err ? err : npu_graph_create(cmd, &e->step);
+	npu_cmd_destroy(cmd);
+	if (err) {
+		snprintf(errbuf, err_len, "setting the model up on the device: %s", npu_strerror(err));
+		engine_destroy(e);
+		return err;
+	}
+	*out = e;
+	return NPU_OK;
+}
+
+/* Logits of row @row, dequantized with the row's scale. */
+static void read_logits(struct npu_engine *e, uint32_t row, float *logits)
+{
+	const int32_t *v = (const int32_t *)e->logits.data.p + (size_t)row * e->logits.cols;
+	double s = npu_scale_to_double(((const struct npu_scale *)e->logits.scales.p)[row]);
+	uint32_t i;
+
+	for (i = 0; i < e->logits.cols; i++)
+		logits[i] = (float)(v[i] * s);
+}
+
+int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, float *logits)
+{
+	struct npu_job_result r;
+	npu_fence f;
+	int err, done = 0;
+
+	if (n < 1 || pos < 0 || pos + n > e->c.seq_len)
+		return NPU_E_RANGE;
+	while (done < n) {
+		int rows = n - done > PREFILL ? PREFILL : n - done;
+
+		memcpy(e->ids.p, tokens + done, (size_t)rows * 4);
+		*(uint32_t *)e->pos.p = (uint32_t)(pos + done);
+		if (rows == 1) {
+			err = npu_graph_launch(e->step, &f);
+		} else {
+			npu_cmd *cmd;
+
+			err = npu_cmd_create(e->dev, &cmd);
+			err = err ? err : encode(e, cmd, (uint32_t)rows);
+			err = err ? err : npu_submit(cmd, &f);
+			npu_cmd_destroy(cmd);
+		}
+		if (err)
+			return err;
+		err = npu_fence_wait(e->dev, f, -1, &r);
+		if (err) {
+			if (err == NPU_E_JOB)
+				fprintf(stderr, "npu-run: job failed at op %u: %s\n", r.op_index,
+					npu_strerror((int)r.status));
+			return err;
+		}
+		done += rows;
+		if (done == n)
+			read_logits(e, (uint32_t)rows - 1, logits);
+	}
+	return NPU_OK;
+}
+
+uint64_t engine_device_bytes(const struct npu_engine *e)
+{
+	return e->bytes;
+}
+
+static void dmat_del(struct npu_engine *e, struct dmat *d)
+{
+	dbuf_del(e, &d->b);
+}
+
+static void act_del(struct npu_engine *e, struct act *a)
+{
+	dbuf_del(e, &a->data);
+	dbuf_del(e, &a->scales);
+}
+
+void engine_destroy(struct npu_engine *e)
+{
+	int l;
+
+	if (!e)
+		return;
+	if (e->step)
+		npu_graph_destroy(e->step);
+	for (l = 0; e->layers && l < e->c.n_layers; l++) {
+		struct npu_layer *L = &e->layers[l];
+
+		dmat_del(e, &L->wq);
+		dmat_del(e, &L->wk);
+		dmat_del(e, &L->wv);
+		dmat_del(e, &L->wo);
+		dmat_del(e, &L->w1);
+		dmat_del(e, &L->w2);
+		dmat_del(e, &L->w3);
+		dbuf_del(e, &L->g_att);
+		dbuf_del(e, &L->g_ffn);
+		act_del(e, &L->kc);
+		act_del(e, &L->vc);
+	}
+	free(e->layers);
+	dmat_del(e, &e->wcls);
+	dbuf_del(e, &e->emb);
+	dbuf_del(e, &e->emb_scales);
+	dbuf_del(e, &e->g_final);
+	dbuf_del(e, &e->freq);
+	dbuf_del(e, &e->ids);
+	dbuf_del(e, &e->pos);
+	dbuf_del(e, &e->tok);
+	act_del(e, &e->x);
+	act_del(e, &e->xn);
+	act_del(e, &e->q);
+	act_del(e, &e->k);
+	act_del(e, &e->v);
+	act_del(e, &e->att);
+	act_del(e, &e->tmp);
+	act_del(e, &e->h1);
+	act_del(e, &e->h3);
+	act_del(e, &e->logits);
+	free(e);
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The float reference: the model in float32, written plainly, with the
+ * conventions of llama2.c's run.c (RMSNorm eps 1e-5, RoPE on adjacent
+ * pairs, SwiGLU, grouped-query attention).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner.h"
+
+struct ref_engine {
+	const struct npu_model *m;
+	float *x, *xb, *xb2, *hb, *hb2, *q, *att, *kc, *vc;
+};
+
+int ref_create(const struct npu_model *m, struct ref_engine **out)
+{
+	const struct npu_model_config *c = &m->cfg;
+	struct ref_engine *r = calloc(1, sizeof(*r));
+	size_t kv = (size_t)c->dim * c->n_kv_heads / c->n_heads;
+
+	if (!r)
+		return NPU_E_NOMEM;
+	r->m = m;
+	r->x = calloc((size_t)c->dim, sizeof(float));
+	r->xb = calloc((size_t)c->dim, sizeof(float));
+	r->xb2 = calloc((size_t)c->dim, sizeof(float));
+	r->hb = calloc((size_t)c->hidden_dim, sizeof(float));
+	r->hb2 = calloc((size_t)c->hidden_dim, sizeof(float));
+	r->q = calloc((size_t)c->dim, sizeof(float));
+	r->att = calloc((size_t)c->seq_len, sizeof(float));
+	r->kc = calloc((size_t)c->n_layers * c->seq_len * kv, sizeof(float));
+	r->vc = calloc((size_t)c->n_layers * c->seq_len * kv, sizeof(float));
+	if (!r->x || !r->xb || !r->xb2 || !r->hb || !r->hb2 || !r->q || !r->att || !r->kc ||
+	    !r->vc) {
+		ref_destroy(r);
+		return NPU_E_NOMEM;
+	}
+	*out = r;
+	return NPU_OK;
+}
+
+void ref_destroy(struct ref_engine *r)
+{
+	if (!r)
+		return;
+	free(r->x);
+	free(r->xb);
+	free(r->xb2);
+	free(r->hb);
+	free(r->hb2);
+	free(r->q);
+	free(r->att);
+	free(r->kc);
+	free(r->vc);
+	free(r);
+}
+
+static void rmsnorm(float *o, const float *x, const float *g, int n)
+{
+	double ss = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		ss += (double)x[i] * x[i];
+	ss = 1.0 / sqrt(ss / n + 1e-5);
+	for (i = 0; i < n; i++)
+		o[i] = (float)(g[i] * (x[i] * ss));
+}
+
+static void matvec(float *o, const float *x, const float *w, int n, int d)
+{
+	int i, j;
+
+	for (i = 0; i < d; i++) {
+		double s = 0;
+
+		for (j = 0; j < n; j++)
+			s += (double)w[(size_t)i * n + j] * x[j];
+		o[i] = (float)s;
+	}
+}
+
+static void rope(float *v, int n, int hs, int pos)
+{
+	int i;
+
+	for (i = 0; i < n; i += 2) {
+		double f = pow(10000.0, -(double)(i % hs) / hs), a = pos * f;
+		float c = (float)cos(a), s = (float)sin(a), v0 = v[i], v1 = v[i + 1];
+
+		v[i] = v0 * c - v1 * s;
+		v[i + 1] = v0 * s + v1 * c;
+	}
+}
+
+int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits)
+{
+	const struct npu_model *m = r->m;
+	const struct npu_model_config *c = &m->cfg;
+	int d = c->dim, hd = c->hidden_dim, hs = d / c->n_heads;
+	int kv = d * c->n_kv_heads / c->n_heads, grp = c->n_heads / c->n_kv_heads;
+	int l, h, t, i;
+
+	if (token < 0 || token >= c->vocab_size || pos < 0 || pos >= c->seq_len)
+		return NPU_E_RANGE;
+	memcpy(r->x, m->token_embedding + (size_t)token * d, (size_t)d * sizeof(float));
+	for (l = 0; l < c->n_layers; l++) {
+		float *kc = r->kc + ((size_t)l * c->seq_len) * kv;
+		float *vc = r->vc + ((size_t)l * c->seq_len) * kv;
+
+		rmsnorm(r->xb, r->x, m->rms_att + (size_t)l * d, d);
+		matvec(r->q, r->xb, m->wq + (size_t)l * d * d, d, d);
+		matvec(kc + (size_t)pos * kv, r->xb, m->wk + (size_t)l * kv * d, d, kv);
+		matvec(vc + (size_t)pos * kv, r->xb, m->wv + (size_t)l * kv * d, d, kv);
+		rope(r->q, d, hs, pos);
+		rope(kc + (size_t)pos * kv, kv, hs, pos);
+		for (h = 0; h < c->n_heads; h++) {
+			const float *qh = r->q + h * hs;
+			float *o = r->xb + h * hs;
+			double mx = -1e30, sum = 0;
+
+			for (t = 0; t <= pos; t++) {
+				const float *k = kc + (size_t)t * kv + (h / grp) * hs;
+				double s = 0;
+
+				for (i = 0; i < hs; i++)
+					s += (double)qh[i] * k[i];
+				r->att[t] = (float)(s / sqrt((double)hs));
+				mx = fmax(mx, r->att[t]);
+			}
+			for (t = 0; t <= pos; t++) {
+				r->att[t] = (float)exp(r->att[t] - mx);
+				sum += r->att[t];
+			}
+			memset(o, 0, (size_t)hs * sizeof(float));
+			for (t = 0; t <= pos; t++) {
+				const float *v = vc + (size_t)t * kv + (h / grp) * hs;
+				float a = (float)(r->att[t] / sum);
+
+				for (i = 0; i < hs; i++)
+					o[i] += a * v[i];
+			}
+		}
+		matvec(r->xb2, r->xb, m->wo + (size_t)l * d * d, d, d);
+		for (i = 0; i < d; i++)
+			r->x[i] += r->xb2[i];
+		rmsnorm(r->xb, r->x, m->rms_ffn + (size_t)l * d, d);
+		matvec(r->hb, r->xb, m->w1 + (size_t)l * hd * d, d, hd);
+		matvec(r->hb2, r->xb, m->w3 + (size_t)l * hd * d, d, hd);
+		for (i = 0; i < hd; i++)
+			r->hb[i] = r->hb[i] / (1.0f + expf(-r->hb[i])) * r->hb2[i];
+		matvec(r->xb, r->hb, m->w2 + (size_t)l * d * hd, hd, d);
+		for (i = 0; i < d; i++)
+			r->x[i] += r->xb[i];
+	}
+	rmsnorm(r->xb, r->x, m->rms_final, d);
+	matvec(logits, r->xb, m->wcls, d, c->vocab_size);
+	return NPU_OK;
+}

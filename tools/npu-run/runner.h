@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* npu-run's parts: the NPU forward pass, the float reference, metrics. */
+#ifndef NPU_RUN_RUNNER_H
+#define NPU_RUN_RUNNER_H
+
+#include <stdint.h>
+
+#include <npu/model.h>
+#include <npu/npu.h>
+
+/* The model on an NPU: quantized weights and KV caches in device memory. */
+struct npu_engine;
+
+struct engine_opts {
+	int bits;		/* 8 or 4 */
+	int group;		/* int4 group size */
+};
+
+int engine_create(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
+		  struct npu_engine **out, char *err, size_t err_len);
+/*
+ * Run @n tokens at positions @pos.. (a prefill when n > 1, the recorded
+ * decode graph when n == 1); the logits of the last one into @logits.
+ */
+int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, float *logits);
+uint64_t engine_device_bytes(const struct npu_engine *e);
+void engine_destroy(struct npu_engine *e);
+
+/* The same model in float32, plain C. */
+struct ref_engine;
+
+int ref_create(const struct npu_model *m, struct ref_engine **out);
+int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits);
+void ref_destroy(struct ref_engine *r);
+
+/* Next-token distributions compared position by position. */
+struct compare_stats {
+	int positions, top1_agree;
+	double kl_sum, nll_ref, nll_dev;
+};
+
+void compare_add(struct compare_stats *s, const float *ref, const float *dev, int vocab,
+		  int32_t next);
+int argmax(const float *v, int n);
+int32_t sample(const float *logits, int vocab, float temperature, float topp, uint64_t *rng);
+
+#endif
