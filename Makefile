@@ -169,8 +169,27 @@ kernel-check: deps kmod-sources
 numerics: all
 	$(O)/bin/npu-numerics
 
-run: deps all
-	$(O)/bin/npu-info
+# make run: npu-run on the emulated NPU in the QEMU guest (DEVICE=cpu or
+# float: on this host instead). MODEL/TOKENIZER default to stories260K from
+# ../shared/models when present, else the synthetic model.
+MODELS ?= ../shared/models
+MODEL ?= $(wildcard $(MODELS)/stories260K.bin)
+TOKENIZER ?= $(if $(MODEL),$(wildcard $(MODELS)/tok512.bin))
+DEVICE ?= accel
+STEPS ?= 200
+RUN_ARGS = --steps $(STEPS) $(if $(filter float,$(DEVICE)),,--compare) \
+	$(if $(MODEL),--model $(1)$(notdir $(MODEL))) $(if $(TOKENIZER),--tokenizer $(1)$(notdir $(TOKENIZER)))
+
+run: deps
+	@$(MAKE) --no-print-directory all
+ifeq ($(DEVICE),accel)
+	@$(MAKE) --no-print-directory module
+	NPU_MODEL="$(MODEL)" NPU_TOKENIZER="$(TOKENIZER)" NPU_RUN_ARGS="$(call RUN_ARGS,/models/)" \
+		tests/qemu/mkinitramfs.sh $(QEMU_DIR)/kernel $(O) $(QEMU_DIR)/run-initramfs.cpio.gz
+	tests/qemu/run.sh $(QEMU_DIR)/kernel $(QEMU_DIR)/run-initramfs.cpio.gz $(QEMU_DIR)/run.log run
+else
+	$(O)/bin/npu-run --device $(DEVICE) $(call RUN_ARGS,$(MODELS)/)
+endif
 
 clean:
 	rm -rf $(O)

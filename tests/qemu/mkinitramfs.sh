@@ -51,8 +51,15 @@ cp "$build/firmware/npu_fw.bin" "$work/lib/firmware/npu/npu_fw.bin"
 for t in "$build"/guest/* "$build"/tests/test_*; do
 	[ -x "$t" ] && cp "$t" "$work/tests/"
 done
-cp "$build/bin/npu-info" "$work/bin/"
-for t in "$work"/tests/* "$work/bin/npu-info"; do
+cp "$build/bin/npu-info" "$build/bin/npu-run" "$work/bin/"
+# The model npu-run and the model tests use, when there is one.
+mkdir -p "$work/models"
+for f in ${NPU_MODEL:-} ${NPU_TOKENIZER:-}; do
+	[ -f "$f" ] && cp "$f" "$work/models/"
+done
+# What "make run" asks the guest to run (kernel command line npu.run=1).
+printf '%s\n' "${NPU_RUN_ARGS:-}" > "$work/run-args"
+for t in "$work"/tests/* "$work/bin/npu-info" "$work/bin/npu-run"; do
 	ldd "$t" 2>/dev/null | grep -o '/[^ ]*' || true
 done | sort -u | while read -r lib; do
 	mkdir -p "$work$(dirname "$lib")"

@@ -3,11 +3,15 @@
 # work on these machines), stream its console, and turn the guest's result
 # line into this script's exit status. Any WARN or oops panics the guest
 # (panic_on_warn, oops=panic), which then has no result line: a failure.
-# usage: run.sh KERNEL_CACHE INITRAMFS LOG
+# usage: run.sh KERNEL_CACHE INITRAMFS LOG [run]
+# With "run", the guest runs npu-run (make run) instead of the suite.
 set -u
 kcache=$(realpath "$1")
 initrd=$2
 log=$3
+mode=${4:-suite}
+extra=
+[ "$mode" = run ] && extra=npu.run=1
 kver=$(cat "$kcache/version")
 start=$(date +%s)
 
@@ -18,11 +22,18 @@ boot() {
 	timeout 900 qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2 -m 2048 \
 		-nographic -no-reboot \
 		-kernel "$kcache/root/boot/vmlinuz-$kver" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU hung_task_panic=1 quiet loglevel=6" \
+		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU hung_task_panic=1 quiet loglevel=6 $extra" \
 		</dev/null 2>&1 | tee "$log" | grep --line-buffered -vE '^\[ *[0-9.]+\] '
 }
 boot
 echo "qemu: $(($(date +%s) - start)) s in all"
+
+if [ "$mode" = run ]; then
+	rc=$(grep -a 'NPU-RUN-EXIT:' "$log" | tail -1 | sed 's/.*NPU-RUN-EXIT: //' | tr -d '\r')
+	[ "$rc" = 0 ] && exit 0
+	echo "qemu: npu-run did not finish well (exit '${rc:-none}'); the log is $log"
+	exit 1
+fi
 
 result=$(grep -a 'NPU-QEMU-RESULT:' "$log" | tail -1 | sed 's/.*NPU-QEMU-RESULT: //' | tr -d '\r')
 if [ -z "$result" ]; then
