@@ -48,6 +48,8 @@ LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj
 	$(patsubst libnpu/model/%.c,$(O)/lib/obj/model_%.o,$(MODEL_SRCS))
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
+# npu-run's engines without its main(): the model tests link them.
+RUN_LIB_SRCS := $(filter-out tools/npu-run/main.c,$(RUN_SRCS))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS))
 GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
@@ -124,6 +126,8 @@ $(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
 # KDIR: a kernel build tree; by default the Debian 6.12 headers that the
 # QEMU harness fetches into $(QEMU_DIR)/kernel.
 QEMU_DIR ?= $(O)/qemu
+# Models are read from ../shared/models (never committed); NPU_MODELS for tests.
+MODELS ?= ../shared/models
 KDIR ?= $(QEMU_DIR)/kernel/root/usr/src/linux-headers-$(shell tests/qemu/kernel.sh $(QEMU_DIR)/kernel)
 KFLAGS ?= W=1
 
@@ -141,6 +145,11 @@ module: deps kmod-sources
 module-clean:
 	$(MAKE) -C $(KDIR) M=$(KMOD_DIR) O= clean
 
+$(O)/tests/test_model: tests/unit/test_model.c tests/unit/testlib.c $(RUN_LIB_SRCS) $(O)/lib/libnpu.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(RUN_LIB_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) \
+		$(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
+
 # In-guest tests: raw ioctls (guestlib) and libnpu (testlib).
 $(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
@@ -151,7 +160,8 @@ $(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(O)/l
 qemu-check: deps
 	@$(MAKE) --no-print-directory all $(GUEST_TESTS)
 	@$(MAKE) --no-print-directory module
-	tests/qemu/mkinitramfs.sh $(QEMU_DIR)/kernel $(O) $(QEMU_DIR)/initramfs.cpio.gz
+	NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin)" NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" \
+		tests/qemu/mkinitramfs.sh $(QEMU_DIR)/kernel $(O) $(QEMU_DIR)/initramfs.cpio.gz
 	tests/qemu/run.sh $(QEMU_DIR)/kernel $(QEMU_DIR)/initramfs.cpio.gz $(QEMU_DIR)/console.log
 
 # ---- running -----------------------------------------------------------
@@ -172,7 +182,6 @@ numerics: all
 # make run: npu-run on the emulated NPU in the QEMU guest (DEVICE=cpu or
 # float: on this host instead). MODEL/TOKENIZER default to stories260K from
 # ../shared/models when present, else the synthetic model.
-MODELS ?= ../shared/models
 MODEL ?= $(wildcard $(MODELS)/stories260K.bin)
 TOKENIZER ?= $(if $(MODEL),$(wildcard $(MODELS)/tok512.bin))
 DEVICE ?= accel

@@ -22,7 +22,7 @@ for dir in "$@"; do
 	for t in "$dir"/tests/test_*; do
 		[ -x "$t" ] || continue
 		# Tests run from the top of the tree (they read build/firmware).
-		NPU_FW_IMAGE="$dir/firmware/npu_fw.bin" "$t" >"$log" 2>&1
+		NPU_FW_IMAGE="$dir/firmware/npu_fw.bin" NPU_MODELS="${NPU_MODELS:-../shared/models}" "$t" >"$log" 2>&1
 		rc=$?
 		grep -E '^\[(==========|  PASSED  |  FAILED  |  ERROR   |   LINE   )\]|^ERROR' "$log" |
 			sed "s|^|$(basename "$t"): |"

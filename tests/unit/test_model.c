@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The model runner's parts with stories260K from ../shared/models (or
+ * $NPU_MODELS): the float reference's greedy story, the device paths'
+ * accuracy against it (thresholds justified in docs/accuracy.md), the
+ * tokenizer, quantization, and every kind of malformed file.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <npu/model.h>
+#include "testlib.h"
+#include "../../tools/npu-run/runner.h"
+
+static char model_path[512], tok_path[512];
+
+/* The model must be there: a missing model fails, it is never skipped. */
+static int find_models(void **state)
+{
+	const char *dir = getenv("NPU_MODELS") ? getenv("NPU_MODELS") : "../shared/models";
+
+	(void)state;
+	snprintf(model_path, sizeof(model_path), "%s/stories260K.bin", dir);
+	snprintf(tok_path, sizeof(tok_path), "%s/tok512.bin", dir);
+	if (access(model_path, R_OK) || access(tok_path, R_OK)) {
+		fprintf(stderr, "test_model: %s or %s missing (set NPU_MODELS)\n", model_path,
+			tok_path);
+		return -1;
+	}
+	return 0;
+}
+
+static void load(struct npu_model *m, struct npu_tokenizer *t)
+{
+	char err[256] = "";
+
+	if (npu_model_load(model_path, m, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(m->cfg.dim, 64);
+	assert_int_equal(m->cfg.n_layers, 5);
+	assert_int_equal(m->cfg.n_kv_heads, 4);
+	assert_int_equal(m->cfg.vocab_size, 512);
+	assert_true(m->cfg.shared_classifier);
+	if (t && npu_tokenizer_load(tok_path, m->cfg.vocab_size, t, err, sizeof(err)))
+		fail_msg("%s", err);
+}
+
+/* Greedy continuation of the prompt on an engine (device or float). */
+static int generate(struct npu_engine *dev, struct ref_engine *ref, const struct npu_tokenizer *t,
+		    int steps, int32_t *tokens)
+{
+	float logits[512];
+	int32_t n = 0;
+	int i;
+
+	assert_int_equal(npu_tokenizer_encode(t, "Once upon a time", 1, tokens, 64, &n), NPU_OK);
+	for (i = 0; i < n; i++)
+		assert_int_equal(dev ? engine_forward(dev, &tokens[i], 1, i, logits)
+				     : ref_forward(ref, tokens[i], i, logits), NPU_OK);
+	for (i = 0; i < steps; i++) {
+		tokens[n] = argmax(logits, 512);
+		n++;
+		assert_int_equal(dev ? engine_forward(dev, &tokens[n - 1], 1, n - 1, logits)
+				     : ref_forward(ref, tokens[n - 1], n - 1, logits), NPU_OK);
+	}
+	return n;
+}
+
+static void detok(const struct npu_tokenizer *t, const int32_t *tokens, int n, char *out, size_t len)
+{
+	size_t at = 0;
+	char bb[2];
+	int i;
+
+	out[0] = '\0';
+	for (i = 1; i < n; i++) {
+		const char *p = npu_tokenizer_piece(t, tokens[i - 1], tokens[i], bb);
+
+		if (at + strlen(p) + 1 >= len)
+			break;
+		strcpy(out + at, p);
+		at += strlen(p);
+	}
+}
+
+/* llama2.c's run.c gives this greedy story for stories260K. */
+static void float_greedy_story(void **state)
+{
+	struct npu_model m;
+	struct npu_tokenizer t;
+	struct ref_engine *ref;
+	int32_t tokens[128];
+	char text[2048];
+	int n;
+
+	(void)state;
+	load(&m, &t);
+	assert_int_equal(ref_create(&m, &ref), NPU_OK);
+	n = generate(NULL, ref, &t, 60, tokens);
+	detok(&t, tokens, n, text, sizeof(text));
+	assert_memory_equal(text, "Once upon a time, there was a little girl named Lily. She loved "
+			    "to play outside in the park. One day, she saw a big, red ball.", 125);
+	ref_destroy(ref);
+	npu_tokenizer_free(&t);
+	npu_model_free(&m);
+}
+
+/* Teacher-forced on the float model's own story: KL and top-1 of a device. */
+static void accuracy(int bits, int group, double max_kl, double min_top1, int min_agree)
+{
+	struct engine_opts eo = { bits, group };
+	struct npu_model m;
+	struct npu_tokenizer t;
+	struct ref_engine *ref, *ref2;
+	struct npu_engine *e;
+	struct compare_stats s = { 0 };
+	npu_device *dev = t_open();
+	int32_t tokens[256], dtok[256];
+	float ld[512], lr[512];
+	char err[256];
+	int n, i, agree = 0;
+
+	load(&m, &t);
+	assert_int_equal(ref_create(&m, &ref), NPU_OK);
+	assert_int_equal(ref_create(&m, &ref2), NPU_OK);
+	if (engine_create(dev, &m, &eo, &e, err, sizeof(err)))
+		fail_msg("%s", err);
+	n = generate(NULL, ref, &t, 150, tokens);
+	for (i = 0; i + 1 < n; i++) {
+		assert_int_equal(engine_forward(e, &tokens[i], 1, i, ld), NPU_OK);
+		assert_int_equal(ref_forward(ref2, tokens[i], i, lr), NPU_OK);
+		compare_add(&s, lr, ld, 512, tokens[i + 1]);
+	}
+	print_message("W%d g%d: mean KL %.3g, top-1 %.1f%% over %d positions\n", bits, group,
+		      s.kl_sum / s.positions, 100.0 * s.top1_agree / s.positions, s.positions);
+	assert_true(s.kl_sum / s.positions < max_kl);
+	assert_true((double)s.top1_agree / s.positions >= min_top1);
+	/* Greedy on the device: the same story for at least min_agree tokens. */
+	engine_destroy(e);
+	assert_int_equal(engine_create(dev, &m, &eo, &e, err, sizeof(err)), NPU_OK);
+	generate(e, NULL, &t, 60, dtok);
+	while (agree < 60 && dtok[5 + agree] == tokens[5 + agree])
+		agree++;
+	assert_true(agree >= min_agree);
+	engine_destroy(e);
+	ref_destroy(ref);
+	ref_destroy(ref2);
+	npu_close(dev);
+	npu_tokenizer_free(&t);
+	npu_model_free(&m);
+}
+
+static void accuracy_w8(void **state)
+{
+	(void)state;
+	accuracy(8, 0, 2e-3, 0.95, 40);
+}
+
+static void accuracy_w4g32(void **state)
+{
+	(void)state;
+	accuracy(4, 32, 0.12, 0.85, 8);
+}
+
+/* Prefill in one batch gives the same bits as one token at a time. */
+static void prefill_equals_steps(void **state)
+{
+	struct engine_opts eo = { 8, 0 };
+	struct npu_model m;
+	struct npu_tokenizer t;
+	struct npu_engine *a, *b;
+	npu_device *dev = t_open();
+	int32_t tokens[64];
+	float la[512], lb[512];
+	char err[256];
+	int32_t n;
+	int i;
+
+	(void)state;
+	load(&m, &t);
+	assert_int_equal(npu_tokenizer_encode(&t, "The little dog ran to the big tree and barked "
+					      "at the bird.", 1, tokens, 64, &n), NPU_OK);
+	assert_int_equal(engine_create(dev, &m, &eo, &a, err, sizeof(err)), NPU_OK);
+	assert_int_equal(engine_create(dev, &m, &eo, &b, err, sizeof(err)), NPU_OK);
+	assert_int_equal(engine_forward(a, tokens, n, 0, la), NPU_OK);
+	for (i = 0; i < n; i++)
+		assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
+	assert_memory_equal(la, lb, sizeof(la));
+	engine_destroy(a);
+	engine_destroy(b);
+	npu_close(dev);
+	npu_tokenizer_free(&t);
+	npu_model_free(&m);
+}
+
+/*
+ * The device the suite runs on (accel in the QEMU guest) equals the cpu
+ * backend token for token and logit for logit.
+ */
+static void device_equals_cpu(void **state)
+{
+	struct engine_opts eo = { 4, 32 };
+	struct npu_model m;
+	struct npu_tokenizer t;
+	struct npu_engine *a, *b;
+	npu_device *dev = t_open(), *cpu;
+	int32_t ta[128], tb[128];
+	float la[512], lb[512];
+	char err[256];
+	int n, i;
+
+	(void)state;
+	load(&m, &t);
+	assert_int_equal(npu_open("cpu", &cpu), NPU_OK);
+	assert_int_equal(engine_create(dev, &m, &eo, &a, err, sizeof(err)), NPU_OK);
+	assert_int_equal(engine_create(cpu, &m, &eo, &b, err, sizeof(err)), NPU_OK);
+	n = generate(a, NULL, &t, 60, ta);
+	assert_int_equal(generate(b, NULL, &t, 60, tb), n);
+	assert_memory_equal(ta, tb, (size_t)n * sizeof(*ta));
+	/* Teacher-forced logits, bit for bit. */
+	for (i = 0; i + 1 < n; i++) {
+		assert_int_equal(engine_forward(a, &ta[i], 1, i, la), NPU_OK);
+		assert_int_equal(engine_forward(b, &ta[i], 1, i, lb), NPU_OK);
+		assert_memory_equal(la, lb, sizeof(la));
+	}
+	engine_destroy(a);
+	engine_destroy(b);
+	npu_close(cpu);
+	npu_close(dev);
+	npu_tokenizer_free(&t);
+	npu_model_free(&m);
+}
+
+static void tokenizer_round_trip(void **state)
+{
+	const char *text = "Tim and Sue saw a cat. \"Hi!\" said Tim. It was 3 o'clock \xc3\xa9.";
+	struct npu_model m;
+	struct npu_tokenizer t;
+	int32_t tokens[128];
+	char out[512];
+	int32_t n;
+
+	(void)state;
+	load(&m, &t);
+	assert_int_equal(npu_tokenizer_encode(&t, text, 1, tokens, 128, &n), NPU_OK);
+	assert_int_equal(tokens[0], 1);
+	assert_true(n < (int32_t)strlen(text));	/* merges happened */
+	detok(&t, tokens, n, out, sizeof(out));
+	assert_string_equal(out, text);
+	assert_int_equal(npu_tokenizer_encode(&t, "", 1, tokens, 128, &n), NPU_OK);
+	assert_int_equal(n, 1);
+	npu_tokenizer_free(&t);
+	npu_model_free(&m);
+}
+
+static void quantize_bounds(void **state)
+{
+	float w[4 * 64];
+	struct npu_qmatrix q8, q4;
+	int i;
+
+	(void)state;
+	t_seed(17);
+	for (i = 0; i < 4 * 64; i++)
+		w[i] = (float)((t_rand_unit() - 0.5) * (1 + i / 64) * 0.1);
+	assert_int_equal(npu_quantize(w, 4, 64, 8, 64, &q8), NPU_OK);
+	assert_int_equal(npu_quantize(w, 4, 64, 4, 32, &q4), NPU_OK);
+	for (i = 0; i < 4 * 64; i++) {
+		double amax = 0.05 * (1 + i / 64);
+
+		/* int8: within half a step of max/127 (plus the factor's rounding). */
+		assert_true(fabs(npu_qmatrix_value(&q8, i / 64, i % 64) - w[i]) <= amax / 127 * 0.51);
+		/* int4 with clipping: within a step of max/7. */
+		assert_true(fabs(npu_qmatrix_value(&q4, i / 64, i % 64) - w[i]) <= amax / 7 * 1.01);
+	}
+	assert_int_equal(npu_quantize(w, 4, 64, 4, 48, &q4), NPU_E_INVAL);
+	assert_int_equal(npu_quantize(w, 4, 64, 5, 64, &q4), NPU_E_INVAL);
+	npu_qmatrix_free(&q8);
+	npu_qmatrix_free(&q4);
+}
+
+/* Write @len bytes of @src to a temp file, after applying an edit. */
+static void write_file(const char *path, const void *src, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(src, 1, len, f), len);
+	fclose(f);
+}
+
+static void *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	void *p;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	*len = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	p = malloc(*len);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, *len, f), *len);
+	fclose(f);
+	return p;
+}
+
+static void expect_model_error(const char *path, const char *needle)
+{
+	struct npu_model m;
+	char err[256] = "";
+
+	assert_int_equal(npu_model_load(path, &m, err, sizeof(err)), NPU_E_FORMAT);
+	if (!strstr(err, needle))
+		fail_msg("error '%s' does not name '%s'", err, needle);
+}
+
+static void malformed_checkpoints(void **state)
+{
+	char path[] = "/tmp/npu-model-XXXXXX";
+	struct npu_model m;
+	size_t len;
+	uint8_t *orig = read_all(model_path, &len), *b = malloc(len);
+	char err[256];
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, orig, len - 4);
+	expect_model_error(path, "bytes");		/* truncated by one float */
+	write_file(path, orig, 20);
+	expect_model_error(path, "header");		/* not even a header */
+	memcpy(b, orig, len);
+	((int32_t *)b)[0] = 0;
+	write_file(path, b, len);
+	expect_model_error(path, "dim");
+	memcpy(b, orig, len);
+	((int32_t *)b)[3] = 7;				/* n_heads 7 does not divide 64 */
+	write_file(path, b, len);
+	expect_model_error(path, "n_heads");
+	memcpy(b, orig, len);
+	((int32_t *)b)[4] = 3;				/* n_kv_heads 3 does not divide 8 */
+	write_file(path, b, len);
+	expect_model_error(path, "n_kv_heads");
+	memcpy(b, orig, len);
+	((int32_t *)b)[6] = 2000000000;			/* absurd seq_len */
+	write_file(path, b, len);
+	expect_model_error(path, "seq_len");
+	memcpy(b, orig, len);
+	((int32_t *)b)[5] = -512;			/* a separate classifier that is not there */
+	write_file(path, b, len);
+	expect_model_error(path, "bytes");
+	memcpy(b, orig, len);
+	((uint32_t *)b)[100] = 0x7fc00000;		/* NaN */
+	write_file(path, b, len);
+	expect_model_error(path, "float 93");
+	assert_int_equal(npu_model_load("/nonexistent/model.bin", &m, err, sizeof(err)), NPU_E_IO);
+	unlink(path);
+	free(orig);
+	free(b);
+}
+
+static void expect_tok_error(const char *path, const char *needle)
+{
+	struct npu_tokenizer t;
+	char err[256] = "";
+
+	assert_int_equal(npu_tokenizer_load(path, 512, &t, err, sizeof(err)), NPU_E_FORMAT);
+	if (!strstr(err, needle))
+		fail_msg("error '%s' does not name '%s'", err, needle);
+}
+
+static void malformed_tokenizers(void **state)
+{
+	char path[] = "/tmp/npu-tok-XXXXXX";
+	size_t len;
+	uint8_t *orig = read_all(tok_path, &len), *b = malloc(len + 4);
+	struct npu_tokenizer t;
+	char err[256];
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, orig, len - 1);
+	expect_tok_error(path, "truncated");
+	memcpy(b, orig, len);
+	((int32_t *)b)[0] = 0;
+	write_file(path, b, len);
+	expect_tok_error(path, "max_token_length");
+	memcpy(b, orig, len);
+	((int32_t *)b)[2] = 99;				/* token 0's length */
+	write_file(path, b, len);
+	expect_tok_error(path, "length 99");
+	memcpy(b, orig, len);
+	memcpy(b + len, "junk", 4);
+	write_file(path, b, len + 4);
+	expect_tok_error(path, "bytes left");
+	/* The right file for another vocabulary size. */
+	assert_int_equal(npu_tokenizer_load(tok_path, 600, &t, err, sizeof(err)), NPU_E_FORMAT);
+	unlink(path);
+	free(orig);
+	free(b);
+}
+
+static void synthetic_models(void **state)
+{
+	struct npu_model a, b;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(npu_model_synthetic("tiny", 7, &a, err, sizeof(err)), NPU_OK);
+	assert_int_equal(npu_model_synthetic("tiny", 7, &b, err, sizeof(err)), NPU_OK);
+	assert_int_equal(a.n_floats, b.n_floats);
+	assert_memory_equal(a.data, b.data, a.n_floats * sizeof(float));
+	npu_model_free(&b);
+	assert_int_equal(npu_model_synthetic("tiny", 8, &b, err, sizeof(err)), NPU_OK);
+	assert_memory_not_equal(a.data, b.data, 4096);
+	assert_int_equal(npu_model_synthetic("huge", 7, &b, err, sizeof(err)), NPU_E_INVAL);
+	assert_non_null(strstr(err, "huge"));
+	npu_model_free(&a);
+	npu_model_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(float_greedy_story),
+		cmocka_unit_test(accuracy_w8),
+		cmocka_unit_test(accuracy_w4g32),
+		cmocka_unit_test(prefill_equals_steps),
+		cmocka_unit_test(device_equals_cpu),
+		cmocka_unit_test(tokenizer_round_trip),
+		cmocka_unit_test(quantize_bounds),
+		cmocka_unit_test(malformed_checkpoints),
+		cmocka_unit_test(malformed_tokenizers),
+		cmocka_unit_test(synthetic_models),
+	};
+
+	return cmocka_run_group_tests_name("model", tests, find_models, NULL);
+}
