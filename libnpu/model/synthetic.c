@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Synthetic models: llama2.c shapes with weights drawn from a seeded
- * generator, scaled like trained weights (about 1/sqrt(fan-in)), so the
- * runner, the comparison and the benchmarks work on any machine.
+ * generator with the spreads of stories260K's weights, so the runner, the
+ * comparison and the benchmarks work on any machine. Their text is noise,
+ * and being unstructured they are far more sensitive to quantization than
+ * a trained model (docs/accuracy.md).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -73,19 +75,23 @@ int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, c
 	h = (size_t)m->cfg.hidden_dim;
 	l = (size_t)m->cfg.n_layers;
 	kv = d * (size_t)m->cfg.n_kv_heads / (size_t)m->cfg.n_heads;
-	fill(m->token_embedding, (size_t)m->cfg.vocab_size * d, 1.0f, &s);
-	fill(m->wq, l * d * d, 1.0f / sqrtf((float)d), &s);
-	fill(m->wk, l * kv * d, 1.0f / sqrtf((float)d), &s);
-	fill(m->wv, l * kv * d, 1.0f / sqrtf((float)d), &s);
-	fill(m->wo, l * d * d, 0.5f / sqrtf((float)d), &s);
+	/*
+	 * Spreads as in stories260K, scaled by fan-in: logits then have a
+	 * spread of a few units whatever the width, as in a trained model.
+	 */
+	fill(m->token_embedding, (size_t)m->cfg.vocab_size * d, 2.4f / sqrtf((float)d), &s);
+	fill(m->wq, l * d * d, 1.8f / sqrtf((float)d), &s);
+	fill(m->wk, l * kv * d, 1.6f / sqrtf((float)d), &s);
+	fill(m->wv, l * kv * d, 0.55f / sqrtf((float)d), &s);
+	fill(m->wo, l * d * d, 0.65f / sqrtf((float)d), &s);
 	fill(m->w1, l * h * d, 1.0f / sqrtf((float)d), &s);
-	fill(m->w2, l * d * h, 0.5f / sqrtf((float)h), &s);
+	fill(m->w2, l * d * h, 1.0f / sqrtf((float)h), &s);
 	fill(m->w3, l * h * d, 1.0f / sqrtf((float)d), &s);
 	for (i = 0; i < l * d; i++) {
-		m->rms_att[i] = 1.0f + 0.1f * gauss(&s);
-		m->rms_ffn[i] = 1.0f + 0.1f * gauss(&s);
+		m->rms_att[i] = 1.2f + 0.3f * gauss(&s);
+		m->rms_ffn[i] = 0.8f + 0.2f * gauss(&s);
 	}
 	for (i = 0; i < d; i++)
-		m->rms_final[i] = 1.0f + 0.1f * gauss(&s);
+		m->rms_final[i] = 1.8f + 0.5f * gauss(&s);
 	return NPU_OK;
 }

@@ -15,6 +15,7 @@
 #define N_NULL 20000
 #define N_RTT 500
 #define N_THROUGHPUT 2000
+#define WINDOW 256
 
 static void bench(void **state)
 {
@@ -42,17 +43,21 @@ static void bench(void **state)
 	}
 	rtt_ns = (g_now_ns() - t0) / N_RTT;
 
+	/* Keep a window of jobs in flight, under the file's 1024 job records. */
 	t0 = g_now_ns();
-	for (i = 0; i < N_THROUGHPUT; i++)
+	for (i = 0; i < N_THROUGHPUT; i++) {
 		assert_int_equal(g_submit(fd, cmd.handle, n, 1, NULL, 0, 0, &id), 0);
+		if (id > WINDOW)
+			assert_int_equal(g_wait(fd, id - WINDOW, -1, &w), 0);
+	}
 	assert_int_equal(g_wait(fd, id, -1, &w), 0);
 	thr_ns = g_now_ns() - t0;
 
 	printf("BENCH null ioctl (GET_CAPS): %lld ns\n", (long long)null_ns);
 	printf("BENCH empty job round trip (submit -> out-syncobj signalled): %lld ns = %.1f null ioctls\n",
 	       (long long)rtt_ns, (double)rtt_ns / null_ns);
-	printf("BENCH empty jobs/s (%d queued back to back, 2 cores): %.0f jobs/s; per job %.1f null ioctls\n",
-	       N_THROUGHPUT, N_THROUGHPUT * 1e9 / thr_ns, (double)thr_ns / N_THROUGHPUT / null_ns);
+	printf("BENCH empty jobs/s (%d, up to %d in flight, 2 cores): %.0f jobs/s; per job %.1f null ioctls\n",
+	       N_THROUGHPUT, WINDOW, N_THROUGHPUT * 1e9 / thr_ns, (double)thr_ns / N_THROUGHPUT / null_ns);
 	drmSyncobjDestroy(fd, sync);
 	g_bo_del(fd, &cmd);
 	close(fd);

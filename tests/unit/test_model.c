@@ -420,10 +420,10 @@ static void synthetic_models(void **state)
 	npu_model_free(&b);
 	assert_int_equal(npu_model_synthetic("tiny", 8, &b, err, sizeof(err)), NPU_OK);
 	assert_memory_not_equal(a.data, b.data, 4096);
+	npu_model_free(&b);
 	assert_int_equal(npu_model_synthetic("huge", 7, &b, err, sizeof(err)), NPU_E_INVAL);
 	assert_non_null(strstr(err, "huge"));
 	npu_model_free(&a);
-	npu_model_free(&b);
 }
 
 int main(void)
