@@ -73,6 +73,7 @@ static int npu_open(struct drm_device *dev, struct drm_file *file)
 	ctx->client_id = file->client_id;
 	kref_init(&ctx->refcount);
 	spin_lock_init(&ctx->job_lock);
+	mutex_init(&ctx->submit_lock);
 	ctx->next_job_id = 1;
 	ret = npu_mmu_init(ctx);
 	if (ret)
@@ -100,14 +101,16 @@ static void npu_postclose(struct drm_device *dev, struct drm_file *file)
 }
 
 /*
- * Closing a file first lets its jobs finish: the DRM core releases the
- * file's buffers, and with them its address space, before postclose.
+ * The DRM core releases a file's buffer handles before postclose. Jobs
+ * still queued must not find their address space emptied: from here on a
+ * handle's release leaves its mapping, which goes with the context.
  */
 static int npu_release(struct inode *inode, struct file *filp)
 {
 	struct drm_file *file = filp->private_data;
+	struct npu_ctx *ctx = file->driver_priv;
 
-	npu_ctx_wait_idle(file->driver_priv);
+	WRITE_ONCE(ctx->closing, true);
 	return drm_release(inode, filp);
 }
 
@@ -179,21 +182,24 @@ static int npu_probe(struct platform_device *pdev)
 	ndev->n_cores = clamp(n, 1u, (unsigned int)NPU_MAX_CORES);
 	ndev->job_timeout_ms = max(job_timeout_ms, 10u);
 	ndev->hw = &npu_emu_hw_ops;
-	mutex_init(&ndev->sched_lock);
+	ndev->irq_wq = alloc_workqueue("npu%d-irq", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0, pdev->id);
+	if (!ndev->irq_wq)
+		return -ENOMEM;
 	init_waitqueue_head(&ndev->jobs_drained);
 	spin_lock_init(&ndev->inject_lock);
 	for (i = 0; i < ndev->n_cores; i++) {
 		ndev->cores[i].ndev = ndev;
 		ndev->cores[i].index = i;
+		mutex_init(&ndev->cores[i].reset_lock);
 	}
 	/* PRIME import maps dma-bufs through this device. */
 	ret = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
 	if (ret)
-		return ret;
+		goto err_wq;
 
 	ret = npu_fw_load(ndev);
 	if (ret)
-		return ret;
+		goto err_wq;
 	npu_fill_caps(ndev);
 	ret = ndev->hw->boot(ndev);
 	if (ret)
@@ -217,6 +223,8 @@ err_hw:
 	ndev->hw->shutdown(ndev);
 err_fw:
 	npu_fw_release(ndev);
+err_wq:
+	destroy_workqueue(ndev->irq_wq);
 	return ret;
 }
 
@@ -232,6 +240,7 @@ static void npu_remove(struct platform_device *pdev)
 	wait_event(ndev->jobs_drained, !atomic_read(&ndev->jobs_in_flight));
 	ndev->hw->shutdown(ndev);
 	npu_fw_release(ndev);
+	destroy_workqueue(ndev->irq_wq);
 }
 
 static struct platform_driver npu_platform_driver = {

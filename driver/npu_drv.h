@@ -33,6 +33,8 @@
 #define NPU_VA_START		0x100000000ull
 #define NPU_VA_SIZE		BIT_ULL(40)
 #define NPU_VA_GUARD		PAGE_SIZE	/* unmapped gap after every buffer */
+/* Its pages are pinned while mapped: one buffer is at most 2 GiB. */
+#define NPU_MAX_BO_SIZE		(2ull << 30)
 #define NPU_JOB_RECORDS		1024	/* finished job results kept per file */
 #define NPU_MAX_BOS_PER_JOB	4096
 #define NPU_MAX_IN_SYNCOBJS	64
@@ -90,6 +92,7 @@ struct npu_ring_entry {
  * @fence_context: dma_fence context of the jobs this core runs.
  * @fence_seqno: last seqno handed out on @fence_context.
  * @name: "npuN-coreM", for the scheduler and the thread.
+ * @reset_lock: one timeout recovery of this core at a time.
  * @busy: a job is being executed (or hangs) on the core.
  * @idle: woken when @busy clears.
  * @booted: the core answered the READY handshake with this ABI version.
@@ -98,6 +101,7 @@ struct npu_core {
 	struct npu_device *ndev;
 	unsigned int index;
 	char name[24];
+	struct mutex reset_lock;	/* one recovery at a time */
 	struct drm_gpu_scheduler sched;
 	spinlock_t lock;	/* ring, head, tail, state, busy, reset_gen */
 	struct npu_ring_entry ring[NPU_RING_SIZE];
@@ -135,7 +139,7 @@ struct npu_core {
  * @inject: pending fault injection (enum npu_inject).
  * @inject_client: the drm client id whose next job meets it; 0: any job.
  * @job_timeout_ms: drm_sched timeout.
- * @sched_lock: serializes resets against each other.
+ * @irq_wq: runs the cores' completion handlers (may reclaim memory).
  * @jobs_in_flight: jobs pushed to a queue and not yet freed.
  * @jobs_drained: woken when @jobs_in_flight drops to zero.
  */
@@ -154,7 +158,7 @@ struct npu_device {
 	enum npu_inject inject;
 	u64 inject_client;
 	unsigned int job_timeout_ms;
-	struct mutex sched_lock;	/* one reset at a time */
+	struct workqueue_struct *irq_wq;
 	atomic_t jobs_in_flight;
 	wait_queue_head_t jobs_drained;
 };
@@ -192,6 +196,9 @@ struct npu_job_record {
  * @mappings: address -> struct npu_mapping (the page table the core walks).
  * @by_obj: GEM object -> struct npu_mapping.
  * @entities: one scheduler entity per priority.
+ * @closing: the file is being closed: its buffers stay mapped until the
+ *	context is freed, so queued jobs still run against them.
+ * @submit_lock: makes arming and pushing a job one step per context.
  * @job_lock: protects @next_job_id and @records.
  * @next_job_id: id of the next submitted job (starts at 1).
  * @records: results of the last NPU_JOB_RECORDS jobs.
@@ -210,6 +217,8 @@ struct npu_ctx {
 	struct maple_tree mappings;
 	DECLARE_HASHTABLE(by_obj, 6);
 	struct drm_sched_entity entities[3];
+	bool closing;
+	struct mutex submit_lock;	/* job arm + push */
 	spinlock_t job_lock;	/* next_job_id, records */
 	u64 next_job_id;
 	struct npu_job_record records[NPU_JOB_RECORDS];
@@ -221,7 +230,8 @@ struct npu_ctx {
 /**
  * struct npu_job - a submitted command stream.
  * @base: the drm_sched job.
- * @refcount: the submit path, the scheduler and the record hold it.
+ * @refcount: the submit path and the scheduler hold it, and a core's ring
+ *	while the job is there.
  * @ctx: the submitting context (a reference).
  * @id: the job id returned to userspace.
  * @bos: the BOs the job uses (references), the command buffer first.
@@ -231,6 +241,8 @@ struct npu_ctx {
  * @hw_fence: signalled by the completion interrupt.
  * @result: what the core reported.
  * @completed: the core reported the job done (set by the interrupt).
+ * @in_hw: the job is in a core's ring or running there (not cut off by a
+ *	reset): a resubmission must not run it twice.
  * @queued: counted in npu_device.jobs_in_flight.
  * @link: in npu_core.done.
  */
@@ -246,6 +258,7 @@ struct npu_job {
 	struct dma_fence *hw_fence;
 	struct npu_fw_result result;
 	bool completed;
+	bool in_hw;
 	bool queued;
 	struct list_head link;
 };
@@ -270,7 +283,6 @@ int npu_sched_init(struct npu_device *ndev);
 void npu_sched_fini(struct npu_device *ndev);
 int npu_ctx_queues_init(struct npu_ctx *ctx);
 void npu_ctx_queues_fini(struct npu_ctx *ctx);
-void npu_ctx_wait_idle(struct npu_ctx *ctx);
 void npu_ctx_put(struct npu_ctx *ctx);
 void npu_job_get(struct npu_job *job);
 void npu_job_put(struct npu_job *job);

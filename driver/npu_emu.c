@@ -11,6 +11,7 @@
 #include <linux/kthread.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/delay.h>
 #include <linux/vmalloc.h>
 
 #include "npu_drv.h"
@@ -83,7 +84,19 @@ static void npu_emu_execute(struct npu_core *core, struct npu_job *job)
 		.stop_ctx = core,
 	};
 
-	down_read(&job->ctx->vm_lock);
+	/*
+	 * A core waiting behind an unmap of this context stays resettable:
+	 * it polls for the lock and gives up when a reset asks it to stop.
+	 */
+	while (!down_read_trylock(&job->ctx->vm_lock)) {
+		if (npu_emu_should_stop(core)) {
+			job->result.status = DRM_NPU_STATUS_CANCELLED;
+			job->result.op_index = 0;
+			job->result.fault_addr = 0;
+			return;
+		}
+		usleep_range(100, 200);
+	}
 	npu_fw_exec(&fw, job->stream_addr, job->stream_size, &job->result);
 	up_read(&job->ctx->vm_lock);
 }
@@ -146,10 +159,13 @@ static int npu_emu_thread(void *data)
 		}
 		spin_unlock(&core->lock);
 		wake_up_all(&core->idle);
-		if (e.job)
-			npu_job_put(e.job);	/* reset while running: dropped */
+		if (e.job) {
+			/* Reset while running: dropped, no longer on the core. */
+			WRITE_ONCE(e.job->in_hw, false);
+			npu_job_put(e.job);
+		}
 		else
-			queue_work(system_highpri_wq, &core->irq);
+			queue_work(ndev->irq_wq, &core->irq);
 	}
 	return 0;
 }
@@ -182,8 +198,10 @@ static void npu_emu_reset(struct npu_core *core)
 	wake_up_all(&core->doorbell);
 	wait_event(core->idle, !READ_ONCE(core->busy));
 	atomic_set(&core->abort, 0);
-	while (n)
-		npu_job_put(dropped[--n]);
+	while (n) {
+		WRITE_ONCE(dropped[--n]->in_hw, false);
+		npu_job_put(dropped[n]);
+	}
 	/* Completions written before the reset are still delivered. */
 	flush_work(&core->irq);
 	npu_core_irq(core);

@@ -11,10 +11,16 @@
 
 #include "npu_drv.h"
 
-/* A handle of this file to @obj went away: so does its mapping. */
+/*
+ * A handle of this file to @obj went away: so does its mapping, unless the
+ * file is closing (its queued jobs may still use it; it goes with them).
+ */
 static void npu_gem_close(struct drm_gem_object *obj, struct drm_file *file)
 {
-	npu_mmu_unmap(file->driver_priv, obj);
+	struct npu_ctx *ctx = file->driver_priv;
+
+	if (!READ_ONCE(ctx->closing))
+		npu_mmu_unmap(ctx, obj);
 }
 
 /* fdinfo's drm-resident-*: pages are held while a context maps the BO. */
@@ -65,7 +71,7 @@ int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *fil
 
 	if (args->flags || args->handle || args->dev_addr)
 		return -EINVAL;
-	if (!args->size || args->size > NPU_VA_SIZE / 2)
+	if (!args->size || args->size > NPU_MAX_BO_SIZE)
 		return -EINVAL;
 	shmem = drm_gem_shmem_create(dev, PAGE_ALIGN(args->size));
 	if (IS_ERR(shmem))

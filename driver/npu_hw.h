@@ -17,8 +17,10 @@ struct npu_job;
  *	one's READY handshake; 0 or a negative errno.
  * @shutdown: stop every core; no completion is raised afterwards.
  * @submit: write a ring entry for @job on @core and ring the doorbell. The
- *	ring never overflows: the scheduler's credit limit is the ring size.
- * @reset: stop @core, discard its ring, and deliver (through
+ *	ring never overflows: the scheduler hands a core NPU_SCHED_CREDITS
+ *	jobs at a time, fewer than the ring holds.
+ * @reset: stop @core, discard its ring (clearing each job's in_hw), and
+ *	deliver (through
  *	npu_core_irq()) the completions it reported before the reset; the
  *	core accepts entries again afterwards.
  *

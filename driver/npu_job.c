@@ -153,9 +153,10 @@ void npu_core_irq(struct npu_core *core)
 		if (r->status == DRM_NPU_STATUS_FAULT)
 			atomic64_inc(&ndev->counters.faults);
 		WRITE_ONCE(job->completed, true);
+		WRITE_ONCE(job->in_hw, false);
 		if (r->status)
 			dma_fence_set_error(fence, -EIO);
-		/* The scheduler still holds the job: this is not the last put. */
+		/* The ring's reference; the scheduler's is dropped in free_job. */
 		npu_job_put(job);
 		dma_fence_signal(fence);
 		dma_fence_put(fence);
@@ -181,8 +182,11 @@ static struct dma_fence *npu_job_run(struct drm_sched_job *sched_job)
 
 	if (unlikely(sched_job->s_fence->finished.error))
 		return NULL;
-	/* Resubmitted after a reset, but it had already completed. */
-	if (READ_ONCE(job->completed))
+	/*
+	 * Resubmitted after a timeout: a job that completed, or that is still
+	 * on a core that was not reset, keeps its fence and is not run again.
+	 */
+	if (READ_ONCE(job->completed) || READ_ONCE(job->in_hw))
 		return dma_fence_get(job->hw_fence);
 
 	fence = npu_hw_fence_create(core);
@@ -192,6 +196,7 @@ static struct dma_fence *npu_job_run(struct drm_sched_job *sched_job)
 	npu_hw_fence_discard(job->hw_fence, -ECANCELED);
 	dma_fence_put(job->hw_fence);
 	job->hw_fence = dma_fence_get(fence);
+	WRITE_ONCE(job->in_hw, true);
 	npu_job_get(job);	/* the ring's reference */
 	core->ndev->hw->submit(core, job);
 	return fence;
@@ -204,20 +209,18 @@ static enum drm_gpu_sched_stat npu_job_timedout(struct drm_sched_job *sched_job)
 	struct npu_device *ndev = core->ndev;
 	struct npu_ctx *ctx = job->ctx;
 
-	mutex_lock(&ndev->sched_lock);
+	mutex_lock(&core->reset_lock);
+	/*
+	 * Stop the scheduler, then decide. A job that completed as the timer
+	 * fired needs no reset: the resubmission below gives every pending
+	 * job back its hardware fence and nothing runs twice.
+	 */
 	drm_sched_stop(&core->sched, sched_job);
-	if (READ_ONCE(job->completed)) {
-		/*
-		 * It completed as the timer fired: nothing to reset. The stop
-		 * put the job back on the pending list; the start frees it.
-		 */
-		drm_sched_start(&core->sched);
-		mutex_unlock(&ndev->sched_lock);
-		return DRM_GPU_SCHED_STAT_NOMINAL;
+	if (!READ_ONCE(job->completed)) {
+		/* The reset also delivers completions reported before it. */
+		ndev->hw->reset(core);
+		atomic64_inc(&ndev->counters.resets);
 	}
-	/* The reset also delivers completions reported before it. */
-	ndev->hw->reset(core);
-
 	if (!READ_ONCE(job->completed)) {
 		npu_hw_fence_discard(job->hw_fence, -ETIMEDOUT);
 		record_result(job, DRM_NPU_STATUS_TIMEOUT, 0, 0);
@@ -229,12 +232,11 @@ static enum drm_gpu_sched_stat npu_job_timedout(struct drm_sched_job *sched_job)
 		drm_warn(&ndev->drm, "core %u: job %llu timed out, core reset%s\n",
 			 core->index, job->id, READ_ONCE(ctx->banned) ? ", context banned" : "");
 	}
-	atomic64_inc(&ndev->counters.resets);
 
-	/* Innocent jobs queued behind it run again; the guilty one is skipped. */
+	/* Innocent jobs run (again, if the reset cut them off); the guilty one not. */
 	drm_sched_resubmit_jobs(&core->sched);
 	drm_sched_start(&core->sched);
-	mutex_unlock(&ndev->sched_lock);
+	mutex_unlock(&core->reset_lock);
 	return DRM_GPU_SCHED_STAT_NOMINAL;
 }
 
@@ -303,28 +305,6 @@ int npu_ctx_queues_init(struct npu_ctx *ctx)
 		}
 	}
 	return 0;
-}
-
-/*
- * Wait until every job of the context has finished. Called before a file's
- * buffers are released, so queued jobs do not run against an address space
- * emptied under them; it ends because every job ends (or times out).
- */
-void npu_ctx_wait_idle(struct npu_ctx *ctx)
-{
-	unsigned int i;
-
-	for (i = 0; i < NPU_JOB_RECORDS; i++) {
-		struct dma_fence *fence;
-
-		spin_lock(&ctx->job_lock);
-		fence = dma_fence_get(ctx->records[i].fence);
-		spin_unlock(&ctx->job_lock);
-		if (fence) {
-			dma_fence_wait(fence, false);
-			dma_fence_put(fence);
-		}
-	}
 }
 
 void npu_ctx_queues_fini(struct npu_ctx *ctx)
@@ -446,11 +426,14 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 		ret = -ENODEV;
 		goto err_cleanup;
 	}
+	/* Arm and push as one step: jobs enter the entity in id order. */
+	mutex_lock(&ctx->submit_lock);
 	spin_lock(&ctx->job_lock);
 	rec = record_of(ctx, ctx->next_job_id);
 	if (rec->fence && !dma_fence_is_signaled(rec->fence)) {
 		/* NPU_JOB_RECORDS jobs of this file are already in flight. */
 		spin_unlock(&ctx->job_lock);
+		mutex_unlock(&ctx->submit_lock);
 		drm_dev_exit(idx);
 		ret = -EBUSY;
 		goto err_cleanup;
@@ -472,6 +455,7 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 	job->queued = true;
 	args->job_id = job->id;
 	drm_sched_entity_push_job(&job->base);
+	mutex_unlock(&ctx->submit_lock);
 	drm_dev_exit(idx);
 	if (out_sync)
 		drm_syncobj_put(out_sync);
