@@ -163,9 +163,9 @@ static int npu_emu_thread(void *data)
 			/* Reset while running: dropped, no longer on the core. */
 			WRITE_ONCE(e.job->in_hw, false);
 			npu_job_put(e.job);
-		}
-		else
+		} else {
 			queue_work(ndev->irq_wq, &core->irq);
+		}
 	}
 	return 0;
 }
