@@ -111,7 +111,7 @@ static void float_greedy_story(void **state)
 /* Teacher-forced on the float model's own story: KL and top-1 of a device. */
 static void accuracy(int bits, int group, double max_kl, double min_top1, int min_agree)
 {
-	struct engine_opts eo = { bits, group };
+	struct engine_opts eo = { bits, group, 0 };
 	struct npu_model m;
 	struct npu_tokenizer t;
 	struct ref_engine *ref, *ref2;
@@ -168,7 +168,7 @@ static void accuracy_w4g32(void **state)
 /* Prefill in one batch gives the same bits as one token at a time. */
 static void prefill_equals_steps(void **state)
 {
-	struct engine_opts eo = { 8, 0 };
+	struct engine_opts eo = { 8, 0, 0 };
 	struct npu_model m;
 	struct npu_tokenizer t;
 	struct npu_engine *a, *b;
@@ -202,7 +202,7 @@ static void prefill_equals_steps(void **state)
  */
 static void device_equals_cpu(void **state)
 {
-	struct engine_opts eo = { 4, 32 };
+	struct engine_opts eo = { 4, 32, 0 };
 	struct npu_model m;
 	struct npu_tokenizer t;
 	struct npu_engine *a, *b;
@@ -229,6 +229,44 @@ static void device_equals_cpu(void **state)
 	engine_destroy(a);
 	engine_destroy(b);
 	npu_close(cpu);
+	npu_close(dev);
+	npu_tokenizer_free(&t);
+	npu_model_free(&m);
+}
+
+/* With tracing, each layer's output is close to the float model's (W8). */
+static void layer_trace_w8(void **state)
+{
+	struct engine_opts eo = { 8, 0, 1 };
+	struct npu_model m;
+	struct npu_tokenizer t;
+	struct npu_engine *e;
+	struct ref_engine *ref;
+	npu_device *dev = t_open();
+	int32_t tokens[64];
+	float ld[512], lr[512], h[64];
+	char err[256];
+	int32_t n;
+	int i, l;
+
+	(void)state;
+	load(&m, &t);
+	assert_int_equal(npu_tokenizer_encode(&t, "Lily and Ben went to the park.", 1, tokens, 64,
+					      &n), NPU_OK);
+	assert_int_equal(engine_create(dev, &m, &eo, &e, err, sizeof(err)), NPU_OK);
+	assert_int_equal(ref_create(&m, &ref), NPU_OK);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(engine_forward(e, &tokens[i], 1, i, ld), NPU_OK);
+		assert_int_equal(ref_forward(ref, tokens[i], i, lr), NPU_OK);
+		for (l = 0; l < m.cfg.n_layers; l++) {
+			engine_trace(e, l, h);
+			if (cosine(h, ref_trace(ref, l), 64) < 0.999)
+				fail_msg("position %d layer %d: cosine %f", i, l,
+					 cosine(h, ref_trace(ref, l), 64));
+		}
+	}
+	engine_destroy(e);
+	ref_destroy(ref);
 	npu_close(dev);
 	npu_tokenizer_free(&t);
 	npu_model_free(&m);
@@ -434,6 +472,7 @@ int main(void)
 		cmocka_unit_test(accuracy_w4g32),
 		cmocka_unit_test(prefill_equals_steps),
 		cmocka_unit_test(device_equals_cpu),
+		cmocka_unit_test(layer_trace_w8),
 		cmocka_unit_test(tokenizer_round_trip),
 		cmocka_unit_test(quantize_bounds),
 		cmocka_unit_test(malformed_checkpoints),

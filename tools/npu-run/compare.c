@@ -15,6 +15,19 @@ int argmax(const float *v, int n)
 	return best;
 }
 
+double cosine(const float *a, const float *b, int n)
+{
+	double ab = 0, aa = 0, bb = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		ab += (double)a[i] * b[i];
+		aa += (double)a[i] * a[i];
+		bb += (double)b[i] * b[i];
+	}
+	return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+}
+
 /* log softmax of v into out (double precision). */
 static void log_softmax(const float *v, int n, double *out)
 {

@@ -45,6 +45,7 @@ struct npu_layer {
 	struct dbuf g_att, g_ffn;
 	struct npu_scale s_att, s_ffn;
 	struct act kc, vc;
+	struct act trace;	/* the layer's output, with opts.trace */
 };
 
 struct npu_engine {
@@ -58,6 +59,8 @@ struct npu_engine {
 	struct act x, xn, q, k, v, att, tmp, h1, h3, logits;
 	npu_graph *step;
 	uint64_t bytes;
+	int trace;
+	uint32_t last_rows;
 };
 
 static int dbuf_new(struct npu_engine *e, uint64_t size, struct dbuf *b)
@@ -229,6 +232,11 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 		err |= npu_op_mul(cmd, &h1, &h3, &h1);
 		err |= matmul(cmd, &e->h1, &L->w2, &e->tmp, rows);
 		err |= npu_op_add(cmd, &x, &tmp, &x);
+		if (e->trace) {
+			struct npu_tensor tr = T_act(&L->trace, rows);
+
+			err |= npu_op_quantize(cmd, &x, &tr);
+		}
 	}
 	{
 		struct npu_tensor gfin = T_gain(&e->g_final, e->s_final, (uint32_t)c->dim);
@@ -256,6 +264,7 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 	e->dev = dev;
 	e->m = m;
 	e->c = *c;
+	e->trace = o->trace;
 	e->layers = calloc((size_t)c->n_layers, sizeof(*e->layers));
 	if (!e->layers) {
 		free(e);
@@ -283,6 +292,8 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 		err = err ? err : gain_new(e, m->rms_ffn + l * ld, c->dim, &L->g_ffn, &L->s_ffn);
 		err = err ? err : act_new(e, (uint32_t)c->seq_len, kv, NPU_I16, &L->kc);
 		err = err ? err : act_new(e, (uint32_t)c->seq_len, kv, NPU_I16, &L->vc);
+		if (o->trace)
+			err = err ? err : act_new(e, PREFILL, d, NPU_I16, &L->trace);
 	}
 	if (c->n_layers > 8)
 		fprintf(stderr, "\n");
@@ -382,10 +393,22 @@ int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, 
 			return err;
 		}
 		done += rows;
+		e->last_rows = (uint32_t)rows;
 		if (done == n)
 			read_logits(e, (uint32_t)rows - 1, logits);
 	}
 	return NPU_OK;
+}
+
+void engine_trace(const struct npu_engine *e, int l, float *out)
+{
+	const struct act *a = &e->layers[l].trace;
+	uint32_t row = e->last_rows - 1, i;
+	const int16_t *v = (const int16_t *)a->data.p + (size_t)row * a->cols;
+	double s = npu_scale_to_double(((const struct npu_scale *)a->scales.p)[row]);
+
+	for (i = 0; i < a->cols; i++)
+		out[i] = (float)(v[i] * s);
 }
 
 uint64_t engine_device_bytes(const struct npu_engine *e)
@@ -426,6 +449,7 @@ void engine_destroy(struct npu_engine *e)
 		dbuf_del(e, &L->g_ffn);
 		act_del(e, &L->kc);
 		act_del(e, &L->vc);
+		act_del(e, &L->trace);
 	}
 	free(e->layers);
 	dmat_del(e, &e->wcls);

@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		"  --compare           compare the device with the float model\n"
 		"  --text TEXT         with --compare: also teacher-force this text\n"
 		"  --json              print one JSON object instead of text\n"
+		"  --verbose           with --compare: cosine similarity of each layer's output\n"
 		"  --help\n");
 }
 
@@ -181,12 +182,19 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* Teacher-force @seq on both: stats per position, into @s. */
+/* Per layer, the mean cosine similarity of device and float outputs. */
+struct layer_cos {
+	int layers, dim, positions;
+	double *sum;
+};
+
+/* Teacher-force @seq on both: stats per position, into @s (and @lc). */
 static int compare_seq(struct npu_engine *dev, struct ref_engine *ref, const int32_t *seq, int n,
-		       int vocab, struct compare_stats *s)
+		       int vocab, struct compare_stats *s, struct layer_cos *lc)
 {
 	float *ld = malloc((size_t)vocab * sizeof(float)), *lr = malloc((size_t)vocab * sizeof(float));
-	int pos, err = 0;
+	float *h = lc ? malloc((size_t)lc->dim * sizeof(float)) : NULL;
+	int pos, err = 0, l;
 
 	if (!ld || !lr) {
 		free(ld);
@@ -199,9 +207,16 @@ static int compare_seq(struct npu_engine *dev, struct ref_engine *ref, const int
 			err = ref_forward(ref, seq[pos], pos, lr);
 		if (!err)
 			compare_add(s, lr, ld, vocab, seq[pos + 1]);
+		for (l = 0; !err && lc && h && l < lc->layers; l++) {
+			engine_trace(dev, l, h);
+			lc->sum[l] += cosine(h, ref_trace(ref, l), lc->dim);
+		}
+		if (lc)
+			lc->positions++;
 	}
 	free(ld);
 	free(lr);
+	free(h);
 	return err;
 }
 
@@ -218,6 +233,7 @@ int main(int argc, char **argv)
 	float *logits = NULL;
 	double t0, t_load, t_first = 0, t_prefill = 0, t_end;
 	struct compare_stats own = { 0 }, text = { 0 };
+	struct layer_cos lc = { 0 };
 	int first_divergence = -1, ret, i;
 	char bb[2];
 	uint64_t rng;
@@ -258,7 +274,7 @@ int main(int argc, char **argv)
 	}
 
 	if (strcmp(a.device, "float")) {
-		struct engine_opts eo = { a.bits, a.group };
+		struct engine_opts eo = { a.bits, a.group, a.verbose && a.compare };
 
 		ret = npu_open(a.device, &dev);
 		if (ret) {
@@ -319,7 +335,13 @@ int main(int argc, char **argv)
 		struct ref_engine *ref2;
 
 		/* Teacher-forced on the device's own tokens. */
-		ret = compare_seq(run.dev, run.ref, tokens, n, m.cfg.vocab_size, &own);
+		if (a.verbose) {
+			lc.layers = m.cfg.n_layers;
+			lc.dim = m.cfg.dim;
+			lc.sum = calloc((size_t)lc.layers, sizeof(double));
+		}
+		ret = compare_seq(run.dev, run.ref, tokens, n, m.cfg.vocab_size, &own,
+				  lc.sum ? &lc : NULL);
 		/* The float model's own greedy text: where does it part from the device's? */
 		if (!ret && lr && ftok && !ref_create(&m, &ref2)) {
 			memcpy(ftok, tokens, (size_t)n_prompt * sizeof(*ftok));
@@ -341,7 +363,8 @@ int main(int argc, char **argv)
 
 			ret = npu_tokenizer_encode(&tok, a.text, 1, ftok, m.cfg.seq_len, &tn);
 			if (!ret)
-				ret = compare_seq(run.dev, run.ref, ftok, tn, m.cfg.vocab_size, &text);
+				ret = compare_seq(run.dev, run.ref, ftok, tn, m.cfg.vocab_size, &text,
+						  NULL);
 		}
 		free(lr);
 		free(ftok);
@@ -373,6 +396,12 @@ int main(int argc, char **argv)
 				printf("%s%d", i ? ", " : "", tokens[i]);
 			printf("]");
 			if (a.compare) {
+				if (lc.sum) {
+					printf(", \"layer_cosine\": [");
+					for (i = 0; i < lc.layers; i++)
+						printf("%s%.6f", i ? ", " : "", lc.sum[i] / lc.positions);
+					printf("]");
+				}
 				printf(", \"compare\": {\"positions\": %d, \"top1_agreement\": %.4f"
 				       ", \"mean_kl\": %.6g, \"ppl_float\": %.4f, \"ppl_device\": %.4f"
 				       ", \"first_divergence\": %d",
@@ -413,6 +442,9 @@ int main(int argc, char **argv)
 				else
 					printf("greedy float text: first differs at generated token %d\n",
 					       first_divergence);
+				for (i = 0; lc.sum && i < lc.layers; i++)
+					printf("layer %d output: mean cosine similarity %.6f\n", i,
+					       lc.sum[i] / lc.positions);
 				if (a.text)
 					printf("on the given text (%d positions): top-1 agreement %.1f%%,"
 					       " mean KL %.3g, perplexity float %.3f / device %.3f\n",
@@ -431,5 +463,6 @@ int main(int argc, char **argv)
 	npu_model_free(&m);
 	free(tokens);
 	free(logits);
+	free(lc.sum);
 	return 0;
 }

@@ -13,6 +13,7 @@
 struct ref_engine {
 	const struct npu_model *m;
 	float *x, *xb, *xb2, *hb, *hb2, *q, *att, *kc, *vc;
+	float *trace;	/* [layers][dim] */
 };
 
 int ref_create(const struct npu_model *m, struct ref_engine **out)
@@ -33,8 +34,9 @@ int ref_create(const struct npu_model *m, struct ref_engine **out)
 	r->att = calloc((size_t)c->seq_len, sizeof(float));
 	r->kc = calloc((size_t)c->n_layers * c->seq_len * kv, sizeof(float));
 	r->vc = calloc((size_t)c->n_layers * c->seq_len * kv, sizeof(float));
+	r->trace = calloc((size_t)c->n_layers * c->dim, sizeof(float));
 	if (!r->x || !r->xb || !r->xb2 || !r->hb || !r->hb2 || !r->q || !r->att || !r->kc ||
-	    !r->vc) {
+	    !r->vc || !r->trace) {
 		ref_destroy(r);
 		return NPU_E_NOMEM;
 	}
@@ -55,6 +57,7 @@ void ref_destroy(struct ref_engine *r)
 	free(r->att);
 	free(r->kc);
 	free(r->vc);
+	free(r->trace);
 	free(r);
 }
 
@@ -155,8 +158,14 @@ int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits)
 		matvec(r->xb, r->hb, m->w2 + (size_t)l * d * hd, hd, d);
 		for (i = 0; i < d; i++)
 			r->x[i] += r->xb[i];
+		memcpy(r->trace + (size_t)l * d, r->x, (size_t)d * sizeof(float));
 	}
 	rmsnorm(r->xb, r->x, m->rms_final, d);
 	matvec(logits, r->xb, m->wcls, d, c->vocab_size);
 	return NPU_OK;
+}
+
+const float *ref_trace(const struct ref_engine *r, int l)
+{
+	return r->trace + (size_t)l * r->m->cfg.dim;
 }

@@ -14,6 +14,7 @@ struct npu_engine;
 struct engine_opts {
 	int bits;		/* 8 or 4 */
 	int group;		/* int4 group size */
+	int trace;		/* keep each layer's output (the residual stream) */
 };
 
 int engine_create(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
@@ -24,6 +25,8 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
  */
 int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, float *logits);
 uint64_t engine_device_bytes(const struct npu_engine *e);
+/* With opts.trace: layer @l's output for the last token run, dequantized. */
+void engine_trace(const struct npu_engine *e, int l, float *out);
 void engine_destroy(struct npu_engine *e);
 
 /* The same model in float32, plain C. */
@@ -31,6 +34,8 @@ struct ref_engine;
 
 int ref_create(const struct npu_model *m, struct ref_engine **out);
 int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits);
+/* Layer @l's output for the last token run. */
+const float *ref_trace(const struct ref_engine *r, int l);
 void ref_destroy(struct ref_engine *r);
 
 /* Next-token distributions compared position by position. */
@@ -42,6 +47,7 @@ struct compare_stats {
 void compare_add(struct compare_stats *s, const float *ref, const float *dev, int vocab,
 		  int32_t next);
 int argmax(const float *v, int n);
+double cosine(const float *a, const float *b, int n);
 int32_t sample(const float *logits, int vocab, float temperature, float topp, uint64_t *rng);
 
 #endif
