@@ -44,8 +44,13 @@ FW_SRCS := $(wildcard firmware/src/*.c)
 FW_OBJS := $(patsubst firmware/src/%.c,$(O)/fw/%.o,$(FW_SRCS))
 LIB_SRCS := $(wildcard libnpu/src/*.c)
 MODEL_SRCS := $(wildcard libnpu/model/*.c)
+KERNEL_SRCS := $(wildcard libnpu/src/kernels/*.c)
 LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj/builtin_fw.o \
-	$(patsubst libnpu/model/%.c,$(O)/lib/obj/model_%.o,$(MODEL_SRCS))
+	$(patsubst libnpu/model/%.c,$(O)/lib/obj/model_%.o,$(MODEL_SRCS)) \
+	$(patsubst libnpu/src/kernels/%.c,$(O)/lib/obj/kernels_%.o,$(KERNEL_SRCS))
+# Each ISA's kernels compile for that ISA only; kernels.c picks at run time.
+ISA_FLAGS_mm_avx2 := -mavx2
+ISA_FLAGS_mm_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
 # npu-run's engines without its main(): the model tests link them.
@@ -55,7 +60,7 @@ TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS))
 GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
-	libnpu/src/*.h libnpu/model/*.h tests/unit/*.h tests/guest/*.h)
+	libnpu/src/*.h libnpu/src/kernels/*.h libnpu/model/*.h tests/unit/*.h tests/guest/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
 	kmod-sources
@@ -88,6 +93,10 @@ $(O)/firmware/npu_fw.bin $(O)/gen/builtin_fw.c &: $(O)/host/mkfw
 $(O)/lib/obj/%.o: libnpu/src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(O)/lib/obj/kernels_%.o: libnpu/src/kernels/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ISA_FLAGS_$*) -c $< -o $@
 
 $(O)/lib/obj/model_%.o: libnpu/model/%.c $(HDRS)
 	@mkdir -p $(@D)

@@ -25,6 +25,36 @@ struct npu_fw_mem {
 };
 
 /**
+ * struct npu_fw_matmul - the integer heart of MATMUL, offered to a host
+ * that computes it faster. The sums are exact integers, so any order of
+ * evaluation gives the same bits:
+ *	v[r][n] = sum_j f[n][j] * sum_{c in group j} x[r][c] * w[n][c]
+ * @x: row 0 of the activations; @x_stride bytes between rows.
+ * @x_bits: 8 or 16 (signed).
+ * @rows: rows of @x (and of @v).
+ * @k: columns of @x and @w; @groups_per_row groups of k / groups_per_row.
+ * @n: rows of @w (columns of @v).
+ * @w: row 0 of the weights; @w_stride bytes between rows.
+ * @w_bits: 8, or 4 (element 2i in the low nibble).
+ * @factors: [n][groups_per_row] Q0.16 group factors.
+ * @v: [rows][n] results.
+ */
+struct npu_fw_matmul {
+	const void *x;
+	__u64 x_stride;
+	__u32 x_bits;
+	__u32 rows;
+	__u32 k;
+	__u32 n;
+	const __u8 *w;
+	__u64 w_stride;
+	__u32 w_bits;
+	__u32 groups_per_row;
+	const __u16 *factors;
+	__s64 *v;
+};
+
+/**
  * struct npu_fw_core - what a core needs to execute command streams.
  * @tables: from npu_fw_image_verify() of the booted image.
  * @mem: address translation of the submitting context.
@@ -33,6 +63,9 @@ struct npu_fw_mem {
  * @should_stop: optional; polled before each op runs: nonzero stops the
  *	stream with DRM_NPU_STATUS_CANCELLED (a reset of the core).
  * @stop_ctx: passed back to @should_stop.
+ * @matmul: optional; computes struct npu_fw_matmul and returns 0, or
+ *	returns nonzero to leave it to the firmware's own loops.
+ * @matmul_ctx: passed back to @matmul.
  */
 struct npu_fw_core {
 	const struct npu_fw_tables *tables;
@@ -41,6 +74,8 @@ struct npu_fw_core {
 	__u64 scratch_size;
 	int (*should_stop)(void *stop_ctx);
 	void *stop_ctx;
+	int (*matmul)(void *matmul_ctx, const struct npu_fw_matmul *mm);
+	void *matmul_ctx;
 };
 
 /**

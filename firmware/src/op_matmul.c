@@ -48,48 +48,94 @@ static __s64 dot_i4(const __s32 *xr, const __u8 *wr, __u32 n)
 	return acc;
 }
 
+/* The firmware's own loops: one row of v. */
+static void sums_row(const struct fw_tensor *w, const __s32 *xr, __s64 *v)
+{
+	__u32 n_out = w->d.rows, gpr = w->groups_per_row, g = w->d.cols / gpr, n, j;
+	int i4 = w->d.dtype == DRM_NPU_DTYPE_I4;
+
+	for (n = 0; n < n_out; n++) {
+		const __u8 *wr = w->data + (__u64)n * w->d.stride;
+		const __u16 *f = (const __u16 *)w->scales + (__u64)n * gpr;
+		__s64 acc = 0;
+
+		for (j = 0; j < gpr; j++) {
+			__s64 d = i4 ? dot_i4(xr + j * g, wr + j * g / 2, g)
+				     : dot_i8(xr + j * g, (const __s8 *)wr + j * g, g);
+
+			acc += d * f[j];
+		}
+		v[n] = acc;
+	}
+}
+
+/* v for @rows rows from @m0: the host's faster kernel, or our loops. */
+static void sums(struct fw_exec *x, const struct fw_tensor *a, const struct fw_tensor *w,
+		 __u32 m0, __u32 rows, __s32 *xr, __s64 *v)
+{
+	const struct npu_fw_core *core = x->core;
+	__u32 r;
+
+	if (core->matmul) {
+		struct npu_fw_matmul mm = {
+			.x = a->data + (__u64)m0 * a->d.stride,
+			.x_stride = a->d.stride,
+			.x_bits = a->d.dtype == DRM_NPU_DTYPE_I16 ? 16 : 8,
+			.rows = rows,
+			.k = a->d.cols,
+			.n = w->d.rows,
+			.w = w->data,
+			.w_stride = w->d.stride,
+			.w_bits = w->d.dtype == DRM_NPU_DTYPE_I4 ? 4 : 8,
+			.groups_per_row = w->groups_per_row,
+			.factors = (const __u16 *)w->scales,
+			.v = v,
+		};
+
+		if (!core->matmul(core->matmul_ctx, &mm))
+			return;
+	}
+	for (r = 0; r < rows; r++) {
+		fw_load_row(a, m0 + r, xr);
+		sums_row(w, xr, v + (__u64)r * w->d.rows);
+	}
+}
+
 __u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
 {
 	const struct fw_tensor *a = &o->in[0], *w = &o->in[1], *b = &o->in[2];
-	__u32 k = a->d.cols, n_out = w->d.rows, gpr = w->groups_per_row;
-	__u32 g = k / gpr;
-	int i4 = w->d.dtype == DRM_NPU_DTYPE_I4;
+	__u32 k = a->d.cols, n_out = w->d.rows, m0, r, n, block;
 	__s32 *xr = fw_scratch(x);
 	__s64 *v = (__s64 *)(xr + k + (k & 1));
-	__u32 m, n, j;
+	__u64 room = x->core->scratch_size - ((__u64)k + (k & 1)) * sizeof(__s32);
 	__u32 st;
 
-	for (m = 0; m < a->d.rows; m++) {
-		struct drm_npu_scale sx, s;
+	/* As many rows at a time as scratch holds: weights are read once per block. */
+	block = room / ((__u64)n_out * sizeof(__s64)) < a->d.rows ?
+		(__u32)(room / ((__u64)n_out * sizeof(__s64))) : a->d.rows;
+	for (m0 = 0; m0 < a->d.rows; m0 += block) {
+		__u32 rows = a->d.rows - m0 < block ? a->d.rows - m0 : block;
 
-		st = fw_row_scale(a, m, &sx);
-		if (st)
-			return st;
-		fw_load_row(a, m, xr);
-		for (n = 0; n < n_out; n++) {
-			const __u8 *wr = w->data + (__u64)n * w->d.stride;
-			const __u16 *f = (const __u16 *)w->scales + (__u64)n * gpr;
-			__s64 acc = 0;
+		sums(x, a, w, m0, rows, xr, v);
+		for (r = 0; r < rows; r++) {
+			struct drm_npu_scale sx, s;
+			__s64 *vr = v + (__u64)r * n_out;
 
-			for (j = 0; j < gpr; j++) {
-				__s64 d = i4 ? dot_i4(xr + j * g, wr + j * g / 2, g)
-					     : dot_i8(xr + j * g, (const __s8 *)wr + j * g, g);
+			st = fw_row_scale(a, m0 + r, &sx);
+			if (st)
+				return st;
+			/* Real value of vr[n]: vr[n] * sx * s_w * 2^-16. */
+			s = fw_scale_mul(sx, w->d.scale);
+			s.shift += 16;
+			if (o->op.flags & DRM_NPU_OP_F_BIAS) {
+				struct drm_npu_scale mb = fw_scale_div(b->d.scale, s);
+				const __s32 *br = (const __s32 *)b->data;
 
-				acc += d * f[j];
+				for (n = 0; n < n_out; n++)
+					vr[n] = fw_add_sat(vr[n], fw_requant(br[n], mb));
 			}
-			v[n] = acc;
+			fw_emit_row(&o->out, m0 + r, vr, s);
 		}
-		/* Real value of v[n]: v[n] * sx * s_w * 2^-16. */
-		s = fw_scale_mul(sx, w->d.scale);
-		s.shift += 16;
-		if (o->op.flags & DRM_NPU_OP_F_BIAS) {
-			struct drm_npu_scale mb = fw_scale_div(b->d.scale, s);
-			const __s32 *br = (const __s32 *)b->data;
-
-			for (n = 0; n < n_out; n++)
-				v[n] = fw_add_sat(v[n], fw_requant(br[n], mb));
-		}
-		fw_emit_row(&o->out, m, v, s);
 	}
 	return DRM_NPU_STATUS_OK;
 }

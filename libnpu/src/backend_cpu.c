@@ -7,12 +7,14 @@
  * they do on a device: asynchronous, prioritized, faulting on bad addresses.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "internal.h"
 #include "../../firmware/include/npu_fw.h"
+#include "kernels/kernels.h"
 
 #define VA_BASE 0x100000000ull		/* no buffer near address 0 */
 #define VA_SIZE (1ull << 40)
@@ -43,6 +45,7 @@ struct cpu {
 	void *image;
 	struct npu_fw_tables tables;
 	void *scratch;
+	struct npu_kernels *kernels;
 
 	/*
 	 * The address space. run_lock is held for reading while a job runs
@@ -131,6 +134,8 @@ static void *worker(void *arg)
 		.mem = { translate, c },
 		.scratch = c->scratch,
 		.scratch_size = NPU_FW_SCRATCH_SIZE,
+		.matmul = npu_kernels_matmul,
+		.matmul_ctx = c->kernels,
 	};
 
 	for (;;) {
@@ -178,10 +183,13 @@ static int cpu_open(npu_device *dev)
 		err = NPU_E_FIRMWARE;
 	if (!err) {
 		c->scratch = aligned_alloc(64, NPU_FW_SCRATCH_SIZE);
-		if (!c->scratch)
+		c->kernels = npu_kernels_create();
+		if (!c->scratch || !c->kernels)
 			err = NPU_E_NOMEM;
 	}
 	if (err) {
+		npu_kernels_destroy(c->kernels);
+		free(c->scratch);
 		free(c->image);
 		free(c);
 		return err;
@@ -198,6 +206,7 @@ static int cpu_open(npu_device *dev)
 	pthread_cond_init(&c->done_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	if (pthread_create(&c->worker, NULL, worker, c)) {
+		npu_kernels_destroy(c->kernels);
 		free(c->scratch);
 		free(c->image);
 		free(c);
@@ -226,6 +235,7 @@ static void cpu_close(npu_device *dev)
 	pthread_cond_destroy(&c->q_cond);
 	pthread_cond_destroy(&c->done_cond);
 	free(c->vmas);
+	npu_kernels_destroy(c->kernels);
 	free(c->scratch);
 	free(c->image);
 	/* dev->priv (c itself) is freed by npu_close. */
@@ -235,8 +245,10 @@ static void cpu_query(npu_device *dev, struct npu_info *info)
 {
 	struct cpu *c = dev->priv;
 
-	strncpy(info->name, "libnpu in-process NPU core (firmware on the host CPU)",
-		sizeof(info->name) - 1);
+	static const char *const isa[] = { "scalar", "avx2", "avx512-vnni" };
+
+	snprintf(info->name, sizeof(info->name), "in-process NPU core, matmul %s x%d threads",
+		 isa[npu_kernels_isa(c->kernels)], npu_kernels_threads(c->kernels));
 	info->abi_major = DRM_NPU_ABI_MAJOR;
 	info->abi_minor = DRM_NPU_ABI_MINOR;
 	info->fw_abi_major = c->tables.abi_major;

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The cpu backend's MATMUL hook: pick the best instruction set this CPU
+ * has (or a lower one named by $NPU_CPU_ISA), prepare the activations
+ * once, and split the output columns across a persistent pool of threads
+ * (the calling thread is one of them). Nothing is allocated per call once
+ * the preparation buffer has grown to the largest shape seen.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernels.h"
+
+#define MAX_THREADS 64
+/* Below this many output columns, one thread: waking others costs more. */
+#define MIN_COLUMNS_PER_THREAD 16
+
+struct worker {
+	struct npu_kernels *k;
+	int index;
+	pthread_t thread;
+};
+
+struct npu_kernels {
+	enum npu_isa isa;
+	int n_threads, started;
+	struct worker workers[MAX_THREADS];
+	pthread_mutex_t lock;
+	pthread_cond_t go, done;
+	unsigned long generation;
+	int pending, stop, active;
+	/* The call being worked on. */
+	const struct npu_fw_matmul *mm;
+	struct npu_mm_prep prep;
+	uint8_t *buf;
+	size_t buf_size;
+};
+
+static void run_share(struct npu_kernels *k, int t)
+{
+	const struct npu_fw_matmul *mm = k->mm;
+	uint32_t per = (mm->n + (uint32_t)k->active - 1) / (uint32_t)k->active;
+	uint32_t n0 = per * (uint32_t)t, n1 = n0 + per > mm->n ? mm->n : n0 + per;
+
+	if (n0 >= n1)
+		return;
+	if (k->isa == NPU_ISA_AVX512)
+		npu_mm_avx512(mm, &k->prep, n0, n1);
+	else
+		npu_mm_avx2(mm, &k->prep, n0, n1);
+}
+
+static void *pool_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct npu_kernels *k = w->k;
+	unsigned long seen = 0;
+
+	pthread_mutex_lock(&k->lock);
+	for (;;) {
+		while (k->generation == seen && !k->stop)
+			pthread_cond_wait(&k->go, &k->lock);
+		if (k->stop)
+			break;
+		seen = k->generation;
+		if (w->index < k->active) {
+			pthread_mutex_unlock(&k->lock);
+			run_share(k, w->index);
+			pthread_mutex_lock(&k->lock);
+			if (--k->pending == 0)
+				pthread_cond_signal(&k->done);
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+static enum npu_isa detect(void)
+{
+	const char *env = getenv("NPU_CPU_ISA");
+	enum npu_isa best = NPU_ISA_SCALAR;
+
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2"))
+		best = NPU_ISA_AVX2;
+	if (best == NPU_ISA_AVX2 && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+	    __builtin_cpu_supports("avx512vnni"))
+		best = NPU_ISA_AVX512;
+	/* The variable only lowers the level: a missing ISA would fault. */
+	if (env && !strcmp(env, "scalar"))
+		return NPU_ISA_SCALAR;
+	if (env && !strcmp(env, "avx2") && best >= NPU_ISA_AVX2)
+		return NPU_ISA_AVX2;
+	return best;
+}
+
+struct npu_kernels *npu_kernels_create(void)
+{
+	struct npu_kernels *k = calloc(1, sizeof(*k));
+	const char *env = getenv("NPU_THREADS");
+	long n = env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	int i;
+
+	if (!k)
+		return NULL;
+	k->isa = detect();
+	k->n_threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->go, NULL);
+	pthread_cond_init(&k->done, NULL);
+	k->started = 1;
+	for (i = 1; i < k->n_threads; i++) {
+		k->workers[i].k = k;
+		k->workers[i].index = i;
+		if (pthread_create(&k->workers[i].thread, NULL, pool_thread, &k->workers[i]))
+			break;
+		k->started = i + 1;
+	}
+	k->n_threads = k->started;
+	return k;
+}
+
+void npu_kernels_destroy(struct npu_kernels *k)
+{
+	int i;
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->stop = 1;
+	pthread_cond_broadcast(&k->go);
+	pthread_mutex_unlock(&k->lock);
+	for (i = 1; i < k->started; i++)
+		pthread_join(k->workers[i].thread, NULL);
+	pthread_mutex_destroy(&k->lock);
+	pthread_cond_destroy(&k->go);
+	pthread_cond_destroy(&k->done);
+	free(k->buf);
+	free(k);
+}
+
+enum npu_isa npu_kernels_isa(const struct npu_kernels *k)
+{
+	return k->isa;
+}
+
+int npu_kernels_threads(const struct npu_kernels *k)
+{
+	return k->n_threads;
+}
+
+/* x ^ 0x80 per row, and its even and odd elements apart (AVX-512, int8 x). */
+static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
+{
+	size_t need = (size_t)mm->rows * mm->k * 2;
+	uint32_t r, c;
+
+	if (k->isa != NPU_ISA_AVX512 || mm->x_bits != 8)
+		return 0;
+	if (need > k->buf_size) {
+		uint8_t *b = realloc(k->buf, need);
+
+		if (!b)
+			return -1;
+		k->buf = b;
+		k->buf_size = need;
+	}
+	for (r = 0; r < mm->rows; r++) {
+		const uint8_t *x = (const uint8_t *)mm->x + r * mm->x_stride;
+		uint8_t *u = k->buf + (size_t)r * mm->k;
+		uint8_t *e = k->buf + (size_t)mm->rows * mm->k + (size_t)r * mm->k;
+
+		for (c = 0; c < mm->k; c++)
+			u[c] = x[c] ^ 0x80;
+		for (c = 0; c + 1 < mm->k; c += 2) {
+			e[c / 2] = u[c];
+			e[mm->k / 2 + c / 2] = u[c + 1];
+		}
+	}
+	k->prep.xu = k->buf;
+	k->prep.xe = k->buf + (size_t)mm->rows * mm->k;
+	k->prep.xo = k->prep.xe + mm->k / 2;
+	return 0;
+}
+
+int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
+{
+	struct npu_kernels *k = ctx;
+	int active;
+
+	if (k->isa == NPU_ISA_SCALAR || prepare(k, mm))
+		return 1;
+	active = (int)(mm->n / MIN_COLUMNS_PER_THREAD);
+	active = active < 1 ? 1 : active > k->n_threads ? k->n_threads : active;
+	k->mm = mm;
+	k->active = active;
+	if (active > 1) {
+		pthread_mutex_lock(&k->lock);
+		k->pending = active - 1;
+		k->generation++;
+		pthread_cond_broadcast(&k->go);
+		pthread_mutex_unlock(&k->lock);
+	}
+	run_share(k, 0);
+	if (active > 1) {
+		pthread_mutex_lock(&k->lock);
+		while (k->pending)
+			pthread_cond_wait(&k->done, &k->lock);
+		pthread_mutex_unlock(&k->lock);
+	}
+	return 0;
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+/*
+ * AVX-512 VNNI sums. vpdpbusd multiplies unsigned by signed bytes, so the
+ * activations enter as x ^ 0x80 = x + 128 and each group's dot product is
+ * corrected by 128 * sum(w), itself a vpdpbusd against ones. Int8 sums
+ * stay far inside int32; int16 activations (vpdpwssd) are folded into
+ * int64 every 256 columns so they cannot overflow.
+ */
+#include <immintrin.h>
+
+#include "kernels.h"
+
+/* The sum of 16 int32 lanes, in 64 bits (lanes may each be near 2^27). */
+static inline int64_t hsum(__m512i v)
+{
+	__m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v));
+	__m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1));
+
+	return _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
+}
+
+/* sum over c < len of x[c] * w[c], x as x + 128 (unsigned), w signed bytes. */
+static inline int64_t dot_u8s8(const uint8_t *xu, const int8_t *w, uint32_t len)
+{
+	const __m512i ones = _mm512_set1_epi8(1);
+	__m512i acc = _mm512_setzero_si512(), sw = _mm512_setzero_si512();
+	uint32_t c;
+
+	for (c = 0; c + 64 <= len; c += 64) {
+		__m512i wv = _mm512_loadu_si512(w + c);
+
+		acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(xu + c), wv);
+		sw = _mm512_dpbusd_epi32(sw, ones, wv);
+	}
+	if (c < len) {
+		__mmask64 m = _cvtu64_mask64((~0ull) >> (64 - (len - c)));
+		__m512i wv = _mm512_maskz_loadu_epi8(m, w + c);
+
+		acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(m, xu + c), wv);
+		sw = _mm512_dpbusd_epi32(sw, ones, wv);
+	}
+	return hsum(acc) - 128 * hsum(sw);
+}
+
+/* The same for int4 weights: @len elements, @len / 2 bytes, low nibble first. */
+static inline int64_t dot_u8s4(const uint8_t *xe, const uint8_t *xo, const uint8_t *w,
+			       uint32_t len)
+{
+	const __m512i ones = _mm512_set1_epi8(1), lo4 = _mm512_set1_epi8(0x0f);
+	const __m512i eight = _mm512_set1_epi8(8);
+	__m512i acc = _mm512_setzero_si512(), sw = _mm512_setzero_si512();
+	uint32_t half = len / 2, c;
+
+	for (c = 0; c < half; c += 64) {
+		__mmask64 m = half - c >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - (half - c)));
+		__m512i b = _mm512_maskz_loadu_epi8(m, w + c);
+		/* A nibble n is the signed value (n ^ 8) - 8. */
+		__m512i lo = _mm512_sub_epi8(_mm512_xor_si512(_mm512_and_si512(b, lo4), eight), eight);
+		__m512i hi = _mm512_sub_epi8(_mm512_xor_si512(
+			_mm512_and_si512(_mm512_srli_epi16(b, 4), lo4), eight), eight);
+
+		lo = _mm512_maskz_mov_epi8(m, lo);
+		hi = _mm512_maskz_mov_epi8(m, hi);
+		acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(m, xe + c), lo);
+		acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(m, xo + c), hi);
+		sw = _mm512_dpbusd_epi32(sw, ones, lo);
+		sw = _mm512_dpbusd_epi32(sw, ones, hi);
+	}
+	return hsum(acc) - 128 * hsum(sw);
+}
+
+/* int16 activations, int8 weights: 32 columns a step, int64 every 256. */
+static inline int64_t dot_s16s8(const int16_t *x, const int8_t *w, uint32_t len)
+{
+	int64_t total = 0;
+	uint32_t c0;
+
+	for (c0 = 0; c0 < len; c0 += 256) {
+		uint32_t end = len - c0 < 256 ? len : c0 + 256, c;
+		__m512i acc = _mm512_setzero_si512();
+
+		for (c = c0; c < end; c += 32) {
+			__mmask32 m = end - c >= 32 ? ~0u : _cvtu32_mask32((~0u) >> (32 - (end - c)));
+			__m512i xv = _mm512_maskz_loadu_epi16(m, x + c);
+			__m512i wv = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, w + c));
+
+			acc = _mm512_dpwssd_epi32(acc, xv, wv);
+		}
+		total += hsum(acc);
+	}
+	return total;
+}
+
+/* int16 activations, int4 weights (unpacked 32 at a time). */
+static inline int64_t dot_s16s4(const int16_t *x, const uint8_t *w, uint32_t len)
+{
+	int64_t total = 0;
+	uint32_t c;
+
+	for (c = 0; c < len; c += 2) {
+		int8_t lo = (int8_t)(w[c / 2] << 4) >> 4, hi = (int8_t)w[c / 2] >> 4;
+
+		total += (int64_t)x[c] * lo + (int64_t)x[c + 1] * hi;
+	}
+	return total;
+}
+
+void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t n0,
+		   uint32_t n1)
+{
+	uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, n, r, j;
+
+	for (n = n0; n < n1; n++) {
+		const uint8_t *wr = mm->w + (uint64_t)n * mm->w_stride;
+		const uint16_t *f = mm->factors + (uint64_t)n * gpr;
+
+		for (r = 0; r < mm->rows; r++) {
+			int64_t acc = 0;
+
+			for (j = 0; j < gpr; j++) {
+				uint64_t c = (uint64_t)j * g;
+				int64_t d;
+
+				if (mm->x_bits == 8 && mm->w_bits == 8)
+					d = dot_u8s8(p->xu + (uint64_t)r * mm->k + c,
+						     (const int8_t *)wr + c, g);
+				else if (mm->x_bits == 8)
+					d = dot_u8s4(p->xe + (uint64_t)r * mm->k + c / 2,
+						     p->xo + (uint64_t)r * mm->k + c / 2,
+						     wr + c / 2, g);
+				else if (mm->w_bits == 8)
+					d = dot_s16s8((const int16_t *)((const uint8_t *)mm->x +
+									r * mm->x_stride) + c,
+						      (const int8_t *)wr + c, g);
+				else
+					d = dot_s16s4((const int16_t *)((const uint8_t *)mm->x +
+									r * mm->x_stride) + c,
+						      wr + c / 2, g);
+				acc += d * f[j];
+			}
+			mm->v[(uint64_t)r * mm->n + n] = acc;
+		}
+	}
+}

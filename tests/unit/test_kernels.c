@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The cpu backend's SIMD MATMUL sums against the firmware's definition,
+ * bit for bit, at every instruction-set level and through the thread pool:
+ * randomized shapes, both activation types, both weight types, every group
+ * size, and the extreme values.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testlib.h"
+#include "../../libnpu/src/kernels/kernels.h"
+
+/* The definition (firmware/src/op_matmul.c), written out naively. */
+static void reference(const struct npu_fw_matmul *mm)
+{
+	uint32_t g = mm->k / mm->groups_per_row, r, n, c;
+
+	for (r = 0; r < mm->rows; r++)
+		for (n = 0; n < mm->n; n++) {
+			int64_t acc = 0, dot = 0;
+
+			for (c = 0; c < mm->k; c++) {
+				const uint8_t *xr = (const uint8_t *)mm->x + r * mm->x_stride;
+				int64_t xv = mm->x_bits == 8 ? ((const int8_t *)xr)[c]
+							     : ((const int16_t *)xr)[c];
+				const uint8_t *wr = mm->w + n * mm->w_stride;
+				int64_t wv = mm->w_bits == 8 ? ((const int8_t *)wr)[c]
+					     : c & 1 ? (int8_t)wr[c / 2] >> 4
+						     : (int8_t)(wr[c / 2] << 4) >> 4;
+
+				dot += xv * wv;
+				if ((c + 1) % g == 0) {
+					acc += dot * mm->factors[n * mm->groups_per_row + c / g];
+					dot = 0;
+				}
+			}
+			mm->v[r * mm->n + n] = acc;
+		}
+}
+
+struct shape {
+	uint32_t rows, k, n, group, x_bits, w_bits;
+	int extreme;
+};
+
+static int have(enum npu_isa isa)
+{
+	__builtin_cpu_init();
+	if (isa == NPU_ISA_AVX2)
+		return __builtin_cpu_supports("avx2");
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
+static void check_shape(const struct shape *s, enum npu_isa isa)
+{
+	uint32_t xs = s->k * s->x_bits / 8 + 8, ws = s->w_bits == 8 ? s->k + 3 : s->k / 2 + 5;
+	uint8_t *x = calloc(s->rows, xs), *w = calloc(s->n, ws);
+	uint16_t *f = calloc((size_t)s->n * (s->k / s->group), 2);
+	__s64 *want = calloc((size_t)s->rows * s->n, 8), *got = calloc((size_t)s->rows * s->n, 8);
+	uint8_t *xu = calloc((size_t)s->rows * s->k * 2 + 64, 1);
+	struct npu_fw_matmul mm = {
+		.x = x, .x_stride = xs, .x_bits = s->x_bits, .rows = s->rows, .k = s->k,
+		.n = s->n, .w = w, .w_stride = ws, .w_bits = s->w_bits,
+		.groups_per_row = s->k / s->group, .factors = f,
+	};
+	struct npu_mm_prep prep = { xu, xu + (size_t)s->rows * s->k, 0 };
+	uint32_t r, c, i;
+
+	assert_true(x && w && f && want && got && xu);
+	for (r = 0; r < s->rows; r++)
+		for (c = 0; c < s->k; c++) {
+			int32_t v = s->extreme ? (c % 3 ? -(1 << (s->x_bits - 1)) : (1 << (s->x_bits - 1)) - 1)
+					       : t_rand_range(-(1 << (s->x_bits - 1)), (1 << (s->x_bits - 1)) - 1);
+
+			if (s->x_bits == 8)
+				((int8_t *)(x + r * xs))[c] = (int8_t)v;
+			else
+				((int16_t *)(x + r * xs))[c] = (int16_t)v;
+		}
+	for (i = 0; i < s->n * ws; i++)
+		w[i] = s->extreme ? (s->w_bits == 8 ? 0x80 : 0x88) : (uint8_t)t_rand();
+	for (i = 0; i < s->n * (s->k / s->group); i++)
+		f[i] = s->extreme ? 65535 : (uint16_t)t_rand_range(0, 65535);
+	mm.v = want;
+	reference(&mm);
+	mm.v = got;
+	/* The preparation kernels.c makes for AVX-512 with int8 activations. */
+	for (r = 0; r < s->rows && s->x_bits == 8; r++) {
+		uint8_t *u = xu + (size_t)r * s->k, *e = xu + (size_t)s->rows * s->k + (size_t)r * s->k;
+
+		for (c = 0; c < s->k; c++)
+			u[c] = x[r * xs + c] ^ 0x80;
+		for (c = 0; c + 1 < s->k; c += 2) {
+			e[c / 2] = u[c];
+			e[s->k / 2 + c / 2] = u[c + 1];
+		}
+	}
+	prep.xo = prep.xe + s->k / 2;
+	if (isa == NPU_ISA_AVX512)
+		npu_mm_avx512(&mm, &prep, 0, s->n);
+	else
+		npu_mm_avx2(&mm, &prep, 0, s->n);
+	for (i = 0; i < s->rows * s->n; i++)
+		if (got[i] != want[i])
+			fail_msg("isa %d rows %u k %u n %u g %u x%u w%u: v[%u] = %lld, want %lld", isa,
+				 s->rows, s->k, s->n, s->group, s->x_bits, s->w_bits, i,
+				 (long long)got[i], (long long)want[i]);
+	free(x);
+	free(w);
+	free(f);
+	free(want);
+	free(got);
+	free(xu);
+}
+
+static void level(enum npu_isa isa)
+{
+	static const uint32_t ks[] = { 32, 64, 96, 128, 172, 256, 384, 1000, 4096 };
+	static const uint32_t groups[] = { 32, 64, 128, 0 };
+	int i, gi, xb, wb;
+
+	if (!have(isa)) {
+		/* This machine lacks it: a gap CI must not hide. */
+		if (getenv("CI"))
+			fail_msg("ISA level %d not available on this CPU", isa);
+		print_message("ISA level %d not available here: not tested\n", isa);
+		return;
+	}
+	t_seed(1000 + isa);
+	for (i = 0; i < (int)(sizeof(ks) / sizeof(ks[0])); i++)
+		for (gi = 0; gi < 4; gi++)
+			for (xb = 8; xb <= 16; xb += 8)
+				for (wb = 4; wb <= 8; wb += 4) {
+					uint32_t k = ks[i], g = groups[gi] ? groups[gi] : k;
+					struct shape s = { 1 + (uint32_t)t_rand_range(0, 4), k,
+							   1 + (uint32_t)t_rand_range(0, 40), g,
+							   (uint32_t)xb, (uint32_t)wb, 0 };
+
+					if (k % g || (wb == 4 && k % 2))
+						continue;
+					check_shape(&s, isa);
+					s.extreme = 1;
+					check_shape(&s, isa);
+				}
+	/* The widest rows the ABI allows, at the extremes. */
+	{
+		struct shape s = { 1, 65536, 3, 65536, 8, 8, 1 };
+
+		check_shape(&s, isa);
+		s.x_bits = 16;
+		check_shape(&s, isa);
+	}
+}
+
+static void avx2_equals_reference(void **state)
+{
+	(void)state;
+	level(NPU_ISA_AVX2);
+}
+
+static void avx512_equals_reference(void **state)
+{
+	(void)state;
+	level(NPU_ISA_AVX512);
+}
+
+/* The pool splits the columns; results are the same at any thread count. */
+static void pool_equals_reference(void **state)
+{
+	struct npu_kernels *k;
+	struct shape s = { 3, 512, 300, 32, 8, 4, 0 };
+	uint8_t *x = calloc(3, 512), *w = calloc(300, 256);
+	uint16_t *f = calloc(300 * 16, 2);
+	__s64 *want = calloc(900, 8), *got = calloc(900, 8);
+	struct npu_fw_matmul mm = {
+		.x = x, .x_stride = 512, .x_bits = 8, .rows = 3, .k = 512, .n = 300,
+		.w = w, .w_stride = 256, .w_bits = 4, .groups_per_row = 16, .factors = f,
+	};
+	uint32_t i;
+
+	(void)state;
+	(void)s;
+	t_seed(77);
+	for (i = 0; i < 3 * 512; i++)
+		x[i] = (uint8_t)t_rand();
+	for (i = 0; i < 300 * 256; i++)
+		w[i] = (uint8_t)t_rand();
+	for (i = 0; i < 300 * 16; i++)
+		f[i] = (uint16_t)t_rand();
+	mm.v = want;
+	reference(&mm);
+	setenv("NPU_THREADS", "3", 1);
+	k = npu_kernels_create();
+	unsetenv("NPU_THREADS");
+	assert_non_null(k);
+	assert_int_equal(npu_kernels_threads(k), 3);
+	mm.v = got;
+	if (npu_kernels_isa(k) == NPU_ISA_SCALAR) {
+		assert_int_not_equal(npu_kernels_matmul(k, &mm), 0);	/* left to the firmware */
+	} else {
+		for (i = 0; i < 20; i++) {
+			memset(got, 0, 900 * 8);
+			assert_int_equal(npu_kernels_matmul(k, &mm), 0);
+			assert_memory_equal(got, want, 900 * 8);
+		}
+	}
+	npu_kernels_destroy(k);
+	free(x);
+	free(w);
+	free(f);
+	free(want);
+	free(got);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(avx2_equals_reference),
+		cmocka_unit_test(avx512_equals_reference),
+		cmocka_unit_test(pool_equals_reference),
+	};
+
+	return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
+}
