@@ -51,7 +51,7 @@ LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj
 # Each ISA's kernels compile for that ISA only; kernels.c picks at run time.
 ISA_FLAGS_mm_avx2 := -mavx2
 ISA_FLAGS_mm_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
-TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run
+TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
 # npu-run's engines without its main(): the model tests link them.
 RUN_LIB_SRCS := $(filter-out tools/npu-run/main.c,$(RUN_SRCS))
@@ -121,6 +121,10 @@ $(O)/lib/pkgconfig/npu.pc: libnpu/npu.pc.in
 $(O)/bin/npu-run: $(RUN_SRCS) tools/npu-run/runner.h $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(RUN_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
+$(O)/bin/npu-bench: tools/npu-bench.c $(RUN_LIB_SRCS) tools/npu-run/runner.h $(O)/lib/libnpu.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itools -o $@ $< $(RUN_LIB_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)

@@ -82,10 +82,9 @@ static void npu_job_release(struct kref *ref)
 {
 	struct npu_job *job = container_of(ref, struct npu_job, refcount);
 	struct npu_device *ndev = job->ctx->ndev;
+	bool queued = job->queued;
 	u32 i;
 
-	if (job->queued && atomic_dec_and_test(&ndev->jobs_in_flight))
-		wake_up_all(&ndev->jobs_drained);
 	for (i = 0; i < job->bo_count; i++)
 		if (job->bos[i])
 			drm_gem_object_put(job->bos[i]);
@@ -94,6 +93,9 @@ static void npu_job_release(struct kref *ref)
 	npu_ctx_put(job->ctx);
 	kfree(job);
 	atomic_dec(&npu_live_jobs);
+	/* Last: unplug waits for this, so everything above is done by then. */
+	if (queued && atomic_dec_and_test(&ndev->jobs_in_flight))
+		wake_up_all(&ndev->jobs_drained);
 }
 
 void npu_job_put(struct npu_job *job)

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: MIT
+/*
+ * npu-bench - this machine's limits and the cpu backend against them.
+ *
+ * Measured in one run: sustained memory read bandwidth (1 thread and all),
+ * the int8 dot-product peak of the instruction set in use, MATMUL
+ * throughput at transformer shapes (weights streamed from far more memory
+ * than the caches hold for M = 1), each as a fraction of its roofline, and
+ * decode tokens/s of a synthetic 110M model next to its bandwidth bound.
+ * A benchmark, not a test: it prints figures.
+ *
+ * usage: npu-bench [--json] [--quick]
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <npu/model.h>
+#include <npu/npu.h>
+#include "npu-run/runner.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- memory bandwidth ---------------------------------------------- */
+
+struct bw_arg {
+	const uint8_t *p;
+	size_t len;
+	uint64_t sink;
+};
+
+__attribute__((target("avx2"))) static void *read_all(void *arg)
+{
+	struct bw_arg *a = arg;
+	__m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+	size_t i;
+
+	for (i = 0; i + 128 <= a->len; i += 128) {
+		s0 = _mm256_add_epi64(s0, _mm256_load_si256((const __m256i *)(a->p + i)));
+		s1 = _mm256_add_epi64(s1, _mm256_load_si256((const __m256i *)(a->p + i + 32)));
+		s2 = _mm256_add_epi64(s2, _mm256_load_si256((const __m256i *)(a->p + i + 64)));
+		s3 = _mm256_add_epi64(s3, _mm256_load_si256((const __m256i *)(a->p + i + 96)));
+	}
+	s0 = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
+	a->sink = (uint64_t)_mm256_extract_epi64(s0, 0);
+	return NULL;
+}
+
+/* GB/s reading @len bytes split over @threads threads, best of 3. */
+static double bandwidth(const uint8_t *buf, size_t len, int threads)
+{
+	double best = 0;
+	int rep, t;
+
+	for (rep = 0; rep < 3; rep++) {
+		pthread_t th[64];
+		struct bw_arg a[64];
+		double t0 = now_s(), dt;
+
+		for (t = 0; t < threads; t++) {
+			a[t].p = buf + len / threads * t;
+			a[t].len = len / threads;
+			pthread_create(&th[t], NULL, read_all, &a[t]);
+		}
+		for (t = 0; t < threads; t++)
+			pthread_join(th[t], NULL);
+		dt = now_s() - t0;
+		if (len / dt / 1e9 > best)
+			best = len / dt / 1e9;
+	}
+	return best;
+}
+
+/* ---- int8 peak ---------------------------------------------------------- */
+
+struct peak_arg {
+	long iters;
+	int isa;	/* 2: AVX-512 VNNI, 1: AVX2 */
+	uint64_t sink;
+};
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static uint64_t peak_vnni(long iters)
+{
+	__m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
+	__m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+	__m512i c6 = c0, c7 = c0;
+	long i;
+
+	for (i = 0; i < iters; i++) {
+		c0 = _mm512_dpbusd_epi32(c0, a, b);
+		c1 = _mm512_dpbusd_epi32(c1, a, b);
+		c2 = _mm512_dpbusd_epi32(c2, a, b);
+		c3 = _mm512_dpbusd_epi32(c3, a, b);
+		c4 = _mm512_dpbusd_epi32(c4, a, b);
+		c5 = _mm512_dpbusd_epi32(c5, a, b);
+		c6 = _mm512_dpbusd_epi32(c6, a, b);
+		c7 = _mm512_dpbusd_epi32(c7, a, b);
+	}
+	c0 = _mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3));
+	c4 = _mm512_add_epi32(_mm512_add_epi32(c4, c5), _mm512_add_epi32(c6, c7));
+	return (uint64_t)_mm512_reduce_add_epi32(_mm512_add_epi32(c0, c4));
+}
+
+__attribute__((target("avx2"))) static uint64_t peak_avx2(long iters)
+{
+	__m256i a = _mm256_set1_epi16(3), b = _mm256_set1_epi16(-2);
+	__m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+	long i;
+
+	for (i = 0; i < iters; i++) {
+		c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(a, b));
+		c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(a, b));
+		c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(a, b));
+		c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(a, b));
+	}
+	c0 = _mm256_add_epi32(_mm256_add_epi32(c0, c1), _mm256_add_epi32(c2, c3));
+	return (uint64_t)_mm256_extract_epi32(c0, 0);
+}
+
+static void *peak_thread(void *arg)
+{
+	struct peak_arg *p = arg;
+
+	p->sink = p->isa == 2 ? peak_vnni(p->iters) : peak_avx2(p->iters);
+	return NULL;
+}
+
+/* int8 multiply-add operations (2 per MAC) per second, in G. */
+static double int8_peak(int isa, int threads)
+{
+	/* VNNI: 8 x 64 MACs per iteration; AVX2 madd: 4 x 16 MACs. */
+	double macs = isa == 2 ? 8 * 64 : 4 * 16;
+	long iters = 20000000;
+	pthread_t th[64];
+	struct peak_arg a[64];
+	double t0 = now_s(), dt;
+	int t;
+
+	for (t = 0; t < threads; t++) {
+		a[t].iters = iters;
+		a[t].isa = isa;
+		pthread_create(&th[t], NULL, peak_thread, &a[t]);
+	}
+	for (t = 0; t < threads; t++)
+		pthread_join(th[t], NULL);
+	dt = now_s() - t0;
+	return 2.0 * macs * iters * threads / dt / 1e9;
+}
+
+/* ---- MATMUL through libnpu ------------------------------------------------ */
+
+struct op_result {
+	const char *weights;
+	uint32_t m, n, k;
+	double gops, gbs, roofline_fraction;
+};
+
+/* @copies distinct weight matrices, one MATMUL op each, in one job. */
+static int bench_matmul(npu_device *dev, uint32_t m, uint32_t n, uint32_t k, int bits,
+			int copies, double bw, double peak, struct op_result *res)
+{
+	uint64_t wbytes = (uint64_t)n * (bits == 8 ? k : k / 2), fbytes = (uint64_t)n * (k / 32) * 2;
+	uint32_t group = bits == 8 ? k : 32;
+	npu_bo *wb = calloc((size_t)copies, sizeof(*wb));
+	npu_bo x, xs, o, os;
+	npu_cmd *cmd;
+	npu_fence f;
+	void *p;
+	double t0, dt = 0;
+	int i, rep, err;
+
+	err = npu_bo_alloc(dev, (uint64_t)m * k, &x);
+	err = err ? err : npu_bo_alloc(dev, m * 8ull, &xs);
+	err = err ? err : npu_bo_alloc(dev, (uint64_t)m * n * 2, &o);
+	err = err ? err : npu_bo_alloc(dev, m * 8ull, &os);
+	err = err ? err : npu_bo_map(dev, xs, &p);
+	for (i = 0; !err && i < (int)m; i++)
+		err = npu_scale_from_double(0.01, &((struct npu_scale *)p)[i]);
+	for (i = 0; !err && i < copies; i++) {
+		err = npu_bo_alloc(dev, wbytes + fbytes, &wb[i]);
+		if (!err)
+			err = npu_bo_map(dev, wb[i], &p);
+		if (!err) {
+			/* Touch every page: the weights must really be in memory. */
+			memset(p, 0x11, wbytes);
+			memset((char *)p + wbytes, 0x7f, fbytes);
+		}
+	}
+	err = err ? err : npu_cmd_create(dev, &cmd);
+	for (i = 0; !err && i < copies; i++) {
+		struct npu_tensor tx = npu_tensor_2d(x, 0, m, k, NPU_I8);
+		struct npu_tensor tw = npu_tensor_2d(wb[i], 0, n, k, bits == 8 ? NPU_I8 : NPU_I4);
+		struct npu_tensor to = npu_tensor_2d(o, 0, m, n, NPU_I16);
+
+		tx.scale_mode = to.scale_mode = NPU_SCALE_ROW;
+		tx.scale_bo = xs;
+		to.scale_bo = os;
+		tw.scale_mode = NPU_SCALE_GROUP;
+		npu_scale_from_double(0.001, &tw.scale);
+		tw.scale_bo = wb[i];
+		tw.scale_offset = wbytes;
+		err = npu_op_matmul(cmd, &tx, &tw, group, NULL, &to);
+	}
+	/* Best of 3 runs of the whole job. */
+	for (rep = 0; !err && rep < 3; rep++) {
+		t0 = now_s();
+		err = npu_submit(cmd, &f);
+		err = err ? err : npu_fence_wait(dev, f, -1, NULL);
+		if (!dt || now_s() - t0 < dt)
+			dt = now_s() - t0;
+	}
+	if (!err) {
+		double ops = 2.0 * m * n * k * copies, bytes = (double)(wbytes + fbytes) * copies;
+		double roof = fmin(peak, ops / bytes * bw);
+
+		res->weights = bits == 8 ? "w8" : "w4g32";
+		res->m = m;
+		res->n = n;
+		res->k = k;
+		res->gops = ops / dt / 1e9;
+		res->gbs = bytes / dt / 1e9;
+		res->roofline_fraction = res->gops / roof;
+	}
+	npu_cmd_destroy(cmd);
+	for (i = 0; i < copies; i++)
+		if (wb[i]) {
+			npu_bo_unmap(dev, wb[i]);
+			npu_bo_free(dev, wb[i]);
+		}
+	free(wb);
+	return err;
+}
+
+/* ---- decode ------------------------------------------------------------ */
+
+static int bench_decode(npu_device *dev, const char *shape, int bits, double bw, double *tok_s,
+			double *bound)
+{
+	struct engine_opts eo = { bits, 32, 0 };
+	struct npu_model m;
+	struct npu_engine *e;
+	char err[256];
+	int32_t tok = 1;
+	float *logits;
+	double t0, wbytes;
+	int i, ret;
+
+	ret = npu_model_synthetic(shape, 1, &m, err, sizeof(err));
+	if (ret)
+		return ret;
+	ret = engine_create(dev, &m, &eo, &e, err, sizeof(err));
+	if (ret) {
+		npu_model_free(&m);
+		return ret;
+	}
+	logits = malloc((size_t)m.cfg.vocab_size * sizeof(float));
+	/* Weights a token reads: every matrix once (the embedding row is noise). */
+	wbytes = (double)engine_device_bytes(e);
+	ret = engine_forward(e, &tok, 1, 0, logits);	/* warm */
+	t0 = now_s();
+	for (i = 1; !ret && i <= 32; i++)
+		ret = engine_forward(e, &tok, 1, i, logits);
+	*tok_s = 32 / (now_s() - t0);
+	*bound = bw * 1e9 / wbytes;
+	free(logits);
+	engine_destroy(e);
+	npu_model_free(&m);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	int json = 0, quick = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), isa, i, n_ops = 0;
+	size_t len = 1ull << 30;
+	struct op_result ops[8];
+	struct npu_info info;
+	npu_device *dev;
+	double bw1, bw, peak, peak1, tok8 = 0, bound8 = 0, tok4 = 0, bound4 = 0;
+	uint8_t *buf;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!strcmp(argv[i], "--quick"))
+			quick = 1;
+		else {
+			fprintf(stderr, "usage: npu-bench [--json] [--quick]\n");
+			return 2;
+		}
+	}
+	if (quick)
+		len = 256ull << 20;
+	__builtin_cpu_init();
+	isa = __builtin_cpu_supports("avx512vnni") ? 2 : 1;
+	if (threads > 64)
+		threads = 64;
+	buf = aligned_alloc(64, len);
+	if (!buf)
+		return 1;
+	memset(buf, 1, len);
+	bw1 = bandwidth(buf, len, 1);
+	bw = bandwidth(buf, len, threads);
+	free(buf);
+	peak1 = int8_peak(isa, 1);
+	peak = int8_peak(isa, threads);
+
+	if (npu_open("cpu", &dev) || npu_query(dev, &info)) {
+		fprintf(stderr, "npu-bench: no cpu backend\n");
+		return 1;
+	}
+	/* M = 1 streams 1 GiB of distinct weights (the caches hold far less). */
+	if (!bench_matmul(dev, 1, 4096, 4096, 8, quick ? 8 : 64, bw, peak, &ops[n_ops]))
+		n_ops++;
+	if (!bench_matmul(dev, 1, 4096, 4096, 4, quick ? 8 : 64, bw, peak, &ops[n_ops]))
+		n_ops++;
+	if (!bench_matmul(dev, 1, 2048, 8192, 8, quick ? 8 : 64, bw, peak, &ops[n_ops]))
+		n_ops++;
+	if (!bench_matmul(dev, 64, 4096, 4096, 8, 2, bw, peak, &ops[n_ops]))
+		n_ops++;
+	if (!bench_matmul(dev, 64, 4096, 4096, 4, 2, bw, peak, &ops[n_ops]))
+		n_ops++;
+	bench_decode(dev, "110m", 8, bw, &tok8, &bound8);
+	bench_decode(dev, "110m", 4, bw, &tok4, &bound4);
+
+	if (json) {
+		printf("{\"machine\": {\"bw_gbs\": %.2f, \"bw_gbs_1t\": %.2f, \"int8_peak_gops\": %.1f"
+		       ", \"int8_peak_gops_1t\": %.1f, \"isa\": \"%s\", \"threads\": %d}, \"ops\": [",
+		       bw, bw1, peak, peak1, isa == 2 ? "avx512-vnni" : "avx2", threads);
+		for (i = 0; i < n_ops; i++)
+			printf("%s{\"op\": \"matmul\", \"weights\": \"%s\", \"m\": %u, \"n\": %u, \"k\": %u"
+			       ", \"threads\": %d, \"gops\": %.2f, \"gbs\": %.2f"
+			       ", \"roofline_fraction\": %.3f}", i ? ", " : "", ops[i].weights,
+			       ops[i].m, ops[i].n, ops[i].k, threads, ops[i].gops, ops[i].gbs,
+			       ops[i].roofline_fraction);
+		printf("], \"decode\": [{\"model\": \"synthetic-110m\", \"weights\": \"w8\""
+		       ", \"threads\": %d, \"tok_s\": %.2f, \"bound_tok_s\": %.2f}"
+		       ", {\"model\": \"synthetic-110m\", \"weights\": \"w4g32\", \"threads\": %d"
+		       ", \"tok_s\": %.2f, \"bound_tok_s\": %.2f}]}\n",
+		       threads, tok8, bound8, threads, tok4, bound4);
+	} else {
+		printf("machine: %s, %d threads\n", info.name, threads);
+		printf("  memory read bandwidth: %.1f GB/s (1 thread: %.1f GB/s)\n", bw, bw1);
+		printf("  int8 peak (%s): %.0f GOPS (1 thread: %.0f GOPS)\n",
+		       isa == 2 ? "AVX-512 VNNI" : "AVX2", peak, peak1);
+		printf("\n| op | weights | M | N | K | GOPS | weight GB/s | fraction of roofline |\n");
+		printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
+		for (i = 0; i < n_ops; i++)
+			printf("| matmul | %s | %u | %u | %u | %.1f | %.2f | %.0f%% |\n", ops[i].weights,
+			       ops[i].m, ops[i].n, ops[i].k, ops[i].gops, ops[i].gbs,
+			       100 * ops[i].roofline_fraction);
+		printf("\ndecode, synthetic 110M: W8 %.1f tok/s (bandwidth bound %.1f, %.0f%%);"
+		       " W4g32 %.1f tok/s (bound %.1f, %.0f%%)\n", tok8, bound8,
+		       100 * tok8 / bound8, tok4, bound4, 100 * tok4 / bound4);
+	}
+	npu_close(dev);
+	return 0;
+}
