@@ -105,6 +105,50 @@ static inline int64_t dot_s16s4(const int16_t *x, const uint8_t *w, uint32_t len
 	return total;
 }
 
+/*
+ * A whole row of int4 weights in groups of 32, 64 or 128: 128 elements (64
+ * bytes) a step. Lane i of a step covers elements 8i..8i+7, so its group
+ * is known, and its factor is applied in the lane before summing: one
+ * reduction per row instead of one per group.
+ */
+static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const uint8_t *w,
+			const uint16_t *f, uint32_t k, uint32_t g)
+{
+	const __m512i ones = _mm512_set1_epi8(1), lo4 = _mm512_set1_epi8(0x0f);
+	const __m512i eight = _mm512_set1_epi8(8), k128 = _mm512_set1_epi32(128);
+	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	/* Lane i's group within a step: 8i / g. */
+	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3),
+					      _mm512_set1_epi32(__builtin_ctz(g)));
+	__m512i acc_lo = _mm512_setzero_si512(), acc_hi = _mm512_setzero_si512();
+	uint32_t c;
+
+	for (c = 0; c < k; c += 128) {
+		uint32_t bytes = k - c >= 128 ? 64 : (k - c) / 2, groups = (bytes * 2 + g - 1) / g;
+		__mmask64 m = bytes == 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - bytes));
+		__m512i b = _mm512_maskz_loadu_epi8(m, w + c / 2);
+		__m512i lo = _mm512_maskz_mov_epi8(m, _mm512_sub_epi8(_mm512_xor_si512(
+			_mm512_and_si512(b, lo4), eight), eight));
+		__m512i hi = _mm512_maskz_mov_epi8(m, _mm512_sub_epi8(_mm512_xor_si512(
+			_mm512_and_si512(_mm512_srli_epi16(b, 4), lo4), eight), eight));
+		__m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+						_mm512_maskz_loadu_epi8(m, xe + c / 2), lo);
+		__m512i sw = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo);
+		__m512i fv = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(
+			_cvtu32_mask16((1u << groups) - 1), f + c / g));
+
+		d = _mm512_dpbusd_epi32(d, _mm512_maskz_loadu_epi8(m, xo + c / 2), hi);
+		sw = _mm512_dpbusd_epi32(sw, ones, hi);
+		/* Exact per lane: |d - 128 sw| <= 8192, times a factor < 2^16. */
+		d = _mm512_mullo_epi32(_mm512_sub_epi32(d, _mm512_mullo_epi32(sw, k128)),
+				       _mm512_permutexvar_epi32(idx, fv));
+		acc_lo = _mm512_add_epi64(acc_lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(d)));
+		acc_hi = _mm512_add_epi64(acc_hi,
+					  _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(d, 1)));
+	}
+	return _mm512_reduce_add_epi64(_mm512_add_epi64(acc_lo, acc_hi));
+}
+
 void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t n0,
 		   uint32_t n1)
 {
@@ -117,6 +161,12 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 		for (r = 0; r < mm->rows; r++) {
 			int64_t acc = 0;
 
+			if (mm->x_bits == 8 && mm->w_bits == 4 && g <= 128 && 128 % g == 0) {
+				mm->v[(uint64_t)r * mm->n + n] =
+					row_u8s4(p->xe + (uint64_t)r * mm->k,
+						 p->xo + (uint64_t)r * mm->k, wr, f, mm->k, g);
+				continue;
+			}
 			for (j = 0; j < gpr; j++) {
 				uint64_t c = (uint64_t)j * g;
 				int64_t d;
