@@ -52,25 +52,41 @@ static void run_share(struct npu_kernels *k, int t)
 		npu_mm_avx2(mm, &k->prep, n0, n1);
 }
 
+/*
+ * A decode step is a few hundred small matmuls: sleeping and waking for
+ * each costs more than the work. Waiters spin this long before sleeping.
+ */
+#define SPIN_ITERATIONS 200000
+
+static int changed(const unsigned long *v, unsigned long old)
+{
+	return __atomic_load_n(v, __ATOMIC_ACQUIRE) != old;
+}
+
 static void *pool_thread(void *arg)
 {
 	struct worker *w = arg;
 	struct npu_kernels *k = w->k;
 	unsigned long seen = 0;
+	int spin;
 
-	pthread_mutex_lock(&k->lock);
 	for (;;) {
+		for (spin = 0; spin < SPIN_ITERATIONS && !changed(&k->generation, seen) &&
+		     !__atomic_load_n(&k->stop, __ATOMIC_ACQUIRE); spin++)
+			__builtin_ia32_pause();
+		pthread_mutex_lock(&k->lock);
 		while (k->generation == seen && !k->stop)
 			pthread_cond_wait(&k->go, &k->lock);
 		if (k->stop)
 			break;
 		seen = k->generation;
+		pthread_mutex_unlock(&k->lock);
 		if (w->index < k->active) {
-			pthread_mutex_unlock(&k->lock);
 			run_share(k, w->index);
 			pthread_mutex_lock(&k->lock);
 			if (--k->pending == 0)
 				pthread_cond_signal(&k->done);
+			pthread_mutex_unlock(&k->lock);
 		}
 	}
 	pthread_mutex_unlock(&k->lock);
@@ -206,6 +222,11 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 	}
 	run_share(k, 0);
 	if (active > 1) {
+		int spin;
+
+		for (spin = 0; spin < SPIN_ITERATIONS && __atomic_load_n(&k->pending, __ATOMIC_ACQUIRE);
+		     spin++)
+			__builtin_ia32_pause();
 		pthread_mutex_lock(&k->lock);
 		while (k->pending)
 			pthread_cond_wait(&k->done, &k->lock);
