@@ -144,6 +144,17 @@ static void level(enum npu_isa isa)
 					s.extreme = 1;
 					check_shape(&s, isa);
 				}
+	/* Prefill shapes: 4 x 4 blocks with row and column remainders. */
+	{
+		static const struct shape pre[] = {
+			{ 9, 1000, 30, 1000, 8, 8, 0 }, { 8, 256, 16, 32, 8, 8, 0 },
+			{ 13, 4096, 7, 128, 8, 8, 1 }, { 64, 512, 33, 512, 8, 4, 0 },
+			{ 5, 320, 9, 64, 16, 8, 0 },
+		};
+
+		for (i = 0; i < (int)(sizeof(pre) / sizeof(pre[0])); i++)
+			check_shape(&pre[i], isa);
+	}
 	/* The widest rows the ABI allows, at the extremes. */
 	{
 		struct shape s = { 1, 65536, 3, 65536, 8, 8, 1 };

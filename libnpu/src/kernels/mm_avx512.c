@@ -167,16 +167,77 @@ static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const uint8_t *w,
 	return _mm512_reduce_add_epi64(_mm512_add_epi64(acc_lo, acc_hi));
 }
 
+/*
+ * Prefill with int8 weights: a block of 4 activation rows by 4 weight rows
+ * shares every load (8 loads feed 16 vpdpbusd), so many rows run at the
+ * speed of the multiply-adds rather than of the loads. Each group ends
+ * with one reduction per (row, column) pair.
+ */
+static void block_u8s8(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t r0,
+		       uint32_t n0)
+{
+	const __m512i ones = _mm512_set1_epi8(1);
+	uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, j, c, a, b;
+	int64_t out[4][4] = { { 0 } };
+
+	for (j = 0; j < gpr; j++) {
+		__m512i acc[4][4], sw[4];
+
+		for (b = 0; b < 4; b++) {
+			sw[b] = _mm512_setzero_si512();
+			for (a = 0; a < 4; a++)
+				acc[a][b] = _mm512_setzero_si512();
+		}
+		for (c = j * g; c < (j + 1) * g; c += 64) {
+			uint32_t left = (j + 1) * g - c;
+			__mmask64 m = left >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - left));
+			__m512i wv[4], xv[4];
+
+			/* Fully unrolled: the 20 accumulators must live in registers. */
+#pragma GCC unroll 4
+			for (b = 0; b < 4; b++) {
+				wv[b] = _mm512_maskz_loadu_epi8(m, mm->w + (uint64_t)(n0 + b) * mm->w_stride + c);
+				sw[b] = _mm512_dpbusd_epi32(sw[b], ones, wv[b]);
+			}
+#pragma GCC unroll 4
+			for (a = 0; a < 4; a++)
+				xv[a] = _mm512_maskz_loadu_epi8(m, p->xu + (uint64_t)(r0 + a) * mm->k + c);
+#pragma GCC unroll 4
+			for (a = 0; a < 4; a++)
+#pragma GCC unroll 4
+				for (b = 0; b < 4; b++)
+					acc[a][b] = _mm512_dpbusd_epi32(acc[a][b], xv[a], wv[b]);
+		}
+		for (b = 0; b < 4; b++) {
+			int64_t f = mm->factors[(uint64_t)(n0 + b) * gpr + j], corr = 128 * hsum(sw[b]);
+
+			for (a = 0; a < 4; a++)
+				out[a][b] += (hsum(acc[a][b]) - corr) * f;
+		}
+	}
+	for (a = 0; a < 4; a++)
+		for (b = 0; b < 4; b++)
+			mm->v[(uint64_t)(r0 + a) * mm->n + n0 + b] = out[a][b];
+}
+
 void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t n0,
 		   uint32_t n1)
 {
-	uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, n, r, j;
+	uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, n, r, j, r_blocked = 0;
 
+	/* Blocks of 4 x 4 where they fit; the rest one pair at a time. */
+	if (mm->x_bits == 8 && mm->w_bits == 8 && mm->rows >= 4) {
+		r_blocked = mm->rows / 4 * 4;
+		for (n = n0; n + 4 <= n1; n += 4)
+			for (r = 0; r < r_blocked; r += 4)
+				block_u8s8(mm, p, r, n);
+	}
 	for (n = n0; n < n1; n++) {
 		const uint8_t *wr = mm->w + (uint64_t)n * mm->w_stride;
 		const uint16_t *f = mm->factors + (uint64_t)n * gpr;
 
-		for (r = 0; r < mm->rows; r++) {
+		/* Columns a block covered need only the rows it did not. */
+		for (r = n < n0 + (n1 - n0) / 4 * 4 ? r_blocked : 0; r < mm->rows; r++) {
 			int64_t acc = 0;
 
 			if (mm->x_bits == 8 && mm->w_bits == 4 && g <= 128 && 128 % g == 0) {
