@@ -178,41 +178,67 @@ static void block_u8s8(const struct npu_fw_matmul *mm, const struct npu_mm_prep 
 {
 	const __m512i ones = _mm512_set1_epi8(1);
 	uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, j, c, a, b;
+	const uint8_t *w0 = mm->w + (uint64_t)n0 * mm->w_stride, *w1 = w0 + mm->w_stride;
+	const uint8_t *w2 = w1 + mm->w_stride, *w3 = w2 + mm->w_stride;
+	const uint8_t *x0 = p->xu + (uint64_t)r0 * mm->k, *x1 = x0 + mm->k;
+	const uint8_t *x2 = x1 + mm->k, *x3 = x2 + mm->k;
 	int64_t out[4][4] = { { 0 } };
 
 	for (j = 0; j < gpr; j++) {
-		__m512i acc[4][4], sw[4];
+		/* Twenty named accumulators: an array of them would live in memory. */
+		__m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00;
+		__m512i a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+		__m512i a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+		__m512i a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+		__m512i s0 = a00, s1 = a00, s2 = a00, s3 = a00;
+		int64_t dots[4][4], sums[4];
 
-		for (b = 0; b < 4; b++) {
-			sw[b] = _mm512_setzero_si512();
-			for (a = 0; a < 4; a++)
-				acc[a][b] = _mm512_setzero_si512();
-		}
 		for (c = j * g; c < (j + 1) * g; c += 64) {
 			uint32_t left = (j + 1) * g - c;
 			__mmask64 m = left >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - left));
-			__m512i wv[4], xv[4];
+			__m512i v0 = _mm512_maskz_loadu_epi8(m, w0 + c);
+			__m512i v1 = _mm512_maskz_loadu_epi8(m, w1 + c);
+			__m512i v2 = _mm512_maskz_loadu_epi8(m, w2 + c);
+			__m512i v3 = _mm512_maskz_loadu_epi8(m, w3 + c);
+			__m512i u;
 
-			/* Fully unrolled: the 20 accumulators must live in registers. */
-#pragma GCC unroll 4
-			for (b = 0; b < 4; b++) {
-				wv[b] = _mm512_maskz_loadu_epi8(m, mm->w + (uint64_t)(n0 + b) * mm->w_stride + c);
-				sw[b] = _mm512_dpbusd_epi32(sw[b], ones, wv[b]);
-			}
-#pragma GCC unroll 4
-			for (a = 0; a < 4; a++)
-				xv[a] = _mm512_maskz_loadu_epi8(m, p->xu + (uint64_t)(r0 + a) * mm->k + c);
-#pragma GCC unroll 4
-			for (a = 0; a < 4; a++)
-#pragma GCC unroll 4
-				for (b = 0; b < 4; b++)
-					acc[a][b] = _mm512_dpbusd_epi32(acc[a][b], xv[a], wv[b]);
+			s0 = _mm512_dpbusd_epi32(s0, ones, v0);
+			s1 = _mm512_dpbusd_epi32(s1, ones, v1);
+			s2 = _mm512_dpbusd_epi32(s2, ones, v2);
+			s3 = _mm512_dpbusd_epi32(s3, ones, v3);
+			u = _mm512_maskz_loadu_epi8(m, x0 + c);
+			a00 = _mm512_dpbusd_epi32(a00, u, v0);
+			a01 = _mm512_dpbusd_epi32(a01, u, v1);
+			a02 = _mm512_dpbusd_epi32(a02, u, v2);
+			a03 = _mm512_dpbusd_epi32(a03, u, v3);
+			u = _mm512_maskz_loadu_epi8(m, x1 + c);
+			a10 = _mm512_dpbusd_epi32(a10, u, v0);
+			a11 = _mm512_dpbusd_epi32(a11, u, v1);
+			a12 = _mm512_dpbusd_epi32(a12, u, v2);
+			a13 = _mm512_dpbusd_epi32(a13, u, v3);
+			u = _mm512_maskz_loadu_epi8(m, x2 + c);
+			a20 = _mm512_dpbusd_epi32(a20, u, v0);
+			a21 = _mm512_dpbusd_epi32(a21, u, v1);
+			a22 = _mm512_dpbusd_epi32(a22, u, v2);
+			a23 = _mm512_dpbusd_epi32(a23, u, v3);
+			u = _mm512_maskz_loadu_epi8(m, x3 + c);
+			a30 = _mm512_dpbusd_epi32(a30, u, v0);
+			a31 = _mm512_dpbusd_epi32(a31, u, v1);
+			a32 = _mm512_dpbusd_epi32(a32, u, v2);
+			a33 = _mm512_dpbusd_epi32(a33, u, v3);
 		}
+		dots[0][0] = hsum(a00), dots[0][1] = hsum(a01), dots[0][2] = hsum(a02);
+		dots[0][3] = hsum(a03), dots[1][0] = hsum(a10), dots[1][1] = hsum(a11);
+		dots[1][2] = hsum(a12), dots[1][3] = hsum(a13), dots[2][0] = hsum(a20);
+		dots[2][1] = hsum(a21), dots[2][2] = hsum(a22), dots[2][3] = hsum(a23);
+		dots[3][0] = hsum(a30), dots[3][1] = hsum(a31), dots[3][2] = hsum(a32);
+		dots[3][3] = hsum(a33);
+		sums[0] = hsum(s0), sums[1] = hsum(s1), sums[2] = hsum(s2), sums[3] = hsum(s3);
 		for (b = 0; b < 4; b++) {
-			int64_t f = mm->factors[(uint64_t)(n0 + b) * gpr + j], corr = 128 * hsum(sw[b]);
+			int64_t f = mm->factors[(uint64_t)(n0 + b) * gpr + j];
 
 			for (a = 0; a < 4; a++)
-				out[a][b] += (hsum(acc[a][b]) - corr) * f;
+				out[a][b] += (dots[a][b] - 128 * sums[b]) * f;
 		}
 	}
 	for (a = 0; a < 4; a++)
