@@ -42,6 +42,7 @@
 
 struct npu_device;
 struct npu_job;
+struct npu_hw_fence;
 
 /* Fault injection, armed through debugfs, met by the next job a core runs. */
 enum npu_inject {
@@ -243,6 +244,8 @@ struct npu_ctx {
  * @completed: the core reported the job done (set by the interrupt).
  * @in_hw: the job is in a core's ring or running there (not cut off by a
  *	reset): a resubmission must not run it twice.
+ * @spare_fence: the hardware fence of the job's first run, allocated at
+ *	SUBMIT (run_job may not wait for memory).
  * @queued: counted in npu_device.jobs_in_flight.
  * @link: in npu_core.done.
  */
@@ -260,6 +263,7 @@ struct npu_job {
 	bool completed;
 	bool in_hw;
 	bool queued;
+	struct npu_hw_fence *spare_fence;
 	struct list_head link;
 };
 

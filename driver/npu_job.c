@@ -46,10 +46,18 @@ static const struct dma_fence_ops npu_fence_ops = {
 	.get_timeline_name = npu_fence_timeline_name,
 };
 
-static struct dma_fence *npu_hw_fence_create(struct npu_core *core)
+/*
+ * run_job is in the fence-signalling path and must not wait for memory
+ * reclaim: a job's first hardware fence is allocated at SUBMIT, a rerun
+ * after a reset allocates without waiting (and fails the job if it can't).
+ */
+static struct dma_fence *npu_hw_fence_create(struct npu_job *job, struct npu_core *core)
 {
-	struct npu_hw_fence *f = kzalloc(sizeof(*f), GFP_KERNEL);
+	struct npu_hw_fence *f = job->spare_fence;
 
+	job->spare_fence = NULL;
+	if (!f)
+		f = kzalloc(sizeof(*f), GFP_NOWAIT);
 	if (!f)
 		return ERR_PTR(-ENOMEM);
 	spin_lock_init(&f->lock);
@@ -89,6 +97,7 @@ static void npu_job_release(struct kref *ref)
 		if (job->bos[i])
 			drm_gem_object_put(job->bos[i]);
 	kvfree(job->bos);
+	kfree(job->spare_fence);
 	dma_fence_put(job->hw_fence);
 	npu_ctx_put(job->ctx);
 	kfree(job);
@@ -191,7 +200,7 @@ static struct dma_fence *npu_job_run(struct drm_sched_job *sched_job)
 	if (READ_ONCE(job->completed) || READ_ONCE(job->in_hw))
 		return dma_fence_get(job->hw_fence);
 
-	fence = npu_hw_fence_create(core);
+	fence = npu_hw_fence_create(job, core);
 	if (IS_ERR(fence))
 		return fence;
 	/* A run cut off by a reset: its fence ends now, the job runs again. */
@@ -392,6 +401,12 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 		return -ENOMEM;
 	atomic_inc(&npu_live_jobs);
 	kref_init(&job->refcount);
+	job->spare_fence = kzalloc(sizeof(*job->spare_fence), GFP_KERNEL);
+	if (!job->spare_fence) {
+		kfree(job);
+		atomic_dec(&npu_live_jobs);
+		return -ENOMEM;
+	}
 	kref_get(&ctx->refcount);
 	job->ctx = ctx;
 	INIT_LIST_HEAD(&job->link);

@@ -33,11 +33,17 @@ static struct npu_mapping *find_mapping(struct npu_ctx *ctx, struct drm_gem_obje
 	return NULL;
 }
 
-static void release_mapping(struct npu_ctx *ctx, struct npu_mapping *m)
+/* Take a mapping out of the tables; the caller holds mm_lock. */
+static void unlink_mapping(struct npu_ctx *ctx, struct npu_mapping *m)
 {
 	mtree_erase(&ctx->mappings, m->node.start);
 	hash_del(&m->hash);
 	drm_mm_remove_node(&m->node);
+}
+
+/* Release its pages and memory: no lock needed, nothing can find it. */
+static void free_mapping(struct npu_mapping *m)
+{
 	drm_gem_vunmap_unlocked(m->obj, &m->vmap);
 	drm_gem_object_put(m->obj);
 	kfree(m);
@@ -51,8 +57,10 @@ void npu_mmu_fini(struct npu_ctx *ctx)
 	struct npu_mapping *m;
 	int bkt;
 
-	hash_for_each_safe(ctx->by_obj, bkt, tmp, m, hash)
-		release_mapping(ctx, m);
+	hash_for_each_safe(ctx->by_obj, bkt, tmp, m, hash) {
+		unlink_mapping(ctx, m);
+		free_mapping(m);
+	}
 	mtree_destroy(&ctx->mappings);
 	drm_mm_takedown(&ctx->mm);
 }
@@ -130,14 +138,19 @@ void npu_mmu_unmap(struct npu_ctx *ctx, struct drm_gem_object *obj)
 {
 	struct npu_mapping *m;
 
-	/* Waits for a job of this context that is running on a core. */
+	/*
+	 * Waits for a job of this context that is running on a core; only
+	 * the unlinking happens under the lock a core waits for.
+	 */
 	down_write(&ctx->vm_lock);
 	mutex_lock(&ctx->mm_lock);
 	m = find_mapping(ctx, obj);
 	if (m)
-		release_mapping(ctx, m);
+		unlink_mapping(ctx, m);
 	mutex_unlock(&ctx->mm_lock);
 	up_write(&ctx->vm_lock);
+	if (m)
+		free_mapping(m);
 }
 
 /*
