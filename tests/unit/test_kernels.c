@@ -181,7 +181,6 @@ static void avx512_equals_reference(void **state)
 static void pool_equals_reference(void **state)
 {
 	struct npu_kernels *k;
-	struct shape s = { 3, 512, 300, 32, 8, 4, 0 };
 	uint8_t *x = calloc(3, 512), *w = calloc(300, 256);
 	uint16_t *f = calloc(300 * 16, 2);
 	__s64 *want = calloc(900, 8), *got = calloc(900, 8);
@@ -192,7 +191,6 @@ static void pool_equals_reference(void **state)
 	uint32_t i;
 
 	(void)state;
-	(void)s;
 	t_seed(77);
 	for (i = 0; i < 3 * 512; i++)
 		x[i] = (uint8_t)t_rand();

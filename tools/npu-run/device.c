@@ -205,7 +205,7 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 	emb.scale_bo = e->emb_scales.bo;
 	npu_scale_from_double(1e-5, &eps);
 	npu_scale_from_double(1.0 / sqrt((double)hs), &alpha);
-	err |= npu_op_embedding(cmd, &emb, &ids, &x);
+	err = err ? err : npu_op_embedding(cmd, &emb, &ids, &x);
 	for (l = 0; l < c->n_layers; l++) {
 		struct npu_layer *L = &e->layers[l];
 		struct npu_tensor ga = T_gain(&L->g_att, L->s_att, (uint32_t)c->dim);
@@ -213,39 +213,39 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 		struct npu_tensor kc = T_act(&L->kc, (uint32_t)c->seq_len);
 		struct npu_tensor vc = T_act(&L->vc, (uint32_t)c->seq_len);
 
-		err |= npu_op_rmsnorm(cmd, &x, &ga, eps, &xn);
-		err |= matmul(cmd, &e->xn, &L->wq, &e->q, rows);
-		err |= matmul(cmd, &e->xn, &L->wk, &e->k, rows);
-		err |= matmul(cmd, &e->xn, &L->wv, &e->v, rows);
-		err |= npu_op_rope(cmd, &q, &freq, (uint32_t)c->n_heads, hs, &pos, &q);
-		err |= npu_op_rope(cmd, &k, &freq, (uint32_t)c->n_kv_heads, hs, &pos, &k);
-		err |= npu_op_kv_append(cmd, &k, &kc, &pos);
-		err |= npu_op_kv_append(cmd, &v, &vc, &pos);
+		err = err ? err : npu_op_rmsnorm(cmd, &x, &ga, eps, &xn);
+		err = err ? err : matmul(cmd, &e->xn, &L->wq, &e->q, rows);
+		err = err ? err : matmul(cmd, &e->xn, &L->wk, &e->k, rows);
+		err = err ? err : matmul(cmd, &e->xn, &L->wv, &e->v, rows);
+		err = err ? err : npu_op_rope(cmd, &q, &freq, (uint32_t)c->n_heads, hs, &pos, &q);
+		err = err ? err : npu_op_rope(cmd, &k, &freq, (uint32_t)c->n_kv_heads, hs, &pos, &k);
+		err = err ? err : npu_op_kv_append(cmd, &k, &kc, &pos);
+		err = err ? err : npu_op_kv_append(cmd, &v, &vc, &pos);
 		err |= npu_op_attention(cmd, &q, &kc, &vc, (uint32_t)c->n_heads,
 					(uint32_t)c->n_kv_heads, hs, alpha, &pos, &att);
-		err |= matmul(cmd, &e->att, &L->wo, &e->tmp, rows);
-		err |= npu_op_add(cmd, &x, &tmp, &x);
-		err |= npu_op_rmsnorm(cmd, &x, &gf, eps, &xn);
-		err |= matmul(cmd, &e->xn, &L->w1, &e->h1, rows);
-		err |= matmul(cmd, &e->xn, &L->w3, &e->h3, rows);
-		err |= npu_op_silu(cmd, &h1, &h1);
-		err |= npu_op_mul(cmd, &h1, &h3, &h1);
-		err |= matmul(cmd, &e->h1, &L->w2, &e->tmp, rows);
-		err |= npu_op_add(cmd, &x, &tmp, &x);
+		err = err ? err : matmul(cmd, &e->att, &L->wo, &e->tmp, rows);
+		err = err ? err : npu_op_add(cmd, &x, &tmp, &x);
+		err = err ? err : npu_op_rmsnorm(cmd, &x, &gf, eps, &xn);
+		err = err ? err : matmul(cmd, &e->xn, &L->w1, &e->h1, rows);
+		err = err ? err : matmul(cmd, &e->xn, &L->w3, &e->h3, rows);
+		err = err ? err : npu_op_silu(cmd, &h1, &h1);
+		err = err ? err : npu_op_mul(cmd, &h1, &h3, &h1);
+		err = err ? err : matmul(cmd, &e->h1, &L->w2, &e->tmp, rows);
+		err = err ? err : npu_op_add(cmd, &x, &tmp, &x);
 		if (e->trace) {
 			struct npu_tensor tr = T_act(&L->trace, rows);
 
-			err |= npu_op_quantize(cmd, &x, &tr);
+			err = err ? err : npu_op_quantize(cmd, &x, &tr);
 		}
 	}
 	{
 		struct npu_tensor gfin = T_gain(&e->g_final, e->s_final, (uint32_t)c->dim);
 
-		err |= npu_op_rmsnorm(cmd, &x, &gfin, eps, &xn);
+		err = err ? err : npu_op_rmsnorm(cmd, &x, &gfin, eps, &xn);
 	}
-	err |= matmul(cmd, &e->xn, &e->wcls, &e->logits, rows);
-	err |= npu_op_argmax(cmd, &logits, &tok);
-	return err ? NPU_E_INVAL : NPU_OK;
+	err = err ? err : matmul(cmd, &e->xn, &e->wcls, &e->logits, rows);
+	err = err ? err : npu_op_argmax(cmd, &logits, &tok);
+	return err;	/* the first encoder's error, exactly */
 }
 
 int engine_create(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
