@@ -221,8 +221,8 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 		err = err ? err : npu_op_rope(cmd, &k, &freq, (uint32_t)c->n_kv_heads, hs, &pos, &k);
 		err = err ? err : npu_op_kv_append(cmd, &k, &kc, &pos);
 		err = err ? err : npu_op_kv_append(cmd, &v, &vc, &pos);
-		err |= npu_op_attention(cmd, &q, &kc, &vc, (uint32_t)c->n_heads,
-					(uint32_t)c->n_kv_heads, hs, alpha, &pos, &att);
+		err = err ? err : npu_op_attention(cmd, &q, &kc, &vc, (uint32_t)c->n_heads,
+						   (uint32_t)c->n_kv_heads, hs, alpha, &pos, &att);
 		err = err ? err : matmul(cmd, &e->att, &L->wo, &e->tmp, rows);
 		err = err ? err : npu_op_add(cmd, &x, &tmp, &x);
 		err = err ? err : npu_op_rmsnorm(cmd, &x, &gf, eps, &xn);
