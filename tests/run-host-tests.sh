@@ -36,6 +36,24 @@ for dir in "$@"; do
 	done
 done
 
+echo "== valgrind: npu-run on the cpu backend ($1)"
+models=${NPU_MODELS:-../shared/models}
+model_args=
+[ -f "$models/stories260K.bin" ] &&
+	model_args="--model $models/stories260K.bin --tokenizer $models/tok512.bin"
+# Valgrind has no AVX-512: the AVX2 kernels stand in for the SIMD path.
+# shellcheck disable=SC2086
+if NPU_CPU_ISA=avx2 valgrind -q --error-exitcode=3 --leak-check=full \
+	--errors-for-leak-kinds=definite "$1/bin/npu-run" --device cpu --steps 20 --compare \
+	$model_args >"$log" 2>&1; then
+	echo "PASS npu_run_valgrind_clean"
+	passed=$((passed + 1))
+else
+	tail -30 "$log"
+	echo "FAIL npu_run_valgrind_clean"
+	failed=$((failed + 1))
+fi
+
 echo "== firmware object checks: $1"
 tests/check-firmware-objects.sh "$1" >"$log" 2>&1
 cat "$log"
