@@ -56,6 +56,15 @@ static int npu_debugfs_counters_show(struct seq_file *m, void *unused)
 	return 0;
 }
 
+/* The driver's live objects (all devices): a stress run must leave none. */
+static int npu_debugfs_objects_show(struct seq_file *m, void *unused)
+{
+	seq_printf(m, "contexts: %d\njobs: %d\nmappings: %d\n", atomic_read(&npu_live_ctxs),
+		   atomic_read(&npu_live_jobs), atomic_read(&npu_live_mappings));
+	return 0;
+}
+
+DEFINE_SHOW_ATTRIBUTE(npu_debugfs_objects);
 DEFINE_SHOW_ATTRIBUTE(npu_debugfs_firmware);
 DEFINE_SHOW_ATTRIBUTE(npu_debugfs_cores);
 DEFINE_SHOW_ATTRIBUTE(npu_debugfs_counters);
@@ -132,5 +141,6 @@ void npu_debugfs_init(struct npu_device *ndev)
 	debugfs_create_file("firmware", 0444, root, ndev, &npu_debugfs_firmware_fops);
 	debugfs_create_file("cores", 0444, root, ndev, &npu_debugfs_cores_fops);
 	debugfs_create_file("counters", 0444, root, ndev, &npu_debugfs_counters_fops);
+	debugfs_create_file("objects", 0444, root, ndev, &npu_debugfs_objects_fops);
 	debugfs_create_file("fault_inject", 0600, root, ndev, &npu_debugfs_inject_fops);
 }

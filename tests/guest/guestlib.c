@@ -143,11 +143,16 @@ struct drm_npu_op g_copy_op(uint64_t src, uint64_t dst, uint32_t rows, uint32_t 
 
 long long g_counter(int minor, const char *name)
 {
+	return g_debugfs_value(minor, "counters", name);
+}
+
+long long g_debugfs_value(int minor, const char *file, const char *name)
+{
 	char path[96], key[64];
 	long long v, found = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/counters", minor);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/%s", minor, file);
 	f = fopen(path, "r");
 	if (!f)
 		fail_msg("%s: %s", path, strerror(errno));

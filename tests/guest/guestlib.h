@@ -44,6 +44,8 @@ int64_t g_now_ns(void);
 
 /* Read a debugfs counter of NPU @minor (/sys/kernel/debug/accel/npu-emu.N). */
 long long g_counter(int minor, const char *name);
+/* "name: value" from any debugfs file of NPU @minor. */
+long long g_debugfs_value(int minor, const char *file, const char *name);
 /* The drm client id of a file (fdinfo drm-client-id). */
 uint64_t g_client_id(int fd);
 /* Arm fault injection: "hang", "fail", "fault" or "none", [client id]. */

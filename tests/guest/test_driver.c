@@ -402,6 +402,9 @@ static void *worker_thread(void *arg)
 static void concurrency(void **state)
 {
 	long long before = g_counter(1, "completed"), sub_before = g_counter(1, "submitted");
+	long long jobs0 = g_debugfs_value(1, "objects", "jobs");
+	long long maps0 = g_debugfs_value(1, "objects", "mappings");
+	long long ctxs0 = g_debugfs_value(1, "objects", "contexts");
 	int pr, status;
 	pid_t pids[3];
 
@@ -434,6 +437,15 @@ static void concurrency(void **state)
 	/* Every fence signalled, and the counters add up. */
 	assert_int_equal(g_counter(1, "submitted") - sub_before, 300);
 	assert_int_equal(g_counter(1, "completed") - before, 300);
+	/*
+	 * Every file is closed: no job, mapping or context is left behind
+	 * (the scheduler frees finished jobs from a work item: allow it 2 s).
+	 */
+	for (pr = 0; pr < 200 && g_debugfs_value(1, "objects", "jobs") != jobs0; pr++)
+		usleep(10000);
+	assert_int_equal(g_debugfs_value(1, "objects", "jobs"), jobs0);
+	assert_int_equal(g_debugfs_value(1, "objects", "mappings"), maps0);
+	assert_int_equal(g_debugfs_value(1, "objects", "contexts"), ctxs0);
 }
 
 /*
