@@ -5,6 +5,7 @@
 #   make check      host tests, plain and under ASan+UBSan
 #   make kernel-check  npu.ko at W=1 + sparse, checkpatch --strict
 #   make qemu-check the guest suite: npu.ko in Debian's 6.12 under QEMU
+#   make fuzz-check libFuzzer on every parser, FUZZ_SECONDS each
 #   make test       all of them (what CI runs)
 #   make run        the main job
 #   make numerics   measure every op against double precision
@@ -63,7 +64,7 @@ HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/inc
 	libnpu/src/*.h libnpu/src/kernels/*.h libnpu/model/*.h tests/unit/*.h tests/guest/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
-	kmod-sources
+	kmod-sources fuzz-check
 .DELETE_ON_ERROR:
 
 all: $(O)/lib/libnpu.a $(O)/lib/libnpu.so $(O)/lib/pkgconfig/npu.pc \
@@ -176,6 +177,34 @@ qemu-check: deps
 	NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin)" NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" \
 		tests/qemu/mkinitramfs.sh $(QEMU_DIR)/kernel $(O) $(QEMU_DIR)/initramfs.cpio.gz
 	tests/qemu/run.sh $(QEMU_DIR)/kernel $(QEMU_DIR)/initramfs.cpio.gz $(QEMU_DIR)/console.log
+
+# ---- fuzzing (libFuzzer, clang) -----------------------------------------
+# Harnesses for every parser of outside input; make test runs each for
+# FUZZ_SECONDS, longer runs take a larger value. Found crashes are kept in
+# tests/fuzz/regressions and replayed first.
+FUZZ_SECONDS ?= 10
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FW_SRCS_ALL := $(wildcard firmware/src/*.c)
+
+$(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image: $(O)/fuzz/%: tests/fuzz/%.c $(FW_SRCS_ALL) $(HDRS) \
+		tests/fuzz/fuzz_cmdstream.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include $< $(FW_SRCS_ALL) -o $@
+
+$(O)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(MODEL_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Ilibnpu/include $< libnpu/model/checkpoint.c libnpu/model/tokenizer.c \
+		-lm -o $@
+
+$(O)/fuzz/seedgen: tests/fuzz/seedgen.c tests/fuzz/fuzz_cmdstream.h $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -Wall -Wextra -Werror $(PKG_CFLAGS) $< -o $@
+
+fuzz-check: deps
+	@$(MAKE) --no-print-directory all $(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image \
+		$(O)/fuzz/fuzz_model $(O)/fuzz/seedgen
+	@tests/fuzz/run.sh $(O) $(FUZZ_SECONDS)
 
 # ---- running -----------------------------------------------------------
 check: deps

@@ -1,6 +1,6 @@
 #!/bin/sh
-# make test: every suite in turn (host tests plain and sanitized, the
-# kernel's static checks, the QEMU guest suite), each one's summary kept,
+# make test: every suite in turn (host tests plain and sanitized, bounded
+# fuzzing, the kernel's static checks, the QEMU guest suite), each one's summary kept,
 # then one closing line for all of them.
 # usage: run-all.sh MAKE_FLAGS...
 set -u
@@ -9,7 +9,7 @@ failed=0
 start=$(date +%s)
 log=$(mktemp)
 
-for target in check kernel-check qemu-check; do
+for target in check fuzz-check kernel-check qemu-check; do
 	echo "==== make $target"
 	make --no-print-directory "$@" "$target" 2>&1 | tee "$log"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)

@@ -81,7 +81,7 @@ struct drm_npu_scale fw_scale_storable(struct drm_npu_scale s);
 
 /* 2^(-u / 65536) in Q30 for u >= 0 (exp2 table, linear interpolation). */
 __u32 fw_exp2_neg_q16(const struct npu_fw_tables *t, __u64 u);
-/* 1/sqrt(x) = r * 2^-e for x >= 1, with 2^30 <= r <= 2^31. */
+/* 1/sqrt(x) = r * 2^-e for x >= 1, with 2^30 - 1 <= r <= 2^31. */
 void fw_rsqrt(const struct npu_fw_tables *t, __u64 x, __u32 *r, __s32 *e);
 /* sin and cos in Q14 of an angle in turns, Q0.32. */
 void fw_sincos_q14(const struct npu_fw_tables *t, __u32 turns, __s32 *s, __s32 *c);

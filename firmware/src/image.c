@@ -66,10 +66,18 @@ static int tables_sane(const struct npu_fw_tables *t)
 	for (i = 1; i < NPU_FW_EXP2_N; i++)
 		if (t->exp2[i] >= t->exp2[i - 1])
 			return 0;
-	for (i = 0; i < NPU_FW_RSQRT_N; i++)
+	/*
+	 * rsqrt[i] ~ 2^33 / sqrt(i + 16.5), i.e. rsqrt[i]^2 * (2i + 33) ~ 2^67;
+	 * within 1/16 of it Newton's steps converge (fw_rsqrt).
+	 */
+	for (i = 0; i < NPU_FW_RSQRT_N; i++) {
+		__uint128_t v = (__uint128_t)t->rsqrt[i] * t->rsqrt[i] * (2 * i + 33);
+		__uint128_t want = (__uint128_t)1 << 67, tol = (__uint128_t)1 << 63;
+
 		if (t->rsqrt[i] < (1u << 30) || t->rsqrt[i] >= (1u << 31) ||
-		    (i && t->rsqrt[i] >= t->rsqrt[i - 1]))
+		    (i && t->rsqrt[i] >= t->rsqrt[i - 1]) || v > want + tol || v < want - tol)
 			return 0;
+	}
 	for (i = 0; i < NPU_FW_SIN_N; i++)
 		if (t->sin[i] > (1 << 14) || t->sin[i] < -(1 << 14))
 			return 0;

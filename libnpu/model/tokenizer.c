@@ -42,8 +42,14 @@ int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenize
 	int32_t i;
 	int ret = NPU_OK;
 
-	if (!path || !t || vocab_size < 3 || vocab_size > 1048576)
+	if (!path || !t)
 		return NPU_E_INVAL;
+	/* Encoding falls back to the byte tokens 3..258: they must exist. */
+	if (vocab_size < 259 || vocab_size > 1048576) {
+		npu_model_error(err, len, "vocab_size %d: a tokenizer needs 259..1048576 tokens",
+				vocab_size);
+		return NPU_E_FORMAT;
+	}
 	memset(t, 0, sizeof(*t));
 	f = fopen(path, "rb");
 	if (!f) {

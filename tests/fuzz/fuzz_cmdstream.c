@@ -195,14 +195,12 @@ static int validation_error(__u32 st)
 	}
 }
 
+/* memcmp, not a loop: the harness's own loops would be traced for coverage. */
 static int all_zero(const __u8 *p, size_t n)
 {
-	size_t i;
+	static const __u8 zero[FUZZ_BUF_SIZE];
 
-	for (i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
+	return memcmp(p, zero, n) == 0;
 }
 
 static void __attribute__((noreturn)) fail(const char *what,

@@ -550,6 +550,27 @@ static void reject_bad_table(void **state)
 	}
 }
 
+/*
+ * Found by fuzzing: an ordered rsqrt table far from 2^33 / sqrt(i + 16.5)
+ * made Newton's steps diverge (fuzz_image-rsqrt-table-diverges.bin).
+ */
+static void reject_divergent_rsqrt(void **state)
+{
+	struct img im;
+	uint32_t *u;
+	int i;
+
+	(void)state;
+	need_good();
+	im = copy_good();
+	u = table(&im, NPU_FW_SEC_RSQRT);
+	for (i = 0; i < NPU_FW_RSQRT_N; i++)
+		u[i] = 0x7fffffffu - (uint32_t)i;
+	reseal(&im);
+	expect_verify_at(&im, NPU_FW_IMAGE_BAD_TABLE, __LINE__);
+	free(im.buf);
+}
+
 static void strerror_texts(void **state)
 {
 	int i, j;
@@ -744,6 +765,7 @@ int main(void)
 		T(reject_dup_section),
 		T(reject_missing_section),
 		T(reject_bad_table),
+		T(reject_divergent_rsqrt),
 		T(strerror_texts),
 		T(open_rejects_bad_image),
 		T(open_missing_image),

@@ -438,6 +438,9 @@ static void malformed_tokenizers(void **state)
 	memcpy(b + len, "junk", 4);
 	write_file(path, b, len + 4);
 	expect_tok_error(path, "bytes left");
+	/* Found by fuzzing: byte fallback needs tokens 3..258 to exist. */
+	assert_int_equal(npu_tokenizer_load(tok_path, 100, &t, err, sizeof(err)), NPU_E_FORMAT);
+	assert_non_null(strstr(err, "vocab_size 100"));
 	/* The right file for another vocabulary size. */
 	assert_int_equal(npu_tokenizer_load(tok_path, 600, &t, err, sizeof(err)), NPU_E_FORMAT);
 	unlink(path);

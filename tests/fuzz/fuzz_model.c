@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libFuzzer harness: the input as a llama2.c checkpoint (npu_model_load)
+ * and as a tokenizer of 512 pieces (npu_tokenizer_load), and again as a
+ * tokenizer of as many pieces as the file holds when that is another
+ * count (npu-run loads tokenizers with its model's vocab_size). The loaders take
+ * paths: the input goes to a memfd (a temporary file where there is none)
+ * opened through /proc/self/fd. What loads is checked and used: the
+ * model's tensors lie inside its one allocation; the tokenizer encodes a
+ * fixed text and every token turns back into a piece.
+ * NPU_FUZZ_VERBOSE=1 prints what each loader said.
+ */
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <npu/model.h>
+
+#define MAX_INPUT (1u << 20)
+#define VOCAB 512
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int fd = -1;
+static char path[64];
+static int verbose;
+
+static void __attribute__((noreturn)) fail(const char *what)
+{
+	fprintf(stderr, "fuzz_model: invariant violated: %s\n", what);
+	abort();
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	verbose = getenv("NPU_FUZZ_VERBOSE") && atoi(getenv("NPU_FUZZ_VERBOSE"));
+#ifdef MFD_CLOEXEC
+	fd = memfd_create("fuzz_model", MFD_CLOEXEC);
+	if (fd >= 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		return 0;
+	}
+#endif
+	snprintf(path, sizeof(path), "/tmp/fuzz_model.XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0) {
+		perror("fuzz_model: mkstemp");
+		abort();
+	}
+	return 0;
+}
+
+static int put_input(const uint8_t *data, size_t size)
+{
+	size_t done = 0;
+
+	if (ftruncate(fd, 0))
+		return -1;
+	while (done < size) {
+		ssize_t n = pwrite(fd, data + done, size - done, (off_t)done);
+
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static void check_tensor(const struct npu_model *m, const float *p, size_t n)
+{
+	if (p < m->data || p > m->data + m->n_floats || n > (size_t)(m->data + m->n_floats - p))
+		fail("a model tensor lies outside the model's data");
+}
+
+static void use_model(const struct npu_model *m)
+{
+	const struct npu_model_config *c = &m->cfg;
+	size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim, l = (size_t)c->n_layers;
+	size_t kv = d * (size_t)c->n_kv_heads / (size_t)c->n_heads, v = (size_t)c->vocab_size;
+	volatile float sink;
+
+	check_tensor(m, m->token_embedding, v * d);
+	check_tensor(m, m->rms_att, l * d);
+	check_tensor(m, m->wq, l * d * d);
+	check_tensor(m, m->wk, l * kv * d);
+	check_tensor(m, m->wv, l * kv * d);
+	check_tensor(m, m->wo, l * d * d);
+	check_tensor(m, m->rms_ffn, l * d);
+	check_tensor(m, m->w1, l * h * d);
+	check_tensor(m, m->w2, l * d * h);
+	check_tensor(m, m->w3, l * h * d);
+	check_tensor(m, m->rms_final, d);
+	check_tensor(m, m->wcls, v * d);
+	/* The last element of each end of the data, read through ASan. */
+	sink = m->wcls[v * d - 1] + m->rms_final[d - 1] + m->w3[l * h * d - 1];
+	(void)sink;
+}
+
+static void use_tokenizer(const struct npu_tokenizer *t, int32_t vocab)
+{
+	static const char text[] = "Once upon a time, the \xc3\xa9l\xc3\xa8ve saw \xe2\x82\xac 3\x01.";
+	int32_t tokens[2 * sizeof(text)], n = 0, i, prev = 1;
+	char byte[2];
+
+	if (t->vocab_size != vocab || !t->pieces || !t->scores || !t->sorted)
+		fail("a loaded tokenizer is incomplete");
+	if (npu_tokenizer_encode(t, text, 1, tokens, (int32_t)(sizeof(tokens) / sizeof(tokens[0])),
+				 &n))
+		fail("npu_tokenizer_encode failed on a loaded tokenizer");
+	if (n < 1 || n > (int32_t)(sizeof(tokens) / sizeof(tokens[0])) || tokens[0] != 1)
+		fail("npu_tokenizer_encode: token count out of range or no BOS");
+	for (i = 0; i < n; i++) {
+		const char *p;
+
+		if (tokens[i] < 0 || tokens[i] >= t->vocab_size)
+			fail("npu_tokenizer_encode: a token outside the vocabulary");
+		p = npu_tokenizer_piece(t, prev, tokens[i], byte);
+		if (!p)
+			fail("npu_tokenizer_piece returned NULL");
+		(void)strlen(p);
+		prev = tokens[i];
+	}
+	/* Out-of-range tokens are refused, never looked up. */
+	if (*npu_tokenizer_piece(t, 1, -1, byte) || *npu_tokenizer_piece(t, 1, vocab, byte))
+		fail("npu_tokenizer_piece of an invalid token is not empty");
+}
+
+/* Pieces in a tokenizer file: entries of score, length, bytes up to its end. */
+static int32_t count_pieces(const uint8_t *data, size_t size)
+{
+	size_t off = 4;
+	int32_t n = 0;
+
+	if (size < 4)
+		return -1;
+	while (off < size) {
+		int32_t len;
+
+		if (size - off < 8 || n == 1048576)
+			return -1;
+		memcpy(&len, data + off + 4, 4);
+		if (len < 0 || (size_t)len > size - off - 8)
+			return -1;
+		off += 8 + (size_t)len;
+		n++;
+	}
+	return n;
+}
+
+static void load_tokenizer(int32_t vocab)
+{
+	struct npu_tokenizer t;
+	char err[256];
+	int ret;
+
+	err[0] = '\0';
+	ret = npu_tokenizer_load(path, vocab, &t, err, sizeof(err));
+	if (verbose)
+		fprintf(stderr, "tokenizer (vocab %d): %d %s\n", vocab, ret, err);
+	if (ret == NPU_OK) {
+		use_tokenizer(&t, vocab);
+		npu_tokenizer_free(&t);
+	} else if (t.pieces || t.scores || t.sorted) {
+		fail("npu_tokenizer_load failed but left memory allocated");
+	}
+	if (strnlen(err, sizeof(err)) == sizeof(err))
+		fail("error message not NUL-terminated");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct npu_model m;
+	char err[256];
+	int32_t vocab;
+	int ret;
+
+	if (size > MAX_INPUT)
+		return 0;
+	if (put_input(data, size)) {
+		perror("fuzz_model: writing the input");
+		abort();
+	}
+
+	err[0] = '\0';
+	ret = npu_model_load(path, &m, err, sizeof(err));
+	if (verbose)
+		fprintf(stderr, "model: %d %s\n", ret, err);
+	if (ret == NPU_OK) {
+		use_model(&m);
+		npu_model_free(&m);
+	} else if (m.data) {
+		fail("npu_model_load failed but left data allocated");
+	}
+	if (strnlen(err, sizeof(err)) == sizeof(err))
+		fail("error message not NUL-terminated");
+
+	load_tokenizer(VOCAB);
+	vocab = count_pieces(data, size);
+	if (vocab >= 3 && vocab != VOCAB)
+		load_tokenizer(vocab);
+	return 0;
+}

@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: MIT
+/*
+ * seedgen OUT_DIR: writes the generated seed corpora of the fuzz harnesses
+ *	OUT_DIR/fuzz_cmdstream/	valid command streams (fuzz_cmdstream.h
+ *				format): every op, alone and together
+ *	OUT_DIR/fuzz_model/	a tiny llama2.c checkpoint (shared and
+ *				separate classifier), truncated headers, a
+ *				512-token tokenizer
+ * Both directories must exist. Every stream is one the firmware runs to
+ * DRM_NPU_STATUS_OK (NPU_FUZZ_VERBOSE=1 fuzz_cmdstream FILE shows it),
+ * except where a name says otherwise.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../uapi/drm/npu_accel.h"
+#include "fuzz_cmdstream.h"
+
+#define A FUZZ_A_ADDR
+#define B FUZZ_B_ADDR
+#define C FUZZ_C_ADDR
+/* Where per-row output scales go: far from any data the seeds use. */
+#define SCALES (C + 0x8000)
+
+#define I4 DRM_NPU_DTYPE_I4
+#define I8 DRM_NPU_DTYPE_I8
+#define I16 DRM_NPU_DTYPE_I16
+#define I32 DRM_NPU_DTYPE_I32
+#define NONE DRM_NPU_SCALE_NONE
+#define TENSOR DRM_NPU_SCALE_TENSOR
+#define ROW DRM_NPU_SCALE_ROW
+#define GROUP DRM_NPU_SCALE_GROUP
+
+static const char *out_dir;
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static void write_file(const char *sub, const char *name, const void *p, size_t n)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", out_dir, sub, name);
+	f = fopen(path, "wb");
+	if (!f || (n && fwrite(p, 1, n, f) != n) || fclose(f))
+		die(path);
+}
+
+/* A dense tensor; TENSOR and GROUP get a scale of 2^-7, ROW its scale array. */
+static struct drm_npu_tensor t(__u64 addr, __u32 rows, __u32 cols, __u8 dtype, __u8 sm,
+			       __u64 scale_addr)
+{
+	struct drm_npu_tensor d;
+	__u32 eb = dtype == I16 ? 2 : dtype == I32 ? 4 : 1;
+
+	memset(&d, 0, sizeof(d));
+	d.addr = addr;
+	d.rows = rows;
+	d.cols = cols;
+	d.stride = dtype == I4 ? cols / 2 : cols * eb;
+	d.dtype = dtype;
+	d.scale_mode = sm;
+	if (sm == TENSOR || sm == GROUP) {
+		d.scale.mult = 1 << 30;
+		d.scale.shift = 37;
+	}
+	if (sm == ROW || sm == GROUP)
+		d.scale_addr = scale_addr;
+	return d;
+}
+
+static struct drm_npu_op op(__u16 opcode)
+{
+	struct drm_npu_op o;
+
+	memset(&o, 0, sizeof(o));
+	o.opcode = opcode;
+	return o;
+}
+
+static struct drm_npu_op op_quantize(void)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_QUANTIZE);
+
+	o.in[0] = t(A, 4, 64, I8, TENSOR, 0);
+	o.out = t(B, 4, 64, I16, ROW, SCALES);
+	return o;
+}
+
+/* Reads the per-row scales QUANTIZE wrote; in[1] broadcasts one row. */
+static struct drm_npu_op op_add(void)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_ADD);
+
+	o.in[0] = t(B, 4, 64, I16, ROW, SCALES);
+	o.in[1] = t(A, 1, 64, I8, TENSOR, 0);
+	o.out = t(C, 4, 64, I8, TENSOR, 0);
+	return o;
+}
+
+static struct drm_npu_op op_mul(void)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_MUL);
+
+	o.in[0] = t(A, 2, 64, I8, TENSOR, 0);
+	o.in[1] = t(B, 2, 64, I32, TENSOR, 0);
+	o.out = t(C, 2, 64, I16, ROW, SCALES);
+	return o;
+}
+
+static struct drm_npu_op op_matmul(void)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_MATMUL);
+
+	o.flags = DRM_NPU_OP_F_BIAS;
+	o.in[0] = t(A, 4, 64, I8, TENSOR, 0);
+	o.in[1] = t(B, 16, 64, I8, GROUP, C + 0x1000);
+	o.in[2] = t(A + 0x4000, 1, 16, I32, TENSOR, 0);
+	o.out = t(C, 4, 16, I16, ROW, C + 0x2000);
+	o.matmul.group_size = 32;
+	return o;
+}
+
+static struct drm_npu_op op_matmul_i4(void)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_MATMUL);
+
+	o.in[0] = t(A, 2, 64, I16, TENSOR, 0);
+	o.in[1] = t(B, 8, 64, I4, GROUP, C + 0x1000);
+	o.out = t(C, 2, 8, I32, TENSOR, 0);
+	o.matmul.group_size = 64;
+	return o;
+}
+
+static struct drm_npu_op op_norm(int layer)
+{
+	struct drm_npu_op o = op(layer ? DRM_NPU_OP_LAYERNORM : DRM_NPU_OP_RMSNORM);
+
+	o.in[0] = t(A, 4, 64, I8, TENSOR, 0);
+	o.in[1] = t(B, 1, 64, I16, TENSOR, 0);
+	if (layer)
+		o.in[2] = t(B + 0x1000, 1, 64, I8, TENSOR, 0);
+	o.out = t(C, 4, 64, I8, ROW, SCALES);
+	o.norm.eps.mult = 1 << 30;
+	o.norm.eps.shift = 50;
+	return o;
+}
+
+static struct drm_npu_op op_softmax(int pos_addr)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_SOFTMAX);
+
+	o.flags = DRM_NPU_OP_F_CAUSAL;
+	o.in[0] = t(A, 4, 32, I16, TENSOR, 0);
+	o.out = t(C, 4, 32, I8, TENSOR, 0);
+	if (pos_addr) {
+		o.flags |= DRM_NPU_OP_F_POS_ADDR;
+		o.pos.pos_addr = A + 0x8000;
+	} else {
+		o.pos.pos = 2;
+	}
+	o.pos.alpha.mult = 1 << 30;
+	o.pos.alpha.shift = 30;
+	return o;
+}
+
+static struct drm_npu_op op_unary(__u16 opcode)
+{
+	struct drm_npu_op o = op(opcode);
+
+	if (opcode == DRM_NPU_OP_SILU) {
+		o.in[0] = t(A, 2, 64, I8, TENSOR, 0);
+		o.out = t(C, 2, 64, I16, ROW, SCALES);
+	} else {
+		o.in[0] = t(A, 2, 64, I16, TENSOR, 0);
+		o.out = t(C, 2, 64, I8, TENSOR, 0);
+	}
+	return o;
+}
+
+static struct drm_npu_op op_rope(void)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_ROPE);
+
+	o.in[0] = t(A, 2, 64, I16, TENSOR, 0);
+	o.in[1] = t(B, 1, 8, I32, NONE, 0);
+	o.out = t(C, 2, 64, I16, TENSOR, 0);
+	o.pos.pos = 5;
+	o.pos.n_heads = 4;
+	o.pos.head_dim = 16;
+	return o;
+}
+
+static struct drm_npu_op op_attention(void)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_ATTENTION);
+
+	o.in[0] = t(A, 2, 64, I8, TENSOR, 0);
+	o.in[1] = t(B, 8, 32, I8, TENSOR, 0);
+	o.in[2] = t(B + 0x1000, 8, 32, I8, TENSOR, 0);
+	o.out = t(C, 2, 64, I16, ROW, SCALES);
+	o.pos.pos = 3;
+	o.pos.n_heads = 4;
+	o.pos.n_kv_heads = 2;
+	o.pos.head_dim = 16;
+	o.pos.alpha.mult = 1 << 30;
+	o.pos.alpha.shift = 32;
+	return o;
+}
+
+static struct drm_npu_op op_kv_append(void)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_KV_APPEND);
+
+	o.in[0] = t(A, 2, 32, I8, TENSOR, 0);
+	o.out = t(B + 0x2000, 8, 32, I8, ROW, SCALES);
+	o.pos.pos = 4;
+	return o;
+}
+
+static struct drm_npu_op op_embedding(void)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_EMBEDDING);
+
+	o.in[0] = t(B, 16, 64, I8, TENSOR, 0);
+	o.in[1] = t(A, 4, 1, I32, NONE, 0);
+	o.out = t(C, 4, 64, I16, TENSOR, 0);
+	return o;
+}
+
+static struct drm_npu_op op_argmax(void)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_ARGMAX);
+
+	o.in[0] = t(A, 4, 64, I8, NONE, 0);
+	o.out = t(C, 4, 1, I32, NONE, 0);
+	return o;
+}
+
+/* prefix + header + ops (+ tail): one fuzz_cmdstream input. */
+static void stream(const char *name, const __u8 prefix[FUZZ_PREFIX],
+		   const struct drm_npu_op *ops, __u32 n, const __u8 *tail, size_t tail_len)
+{
+	struct drm_npu_cmd_header h;
+	size_t size = FUZZ_PREFIX + sizeof(h) + (size_t)n * sizeof(*ops) + tail_len;
+	__u8 *p = malloc(size);
+
+	if (!p)
+		die("malloc");
+	memset(&h, 0, sizeof(h));
+	h.magic = DRM_NPU_CMD_MAGIC;
+	h.version_major = DRM_NPU_ABI_MAJOR;
+	h.version_minor = DRM_NPU_ABI_MINOR;
+	h.op_count = n;
+	h.op_size = sizeof(*ops);
+	memcpy(p, prefix, FUZZ_PREFIX);
+	memcpy(p + FUZZ_PREFIX, &h, sizeof(h));
+	memcpy(p + FUZZ_PREFIX + sizeof(h), ops, (size_t)n * sizeof(*ops));
+	if (tail_len)
+		memcpy(p + FUZZ_PREFIX + sizeof(h) + (size_t)n * sizeof(*ops), tail, tail_len);
+	write_file("fuzz_cmdstream", name, p, size);
+	free(p);
+}
+
+static void cmdstream_seeds(void)
+{
+	static const __u8 raw[FUZZ_PREFIX] = { 0, 0, 0, 0 };
+	struct drm_npu_op all[32], two[2];
+	__u8 prefix[FUZZ_PREFIX], tail[1024];
+	__u32 n = 0, i;
+
+	all[n++] = op(DRM_NPU_OP_NOP);
+	stream("nop.bin", raw, all, 1, NULL, 0);
+	/* PATCH with nothing after the prefix: the harness pads one zero op (NOP). */
+	write_file("fuzz_cmdstream", "nop-patched.bin", (const __u8[]){ FUZZ_F_PATCH, 0, 0, 0 },
+		   FUZZ_PREFIX);
+
+	two[0] = op_quantize();
+	two[1] = op_add();
+	stream("quantize-add.bin", raw, two, 2, NULL, 0);
+	two[0] = op_matmul();
+	stream("matmul.bin", raw, two, 1, NULL, 0);
+	/* Scratch of exactly what MATMUL declares: k * 4 + n * 8 + 8 = 392 bytes. */
+	memcpy(prefix, (const __u8[]){ FUZZ_F_SMALL_SCRATCH, 0, 392 / 8 - 1, 0 }, FUZZ_PREFIX);
+	stream("matmul-small-scratch.bin", prefix, two, 1, NULL, 0);
+	two[0] = op_matmul_i4();
+	stream("matmul-i4.bin", raw, two, 1, NULL, 0);
+	two[0] = op_norm(0);
+	stream("rmsnorm.bin", raw, two, 1, NULL, 0);
+	two[0] = op_norm(1);
+	stream("layernorm.bin", raw, two, 1, NULL, 0);
+	two[0] = op_softmax(0);
+	stream("softmax-causal.bin", raw, two, 1, NULL, 0);
+	two[0] = op_softmax(1);
+	stream("softmax-pos-addr.bin", raw, two, 1, NULL, 0);
+	two[0] = op_unary(DRM_NPU_OP_SILU);
+	stream("silu.bin", raw, two, 1, NULL, 0);
+	two[0] = op_unary(DRM_NPU_OP_GELU);
+	stream("gelu.bin", raw, two, 1, NULL, 0);
+	two[0] = op_mul();
+	stream("mul.bin", raw, two, 1, NULL, 0);
+	two[0] = op_rope();
+	stream("rope.bin", raw, two, 1, NULL, 0);
+	two[0] = op_attention();
+	stream("attention.bin", raw, two, 1, NULL, 0);
+	two[0] = op_kv_append();
+	stream("kv-append.bin", raw, two, 1, NULL, 0);
+	two[0] = op_embedding();
+	stream("embedding.bin", raw, two, 1, NULL, 0);
+	two[0] = op_argmax();
+	stream("argmax.bin", raw, two, 1, NULL, 0);
+
+	/* Every op in one stream. */
+	all[n++] = op_quantize();
+	all[n++] = op_add();
+	all[n++] = op_matmul();
+	all[n++] = op_matmul_i4();
+	all[n++] = op_norm(0);
+	all[n++] = op_norm(1);
+	all[n++] = op_softmax(0);
+	all[n++] = op_softmax(1);
+	all[n++] = op_unary(DRM_NPU_OP_SILU);
+	all[n++] = op_unary(DRM_NPU_OP_GELU);
+	all[n++] = op_mul();
+	all[n++] = op_rope();
+	all[n++] = op_attention();
+	all[n++] = op_kv_append();
+	all[n++] = op_embedding();
+	all[n++] = op_argmax();
+	stream("all-ops.bin", raw, all, n, NULL, 0);
+	/* The same patched, with B and C patterned and A from a tail of small values. */
+	for (i = 0; i < sizeof(tail); i++)
+		tail[i] = (__u8)((i * 37 + 11) % 9);
+	/* EMBEDDING's token ids: four I32 at A. */
+	memcpy(tail, (const __s32[]){ 1, 5, 9, 15 }, 16);
+	memcpy(prefix, (const __u8[]){ FUZZ_F_PATCH | FUZZ_F_PATTERN, (__u8)(n - 1), 0, 0 },
+	       FUZZ_PREFIX);
+	stream("all-ops-patched-data.bin", prefix, all, n, tail, sizeof(tail));
+	/* Cancelled at the fourth op of the run pass. */
+	memcpy(prefix, (const __u8[]){ FUZZ_F_CANCEL, 3 << 5, 0, 0 }, FUZZ_PREFIX);
+	stream("all-ops-cancel.bin", prefix, all, n, NULL, 0);
+
+	/*
+	 * A stream that rewrites itself: op 0 writes 256 zero bytes over op 1
+	 * (validated as GELU, then run as a NOP). It needs FUZZ_F_RW_STREAM.
+	 */
+	two[0] = op(DRM_NPU_OP_QUANTIZE);
+	two[0].in[0] = t(A, 1, 256, I8, TENSOR, 0);
+	two[0].out = t(FUZZ_STREAM_ADDR + sizeof(struct drm_npu_cmd_header) + sizeof(two[0]),
+		       1, 256, I8, TENSOR, 0);
+	two[1] = op_unary(DRM_NPU_OP_GELU);
+	memcpy(prefix, (const __u8[]){ FUZZ_F_RW_STREAM, 0, 0, 0 }, FUZZ_PREFIX);
+	stream("self-rewrite.bin", prefix, two, 2, NULL, 0);
+}
+
+/* ---- models ---------------------------------------------------------- */
+
+struct cfg {
+	int32_t dim, hidden, layers, heads, kv_heads, vocab, seq;
+};
+
+static size_t model_floats(const struct cfg *c, int shared)
+{
+	size_t d = (size_t)c->dim, h = (size_t)c->hidden, l = (size_t)c->layers;
+	size_t kv = d * (size_t)c->kv_heads / (size_t)c->heads, hs = d / (size_t)c->heads;
+
+	return (size_t)c->vocab * d + l * d + l * d * d + 2 * l * kv * d + l * d * d + l * d +
+	       3 * l * h * d + d + (size_t)c->seq * hs + (shared ? 0 : (size_t)c->vocab * d);
+}
+
+static void checkpoint(const char *name, const struct cfg *c, int shared, size_t keep)
+{
+	int32_t hdr[7] = { c->dim, c->hidden, c->layers, c->heads, c->kv_heads,
+			   shared ? c->vocab : -c->vocab, c->seq };
+	size_t n = model_floats(c, shared), size = sizeof(hdr) + n * sizeof(float), i;
+	__u8 *p = malloc(size);
+
+	if (!p)
+		die("malloc");
+	memcpy(p, hdr, sizeof(hdr));
+	for (i = 0; i < n; i++) {
+		float v = (float)((int)(i % 13) - 6) * 0.01f;
+
+		memcpy(p + sizeof(hdr) + i * sizeof(float), &v, sizeof(v));
+	}
+	write_file("fuzz_model", name, p, keep && keep < size ? keep : size);
+	free(p);
+}
+
+static void put(__u8 **p, const void *src, size_t n)
+{
+	memcpy(*p, src, n);
+	*p += n;
+}
+
+/* A llama2.c tokenizer of exactly 512 pieces (what fuzz_model loads). */
+static void tokenizer(void)
+{
+	static const char *const words[] = {
+		" ", "a", "e", "h", "n", "o", "s", "t", " t", "th", "he", " th", "the",
+		" the", "an", " a", "on", "in", "er", "es", "st", "nd", " and", "Once",
+		" upon", " time", "\xc3\xa9", "\xe2\x82\xac",
+	};
+	int32_t max_len = 8, i;
+	__u8 *buf = malloc(4 + 512 * (8 + 8)), *p = buf;
+
+	if (!buf)
+		die("malloc");
+	put(&p, &max_len, 4);
+	for (i = 0; i < 512; i++) {
+		char piece[16];
+		float score = i < 259 ? 0.0f : -(float)i;
+		int32_t n;
+
+		if (i == 0)
+			snprintf(piece, sizeof(piece), "<unk>");
+		else if (i == 1)
+			snprintf(piece, sizeof(piece), "\n<s>\n");
+		else if (i == 2)
+			snprintf(piece, sizeof(piece), "\n</s>\n");
+		else if (i < 259)
+			snprintf(piece, sizeof(piece), "<0x%02X>", i - 3);
+		else if (i - 259 < (int32_t)(sizeof(words) / sizeof(words[0])))
+			snprintf(piece, sizeof(piece), "%s", words[i - 259]);
+		else
+			snprintf(piece, sizeof(piece), "x%d", i);
+		n = (int32_t)strlen(piece);
+		put(&p, &score, 4);
+		put(&p, &n, 4);
+		put(&p, piece, (size_t)n);
+	}
+	write_file("fuzz_model", "tokenizer-512.bin", buf, (size_t)(p - buf));
+	free(buf);
+}
+
+static void model_seeds(void)
+{
+	static const struct cfg tiny = { 8, 16, 1, 2, 1, 32, 4 };
+
+	checkpoint("model-tiny-shared.bin", &tiny, 1, 0);
+	checkpoint("model-tiny-cls.bin", &tiny, 0, 0);
+	checkpoint("model-header-only.bin", &tiny, 1, 28);
+	checkpoint("model-truncated-header.bin", &tiny, 1, 16);
+	tokenizer();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s OUT_DIR (with OUT_DIR/fuzz_cmdstream and "
+			"OUT_DIR/fuzz_model)\n", argv[0]);
+		return 2;
+	}
+	out_dir = argv[1];
+	cmdstream_seeds();
+	model_seeds();
+	return 0;
+}
