@@ -50,9 +50,9 @@ static int npu_debugfs_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "submitted: %lld\ncompleted: %lld\nfailed: %lld\nfaults: %lld\n",
 		   atomic64_read(&c->submitted), atomic64_read(&c->completed),
 		   atomic64_read(&c->failed), atomic64_read(&c->faults));
-	seq_printf(m, "timeouts: %lld\nresets: %lld\nbusy_ns: %lld\n",
-		   atomic64_read(&c->timeouts), atomic64_read(&c->resets),
-		   atomic64_read(&c->busy_ns));
+	seq_printf(m, "timeouts: %lld\ncancelled: %lld\nresets: %lld\nbusy_ns: %lld\n",
+		   atomic64_read(&c->timeouts), atomic64_read(&c->cancelled),
+		   atomic64_read(&c->resets), atomic64_read(&c->busy_ns));
 	return 0;
 }
 

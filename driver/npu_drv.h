@@ -52,13 +52,19 @@ enum npu_inject {
 	NPU_INJECT_FAULT,	/* the job ends with an MMU fault */
 };
 
-/* Device-wide counters (debugfs "counters"). */
+/*
+ * Device-wide counters (debugfs "counters"). Every submitted job ends as
+ * exactly one of completed (the core reported it), timed out, or cancelled
+ * (dropped before a core finished it): once idle, submitted = completed +
+ * timeouts + cancelled.
+ */
 struct npu_counters {
 	atomic64_t submitted;
 	atomic64_t completed;
 	atomic64_t failed;
 	atomic64_t faults;
 	atomic64_t timeouts;
+	atomic64_t cancelled;
 	atomic64_t resets;
 	atomic64_t busy_ns;
 };
@@ -242,6 +248,7 @@ struct npu_ctx {
  * @hw_fence: signalled by the completion interrupt.
  * @result: what the core reported.
  * @completed: the core reported the job done (set by the interrupt).
+ * @timed_out: the job was the guilty one of a timeout.
  * @in_hw: the job is in a core's ring or running there (not cut off by a
  *	reset): a resubmission must not run it twice.
  * @spare_fence: the hardware fence of the job's first run, allocated at
@@ -261,6 +268,7 @@ struct npu_job {
 	struct dma_fence *hw_fence;
 	struct npu_fw_result result;
 	bool completed;
+	bool timed_out;
 	bool in_hw;
 	bool queued;
 	struct npu_hw_fence *spare_fence;

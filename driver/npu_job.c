@@ -93,6 +93,9 @@ static void npu_job_release(struct kref *ref)
 	bool queued = job->queued;
 	u32 i;
 
+	if (queued && !job->completed && !job->timed_out)
+		atomic64_inc(&ndev->counters.cancelled);
+
 	for (i = 0; i < job->bo_count; i++)
 		if (job->bos[i])
 			drm_gem_object_put(job->bos[i]);
@@ -234,6 +237,7 @@ static enum drm_gpu_sched_stat npu_job_timedout(struct drm_sched_job *sched_job)
 	}
 	if (!READ_ONCE(job->completed)) {
 		npu_hw_fence_discard(job->hw_fence, -ETIMEDOUT);
+		job->timed_out = true;
 		record_result(job, DRM_NPU_STATUS_TIMEOUT, 0, 0);
 		atomic64_inc(&ndev->counters.timeouts);
 		atomic64_inc(&ndev->counters.failed);
