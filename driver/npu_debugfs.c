@@ -142,5 +142,6 @@ void npu_debugfs_init(struct npu_device *ndev)
 	debugfs_create_file("cores", 0444, root, ndev, &npu_debugfs_cores_fops);
 	debugfs_create_file("counters", 0444, root, ndev, &npu_debugfs_counters_fops);
 	debugfs_create_file("objects", 0444, root, ndev, &npu_debugfs_objects_fops);
+	debugfs_create_atomic_t("fail_alloc", 0600, root, &ndev->fail_nth);
 	debugfs_create_file("fault_inject", 0600, root, ndev, &npu_debugfs_inject_fops);
 }

@@ -147,6 +147,8 @@ struct npu_core {
  * @inject_client: the drm client id whose next job meets it; 0: any job.
  * @job_timeout_ms: drm_sched timeout.
  * @irq_wq: runs the cores' completion handlers (may reclaim memory).
+ * @fail_nth: debugfs "fail_alloc": when set to N, the N-th of the driver's
+ *	own allocations from then on fails (once), to test the error paths.
  * @jobs_in_flight: jobs pushed to a queue and not yet freed.
  * @jobs_drained: woken when @jobs_in_flight drops to zero.
  */
@@ -166,6 +168,7 @@ struct npu_device {
 	u64 inject_client;
 	unsigned int job_timeout_ms;
 	struct workqueue_struct *irq_wq;
+	atomic_t fail_nth;
 	atomic_t jobs_in_flight;
 	wait_queue_head_t jobs_drained;
 };
@@ -309,6 +312,18 @@ void npu_core_irq(struct npu_core *core);
 
 /* npu_debugfs.c */
 void npu_debugfs_init(struct npu_device *ndev);
+
+/* An allocation forced to fail by debugfs "fail_alloc" (see @fail_nth). */
+static inline bool npu_fail_alloc(struct npu_device *ndev)
+{
+	int n = atomic_read(&ndev->fail_nth);
+
+	while (n > 0) {
+		if (atomic_try_cmpxchg(&ndev->fail_nth, &n, n - 1))
+			return n == 1;
+	}
+	return false;
+}
 
 /* Objects alive, checked to be zero at module unload (npu_drv.c). */
 extern atomic_t npu_live_ctxs, npu_live_jobs, npu_live_mappings;

@@ -359,7 +359,8 @@ static int npu_job_lookup_bos(struct npu_job *job, struct drm_file *file,
 	struct drm_gem_object **list = NULL;
 	int ret;
 
-	job->bos = kvcalloc(args->bo_count + 1, sizeof(*job->bos), GFP_KERNEL);
+	job->bos = npu_fail_alloc(job->ctx->ndev) ? NULL :
+		   kvcalloc(args->bo_count + 1, sizeof(*job->bos), GFP_KERNEL);
 	if (!job->bos)
 		return -ENOMEM;
 	job->bos[0] = drm_gem_object_lookup(file, args->cmd_handle);
@@ -400,12 +401,13 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 	if (READ_ONCE(ctx->banned))
 		return -ECANCELED;
 
-	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	job = npu_fail_alloc(ndev) ? NULL : kzalloc(sizeof(*job), GFP_KERNEL);
 	if (!job)
 		return -ENOMEM;
 	atomic_inc(&npu_live_jobs);
 	kref_init(&job->refcount);
-	job->spare_fence = kzalloc(sizeof(*job->spare_fence), GFP_KERNEL);
+	job->spare_fence = npu_fail_alloc(ndev) ? NULL :
+			   kzalloc(sizeof(*job->spare_fence), GFP_KERNEL);
 	if (!job->spare_fence) {
 		kfree(job);
 		atomic_dec(&npu_live_jobs);

@@ -85,7 +85,7 @@ int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
 	struct npu_mapping *m;
 	int ret;
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = npu_fail_alloc(ctx->ndev) ? NULL : kzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
 		return -ENOMEM;
 	/* The core reads buffers through a kernel mapping of their pages. */

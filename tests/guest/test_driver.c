@@ -571,6 +571,65 @@ static void prime_sharing(void **state)
 	close(fd);
 }
 
+static void fail_alloc(int minor, int nth)
+{
+	char path[96], v[16];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/fail_alloc", minor);
+	snprintf(v, sizeof(v), "%d", nth);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(fputs(v, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * Each of the driver's allocations on the SUBMIT and BO_CREATE paths made
+ * to fail in turn: a clean ENOMEM, nothing leaked, and the next call works.
+ */
+static void allocation_failures(void **state)
+{
+	int fd = g_open(0);
+	struct g_bo cmd = g_bo_new(fd, 4096), data = g_bo_new(fd, 4096);
+	struct drm_npu_op nop = { .opcode = DRM_NPU_OP_NOP };
+	uint32_t n = g_stream(&cmd, &nop, 1), list[1] = { data.handle };
+	long long jobs0 = g_debugfs_value(0, "objects", "jobs");
+	long long maps0 = g_debugfs_value(0, "objects", "mappings");
+	struct drm_npu_bo_create c = { .size = 4096 };
+	struct drm_npu_submit s;
+	struct drm_npu_wait w;
+	int nth;
+
+	(void)state;
+	/* SUBMIT allocates the job, its first fence and its buffer list. */
+	for (nth = 1; nth <= 3; nth++) {
+		memset(&s, 0, sizeof(s));
+		s.cmd_handle = cmd.handle;
+		s.cmd_size = n;
+		s.bo_handles = (uintptr_t)list;
+		s.bo_count = 1;
+		fail_alloc(0, nth);
+		assert_int_equal(drmIoctl(fd, DRM_IOCTL_NPU_SUBMIT, &s), -1);
+		assert_int_equal(errno, ENOMEM);
+		assert_int_equal(g_debugfs_value(0, "objects", "jobs"), jobs0);
+	}
+	/* BO_CREATE's mapping: no handle, no mapping left behind. */
+	fail_alloc(0, 1);
+	assert_int_equal(drmIoctl(fd, DRM_IOCTL_NPU_BO_CREATE, &c), -1);
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(g_debugfs_value(0, "objects", "mappings"), maps0);
+	fail_alloc(0, 0);
+	/* All well again. */
+	assert_int_equal(g_run(fd, &cmd, &nop, 1, &w), DRM_NPU_STATUS_OK);
+	c.handle = 0;
+	assert_int_equal(drmIoctl(fd, DRM_IOCTL_NPU_BO_CREATE, &c), 0);
+	drmCloseBufferHandle(fd, c.handle);
+	g_bo_del(fd, &cmd);
+	g_bo_del(fd, &data);
+	close(fd);
+}
+
 static void fdinfo_keys(void **state)
 {
 	int fd = g_open(0);
@@ -615,6 +674,7 @@ int main(void)
 		cmocka_unit_test(hang_recovery),
 		cmocka_unit_test(injected_fail_and_fault),
 		cmocka_unit_test(prime_sharing),
+		cmocka_unit_test(allocation_failures),
 		cmocka_unit_test(fdinfo_keys),
 	};
 
