@@ -182,15 +182,20 @@ uint64_t g_client_id(int fd)
 	return id;
 }
 
-void g_inject(int minor, const char *what)
+void g_debugfs_write(int minor, const char *file, const char *value)
 {
 	char path[96];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/fault_inject", minor);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/%s", minor, file);
 	f = fopen(path, "w");
 	if (!f)
 		fail_msg("%s: %s", path, strerror(errno));
-	assert_true(fputs(what, f) >= 0);
+	assert_true(fputs(value, f) >= 0);
 	assert_int_equal(fclose(f), 0);
+}
+
+void g_inject(int minor, const char *what)
+{
+	g_debugfs_write(minor, "fault_inject", what);
 }

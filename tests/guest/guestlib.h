@@ -46,6 +46,8 @@ int64_t g_now_ns(void);
 long long g_counter(int minor, const char *name);
 /* "name: value" from any debugfs file of NPU @minor. */
 long long g_debugfs_value(int minor, const char *file, const char *name);
+/* Write @value to debugfs @file of NPU @minor. */
+void g_debugfs_write(int minor, const char *file, const char *value);
 /* The drm client id of a file (fdinfo drm-client-id). */
 uint64_t g_client_id(int fd);
 /* Arm fault injection: "hang", "fail", "fault" or "none", [client id]. */

@@ -573,15 +573,10 @@ static void prime_sharing(void **state)
 
 static void fail_alloc(int minor, int nth)
 {
-	char path[96], v[16];
-	FILE *f;
+	char v[16];
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/fail_alloc", minor);
 	snprintf(v, sizeof(v), "%d", nth);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	assert_true(fputs(v, f) >= 0);
-	assert_int_equal(fclose(f), 0);
+	g_debugfs_write(minor, "fail_alloc", v);
 }
 
 /*
