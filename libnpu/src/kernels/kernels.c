@@ -168,7 +168,10 @@ int npu_kernels_threads(const struct npu_kernels *k)
 	return k->n_threads;
 }
 
-/* x ^ 0x80 per row, and its even and odd elements apart (AVX-512, int8 x). */
+/*
+ * x ^ 0x80 per row (AVX-512, int8 x) and, for int4 weights only, its even
+ * and odd elements apart.
+ */
 static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 {
 	size_t need = (size_t)mm->rows * mm->k * 2;
@@ -191,6 +194,8 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 
 		for (c = 0; c < mm->k; c++)
 			u[c] = x[c] ^ 0x80;
+		if (mm->w_bits != 4)
+			continue;
 		for (c = 0; c + 1 < mm->k; c += 2) {
 			e[c / 2] = u[c];
 			e[mm->k / 2 + c / 2] = u[c + 1];
