@@ -86,11 +86,6 @@ static int npu_debugfs_inject_show(struct seq_file *m, void *unused)
 	return 0;
 }
 
-static int npu_debugfs_inject_open(struct inode *inode, struct file *file)
-{
-	return single_open(file, npu_debugfs_inject_show, inode->i_private);
-}
-
 /*
  * "hang", "fail", "fault" or "none", optionally followed by a drm client id
  * (fdinfo's drm-client-id): what the next job (of that client) will meet.
@@ -124,14 +119,7 @@ static ssize_t npu_debugfs_inject_write(struct file *file, const char __user *ub
 	return -EINVAL;
 }
 
-static const struct file_operations npu_debugfs_inject_fops = {
-	.owner = THIS_MODULE,
-	.open = npu_debugfs_inject_open,
-	.read = seq_read,
-	.llseek = seq_lseek,
-	.release = single_release,
-	.write = npu_debugfs_inject_write,
-};
+DEFINE_SHOW_STORE_ATTRIBUTE(npu_debugfs_inject);
 
 /* Files in /sys/kernel/debug/accel/<device>/, made before registration. */
 void npu_debugfs_init(struct npu_device *ndev)

@@ -75,9 +75,7 @@ static int npu_open(struct drm_device *dev, struct drm_file *file)
 	spin_lock_init(&ctx->job_lock);
 	mutex_init(&ctx->submit_lock);
 	ctx->next_job_id = 1;
-	ret = npu_mmu_init(ctx);
-	if (ret)
-		goto err_free;
+	npu_mmu_init(ctx);
 	ret = npu_ctx_queues_init(ctx);
 	if (ret)
 		goto err_mmu;
@@ -86,7 +84,6 @@ static int npu_open(struct drm_device *dev, struct drm_file *file)
 
 err_mmu:
 	npu_mmu_fini(ctx);
-err_free:
 	kvfree(ctx);
 	atomic_dec(&npu_live_ctxs);
 	return ret;

@@ -286,7 +286,7 @@ int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *fil
 int npu_ioctl_bo_info(struct drm_device *dev, void *data, struct drm_file *file);
 
 /* npu_mmu.c */
-int npu_mmu_init(struct npu_ctx *ctx);
+void npu_mmu_init(struct npu_ctx *ctx);
 void npu_mmu_fini(struct npu_ctx *ctx);
 int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr);
 void npu_mmu_unmap(struct npu_ctx *ctx, struct drm_gem_object *obj);

@@ -114,7 +114,7 @@ static int npu_emu_thread(void *data)
 	while (!kthread_should_stop()) {
 		struct npu_ring_entry e;
 		unsigned int gen;
-		u64 start;
+		u64 start, busy;
 
 		wait_event_interruptible(core->doorbell, kthread_should_stop() ||
 					 READ_ONCE(core->head) != READ_ONCE(core->tail));
@@ -144,8 +144,9 @@ static int npu_emu_thread(void *data)
 			npu_emu_execute(core, e.job);
 			break;
 		}
-		atomic64_add(ktime_get_ns() - start, &e.job->ctx->busy_ns);
-		atomic64_add(ktime_get_ns() - start, &ndev->counters.busy_ns);
+		busy = ktime_get_ns() - start;
+		atomic64_add(busy, &e.job->ctx->busy_ns);
+		atomic64_add(busy, &ndev->counters.busy_ns);
 
 		spin_lock(&core->lock);
 		core->busy = false;

@@ -25,8 +25,7 @@ int npu_fw_load(struct npu_device *ndev)
 	err = npu_fw_image_verify(ndev->fw->data, ndev->fw->size, &ndev->fw_tables);
 	if (err != NPU_FW_IMAGE_OK) {
 		dev_err(dev, "firmware %s rejected: %s\n", NPU_FW_NAME, npu_fw_image_strerror(err));
-		release_firmware(ndev->fw);
-		ndev->fw = NULL;
+		npu_fw_release(ndev);
 		return -EINVAL;
 	}
 	return 0;

@@ -11,7 +11,7 @@
 
 #include "npu_drv.h"
 
-int npu_mmu_init(struct npu_ctx *ctx)
+void npu_mmu_init(struct npu_ctx *ctx)
 {
 	init_rwsem(&ctx->vm_lock);
 	mutex_init(&ctx->mm_lock);
@@ -20,7 +20,6 @@ int npu_mmu_init(struct npu_ctx *ctx)
 	/* RCU mode: a running core looks mappings up while new ones are added. */
 	mt_init_flags(&ctx->mappings, MT_FLAGS_USE_RCU);
 	hash_init(ctx->by_obj);
-	return 0;
 }
 
 static struct npu_mapping *find_mapping(struct npu_ctx *ctx, struct drm_gem_object *obj)

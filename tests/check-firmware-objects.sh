@@ -13,9 +13,8 @@ if [ ! -f "$obj" ]; then
 fi
 
 # Any reference to an x87, MMX or vector register, or an x87 mnemonic.
-fp=$(objdump -d --no-show-raw-insn "$obj" |
-	grep -E '%(xmm|ymm|zmm|mm)[0-9]|%st(\(|\b)|\bf(ld|st|add|mul|div|sub|ild|ist|comi|ucomi|xch|init|wait)[a-z]*\b' |
-	head -5)
+fp_re='%(xmm|ymm|zmm|mm)[0-9]|%st(\(|\b)|\bf(ld|st|add|mul|div|sub|ild|ist|comi|ucomi|xch|init|wait)[a-z]*\b'
+fp=$(objdump -d --no-show-raw-insn "$obj" | grep -E "$fp_re" | head -5)
 if [ -n "$fp" ]; then
 	echo "FAIL firmware_no_fp_simd: floating-point or SIMD instructions in $obj:"
 	echo "$fp"
@@ -37,7 +36,7 @@ fi
 tmp=$(mktemp -d)
 printf 'double f(double a, double b) { return a * b; }\n' > "$tmp/fp.c"
 cc -O2 -c "$tmp/fp.c" -o "$tmp/fp.o"
-if objdump -d "$tmp/fp.o" | grep -qE '%xmm[0-9]'; then
+if objdump -d --no-show-raw-insn "$tmp/fp.o" | grep -qE "$fp_re"; then
 	echo "PASS firmware_check_detects_fp"
 else
 	echo "FAIL firmware_check_detects_fp: the detector missed SSE code"

@@ -11,7 +11,10 @@ log=$(mktemp)
 
 for target in check fuzz-check kernel-check qemu-check; do
 	echo "==== make $target"
-	make --no-print-directory "$@" "$target" 2>&1 | tee "$log"
+	{
+		make --no-print-directory "$@" "$target" 2>&1
+		echo $? >"$log.rc"
+	} | tee "$log"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [ -z "$line" ]; then
 		echo "==== make $target gave no result: counted as one failure"
@@ -24,8 +27,12 @@ for target in check fuzz-check kernel-check qemu-check; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 	echo "==== make $target: $line"
+	if [ "$(cat "$log.rc")" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "==== make $target exited with status $(cat "$log.rc"): counted as one failure"
+		failed=$((failed + 1))
+	fi
 done
-rm -f "$log"
+rm -f "$log" "$log.rc"
 echo "all suites: $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -19,8 +19,14 @@ count() {
 
 for dir in "$@"; do
 	echo "== host tests: $dir"
+	ran=0
 	for t in "$dir"/tests/test_*; do
-		[ -x "$t" ] || continue
+		if [ ! -x "$t" ]; then
+			echo "FAIL $t: no such test binary"
+			failed=$((failed + 1))
+			continue
+		fi
+		ran=$((ran + 1))
 		# Tests run from the top of the tree (they read build/firmware).
 		NPU_FW_IMAGE="$dir/firmware/npu_fw.bin" NPU_MODELS="${NPU_MODELS:-../shared/models}" "$t" >"$log" 2>&1
 		rc=$?
@@ -34,6 +40,7 @@ for dir in "$@"; do
 			failed=$((failed + 1))
 		fi
 	done
+	echo "== $ran test binaries in $dir"
 done
 
 echo "== valgrind: npu-run on the cpu backend ($1)"

@@ -24,14 +24,6 @@
 #include <npu/npu.h>
 #include "npu-run/runner.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ---- memory bandwidth ---------------------------------------------- */
 
 struct bw_arg {

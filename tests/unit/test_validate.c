@@ -671,7 +671,7 @@ static void stream_misaligned(void **state)
 		}
 		assert_int_equal(npu_submit_stream(f->dev, b.bo, off, size, NPU_PRIO_NORMAL,
 						   &fence), NPU_OK);
-		npu_fence_wait(f->dev, fence, -1, &r);
+		assert_int_equal(npu_fence_wait(f->dev, fence, -1, &r), NPU_OK);
 		check_result(f, &r, ST(OK), 0, 0, RAN_ALL, __LINE__);
 	}
 	t_free(f->dev, &b);

@@ -43,14 +43,6 @@ static void usage(FILE *f)
 		"  --help\n");
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int bad(const char *fmt, const char *v)
 {
 	fprintf(stderr, "npu-run: ");

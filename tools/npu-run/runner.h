@@ -4,6 +4,7 @@
 #define NPU_RUN_RUNNER_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include <npu/model.h>
 #include <npu/npu.h>
@@ -49,5 +50,13 @@ void compare_add(struct compare_stats *s, const float *ref, const float *dev, in
 int argmax(const float *v, int n);
 double cosine(const float *a, const float *b, int n);
 int32_t sample(const float *logits, int vocab, float temperature, float topp, uint64_t *rng);
+/* Monotonic seconds, for rates. */
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 #endif

@@ -25,7 +25,7 @@ struct worker {
 
 struct npu_kernels {
 	enum npu_isa isa;
-	int n_threads, started;
+	int n_threads;	/* the caller's thread and the workers started */
 	struct worker workers[MAX_THREADS];
 	pthread_mutex_t lock;
 	pthread_cond_t go, done;
@@ -118,24 +118,22 @@ struct npu_kernels *npu_kernels_create(void)
 	struct npu_kernels *k = calloc(1, sizeof(*k));
 	const char *env = getenv("NPU_THREADS");
 	long n = env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
-	int i;
+	int want = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n, i;
 
 	if (!k)
 		return NULL;
 	k->isa = detect();
-	k->n_threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->go, NULL);
 	pthread_cond_init(&k->done, NULL);
-	k->started = 1;
-	for (i = 1; i < k->n_threads; i++) {
+	k->n_threads = 1;
+	for (i = 1; i < want; i++) {
 		k->workers[i].k = k;
 		k->workers[i].index = i;
 		if (pthread_create(&k->workers[i].thread, NULL, pool_thread, &k->workers[i]))
 			break;
-		k->started = i + 1;
+		k->n_threads = i + 1;
 	}
-	k->n_threads = k->started;
 	return k;
 }
 
@@ -149,7 +147,7 @@ void npu_kernels_destroy(struct npu_kernels *k)
 	k->stop = 1;
 	pthread_cond_broadcast(&k->go);
 	pthread_mutex_unlock(&k->lock);
-	for (i = 1; i < k->started; i++)
+	for (i = 1; i < k->n_threads; i++)
 		pthread_join(k->workers[i].thread, NULL);
 	pthread_mutex_destroy(&k->lock);
 	pthread_cond_destroy(&k->go);

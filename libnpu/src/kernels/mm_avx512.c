@@ -250,6 +250,8 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 		   uint32_t n1)
 {
 	uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, n, r, j, r_blocked = 0;
+	/* int4 weights in groups that tile 128 columns: a whole row at once. */
+	int whole_row_s4 = mm->x_bits == 8 && mm->w_bits == 4 && g <= 128 && 128 % g == 0;
 
 	/* Blocks of 4 x 4 where they fit; the rest one pair at a time. */
 	if (mm->x_bits == 8 && mm->w_bits == 8 && mm->rows >= 4) {
@@ -266,7 +268,7 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 		for (r = n < n0 + (n1 - n0) / 4 * 4 ? r_blocked : 0; r < mm->rows; r++) {
 			int64_t acc = 0;
 
-			if (mm->x_bits == 8 && mm->w_bits == 4 && g <= 128 && 128 % g == 0) {
+			if (whole_row_s4) {
 				mm->v[(uint64_t)r * mm->n + n] =
 					row_u8s4(p->xe + (uint64_t)r * mm->k,
 						 p->xo + (uint64_t)r * mm->k, wr, f, mm->k, g);
