@@ -5,6 +5,7 @@
 #   make check      host tests, plain and under ASan+UBSan
 #   make kernel-check  npu.ko at W=1 + sparse, checkpatch --strict
 #   make qemu-check the guest suite: npu.ko in Debian's 6.12 under QEMU
+#                   (KERNEL=debug: in a KASAN/lockdep/kmemleak build of 6.12)
 #   make fuzz-check libFuzzer on every parser, FUZZ_SECONDS each
 #   make test       all of them (what CI runs)
 #   make run        the main job
@@ -52,7 +53,7 @@ LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj
 # Each ISA's kernels compile for that ISA only; kernels.c picks at run time.
 ISA_FLAGS_mm_avx2 := -mavx2
 ISA_FLAGS_mm_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
-TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench
+TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench $(O)/bin/npu-gguf
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
 # npu-run's engines without its main(): the model tests link them.
 RUN_LIB_SRCS := $(filter-out tools/npu-run/main.c,$(RUN_SRCS))
@@ -142,12 +143,23 @@ $(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
 QEMU_DIR ?= $(O)/qemu
 # Models are read from ../shared/models (never committed); NPU_MODELS for tests.
 MODELS ?= ../shared/models
-KDIR ?= $(QEMU_DIR)/kernel/root/usr/src/linux-headers-$(shell tests/qemu/kernel.sh $(QEMU_DIR)/kernel)
+# KERNEL=debug: the guest kernel is built here from linux-source-6.12 with
+# KASAN, lockdep, kmemleak and fault injection (long first build, cached).
+KERNEL ?= debian
+ifeq ($(KERNEL),debug)
+KCACHE := $(QEMU_DIR)/kernel-debug
+KERNEL_SH := tests/qemu/debug-kernel.sh
+else
+KCACHE := $(QEMU_DIR)/kernel
+KERNEL_SH := tests/qemu/kernel.sh
+endif
+KDIR ?= $(KCACHE)/root/usr/src/linux-headers-$(shell $(KERNEL_SH) $(KCACHE))
 KFLAGS ?= W=1
 
 # The module builds in a copy of its sources: kbuild's clean sweeps the
-# whole M= tree, which must not be the one that holds build/.
-KMOD_DIR := $(abspath $(O))/kmod
+# whole M= tree, which must not be the one that holds build/. One copy per
+# guest kernel, so neither build overwrites the other's npu.ko.
+KMOD_DIR := $(abspath $(O))/kmod$(if $(filter debug,$(KERNEL)),-debug)
 
 kmod-sources:
 	@mkdir -p $(KMOD_DIR)
@@ -159,7 +171,7 @@ module: deps kmod-sources
 module-clean:
 	$(MAKE) -C $(KDIR) M=$(KMOD_DIR) O= clean
 
-$(O)/tests/test_model: tests/unit/test_model.c tests/unit/testlib.c $(RUN_LIB_SRCS) $(O)/lib/libnpu.a $(HDRS)
+$(O)/tests/test_model $(O)/tests/test_gguf: $(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(RUN_LIB_SRCS) $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(RUN_LIB_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) \
 		$(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
@@ -174,9 +186,10 @@ $(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(O)/l
 qemu-check: deps
 	@$(MAKE) --no-print-directory all $(GUEST_TESTS)
 	@$(MAKE) --no-print-directory module
-	NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin)" NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" \
-		tests/qemu/mkinitramfs.sh $(QEMU_DIR)/kernel $(O) $(QEMU_DIR)/initramfs.cpio.gz
-	tests/qemu/run.sh $(QEMU_DIR)/kernel $(QEMU_DIR)/initramfs.cpio.gz $(QEMU_DIR)/console.log
+	NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin $(MODELS)/stories260K.gguf)" \
+		NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" NPU_KMOD=$(KMOD_DIR)/npu.ko \
+		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz
+	tests/qemu/run.sh $(KCACHE) $(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz $(QEMU_DIR)/console-$(KERNEL).log
 
 # ---- fuzzing (libFuzzer, clang) -----------------------------------------
 # Harnesses for every parser of outside input; make test runs each for
@@ -195,7 +208,7 @@ $(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image: $(O)/fuzz/%: tests/fuzz/%.c $(FW_
 $(O)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(MODEL_SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -Ilibnpu/include $< libnpu/model/checkpoint.c libnpu/model/tokenizer.c \
-		-lm -o $@
+		libnpu/model/gguf.c libnpu/model/quantize.c libnpu/src/scale.c -lm -o $@
 
 $(O)/fuzz/seedgen: tests/fuzz/seedgen.c tests/fuzz/fuzz_cmdstream.h $(HDRS)
 	@mkdir -p $(@D)
@@ -236,8 +249,9 @@ run: deps
 ifeq ($(DEVICE),accel)
 	@$(MAKE) --no-print-directory module
 	NPU_MODEL="$(MODEL)" NPU_TOKENIZER="$(TOKENIZER)" NPU_RUN_ARGS="$(call RUN_ARGS,/models/)" \
-		tests/qemu/mkinitramfs.sh $(QEMU_DIR)/kernel $(O) $(QEMU_DIR)/run-initramfs.cpio.gz
-	tests/qemu/run.sh $(QEMU_DIR)/kernel $(QEMU_DIR)/run-initramfs.cpio.gz $(QEMU_DIR)/run.log run
+		NPU_KMOD=$(KMOD_DIR)/npu.ko \
+		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/run-initramfs.cpio.gz
+	tests/qemu/run.sh $(KCACHE) $(QEMU_DIR)/run-initramfs.cpio.gz $(QEMU_DIR)/run.log run
 else
 	$(O)/bin/npu-run --device $(DEVICE) $(call RUN_ARGS,$(MODELS)/)
 endif

@@ -169,8 +169,14 @@ int npu_model_load(const char *path, struct npu_model *m, char *err, size_t len)
 
 void npu_model_free(struct npu_model *m)
 {
+	size_t i;
+
 	if (!m)
 		return;
+	if (m->native)
+		for (i = 0; i < (size_t)m->cfg.n_layers * NPU_MODEL_LAYER_MATS + 1; i++)
+			npu_qmatrix_free(&m->native[i]);
+	free(m->native);
 	free(m->data);
 	memset(m, 0, sizeof(*m));
 }

@@ -21,7 +21,7 @@ static int by_piece(const void *a, const void *b)
 	return strcmp(sort_ctx->pieces[*(const int32_t *)a], sort_ctx->pieces[*(const int32_t *)b]);
 }
 
-static int finish(struct npu_tokenizer *t)
+int npu_tokenizer_index(struct npu_tokenizer *t)
 {
 	int32_t i;
 
@@ -98,7 +98,7 @@ int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenize
 	}
 	fclose(f);
 	if (!ret)
-		ret = finish(t);
+		ret = npu_tokenizer_index(t);
 	if (ret)
 		npu_tokenizer_free(t);
 	return ret;
@@ -127,7 +127,7 @@ int npu_tokenizer_bytes(int32_t vocab_size, struct npu_tokenizer *t)
 			snprintf(t->pieces[i], 16, i == 1 ? "\n<s>\n" : i == 2 ? "\n</s>\n" :
 				 i == 0 ? "<unk>" : "<extra%d>", i);
 	}
-	if (!finish(t))
+	if (!npu_tokenizer_index(t))
 		return NPU_OK;
 nomem:
 	npu_tokenizer_free(t);

@@ -4,7 +4,6 @@
  * descriptors appended. The host checks what only it can (handles, buffer
  * ranges, devices); the firmware checks everything again when it runs.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,31 +22,6 @@ struct npu_tensor npu_tensor_2d(npu_bo bo, uint64_t offset, uint32_t rows, uint3
 	t.cols = cols;
 	t.dtype = dtype;
 	return t;
-}
-
-int npu_scale_from_double(double value, struct npu_scale *scale)
-{
-	long long mult;
-	int e;
-
-	if (!scale || !isfinite(value) || value <= 0)
-		return NPU_E_INVAL;
-	/* value = m * 2^e, m in [0.5, 1): mult = m * 2^31, shift = 31 - e. */
-	mult = llround(ldexp(frexp(value, &e), 31));
-	if (mult == 1ll << 31) {
-		mult = 1ll << 30;
-		e++;
-	}
-	if (31 - e < -32 || 31 - e > 126)
-		return NPU_E_RANGE;
-	scale->mult = (int32_t)mult;
-	scale->shift = 31 - e;
-	return NPU_OK;
-}
-
-double npu_scale_to_double(struct npu_scale scale)
-{
-	return ldexp((double)scale.mult, -scale.shift);
 }
 
 int npu_cmd_create(npu_device *dev, npu_cmd **cmd)

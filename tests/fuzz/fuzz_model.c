@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * libFuzzer harness: the input as a llama2.c checkpoint (npu_model_load)
- * and as a tokenizer of 512 pieces (npu_tokenizer_load), and again as a
+ * libFuzzer harness: the input as a llama2.c checkpoint (npu_model_load),
+ * as a GGUF model with its tokenizer (npu_model_load_gguf), and as a
+ * tokenizer of 512 pieces (npu_tokenizer_load), and again as a
  * tokenizer of as many pieces as the file holds when that is another
  * count (npu-run loads tokenizers with its model's vocab_size). The loaders take
  * paths: the input goes to a memfd (a temporary file where there is none)
@@ -175,6 +176,57 @@ static void load_tokenizer(int32_t vocab)
 		fail("error message not NUL-terminated");
 }
 
+/* Native matrices match their model's shapes; their last bytes are read. */
+static void use_native(const struct npu_model *m)
+{
+	const struct npu_model_config *c = &m->cfg;
+	int32_t d = c->dim, h = c->hidden_dim, kv = d / c->n_heads * c->n_kv_heads;
+	const int32_t rows[] = { d, kv, kv, d, h, d, h }, cols[] = { d, d, d, d, d, h, d };
+	volatile uint32_t sink = 0;
+	int i;
+
+	for (i = 0; m->native && i <= c->n_layers * NPU_MODEL_LAYER_MATS; i++) {
+		const struct npu_qmatrix *q = &m->native[i];
+		int last = i == c->n_layers * NPU_MODEL_LAYER_MATS;
+		size_t n;
+
+		if (!q->q)
+			continue;
+		if (q->rows != (last ? c->vocab_size : rows[i % NPU_MODEL_LAYER_MATS]) ||
+		    q->cols != (last ? d : cols[i % NPU_MODEL_LAYER_MATS]) || q->group_size != 32 ||
+		    (q->bits != 8 && q->bits != 4))
+			fail("a native matrix does not match its model's shape");
+		n = (size_t)q->rows * (size_t)q->cols;
+		sink += q->q[(q->bits == 8 ? n : n / 2) - 1] + q->factors[n / 32 - 1];
+	}
+	(void)sink;
+}
+
+/* The input as a GGUF model with its tokenizer. */
+static void load_gguf(void)
+{
+	struct npu_model m;
+	struct npu_tokenizer t;
+	char err[256];
+	int ret;
+
+	err[0] = '\0';
+	ret = npu_model_load_gguf(path, &m, &t, err, sizeof(err));
+	if (verbose)
+		fprintf(stderr, "gguf: %d %s\n", ret, err);
+	if (ret == NPU_OK) {
+		use_model(&m);
+		use_native(&m);
+		use_tokenizer(&t, m.cfg.vocab_size);
+		npu_tokenizer_free(&t);
+		npu_model_free(&m);
+	} else if (m.data || m.native) {
+		fail("npu_model_load_gguf failed but left memory allocated");
+	}
+	if (strnlen(err, sizeof(err)) == sizeof(err))
+		fail("error message not NUL-terminated");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct npu_model m;
@@ -206,5 +258,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vocab = count_pieces(data, size);
 	if (vocab >= 3 && vocab != VOCAB)
 		load_tokenizer(vocab);
+	load_gguf();
 	return 0;
 }

@@ -49,6 +49,12 @@ if [ -f "$models/stories260K.bin" ]; then
 	dd if="$models/stories260K.bin" of="$out/fuzz_model/stories260K-4k.bin" bs=4096 count=1 \
 		2>/dev/null
 fi
+# GGUF: the metadata and tensor descriptors of the real file (its tensor
+# data is past the harness's length limit).
+if [ -f "$models/stories260K.gguf" ]; then
+	dd if="$models/stories260K.gguf" of="$out/fuzz_model/stories260K-16k.gguf" bs=16384 count=1 \
+		2>/dev/null
+fi
 if [ -f "$models/tok512.bin" ]; then
 	cp "$models/tok512.bin" "$out/fuzz_model/tok512.bin"
 	chmod 644 "$out/fuzz_model/tok512.bin"

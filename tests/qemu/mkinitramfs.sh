@@ -3,6 +3,7 @@
 # dependencies, decompressed for busybox's insmod), npu.ko, the firmware
 # image, the test binaries and the shared libraries they need.
 # usage: mkinitramfs.sh KERNEL_CACHE BUILD_DIR OUT.cpio.gz
+# NPU_KMOD: the npu.ko to pack (default BUILD_DIR/kmod/npu.ko).
 set -eu
 kcache=$(realpath "$1")
 build=$(realpath "$2")
@@ -41,10 +42,12 @@ add_module() {
 	esac
 	echo "$name" >> "$order"
 }
-for m in drm drm_kms_helper drm_shmem_helper gpu-sched; do
+# What npu.ko itself depends on, by its own modinfo.
+kmod=${NPU_KMOD:-$build/kmod/npu.ko}
+for m in $(modinfo -F depends "$kmod" | tr ',' ' '); do
 	add_module "$m"
 done
-cp "$build/kmod/npu.ko" "$work/modules/npu.ko"
+cp "$kmod" "$work/modules/npu.ko"
 cp "$build/firmware/npu_fw.bin" "$work/lib/firmware/npu/npu_fw.bin"
 
 # Test binaries and the libraries they load.

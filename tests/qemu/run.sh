@@ -4,6 +4,7 @@
 # line into this script's exit status. Any WARN or oops panics the guest
 # (panic_on_warn, oops=panic), which then has no result line: a failure.
 # usage: run.sh KERNEL_CACHE INITRAMFS LOG [run]
+# QEMU_TIMEOUT: seconds before the guest is killed (default 900).
 # With "run", the guest runs npu-run (make run) instead of the suite.
 set -u
 kcache=$(realpath "$1")
@@ -19,7 +20,7 @@ start=$(date +%s)
 # been seen to trap on the kernel's own boot-time code patching (an int3
 # oops in sched_clock_cpu before /init); round-robin vCPUs do not race it.
 boot() {
-	timeout 900 qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2 -m 2048 \
+	timeout "${QEMU_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2 -m 2048 \
 		-nographic -no-reboot \
 		-kernel "$kcache/root/boot/vmlinuz-$kver" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU hung_task_panic=1 quiet loglevel=6 $extra" \

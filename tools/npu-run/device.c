@@ -83,17 +83,29 @@ static void dbuf_del(struct npu_engine *e, struct dbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static int dmat_new(struct npu_engine *e, const float *w, int32_t rows, int32_t cols, int bits,
-		    int group, struct dmat *d)
+/*
+ * Matrix @at of the model (npu_model.native's index) as the NPU takes it:
+ * the file's own integers with bits < 0 when it has them, else quantized.
+ */
+static int dmat_new(struct npu_engine *e, const float *w, size_t at, int32_t rows, int32_t cols,
+		    int bits, int group, struct dmat *d)
 {
-	struct npu_qmatrix q;
+	const struct npu_qmatrix *native = e->m->native ? &e->m->native[at] : NULL;
+	struct npu_qmatrix q = { 0 };
 	uint64_t qbytes, fbytes;
-	int err;
+	int err = NPU_OK;
 
-	/* int4 groups must tile the row: a narrower row is one group, else int8. */
-	if (bits == 4 && cols % group)
-		group = cols < group ? cols : (bits = 8, cols);
-	err = npu_quantize(w, rows, cols, bits, bits == 8 ? cols : group, &q);
+	if (bits < 0 && native && native->q) {
+		q = *native;
+		bits = q.bits;
+	} else {
+		bits = bits < 0 ? 8 : bits;
+		/* int4 groups must tile the row: a narrower row is one group, else int8. */
+		if (bits == 4 && cols % group)
+			group = cols < group ? cols : (bits = 8, cols);
+		err = npu_quantize(w, rows, cols, bits, bits == 8 ? cols : group, &q);
+		native = NULL;
+	}
 	if (err)
 		return err;
 	qbytes = (uint64_t)rows * (bits == 8 ? cols : cols / 2);
@@ -109,7 +121,8 @@ static int dmat_new(struct npu_engine *e, const float *w, int32_t rows, int32_t 
 		d->bits = bits;
 		d->scale = q.scale;
 	}
-	npu_qmatrix_free(&q);
+	if (!native)
+		npu_qmatrix_free(&q);
 	return err;
 }
 
@@ -275,19 +288,22 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 
 		if (c->n_layers > 8)
 			fprintf(stderr, "\rquantizing layer %d/%d", l + 1, c->n_layers);
-		err = dmat_new(e, m->wq + l * ld * ld, (int32_t)d, (int32_t)d, o->bits, o->group, &L->wq);
-		err = err ? err : dmat_new(e, m->wk + l * lkv * ld, (int32_t)kv, (int32_t)d, o->bits,
-					   o->group, &L->wk);
-		err = err ? err : dmat_new(e, m->wv + l * lkv * ld, (int32_t)kv, (int32_t)d, o->bits,
-					   o->group, &L->wv);
-		err = err ? err : dmat_new(e, m->wo + l * ld * ld, (int32_t)d, (int32_t)d, o->bits,
-					   o->group, &L->wo);
-		err = err ? err : dmat_new(e, m->w1 + l * lh * ld, (int32_t)hdim, (int32_t)d, o->bits,
-					   o->group, &L->w1);
-		err = err ? err : dmat_new(e, m->w2 + l * ld * lh, (int32_t)d, (int32_t)hdim, o->bits,
-					   o->group, &L->w2);
-		err = err ? err : dmat_new(e, m->w3 + l * lh * ld, (int32_t)hdim, (int32_t)d, o->bits,
-					   o->group, &L->w3);
+		size_t at = (size_t)l * NPU_MODEL_LAYER_MATS;
+
+		err = dmat_new(e, m->wq + l * ld * ld, at, (int32_t)d, (int32_t)d, o->bits, o->group,
+			       &L->wq);
+		err = err ? err : dmat_new(e, m->wk + l * lkv * ld, at + 1, (int32_t)kv, (int32_t)d,
+					   o->bits, o->group, &L->wk);
+		err = err ? err : dmat_new(e, m->wv + l * lkv * ld, at + 2, (int32_t)kv, (int32_t)d,
+					   o->bits, o->group, &L->wv);
+		err = err ? err : dmat_new(e, m->wo + l * ld * ld, at + 3, (int32_t)d, (int32_t)d,
+					   o->bits, o->group, &L->wo);
+		err = err ? err : dmat_new(e, m->w1 + l * lh * ld, at + 4, (int32_t)hdim, (int32_t)d,
+					   o->bits, o->group, &L->w1);
+		err = err ? err : dmat_new(e, m->w2 + l * ld * lh, at + 5, (int32_t)d, (int32_t)hdim,
+					   o->bits, o->group, &L->w2);
+		err = err ? err : dmat_new(e, m->w3 + l * lh * ld, at + 6, (int32_t)hdim, (int32_t)d,
+					   o->bits, o->group, &L->w3);
 		err = err ? err : gain_new(e, m->rms_att + l * ld, c->dim, &L->g_att, &L->s_att);
 		err = err ? err : gain_new(e, m->rms_ffn + l * ld, c->dim, &L->g_ffn, &L->s_ffn);
 		err = err ? err : act_new(e, (uint32_t)c->seq_len, kv, NPU_I16, &L->kc);
@@ -297,8 +313,12 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 	}
 	if (c->n_layers > 8)
 		fprintf(stderr, "\n");
-	/* The embedding table (int8 per row) and the classifier stay W8. */
-	err = err ? err : dmat_new(e, m->wcls, c->vocab_size, (int32_t)d, 8, 0, &e->wcls);
+	/*
+	 * The embedding table (int8 per row) and the classifier stay W8, or
+	 * the classifier is the file's own.
+	 */
+	err = err ? err : dmat_new(e, m->wcls, (size_t)c->n_layers * NPU_MODEL_LAYER_MATS,
+				   c->vocab_size, (int32_t)d, o->bits < 0 ? -1 : 8, 0, &e->wcls);
 	err = err ? err : dbuf_new(e, (uint64_t)c->vocab_size * d, &e->emb);
 	err = err ? err : dbuf_new(e, (uint64_t)c->vocab_size * 8, &e->emb_scales);
 	for (i = 0; !err && i < c->vocab_size; i++) {

@@ -26,8 +26,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: npu-run [options]\n"
-		"  --model FILE        llama2.c checkpoint (default: a synthetic model)\n"
-		"  --tokenizer FILE    llama2.c tokenizer (default: byte tokens)\n"
+		"  --model FILE        llama2.c checkpoint or GGUF v3 file (default: a synthetic model)\n"
+		"  --tokenizer FILE    llama2.c tokenizer (default: a GGUF file's own, else byte tokens)\n"
 		"  --synthetic SHAPE   tiny | 15m | 110m (default tiny, without --model)\n"
 		"  --prompt TEXT       the prompt (default \"Once upon a time\")\n"
 		"  --steps N           tokens to generate, 1..seq_len (default 64)\n"
@@ -35,7 +35,9 @@ static void usage(FILE *f)
 		"  --topp P            nucleus sampling mass, (0, 1] (default 0.9)\n"
 		"  --seed S            sampling seed (default 42)\n"
 		"  --device D          auto | accel | usb | cpu | float (default auto)\n"
-		"  --weights W         w8 | w4g32 | w4g64 | w4g128 (default w8)\n"
+		"  --weights W         w8 | w4g32 | w4g64 | w4g128 | native (default: native for\n"
+		"                      a GGUF file with Q8_0/Q4_0 matrices, which keeps them as\n"
+		"                      they are; w8 otherwise)\n"
 		"  --compare           compare the device with the float model\n"
 		"  --text TEXT         with --compare: also teacher-force this text\n"
 		"  --json              print one JSON object instead of text\n"
@@ -77,7 +79,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 	memset(a, 0, sizeof(*a));
 	a->prompt = "Once upon a time";
 	a->device = "auto";
-	a->weights = "w8";
 	a->steps = 64;
 	a->topp = 0.9f;
 	a->seed = 42;
@@ -124,14 +125,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind < argc)
 		return bad("unexpected argument '%s'", argv[optind]);
-	if (!strcmp(a->weights, "w8")) {
+	if (!a->weights) {
+		a->bits = 0;	/* decided by the model file */
+	} else if (!strcmp(a->weights, "native")) {
+		a->bits = -1;
+	} else if (!strcmp(a->weights, "w8")) {
 		a->bits = 8;
 	} else if (!strcmp(a->weights, "w4g32") || !strcmp(a->weights, "w4g64") ||
 		   !strcmp(a->weights, "w4g128")) {
 		a->bits = 4;
 		a->group = atoi(a->weights + 3);
 	} else {
-		return bad("--weights '%s': want w8, w4g32, w4g64 or w4g128", a->weights);
+		return bad("--weights '%s': want w8, w4g32, w4g64, w4g128 or native", a->weights);
 	}
 	if (strcmp(a->device, "auto") && strcmp(a->device, "accel") && strcmp(a->device, "usb") &&
 	    strcmp(a->device, "cpu") && strcmp(a->device, "float"))
@@ -148,6 +153,20 @@ struct runner {
 	struct npu_engine *dev;
 	struct ref_engine *ref;
 };
+
+/* GGUF files start with their magic; llama2.c checkpoints with a dim. */
+static int is_gguf(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char magic[4] = "";
+	size_t n = 0;
+
+	if (f) {
+		n = fread(magic, 1, 4, f);
+		fclose(f);
+	}
+	return n == 4 && !memcmp(magic, "GGUF", 4);
+}
 
 static int step(struct runner *r, const int32_t *tokens, int n, int pos, float *logits)
 {
@@ -226,7 +245,7 @@ int main(int argc, char **argv)
 	double t0, t_load, t_first = 0, t_prefill = 0, t_end;
 	struct compare_stats own = { 0 }, text = { 0 };
 	struct layer_cos lc = { 0 };
-	int first_divergence = -1, ret, i;
+	int first_divergence = -1, gguf, ret, i;
 	char bb[2];
 	uint64_t rng;
 
@@ -234,7 +253,10 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret;
 	t0 = now_s();
-	if (a.model)
+	gguf = a.model && is_gguf(a.model);
+	if (gguf)
+		ret = npu_model_load_gguf(a.model, &m, a.tokenizer ? NULL : &tok, err, sizeof(err));
+	else if (a.model)
 		ret = npu_model_load(a.model, &m, err, sizeof(err));
 	else
 		ret = npu_model_synthetic(a.synthetic ? a.synthetic : "tiny", a.seed, &m, err,
@@ -245,8 +267,16 @@ int main(int argc, char **argv)
 	}
 	if (a.tokenizer)
 		ret = npu_tokenizer_load(a.tokenizer, m.cfg.vocab_size, &tok, err, sizeof(err));
-	else
+	else if (!gguf)
 		ret = npu_tokenizer_bytes(m.cfg.vocab_size, &tok);
+	if (!ret && !a.bits) {
+		a.bits = m.native ? -1 : 8;
+		a.weights = m.native ? "native" : "w8";
+	} else if (!ret && a.bits < 0 && !m.native) {
+		fprintf(stderr, "npu-run: --weights native: the model has no quantized matrices\n");
+		npu_model_free(&m);
+		return 2;
+	}
 	if (ret) {
 		fprintf(stderr, "npu-run: tokenizer: %s\n", err[0] ? err : npu_strerror(ret));
 		npu_model_free(&m);

@@ -13,7 +13,7 @@
 struct npu_engine;
 
 struct engine_opts {
-	int bits;		/* 8 or 4 */
+	int bits;		/* 8 or 4; -1: the model's native matrices, W8 for the rest */
 	int group;		/* int4 group size */
 	int trace;		/* keep each layer's output (the residual stream) */
 };

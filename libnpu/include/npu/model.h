@@ -22,7 +22,13 @@ struct npu_model_config {
 	int shared_classifier;	/**< the classifier is the embedding table */
 };
 
-/** A float32 model; every pointer points into one allocation. */
+/** Matrices per layer in npu_model.native: wq wk wv wo w1 w2 w3. */
+#define NPU_MODEL_LAYER_MATS 7
+
+struct npu_qmatrix;
+struct npu_tokenizer;
+
+/** A float32 model; every float pointer points into one allocation. */
 struct npu_model {
 	struct npu_model_config cfg;
 	float *token_embedding;	/**< [vocab][dim] */
@@ -34,6 +40,13 @@ struct npu_model {
 	float *wcls;		/**< [vocab][dim] */
 	float *data;
 	size_t n_floats;
+	/**
+	 * NULL, or the file's own quantized matrices (GGUF Q8_0/Q4_0) in the
+	 * NPU's format: NPU_MODEL_LAYER_MATS per layer, then the classifier.
+	 * An entry with a NULL q was stored as floats. The floats above then
+	 * hold these matrices' exact values.
+	 */
+	struct npu_qmatrix *native;
 };
 
 /**
@@ -41,6 +54,31 @@ struct npu_model {
  * On a malformed file: NPU_E_FORMAT and @err says which field and why.
  */
 NPU_API int npu_model_load(const char *path, struct npu_model *m, char *err, size_t err_len);
+/**
+ * npu_model_load_gguf - read a GGUF v3 Llama model and, when @t is not
+ * NULL, the tokenizer in its metadata. F32 and F16 tensors load as floats;
+ * Q8_0 and Q4_0 matrices also fill m->native without requantizing.
+ * A malformed or unsupported file: NPU_E_FORMAT and @err names the cause.
+ */
+NPU_API int npu_model_load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer *t,
+				char *err, size_t err_len);
+/** GGUF tensor types the loader and writer handle (ggml's type ids). */
+enum npu_gguf_type {
+	NPU_GGUF_F32 = 0,
+	NPU_GGUF_F16 = 1,
+	NPU_GGUF_Q4_0 = 2,	/**< blocks of 32: f16 scale, 4-bit values */
+	NPU_GGUF_Q8_0 = 8,	/**< blocks of 32: f16 scale, int8 values */
+};
+
+/**
+ * npu_model_save_gguf - write @m and @t as a GGUF v3 llama model, its
+ * matrices as @type (norms stay F32; a quantized type's matrix whose rows
+ * are not a multiple of 32 long is written F16), quantized by ggml's
+ * reference rules. For converting llama2.c checkpoints and for tests.
+ */
+NPU_API int npu_model_save_gguf(const char *path, const struct npu_model *m,
+				const struct npu_tokenizer *t, enum npu_gguf_type type, char *err,
+				size_t err_len);
 /** npu_model_synthetic - "tiny", "15m" or "110m" shapes, weights from @seed. */
 NPU_API int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m,
 				char *err, size_t err_len);

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Writing a model as GGUF v3 (what npu_model_load_gguf and llama.cpp
+ * read): llama metadata, the tokenizer, and the tensors in F32, F16, Q8_0
+ * or Q4_0. The block quantizers follow ggml's reference rounding, so the
+ * files look like the ones people bring: Q8_0 d = amax / 127 with q
+ * rounded half away from zero; Q4_0 d = (the value of largest magnitude)
+ * / -8 with q = min(15, trunc(x / d + 8.5)).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+#define QBLOCK 32
+#define ALIGN 32
+
+enum { KV_U32 = 4, KV_I32 = 5, KV_F32 = 6, KV_STRING = 8, KV_ARRAY = 9 };
+
+struct out {
+	FILE *f;
+	int err;
+};
+
+static void put(struct out *o, const void *p, size_t n)
+{
+	if (!o->err && fwrite(p, 1, n, o->f) != n)
+		o->err = errno ? errno : EIO;
+}
+
+static void put_u32(struct out *o, uint32_t v) { put(o, &v, 4); }
+static void put_u64(struct out *o, uint64_t v) { put(o, &v, 8); }
+
+static void put_str(struct out *o, const char *s)
+{
+	put_u64(o, strlen(s));
+	put(o, s, strlen(s));
+}
+
+static void kv_u32(struct out *o, const char *key, uint32_t v)
+{
+	put_str(o, key);
+	put_u32(o, KV_U32);
+	put_u32(o, v);
+}
+
+static void kv_f32(struct out *o, const char *key, float v)
+{
+	put_str(o, key);
+	put_u32(o, KV_F32);
+	put(o, &v, 4);
+}
+
+static void kv_str(struct out *o, const char *key, const char *v)
+{
+	put_str(o, key);
+	put_u32(o, KV_STRING);
+	put_str(o, v);
+}
+
+static void kv_array(struct out *o, const char *key, uint32_t type, uint64_t n)
+{
+	put_str(o, key);
+	put_u32(o, KV_ARRAY);
+	put_u32(o, type);
+	put_u64(o, n);
+}
+
+/* IEEE half, rounded to nearest even (subnormals, overflow to inf). */
+static uint16_t float_to_half(float f)
+{
+	uint32_t x, m, hm, rem, halfway;
+	uint16_t sign;
+	int e, shift;
+
+	memcpy(&x, &f, 4);
+	sign = (uint16_t)((x >> 16) & 0x8000);
+	m = x & 0x7fffff;
+	if (((x >> 23) & 0xff) == 0xff)
+		return sign | 0x7c00 | (m ? 0x200 : 0);
+	e = (int)((x >> 23) & 0xff) - 127 + 15;
+	if (e >= 31)
+		return sign | 0x7c00;
+	if (e <= 0) {
+		if (e < -10)
+			return sign;
+		m |= 0x800000;
+		shift = 14 - e;
+	} else {
+		shift = 13;
+	}
+	hm = m >> shift;
+	rem = m & ((1u << shift) - 1);
+	halfway = 1u << (shift - 1);
+	/* A carry out of the mantissa correctly bumps the exponent. */
+	hm += e > 0 ? (uint32_t)e << 10 : 0;
+	if (rem > halfway || (rem == halfway && (hm & 1)))
+		hm++;
+	return sign | (uint16_t)hm;
+}
+
+static void put_q8_0(struct out *o, const float *x)
+{
+	float amax = 0, d, id;
+	int8_t q[QBLOCK];
+	uint16_t h;
+	int j;
+
+	for (j = 0; j < QBLOCK; j++)
+		amax = fmaxf(amax, fabsf(x[j]));
+	d = amax / 127;
+	id = d ? 1 / d : 0;
+	for (j = 0; j < QBLOCK; j++)
+		q[j] = (int8_t)roundf(x[j] * id);
+	h = float_to_half(d);
+	put(o, &h, 2);
+	put(o, q, QBLOCK);
+}
+
+static void put_q4_0(struct out *o, const float *x)
+{
+	float amax = 0, max = 0, d, id;
+	uint8_t q[QBLOCK / 2];
+	uint16_t h;
+	int j;
+
+	for (j = 0; j < QBLOCK; j++)
+		if (fabsf(x[j]) > amax) {
+			amax = fabsf(x[j]);
+			max = x[j];
+		}
+	d = max / -8;
+	id = d ? 1 / d : 0;
+	for (j = 0; j < QBLOCK / 2; j++) {
+		int lo = (int)(x[j] * id + 8.5f), hi = (int)(x[j + QBLOCK / 2] * id + 8.5f);
+
+		q[j] = (uint8_t)((lo > 15 ? 15 : lo) | (hi > 15 ? 15 : hi) << 4);
+	}
+	h = float_to_half(d);
+	put(o, &h, 2);
+	put(o, q, QBLOCK / 2);
+}
+
+struct wtensor {
+	char name[48];
+	const float *data;
+	uint64_t ne0, ne1;	/* ne1 = 1: a vector */
+	uint32_t type;
+	uint64_t offset, bytes;
+};
+
+static uint64_t tensor_bytes(const struct wtensor *t)
+{
+	uint64_t n = t->ne0 * t->ne1;
+
+	switch (t->type) {
+	case NPU_GGUF_F16: return n * 2;
+	case NPU_GGUF_Q8_0: return n / QBLOCK * 34;
+	case NPU_GGUF_Q4_0: return n / QBLOCK * 18;
+	default: return n * 4;
+	}
+}
+
+static void put_tensor_data(struct out *o, const struct wtensor *t)
+{
+	uint64_t n = t->ne0 * t->ne1, i;
+
+	for (i = 0; i < n; i += t->type == NPU_GGUF_Q8_0 || t->type == NPU_GGUF_Q4_0 ? QBLOCK : 1) {
+		uint16_t h;
+
+		switch (t->type) {
+		case NPU_GGUF_F16:
+			h = float_to_half(t->data[i]);
+			put(o, &h, 2);
+			break;
+		case NPU_GGUF_Q8_0:
+			put_q8_0(o, t->data + i);
+			break;
+		case NPU_GGUF_Q4_0:
+			put_q4_0(o, t->data + i);
+			break;
+		default:
+			put(o, &t->data[i], 4);
+			break;
+		}
+	}
+}
+
+/* The tokenizer's pieces as SentencePiece writes them: spaces as U+2581. */
+static void put_piece(struct out *o, const char *p)
+{
+	uint64_t n = 0;
+	const char *c;
+
+	for (c = p; *c; c++)
+		n += *c == ' ' ? 3 : 1;
+	put_u64(o, n);
+	for (c = p; *c; c++)
+		put(o, *c == ' ' ? "\xe2\x96\x81" : c, *c == ' ' ? 3 : 1);
+}
+
+static int token_type(const struct npu_tokenizer *t, int32_t i)
+{
+	unsigned int b;
+	char tail;
+
+	if (i == 0)
+		return 2;	/* unknown */
+	if (i <= 2)
+		return 3;	/* control: BOS, EOS */
+	if (sscanf(t->pieces[i], "<0x%2X>%c", &b, &tail) == 1 && strlen(t->pieces[i]) == 6)
+		return 6;	/* byte */
+	return 1;
+}
+
+int npu_model_save_gguf(const char *path, const struct npu_model *m, const struct npu_tokenizer *t,
+			enum npu_gguf_type type, char *err, size_t err_len)
+{
+	const struct npu_model_config *c = m ? &m->cfg : NULL;
+	static const char *const mats[] = { "attn_q", "attn_k", "attn_v", "attn_output",
+					    "ffn_gate", "ffn_down", "ffn_up" };
+	struct wtensor *ts;
+	struct out o = { 0 };
+	uint64_t d, h, kv, off = 0, n_ts, i;
+	uint32_t ftype;
+	int32_t l, k;
+
+	if (!path || !m || !t || !m->data || t->vocab_size != c->vocab_size ||
+	    (type != NPU_GGUF_F32 && type != NPU_GGUF_F16 && type != NPU_GGUF_Q8_0 &&
+	     type != NPU_GGUF_Q4_0))
+		return NPU_E_INVAL;
+	d = (uint64_t)c->dim;
+	h = (uint64_t)c->hidden_dim;
+	kv = d * (uint64_t)c->n_kv_heads / (uint64_t)c->n_heads;
+	n_ts = 2 + !c->shared_classifier + 9 * (uint64_t)c->n_layers;
+	ts = calloc(n_ts, sizeof(*ts));
+	if (!ts)
+		return NPU_E_NOMEM;
+	n_ts = 0;
+#define ADD(nm, ptr, a, b) do { \
+		struct wtensor *w_ = &ts[n_ts++]; \
+		snprintf(w_->name, sizeof(w_->name), "%s", nm); \
+		w_->data = (ptr); w_->ne0 = (a); w_->ne1 = (b); \
+	} while (0)
+	ADD("token_embd.weight", m->token_embedding, d, (uint64_t)c->vocab_size);
+	ADD("output_norm.weight", m->rms_final, d, 1);
+	if (!c->shared_classifier)
+		ADD("output.weight", m->wcls, d, (uint64_t)c->vocab_size);
+	for (l = 0; l < c->n_layers; l++) {
+		const struct { const float *p; uint64_t ne0, ne1; } w[] = {
+			{ m->wq + l * d * d, d, d }, { m->wk + l * kv * d, d, kv },
+			{ m->wv + l * kv * d, d, kv }, { m->wo + l * d * d, d, d },
+			{ m->w1 + l * h * d, d, h }, { m->w2 + l * d * h, h, d },
+			{ m->w3 + l * h * d, d, h },
+		};
+		char name[48];
+
+		snprintf(name, sizeof(name), "blk.%d.attn_norm.weight", l);
+		ADD(name, m->rms_att + l * d, d, 1);
+		snprintf(name, sizeof(name), "blk.%d.ffn_norm.weight", l);
+		ADD(name, m->rms_ffn + l * d, d, 1);
+		for (k = 0; k < 7; k++) {
+			snprintf(name, sizeof(name), "blk.%d.%s.weight", l, mats[k]);
+			ADD(name, w[k].p, w[k].ne0, w[k].ne1);
+		}
+	}
+#undef ADD
+	/* Norms stay F32; a matrix whose rows do not split into blocks is F16. */
+	for (i = 0; i < n_ts; i++) {
+		ts[i].type = ts[i].ne1 == 1 ? NPU_GGUF_F32 : (uint32_t)type;
+		if ((type == NPU_GGUF_Q8_0 || type == NPU_GGUF_Q4_0) && ts[i].ne1 > 1 &&
+		    ts[i].ne0 % QBLOCK)
+			ts[i].type = NPU_GGUF_F16;
+		ts[i].offset = off;
+		ts[i].bytes = tensor_bytes(&ts[i]);
+		off += (ts[i].bytes + ALIGN - 1) / ALIGN * ALIGN;
+	}
+
+	o.f = fopen(path, "wb");
+	if (!o.f) {
+		npu_model_error(err, err_len, "%s: %s", path, strerror(errno));
+		free(ts);
+		return NPU_E_IO;
+	}
+	put(&o, "GGUF", 4);
+	put_u32(&o, 3);
+	put_u64(&o, n_ts);
+	put_u64(&o, 19);
+	kv_str(&o, "general.architecture", "llama");
+	kv_str(&o, "general.name", "npu-gguf");
+	kv_u32(&o, "general.alignment", ALIGN);
+	ftype = type == NPU_GGUF_Q8_0 ? 7 : type == NPU_GGUF_Q4_0 ? 2 : (uint32_t)type;
+	kv_u32(&o, "general.file_type", ftype);
+	kv_u32(&o, "llama.context_length", (uint32_t)c->seq_len);
+	kv_u32(&o, "llama.embedding_length", (uint32_t)c->dim);
+	kv_u32(&o, "llama.block_count", (uint32_t)c->n_layers);
+	kv_u32(&o, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
+	kv_u32(&o, "llama.attention.head_count", (uint32_t)c->n_heads);
+	kv_u32(&o, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+	kv_u32(&o, "llama.rope.dimension_count", (uint32_t)(c->dim / c->n_heads));
+	kv_f32(&o, "llama.rope.freq_base", 10000.0f);
+	kv_f32(&o, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+	kv_str(&o, "tokenizer.ggml.model", "llama");
+	kv_array(&o, "tokenizer.ggml.tokens", KV_STRING, (uint64_t)t->vocab_size);
+	for (k = 0; k < t->vocab_size; k++)
+		put_piece(&o, t->pieces[k]);
+	kv_array(&o, "tokenizer.ggml.scores", KV_F32, (uint64_t)t->vocab_size);
+	put(&o, t->scores, 4 * (size_t)t->vocab_size);
+	kv_array(&o, "tokenizer.ggml.token_type", KV_I32, (uint64_t)t->vocab_size);
+	for (k = 0; k < t->vocab_size; k++)
+		put_u32(&o, (uint32_t)token_type(t, k));
+	kv_u32(&o, "tokenizer.ggml.bos_token_id", 1);
+	kv_u32(&o, "tokenizer.ggml.eos_token_id", 2);
+	for (i = 0; i < n_ts; i++) {
+		put_str(&o, ts[i].name);
+		put_u32(&o, ts[i].ne1 == 1 ? 1 : 2);
+		put_u64(&o, ts[i].ne0);
+		if (ts[i].ne1 != 1)
+			put_u64(&o, ts[i].ne1);
+		put_u32(&o, ts[i].type);
+		put_u64(&o, ts[i].offset);
+	}
+	for (i = 0; i < n_ts; i++) {
+		static const uint8_t zeros[ALIGN];
+		long at = ftell(o.f);
+
+		if (at < 0)
+			o.err = errno;
+		put(&o, zeros, (size_t)(ALIGN - 1 - (at + ALIGN - 1) % ALIGN));
+		put_tensor_data(&o, &ts[i]);
+	}
+	free(ts);
+	if (fclose(o.f) && !o.err)
+		o.err = errno;
+	if (o.err) {
+		npu_model_error(err, err_len, "%s: %s", path, strerror(o.err));
+		remove(path);
+		return NPU_E_IO;
+	}
+	return NPU_OK;
+}

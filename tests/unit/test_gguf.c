@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: MIT
+/*
+ * GGUF models: ../shared/models/stories260K.gguf against stories260K.bin
+ * (same tensors, same tokens out of the runner), files written in F32,
+ * F16, Q8_0 and Q4_0 read back with the block integers kept exactly, and
+ * every kind of malformed file rejected with its cause.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <npu/model.h>
+#include "testlib.h"
+#include "../../tools/npu-run/runner.h"
+
+static char dir[512], bin_path[600], tok_path[600], gguf_path[600];
+
+/* The models must be there: a missing model fails, it is never skipped. */
+static int find_models(void **state)
+{
+	const char *d = getenv("NPU_MODELS") ? getenv("NPU_MODELS") : "../shared/models";
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+	(void)state;
+	snprintf(bin_path, sizeof(bin_path), "%s/stories260K.bin", d);
+	snprintf(tok_path, sizeof(tok_path), "%s/tok512.bin", d);
+	snprintf(gguf_path, sizeof(gguf_path), "%s/stories260K.gguf", d);
+	if (access(bin_path, R_OK) || access(tok_path, R_OK) || access(gguf_path, R_OK)) {
+		fprintf(stderr, "test_gguf: stories260K.{bin,gguf} or tok512.bin missing in %s\n", d);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s/test_gguf.XXXXXX", tmp);
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int cleanup(void **state)
+{
+	char cmd[600];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static void load_bin(struct npu_model *m, struct npu_tokenizer *t)
+{
+	char err[256] = "";
+
+	if (npu_model_load(bin_path, m, err, sizeof(err)) ||
+	    npu_tokenizer_load(tok_path, m->cfg.vocab_size, t, err, sizeof(err)))
+		fail_msg("%s", err);
+}
+
+static void load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer *t)
+{
+	char err[256] = "";
+
+	if (npu_model_load_gguf(path, m, t, err, sizeof(err)))
+		fail_msg("%s: %s", path, err);
+}
+
+/* @m saved as @type into the test folder; returns the path. */
+static const char *save(const struct npu_model *m, const struct npu_tokenizer *t,
+			enum npu_gguf_type type, const char *name)
+{
+	static char path[700];
+	char err[256] = "";
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (npu_model_save_gguf(path, m, t, type, err, sizeof(err)))
+		fail_msg("save %s: %s", path, err);
+	return path;
+}
+
+static void *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	void *p;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	*len = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	p = malloc(*len);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, *len, f), *len);
+	fclose(f);
+	return p;
+}
+
+static void write_file(const char *path, const void *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, len, f), len);
+	fclose(f);
+}
+
+/* The matrices of a model in npu_model.native order. */
+static const float *matrix(const struct npu_model *m, int at, int32_t *rows, int32_t *cols)
+{
+	const struct npu_model_config *c = &m->cfg;
+	size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim;
+	size_t kv = d * (size_t)c->n_kv_heads / (size_t)c->n_heads;
+	int l = at / NPU_MODEL_LAYER_MATS, k = at % NPU_MODEL_LAYER_MATS;
+	const size_t r[] = { d, kv, kv, d, h, d, h }, col[] = { d, d, d, d, d, h, d };
+	const float *base[] = { m->wq, m->wk, m->wv, m->wo, m->w1, m->w2, m->w3 };
+
+	if (at == c->n_layers * NPU_MODEL_LAYER_MATS) {
+		*rows = c->vocab_size;
+		*cols = c->dim;
+		return m->wcls;
+	}
+	*rows = (int32_t)r[k];
+	*cols = (int32_t)col[k];
+	return base[k] + (size_t)l * r[k] * col[k];
+}
+
+/* The published GGUF holds the .bin's tensors and tokenizer. */
+static void shared_gguf_equals_bin(void **state)
+{
+	struct npu_model a, b;
+	struct npu_tokenizer ta, tb;
+	int32_t i;
+
+	(void)state;
+	load_bin(&a, &ta);
+	load_gguf(gguf_path, &b, &tb);
+	assert_int_equal(b.cfg.dim, a.cfg.dim);
+	assert_int_equal(b.cfg.hidden_dim, a.cfg.hidden_dim);
+	assert_int_equal(b.cfg.n_layers, a.cfg.n_layers);
+	assert_int_equal(b.cfg.n_heads, a.cfg.n_heads);
+	assert_int_equal(b.cfg.n_kv_heads, a.cfg.n_kv_heads);
+	assert_int_equal(b.cfg.vocab_size, a.cfg.vocab_size);
+	assert_int_equal(b.cfg.seq_len, 2048);	/* the file's llama.context_length */
+	assert_false(b.cfg.shared_classifier);	/* output.weight is stored, a copy */
+	assert_null(b.native);			/* all F32 */
+	/* Everything but the classifier lies in the same order in both. */
+	assert_memory_equal(b.data, a.data, ((size_t)(a.rms_final - a.data) + 64) * 4);
+	assert_memory_equal(b.wcls, a.token_embedding, (size_t)a.cfg.vocab_size * a.cfg.dim * 4);
+	for (i = 0; i < ta.vocab_size; i++) {
+		assert_true(ta.scores[i] == tb.scores[i]);
+		if (i != 1 && i != 2)	/* llama2.c's "\n<s>\n" is GGUF's "<s>" */
+			assert_string_equal(ta.pieces[i], tb.pieces[i]);
+	}
+	npu_tokenizer_free(&ta);
+	npu_tokenizer_free(&tb);
+	npu_model_free(&a);
+	npu_model_free(&b);
+}
+
+/* Greedy tokens of a model on this test's device. */
+static void greedy(const struct npu_model *m, const struct npu_tokenizer *t, int bits,
+		   int32_t *tokens, int n)
+{
+	struct engine_opts eo = { bits, 32, 0 };
+	npu_device *dev = t_open();
+	struct npu_engine *e;
+	float *logits = malloc((size_t)m->cfg.vocab_size * 4);
+	char err[256] = "";
+	int32_t np = 0;
+	int i;
+
+	assert_non_null(logits);
+	if (engine_create(dev, m, &eo, &e, err, sizeof(err)))
+		fail_msg("engine: %s", err);
+	assert_int_equal(npu_tokenizer_encode(t, "Once upon a time", 1, tokens, n, &np), NPU_OK);
+	assert_int_equal(engine_forward(e, tokens, np, 0, logits), NPU_OK);
+	for (i = np; i < n; i++) {
+		tokens[i] = argmax(logits, m->cfg.vocab_size);
+		assert_int_equal(engine_forward(e, &tokens[i], 1, i, logits), NPU_OK);
+	}
+	engine_destroy(e);
+	npu_close(dev);
+	free(logits);
+}
+
+/* The check: stories260K.gguf and stories260K.bin give the same tokens. */
+static void shared_gguf_same_tokens(void **state)
+{
+	struct npu_model a, b;
+	struct npu_tokenizer ta, tb;
+	int32_t x[100], y[100];
+
+	(void)state;
+	load_bin(&a, &ta);
+	load_gguf(gguf_path, &b, &tb);
+	greedy(&a, &ta, 8, x, 100);
+	greedy(&b, &tb, 8, y, 100);
+	assert_memory_equal(x, y, sizeof(x));
+	npu_tokenizer_free(&ta);
+	npu_tokenizer_free(&tb);
+	npu_model_free(&a);
+	npu_model_free(&b);
+}
+
+/* F32 round-trips bit for bit, F16 to the nearest half, tokenizer intact. */
+static void float_round_trip(void **state)
+{
+	struct npu_model a, b;
+	struct npu_tokenizer ta, tb;
+	size_t i;
+	int32_t k;
+
+	(void)state;
+	load_bin(&a, &ta);
+	load_gguf(save(&a, &ta, NPU_GGUF_F32, "f32.gguf"), &b, &tb);
+	assert_int_equal(b.cfg.seq_len, a.cfg.seq_len);
+	assert_true(b.cfg.shared_classifier);
+	assert_null(b.native);
+	assert_int_equal(b.n_floats, (size_t)(a.rms_final - a.data) + (size_t)a.cfg.dim);
+	assert_memory_equal(b.data, a.data, b.n_floats * 4);
+	for (k = 0; k < ta.vocab_size; k++) {
+		assert_string_equal(ta.pieces[k], tb.pieces[k]);
+		assert_true(ta.scores[k] == tb.scores[k]);
+	}
+	npu_tokenizer_free(&tb);
+	npu_model_free(&b);
+
+	load_gguf(save(&a, &ta, NPU_GGUF_F16, "f16.gguf"), &b, NULL);
+	for (i = 0; i < b.n_floats; i++) {
+		/* Matrices are F16 (half an ulp of 11 bits), norms F32. */
+		double x = a.data[i], y = b.data[i];
+
+		if (fabs(x - y) > fabs(x) * 0x1p-11 + 0x1p-25)
+			fail_msg("float %zu: %.9g became %.9g", i, x, y);
+	}
+	npu_tokenizer_free(&ta);
+	npu_model_free(&a);
+	npu_model_free(&b);
+}
+
+static float half(uint16_t h)
+{
+	int e = (h >> 10) & 31, m = h & 1023;
+	float v = e ? ldexpf((float)(m | 1024), e - 25) : ldexpf((float)m, -24);
+
+	return (h & 0x8000) ? -v : v;
+}
+
+/* Where a tensor's descriptor and data are, found the way a reader would. */
+struct located {
+	size_t info;	/* the descriptor's n_dims field */
+	size_t data;	/* the first data byte */
+	uint32_t type;
+};
+
+static struct located locate(const uint8_t *f, size_t len, const char *name, const char *last)
+{
+	struct located at = { 0 };
+	const uint8_t *p = memmem(f, len, name, strlen(name));
+	const uint8_t *q = memmem(f, len, last, strlen(last));
+	uint32_t nd;
+	uint64_t off, end;
+
+	assert_non_null(p);
+	assert_non_null(q);
+	at.info = (size_t)(p - f) + strlen(name);
+	memcpy(&nd, f + at.info, 4);
+	memcpy(&at.type, f + at.info + 4 + 8 * nd, 4);
+	memcpy(&off, f + at.info + 8 + 8 * nd, 8);
+	end = (uint64_t)(q - f) + strlen(last);
+	memcpy(&nd, f + end, 4);
+	end += 4 + 8 * nd + 4 + 8;
+	at.data = (size_t)((end + 31) & ~31ull) + (size_t)off;
+	return at;
+}
+
+/*
+ * A quantized file's blocks against what the loader made of them: the
+ * integers exactly, the scales exactly when |d| >= S / 64, else within
+ * half a factor step. Reports how many scales were exact.
+ */
+static void check_blocks(const char *path, const struct npu_model *m, uint32_t type,
+			 int want_bits)
+{
+	size_t len, exact = 0, total = 0;
+	uint8_t *f = read_file(path, &len);
+	double worst = 0;
+	int at;
+
+	assert_non_null(m->native);
+	for (at = 0; at < m->cfg.n_layers * NPU_MODEL_LAYER_MATS; at++) {
+		static const char *const names[] = { "attn_q", "attn_k", "attn_v", "attn_output",
+						     "ffn_gate", "ffn_down", "ffn_up" };
+		const struct npu_qmatrix *q = &m->native[at];
+		char name[64];
+		struct located loc;
+		int32_t rows, cols, b, j;
+		const float *w = matrix(m, at, &rows, &cols);
+		double s;
+
+		snprintf(name, sizeof(name), "blk.%d.%s.weight", at / NPU_MODEL_LAYER_MATS,
+			 names[at % NPU_MODEL_LAYER_MATS]);
+		loc = locate(f, len, name, "blk.4.ffn_up.weight");
+		if (cols % 32) {	/* written F16: no native form */
+			assert_int_equal(loc.type, NPU_GGUF_F16);
+			assert_null(q->q);
+			continue;
+		}
+		assert_int_equal(loc.type, type);
+		assert_non_null(q->q);
+		assert_int_equal(q->group_size, 32);
+		if (want_bits)
+			assert_int_equal(q->bits, want_bits);
+		s = npu_scale_to_double(q->scale);
+		for (b = 0; b < rows * cols / 32; b++) {
+			const uint8_t *blk = f + loc.data + (size_t)b * (type == NPU_GGUF_Q8_0 ? 34 : 18);
+			uint16_t h;
+			double d, step = s * q->factors[b] / 65536.0;
+
+			memcpy(&h, blk, 2);
+			d = half(h);
+			total++;
+			if (step == fabs(d))
+				exact++;
+			else if (fabs(d) >= s / 64)
+				fail_msg("%s block %d: scale %.9g became %.9g", name, b, d, step);
+			else
+				worst = fmax(worst, fabs(step - fabs(d)) / fabs(d));
+			for (j = 0; j < 32; j++) {
+				int v = type == NPU_GGUF_Q8_0 ? (int8_t)blk[2 + j] :
+					(j < 16 ? blk[2 + j] & 15 : blk[2 + j - 16] >> 4) - 8;
+				int got;
+				size_t e = (size_t)b * 32 + (size_t)j;
+
+				if (q->bits == 8)
+					got = (int8_t)q->q[e];
+				else
+					got = (int8_t)(q->q[e / 2] << (4 * !(e & 1))) >> 4;
+				if (got != (d < 0 ? -v : v))
+					fail_msg("%s block %d value %d: file %d, NPU %d", name, b, j, v,
+						 got);
+				if (step == fabs(d) && w[e] != (float)(v * d))
+					fail_msg("%s element %zu: %.9g, want %.9g", name, e, w[e],
+						 v * d);
+			}
+		}
+	}
+	printf("%s: %zu of %zu block scales exact; the others within %.2e relative\n",
+	       type == NPU_GGUF_Q8_0 ? "Q8_0" : "Q4_0", exact, total, worst);
+	assert_true(exact > total / 2);
+	free(f);
+}
+
+static void q8_0_kept_exactly(void **state)
+{
+	struct npu_model a, b;
+	struct npu_tokenizer ta;
+	const char *path;
+
+	(void)state;
+	load_bin(&a, &ta);
+	path = save(&a, &ta, NPU_GGUF_Q8_0, "q8_0.gguf");
+	load_gguf(path, &b, NULL);
+	check_blocks(path, &b, NPU_GGUF_Q8_0, 8);
+	npu_tokenizer_free(&ta);
+	npu_model_free(&a);
+	npu_model_free(&b);
+}
+
+/*
+ * ggml's Q4_0 writes a block's largest value as -8 x d with d < 0; +8 has
+ * no int4 form, so such matrices become int8. With every block's largest
+ * value negative (d > 0) the matrices stay int4.
+ */
+static void q4_0_kept_exactly(void **state)
+{
+	struct npu_model a, b;
+	struct npu_tokenizer ta;
+	const char *path;
+	int at;
+
+	(void)state;
+	load_bin(&a, &ta);
+	path = save(&a, &ta, NPU_GGUF_Q4_0, "q4_0.gguf");
+	load_gguf(path, &b, NULL);
+	check_blocks(path, &b, NPU_GGUF_Q4_0, 8);
+	npu_model_free(&b);
+
+	for (at = 0; at < a.cfg.n_layers * NPU_MODEL_LAYER_MATS; at++) {
+		int32_t rows, cols, i, j;
+		float *w = (float *)matrix(&a, at, &rows, &cols);
+
+		for (i = 0; cols % 32 == 0 && i < rows * cols; i += 32) {
+			float big = 0;
+
+			for (j = 0; j < 32; j++)
+				if (fabsf(w[i + j]) > fabsf(big))
+					big = w[i + j];
+			for (j = 0; big > 0 && j < 32; j++)
+				w[i + j] = -w[i + j];
+		}
+	}
+	path = save(&a, &ta, NPU_GGUF_Q4_0, "q4_0-pos.gguf");
+	load_gguf(path, &b, NULL);
+	check_blocks(path, &b, NPU_GGUF_Q4_0, 4);
+	npu_tokenizer_free(&ta);
+	npu_model_free(&a);
+	npu_model_free(&b);
+}
+
+/* Quantized files run: native weights against their own float values. */
+static void quantized_files_run(void **state)
+{
+	static const enum npu_gguf_type types[] = { NPU_GGUF_Q8_0, NPU_GGUF_Q4_0 };
+	struct npu_model a, b;
+	struct npu_tokenizer ta;
+	size_t k;
+
+	(void)state;
+	load_bin(&a, &ta);
+	for (k = 0; k < 2; k++) {
+		int32_t x[48], y[48];
+		struct ref_engine *ref;
+		float logits[512];
+		int i, agree = 0;
+
+		load_gguf(save(&a, &ta, types[k], "run.gguf"), &b, NULL);
+		greedy(&b, &ta, -1, x, 48);
+		/* The float reference teacher-forced on the device's tokens. */
+		assert_int_equal(ref_create(&b, &ref), NPU_OK);
+		for (i = 0; i < 47; i++) {
+			assert_int_equal(ref_forward(ref, x[i], i, logits), NPU_OK);
+			y[i + 1] = argmax(logits, 512);
+			agree += i >= 4 && y[i + 1] == x[i + 1];
+		}
+		printf("%s native: top-1 agreement with its float values %d of 43\n",
+		       k ? "Q4_0" : "Q8_0", agree);
+		assert_true(agree >= 40);
+		ref_destroy(ref);
+		npu_model_free(&b);
+	}
+	npu_tokenizer_free(&ta);
+	npu_model_free(&a);
+}
+
+/* One way to break a file, and what the error must say. */
+struct mutation {
+	const char *what;	/* bytes to find (a key or tensor name) */
+	long delta;		/* where to write, from the end of what was found */
+	uint64_t value;
+	int width;		/* bytes of value written; 0: truncate the file there */
+	const char *error;
+};
+
+static void malformed_files(void **state)
+{
+	static const struct mutation muts[] = {
+		{ "GGUF", -4, 0x46554747ull ^ 1, 4, "no GGUF magic" },
+		{ "GGUF", 0, 2, 4, "GGUF version 2" },
+		{ "GGUF", 4, 1ull << 40, 8, "more than 65536 tensors" },
+		{ "general.architecture", -28, 1ull << 40, 8, "bytes long" },
+		{ "general.architecture", 0, 99, 4, "general.architecture is not a string" },
+		{ "general.name", 0, 99, 4, "unknown value type" },
+		{ "general.architecture", 12, 'x', 1, "not llama" },
+		{ "llama.embedding_length", -1, 'x', 1, "llama.embedding_length is missing" },
+		{ "llama.embedding_length", 0, 6, 4, "is not an integer" },
+		{ "llama.attention.head_count", 4, 7, 4, "dim 64 is not a multiple of n_heads 7" },
+		{ "llama.rope.freq_base", 4, 0x48f42400, 4, "only 10000" },
+		{ "llama.rope.dimension_count", 4, 4, 4, "only RoPE over the whole head" },
+		{ "layer_norm_rms_epsilon", 4, 0x358637bd, 4, "only 1e-5" },
+		{ "tokenizer.ggml.tokens", 4, 6, 4, "holds type 6, not 8" },
+		{ "tokenizer.ggml.scores", 0, 8, 4, "is not an array" },
+		{ "tokenizer.ggml.bos_token_id", 4, 5, 4, "BOS/EOS ids 5/2" },
+		{ "tokenizer.ggml.model", 12, 'g', 1, "tokenizer.ggml.model is not llama" },
+		{ "blk.0.attn_q.weight", 0, 0, 4, "0 or more than 4 dimensions" },
+		{ "blk.0.attn_q.weight", 4, 65, 8, "shape does not fit" },
+		{ "blk.0.attn_q.weight", 20, 14, 4, "has ggml type 14" },
+		{ "blk.0.attn_q.weight", 24, 1, 8, "not a multiple of 32" },
+		{ "blk.0.attn_q.weight", 24, 1ull << 40, 8, "runs past the file end" },
+		{ "blk.0.attn_k.weight", -8, 'q', 1, "appears twice" },
+		{ "llama.block_count", 4, 4, 4, "blk.4.attn_norm.weight is not part of a llama model" },
+		{ "blk.4.ffn_up.weight", -8, '5', 1, "blk.4.ffn_up.weight is missing" },
+		{ "general.alignment", 4, 48, 4, "not a power of two" },
+		{ NULL, -4, 0x7fc00000, 4, "is not a finite weight" },
+		{ NULL, -100, 0, 0, "runs past the file end" },
+		{ "tokenizer.ggml.tokens", 40, 0, 0, "truncated in a string value" },
+	};
+	struct npu_model a, b;
+	struct npu_tokenizer ta, tb;
+	char path[700], err[256];
+	size_t len, k;
+	uint8_t *orig, *f;
+
+	(void)state;
+	load_bin(&a, &ta);
+	len = 0;
+	orig = read_file(save(&a, &ta, NPU_GGUF_F32, "good.gguf"), &len);
+	f = malloc(len);
+	assert_non_null(f);
+	snprintf(path, sizeof(path), "%s/bad.gguf", dir);
+	for (k = 0; k < sizeof(muts) / sizeof(muts[0]); k++) {
+		const struct mutation *mu = &muts[k];
+		size_t at, n = len;
+		int ret;
+
+		memcpy(f, orig, len);
+		if (mu->what) {
+			const uint8_t *p = memmem(f, len, mu->what, strlen(mu->what));
+
+			assert_non_null(p);
+			at = (size_t)((long)(p - f) + (long)strlen(mu->what) + mu->delta);
+		} else {
+			at = (size_t)((long)len + mu->delta);
+		}
+		if (mu->width)
+			memcpy(f + at, &mu->value, (size_t)mu->width);
+		else
+			n = at;
+		write_file(path, f, n);
+		err[0] = 0;
+		ret = npu_model_load_gguf(path, &b, &tb, err, sizeof(err));
+		if (ret != NPU_E_FORMAT || !strstr(err, mu->error))
+			fail_msg("mutation %zu (%s): got %d '%s', want '%s'", k,
+				 mu->what ? mu->what : "end", ret, err, mu->error);
+	}
+	free(f);
+	free(orig);
+	npu_tokenizer_free(&ta);
+	npu_model_free(&a);
+}
+
+/* Every prefix of a small quantized file is rejected, never read past. */
+static void truncated_everywhere(void **state)
+{
+	struct npu_model a, b;
+	struct npu_tokenizer ta, tb;
+	char path[700], err[256];
+	size_t len, n, step;
+	uint8_t *f;
+	int fd;
+
+	(void)state;
+	load_bin(&a, &ta);
+	f = read_file(save(&a, &ta, NPU_GGUF_Q4_0, "trunc.gguf"), &len);
+	snprintf(path, sizeof(path), "%s/prefix.gguf", dir);
+	write_file(path, f, len);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	/* Every length through the metadata, then a spread over the tensor data. */
+	for (n = len - 1; n > 0; n -= step) {
+		step = n > 16384 ? 97 : 1;
+		assert_int_equal(ftruncate(fd, (off_t)n), 0);
+		if (npu_model_load_gguf(path, &b, &tb, err, sizeof(err)) != NPU_E_FORMAT)
+			fail_msg("a %zu-byte prefix of %zu loaded", n, len);
+		if (n < step)
+			break;
+	}
+	close(fd);
+	free(f);
+	npu_tokenizer_free(&ta);
+	npu_model_free(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(shared_gguf_equals_bin),
+		cmocka_unit_test(shared_gguf_same_tokens),
+		cmocka_unit_test(float_round_trip),
+		cmocka_unit_test(q8_0_kept_exactly),
+		cmocka_unit_test(q4_0_kept_exactly),
+		cmocka_unit_test(quantized_files_run),
+		cmocka_unit_test(malformed_files),
+		cmocka_unit_test(truncated_everywhere),
+	};
+
+	return cmocka_run_group_tests(tests, find_models, cleanup);
+}
