@@ -7,7 +7,10 @@
 #   make qemu-check the guest suite: npu.ko in Debian's 6.12 under QEMU
 #                   (KERNEL=debug: in a KASAN/lockdep/kmemleak build of 6.12)
 #   make fuzz-check libFuzzer on every parser, FUZZ_SECONDS each
+#   make dkms-check npu.ko built by DKMS for the guest's kernel, smoke-tested
 #   make test       all of them (what CI runs)
+#   make install    libnpu, headers, npu.pc, tools, man pages, firmware, udev
+#                   rule (DESTDIR, PREFIX); make dkms-install registers npu.ko
 #   make run        the main job
 #   make numerics   measure every op against double precision
 #
@@ -65,7 +68,7 @@ HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/inc
 	libnpu/src/*.h libnpu/src/kernels/*.h libnpu/model/*.h tests/unit/*.h tests/guest/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
-	kmod-sources fuzz-check
+	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check
 .DELETE_ON_ERROR:
 
 all: $(O)/lib/libnpu.a $(O)/lib/libnpu.so $(O)/lib/pkgconfig/npu.pc \
@@ -115,9 +118,13 @@ $(O)/lib/libnpu.a: $(LIB_OBJS) $(FW_OBJS)
 $(O)/lib/libnpu.so: $(LIB_OBJS) $(FW_OBJS)
 	$(CC) -shared -Wl,-soname,libnpu.so.0 -Wl,--no-undefined -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
+# npu.pc for PREFIX; make install writes it again for its own directories.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
 $(O)/lib/pkgconfig/npu.pc: libnpu/npu.pc.in
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(PC_SED) $< > $@
 
 # ---- tools and tests ---------------------------------------------------
 $(O)/bin/npu-run: $(RUN_SRCS) tools/npu-run/runner.h $(O)/lib/libnpu.a $(HDRS)
@@ -153,7 +160,8 @@ else
 KCACHE := $(QEMU_DIR)/kernel
 KERNEL_SH := tests/qemu/kernel.sh
 endif
-KDIR ?= $(KCACHE)/root/usr/src/linux-headers-$(shell $(KERNEL_SH) $(KCACHE))
+KVER = $(shell $(KERNEL_SH) $(KCACHE))
+KDIR ?= $(KCACHE)/root/usr/src/linux-headers-$(KVER)
 KFLAGS ?= W=1
 
 # The module builds in a copy of its sources: kbuild's clean sweeps the
@@ -190,6 +198,32 @@ qemu-check: deps
 		NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" NPU_KMOD=$(KMOD_DIR)/npu.ko \
 		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz
 	tests/qemu/run.sh $(KCACHE) $(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz $(QEMU_DIR)/console-$(KERNEL).log
+
+# ---- DKMS ----------------------------------------------------------------
+# dkms-install (root): register the module source with DKMS, which then
+# rebuilds npu.ko for every kernel installed from now on. dkms-check: the
+# same registration and build in private DKMS trees for the guest's kernel,
+# then the guest's smoke suite on the module DKMS built.
+DKMS_SRC = $(DESTDIR)/usr/src/npu-$(VERSION)
+
+dkms-install:
+	install -d $(DKMS_SRC)
+	cp -r Kbuild driver firmware uapi $(DKMS_SRC)/
+	sed 's|@VERSION@|$(VERSION)|' packaging/dkms.conf.in > $(DKMS_SRC)/dkms.conf
+	dkms add -m npu -v $(VERSION)
+	dkms install -m npu -v $(VERSION)
+
+dkms-uninstall:
+	-dkms remove -m npu -v $(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+dkms-check: deps
+	@$(MAKE) --no-print-directory all $(GUEST_TESTS)
+	tests/dkms-check.sh $(O) $(KDIR) $(KVER) $(VERSION)
+	NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin)" NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" \
+		NPU_KMOD=$(O)/dkms/npu.ko \
+		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/dkms-initramfs.cpio.gz
+	tests/qemu/run.sh $(KCACHE) $(QEMU_DIR)/dkms-initramfs.cpio.gz $(QEMU_DIR)/dkms.log smoke
 
 # ---- fuzzing (libFuzzer, clang) -----------------------------------------
 # Harnesses for every parser of outside input; make test runs each for
@@ -255,6 +289,45 @@ ifeq ($(DEVICE),accel)
 else
 	$(O)/bin/npu-run --device $(DEVICE) $(call RUN_ARGS,$(MODELS)/)
 endif
+
+# ---- install -------------------------------------------------------------
+# DESTDIR and PREFIX are honoured; the firmware and the udev rule go where
+# the kernel and udev look for them, under DESTDIR only.
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+FIRMWAREDIR ?= /lib/firmware
+UDEVRULESDIR ?= /lib/udev/rules.d
+INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf
+INSTALL_HDRS := libnpu/include/npu/npu.h libnpu/include/npu/model.h
+MAN_PAGES := $(wildcard docs/man/*.1)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/npu \
+		$(DESTDIR)$(INCLUDEDIR)/drm $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(FIRMWAREDIR)/npu \
+		$(DESTDIR)$(UDEVRULESDIR)
+	install -m 755 $(addprefix $(O)/bin/,$(INSTALL_TOOLS)) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(O)/lib/libnpu.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(O)/lib/libnpu.so $(DESTDIR)$(LIBDIR)/libnpu.so.$(VERSION)
+	ln -sf libnpu.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libnpu.so.0
+	ln -sf libnpu.so.0 $(DESTDIR)$(LIBDIR)/libnpu.so
+	$(PC_SED) libnpu/npu.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/npu.pc
+	install -m 644 $(INSTALL_HDRS) $(DESTDIR)$(INCLUDEDIR)/npu/
+	install -m 644 uapi/drm/npu_accel.h $(DESTDIR)$(INCLUDEDIR)/drm/
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(O)/firmware/npu_fw.bin $(DESTDIR)$(FIRMWAREDIR)/npu/
+	install -m 644 packaging/70-npu.rules $(DESTDIR)$(UDEVRULESDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_TOOLS)) \
+		$(addprefix $(DESTDIR)$(LIBDIR)/,libnpu.a libnpu.so libnpu.so.0 libnpu.so.$(VERSION)) \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/npu.pc \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/npu/,$(notdir $(INSTALL_HDRS))) \
+		$(DESTDIR)$(INCLUDEDIR)/drm/npu_accel.h \
+		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN_PAGES))) \
+		$(DESTDIR)$(FIRMWAREDIR)/npu/npu_fw.bin $(DESTDIR)$(UDEVRULESDIR)/70-npu.rules
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/npu $(DESTDIR)$(FIRMWAREDIR)/npu 2>/dev/null
 
 clean:
 	rm -rf $(O)

@@ -147,7 +147,7 @@ static const struct drm_driver npu_drm_driver = {
 	.open = npu_open,
 	.postclose = npu_postclose,
 	.gem_create_object = npu_gem_create_object,
-	.gem_prime_import_sg_table = drm_gem_shmem_prime_import_sg_table,
+	.gem_prime_import_sg_table = npu_gem_prime_import_sg_table,
 	.ioctls = npu_ioctls,
 	.num_ioctls = ARRAY_SIZE(npu_ioctls),
 	.fops = &npu_fops,
@@ -245,6 +245,7 @@ static struct platform_driver npu_platform_driver = {
 	.remove = npu_remove,
 	.driver = {
 		.name = "npu-emu",
+		.dev_groups = npu_dev_groups,
 	},
 };
 

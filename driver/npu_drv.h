@@ -67,6 +67,7 @@ struct npu_counters {
 	atomic64_t cancelled;
 	atomic64_t resets;
 	atomic64_t busy_ns;
+	atomic64_t bo_bytes;	/* buffer objects alive on the device */
 };
 
 /* One entry of a core's ring: what the driver asks the core to run. */
@@ -282,6 +283,9 @@ struct npu_job {
 
 /* npu_gem.c */
 struct drm_gem_object *npu_gem_create_object(struct drm_device *dev, size_t size);
+struct drm_gem_object *npu_gem_prime_import_sg_table(struct drm_device *dev,
+						     struct dma_buf_attachment *attach,
+						     struct sg_table *sgt);
 int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *file);
 int npu_ioctl_bo_info(struct drm_device *dev, void *data, struct drm_file *file);
 
@@ -312,6 +316,9 @@ void npu_core_irq(struct npu_core *core);
 
 /* npu_debugfs.c */
 void npu_debugfs_init(struct npu_device *ndev);
+
+/* npu_sysfs.c */
+extern const struct attribute_group *npu_dev_groups[];
 
 /* An allocation forced to fail by debugfs "fail_alloc" (see @fail_nth). */
 static inline bool npu_fail_alloc(struct npu_device *ndev)

@@ -34,8 +34,23 @@ static size_t npu_gem_rss(struct drm_gem_object *obj)
 	return to_drm_gem_shmem_obj(obj)->pages ? obj->size : 0;
 }
 
+/*
+ * sysfs memory_bytes: counted once an object exists (a failed creation
+ * never reaches .free), given back in npu_gem_free.
+ */
+static void npu_gem_account(struct drm_gem_object *obj)
+{
+	atomic64_add(obj->size, &to_npu_device(obj->dev)->counters.bo_bytes);
+}
+
+static void npu_gem_free(struct drm_gem_object *obj)
+{
+	atomic64_sub(obj->size, &to_npu_device(obj->dev)->counters.bo_bytes);
+	drm_gem_shmem_object_free(obj);
+}
+
 static const struct drm_gem_object_funcs npu_gem_funcs = {
-	.free = drm_gem_shmem_object_free,
+	.free = npu_gem_free,
 	.close = npu_gem_close,
 	.print_info = drm_gem_shmem_object_print_info,
 	.pin = drm_gem_shmem_object_pin,
@@ -61,6 +76,17 @@ struct drm_gem_object *npu_gem_create_object(struct drm_device *dev, size_t size
 	return &shmem->base;
 }
 
+struct drm_gem_object *npu_gem_prime_import_sg_table(struct drm_device *dev,
+						     struct dma_buf_attachment *attach,
+						     struct sg_table *sgt)
+{
+	struct drm_gem_object *obj = drm_gem_shmem_prime_import_sg_table(dev, attach, sgt);
+
+	if (!IS_ERR(obj))
+		npu_gem_account(obj);
+	return obj;
+}
+
 int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *file)
 {
 	struct drm_npu_bo_create *args = data;
@@ -76,6 +102,7 @@ int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *fil
 	shmem = drm_gem_shmem_create(dev, PAGE_ALIGN(args->size));
 	if (IS_ERR(shmem))
 		return PTR_ERR(shmem);
+	npu_gem_account(&shmem->base);
 	ret = npu_mmu_map(file->driver_priv, &shmem->base, &addr);
 	if (ret)
 		goto out;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make test: every suite in turn (host tests plain and sanitized, bounded
-# fuzzing, the kernel's static checks, the QEMU guest suite), each one's summary kept,
+# fuzzing, the kernel's static checks, the QEMU guest suite, the DKMS-built
+# module's smoke run), each one's summary kept,
 # then one closing line for all of them.
 # usage: run-all.sh MAKE_FLAGS...
 set -u
@@ -9,7 +10,7 @@ failed=0
 start=$(date +%s)
 log=$(mktemp)
 
-for target in check fuzz-check kernel-check qemu-check; do
+for target in check fuzz-check kernel-check qemu-check dkms-check; do
 	echo "==== make $target"
 	{
 		make --no-print-directory "$@" "$target" 2>&1

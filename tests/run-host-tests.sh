@@ -68,6 +68,13 @@ passed=$((passed + $(grep -c '^PASS' "$log")))
 failed=$((failed + $(grep -c '^FAIL' "$log")))
 rm -f "$log"
 
+echo "== make install / uninstall into a DESTDIR: $1"
+tests/install-check.sh "$1" >"$log" 2>&1
+cat "$log"
+passed=$((passed + $(grep -c '^PASS' "$log")))
+failed=$((failed + $(grep -c '^FAIL' "$log")))
+rm -f "$log"
+
 echo "host suite time: $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

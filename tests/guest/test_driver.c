@@ -653,6 +653,123 @@ static void fdinfo_keys(void **state)
 	close(fd);
 }
 
+/*
+ * fdinfo as Documentation/gpu/drm-usage-stats.rst specifies it, read the
+ * way a generic reader (gputop, nvtop) does: "key:<tab>value[ unit]"
+ * lines. Returns the value of @key, -1 when absent; checks the syntax of
+ * every drm- line on the way.
+ */
+static long long fdinfo_value(int fd, const char *key, char *unit, size_t unit_len)
+{
+	char path[64], line[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':'), *end;
+		long long x;
+
+		if (strncmp(line, "drm-", 4))
+			continue;
+		assert_non_null(colon);
+		assert_int_equal(colon[1], '\t');	/* key:<tab>value */
+		if (!strncmp(line, "drm-driver:", 11) || !strncmp(line, "drm-pdev:", 9))
+			continue;
+		x = strtoll(colon + 2, &end, 10);
+		assert_true(end != colon + 2 && x >= 0);
+		if ((size_t)(colon - line) == strlen(key) && !strncmp(line, key, strlen(key))) {
+			v = x;
+			if (unit)
+				snprintf(unit, unit_len, "%s", *end == ' ' ? end + 1 : "");
+			if (unit && strchr(unit, '\n'))
+				*strchr(unit, '\n') = '\0';
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* Engine time grows with each job while the file is in use; memory counts BOs. */
+static void fdinfo_usage_grows(void **state)
+{
+	int fd = g_open(0);
+	struct g_bo cmd = g_bo_new(fd, 4096), buf = g_bo_new(fd, LONG_BUF);
+	uint32_t n = long_stream(fd, &cmd, &buf);
+	long long before, after, mem;
+	char unit[16];
+	int i;
+
+	(void)state;
+	assert_int_equal(fdinfo_value(fd, "drm-engine-capacity-npu", NULL, 0), 1);
+	before = fdinfo_value(fd, "drm-engine-npu", unit, sizeof(unit));
+	assert_string_equal(unit, "ns");
+	mem = fdinfo_value(fd, "drm-total-memory", unit, sizeof(unit));
+	/* drm_show_memory_stats scales to KiB or MiB. */
+	assert_true(!strcmp(unit, "KiB") || !strcmp(unit, "MiB"));
+	assert_true(mem * (unit[0] == 'M' ? 1024 : 1) >= (4096 + LONG_BUF) / 1024);
+	for (i = 0; i < 3; i++) {
+		uint64_t id;
+		struct drm_npu_wait w;
+
+		assert_int_equal(g_submit(fd, cmd.handle, n, DRM_NPU_PRIO_NORMAL, NULL, 0, 0, &id), 0);
+		assert_int_equal(g_wait(fd, id, -1, &w), 0);
+		assert_int_equal(w.status, DRM_NPU_STATUS_OK);
+		after = fdinfo_value(fd, "drm-engine-npu", NULL, 0);
+		/* Each job is ~3 x 10^7 multiply-adds: well over a millisecond. */
+		assert_true(after - before > 1000000);
+		before = after;
+	}
+	g_bo_del(fd, &buf);
+	g_bo_del(fd, &cmd);
+	close(fd);
+}
+
+/* The sysfs counters npu-info --watch reads (docs/ABI/sysfs-driver-npu). */
+static long long sysfs_counter(const char *name)
+{
+	char path[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/accel/accel0/device/%s", name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%lld", &v), 1);
+	fclose(f);
+	return v;
+}
+
+static void sysfs_counters(void **state)
+{
+	long long done = sysfs_counter("jobs_completed"), busy = sysfs_counter("npu_busy_time_us");
+	long long mem = sysfs_counter("memory_bytes"), sub = sysfs_counter("jobs_submitted");
+	int fd = g_open(0);
+	struct g_bo cmd = g_bo_new(fd, 4096), buf = g_bo_new(fd, LONG_BUF);
+	uint32_t n = long_stream(fd, &cmd, &buf);
+	uint64_t id;
+	struct drm_npu_wait w;
+	int i;
+
+	(void)state;
+	assert_int_equal(sysfs_counter("cores"), 1);
+	assert_true(sysfs_counter("memory_bytes") >= mem + 4096 + LONG_BUF);
+	assert_int_equal(g_submit(fd, cmd.handle, n, DRM_NPU_PRIO_NORMAL, NULL, 0, 0, &id), 0);
+	assert_int_equal(g_wait(fd, id, -1, &w), 0);
+	assert_int_equal(sysfs_counter("jobs_submitted"), sub + 1);
+	assert_int_equal(sysfs_counter("jobs_completed"), done + 1);
+	assert_true(sysfs_counter("npu_busy_time_us") > busy + 1000);
+	g_bo_del(fd, &buf);
+	g_bo_del(fd, &cmd);
+	close(fd);
+	/* Closing the file frees the buffers once the job is cleaned up. */
+	for (i = 0; i < 200 && sysfs_counter("memory_bytes") != mem; i++)
+		usleep(10000);
+	assert_int_equal(sysfs_counter("memory_bytes"), mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +788,8 @@ int main(void)
 		cmocka_unit_test(prime_sharing),
 		cmocka_unit_test(allocation_failures),
 		cmocka_unit_test(fdinfo_keys),
+		cmocka_unit_test(fdinfo_usage_grows),
+		cmocka_unit_test(sysfs_counters),
 	};
 
 	return cmocka_run_group_tests_name("driver", tests, NULL, NULL);

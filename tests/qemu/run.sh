@@ -3,9 +3,10 @@
 # work on these machines), stream its console, and turn the guest's result
 # line into this script's exit status. Any WARN or oops panics the guest
 # (panic_on_warn, oops=panic), which then has no result line: a failure.
-# usage: run.sh KERNEL_CACHE INITRAMFS LOG [run]
+# usage: run.sh KERNEL_CACHE INITRAMFS LOG [run|smoke]
 # QEMU_TIMEOUT: seconds before the guest is killed (default 900).
-# With "run", the guest runs npu-run (make run) instead of the suite.
+# With "run", the guest runs npu-run (make run) instead of the suite; with
+# "smoke", a short suite (make dkms-check).
 set -u
 kcache=$(realpath "$1")
 initrd=$2
@@ -13,6 +14,7 @@ log=$3
 mode=${4:-suite}
 extra=
 [ "$mode" = run ] && extra=npu.run=1
+[ "$mode" = smoke ] && extra=npu.smoke=1
 kver=$(cat "$kcache/version")
 start=$(date +%s)
 

@@ -1,0 +1,71 @@
+#!/bin/sh
+# make install into a fresh DESTDIR with PREFIX=/usr, then build an
+# application against the installed tree with pkg-config alone (shared
+# and static), run it, check every installed part, and make uninstall,
+# which must leave no file behind. Prints PASS/FAIL lines.
+# usage: install-check.sh BUILD_DIR
+set -u
+build=$1
+top=$(cd "$(dirname "$0")/.." && pwd)
+dest=$(mktemp -d)
+log=$(mktemp)
+trap 'rm -rf "$dest" "$log"' EXIT
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1"; cat "$log"; }
+
+if make -s --no-print-directory -C "$top" O="$build" DESTDIR="$dest" PREFIX=/usr install \
+	>"$log" 2>&1; then
+	pass make_install
+else
+	fail make_install
+	exit 1
+fi
+
+# pkg-config sees only the DESTDIR tree (and libdrm, which npu.pc requires).
+export PKG_CONFIG_SYSROOT_DIR="$dest"
+export PKG_CONFIG_LIBDIR="$dest/usr/lib/pkgconfig:$(pkg-config --variable pc_path pkg-config)"
+cflags=$(pkg-config --cflags npu) && libs=$(pkg-config --libs npu) &&
+	static=$(pkg-config --static --libs npu)
+# shellcheck disable=SC2086
+if [ -n "$libs" ] && ${CC:-cc} -Wall -Werror $cflags "$top/tests/install/consumer.c" \
+	-o "$dest/consumer" $libs >"$log" 2>&1 &&
+	LD_LIBRARY_PATH="$dest/usr/lib" "$dest/consumer" >>"$log" 2>&1 &&
+	LD_LIBRARY_PATH="$dest/usr/lib" ldd "$dest/consumer" | grep -q "$dest/usr/lib/libnpu.so.0"; then
+	pass pkg_config_shared_build_runs
+else
+	fail pkg_config_shared_build_runs
+fi
+# shellcheck disable=SC2086
+if ${CC:-cc} -Wall -Werror $cflags "$top/tests/install/consumer.c" -o "$dest/consumer-static" \
+	-Wl,-Bstatic -lnpu -Wl,-Bdynamic $(echo "$static" | sed 's/-lnpu//') >"$log" 2>&1 &&
+	"$dest/consumer-static" >>"$log" 2>&1 && ! ldd "$dest/consumer-static" | grep -q libnpu; then
+	pass pkg_config_static_build_runs
+else
+	fail pkg_config_static_build_runs
+fi
+
+missing=
+for f in usr/bin/npu-info usr/bin/npu-run usr/bin/npu-bench usr/bin/npu-numerics \
+	usr/bin/npu-gguf usr/include/npu/npu.h usr/include/npu/model.h usr/include/drm/npu_accel.h \
+	usr/lib/libnpu.a usr/lib/libnpu.so.0 usr/share/man/man1/npu-run.1 \
+	usr/share/man/man1/npu-info.1 lib/firmware/npu/npu_fw.bin lib/udev/rules.d/70-npu.rules; do
+	[ -e "$dest/$f" ] || missing="$missing $f"
+done
+if [ -z "$missing" ] && man -l "$dest/usr/share/man/man1/npu-run.1" >/dev/null 2>&1 &&
+	cmp -s "$dest/lib/firmware/npu/npu_fw.bin" "$build/firmware/npu_fw.bin"; then
+	pass installed_parts
+else
+	echo "missing:$missing" >"$log"
+	fail installed_parts
+fi
+
+rm -f "$dest/consumer" "$dest/consumer-static"
+make -s --no-print-directory -C "$top" O="$build" DESTDIR="$dest" PREFIX=/usr uninstall \
+	>"$log" 2>&1
+left=$(find "$dest" \( -type f -o -type l \))
+if [ -z "$left" ]; then
+	pass make_uninstall_leaves_nothing
+else
+	echo "left behind: $left" >"$log"
+	fail make_uninstall_leaves_nothing
+fi
