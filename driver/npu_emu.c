@@ -72,6 +72,12 @@ static enum npu_inject npu_emu_take_injection(struct npu_device *ndev, struct np
 	return what;
 }
 
+/* The core's clock for stream profiles: the kernel's monotonic clock. */
+static u64 npu_emu_clock_ns(void *unused)
+{
+	return ktime_get_ns();
+}
+
 static void npu_emu_execute(struct npu_core *core, struct npu_job *job)
 {
 	struct npu_device *ndev = core->ndev;
@@ -82,6 +88,7 @@ static void npu_emu_execute(struct npu_core *core, struct npu_job *job)
 		.scratch_size = NPU_FW_SCRATCH_SIZE,
 		.should_stop = npu_emu_should_stop,
 		.stop_ctx = core,
+		.clock_ns = npu_emu_clock_ns,
 	};
 
 	/*

@@ -239,7 +239,7 @@ static int bench_matmul(npu_device *dev, uint32_t m, uint32_t n, uint32_t k, int
 static int bench_decode(npu_device *dev, const char *shape, int bits, double bw, double *tok_s,
 			double *bound)
 {
-	struct engine_opts eo = { bits, 32, 0 };
+	struct engine_opts eo = { bits, 32, 0, 0 };
 	struct npu_model m;
 	struct npu_engine *e;
 	char err[256];

@@ -66,6 +66,10 @@ struct npu_fw_matmul {
  * @matmul: optional; computes struct npu_fw_matmul and returns 0, or
  *	returns nonzero to leave it to the firmware's own loops.
  * @matmul_ctx: passed back to @matmul.
+ * @clock_ns: optional; the core's clock in nanoseconds, for streams that
+ *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
+ *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
+ * @clock_ctx: passed back to @clock_ns.
  */
 struct npu_fw_core {
 	const struct npu_fw_tables *tables;
@@ -76,6 +80,8 @@ struct npu_fw_core {
 	void *stop_ctx;
 	int (*matmul)(void *matmul_ctx, const struct npu_fw_matmul *mm);
 	void *matmul_ctx;
+	__u64 (*clock_ns)(void *clock_ctx);
+	void *clock_ctx;
 };
 
 /**

@@ -244,13 +244,28 @@ static void copy_in(void *dst, const __u8 *src, __u64 len)
 		d[i] = src[i];
 }
 
+/* Op @i's run time since @t0 into the stream's profile, through the MMU again. */
+static __u32 put_profile(struct fw_exec *x, __u64 profile_addr, __u32 i, __u64 t0)
+{
+	const struct npu_fw_core *c = x->core;
+	__u64 *slot = c->mem.translate(c->mem.ctx, profile_addr + (__u64)i * 8, 8, 1,
+				       &x->fault_addr);
+
+	if (!slot)
+		return DRM_NPU_STATUS_FAULT;
+	*slot = c->clock_ns(c->clock_ctx) - t0;
+	return DRM_NPU_STATUS_OK;
+}
+
 static __u32 run_stream(struct fw_exec *x, __u64 stream_addr, __u32 stream_size,
 			__u32 *index)
 {
 	const struct npu_fw_mem *m = &x->core->mem;
+	const struct npu_fw_core *c = x->core;
 	struct drm_npu_cmd_header h;
 	struct fw_op o;
 	const __u8 *s;
+	__u64 t0 = 0;
 	__u32 i, st;
 	int pass;
 
@@ -264,12 +279,15 @@ static __u32 run_stream(struct fw_exec *x, __u64 stream_addr, __u32 stream_size,
 		return DRM_NPU_STATUS_BAD_HEADER;
 	if (h.version_major != DRM_NPU_ABI_MAJOR)
 		return DRM_NPU_STATUS_BAD_VERSION;
-	if (h.reserved)
-		return DRM_NPU_STATUS_BAD_RESERVED;
 	if (h.op_count == 0 || h.op_count > DRM_NPU_CMD_MAX_OPS ||
 	    h.op_size < sizeof(struct drm_npu_op) || h.op_size > 4096 || h.op_size % 8 ||
 	    (__u64)stream_size != sizeof(h) + (__u64)h.op_count * h.op_size)
 		return DRM_NPU_STATUS_BAD_HEADER;
+	if (h.profile_addr && (h.profile_addr % 8 || !c->clock_ns))
+		return DRM_NPU_STATUS_BAD_HEADER;
+	if (h.profile_addr && !m->translate(m->ctx, h.profile_addr, (__u64)h.op_count * 8, 1,
+					    &x->fault_addr))
+		return DRM_NPU_STATUS_FAULT;
 	s = m->translate(m->ctx, stream_addr, stream_size, 0, &x->fault_addr);
 	if (!s)
 		return DRM_NPU_STATUS_FAULT;
@@ -284,11 +302,14 @@ static __u32 run_stream(struct fw_exec *x, __u64 stream_addr, __u32 stream_size,
 			if (!fw_is_zero(d + sizeof(o.op), h.op_size - sizeof(o.op)))
 				return DRM_NPU_STATUS_BAD_RESERVED;
 			st = prepare_op(x, &o);
-			if (!st && pass == 1 && x->core->should_stop &&
-			    x->core->should_stop(x->core->stop_ctx))
+			if (!st && pass == 1 && c->should_stop && c->should_stop(c->stop_ctx))
 				st = DRM_NPU_STATUS_CANCELLED;
+			if (!st && pass == 1 && h.profile_addr)
+				t0 = c->clock_ns(c->clock_ctx);
 			if (!st && pass == 1 && fw_op_specs[o.op.opcode].run)
 				st = fw_op_specs[o.op.opcode].run(x, &o);
+			if (!st && pass == 1 && h.profile_addr)
+				st = put_profile(x, h.profile_addr, i, t0);
 			if (st)
 				return st;
 		}

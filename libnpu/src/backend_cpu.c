@@ -126,6 +126,15 @@ static struct job *pop(struct cpu *c)
 	return NULL;
 }
 
+static __u64 clock_ns(void *unused)
+{
+	struct timespec ts;
+
+	(void)unused;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000u + (__u64)ts.tv_nsec;
+}
+
 static void *worker(void *arg)
 {
 	struct cpu *c = arg;
@@ -136,6 +145,7 @@ static void *worker(void *arg)
 		.scratch_size = NPU_FW_SCRATCH_SIZE,
 		.matmul = npu_kernels_matmul,
 		.matmul_ctx = c->kernels,
+		.clock_ns = clock_ns,
 	};
 
 	for (;;) {

@@ -10,6 +10,9 @@ struct npu_cmd {
 	struct drm_npu_op *ops;
 	uint32_t n_ops, cap_ops;
 	int prio;
+	int profile;		/* npu_cmd_set_profile: the slots' buffer */
+	npu_bo profile_bo;
+	uint64_t profile_offset;
 };
 
 #endif

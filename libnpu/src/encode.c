@@ -64,6 +64,24 @@ int npu_cmd_set_priority(npu_cmd *cmd, enum npu_priority prio)
 	return NPU_OK;
 }
 
+int npu_cmd_set_profile(npu_cmd *cmd, npu_bo bo, uint64_t offset)
+{
+	if (!cmd || offset % 8)
+		return NPU_E_INVAL;
+	cmd->profile = 1;
+	cmd->profile_bo = bo;
+	cmd->profile_offset = offset;
+	return NPU_OK;
+}
+
+int npu_cmd_opcode(const npu_cmd *cmd, uint32_t index, unsigned int *opcode)
+{
+	if (!cmd || !opcode || index >= cmd->n_ops)
+		return NPU_E_INVAL;
+	*opcode = cmd->ops[index].opcode;
+	return NPU_OK;
+}
+
 int npu_cmd_count(const npu_cmd *cmd, uint32_t *count)
 {
 	if (!cmd || !count)

@@ -23,11 +23,21 @@ static int upload(npu_cmd *cmd, npu_bo *bo, uint32_t *size)
 
 	if (cmd->n_ops == 0)
 		return NPU_E_INVAL;
+	memset(&h, 0, sizeof(h));
+	if (cmd->profile) {
+		struct bo_slot s = { 0 };
+
+		err = npu_bo_lookup(cmd->dev, cmd->profile_bo, &s);
+		if (err)
+			return err;
+		if (cmd->profile_offset > s.size || s.size - cmd->profile_offset < 8ull * cmd->n_ops)
+			return NPU_E_RANGE;
+		h.profile_addr = s.dev_addr + cmd->profile_offset;
+	}
 	bytes = sizeof(h) + (uint64_t)cmd->n_ops * sizeof(struct drm_npu_op);
 	err = npu_bo_alloc(cmd->dev, bytes, bo);
 	if (err)
 		return err;
-	memset(&h, 0, sizeof(h));
 	h.magic = DRM_NPU_CMD_MAGIC;
 	h.version_major = DRM_NPU_ABI_MAJOR;
 	h.version_minor = DRM_NPU_ABI_MINOR;

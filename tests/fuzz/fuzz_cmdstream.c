@@ -212,6 +212,15 @@ static void __attribute__((noreturn)) fail(const char *what,
 	abort();
 }
 
+/* A clock for stream profiles that advances on every read. */
+static __u64 fake_clock(void *unused)
+{
+	static __u64 now;
+
+	(void)unused;
+	return now += 1000;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mmu m;
@@ -246,7 +255,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		h.version_major = DRM_NPU_ABI_MAJOR;
 		h.op_count = op_count;
 		h.op_size = op_size;
-		h.reserved = 0;
+		/* A profile, when asked for, lands in or just past buffer C. */
+		if (h.profile_addr)
+			h.profile_addr = FUZZ_C_ADDR + h.profile_addr % (FUZZ_BUF_SIZE + 64);
 		memcpy(stream, &h, sizeof(h));
 		if (in_len > stream_len) {
 			tail = in + stream_len;
@@ -305,6 +316,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ASAN_POISON_MEMORY_REGION(scratch, NPU_FW_SCRATCH_SIZE - scratch_size);
 	}
 	core.scratch_size = scratch_size;
+	core.clock_ns = fake_clock;
 	if (flags & FUZZ_F_CANCEL) {
 		stop.fire_at = data[1] >> 5;
 		core.should_stop = should_stop;

@@ -9,7 +9,8 @@
  *	[2] [3] scratch selector (LE): scratch_size = 8 * (1 + sel) when
  *	    FUZZ_F_SMALL_SCRATCH, else NPU_FW_SCRATCH_SIZE
  *	[4...] the stream: header + ops. With FUZZ_F_PATCH the header's magic,
- *	    version_major, reserved, op_size and op_count are rewritten, the
+ *	    version_major, op_size and op_count are rewritten, a nonzero
+ *	    profile_addr is folded into buffer C (or just past it), the
  *	    stream is cut or zero-padded to header + op_count * op_size, and
  *	    the input bytes past it become the initial contents of buffer A.
  *

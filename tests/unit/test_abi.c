@@ -93,7 +93,7 @@ static void abi_cmd_header(void **state)
 	OFF(drm_npu_cmd_header, version_minor, 6);
 	OFF(drm_npu_cmd_header, op_count, 8);
 	OFF(drm_npu_cmd_header, op_size, 12);
-	OFF(drm_npu_cmd_header, reserved, 16);
+	OFF(drm_npu_cmd_header, profile_addr, 16);
 }
 
 static void abi_caps(void **state)

@@ -601,6 +601,54 @@ static void close_with_jobs_in_flight(void **state)
 	assert_int_equal(npu_close(dev), NPU_OK);
 }
 
+/* Profiles: per-op times from a stream and from every launch of a graph. */
+static void profiles(void **state)
+{
+	npu_device *dev = t_open();
+	struct t_buf data = t_alloc(dev, 4096), prof = t_alloc(dev, 64);
+	struct npu_tensor x = npu_tensor_2d(data.bo, 0, 1, 16, NPU_I32);
+	struct npu_tensor out = npu_tensor_2d(data.bo, 1024, 1, 1, NPU_I32);
+	struct npu_job_result r;
+	uint64_t *slot = prof.p;
+	unsigned int opcode;
+	npu_graph *g;
+	npu_fence f;
+	npu_cmd *cmd;
+	int i;
+
+	(void)state;
+	assert_int_equal(npu_cmd_create(dev, &cmd), NPU_OK);
+	assert_int_equal(npu_cmd_set_profile(cmd, prof.bo, 4), NPU_E_INVAL);
+	assert_int_equal(npu_cmd_set_profile(NULL, prof.bo, 0), NPU_E_INVAL);
+	assert_int_equal(npu_op_nop(cmd), NPU_OK);
+	assert_int_equal(npu_op_argmax(cmd, &x, &out), NPU_OK);
+	assert_int_equal(npu_cmd_opcode(cmd, 1, &opcode), NPU_OK);
+	assert_int_equal(opcode, DRM_NPU_OP_ARGMAX);
+	assert_string_equal(npu_op_name(opcode), "ARGMAX");
+	assert_int_equal(npu_cmd_opcode(cmd, 2, &opcode), NPU_E_INVAL);
+	/* Two ops need 16 bytes: at offset 56 of 64 there are 8. */
+	assert_int_equal(npu_cmd_set_profile(cmd, prof.bo, 56), NPU_OK);
+	assert_int_equal(npu_submit(cmd, &f), NPU_E_RANGE);
+	assert_int_equal(npu_cmd_set_profile(cmd, prof.bo, 0), NPU_OK);
+	memset(prof.p, 0xee, 64);
+	assert_int_equal(t_run(dev, cmd, &r), NPU_JOB_OK);
+	assert_true(slot[0] != 0xeeeeeeeeeeeeeeeeull && slot[1] != 0xeeeeeeeeeeeeeeeeull);
+	assert_int_equal(slot[2], 0xeeeeeeeeeeeeeeeeull);
+	/* A graph writes the profile again at every launch. */
+	assert_int_equal(npu_graph_create(cmd, &g), NPU_OK);
+	for (i = 0; i < 2; i++) {
+		memset(prof.p, 0xee, 16);
+		assert_int_equal(npu_graph_launch(g, &f), NPU_OK);
+		assert_int_equal(npu_fence_wait(dev, f, -1, &r), NPU_OK);
+		assert_true(slot[0] < 1000000000ull && slot[1] < 1000000000ull);
+	}
+	assert_int_equal(npu_graph_destroy(g), NPU_OK);
+	assert_int_equal(npu_cmd_destroy(cmd), NPU_OK);
+	t_free(dev, &prof);
+	t_free(dev, &data);
+	npu_close(dev);
+}
+
 static void scales(void **state)
 {
 	struct npu_scale s;
@@ -635,6 +683,7 @@ int main(void)
 		cmocka_unit_test(graph_replay),
 		cmocka_unit_test(threads),
 		cmocka_unit_test(close_with_jobs_in_flight),
+		cmocka_unit_test(profiles),
 		cmocka_unit_test(scales),
 	};
 

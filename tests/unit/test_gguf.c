@@ -159,7 +159,7 @@ static void shared_gguf_equals_bin(void **state)
 static void greedy(const struct npu_model *m, const struct npu_tokenizer *t, int bits,
 		   int32_t *tokens, int n)
 {
-	struct engine_opts eo = { bits, 32, 0 };
+	struct engine_opts eo = { bits, 32, 0, 0 };
 	npu_device *dev = t_open();
 	struct npu_engine *e;
 	float *logits = malloc((size_t)m->cfg.vocab_size * 4);

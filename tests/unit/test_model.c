@@ -111,7 +111,7 @@ static void float_greedy_story(void **state)
 /* Teacher-forced on the float model's own story: KL and top-1 of a device. */
 static void accuracy(int bits, int group, double max_kl, double min_top1, int min_agree)
 {
-	struct engine_opts eo = { bits, group, 0 };
+	struct engine_opts eo = { bits, group, 0, 0 };
 	struct npu_model m;
 	struct npu_tokenizer t;
 	struct ref_engine *ref, *ref2;
@@ -168,7 +168,7 @@ static void accuracy_w4g32(void **state)
 /* Prefill in one batch gives the same bits as one token at a time. */
 static void prefill_equals_steps(void **state)
 {
-	struct engine_opts eo = { 8, 0, 0 };
+	struct engine_opts eo = { 8, 0, 0, 0 };
 	struct npu_model m;
 	struct npu_tokenizer t;
 	struct npu_engine *a, *b;
@@ -197,12 +197,62 @@ static void prefill_equals_steps(void **state)
 }
 
 /*
+ * --profile's engine: every op of every job is counted once (a prefill of
+ * 12 rows, then 4 steps) and given a device time, and profiling changes
+ * no result.
+ */
+static void profile_counts(void **state)
+{
+	struct engine_opts plain = { 8, 0, 0, 0 }, prof = { 8, 0, 0, 1 };
+	struct npu_model m;
+	struct npu_tokenizer t;
+	struct npu_engine *a, *b;
+	npu_device *dev = t_open();
+	int32_t tokens[16] = { 1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395,
+			       317, 426 };
+	uint64_t ns[64], count[64], total = 0;
+	float la[512], lb[512];
+	char err[256];
+	int i;
+
+	(void)state;
+	load(&m, &t);
+	assert_int_equal(engine_create(dev, &m, &plain, &a, err, sizeof(err)), NPU_OK);
+	assert_int_equal(engine_create(dev, &m, &prof, &b, err, sizeof(err)), NPU_OK);
+	assert_int_equal(engine_forward(a, tokens, 12, 0, la), NPU_OK);
+	assert_int_equal(engine_forward(b, tokens, 12, 0, lb), NPU_OK);
+	for (i = 12; i < 16; i++) {
+		assert_int_equal(engine_forward(a, &tokens[i], 1, i, la), NPU_OK);
+		assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
+	}
+	assert_memory_equal(la, lb, sizeof(la));
+	engine_profile(b, ns, count);
+	/* 7 matmuls per layer and the classifier, in each of the 5 jobs. */
+	assert_int_equal(count[DRM_NPU_OP_MATMUL], 5 * (7 * 5 + 1));
+	assert_int_equal(count[DRM_NPU_OP_EMBEDDING], 5);
+	assert_int_equal(count[DRM_NPU_OP_ARGMAX], 5);
+	for (i = 0; i < 64; i++) {
+		if (count[i])
+			assert_true(ns[i] > 0);
+		else
+			assert_int_equal(ns[i], 0);
+		total += ns[i];
+	}
+	assert_true(ns[DRM_NPU_OP_MATMUL] > total / 4);
+	engine_destroy(a);
+	engine_destroy(b);
+	npu_close(dev);
+	npu_tokenizer_free(&t);
+	npu_model_free(&m);
+}
+
+/*
  * The device the suite runs on (accel in the QEMU guest) equals the cpu
  * backend token for token and logit for logit.
  */
 static void device_equals_cpu(void **state)
 {
-	struct engine_opts eo = { 4, 32, 0 };
+	struct engine_opts eo = { 4, 32, 0, 0 };
 	struct npu_model m;
 	struct npu_tokenizer t;
 	struct npu_engine *a, *b;
@@ -237,7 +287,7 @@ static void device_equals_cpu(void **state)
 /* With tracing, each layer's output is close to the float model's (W8). */
 static void layer_trace_w8(void **state)
 {
-	struct engine_opts eo = { 8, 0, 1 };
+	struct engine_opts eo = { 8, 0, 1, 0 };
 	struct npu_model m;
 	struct npu_tokenizer t;
 	struct npu_engine *e;
@@ -474,6 +524,7 @@ int main(void)
 		cmocka_unit_test(accuracy_w8),
 		cmocka_unit_test(accuracy_w4g32),
 		cmocka_unit_test(prefill_equals_steps),
+		cmocka_unit_test(profile_counts),
 		cmocka_unit_test(device_equals_cpu),
 		cmocka_unit_test(layer_trace_w8),
 		cmocka_unit_test(tokenizer_round_trip),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "testlib.h"
 #include "../../firmware/include/npu_fw.h"
@@ -542,16 +543,75 @@ static void hdr_newer_minor_accepted(void **state)
 	free(s);
 }
 
-static void hdr_reserved_nonzero(void **state)
+/* A profile address must be 8-aligned. */
+static void hdr_profile_misaligned(void **state)
 {
 	struct fx *f = *state;
 	uint32_t size;
 	uint8_t *s = make_stream(f, 2, sizeof(struct drm_npu_op), &size);
 
-	hdr(s)->reserved = 1ull << 63;
-	expect_stream(f, s, size, ST(BAD_RESERVED), 0, RAN_NONE);
-	hdr(s)->reserved = 1;
-	expect_stream(f, s, size, ST(BAD_RESERVED), 0, RAN_NONE);
+	hdr(s)->profile_addr = f->o.addr + 4;
+	expect_stream(f, s, size, ST(BAD_HEADER), 0, RAN_NONE);
+	hdr(s)->profile_addr = 1;
+	expect_stream(f, s, size, ST(BAD_HEADER), 0, RAN_NONE);
+	free(s);
+}
+
+/* Run a stream whose profile fails: FAULT at @index, @fault, nothing after. */
+static void expect_profile_fault(struct fx *f, uint64_t profile, uint32_t n, uint32_t index,
+				 uint64_t fault, enum ran ran, int line)
+{
+	struct npu_job_result r;
+	uint32_t size;
+	uint8_t *s = make_stream(f, n, sizeof(struct drm_npu_op), &size);
+
+	hdr(s)->profile_addr = profile;
+	clear_sentinels(f);
+	t_run_bytes(f->dev, s, size, &r);
+	check_result(f, &r, ST(FAULT), index, fault, ran, line);
+	free(s);
+}
+
+/* The whole profile must be writable before anything runs. */
+static void hdr_profile_unmapped(void **state)
+{
+	struct fx *f = *state;
+
+	expect_profile_fault(f, 1ull << 63, 2, 0, 1ull << 63, RAN_NONE, __LINE__);
+	expect_profile_fault(f, f->o.addr + f->o.size - 8, 2, 0, f->o.addr + f->o.size,
+			     RAN_NONE, __LINE__);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Each op's time lands in its slot; nothing else in the buffer is touched. */
+static void profile_filled(void **state)
+{
+	struct fx *f = *state;
+	struct npu_job_result r;
+	uint64_t *slots = (uint64_t *)f->o.p + 8, before, after;
+	uint32_t size, i;
+	uint8_t *s = make_stream(f, 4, sizeof(struct drm_npu_op), &size);
+
+	memset(f->o.p, 0xee, 128);
+	hdr(s)->profile_addr = f->o.addr + 64;
+	clear_sentinels(f);
+	before = now_ns();
+	t_run_bytes(f->dev, s, size, &r);
+	after = now_ns();
+	check_result(f, &r, ST(OK), 0, 0, RAN_ALL, __LINE__);
+	for (i = 0; i < 4; i++)
+		if (slots[i] == 0xeeeeeeeeeeeeeeeeull || slots[i] > after - before)
+			fail_msg("slot %u: %llu ns, the job took %llu ns", i,
+				 (unsigned long long)slots[i], (unsigned long long)(after - before));
+	assert_true(all_bytes(f->o.p, 0xee, 64));
+	assert_true(all_bytes(slots + 4, 0xee, 32));
 	free(s);
 }
 
@@ -2074,7 +2134,9 @@ int main(void)
 		T(hdr_bad_magic),
 		T(hdr_bad_version_major),
 		T(hdr_newer_minor_accepted),
-		T(hdr_reserved_nonzero),
+		T(hdr_profile_misaligned),
+		T(hdr_profile_unmapped),
+		T(profile_filled),
 		T(hdr_op_count_zero),
 		T(hdr_op_count_too_large),
 		T(hdr_op_size_too_small),

@@ -61,6 +61,11 @@ struct npu_engine {
 	uint64_t bytes;
 	int trace;
 	uint32_t last_rows;
+	/* opts.profile: one slot per op of the running job, and the totals. */
+	struct dbuf prof;
+	unsigned int *step_ops, *job_ops;
+	uint32_t prof_cap, step_n, job_n;
+	uint64_t prof_ns[64], prof_count[64];
 };
 
 static int dbuf_new(struct npu_engine *e, uint64_t size, struct dbuf *b)
@@ -261,6 +266,39 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 	return err;	/* the first encoder's error, exactly */
 }
 
+/* With profiling: the cmd's opcodes kept, its profile in e->prof. */
+static int prof_attach(struct npu_engine *e, npu_cmd *cmd, unsigned int *ops, uint32_t *n)
+{
+	uint32_t i;
+	int err;
+
+	if (!e->prof.bo)
+		return NPU_OK;
+	err = npu_cmd_count(cmd, n);
+	if (!err && *n > e->prof_cap)
+		err = NPU_E_RANGE;
+	for (i = 0; !err && i < *n; i++)
+		err = npu_cmd_opcode(cmd, i, &ops[i]);
+	return err ? err : npu_cmd_set_profile(cmd, e->prof.bo, 0);
+}
+
+static void prof_collect(struct npu_engine *e)
+{
+	const uint64_t *slot = e->prof.p;
+	uint32_t i;
+
+	for (i = 0; e->prof.bo && i < e->job_n; i++) {
+		e->prof_ns[e->job_ops[i] & 63] += slot[i];
+		e->prof_count[e->job_ops[i] & 63]++;
+	}
+}
+
+void engine_profile(const struct npu_engine *e, uint64_t ns[64], uint64_t count[64])
+{
+	memcpy(ns, e->prof_ns, sizeof(e->prof_ns));
+	memcpy(count, e->prof_count, sizeof(e->prof_count));
+}
+
 int engine_create(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
 		  struct npu_engine **out, char *errbuf, size_t err_len)
 {
@@ -358,6 +396,17 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 	/* Record one token's step once. */
 	err = err ? err : npu_cmd_create(dev, &cmd);
 	err = err ? err : encode(e, cmd, 1);
+	if (!err && o->profile) {
+		/* A prefill encodes the same ops on more rows; room to spare. */
+		err = npu_cmd_count(cmd, &e->prof_cap);
+		e->prof_cap = 2 * e->prof_cap + 64;
+		e->step_ops = calloc(e->prof_cap, sizeof(*e->step_ops));
+		e->job_ops = calloc(e->prof_cap, sizeof(*e->job_ops));
+		if (!e->step_ops || !e->job_ops)
+			err = NPU_E_NOMEM;
+		err = err ? err : dbuf_new(e, 8ull * e->prof_cap, &e->prof);
+		err = err ? err : prof_attach(e, cmd, e->step_ops, &e->step_n);
+	}
 	err = err ? err : npu_graph_create(cmd, &e->step);
 	npu_cmd_destroy(cmd);
 	if (err) {
@@ -394,12 +443,17 @@ int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, 
 		memcpy(e->ids.p, tokens + done, (size_t)rows * 4);
 		*(uint32_t *)e->pos.p = (uint32_t)(pos + done);
 		if (rows == 1) {
+			if (e->prof.bo) {
+				memcpy(e->job_ops, e->step_ops, e->step_n * sizeof(*e->job_ops));
+				e->job_n = e->step_n;
+			}
 			err = npu_graph_launch(e->step, &f);
 		} else {
 			npu_cmd *cmd;
 
 			err = npu_cmd_create(e->dev, &cmd);
 			err = err ? err : encode(e, cmd, (uint32_t)rows);
+			err = err ? err : prof_attach(e, cmd, e->job_ops, &e->job_n);
 			err = err ? err : npu_submit(cmd, &f);
 			npu_cmd_destroy(cmd);
 		}
@@ -412,6 +466,7 @@ int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, 
 					npu_strerror((int)r.status));
 			return err;
 		}
+		prof_collect(e);
 		done += rows;
 		e->last_rows = (uint32_t)rows;
 		if (done == n)
@@ -490,5 +545,8 @@ void engine_destroy(struct npu_engine *e)
 	act_del(e, &e->h1);
 	act_del(e, &e->h3);
 	act_del(e, &e->logits);
+	dbuf_del(e, &e->prof);
+	free(e->step_ops);
+	free(e->job_ops);
 	free(e);
 }

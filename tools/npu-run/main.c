@@ -16,7 +16,7 @@
 
 struct args {
 	const char *model, *tokenizer, *prompt, *device, *weights, *synthetic, *text;
-	int steps, compare, json, verbose;
+	int steps, compare, json, verbose, profile;
 	float temperature, topp;
 	uint64_t seed;
 	int bits, group;
@@ -42,6 +42,7 @@ static void usage(FILE *f)
 		"  --text TEXT         with --compare: also teacher-force this text\n"
 		"  --json              print one JSON object instead of text\n"
 		"  --verbose           with --compare: cosine similarity of each layer's output\n"
+		"  --profile           device time and count of each op (by the NPU core's clock)\n"
 		"  --help\n");
 }
 
@@ -69,7 +70,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "steps", 1, 0, 'n' }, { "temperature", 1, 0, 't' }, { "topp", 1, 0, 'P' },
 		{ "seed", 1, 0, 's' }, { "device", 1, 0, 'd' }, { "weights", 1, 0, 'w' },
 		{ "compare", 0, 0, 'c' }, { "json", 0, 0, 'j' }, { "synthetic", 1, 0, 'S' },
-		{ "text", 1, 0, 'x' }, { "verbose", 0, 0, 'v' }, { "help", 0, 0, 'h' },
+		{ "text", 1, 0, 'x' }, { "verbose", 0, 0, 'v' }, { "profile", 0, 0, 'r' },
+		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	char *end;
@@ -94,6 +96,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'c': a->compare = 1; break;
 		case 'j': a->json = 1; break;
 		case 'v': a->verbose = 1; break;
+		case 'r': a->profile = 1; break;
 		case 'n':
 			if (parse_int(optarg, 1, 1 << 20, &v))
 				return bad("--steps '%s': want an integer >= 1", optarg);
@@ -143,6 +146,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return bad("--device '%s': want auto, accel, cpu or float", a->device);
 	if (a->model && a->synthetic)
 		return bad("%s", "--model and --synthetic exclude each other");
+	if (a->profile && !strcmp(a->device, "float"))
+		return bad("%s", "--profile times device ops: not with --device float");
 	if (a->compare && !strcmp(a->device, "float"))
 		return bad("%s", "--compare compares a device with float: pick a device");
 	return 0;
@@ -166,6 +171,41 @@ static int is_gguf(const char *path)
 		fclose(f);
 	}
 	return n == 4 && !memcmp(magic, "GGUF", 4);
+}
+
+/* The device time of each op over the run, largest first. */
+static void print_profile(const struct npu_engine *e, int json)
+{
+	uint64_t ns[64], count[64], total = 0;
+	int order[64], n = 0, i, j;
+
+	engine_profile(e, ns, count);
+	for (i = 0; i < 64; i++) {
+		total += ns[i];
+		if (!count[i])
+			continue;
+		for (j = n++; j > 0 && ns[order[j - 1]] < ns[i]; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	if (json) {
+		printf(", \"profile\": [");
+		for (i = 0; i < n; i++)
+			printf("%s{\"op\": \"%s\", \"count\": %llu, \"ns\": %llu}", i ? ", " : "",
+			       npu_op_name((unsigned int)order[i]), (unsigned long long)count[order[i]],
+			       (unsigned long long)ns[order[i]]);
+		printf("]");
+		return;
+	}
+	printf("device time by op (the NPU core's clock, every job of this run):\n");
+	printf("  %-10s %8s %10s %9s %6s\n", "op", "count", "total ms", "mean us", "share");
+	for (i = 0; i < n; i++) {
+		int k = order[i];
+
+		printf("  %-10s %8llu %10.2f %9.2f %5.1f%%\n", npu_op_name((unsigned int)k),
+		       (unsigned long long)count[k], ns[k] / 1e6, ns[k] / 1e3 / count[k],
+		       total ? 100.0 * ns[k] / total : 0);
+	}
 }
 
 static int step(struct runner *r, const int32_t *tokens, int n, int pos, float *logits)
@@ -296,7 +336,7 @@ int main(int argc, char **argv)
 	}
 
 	if (strcmp(a.device, "float")) {
-		struct engine_opts eo = { a.bits, a.group, a.verbose && a.compare };
+		struct engine_opts eo = { a.bits, a.group, a.verbose && a.compare, a.profile };
 
 		ret = npu_open(a.device, &dev);
 		if (ret) {
@@ -440,6 +480,8 @@ int main(int argc, char **argv)
 					       exp(text.nll_dev / text.positions));
 				printf("}");
 			}
+			if (a.profile)
+				print_profile(run.dev, 1);
 			printf("}\n");
 		} else {
 			printf("\n---\n");
@@ -475,6 +517,8 @@ int main(int argc, char **argv)
 					       exp(text.nll_ref / text.positions),
 					       exp(text.nll_dev / text.positions));
 			}
+			if (a.profile)
+				print_profile(run.dev, 0);
 		}
 	}
 	engine_destroy(run.dev);

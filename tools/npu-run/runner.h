@@ -16,6 +16,7 @@ struct engine_opts {
 	int bits;		/* 8 or 4; -1: the model's native matrices, W8 for the rest */
 	int group;		/* int4 group size */
 	int trace;		/* keep each layer's output (the residual stream) */
+	int profile;		/* time every op on the device (engine_profile) */
 };
 
 int engine_create(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
@@ -28,6 +29,8 @@ int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, 
 uint64_t engine_device_bytes(const struct npu_engine *e);
 /* With opts.trace: layer @l's output for the last token run, dequantized. */
 void engine_trace(const struct npu_engine *e, int l, float *out);
+/* With opts.profile: device nanoseconds and runs of each opcode so far. */
+void engine_profile(const struct npu_engine *e, uint64_t ns[64], uint64_t count[64]);
 void engine_destroy(struct npu_engine *e);
 
 /* The same model in float32, plain C. */

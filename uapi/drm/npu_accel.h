@@ -33,7 +33,7 @@ extern "C" {
 
 /* ABI version; the firmware image and the command stream carry it too. */
 #define DRM_NPU_ABI_MAJOR 1
-#define DRM_NPU_ABI_MINOR 0
+#define DRM_NPU_ABI_MINOR 1
 
 /* ------------------------------------------------------------------ */
 /* Command stream                                                     */
@@ -231,7 +231,11 @@ struct drm_npu_op {
  * @op_count: number of ops that follow, 1..DRM_NPU_CMD_MAX_OPS.
  * @op_size: bytes of each op descriptor, >= sizeof(struct drm_npu_op) and
  *	a multiple of 8; bytes past the known struct must be zero.
- * @reserved: must be zero.
+ * @profile_addr: 0, or (since ABI 1.1) the 8-aligned device address of
+ *	op_count __u64 the core fills, as each op ends, with the nanoseconds
+ *	it ran by the core's clock. The range must be writable by the
+ *	submitting context: checked before the first op runs (FAULT at op 0)
+ *	and again at each write (FAULT at that op).
  *
  * The stream is the header followed by op_count descriptors; its total size
  * must equal sizeof(header) + op_count * op_size.
@@ -242,7 +246,7 @@ struct drm_npu_cmd_header {
 	__u16 version_minor;
 	__u32 op_count;
 	__u32 op_size;
-	__u64 reserved;
+	__u64 profile_addr;
 };
 
 /**

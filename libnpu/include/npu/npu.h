@@ -203,6 +203,15 @@ NPU_API int npu_cmd_reset(npu_cmd *cmd);
 NPU_API int npu_cmd_set_priority(npu_cmd *cmd, enum npu_priority prio);
 /** npu_cmd_count - ops encoded so far. */
 NPU_API int npu_cmd_count(const npu_cmd *cmd, uint32_t *count);
+/** npu_cmd_opcode - the opcode (DRM_NPU_OP_*) of op @index. */
+NPU_API int npu_cmd_opcode(const npu_cmd *cmd, uint32_t index, unsigned int *opcode);
+/**
+ * npu_cmd_set_profile - ask the core to write each op's run time, in
+ * nanoseconds, as a uint64_t per op at @offset (8-aligned) in @bo when the
+ * stream runs (and each time a graph recorded from it is launched). The
+ * buffer must hold one slot per op at submission: NPU_E_RANGE otherwise.
+ */
+NPU_API int npu_cmd_set_profile(npu_cmd *cmd, npu_bo bo, uint64_t offset);
 
 /*
  * Op encoders. Each checks what the host can check (handles, ranges,
