@@ -6,6 +6,9 @@
 # BUILD_DIR/dkms/npu.ko for the guest's smoke run.
 # usage: dkms-check.sh BUILD_DIR KERNEL_DIR KERNEL_VERSION VERSION
 set -eu
+# DKMS runs its own make: variables of the make that called this script
+# (O=build from make test) must not leak into the kernel's build.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 build=$(realpath "$1")
 kdir=$(realpath "$2")
 kver=$3

@@ -6,10 +6,12 @@
  * the int8 dot-product peak of the instruction set in use, MATMUL
  * throughput at transformer shapes (weights streamed from far more memory
  * than the caches hold for M = 1), each as a fraction of its roofline, and
- * decode tokens/s of a synthetic 110M model next to its bandwidth bound.
+ * decode tokens/s of synthetic 110M and 1B (TinyLlama-1.1B-shaped) models,
+ * W8 and W4, next to their bandwidth bounds (1B skipped with --quick).
  * A benchmark, not a test: it prints figures.
  *
- * usage: npu-bench [--json] [--quick]
+ * usage: npu-bench [--json] [--quick] [--ops]
+ * --quick: smaller streams, no 1B model; --ops: no decode at all.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -236,50 +238,70 @@ static int bench_matmul(npu_device *dev, uint32_t m, uint32_t n, uint32_t k, int
 
 /* ---- decode ------------------------------------------------------------ */
 
-static int bench_decode(npu_device *dev, const char *shape, int bits, double bw, double *tok_s,
-			double *bound)
+struct decode_result {
+	const char *model, *weights;
+	double tok_s, bound;
+};
+
+/*
+ * Decode tokens/s of @m with @bits weights, and its bandwidth bound: the
+ * bytes of every matrix a token reads in full (not the embedding table,
+ * of which a token reads one row) at the measured bandwidth.
+ */
+static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, double bw,
+			struct decode_result *r)
 {
 	struct engine_opts eo = { bits, 32, 0, 0 };
-	struct npu_model m;
 	struct npu_engine *e;
 	char err[256];
 	int32_t tok = 1;
 	float *logits;
-	double t0, wbytes;
+	double t0;
 	int i, ret;
 
-	ret = npu_model_synthetic(shape, 1, &m, err, sizeof(err));
+	ret = engine_create(dev, m, &eo, &e, err, sizeof(err));
 	if (ret)
 		return ret;
-	ret = engine_create(dev, &m, &eo, &e, err, sizeof(err));
-	if (ret) {
-		npu_model_free(&m);
-		return ret;
-	}
-	logits = malloc((size_t)m.cfg.vocab_size * sizeof(float));
-	/* Weights a token reads: every matrix once (the embedding row is noise). */
-	wbytes = (double)engine_device_bytes(e);
-	ret = engine_forward(e, &tok, 1, 0, logits);	/* warm */
+	logits = malloc((size_t)m->cfg.vocab_size * sizeof(float));
+	ret = logits ? engine_forward(e, &tok, 1, 0, logits) : NPU_E_NOMEM;	/* warm */
 	t0 = now_s();
 	for (i = 1; !ret && i <= 32; i++)
 		ret = engine_forward(e, &tok, 1, i, logits);
-	*tok_s = 32 / (now_s() - t0);
-	*bound = bw * 1e9 / wbytes;
+	r->tok_s = 32 / (now_s() - t0);
+	r->bound = bw * 1e9 / (double)engine_weight_bytes(e);
+	r->weights = bits == 8 ? "w8" : "w4g32";
 	free(logits);
 	engine_destroy(e);
-	npu_model_free(&m);
 	return ret;
+}
+
+/* W8 and W4 decode of one synthetic shape (the model is made once). */
+static int bench_decodes(npu_device *dev, const char *shape, const char *label, double bw,
+			 struct decode_result *r)
+{
+	struct npu_model m;
+	char err[256];
+	int ret = npu_model_synthetic(shape, 1, &m, err, sizeof(err));
+
+	if (ret)
+		return 0;
+	r[0].model = r[1].model = label;
+	ret = !bench_decode(dev, &m, 8, bw, &r[0]) && !bench_decode(dev, &m, 4, bw, &r[1]);
+	npu_model_free(&m);
+	return ret ? 2 : 0;
 }
 
 int main(int argc, char **argv)
 {
-	int json = 0, quick = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), isa, i, n_ops = 0;
+	int json = 0, quick = 0, ops_only = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), isa, i, n_ops = 0;
 	int pool;
 	size_t len = 1ull << 30;
-	struct op_result ops[8];
+	struct op_result ops[12];
 	struct npu_info info;
 	npu_device *dev;
-	double bw1, bw, peak, peak1, tok8 = 0, bound8 = 0, tok4 = 0, bound4 = 0;
+	double bw1, bw, peak, peak1;
+	struct decode_result dec[4];
+	int n_dec = 0;
 	uint8_t *buf;
 
 	for (i = 1; i < argc; i++) {
@@ -287,8 +309,10 @@ int main(int argc, char **argv)
 			json = 1;
 		else if (!strcmp(argv[i], "--quick"))
 			quick = 1;
+		else if (!strcmp(argv[i], "--ops"))
+			ops_only = 1;
 		else {
-			fprintf(stderr, "usage: npu-bench [--json] [--quick]\n");
+			fprintf(stderr, "usage: npu-bench [--json] [--quick] [--ops]\n");
 			return 2;
 		}
 	}
@@ -321,12 +345,21 @@ int main(int argc, char **argv)
 		n_ops++;
 	if (!bench_matmul(dev, 1, 2048, 8192, 8, quick ? 8 : 64, bw, peak, &ops[n_ops]))
 		n_ops++;
-	if (!bench_matmul(dev, 64, 4096, 4096, 8, 2, bw, peak, &ops[n_ops]))
+	if (!bench_matmul(dev, 1, 2048, 8192, 4, quick ? 8 : 64, bw, peak, &ops[n_ops]))
 		n_ops++;
-	if (!bench_matmul(dev, 64, 4096, 4096, 4, 2, bw, peak, &ops[n_ops]))
+	/* A 1B model's FFN projections (TinyLlama: 2048 <-> 5632). */
+	if (!bench_matmul(dev, 1, 5632, 2048, 4, quick ? 8 : 48, bw, peak, &ops[n_ops]))
 		n_ops++;
-	bench_decode(dev, "110m", 8, bw, &tok8, &bound8);
-	bench_decode(dev, "110m", 4, bw, &tok4, &bound4);
+	if (!bench_matmul(dev, 1, 2048, 5632, 4, quick ? 8 : 48, bw, peak, &ops[n_ops]))
+		n_ops++;
+	if (!bench_matmul(dev, 64, 4096, 4096, 8, 8, bw, peak, &ops[n_ops]))
+		n_ops++;
+	if (!bench_matmul(dev, 64, 4096, 4096, 4, 8, bw, peak, &ops[n_ops]))
+		n_ops++;
+	if (!ops_only)
+		n_dec += bench_decodes(dev, "110m", "synthetic-110m", bw, &dec[n_dec]);
+	if (!quick && !ops_only)
+		n_dec += bench_decodes(dev, "1b", "synthetic-1b", bw, &dec[n_dec]);
 
 	if (json) {
 		printf("{\"machine\": {\"bw_gbs\": %.2f, \"bw_gbs_1t\": %.2f, \"int8_peak_gops\": %.1f"
@@ -338,11 +371,12 @@ int main(int argc, char **argv)
 			       ", \"roofline_fraction\": %.3f}", i ? ", " : "", ops[i].weights,
 			       ops[i].m, ops[i].n, ops[i].k, pool, ops[i].gops, ops[i].gbs,
 			       ops[i].roofline_fraction);
-		printf("], \"decode\": [{\"model\": \"synthetic-110m\", \"weights\": \"w8\""
-		       ", \"threads\": %d, \"tok_s\": %.2f, \"bound_tok_s\": %.2f}"
-		       ", {\"model\": \"synthetic-110m\", \"weights\": \"w4g32\", \"threads\": %d"
-		       ", \"tok_s\": %.2f, \"bound_tok_s\": %.2f}]}\n",
-		       pool, tok8, bound8, pool, tok4, bound4);
+		printf("], \"decode\": [");
+		for (i = 0; i < n_dec; i++)
+			printf("%s{\"model\": \"%s\", \"weights\": \"%s\", \"threads\": %d"
+			       ", \"tok_s\": %.2f, \"bound_tok_s\": %.2f}", i ? ", " : "",
+			       dec[i].model, dec[i].weights, pool, dec[i].tok_s, dec[i].bound);
+		printf("]}\n");
 	} else {
 		printf("machine: %d threads; backend: %s\n", threads, info.name);
 		printf("  memory read bandwidth: %.1f GB/s (1 thread: %.1f GB/s)\n", bw, bw1);
@@ -354,9 +388,12 @@ int main(int argc, char **argv)
 			printf("| matmul | %s | %u | %u | %u | %.1f | %.2f | %.0f%% |\n", ops[i].weights,
 			       ops[i].m, ops[i].n, ops[i].k, ops[i].gops, ops[i].gbs,
 			       100 * ops[i].roofline_fraction);
-		printf("\ndecode, synthetic 110M: W8 %.1f tok/s (bandwidth bound %.1f, %.0f%%);"
-		       " W4g32 %.1f tok/s (bound %.1f, %.0f%%)\n", tok8, bound8,
-		       100 * tok8 / bound8, tok4, bound4, 100 * tok4 / bound4);
+		if (n_dec)
+			printf("\n| decode | weights | tok/s | bandwidth bound tok/s | fraction |\n"
+			       "|---|---|---:|---:|---:|\n");
+		for (i = 0; i < n_dec; i++)
+			printf("| %s | %s | %.1f | %.1f | %.0f%% |\n", dec[i].model, dec[i].weights,
+			       dec[i].tok_s, dec[i].bound, 100 * dec[i].tok_s / dec[i].bound);
 	}
 	npu_close(dev);
 	return 0;

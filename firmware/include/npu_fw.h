@@ -55,6 +55,22 @@ struct npu_fw_matmul {
 };
 
 /**
+ * struct npu_fw_requant - a row of results requantized into an output:
+ *	out[i] = clamp(round(v[i] * mult * 2^-shift), -qmax, qmax)
+ * rounding to nearest with ties away from zero (docs/numerics.md), stored
+ * as @out_bits-bit signed integers. @mult >= 1, -32 <= @shift <= 126.
+ */
+struct npu_fw_requant {
+	const __s64 *v;
+	__u32 n;
+	__s32 mult;
+	__s32 shift;
+	__u32 out_bits;
+	__s64 qmax;
+	void *out;
+};
+
+/**
  * struct npu_fw_core - what a core needs to execute command streams.
  * @tables: from npu_fw_image_verify() of the booted image.
  * @mem: address translation of the submitting context.
@@ -66,6 +82,9 @@ struct npu_fw_matmul {
  * @matmul: optional; computes struct npu_fw_matmul and returns 0, or
  *	returns nonzero to leave it to the firmware's own loops.
  * @matmul_ctx: passed back to @matmul.
+ * @requant: optional; computes struct npu_fw_requant and returns 0, or
+ *	returns nonzero to leave it to the firmware's own loop.
+ * @requant_ctx: passed back to @requant.
  * @clock_ns: optional; the core's clock in nanoseconds, for streams that
  *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
  *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
@@ -80,6 +99,8 @@ struct npu_fw_core {
 	void *stop_ctx;
 	int (*matmul)(void *matmul_ctx, const struct npu_fw_matmul *mm);
 	void *matmul_ctx;
+	int (*requant)(void *requant_ctx, const struct npu_fw_requant *rq);
+	void *requant_ctx;
 	__u64 (*clock_ns)(void *clock_ctx);
 	void *clock_ctx;
 };

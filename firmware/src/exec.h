@@ -58,7 +58,8 @@ __u32 fw_tensor_check(const struct drm_npu_tensor *d, const struct fw_operand_sp
 __u32 fw_tensor_map(struct fw_exec *x, struct fw_tensor *t, int write);
 __u32 fw_row_scale(const struct fw_tensor *t, __u32 row, struct drm_npu_scale *s);
 void fw_load_row(const struct fw_tensor *t, __u32 row, __s32 *dst);
-void fw_emit_row(const struct fw_tensor *out, __u32 row, const __s64 *v, struct drm_npu_scale s);
+void fw_emit_row(const struct fw_exec *x, const struct fw_tensor *out, __u32 row, const __s64 *v,
+		 struct drm_npu_scale s);
 __u32 fw_read_pos(const struct fw_op *o);
 int fw_is_zero(const void *p, __u64 len);
 

@@ -67,7 +67,7 @@ __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
 		if (o->op.opcode == DRM_NPU_OP_QUANTIZE) {
 			for (i = 0; i < n; i++)
 				v[i] = xr[i];
-			fw_emit_row(&o->out, m, v, s);
+			fw_emit_row(x, &o->out, m, v, s);
 			continue;
 		}
 		/* x in Q24, clamped to |x| <= 2^23. */
@@ -83,7 +83,7 @@ __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
 			else
 				v[i] = gelu(t, xq);
 		}
-		fw_emit_row(&o->out, m, v, act_scale());
+		fw_emit_row(x, &o->out, m, v, act_scale());
 	}
 	return DRM_NPU_STATUS_OK;
 }
@@ -135,7 +135,7 @@ __u32 fw_run_binary(struct fw_exec *x, struct fw_op *o)
 			for (i = 0; i < n; i++)
 				v[i] = (__s64)ar[i] * br[i];
 		}
-		fw_emit_row(&o->out, m, v, s);
+		fw_emit_row(x, &o->out, m, v, s);
 	}
 	return DRM_NPU_STATUS_OK;
 }
@@ -174,7 +174,7 @@ __u32 fw_run_kv_append(struct fw_exec *x, struct fw_op *o)
 		fw_load_row(in, m, xr);
 		for (i = 0; i < n; i++)
 			v[i] = xr[i];
-		fw_emit_row(&o->out, (__u32)pos + m, v, s);
+		fw_emit_row(x, &o->out, (__u32)pos + m, v, s);
 	}
 	return DRM_NPU_STATUS_OK;
 }

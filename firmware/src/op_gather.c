@@ -32,7 +32,7 @@ __u32 fw_run_embedding(struct fw_exec *x, struct fw_op *o)
 		fw_load_row(tab, (__u32)id, row);
 		for (i = 0; i < n; i++)
 			v[i] = row[i];
-		fw_emit_row(&o->out, m, v, s);
+		fw_emit_row(x, &o->out, m, v, s);
 	}
 	return DRM_NPU_STATUS_OK;
 }
@@ -62,7 +62,7 @@ __u32 fw_run_argmax(struct fw_exec *x, struct fw_op *o)
 			if (row[i] > row[best])
 				best = i;
 		idx = best;
-		fw_emit_row(&o->out, m, &idx, (struct drm_npu_scale){ 1, 0 });
+		fw_emit_row(x, &o->out, m, &idx, (struct drm_npu_scale){ 1, 0 });
 	}
 	return DRM_NPU_STATUS_OK;
 }

@@ -134,7 +134,7 @@ __u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
 				for (n = 0; n < n_out; n++)
 					vr[n] = fw_add_sat(vr[n], fw_requant(br[n], mb));
 			}
-			fw_emit_row(&o->out, m0 + r, vr, s);
+			fw_emit_row(x, &o->out, m0 + r, vr, s);
 		}
 	}
 	return DRM_NPU_STATUS_OK;

@@ -87,7 +87,7 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 			if (ln)
 				v[i] = fw_add_sat(v[i], fw_requant(beta[i], mb));
 		}
-		fw_emit_row(&o->out, m, v, s_out);
+		fw_emit_row(x, &o->out, m, v, s_out);
 	}
 	return DRM_NPU_STATUS_OK;
 }

@@ -49,7 +49,7 @@ __u32 fw_run_rope(struct fw_exec *x, struct fw_op *o)
 			v[i + 1] = (__s64)xr[i] * sn + (__s64)xr[i + 1] * cs;
 		}
 		s.shift += 14;
-		fw_emit_row(&o->out, m, v, s);
+		fw_emit_row(x, &o->out, m, v, s);
 	}
 	return DRM_NPU_STATUS_OK;
 }

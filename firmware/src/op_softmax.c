@@ -83,7 +83,7 @@ __u32 fw_run_softmax(struct fw_exec *x, struct fw_op *o)
 		softmax_q30(x->core->tables, t, vis);
 		for (j = vis; j < n; j++)
 			t[j] = 0;
-		fw_emit_row(&o->out, m, t, q30);
+		fw_emit_row(x, &o->out, m, t, q30);
 	}
 	return DRM_NPU_STATUS_OK;
 }
@@ -179,7 +179,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 		}
 		out_s = sv_max;
 		out_s.shift += 30;
-		fw_emit_row(&o->out, m, acc, out_s);
+		fw_emit_row(x, &o->out, m, acc, out_s);
 	}
 	return DRM_NPU_STATUS_OK;
 }

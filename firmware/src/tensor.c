@@ -176,13 +176,25 @@ static __s64 type_max(__u8 dtype)
 	}
 }
 
-static void store_row(const struct fw_tensor *out, __u32 row, const __s64 *v,
-		      struct drm_npu_scale m)
+static void store_row(const struct fw_exec *x, const struct fw_tensor *out, __u32 row,
+		      const __s64 *v, struct drm_npu_scale m)
 {
+	const struct npu_fw_core *c = x->core;
 	__u8 *p = out->data + (__u64)row * out->d.stride;
 	__s64 q = type_max(out->d.dtype);
 	__u32 i, n = out->d.cols;
 
+	if (c->requant) {
+		struct npu_fw_requant rq = {
+			.v = v, .n = n, .mult = m.mult, .shift = m.shift, .qmax = q,
+			.out_bits = out->d.dtype == DRM_NPU_DTYPE_I8 ? 8 :
+				    out->d.dtype == DRM_NPU_DTYPE_I16 ? 16 : 32,
+			.out = p,
+		};
+
+		if (!c->requant(c->requant_ctx, &rq))
+			return;
+	}
 	for (i = 0; i < n; i++) {
 		__s64 r = fw_clamp(fw_requant(v[i], m), -q, q);
 
@@ -200,7 +212,8 @@ static void store_row(const struct fw_tensor *out, __u32 row, const __s64 *v,
  * to its fixed scale; a SCALE_ROW output gets the scale that maps the row's
  * largest magnitude to the type's largest value, stored beside the row.
  */
-void fw_emit_row(const struct fw_tensor *out, __u32 row, const __s64 *v, struct drm_npu_scale s)
+void fw_emit_row(const struct fw_exec *x, const struct fw_tensor *out, __u32 row, const __s64 *v,
+		 struct drm_npu_scale s)
 {
 	struct drm_npu_scale one = { 1, 0 };
 	__u64 amax = 0;
@@ -208,11 +221,11 @@ void fw_emit_row(const struct fw_tensor *out, __u32 row, const __s64 *v, struct 
 	struct drm_npu_scale qs, ms;
 
 	if (out->d.scale_mode == DRM_NPU_SCALE_TENSOR) {
-		store_row(out, row, v, fw_scale_div(s, out->d.scale));
+		store_row(x, out, row, v, fw_scale_div(s, out->d.scale));
 		return;
 	}
 	if (out->d.scale_mode == DRM_NPU_SCALE_NONE) {
-		store_row(out, row, v, one);
+		store_row(x, out, row, v, one);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -224,13 +237,13 @@ void fw_emit_row(const struct fw_tensor *out, __u32 row, const __s64 *v, struct 
 	qs.mult = (__s32)type_max(out->d.dtype);
 	qs.shift = 0;
 	if (amax == 0) {
-		store_row(out, row, v, one);
+		store_row(x, out, row, v, one);
 		store_scale(out->scales + (__u64)row * sizeof(struct drm_npu_scale),
 			    fw_scale_storable(fw_scale_norm(s.mult, s.shift)));
 		return;
 	}
 	ms = fw_scale_norm(amax, 0);
-	store_row(out, row, v, fw_scale_div(qs, ms));
+	store_row(x, out, row, v, fw_scale_div(qs, ms));
 	store_scale(out->scales + (__u64)row * sizeof(struct drm_npu_scale),
 		    fw_scale_storable(fw_scale_mul(s, fw_scale_div(ms, qs))));
 }

@@ -11,6 +11,18 @@
 
 #include "model_internal.h"
 
+/*
+ * round() (ties away from zero) without the libm call, for |x| < 2^62:
+ * x - (long long)x is exact, so this is round() bit for bit.
+ */
+static inline double round_away(double x)
+{
+	long long i = (long long)x;
+	double f = x - (double)i;
+
+	return (double)(i + (f >= 0.5) - (f <= -0.5));
+}
+
 /* Squared error of quantizing v[0..n) with step @s into [-qmax - 1, qmax]. */
 static double group_error(const float *v, int32_t n, double s, int qmax)
 {
@@ -18,7 +30,9 @@ static double group_error(const float *v, int32_t n, double s, int qmax)
 	int32_t i;
 
 	for (i = 0; i < n; i++) {
-		double q = fmin(fmax(round(v[i] / s), -qmax - (qmax == 7)), qmax);
+		double q = round_away(v[i] / s), lo = -qmax - (qmax == 7);
+
+		q = q < lo ? lo : q > qmax ? qmax : q;
 
 		e += (q * s - v[i]) * (q * s - v[i]);
 	}
@@ -57,7 +71,7 @@ int npu_quantize(const float *w, int32_t rows, int32_t cols, int bits, int32_t g
 			int k;
 
 			for (c = 0; c < group_size; c++)
-				amax = fmax(amax, fabs(v[c]));
+				amax = fabs(v[c]) > amax ? fabs(v[c]) : amax;
 			s = amax > 0 ? amax / qmax : 1e-30;
 			if (bits == 4 && amax > 0) {
 				best = group_error(v, group_size, s, qmax);
@@ -90,8 +104,9 @@ int npu_quantize(const float *w, int32_t rows, int32_t cols, int bits, int32_t g
 			q->factors[gi] = (uint16_t)f;
 			step = smax * f / 65536.0;
 			for (c = g * group_size; c < (g + 1) * group_size; c++) {
-				double x = round(w[(size_t)r * cols + c] / step);
-				int v = (int)fmin(fmax(x, -qmax - (bits == 4)), qmax);
+				double x = round_away(w[(size_t)r * cols + c] / step);
+				int v = x < -qmax - (bits == 4) ? -qmax - (bits == 4) :
+					x > qmax ? qmax : (int)x;
 				size_t at = (size_t)r * cols + c;
 
 				if (bits == 8)

@@ -46,6 +46,8 @@ int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, c
 		{ "tiny", { 64, 172, 5, 8, 4, 512, 512, 1 } },
 		{ "15m", { 288, 768, 6, 6, 6, 32000, 256, 1 } },
 		{ "110m", { 768, 2048, 12, 12, 12, 32000, 1024, 1 } },
+		/* TinyLlama-1.1B's shape: grouped-query attention, 22 layers. */
+		{ "1b", { 2048, 5632, 22, 32, 4, 32000, 2048, 0 } },
 	};
 	size_t i, n, l, d, h, kv;
 	uint64_t s = seed ? seed : 1;
@@ -58,7 +60,7 @@ int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, c
 		if (!strcmp(shape, shapes[i].name))
 			break;
 	if (i == sizeof(shapes) / sizeof(shapes[0])) {
-		npu_model_error(err, len, "unknown synthetic shape '%s' (tiny, 15m, 110m)", shape);
+		npu_model_error(err, len, "unknown synthetic shape '%s' (tiny, 15m, 110m, 1b)", shape);
 		return NPU_E_INVAL;
 	}
 	m->cfg = shapes[i].c;
@@ -93,5 +95,7 @@ int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, c
 	}
 	for (i = 0; i < d; i++)
 		m->rms_final[i] = 1.8f + 0.5f * gauss(&s);
+	if (!m->cfg.shared_classifier)
+		fill(m->wcls, (size_t)m->cfg.vocab_size * d, 2.4f / sqrtf((float)d), &s);
 	return NPU_OK;
 }

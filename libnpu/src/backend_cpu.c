@@ -145,6 +145,8 @@ static void *worker(void *arg)
 		.scratch_size = NPU_FW_SCRATCH_SIZE,
 		.matmul = npu_kernels_matmul,
 		.matmul_ctx = c->kernels,
+		.requant = npu_kernels_requant,
+		.requant_ctx = c->kernels,
 		.clock_ns = clock_ns,
 	};
 

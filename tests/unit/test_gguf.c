@@ -77,31 +77,6 @@ static const char *save(const struct npu_model *m, const struct npu_tokenizer *t
 	return path;
 }
 
-static void *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	void *p;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	*len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc(*len);
-	assert_non_null(p);
-	assert_int_equal(fread(p, 1, *len, f), *len);
-	fclose(f);
-	return p;
-}
-
-static void write_file(const char *path, const void *p, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(p, 1, len, f), len);
-	fclose(f);
-}
-
 /* The matrices of a model in npu_model.native order. */
 static const float *matrix(const struct npu_model *m, int at, int32_t *rows, int32_t *cols)
 {
@@ -281,7 +256,7 @@ static void check_blocks(const char *path, const struct npu_model *m, uint32_t t
 			 int want_bits)
 {
 	size_t len, exact = 0, total = 0;
-	uint8_t *f = read_file(path, &len);
+	uint8_t *f = t_read_file(path, &len);
 	double worst = 0;
 	int at;
 
@@ -492,7 +467,7 @@ static void malformed_files(void **state)
 	(void)state;
 	load_bin(&a, &ta);
 	len = 0;
-	orig = read_file(save(&a, &ta, NPU_GGUF_F32, "good.gguf"), &len);
+	orig = t_read_file(save(&a, &ta, NPU_GGUF_F32, "good.gguf"), &len);
 	f = malloc(len);
 	assert_non_null(f);
 	snprintf(path, sizeof(path), "%s/bad.gguf", dir);
@@ -514,7 +489,7 @@ static void malformed_files(void **state)
 			memcpy(f + at, &mu->value, (size_t)mu->width);
 		else
 			n = at;
-		write_file(path, f, n);
+		t_write_file(path, f, n);
 		err[0] = 0;
 		ret = npu_model_load_gguf(path, &b, &tb, err, sizeof(err));
 		if (ret != NPU_E_FORMAT || !strstr(err, mu->error))
@@ -539,9 +514,9 @@ static void truncated_everywhere(void **state)
 
 	(void)state;
 	load_bin(&a, &ta);
-	f = read_file(save(&a, &ta, NPU_GGUF_Q4_0, "trunc.gguf"), &len);
+	f = t_read_file(save(&a, &ta, NPU_GGUF_Q4_0, "trunc.gguf"), &len);
 	snprintf(path, sizeof(path), "%s/prefix.gguf", dir);
-	write_file(path, f, len);
+	t_write_file(path, f, len);
 	fd = open(path, O_WRONLY);
 	assert_true(fd >= 0);
 	/* Every length through the metadata, then a spread over the tensor data. */

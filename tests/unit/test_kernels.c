@@ -5,6 +5,7 @@
  * randomized shapes, both activation types, both weight types, every group
  * size, and the extreme values.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,16 +60,17 @@ static void check_shape(const struct shape *s, enum npu_isa isa)
 	uint8_t *x = calloc(s->rows, xs), *w = calloc(s->n, ws);
 	uint16_t *f = calloc((size_t)s->n * (s->k / s->group), 2);
 	__s64 *want = calloc((size_t)s->rows * s->n, 8), *got = calloc((size_t)s->rows * s->n, 8);
-	uint8_t *xu = calloc((size_t)s->rows * s->k * 2 + 64, 1);
+
 	struct npu_fw_matmul mm = {
 		.x = x, .x_stride = xs, .x_bits = s->x_bits, .rows = s->rows, .k = s->k,
 		.n = s->n, .w = w, .w_stride = ws, .w_bits = s->w_bits,
 		.groups_per_row = s->k / s->group, .factors = f,
 	};
-	struct npu_mm_prep prep = { xu, xu + (size_t)s->rows * s->k, 0 };
+	uint8_t *buf = malloc(npu_mm_prep_bytes(&mm));
+	struct npu_mm_prep prep = { 0 };
 	uint32_t r, c, i;
 
-	assert_true(x && w && f && want && got && xu);
+	assert_true(x && w && f && want && got && buf);
 	for (r = 0; r < s->rows; r++)
 		for (c = 0; c < s->k; c++) {
 			int32_t v = s->extreme ? (c % 3 ? -(1 << (s->x_bits - 1)) : (1 << (s->x_bits - 1)) - 1)
@@ -86,18 +88,9 @@ static void check_shape(const struct shape *s, enum npu_isa isa)
 	mm.v = want;
 	reference(&mm);
 	mm.v = got;
-	/* The preparation kernels.c makes for AVX-512 with int8 activations. */
-	for (r = 0; r < s->rows && s->x_bits == 8; r++) {
-		uint8_t *u = xu + (size_t)r * s->k, *e = xu + (size_t)s->rows * s->k + (size_t)r * s->k;
-
-		for (c = 0; c < s->k; c++)
-			u[c] = x[r * xs + c] ^ 0x80;
-		for (c = 0; c + 1 < s->k; c += 2) {
-			e[c / 2] = u[c];
-			e[s->k / 2 + c / 2] = u[c + 1];
-		}
-	}
-	prep.xo = prep.xe + s->k / 2;
+	/* As kernels.c calls it: prepared int8 activations for AVX-512. */
+	if (isa == NPU_ISA_AVX512 && s->x_bits == 8)
+		npu_mm_avx512_prepare(&mm, buf, &prep);
 	if (isa == NPU_ISA_AVX512)
 		npu_mm_avx512(&mm, &prep, 0, s->n);
 	else
@@ -112,7 +105,7 @@ static void check_shape(const struct shape *s, enum npu_isa isa)
 	free(f);
 	free(want);
 	free(got);
-	free(xu);
+	free(buf);
 }
 
 static void level(enum npu_isa isa)
@@ -150,6 +143,10 @@ static void level(enum npu_isa isa)
 			{ 9, 1000, 30, 1000, 8, 8, 0 }, { 8, 256, 16, 32, 8, 8, 0 },
 			{ 13, 4096, 7, 128, 8, 8, 1 }, { 64, 512, 33, 512, 8, 4, 0 },
 			{ 5, 320, 9, 64, 16, 8, 0 },
+			/* The GEMM: 64-row tiles, 16-row and column remainders. */
+			{ 16, 64, 6, 64, 8, 8, 0 }, { 64, 4096, 12, 4096, 8, 8, 1 },
+			{ 83, 1000, 31, 1000, 8, 8, 0 }, { 130, 172, 13, 172, 8, 8, 0 },
+			{ 17, 2048, 5, 2048, 8, 8, 1 },
 		};
 
 		for (i = 0; i < (int)(sizeof(pre) / sizeof(pre[0])); i++)
@@ -223,12 +220,102 @@ static void pool_equals_reference(void **state)
 	free(got);
 }
 
+/* The output stage's definition (firmware/src/fixed.h), written out. */
+static int64_t requant_reference(int64_t v, int32_t mult, int32_t shift, int64_t q)
+{
+	__int128_t p = (__int128_t)v * mult, r;
+
+	if (shift <= 0) {
+		r = shift < -32 ? (p > 0 ? INT64_MAX : p < 0 ? INT64_MIN : 0)
+				: p * ((__int128_t)1 << -shift);
+	} else if (shift >= 127) {
+		r = 0;
+	} else {
+		__int128_t half = (__int128_t)1 << (shift - 1);
+
+		r = p >= 0 ? (p + half) >> shift : -((-p + half) >> shift);
+	}
+	r = r > INT64_MAX ? INT64_MAX : r < INT64_MIN ? INT64_MIN : r;
+	return r > q ? q : r < -q ? -q : (int64_t)r;
+}
+
+/* A random int64 of random magnitude (2^0 .. 2^63) and sign. */
+static int64_t any_magnitude(void)
+{
+	int bits = t_rand_range(0, 63);
+	uint64_t m = bits ? t_rand() >> (64 - bits) : 0;
+
+	return t_rand() & 1 ? -(int64_t)m : (int64_t)m;
+}
+
+/*
+ * The AVX-512 output stage against the definition: random rows at every
+ * output width, ties, saturation, INT64_MIN and every shift. Shifts of
+ * 33..94 without INT64_MIN must take the fast path.
+ */
+static void requant_equals_reference(void **state)
+{
+	static const int bits[] = { 8, 16, 32 };
+	static const int64_t qmax[] = { 127, 32767, 2147483647 };
+	__s64 v[77];
+	int64_t want[77];
+	uint8_t out[77 * 4 + 8];
+	int round, fast = 0;
+
+	(void)state;
+	if (!have(NPU_ISA_AVX512)) {
+		if (getenv("CI"))
+			fail_msg("AVX-512 not available on this CPU");
+		print_message("AVX-512 not available here: not tested\n");
+		return;
+	}
+	t_seed(4242);
+	for (round = 0; round < 20000; round++) {
+		int b = round % 3, shift = round < 200 ? round % 161 - 32 : t_rand_range(-32, 126);
+		int32_t mult = round % 7 ? t_rand_range(1, INT32_MAX) : round % 2 ? 1 : INT32_MAX;
+		uint32_t n = (uint32_t)t_rand_range(0, 77), i;
+		int min_seen = 0, ret;
+		struct npu_fw_requant rq = { v, n, mult, shift, (uint32_t)bits[b], qmax[b], out };
+
+		for (i = 0; i < n; i++) {
+			v[i] = any_magnitude();
+			if (t_rand_range(0, 15) == 0 && shift > 0 && shift <= 36)
+				/* An exact tie: v * mult = (2k + 1) * 2^(shift - 1). */
+				v[i] = mult == 1 ? (int64_t)((t_rand() >> 40) * 2 + 1) << (shift - 1) : v[i];
+			if (t_rand_range(0, 200) == 0)
+				v[i] = t_rand() & 1 ? INT64_MIN : INT64_MAX;
+			min_seen |= v[i] == INT64_MIN;
+			want[i] = requant_reference(v[i], mult, shift, qmax[b]);
+		}
+		memset(out, 0xa5, sizeof(out));
+		ret = npu_requant_avx512(&rq);
+		if (shift >= 33 && shift <= 94 && !min_seen)
+			assert_int_equal(ret, 0);
+		if (ret)
+			continue;
+		fast++;
+		for (i = 0; i < n; i++) {
+			int64_t got = b == 0 ? ((int8_t *)out)[i] : b == 1 ? ((int16_t *)out)[i]
+									    : ((int32_t *)out)[i];
+
+			if (got != want[i])
+				fail_msg("v %lld mult %d shift %d q %lld: %lld, want %lld",
+					 (long long)v[i], mult, shift, (long long)qmax[b],
+					 (long long)got, (long long)want[i]);
+		}
+		/* Nothing past the row is written. */
+		assert_int_equal(out[n * (uint32_t)bits[b] / 8], 0xa5);
+	}
+	assert_true(fast > 5000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(avx2_equals_reference),
 		cmocka_unit_test(avx512_equals_reference),
 		cmocka_unit_test(pool_equals_reference),
+		cmocka_unit_test(requant_equals_reference),
 	};
 
 	return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);

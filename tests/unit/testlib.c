@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,4 +136,29 @@ struct drm_npu_tensor t_abi_tensor(uint64_t addr, uint32_t rows, uint32_t cols, 
 	}
 	t.scale_addr = scale_addr;
 	return t;
+}
+
+void *t_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	void *p;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	*len = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	p = malloc(*len);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, *len, f), *len);
+	fclose(f);
+	return p;
+}
+
+void t_write_file(const char *path, const void *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, len, f), len);
+	fclose(f);
 }

@@ -23,6 +23,10 @@ struct t_buf {
 	uint64_t size;
 };
 
+/* A whole file into a malloc'd buffer (asserting), and bytes into a file. */
+void *t_read_file(const char *path, size_t *len);
+void t_write_file(const char *path, const void *p, size_t len);
+
 struct t_buf t_alloc(npu_device *dev, uint64_t size);
 void t_free(npu_device *dev, struct t_buf *b);
 

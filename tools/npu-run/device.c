@@ -491,6 +491,20 @@ uint64_t engine_device_bytes(const struct npu_engine *e)
 	return e->bytes;
 }
 
+uint64_t engine_weight_bytes(const struct npu_engine *e)
+{
+	uint64_t n = e->wcls.b.size;
+	int l;
+
+	for (l = 0; l < e->c.n_layers; l++) {
+		const struct npu_layer *L = &e->layers[l];
+
+		n += L->wq.b.size + L->wk.b.size + L->wv.b.size + L->wo.b.size + L->w1.b.size +
+		     L->w2.b.size + L->w3.b.size;
+	}
+	return n;
+}
+
 static void dmat_del(struct npu_engine *e, struct dmat *d)
 {
 	dbuf_del(e, &d->b);

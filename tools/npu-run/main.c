@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		"usage: npu-run [options]\n"
 		"  --model FILE        llama2.c checkpoint or GGUF v3 file (default: a synthetic model)\n"
 		"  --tokenizer FILE    llama2.c tokenizer (default: a GGUF file's own, else byte tokens)\n"
-		"  --synthetic SHAPE   tiny | 15m | 110m (default tiny, without --model)\n"
+		"  --synthetic SHAPE   tiny | 15m | 110m | 1b (default tiny, without --model)\n"
 		"  --prompt TEXT       the prompt (default \"Once upon a time\")\n"
 		"  --steps N           tokens to generate, 1..seq_len (default 64)\n"
 		"  --temperature T     0 = greedy (default 0)\n"

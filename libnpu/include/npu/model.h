@@ -79,7 +79,10 @@ enum npu_gguf_type {
 NPU_API int npu_model_save_gguf(const char *path, const struct npu_model *m,
 				const struct npu_tokenizer *t, enum npu_gguf_type type, char *err,
 				size_t err_len);
-/** npu_model_synthetic - "tiny", "15m" or "110m" shapes, weights from @seed. */
+/**
+ * npu_model_synthetic - "tiny", "15m", "110m" or "1b" (TinyLlama-1.1B's
+ * shape) with weights from @seed.
+ */
 NPU_API int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m,
 				char *err, size_t err_len);
 NPU_API void npu_model_free(struct npu_model *m);

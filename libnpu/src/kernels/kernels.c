@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The cpu backend's MATMUL hook: pick the best instruction set this CPU
- * has (or a lower one named by $NPU_CPU_ISA), prepare the activations
+ * The cpu backend's MATMUL and requantization hooks: pick the best
+ * instruction set this CPU has (or a lower one named by $NPU_CPU_ISA),
+ * prepare the activations
  * once, and split the output columns across a persistent pool of threads
  * (the calling thread is one of them). Nothing is allocated per call once
  * the preparation buffer has grown to the largest shape seen.
@@ -166,14 +167,10 @@ int npu_kernels_threads(const struct npu_kernels *k)
 	return k->n_threads;
 }
 
-/*
- * x ^ 0x80 per row (AVX-512, int8 x) and, for int4 weights only, its even
- * and odd elements apart.
- */
+/* The activations as the AVX-512 kernels take them, in a buffer kept between calls. */
 static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 {
-	size_t need = (size_t)mm->rows * mm->k * 2;
-	uint32_t r, c;
+	size_t need = npu_mm_prep_bytes(mm);
 
 	if (k->isa != NPU_ISA_AVX512 || mm->x_bits != 8)
 		return 0;
@@ -185,24 +182,15 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 		k->buf = b;
 		k->buf_size = need;
 	}
-	for (r = 0; r < mm->rows; r++) {
-		const uint8_t *x = (const uint8_t *)mm->x + r * mm->x_stride;
-		uint8_t *u = k->buf + (size_t)r * mm->k;
-		uint8_t *e = k->buf + (size_t)mm->rows * mm->k + (size_t)r * mm->k;
-
-		for (c = 0; c < mm->k; c++)
-			u[c] = x[c] ^ 0x80;
-		if (mm->w_bits != 4)
-			continue;
-		for (c = 0; c + 1 < mm->k; c += 2) {
-			e[c / 2] = u[c];
-			e[mm->k / 2 + c / 2] = u[c + 1];
-		}
-	}
-	k->prep.xu = k->buf;
-	k->prep.xe = k->buf + (size_t)mm->rows * mm->k;
-	k->prep.xo = k->prep.xe + mm->k / 2;
+	npu_mm_avx512_prepare(mm, k->buf, &k->prep);
 	return 0;
+}
+
+int npu_kernels_requant(void *ctx, const struct npu_fw_requant *rq)
+{
+	const struct npu_kernels *k = ctx;
+
+	return k->isa == NPU_ISA_AVX512 ? npu_requant_avx512(rq) : 1;
 }
 
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)

@@ -7,6 +7,7 @@
 #ifndef LIBNPU_KERNELS_H
 #define LIBNPU_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../../../firmware/include/npu_fw.h"
@@ -16,21 +17,51 @@
 enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512 };
 
 /*
- * Activations prepared once per call, shared by the threads: rows of
- * x ^ 0x80 (as unsigned bytes) for int8 x, and the same bytes with even
- * and odd elements apart for int4 weights (row r of xe and xo starts at
- * r * k; xo = xe + k / 2).
+ * Int8 activations prepared once per call, shared by the threads: for
+ * int8 weights, rows of x ^ 0x80 (as unsigned bytes), or the GEMM's packed
+ * rows; for int4 weights, x with even and odd elements apart (row r of xe
+ * and xo starts at r * k; xo = xe + k / 2) and 8 * sum(x) of every 8.
  */
 struct npu_mm_prep {
 	const uint8_t *xu;	/* [rows][k] */
-	const uint8_t *xe, *xo;
+	const uint8_t *xe, *xo;	/* row r at r * x_stride */
+	uint64_t x_stride;
+	const int32_t *sx8;	/* [rows][k / 8] */
+	const uint8_t *xp;	/* npu_mm_gemm_fits: [rows / 16][k / 4][16][4] */
 };
+
+/*
+ * Prefill with int8 weights in one group per row: a GEMM on activations
+ * packed 16 rows by 4 columns (the layout vpdpbusd multiplies by one
+ * broadcast weight word), rows padded to 16 with zeros. k <= 65536 keeps
+ * every int32 sum exact: 255 * 128 * 65536 < 2^31.
+ */
+static inline int npu_mm_gemm_fits(const struct npu_fw_matmul *mm)
+{
+	return mm->x_bits == 8 && mm->w_bits == 8 && mm->groups_per_row == 1 && mm->rows >= 16 &&
+	       mm->k % 4 == 0 && mm->k <= 65536;
+}
 
 /* v[r][n] for n in [n0, n1), all rows. */
 NPU_HIDDEN void npu_mm_avx2(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 			    uint32_t n0, uint32_t n1);
 NPU_HIDDEN void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 			      uint32_t n0, uint32_t n1);
+
+/* struct npu_fw_requant with AVX-512: 0 when done, nonzero for the firmware's loop. */
+NPU_HIDDEN int npu_requant_avx512(const struct npu_fw_requant *rq);
+/* Bytes of a row of xe and xo: k plus the padding that staggers them. */
+#define NPU_MM_PREP_STRIDE(k) ((uint64_t)(k) + 256)
+
+/* Bytes npu_mm_avx512_prepare needs for int8 activations. */
+static inline size_t npu_mm_prep_bytes(const struct npu_fw_matmul *mm)
+{
+	return (size_t)(mm->rows + 15) / 16 * 16 * (NPU_MM_PREP_STRIDE(mm->k) + mm->k) + 256;
+}
+
+/* Fill @p for int8 activations from @buf (npu_mm_prep_bytes of it). */
+NPU_HIDDEN void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf,
+				      struct npu_mm_prep *p);
 
 struct npu_kernels;
 
@@ -41,5 +72,7 @@ NPU_HIDDEN enum npu_isa npu_kernels_isa(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);
 /* The npu_fw_core.matmul hook: 0 when done, nonzero for the firmware's loops. */
 NPU_HIDDEN int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm);
+/* The npu_fw_core.requant hook, likewise. */
+NPU_HIDDEN int npu_kernels_requant(void *ctx, const struct npu_fw_requant *rq);
 
 #endif

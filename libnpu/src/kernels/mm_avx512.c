@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * AVX-512 VNNI sums. vpdpbusd multiplies unsigned by signed bytes, so the
- * activations enter as x ^ 0x80 = x + 128 and each group's dot product is
- * corrected by 128 * sum(w), itself a vpdpbusd against ones. Int8 sums
- * stay far inside int32; int16 activations (vpdpwssd) are folded into
- * int64 every 256 columns so they cannot overflow.
+ * AVX-512 VNNI sums. vpdpbusd multiplies unsigned by signed bytes. With
+ * int8 weights the activations enter as x ^ 0x80 = x + 128 and each
+ * group's dot product is corrected by 128 * sum(w). With int4 weights the
+ * roles swap: a nibble n ^ 8 = w + 8 is the unsigned operand, x the signed
+ * one, and the correction is 8 * sum(x), which depends on the activations
+ * only and is computed once per call. Int8 sums stay far inside int32;
+ * int16 activations (vpdpwssd) are folded into int64 every 256 columns so
+ * they cannot overflow.
  */
 #include <immintrin.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -42,31 +46,30 @@ static inline int64_t dot_u8s8(const uint8_t *xu, const int8_t *w, uint32_t len)
 	return hsum(acc) - 128 * hsum(sw);
 }
 
-/* The same for int4 weights: @len elements, @len / 2 bytes, low nibble first. */
+/*
+ * The same for int4 weights (@len elements, @len / 2 bytes, low nibble
+ * first) against x split into even (@xe) and odd (@xo) elements.
+ */
 static inline int64_t dot_u8s4(const uint8_t *xe, const uint8_t *xo, const uint8_t *w,
 			       uint32_t len)
 {
 	const __m512i ones = _mm512_set1_epi8(1), lo4 = _mm512_set1_epi8(0x0f);
-	const __m512i eight = _mm512_set1_epi8(8);
-	__m512i acc = _mm512_setzero_si512(), sw = _mm512_setzero_si512();
+	const __m512i flip = _mm512_set1_epi8((char)0x88);
+	__m512i acc = _mm512_setzero_si512(), sx = _mm512_setzero_si512();
 	uint32_t half = len / 2, c;
 
 	for (c = 0; c < half; c += 64) {
 		__mmask64 m = half - c >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - (half - c)));
-		__m512i b = _mm512_maskz_loadu_epi8(m, w + c);
-		/* A nibble n is the signed value (n ^ 8) - 8. */
-		__m512i lo = _mm512_sub_epi8(_mm512_xor_si512(_mm512_and_si512(b, lo4), eight), eight);
-		__m512i hi = _mm512_sub_epi8(_mm512_xor_si512(
-			_mm512_and_si512(_mm512_srli_epi16(b, 4), lo4), eight), eight);
+		__m512i b = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w + c), flip);
+		__m512i e = _mm512_maskz_loadu_epi8(m, xe + c), o = _mm512_maskz_loadu_epi8(m, xo + c);
 
-		lo = _mm512_maskz_mov_epi8(m, lo);
-		hi = _mm512_maskz_mov_epi8(m, hi);
-		acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(m, xe + c), lo);
-		acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(m, xo + c), hi);
-		sw = _mm512_dpbusd_epi32(sw, ones, lo);
-		sw = _mm512_dpbusd_epi32(sw, ones, hi);
+		/* Masked-off bytes of e and o are zero: their nibbles add nothing. */
+		acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(b, lo4), e);
+		acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(_mm512_srli_epi16(b, 4), lo4), o);
+		sx = _mm512_dpbusd_epi32(sx, ones, e);
+		sx = _mm512_dpbusd_epi32(sx, ones, o);
 	}
-	return hsum(acc) - 128 * hsum(sw);
+	return hsum(acc) - 8 * hsum(sx);
 }
 
 /* int16 activations, int8 weights: 32 columns a step, int64 every 256. */
@@ -126,14 +129,14 @@ static inline int64_t dot_s16s4(const int16_t *x, const uint8_t *w, uint32_t len
 /*
  * A whole row of int4 weights in groups of 32, 64 or 128: 128 elements (64
  * bytes) a step. Lane i of a step covers elements 8i..8i+7, so its group
- * is known, and its factor is applied in the lane before summing: one
- * reduction per row instead of one per group.
+ * is known, and its correction (@sx8: 8 * sum(x) of each 8 elements) and
+ * factor are applied in the lane before summing: one reduction per row
+ * instead of one per group.
  */
-static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const uint8_t *w,
-			const uint16_t *f, uint32_t k, uint32_t g)
+static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const int32_t *sx8,
+			const uint8_t *w, const uint16_t *f, uint32_t k, uint32_t g)
 {
-	const __m512i ones = _mm512_set1_epi8(1), lo4 = _mm512_set1_epi8(0x0f);
-	const __m512i eight = _mm512_set1_epi8(8);
+	const __m512i lo4 = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8((char)0x88);
 	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 	/* Lane i's group within a step: 8i / g. */
 	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3),
@@ -144,27 +147,54 @@ static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const uint8_t *w,
 	for (c = 0; c < k; c += 128) {
 		uint32_t bytes = k - c >= 128 ? 64 : (k - c) / 2, groups = (bytes * 2 + g - 1) / g;
 		__mmask64 m = bytes == 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - bytes));
-		__m512i b = _mm512_maskz_loadu_epi8(m, w + c / 2);
-		__m512i lo = _mm512_maskz_mov_epi8(m, _mm512_sub_epi8(_mm512_xor_si512(
-			_mm512_and_si512(b, lo4), eight), eight));
-		__m512i hi = _mm512_maskz_mov_epi8(m, _mm512_sub_epi8(_mm512_xor_si512(
-			_mm512_and_si512(_mm512_srli_epi16(b, 4), lo4), eight), eight));
-		__m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-						_mm512_maskz_loadu_epi8(m, xe + c / 2), lo);
-		__m512i sw = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo);
+		__m512i b = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w + c / 2), flip);
+		__m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(b, lo4),
+						_mm512_maskz_loadu_epi8(m, xe + c / 2));
 		__m512i fv = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(
 			_cvtu32_mask16((1u << groups) - 1), f + c / g));
 
-		d = _mm512_dpbusd_epi32(d, _mm512_maskz_loadu_epi8(m, xo + c / 2), hi);
-		sw = _mm512_dpbusd_epi32(sw, ones, hi);
-		/* Exact per lane: |d - 128 sw| <= 8192, times a factor < 2^16. */
-		d = _mm512_mullo_epi32(_mm512_sub_epi32(d, _mm512_slli_epi32(sw, 7)),
-				       _mm512_permutexvar_epi32(idx, fv));
+		d = _mm512_dpbusd_epi32(d, _mm512_and_si512(_mm512_srli_epi16(b, 4), lo4),
+					_mm512_maskz_loadu_epi8(m, xo + c / 2));
+		/* Exact per lane: |d - 8 sum(x)| <= 8192, times a factor < 2^16. */
+		d = _mm512_sub_epi32(d, _mm512_maskz_loadu_epi32(_cvtu32_mask16(
+			bytes == 64 ? 0xffff : (1u << (bytes / 4)) - 1), sx8 + c / 8));
+		d = _mm512_mullo_epi32(d, _mm512_permutexvar_epi32(idx, fv));
 		acc_lo = _mm512_add_epi64(acc_lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(d)));
 		acc_hi = _mm512_add_epi64(acc_hi,
 					  _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(d, 1)));
 	}
 	return _mm512_reduce_add_epi64(_mm512_add_epi64(acc_lo, acc_hi));
+}
+
+/*
+ * A whole row of int4 weights against int16 activations, for groups that
+ * are multiples of 32 (and k too): a 32-element step lies in one group,
+ * so its 16 lanes of vpdpwssd sums (each |d| <= 2^19) are scaled by the
+ * group's factor in 64-bit lanes, even and odd apart, and reduced once per
+ * row rather than once per group.
+ */
+static int64_t row_s16s4(const int16_t *x, const uint8_t *w, const uint16_t *f, uint32_t k,
+			 uint32_t g)
+{
+	const __m128i lo4 = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+	__m512i even = _mm512_setzero_si512(), odd = even;
+	uint32_t c;
+
+	for (c = 0; c < k; c += 32) {
+		__m128i b = _mm_loadu_si128((const __m128i *)(w + c / 2));
+		/* A nibble n is the signed value (n ^ 8) - 8; low nibble first. */
+		__m128i lo = _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(b, lo4), eight), eight);
+		__m128i hi = _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(_mm_srli_epi16(b, 4), lo4),
+							eight), eight);
+		__m256i wb = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
+		__m512i d = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(x + c),
+						_mm512_cvtepi8_epi16(wb));
+		__m512i fv = _mm512_set1_epi64(f[c / g]);
+
+		even = _mm512_add_epi64(even, _mm512_mul_epi32(d, fv));
+		odd = _mm512_add_epi64(odd, _mm512_mul_epi32(_mm512_srli_epi64(d, 32), fv));
+	}
+	return _mm512_reduce_add_epi64(_mm512_add_epi64(even, odd));
 }
 
 /*
@@ -246,13 +276,188 @@ static void block_u8s8(const struct npu_fw_matmul *mm, const struct npu_mm_prep 
 			mm->v[(uint64_t)(r0 + a) * mm->n + n0 + b] = out[a][b];
 }
 
+/* ---- GEMM: int8 weights, one group per row, 16 or more rows ------------ */
+
+/* sum(w[0..k)), for the x ^ 0x80 correction. */
+static int64_t row_sum_s8(const uint8_t *w, uint32_t k)
+{
+	const __m512i ones = _mm512_set1_epi8(1);
+	__m512i sw = _mm512_setzero_si512();
+	uint32_t c;
+
+	for (c = 0; c < k; c += 64) {
+		__mmask64 m = k - c >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - (k - c)));
+
+		sw = _mm512_dpbusd_epi32(sw, ones, _mm512_maskz_loadu_epi8(m, w + c));
+	}
+	return hsum(sw);
+}
+
+/* One weight word (4 columns of a row) in every lane. */
+static inline __m512i bcast4(const uint8_t *p)
+{
+	int32_t d;
+
+	memcpy(&d, p, 4);
+	return _mm512_set1_epi32(d);
+}
+
+#define DP(c, a, b) ((c) = _mm512_dpbusd_epi32((c), (a), (b)))
+
+/* Rows r0.. of column n from 16 lanes of sums: (sum - 128 * sum(w)) * f. */
+static void put16(const struct npu_fw_matmul *mm, __m512i acc, uint32_t r0, uint32_t n,
+		  int64_t corr)
+{
+	uint32_t i, valid = mm->rows - r0 < 16 ? mm->rows - r0 : 16;
+	int64_t f = mm->factors[n];
+	int32_t lanes[16];
+
+	_mm512_storeu_si512(lanes, acc);
+	for (i = 0; i < valid; i++)
+		mm->v[(uint64_t)(r0 + i) * mm->n + n] = ((int64_t)lanes[i] - corr) * f;
+}
+
+/*
+ * 64 rows by 6 columns over columns [k0, k0 + kc) of k, 24 accumulators in
+ * registers, carried between chunks in @part: each step loads 4 packed
+ * activation vectors and broadcasts one word of each of 6 weight rows,
+ * for 24 vpdpbusd. The weights are read straight from their rows.
+ */
+static void tile64x6(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t r0,
+		     uint32_t n, uint32_t k0, uint32_t kc, __m512i *part)
+{
+	const uint64_t blk = (uint64_t)16 * mm->k;
+	const uint8_t *a = p->xp + (uint64_t)(r0 / 16) * blk;
+	const uint8_t *w0 = mm->w + (uint64_t)n * mm->w_stride, *w1 = w0 + mm->w_stride;
+	const uint8_t *w2 = w1 + mm->w_stride, *w3 = w2 + mm->w_stride;
+	const uint8_t *w4 = w3 + mm->w_stride, *w5 = w4 + mm->w_stride;
+	__m512i c00 = part[0], c01 = part[1], c02 = part[2], c03 = part[3], c04 = part[4];
+	__m512i c05 = part[5], c10 = part[6], c11 = part[7], c12 = part[8], c13 = part[9];
+	__m512i c14 = part[10], c15 = part[11], c20 = part[12], c21 = part[13], c22 = part[14];
+	__m512i c23 = part[15], c24 = part[16], c25 = part[17], c30 = part[18], c31 = part[19];
+	__m512i c32 = part[20], c33 = part[21], c34 = part[22], c35 = part[23];
+	uint32_t kk;
+
+	for (kk = k0; kk < k0 + kc; kk += 4) {
+		const uint8_t *ak = a + (uint64_t)kk * 16;
+		__m512i a0 = _mm512_loadu_si512(ak), a1 = _mm512_loadu_si512(ak + blk);
+		__m512i a2 = _mm512_loadu_si512(ak + 2 * blk), a3 = _mm512_loadu_si512(ak + 3 * blk);
+		__m512i b;
+
+		b = bcast4(w0 + kk);
+		DP(c00, a0, b); DP(c10, a1, b); DP(c20, a2, b); DP(c30, a3, b);
+		b = bcast4(w1 + kk);
+		DP(c01, a0, b); DP(c11, a1, b); DP(c21, a2, b); DP(c31, a3, b);
+		b = bcast4(w2 + kk);
+		DP(c02, a0, b); DP(c12, a1, b); DP(c22, a2, b); DP(c32, a3, b);
+		b = bcast4(w3 + kk);
+		DP(c03, a0, b); DP(c13, a1, b); DP(c23, a2, b); DP(c33, a3, b);
+		b = bcast4(w4 + kk);
+		DP(c04, a0, b); DP(c14, a1, b); DP(c24, a2, b); DP(c34, a3, b);
+		b = bcast4(w5 + kk);
+		DP(c05, a0, b); DP(c15, a1, b); DP(c25, a2, b); DP(c35, a3, b);
+	}
+	part[0] = c00, part[1] = c01, part[2] = c02, part[3] = c03, part[4] = c04;
+	part[5] = c05, part[6] = c10, part[7] = c11, part[8] = c12, part[9] = c13;
+	part[10] = c14, part[11] = c15, part[12] = c20, part[13] = c21, part[14] = c22;
+	part[15] = c23, part[16] = c24, part[17] = c25, part[18] = c30, part[19] = c31;
+	part[20] = c32, part[21] = c33, part[22] = c34, part[23] = c35;
+}
+
+/* The same for 16 rows (the rows a 64-row tile leaves) and 1..6 columns. */
+static void tile16(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t r0,
+		   uint32_t n, uint32_t cols, const int64_t *corr)
+{
+	const uint8_t *a = p->xp + (uint64_t)(r0 / 16) * 16 * mm->k;
+	const uint8_t *w = mm->w + (uint64_t)n * mm->w_stride;
+	const uint64_t ws = mm->w_stride;
+	__m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+	uint32_t kk;
+
+	for (kk = 0; kk < mm->k; kk += 4) {
+		__m512i a0 = _mm512_loadu_si512(a + (uint64_t)kk * 16);
+
+		DP(c0, a0, bcast4(w + kk));
+		if (cols > 1)
+			DP(c1, a0, bcast4(w + ws + kk));
+		if (cols > 2)
+			DP(c2, a0, bcast4(w + 2 * ws + kk));
+		if (cols > 3)
+			DP(c3, a0, bcast4(w + 3 * ws + kk));
+		if (cols > 4)
+			DP(c4, a0, bcast4(w + 4 * ws + kk));
+		if (cols > 5)
+			DP(c5, a0, bcast4(w + 5 * ws + kk));
+	}
+	put16(mm, c0, r0, n, corr[0]);
+	if (cols > 1)
+		put16(mm, c1, r0, n + 1, corr[1]);
+	if (cols > 2)
+		put16(mm, c2, r0, n + 2, corr[2]);
+	if (cols > 3)
+		put16(mm, c3, r0, n + 3, corr[3]);
+	if (cols > 4)
+		put16(mm, c4, r0, n + 4, corr[4]);
+	if (cols > 5)
+		put16(mm, c5, r0, n + 5, corr[5]);
+}
+
+/*
+ * The GEMM's blocking: GEMM_TILES tiles of 6 columns share each chunk of
+ * GEMM_KC columns of k of 64 rows of activations (8 KiB, in L1) and keep
+ * their sums between chunks on the stack (12 KiB); the next chunk's
+ * weights stream in behind.
+ */
+#define GEMM_KC 128
+#define GEMM_TILES 8
+
+/* Columns [n0, n1) for every row. */
+static void gemm_u8s8(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t n0,
+		      uint32_t n1)
+{
+	uint32_t blocks = (mm->rows + 15) / 16, n, b, j, t, k0;
+	__m512i part[GEMM_TILES][24];
+	int64_t corr[GEMM_TILES * 6];
+
+	for (n = n0; n < n1; n += GEMM_TILES * 6) {
+		uint32_t cols = n1 - n < GEMM_TILES * 6 ? n1 - n : GEMM_TILES * 6;
+		uint32_t tiles = cols / 6;
+
+		for (j = 0; j < cols; j++)
+			corr[j] = 128 * row_sum_s8(mm->w + (uint64_t)(n + j) * mm->w_stride, mm->k);
+		for (b = 0; tiles && b + 4 <= blocks; b += 4) {
+			memset(part, 0, sizeof(part));
+			for (k0 = 0; k0 < mm->k; k0 += GEMM_KC)
+				for (t = 0; t < tiles; t++)
+					tile64x6(mm, p, b * 16, n + 6 * t, k0,
+						 mm->k - k0 < GEMM_KC ? mm->k - k0 : GEMM_KC, part[t]);
+			for (t = 0; t < tiles; t++)
+				for (j = 0; j < 24; j++)
+					put16(mm, part[t][j], b * 16 + j / 6 * 16, n + 6 * t + j % 6,
+					      corr[6 * t + j % 6]);
+		}
+		/* Rows the 64-row tiles left, and columns past the last 6. */
+		for (t = 0; t < (cols + 5) / 6; t++) {
+			uint32_t c = cols - 6 * t < 6 ? cols - 6 * t : 6;
+
+			for (j = t < tiles ? b : 0; j < blocks; j++)
+				tile16(mm, p, j * 16, n + 6 * t, c, corr + 6 * t);
+		}
+	}
+}
+
 void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t n0,
 		   uint32_t n1)
 {
 	uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, n, r, j, r_blocked = 0;
 	/* int4 weights in groups that tile 128 columns: a whole row at once. */
 	int whole_row_s4 = mm->x_bits == 8 && mm->w_bits == 4 && g <= 128 && 128 % g == 0;
+	int whole_row_s16s4 = mm->x_bits == 16 && mm->w_bits == 4 && g % 32 == 0;
 
+	if (npu_mm_gemm_fits(mm)) {
+		gemm_u8s8(mm, p, n0, n1);
+		return;
+	}
 	/* Blocks of 4 x 4 where they fit; the rest one pair at a time. */
 	if (mm->x_bits == 8 && mm->w_bits == 8 && mm->rows >= 4) {
 		r_blocked = mm->rows / 4 * 4;
@@ -268,10 +473,16 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 		for (r = n < n0 + (n1 - n0) / 4 * 4 ? r_blocked : 0; r < mm->rows; r++) {
 			int64_t acc = 0;
 
+			if (whole_row_s16s4) {
+				mm->v[(uint64_t)r * mm->n + n] = row_s16s4(
+					(const int16_t *)((const uint8_t *)mm->x + r * mm->x_stride),
+					wr, f, mm->k, g);
+				continue;
+			}
 			if (whole_row_s4) {
 				mm->v[(uint64_t)r * mm->n + n] =
-					row_u8s4(p->xe + (uint64_t)r * mm->k,
-						 p->xo + (uint64_t)r * mm->k, wr, f, mm->k, g);
+					row_u8s4(p->xe + r * p->x_stride, p->xo + r * p->x_stride,
+						 p->sx8 + (uint64_t)r * (mm->k / 8), wr, f, mm->k, g);
 				continue;
 			}
 			for (j = 0; j < gpr; j++) {
@@ -282,8 +493,8 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 					d = dot_u8s8(p->xu + (uint64_t)r * mm->k + c,
 						     (const int8_t *)wr + c, g);
 				else if (mm->x_bits == 8)
-					d = dot_u8s4(p->xe + (uint64_t)r * mm->k + c / 2,
-						     p->xo + (uint64_t)r * mm->k + c / 2,
+					d = dot_u8s4(p->xe + r * p->x_stride + c / 2,
+						     p->xo + r * p->x_stride + c / 2,
 						     wr + c / 2, g);
 				else if (mm->w_bits == 8)
 					d = dot_s16s8((const int16_t *)((const uint8_t *)mm->x +
@@ -297,5 +508,129 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 			}
 			mm->v[(uint64_t)r * mm->n + n] = acc;
 		}
+	}
+}
+
+/*
+ * The output stage of every op (struct npu_fw_requant), 8 lanes of int64
+ * at a time, exact without 128-bit products: for 33 <= shift <= 94 and
+ * |v| < 2^63,
+ *	round(|v| * mult / 2^shift) = (floor(|v| * mult / 2^32) + 2^(shift - 33))
+ *				      >> (shift - 32)
+ * (the low 32 bits of the product cannot carry the rounding over a
+ * multiple of 2^(shift - 32)), and floor(|v| * mult / 2^32) =
+ * hi * mult + (lo * mult >> 32) with |v| = hi * 2^32 + lo, each product
+ * within 64 bits. Other shifts, and v = INT64_MIN, go back to the firmware.
+ */
+int npu_requant_avx512(const struct npu_fw_requant *rq)
+{
+	const __m512i mult = _mm512_set1_epi64(rq->mult), zero = _mm512_setzero_si512();
+	const __m512i qmax = _mm512_set1_epi64(rq->qmax), qmin = _mm512_set1_epi64(-rq->qmax);
+	__m512i half, bad = zero;
+	__m128i count;
+	uint32_t i;
+
+	if (rq->shift < 33 || rq->shift > 94)
+		return 1;
+	half = _mm512_set1_epi64(1ll << (rq->shift - 33));
+	count = _mm_cvtsi32_si128(rq->shift - 32);
+	for (i = 0; i < rq->n; i += 8) {
+		__mmask8 m = rq->n - i >= 8 ? 0xff : (__mmask8)((1u << (rq->n - i)) - 1);
+		__m512i v = _mm512_maskz_loadu_epi64(m, rq->v + i);
+		__m512i a = _mm512_abs_epi64(v);
+		__m512i hi = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mult);
+		__m512i lo = _mm512_srli_epi64(_mm512_mul_epu32(a, mult), 32);
+		__m512i r = _mm512_srl_epi64(_mm512_add_epi64(_mm512_add_epi64(hi, lo), half), count);
+
+		/* |INT64_MIN| is itself: negative after abs. */
+		bad = _mm512_or_si512(bad, a);
+		r = _mm512_mask_sub_epi64(r, _mm512_cmplt_epi64_mask(v, zero), zero, r);
+		r = _mm512_min_epi64(_mm512_max_epi64(r, qmin), qmax);
+		if (rq->out_bits == 8)
+			_mm512_mask_cvtepi64_storeu_epi8((int8_t *)rq->out + i, m, r);
+		else if (rq->out_bits == 16)
+			_mm512_mask_cvtepi64_storeu_epi16((int16_t *)rq->out + i, m, r);
+		else
+			_mm512_mask_cvtepi64_storeu_epi32((int32_t *)rq->out + i, m, r);
+	}
+	return _mm512_cmplt_epi64_mask(bad, zero) ? 1 : 0;
+}
+
+/* x ^ 0x80 for @n bytes: the activations as vpdpbusd's unsigned operand. */
+static void flip(const uint8_t *x, uint8_t *u, uint32_t n)
+{
+	const __m512i flip = _mm512_set1_epi8((char)0x80);
+	uint32_t c;
+
+	for (c = 0; c < n; c += 64) {
+		__mmask64 m = n - c >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - (n - c)));
+
+		_mm512_mask_storeu_epi8(u + c, m,
+					_mm512_xor_si512(_mm512_maskz_loadu_epi8(m, x + c), flip));
+	}
+}
+
+/* x ^ 0x80 in the GEMM's layout: 16 rows of 4 bytes per 64, zero padding. */
+static void pack_rows(const struct npu_fw_matmul *mm, uint8_t *xp)
+{
+	uint32_t blocks = (mm->rows + 15) / 16, b, i, c;
+
+	for (b = 0; b < blocks; b++)
+		for (i = 0; i < 16; i++) {
+			uint32_t r = b * 16 + i;
+			uint8_t *d = xp + (size_t)b * 16 * mm->k + (size_t)i * 4;
+			const uint8_t *x = (const uint8_t *)mm->x + (uint64_t)r * mm->x_stride;
+
+			for (c = 0; c < mm->k; c += 4) {
+				uint32_t word = 0;
+
+				if (r < mm->rows) {
+					memcpy(&word, x + c, 4);
+					word ^= 0x80808080u;
+				}
+				memcpy(d + (size_t)c * 16, &word, 4);
+			}
+		}
+}
+
+void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct npu_mm_prep *p)
+{
+	uint32_t r, c;
+
+	memset(p, 0, sizeof(*p));
+	if (npu_mm_gemm_fits(mm)) {
+		pack_rows(mm, buf);
+		p->xp = buf;
+		return;
+	}
+	if (mm->w_bits == 8) {
+		for (r = 0; r < mm->rows; r++)
+			flip((const uint8_t *)mm->x + r * mm->x_stride, buf + (size_t)r * mm->k,
+			     mm->k);
+		p->xu = buf;
+		return;
+	}
+	/*
+	 * int4 weights: x itself, even and odd elements apart, and 8 * sum(x)
+	 * per 8. The three streams a row reads are offset by odd multiples of
+	 * 64 bytes, so they never share an L1 set in step (k is a multiple of
+	 * 4 KiB in many models).
+	 */
+	p->x_stride = NPU_MM_PREP_STRIDE(mm->k);
+	p->xe = buf;
+	p->xo = buf + mm->k / 2 + 64;
+	p->sx8 = (const int32_t *)(buf + (size_t)mm->rows * p->x_stride + 192);
+	for (r = 0; r < mm->rows; r++) {
+		const int8_t *x = (const int8_t *)mm->x + r * mm->x_stride;
+		uint8_t *e = buf + r * p->x_stride, *o = e + mm->k / 2 + 64;
+		int32_t *sx8 = (int32_t *)(p->sx8) + (size_t)r * (mm->k / 8);
+
+		for (c = 0; c + 1 < mm->k; c += 2) {
+			e[c / 2] = (uint8_t)x[c];
+			o[c / 2] = (uint8_t)x[c + 1];
+		}
+		for (c = 0; c + 8 <= mm->k; c += 8)
+			sx8[c / 8] = 8 * (x[c] + x[c + 1] + x[c + 2] + x[c + 3] + x[c + 4] + x[c + 5] +
+					  x[c + 6] + x[c + 7]);
 	}
 }
