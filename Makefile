@@ -204,7 +204,8 @@ qemu-check: deps
 # rebuilds npu.ko for every kernel installed from now on. dkms-check: the
 # same registration and build in private DKMS trees for the guest's kernel,
 # then the guest's smoke suite on the module DKMS built.
-DKMS_SRC = $(DESTDIR)/usr/src/npu-$(VERSION)
+# DKMS reads /usr/src itself: no DESTDIR here.
+DKMS_SRC = /usr/src/npu-$(VERSION)
 
 dkms-install:
 	install -d $(DKMS_SRC)

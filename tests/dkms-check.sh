@@ -21,11 +21,9 @@ rm -rf "$base"
 mkdir -p "$src" "$base/tree"
 cp -r "$top/Kbuild" "$top/driver" "$top/firmware" "$top/uapi" "$src/"
 sed "s|@VERSION@|$version|" "$top/packaging/dkms.conf.in" > "$src/dkms.conf"
-trees="--sourcetree $base/src --dkmstree $base/tree"
-# shellcheck disable=SC2086
-dkms add -m npu -v "$version" $trees
-# shellcheck disable=SC2086
-dkms build -m npu -v "$version" -k "$kver" --kernelsourcedir "$kdir" $trees || {
+dkms add -m npu -v "$version" --sourcetree "$base/src" --dkmstree "$base/tree"
+dkms build -m npu -v "$version" -k "$kver" --kernelsourcedir "$kdir" \
+	--sourcetree "$base/src" --dkmstree "$base/tree" || {
 	cat "$base/tree/npu/$version/build/make.log" 2>/dev/null | tail -30
 	exit 1
 }
@@ -36,6 +34,5 @@ case $ko in
 *.zst) zstd -qdc "$ko" > "$base/npu.ko" ;;
 *) cp "$ko" "$base/npu.ko" ;;
 esac
-# shellcheck disable=SC2086
-dkms status -m npu $trees
+dkms status -m npu --sourcetree "$base/src" --dkmstree "$base/tree"
 echo "dkms-check: npu/$version built for $kver by dkms: $ko"

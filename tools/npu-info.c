@@ -85,7 +85,23 @@ static int read_counter(const char *node, const char *file, long long *v)
 	return ok ? 0 : -1;
 }
 
-/* The accel nodes whose device has the npu counters, in name order. */
+/* Whether accel node @node is bound to npu.ko (not another accel driver). */
+static int is_npu(const char *node)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+	const char *base;
+
+	snprintf(path, sizeof(path), SYSFS_ACCEL "/%s/device/driver", node);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return 0;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	return !strcmp(base ? base + 1 : target, "npu-emu");
+}
+
+/* The accel nodes of npu.ko, in name order. */
 static int find_devices(struct watched *w)
 {
 	struct dirent **names;
@@ -93,10 +109,8 @@ static int find_devices(struct watched *w)
 
 	n = scandir(SYSFS_ACCEL, &names, NULL, alphasort);
 	for (i = 0; i < n; i++) {
-		long long v;
-
 		if (!strncmp(names[i]->d_name, "accel", 5) && found < MAX_WATCH &&
-		    !read_counter(names[i]->d_name, "npu_busy_time_us", &v))
+		    is_npu(names[i]->d_name))
 			snprintf(w[found++].name, sizeof(w->name), "%.31s", names[i]->d_name);
 		free(names[i]);
 	}

@@ -34,6 +34,8 @@ enum gguf_type {
 #define MAX_STRING (1 << 20)
 #define MAX_ARRAY (1 << 24)
 #define MAX_DIMS 4
+/* An integer key the file does not have. */
+#define ABSENT INT64_MIN
 
 struct gguf_str {
 	const char *s;
@@ -58,8 +60,9 @@ struct gguf_array {
 struct gguf_meta {
 	struct gguf_str arch, tok_model;
 	uint64_t alignment;
-	int64_t ctx, dim, layers, hidden, heads, kv_heads, rope_dim, bos, eos;
+	int64_t ctx, dim, layers, hidden, heads, kv_heads, rope_dim, bos, eos;	/* ABSENT if so */
 	double eps, rope_base;
+	int has_eps, has_rope_base;
 	struct gguf_array tokens, scores;
 };
 
@@ -270,9 +273,9 @@ static int read_kv(struct reader *r, struct gguf_meta *g)
 	if (str_is(&key, "tokenizer.ggml.model"))
 		return read_string(r, type, name, &g->tok_model);
 	if (str_is(&key, "llama.attention.layer_norm_rms_epsilon"))
-		return read_float(r, type, name, &g->eps);
+		return g->has_eps = 1, read_float(r, type, name, &g->eps);
 	if (str_is(&key, "llama.rope.freq_base"))
-		return read_float(r, type, name, &g->rope_base);
+		return g->has_rope_base = 1, read_float(r, type, name, &g->rope_base);
 	if (str_is(&key, "tokenizer.ggml.tokens"))
 		return read_array(r, type, name, GGUF_STRING, &g->tokens);
 	if (str_is(&key, "tokenizer.ggml.scores"))
@@ -312,9 +315,9 @@ static int read_tensor_info(struct reader *r, struct gguf_tensor *t, uint64_t in
 	for (i = 0; i < t->n_dims; i++) {
 		if (t->ne[i] < 1 || t->ne[i] > (1ull << 32))
 			return fail(r, "a tensor dimension outside 1..2^32");
-		n *= t->ne[i];
-		if (n > (1ull << 40))
+		if (t->ne[i] > (1ull << 40) / n)
 			return fail(r, "a tensor of more than 2^40 elements");
+		n *= t->ne[i];
 	}
 	for (; i < MAX_DIMS; i++)
 		t->ne[i] = 1;
@@ -385,9 +388,10 @@ static int block_value(const uint8_t *blk, uint32_t type, int j)
  * is the power of two just above the largest |d|, and each block's factor
  * is |d| / S * 65536 rounded: an f16 d has 11 significant bits, so every
  * |d| >= S / 64 gives an exact integer factor; smaller ones round to the
- * nearest 1/65536 of S. llama.cpp's Q4_0 stores a block's largest value as
- * -8 x d with d < 0, and +8 does not fit int4: a Q4_0 matrix with such a
- * block becomes int8 groups of 32 (exact, twice the bytes).
+ * nearest 1/65536 of S (a block below half of that is zero). llama.cpp's
+ * Q4_0 stores a block's largest value as -8 x d with d < 0, and +8 does
+ * not fit int4: a Q4_0 matrix with such a block becomes int8 groups of 32
+ * (exact, twice the bytes).
  */
 static int native_from_blocks(struct loader *L, const char *name, const uint8_t *src,
 			      uint32_t type, int32_t rows, int32_t cols, struct npu_qmatrix *q,
@@ -397,6 +401,7 @@ static int native_from_blocks(struct loader *L, const char *name, const uint8_t 
 	double dmax = 0, s;
 	int bits = 4, j;
 
+	memset(q, 0, sizeof(*q));
 	if (type == NPU_GGUF_Q8_0)
 		bits = 8;
 	for (b = 0; b < blocks; b++) {
@@ -418,7 +423,6 @@ static int native_from_blocks(struct loader *L, const char *name, const uint8_t 
 				bits = 8;
 			}
 	}
-	memset(q, 0, sizeof(*q));
 	q->rows = rows;
 	q->cols = cols;
 	q->group_size = QBLOCK;
@@ -439,13 +443,15 @@ static int native_from_blocks(struct loader *L, const char *name, const uint8_t 
 
 		memcpy(&h, src + b * bsize, 2);
 		d = half_to_float(h);
-		/* A zero block keeps factor 1: its integers are what count. */
+		/*
+		 * A block whose scale rounds to no factor at all is zero: its
+		 * integers become 0 (under factor 1), as its values nearly are.
+		 */
 		f = lround(fabs(d) / s * 65536.0);
-		f = f < 1 ? 1 : f;
-		q->factors[b] = (uint16_t)f;
-		step = s * f / 65536.0;
+		q->factors[b] = (uint16_t)(f < 1 ? 1 : f);
+		step = s * q->factors[b] / 65536.0;
 		for (j = 0; j < QBLOCK; j++) {
-			int v = block_value(blk, type, j) * (d < 0 ? -1 : 1);
+			int v = f < 1 ? 0 : block_value(blk, type, j) * (d < 0 ? -1 : 1);
 			size_t at = b * QBLOCK + (size_t)j;
 
 			if (bits == 8)
@@ -462,6 +468,7 @@ static int native_from_blocks(struct loader *L, const char *name, const uint8_t 
  * Tensor @name must have ggml shape [@ne0, @ne1] (ne0 the contiguous one):
  * a matrix of @ne1 rows by @ne0 columns, or a vector when @ne1 is 0.
  * Its floats go to @out; a quantized matrix also to @q when @q is set.
+ * With @out NULL, only the checks.
  */
 static int load_tensor(struct loader *L, const char *name, uint64_t ne0, uint64_t ne1,
 		       float *out, struct npu_qmatrix *q)
@@ -487,6 +494,8 @@ static int load_tensor(struct loader *L, const char *name, uint64_t ne0, uint64_
 	if ((t->type == NPU_GGUF_Q8_0 || t->type == NPU_GGUF_Q4_0) && (!ne1 || ne0 % QBLOCK))
 		return tensor_error(L, name, "quantized blocks need a matrix with rows a multiple of %llu long, not %llu",
 				    QBLOCK, ne0);
+	if (!out)
+		return NPU_OK;	/* load_weights' checking pass */
 	src = L->r.p + L->data_start + t->offset;
 	switch (t->type) {
 	case NPU_GGUF_F32:
@@ -501,7 +510,7 @@ static int load_tensor(struct loader *L, const char *name, uint64_t ne0, uint64_
 		}
 		break;
 	default: {
-		struct npu_qmatrix tmp, *dst = q ? q : &tmp;
+		struct npu_qmatrix tmp = { 0 }, *dst = q ? q : &tmp;
 		int ret = native_from_blocks(L, name, src, t->type, (int32_t)ne1, (int32_t)ne0, dst,
 					     out);
 
@@ -540,15 +549,15 @@ static int check_config(struct loader *L)
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (need[i].v < 1 || need[i].v > INT32_MAX) {
 			npu_model_error(err, len, "%s: %s is %s", path, need[i].key,
-					need[i].v < 0 ? "missing" : "out of range");
+					need[i].v == ABSENT ? "missing" : "out of range");
 			return NPU_E_FORMAT;
 		}
 	c->dim = (int32_t)g->dim;
 	c->hidden_dim = (int32_t)g->hidden;
 	c->n_layers = (int32_t)g->layers;
 	c->n_heads = (int32_t)g->heads;
-	c->n_kv_heads = g->kv_heads < 0 ? c->n_heads :
-			g->kv_heads > INT32_MAX ? 0 : (int32_t)g->kv_heads;
+	c->n_kv_heads = g->kv_heads == ABSENT ? c->n_heads :
+			g->kv_heads < 1 || g->kv_heads > INT32_MAX ? 0 : (int32_t)g->kv_heads;
 	c->seq_len = (int32_t)g->ctx;
 	if (g->tokens.count > INT32_MAX) {
 		npu_model_error(err, len, "%s: tokenizer.ggml.tokens is too long", path);
@@ -560,21 +569,26 @@ static int check_config(struct loader *L)
 
 		c->vocab_size = t && t->ne[1] <= INT32_MAX ? (int32_t)t->ne[1] : 0;
 	}
-	if (npu_model_check_config(c, err, len))
+	if (npu_model_check_config(c, err, len)) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "%s", err ? err : "");
+		npu_model_error(err, len, "%s: the llama.* metadata: %s", path, why);
 		return NPU_E_FORMAT;
+	}
 	/* The NPU runner's RoPE and RMSNorm constants are llama2.c's. */
-	if (g->rope_dim >= 0 && g->rope_dim != c->dim / c->n_heads) {
+	if (g->rope_dim != ABSENT && g->rope_dim != c->dim / c->n_heads) {
 		npu_model_error(err, len,
 				"%s: llama.rope.dimension_count %lld: only RoPE over the whole head (%d) is supported",
 				path, (long long)g->rope_dim, c->dim / c->n_heads);
 		return NPU_E_FORMAT;
 	}
-	if (g->rope_base >= 0 && g->rope_base != 10000.0) {
+	if (g->has_rope_base && g->rope_base != 10000.0) {
 		npu_model_error(err, len, "%s: llama.rope.freq_base %g: only 10000 is supported", path,
 				g->rope_base);
 		return NPU_E_FORMAT;
 	}
-	if (g->eps >= 0 && fabs(g->eps - 1e-5) > 1e-9) {
+	if (g->has_eps && !(fabs(g->eps - 1e-5) <= 1e-9)) {
 		npu_model_error(err, len,
 				"%s: llama.attention.layer_norm_rms_epsilon %g: only 1e-5 is supported",
 				path, g->eps);
@@ -583,72 +597,89 @@ static int check_config(struct loader *L)
 	return NPU_OK;
 }
 
+/*
+ * Pass 0 checks every tensor (presence, shape, type, and that no tensor
+ * is left over) before anything is allocated, so a file whose metadata
+ * claims more than it holds fails with its cause, not out of memory;
+ * pass 1 allocates the model and loads it.
+ */
 static int load_weights(struct loader *L)
 {
 	struct npu_model *m = L->m;
 	const struct npu_model_config *c = &m->cfg;
 	uint64_t d = (uint64_t)c->dim, h = (uint64_t)c->hidden_dim, v = (uint64_t)c->vocab_size;
 	uint64_t kv = d * (uint64_t)c->n_kv_heads / (uint64_t)c->n_heads, i;
+	size_t mats = (size_t)c->n_layers * NPU_MODEL_LAYER_MATS;
 	struct gguf_tensor *out = find(L, "output.weight");
-	size_t n;
-	int l, ret;
+	int l, ret = NPU_OK, pass;
 
+#define AT(p, off) (pass ? (p) + (off) : NULL)
 	m->cfg.shared_classifier = !out;
-	n = npu_model_layout(m, 0);
-	m->data = malloc(n * sizeof(float));
-	m->native = calloc((size_t)c->n_layers * NPU_MODEL_LAYER_MATS + 1, sizeof(*m->native));
-	if (!m->data || !m->native)
-		return NPU_E_NOMEM;
-	m->n_floats = n;
-	npu_model_layout(m, 0);
-	ret = load_tensor(L, "token_embd.weight", d, v, m->token_embedding, NULL);
-	ret = ret ? ret : load_tensor(L, "output_norm.weight", d, 0, m->rms_final, NULL);
-	if (out)
-		ret = ret ? ret : load_tensor(L, "output.weight", d, v, m->wcls,
-					      &m->native[(size_t)c->n_layers * NPU_MODEL_LAYER_MATS]);
-	for (l = 0; l < c->n_layers && !ret; l++) {
-		struct npu_qmatrix *nq = &m->native[(size_t)l * NPU_MODEL_LAYER_MATS];
-		const struct {
-			const char *name;
-			uint64_t ne0, ne1;
-			float *dst;
-			struct npu_qmatrix *q;
-		} w[] = {
-			{ "attn_norm", d, 0, m->rms_att + l * d, NULL },
-			{ "ffn_norm", d, 0, m->rms_ffn + l * d, NULL },
-			{ "attn_q", d, d, m->wq + l * d * d, &nq[0] },
-			{ "attn_k", d, kv, m->wk + l * kv * d, &nq[1] },
-			{ "attn_v", d, kv, m->wv + l * kv * d, &nq[2] },
-			{ "attn_output", d, d, m->wo + l * d * d, &nq[3] },
-			{ "ffn_gate", d, h, m->w1 + l * h * d, &nq[4] },
-			{ "ffn_down", h, d, m->w2 + l * d * h, &nq[5] },
-			{ "ffn_up", d, h, m->w3 + l * h * d, &nq[6] },
-		};
-		size_t k;
+	for (pass = 0; pass < 2 && !ret; pass++) {
+		if (pass) {
+			size_t n = npu_model_layout(m, 0);
 
-		for (k = 0; k < sizeof(w) / sizeof(w[0]) && !ret; k++) {
-			char name[64];
-
-			snprintf(name, sizeof(name), "blk.%d.%s.weight", l, w[k].name);
-			ret = load_tensor(L, name, w[k].ne0, w[k].ne1, w[k].dst, w[k].q);
+			m->data = malloc(n * sizeof(float));
+			m->native = calloc(mats + 1, sizeof(*m->native));
+			if (!m->data || !m->native) {
+				npu_model_error(L->r.err, L->r.err_len, "%s: no memory for %zu floats",
+						L->r.path, n);
+				return NPU_E_NOMEM;
+			}
+			m->n_floats = n;
+			npu_model_layout(m, 0);
 		}
+		ret = load_tensor(L, "token_embd.weight", d, v, AT(m->token_embedding, 0), NULL);
+		ret = ret ? ret : load_tensor(L, "output_norm.weight", d, 0, AT(m->rms_final, 0), NULL);
+		if (out)
+			ret = ret ? ret : load_tensor(L, "output.weight", d, v, AT(m->wcls, 0),
+						      AT(m->native, mats));
+		for (l = 0; l < c->n_layers && !ret; l++) {
+			struct npu_qmatrix *nq = AT(m->native, (size_t)l * NPU_MODEL_LAYER_MATS);
+			const struct {
+				const char *name;
+				uint64_t ne0, ne1;
+				float *dst;
+				struct npu_qmatrix *q;
+			} w[] = {
+				{ "attn_norm", d, 0, AT(m->rms_att, l * d), NULL },
+				{ "ffn_norm", d, 0, AT(m->rms_ffn, l * d), NULL },
+				{ "attn_q", d, d, AT(m->wq, l * d * d), AT(nq, 0) },
+				{ "attn_k", d, kv, AT(m->wk, l * kv * d), AT(nq, 1) },
+				{ "attn_v", d, kv, AT(m->wv, l * kv * d), AT(nq, 2) },
+				{ "attn_output", d, d, AT(m->wo, l * d * d), AT(nq, 3) },
+				{ "ffn_gate", d, h, AT(m->w1, l * h * d), AT(nq, 4) },
+				{ "ffn_down", h, d, AT(m->w2, l * d * h), AT(nq, 5) },
+				{ "ffn_up", d, h, AT(m->w3, l * h * d), AT(nq, 6) },
+			};
+			size_t k;
+
+			for (k = 0; k < sizeof(w) / sizeof(w[0]) && !ret; k++) {
+				char name[64];
+
+				snprintf(name, sizeof(name), "blk.%d.%s.weight", l, w[k].name);
+				ret = load_tensor(L, name, w[k].ne0, w[k].ne1, w[k].dst, w[k].q);
+			}
+		}
+		/* Every tensor must be one this model uses: others would be ignored silently. */
+		for (i = 0; !pass && i < L->n_tensors && !ret; i++)
+			if (!L->t[i].used) {
+				npu_model_error(L->r.err, L->r.err_len,
+						"%s: tensor %.*s is not part of a llama model of this shape",
+						L->r.path,
+						(int)(L->t[i].name.n < 64 ? L->t[i].name.n : 64),
+						L->t[i].name.s);
+				ret = NPU_E_FORMAT;
+			}
 	}
-	for (i = 0; !ret && i < (uint64_t)c->n_layers * NPU_MODEL_LAYER_MATS + 1; i++)
+#undef AT
+	for (i = 0; !ret && i <= mats; i++)
 		if (m->native[i].q)
 			break;
-	if (!ret && i == (uint64_t)c->n_layers * NPU_MODEL_LAYER_MATS + 1) {
+	if (!ret && i == mats + 1) {
 		free(m->native);	/* all floats: nothing native to keep */
 		m->native = NULL;
 	}
-	/* Every tensor must be one this model uses: others would be ignored silently. */
-	for (i = 0; i < L->n_tensors && !ret; i++)
-		if (!L->t[i].used) {
-			npu_model_error(L->r.err, L->r.err_len,
-					"%s: tensor %.*s is not part of a llama model of this shape",
-					L->r.path, (int)(L->t[i].name.n < 64 ? L->t[i].name.n : 64),
-					L->t[i].name.s);
-			ret = NPU_E_FORMAT;
-		}
 	return ret;
 }
 
@@ -666,15 +697,20 @@ static int load_tokenizer(struct loader *L, struct npu_tokenizer *tk)
 				r.path);
 		return NPU_E_FORMAT;
 	}
+	if (!g->tok_model.s) {
+		npu_model_error(r.err, r.err_len, "%s: tokenizer.ggml.model is missing", r.path);
+		return NPU_E_FORMAT;
+	}
 	if (!str_is(&g->tok_model, "llama")) {
 		npu_model_error(r.err, r.err_len,
 				"%s: tokenizer.ggml.model is not llama (SentencePiece BPE)", r.path);
 		return NPU_E_FORMAT;
 	}
-	if ((g->bos >= 0 && g->bos != 1) || (g->eos >= 0 && g->eos != 2)) {
-		npu_model_error(r.err, r.err_len,
-				"%s: BOS/EOS ids %lld/%lld: the runner uses llama's 1 and 2", r.path,
-				(long long)g->bos, (long long)g->eos);
+	if ((g->bos != ABSENT && g->bos != 1) || (g->eos != ABSENT && g->eos != 2)) {
+		npu_model_error(r.err, r.err_len, "%s: tokenizer.ggml.%s_token_id is %lld: the runner uses %d",
+				r.path, g->bos != ABSENT && g->bos != 1 ? "bos" : "eos",
+				(long long)(g->bos != ABSENT && g->bos != 1 ? g->bos : g->eos),
+				g->bos != ABSENT && g->bos != 1 ? 1 : 2);
 		return NPU_E_FORMAT;
 	}
 	if (n < 259) {
@@ -756,10 +792,8 @@ static int parse(struct loader *L, struct npu_tokenizer *tk)
 	if (L->n_tensors > MAX_TENSORS || n_kv > MAX_KV)
 		return fail(r, "more than 65536 tensors or metadata entries");
 	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
-		*(int64_t *)((char *)&L->g + int_keys[i].at) = -1;	/* absent */
+		*(int64_t *)((char *)&L->g + int_keys[i].at) = ABSENT;
 	L->g.alignment = 32;
-	L->g.eps = -1;
-	L->g.rope_base = -1;
 	for (i = 0; i < n_kv; i++) {
 		ret = read_kv(r, &L->g);
 		if (ret)

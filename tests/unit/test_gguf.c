@@ -416,6 +416,44 @@ static void quantized_files_run(void **state)
 	npu_model_free(&a);
 }
 
+/*
+ * Block scales: a zero scale makes its block zero; a non-finite one, even
+ * in the embedding table (which is not kept quantized), is refused.
+ */
+static void quantized_block_scales(void **state)
+{
+	struct npu_model a, b;
+	struct npu_tokenizer ta;
+	char path[700], err[256] = "";
+	struct located loc;
+	size_t len;
+	uint8_t *f;
+	int j;
+
+	(void)state;
+	load_bin(&a, &ta);
+	f = t_read_file(save(&a, &ta, NPU_GGUF_Q8_0, "scales.gguf"), &len);
+	snprintf(path, sizeof(path), "%s/scales-edit.gguf", dir);
+	loc = locate(f, len, "blk.0.attn_q.weight", "blk.4.ffn_up.weight");
+	memset(f + loc.data, 0, 2);
+	t_write_file(path, f, len);
+	load_gguf(path, &b, NULL);
+	for (j = 0; j < 32; j++) {
+		assert_int_equal(b.native[0].q[j], 0);
+		assert_true(b.wq[j] == 0);
+	}
+	assert_int_not_equal(b.native[0].q[32] | b.native[0].q[33] | b.native[0].q[34], 0);
+	npu_model_free(&b);
+	loc = locate(f, len, "token_embd.weight", "blk.4.ffn_up.weight");
+	memcpy(f + loc.data, "\x00\x7e", 2);	/* an f16 NaN */
+	t_write_file(path, f, len);
+	assert_int_equal(npu_model_load_gguf(path, &b, NULL, err, sizeof(err)), NPU_E_FORMAT);
+	assert_non_null(strstr(err, "token_embd.weight: block 0 has scale 0x7e00"));
+	free(f);
+	npu_tokenizer_free(&ta);
+	npu_model_free(&a);
+}
+
 /* One way to break a file, and what the error must say. */
 struct mutation {
 	const char *what;	/* bytes to find (a key or tensor name) */
@@ -437,13 +475,13 @@ static void malformed_files(void **state)
 		{ "general.architecture", 12, 'x', 1, "not llama" },
 		{ "llama.embedding_length", -1, 'x', 1, "llama.embedding_length is missing" },
 		{ "llama.embedding_length", 0, 6, 4, "is not an integer" },
-		{ "llama.attention.head_count", 4, 7, 4, "dim 64 is not a multiple of n_heads 7" },
+		{ "llama.attention.head_count", 4, 7, 4, "llama.* metadata: dim 64 is not a multiple of n_heads 7" },
 		{ "llama.rope.freq_base", 4, 0x48f42400, 4, "only 10000" },
 		{ "llama.rope.dimension_count", 4, 4, 4, "only RoPE over the whole head" },
 		{ "layer_norm_rms_epsilon", 4, 0x358637bd, 4, "only 1e-5" },
 		{ "tokenizer.ggml.tokens", 4, 6, 4, "holds type 6, not 8" },
 		{ "tokenizer.ggml.scores", 0, 8, 4, "is not an array" },
-		{ "tokenizer.ggml.bos_token_id", 4, 5, 4, "BOS/EOS ids 5/2" },
+		{ "tokenizer.ggml.bos_token_id", 4, 5, 4, "tokenizer.ggml.bos_token_id is 5" },
 		{ "tokenizer.ggml.model", 12, 'g', 1, "tokenizer.ggml.model is not llama" },
 		{ "blk.0.attn_q.weight", 0, 0, 4, "0 or more than 4 dimensions" },
 		{ "blk.0.attn_q.weight", 4, 65, 8, "shape does not fit" },
@@ -454,6 +492,9 @@ static void malformed_files(void **state)
 		{ "llama.block_count", 4, 4, 4, "blk.4.attn_norm.weight is not part of a llama model" },
 		{ "blk.4.ffn_up.weight", -8, '5', 1, "blk.4.ffn_up.weight is missing" },
 		{ "general.alignment", 4, 48, 4, "not a power of two" },
+		/* Far more layers than the file holds: found missing before any allocation. */
+		{ "llama.block_count", 4, 1024, 4, "blk.5.attn_norm.weight is missing" },
+		{ "tokenizer.ggml.model", -1, 'x', 1, "tokenizer.ggml.model is missing" },
 		{ NULL, -4, 0x7fc00000, 4, "is not a finite weight" },
 		{ NULL, -100, 0, 0, "runs past the file end" },
 		{ "tokenizer.ggml.tokens", 40, 0, 0, "truncated in a string value" },
@@ -543,6 +584,7 @@ int main(void)
 		cmocka_unit_test(q8_0_kept_exactly),
 		cmocka_unit_test(q4_0_kept_exactly),
 		cmocka_unit_test(quantized_files_run),
+		cmocka_unit_test(quantized_block_scales),
 		cmocka_unit_test(malformed_files),
 		cmocka_unit_test(truncated_everywhere),
 	};

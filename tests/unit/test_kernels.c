@@ -110,7 +110,7 @@ static void check_shape(const struct shape *s, enum npu_isa isa)
 
 static void level(enum npu_isa isa)
 {
-	static const uint32_t ks[] = { 32, 64, 96, 128, 172, 256, 384, 1000, 4096 };
+	static const uint32_t ks[] = { 2, 4, 6, 8, 10, 32, 64, 96, 128, 172, 256, 384, 1000, 4096 };
 	static const uint32_t groups[] = { 32, 64, 128, 0 };
 	int i, gi, xb, wb;
 

@@ -314,6 +314,7 @@ int main(int argc, char **argv)
 		a.weights = m.native ? "native" : "w8";
 	} else if (!ret && a.bits < 0 && !m.native) {
 		fprintf(stderr, "npu-run: --weights native: the model has no quantized matrices\n");
+		npu_tokenizer_free(&tok);
 		npu_model_free(&m);
 		return 2;
 	}

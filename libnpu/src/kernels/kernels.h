@@ -56,7 +56,7 @@ NPU_HIDDEN int npu_requant_avx512(const struct npu_fw_requant *rq);
 /* Bytes npu_mm_avx512_prepare needs for int8 activations. */
 static inline size_t npu_mm_prep_bytes(const struct npu_fw_matmul *mm)
 {
-	return (size_t)(mm->rows + 15) / 16 * 16 * (NPU_MM_PREP_STRIDE(mm->k) + mm->k) + 256;
+	return (size_t)(mm->rows + 15) / 16 * 16 * (NPU_MM_PREP_STRIDE(mm->k) + mm->k) + 320;
 }
 
 /* Fill @p for int8 activations from @buf (npu_mm_prep_bytes of it). */

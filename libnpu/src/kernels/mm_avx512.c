@@ -450,8 +450,9 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 		   uint32_t n1)
 {
 	uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, n, r, j, r_blocked = 0;
-	/* int4 weights in groups that tile 128 columns: a whole row at once. */
-	int whole_row_s4 = mm->x_bits == 8 && mm->w_bits == 4 && g <= 128 && 128 % g == 0;
+	/* int4 weights in groups of 8..128 that tile 128 columns: a whole row at once. */
+	int whole_row_s4 = mm->x_bits == 8 && mm->w_bits == 4 && g >= 8 && g <= 128 &&
+			   128 % g == 0;
 	int whole_row_s16s4 = mm->x_bits == 16 && mm->w_bits == 4 && g % 32 == 0;
 
 	if (npu_mm_gemm_fits(mm)) {
@@ -619,7 +620,7 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 	p->x_stride = NPU_MM_PREP_STRIDE(mm->k);
 	p->xe = buf;
 	p->xo = buf + mm->k / 2 + 64;
-	p->sx8 = (const int32_t *)(buf + (size_t)mm->rows * p->x_stride + 192);
+	p->sx8 = (const int32_t *)(buf + ((size_t)mm->rows * p->x_stride + 63) / 64 * 64 + 192);
 	for (r = 0; r < mm->rows; r++) {
 		const int8_t *x = (const int8_t *)mm->x + r * mm->x_stride;
 		uint8_t *e = buf + r * p->x_stride, *o = e + mm->k / 2 + 64;
