@@ -71,6 +71,42 @@ struct npu_fw_requant {
 };
 
 /**
+ * enum npu_fw_attention_step - the two integer sums of ATTENTION for one
+ * query row (struct npu_fw_attention).
+ * @NPU_FW_ATTN_SCORES: t[h][j] = sum_d q[h][d] * K_j[h / group][d].
+ * @NPU_FW_ATTN_VALUES: acc[h][d] = sum_j t[h][j] * V_j[h / group][d].
+ */
+enum npu_fw_attention_step {
+	NPU_FW_ATTN_SCORES,
+	NPU_FW_ATTN_VALUES,
+};
+
+/**
+ * struct npu_fw_attention - ATTENTION's sums, offered to a faster host.
+ * @step: which sum.
+ * @q: the query row, [n_heads][head_dim] (values of an I8 or I16 tensor).
+ * @k: row 0 of the K cache; row j at @k + j * @k_stride.
+ * @v: row 0 of the V cache; row j at @v + j * @v_stride.
+ * @k_bits: 8 or 16, the signed elements of @k; @v_bits likewise.
+ * @len: cache rows the query sees.
+ * @n_heads: query heads; @group: query heads per KV head.
+ * @head_dim: elements per head.
+ * @t: [n_heads][t_stride]: scores out (SCORES), weights in (VALUES).
+ * @acc: [n_heads][head_dim] results (VALUES).
+ */
+struct npu_fw_attention {
+	enum npu_fw_attention_step step;
+	const __s32 *q;
+	const __u8 *k, *v;
+	__u64 k_stride, v_stride;
+	__u32 k_bits, v_bits;
+	__u32 len, n_heads, group, head_dim;
+	__s64 *t;
+	__u64 t_stride;
+	__s64 *acc;
+};
+
+/**
  * struct npu_fw_core - what a core needs to execute command streams.
  * @tables: from npu_fw_image_verify() of the booted image.
  * @mem: address translation of the submitting context.
@@ -85,6 +121,9 @@ struct npu_fw_requant {
  * @requant: optional; computes struct npu_fw_requant and returns 0, or
  *	returns nonzero to leave it to the firmware's own loop.
  * @requant_ctx: passed back to @requant.
+ * @attention: optional; computes struct npu_fw_attention and returns 0, or
+ *	returns nonzero to leave it to the firmware's own loops.
+ * @attention_ctx: passed back to @attention.
  * @clock_ns: optional; the core's clock in nanoseconds, for streams that
  *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
  *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
@@ -101,6 +140,8 @@ struct npu_fw_core {
 	void *matmul_ctx;
 	int (*requant)(void *requant_ctx, const struct npu_fw_requant *rq);
 	void *requant_ctx;
+	int (*attention)(void *attention_ctx, const struct npu_fw_attention *a);
+	void *attention_ctx;
 	__u64 (*clock_ns)(void *clock_ctx);
 	void *clock_ctx;
 };

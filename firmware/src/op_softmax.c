@@ -111,8 +111,49 @@ __u32 fw_prepare_attention(struct fw_exec *x, struct fw_op *o)
 	return DRM_NPU_STATUS_OK;
 }
 
+/* Scores without scales: the firmware's loops for NPU_FW_ATTN_SCORES. */
+static void attention_scores(const struct fw_tensor *kc, const struct npu_fw_attention *a,
+			     __s32 *kr)
+{
+	__u32 j, h, d;
+
+	for (j = 0; j < a->len; j++) {
+		fw_load_row(kc, j, kr);
+		for (h = 0; h < a->n_heads; h++) {
+			const __s32 *kh = kr + (h / a->group) * a->head_dim;
+			const __s32 *qh = a->q + h * a->head_dim;
+			__s64 dot = 0;
+
+			for (d = 0; d < a->head_dim; d++)
+				dot += (__s64)qh[d] * kh[d];
+			a->t[h * a->t_stride + j] = dot;
+		}
+	}
+}
+
+/* Weighted values: the firmware's loops for NPU_FW_ATTN_VALUES. */
+static void attention_values(const struct fw_tensor *vc, const struct npu_fw_attention *a,
+			     __s32 *vr)
+{
+	__u32 j, h, d;
+
+	for (d = 0; d < a->n_heads * a->head_dim; d++)
+		a->acc[d] = 0;
+	for (j = 0; j < a->len; j++) {
+		fw_load_row(vc, j, vr);
+		for (h = 0; h < a->n_heads; h++) {
+			const __s32 *vh = vr + (h / a->group) * a->head_dim;
+			__s64 w = a->t[h * a->t_stride + j];
+
+			for (d = 0; d < a->head_dim; d++)
+				a->acc[h * a->head_dim + d] += w * vh[d];
+		}
+	}
+}
+
 __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 {
+	const struct npu_fw_core *c = x->core;
 	const struct drm_npu_pos_params *p = &o->op.pos;
 	const struct fw_tensor *q = &o->in[0], *kc = &o->in[1], *vc = &o->in[2];
 	__u32 hd = p->head_dim, nh = p->n_heads, group = nh / p->n_kv_heads;
@@ -121,23 +162,27 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 	__s64 *t = (__s64 *)(kr + kn + ((qn + kn) & 1));
 	__s64 *acc = t + (__u64)nh * cap;
 	__u64 pos = fw_read_pos(o);
-	__u32 m, h, j, d, st;
+	__u32 m, h, j, st;
+	struct npu_fw_attention a = {
+		.q = qr, .k = kc->data, .v = vc->data, .k_stride = kc->d.stride,
+		.v_stride = vc->d.stride, .k_bits = kc->d.dtype == DRM_NPU_DTYPE_I8 ? 8 : 16,
+		.v_bits = vc->d.dtype == DRM_NPU_DTYPE_I8 ? 8 : 16, .n_heads = nh,
+		.group = group, .head_dim = hd, .t = t, .t_stride = cap, .acc = acc,
+	};
 
 	if (pos + q->d.rows > cap)
 		return DRM_NPU_STATUS_RANGE;
 	for (m = 0; m < q->d.rows; m++) {
-		__u32 len = (__u32)pos + m + 1;
-		struct drm_npu_scale sq, mq, sv, sv_max = { 1, FW_SHIFT_MAX }, out_s;
+		struct drm_npu_scale sq, mq, sk, sv, sv_max = { 1, FW_SHIFT_MAX }, out_s;
 
+		a.len = (__u32)pos + m + 1;
 		st = fw_row_scale(q, m, &sq);
 		if (st)
 			return st;
 		fw_load_row(q, m, qr);
 		mq = fw_scale_mul(fw_scale_mul(sq, p->alpha), log2e_q16);
-		/* Scores: t[h][j] = q_h . k_j * sq * sk_j * alpha * log2(e), Q16. */
-		for (j = 0; j < len; j++) {
-			struct drm_npu_scale sk, mk;
-
+		/* Every cache row's scales first: a bad one stops the op before any sum. */
+		for (j = 0; j < a.len; j++) {
 			st = fw_row_scale(kc, j, &sk);
 			if (!st)
 				st = fw_row_scale(vc, j, &sv);
@@ -146,37 +191,34 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 			sv = fw_scale_norm(sv.mult, sv.shift);
 			if (fw_scale_cmp(sv, sv_max) > 0)
 				sv_max = sv;
-			mk = fw_scale_mul(mq, sk);
-			fw_load_row(kc, j, kr);
+		}
+		/* Scores: t[h][j] = q_h . k_j * sq * sk_j * alpha * log2(e), Q16. */
+		a.step = NPU_FW_ATTN_SCORES;
+		if (!c->attention || c->attention(c->attention_ctx, &a))
+			attention_scores(kc, &a, kr);
+		for (j = 0; j < a.len; j++) {
+			fw_row_scale(kc, j, &sk);
+			sk = fw_scale_mul(mq, sk);
 			for (h = 0; h < nh; h++) {
-				const __s32 *kh = kr + (h / group) * hd, *qh = qr + h * hd;
-				__s64 dot = 0;
+				__s64 *th = t + (__u64)h * cap + j;
 
-				for (d = 0; d < hd; d++)
-					dot += (__s64)qh[d] * kh[d];
-				t[(__u64)h * cap + j] = fw_clamp(fw_requant(dot, mk),
-								 -T_LIMIT, T_LIMIT);
+				*th = fw_clamp(fw_requant(*th, sk), -T_LIMIT, T_LIMIT);
 			}
 		}
 		for (h = 0; h < nh; h++)
-			softmax_q30(x->core->tables, t + (__u64)h * cap, len);
-		/* out_h = sum_j p_j * (sv_j / sv_max) * v_j, scale sv_max * 2^-30. */
-		for (d = 0; d < qn; d++)
-			acc[d] = 0;
-		for (j = 0; j < len; j++) {
+			softmax_q30(c->tables, t + (__u64)h * cap, a.len);
+		/* Weights p_j * sv_j / sv_max in place; out_h = sum_j w_j v_j at sv_max * 2^-30. */
+		for (j = 0; j < a.len; j++) {
 			struct drm_npu_scale rv;
 
 			fw_row_scale(vc, j, &sv);
 			rv = fw_scale_div(sv, sv_max);
-			fw_load_row(vc, j, kr);
-			for (h = 0; h < nh; h++) {
-				const __s32 *vh = kr + (h / group) * hd;
-				__s64 w = fw_requant(t[(__u64)h * cap + j], rv);
-
-				for (d = 0; d < hd; d++)
-					acc[h * hd + d] += w * vh[d];
-			}
+			for (h = 0; h < nh; h++)
+				t[(__u64)h * cap + j] = fw_requant(t[(__u64)h * cap + j], rv);
 		}
+		a.step = NPU_FW_ATTN_VALUES;
+		if (!c->attention || c->attention(c->attention_ctx, &a))
+			attention_values(vc, &a, kr);
 		out_s = sv_max;
 		out_s.shift += 30;
 		fw_emit_row(x, &o->out, m, acc, out_s);

@@ -147,6 +147,8 @@ static void *worker(void *arg)
 		.matmul_ctx = c->kernels,
 		.requant = npu_kernels_requant,
 		.requant_ctx = c->kernels,
+		.attention = npu_kernels_attention,
+		.attention_ctx = c->kernels,
 		.clock_ns = clock_ns,
 	};
 

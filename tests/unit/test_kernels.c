@@ -309,6 +309,93 @@ static void requant_equals_reference(void **state)
 	assert_true(fast > 5000);
 }
 
+/*
+ * ATTENTION's sums against their definition: random heads, groups, head
+ * sizes (with tails), cache lengths, 8- and 16-bit caches, and the
+ * extreme values; weights past int32 must go back to the firmware.
+ */
+static void attention_equals_reference(void **state)
+{
+	int round;
+
+	(void)state;
+	if (!have(NPU_ISA_AVX512)) {
+		if (getenv("CI"))
+			fail_msg("AVX-512 not available on this CPU");
+		print_message("AVX-512 not available here: not tested\n");
+		return;
+	}
+	t_seed(5151);
+	for (round = 0; round < 300; round++) {
+		uint32_t kvh = (uint32_t)t_rand_range(1, 4), group = (uint32_t)t_rand_range(1, 4);
+		uint32_t nh = kvh * group, hd = (uint32_t)t_rand_range(1, 130);
+		uint32_t len = (uint32_t)t_rand_range(1, 300), kb = t_rand() & 1 ? 8 : 16;
+		uint32_t vb = t_rand() & 1 ? 8 : 16, cap = len + 3, h, j, d;
+		uint64_t ks = (uint64_t)kvh * hd * kb / 8 + 6, vs = (uint64_t)kvh * hd * vb / 8 + 2;
+		int extreme = round % 5 == 0;
+		__s32 *q = malloc(nh * hd * 4);
+		uint8_t *k = malloc(len * ks), *v = malloc(len * vs);
+		__s64 *t = calloc((size_t)nh * cap, 8), *acc = calloc((size_t)nh * hd, 8);
+		int64_t *want = calloc((size_t)nh * (cap > hd ? cap : hd), 8);
+		struct npu_fw_attention a = {
+			NPU_FW_ATTN_SCORES, q, k, v, ks, vs, kb, vb, len, nh, group, hd, t, cap, acc,
+		};
+
+		assert_true(q && k && v && t && acc && want);
+		for (h = 0; h < nh * hd; h++)
+			q[h] = extreme ? -32768 : t_rand_range(-32768, 32767);
+		for (j = 0; j < len * ks; j++)
+			k[j] = extreme ? 0x80 : (uint8_t)t_rand();
+		for (j = 0; j < len * vs; j++)
+			v[j] = extreme ? 0x80 : (uint8_t)t_rand();
+		/* Scores. */
+		for (h = 0; h < nh; h++)
+			for (j = 0; j < len; j++) {
+				const uint8_t *row = k + j * ks + (uint64_t)(h / group) * hd * kb / 8;
+				int64_t dot = 0;
+
+				for (d = 0; d < hd; d++)
+					dot += (int64_t)q[h * hd + d] *
+					       (kb == 8 ? (int8_t)row[d] : ((const int16_t *)row)[d]);
+				want[h * cap + j] = dot;
+			}
+		assert_int_equal(npu_attention_avx512(&a), 0);
+		for (h = 0; h < nh; h++)
+			for (j = 0; j < len; j++)
+				if (t[h * cap + j] != want[h * cap + j])
+					fail_msg("scores h %u j %u (hd %u kb %u): %lld, want %lld", h, j,
+						 hd, kb, (long long)t[h * cap + j],
+						 (long long)want[h * cap + j]);
+		/* Values, with weights across the int32 range. */
+		for (h = 0; h < nh; h++)
+			for (j = 0; j < len; j++)
+				t[h * cap + j] = extreme ? INT32_MIN : t_rand_range(INT32_MIN, INT32_MAX);
+		for (h = 0; h < nh; h++)
+			for (d = 0; d < hd; d++) {
+				int64_t sum = 0;
+
+				for (j = 0; j < len; j++) {
+					const uint8_t *row = v + j * vs + (uint64_t)(h / group) * hd * vb / 8;
+
+					sum += t[h * cap + j] *
+					       (vb == 8 ? (int8_t)row[d] : ((const int16_t *)row)[d]);
+				}
+				want[h * hd + d] = sum;
+			}
+		a.step = NPU_FW_ATTN_VALUES;
+		assert_int_equal(npu_attention_avx512(&a), 0);
+		assert_memory_equal(acc, want, (size_t)nh * hd * 8);
+		t[(nh - 1) * cap + len - 1] = (int64_t)INT32_MAX + 1;
+		assert_int_not_equal(npu_attention_avx512(&a), 0);
+		free(q);
+		free(k);
+		free(v);
+		free(t);
+		free(acc);
+		free(want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +403,7 @@ int main(void)
 		cmocka_unit_test(avx512_equals_reference),
 		cmocka_unit_test(pool_equals_reference),
 		cmocka_unit_test(requant_equals_reference),
+		cmocka_unit_test(attention_equals_reference),
 	};
 
 	return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The cpu backend's MATMUL and requantization hooks: pick the best
- * instruction set this CPU has (or a lower one named by $NPU_CPU_ISA),
- * prepare the activations
- * once, and split the output columns across a persistent pool of threads
- * (the calling thread is one of them). Nothing is allocated per call once
+ * The cpu backend's MATMUL, requantization and attention hooks: pick the
+ * best instruction set this CPU has (or a lower one named by
+ * $NPU_CPU_ISA), prepare the activations once, and split the output
+ * columns across a persistent pool of threads (the calling thread is one
+ * of them). Nothing is allocated per call once
  * the preparation buffer has grown to the largest shape seen.
  */
 #include <pthread.h>
@@ -191,6 +191,13 @@ int npu_kernels_requant(void *ctx, const struct npu_fw_requant *rq)
 	const struct npu_kernels *k = ctx;
 
 	return k->isa == NPU_ISA_AVX512 ? npu_requant_avx512(rq) : 1;
+}
+
+int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a)
+{
+	const struct npu_kernels *k = ctx;
+
+	return k->isa == NPU_ISA_AVX512 ? npu_attention_avx512(a) : 1;
 }
 
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)

@@ -635,3 +635,73 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 					  x[c + 6] + x[c + 7]);
 	}
 }
+
+/* 16 signed elements of a cache row (8 or 16 bits) as int32, masked. */
+static inline __m512i load_kv16(const uint8_t *row, uint32_t bits, uint32_t d, __mmask16 m)
+{
+	if (bits == 8)
+		return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, row + d));
+	return _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, (const int16_t *)row + d));
+}
+
+/* 8 signed elements of a cache row as int64, masked. */
+static inline __m512i load_kv8(const uint8_t *row, uint32_t bits, uint32_t d, __mmask8 m)
+{
+	if (bits == 8)
+		return _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8(m, row + d));
+	return _mm512_cvtepi16_epi64(_mm_maskz_loadu_epi16(m, (const int16_t *)row + d));
+}
+
+/*
+ * ATTENTION's sums (struct npu_fw_attention) in 64-bit lanes: products of
+ * 16-bit values are exact in vpmuldq, and so are their int64 sums. The
+ * weights of the VALUES step must fit int32 for vpmuldq, which they do
+ * (softmax in Q30 times a ratio <= 1); other values go back to the firmware.
+ */
+int npu_attention_avx512(const struct npu_fw_attention *a)
+{
+	uint32_t h, j, d, hd = a->head_dim;
+
+	if (a->step == NPU_FW_ATTN_SCORES) {
+		for (j = 0; j < a->len; j++) {
+			const uint8_t *k = a->k + j * a->k_stride;
+
+			for (h = 0; h < a->n_heads; h++) {
+				const uint8_t *kh = k + (uint64_t)(h / a->group) * hd * (a->k_bits / 8);
+				__m512i even = _mm512_setzero_si512(), odd = even;
+
+				for (d = 0; d < hd; d += 16) {
+					__mmask16 m = hd - d >= 16 ? 0xffff : (__mmask16)((1u << (hd - d)) - 1);
+					__m512i qv = _mm512_maskz_loadu_epi32(m, a->q + h * hd + d);
+					__m512i kv = load_kv16(kh, a->k_bits, d, m);
+
+					even = _mm512_add_epi64(even, _mm512_mul_epi32(qv, kv));
+					odd = _mm512_add_epi64(odd, _mm512_mul_epi32(_mm512_srli_epi64(qv, 32),
+										     _mm512_srli_epi64(kv, 32)));
+				}
+				a->t[h * a->t_stride + j] =
+					_mm512_reduce_add_epi64(_mm512_add_epi64(even, odd));
+			}
+		}
+		return 0;
+	}
+	for (h = 0; h < a->n_heads; h++)
+		for (j = 0; j < a->len; j++)
+			if (a->t[h * a->t_stride + j] != (int32_t)a->t[h * a->t_stride + j])
+				return 1;
+	for (h = 0; h < a->n_heads; h++) {
+		const uint64_t off = (uint64_t)(h / a->group) * hd * (a->v_bits / 8);
+
+		for (d = 0; d < hd; d += 8) {
+			__mmask8 m = hd - d >= 8 ? 0xff : (__mmask8)((1u << (hd - d)) - 1);
+			__m512i acc = _mm512_setzero_si512();
+
+			for (j = 0; j < a->len; j++)
+				acc = _mm512_add_epi64(acc, _mm512_mul_epi32(
+					_mm512_set1_epi64(a->t[h * a->t_stride + j]),
+					load_kv8(a->v + j * a->v_stride + off, a->v_bits, d, m)));
+			_mm512_mask_storeu_epi64(a->acc + h * hd + d, m, acc);
+		}
+	}
+	return 0;
+}
