@@ -275,7 +275,10 @@ static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, do
 	return ret;
 }
 
-/* W8 and W4 decode of one synthetic shape (the model is made once). */
+/*
+ * W8 and W4 decode of one synthetic shape (the model is made once) into
+ * r[0] and r[1]; returns how many results it filled: 2, or 0 on failure.
+ */
 static int bench_decodes(npu_device *dev, const char *shape, const char *label, double bw,
 			 struct decode_result *r)
 {

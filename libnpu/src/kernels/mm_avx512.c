@@ -14,6 +14,22 @@
 
 #include "kernels.h"
 
+/* Masks of the first @left lanes (all of them from the lane count up). */
+static inline __mmask64 first64(uint32_t left)
+{
+	return left >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - left));
+}
+
+static inline __mmask16 first16(uint32_t left)
+{
+	return left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+}
+
+static inline __mmask8 first8(uint32_t left)
+{
+	return left >= 8 ? 0xff : (__mmask8)((1u << left) - 1);
+}
+
 /* The sum of 16 int32 lanes, in 64 bits (lanes may each be near 2^27). */
 static inline int64_t hsum(__m512i v)
 {
@@ -37,7 +53,7 @@ static inline int64_t dot_u8s8(const uint8_t *xu, const int8_t *w, uint32_t len)
 		sw = _mm512_dpbusd_epi32(sw, ones, wv);
 	}
 	if (c < len) {
-		__mmask64 m = _cvtu64_mask64((~0ull) >> (64 - (len - c)));
+		__mmask64 m = first64(len - c);
 		__m512i wv = _mm512_maskz_loadu_epi8(m, w + c);
 
 		acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(m, xu + c), wv);
@@ -59,7 +75,7 @@ static inline int64_t dot_u8s4(const uint8_t *xe, const uint8_t *xo, const uint8
 	uint32_t half = len / 2, c;
 
 	for (c = 0; c < half; c += 64) {
-		__mmask64 m = half - c >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - (half - c)));
+		__mmask64 m = first64(half - c);
 		__m512i b = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w + c), flip);
 		__m512i e = _mm512_maskz_loadu_epi8(m, xe + c), o = _mm512_maskz_loadu_epi8(m, xo + c);
 
@@ -146,18 +162,17 @@ static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const int32_t *sx8
 
 	for (c = 0; c < k; c += 128) {
 		uint32_t bytes = k - c >= 128 ? 64 : (k - c) / 2, groups = (bytes * 2 + g - 1) / g;
-		__mmask64 m = bytes == 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - bytes));
+		__mmask64 m = first64(bytes);
 		__m512i b = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w + c / 2), flip);
 		__m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(b, lo4),
 						_mm512_maskz_loadu_epi8(m, xe + c / 2));
 		__m512i fv = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(
-			_cvtu32_mask16((1u << groups) - 1), f + c / g));
+			first16(groups), f + c / g));
 
 		d = _mm512_dpbusd_epi32(d, _mm512_and_si512(_mm512_srli_epi16(b, 4), lo4),
 					_mm512_maskz_loadu_epi8(m, xo + c / 2));
 		/* Exact per lane: |d - 8 sum(x)| <= 8192, times a factor < 2^16. */
-		d = _mm512_sub_epi32(d, _mm512_maskz_loadu_epi32(_cvtu32_mask16(
-			bytes == 64 ? 0xffff : (1u << (bytes / 4)) - 1), sx8 + c / 8));
+		d = _mm512_sub_epi32(d, _mm512_maskz_loadu_epi32(first16(bytes / 4), sx8 + c / 8));
 		d = _mm512_mullo_epi32(d, _mm512_permutexvar_epi32(idx, fv));
 		acc_lo = _mm512_add_epi64(acc_lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(d)));
 		acc_hi = _mm512_add_epi64(acc_hi,
@@ -224,8 +239,7 @@ static void block_u8s8(const struct npu_fw_matmul *mm, const struct npu_mm_prep 
 		int64_t dots[4][4], sums[4];
 
 		for (c = j * g; c < (j + 1) * g; c += 64) {
-			uint32_t left = (j + 1) * g - c;
-			__mmask64 m = left >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - left));
+			__mmask64 m = first64((j + 1) * g - c);
 			__m512i v0 = _mm512_maskz_loadu_epi8(m, w0 + c);
 			__m512i v1 = _mm512_maskz_loadu_epi8(m, w1 + c);
 			__m512i v2 = _mm512_maskz_loadu_epi8(m, w2 + c);
@@ -286,7 +300,7 @@ static int64_t row_sum_s8(const uint8_t *w, uint32_t k)
 	uint32_t c;
 
 	for (c = 0; c < k; c += 64) {
-		__mmask64 m = k - c >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - (k - c)));
+		__mmask64 m = first64(k - c);
 
 		sw = _mm512_dpbusd_epi32(sw, ones, _mm512_maskz_loadu_epi8(m, w + c));
 	}
@@ -536,7 +550,7 @@ int npu_requant_avx512(const struct npu_fw_requant *rq)
 	half = _mm512_set1_epi64(1ll << (rq->shift - 33));
 	count = _mm_cvtsi32_si128(rq->shift - 32);
 	for (i = 0; i < rq->n; i += 8) {
-		__mmask8 m = rq->n - i >= 8 ? 0xff : (__mmask8)((1u << (rq->n - i)) - 1);
+		__mmask8 m = first8(rq->n - i);
 		__m512i v = _mm512_maskz_loadu_epi64(m, rq->v + i);
 		__m512i a = _mm512_abs_epi64(v);
 		__m512i hi = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mult);
@@ -564,7 +578,7 @@ static void flip(const uint8_t *x, uint8_t *u, uint32_t n)
 	uint32_t c;
 
 	for (c = 0; c < n; c += 64) {
-		__mmask64 m = n - c >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - (n - c)));
+		__mmask64 m = first64(n - c);
 
 		_mm512_mask_storeu_epi8(u + c, m,
 					_mm512_xor_si512(_mm512_maskz_loadu_epi8(m, x + c), flip));
@@ -671,7 +685,7 @@ int npu_attention_avx512(const struct npu_fw_attention *a)
 				__m512i even = _mm512_setzero_si512(), odd = even;
 
 				for (d = 0; d < hd; d += 16) {
-					__mmask16 m = hd - d >= 16 ? 0xffff : (__mmask16)((1u << (hd - d)) - 1);
+					__mmask16 m = first16(hd - d);
 					__m512i qv = _mm512_maskz_loadu_epi32(m, a->q + h * hd + d);
 					__m512i kv = load_kv16(kh, a->k_bits, d, m);
 
@@ -693,7 +707,7 @@ int npu_attention_avx512(const struct npu_fw_attention *a)
 		const uint64_t off = (uint64_t)(h / a->group) * hd * (a->v_bits / 8);
 
 		for (d = 0; d < hd; d += 8) {
-			__mmask8 m = hd - d >= 8 ? 0xff : (__mmask8)((1u << (hd - d)) - 1);
+			__mmask8 m = first8(hd - d);
 			__m512i acc = _mm512_setzero_si512();
 
 			for (j = 0; j < a->len; j++)
