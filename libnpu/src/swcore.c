@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The software NPU core. It boots the firmware image, keeps a device
+ * address space (buffers at addresses that are never reused, with unmapped
+ * guard gaps between them), and runs the firmware's command processor on
+ * a worker thread, so that submit and wait behave as they do on a device:
+ * asynchronous, prioritized, faulting on bad addresses.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "swcore.h"
+#include "../../firmware/include/npu_fw.h"
+#include "kernels/kernels.h"
+
+#define VA_BASE 0x100000000ull		/* no buffer near address 0 */
+#define VA_ALIGN 4096ull
+#define VA_GUARD 4096ull		/* unmapped bytes after every buffer */
+#define RING NPU_SWCORE_RING
+
+struct vma {
+	uint64_t start, size;
+	void *host;
+};
+
+struct job {
+	struct job *next;
+	uint64_t seq, addr, cookie;
+	uint32_t size;
+};
+
+struct job_slot {
+	uint64_t seq;
+	int done;
+	struct npu_job_result res;
+	struct npu_swcore_range *writes;
+	uint32_t n_writes;
+};
+
+struct npu_swcore {
+	void *image;
+	struct npu_fw_tables tables;
+	void *scratch;
+	struct npu_kernels *kernels;
+	npu_swcore_retire_fn retire;
+	void *retire_ctx;
+
+	/*
+	 * The address space. run_lock is held for reading while a job runs
+	 * and for writing to unmap, so pointers a job holds stay valid;
+	 * map_lock guards the table itself, briefly.
+	 */
+	pthread_rwlock_t run_lock;
+	pthread_mutex_t map_lock;
+	struct vma *vmas;
+	size_t n_vmas, cap_vmas;
+	uint64_t va_next;
+
+	/* The running job's writes (worker thread only), when tracked. */
+	int track_writes;
+	int writes_failed;
+	struct npu_swcore_range *writes;
+	uint32_t n_writes, cap_writes;
+
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cond;		/* work queued, or stop */
+	pthread_cond_t done_cond;	/* a job finished */
+	struct job *head[3], *tail[3];
+	uint64_t next_seq;
+	uint32_t in_flight;
+	struct job_slot ring[RING];
+	int stop;
+	pthread_t worker;
+};
+
+/* Caller holds map_lock. Index of the vma containing addr, or -1. */
+static long vma_find(const struct npu_swcore *c, uint64_t addr)
+{
+	size_t lo = 0, hi = c->n_vmas;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct vma *v = &c->vmas[mid];
+
+		if (addr < v->start)
+			hi = mid;
+		else if (addr - v->start >= v->size)
+			lo = mid + 1;
+		else
+			return (long)mid;
+	}
+	return -1;
+}
+
+static void note_write(struct npu_swcore *c, uint64_t addr, uint64_t len)
+{
+	if (c->n_writes == c->cap_writes) {
+		uint32_t cap = c->cap_writes ? c->cap_writes * 2 : 64;
+		struct npu_swcore_range *n = realloc(c->writes, cap * sizeof(*n));
+
+		if (!n) {
+			c->writes_failed = 1;
+			return;
+		}
+		c->writes = n;
+		c->cap_writes = cap;
+	}
+	c->writes[c->n_writes].addr = addr;
+	c->writes[c->n_writes].len = len;
+	c->n_writes++;
+}
+
+/* The core's MMU: a range must lie inside one buffer. */
+static void *translate(void *ctx, __u64 addr, __u64 len, int write, __u64 *fault_addr)
+{
+	struct npu_swcore *c = ctx;
+	void *p = NULL;
+	long i;
+
+	pthread_mutex_lock(&c->map_lock);
+	i = vma_find(c, addr);
+	if (i < 0) {
+		*fault_addr = addr;
+	} else if (len > c->vmas[i].size - (addr - c->vmas[i].start)) {
+		*fault_addr = c->vmas[i].start + c->vmas[i].size;
+	} else {
+		p = (char *)c->vmas[i].host + (addr - c->vmas[i].start);
+		if (write && len && c->track_writes)
+			note_write(c, addr, len);
+	}
+	pthread_mutex_unlock(&c->map_lock);
+	return p;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct npu_swcore_range *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The running job's writes, sorted and merged, as the slot's own list. */
+static void take_writes(struct npu_swcore *c, struct job_slot *slot)
+{
+	uint32_t i, n = 0;
+
+	free(slot->writes);
+	slot->writes = NULL;
+	slot->n_writes = 0;
+	if (!c->n_writes)
+		return;
+	qsort(c->writes, c->n_writes, sizeof(*c->writes), range_cmp);
+	for (i = 1; i < c->n_writes; i++) {
+		struct npu_swcore_range *last = &c->writes[n];
+		uint64_t end = c->writes[i].addr + c->writes[i].len;
+
+		if (c->writes[i].addr <= last->addr + last->len) {
+			if (end > last->addr + last->len)
+				last->len = end - last->addr;
+		} else {
+			c->writes[++n] = c->writes[i];
+		}
+	}
+	n++;
+	slot->writes = malloc(n * sizeof(*slot->writes));
+	if (slot->writes) {
+		memcpy(slot->writes, c->writes, n * sizeof(*slot->writes));
+		slot->n_writes = n;
+	} else {
+		c->writes_failed = 1;
+	}
+	c->n_writes = 0;
+}
+
+static struct job *pop(struct npu_swcore *c)
+{
+	int p;
+
+	for (p = NPU_PRIO_HIGH; p >= 0; p--) {
+		struct job *j = c->head[p];
+
+		if (j) {
+			c->head[p] = j->next;
+			if (!c->head[p])
+				c->tail[p] = NULL;
+			return j;
+		}
+	}
+	return NULL;
+}
+
+/* The core's clock for stream profiles. */
+static __u64 clock_ns(void *unused)
+{
+	(void)unused;
+	return (__u64)npu_now_ns();
+}
+
+static void *worker(void *arg)
+{
+	struct npu_swcore *c = arg;
+	struct npu_fw_core core = {
+		.tables = &c->tables,
+		.mem = { translate, c },
+		.scratch = c->scratch,
+		.scratch_size = NPU_FW_SCRATCH_SIZE,
+		.matmul = npu_kernels_matmul,
+		.matmul_ctx = c->kernels,
+		.requant = npu_kernels_requant,
+		.requant_ctx = c->kernels,
+		.attention = npu_kernels_attention,
+		.attention_ctx = c->kernels,
+		.clock_ns = clock_ns,
+	};
+
+	for (;;) {
+		struct npu_fw_result r;
+		struct job_slot *slot;
+		struct job *j;
+
+		pthread_mutex_lock(&c->q_lock);
+		while (!(j = pop(c)) && !c->stop)
+			pthread_cond_wait(&c->q_cond, &c->q_lock);
+		pthread_mutex_unlock(&c->q_lock);
+		if (!j)
+			return NULL;
+
+		pthread_rwlock_rdlock(&c->run_lock);
+		c->writes_failed = 0;
+		npu_fw_exec(&core, j->addr, j->size, &r);
+		pthread_rwlock_unlock(&c->run_lock);
+		if (c->retire)
+			c->retire(c->retire_ctx, j->cookie);
+
+		pthread_mutex_lock(&c->q_lock);
+		slot = &c->ring[j->seq % RING];
+		take_writes(c, slot);
+		slot->res.status = r.status;
+		slot->res.op_index = r.op_index;
+		slot->res.fault_addr = r.fault_addr;
+		/* Without the list of what it wrote, a tracked job's result is lost. */
+		if (c->writes_failed && r.status == NPU_JOB_OK)
+			slot->res.status = NPU_JOB_CANCELLED;
+		slot->done = 1;
+		c->in_flight--;
+		pthread_cond_broadcast(&c->done_cond);
+		pthread_mutex_unlock(&c->q_lock);
+		free(j);
+	}
+}
+
+static void release(struct npu_swcore *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < RING; i++)
+		free(c->ring[i].writes);
+	free(c->writes);
+	npu_kernels_destroy(c->kernels);
+	free(c->scratch);
+	free(c->image);
+	free(c);
+}
+
+int npu_swcore_create(int track_writes, npu_swcore_retire_fn retire, void *ctx,
+		      struct npu_swcore **out)
+{
+	struct npu_swcore *c = calloc(1, sizeof(*c));
+	pthread_condattr_t attr;
+	size_t size;
+	int err;
+
+	if (!c)
+		return NPU_E_NOMEM;
+	err = npu_firmware_load(&c->image, &size);
+	if (!err && npu_fw_image_verify(c->image, size, &c->tables) != NPU_FW_IMAGE_OK)
+		err = NPU_E_FIRMWARE;
+	if (!err) {
+		c->scratch = aligned_alloc(64, NPU_FW_SCRATCH_SIZE);
+		c->kernels = npu_kernels_create();
+		if (!c->scratch || !c->kernels)
+			err = NPU_E_NOMEM;
+	}
+	if (err) {
+		release(c);
+		return err;
+	}
+	c->track_writes = track_writes;
+	c->retire = retire;
+	c->retire_ctx = ctx;
+	c->va_next = VA_BASE;
+	c->next_seq = 1;
+	pthread_rwlock_init(&c->run_lock, NULL);
+	pthread_mutex_init(&c->map_lock, NULL);
+	pthread_mutex_init(&c->q_lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->q_cond, NULL);
+	pthread_cond_init(&c->done_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (pthread_create(&c->worker, NULL, worker, c)) {
+		release(c);
+		return NPU_E_NOMEM;
+	}
+	*out = c;
+	return NPU_OK;
+}
+
+void npu_swcore_destroy(struct npu_swcore *c)
+{
+	/* Queued jobs still run: stop is seen only when the queue is empty. */
+	pthread_mutex_lock(&c->q_lock);
+	c->stop = 1;
+	pthread_cond_broadcast(&c->q_cond);
+	pthread_mutex_unlock(&c->q_lock);
+	pthread_join(c->worker, NULL);
+	/* No job runs any more: release every buffer still mapped. */
+	while (c->n_vmas)
+		free(c->vmas[--c->n_vmas].host);
+	pthread_rwlock_destroy(&c->run_lock);
+	pthread_mutex_destroy(&c->map_lock);
+	pthread_mutex_destroy(&c->q_lock);
+	pthread_cond_destroy(&c->q_cond);
+	pthread_cond_destroy(&c->done_cond);
+	free(c->vmas);
+	release(c);
+}
+
+void npu_swcore_query(const struct npu_swcore *c, struct npu_info *info)
+{
+	static const char *const isa[] = { "scalar", "avx2", "avx512-vnni" };
+
+	snprintf(info->name, sizeof(info->name), "software NPU core, matmul %s x%d threads",
+		 isa[npu_kernels_isa(c->kernels)], npu_kernels_threads(c->kernels));
+	info->abi_major = DRM_NPU_ABI_MAJOR;
+	info->abi_minor = DRM_NPU_ABI_MINOR;
+	info->fw_abi_major = c->tables.abi_major;
+	info->fw_abi_minor = c->tables.abi_minor;
+	strncpy(info->fw_build_id, c->tables.build_id, sizeof(info->fw_build_id) - 1);
+	info->op_mask = c->tables.op_mask;
+	info->n_cores = 1;
+	info->n_priorities = 3;
+	info->va_size = NPU_SWCORE_VA_SIZE;
+	info->scratch_size = NPU_FW_SCRATCH_SIZE;
+}
+
+int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void **host)
+{
+	uint64_t span;
+	void *p;
+	int err = NPU_OK;
+
+	if (size == 0)
+		return NPU_E_INVAL;
+	if (size > NPU_SWCORE_VA_SIZE)
+		return NPU_E_NOSPC;
+	span = (size + VA_ALIGN - 1) & ~(VA_ALIGN - 1);
+	p = calloc(1, span);
+	if (!p)
+		return NPU_E_NOMEM;
+	/* Adding a mapping does not disturb a running job: no run_lock. */
+	pthread_mutex_lock(&c->map_lock);
+	if (c->va_next + span + VA_GUARD > VA_BASE + NPU_SWCORE_VA_SIZE) {
+		err = NPU_E_NOSPC;
+	} else if (c->n_vmas == c->cap_vmas) {
+		size_t cap = c->cap_vmas ? c->cap_vmas * 2 : 64;
+		struct vma *n = realloc(c->vmas, cap * sizeof(*n));
+
+		if (n) {
+			c->vmas = n;
+			c->cap_vmas = cap;
+		} else {
+			err = NPU_E_NOMEM;
+		}
+	}
+	if (!err) {
+		/* Addresses only grow, so appending keeps the array sorted. */
+		/* The MMU maps whole pages, as the kernel driver's does. */
+		c->vmas[c->n_vmas].start = c->va_next;
+		c->vmas[c->n_vmas].size = span;
+		c->vmas[c->n_vmas].host = p;
+		c->n_vmas++;
+		*addr = c->va_next;
+		*host = p;
+		c->va_next += span + VA_GUARD;
+	}
+	pthread_mutex_unlock(&c->map_lock);
+	if (err)
+		free(p);
+	return err;
+}
+
+int npu_swcore_free(struct npu_swcore *c, uint64_t addr)
+{
+	void *host = NULL;
+	long i;
+
+	/* Waits for a running job, which may hold pointers into the buffer. */
+	pthread_rwlock_wrlock(&c->run_lock);
+	pthread_mutex_lock(&c->map_lock);
+	i = vma_find(c, addr);
+	if (i >= 0 && c->vmas[i].start == addr) {
+		host = c->vmas[i].host;
+		memmove(&c->vmas[i], &c->vmas[i + 1], (c->n_vmas - (size_t)i - 1) * sizeof(*c->vmas));
+		c->n_vmas--;
+	}
+	pthread_mutex_unlock(&c->map_lock);
+	pthread_rwlock_unlock(&c->run_lock);
+	free(host);
+	return host ? NPU_OK : NPU_E_HANDLE;
+}
+
+void *npu_swcore_host(struct npu_swcore *c, uint64_t addr, uint64_t len)
+{
+	__u64 fault;
+
+	return translate(c, addr, len, 0, &fault);
+}
+
+int npu_swcore_submit(struct npu_swcore *c, uint64_t addr, uint32_t size, int prio,
+		      uint64_t cookie, uint64_t *seq)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	struct job_slot *slot;
+
+	if (!j)
+		return NPU_E_NOMEM;
+	if (prio < 0 || prio > NPU_PRIO_HIGH) {
+		free(j);
+		return NPU_E_INVAL;
+	}
+	j->addr = addr;
+	j->size = size;
+	j->cookie = cookie;
+	pthread_mutex_lock(&c->q_lock);
+	slot = &c->ring[c->next_seq % RING];
+	if (c->in_flight == RING || (slot->seq && !slot->done)) {
+		pthread_mutex_unlock(&c->q_lock);
+		free(j);
+		return NPU_E_NOSPC;
+	}
+	j->seq = c->next_seq++;
+	slot->seq = j->seq;
+	slot->done = 0;
+	c->in_flight++;
+	if (c->tail[prio])
+		c->tail[prio]->next = j;
+	else
+		c->head[prio] = j;
+	c->tail[prio] = j;
+	*seq = j->seq;
+	pthread_cond_signal(&c->q_cond);
+	pthread_mutex_unlock(&c->q_lock);
+	return NPU_OK;
+}
+
+static void copy_writes(const struct job_slot *slot, struct npu_swcore_range *w, uint32_t max,
+			uint32_t *n)
+{
+	uint32_t i, k = slot->n_writes;
+
+	if (!n)
+		return;
+	if (k > max && max) {
+		const struct npu_swcore_range *last = &slot->writes[k - 1];
+
+		memcpy(w, slot->writes, (max - 1) * sizeof(*w));
+		w[max - 1].addr = slot->writes[max - 1].addr;
+		w[max - 1].len = last->addr + last->len - w[max - 1].addr;
+		*n = max;
+		return;
+	}
+	for (i = 0; i < k && i < max; i++)
+		w[i] = slot->writes[i];
+	*n = i;
+}
+
+int npu_swcore_wait(struct npu_swcore *c, uint64_t seq, int64_t timeout_ns,
+		    struct npu_job_result *res, struct npu_swcore_range *writes,
+		    uint32_t max_writes, uint32_t *n_writes)
+{
+	struct job_slot *slot = &c->ring[seq % RING];
+	struct timespec deadline;
+	int err = NPU_OK;
+
+	if (timeout_ns > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += timeout_ns / 1000000000;
+		deadline.tv_nsec += timeout_ns % 1000000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+	}
+	pthread_mutex_lock(&c->q_lock);
+	if (seq == 0 || seq >= c->next_seq) {
+		err = NPU_E_INVAL;
+	} else if (slot->seq != seq) {
+		err = NPU_E_EXPIRED;
+	} else {
+		while (!slot->done && slot->seq == seq) {
+			if (timeout_ns == 0) {
+				err = NPU_E_TIMEOUT;
+				break;
+			}
+			if (timeout_ns < 0) {
+				pthread_cond_wait(&c->done_cond, &c->q_lock);
+			} else if (pthread_cond_timedwait(&c->done_cond, &c->q_lock, &deadline) ==
+				   ETIMEDOUT) {
+				err = slot->done ? NPU_OK : NPU_E_TIMEOUT;
+				break;
+			}
+		}
+		if (!err) {
+			*res = slot->res;
+			copy_writes(slot, writes, max_writes, n_writes);
+		}
+	}
+	pthread_mutex_unlock(&c->q_lock);
+	return err;
+}

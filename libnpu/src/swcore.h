@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A software NPU core: the firmware's command processor over an address
+ * space of its own, fed by a prioritized queue on a worker thread. The cpu
+ * backend runs one in-process; tools/npu-usb-gadget serves one over USB.
+ */
+#ifndef LIBNPU_SWCORE_H
+#define LIBNPU_SWCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#define NPU_SWCORE_VA_SIZE (1ull << 40)
+#define NPU_SWCORE_RING 1024u		/* job results retained; also max in flight */
+
+struct npu_swcore;
+
+/* A device address range a job may have written. */
+struct npu_swcore_range {
+	uint64_t addr, len;
+};
+
+/* Called on the worker thread once job @cookie's stream is no longer read. */
+typedef void (*npu_swcore_retire_fn)(void *ctx, uint64_t cookie);
+
+/*
+ * Boot the firmware and start the worker. With @track_writes, each job
+ * records the ranges its ops map for writing (npu_swcore_wait returns them).
+ */
+NPU_HIDDEN int npu_swcore_create(int track_writes, npu_swcore_retire_fn retire, void *ctx,
+				 struct npu_swcore **out);
+/* Run the queued jobs, stop the worker, release every buffer. */
+NPU_HIDDEN void npu_swcore_destroy(struct npu_swcore *c);
+/* Describe the core: name (matmul ISA and threads), firmware ABI and ops. */
+NPU_HIDDEN void npu_swcore_query(const struct npu_swcore *c, struct npu_info *info);
+
+/* A zeroed buffer of @size bytes at a device address never used before. */
+NPU_HIDDEN int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr,
+				void **host);
+/* Unmap the buffer at @addr once no job runs; NPU_E_HANDLE if none starts there. */
+NPU_HIDDEN int npu_swcore_free(struct npu_swcore *c, uint64_t addr);
+/* Host view of [addr, addr + len) when it lies inside one buffer, else NULL. */
+NPU_HIDDEN void *npu_swcore_host(struct npu_swcore *c, uint64_t addr, uint64_t len);
+
+NPU_HIDDEN int npu_swcore_submit(struct npu_swcore *c, uint64_t addr, uint32_t size, int prio,
+				 uint64_t cookie, uint64_t *seq);
+/*
+ * Wait for job @seq (timeout_ns < 0: forever, 0: poll). With write tracking,
+ * up to @max_writes merged ranges go to @writes and their count to
+ * *n_writes; a longer list ends in one range covering the rest.
+ */
+NPU_HIDDEN int npu_swcore_wait(struct npu_swcore *c, uint64_t seq, int64_t timeout_ns,
+			       struct npu_job_result *res, struct npu_swcore_range *writes,
+			       uint32_t max_writes, uint32_t *n_writes);
+
+#endif
