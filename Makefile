@@ -41,8 +41,8 @@ FW_CFLAGS := $(BASE_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include -ffreestanding -fn
 	-fno-tree-loop-distribute-patterns -fno-stack-protector \
 	-mgeneral-regs-only -mno-red-zone
 
-PKG_CFLAGS := $(shell pkg-config --cflags cmocka libdrm 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs libdrm 2>/dev/null || echo -ldrm)
+PKG_CFLAGS := $(shell pkg-config --cflags cmocka libdrm libusb-1.0 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs libdrm libusb-1.0 2>/dev/null || echo -ldrm -lusb-1.0)
 CFLAGS := $(BASE_CFLAGS) -Ilibnpu/include $(PKG_CFLAGS)
 
 FW_SRCS := $(wildcard firmware/src/*.c)
@@ -56,7 +56,9 @@ LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj
 # Each ISA's kernels compile for that ISA only; kernels.c picks at run time.
 ISA_FLAGS_mm_avx2 := -mavx2
 ISA_FLAGS_mm_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
-TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench $(O)/bin/npu-gguf
+TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench $(O)/bin/npu-gguf \
+	$(O)/bin/npu-usb-gadget
+GADGET_SRCS := $(wildcard tools/npu-usb-gadget/*.c)
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
 # npu-run's engines without its main(): the model tests link them.
 RUN_LIB_SRCS := $(filter-out tools/npu-run/main.c,$(RUN_SRCS))
@@ -134,6 +136,11 @@ $(O)/bin/npu-run: $(RUN_SRCS) tools/npu-run/runner.h $(O)/lib/libnpu.a $(HDRS)
 $(O)/bin/npu-bench: tools/npu-bench.c $(RUN_LIB_SRCS) tools/npu-run/runner.h $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itools -o $@ $< $(RUN_LIB_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
+# The USB NPU's device side serves libnpu's own software core (swcore.c).
+$(O)/bin/npu-usb-gadget: $(GADGET_SRCS) tools/npu-usb-gadget/gadget.h $(O)/lib/libnpu.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(GADGET_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
@@ -300,7 +307,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 FIRMWAREDIR ?= /lib/firmware
 UDEVRULESDIR ?= /lib/udev/rules.d
-INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf
+INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf npu-usb-gadget
 INSTALL_HDRS := libnpu/include/npu/npu.h libnpu/include/npu/model.h
 MAN_PAGES := $(wildcard docs/man/*.1)
 

@@ -46,7 +46,8 @@ fi
 
 missing=
 for f in usr/bin/npu-info usr/bin/npu-run usr/bin/npu-bench usr/bin/npu-numerics \
-	usr/bin/npu-gguf usr/include/npu/npu.h usr/include/npu/model.h usr/include/drm/npu_accel.h \
+	usr/bin/npu-gguf usr/bin/npu-usb-gadget usr/include/npu/npu.h usr/include/npu/model.h \
+	usr/include/drm/npu_accel.h usr/share/man/man1/npu-usb-gadget.1 \
 	usr/lib/libnpu.a usr/lib/libnpu.so.0 usr/share/man/man1/npu-run.1 \
 	usr/share/man/man1/npu-info.1 lib/firmware/npu/npu_fw.bin lib/udev/rules.d/70-npu.rules; do
 	[ -e "$dest/$f" ] || missing="$missing $f"

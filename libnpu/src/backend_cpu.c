@@ -24,7 +24,7 @@ static int cpu_open(npu_device *dev)
 
 static void cpu_close(npu_device *dev)
 {
-	npu_swcore_destroy(dev->priv);
+	npu_swcore_destroy(dev->priv, 0);
 	/* The core freed itself: npu_close must not free it again. */
 	dev->priv = NULL;
 }

@@ -133,6 +133,7 @@ int npu_bo_map(npu_device *dev, npu_bo bo, void **ptr)
 	s = find(dev, bo, &err);
 	if (s) {
 		s->map_count++;
+		s->touched = 1;
 		*ptr = s->host;
 	}
 	pthread_mutex_unlock(&dev->lock);

@@ -10,12 +10,13 @@
 /* Hardware backends first: "auto" takes the first that opens. */
 static const struct npu_backend_ops *const backends[] = {
 	&npu_backend_accel,
+	&npu_backend_usb,
 	&npu_backend_cpu,
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
-static const char *const backend_names[N_BACKENDS + 1] = { "accel", "cpu", NULL };
+static const char *const backend_names[N_BACKENDS + 1] = { "accel", "usb", "cpu", NULL };
 
 const char *const *npu_backends(void)
 {

@@ -20,6 +20,8 @@ struct bo_slot {
 	uint64_t dev_addr;
 	void *host;		/* backend's host view of the bytes */
 	uint32_t gem_handle;	/* accel backend */
+	int touched;		/* mapped since the backend last looked (usb) */
+	void *priv;		/* the backend's own state of the buffer */
 };
 
 struct npu_device;
@@ -55,6 +57,7 @@ struct npu_device {
 
 extern const struct npu_backend_ops npu_backend_cpu NPU_HIDDEN;
 extern const struct npu_backend_ops npu_backend_accel NPU_HIDDEN;
+extern const struct npu_backend_ops npu_backend_usb NPU_HIDDEN;
 
 /* buffer.c: look a handle up; on success *slot is a copy of the slot. */
 NPU_HIDDEN int npu_bo_lookup(struct npu_device *dev, npu_bo bo, struct bo_slot *slot);

@@ -19,6 +19,7 @@ static const char *const lib_errors[] = {
 	[-NPU_E_UNSUPPORTED] = "operation not supported by the device",
 	[-NPU_E_BUSY] = "object in use",
 	[-NPU_E_FORMAT] = "malformed model or tokenizer file",
+	[-NPU_E_GONE] = "the device went away (unplugged or reset); reopen it",
 };
 
 static const char *const job_statuses[] = {

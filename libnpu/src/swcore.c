@@ -73,6 +73,7 @@ struct npu_swcore {
 	uint32_t in_flight;
 	struct job_slot ring[RING];
 	int stop;
+	int cancel;		/* destroy without running what is queued */
 	pthread_t worker;
 };
 
@@ -192,6 +193,14 @@ static struct job *pop(struct npu_swcore *c)
 	return NULL;
 }
 
+/* Checked by the firmware between ops: a cancelled core stops its job. */
+static int cancelled(void *ctx)
+{
+	struct npu_swcore *c = ctx;
+
+	return __atomic_load_n(&c->cancel, __ATOMIC_RELAXED);
+}
+
 /* The core's clock for stream profiles. */
 static __u64 clock_ns(void *unused)
 {
@@ -214,6 +223,8 @@ static void *worker(void *arg)
 		.attention = npu_kernels_attention,
 		.attention_ctx = c->kernels,
 		.clock_ns = clock_ns,
+		.should_stop = cancelled,
+		.stop_ctx = c,
 	};
 
 	for (;;) {
@@ -230,7 +241,12 @@ static void *worker(void *arg)
 
 		pthread_rwlock_rdlock(&c->run_lock);
 		c->writes_failed = 0;
-		npu_fw_exec(&core, j->addr, j->size, &r);
+		if (cancelled(c)) {
+			memset(&r, 0, sizeof(r));
+			r.status = NPU_JOB_CANCELLED;
+		} else {
+			npu_fw_exec(&core, j->addr, j->size, &r);
+		}
 		pthread_rwlock_unlock(&c->run_lock);
 		if (c->retire)
 			c->retire(c->retire_ctx, j->cookie);
@@ -309,10 +325,11 @@ int npu_swcore_create(int track_writes, npu_swcore_retire_fn retire, void *ctx,
 	return NPU_OK;
 }
 
-void npu_swcore_destroy(struct npu_swcore *c)
+void npu_swcore_destroy(struct npu_swcore *c, int cancel)
 {
-	/* Queued jobs still run: stop is seen only when the queue is empty. */
+	/* Queued jobs still run (or end CANCELLED): stop is seen only when the queue is empty. */
 	pthread_mutex_lock(&c->q_lock);
+	__atomic_store_n(&c->cancel, cancel, __ATOMIC_RELAXED);
 	c->stop = 1;
 	pthread_cond_broadcast(&c->q_cond);
 	pthread_mutex_unlock(&c->q_lock);

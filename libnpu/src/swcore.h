@@ -31,8 +31,11 @@ typedef void (*npu_swcore_retire_fn)(void *ctx, uint64_t cookie);
  */
 NPU_HIDDEN int npu_swcore_create(int track_writes, npu_swcore_retire_fn retire, void *ctx,
 				 struct npu_swcore **out);
-/* Run the queued jobs, stop the worker, release every buffer. */
-NPU_HIDDEN void npu_swcore_destroy(struct npu_swcore *c);
+/*
+ * Run the queued jobs (with @cancel: stop the running one at its next op
+ * and end the queued ones CANCELLED), stop the worker, release every buffer.
+ */
+NPU_HIDDEN void npu_swcore_destroy(struct npu_swcore *c, int cancel);
 /* Describe the core: name (matmul ISA and threads), firmware ABI and ops. */
 NPU_HIDDEN void npu_swcore_query(const struct npu_swcore *c, struct npu_info *info);
 

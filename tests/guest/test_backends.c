@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Every op through the device equals the cpu backend bit for bit: the same
+ * Every op through the device (accel, or usb) equals the cpu backend bit for bit: the same
  * randomized stream runs on both, and every output byte is compared.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,14 +149,16 @@ static void run_side(struct side *s, uint64_t seed)
 static void device_equals_cpu(void **state)
 {
 	struct side dev = { 0 }, cpu = { 0 };
+	const char *backend = *state;
 	struct npu_info info;
 	uint64_t seed;
 
-	(void)state;
-	assert_int_equal(npu_open("accel", &dev.dev), NPU_OK);
+	assert_int_equal(npu_open(backend, &dev.dev), NPU_OK);
 	assert_int_equal(npu_open("cpu", &cpu.dev), NPU_OK);
 	assert_int_equal(npu_query(dev.dev, &info), NPU_OK);
-	assert_string_equal(info.backend, "accel");
+	assert_string_equal(info.backend, backend);
+	assert_int_equal(npu_query(cpu.dev, &info), NPU_OK);
+	assert_string_equal(info.backend, "cpu");
 	for (seed = 1; seed <= 20; seed++) {
 		run_side(&dev, seed);
 		run_side(&cpu, seed);
@@ -172,9 +175,18 @@ static void device_equals_cpu(void **state)
 
 int main(void)
 {
+	/* The device under test: NPU_DEVICE (accel by default), which must not
+	 * also turn the reference side's npu_open("cpu") into that device.
+	 */
+	static char backend[16] = "accel";
+	const char *env = getenv("NPU_DEVICE");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(device_equals_cpu),
+		cmocka_unit_test_prestate(device_equals_cpu, backend),
 	};
+
+	if (env && *env)
+		snprintf(backend, sizeof(backend), "%s", env);
+	unsetenv("NPU_DEVICE");
 
 	return cmocka_run_group_tests_name("backends", tests, NULL, NULL);
 }

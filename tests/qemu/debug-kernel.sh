@@ -48,7 +48,7 @@ cfg() { scripts/config --file .config "$@"; }
 # Not needed by a guest on a serial console with an initramfs: the bulk of
 # defconfig's build time (i915 alone is a quarter of it).
 cfg -d DRM_I915 -d SOUND -d WLAN -d WIRELESS -d CFG80211 -d MAC80211 -d NETDEVICES \
-	-d USB_SUPPORT -d HID -d NETFILTER -d IPV6 -d EFI -d HIBERNATION -d SUSPEND \
+	-d HID -d NETFILTER -d IPV6 -d EFI -d HIBERNATION -d SUSPEND \
 	-d BLK_DEV_SD -d ATA -d SCSI -d MD -d EXT4_FS -d AGP -d FB -d DRM_FBDEV_EMULATION \
 	-d LOGO -d INPUT_MOUSE -d INPUT_JOYSTICK -d INPUT_TABLET -d INPUT_TOUCHSCREEN \
 	-d SECURITY_SELINUX -d AUDIT -d KVM -d XEN -d HYPERV -d VIRTIO_NET
@@ -57,6 +57,9 @@ cfg -d DRM_I915 -d SOUND -d WLAN -d WIRELESS -d CFG80211 -d MAC80211 -d NETDEVIC
 # selects gpu-sched.
 cfg -m DRM -e DRM_ACCEL -m DRM_VGEM -e COMPILE_TEST -m DRM_PANFROST -e DEBUG_FS \
 	-e DMA_SHARED_BUFFER -e SYNC_FILE
+# The USB NPU's link in the guest: dummy_hcd, configfs gadgets, FunctionFS.
+cfg -e USB_SUPPORT -e USB -e USB_GADGET -m USB_DUMMY_HCD -m USB_LIBCOMPOSITE -m USB_F_FS \
+	-m USB_CONFIGFS -e USB_CONFIGFS_F_FS -e CONFIGFS_FS
 # The bug finders.
 cfg -e KASAN -e KASAN_GENERIC -e KASAN_INLINE -e KASAN_VMALLOC \
 	-e PROVE_LOCKING -e DEBUG_LOCK_ALLOC -e DEBUG_ATOMIC_SLEEP -e DEBUG_MUTEXES \
@@ -75,7 +78,7 @@ for opt in KASAN PROVE_LOCKING DEBUG_KMEMLEAK FAULT_INJECTION FAILSLAB DRM_ACCEL
 	grep -qx "CONFIG_$opt=y" .config ||
 		{ echo "debug-kernel.sh: CONFIG_$opt did not stay enabled" >&2; exit 1; }
 done
-for opt in DRM DRM_SCHED DRM_GEM_SHMEM_HELPER; do
+for opt in DRM DRM_SCHED DRM_GEM_SHMEM_HELPER USB_DUMMY_HCD USB_LIBCOMPOSITE USB_F_FS; do
 	grep -qx "CONFIG_$opt=m" .config ||
 		{ echo "debug-kernel.sh: CONFIG_$opt is not a module" >&2; exit 1; }
 done

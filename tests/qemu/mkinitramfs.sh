@@ -1,6 +1,7 @@
 #!/bin/sh
-# Pack the guest's initramfs: busybox, the kernel's DRM modules (with their
-# dependencies, decompressed for busybox's insmod), npu.ko, the firmware
+# Pack the guest's initramfs: busybox, the kernel's DRM and USB gadget
+# modules (with their dependencies, decompressed for busybox's insmod),
+# npu.ko, the npu-usb-gadget, the firmware
 # image, the test binaries and the shared libraries they need.
 # usage: mkinitramfs.sh KERNEL_CACHE BUILD_DIR OUT.cpio.gz
 # NPU_KMOD: the npu.ko to pack (default BUILD_DIR/kmod/npu.ko).
@@ -47,6 +48,10 @@ kmod=${NPU_KMOD:-$build/kmod/npu.ko}
 for m in $(modinfo -F depends "$kmod" | tr ',' ' '); do
 	add_module "$m"
 done
+# The USB NPU's link: dummy_hcd's UDC, configfs gadgets, FunctionFS.
+for m in dummy_hcd libcomposite usb_f_fs; do
+	add_module "$m"
+done
 cp "$kmod" "$work/modules/npu.ko"
 cp "$build/firmware/npu_fw.bin" "$work/lib/firmware/npu/npu_fw.bin"
 
@@ -54,7 +59,7 @@ cp "$build/firmware/npu_fw.bin" "$work/lib/firmware/npu/npu_fw.bin"
 for t in "$build"/guest/* "$build"/tests/test_*; do
 	[ -x "$t" ] && cp "$t" "$work/tests/"
 done
-cp "$build/bin/npu-info" "$build/bin/npu-run" "$work/bin/"
+cp "$build/bin/npu-info" "$build/bin/npu-run" "$build/bin/npu-usb-gadget" "$work/bin/"
 # The model npu-run and the model tests use, when there is one.
 mkdir -p "$work/models"
 for f in ${NPU_MODEL:-} ${NPU_TOKENIZER:-}; do
@@ -62,7 +67,7 @@ for f in ${NPU_MODEL:-} ${NPU_TOKENIZER:-}; do
 done
 # What "make run" asks the guest to run (kernel command line npu.run=1).
 printf '%s\n' "${NPU_RUN_ARGS:-}" > "$work/run-args"
-for t in "$work"/tests/* "$work/bin/npu-info" "$work/bin/npu-run"; do
+for t in "$work"/tests/* "$work"/bin/npu-*; do
 	ldd "$t" 2>/dev/null | grep -o '/[^ ]*' || true
 done | sort -u | while read -r lib; do
 	mkdir -p "$work$(dirname "$lib")"

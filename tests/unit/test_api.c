@@ -26,8 +26,9 @@ static void open_and_query(void **state)
 	unsetenv("NPU_DEVICE");
 	/* Hardware first (auto prefers it), the cpu backend last. */
 	assert_string_equal(b[0], "accel");
-	assert_string_equal(b[1], "cpu");
-	assert_null(b[2]);
+	assert_string_equal(b[1], "usb");
+	assert_string_equal(b[2], "cpu");
+	assert_null(b[3]);
 	assert_int_equal(npu_open(NULL, NULL), NPU_E_INVAL);
 	assert_int_equal(npu_open("no-such-backend", &dev), NPU_E_NODEV);
 	assert_null(dev);
@@ -61,14 +62,14 @@ static void strerror_texts(void **state)
 	int i, j;
 
 	(void)state;
-	for (i = NPU_E_FORMAT; i <= NPU_JOB_CANCELLED; i++) {
+	for (i = NPU_E_GONE; i <= NPU_JOB_CANCELLED; i++) {
 		assert_non_null(npu_strerror(i));
 		assert_string_not_equal(npu_strerror(i), "unknown status");
 		for (j = i + 1; j <= NPU_JOB_CANCELLED; j++)
 			if (i != 0 && j != 0)
 				assert_string_not_equal(npu_strerror(i), npu_strerror(j));
 	}
-	assert_string_equal(npu_strerror(NPU_E_FORMAT - 1), "unknown status");
+	assert_string_equal(npu_strerror(NPU_E_GONE - 1), "unknown status");
 	assert_string_equal(npu_strerror(NPU_JOB_CANCELLED + 1), "unknown status");
 	assert_string_equal(npu_op_name(DRM_NPU_OP_MATMUL), "MATMUL");
 	assert_null(npu_op_name(DRM_NPU_OP_COUNT));
@@ -76,7 +77,7 @@ static void strerror_texts(void **state)
 
 static void buffer_handles(void **state)
 {
-	npu_device *a = t_open(), *b = t_open();
+	npu_device *a = t_open(), *b = t_open_other();
 	uint64_t addr1, addr2, addr3, size;
 	npu_bo bo, bo2, other;
 	void *p;
@@ -122,7 +123,7 @@ static void buffer_handles(void **state)
 
 static void encode_misuse(void **state)
 {
-	npu_device *a = t_open(), *b = t_open();
+	npu_device *a = t_open(), *b = t_open_other();
 	struct t_buf x = t_alloc(a, 64), o = t_alloc(a, 64), bx = t_alloc(b, 64);
 	struct npu_tensor tx = npu_tensor_2d(x.bo, 0, 1, 64, NPU_I8);
 	struct npu_tensor to = npu_tensor_2d(o.bo, 0, 1, 64, NPU_I8);

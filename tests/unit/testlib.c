@@ -16,6 +16,26 @@ npu_device *t_open(void)
 	return dev;
 }
 
+npu_device *t_open_other(void)
+{
+	const char *env = getenv("NPU_DEVICE");
+	npu_device *dev = NULL;
+	char saved[32] = "";
+	int err = npu_open(NULL, &dev);
+
+	/* A USB NPU serves one session: the cpu backend is the other device. */
+	if (err == NPU_E_BUSY) {
+		if (env)
+			snprintf(saved, sizeof(saved), "%s", env);
+		unsetenv("NPU_DEVICE");
+		err = npu_open("cpu", &dev);
+		if (*saved)
+			setenv("NPU_DEVICE", saved, 1);
+	}
+	assert_int_equal(err, NPU_OK);
+	return dev;
+}
+
 struct t_buf t_alloc(npu_device *dev, uint64_t size)
 {
 	struct t_buf b;

@@ -14,6 +14,9 @@
 
 /* Open the device NPU_DEVICE names (default: auto); fails the test otherwise. */
 npu_device *t_open(void);
+/* A second device: another of the same backend, or the cpu backend when
+ * the first serves one session at a time (usb). */
+npu_device *t_open_other(void);
 
 /* A buffer, allocated and mapped; t_free unmaps and frees it. */
 struct t_buf {

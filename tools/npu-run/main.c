@@ -34,7 +34,7 @@ static void usage(FILE *f)
 		"  --temperature T     0 = greedy (default 0)\n"
 		"  --topp P            nucleus sampling mass, (0, 1] (default 0.9)\n"
 		"  --seed S            sampling seed (default 42)\n"
-		"  --device D          auto | accel | cpu | float (default auto)\n"
+		"  --device D          auto | accel | usb | cpu | float (default auto)\n"
 		"  --weights W         w8 | w4g32 | w4g64 | w4g128 | native (default: native for\n"
 		"                      a GGUF file with Q8_0/Q4_0 matrices, which keeps them as\n"
 		"                      they are; w8 otherwise)\n"
@@ -141,9 +141,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 	} else {
 		return bad("--weights '%s': want w8, w4g32, w4g64, w4g128 or native", a->weights);
 	}
-	if (strcmp(a->device, "auto") && strcmp(a->device, "accel") && strcmp(a->device, "cpu") &&
-	    strcmp(a->device, "float"))
-		return bad("--device '%s': want auto, accel, cpu or float", a->device);
+	if (strcmp(a->device, "auto") && strcmp(a->device, "accel") && strcmp(a->device, "usb") &&
+	    strcmp(a->device, "cpu") && strcmp(a->device, "float"))
+		return bad("--device '%s': want auto, accel, usb, cpu or float", a->device);
 	if (a->model && a->synthetic)
 		return bad("%s", "--model and --synthetic exclude each other");
 	if (a->profile && !strcmp(a->device, "float"))

@@ -52,6 +52,7 @@ enum npu_status {
 	NPU_E_UNSUPPORTED = -13,/**< the device does not implement the op */
 	NPU_E_BUSY = -14,	/**< the object is in use (e.g. mapped) */
 	NPU_E_FORMAT = -15,	/**< a model or tokenizer file is malformed */
+	NPU_E_GONE = -16,	/**< the device went away (unplugged); reopen it */
 };
 
 /** Outcome of a job; values are those of enum drm_npu_status in the ABI. */
