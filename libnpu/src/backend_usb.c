@@ -24,7 +24,7 @@
 
 #define PAGE NPU_USB_PAGE
 #define RING 1024u		/* job results kept on the host, as on the device */
-#define LINK_TIMEOUT_MS 2000u	/* one transfer, plus 1 ms per KiB it carries */
+#define LINK_TIMEOUT_MS 5000u	/* one transfer, plus 1 ms per KiB it carries */
 
 struct usb_bo {
 	uint64_t *hash;		/* per page: the device's bytes as last synced */

@@ -74,6 +74,8 @@ struct npu_swcore {
 	struct job_slot ring[RING];
 	int stop;
 	int cancel;		/* destroy without running what is queued */
+	void **graveyard;	/* unmapped while a job ran: freed after it */
+	size_t n_graveyard;
 	pthread_t worker;
 };
 
@@ -208,6 +210,13 @@ static __u64 clock_ns(void *unused)
 	return (__u64)npu_now_ns();
 }
 
+/* Caller holds q_lock, and no job runs: free what free_async deferred. */
+static void bury(struct npu_swcore *c)
+{
+	while (c->n_graveyard)
+		free(c->graveyard[--c->n_graveyard]);
+}
+
 static void *worker(void *arg)
 {
 	struct npu_swcore *c = arg;
@@ -252,6 +261,7 @@ static void *worker(void *arg)
 			c->retire(c->retire_ctx, j->cookie);
 
 		pthread_mutex_lock(&c->q_lock);
+		bury(c);
 		slot = &c->ring[j->seq % RING];
 		take_writes(c, slot);
 		slot->res.status = r.status;
@@ -334,9 +344,11 @@ void npu_swcore_destroy(struct npu_swcore *c, int cancel)
 	pthread_cond_broadcast(&c->q_cond);
 	pthread_mutex_unlock(&c->q_lock);
 	pthread_join(c->worker, NULL);
-	/* No job runs any more: release every buffer still mapped. */
+	/* No job runs any more: release every buffer still mapped, and the dead. */
 	while (c->n_vmas)
 		free(c->vmas[--c->n_vmas].host);
+	bury(c);
+	free(c->graveyard);
 	pthread_rwlock_destroy(&c->run_lock);
 	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->q_lock);
@@ -410,24 +422,64 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 	return err;
 }
 
-int npu_swcore_free(struct npu_swcore *c, uint64_t addr)
+/* Caller holds map_lock. Take the buffer at @addr out of the table: its memory. */
+static void *unmap(struct npu_swcore *c, uint64_t addr)
 {
 	void *host = NULL;
-	long i;
+	long i = vma_find(c, addr);
 
-	/* Waits for a running job, which may hold pointers into the buffer. */
-	pthread_rwlock_wrlock(&c->run_lock);
-	pthread_mutex_lock(&c->map_lock);
-	i = vma_find(c, addr);
 	if (i >= 0 && c->vmas[i].start == addr) {
 		host = c->vmas[i].host;
 		memmove(&c->vmas[i], &c->vmas[i + 1], (c->n_vmas - (size_t)i - 1) * sizeof(*c->vmas));
 		c->n_vmas--;
 	}
+	return host;
+}
+
+int npu_swcore_free(struct npu_swcore *c, uint64_t addr)
+{
+	void *host;
+
+	/* Waits for a running job, which may hold pointers into the buffer. */
+	pthread_rwlock_wrlock(&c->run_lock);
+	pthread_mutex_lock(&c->map_lock);
+	host = unmap(c, addr);
 	pthread_mutex_unlock(&c->map_lock);
 	pthread_rwlock_unlock(&c->run_lock);
 	free(host);
 	return host ? NPU_OK : NPU_E_HANDLE;
+}
+
+int npu_swcore_free_async(struct npu_swcore *c, uint64_t addr)
+{
+	void **n;
+	void *host;
+
+	pthread_mutex_lock(&c->map_lock);
+	host = unmap(c, addr);
+	pthread_mutex_unlock(&c->map_lock);
+	if (!host)
+		return NPU_E_HANDLE;
+	/* Later jobs fault on it now; only a running one may still hold it. */
+	if (!pthread_rwlock_trywrlock(&c->run_lock)) {
+		pthread_rwlock_unlock(&c->run_lock);
+		free(host);
+		return NPU_OK;
+	}
+	pthread_mutex_lock(&c->q_lock);
+	n = realloc(c->graveyard, (c->n_graveyard + 1) * sizeof(*n));
+	if (n) {
+		c->graveyard = n;
+		c->graveyard[c->n_graveyard++] = host;
+	}
+	pthread_mutex_unlock(&c->q_lock);
+	if (!n) {
+		/* No room to defer it: wait for the job after all. */
+		pthread_rwlock_wrlock(&c->run_lock);
+		pthread_rwlock_unlock(&c->run_lock);
+		free(host);
+	}
+	return NPU_OK;
 }
 
 void *npu_swcore_host(struct npu_swcore *c, uint64_t addr, uint64_t len)

@@ -44,6 +44,11 @@ NPU_HIDDEN int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *a
 				void **host);
 /* Unmap the buffer at @addr once no job runs; NPU_E_HANDLE if none starts there. */
 NPU_HIDDEN int npu_swcore_free(struct npu_swcore *c, uint64_t addr);
+/*
+ * The same without waiting: later jobs fault on it at once, and its memory
+ * goes now, or when the job running now ends.
+ */
+NPU_HIDDEN int npu_swcore_free_async(struct npu_swcore *c, uint64_t addr);
 /* Host view of [addr, addr + len) when it lies inside one buffer, else NULL. */
 NPU_HIDDEN void *npu_swcore_host(struct npu_swcore *c, uint64_t addr, uint64_t len);
 

@@ -10,6 +10,9 @@
 # pieces npu.ko needs, as modules so the guest's init loads them as usual.
 # usage: debug-kernel.sh CACHE_DIR
 set -eu
+# Called from make: its O= (make test passes O=build) must not reach the
+# kernel's own make, which would take it for an out-of-tree build.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 cache=$(realpath -m "$1")
 src="$cache/src"
 tarball=/usr/src/linux-source-6.12.tar.xz

@@ -91,8 +91,9 @@ static int refuse(struct server *s, const struct npu_usb_hdr *req, int32_t statu
 }
 
 /*
- * Drop the session and start a new one. A RESET lets the queue drain, as
- * the host asked; a host gone (@cancel) leaves nobody to want the results.
+ * Drop the session and start a new one. With @cancel (RESET, or the host
+ * gone) the running job stops at its next op and the queue ends unrun:
+ * nobody is left to want the results.
  */
 static int new_core(struct server *s, int cancel)
 {
@@ -169,7 +170,11 @@ static int do_free(struct server *s, const struct npu_usb_hdr *h, uint64_t addr)
 	if (i == s->n_bufs)
 		return refuse(s, h, NPU_E_HANDLE, "FREE: no buffer starts at 0x%llx",
 			      (unsigned long long)addr);
-	npu_swcore_free(s->core, addr);
+	/*
+	 * The link does not wait for a running job that may still read it (the
+	 * host's timeouts are for the link): its memory goes when the job ends.
+	 */
+	npu_swcore_free_async(s->core, addr);
 	s->mem_used -= s->bufs[i].size;
 	s->bufs[i] = s->bufs[--s->n_bufs];
 	return reply(s, h, 0, NULL, 0);
@@ -232,7 +237,7 @@ static int dispatch(struct server *s, const struct npu_usb_hdr *h)
 	memcpy(&a, s->in, 8);
 	switch (h->cmd) {
 	case NPU_USB_RESET:
-		err = new_core(s, 0);
+		err = new_core(s, 1);
 		return err ? refuse(s, h, err, "RESET: the core did not restart") :
 			     reply(s, h, 0, NULL, 0);
 	case NPU_USB_CAPS:
