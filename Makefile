@@ -163,6 +163,8 @@ KERNEL ?= debian
 ifeq ($(KERNEL),debug)
 KCACHE := $(QEMU_DIR)/kernel-debug
 KERNEL_SH := tests/qemu/debug-kernel.sh
+# KASAN under TCG runs the guest suite several times slower.
+export QEMU_TIMEOUT ?= 2700
 else
 KCACHE := $(QEMU_DIR)/kernel
 KERNEL_SH := tests/qemu/kernel.sh

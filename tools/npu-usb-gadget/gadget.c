@@ -5,6 +5,7 @@
  * interface's descriptors, binds a UDC and serves the protocol of
  * docs/usb-protocol.md until SIGTERM or SIGINT, then takes it all down.
  */
+#define _GNU_SOURCE	/* pthread_timedjoin_np */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gadget.h"
@@ -298,6 +300,36 @@ static void *serve_thread(void *arg)
 	return (void *)(long)gadget_serve(arg);
 }
 
+static void wake(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Join the server, interrupting any endpoint I/O the unbind left blocked
+ * (SIGUSR1 without SA_RESTART: the call returns EINTR). Its running op
+ * finishes first; give up after 60 s rather than hang.
+ */
+static int stop_server(pthread_t server)
+{
+	struct timespec until;
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		pthread_kill(server, SIGUSR1);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		if (!pthread_timedjoin_np(server, NULL, &until))
+			return 0;
+	}
+	fprintf(stderr, "npu-usb-gadget: the server did not stop in 60 s; exiting anyway\n");
+	return -1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -374,6 +406,11 @@ int main(int argc, char **argv)
 	}
 	pthread_mutex_init(&g.lock, NULL);
 	pthread_cond_init(&g.cond, NULL);
+	{
+		struct sigaction sa = { .sa_handler = wake };
+
+		sigaction(SIGUSR1, &sa, NULL);
+	}
 	/* Signals are taken by sigwait below, not by the worker threads. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -403,8 +440,8 @@ out:
 	/* Unbinding disables the endpoints: blocked reads and writes return. */
 	if (g.configfs)
 		put(gadget_dir, "UDC", "\n");
-	if (served)
-		pthread_join(server, NULL);
+	if (served && stop_server(server))
+		rc = 1;
 	if (ep0_started)
 		pthread_cancel(ep0_thread);
 	if (ep0_started)

@@ -40,11 +40,9 @@ static int write_all(int fd, const void *p, size_t len)
 	while (len) {
 		ssize_t n = write(fd, b, len < CHUNK ? len : CHUNK);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		/* EINTR too: the only signal is npu-usb-gadget's stop. */
+		if (n < 0)
 			return -errno;
-		}
 		b += n;
 		len -= (size_t)n;
 	}
@@ -293,11 +291,8 @@ static ssize_t read_payload(int fd, uint8_t *p, uint32_t len)
 		uint32_t want = len - got < CHUNK ? len - got : CHUNK;
 		ssize_t n = read(fd, p + got, want);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n < 0)
 			return -errno;
-		}
 		got += (uint32_t)n;
 		if ((uint32_t)n < want)
 			break;
