@@ -589,17 +589,21 @@ static void allocation_failures(void **state)
 	struct g_bo cmd = g_bo_new(fd, 4096), data = g_bo_new(fd, 4096);
 	struct drm_npu_op nop = { .opcode = DRM_NPU_OP_NOP };
 	uint32_t n = g_stream(&cmd, &nop, 1), list[1] = { data.handle };
-	long long jobs0, maps0 = g_debugfs_value(0, "objects", "mappings");
+	long long jobs0, maps0;
 	struct drm_npu_bo_create c = { .size = 4096 };
 	struct drm_npu_submit s;
 	struct drm_npu_wait w;
 	int nth;
 
 	(void)state;
-	/* Jobs of earlier tests are freed by the scheduler's worker, a little later. */
+	/*
+	 * Jobs of earlier tests, and the mappings they hold, are freed by the
+	 * scheduler's worker a little later: count from when they are gone.
+	 */
 	for (nth = 0; nth < 500 && g_debugfs_value(0, "objects", "jobs"); nth++)
 		usleep(10000);
 	jobs0 = g_debugfs_value(0, "objects", "jobs");
+	maps0 = g_debugfs_value(0, "objects", "mappings");
 	/* SUBMIT allocates the job, its first fence and its buffer list. */
 	for (nth = 1; nth <= 3; nth++) {
 		memset(&s, 0, sizeof(s));
