@@ -551,15 +551,15 @@ static void usb_query(npu_device *dev, struct npu_info *info)
 static int usb_bo_alloc(npu_device *dev, struct bo_slot *s, uint64_t size)
 {
 	struct usb *u = dev->priv;
-	struct usb_bo *b = calloc(1, sizeof(*b));
+	struct usb_bo *b;
 	uint64_t addr = 0, p;
 	uint32_t got = 0;
 	int err;
 
-	if (size > u->caps.mem_limit) {
-		free(b);
+	/* Refused before a mirror of that size is even tried. */
+	if (size > u->caps.mem_limit)
 		return NPU_E_NOSPC;
-	}
+	b = calloc(1, sizeof(*b));
 	if (!b)
 		return NPU_E_NOMEM;
 	b->pages = (size + PAGE - 1) / PAGE;

@@ -442,10 +442,10 @@ out:
 		put(gadget_dir, "UDC", "\n");
 	if (served && stop_server(server))
 		rc = 1;
-	if (ep0_started)
+	if (ep0_started) {
 		pthread_cancel(ep0_thread);
-	if (ep0_started)
 		pthread_join(ep0_thread, NULL);
+	}
 	ffs_close(&g);
 	if (g.configfs)
 		configfs_teardown(&g);

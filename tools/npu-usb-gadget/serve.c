@@ -272,14 +272,13 @@ static int dispatch(struct server *s, const struct npu_usb_hdr *h)
 		return err ? refuse(s, h, err, "SUBMIT: queue full") :
 			     reply(s, h, 0, &seq, sizeof(seq));
 	}
-	case NPU_USB_WAIT: {
+	default: {	/* NPU_USB_WAIT: payload_ok() admitted no other command */
 		struct npu_usb_wait w;
 
 		memcpy(&w, s->in, sizeof(w));
 		return do_wait(s, h, &w);
 	}
 	}
-	return refuse(s, h, NPU_E_INVAL, "unknown command %u", h->cmd);	/* not reached */
 }
 
 /* Read exactly @len payload bytes; a short transfer ends it early. */
