@@ -101,7 +101,7 @@ static void check_shape(const struct shape *s, enum npu_isa isa)
 	reference(&mm);
 	mm.v = got;
 	/* As kernels.c calls it: prepared int8 activations for AVX-512. */
-	if (isa == NPU_ISA_AVX512 && s->x_bits == 8)
+	if (isa == NPU_ISA_AVX512 && (s->x_bits == 8 || npu_mm_s16s4_fits(&mm)))
 		npu_mm_avx512_prepare(&mm, buf, &prep);
 	if (isa == NPU_ISA_AVX512)
 		npu_mm_avx512(&mm, &prep, 0, s->n);
@@ -123,14 +123,14 @@ static void check_shape(const struct shape *s, enum npu_isa isa)
 static void level(enum npu_isa isa)
 {
 	static const uint32_t ks[] = { 2, 4, 6, 8, 10, 32, 64, 96, 128, 172, 256, 384, 1000, 4096 };
-	static const uint32_t groups[] = { 32, 64, 128, 0 };
+	static const uint32_t groups[] = { 16, 32, 64, 128, 256, 0 };
 	int i, gi, xb, wb;
 
 	if (!have(isa))
 		return;
 	t_seed(1000 + isa);
 	for (i = 0; i < (int)(sizeof(ks) / sizeof(ks[0])); i++)
-		for (gi = 0; gi < 4; gi++)
+		for (gi = 0; gi < 6; gi++)
 			for (xb = 8; xb <= 16; xb += 8)
 				for (wb = 4; wb <= 8; wb += 4) {
 					uint32_t k = ks[i], g = groups[gi] ? groups[gi] : k;

@@ -172,7 +172,7 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 {
 	size_t need = npu_mm_prep_bytes(mm);
 
-	if (k->isa != NPU_ISA_AVX512 || mm->x_bits != 8)
+	if (k->isa != NPU_ISA_AVX512 || (mm->x_bits != 8 && !npu_mm_s16s4_fits(mm)))
 		return 0;
 	if (need > k->buf_size) {
 		uint8_t *b = realloc(k->buf, need);

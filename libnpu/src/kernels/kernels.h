@@ -17,17 +17,21 @@
 enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512 };
 
 /*
- * Int8 activations prepared once per call, shared by the threads: for
- * int8 weights, rows of x ^ 0x80 (as unsigned bytes), or the GEMM's packed
- * rows; for int4 weights, x with even and odd elements apart (row r of xe
- * and xo starts at r * k; xo = xe + k / 2) and 8 * sum(x) of every 8.
+ * Activations prepared once per call, shared by the threads: for int8
+ * weights, rows of x ^ 0x80 (as unsigned bytes), or the GEMM's packed
+ * rows; for int4 weights and int8 x, x with even and odd elements apart
+ * (row r of xe and xo starts at r * x_stride; xo = xe + k / 2 + 64) and
+ * -8 * sum(x) of every 8; for int4 weights and int16 x, x in four phases
+ * (phase i holds x[4j + i] at j, x4_phase elements after phase i - 1).
  */
 struct npu_mm_prep {
 	const uint8_t *xu;	/* [rows][k] */
 	const uint8_t *xe, *xo;	/* row r at r * x_stride */
 	uint64_t x_stride;
-	const int32_t *sx8;	/* [rows][k / 8] */
+	const int32_t *nsx8;	/* [rows][k / 8] */
 	const uint8_t *xp;	/* npu_mm_gemm_fits: [rows / 16][k / 4][16][4] */
+	const int16_t *x4;	/* npu_mm_s16s4_fits: row r at r * 4 * x4_phase */
+	uint64_t x4_phase;
 };
 
 /*
@@ -41,6 +45,20 @@ static inline int npu_mm_gemm_fits(const struct npu_fw_matmul *mm)
 	return mm->x_bits == 8 && mm->w_bits == 8 && mm->groups_per_row == 1 && mm->rows >= 16 &&
 	       mm->k % 4 == 0 && mm->k <= 65536;
 }
+
+/*
+ * Int16 activations against int4 weights in groups of 16 or more that
+ * tile 128 columns or are whole multiples of them: a whole row at once.
+ */
+static inline int npu_mm_s16s4_fits(const struct npu_fw_matmul *mm)
+{
+	uint32_t g = mm->k / mm->groups_per_row;
+
+	return mm->x_bits == 16 && mm->w_bits == 4 && g >= 16 && (128 % g == 0 || g % 128 == 0);
+}
+
+/* Elements of one phase of a prepared int16 row: k / 4, staggered by 64 bytes. */
+#define NPU_MM_X4_PHASE(k) ((uint64_t)(k) / 4 + 32)
 
 /* v[r][n] for n in [n0, n1), all rows. */
 NPU_HIDDEN void npu_mm_avx2(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
@@ -56,13 +74,18 @@ NPU_HIDDEN int npu_attention_avx512(const struct npu_fw_attention *a);
 /* Bytes of a row of xe and xo: k plus the padding that staggers them. */
 #define NPU_MM_PREP_STRIDE(k) ((uint64_t)(k) + 256)
 
-/* Bytes npu_mm_avx512_prepare needs for int8 activations. */
+/* Bytes npu_mm_avx512_prepare needs. */
 static inline size_t npu_mm_prep_bytes(const struct npu_fw_matmul *mm)
 {
+	if (mm->x_bits == 16)
+		return (size_t)mm->rows * 4 * NPU_MM_X4_PHASE(mm->k) * 2 + 64;
 	return (size_t)(mm->rows + 15) / 16 * 16 * (NPU_MM_PREP_STRIDE(mm->k) + mm->k) + 320;
 }
 
-/* Fill @p for int8 activations from @buf (npu_mm_prep_bytes of it). */
+/*
+ * Fill @p from @buf (npu_mm_prep_bytes of it): int8 activations always,
+ * int16 ones where npu_mm_s16s4_fits (the others are read as they are).
+ */
 NPU_HIDDEN void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf,
 				      struct npu_mm_prep *p);
 

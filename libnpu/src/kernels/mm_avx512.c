@@ -143,71 +143,151 @@ static inline int64_t dot_s16s4(const int16_t *x, const uint8_t *w, uint32_t len
 }
 
 /*
- * A whole row of int4 weights in groups of 32, 64 or 128: 128 elements (64
- * bytes) a step. Lane i of a step covers elements 8i..8i+7, so its group
- * is known, and its correction (@sx8: 8 * sum(x) of each 8 elements) and
- * factor are applied in the lane before summing: one reduction per row
- * instead of one per group.
+ * One 128-element step of row_u8s4 on 64 weight bytes @b (already ^ 0x88)
+ * against x's even (@e) and odd (@o) elements: lane i holds elements
+ * 8i..8i+7's sum, started at its correction (@nsx: -8 * sum(x)), times its
+ * group's factor (@fv). |sum| <= 8 * 8 * 128 and a factor <= 65535: a
+ * lane's product is under 2^29, and four steps' sum fits int32.
  */
-static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const int32_t *sx8,
-			const uint8_t *w, const uint16_t *f, uint32_t k, uint32_t g)
+static inline __m512i u8s4_step(__m512i b, __m512i e, __m512i o, __m512i nsx, __m512i fv)
 {
-	const __m512i lo4 = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8((char)0x88);
-	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	/* Lane i's group within a step: 8i / g. */
-	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3),
-					      _mm512_set1_epi32(__builtin_ctz(g)));
-	__m512i acc_lo = _mm512_setzero_si512(), acc_hi = _mm512_setzero_si512();
-	uint32_t c;
+	const __m512i lo4 = _mm512_set1_epi8(0x0f);
+	__m512i d = _mm512_dpbusd_epi32(nsx, _mm512_and_si512(b, lo4), e);
 
-	for (c = 0; c < k; c += 128) {
-		uint32_t bytes = k - c >= 128 ? 64 : (k - c) / 2, groups = (bytes * 2 + g - 1) / g;
-		__mmask64 m = first64(bytes);
-		__m512i b = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w + c / 2), flip);
-		__m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(b, lo4),
-						_mm512_maskz_loadu_epi8(m, xe + c / 2));
-		__m512i fv = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(
-			first16(groups), f + c / g));
+	d = _mm512_dpbusd_epi32(d, _mm512_and_si512(_mm512_srli_epi16(b, 4), lo4), o);
+	return _mm512_mullo_epi32(d, fv);
+}
 
-		d = _mm512_dpbusd_epi32(d, _mm512_and_si512(_mm512_srli_epi16(b, 4), lo4),
-					_mm512_maskz_loadu_epi8(m, xo + c / 2));
-		/* Exact per lane: |d - 8 sum(x)| <= 8192, times a factor < 2^16. */
-		d = _mm512_sub_epi32(d, _mm512_maskz_loadu_epi32(first16(bytes / 4), sx8 + c / 8));
-		d = _mm512_mullo_epi32(d, _mm512_permutexvar_epi32(idx, fv));
-		acc_lo = _mm512_add_epi64(acc_lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(d)));
-		acc_hi = _mm512_add_epi64(acc_hi,
-					  _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(d, 1)));
-	}
-	return _mm512_reduce_add_epi64(_mm512_add_epi64(acc_lo, acc_hi));
+static inline __m512i widen_add(__m512i acc, __m512i s)
+{
+	acc = _mm512_add_epi64(acc, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s)));
+	return _mm512_add_epi64(acc, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1)));
 }
 
 /*
- * A whole row of int4 weights against int16 activations, for groups that
- * are multiples of 32 (and k too): a 32-element step lies in one group,
- * so its 16 lanes of vpdpwssd sums (each |d| <= 2^19) are scaled by the
- * group's factor in 64-bit lanes, even and odd apart, and reduced once per
- * row rather than once per group.
+ * A whole row of int4 weights in groups of 2^@lg = 8..128 elements: 128
+ * elements (64 bytes) a step. Lane i of a step covers elements 8i..8i+7,
+ * so its group is known, and its correction (@nsx8: -8 * sum(x) of each 8
+ * elements) and factor are applied in the lane before summing: one
+ * reduction per row instead of one per group.
  */
-static int64_t row_s16s4(const int16_t *x, const uint8_t *w, const uint16_t *f, uint32_t k,
-			 uint32_t g)
+static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const int32_t *nsx8,
+			const uint8_t *w, const uint16_t *f, uint32_t k, uint32_t lg)
 {
-	const __m128i lo4 = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+	const __m512i flip = _mm512_set1_epi8((char)0x88);
+	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	/* Lane i's group within a step: 8i / g. */
+	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32(lg));
+	const uint32_t per = 128 >> lg, full = k / 128, tail = k % 128;
+	const __mmask16 fm = first16(per);
+	__m512i acc = _mm512_setzero_si512();
+	uint32_t i = 0, j;
+
+	while (i < full) {
+		__m512i s = _mm512_setzero_si512();
+
+		for (j = 0; j < 4 && i < full; j++, i++, w += 64, xe += 64, xo += 64, nsx8 += 16,
+		     f += per) {
+			__m512i fv = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(fm, f));
+
+			s = _mm512_add_epi32(s, u8s4_step(
+				_mm512_xor_si512(_mm512_loadu_si512(w), flip), _mm512_loadu_si512(xe),
+				_mm512_loadu_si512(xo), _mm512_loadu_si512(nsx8),
+				_mm512_permutexvar_epi32(idx, fv)));
+		}
+		acc = widen_add(acc, s);
+	}
+	if (tail) {
+		/* Masked-off bytes of x are zero: their nibbles add nothing. */
+		__mmask64 m = first64(tail / 2);
+		__m512i fv = _mm512_cvtepu16_epi32(
+			_mm256_maskz_loadu_epi16(first16((tail + (1u << lg) - 1) >> lg), f));
+
+		acc = widen_add(acc, u8s4_step(
+			_mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w), flip),
+			_mm512_maskz_loadu_epi8(m, xe), _mm512_maskz_loadu_epi8(m, xo),
+			_mm512_maskz_loadu_epi32(first16(tail / 8), nsx8),
+			_mm512_permutexvar_epi32(idx, fv)));
+	}
+	return _mm512_reduce_add_epi64(acc);
+}
+
+/*
+ * One 128-element step of row_s16s4 on 64 weight bytes @v against x's
+ * four phases: the 16-bit lane j holds elements 4j..4j+3 as its four
+ * nibbles, and shifts sign-extend each in place (a stored nibble is the
+ * value's two's complement). Lane i of the int32 sums covers elements
+ * 8i..8i+7, |sum| <= 8 * 8 * 2^15.
+ */
+static inline __m512i s16s4_step(__m512i v, __m512i x0, __m512i x1, __m512i x2, __m512i x3)
+{
+	__m512i d;
+
+	d = _mm512_dpwssd_epi32(_mm512_setzero_si512(),
+				_mm512_srai_epi16(_mm512_slli_epi16(v, 12), 12), x0);
+	d = _mm512_dpwssd_epi32(d, _mm512_srai_epi16(_mm512_slli_epi16(v, 8), 12), x1);
+	d = _mm512_dpwssd_epi32(d, _mm512_srai_epi16(_mm512_slli_epi16(v, 4), 12), x2);
+	return _mm512_dpwssd_epi32(d, _mm512_srai_epi16(v, 12), x3);
+}
+
+/* The int32 sums @d of a step times their factors @fv (one per 64-bit lane). */
+static inline void scale64(__m512i d, __m512i fv, __m512i *even, __m512i *odd)
+{
+	*even = _mm512_add_epi64(*even, _mm512_mul_epi32(d, fv));
+	*odd = _mm512_add_epi64(*odd, _mm512_mul_epi32(_mm512_srli_epi64(d, 32), fv));
+}
+
+/*
+ * A whole row of int4 weights against int16 activations (npu_mm_s16s4_fits),
+ * 128 elements (64 bytes) a step, against x in four phases (@x4: x[4j + i]
+ * at j of phase i, @ph elements apart). A 64-bit lane of a step covers 16
+ * elements, all in one group: its sums are scaled in 64-bit lanes and
+ * reduced once per row.
+ */
+static int64_t row_s16s4(const int16_t *x4, uint64_t ph, const uint8_t *w, const uint16_t *f,
+			 uint32_t k, uint32_t g)
+{
+	const __m512i q = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+	/* Lane q's group within a step, for groups up to 128: 16q / g. */
+	const __m512i idx = g > 128 ? _mm512_setzero_si512()
+				    : _mm512_srlv_epi64(_mm512_slli_epi64(q, 4),
+							_mm512_set1_epi64(__builtin_ctz(g)));
+	const uint32_t full = k / 128, tail = k % 128;
+	/* Factors a step advances by (groups up to 128), or steps a group lasts. */
+	const uint32_t per = g > 128 ? 0 : 128 / g, steps = g > 128 ? g / 128 : 0;
+	const __mmask8 fm = first8(per);
 	__m512i even = _mm512_setzero_si512(), odd = even;
-	uint32_t c;
+	uint32_t i, in_group = 0;
 
-	for (c = 0; c < k; c += 32) {
-		__m128i b = _mm_loadu_si128((const __m128i *)(w + c / 2));
-		/* A nibble n is the signed value (n ^ 8) - 8; low nibble first. */
-		__m128i lo = _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(b, lo4), eight), eight);
-		__m128i hi = _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(_mm_srli_epi16(b, 4), lo4),
-							eight), eight);
-		__m256i wb = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
-		__m512i d = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(x + c),
-						_mm512_cvtepi8_epi16(wb));
-		__m512i fv = _mm512_set1_epi64(f[c / g]);
+	for (i = 0; i < full; i++, w += 64, x4 += 32) {
+		__m512i d = s16s4_step(_mm512_loadu_si512(w), _mm512_loadu_si512(x4),
+				       _mm512_loadu_si512(x4 + ph), _mm512_loadu_si512(x4 + 2 * ph),
+				       _mm512_loadu_si512(x4 + 3 * ph));
 
-		even = _mm512_add_epi64(even, _mm512_mul_epi32(d, fv));
-		odd = _mm512_add_epi64(odd, _mm512_mul_epi32(_mm512_srli_epi64(d, 32), fv));
+		if (per) {
+			scale64(d, _mm512_permutexvar_epi64(idx, _mm512_cvtepu16_epi64(
+						_mm_maskz_loadu_epi16(fm, f))), &even, &odd);
+			f += per;
+		} else {
+			scale64(d, _mm512_set1_epi64(*f), &even, &odd);
+			if (++in_group == steps) {
+				in_group = 0;
+				f++;
+			}
+		}
+	}
+	if (tail) {
+		/* Masked-off weight bytes are zero nibbles, and x lanes zero. */
+		__mmask32 mx = _cvtu32_mask32((1u << (tail / 4)) - 1);
+		__m512i d = s16s4_step(_mm512_maskz_loadu_epi8(first64(tail / 2), w),
+				       _mm512_maskz_loadu_epi16(mx, x4),
+				       _mm512_maskz_loadu_epi16(mx, x4 + ph),
+				       _mm512_maskz_loadu_epi16(mx, x4 + 2 * ph),
+				       _mm512_maskz_loadu_epi16(mx, x4 + 3 * ph));
+
+		/* A tail exists only for groups under 128, which tile it. */
+		scale64(d, _mm512_permutexvar_epi64(idx, _mm512_cvtepu16_epi64(
+				   _mm_maskz_loadu_epi16(first8(tail / g), f))), &even, &odd);
 	}
 	return _mm512_reduce_add_epi64(_mm512_add_epi64(even, odd));
 }
@@ -467,7 +547,7 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 	/* int4 weights in groups of 8..128 that tile 128 columns: a whole row at once. */
 	int whole_row_s4 = mm->x_bits == 8 && mm->w_bits == 4 && g >= 8 && g <= 128 &&
 			   128 % g == 0;
-	int whole_row_s16s4 = mm->x_bits == 16 && mm->w_bits == 4 && g % 32 == 0;
+	int whole_row_s16s4 = npu_mm_s16s4_fits(mm);
 
 	if (npu_mm_gemm_fits(mm)) {
 		gemm_u8s8(mm, p, n0, n1);
@@ -489,15 +569,16 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 			int64_t acc = 0;
 
 			if (whole_row_s16s4) {
-				mm->v[(uint64_t)r * mm->n + n] = row_s16s4(
-					(const int16_t *)((const uint8_t *)mm->x + r * mm->x_stride),
-					wr, f, mm->k, g);
+				mm->v[(uint64_t)r * mm->n + n] =
+					row_s16s4(p->x4 + r * 4 * p->x4_phase, p->x4_phase, wr, f,
+						  mm->k, g);
 				continue;
 			}
 			if (whole_row_s4) {
 				mm->v[(uint64_t)r * mm->n + n] =
 					row_u8s4(p->xe + r * p->x_stride, p->xo + r * p->x_stride,
-						 p->sx8 + (uint64_t)r * (mm->k / 8), wr, f, mm->k, g);
+						 p->nsx8 + (uint64_t)r * (mm->k / 8), wr, f, mm->k,
+						 (uint32_t)__builtin_ctz(g));
 				continue;
 			}
 			for (j = 0; j < gpr; j++) {
@@ -618,6 +699,21 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 		p->xp = buf;
 		return;
 	}
+	if (npu_mm_s16s4_fits(mm)) {
+		int16_t *x4 = (int16_t *)buf;
+
+		p->x4 = x4;
+		p->x4_phase = NPU_MM_X4_PHASE(mm->k);
+		for (r = 0; r < mm->rows; r++) {
+			const int16_t *x = (const int16_t *)((const uint8_t *)mm->x +
+							     r * mm->x_stride);
+			int16_t *d = x4 + r * 4 * p->x4_phase;
+
+			for (c = 0; c < mm->k; c++)
+				d[c % 4 * p->x4_phase + c / 4] = x[c];
+		}
+		return;
+	}
 	if (mm->w_bits == 8) {
 		for (r = 0; r < mm->rows; r++)
 			flip((const uint8_t *)mm->x + r * mm->x_stride, buf + (size_t)r * mm->k,
@@ -634,19 +730,19 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 	p->x_stride = NPU_MM_PREP_STRIDE(mm->k);
 	p->xe = buf;
 	p->xo = buf + mm->k / 2 + 64;
-	p->sx8 = (const int32_t *)(buf + ((size_t)mm->rows * p->x_stride + 63) / 64 * 64 + 192);
+	p->nsx8 = (const int32_t *)(buf + ((size_t)mm->rows * p->x_stride + 63) / 64 * 64 + 192);
 	for (r = 0; r < mm->rows; r++) {
 		const int8_t *x = (const int8_t *)mm->x + r * mm->x_stride;
 		uint8_t *e = buf + r * p->x_stride, *o = e + mm->k / 2 + 64;
-		int32_t *sx8 = (int32_t *)(p->sx8) + (size_t)r * (mm->k / 8);
+		int32_t *nsx8 = (int32_t *)(p->nsx8) + (size_t)r * (mm->k / 8);
 
 		for (c = 0; c + 1 < mm->k; c += 2) {
 			e[c / 2] = (uint8_t)x[c];
 			o[c / 2] = (uint8_t)x[c + 1];
 		}
 		for (c = 0; c + 8 <= mm->k; c += 8)
-			sx8[c / 8] = 8 * (x[c] + x[c + 1] + x[c + 2] + x[c + 3] + x[c + 4] + x[c + 5] +
-					  x[c + 6] + x[c + 7]);
+			nsx8[c / 8] = -8 * (x[c] + x[c + 1] + x[c + 2] + x[c + 3] + x[c + 4] +
+					    x[c + 5] + x[c + 6] + x[c + 7]);
 	}
 }
 
