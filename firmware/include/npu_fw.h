@@ -107,6 +107,21 @@ struct npu_fw_attention {
 };
 
 /**
+ * struct npu_fw_silu - SILU of one row before its output stage, as
+ * fw_silu_q24() computes each element (docs/numerics.md): x in Q24 is
+ * xq = clamp(round(x[i] * @to_act), -2^47, 2^47), and
+ * v[i] = round(xq * sigmoid(xq) * 2^-30) with the sigmoid in Q30 from
+ * @tables.
+ */
+struct npu_fw_silu {
+	const __s32 *x;
+	__u32 n;
+	struct drm_npu_scale to_act;
+	const struct npu_fw_tables *tables;
+	__s64 *v;
+};
+
+/**
  * struct npu_fw_core - what a core needs to execute command streams.
  * @tables: from npu_fw_image_verify() of the booted image.
  * @mem: address translation of the submitting context.
@@ -124,6 +139,9 @@ struct npu_fw_attention {
  * @attention: optional; computes struct npu_fw_attention and returns 0, or
  *	returns nonzero to leave it to the firmware's own loops.
  * @attention_ctx: passed back to @attention.
+ * @silu: optional; computes struct npu_fw_silu and returns 0, or returns
+ *	nonzero to leave the row to the firmware's own loop.
+ * @silu_ctx: passed back to @silu.
  * @clock_ns: optional; the core's clock in nanoseconds, for streams that
  *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
  *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
@@ -142,6 +160,8 @@ struct npu_fw_core {
 	void *requant_ctx;
 	int (*attention)(void *attention_ctx, const struct npu_fw_attention *a);
 	void *attention_ctx;
+	int (*silu)(void *silu_ctx, const struct npu_fw_silu *s);
+	void *silu_ctx;
 	__u64 (*clock_ns)(void *clock_ctx);
 	void *clock_ctx;
 };

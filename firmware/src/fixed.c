@@ -157,3 +157,11 @@ __u32 fw_sigmoid_q30(const struct npu_fw_tables *t, __s64 x_q16)
 		return (__u32)(((one << 30) + (one + e) / 2) / (one + e));
 	return (__u32)(((e << 30) + (one + e) / 2) / (one + e));
 }
+
+__s64 fw_silu_q24(const struct npu_fw_tables *t, __s32 x, struct drm_npu_scale to_act)
+{
+	__s64 xq = fw_clamp(fw_requant(x, to_act), -FW_ACT_LIMIT, FW_ACT_LIMIT);
+	__s64 x16 = (__s64)fw_rshift_round(xq, FW_ACT_FRAC - 16);
+
+	return (__s64)fw_rshift_round((__int128_t)xq * fw_sigmoid_q30(t, x16), 30);
+}

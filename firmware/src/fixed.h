@@ -87,5 +87,11 @@ void fw_rsqrt(const struct npu_fw_tables *t, __u64 x, __u32 *r, __s32 *e);
 void fw_sincos_q14(const struct npu_fw_tables *t, __u32 turns, __s32 *s, __s32 *c);
 /* sigmoid(x) in Q30 of x in Q16. */
 __u32 fw_sigmoid_q30(const struct npu_fw_tables *t, __s64 x_q16);
+/* SILU of x scaled into Q24 by @to_act (struct npu_fw_silu), in Q24. */
+__s64 fw_silu_q24(const struct npu_fw_tables *t, __s32 x, struct drm_npu_scale to_act);
+
+/* SiLU and GELU work on x in Q24; the exponentials take Q16 arguments. */
+#define FW_ACT_FRAC 24
+#define FW_ACT_LIMIT 0x800000000000ll	/* 2^47: |x| <= 2^23 in Q24 */
 
 #endif

@@ -11,13 +11,10 @@
 #define GELU_C_Q30 48012366ll
 #define GELU_CLAMP (16ll << 16)
 
-/* SiLU and GELU work on x in Q24; the exponentials take Q16 arguments. */
-#define ACT_FRAC 24
-#define ACT_LIMIT 0x800000000000ll	/* 2^47: |x| <= 2^23 in Q24 */
 
 static struct drm_npu_scale act_scale(void)
 {
-	struct drm_npu_scale s = { 1 << 30, 30 + ACT_FRAC };
+	struct drm_npu_scale s = { 1 << 30, 30 + FW_ACT_FRAC };
 
 	return s;
 }
@@ -40,7 +37,7 @@ __u32 fw_prepare_unary(struct fw_exec *x, struct fw_op *o)
 
 static __s64 gelu(const struct npu_fw_tables *t, __s64 xq)
 {
-	__s64 c = fw_clamp((__s64)fw_rshift_round(xq, ACT_FRAC - 16), -GELU_CLAMP, GELU_CLAMP);
+	__s64 c = fw_clamp((__s64)fw_rshift_round(xq, FW_ACT_FRAC - 16), -GELU_CLAMP, GELU_CLAMP);
 	__s64 c2 = (__s64)fw_rshift_round((__int128_t)c * c, 16);
 	__s64 c3 = (__s64)fw_rshift_round((__int128_t)c2 * c, 16);
 	__s64 inner = c + (__s64)fw_rshift_round((__int128_t)c3 * GELU_C_Q30, 30);
@@ -72,16 +69,17 @@ __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
 		}
 		/* x in Q24, clamped to |x| <= 2^23. */
 		to_act = fw_scale_norm((__u64)s.mult, s.shift);
-		to_act.shift -= ACT_FRAC;
-		for (i = 0; i < n; i++) {
-			__s64 xq = fw_clamp(fw_requant(xr[i], to_act), -ACT_LIMIT, ACT_LIMIT);
-			__s64 x16 = (__s64)fw_rshift_round(xq, ACT_FRAC - 16);
+		to_act.shift -= FW_ACT_FRAC;
+		if (o->op.opcode == DRM_NPU_OP_SILU) {
+			struct npu_fw_silu a = { xr, n, to_act, t, v };
 
-			if (o->op.opcode == DRM_NPU_OP_SILU)
-				v[i] = (__s64)fw_rshift_round((__int128_t)xq *
-							      fw_sigmoid_q30(t, x16), 30);
-			else
-				v[i] = gelu(t, xq);
+			if (!x->core->silu || x->core->silu(x->core->silu_ctx, &a))
+				for (i = 0; i < n; i++)
+					v[i] = fw_silu_q24(t, xr[i], to_act);
+		} else {
+			for (i = 0; i < n; i++)
+				v[i] = gelu(t, fw_clamp(fw_requant(xr[i], to_act), -FW_ACT_LIMIT,
+							FW_ACT_LIMIT));
 		}
 		fw_emit_row(x, &o->out, m, v, act_scale());
 	}

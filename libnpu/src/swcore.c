@@ -231,6 +231,8 @@ static void *worker(void *arg)
 		.requant_ctx = c->kernels,
 		.attention = npu_kernels_attention,
 		.attention_ctx = c->kernels,
+		.silu = npu_kernels_silu,
+		.silu_ctx = c->kernels,
 		.clock_ns = clock_ns,
 		.should_stop = cancelled,
 		.stop_ctx = c,

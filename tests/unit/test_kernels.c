@@ -3,7 +3,8 @@
  * The cpu backend's SIMD MATMUL sums against the firmware's definition,
  * bit for bit, at every instruction-set level and through the thread pool:
  * randomized shapes, both activation types, both weight types, every group
- * size, and the extreme values.
+ * size, and the extreme values; likewise the output stage, ATTENTION's
+ * sums and SILU.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +12,10 @@
 
 #include "testlib.h"
 #include "../../libnpu/src/kernels/kernels.h"
+#include "../../libnpu/src/kernels/udiv_avx512.h"
+#include "../../libnpu/src/internal.h"
+#include "../../firmware/include/npu_fw_image.h"
+#include "../../firmware/src/fixed.h"
 
 /* The definition (firmware/src/op_matmul.c), written out naively. */
 static void reference(const struct npu_fw_matmul *mm)
@@ -395,6 +400,97 @@ static void attention_equals_reference(void **state)
 	}
 }
 
+/*
+ * The sigmoid's division: divisors 2^30 + e whose double quotient is one
+ * too low (r = 1) or one too high (found by trying every e), then random
+ * ones, against C's division.
+ */
+__attribute__((target("avx512f,avx512dq"))) static void udiv_equals_c(void)
+{
+	static const uint64_t hard[][2] = {
+		{ 4094138, 1 }, { 54238469, 1 }, { 115858826, 0 }, { 186550095, 1 },
+		{ 247897098, 1 }, { 303598826, 0 }, { 362858860, 1 }, { 424507259, 0 },
+		{ 500005106, 1 }, { 576163148, 1 }, { 635022506, 0 }, { 722651446, 0 },
+		{ 802064966, 0 }, { 877699225, 0 }, { 989343300, 1 }, { 1069551614, 0 },
+	};
+	uint64_t n[8], d[8], q[8];
+	int i, j, round;
+
+	for (round = 0; round < 2 + 2000; round++) {
+		for (j = 0; j < 8; j++) {
+			uint64_t e = round < 2 ? hard[round * 8 + j][0] : t_rand() >> 34;
+			int pos = round < 2 ? (int)hard[round * 8 + j][1] : (int)(t_rand() & 1);
+
+			d[j] = (1ull << 30) + e;
+			n[j] = (pos ? 1ull << 60 : e << 30) + d[j] / 2;
+		}
+		_mm512_storeu_si512(q, npu_udiv_avx512(_mm512_loadu_si512(n), _mm512_loadu_si512(d)));
+		for (i = 0; i < 8; i++)
+			if (q[i] != n[i] / d[i])
+				fail_msg("%llu / %llu: %llu, want %llu", (unsigned long long)n[i],
+					 (unsigned long long)d[i], (unsigned long long)q[i],
+					 (unsigned long long)(n[i] / d[i]));
+	}
+}
+
+/*
+ * SILU against the firmware's own per-element function, with the tables
+ * of the built-in image: random rows, scales and magnitudes, from tiny
+ * activations to ones the fast path must hand back (any |x| >= 2^8), and
+ * shifts outside 1..62, which it never takes.
+ */
+static void silu_equals_firmware(void **state)
+{
+	struct npu_fw_tables tables;
+	int32_t x[37];
+	__s64 v[37 + 1];
+	void *image;
+	size_t size;
+	int round, fast = 0, back = 0;
+
+	(void)state;
+	if (!have(NPU_ISA_AVX512))
+		return;
+	assert_int_equal(npu_firmware_load(&image, &size), 0);
+	assert_int_equal(npu_fw_image_verify(image, size, &tables), NPU_FW_IMAGE_OK);
+	t_seed(777);
+	for (round = 0; round < 20000; round++) {
+		struct drm_npu_scale to_act = { t_rand_range(1 << 30, INT32_MAX),
+						round % 50 ? t_rand_range(10, 40) : t_rand_range(-5, 70) };
+		int bits = t_rand_range(1, 31);
+		uint32_t n = (uint32_t)t_rand_range(0, 37), i;
+		struct npu_fw_silu a = { x, n, to_act, &tables, v };
+		int ret;
+
+		for (i = 0; i < n; i++) {
+			int32_t m = (int32_t)(t_rand() >> (64 - bits));
+
+			x[i] = t_rand() & 1 ? -m : m;
+			if (t_rand_range(0, 100) == 0)
+				x[i] = t_rand() & 1 ? INT32_MIN : INT32_MAX;
+		}
+		v[n] = 0x5a5a;
+		ret = npu_silu_avx512(&a);
+		if (to_act.shift < 1 || to_act.shift > 62)
+			assert_int_not_equal(ret, 0);
+		if (ret) {
+			back++;
+			continue;
+		}
+		fast++;
+		for (i = 0; i < n; i++)
+			if (v[i] != fw_silu_q24(&tables, x[i], to_act))
+				fail_msg("x %d scale %d >> %d: %lld, want %lld", x[i], to_act.mult,
+					 to_act.shift, (long long)v[i],
+					 (long long)fw_silu_q24(&tables, x[i], to_act));
+		assert_int_equal(v[n], 0x5a5a);
+	}
+	assert_true(fast > 5000);
+	assert_true(back > 1000);
+	free(image);
+	udiv_equals_c();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +499,7 @@ int main(void)
 		cmocka_unit_test(pool_equals_reference),
 		cmocka_unit_test(requant_equals_reference),
 		cmocka_unit_test(attention_equals_reference),
+		cmocka_unit_test(silu_equals_firmware),
 	};
 
 	return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);

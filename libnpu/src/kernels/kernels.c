@@ -104,7 +104,7 @@ static enum npu_isa detect(void)
 		best = NPU_ISA_AVX2;
 	if (best == NPU_ISA_AVX2 && __builtin_cpu_supports("avx512f") &&
 	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-	    __builtin_cpu_supports("avx512vnni"))
+	    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni"))
 		best = NPU_ISA_AVX512;
 	/* The variable only lowers the level: a missing ISA would fault. */
 	if (env && !strcmp(env, "scalar"))
@@ -198,6 +198,13 @@ int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a)
 	const struct npu_kernels *k = ctx;
 
 	return k->isa == NPU_ISA_AVX512 ? npu_attention_avx512(a) : 1;
+}
+
+int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s)
+{
+	const struct npu_kernels *k = ctx;
+
+	return k->isa == NPU_ISA_AVX512 ? npu_silu_avx512(s) : 1;
 }
 
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SILU in AVX-512 (struct npu_fw_silu), eight elements in 64-bit lanes,
+ * bit for bit the firmware's fw_silu_q24(). The firmware's products need
+ * 128 bits only for inputs it clamps at 2^23 in Q24; this path takes rows
+ * whose every |x| stays under 2^8 (far beyond any activation a model
+ * sends through SILU), where each product fits 64 bits, and hands any
+ * other row back. The sigmoid's 64-bit division runs in double precision
+ * and is then corrected to the exact integer quotient.
+ */
+#include <immintrin.h>
+
+#include "kernels.h"
+#include "udiv_avx512.h"
+#include "../../../firmware/include/npu_fw_image.h"
+
+/* log2(e) in Q30, as the firmware's sigmoid. */
+#define LOG2E_Q30 1549082005ll
+/* |xq| below this (Q24) keeps xq * sigmoid (<= 2^30 + 1) under 2^63. */
+#define XQ_LIMIT (1ll << 32)
+
+/* round(p * 2^-n), ties away from zero, 1 <= n <= 63, |p| < 2^63. */
+static inline __m512i rshift_round(__m512i p, __m512i n)
+{
+	__m512i half = _mm512_sllv_epi64(_mm512_set1_epi64(1), _mm512_sub_epi64(n, _mm512_set1_epi64(1)));
+	__m512i r = _mm512_srlv_epi64(_mm512_add_epi64(_mm512_abs_epi64(p), half), n);
+	__mmask8 neg = _mm512_cmplt_epi64_mask(p, _mm512_setzero_si512());
+
+	return _mm512_mask_sub_epi64(r, neg, _mm512_setzero_si512(), r);
+}
+
+/* fw_exp2_neg_q16: 2^(-u / 65536) in Q30, u >= 0, with its 32-bit wraps. */
+static inline __m512i exp2_neg_q16(const __u32 *exp2, __m512i u)
+{
+	const __m512i m32 = _mm512_set1_epi64(0xffffffff), one = _mm512_set1_epi64(1);
+	__m512i ip = _mm512_srli_epi64(u, 16);
+	__m512i idx = _mm512_and_si512(_mm512_srli_epi64(u, 8), _mm512_set1_epi64(0xff));
+	__m512i frac = _mm512_and_si512(u, _mm512_set1_epi64(0xff));
+	/* exp2[idx] and exp2[idx + 1] in one 64-bit load. */
+	__m512i ab = _mm512_i64gather_epi64(idx, (const void *)exp2, 4);
+	__m512i a = _mm512_and_si512(ab, m32), b = _mm512_srli_epi64(ab, 32);
+	__m512i d = _mm512_and_si512(_mm512_mullo_epi64(_mm512_and_si512(_mm512_sub_epi64(a, b), m32),
+							frac), m32);
+	__m512i v = _mm512_and_si512(
+		_mm512_sub_epi64(a, _mm512_srli_epi64(_mm512_and_si512(
+			_mm512_add_epi64(d, _mm512_set1_epi64(128)), m32), 8)), m32);
+	/* ip = 0: v; ip < 32: v rounded down by ip bits; else 0. */
+	__m512i half = _mm512_sllv_epi64(one, _mm512_sub_epi64(ip, one));
+	__m512i r = _mm512_srlv_epi64(_mm512_add_epi64(v, half), ip);
+
+	r = _mm512_mask_mov_epi64(r, _mm512_cmpeq_epi64_mask(ip, _mm512_setzero_si512()), v);
+	return _mm512_maskz_mov_epi64(_mm512_cmplt_epu64_mask(ip, _mm512_set1_epi64(32)), r);
+}
+
+int npu_silu_avx512(const struct npu_fw_silu *s)
+{
+	const __m512i shift = _mm512_set1_epi64(s->to_act.shift), mult = _mm512_set1_epi64(s->to_act.mult);
+	const __m512i one_q30 = _mm512_set1_epi64(1ll << 30), zero = _mm512_setzero_si512();
+	__mmask8 bad = 0;
+	__u32 i;
+
+	/* x * mult < 2^62 for any int32 x; shifts past 62 leave nothing. */
+	if (s->to_act.shift < 1 || s->to_act.shift > 62)
+		return 1;
+	for (i = 0; i < s->n; i += 8) {
+		__mmask8 m = s->n - i >= 8 ? 0xff : (__mmask8)((1u << (s->n - i)) - 1);
+		__m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, s->x + i));
+		__m512i xq = rshift_round(_mm512_mullo_epi64(x, mult), shift);
+		__m512i x16 = rshift_round(xq, _mm512_set1_epi64(8));
+		/* |x16| < 2^25: the product is under 2^56. */
+		__m512i u = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mullo_epi64(_mm512_abs_epi64(x16),
+									       _mm512_set1_epi64(LOG2E_Q30)),
+							       _mm512_set1_epi64(1ll << 29)), 30);
+		__m512i e = exp2_neg_q16(s->tables->exp2, u);
+		__m512i den = _mm512_add_epi64(one_q30, e), half = _mm512_srli_epi64(den, 1);
+		/* sigmoid(x) = 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below. */
+		__m512i num = _mm512_mask_mov_epi64(_mm512_slli_epi64(one_q30, 30),
+						    _mm512_cmplt_epi64_mask(x16, zero),
+						    _mm512_slli_epi64(e, 30));
+		__m512i sig = npu_udiv_avx512(_mm512_add_epi64(num, half), den);
+
+		bad |= _mm512_cmpge_epi64_mask(_mm512_abs_epi64(xq), _mm512_set1_epi64(XQ_LIMIT));
+		_mm512_mask_storeu_epi64(s->v + i, m,
+					 rshift_round(_mm512_mullo_epi64(xq, sig), _mm512_set1_epi64(30)));
+	}
+	return bad ? 1 : 0;
+}
