@@ -122,6 +122,18 @@ struct npu_fw_silu {
 };
 
 /**
+ * struct npu_fw_add - ADD of one row before its output stage: both inputs
+ * brought to a common scale, each as fw_requant() rounds it,
+ *	v[i] = round(a[i] * @ma) + round(b[i] * @mb).
+ */
+struct npu_fw_add {
+	const __s32 *a, *b;
+	__u32 n;
+	struct drm_npu_scale ma, mb;
+	__s64 *v;
+};
+
+/**
  * struct npu_fw_core - what a core needs to execute command streams.
  * @tables: from npu_fw_image_verify() of the booted image.
  * @mem: address translation of the submitting context.
@@ -142,6 +154,9 @@ struct npu_fw_silu {
  * @silu: optional; computes struct npu_fw_silu and returns 0, or returns
  *	nonzero to leave the row to the firmware's own loop.
  * @silu_ctx: passed back to @silu.
+ * @add: optional; computes struct npu_fw_add and returns 0, or returns
+ *	nonzero to leave the row to the firmware's own loop.
+ * @add_ctx: passed back to @add.
  * @clock_ns: optional; the core's clock in nanoseconds, for streams that
  *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
  *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
@@ -162,6 +177,8 @@ struct npu_fw_core {
 	void *attention_ctx;
 	int (*silu)(void *silu_ctx, const struct npu_fw_silu *s);
 	void *silu_ctx;
+	int (*add)(void *add_ctx, const struct npu_fw_add *a);
+	void *add_ctx;
 	__u64 (*clock_ns)(void *clock_ctx);
 	void *clock_ctx;
 };

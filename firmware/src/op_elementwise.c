@@ -117,17 +117,18 @@ __u32 fw_run_binary(struct fw_exec *x, struct fw_op *o)
 		fw_load_row(a, m, ar);
 		fw_load_row(b, mb, br);
 		if (add) {
-			struct drm_npu_scale ma, mbs;
+			struct npu_fw_add h = { .a = ar, .b = br, .n = n, .v = v };
 
 			/* Common scale: the larger input scale with 24 more bits. */
 			sa = fw_scale_norm(sa.mult, sa.shift);
 			sb = fw_scale_norm(sb.mult, sb.shift);
 			s = fw_scale_cmp(sa, sb) >= 0 ? sa : sb;
 			s.shift += 24;
-			ma = fw_scale_div(sa, s);
-			mbs = fw_scale_div(sb, s);
-			for (i = 0; i < n; i++)
-				v[i] = fw_requant(ar[i], ma) + fw_requant(br[i], mbs);
+			h.ma = fw_scale_div(sa, s);
+			h.mb = fw_scale_div(sb, s);
+			if (!x->core->add || x->core->add(x->core->add_ctx, &h))
+				for (i = 0; i < n; i++)
+					v[i] = fw_requant(ar[i], h.ma) + fw_requant(br[i], h.mb);
 		} else {
 			s = fw_scale_mul(sa, sb);
 			for (i = 0; i < n; i++)

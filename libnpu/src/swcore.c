@@ -235,6 +235,8 @@ static void *worker(void *arg)
 		.attention_ctx = c->kernels,
 		.silu = npu_kernels_silu,
 		.silu_ctx = c->kernels,
+		.add = npu_kernels_add,
+		.add_ctx = c->kernels,
 		.clock_ns = clock_ns,
 		.should_stop = cancelled,
 		.stop_ctx = c,

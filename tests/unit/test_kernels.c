@@ -4,7 +4,7 @@
  * bit for bit, at every instruction-set level and through the thread pool:
  * randomized shapes, both activation types, both weight types, every group
  * size, and the extreme values; likewise the output stage, ATTENTION's
- * sums and SILU.
+ * sums, SILU and ADD.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -491,6 +491,47 @@ static void silu_equals_firmware(void **state)
 	udiv_equals_c();
 }
 
+/* ADD's rescaling against fw_requant(): random rows, scales and shifts. */
+static void add_equals_firmware(void **state)
+{
+	int32_t a[29], b[29];
+	__s64 v[29 + 1];
+	int round, fast = 0;
+
+	(void)state;
+	if (!have(NPU_ISA_AVX512))
+		return;
+	t_seed(31337);
+	for (round = 0; round < 20000; round++) {
+		struct drm_npu_scale ma = { t_rand_range(1, INT32_MAX), t_rand_range(-3, 66) };
+		struct drm_npu_scale mb = { t_rand_range(1, INT32_MAX), t_rand_range(-3, 66) };
+		uint32_t n = (uint32_t)t_rand_range(0, 29), i;
+		struct npu_fw_add h = { a, b, n, ma, mb, v };
+		int ret;
+
+		for (i = 0; i < n; i++) {
+			a[i] = (int32_t)t_rand();
+			b[i] = (int32_t)(t_rand() >> t_rand_range(32, 63));
+			if (t_rand_range(0, 50) == 0)
+				a[i] = INT32_MIN;
+		}
+		v[n] = 0x5a5a;
+		ret = npu_add_avx512(&h);
+		if (ma.shift >= 1 && ma.shift <= 62 && mb.shift >= 1 && mb.shift <= 62)
+			assert_int_equal(ret, 0);
+		if (ret)
+			continue;
+		fast++;
+		for (i = 0; i < n; i++)
+			if (v[i] != fw_requant(a[i], ma) + fw_requant(b[i], mb))
+				fail_msg("%d * %d >> %d + %d * %d >> %d: %lld, want %lld", a[i], ma.mult,
+					 ma.shift, b[i], mb.mult, mb.shift, (long long)v[i],
+					 (long long)(fw_requant(a[i], ma) + fw_requant(b[i], mb)));
+		assert_int_equal(v[n], 0x5a5a);
+	}
+	assert_true(fast > 10000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +541,7 @@ int main(void)
 		cmocka_unit_test(requant_equals_reference),
 		cmocka_unit_test(attention_equals_reference),
 		cmocka_unit_test(silu_equals_firmware),
+		cmocka_unit_test(add_equals_firmware),
 	};
 
 	return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);

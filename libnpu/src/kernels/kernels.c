@@ -207,6 +207,13 @@ int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s)
 	return k->isa == NPU_ISA_AVX512 ? npu_silu_avx512(s) : 1;
 }
 
+int npu_kernels_add(void *ctx, const struct npu_fw_add *a)
+{
+	const struct npu_kernels *k = ctx;
+
+	return k->isa == NPU_ISA_AVX512 ? npu_add_avx512(a) : 1;
+}
+
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 {
 	struct npu_kernels *k = ctx;

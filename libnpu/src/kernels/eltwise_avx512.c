@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * SILU in AVX-512 (struct npu_fw_silu), eight elements in 64-bit lanes,
- * bit for bit the firmware's fw_silu_q24(). The firmware's products need
- * 128 bits only for inputs it clamps at 2^23 in Q24; this path takes rows
- * whose every |x| stays under 2^8 (far beyond any activation a model
- * sends through SILU), where each product fits 64 bits, and hands any
- * other row back. The sigmoid's 64-bit division runs in double precision
- * and is then corrected to the exact integer quotient.
+ * Element-wise ops in AVX-512, eight elements in 64-bit lanes, bit for
+ * bit the firmware's loops: SILU (struct npu_fw_silu, as fw_silu_q24())
+ * and ADD's two rescalings (struct npu_fw_add, as fw_requant()).
+ *
+ * The firmware's SILU products need 128 bits only for inputs it clamps
+ * at 2^23 in Q24; this path takes rows whose every |x| stays under 2^8
+ * (far beyond any activation a model sends through SILU), where each
+ * product fits 64 bits, and hands any other row back. The sigmoid's
+ * 64-bit division runs in double precision and is then corrected to the
+ * exact integer quotient.
  */
 #include <immintrin.h>
 
@@ -84,4 +87,30 @@ int npu_silu_avx512(const struct npu_fw_silu *s)
 					 rshift_round(_mm512_mullo_epi64(xq, sig), _mm512_set1_epi64(30)));
 	}
 	return bad ? 1 : 0;
+}
+
+/* round(x * s) for int32 x and 1 <= s.shift <= 62: |x * mult| < 2^62. */
+static inline __m512i requant64(__m512i x, struct drm_npu_scale s)
+{
+	return rshift_round(_mm512_mullo_epi64(x, _mm512_set1_epi64(s.mult)),
+			    _mm512_set1_epi64(s.shift));
+}
+
+int npu_add_avx512(const struct npu_fw_add *a)
+{
+	__u32 i;
+
+	/* Other shifts round to nothing or saturate: the firmware's loop. */
+	if (a->ma.shift < 1 || a->ma.shift > 62 || a->mb.shift < 1 || a->mb.shift > 62)
+		return 1;
+	for (i = 0; i < a->n; i += 8) {
+		__mmask8 m = a->n - i >= 8 ? 0xff : (__mmask8)((1u << (a->n - i)) - 1);
+		__m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, a->a + i));
+		__m512i y = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, a->b + i));
+
+		/* Each term is under 2^61: the sum cannot overflow. */
+		_mm512_mask_storeu_epi64(a->v + i, m, _mm512_add_epi64(requant64(x, a->ma),
+								      requant64(y, a->mb)));
+	}
+	return 0;
 }
