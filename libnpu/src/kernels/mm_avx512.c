@@ -709,7 +709,16 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 							     r * mm->x_stride);
 			int16_t *d = x4 + r * 4 * p->x4_phase;
 
-			for (c = 0; c < mm->k; c++)
+			/* A 64-bit lane holds x[4j..4j+3]: its 16-bit quarters are the phases. */
+			for (c = 0; c + 32 <= mm->k; c += 32) {
+				__m512i v = _mm512_loadu_si512(x + c);
+				int i;
+
+				for (i = 0; i < 4; i++)
+					_mm_storeu_si128((__m128i *)(d + i * p->x4_phase + c / 4),
+							 _mm512_cvtepi64_epi16(_mm512_srli_epi64(v, 16 * i)));
+			}
+			for (; c < mm->k; c++)
 				d[c % 4 * p->x4_phase + c / 4] = x[c];
 		}
 		return;
@@ -736,13 +745,28 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 		uint8_t *e = buf + r * p->x_stride, *o = e + mm->k / 2 + 64;
 		int32_t *nsx8 = (int32_t *)(p->nsx8) + (size_t)r * (mm->k / 8);
 
-		for (c = 0; c + 1 < mm->k; c += 2) {
+		/*
+		 * 64 elements a step: the low and high bytes of 16-bit lanes are
+		 * the even and odd elements; vpsadbw sums each 8 of x + 128.
+		 */
+		for (c = 0; c + 64 <= mm->k; c += 64) {
+			__m512i v = _mm512_loadu_si512(x + c);
+			__m512i s = _mm512_sad_epu8(_mm512_xor_si512(v, _mm512_set1_epi8((char)0x80)),
+						    _mm512_setzero_si512());
+
+			_mm256_storeu_si256((__m256i *)(e + c / 2), _mm512_cvtepi16_epi8(v));
+			_mm256_storeu_si256((__m256i *)(o + c / 2),
+					    _mm512_cvtepi16_epi8(_mm512_srli_epi16(v, 8)));
+			_mm256_storeu_si256((__m256i *)(nsx8 + c / 8), _mm512_cvtepi64_epi32(
+				_mm512_slli_epi64(_mm512_sub_epi64(_mm512_set1_epi64(1024), s), 3)));
+		}
+		for (; c + 1 < mm->k; c += 2) {
 			e[c / 2] = (uint8_t)x[c];
 			o[c / 2] = (uint8_t)x[c + 1];
+			if (c % 8 == 0 && c + 8 <= mm->k)
+				nsx8[c / 8] = -8 * (x[c] + x[c + 1] + x[c + 2] + x[c + 3] +
+						    x[c + 4] + x[c + 5] + x[c + 6] + x[c + 7]);
 		}
-		for (c = 0; c + 8 <= mm->k; c += 8)
-			nsx8[c / 8] = -8 * (x[c] + x[c + 1] + x[c + 2] + x[c + 3] + x[c + 4] +
-					    x[c + 5] + x[c + 6] + x[c + 7]);
 	}
 }
 
