@@ -609,23 +609,76 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 
 /*
  * The output stage of every op (struct npu_fw_requant), 8 lanes of int64
- * at a time, exact without 128-bit products: for 33 <= shift <= 94 and
- * |v| < 2^63,
- *	round(|v| * mult / 2^shift) = (floor(|v| * mult / 2^32) + 2^(shift - 33))
- *				      >> (shift - 32)
- * (the low 32 bits of the product cannot carry the rounding over a
- * multiple of 2^(shift - 32)), and floor(|v| * mult / 2^32) =
- * hi * mult + (lo * mult >> 32) with |v| = hi * 2^32 + lo, each product
- * within 64 bits. Other shifts, and v = INT64_MIN, go back to the firmware.
+ * at a time, exact without 128-bit products. With |v| = hi * 2^32 + lo,
+ * both products hi * mult and lo * mult fit 64 bits, and:
+ *
+ * for 33 <= shift <= 94 and |v| < 2^63,
+ *	round(|v| * mult / 2^shift) = (hi * mult + (lo * mult >> 32)
+ *				       + 2^(shift - 33)) >> (shift - 32)
+ * (the low 32 bits of lo * mult cannot carry the rounding over a multiple
+ * of 2^(shift - 32));
+ *
+ * for 0 <= shift <= 32,
+ *	round(|v| * mult / 2^shift) = (hi * mult << (32 - shift))
+ *				      + ((lo * mult + half) >> shift)
+ * with half = 2^(shift - 1) (0 for shift 0), which is past any qmax
+ * (< 2^31) once hi * mult >= max(half, 1): those lanes saturate,
+ * |INT64_MIN| = 2^63 among them.
+ *
+ * Other shifts, and v = INT64_MIN with a shift past 32, go back to the
+ * firmware.
  */
+static inline void requant_store(const struct npu_fw_requant *rq, uint32_t i, __mmask8 m,
+				 __m512i v, __m512i r)
+{
+	const __m512i zero = _mm512_setzero_si512();
+
+	r = _mm512_mask_sub_epi64(r, _mm512_cmplt_epi64_mask(v, zero), zero, r);
+	r = _mm512_min_epi64(_mm512_max_epi64(r, _mm512_set1_epi64(-rq->qmax)),
+			     _mm512_set1_epi64(rq->qmax));
+	if (rq->out_bits == 8)
+		_mm512_mask_cvtepi64_storeu_epi8((int8_t *)rq->out + i, m, r);
+	else if (rq->out_bits == 16)
+		_mm512_mask_cvtepi64_storeu_epi16((int16_t *)rq->out + i, m, r);
+	else
+		_mm512_mask_cvtepi64_storeu_epi32((int32_t *)rq->out + i, m, r);
+}
+
+/* 0 <= shift <= 32. */
+static void requant_small_shift(const struct npu_fw_requant *rq)
+{
+	const __m512i mult = _mm512_set1_epi64(rq->mult), qmax = _mm512_set1_epi64(rq->qmax);
+	/* Half the rounding step, and the hi * mult from which lanes saturate. */
+	const __m512i half = _mm512_set1_epi64(rq->shift ? 1ll << (rq->shift - 1) : 0);
+	const __m512i limit = _mm512_set1_epi64(rq->shift ? 1ll << (rq->shift - 1) : 1);
+	const __m128i count = _mm_cvtsi32_si128(rq->shift), up = _mm_cvtsi32_si128(32 - rq->shift);
+	uint32_t i;
+
+	for (i = 0; i < rq->n; i += 8) {
+		__mmask8 m = first8(rq->n - i);
+		__m512i v = _mm512_maskz_loadu_epi64(m, rq->v + i);
+		__m512i a = _mm512_abs_epi64(v);
+		__m512i hi = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mult);
+		__m512i lo = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(a, mult), half),
+					      count);
+		__m512i r = _mm512_add_epi64(_mm512_sll_epi64(hi, up), lo);
+
+		r = _mm512_mask_mov_epi64(r, _mm512_cmpge_epu64_mask(hi, limit), qmax);
+		requant_store(rq, i, m, v, r);
+	}
+}
+
 int npu_requant_avx512(const struct npu_fw_requant *rq)
 {
-	const __m512i mult = _mm512_set1_epi64(rq->mult), zero = _mm512_setzero_si512();
-	const __m512i qmax = _mm512_set1_epi64(rq->qmax), qmin = _mm512_set1_epi64(-rq->qmax);
-	__m512i half, bad = zero;
+	const __m512i mult = _mm512_set1_epi64(rq->mult);
+	__m512i half, bad = _mm512_setzero_si512();
 	__m128i count;
 	uint32_t i;
 
+	if (rq->shift >= 0 && rq->shift <= 32) {
+		requant_small_shift(rq);
+		return 0;
+	}
 	if (rq->shift < 33 || rq->shift > 94)
 		return 1;
 	half = _mm512_set1_epi64(1ll << (rq->shift - 33));
@@ -636,20 +689,14 @@ int npu_requant_avx512(const struct npu_fw_requant *rq)
 		__m512i a = _mm512_abs_epi64(v);
 		__m512i hi = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mult);
 		__m512i lo = _mm512_srli_epi64(_mm512_mul_epu32(a, mult), 32);
-		__m512i r = _mm512_srl_epi64(_mm512_add_epi64(_mm512_add_epi64(hi, lo), half), count);
 
 		/* |INT64_MIN| is itself: negative after abs. */
 		bad = _mm512_or_si512(bad, a);
-		r = _mm512_mask_sub_epi64(r, _mm512_cmplt_epi64_mask(v, zero), zero, r);
-		r = _mm512_min_epi64(_mm512_max_epi64(r, qmin), qmax);
-		if (rq->out_bits == 8)
-			_mm512_mask_cvtepi64_storeu_epi8((int8_t *)rq->out + i, m, r);
-		else if (rq->out_bits == 16)
-			_mm512_mask_cvtepi64_storeu_epi16((int16_t *)rq->out + i, m, r);
-		else
-			_mm512_mask_cvtepi64_storeu_epi32((int32_t *)rq->out + i, m, r);
+		requant_store(rq, i, m, v,
+			      _mm512_srl_epi64(_mm512_add_epi64(_mm512_add_epi64(hi, lo), half),
+					       count));
 	}
-	return _mm512_cmplt_epi64_mask(bad, zero) ? 1 : 0;
+	return _mm512_cmplt_epi64_mask(bad, _mm512_setzero_si512()) ? 1 : 0;
 }
 
 /* x ^ 0x80 for @n bytes: the activations as vpdpbusd's unsigned operand. */
