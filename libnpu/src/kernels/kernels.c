@@ -2,9 +2,9 @@
 /*
  * The cpu backend's MATMUL, requantization and attention hooks: pick the
  * best instruction set this CPU has (or a lower one named by
- * $NPU_CPU_ISA), prepare the activations once, and split the output
- * columns across a persistent pool of threads (the calling thread is one
- * of them). Nothing is allocated per call once
+ * $NPU_CPU_ISA), prepare the activations once, and hand the output
+ * columns out in chunks to a persistent pool of threads (the calling
+ * thread is one of them). Nothing is allocated per call once
  * the preparation buffer has grown to the largest shape seen.
  */
 #include <pthread.h>
@@ -34,23 +34,31 @@ struct npu_kernels {
 	int pending, stop, active;
 	/* The call being worked on. */
 	const struct npu_fw_matmul *mm;
+	uint32_t next, chunk;	/* the next column to hand out; columns per chunk */
 	struct npu_mm_prep prep;
 	uint8_t *buf;
 	size_t buf_size;
 };
 
-static void run_share(struct npu_kernels *k, int t)
+/*
+ * Columns go out in chunks, about eight per thread, to whichever thread
+ * is free: a thread slowed by its core (a busy neighbour on a shared
+ * host) or by its share of memory takes fewer, rather than the rest
+ * waiting for it.
+ */
+static void run_share(struct npu_kernels *k)
 {
 	const struct npu_fw_matmul *mm = k->mm;
-	uint32_t per = (mm->n + (uint32_t)k->active - 1) / (uint32_t)k->active;
-	uint32_t n0 = per * (uint32_t)t, n1 = n0 + per > mm->n ? mm->n : n0 + per;
+	uint32_t n0;
 
-	if (n0 >= n1)
-		return;
-	if (k->isa == NPU_ISA_AVX512)
-		npu_mm_avx512(mm, &k->prep, n0, n1);
-	else
-		npu_mm_avx2(mm, &k->prep, n0, n1);
+	while ((n0 = __atomic_fetch_add(&k->next, k->chunk, __ATOMIC_RELAXED)) < mm->n) {
+		uint32_t n1 = mm->n - n0 < k->chunk ? mm->n : n0 + k->chunk;
+
+		if (k->isa == NPU_ISA_AVX512)
+			npu_mm_avx512(mm, &k->prep, n0, n1);
+		else
+			npu_mm_avx2(mm, &k->prep, n0, n1);
+	}
 }
 
 /*
@@ -83,7 +91,7 @@ static void *pool_thread(void *arg)
 		seen = k->generation;
 		pthread_mutex_unlock(&k->lock);
 		if (w->index < k->active) {
-			run_share(k, w->index);
+			run_share(k);
 			pthread_mutex_lock(&k->lock);
 			if (--k->pending == 0)
 				pthread_cond_signal(&k->done);
@@ -225,6 +233,11 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 	active = active < 1 ? 1 : active > k->n_threads ? k->n_threads : active;
 	k->mm = mm;
 	k->active = active;
+	k->next = 0;
+	/* Whole 48-column GEMM chunks; 64 columns at least otherwise (a chunk has a cost). */
+	k->chunk = (mm->n + 8 * (uint32_t)active - 1) / (8 * (uint32_t)active);
+	k->chunk = npu_mm_gemm_fits(mm) ? (k->chunk + 47) / 48 * 48 :
+		   k->chunk < 64 ? 64 : (k->chunk + 15) / 16 * 16;
 	if (active > 1) {
 		pthread_mutex_lock(&k->lock);
 		k->pending = active - 1;
@@ -232,7 +245,7 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 		pthread_cond_broadcast(&k->go);
 		pthread_mutex_unlock(&k->lock);
 	}
-	run_share(k, 0);
+	run_share(k);
 	if (active > 1) {
 		int spin;
 
