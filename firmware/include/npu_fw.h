@@ -134,6 +134,39 @@ struct npu_fw_add {
 };
 
 /**
+ * enum npu_fw_norm_step - the per-element loops of RMSNORM and LAYERNORM
+ * for one row (struct npu_fw_norm).
+ * @NPU_FW_NORM_CENTER: v[i] = x[i] * 2^frac - mean, and *ss = the sum of
+ *	v[i]^2. A host takes this only where the sum fits 64 bits.
+ * @NPU_FW_NORM_SCALE: v[i] = round(v[i] * r * 2^-shift) * gamma[i].
+ */
+enum npu_fw_norm_step {
+	NPU_FW_NORM_CENTER,
+	NPU_FW_NORM_SCALE,
+};
+
+/**
+ * struct npu_fw_norm - a norm's per-element loops, offered to a faster host.
+ * @step: which loop.
+ * @x: the row (CENTER); @gamma: the gains (SCALE); @n: elements.
+ * @frac: fraction bits of the centered values; @mean: in those units.
+ * @r: the reciprocal root; @shift: its shift, >= 1 (SCALE).
+ * @v: the centered values, out (CENTER), in and out (SCALE).
+ * @ss: the sum of squares, out (CENTER).
+ */
+struct npu_fw_norm {
+	enum npu_fw_norm_step step;
+	const __s32 *x, *gamma;
+	__u32 n;
+	__s32 frac;
+	__s64 mean;
+	__u32 r;
+	__s32 shift;
+	__s64 *v;
+	__u64 *ss;
+};
+
+/**
  * struct npu_fw_core - what a core needs to execute command streams.
  * @tables: from npu_fw_image_verify() of the booted image.
  * @mem: address translation of the submitting context.
@@ -157,6 +190,9 @@ struct npu_fw_add {
  * @add: optional; computes struct npu_fw_add and returns 0, or returns
  *	nonzero to leave the row to the firmware's own loop.
  * @add_ctx: passed back to @add.
+ * @norm: optional; computes struct npu_fw_norm and returns 0, or returns
+ *	nonzero to leave the loop to the firmware.
+ * @norm_ctx: passed back to @norm.
  * @clock_ns: optional; the core's clock in nanoseconds, for streams that
  *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
  *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
@@ -179,6 +215,8 @@ struct npu_fw_core {
 	void *silu_ctx;
 	int (*add)(void *add_ctx, const struct npu_fw_add *a);
 	void *add_ctx;
+	int (*norm)(void *norm_ctx, const struct npu_fw_norm *nm);
+	void *norm_ctx;
 	__u64 (*clock_ns)(void *clock_ctx);
 	void *clock_ctx;
 };

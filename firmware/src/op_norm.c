@@ -37,6 +37,7 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 	__s32 *xr = fw_scratch(x), *gamma = xr + k, *beta = gamma + k;
 	__s64 *v = (__s64 *)(beta + k + (k & 1));
 	struct drm_npu_scale sg = o->in[1].d.scale, s_out = sg, mb = { 0, 0 };
+	const struct npu_fw_core *c = x->core;
 
 	fw_load_row(&o->in[1], 0, gamma);
 	/* v = z * gamma with z in Q16: its scale is s_gamma * 2^-16. */
@@ -48,8 +49,9 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 	for (m = 0; m < in->d.rows; m++) {
 		__s64 mean = 0;
 		__uint128_t ss = 0;
-		__u64 ms, eps;
+		__u64 ms, eps, ss64;
 		struct drm_npu_scale s, s2;
+		struct npu_fw_norm h;
 		__u32 r, j = 0, st;
 		__s32 e;
 
@@ -65,9 +67,15 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 			mean = div_round(sum * 256, k);
 		}
 		/* Centered values c = x * 2^frac - mean, held in v. */
-		for (i = 0; i < k; i++) {
-			v[i] = (__s64)xr[i] * (1 << frac) - mean;
-			ss += (__uint128_t)((__int128_t)v[i] * v[i]);
+		h = (struct npu_fw_norm){ .step = NPU_FW_NORM_CENTER, .x = xr, .gamma = gamma,
+					  .n = k, .frac = frac, .mean = mean, .v = v, .ss = &ss64 };
+		if (c->norm && !c->norm(c->norm_ctx, &h)) {
+			ss = ss64;
+		} else {
+			for (i = 0; i < k; i++) {
+				v[i] = (__s64)xr[i] * (1 << frac) - mean;
+				ss += (__uint128_t)((__int128_t)v[i] * v[i]);
+			}
 		}
 		while ((ss >> j) >= ((__uint128_t)1 << 62))
 			j += 2;
@@ -79,14 +87,16 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 		ms = ms + eps < ms ? ~0ull : ms + eps;
 		fw_rsqrt(x->core->tables, ms, &r, &e);
 		/* z = c / sqrt(ms * 2^j) = c * r * 2^-(e + j/2), kept in Q16. */
-		for (i = 0; i < k; i++) {
-			__s64 z = (__s64)fw_rshift_round((__int128_t)v[i] * r,
-							  e + (__s32)j / 2 - 16);
-
-			v[i] = z * gamma[i];
-			if (ln)
-				v[i] = fw_add_sat(v[i], fw_requant(beta[i], mb));
+		h.step = NPU_FW_NORM_SCALE;
+		h.r = r;
+		h.shift = e + (__s32)j / 2 - 16;
+		if (!c->norm || c->norm(c->norm_ctx, &h)) {
+			for (i = 0; i < k; i++)
+				v[i] = (__s64)fw_rshift_round((__int128_t)v[i] * r, h.shift) *
+				       gamma[i];
 		}
+		for (i = 0; ln && i < k; i++)
+			v[i] = fw_add_sat(v[i], fw_requant(beta[i], mb));
 		fw_emit_row(x, &o->out, m, v, s_out);
 	}
 	return DRM_NPU_STATUS_OK;

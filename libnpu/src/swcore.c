@@ -237,6 +237,8 @@ static void *worker(void *arg)
 		.silu_ctx = c->kernels,
 		.add = npu_kernels_add,
 		.add_ctx = c->kernels,
+		.norm = npu_kernels_norm,
+		.norm_ctx = c->kernels,
 		.clock_ns = clock_ns,
 		.should_stop = cancelled,
 		.stop_ctx = c,

@@ -4,7 +4,7 @@
  * bit for bit, at every instruction-set level and through the thread pool:
  * randomized shapes, both activation types, both weight types, every group
  * size, and the extreme values; likewise the output stage, ATTENTION's
- * sums, SILU and ADD.
+ * sums, SILU, ADD and the norms' loops.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -532,6 +532,77 @@ static void add_equals_firmware(void **state)
 	assert_true(fast > 10000);
 }
 
+/*
+ * The norms' loops against the firmware's: random rows of 8- to 32-bit
+ * values, means, reciprocal roots and shifts; rows past the 64-bit
+ * bounds must be handed back, and a refused SCALE must leave v alone.
+ */
+static void norm_equals_firmware(void **state)
+{
+	int32_t x[41], gamma[41];
+	__s64 v[41 + 1], c[41], want[41];
+	int round, fast[2] = { 0, 0 }, back[2] = { 0, 0 };
+
+	(void)state;
+	if (!have(NPU_ISA_AVX512))
+		return;
+	t_seed(2718);
+	for (round = 0; round < 20000; round++) {
+		int bits = round % 4 == 3 ? 32 : round % 4 == 2 ? 16 : 8 + t_rand_range(0, 8);
+		uint32_t n = (uint32_t)t_rand_range(0, 41), i;
+		__uint128_t ss = 0;
+		__u64 got_ss = 0;
+		struct npu_fw_norm nm = { NPU_FW_NORM_CENTER, x, gamma, n, 8,
+					  t_rand_range(-(1 << 20), 1 << 20), 0, 0, v, &got_ss };
+		int ret;
+
+		for (i = 0; i < n; i++) {
+			x[i] = (int32_t)((int64_t)t_rand() >> (64 - bits));
+			gamma[i] = (int32_t)((int64_t)t_rand() >> t_rand_range(32, 63));
+			c[i] = (__s64)x[i] * 256 - nm.mean;
+			ss += (__uint128_t)((__int128_t)c[i] * c[i]);
+		}
+		v[n] = 0x5a5a;
+		ret = npu_norm_avx512(&nm);
+		if (bits <= 16)
+			assert_int_equal(ret, 0);
+		if (ret) {
+			back[0]++;
+			for (i = 0; i < n; i++)
+				v[i] = c[i];
+		} else {
+			fast[0]++;
+			assert_true(got_ss == ss);
+			for (i = 0; i < n; i++)
+				assert_true(v[i] == c[i]);
+		}
+		nm.step = NPU_FW_NORM_SCALE;
+		nm.r = (uint32_t)t_rand_range((1 << 30) - 1, 1 << 30) + (uint32_t)t_rand_range(0, 1 << 30);
+		nm.shift = t_rand_range(-2, 66);
+		for (i = 0; i < n; i++)
+			want[i] = nm.shift >= 0 && nm.shift < 127
+				  ? (__s64)fw_rshift_round((__int128_t)c[i] * nm.r, nm.shift) * gamma[i]
+				  : 0;
+		ret = npu_norm_avx512(&nm);
+		if (nm.shift < 1 || nm.shift > 63)
+			assert_int_not_equal(ret, 0);
+		if (ret) {
+			back[1]++;
+			for (i = 0; i < n; i++)
+				assert_true(v[i] == c[i]);
+			continue;
+		}
+		fast[1]++;
+		for (i = 0; i < n; i++)
+			if (v[i] != want[i])
+				fail_msg("c %lld r %u >> %d g %d: %lld, want %lld", (long long)c[i], nm.r,
+					 nm.shift, gamma[i], (long long)v[i], (long long)want[i]);
+		assert_int_equal(v[n], 0x5a5a);
+	}
+	assert_true(fast[0] > 10000 && back[0] > 1000);
+	assert_true(fast[1] > 5000 && back[1] > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +613,7 @@ int main(void)
 		cmocka_unit_test(attention_equals_reference),
 		cmocka_unit_test(silu_equals_firmware),
 		cmocka_unit_test(add_equals_firmware),
+		cmocka_unit_test(norm_equals_firmware),
 	};
 
 	return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Element-wise ops in AVX-512, eight elements in 64-bit lanes, bit for
- * bit the firmware's loops: SILU (struct npu_fw_silu, as fw_silu_q24())
- * and ADD's two rescalings (struct npu_fw_add, as fw_requant()).
+ * bit the firmware's loops: SILU (struct npu_fw_silu, as fw_silu_q24()),
+ * ADD's two rescalings (struct npu_fw_add, as fw_requant()) and the
+ * norms' loops (struct npu_fw_norm), each for the inputs that keep its
+ * products within 64 bits, handing other rows back.
  *
  * The firmware's SILU products need 128 bits only for inputs it clamps
  * at 2^23 in Q24; this path takes rows whose every |x| stays under 2^8
@@ -113,4 +115,74 @@ int npu_add_avx512(const struct npu_fw_add *a)
 								      requant64(y, a->mb)));
 	}
 	return 0;
+}
+
+/* v = x * 2^frac - mean and the sum of squares, for |v| < 2^24: under 2^64 for n <= 2^16. */
+static int norm_center(const struct npu_fw_norm *nm)
+{
+	const __m512i mean = _mm512_set1_epi64(nm->mean), limit = _mm512_set1_epi64(1ll << 24);
+	__m512i ss = _mm512_setzero_si512();
+	__mmask8 bad = 0;
+	__u32 i;
+
+	if (nm->n > 65536 || nm->frac < 0 || nm->frac > 24)
+		return 1;
+	for (i = 0; i < nm->n; i += 8) {
+		__mmask8 m = nm->n - i >= 8 ? 0xff : (__mmask8)((1u << (nm->n - i)) - 1);
+		__m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, nm->x + i));
+		__m512i v = _mm512_sub_epi64(_mm512_slli_epi64(x, (unsigned int)nm->frac), mean);
+
+		/* Masked-off lanes hold -mean: keep them out of the sum. */
+		v = _mm512_maskz_mov_epi64(m, v);
+		bad |= _mm512_cmpge_epi64_mask(_mm512_abs_epi64(v), limit);
+		ss = _mm512_add_epi64(ss, _mm512_mul_epi32(v, v));
+		_mm512_mask_storeu_epi64(nm->v + i, m, v);
+	}
+	if (bad)
+		return 1;
+	*nm->ss = (__u64)_mm512_reduce_add_epi64(ss);
+	return 0;
+}
+
+/*
+ * v = round(v * r * 2^-shift) * gamma, where every |v| < 2^32, every
+ * product under 2^63 and every rounded value under 2^31 (so that times
+ * an int32 gain it fits 64 bits): checked on the row's largest |v|
+ * before anything is written.
+ */
+static int norm_scale(const struct npu_fw_norm *nm)
+{
+	const __m512i r = _mm512_set1_epi64(nm->r), sh = _mm512_set1_epi64(nm->shift);
+	__m512i top = _mm512_setzero_si512();
+	__u64 amax;
+	__u32 i;
+
+	if (nm->shift < 1 || nm->shift > 63)
+		return 1;
+	for (i = 0; i < nm->n; i += 8) {
+		__mmask8 m = nm->n - i >= 8 ? 0xff : (__mmask8)((1u << (nm->n - i)) - 1);
+
+		top = _mm512_max_epu64(top, _mm512_abs_epi64(_mm512_maskz_loadu_epi64(m, nm->v + i)));
+	}
+	amax = (__u64)_mm512_reduce_max_epu64(top);
+	if (amax >= 1ull << 32 || (__uint128_t)amax * nm->r >= 1ull << 63 ||
+	    ((__uint128_t)amax * nm->r + (1ull << (nm->shift - 1))) >> nm->shift >= 1ull << 31)
+		return 1;
+	for (i = 0; i < nm->n; i += 8) {
+		__mmask8 m = nm->n - i >= 8 ? 0xff : (__mmask8)((1u << (nm->n - i)) - 1);
+		__m512i v = _mm512_maskz_loadu_epi64(m, nm->v + i);
+		__m512i g = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, nm->gamma + i));
+		/* |v| < 2^32 and r < 2^32: vpmuludq's product is exact, and under 2^63. */
+		__m512i p = _mm512_mul_epu32(_mm512_abs_epi64(v), r);
+
+		p = _mm512_mask_sub_epi64(p, _mm512_cmplt_epi64_mask(v, _mm512_setzero_si512()),
+					  _mm512_setzero_si512(), p);
+		_mm512_mask_storeu_epi64(nm->v + i, m, _mm512_mul_epi32(rshift_round(p, sh), g));
+	}
+	return 0;
+}
+
+int npu_norm_avx512(const struct npu_fw_norm *nm)
+{
+	return nm->step == NPU_FW_NORM_CENTER ? norm_center(nm) : norm_scale(nm);
 }

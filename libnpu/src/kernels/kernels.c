@@ -222,6 +222,13 @@ int npu_kernels_add(void *ctx, const struct npu_fw_add *a)
 	return k->isa == NPU_ISA_AVX512 ? npu_add_avx512(a) : 1;
 }
 
+int npu_kernels_norm(void *ctx, const struct npu_fw_norm *nm)
+{
+	const struct npu_kernels *k = ctx;
+
+	return k->isa == NPU_ISA_AVX512 ? npu_norm_avx512(nm) : 1;
+}
+
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 {
 	struct npu_kernels *k = ctx;
