@@ -134,6 +134,18 @@ struct npu_fw_add {
 };
 
 /**
+ * struct npu_fw_softmax - base-2 exponents t[0..n) (Q16, |t| <= 2^47)
+ * turned into probabilities in Q30 in place, as the firmware's
+ * softmax_q30(): with m the largest t, e_j = 2^((t_j - m) / 2^16) in Q30
+ * from @tables, t_j = round(e_j * 2^30 / sum(e)).
+ */
+struct npu_fw_softmax {
+	__s64 *t;
+	__u32 n;
+	const struct npu_fw_tables *tables;
+};
+
+/**
  * enum npu_fw_norm_step - the per-element loops of RMSNORM and LAYERNORM
  * for one row (struct npu_fw_norm).
  * @NPU_FW_NORM_CENTER: v[i] = x[i] * 2^frac - mean, and *ss = the sum of
@@ -193,6 +205,9 @@ struct npu_fw_norm {
  * @norm: optional; computes struct npu_fw_norm and returns 0, or returns
  *	nonzero to leave the loop to the firmware.
  * @norm_ctx: passed back to @norm.
+ * @softmax: optional; computes struct npu_fw_softmax and returns 0, or
+ *	returns nonzero to leave it to the firmware's own loops.
+ * @softmax_ctx: passed back to @softmax.
  * @clock_ns: optional; the core's clock in nanoseconds, for streams that
  *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
  *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
@@ -217,6 +232,8 @@ struct npu_fw_core {
 	void *add_ctx;
 	int (*norm)(void *norm_ctx, const struct npu_fw_norm *nm);
 	void *norm_ctx;
+	int (*softmax)(void *softmax_ctx, const struct npu_fw_softmax *sm);
+	void *softmax_ctx;
 	__u64 (*clock_ns)(void *clock_ctx);
 	void *clock_ctx;
 };

@@ -12,11 +12,16 @@ static const struct drm_npu_scale log2e_q16 = { 1549082005, 14 };
 #define T_LIMIT 0x800000000000ll	/* 2^47 */
 
 /* Turn exponents t[0..n) (Q16) into probabilities in Q30, in place. */
-static void softmax_q30(const struct npu_fw_tables *tab, __s64 *t, __u32 n)
+static void softmax_q30(const struct npu_fw_core *c, __s64 *t, __u32 n)
 {
+	const struct npu_fw_tables *tab = c->tables;
+	struct npu_fw_softmax sm = { t, n, tab };
 	__s64 tmax = t[0];
 	__u64 sum = 0;
 	__u32 j;
+
+	if (c->softmax && !c->softmax(c->softmax_ctx, &sm))
+		return;
 
 	for (j = 1; j < n; j++)
 		if (t[j] > tmax)
@@ -80,7 +85,7 @@ __u32 fw_run_softmax(struct fw_exec *x, struct fw_op *o)
 		fw_load_row(in, m, xr);
 		for (j = 0; j < vis; j++)
 			t[j] = fw_clamp(fw_requant(xr[j], mt), -T_LIMIT, T_LIMIT);
-		softmax_q30(x->core->tables, t, vis);
+		softmax_q30(x->core, t, vis);
 		for (j = vis; j < n; j++)
 			t[j] = 0;
 		fw_emit_row(x, &o->out, m, t, q30);
@@ -206,7 +211,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 			}
 		}
 		for (h = 0; h < nh; h++)
-			softmax_q30(c->tables, t + (__u64)h * cap, a.len);
+			softmax_q30(c, t + (__u64)h * cap, a.len);
 		/* Weights p_j * sv_j / sv_max in place; out_h = sum_j w_j v_j at sv_max * 2^-30. */
 		for (j = 0; j < a.len; j++) {
 			struct drm_npu_scale rv;

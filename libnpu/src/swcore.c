@@ -239,6 +239,8 @@ static void *worker(void *arg)
 		.add_ctx = c->kernels,
 		.norm = npu_kernels_norm,
 		.norm_ctx = c->kernels,
+		.softmax = npu_kernels_softmax,
+		.softmax_ctx = c->kernels,
 		.clock_ns = clock_ns,
 		.should_stop = cancelled,
 		.stop_ctx = c,

@@ -4,7 +4,7 @@
  * bit for bit, at every instruction-set level and through the thread pool:
  * randomized shapes, both activation types, both weight types, every group
  * size, and the extreme values; likewise the output stage, ATTENTION's
- * sums, SILU, ADD and the norms' loops.
+ * sums, SILU, ADD, the norms' loops and the softmax.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -603,6 +603,65 @@ static void norm_equals_firmware(void **state)
 	assert_true(fast[1] > 5000 && back[1] > 1000);
 }
 
+/* The firmware's softmax_q30 (firmware/src/op_softmax.c), written out. */
+static void softmax_reference(const struct npu_fw_tables *tab, __s64 *t, uint32_t n)
+{
+	__s64 tmax = t[0];
+	uint64_t sum = 0;
+	uint32_t j;
+
+	for (j = 1; j < n; j++)
+		tmax = t[j] > tmax ? t[j] : tmax;
+	for (j = 0; j < n; j++) {
+		t[j] = fw_exp2_neg_q16(tab, (uint64_t)(tmax - t[j]));
+		sum += (uint64_t)t[j];
+	}
+	for (j = 0; j < n; j++)
+		t[j] = (__s64)((((uint64_t)t[j] << 30) + sum / 2) / sum);
+}
+
+/*
+ * The softmax against its definition: rows of 1..300 exponents spread
+ * from a few units to the clamp (2^47), ties for the largest, and equal
+ * rows (every probability the same).
+ */
+static void softmax_equals_firmware(void **state)
+{
+	struct npu_fw_tables tables;
+	__s64 t[301], want[301];
+	void *image;
+	size_t size;
+	int round;
+
+	(void)state;
+	if (!have(NPU_ISA_AVX512))
+		return;
+	assert_int_equal(npu_firmware_load(&image, &size), 0);
+	assert_int_equal(npu_fw_image_verify(image, size, &tables), NPU_FW_IMAGE_OK);
+	t_seed(161803);
+	for (round = 0; round < 5000; round++) {
+		uint32_t n = (uint32_t)t_rand_range(1, 300), i;
+		int bits = t_rand_range(1, 48);
+		struct npu_fw_softmax sm = { t, n, &tables };
+
+		for (i = 0; i < n; i++) {
+			t[i] = round % 10 == 0 ? 12345 : (__s64)((int64_t)t_rand() >> (64 - bits));
+			if (t_rand_range(0, 50) == 0)
+				t[i] = t_rand() & 1 ? 1ll << 47 : -(1ll << 47);
+			want[i] = t[i];
+		}
+		t[n] = 0x5a5a;
+		softmax_reference(&tables, want, n);
+		assert_int_equal(npu_softmax_avx512(&sm), 0);
+		for (i = 0; i < n; i++)
+			if (t[i] != want[i])
+				fail_msg("n %u bits %d: p[%u] = %lld, want %lld", n, bits, i,
+					 (long long)t[i], (long long)want[i]);
+		assert_int_equal(t[n], 0x5a5a);
+	}
+	free(image);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +673,7 @@ int main(void)
 		cmocka_unit_test(silu_equals_firmware),
 		cmocka_unit_test(add_equals_firmware),
 		cmocka_unit_test(norm_equals_firmware),
+		cmocka_unit_test(softmax_equals_firmware),
 	};
 
 	return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);

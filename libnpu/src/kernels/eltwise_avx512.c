@@ -2,9 +2,10 @@
 /*
  * Element-wise ops in AVX-512, eight elements in 64-bit lanes, bit for
  * bit the firmware's loops: SILU (struct npu_fw_silu, as fw_silu_q24()),
- * ADD's two rescalings (struct npu_fw_add, as fw_requant()) and the
- * norms' loops (struct npu_fw_norm), each for the inputs that keep its
- * products within 64 bits, handing other rows back.
+ * ADD's two rescalings (struct npu_fw_add, as fw_requant()), the norms'
+ * loops (struct npu_fw_norm) and the softmax (struct npu_fw_softmax),
+ * each for the inputs that keep its products within 64 bits, handing
+ * other rows back.
  *
  * The firmware's SILU products need 128 bits only for inputs it clamps
  * at 2^23 in Q24; this path takes rows whose every |x| stays under 2^8
@@ -185,4 +186,41 @@ static int norm_scale(const struct npu_fw_norm *nm)
 int npu_norm_avx512(const struct npu_fw_norm *nm)
 {
 	return nm->step == NPU_FW_NORM_CENTER ? norm_center(nm) : norm_scale(nm);
+}
+
+int npu_softmax_avx512(const struct npu_fw_softmax *sm)
+{
+	const __m512i low = _mm512_set1_epi64(INT64_MIN);
+	__m512i top = low, sum = _mm512_setzero_si512(), half, total;
+	__s64 tmax;
+	__u32 i;
+
+	if (!sm->n)
+		return 0;
+	for (i = 0; i < sm->n; i += 8) {
+		__mmask8 m = sm->n - i >= 8 ? 0xff : (__mmask8)((1u << (sm->n - i)) - 1);
+
+		top = _mm512_max_epi64(top, _mm512_mask_loadu_epi64(low, m, sm->t + i));
+	}
+	tmax = _mm512_reduce_max_epi64(top);
+	/* e_j = 2^-((tmax - t_j) / 2^16) in Q30, at most 2^30 each. */
+	for (i = 0; i < sm->n; i += 8) {
+		__mmask8 m = sm->n - i >= 8 ? 0xff : (__mmask8)((1u << (sm->n - i)) - 1);
+		__m512i t = _mm512_maskz_loadu_epi64(m, sm->t + i);
+		__m512i e = exp2_neg_q16(sm->tables->exp2, _mm512_sub_epi64(_mm512_set1_epi64(tmax), t));
+
+		sum = _mm512_mask_add_epi64(sum, m, sum, e);
+		_mm512_mask_storeu_epi64(sm->t + i, m, e);
+	}
+	total = _mm512_set1_epi64(_mm512_reduce_add_epi64(sum));
+	half = _mm512_srli_epi64(total, 1);
+	/* The sum is at least 2^30 (the largest term): quotients up to 2^30. */
+	for (i = 0; i < sm->n; i += 8) {
+		__mmask8 m = sm->n - i >= 8 ? 0xff : (__mmask8)((1u << (sm->n - i)) - 1);
+		__m512i e = _mm512_maskz_loadu_epi64(m, sm->t + i);
+
+		_mm512_mask_storeu_epi64(sm->t + i, m, npu_udiv_avx512(
+			_mm512_add_epi64(_mm512_slli_epi64(e, 30), half), total));
+	}
+	return 0;
 }

@@ -46,7 +46,7 @@ struct npu_kernels {
  * host) or by its share of memory takes fewer, rather than the rest
  * waiting for it.
  */
-static void run_share(struct npu_kernels *k)
+static void matmul_share(struct npu_kernels *k)
 {
 	const struct npu_fw_matmul *mm = k->mm;
 	uint32_t n0;
@@ -91,7 +91,7 @@ static void *pool_thread(void *arg)
 		seen = k->generation;
 		pthread_mutex_unlock(&k->lock);
 		if (w->index < k->active) {
-			run_share(k);
+			matmul_share(k);
 			pthread_mutex_lock(&k->lock);
 			if (--k->pending == 0)
 				pthread_cond_signal(&k->done);
@@ -194,6 +194,31 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 	return 0;
 }
 
+/* k->mm on @active threads, the caller's among them; returns when all are done. */
+static void run_pool(struct npu_kernels *k, int active)
+{
+	k->active = active;
+	if (active > 1) {
+		pthread_mutex_lock(&k->lock);
+		k->pending = active - 1;
+		k->generation++;
+		pthread_cond_broadcast(&k->go);
+		pthread_mutex_unlock(&k->lock);
+	}
+	matmul_share(k);
+	if (active > 1) {
+		int spin;
+
+		for (spin = 0; spin < SPIN_ITERATIONS && __atomic_load_n(&k->pending, __ATOMIC_ACQUIRE);
+		     spin++)
+			__builtin_ia32_pause();
+		pthread_mutex_lock(&k->lock);
+		while (k->pending)
+			pthread_cond_wait(&k->done, &k->lock);
+		pthread_mutex_unlock(&k->lock);
+	}
+}
+
 int npu_kernels_requant(void *ctx, const struct npu_fw_requant *rq)
 {
 	const struct npu_kernels *k = ctx;
@@ -229,6 +254,13 @@ int npu_kernels_norm(void *ctx, const struct npu_fw_norm *nm)
 	return k->isa == NPU_ISA_AVX512 ? npu_norm_avx512(nm) : 1;
 }
 
+int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
+{
+	const struct npu_kernels *k = ctx;
+
+	return k->isa == NPU_ISA_AVX512 ? npu_softmax_avx512(sm) : 1;
+}
+
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 {
 	struct npu_kernels *k = ctx;
@@ -239,30 +271,11 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 	active = (int)(mm->n / MIN_COLUMNS_PER_THREAD);
 	active = active < 1 ? 1 : active > k->n_threads ? k->n_threads : active;
 	k->mm = mm;
-	k->active = active;
 	k->next = 0;
 	/* Whole 48-column GEMM chunks; 64 columns at least otherwise (a chunk has a cost). */
 	k->chunk = (mm->n + 8 * (uint32_t)active - 1) / (8 * (uint32_t)active);
 	k->chunk = npu_mm_gemm_fits(mm) ? (k->chunk + 47) / 48 * 48 :
 		   k->chunk < 64 ? 64 : (k->chunk + 15) / 16 * 16;
-	if (active > 1) {
-		pthread_mutex_lock(&k->lock);
-		k->pending = active - 1;
-		k->generation++;
-		pthread_cond_broadcast(&k->go);
-		pthread_mutex_unlock(&k->lock);
-	}
-	run_share(k);
-	if (active > 1) {
-		int spin;
-
-		for (spin = 0; spin < SPIN_ITERATIONS && __atomic_load_n(&k->pending, __ATOMIC_ACQUIRE);
-		     spin++)
-			__builtin_ia32_pause();
-		pthread_mutex_lock(&k->lock);
-		while (k->pending)
-			pthread_cond_wait(&k->done, &k->lock);
-		pthread_mutex_unlock(&k->lock);
-	}
+	run_pool(k, active);
 	return 0;
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Exact unsigned 64-bit division in AVX-512 lanes, for the quotients the
- * firmware's sigmoid takes (n < 2^62, 2^30 <= d <= 2^31): the double
- * quotient is within one of the true one (the operands round to 53 bits),
- * and one step on the remainder corrects it. Either correction is rare
- * (some 300 divisors in 2^30 need one), so tests/unit/test_kernels.c
- * checks this on known cases rather than through SILU.
+ * Exact unsigned 64-bit division in AVX-512 lanes, for the quotients of
+ * the firmware's sigmoid and softmax (n < 2^62, 1 <= d < 2^62, quotient
+ * under 2^32): the double quotient is within one of the true one (the
+ * operands round to 53 bits), and one step on the remainder corrects
+ * it. Either correction is rare (some 300 of the sigmoid's 2^30
+ * divisors need one), so tests/unit/test_kernels.c checks this on known
+ * cases rather than only through the ops.
  */
 #ifndef LIBNPU_UDIV_AVX512_H
 #define LIBNPU_UDIV_AVX512_H
