@@ -11,7 +11,6 @@
 #define GELU_C_Q30 48012366ll
 #define GELU_CLAMP (16ll << 16)
 
-
 static struct drm_npu_scale act_scale(void)
 {
 	struct drm_npu_scale s = { 1 << 30, 30 + FW_ACT_FRAC };
