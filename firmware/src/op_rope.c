@@ -19,8 +19,9 @@ __u32 fw_prepare_rope(struct fw_exec *x, struct fw_op *o)
 	    f->rows != 1 || f->cols != p->head_dim / 2 ||
 	    o->out.d.rows != a->rows || o->out.d.cols != a->cols)
 		return DRM_NPU_STATUS_BAD_SHAPE;
+	/* The row, freq, one sin and cos per frequency, the results. */
 	o->scratch_need = (__u64)a->cols * (sizeof(__s32) + sizeof(__s64)) +
-			  (__u64)f->cols * sizeof(__s32) + 8;
+			  (__u64)f->cols * 3 * sizeof(__s32) + 8;
 	return DRM_NPU_STATUS_OK;
 }
 
@@ -28,8 +29,8 @@ __u32 fw_run_rope(struct fw_exec *x, struct fw_op *o)
 {
 	const struct fw_tensor *in = &o->in[0];
 	__u32 n = in->d.cols, half = o->op.pos.head_dim / 2, m, i, st;
-	__s32 *xr = fw_scratch(x), *freq = xr + n;
-	__s64 *v = (__s64 *)(freq + half + ((n + half) & 1));
+	__s32 *xr = fw_scratch(x), *freq = xr + n, *sn = freq + half, *cs = sn + half;
+	__s64 *v = (__s64 *)(cs + half + ((n + half) & 1));
 	__u32 pos = fw_read_pos(o);
 
 	fw_load_row(&o->in[1], 0, freq);
@@ -40,13 +41,14 @@ __u32 fw_run_rope(struct fw_exec *x, struct fw_op *o)
 		if (st)
 			return st;
 		fw_load_row(in, m, xr);
+		/* Every head rotates by the same angles: one sin and cos per frequency. */
+		for (i = 0; i < half; i++)
+			fw_sincos_q14(x->core->tables, (pos + m) * (__u32)freq[i], &sn[i], &cs[i]);
 		for (i = 0; i < n; i += 2) {
-			__u32 turns = (pos + m) * (__u32)freq[(i / 2) % half];
-			__s32 sn, cs;
+			__u32 f = (i / 2) % half;
 
-			fw_sincos_q14(x->core->tables, turns, &sn, &cs);
-			v[i] = (__s64)xr[i] * cs - (__s64)xr[i + 1] * sn;
-			v[i + 1] = (__s64)xr[i] * sn + (__s64)xr[i + 1] * cs;
+			v[i] = (__s64)xr[i] * cs[f] - (__s64)xr[i + 1] * sn[f];
+			v[i + 1] = (__s64)xr[i] * sn[f] + (__s64)xr[i + 1] * cs[f];
 		}
 		s.shift += 14;
 		fw_emit_row(x, &o->out, m, v, s);
