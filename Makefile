@@ -64,7 +64,8 @@ RUN_SRCS := $(wildcard tools/npu-run/*.c)
 # npu-run's engines without its main(): the model tests link them.
 RUN_LIB_SRCS := $(filter-out tools/npu-run/main.c,$(RUN_SRCS))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
-TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS))
+# test_backends also runs on the host: the cpu backend at each ISA level against its scalar level.
+TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS)) $(O)/tests/test_backends
 GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
@@ -148,6 +149,11 @@ $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 $(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) \
+		$(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
+
+$(O)/tests/test_backends: tests/guest/test_backends.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) \
 		$(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Every op through the device (accel, or usb) equals the cpu backend bit for bit: the same
- * randomized stream runs on both, and every output byte is compared.
+ * Every op through the device (accel, usb, or the cpu backend at each of
+ * its instruction-set levels) equals the firmware's own loops (the cpu
+ * backend at NPU_CPU_ISA=scalar) bit for bit: the same randomized stream
+ * runs on both, and every output byte is compared.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,15 +148,26 @@ static void run_side(struct side *s, uint64_t seed)
 	npu_cmd_destroy(cmd);
 }
 
-static void device_equals_cpu(void **state)
+/* The device under test opened at $NPU_CPU_ISA (or @isa), the reference at the scalar level. */
+static void compare(const char *backend, const char *isa)
 {
 	struct side dev = { 0 }, cpu = { 0 };
-	const char *backend = *state;
+	const char *env = getenv("NPU_CPU_ISA");
+	char saved[16] = "";
 	struct npu_info info;
 	uint64_t seed;
 
+	if (env)
+		snprintf(saved, sizeof(saved), "%s", env);
+	if (isa)
+		setenv("NPU_CPU_ISA", isa, 1);
 	assert_int_equal(npu_open(backend, &dev.dev), NPU_OK);
+	setenv("NPU_CPU_ISA", "scalar", 1);
 	assert_int_equal(npu_open("cpu", &cpu.dev), NPU_OK);
+	if (env)
+		setenv("NPU_CPU_ISA", saved, 1);
+	else
+		unsetenv("NPU_CPU_ISA");
 	assert_int_equal(npu_query(dev.dev, &info), NPU_OK);
 	assert_string_equal(info.backend, backend);
 	assert_int_equal(npu_query(cpu.dev, &info), NPU_OK);
@@ -173,12 +186,25 @@ static void device_equals_cpu(void **state)
 	npu_close(cpu.dev);
 }
 
+static void device_equals_cpu(void **state)
+{
+	const char *backend = *state;
+
+	if (strcmp(backend, "cpu")) {
+		compare(backend, NULL);
+		return;
+	}
+	/* Each level the CPU has (a missing one runs as the best below it). */
+	compare(backend, "avx2");
+	compare(backend, "avx512");
+}
+
 int main(void)
 {
-	/* The device under test: NPU_DEVICE (accel by default), which must not
-	 * also turn the reference side's npu_open("cpu") into that device.
+	/* The device under test: NPU_DEVICE (the cpu backend by default), which
+	 * must not also turn the reference side's npu_open("cpu") into that device.
 	 */
-	static char backend[16] = "accel";
+	static char backend[16] = "cpu";
 	const char *env = getenv("NPU_DEVICE");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_prestate(device_equals_cpu, backend),
