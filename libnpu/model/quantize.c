@@ -6,10 +6,14 @@
  * that exact scale, so rounding the factor costs nothing extra.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model_internal.h"
+
+#define MAX_QUANT_THREADS 16
 
 /*
  * round() (ties away from zero) without the libm call, for |x| < 2^62:
@@ -39,12 +43,59 @@ static double group_error(const float *v, int32_t n, double s, int qmax)
 	return e;
 }
 
+/* One thread's rows of the step search: gs[] and the largest step it saw. */
+struct search {
+	const float *w;
+	int32_t r0, r1, cols, group_size;
+	int qmax;
+	double *gs, smax;
+};
+
+/* Each group's step: int8 maps its max to 127; int4 searches the clip. */
+static void *search_rows(void *arg)
+{
+	struct search *a = arg;
+	int32_t gpr = a->cols / a->group_size, r, g, c;
+
+	for (r = a->r0; r < a->r1; r++)
+		for (g = 0; g < gpr; g++) {
+			const float *v = a->w + (size_t)r * a->cols + (size_t)g * a->group_size;
+			double amax = 0, best, s;
+			int k;
+
+			for (c = 0; c < a->group_size; c++)
+				amax = fabs(v[c]) > amax ? fabs(v[c]) : amax;
+			s = amax > 0 ? amax / a->qmax : 1e-30;
+			if (a->qmax == 7 && amax > 0) {
+				best = group_error(v, a->group_size, s, a->qmax);
+				for (k = 19; k >= 10; k--) {
+					double t = amax * k / 20.0 / a->qmax;
+					double e = group_error(v, a->group_size, t, a->qmax);
+
+					if (e < best) {
+						best = e;
+						s = t;
+					}
+				}
+			}
+			a->gs[(size_t)r * gpr + g] = s;
+			a->smax = fmax(a->smax, s);
+		}
+	return NULL;
+}
+
 int npu_quantize(const float *w, int32_t rows, int32_t cols, int bits, int32_t group_size,
 		 struct npu_qmatrix *q)
 {
 	int32_t gpr, r, g, c;
 	int qmax = bits == 8 ? 127 : 7;
 	double *gs, smax = 0;
+	/* The int4 search tries 11 steps per group: rows split over the cores. */
+	struct search part[MAX_QUANT_THREADS];
+	pthread_t th[MAX_QUANT_THREADS];
+	int started[MAX_QUANT_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = cpus < 1 ? 1 : cpus > MAX_QUANT_THREADS ? MAX_QUANT_THREADS : (int)cpus, i;
 
 	if (!w || !q || rows < 1 || cols < 1 || (bits != 8 && bits != 4) || group_size < 1 ||
 	    cols % group_size || (bits == 4 && cols % 2))
@@ -63,31 +114,24 @@ int npu_quantize(const float *w, int32_t rows, int32_t cols, int bits, int32_t g
 		npu_qmatrix_free(q);
 		return NPU_E_NOMEM;
 	}
-	/* Each group's step: int8 maps its max to 127; int4 searches the clip. */
-	for (r = 0; r < rows; r++)
-		for (g = 0; g < gpr; g++) {
-			const float *v = w + (size_t)r * cols + (size_t)g * group_size;
-			double amax = 0, best, s;
-			int k;
-
-			for (c = 0; c < group_size; c++)
-				amax = fabs(v[c]) > amax ? fabs(v[c]) : amax;
-			s = amax > 0 ? amax / qmax : 1e-30;
-			if (bits == 4 && amax > 0) {
-				best = group_error(v, group_size, s, qmax);
-				for (k = 19; k >= 10; k--) {
-					double t = amax * k / 20.0 / qmax;
-					double e = group_error(v, group_size, t, qmax);
-
-					if (e < best) {
-						best = e;
-						s = t;
-					}
-				}
-			}
-			gs[(size_t)r * gpr + g] = s;
-			smax = fmax(smax, s);
-		}
+	if (n > rows)
+		n = rows;
+	for (i = 0; i < n; i++) {
+		part[i] = (struct search){ w, (int32_t)((int64_t)rows * i / n),
+					   (int32_t)((int64_t)rows * (i + 1) / n), cols, group_size,
+					   qmax, gs, 0 };
+		/* Where no thread can start, this one does the part. */
+		started[i] = i > 0 && !pthread_create(&th[i], NULL, search_rows, &part[i]);
+	}
+	search_rows(&part[0]);
+	for (i = 1; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			search_rows(&part[i]);
+	}
+	for (i = 0; i < n; i++)
+		smax = fmax(smax, part[i].smax);
 	if (npu_scale_from_double(smax, &q->scale)) {
 		free(gs);
 		npu_qmatrix_free(q);
