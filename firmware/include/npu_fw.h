@@ -208,6 +208,10 @@ struct npu_fw_norm {
  * @softmax: optional; computes struct npu_fw_softmax and returns 0, or
  *	returns nonzero to leave it to the firmware's own loops.
  * @softmax_ctx: passed back to @softmax.
+ * @amax: optional; stores the largest |v[i]| of @n values (as unsigned, so
+ *	|INT64_MIN| is 2^63) in *@out and returns 0, or returns nonzero to
+ *	leave it to the firmware's own loop.
+ * @amax_ctx: passed back to @amax.
  * @clock_ns: optional; the core's clock in nanoseconds, for streams that
  *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
  *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
@@ -234,6 +238,8 @@ struct npu_fw_core {
 	void *norm_ctx;
 	int (*softmax)(void *softmax_ctx, const struct npu_fw_softmax *sm);
 	void *softmax_ctx;
+	int (*amax)(void *amax_ctx, const __s64 *v, __u32 n, __u64 *out);
+	void *amax_ctx;
 	__u64 (*clock_ns)(void *clock_ctx);
 	void *clock_ctx;
 };

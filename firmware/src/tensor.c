@@ -228,11 +228,14 @@ void fw_emit_row(const struct fw_exec *x, const struct fw_tensor *out, __u32 row
 		store_row(x, out, row, v, one);
 		return;
 	}
-	for (i = 0; i < n; i++) {
-		__u64 a = v[i] < 0 ? -(__u64)v[i] : (__u64)v[i];
+	if (!x->core->amax || x->core->amax(x->core->amax_ctx, v, n, &amax)) {
+		amax = 0;
+		for (i = 0; i < n; i++) {
+			__u64 a = v[i] < 0 ? -(__u64)v[i] : (__u64)v[i];
 
-		if (a > amax)
-			amax = a;
+			if (a > amax)
+				amax = a;
+		}
 	}
 	qs.mult = (__s32)type_max(out->d.dtype);
 	qs.shift = 0;

@@ -241,6 +241,8 @@ static void *worker(void *arg)
 		.norm_ctx = c->kernels,
 		.softmax = npu_kernels_softmax,
 		.softmax_ctx = c->kernels,
+		.amax = npu_kernels_amax,
+		.amax_ctx = c->kernels,
 		.clock_ns = clock_ns,
 		.should_stop = cancelled,
 		.stop_ctx = c,

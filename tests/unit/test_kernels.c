@@ -4,7 +4,7 @@
  * bit for bit, at every instruction-set level and through the thread pool:
  * randomized shapes, both activation types, both weight types, every group
  * size, and the extreme values; likewise the output stage, ATTENTION's
- * sums, SILU, ADD, the norms' loops and the softmax.
+ * sums, SILU, ADD, the norms' loops, the softmax and the row maximum.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -664,6 +664,32 @@ static void softmax_equals_firmware(void **state)
 	free(image);
 }
 
+/* The output stage's row maximum: random magnitudes, INT64_MIN, every tail. */
+static void amax_equals_firmware(void **state)
+{
+	__s64 v[70];
+	int round;
+
+	(void)state;
+	if (!have(NPU_ISA_AVX512))
+		return;
+	t_seed(99);
+	for (round = 0; round < 5000; round++) {
+		uint32_t n = (uint32_t)t_rand_range(0, 70), i;
+		__u64 want = 0, got = 1;
+
+		for (i = 0; i < n; i++) {
+			__u64 a;
+
+			v[i] = t_rand_range(0, 100) ? any_magnitude() : INT64_MIN;
+			a = v[i] < 0 ? -(__u64)v[i] : (__u64)v[i];
+			want = a > want ? a : want;
+		}
+		assert_int_equal(npu_amax_avx512(v, n, &got), 0);
+		assert_true(got == want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,6 +702,7 @@ int main(void)
 		cmocka_unit_test(add_equals_firmware),
 		cmocka_unit_test(norm_equals_firmware),
 		cmocka_unit_test(softmax_equals_firmware),
+		cmocka_unit_test(amax_equals_firmware),
 	};
 
 	return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);

@@ -3,9 +3,9 @@
  * Element-wise ops in AVX-512, eight elements in 64-bit lanes, bit for
  * bit the firmware's loops: SILU (struct npu_fw_silu, as fw_silu_q24()),
  * ADD's two rescalings (struct npu_fw_add, as fw_requant()), the norms'
- * loops (struct npu_fw_norm) and the softmax (struct npu_fw_softmax),
- * each for the inputs that keep its products within 64 bits, handing
- * other rows back.
+ * loops (struct npu_fw_norm), the softmax (struct npu_fw_softmax) and the
+ * row maximum of the output stage, each for the inputs that keep its
+ * products within 64 bits, handing other rows back.
  *
  * The firmware's SILU products need 128 bits only for inputs it clamps
  * at 2^23 in Q24; this path takes rows whose every |x| stays under 2^8
@@ -222,5 +222,20 @@ int npu_softmax_avx512(const struct npu_fw_softmax *sm)
 		_mm512_mask_storeu_epi64(sm->t + i, m, npu_udiv_avx512(
 			_mm512_add_epi64(_mm512_slli_epi64(e, 30), half), total));
 	}
+	return 0;
+}
+
+int npu_amax_avx512(const __s64 *v, __u32 n, __u64 *out)
+{
+	__m512i top = _mm512_setzero_si512();
+	__u32 i;
+
+	/* vpabsq leaves INT64_MIN as is: 2^63 when read unsigned, as the firmware's. */
+	for (i = 0; i < n; i += 8) {
+		__mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+
+		top = _mm512_max_epu64(top, _mm512_abs_epi64(_mm512_maskz_loadu_epi64(m, v + i)));
+	}
+	*out = (__u64)_mm512_reduce_max_epu64(top);
 	return 0;
 }

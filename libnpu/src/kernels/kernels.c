@@ -261,6 +261,13 @@ int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
 	return k->isa == NPU_ISA_AVX512 ? npu_softmax_avx512(sm) : 1;
 }
 
+int npu_kernels_amax(void *ctx, const __s64 *v, __u32 n, __u64 *out)
+{
+	const struct npu_kernels *k = ctx;
+
+	return k->isa == NPU_ISA_AVX512 ? npu_amax_avx512(v, n, out) : 1;
+}
+
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 {
 	struct npu_kernels *k = ctx;

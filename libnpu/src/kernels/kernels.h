@@ -75,6 +75,7 @@ NPU_HIDDEN int npu_silu_avx512(const struct npu_fw_silu *s);
 NPU_HIDDEN int npu_add_avx512(const struct npu_fw_add *a);
 NPU_HIDDEN int npu_norm_avx512(const struct npu_fw_norm *nm);
 NPU_HIDDEN int npu_softmax_avx512(const struct npu_fw_softmax *sm);
+NPU_HIDDEN int npu_amax_avx512(const __s64 *v, __u32 n, __u64 *out);
 
 /* Bytes of a row of xe and xo: k plus the padding that staggers them. */
 #define NPU_MM_PREP_STRIDE(k) ((uint64_t)(k) + 256)
@@ -103,12 +104,13 @@ NPU_HIDDEN enum npu_isa npu_kernels_isa(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);
 /* The npu_fw_core.matmul hook: 0 when done, nonzero for the firmware's loops. */
 NPU_HIDDEN int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm);
-/* The npu_fw_core.requant, .attention, .silu, .add, .norm and .softmax hooks, likewise. */
+/* The npu_fw_core.requant, .attention, .silu, .add, .norm, .softmax and .amax hooks, likewise. */
 NPU_HIDDEN int npu_kernels_requant(void *ctx, const struct npu_fw_requant *rq);
 NPU_HIDDEN int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a);
 NPU_HIDDEN int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s);
 NPU_HIDDEN int npu_kernels_add(void *ctx, const struct npu_fw_add *a);
 NPU_HIDDEN int npu_kernels_norm(void *ctx, const struct npu_fw_norm *nm);
 NPU_HIDDEN int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm);
+NPU_HIDDEN int npu_kernels_amax(void *ctx, const __s64 *v, __u32 n, __u64 *out);
 
 #endif
