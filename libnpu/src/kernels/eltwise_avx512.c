@@ -50,7 +50,7 @@ static inline __m512i exp2_neg_q16(const __u32 *exp2, __m512i u)
 	__m512i v = _mm512_and_si512(
 		_mm512_sub_epi64(a, _mm512_srli_epi64(_mm512_and_si512(
 			_mm512_add_epi64(d, _mm512_set1_epi64(128)), m32), 8)), m32);
-	/* ip = 0: v; ip < 32: v rounded down by ip bits; else 0. */
+	/* ip = 0: v; ip < 32: v / 2^ip rounded; else 0. */
 	__m512i half = _mm512_sllv_epi64(one, _mm512_sub_epi64(ip, one));
 	__m512i r = _mm512_srlv_epi64(_mm512_add_epi64(v, half), ip);
 
