@@ -162,7 +162,7 @@ enum npu_fw_norm_step {
  * @step: which loop.
  * @x: the row (CENTER); @gamma: the gains (SCALE); @n: elements.
  * @frac: fraction bits of the centered values; @mean: in those units.
- * @r: the reciprocal root; @shift: its shift, >= 1 (SCALE).
+ * @r: the reciprocal root; @shift: the rounding shift of v * r (SCALE).
  * @v: the centered values, out (CENTER), in and out (SCALE).
  * @ss: the sum of squares, out (CENTER).
  */
