@@ -148,15 +148,17 @@ $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
+# A host test: its source, testlib, libnpu and cmocka.
+LINK_TEST = $(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) \
+	$(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
+
 $(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) \
-		$(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
+	$(LINK_TEST)
 
 $(O)/tests/test_backends: tests/guest/test_backends.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) \
-		$(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
+	$(LINK_TEST)
 
 # ---- kernel module --------------------------------------------------------
 # KDIR: a kernel build tree; by default the Debian 6.12 headers that the

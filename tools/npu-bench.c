@@ -51,29 +51,41 @@ __attribute__((target("avx2"))) static void *read_all(void *arg)
 	return NULL;
 }
 
-/* GB/s reading @len bytes split over @threads threads, best of 3. */
-static double bandwidth(const uint8_t *buf, size_t len, int threads)
+/*
+ * The shortest of @reps runs of @fn on @threads threads, thread t given
+ * @args + t * @size, in seconds: a busy neighbour only slows a run down.
+ */
+static double shortest_run(int reps, int threads, void *(*fn)(void *), void *args, size_t size)
 {
 	double best = 0;
 	int rep, t;
 
-	for (rep = 0; rep < 3; rep++) {
+	for (rep = 0; rep < reps; rep++) {
 		pthread_t th[64];
-		struct bw_arg a[64];
 		double t0 = now_s(), dt;
 
-		for (t = 0; t < threads; t++) {
-			a[t].p = buf + len / threads * t;
-			a[t].len = len / threads;
-			pthread_create(&th[t], NULL, read_all, &a[t]);
-		}
+		for (t = 0; t < threads; t++)
+			pthread_create(&th[t], NULL, fn, (char *)args + (size_t)t * size);
 		for (t = 0; t < threads; t++)
 			pthread_join(th[t], NULL);
 		dt = now_s() - t0;
-		if (len / dt / 1e9 > best)
-			best = len / dt / 1e9;
+		if (!best || dt < best)
+			best = dt;
 	}
 	return best;
+}
+
+/* GB/s reading @len bytes split over @threads threads, best of 3. */
+static double bandwidth(const uint8_t *buf, size_t len, int threads)
+{
+	struct bw_arg a[64];
+	int t;
+
+	for (t = 0; t < threads; t++) {
+		a[t].p = buf + len / threads * t;
+		a[t].len = len / threads;
+	}
+	return len / shortest_run(3, threads, read_all, a, sizeof(a[0])) / 1e9;
 }
 
 /* ---- int8 peak ---------------------------------------------------------- */
@@ -154,27 +166,17 @@ static void *peak_thread(void *arg)
 static double int8_peak(int isa, int threads)
 {
 	/* VNNI: 12 x 64 MACs per iteration; AVX2 madd: 8 x 16 MACs. */
-	double macs = isa == 2 ? 12 * 64 : 8 * 16, best = 0;
+	double macs = isa == 2 ? 12 * 64 : 8 * 16;
 	long iters = 20000000;
-	int rep, t;
+	struct peak_arg a[64];
+	int t;
 
-	for (rep = 0; rep < 5; rep++) {
-		pthread_t th[64];
-		struct peak_arg a[64];
-		double t0 = now_s(), gops;
-
-		for (t = 0; t < threads; t++) {
-			a[t].iters = iters;
-			a[t].isa = isa;
-			pthread_create(&th[t], NULL, peak_thread, &a[t]);
-		}
-		for (t = 0; t < threads; t++)
-			pthread_join(th[t], NULL);
-		gops = 2.0 * macs * iters * threads / (now_s() - t0) / 1e9;
-		if (gops > best)
-			best = gops;
+	for (t = 0; t < threads; t++) {
+		a[t].iters = iters;
+		a[t].isa = isa;
 	}
-	return best;
+	return 2.0 * macs * iters * threads / shortest_run(5, threads, peak_thread, a, sizeof(a[0])) /
+	       1e9;
 }
 
 /* ---- MATMUL through libnpu ------------------------------------------------ */

@@ -187,31 +187,14 @@ struct npu_fw_norm {
  * @should_stop: optional; polled before each op runs: nonzero stops the
  *	stream with DRM_NPU_STATUS_CANCELLED (a reset of the core).
  * @stop_ctx: passed back to @should_stop.
- * @matmul: optional; computes struct npu_fw_matmul and returns 0, or
- *	returns nonzero to leave it to the firmware's own loops.
- * @matmul_ctx: passed back to @matmul.
- * @requant: optional; computes struct npu_fw_requant and returns 0, or
- *	returns nonzero to leave it to the firmware's own loop.
- * @requant_ctx: passed back to @requant.
- * @attention: optional; computes struct npu_fw_attention and returns 0, or
- *	returns nonzero to leave it to the firmware's own loops.
- * @attention_ctx: passed back to @attention.
- * @silu: optional; computes struct npu_fw_silu and returns 0, or returns
- *	nonzero to leave the row to the firmware's own loop.
- * @silu_ctx: passed back to @silu.
- * @add: optional; computes struct npu_fw_add and returns 0, or returns
- *	nonzero to leave the row to the firmware's own loop.
- * @add_ctx: passed back to @add.
- * @norm: optional; computes struct npu_fw_norm and returns 0, or returns
- *	nonzero to leave the loop to the firmware.
- * @norm_ctx: passed back to @norm.
- * @softmax: optional; computes struct npu_fw_softmax and returns 0, or
- *	returns nonzero to leave it to the firmware's own loops.
- * @softmax_ctx: passed back to @softmax.
+ * @matmul, @requant, @attention, @silu, @add, @norm, @softmax: optional
+ *	host implementations of the firmware's inner loops, each computing
+ *	its struct (struct npu_fw_matmul and the rest) and returning 0, or
+ *	returning nonzero to leave that call to the firmware's own loops.
  * @amax: optional; stores the largest |v[i]| of @n values (as unsigned, so
  *	|INT64_MIN| is 2^63) in *@out and returns 0, or returns nonzero to
  *	leave it to the firmware's own loop.
- * @amax_ctx: passed back to @amax.
+ * @hook_ctx: passed back to each of the hooks above.
  * @clock_ns: optional; the core's clock in nanoseconds, for streams that
  *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
  *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
@@ -224,22 +207,15 @@ struct npu_fw_core {
 	__u64 scratch_size;
 	int (*should_stop)(void *stop_ctx);
 	void *stop_ctx;
-	int (*matmul)(void *matmul_ctx, const struct npu_fw_matmul *mm);
-	void *matmul_ctx;
-	int (*requant)(void *requant_ctx, const struct npu_fw_requant *rq);
-	void *requant_ctx;
-	int (*attention)(void *attention_ctx, const struct npu_fw_attention *a);
-	void *attention_ctx;
-	int (*silu)(void *silu_ctx, const struct npu_fw_silu *s);
-	void *silu_ctx;
-	int (*add)(void *add_ctx, const struct npu_fw_add *a);
-	void *add_ctx;
-	int (*norm)(void *norm_ctx, const struct npu_fw_norm *nm);
-	void *norm_ctx;
-	int (*softmax)(void *softmax_ctx, const struct npu_fw_softmax *sm);
-	void *softmax_ctx;
-	int (*amax)(void *amax_ctx, const __s64 *v, __u32 n, __u64 *out);
-	void *amax_ctx;
+	int (*matmul)(void *hook_ctx, const struct npu_fw_matmul *mm);
+	int (*requant)(void *hook_ctx, const struct npu_fw_requant *rq);
+	int (*attention)(void *hook_ctx, const struct npu_fw_attention *a);
+	int (*silu)(void *hook_ctx, const struct npu_fw_silu *s);
+	int (*add)(void *hook_ctx, const struct npu_fw_add *a);
+	int (*norm)(void *hook_ctx, const struct npu_fw_norm *nm);
+	int (*softmax)(void *hook_ctx, const struct npu_fw_softmax *sm);
+	int (*amax)(void *hook_ctx, const __s64 *v, __u32 n, __u64 *out);
+	void *hook_ctx;
 	__u64 (*clock_ns)(void *clock_ctx);
 	void *clock_ctx;
 };

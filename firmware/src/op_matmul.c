@@ -92,7 +92,7 @@ static void sums(struct fw_exec *x, const struct fw_tensor *a, const struct fw_t
 			.v = v,
 		};
 
-		if (!core->matmul(core->matmul_ctx, &mm))
+		if (!core->matmul(core->hook_ctx, &mm))
 			return;
 	}
 	for (r = 0; r < rows; r++) {

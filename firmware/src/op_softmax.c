@@ -20,7 +20,7 @@ static void softmax_q30(const struct npu_fw_core *c, __s64 *t, __u32 n)
 	__u64 sum = 0;
 	__u32 j;
 
-	if (c->softmax && !c->softmax(c->softmax_ctx, &sm))
+	if (c->softmax && !c->softmax(c->hook_ctx, &sm))
 		return;
 
 	for (j = 1; j < n; j++)
@@ -199,7 +199,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 		}
 		/* Scores: t[h][j] = q_h . k_j * sq * sk_j * alpha * log2(e), Q16. */
 		a.step = NPU_FW_ATTN_SCORES;
-		if (!c->attention || c->attention(c->attention_ctx, &a))
+		if (!c->attention || c->attention(c->hook_ctx, &a))
 			attention_scores(kc, &a, kr);
 		for (j = 0; j < a.len; j++) {
 			fw_row_scale(kc, j, &sk);
@@ -222,7 +222,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 				t[(__u64)h * cap + j] = fw_requant(t[(__u64)h * cap + j], rv);
 		}
 		a.step = NPU_FW_ATTN_VALUES;
-		if (!c->attention || c->attention(c->attention_ctx, &a))
+		if (!c->attention || c->attention(c->hook_ctx, &a))
 			attention_values(vc, &a, kr);
 		out_s = sv_max;
 		out_s.shift += 30;

@@ -296,7 +296,7 @@ static void requant_equals_reference(void **state)
 			want[i] = requant_reference(v[i], mult, shift, qmax[b]);
 		}
 		memset(out, 0xa5, sizeof(out));
-		ret = npu_requant_avx512(&rq);
+		ret = npu_requant_avx512(NULL, &rq);
 		if ((shift >= 0 && shift <= 32) || (shift >= 33 && shift <= 94 && !min_seen))
 			assert_int_equal(ret, 0);
 		if (ret)
@@ -363,7 +363,7 @@ static void attention_equals_reference(void **state)
 					       (kb == 8 ? (int8_t)row[d] : ((const int16_t *)row)[d]);
 				want[h * cap + j] = dot;
 			}
-		assert_int_equal(npu_attention_avx512(&a), 0);
+		assert_int_equal(npu_attention_avx512(NULL, &a), 0);
 		for (h = 0; h < nh; h++)
 			for (j = 0; j < len; j++)
 				if (t[h * cap + j] != want[h * cap + j])
@@ -387,10 +387,10 @@ static void attention_equals_reference(void **state)
 				want[h * hd + d] = sum;
 			}
 		a.step = NPU_FW_ATTN_VALUES;
-		assert_int_equal(npu_attention_avx512(&a), 0);
+		assert_int_equal(npu_attention_avx512(NULL, &a), 0);
 		assert_memory_equal(acc, want, (size_t)nh * hd * 8);
 		t[(nh - 1) * cap + len - 1] = (int64_t)INT32_MAX + 1;
-		assert_int_not_equal(npu_attention_avx512(&a), 0);
+		assert_int_not_equal(npu_attention_avx512(NULL, &a), 0);
 		free(q);
 		free(k);
 		free(v);
@@ -398,6 +398,17 @@ static void attention_equals_reference(void **state)
 		free(acc);
 		free(want);
 	}
+}
+
+/* The built-in firmware image's tables (read in place: free the image after). */
+static void *builtin_tables(struct npu_fw_tables *tables)
+{
+	void *image;
+	size_t size;
+
+	assert_int_equal(npu_firmware_load(&image, &size), 0);
+	assert_int_equal(npu_fw_image_verify(image, size, tables), NPU_FW_IMAGE_OK);
+	return image;
 }
 
 /*
@@ -445,14 +456,12 @@ static void silu_equals_firmware(void **state)
 	int32_t x[37];
 	__s64 v[37 + 1];
 	void *image;
-	size_t size;
 	int round, fast = 0, back = 0;
 
 	(void)state;
 	if (!have(NPU_ISA_AVX512))
 		return;
-	assert_int_equal(npu_firmware_load(&image, &size), 0);
-	assert_int_equal(npu_fw_image_verify(image, size, &tables), NPU_FW_IMAGE_OK);
+	image = builtin_tables(&tables);
 	t_seed(777);
 	for (round = 0; round < 20000; round++) {
 		struct drm_npu_scale to_act = { t_rand_range(1 << 30, INT32_MAX),
@@ -470,7 +479,7 @@ static void silu_equals_firmware(void **state)
 				x[i] = t_rand() & 1 ? INT32_MIN : INT32_MAX;
 		}
 		v[n] = 0x5a5a;
-		ret = npu_silu_avx512(&a);
+		ret = npu_silu_avx512(NULL, &a);
 		if (to_act.shift < 1 || to_act.shift > 62)
 			assert_int_not_equal(ret, 0);
 		if (ret) {
@@ -516,7 +525,7 @@ static void add_equals_firmware(void **state)
 				a[i] = INT32_MIN;
 		}
 		v[n] = 0x5a5a;
-		ret = npu_add_avx512(&h);
+		ret = npu_add_avx512(NULL, &h);
 		if (ma.shift >= 1 && ma.shift <= 62 && mb.shift >= 1 && mb.shift <= 62)
 			assert_int_equal(ret, 0);
 		if (ret)
@@ -563,7 +572,7 @@ static void norm_equals_firmware(void **state)
 			ss += (__uint128_t)((__int128_t)c[i] * c[i]);
 		}
 		v[n] = 0x5a5a;
-		ret = npu_norm_avx512(&nm);
+		ret = npu_norm_avx512(NULL, &nm);
 		if (bits <= 16)
 			assert_int_equal(ret, 0);
 		if (ret) {
@@ -585,7 +594,7 @@ static void norm_equals_firmware(void **state)
 				  ? (__s64)((__int128_t)(__s64)fw_rshift_round((__int128_t)c[i] * nm.r,
 									       nm.shift) * gamma[i])
 				  : 0;
-		ret = npu_norm_avx512(&nm);
+		ret = npu_norm_avx512(NULL, &nm);
 		if (nm.shift < 1 || nm.shift > 63)
 			assert_int_not_equal(ret, 0);
 		if (ret) {
@@ -632,14 +641,12 @@ static void softmax_equals_firmware(void **state)
 	struct npu_fw_tables tables;
 	__s64 t[301], want[301];
 	void *image;
-	size_t size;
 	int round;
 
 	(void)state;
 	if (!have(NPU_ISA_AVX512))
 		return;
-	assert_int_equal(npu_firmware_load(&image, &size), 0);
-	assert_int_equal(npu_fw_image_verify(image, size, &tables), NPU_FW_IMAGE_OK);
+	image = builtin_tables(&tables);
 	t_seed(161803);
 	for (round = 0; round < 5000; round++) {
 		uint32_t n = (uint32_t)t_rand_range(1, 300), i;
@@ -654,7 +661,7 @@ static void softmax_equals_firmware(void **state)
 		}
 		t[n] = 0x5a5a;
 		softmax_reference(&tables, want, n);
-		assert_int_equal(npu_softmax_avx512(&sm), 0);
+		assert_int_equal(npu_softmax_avx512(NULL, &sm), 0);
 		for (i = 0; i < n; i++)
 			if (t[i] != want[i])
 				fail_msg("n %u bits %d: p[%u] = %lld, want %lld", n, bits, i,
@@ -685,7 +692,7 @@ static void amax_equals_firmware(void **state)
 			a = v[i] < 0 ? -(__u64)v[i] : (__u64)v[i];
 			want = a > want ? a : want;
 		}
-		assert_int_equal(npu_amax_avx512(v, n, &got), 0);
+		assert_int_equal(npu_amax_avx512(NULL, v, n, &got), 0);
 		assert_true(got == want);
 	}
 }

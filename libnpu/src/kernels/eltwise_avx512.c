@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #include "kernels.h"
+#include "mask_avx512.h"
 #include "udiv_avx512.h"
 #include "../../../firmware/include/npu_fw_image.h"
 
@@ -58,7 +59,7 @@ static inline __m512i exp2_neg_q16(const __u32 *exp2, __m512i u)
 	return _mm512_maskz_mov_epi64(_mm512_cmplt_epu64_mask(ip, _mm512_set1_epi64(32)), r);
 }
 
-int npu_silu_avx512(const struct npu_fw_silu *s)
+int npu_silu_avx512(void *unused NPU_UNUSED, const struct npu_fw_silu *s)
 {
 	const __m512i shift = _mm512_set1_epi64(s->to_act.shift), mult = _mm512_set1_epi64(s->to_act.mult);
 	const __m512i one_q30 = _mm512_set1_epi64(1ll << 30), zero = _mm512_setzero_si512();
@@ -69,7 +70,7 @@ int npu_silu_avx512(const struct npu_fw_silu *s)
 	if (s->to_act.shift < 1 || s->to_act.shift > 62)
 		return 1;
 	for (i = 0; i < s->n; i += 8) {
-		__mmask8 m = s->n - i >= 8 ? 0xff : (__mmask8)((1u << (s->n - i)) - 1);
+		__mmask8 m = first8(s->n - i);
 		__m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, s->x + i));
 		__m512i xq = rshift_round(_mm512_mullo_epi64(x, mult), shift);
 		__m512i x16 = rshift_round(xq, _mm512_set1_epi64(8));
@@ -99,7 +100,7 @@ static inline __m512i requant64(__m512i x, struct drm_npu_scale s)
 			    _mm512_set1_epi64(s.shift));
 }
 
-int npu_add_avx512(const struct npu_fw_add *a)
+int npu_add_avx512(void *unused NPU_UNUSED, const struct npu_fw_add *a)
 {
 	__u32 i;
 
@@ -107,7 +108,7 @@ int npu_add_avx512(const struct npu_fw_add *a)
 	if (a->ma.shift < 1 || a->ma.shift > 62 || a->mb.shift < 1 || a->mb.shift > 62)
 		return 1;
 	for (i = 0; i < a->n; i += 8) {
-		__mmask8 m = a->n - i >= 8 ? 0xff : (__mmask8)((1u << (a->n - i)) - 1);
+		__mmask8 m = first8(a->n - i);
 		__m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, a->a + i));
 		__m512i y = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, a->b + i));
 
@@ -129,7 +130,7 @@ static int norm_center(const struct npu_fw_norm *nm)
 	if (nm->n > 65536 || nm->frac < 0 || nm->frac > 24)
 		return 1;
 	for (i = 0; i < nm->n; i += 8) {
-		__mmask8 m = nm->n - i >= 8 ? 0xff : (__mmask8)((1u << (nm->n - i)) - 1);
+		__mmask8 m = first8(nm->n - i);
 		__m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, nm->x + i));
 		__m512i v = _mm512_sub_epi64(_mm512_slli_epi64(x, (unsigned int)nm->frac), mean);
 
@@ -154,23 +155,17 @@ static int norm_center(const struct npu_fw_norm *nm)
 static int norm_scale(const struct npu_fw_norm *nm)
 {
 	const __m512i r = _mm512_set1_epi64(nm->r), sh = _mm512_set1_epi64(nm->shift);
-	__m512i top = _mm512_setzero_si512();
 	__u64 amax;
 	__u32 i;
 
 	if (nm->shift < 1 || nm->shift > 63)
 		return 1;
-	for (i = 0; i < nm->n; i += 8) {
-		__mmask8 m = nm->n - i >= 8 ? 0xff : (__mmask8)((1u << (nm->n - i)) - 1);
-
-		top = _mm512_max_epu64(top, _mm512_abs_epi64(_mm512_maskz_loadu_epi64(m, nm->v + i)));
-	}
-	amax = (__u64)_mm512_reduce_max_epu64(top);
+	npu_amax_avx512(NULL, nm->v, nm->n, &amax);
 	if (amax >= 1ull << 32 || (__uint128_t)amax * nm->r >= 1ull << 63 ||
 	    ((__uint128_t)amax * nm->r + (1ull << (nm->shift - 1))) >> nm->shift >= 1ull << 31)
 		return 1;
 	for (i = 0; i < nm->n; i += 8) {
-		__mmask8 m = nm->n - i >= 8 ? 0xff : (__mmask8)((1u << (nm->n - i)) - 1);
+		__mmask8 m = first8(nm->n - i);
 		__m512i v = _mm512_maskz_loadu_epi64(m, nm->v + i);
 		__m512i g = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, nm->gamma + i));
 		/* |v| < 2^32 and r < 2^32: vpmuludq's product is exact, and under 2^63. */
@@ -183,12 +178,12 @@ static int norm_scale(const struct npu_fw_norm *nm)
 	return 0;
 }
 
-int npu_norm_avx512(const struct npu_fw_norm *nm)
+int npu_norm_avx512(void *unused NPU_UNUSED, const struct npu_fw_norm *nm)
 {
 	return nm->step == NPU_FW_NORM_CENTER ? norm_center(nm) : norm_scale(nm);
 }
 
-int npu_softmax_avx512(const struct npu_fw_softmax *sm)
+int npu_softmax_avx512(void *unused NPU_UNUSED, const struct npu_fw_softmax *sm)
 {
 	const __m512i low = _mm512_set1_epi64(INT64_MIN);
 	__m512i top = low, sum = _mm512_setzero_si512(), half, total;
@@ -198,14 +193,14 @@ int npu_softmax_avx512(const struct npu_fw_softmax *sm)
 	if (!sm->n)
 		return 0;
 	for (i = 0; i < sm->n; i += 8) {
-		__mmask8 m = sm->n - i >= 8 ? 0xff : (__mmask8)((1u << (sm->n - i)) - 1);
+		__mmask8 m = first8(sm->n - i);
 
 		top = _mm512_max_epi64(top, _mm512_mask_loadu_epi64(low, m, sm->t + i));
 	}
 	tmax = _mm512_reduce_max_epi64(top);
 	/* e_j = 2^-((tmax - t_j) / 2^16) in Q30, at most 2^30 each. */
 	for (i = 0; i < sm->n; i += 8) {
-		__mmask8 m = sm->n - i >= 8 ? 0xff : (__mmask8)((1u << (sm->n - i)) - 1);
+		__mmask8 m = first8(sm->n - i);
 		__m512i t = _mm512_maskz_loadu_epi64(m, sm->t + i);
 		__m512i e = exp2_neg_q16(sm->tables->exp2, _mm512_sub_epi64(_mm512_set1_epi64(tmax), t));
 
@@ -216,7 +211,7 @@ int npu_softmax_avx512(const struct npu_fw_softmax *sm)
 	half = _mm512_srli_epi64(total, 1);
 	/* The sum is at least 2^30 (the largest term): quotients up to 2^30. */
 	for (i = 0; i < sm->n; i += 8) {
-		__mmask8 m = sm->n - i >= 8 ? 0xff : (__mmask8)((1u << (sm->n - i)) - 1);
+		__mmask8 m = first8(sm->n - i);
 		__m512i e = _mm512_maskz_loadu_epi64(m, sm->t + i);
 
 		_mm512_mask_storeu_epi64(sm->t + i, m, npu_udiv_avx512(
@@ -225,14 +220,14 @@ int npu_softmax_avx512(const struct npu_fw_softmax *sm)
 	return 0;
 }
 
-int npu_amax_avx512(const __s64 *v, __u32 n, __u64 *out)
+int npu_amax_avx512(void *unused NPU_UNUSED, const __s64 *v, __u32 n, __u64 *out)
 {
 	__m512i top = _mm512_setzero_si512();
 	__u32 i;
 
 	/* vpabsq leaves INT64_MIN as is: 2^63 when read unsigned, as the firmware's. */
 	for (i = 0; i < n; i += 8) {
-		__mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+		__mmask8 m = first8(n - i);
 
 		top = _mm512_max_epu64(top, _mm512_abs_epi64(_mm512_maskz_loadu_epi64(m, v + i)));
 	}

@@ -220,55 +220,6 @@ static void run_pool(struct npu_kernels *k, int active)
 	}
 }
 
-int npu_kernels_requant(void *ctx, const struct npu_fw_requant *rq)
-{
-	const struct npu_kernels *k = ctx;
-
-	return k->isa == NPU_ISA_AVX512 ? npu_requant_avx512(rq) : 1;
-}
-
-int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a)
-{
-	const struct npu_kernels *k = ctx;
-
-	return k->isa == NPU_ISA_AVX512 ? npu_attention_avx512(a) : 1;
-}
-
-int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s)
-{
-	const struct npu_kernels *k = ctx;
-
-	return k->isa == NPU_ISA_AVX512 ? npu_silu_avx512(s) : 1;
-}
-
-int npu_kernels_add(void *ctx, const struct npu_fw_add *a)
-{
-	const struct npu_kernels *k = ctx;
-
-	return k->isa == NPU_ISA_AVX512 ? npu_add_avx512(a) : 1;
-}
-
-int npu_kernels_norm(void *ctx, const struct npu_fw_norm *nm)
-{
-	const struct npu_kernels *k = ctx;
-
-	return k->isa == NPU_ISA_AVX512 ? npu_norm_avx512(nm) : 1;
-}
-
-int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
-{
-	const struct npu_kernels *k = ctx;
-
-	return k->isa == NPU_ISA_AVX512 ? npu_softmax_avx512(sm) : 1;
-}
-
-int npu_kernels_amax(void *ctx, const __s64 *v, __u32 n, __u64 *out)
-{
-	const struct npu_kernels *k = ctx;
-
-	return k->isa == NPU_ISA_AVX512 ? npu_amax_avx512(v, n, out) : 1;
-}
-
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 {
 	struct npu_kernels *k = ctx;
@@ -286,4 +237,21 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 		   k->chunk < 64 ? 64 : (k->chunk + 15) / 16 * 16;
 	run_pool(k, active);
 	return 0;
+}
+
+void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
+{
+	core->hook_ctx = k;
+	if (k->isa == NPU_ISA_SCALAR)
+		return;
+	core->matmul = npu_kernels_matmul;
+	if (k->isa != NPU_ISA_AVX512)
+		return;
+	core->requant = npu_requant_avx512;
+	core->attention = npu_attention_avx512;
+	core->silu = npu_silu_avx512;
+	core->add = npu_add_avx512;
+	core->norm = npu_norm_avx512;
+	core->softmax = npu_softmax_avx512;
+	core->amax = npu_amax_avx512;
 }

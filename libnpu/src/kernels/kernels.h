@@ -13,6 +13,7 @@
 #include "../../../firmware/include/npu_fw.h"
 
 #define NPU_HIDDEN __attribute__((visibility("hidden")))
+#define NPU_UNUSED __attribute__((unused))
 
 enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512 };
 
@@ -66,16 +67,18 @@ NPU_HIDDEN void npu_mm_avx2(const struct npu_fw_matmul *mm, const struct npu_mm_
 NPU_HIDDEN void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 			      uint32_t n0, uint32_t n1);
 
-/* struct npu_fw_requant with AVX-512: 0 when done, nonzero for the firmware's loop. */
-NPU_HIDDEN int npu_requant_avx512(const struct npu_fw_requant *rq);
-/* struct npu_fw_attention with AVX-512: 0 when done, nonzero for the firmware's loops. */
-NPU_HIDDEN int npu_attention_avx512(const struct npu_fw_attention *a);
-/* struct npu_fw_silu, _add, _norm, _softmax with AVX-512: 0 when done, nonzero for the firmware. */
-NPU_HIDDEN int npu_silu_avx512(const struct npu_fw_silu *s);
-NPU_HIDDEN int npu_add_avx512(const struct npu_fw_add *a);
-NPU_HIDDEN int npu_norm_avx512(const struct npu_fw_norm *nm);
-NPU_HIDDEN int npu_softmax_avx512(const struct npu_fw_softmax *sm);
-NPU_HIDDEN int npu_amax_avx512(const __s64 *v, __u32 n, __u64 *out);
+/*
+ * AVX-512 answers to the npu_fw_core hooks, in the hooks' own signatures
+ * (the context unused): 0 when done, nonzero to leave the call to the
+ * firmware's loops.
+ */
+NPU_HIDDEN int npu_requant_avx512(void *unused, const struct npu_fw_requant *rq);
+NPU_HIDDEN int npu_attention_avx512(void *unused, const struct npu_fw_attention *a);
+NPU_HIDDEN int npu_silu_avx512(void *unused, const struct npu_fw_silu *s);
+NPU_HIDDEN int npu_add_avx512(void *unused, const struct npu_fw_add *a);
+NPU_HIDDEN int npu_norm_avx512(void *unused, const struct npu_fw_norm *nm);
+NPU_HIDDEN int npu_softmax_avx512(void *unused, const struct npu_fw_softmax *sm);
+NPU_HIDDEN int npu_amax_avx512(void *unused, const __s64 *v, __u32 n, __u64 *out);
 
 /* Bytes of a row of xe and xo: k plus the padding that staggers them. */
 #define NPU_MM_PREP_STRIDE(k) ((uint64_t)(k) + 256)
@@ -104,13 +107,7 @@ NPU_HIDDEN enum npu_isa npu_kernels_isa(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);
 /* The npu_fw_core.matmul hook: 0 when done, nonzero for the firmware's loops. */
 NPU_HIDDEN int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm);
-/* The npu_fw_core.requant, .attention, .silu, .add, .norm, .softmax and .amax hooks, likewise. */
-NPU_HIDDEN int npu_kernels_requant(void *ctx, const struct npu_fw_requant *rq);
-NPU_HIDDEN int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a);
-NPU_HIDDEN int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s);
-NPU_HIDDEN int npu_kernels_add(void *ctx, const struct npu_fw_add *a);
-NPU_HIDDEN int npu_kernels_norm(void *ctx, const struct npu_fw_norm *nm);
-NPU_HIDDEN int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm);
-NPU_HIDDEN int npu_kernels_amax(void *ctx, const __s64 *v, __u32 n, __u64 *out);
+/* Install in @core the hooks this level answers: MATMUL from AVX2 up, the rest with AVX-512. */
+NPU_HIDDEN void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core);
 
 #endif

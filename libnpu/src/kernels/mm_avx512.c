@@ -13,22 +13,7 @@
 #include <string.h>
 
 #include "kernels.h"
-
-/* Masks of the first @left lanes (all of them from the lane count up). */
-static inline __mmask64 first64(uint32_t left)
-{
-	return left >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - left));
-}
-
-static inline __mmask16 first16(uint32_t left)
-{
-	return left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-}
-
-static inline __mmask8 first8(uint32_t left)
-{
-	return left >= 8 ? 0xff : (__mmask8)((1u << left) - 1);
-}
+#include "mask_avx512.h"
 
 /* The sum of 16 int32 lanes, in 64 bits (lanes may each be near 2^27). */
 static inline int64_t hsum(__m512i v)
@@ -668,7 +653,7 @@ static void requant_small_shift(const struct npu_fw_requant *rq)
 	}
 }
 
-int npu_requant_avx512(const struct npu_fw_requant *rq)
+int npu_requant_avx512(void *unused NPU_UNUSED, const struct npu_fw_requant *rq)
 {
 	const __m512i mult = _mm512_set1_epi64(rq->mult);
 	__m512i half, bad = _mm512_setzero_si512();
@@ -839,7 +824,7 @@ static inline __m512i load_kv8(const uint8_t *row, uint32_t bits, uint32_t d, __
  * weights of the VALUES step must fit int32 for vpmuldq, which they do
  * (softmax in Q30 times a ratio <= 1); other values go back to the firmware.
  */
-int npu_attention_avx512(const struct npu_fw_attention *a)
+int npu_attention_avx512(void *unused NPU_UNUSED, const struct npu_fw_attention *a)
 {
 	uint32_t h, j, d, hd = a->head_dim;
 
