@@ -107,6 +107,22 @@ struct npu_fw_attention {
 };
 
 /**
+ * struct npu_fw_rescale - ATTENTION's scores or weights, each scaled by
+ * its cache row's scale, in place, as fw_requant() and fw_clamp() do:
+ *	t[h * @t_stride + j] = clamp(round(t[h * @t_stride + j] * @s[j]),
+ *				     @lo, @hi)
+ * for h < @n_heads and j < @len. A hook that returns nonzero has not
+ * changed @t.
+ */
+struct npu_fw_rescale {
+	__s64 *t;
+	__u64 t_stride;
+	__u32 n_heads, len;
+	const struct drm_npu_scale *s;
+	__s64 lo, hi;
+};
+
+/**
  * struct npu_fw_silu - SILU of one row before its output stage, as
  * fw_silu_q24() computes each element (docs/numerics.md): x in Q24 is
  * xq = clamp(round(x[i] * @to_act), -2^47, 2^47), and
@@ -187,7 +203,7 @@ struct npu_fw_norm {
  * @should_stop: optional; polled before each op runs: nonzero stops the
  *	stream with DRM_NPU_STATUS_CANCELLED (a reset of the core).
  * @stop_ctx: passed back to @should_stop.
- * @matmul, @requant, @attention, @silu, @add, @norm, @softmax: optional
+ * @matmul, @requant, @attention, @rescale, @silu, @add, @norm, @softmax: optional
  *	host implementations of the firmware's inner loops, each computing
  *	its struct (struct npu_fw_matmul and the rest) and returning 0, or
  *	returning nonzero to leave that call to the firmware's own loops.
@@ -210,6 +226,7 @@ struct npu_fw_core {
 	int (*matmul)(void *hook_ctx, const struct npu_fw_matmul *mm);
 	int (*requant)(void *hook_ctx, const struct npu_fw_requant *rq);
 	int (*attention)(void *hook_ctx, const struct npu_fw_attention *a);
+	int (*rescale)(void *hook_ctx, const struct npu_fw_rescale *r);
 	int (*silu)(void *hook_ctx, const struct npu_fw_silu *s);
 	int (*add)(void *hook_ctx, const struct npu_fw_add *a);
 	int (*norm)(void *hook_ctx, const struct npu_fw_norm *nm);

@@ -25,16 +25,20 @@ static inline int fw_scale_valid(struct drm_npu_scale s)
 	return s.mult >= 1 && s.shift >= FW_SHIFT_MIN && s.shift <= FW_SHIFT_MAX;
 }
 
-/* x / 2^n rounded, n >= 0; |x| < 2^126. */
+/*
+ * x / 2^n rounded, n >= 0; |x| < 2^126. Without a branch on the sign:
+ * callers run it over data whose signs are random, which mispredicts.
+ */
 static inline __int128_t fw_rshift_round(__int128_t x, int n)
 {
+	__int128_t neg = x >> 127, r;	/* 0 or -1 */
+
 	if (n == 0)
 		return x;
 	if (n >= 127)
 		return 0;
-	if (x >= 0)
-		return (x + ((__int128_t)1 << (n - 1))) >> n;
-	return -((-x + ((__int128_t)1 << (n - 1))) >> n);
+	r = (((x ^ neg) - neg) + ((__int128_t)1 << (n - 1))) >> n;
+	return (r ^ neg) - neg;
 }
 
 static inline __s64 fw_sat64(__int128_t x)

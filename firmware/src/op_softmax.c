@@ -110,9 +110,10 @@ __u32 fw_prepare_attention(struct fw_exec *x, struct fw_op *o)
 		return DRM_NPU_STATUS_BAD_SHAPE;
 	if (!(o->op.flags & DRM_NPU_OP_F_POS_ADDR) && (__u64)p->pos + q->rows > k->rows)
 		return DRM_NPU_STATUS_RANGE;
-	/* q row, k/v row, scores of every head, output accumulators. */
+	/* q row, k/v row, scores of every head, output accumulators, row scales. */
 	o->scratch_need = (qc + kc) * sizeof(__s32) + 8 +
-			  ((__u64)p->n_heads * k->rows + qc) * sizeof(__s64);
+			  ((__u64)p->n_heads * k->rows + qc) * sizeof(__s64) +
+			  (__u64)k->rows * sizeof(struct drm_npu_scale);
 	return DRM_NPU_STATUS_OK;
 }
 
@@ -156,6 +157,21 @@ static void attention_values(const struct fw_tensor *vc, const struct npu_fw_att
 	}
 }
 
+/* struct npu_fw_rescale: the host's hook, else the firmware's loops. */
+static void rescale(const struct npu_fw_core *c, const struct npu_fw_rescale *r)
+{
+	__u32 h, j;
+
+	if (c->rescale && !c->rescale(c->hook_ctx, r))
+		return;
+	for (h = 0; h < r->n_heads; h++)
+		for (j = 0; j < r->len; j++) {
+			__s64 *t = r->t + h * r->t_stride + j;
+
+			*t = fw_clamp(fw_requant(*t, r->s[j]), r->lo, r->hi);
+		}
+}
+
 __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 {
 	const struct npu_fw_core *c = x->core;
@@ -166,6 +182,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 	__s32 *qr = fw_scratch(x), *kr = qr + qn;
 	__s64 *t = (__s64 *)(kr + kn + ((qn + kn) & 1));
 	__s64 *acc = t + (__u64)nh * cap;
+	struct drm_npu_scale *rs = (struct drm_npu_scale *)(acc + qn);
 	__u64 pos = fw_read_pos(o);
 	__u32 m, h, j, st;
 	struct npu_fw_attention a = {
@@ -174,6 +191,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 		.v_bits = vc->d.dtype == DRM_NPU_DTYPE_I8 ? 8 : 16, .n_heads = nh,
 		.group = group, .head_dim = hd, .t = t, .t_stride = cap, .acc = acc,
 	};
+	struct npu_fw_rescale r = { .t = t, .t_stride = cap, .n_heads = nh, .s = rs };
 
 	if (pos + q->d.rows > cap)
 		return DRM_NPU_STATUS_RANGE;
@@ -203,24 +221,22 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 			attention_scores(kc, &a, kr);
 		for (j = 0; j < a.len; j++) {
 			fw_row_scale(kc, j, &sk);
-			sk = fw_scale_mul(mq, sk);
-			for (h = 0; h < nh; h++) {
-				__s64 *th = t + (__u64)h * cap + j;
-
-				*th = fw_clamp(fw_requant(*th, sk), -T_LIMIT, T_LIMIT);
-			}
+			rs[j] = fw_scale_mul(mq, sk);
 		}
+		r.len = a.len;
+		r.lo = -T_LIMIT;
+		r.hi = T_LIMIT;
+		rescale(c, &r);
 		for (h = 0; h < nh; h++)
 			softmax_q30(c, t + (__u64)h * cap, a.len);
 		/* Weights p_j * sv_j / sv_max in place; out_h = sum_j w_j v_j at sv_max * 2^-30. */
 		for (j = 0; j < a.len; j++) {
-			struct drm_npu_scale rv;
-
 			fw_row_scale(vc, j, &sv);
-			rv = fw_scale_div(sv, sv_max);
-			for (h = 0; h < nh; h++)
-				t[(__u64)h * cap + j] = fw_requant(t[(__u64)h * cap + j], rv);
+			rs[j] = fw_scale_div(sv, sv_max);
 		}
+		r.lo = FW_S64_MIN;
+		r.hi = FW_S64_MAX;
+		rescale(c, &r);
 		a.step = NPU_FW_ATTN_VALUES;
 		if (!c->attention || c->attention(c->hook_ctx, &a))
 			attention_values(vc, &a, kr);

@@ -4,7 +4,7 @@
  * bit for bit, at every instruction-set level and through the thread pool:
  * randomized shapes, both activation types, both weight types, every group
  * size, and the extreme values; likewise the output stage, ATTENTION's
- * sums, SILU, ADD, the norms' loops, the softmax and the row maximum.
+ * sums and rescaling, SILU, ADD, the norms' loops, the softmax and the row maximum.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -400,6 +400,78 @@ static void attention_equals_reference(void **state)
 	}
 }
 
+/*
+ * ATTENTION's rescaling against fw_requant() and fw_clamp() themselves:
+ * every shift 0..126 in one row of scales (normalized multipliers and
+ * any), magnitudes of every size with INT64_MIN, INT64_MAX and ties,
+ * odd lengths and strides, both clamps; a negative shift must be refused
+ * with t untouched.
+ */
+static void rescale_equals_firmware(void **state)
+{
+	int round;
+
+	(void)state;
+	if (!have(NPU_ISA_AVX512))
+		return;
+	t_seed(6262);
+	for (round = 0; round < 400; round++) {
+		uint32_t nh = (uint32_t)t_rand_range(1, 9), len = (uint32_t)t_rand_range(1, 140);
+		uint64_t stride = len + (uint64_t)t_rand_range(0, 9), i;
+		__s64 *t = malloc(nh * stride * 8), *want = malloc(nh * stride * 8);
+		struct drm_npu_scale *sc = malloc(len * sizeof(*sc));
+		struct npu_fw_rescale r = { t, stride, nh, len, sc, -(1ll << 47), 1ll << 47 };
+		uint32_t h, j;
+
+		assert_true(t && want && sc);
+		if (round % 2) {
+			r.lo = INT64_MIN;
+			r.hi = INT64_MAX;
+		}
+		for (j = 0; j < len; j++) {
+			sc[j].shift = round % 3 ? (int32_t)((j + (uint32_t)round) % 127)
+						: t_rand_range(0, 126);
+			sc[j].mult = t_rand() & 1 ? t_rand_range(1 << 30, INT32_MAX)
+						  : t_rand_range(1, INT32_MAX);
+		}
+		for (i = 0; i < nh * stride; i++) {
+			t[i] = any_magnitude();
+			if (t_rand_range(0, 100) == 0)
+				t[i] = t_rand() & 1 ? INT64_MIN : INT64_MAX;
+		}
+		for (h = 0; h < nh; h++)
+			for (j = 0; j < len; j++) {
+				__s64 *v = &t[h * stride + j];
+
+				/* An exact tie: v * mult = (2k + 1) * 2^(shift - 1). */
+				if (t_rand_range(0, 15) == 0 && sc[j].shift > 0 && sc[j].shift <= 40) {
+					sc[j].mult = 1;
+					*v = (int64_t)((t_rand() >> 42) * 2 + 1) << (sc[j].shift - 1);
+				}
+			}
+		memcpy(want, t, nh * stride * 8);
+		for (h = 0; h < nh; h++)
+			for (j = 0; j < len; j++)
+				want[h * stride + j] = fw_clamp(fw_requant(want[h * stride + j], sc[j]),
+								r.lo, r.hi);
+		assert_int_equal(npu_rescale_avx512(NULL, &r), 0);
+		for (h = 0; h < nh; h++)
+			for (j = 0; j < len; j++)
+				if (t[h * stride + j] != want[h * stride + j])
+					fail_msg("h %u j %u mult %d shift %d: %lld, want %lld", h, j,
+						 sc[j].mult, sc[j].shift, (long long)t[h * stride + j],
+						 (long long)want[h * stride + j]);
+		/* Padding past len is untouched; a negative shift is refused. */
+		assert_memory_equal(t, want, nh * stride * 8);
+		sc[len - 1].shift = -t_rand_range(1, 32);
+		assert_int_not_equal(npu_rescale_avx512(NULL, &r), 0);
+		assert_memory_equal(t, want, nh * stride * 8);
+		free(t);
+		free(want);
+		free(sc);
+	}
+}
+
 /* The built-in firmware image's tables (read in place: free the image after). */
 static void *builtin_tables(struct npu_fw_tables *tables)
 {
@@ -705,6 +777,7 @@ int main(void)
 		cmocka_unit_test(pool_equals_reference),
 		cmocka_unit_test(requant_equals_reference),
 		cmocka_unit_test(attention_equals_reference),
+		cmocka_unit_test(rescale_equals_firmware),
 		cmocka_unit_test(silu_equals_firmware),
 		cmocka_unit_test(add_equals_firmware),
 		cmocka_unit_test(norm_equals_firmware),

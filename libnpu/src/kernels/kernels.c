@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The cpu backend's answers to the firmware's hooks (MATMUL, the output
- * stage, ATTENTION's sums, the element-wise loops): pick the best
+ * stage, ATTENTION's sums and rescaling, the element-wise loops): pick the best
  * instruction set this CPU has (or a lower one named by $NPU_CPU_ISA);
  * for MATMUL, prepare the activations once and hand the output columns
  * out in chunks to a persistent pool of threads (the calling thread is
@@ -249,6 +249,7 @@ void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 		return;
 	core->requant = npu_requant_avx512;
 	core->attention = npu_attention_avx512;
+	core->rescale = npu_rescale_avx512;
 	core->silu = npu_silu_avx512;
 	core->add = npu_add_avx512;
 	core->norm = npu_norm_avx512;

@@ -74,6 +74,7 @@ NPU_HIDDEN void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_m
  */
 NPU_HIDDEN int npu_requant_avx512(void *unused, const struct npu_fw_requant *rq);
 NPU_HIDDEN int npu_attention_avx512(void *unused, const struct npu_fw_attention *a);
+NPU_HIDDEN int npu_rescale_avx512(void *unused, const struct npu_fw_rescale *r);
 NPU_HIDDEN int npu_silu_avx512(void *unused, const struct npu_fw_silu *s);
 NPU_HIDDEN int npu_add_avx512(void *unused, const struct npu_fw_add *a);
 NPU_HIDDEN int npu_norm_avx512(void *unused, const struct npu_fw_norm *nm);

@@ -684,6 +684,65 @@ int npu_requant_avx512(void *unused NPU_UNUSED, const struct npu_fw_requant *rq)
 	return _mm512_cmplt_epi64_mask(bad, _mm512_setzero_si512()) ? 1 : 0;
 }
 
+/*
+ * ATTENTION's rescaling (struct npu_fw_rescale): the output stage's two
+ * cases above, with each lane's own shift, and |v| taken as unsigned, so
+ * that |INT64_MIN| = 2^63 is exact too. Where the shift is 0..32 a
+ * product past 2^63 - 1 saturates, as in fw_requant(); past 94 every
+ * result rounds to 0 (|v| * mult < 2^94). Negative shifts go back to the
+ * firmware, found before anything is written.
+ */
+int npu_rescale_avx512(void *unused NPU_UNUSED, const struct npu_fw_rescale *r)
+{
+	const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
+	const __m512i c32 = _mm512_set1_epi64(32), c94 = _mm512_set1_epi64(94);
+	const __m512i lo = _mm512_set1_epi64(r->lo), hi = _mm512_set1_epi64(r->hi);
+	const __m512i smax = _mm512_set1_epi64(INT64_MAX), smin = _mm512_set1_epi64(INT64_MIN);
+	uint32_t h, j;
+
+	for (j = 0; j < r->len; j++)
+		if (r->s[j].shift < 0 || r->s[j].mult < 1)
+			return 1;
+	for (h = 0; h < r->n_heads; h++) {
+		__s64 *t = r->t + h * r->t_stride;
+
+		for (j = 0; j < r->len; j += 8) {
+			__mmask8 m = first8(r->len - j);
+			/* Lane i: s[j + i].mult in the low 32 bits, .shift in the high. */
+			__m512i sc = _mm512_maskz_loadu_epi64(m, r->s + j);
+			__m512i sh = _mm512_srai_epi64(sc, 32);
+			__mmask8 small = _mm512_cmple_epi64_mask(sh, c32);
+			__mmask8 big = _mm512_mask_cmple_epi64_mask((__mmask8)~small, sh, c94);
+			__m512i v = _mm512_maskz_loadu_epi64(m, t + j);
+			__m512i a = _mm512_abs_epi64(v);
+			__m512i ah = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), sc);
+			__m512i al = _mm512_mul_epu32(a, sc);
+			/* Shift 0..32: (ah << (32 - shift)) + ((al + half) >> shift). */
+			__m512i rs = _mm512_add_epi64(
+				_mm512_sllv_epi64(ah, _mm512_sub_epi64(c32, sh)),
+				_mm512_srlv_epi64(_mm512_add_epi64(al, _mm512_sllv_epi64(
+					one, _mm512_sub_epi64(sh, one))), sh));
+			/* 33..94: (ah + (al >> 32) + 2^(shift - 33)) >> (shift - 32). */
+			__m512i rb = _mm512_srlv_epi64(
+				_mm512_add_epi64(_mm512_add_epi64(ah, _mm512_srli_epi64(al, 32)),
+						 _mm512_sllv_epi64(one, _mm512_sub_epi64(sh, _mm512_set1_epi64(33)))),
+				_mm512_sub_epi64(sh, c32));
+			/* Saturated: ah >= 2^(31 + shift), or the sum past 2^63 - 1. */
+			__m512i over = _mm512_srlv_epi64(ah, _mm512_add_epi64(sh, _mm512_set1_epi64(31)));
+			__mmask8 sat = small & (_mm512_test_epi64_mask(over, over) |
+						_mm512_cmplt_epi64_mask(rs, zero));
+			__mmask8 neg = _mm512_cmplt_epi64_mask(v, zero);
+			__m512i res = _mm512_mask_mov_epi64(_mm512_maskz_mov_epi64(small, rs), big, rb);
+
+			res = _mm512_mask_sub_epi64(res, neg, zero, res);
+			res = _mm512_mask_mov_epi64(res, sat & (__mmask8)~neg, smax);
+			res = _mm512_mask_mov_epi64(res, sat & neg, smin);
+			_mm512_mask_storeu_epi64(t + j, m, _mm512_min_epi64(_mm512_max_epi64(res, lo), hi));
+		}
+	}
+	return 0;
+}
+
 /* x ^ 0x80 for @n bytes: the activations as vpdpbusd's unsigned operand. */
 static void flip(const uint8_t *x, uint8_t *u, uint32_t n)
 {
