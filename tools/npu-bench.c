@@ -26,6 +26,25 @@
 #include <npu/npu.h>
 #include "npu-run/runner.h"
 
+/*
+ * Fill @len bytes so that no two pages are alike: the host of a virtual
+ * machine may merge identical pages (all of a memset buffer), and then
+ * reading them measures a cache, not memory.
+ */
+static void fill_distinct(void *p, size_t len)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull, *q = p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		q[i] = x;
+	}
+	memset((char *)p + len / 8 * 8, 0x5a, len % 8);
+}
+
 /* ---- memory bandwidth ---------------------------------------------- */
 
 struct bw_arg {
@@ -219,11 +238,9 @@ static int bench_matmul(npu_device *dev, uint32_t m, uint32_t n, uint32_t k, int
 		err = npu_bo_alloc(dev, wbytes + fbytes, &wb[i]);
 		if (!err)
 			err = npu_bo_map(dev, wb[i], &p);
-		if (!err) {
-			/* Touch every page: the weights must really be in memory. */
-			memset(p, 0x11, wbytes);
-			memset((char *)p + wbytes, 0x7f, fbytes);
-		}
+		/* Every page touched (the weights must really be in memory), none alike. */
+		if (!err)
+			fill_distinct(p, wbytes + fbytes);
 	}
 	err = err ? err : npu_cmd_create(dev, &cmd);
 	for (i = 0; !err && i < copies; i++) {
@@ -374,7 +391,7 @@ int main(int argc, char **argv)
 	buf = aligned_alloc(64, len);
 	if (!buf)
 		return 1;
-	memset(buf, 1, len);
+	fill_distinct(buf, len);
 	bw1 = bandwidth(buf, len, 1);
 	bw = bandwidth(buf, len, threads);
 	peak1 = int8_peak(isa, 1);
