@@ -320,15 +320,19 @@ static void requant_equals_reference(void **state)
 /*
  * ATTENTION's sums against their definition: random heads, groups, head
  * sizes (with tails), cache lengths, 8- and 16-bit caches, and the
- * extreme values; weights past int32 must go back to the firmware.
+ * extreme values, on one thread and through the pool (split by rows);
+ * weights past int32 must go back to the firmware.
  */
 static void attention_equals_reference(void **state)
 {
-	int round;
+	struct npu_kernels *pool;
+	int round, pooled = 0;
 
 	(void)state;
 	if (!have(NPU_ISA_AVX512))
 		return;
+	pool = npu_kernels_create();
+	assert_non_null(pool);
 	t_seed(5151);
 	for (round = 0; round < 300; round++) {
 		uint32_t kvh = (uint32_t)t_rand_range(1, 4), group = (uint32_t)t_rand_range(1, 4);
@@ -363,7 +367,9 @@ static void attention_equals_reference(void **state)
 					       (kb == 8 ? (int8_t)row[d] : ((const int16_t *)row)[d]);
 				want[h * cap + j] = dot;
 			}
-		assert_int_equal(npu_attention_avx512(NULL, &a), 0);
+		/* Odd rounds through the pool (by rows, where the cache is long enough). */
+		assert_int_equal(round % 2 ? npu_kernels_attention(pool, &a)
+					   : npu_attention_avx512(NULL, &a), 0);
 		for (h = 0; h < nh; h++)
 			for (j = 0; j < len; j++)
 				if (t[h * cap + j] != want[h * cap + j])
@@ -387,10 +393,13 @@ static void attention_equals_reference(void **state)
 				want[h * hd + d] = sum;
 			}
 		a.step = NPU_FW_ATTN_VALUES;
-		assert_int_equal(npu_attention_avx512(NULL, &a), 0);
+		assert_int_equal(round % 2 ? npu_kernels_attention(pool, &a)
+					   : npu_attention_avx512(NULL, &a), 0);
 		assert_memory_equal(acc, want, (size_t)nh * hd * 8);
+		pooled += round % 2 && len * nh >= 2048;
 		t[(nh - 1) * cap + len - 1] = (int64_t)INT32_MAX + 1;
 		assert_int_not_equal(npu_attention_avx512(NULL, &a), 0);
+		assert_int_not_equal(npu_kernels_attention(pool, &a), 0);
 		free(q);
 		free(k);
 		free(v);
@@ -398,6 +407,9 @@ static void attention_equals_reference(void **state)
 		free(acc);
 		free(want);
 	}
+	/* The pool split some of them (with more than one thread to split over). */
+	assert_true(npu_kernels_threads(pool) < 2 || pooled >= 10);
+	npu_kernels_destroy(pool);
 }
 
 /*

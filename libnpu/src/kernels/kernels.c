@@ -5,8 +5,9 @@
  * instruction set this CPU has (or a lower one named by $NPU_CPU_ISA);
  * for MATMUL, prepare the activations once and hand the output columns
  * out in chunks to a persistent pool of threads (the calling thread is
- * one of them). Nothing is allocated per call once the preparation
- * buffer has grown to the largest shape seen.
+ * one of them); ATTENTION's sums over a long cache likewise by rows.
+ * Nothing is allocated per call once the preparation and partial-sum
+ * buffers have grown to the largest shape seen.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,12 +34,16 @@ struct npu_kernels {
 	pthread_cond_t go, done;
 	unsigned long generation;
 	int pending, stop, active;
-	/* The call being worked on. */
+	/* The call being worked on: share(k, thread index) takes its parts. */
+	void (*share)(struct npu_kernels *k, int index);
 	const struct npu_fw_matmul *mm;
-	uint32_t next, chunk;	/* the next column to hand out; columns per chunk */
+	const struct npu_fw_attention *att;
+	uint32_t next, chunk;	/* the next column (row) to hand out; per chunk */
 	struct npu_mm_prep prep;
 	uint8_t *buf;
 	size_t buf_size;
+	__s64 *partial;		/* VALUES: each worker's sums, [n_threads - 1][n_heads * head_dim] */
+	size_t partial_size;
 };
 
 /*
@@ -47,7 +52,7 @@ struct npu_kernels {
  * host) or by its share of memory takes fewer, rather than the rest
  * waiting for it.
  */
-static void matmul_share(struct npu_kernels *k)
+static void matmul_share(struct npu_kernels *k, int index)
 {
 	const struct npu_fw_matmul *mm = k->mm;
 	uint32_t n0;
@@ -60,6 +65,19 @@ static void matmul_share(struct npu_kernels *k)
 		else
 			npu_mm_avx2(mm, &k->prep, n0, n1);
 	}
+	(void)index;
+}
+
+/* ATTENTION's rows in chunks; VALUES into the caller's acc or a worker's partial sums. */
+static void attention_share(struct npu_kernels *k, int index)
+{
+	const struct npu_fw_attention *a = k->att;
+	__s64 *acc = index ? k->partial + (size_t)(index - 1) * a->n_heads * a->head_dim : a->acc;
+	uint32_t j0;
+
+	while ((j0 = __atomic_fetch_add(&k->next, k->chunk, __ATOMIC_RELAXED)) < a->len)
+		npu_attention_rows_avx512(a, j0, a->len - j0 < k->chunk ? a->len : j0 + k->chunk,
+					  acc);
 }
 
 /*
@@ -92,7 +110,7 @@ static void *pool_thread(void *arg)
 		seen = k->generation;
 		pthread_mutex_unlock(&k->lock);
 		if (w->index < k->active) {
-			matmul_share(k);
+			k->share(k, w->index);
 			pthread_mutex_lock(&k->lock);
 			if (--k->pending == 0)
 				pthread_cond_signal(&k->done);
@@ -163,6 +181,7 @@ void npu_kernels_destroy(struct npu_kernels *k)
 	pthread_cond_destroy(&k->go);
 	pthread_cond_destroy(&k->done);
 	free(k->buf);
+	free(k->partial);
 	free(k);
 }
 
@@ -195,7 +214,7 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 	return 0;
 }
 
-/* k->mm on @active threads, the caller's among them; returns when all are done. */
+/* k->share on @active threads, the caller's among them; returns when all are done. */
 static void run_pool(struct npu_kernels *k, int active)
 {
 	k->active = active;
@@ -206,7 +225,7 @@ static void run_pool(struct npu_kernels *k, int active)
 		pthread_cond_broadcast(&k->go);
 		pthread_mutex_unlock(&k->lock);
 	}
-	matmul_share(k);
+	k->share(k, 0);
 	if (active > 1) {
 		int spin;
 
@@ -229,6 +248,7 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 		return 1;
 	active = (int)(mm->n / MIN_COLUMNS_PER_THREAD);
 	active = active < 1 ? 1 : active > k->n_threads ? k->n_threads : active;
+	k->share = matmul_share;
 	k->mm = mm;
 	k->next = 0;
 	/* Whole 48-column GEMM chunks; 64 columns at least otherwise (a chunk has a cost). */
@@ -236,6 +256,51 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 	k->chunk = npu_mm_gemm_fits(mm) ? (k->chunk + 47) / 48 * 48 :
 		   k->chunk < 64 ? 64 : (k->chunk + 15) / 16 * 16;
 	run_pool(k, active);
+	return 0;
+}
+
+/* Cache rows x heads below which ATTENTION stays on the calling thread: waking costs more. */
+#define ATTENTION_POOL_MIN 2048
+/* Cache rows per chunk of ATTENTION's sums. */
+#define ATTENTION_CHUNK 32
+
+int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a)
+{
+	struct npu_kernels *k = ctx;
+	size_t per = (size_t)a->n_heads * a->head_dim, need;
+	int active = (int)((a->len + ATTENTION_CHUNK - 1) / ATTENTION_CHUNK), i;
+
+	active = active > k->n_threads ? k->n_threads : active;
+	if (active < 2 || (uint64_t)a->len * a->n_heads < ATTENTION_POOL_MIN)
+		return npu_attention_avx512(NULL, a);
+	if (a->step == NPU_FW_ATTN_VALUES) {
+		if (!npu_attention_weights_fit(a))
+			return 1;
+		need = (size_t)(active - 1) * per * sizeof(__s64);
+		if (need > k->partial_size) {
+			__s64 *b = realloc(k->partial, need);
+
+			if (!b)
+				return npu_attention_avx512(NULL, a);
+			k->partial = b;
+			k->partial_size = need;
+		}
+		memset(a->acc, 0, per * sizeof(__s64));
+		memset(k->partial, 0, need);
+	}
+	k->share = attention_share;
+	k->att = a;
+	k->next = 0;
+	k->chunk = ATTENTION_CHUNK;
+	run_pool(k, active);
+	if (a->step == NPU_FW_ATTN_VALUES)
+		for (i = 1; i < active; i++) {
+			const __s64 *p = k->partial + (size_t)(i - 1) * per;
+			size_t e;
+
+			for (e = 0; e < per; e++)
+				a->acc[e] += p[e];
+		}
 	return 0;
 }
 
@@ -248,7 +313,7 @@ void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 	if (k->isa != NPU_ISA_AVX512)
 		return;
 	core->requant = npu_requant_avx512;
-	core->attention = npu_attention_avx512;
+	core->attention = npu_kernels_attention;
 	core->rescale = npu_rescale_avx512;
 	core->silu = npu_silu_avx512;
 	core->add = npu_add_avx512;

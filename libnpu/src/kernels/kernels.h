@@ -74,6 +74,10 @@ NPU_HIDDEN void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_m
  */
 NPU_HIDDEN int npu_requant_avx512(void *unused, const struct npu_fw_requant *rq);
 NPU_HIDDEN int npu_attention_avx512(void *unused, const struct npu_fw_attention *a);
+/* ATTENTION's sums over cache rows j0..j1 (VALUES: added into @acc), for the pool. */
+NPU_HIDDEN void npu_attention_rows_avx512(const struct npu_fw_attention *a, uint32_t j0,
+					  uint32_t j1, __s64 *acc);
+NPU_HIDDEN int npu_attention_weights_fit(const struct npu_fw_attention *a);
 NPU_HIDDEN int npu_rescale_avx512(void *unused, const struct npu_fw_rescale *r);
 NPU_HIDDEN int npu_silu_avx512(void *unused, const struct npu_fw_silu *s);
 NPU_HIDDEN int npu_add_avx512(void *unused, const struct npu_fw_add *a);
@@ -108,6 +112,8 @@ NPU_HIDDEN enum npu_isa npu_kernels_isa(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);
 /* The npu_fw_core.matmul hook: 0 when done, nonzero for the firmware's loops. */
 NPU_HIDDEN int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm);
+/* The npu_fw_core.attention hook (AVX-512), long caches split over the pool by rows. */
+NPU_HIDDEN int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a);
 /* Install in @core the hooks this level answers: MATMUL from AVX2 up, the rest with AVX-512. */
 NPU_HIDDEN void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core);
 

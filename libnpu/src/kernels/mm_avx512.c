@@ -878,17 +878,20 @@ static inline __m512i load_kv8(const uint8_t *row, uint32_t bits, uint32_t d, __
 }
 
 /*
- * ATTENTION's sums (struct npu_fw_attention) in 64-bit lanes: products of
- * 16-bit values are exact in vpmuldq, and so are their int64 sums. The
- * weights of the VALUES step must fit int32 for vpmuldq, which they do
- * (softmax in Q30 times a ratio <= 1); other values go back to the firmware.
+ * ATTENTION's sums (struct npu_fw_attention) over cache rows j0..j1, in
+ * 64-bit lanes: products of 16-bit values are exact in vpmuldq, and so
+ * are their int64 sums. SCORES stores t[h][j] of those rows; VALUES adds
+ * their weighted values into @acc ([n_heads][head_dim]), its weights
+ * fitting int32 (npu_attention_weights_fit). Rows go in order, every head
+ * of a row at once: a head's part of a row is only 1-2 cache lines.
  */
-int npu_attention_avx512(void *unused NPU_UNUSED, const struct npu_fw_attention *a)
+void npu_attention_rows_avx512(const struct npu_fw_attention *a, uint32_t j0, uint32_t j1,
+			       __s64 *acc)
 {
 	uint32_t h, j, d, hd = a->head_dim;
 
 	if (a->step == NPU_FW_ATTN_SCORES) {
-		for (j = 0; j < a->len; j++) {
+		for (j = j0; j < j1; j++) {
 			const uint8_t *k = a->k + j * a->k_stride;
 
 			for (h = 0; h < a->n_heads; h++) {
@@ -908,25 +911,46 @@ int npu_attention_avx512(void *unused NPU_UNUSED, const struct npu_fw_attention 
 					_mm512_reduce_add_epi64(_mm512_add_epi64(even, odd));
 			}
 		}
-		return 0;
+		return;
 	}
-	for (h = 0; h < a->n_heads; h++)
-		for (j = 0; j < a->len; j++)
-			if (a->t[h * a->t_stride + j] != (int32_t)a->t[h * a->t_stride + j])
-				return 1;
 	for (h = 0; h < a->n_heads; h++) {
 		const uint64_t off = (uint64_t)(h / a->group) * hd * (a->v_bits / 8);
 
 		for (d = 0; d < hd; d += 8) {
 			__mmask8 m = first8(hd - d);
-			__m512i acc = _mm512_setzero_si512();
+			__m512i sum = _mm512_maskz_loadu_epi64(m, acc + h * hd + d);
 
-			for (j = 0; j < a->len; j++)
-				acc = _mm512_add_epi64(acc, _mm512_mul_epi32(
+			for (j = j0; j < j1; j++)
+				sum = _mm512_add_epi64(sum, _mm512_mul_epi32(
 					_mm512_set1_epi64(a->t[h * a->t_stride + j]),
 					load_kv8(a->v + j * a->v_stride + off, a->v_bits, d, m)));
-			_mm512_mask_storeu_epi64(a->acc + h * hd + d, m, acc);
+			_mm512_mask_storeu_epi64(acc + h * hd + d, m, sum);
 		}
 	}
+}
+
+/*
+ * Whether VALUES' weights fit int32 for vpmuldq, which they do (softmax
+ * in Q30 times a ratio <= 1); other weights go back to the firmware.
+ */
+int npu_attention_weights_fit(const struct npu_fw_attention *a)
+{
+	uint32_t h, j;
+
+	for (h = 0; h < a->n_heads; h++)
+		for (j = 0; j < a->len; j++)
+			if (a->t[h * a->t_stride + j] != (int32_t)a->t[h * a->t_stride + j])
+				return 0;
+	return 1;
+}
+
+int npu_attention_avx512(void *unused NPU_UNUSED, const struct npu_fw_attention *a)
+{
+	if (a->step == NPU_FW_ATTN_VALUES) {
+		if (!npu_attention_weights_fit(a))
+			return 1;
+		memset(a->acc, 0, (size_t)a->n_heads * a->head_dim * sizeof(*a->acc));
+	}
+	npu_attention_rows_avx512(a, 0, a->len, a->acc);
 	return 0;
 }
