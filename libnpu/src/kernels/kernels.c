@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The cpu backend's answers to the firmware's hooks (MATMUL, the output
- * stage, ATTENTION's sums and rescaling, the element-wise loops): pick the best
- * instruction set this CPU has (or a lower one named by $NPU_CPU_ISA);
- * for MATMUL, prepare the activations once and hand the output columns
- * out in chunks to a persistent pool of threads (the calling thread is
- * one of them); ATTENTION's sums over a long cache likewise by rows.
+ * stage, ATTENTION's sums and rescaling, the element-wise loops): pick
+ * the best instruction set this CPU has (or a lower one named by
+ * $NPU_CPU_ISA); for MATMUL, prepare the activations once and hand the
+ * output columns out in chunks to a persistent pool of threads (the
+ * calling thread is one of them); ATTENTION's sums over a long cache
+ * likewise by rows.
  * Nothing is allocated per call once the preparation and partial-sum
  * buffers have grown to the largest shape seen.
  */
