@@ -261,7 +261,7 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 }
 
 /* Cache rows x heads below which ATTENTION stays on the calling thread: waking costs more. */
-#define ATTENTION_POOL_MIN 2048
+#define ATTENTION_POOL_MIN 512
 /* Cache rows per chunk of ATTENTION's sums. */
 #define ATTENTION_CHUNK 32
 
