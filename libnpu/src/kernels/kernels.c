@@ -53,7 +53,7 @@ struct npu_kernels {
  * host) or by its share of memory takes fewer, rather than the rest
  * waiting for it.
  */
-static void matmul_share(struct npu_kernels *k, int index)
+static void matmul_share(struct npu_kernels *k, int index NPU_UNUSED)
 {
 	const struct npu_fw_matmul *mm = k->mm;
 	uint32_t n0;
@@ -66,7 +66,6 @@ static void matmul_share(struct npu_kernels *k, int index)
 		else
 			npu_mm_avx2(mm, &k->prep, n0, n1);
 	}
-	(void)index;
 }
 
 /* ATTENTION's rows in chunks; VALUES into the caller's acc or a worker's partial sums. */
@@ -272,22 +271,25 @@ int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a)
 	int active = (int)((a->len + ATTENTION_CHUNK - 1) / ATTENTION_CHUNK), i;
 
 	active = active > k->n_threads ? k->n_threads : active;
-	if (active < 2 || (uint64_t)a->len * a->n_heads < ATTENTION_POOL_MIN)
-		return npu_attention_avx512(NULL, a);
-	if (a->step == NPU_FW_ATTN_VALUES) {
-		if (!npu_attention_weights_fit(a))
-			return 1;
+	if ((uint64_t)a->len * a->n_heads < ATTENTION_POOL_MIN)
+		active = 1;
+	if (npu_attention_begin_avx512(a))
+		return 1;
+	if (a->step == NPU_FW_ATTN_VALUES && active > 1) {
 		need = (size_t)(active - 1) * per * sizeof(__s64);
 		if (need > k->partial_size) {
 			__s64 *b = realloc(k->partial, need);
 
-			if (!b)
-				return npu_attention_avx512(NULL, a);
-			k->partial = b;
-			k->partial_size = need;
+			if (b) {
+				k->partial = b;
+				k->partial_size = need;
+			}
 		}
-		memset(a->acc, 0, per * sizeof(__s64));
-		memset(k->partial, 0, need);
+		/* Without room for the workers' sums, one thread does them all. */
+		if (need > k->partial_size)
+			active = 1;
+		else
+			memset(k->partial, 0, need);
 	}
 	k->share = attention_share;
 	k->att = a;

@@ -74,10 +74,14 @@ NPU_HIDDEN void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_m
  */
 NPU_HIDDEN int npu_requant_avx512(void *unused, const struct npu_fw_requant *rq);
 NPU_HIDDEN int npu_attention_avx512(void *unused, const struct npu_fw_attention *a);
-/* ATTENTION's sums over cache rows j0..j1 (VALUES: added into @acc), for the pool. */
+/*
+ * npu_attention_avx512 in two parts, for the pool: the checks and zeroing
+ * before a step (nonzero: the firmware's loops), then the sums over cache
+ * rows j0..j1 (VALUES: added into @acc).
+ */
+NPU_HIDDEN int npu_attention_begin_avx512(const struct npu_fw_attention *a);
 NPU_HIDDEN void npu_attention_rows_avx512(const struct npu_fw_attention *a, uint32_t j0,
 					  uint32_t j1, __s64 *acc);
-NPU_HIDDEN int npu_attention_weights_fit(const struct npu_fw_attention *a);
 NPU_HIDDEN int npu_rescale_avx512(void *unused, const struct npu_fw_rescale *r);
 NPU_HIDDEN int npu_silu_avx512(void *unused, const struct npu_fw_silu *s);
 NPU_HIDDEN int npu_add_avx512(void *unused, const struct npu_fw_add *a);

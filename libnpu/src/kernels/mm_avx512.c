@@ -882,7 +882,7 @@ static inline __m512i load_kv8(const uint8_t *row, uint32_t bits, uint32_t d, __
  * 64-bit lanes: products of 16-bit values are exact in vpmuldq, and so
  * are their int64 sums. SCORES stores t[h][j] of those rows; VALUES adds
  * their weighted values into @acc ([n_heads][head_dim]), its weights
- * fitting int32 (npu_attention_weights_fit). Rows go in order, every head
+ * fitting int32 (npu_attention_begin_avx512). Rows go in order, every head
  * of a row at once: a head's part of a row is only 1-2 cache lines.
  */
 void npu_attention_rows_avx512(const struct npu_fw_attention *a, uint32_t j0, uint32_t j1,
@@ -930,27 +930,28 @@ void npu_attention_rows_avx512(const struct npu_fw_attention *a, uint32_t j0, ui
 }
 
 /*
- * Whether VALUES' weights fit int32 for vpmuldq, which they do (softmax
- * in Q30 times a ratio <= 1); other weights go back to the firmware.
+ * Before a step's sums: VALUES' weights must fit int32 for vpmuldq, which
+ * they do (softmax in Q30 times a ratio <= 1; others go back to the
+ * firmware), and its sums start from zero in a->acc.
  */
-int npu_attention_weights_fit(const struct npu_fw_attention *a)
+int npu_attention_begin_avx512(const struct npu_fw_attention *a)
 {
 	uint32_t h, j;
 
+	if (a->step != NPU_FW_ATTN_VALUES)
+		return 0;
 	for (h = 0; h < a->n_heads; h++)
 		for (j = 0; j < a->len; j++)
 			if (a->t[h * a->t_stride + j] != (int32_t)a->t[h * a->t_stride + j])
-				return 0;
-	return 1;
+				return 1;
+	memset(a->acc, 0, (size_t)a->n_heads * a->head_dim * sizeof(*a->acc));
+	return 0;
 }
 
 int npu_attention_avx512(void *unused NPU_UNUSED, const struct npu_fw_attention *a)
 {
-	if (a->step == NPU_FW_ATTN_VALUES) {
-		if (!npu_attention_weights_fit(a))
-			return 1;
-		memset(a->acc, 0, (size_t)a->n_heads * a->head_dim * sizeof(*a->acc));
-	}
+	if (npu_attention_begin_avx512(a))
+		return 1;
 	npu_attention_rows_avx512(a, 0, a->len, a->acc);
 	return 0;
 }
