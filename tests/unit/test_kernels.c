@@ -106,7 +106,7 @@ static void check_shape(const struct shape *s, enum npu_isa isa)
 	reference(&mm);
 	mm.v = got;
 	/* As kernels.c calls it: prepared int8 activations for AVX-512. */
-	if (isa == NPU_ISA_AVX512 && (s->x_bits == 8 || npu_mm_s16s4_fits(&mm)))
+	if (isa == NPU_ISA_AVX512 && npu_mm_prepared(&mm))
 		npu_mm_avx512_prepare(&mm, buf, &prep);
 	if (isa == NPU_ISA_AVX512)
 		npu_mm_avx512(&mm, &prep, 0, s->n);
@@ -159,6 +159,17 @@ static void level(enum npu_isa isa)
 			{ 16, 64, 6, 64, 8, 8, 0 }, { 64, 4096, 12, 4096, 8, 8, 1 },
 			{ 83, 1000, 31, 1000, 8, 8, 0 }, { 130, 172, 13, 172, 8, 8, 0 },
 			{ 17, 2048, 5, 2048, 8, 8, 1 }, { 64, 300, 100, 300, 8, 8, 0 },
+			/*
+			 * The int4 GEMM: both activation widths, every group,
+			 * chunks of 256 columns of k with a remainder, 6-column
+			 * and 16-row remainders, more rows than share a chunk.
+			 */
+			{ 16, 64, 6, 32, 8, 4, 0 }, { 17, 320, 7, 32, 8, 4, 1 },
+			{ 64, 4096, 12, 32, 8, 4, 0 }, { 83, 384, 31, 128, 8, 4, 0 },
+			{ 150, 192, 13, 64, 8, 4, 1 }, { 33, 64, 11, 64, 8, 4, 0 },
+			{ 16, 64, 6, 32, 16, 4, 0 }, { 17, 320, 7, 32, 16, 4, 1 },
+			{ 64, 2048, 12, 128, 16, 4, 0 }, { 150, 192, 13, 64, 16, 4, 1 },
+			{ 40, 8, 9, 8, 8, 4, 1 }, { 40, 8, 9, 4, 16, 4, 0 },
 		};
 
 		for (i = 0; i < (int)(sizeof(pre) / sizeof(pre[0])); i++)

@@ -200,7 +200,7 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 {
 	size_t need = npu_mm_prep_bytes(mm);
 
-	if (k->isa != NPU_ISA_AVX512 || (mm->x_bits != 8 && !npu_mm_s16s4_fits(mm)))
+	if (k->isa != NPU_ISA_AVX512 || !npu_mm_prepared(mm))
 		return 0;
 	if (need > k->buf_size) {
 		uint8_t *b = realloc(k->buf, need);
@@ -253,7 +253,7 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 	k->next = 0;
 	/* Whole 48-column GEMM chunks; 64 columns at least otherwise (a chunk has a cost). */
 	k->chunk = (mm->n + 8 * (uint32_t)active - 1) / (8 * (uint32_t)active);
-	k->chunk = npu_mm_gemm_fits(mm) ? (k->chunk + 47) / 48 * 48 :
+	k->chunk = npu_mm_gemm_fits(mm) || npu_mm_gemm4_fits(mm) ? (k->chunk + 47) / 48 * 48 :
 		   k->chunk < 64 ? 64 : (k->chunk + 15) / 16 * 16;
 	run_pool(k, active);
 	return 0;

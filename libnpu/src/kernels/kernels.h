@@ -24,13 +24,16 @@ enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512 };
  * (row r of xe and xo starts at r * x_stride; xo = xe + k / 2 + 64) and
  * -8 * sum(x) of every 8; for int4 weights and int16 x, x in four phases
  * (phase i holds x[4j + i] at j, x4_phase elements after phase i - 1).
+ * For the GEMMs, rows packed 16 at a time, each step 4 bytes of each row
+ * (int8 weights: x ^ 0x80; int4: x as it is, 4 int8 or 2 int16 elements).
  */
 struct npu_mm_prep {
 	const uint8_t *xu;	/* [rows][k] */
 	const uint8_t *xe, *xo;	/* row r at r * x_stride */
 	uint64_t x_stride;
 	const int32_t *nsx8;	/* [rows][k / 8] */
-	const uint8_t *xp;	/* npu_mm_gemm_fits: [rows / 16][k / 4][16][4] */
+	const uint8_t *xp;	/* GEMMs: [rows / 16][k * x_bits / 32][16][4] */
+	const int32_t *nsxg;	/* npu_mm_gemm4_fits, int8 x: [rows / 16][groups][16] */
 	const int16_t *x4;	/* npu_mm_s16s4_fits: row r at r * 4 * x4_phase */
 	uint64_t x4_phase;
 };
@@ -45,6 +48,20 @@ static inline int npu_mm_gemm_fits(const struct npu_fw_matmul *mm)
 {
 	return mm->x_bits == 8 && mm->w_bits == 8 && mm->groups_per_row == 1 && mm->rows >= 16 &&
 	       mm->k % 4 == 0 && mm->k <= 65536;
+}
+
+/*
+ * Prefill with int4 weights: a GEMM on 16 or more rows of int8 or int16
+ * activations, for groups of 4 to 256 columns that tile 256 (every group
+ * the ABI allows but a whole row of another length). Sums are exact: a
+ * group's int32 sum stays under 2^27, its product with the factor is
+ * taken in 64 bits.
+ */
+static inline int npu_mm_gemm4_fits(const struct npu_fw_matmul *mm)
+{
+	uint32_t g = mm->k / mm->groups_per_row;
+
+	return mm->w_bits == 4 && mm->rows >= 16 && g % 4 == 0 && 256 % g == 0;
 }
 
 /*
@@ -95,15 +112,22 @@ NPU_HIDDEN int npu_amax_avx512(void *unused, const __s64 *v, __u32 n, __u64 *out
 /* Bytes npu_mm_avx512_prepare needs. */
 static inline size_t npu_mm_prep_bytes(const struct npu_fw_matmul *mm)
 {
+	size_t padded = (size_t)(mm->rows + 15) / 16 * 16;
+
+	if (npu_mm_gemm4_fits(mm))
+		return padded * mm->k * (mm->x_bits / 8) + padded * mm->groups_per_row * 4 + 64;
 	if (mm->x_bits == 16)
 		return (size_t)mm->rows * 4 * NPU_MM_X4_PHASE(mm->k) * 2 + 64;
-	return (size_t)(mm->rows + 15) / 16 * 16 * (NPU_MM_PREP_STRIDE(mm->k) + mm->k) + 320;
+	return padded * (NPU_MM_PREP_STRIDE(mm->k) + mm->k) + 320;
 }
 
-/*
- * Fill @p from @buf (npu_mm_prep_bytes of it): int8 activations always,
- * int16 ones where npu_mm_s16s4_fits (the others are read as they are).
- */
+/* Whether the AVX-512 kernels take @mm's activations prepared (the others are read as they are). */
+static inline int npu_mm_prepared(const struct npu_fw_matmul *mm)
+{
+	return mm->x_bits == 8 || npu_mm_gemm4_fits(mm) || npu_mm_s16s4_fits(mm);
+}
+
+/* Fill @p from @buf (npu_mm_prep_bytes of it), where npu_mm_prepared. */
 NPU_HIDDEN void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf,
 				      struct npu_mm_prep *p);
 

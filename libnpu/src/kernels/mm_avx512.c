@@ -525,6 +525,184 @@ static void gemm_u8s8(const struct npu_fw_matmul *mm, const struct npu_mm_prep *
 	}
 }
 
+/* ---- GEMM: int4 weights in groups, 16 or more rows -------------------- */
+
+/*
+ * The int4 GEMM's blocking: GEMM4_COLS weight rows are unpacked
+ * GEMM4_KC columns of k at a time (whole groups) into a chunk that up to
+ * GEMM4_BLOCKS blocks of 16 activation rows then share, their sums kept
+ * between chunks on the stack.
+ */
+#define GEMM4_COLS 6
+#define GEMM4_KC 256
+#define GEMM4_BLOCKS 8
+
+/*
+ * A chunk of GEMM4_COLS weight rows, unpacked so that each 4 bytes are one
+ * step's broadcast operand: with int8 x, nibbles n ^ 8 = w + 8 as bytes
+ * (4 columns of k a step); with int16 x, w as int16 (2 columns). A
+ * tile's columns past the matrix's last keep what they held: their sums
+ * are computed and never stored.
+ */
+struct gemm4_chunk {
+	uint8_t w[GEMM4_COLS][GEMM4_KC * 2] __attribute__((aligned(64)));
+	int32_t f[GEMM4_COLS][GEMM4_KC / 4];
+};
+
+static void gemm4_unpack(const struct npu_fw_matmul *mm, uint32_t n, uint32_t cols, uint32_t k0,
+			 uint32_t kc, struct gemm4_chunk *ch)
+{
+	const uint32_t gpr = mm->groups_per_row, g = mm->k / gpr;
+	uint32_t c, i, j;
+
+	for (c = 0; c < cols; c++) {
+		const uint8_t *w = mm->w + (uint64_t)(n + c) * mm->w_stride + k0 / 2;
+		const uint16_t *f = mm->factors + (uint64_t)(n + c) * gpr + k0 / g;
+
+		for (j = 0; j < kc / g; j++)
+			ch->f[c][j] = f[j];
+		/* 32 weight bytes (64 nibbles) a step. */
+		for (i = 0; i < kc / 2; i += 32) {
+			__m256i b = _mm256_maskz_loadu_epi8(_cvtu32_mask32(kc / 2 - i >= 32 ?
+						~0u : (1u << (kc / 2 - i)) - 1), w + i);
+
+			if (mm->x_bits == 8) {
+				/* Bytes n_lo ^ 8, n_hi ^ 8 from each 16-bit lane's byte. */
+				__m512i v = _mm512_cvtepu8_epi16(b);
+
+				v = _mm512_and_si512(_mm512_or_si512(v, _mm512_slli_epi16(v, 4)),
+						     _mm512_set1_epi16(0x0f0f));
+				_mm512_store_si512(ch->w[c] + 2 * i,
+						   _mm512_xor_si512(v, _mm512_set1_epi16(0x0808)));
+			} else {
+				/*
+				 * Each 32-bit lane's byte to its two nibbles at the top of
+				 * its 16-bit halves, then sign-extended in place.
+				 */
+				int h;
+
+				for (h = 0; h < 2; h++) {
+					__m512i v = _mm512_cvtepu8_epi32(h ? _mm256_extracti128_si256(b, 1) :
+									 _mm256_castsi256_si128(b));
+
+					v = _mm512_or_si512(_mm512_slli_epi32(v, 12),
+							    _mm512_slli_epi32(v, 24));
+					_mm512_store_si512(ch->w[c] + 4 * i + 64 * h,
+							   _mm512_srai_epi16(v, 12));
+				}
+			}
+		}
+	}
+}
+
+/*
+ * One block of 16 activation rows against a chunk: six columns' int32
+ * group sums in registers (int8 x starting at -8 * sum(x) over the group,
+ * which takes out the + 8 of the weights), each group's times its factor
+ * into 64-bit sums of the even (@part[c]) and odd (@part[6 + c]) rows.
+ * @a is the block's packed activations at the chunk, 64 bytes a step.
+ */
+static inline __attribute__((always_inline)) void
+gemm4_block(const uint8_t *a, const int32_t *nsx, const struct gemm4_chunk *ch, uint32_t kc,
+	    uint32_t g, int wide, __m512i *part)
+{
+	const uint32_t steps = wide ? g / 2 : g / 4;
+	__m512i e0 = part[0], e1 = part[1], e2 = part[2], e3 = part[3], e4 = part[4];
+	__m512i e5 = part[5], o0 = part[6], o1 = part[7], o2 = part[8], o3 = part[9];
+	__m512i o4 = part[10], o5 = part[11];
+	const uint8_t *w = ch->w[0];
+	uint32_t j, s;
+
+	for (j = 0; j < kc / g; j++) {
+		__m512i c0 = wide ? _mm512_setzero_si512() : _mm512_loadu_si512(nsx + 16 * j);
+		__m512i c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, f;
+
+		for (s = 0; s < steps; s++, a += 64, w += 4) {
+			__m512i x = _mm512_loadu_si512(a);
+
+			if (wide) {
+				c0 = _mm512_dpwssd_epi32(c0, x, bcast4(w));
+				c1 = _mm512_dpwssd_epi32(c1, x, bcast4(w + GEMM4_KC * 2));
+				c2 = _mm512_dpwssd_epi32(c2, x, bcast4(w + GEMM4_KC * 4));
+				c3 = _mm512_dpwssd_epi32(c3, x, bcast4(w + GEMM4_KC * 6));
+				c4 = _mm512_dpwssd_epi32(c4, x, bcast4(w + GEMM4_KC * 8));
+				c5 = _mm512_dpwssd_epi32(c5, x, bcast4(w + GEMM4_KC * 10));
+			} else {
+				DP(c0, bcast4(w), x);
+				DP(c1, bcast4(w + GEMM4_KC * 2), x);
+				DP(c2, bcast4(w + GEMM4_KC * 4), x);
+				DP(c3, bcast4(w + GEMM4_KC * 6), x);
+				DP(c4, bcast4(w + GEMM4_KC * 8), x);
+				DP(c5, bcast4(w + GEMM4_KC * 10), x);
+			}
+		}
+#define SCALE(c, e, o, col)                                                                   \
+	do {                                                                                  \
+		f = _mm512_set1_epi32(ch->f[col][j]);                                         \
+		e = _mm512_add_epi64(e, _mm512_mul_epi32(c, f));                              \
+		o = _mm512_add_epi64(o, _mm512_mul_epi32(_mm512_srli_epi64(c, 32), f));       \
+	} while (0)
+		SCALE(c0, e0, o0, 0);
+		SCALE(c1, e1, o1, 1);
+		SCALE(c2, e2, o2, 2);
+		SCALE(c3, e3, o3, 3);
+		SCALE(c4, e4, o4, 4);
+		SCALE(c5, e5, o5, 5);
+#undef SCALE
+	}
+	part[0] = e0, part[1] = e1, part[2] = e2, part[3] = e3, part[4] = e4, part[5] = e5;
+	part[6] = o0, part[7] = o1, part[8] = o2, part[9] = o3, part[10] = o4, part[11] = o5;
+}
+
+/* Columns [n0, n1) for every row. */
+static void gemm_s4(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t n0,
+		    uint32_t n1)
+{
+	const uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, blocks = (mm->rows + 15) / 16;
+	const uint64_t xb = mm->x_bits / 8, blk = 16 * mm->k * xb;
+	struct gemm4_chunk ch = { 0 };
+	__m512i part[GEMM4_BLOCKS][12];
+	int64_t even[8], odd[8];
+	uint32_t n, b0, b, k0, c, i;
+
+	for (n = n0; n < n1; n += GEMM4_COLS) {
+		uint32_t cols = n1 - n < GEMM4_COLS ? n1 - n : GEMM4_COLS;
+
+		for (b0 = 0; b0 < blocks; b0 += GEMM4_BLOCKS) {
+			uint32_t nb = blocks - b0 < GEMM4_BLOCKS ? blocks - b0 : GEMM4_BLOCKS;
+
+			memset(part, 0, sizeof(part));
+			for (k0 = 0; k0 < mm->k; k0 += GEMM4_KC) {
+				uint32_t kc = mm->k - k0 < GEMM4_KC ? mm->k - k0 : GEMM4_KC;
+
+				gemm4_unpack(mm, n, cols, k0, kc, &ch);
+				for (b = 0; b < nb; b++) {
+					const uint8_t *a = p->xp + (b0 + b) * blk + k0 * 16 * xb;
+
+					if (xb == 2)
+						gemm4_block(a, NULL, &ch, kc, g, 1, part[b]);
+					else
+						gemm4_block(a, p->nsxg + ((uint64_t)(b0 + b) * gpr +
+									  k0 / g) * 16,
+							    &ch, kc, g, 0, part[b]);
+				}
+			}
+			for (b = 0; b < nb; b++) {
+				uint32_t r0 = (b0 + b) * 16, valid = mm->rows - r0 < 16 ?
+								     mm->rows - r0 : 16;
+
+				for (c = 0; c < cols; c++) {
+					_mm512_storeu_si512(even, part[b][c]);
+					_mm512_storeu_si512(odd, part[b][6 + c]);
+					for (i = 0; i < valid; i++)
+						mm->v[(uint64_t)(r0 + i) * mm->n + n + c] =
+							i % 2 ? odd[i / 2] : even[i / 2];
+				}
+			}
+		}
+	}
+}
+
 void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t n0,
 		   uint32_t n1)
 {
@@ -536,6 +714,10 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 
 	if (npu_mm_gemm_fits(mm)) {
 		gemm_u8s8(mm, p, n0, n1);
+		return;
+	}
+	if (npu_mm_gemm4_fits(mm)) {
+		gemm_s4(mm, p, n0, n1);
 		return;
 	}
 	/* Blocks of 4 x 4 where they fit; the rest one pair at a time. */
@@ -757,27 +939,50 @@ static void flip(const uint8_t *x, uint8_t *u, uint32_t n)
 	}
 }
 
-/* x ^ 0x80 in the GEMM's layout: 16 rows of 4 bytes per 64, zero padding. */
-static void pack_rows(const struct npu_fw_matmul *mm, uint8_t *xp)
+/*
+ * The GEMMs' layout: each block of 16 rows (zero past the last) a step at
+ * a time, 4 bytes of each row a step; xor'ed with @flip.
+ */
+static void pack_rows(const struct npu_fw_matmul *mm, uint8_t *xp, uint32_t flip)
 {
-	uint32_t blocks = (mm->rows + 15) / 16, b, i, c;
+	uint32_t blocks = (mm->rows + 15) / 16, bytes = mm->k * mm->x_bits / 8, b, i, c;
 
 	for (b = 0; b < blocks; b++)
 		for (i = 0; i < 16; i++) {
 			uint32_t r = b * 16 + i;
-			uint8_t *d = xp + (size_t)b * 16 * mm->k + (size_t)i * 4;
+			uint8_t *d = xp + (size_t)b * 16 * bytes + (size_t)i * 4;
 			const uint8_t *x = (const uint8_t *)mm->x + (uint64_t)r * mm->x_stride;
 
-			for (c = 0; c < mm->k; c += 4) {
+			for (c = 0; c < bytes; c += 4) {
 				uint32_t word = 0;
 
 				if (r < mm->rows) {
 					memcpy(&word, x + c, 4);
-					word ^= 0x80808080u;
+					word ^= flip;
 				}
 				memcpy(d + (size_t)c * 16, &word, 4);
 			}
 		}
+}
+
+/* -8 * sum(x) over each group of each row, 16 rows a block (zero past the last). */
+static void group_sums(const struct npu_fw_matmul *mm, int32_t *nsxg)
+{
+	uint32_t blocks = (mm->rows + 15) / 16, gpr = mm->groups_per_row, g = mm->k / gpr;
+	uint32_t r, j, c;
+
+	memset(nsxg, 0, (size_t)blocks * gpr * 16 * sizeof(*nsxg));
+	for (r = 0; r < mm->rows; r++) {
+		const int8_t *x = (const int8_t *)mm->x + (uint64_t)r * mm->x_stride;
+
+		for (j = 0; j < gpr; j++) {
+			int32_t sum = 0;
+
+			for (c = 0; c < g; c++)
+				sum += x[j * g + c];
+			nsxg[((size_t)(r / 16) * gpr + j) * 16 + r % 16] = -8 * sum;
+		}
+	}
 }
 
 void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct npu_mm_prep *p)
@@ -786,8 +991,17 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 
 	memset(p, 0, sizeof(*p));
 	if (npu_mm_gemm_fits(mm)) {
-		pack_rows(mm, buf);
+		pack_rows(mm, buf, 0x80808080u);
 		p->xp = buf;
+		return;
+	}
+	if (npu_mm_gemm4_fits(mm)) {
+		pack_rows(mm, buf, 0);
+		p->xp = buf;
+		if (mm->x_bits == 8) {
+			p->nsxg = (const int32_t *)(buf + (size_t)(mm->rows + 15) / 16 * 16 * mm->k);
+			group_sums(mm, (int32_t *)(buf + (size_t)(mm->rows + 15) / 16 * 16 * mm->k));
+		}
 		return;
 	}
 	if (npu_mm_s16s4_fits(mm)) {
