@@ -160,9 +160,11 @@ static void level(enum npu_isa isa)
 			{ 83, 1000, 31, 1000, 8, 8, 0 }, { 130, 172, 13, 172, 8, 8, 0 },
 			{ 17, 2048, 5, 2048, 8, 8, 1 }, { 64, 300, 100, 300, 8, 8, 0 },
 			/*
-			 * The int4 GEMM: both activation widths, every group,
-			 * chunks of 256 columns of k with a remainder, 6-column
-			 * and 16-row remainders, more rows than share a chunk.
+			 * The unpacked GEMM, int4 weights: both activation
+			 * widths, every group, chunks of 256 columns of k with a
+			 * remainder, 6-column and 16-row remainders, more rows
+			 * than share a chunk; a row's one group over several
+			 * chunks.
 			 */
 			{ 16, 64, 6, 32, 8, 4, 0 }, { 17, 320, 7, 32, 8, 4, 1 },
 			{ 64, 4096, 12, 32, 8, 4, 0 }, { 83, 384, 31, 128, 8, 4, 0 },
@@ -170,17 +172,27 @@ static void level(enum npu_isa isa)
 			{ 16, 64, 6, 32, 16, 4, 0 }, { 17, 320, 7, 32, 16, 4, 1 },
 			{ 64, 2048, 12, 128, 16, 4, 0 }, { 150, 192, 13, 64, 16, 4, 1 },
 			{ 40, 8, 9, 8, 8, 4, 1 }, { 40, 8, 9, 4, 16, 4, 0 },
+			{ 20, 1000, 7, 1000, 8, 4, 1 }, { 20, 1000, 7, 1000, 16, 4, 0 },
+			/* int8 weights against int16 x, one group per row. */
+			{ 17, 5632, 7, 5632, 16, 8, 0 }, { 33, 1000, 13, 1000, 16, 8, 1 },
+			{ 16, 64, 6, 64, 16, 8, 0 },
 		};
 
 		for (i = 0; i < (int)(sizeof(pre) / sizeof(pre[0])); i++)
 			check_shape(&pre[i], isa);
 	}
-	/* The widest rows the ABI allows, at the extremes. */
+	/* The widest rows the ABI allows, at the extremes; 16 rows take the GEMMs. */
 	{
 		struct shape s = { 1, 65536, 3, 65536, 8, 8, 1 };
 
 		check_shape(&s, isa);
 		s.x_bits = 16;
+		check_shape(&s, isa);
+		s.rows = 16;
+		check_shape(&s, isa);
+		s.w_bits = 4;
+		check_shape(&s, isa);
+		s.x_bits = 8;
 		check_shape(&s, isa);
 	}
 }

@@ -16,7 +16,7 @@
 
 #include "runner.h"
 
-#define PREFILL 32
+#define PREFILL 64
 
 struct dbuf {
 	npu_bo bo;

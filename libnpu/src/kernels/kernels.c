@@ -253,7 +253,7 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 	k->next = 0;
 	/* Whole 48-column GEMM chunks; 64 columns at least otherwise (a chunk has a cost). */
 	k->chunk = (mm->n + 8 * (uint32_t)active - 1) / (8 * (uint32_t)active);
-	k->chunk = npu_mm_gemm_fits(mm) || npu_mm_gemm4_fits(mm) ? (k->chunk + 47) / 48 * 48 :
+	k->chunk = npu_mm_gemm_fits(mm) || npu_mm_gemm_unpacked_fits(mm) ? (k->chunk + 47) / 48 * 48 :
 		   k->chunk < 64 ? 64 : (k->chunk + 15) / 16 * 16;
 	run_pool(k, active);
 	return 0;

@@ -25,7 +25,7 @@ enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512 };
  * -8 * sum(x) of every 8; for int4 weights and int16 x, x in four phases
  * (phase i holds x[4j + i] at j, x4_phase elements after phase i - 1).
  * For the GEMMs, rows packed 16 at a time, each step 4 bytes of each row
- * (int8 weights: x ^ 0x80; int4: x as it is, 4 int8 or 2 int16 elements).
+ * (int8 weights and x: x ^ 0x80; else x as it is, 4 int8 or 2 int16).
  */
 struct npu_mm_prep {
 	const uint8_t *xu;	/* [rows][k] */
@@ -33,7 +33,7 @@ struct npu_mm_prep {
 	uint64_t x_stride;
 	const int32_t *nsx8;	/* [rows][k / 8] */
 	const uint8_t *xp;	/* GEMMs: [rows / 16][k * x_bits / 32][16][4] */
-	const int32_t *nsxg;	/* npu_mm_gemm4_fits, int8 x: [rows / 16][groups][16] */
+	const int32_t *nsxg;	/* unpacked GEMM, int8 x: [rows / 16][npu_mm_sum_groups][16] */
 	const int16_t *x4;	/* npu_mm_s16s4_fits: row r at r * 4 * x4_phase */
 	uint64_t x4_phase;
 };
@@ -51,17 +51,37 @@ static inline int npu_mm_gemm_fits(const struct npu_fw_matmul *mm)
 }
 
 /*
- * Prefill with int4 weights: a GEMM on 16 or more rows of int8 or int16
- * activations, for groups of 4 to 256 columns that tile 256 (every group
- * the ABI allows but a whole row of another length). Sums are exact: a
- * group's int32 sum stays under 2^27, its product with the factor is
- * taken in 64 bits.
+ * Prefill with weights unpacked 256 columns of k at a time: a GEMM on 16
+ * or more rows, for int4 weights (int8 or int16 activations) in groups of
+ * 4 to 256 columns that tile 256 or in one group per row, and for int8
+ * weights in one group per row against int16 activations (int8 ones have
+ * npu_mm_gemm_fits). A row's one group is summed 256 columns at a time,
+ * each sum scaled by the row's factor: every int32 sum stays under 2^31,
+ * and its product with a factor is taken in 64 bits.
  */
-static inline int npu_mm_gemm4_fits(const struct npu_fw_matmul *mm)
+static inline int npu_mm_gemm_unpacked_fits(const struct npu_fw_matmul *mm)
 {
 	uint32_t g = mm->k / mm->groups_per_row;
 
-	return mm->w_bits == 4 && mm->rows >= 16 && g % 4 == 0 && 256 % g == 0;
+	if (mm->rows < 16 || mm->k % 4)
+		return 0;
+	if (mm->w_bits == 4)
+		return mm->groups_per_row == 1 || (g % 4 == 0 && 256 % g == 0);
+	return mm->x_bits == 16 && mm->groups_per_row == 1;
+}
+
+/* Columns of k the unpacked GEMM scales at a time: a group, or 256 of a row's one group. */
+static inline uint32_t npu_mm_sum_group(const struct npu_fw_matmul *mm)
+{
+	uint32_t g = mm->k / mm->groups_per_row;
+
+	return g > 256 ? 256 : g;
+}
+
+/* Sums a row of the unpacked GEMM scales (the last may be short). */
+static inline uint32_t npu_mm_sum_groups(const struct npu_fw_matmul *mm)
+{
+	return (mm->k + npu_mm_sum_group(mm) - 1) / npu_mm_sum_group(mm);
 }
 
 /*
@@ -114,8 +134,8 @@ static inline size_t npu_mm_prep_bytes(const struct npu_fw_matmul *mm)
 {
 	size_t padded = (size_t)(mm->rows + 15) / 16 * 16;
 
-	if (npu_mm_gemm4_fits(mm))
-		return padded * mm->k * (mm->x_bits / 8) + padded * mm->groups_per_row * 4 + 64;
+	if (npu_mm_gemm_unpacked_fits(mm))
+		return padded * mm->k * (mm->x_bits / 8) + padded * npu_mm_sum_groups(mm) * 4 + 64;
 	if (mm->x_bits == 16)
 		return (size_t)mm->rows * 4 * NPU_MM_X4_PHASE(mm->k) * 2 + 64;
 	return padded * (NPU_MM_PREP_STRIDE(mm->k) + mm->k) + 320;
@@ -124,7 +144,7 @@ static inline size_t npu_mm_prep_bytes(const struct npu_fw_matmul *mm)
 /* Whether the AVX-512 kernels take @mm's activations prepared (the others are read as they are). */
 static inline int npu_mm_prepared(const struct npu_fw_matmul *mm)
 {
-	return mm->x_bits == 8 || npu_mm_gemm4_fits(mm) || npu_mm_s16s4_fits(mm);
+	return mm->x_bits == 8 || npu_mm_gemm_unpacked_fits(mm) || npu_mm_s16s4_fits(mm);
 }
 
 /* Fill @p from @buf (npu_mm_prep_bytes of it), where npu_mm_prepared. */

@@ -525,48 +525,55 @@ static void gemm_u8s8(const struct npu_fw_matmul *mm, const struct npu_mm_prep *
 	}
 }
 
-/* ---- GEMM: int4 weights in groups, 16 or more rows -------------------- */
+/* ---- GEMM: weights unpacked in chunks, 16 or more rows ---------------- */
 
 /*
- * The int4 GEMM's blocking: GEMM4_COLS weight rows are unpacked
- * GEMM4_KC columns of k at a time (whole groups) into a chunk that up to
- * GEMM4_BLOCKS blocks of 16 activation rows then share, their sums kept
+ * The unpacked GEMM's blocking: UNPACK_COLS weight rows are unpacked
+ * UNPACK_KC columns of k at a time (whole groups) into a chunk that up to
+ * UNPACK_BLOCKS blocks of 16 activation rows then share, their sums kept
  * between chunks on the stack.
  */
-#define GEMM4_COLS 6
-#define GEMM4_KC 256
-#define GEMM4_BLOCKS 8
+#define UNPACK_COLS 6
+#define UNPACK_KC 256
+#define UNPACK_BLOCKS 8
 
 /*
- * A chunk of GEMM4_COLS weight rows, unpacked so that each 4 bytes are one
- * step's broadcast operand: with int8 x, nibbles n ^ 8 = w + 8 as bytes
- * (4 columns of k a step); with int16 x, w as int16 (2 columns). A
+ * A chunk of UNPACK_COLS weight rows, unpacked so that each 4 bytes are
+ * one step's broadcast operand: with int8 x, int4 nibbles n ^ 8 = w + 8 as
+ * bytes (4 columns of k a step); with int16 x, w as int16 (2 columns). A
  * tile's columns past the matrix's last keep what they held: their sums
  * are computed and never stored.
  */
-struct gemm4_chunk {
-	uint8_t w[GEMM4_COLS][GEMM4_KC * 2] __attribute__((aligned(64)));
-	int32_t f[GEMM4_COLS][GEMM4_KC / 4];
+struct unpacked_chunk {
+	uint8_t w[UNPACK_COLS][UNPACK_KC * 2] __attribute__((aligned(64)));
+	int32_t f[UNPACK_COLS][UNPACK_KC / 4];	/* each sum group's factor */
 };
 
-static void gemm4_unpack(const struct npu_fw_matmul *mm, uint32_t n, uint32_t cols, uint32_t k0,
-			 uint32_t kc, struct gemm4_chunk *ch)
+/* Up to 32 weight bytes from @w, @left of them there. */
+static inline __m256i load32(const uint8_t *w, uint32_t left)
 {
-	const uint32_t gpr = mm->groups_per_row, g = mm->k / gpr;
+	return _mm256_maskz_loadu_epi8(_cvtu32_mask32(left >= 32 ? ~0u : (1u << left) - 1), w);
+}
+
+static void unpack_chunk(const struct npu_fw_matmul *mm, uint32_t n, uint32_t cols, uint32_t k0,
+			 uint32_t kc, struct unpacked_chunk *ch)
+{
+	const uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, sg = npu_mm_sum_group(mm);
+	const uint32_t bytes = kc * mm->w_bits / 8;
 	uint32_t c, i, j;
 
 	for (c = 0; c < cols; c++) {
-		const uint8_t *w = mm->w + (uint64_t)(n + c) * mm->w_stride + k0 / 2;
-		const uint16_t *f = mm->factors + (uint64_t)(n + c) * gpr + k0 / g;
+		const uint8_t *w = mm->w + (uint64_t)(n + c) * mm->w_stride + k0 * mm->w_bits / 8;
+		const uint16_t *f = mm->factors + (uint64_t)(n + c) * gpr;
 
-		for (j = 0; j < kc / g; j++)
-			ch->f[c][j] = f[j];
-		/* 32 weight bytes (64 nibbles) a step. */
-		for (i = 0; i < kc / 2; i += 32) {
-			__m256i b = _mm256_maskz_loadu_epi8(_cvtu32_mask32(kc / 2 - i >= 32 ?
-						~0u : (1u << (kc / 2 - i)) - 1), w + i);
+		for (j = 0; j < (kc + sg - 1) / sg; j++)
+			ch->f[c][j] = f[k0 / g + j];
+		for (i = 0; i < bytes; i += 32) {
+			__m256i b = load32(w + i, bytes - i);
 
-			if (mm->x_bits == 8) {
+			if (mm->w_bits == 8) {
+				_mm512_store_si512(ch->w[c] + 2 * i, _mm512_cvtepi8_epi16(b));
+			} else if (mm->x_bits == 8) {
 				/* Bytes n_lo ^ 8, n_hi ^ 8 from each 16-bit lane's byte. */
 				__m512i v = _mm512_cvtepu8_epi16(b);
 
@@ -596,15 +603,16 @@ static void gemm4_unpack(const struct npu_fw_matmul *mm, uint32_t n, uint32_t co
 }
 
 /*
- * One block of 16 activation rows against a chunk: six columns' int32
- * group sums in registers (int8 x starting at -8 * sum(x) over the group,
- * which takes out the + 8 of the weights), each group's times its factor
- * into 64-bit sums of the even (@part[c]) and odd (@part[6 + c]) rows.
- * @a is the block's packed activations at the chunk, 64 bytes a step.
+ * One block of 16 activation rows against @kc columns of a chunk, in sum
+ * groups of @g: six columns' int32 sums in registers (int8 x against int4
+ * weights starting at -8 * sum(x) over the group, which takes out the + 8
+ * of the weights), each group's times its factor into 64-bit sums of the
+ * even (@part[c]) and odd (@part[6 + c]) rows. @a is the block's packed
+ * activations at the chunk, 64 bytes a step.
  */
 static inline __attribute__((always_inline)) void
-gemm4_block(const uint8_t *a, const int32_t *nsx, const struct gemm4_chunk *ch, uint32_t kc,
-	    uint32_t g, int wide, __m512i *part)
+unpacked_block(const uint8_t *a, const int32_t *nsx, const struct unpacked_chunk *ch, uint32_t kc,
+	       uint32_t g, int wide, __m512i *part)
 {
 	const uint32_t steps = wide ? g / 2 : g / 4;
 	__m512i e0 = part[0], e1 = part[1], e2 = part[2], e3 = part[3], e4 = part[4];
@@ -622,18 +630,18 @@ gemm4_block(const uint8_t *a, const int32_t *nsx, const struct gemm4_chunk *ch, 
 
 			if (wide) {
 				c0 = _mm512_dpwssd_epi32(c0, x, bcast4(w));
-				c1 = _mm512_dpwssd_epi32(c1, x, bcast4(w + GEMM4_KC * 2));
-				c2 = _mm512_dpwssd_epi32(c2, x, bcast4(w + GEMM4_KC * 4));
-				c3 = _mm512_dpwssd_epi32(c3, x, bcast4(w + GEMM4_KC * 6));
-				c4 = _mm512_dpwssd_epi32(c4, x, bcast4(w + GEMM4_KC * 8));
-				c5 = _mm512_dpwssd_epi32(c5, x, bcast4(w + GEMM4_KC * 10));
+				c1 = _mm512_dpwssd_epi32(c1, x, bcast4(w + UNPACK_KC * 2));
+				c2 = _mm512_dpwssd_epi32(c2, x, bcast4(w + UNPACK_KC * 4));
+				c3 = _mm512_dpwssd_epi32(c3, x, bcast4(w + UNPACK_KC * 6));
+				c4 = _mm512_dpwssd_epi32(c4, x, bcast4(w + UNPACK_KC * 8));
+				c5 = _mm512_dpwssd_epi32(c5, x, bcast4(w + UNPACK_KC * 10));
 			} else {
 				DP(c0, bcast4(w), x);
-				DP(c1, bcast4(w + GEMM4_KC * 2), x);
-				DP(c2, bcast4(w + GEMM4_KC * 4), x);
-				DP(c3, bcast4(w + GEMM4_KC * 6), x);
-				DP(c4, bcast4(w + GEMM4_KC * 8), x);
-				DP(c5, bcast4(w + GEMM4_KC * 10), x);
+				DP(c1, bcast4(w + UNPACK_KC * 2), x);
+				DP(c2, bcast4(w + UNPACK_KC * 4), x);
+				DP(c3, bcast4(w + UNPACK_KC * 6), x);
+				DP(c4, bcast4(w + UNPACK_KC * 8), x);
+				DP(c5, bcast4(w + UNPACK_KC * 10), x);
 			}
 		}
 #define SCALE(c, e, o, col)                                                                   \
@@ -655,36 +663,39 @@ gemm4_block(const uint8_t *a, const int32_t *nsx, const struct gemm4_chunk *ch, 
 }
 
 /* Columns [n0, n1) for every row. */
-static void gemm_s4(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t n0,
-		    uint32_t n1)
+static void gemm_unpacked(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
+			  uint32_t n0, uint32_t n1)
 {
-	const uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, blocks = (mm->rows + 15) / 16;
+	const uint32_t sg = npu_mm_sum_group(mm), groups = npu_mm_sum_groups(mm);
+	const uint32_t blocks = (mm->rows + 15) / 16;
 	const uint64_t xb = mm->x_bits / 8, blk = 16 * mm->k * xb;
-	struct gemm4_chunk ch = { 0 };
-	__m512i part[GEMM4_BLOCKS][12];
+	struct unpacked_chunk ch = { 0 };
+	__m512i part[UNPACK_BLOCKS][12];
 	int64_t even[8], odd[8];
 	uint32_t n, b0, b, k0, c, i;
 
-	for (n = n0; n < n1; n += GEMM4_COLS) {
-		uint32_t cols = n1 - n < GEMM4_COLS ? n1 - n : GEMM4_COLS;
+	for (n = n0; n < n1; n += UNPACK_COLS) {
+		uint32_t cols = n1 - n < UNPACK_COLS ? n1 - n : UNPACK_COLS;
 
-		for (b0 = 0; b0 < blocks; b0 += GEMM4_BLOCKS) {
-			uint32_t nb = blocks - b0 < GEMM4_BLOCKS ? blocks - b0 : GEMM4_BLOCKS;
+		for (b0 = 0; b0 < blocks; b0 += UNPACK_BLOCKS) {
+			uint32_t nb = blocks - b0 < UNPACK_BLOCKS ? blocks - b0 : UNPACK_BLOCKS;
 
 			memset(part, 0, sizeof(part));
-			for (k0 = 0; k0 < mm->k; k0 += GEMM4_KC) {
-				uint32_t kc = mm->k - k0 < GEMM4_KC ? mm->k - k0 : GEMM4_KC;
+			for (k0 = 0; k0 < mm->k; k0 += UNPACK_KC) {
+				uint32_t kc = mm->k - k0 < UNPACK_KC ? mm->k - k0 : UNPACK_KC;
+				/* A chunk holds whole groups; a row's one group ends with k. */
+				uint32_t g = kc < sg ? kc : sg;
 
-				gemm4_unpack(mm, n, cols, k0, kc, &ch);
+				unpack_chunk(mm, n, cols, k0, kc, &ch);
 				for (b = 0; b < nb; b++) {
 					const uint8_t *a = p->xp + (b0 + b) * blk + k0 * 16 * xb;
 
 					if (xb == 2)
-						gemm4_block(a, NULL, &ch, kc, g, 1, part[b]);
+						unpacked_block(a, NULL, &ch, kc, g, 1, part[b]);
 					else
-						gemm4_block(a, p->nsxg + ((uint64_t)(b0 + b) * gpr +
-									  k0 / g) * 16,
-							    &ch, kc, g, 0, part[b]);
+						unpacked_block(a, p->nsxg + ((uint64_t)(b0 + b) * groups +
+									     k0 / sg) * 16,
+							       &ch, kc, g, 0, part[b]);
 				}
 			}
 			for (b = 0; b < nb; b++) {
@@ -716,8 +727,8 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 		gemm_u8s8(mm, p, n0, n1);
 		return;
 	}
-	if (npu_mm_gemm4_fits(mm)) {
-		gemm_s4(mm, p, n0, n1);
+	if (npu_mm_gemm_unpacked_fits(mm)) {
+		gemm_unpacked(mm, p, n0, n1);
 		return;
 	}
 	/* Blocks of 4 x 4 where they fit; the rest one pair at a time. */
@@ -965,22 +976,22 @@ static void pack_rows(const struct npu_fw_matmul *mm, uint8_t *xp, uint32_t flip
 		}
 }
 
-/* -8 * sum(x) over each group of each row, 16 rows a block (zero past the last). */
+/* -8 * sum(x) over each sum group of each row, 16 rows a block (zero past the last). */
 static void group_sums(const struct npu_fw_matmul *mm, int32_t *nsxg)
 {
-	uint32_t blocks = (mm->rows + 15) / 16, gpr = mm->groups_per_row, g = mm->k / gpr;
-	uint32_t r, j, c;
+	uint32_t blocks = (mm->rows + 15) / 16, groups = npu_mm_sum_groups(mm);
+	uint32_t sg = npu_mm_sum_group(mm), r, j, c;
 
-	memset(nsxg, 0, (size_t)blocks * gpr * 16 * sizeof(*nsxg));
+	memset(nsxg, 0, (size_t)blocks * groups * 16 * sizeof(*nsxg));
 	for (r = 0; r < mm->rows; r++) {
 		const int8_t *x = (const int8_t *)mm->x + (uint64_t)r * mm->x_stride;
 
-		for (j = 0; j < gpr; j++) {
+		for (j = 0; j < groups; j++) {
 			int32_t sum = 0;
 
-			for (c = 0; c < g; c++)
-				sum += x[j * g + c];
-			nsxg[((size_t)(r / 16) * gpr + j) * 16 + r % 16] = -8 * sum;
+			for (c = j * sg; c < mm->k && c < (j + 1) * sg; c++)
+				sum += x[c];
+			nsxg[((size_t)(r / 16) * groups + j) * 16 + r % 16] = -8 * sum;
 		}
 	}
 }
@@ -995,7 +1006,7 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 		p->xp = buf;
 		return;
 	}
-	if (npu_mm_gemm4_fits(mm)) {
+	if (npu_mm_gemm_unpacked_fits(mm)) {
 		pack_rows(mm, buf, 0);
 		p->xp = buf;
 		if (mm->x_bits == 8) {
