@@ -297,12 +297,31 @@ static int bench_matmul(npu_device *dev, uint32_t m, uint32_t n, uint32_t k, int
 struct decode_result {
 	const char *model, *weights;
 	double tok_s, bound;
+	double prefill_tok_s, prefill_gops;	/* a PREFILL_TOKENS prompt */
 };
 
+/* A prompt's length for the prefill figure: one of the runner's batches. */
+#define PREFILL_TOKENS 64
+
 /*
- * Decode tokens/s of @m with @bits weights, and its bandwidth bound: the
- * bytes of every matrix a token reads in full (not the embedding table,
- * of which a token reads one row) at the measured bandwidth.
+ * Multiply-adds of the matrices a prompt of @tokens goes through: every
+ * layer's for each token, the classifier's for the last only.
+ */
+static double prompt_macs(const struct npu_model_config *c, int tokens)
+{
+	double kv = (double)c->dim / c->n_heads * c->n_kv_heads;
+
+	return tokens * (double)c->n_layers *
+		       ((double)c->dim * (2.0 * c->dim + 2 * kv) + 3.0 * c->dim * c->hidden_dim) +
+	       (double)c->dim * c->vocab_size;
+}
+
+/*
+ * Prefill and decode tokens/s of @m with @bits weights, and the decode's
+ * bandwidth bound: the bytes of every matrix a token reads in full (not
+ * the embedding table, of which a token reads one row) at the measured
+ * bandwidth. A prefill is compute-bound: its figure is the matrices'
+ * GOPS, to set against the int8 peak.
  */
 static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, double bw,
 			struct decode_result *r)
@@ -310,7 +329,7 @@ static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, do
 	struct engine_opts eo = { bits, 32, 0, 0 };
 	struct npu_engine *e;
 	char err[256];
-	int32_t tok = 1;
+	int32_t tok = 1, prompt[PREFILL_TOKENS];
 	float *logits;
 	double t0;
 	int i, round, ret;
@@ -318,9 +337,20 @@ static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, do
 	ret = engine_create(dev, m, &eo, &e, err, sizeof(err));
 	if (ret)
 		return ret;
+	for (i = 0; i < PREFILL_TOKENS; i++)
+		prompt[i] = 1 + i % (m->cfg.vocab_size - 1);
 	logits = malloc((size_t)m->cfg.vocab_size * sizeof(float));
-	ret = logits ? engine_forward(e, &tok, 1, 0, logits) : NPU_E_NOMEM;	/* warm */
-	/* The best of three rounds of 16 tokens: a busy neighbour only slows one. */
+	ret = logits ? engine_forward(e, prompt, PREFILL_TOKENS, 0, logits) : NPU_E_NOMEM; /* warm */
+	/* The best of two prefills, then of three rounds of 16 tokens: a busy neighbour only slows one. */
+	r->prefill_tok_s = 0;
+	for (round = 0; !ret && round < 2; round++) {
+		t0 = now_s();
+		ret = engine_forward(e, prompt, PREFILL_TOKENS, 0, logits);
+		if (PREFILL_TOKENS / (now_s() - t0) > r->prefill_tok_s)
+			r->prefill_tok_s = PREFILL_TOKENS / (now_s() - t0);
+	}
+	r->prefill_gops = r->prefill_tok_s / PREFILL_TOKENS * 2 *
+			  prompt_macs(&m->cfg, PREFILL_TOKENS) / 1e9;
 	r->tok_s = 0;
 	for (round = 0; !ret && round < 3; round++) {
 		t0 = now_s();
@@ -418,9 +448,14 @@ int main(int argc, char **argv)
 	/* The down-projection's input is SiLU(gate) * up, int16. */
 	if (!bench_matmul(dev, 1, 2048, 5632, 4, 1, quick ? 8 : 48, &ops[n_ops]))
 		n_ops++;
+	/* Prefill: 64 rows, the runner's batch; the down-projection again. */
 	if (!bench_matmul(dev, 64, 4096, 4096, 8, 0, 8, &ops[n_ops]))
 		n_ops++;
 	if (!bench_matmul(dev, 64, 4096, 4096, 4, 0, 8, &ops[n_ops]))
+		n_ops++;
+	if (!bench_matmul(dev, 64, 2048, 5632, 8, 1, 8, &ops[n_ops]))
+		n_ops++;
+	if (!bench_matmul(dev, 64, 2048, 5632, 4, 1, 8, &ops[n_ops]))
 		n_ops++;
 	/*
 	 * The peak and the bandwidth again after the ops, and the bandwidth
@@ -463,6 +498,13 @@ int main(int argc, char **argv)
 			printf("%s{\"model\": \"%s\", \"weights\": \"%s\", \"threads\": %d"
 			       ", \"tok_s\": %.2f, \"bound_tok_s\": %.2f}", i ? ", " : "",
 			       dec[i].model, dec[i].weights, pool, dec[i].tok_s, dec[i].bound);
+		printf("], \"prefill\": [");
+		for (i = 0; i < n_dec; i++)
+			printf("%s{\"model\": \"%s\", \"weights\": \"%s\", \"threads\": %d"
+			       ", \"tokens\": %d, \"tok_s\": %.2f, \"gops\": %.1f"
+			       ", \"peak_fraction\": %.3f}", i ? ", " : "", dec[i].model,
+			       dec[i].weights, pool, PREFILL_TOKENS, dec[i].prefill_tok_s,
+			       dec[i].prefill_gops, dec[i].prefill_gops / peak);
 		printf("]}\n");
 	} else {
 		printf("machine: %d threads; backend: %s\n", threads, info.name);
@@ -481,6 +523,13 @@ int main(int argc, char **argv)
 		for (i = 0; i < n_dec; i++)
 			printf("| %s | %s | %.1f | %.1f | %.0f%% |\n", dec[i].model, dec[i].weights,
 			       dec[i].tok_s, dec[i].bound, 100 * dec[i].tok_s / dec[i].bound);
+		if (n_dec)
+			printf("\n| prefill (%d tokens) | weights | tok/s | matmul GOPS | fraction of int8 peak |\n"
+			       "|---|---|---:|---:|---:|\n", PREFILL_TOKENS);
+		for (i = 0; i < n_dec; i++)
+			printf("| %s | %s | %.1f | %.1f | %.0f%% |\n", dec[i].model, dec[i].weights,
+			       dec[i].prefill_tok_s, dec[i].prefill_gops,
+			       100 * dec[i].prefill_gops / peak);
 	}
 	npu_close(dev);
 	return 0;

@@ -7,7 +7,8 @@
  * projections int16, the inputs of the matmuls int8 (int16 into the FFN's
  * down projection). One token's step is recorded once as a graph; its
  * token id and position are read from device memory, so it is replayed
- * as is. A prompt is prefilled in batches of up to PREFILL rows.
+ * as is. A prompt is prefilled in batches of up to PREFILL rows, of which
+ * only the last goes through the classifier.
  */
 #include <math.h>
 #include <stdio.h>
@@ -149,11 +150,15 @@ static int gain_new(struct npu_engine *e, const float *g, int n, struct dbuf *b,
 	return NPU_OK;
 }
 
+static uint64_t dt_bytes(enum npu_dtype dt)
+{
+	return dt == NPU_I8 ? 1 : dt == NPU_I16 ? 2 : 4;
+}
+
 static int act_new(struct npu_engine *e, uint32_t rows, uint32_t cols, enum npu_dtype dt,
 		   struct act *a)
 {
-	uint64_t eb = dt == NPU_I8 ? 1 : dt == NPU_I16 ? 2 : 4;
-	int err = dbuf_new(e, rows * cols * eb, &a->data);
+	int err = dbuf_new(e, rows * cols * dt_bytes(dt), &a->data);
 
 	if (!err)
 		err = dbuf_new(e, rows * 8ull, &a->scales);
@@ -168,6 +173,16 @@ static struct npu_tensor T_act(const struct act *a, uint32_t rows)
 
 	t.scale_mode = NPU_SCALE_ROW;
 	t.scale_bo = a->scales.bo;
+	return t;
+}
+
+/* Row @row of @a alone, with its scale. */
+static struct npu_tensor T_row(const struct act *a, uint32_t row)
+{
+	struct npu_tensor t = T_act(a, 1);
+
+	t.offset = row * a->cols * dt_bytes(a->dt);
+	t.scale_offset = row * 8ull;
 	return t;
 }
 
@@ -207,7 +222,7 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 	uint32_t hs = (uint32_t)(c->dim / c->n_heads);
 	struct npu_pos pos = { .bo = e->pos.bo };
 	struct npu_tensor ids = npu_tensor_2d(e->ids.bo, 0, rows, 1, NPU_I32);
-	struct npu_tensor tok = npu_tensor_2d(e->tok.bo, 0, rows, 1, NPU_I32);
+	struct npu_tensor tok = npu_tensor_2d(e->tok.bo, 0, 1, 1, NPU_I32);
 	struct npu_tensor emb = npu_tensor_2d(e->emb.bo, 0, (uint32_t)c->vocab_size,
 					      (uint32_t)c->dim, NPU_I8);
 	struct npu_tensor freq = npu_tensor_2d(e->freq.bo, 0, 1, hs / 2, NPU_I32);
@@ -215,7 +230,7 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 	struct npu_tensor q = T_act(&e->q, rows), k = T_act(&e->k, rows), v = T_act(&e->v, rows);
 	struct npu_tensor att = T_act(&e->att, rows), tmp = T_act(&e->tmp, rows);
 	struct npu_tensor h1 = T_act(&e->h1, rows), h3 = T_act(&e->h3, rows);
-	struct npu_tensor logits = T_act(&e->logits, rows);
+	struct npu_tensor logits = T_act(&e->logits, 1);
 	struct npu_scale eps, alpha;
 	int l, err = 0;
 
@@ -256,12 +271,14 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 			err = err ? err : npu_op_quantize(cmd, &x, &tr);
 		}
 	}
+	/* Logits of the last row only: the next token follows from it alone. */
 	{
 		struct npu_tensor gfin = T_gain(&e->g_final, e->s_final, (uint32_t)c->dim);
+		struct npu_tensor last = T_row(&e->x, rows - 1), xn0 = T_act(&e->xn, 1);
 
-		err = err ? err : npu_op_rmsnorm(cmd, &x, &gfin, eps, &xn);
+		err = err ? err : npu_op_rmsnorm(cmd, &last, &gfin, eps, &xn0);
 	}
-	err = err ? err : matmul(cmd, &e->xn, &e->wcls, &e->logits, rows);
+	err = err ? err : matmul(cmd, &e->xn, &e->wcls, &e->logits, 1);
 	err = err ? err : npu_op_argmax(cmd, &logits, &tok);
 	return err;	/* the first encoder's error, exactly */
 }
@@ -382,7 +399,7 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 	}
 	err = err ? err : dbuf_new(e, PREFILL * 4, &e->ids);
 	err = err ? err : dbuf_new(e, 8, &e->pos);
-	err = err ? err : dbuf_new(e, PREFILL * 4, &e->tok);
+	err = err ? err : dbuf_new(e, 4, &e->tok);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->x);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I8, &e->xn);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->q);
@@ -392,7 +409,7 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->tmp);
 	err = err ? err : act_new(e, PREFILL, hdim, NPU_I16, &e->h1);
 	err = err ? err : act_new(e, PREFILL, hdim, NPU_I16, &e->h3);
-	err = err ? err : act_new(e, PREFILL, (uint32_t)c->vocab_size, NPU_I32, &e->logits);
+	err = err ? err : act_new(e, 1, (uint32_t)c->vocab_size, NPU_I32, &e->logits);
 	/* Record one token's step once. */
 	err = err ? err : npu_cmd_create(dev, &cmd);
 	err = err ? err : encode(e, cmd, 1);
@@ -419,10 +436,10 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 }
 
 /* Logits of row @row, dequantized with the row's scale. */
-static void read_logits(struct npu_engine *e, uint32_t row, float *logits)
+static void read_logits(struct npu_engine *e, float *logits)
 {
-	const int32_t *v = (const int32_t *)e->logits.data.p + (size_t)row * e->logits.cols;
-	double s = npu_scale_to_double(((const struct npu_scale *)e->logits.scales.p)[row]);
+	const int32_t *v = (const int32_t *)e->logits.data.p;
+	double s = npu_scale_to_double(((const struct npu_scale *)e->logits.scales.p)[0]);
 	uint32_t i;
 
 	for (i = 0; i < e->logits.cols; i++)
@@ -470,7 +487,7 @@ int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, 
 		done += rows;
 		e->last_rows = (uint32_t)rows;
 		if (done == n)
-			read_logits(e, (uint32_t)rows - 1, logits);
+			read_logits(e, logits);
 	}
 	return NPU_OK;
 }
