@@ -490,6 +490,36 @@ static void tile16(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 #define GEMM_KC 128
 #define GEMM_TILES 8
 
+/*
+ * The sums of @tiles 64-row tiles from row @r0 and column @n, with their
+ * corrections @corr: each row's columns gathered first, then written
+ * whole. v's rows are far apart (often a multiple of 4 KiB, one cache
+ * set), and writing them a column at a time missed the cache at nearly
+ * every value.
+ */
+static void put_tiles(const struct npu_fw_matmul *mm, __m512i (*part)[24], uint32_t tiles,
+		      uint32_t r0, uint32_t n, const int64_t *corr)
+{
+	int64_t rows[16][GEMM_TILES * 6];
+	int32_t lanes[16];
+	uint32_t blk, t, c, i;
+
+	for (blk = 0; blk < 4 && r0 + 16 * blk < mm->rows; blk++) {
+		uint32_t r = r0 + 16 * blk, valid = mm->rows - r < 16 ? mm->rows - r : 16;
+
+		for (t = 0; t < tiles; t++)
+			for (c = 0; c < 6; c++) {
+				int64_t f = mm->factors[n + 6 * t + c], k = corr[6 * t + c];
+
+				_mm512_storeu_si512(lanes, part[t][6 * blk + c]);
+				for (i = 0; i < 16; i++)
+					rows[i][6 * t + c] = ((int64_t)lanes[i] - k) * f;
+			}
+		for (i = 0; i < valid; i++)
+			memcpy(mm->v + (uint64_t)(r + i) * mm->n + n, rows[i], tiles * 6 * 8);
+	}
+}
+
 /* Columns [n0, n1) for every row. */
 static void gemm_u8s8(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t n0,
 		      uint32_t n1)
@@ -510,10 +540,7 @@ static void gemm_u8s8(const struct npu_fw_matmul *mm, const struct npu_mm_prep *
 				for (t = 0; t < tiles; t++)
 					tile64x6(mm, p, b * 16, n + 6 * t, k0,
 						 mm->k - k0 < GEMM_KC ? mm->k - k0 : GEMM_KC, part[t]);
-			for (t = 0; t < tiles; t++)
-				for (j = 0; j < 24; j++)
-					put16(mm, part[t][j], b * 16 + j / 6 * 16, n + 6 * t + j % 6,
-					      corr[6 * t + j % 6]);
+			put_tiles(mm, part, tiles, b * 16, n, corr);
 		}
 		/* Rows the 64-row tiles left, and columns past the last 6. */
 		for (t = 0; t < (cols + 5) / 6; t++) {
@@ -671,7 +698,7 @@ static void gemm_unpacked(const struct npu_fw_matmul *mm, const struct npu_mm_pr
 	const uint64_t xb = mm->x_bits / 8, blk = 16 * mm->k * xb;
 	struct unpacked_chunk ch = { 0 };
 	__m512i part[UNPACK_BLOCKS][12];
-	int64_t even[8], odd[8];
+	int64_t even[UNPACK_COLS][8], odd[UNPACK_COLS][8];
 	uint32_t n, b0, b, k0, c, i;
 
 	for (n = n0; n < n1; n += UNPACK_COLS) {
@@ -702,13 +729,15 @@ static void gemm_unpacked(const struct npu_fw_matmul *mm, const struct npu_mm_pr
 				uint32_t r0 = (b0 + b) * 16, valid = mm->rows - r0 < 16 ?
 								     mm->rows - r0 : 16;
 
+				/* Row by row: v's rows are far apart (see put_tiles). */
 				for (c = 0; c < cols; c++) {
-					_mm512_storeu_si512(even, part[b][c]);
-					_mm512_storeu_si512(odd, part[b][6 + c]);
-					for (i = 0; i < valid; i++)
-						mm->v[(uint64_t)(r0 + i) * mm->n + n + c] =
-							i % 2 ? odd[i / 2] : even[i / 2];
+					_mm512_storeu_si512(even[c], part[b][c]);
+					_mm512_storeu_si512(odd[c], part[b][6 + c]);
 				}
+				for (i = 0; i < valid; i++)
+					for (c = 0; c < cols; c++)
+						mm->v[(uint64_t)(r0 + i) * mm->n + n + c] =
+							i % 2 ? odd[c][i / 2] : even[c][i / 2];
 			}
 		}
 	}
