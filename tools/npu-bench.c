@@ -203,6 +203,7 @@ static double int8_peak(int isa, int threads)
 struct op_result {
 	const char *weights, *acts;
 	uint32_t m, n, k;
+	int threads;
 	double gops, gbs, roofline_fraction;	/* the fraction once the limits are known */
 };
 
@@ -390,9 +391,9 @@ int main(int argc, char **argv)
 	int json = 0, quick = 0, ops_only = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), isa, i, n_ops = 0;
 	int pool;
 	size_t len = 1ull << 30;
-	struct op_result ops[12];
+	struct op_result ops[16];
 	struct npu_info info;
-	npu_device *dev;
+	npu_device *dev, *dev1;
 	double bw1, bw, peak, peak1;
 	struct decode_result dec[4];
 	int n_dec = 0;
@@ -457,6 +458,19 @@ int main(int argc, char **argv)
 		n_ops++;
 	if (!bench_matmul(dev, 64, 2048, 5632, 4, 1, 8, &ops[n_ops]))
 		n_ops++;
+	for (i = 0; i < n_ops; i++)
+		ops[i].threads = pool;
+	/*
+	 * The compute-bound ops again on a device whose pool has one thread:
+	 * what the other threads add.
+	 */
+	if (pool > 1 && !setenv("NPU_THREADS", "1", 1) && !npu_open("cpu", &dev1)) {
+		if (!bench_matmul(dev1, 64, 4096, 4096, 8, 0, 8, &ops[n_ops]))
+			ops[n_ops++].threads = 1;
+		if (!bench_matmul(dev1, 64, 4096, 4096, 4, 0, 8, &ops[n_ops]))
+			ops[n_ops++].threads = 1;
+		npu_close(dev1);
+	}
 	/*
 	 * The peak and the bandwidth again after the ops, and the bandwidth
 	 * once more after the decodes: each limit is the best the machine
@@ -478,9 +492,12 @@ int main(int argc, char **argv)
 		bw = fmax(bw, again);
 	}
 	free(buf);
+	/* Each op against the limits of as many threads as it ran on. */
 	for (i = 0; i < n_ops; i++)
 		ops[i].roofline_fraction =
-			ops[i].gops / fmin(peak, ops[i].gops / ops[i].gbs * bw);
+			ops[i].threads == 1 ?
+				ops[i].gops / fmin(peak1, ops[i].gops / ops[i].gbs * bw1) :
+				ops[i].gops / fmin(peak, ops[i].gops / ops[i].gbs * bw);
 
 	if (json) {
 		printf("{\"machine\": {\"bw_gbs\": %.2f, \"bw_gbs_1t\": %.2f, \"int8_peak_gops\": %.1f"
@@ -491,7 +508,7 @@ int main(int argc, char **argv)
 			       ", \"m\": %u, \"n\": %u, \"k\": %u"
 			       ", \"threads\": %d, \"gops\": %.2f, \"gbs\": %.2f"
 			       ", \"roofline_fraction\": %.3f}", i ? ", " : "", ops[i].weights, ops[i].acts,
-			       ops[i].m, ops[i].n, ops[i].k, pool, ops[i].gops, ops[i].gbs,
+			       ops[i].m, ops[i].n, ops[i].k, ops[i].threads, ops[i].gops, ops[i].gbs,
 			       ops[i].roofline_fraction);
 		printf("], \"decode\": [");
 		for (i = 0; i < n_dec; i++)
@@ -511,12 +528,24 @@ int main(int argc, char **argv)
 		printf("  memory read bandwidth: %.1f GB/s (1 thread: %.1f GB/s)\n", bw, bw1);
 		printf("  int8 peak (%s): %.0f GOPS (1 thread: %.0f GOPS)\n",
 		       isa == 2 ? "AVX-512 VNNI" : "AVX2", peak, peak1);
-		printf("\n| op | weights | activations | M | N | K | GOPS | weight GB/s | fraction of roofline |\n");
-		printf("|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+		printf("\n| op | weights | activations | M | N | K | threads | GOPS | weight GB/s | fraction of roofline |\n");
+		printf("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
 		for (i = 0; i < n_ops; i++)
-			printf("| matmul | %s | %s | %u | %u | %u | %.1f | %.2f | %.0f%% |\n", ops[i].weights, ops[i].acts,
-			       ops[i].m, ops[i].n, ops[i].k, ops[i].gops, ops[i].gbs,
-			       100 * ops[i].roofline_fraction);
+			printf("| matmul | %s | %s | %u | %u | %u | %d | %.1f | %.2f | %.0f%% |\n",
+			       ops[i].weights, ops[i].acts, ops[i].m, ops[i].n, ops[i].k, ops[i].threads,
+			       ops[i].gops, ops[i].gbs, 100 * ops[i].roofline_fraction);
+		/* Each one-thread op over the same op on the whole pool. */
+		for (i = 0; i < n_ops; i++) {
+			int j;
+
+			for (j = 0; ops[i].threads == 1 && pool > 1 && j < n_ops; j++)
+				if (ops[j].threads == pool && ops[j].m == ops[i].m &&
+				    ops[j].n == ops[i].n && ops[j].k == ops[i].k &&
+				    !strcmp(ops[j].weights, ops[i].weights) &&
+				    !strcmp(ops[j].acts, ops[i].acts))
+					printf("%d threads over 1, %s M = %u: %.2fx\n", pool,
+					       ops[i].weights, ops[i].m, ops[j].gops / ops[i].gops);
+		}
 		if (n_dec)
 			printf("\n| decode | weights | tok/s | bandwidth bound tok/s | fraction |\n"
 			       "|---|---|---:|---:|---:|\n");
