@@ -707,7 +707,7 @@ static void gemm_unpacked(const struct npu_fw_matmul *mm, const struct npu_mm_pr
 		for (b0 = 0; b0 < blocks; b0 += UNPACK_BLOCKS) {
 			uint32_t nb = blocks - b0 < UNPACK_BLOCKS ? blocks - b0 : UNPACK_BLOCKS;
 
-			memset(part, 0, sizeof(part));
+			memset(part, 0, nb * sizeof(part[0]));
 			for (k0 = 0; k0 < mm->k; k0 += UNPACK_KC) {
 				uint32_t kc = mm->k - k0 < UNPACK_KC ? mm->k - k0 : UNPACK_KC;
 				/* A chunk holds whole groups; a row's one group ends with k. */
@@ -1039,8 +1039,10 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 		pack_rows(mm, buf, 0);
 		p->xp = buf;
 		if (mm->x_bits == 8) {
-			p->nsxg = (const int32_t *)(buf + (size_t)(mm->rows + 15) / 16 * 16 * mm->k);
-			group_sums(mm, (int32_t *)(buf + (size_t)(mm->rows + 15) / 16 * 16 * mm->k));
+			int32_t *nsxg = (int32_t *)(buf + (size_t)(mm->rows + 15) / 16 * 16 * mm->k);
+
+			group_sums(mm, nsxg);
+			p->nsxg = nsxg;
 		}
 		return;
 	}
