@@ -171,24 +171,32 @@ int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bo
 {
 	size_t tl, i = 0;
 	char *buf;
-	int32_t k = 0;
+	int32_t *w, k = 0;
 
 	if (!t || !text || !tokens || !n || max < 1)
 		return NPU_E_INVAL;
 	tl = strlen(text);
+	/*
+	 * Every code point (or byte) first, then the merges: @max bounds the
+	 * merged tokens, so the work array holds the whole text.
+	 */
 	buf = malloc((size_t)t->max_token_length * 2 + 8);
-	if (!buf)
+	w = malloc((tl + 2) * sizeof(*w));
+	if (!buf || !w) {
+		free(buf);
+		free(w);
 		return NPU_E_NOMEM;
+	}
 	if (bos)
-		tokens[k++] = 1;
+		w[k++] = 1;
 	/* SentencePiece's dummy prefix: the text starts with a space. */
-	if (tl && k < max) {
+	if (tl) {
 		int32_t sp = lookup(t, " ");
 
 		if (sp >= 0)
-			tokens[k++] = sp;
+			w[k++] = sp;
 	}
-	while (i < tl && k < max) {
+	while (i < tl) {
 		size_t cl = 1, j;
 		int32_t id;
 
@@ -199,10 +207,10 @@ int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bo
 		buf[cl] = '\0';
 		id = lookup(t, buf);
 		if (id >= 0) {
-			tokens[k++] = id;
+			w[k++] = id;
 		} else {
-			for (j = 0; j < cl && k < max; j++)
-				tokens[k++] = (unsigned char)text[i + j] + 3;
+			for (j = 0; j < cl; j++)
+				w[k++] = (unsigned char)text[i + j] + 3;
 		}
 		i += cl;
 	}
@@ -213,13 +221,13 @@ int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bo
 		for (j = 0; j + 1 < k; j++) {
 			int32_t id;
 
-			if (tokens[j] == 1 || tokens[j + 1] == 1)
+			if (w[j] == 1 || w[j + 1] == 1)
 				continue;
-			if (strlen(t->pieces[tokens[j]]) + strlen(t->pieces[tokens[j + 1]]) >
+			if (strlen(t->pieces[w[j]]) + strlen(t->pieces[w[j + 1]]) >
 			    (size_t)t->max_token_length * 2)
 				continue;
-			snprintf(buf, (size_t)t->max_token_length * 2 + 8, "%s%s",
-				 t->pieces[tokens[j]], t->pieces[tokens[j + 1]]);
+			snprintf(buf, (size_t)t->max_token_length * 2 + 8, "%s%s", t->pieces[w[j]],
+				 t->pieces[w[j + 1]]);
 			id = lookup(t, buf);
 			if (id >= 0 && t->scores[id] > best) {
 				best = t->scores[id];
@@ -229,13 +237,14 @@ int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bo
 		}
 		if (best_at < 0)
 			break;
-		tokens[best_at] = best_id;
-		memmove(&tokens[best_at + 1], &tokens[best_at + 2],
-			(size_t)(k - best_at - 2) * sizeof(*tokens));
+		w[best_at] = best_id;
+		memmove(&w[best_at + 1], &w[best_at + 2], (size_t)(k - best_at - 2) * sizeof(*w));
 		k--;
 	}
+	*n = k < max ? k : max;
+	memcpy(tokens, w, (size_t)*n * sizeof(*tokens));
 	free(buf);
-	*n = k;
+	free(w);
 	return NPU_OK;
 }
 

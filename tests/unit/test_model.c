@@ -165,32 +165,52 @@ static void accuracy_w4g32(void **state)
 	accuracy(4, 32, 0.12, 0.85, 8);
 }
 
-/* Prefill in one batch gives the same bits as one token at a time. */
+/*
+ * Prefill gives the same bits as one token at a time, at W8 and W4: a
+ * prompt of one batch under 16 rows (the per-row kernels), and one of two
+ * batches, both of 16 rows or more (the GEMMs; the classifier on the
+ * second batch's last row).
+ */
 static void prefill_equals_steps(void **state)
 {
-	struct engine_opts eo = { 8, 0, 0, 0 };
+	static const char *const prompts[] = {
+		"The little dog ran to the big tree.",
+		"The little dog ran to the big tree and barked at the bird. The bird flew "
+		"away and the dog was sad. Then the sun came out and they all played in the "
+		"park. The cat saw them and wanted to play too, so she ran to the big tree "
+		"and climbed up high.",
+	};
 	struct npu_model m;
 	struct npu_tokenizer t;
 	struct npu_engine *a, *b;
 	npu_device *dev = t_open();
-	int32_t tokens[64];
+	int32_t tokens[160];
 	float la[512], lb[512];
 	char err[256];
 	int32_t n;
-	int i;
+	int i, p, bits;
 
 	(void)state;
 	load(&m, &t);
-	assert_int_equal(npu_tokenizer_encode(&t, "The little dog ran to the big tree and barked "
-					      "at the bird.", 1, tokens, 64, &n), NPU_OK);
-	assert_int_equal(engine_create(dev, &m, &eo, &a, err, sizeof(err)), NPU_OK);
-	assert_int_equal(engine_create(dev, &m, &eo, &b, err, sizeof(err)), NPU_OK);
-	assert_int_equal(engine_forward(a, tokens, n, 0, la), NPU_OK);
-	for (i = 0; i < n; i++)
-		assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
-	assert_memory_equal(la, lb, sizeof(la));
-	engine_destroy(a);
-	engine_destroy(b);
+	for (bits = 8; bits >= 4; bits -= 4)
+		for (p = 0; p < 2; p++) {
+			struct engine_opts eo = { bits, 32, 0, 0 };
+
+			assert_int_equal(npu_tokenizer_encode(&t, prompts[p], 1, tokens, 160, &n),
+					 NPU_OK);
+			if (p == 0)
+				assert_true(n < 16);
+			else
+				assert_true(n >= 64 + 16 && n <= 128);
+			assert_int_equal(engine_create(dev, &m, &eo, &a, err, sizeof(err)), NPU_OK);
+			assert_int_equal(engine_create(dev, &m, &eo, &b, err, sizeof(err)), NPU_OK);
+			assert_int_equal(engine_forward(a, tokens, n, 0, la), NPU_OK);
+			for (i = 0; i < n; i++)
+				assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
+			assert_memory_equal(la, lb, sizeof(la));
+			engine_destroy(a);
+			engine_destroy(b);
+		}
 	npu_close(dev);
 	npu_tokenizer_free(&t);
 	npu_model_free(&m);
@@ -329,7 +349,7 @@ static void tokenizer_round_trip(void **state)
 	struct npu_tokenizer t;
 	int32_t tokens[128];
 	char out[512];
-	int32_t n;
+	int32_t n, full;
 
 	(void)state;
 	load(&m, &t);
@@ -338,6 +358,14 @@ static void tokenizer_round_trip(void **state)
 	assert_true(n < (int32_t)strlen(text));	/* merges happened */
 	detok(&t, tokens, n, out, sizeof(out));
 	assert_string_equal(out, text);
+	/* @max bounds the merged tokens, not the text's characters. */
+	full = n;
+	assert_int_equal(npu_tokenizer_encode(&t, text, 1, tokens, full, &n), NPU_OK);
+	assert_int_equal(n, full);
+	detok(&t, tokens, n, out, sizeof(out));
+	assert_string_equal(out, text);
+	assert_int_equal(npu_tokenizer_encode(&t, text, 1, tokens, full - 1, &n), NPU_OK);
+	assert_int_equal(n, full - 1);
 	assert_int_equal(npu_tokenizer_encode(&t, "", 1, tokens, 128, &n), NPU_OK);
 	assert_int_equal(n, 1);
 	npu_tokenizer_free(&t);

@@ -100,7 +100,10 @@ NPU_API int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_
 /** A tokenizer of byte tokens only, for synthetic models (vocab >= 259). */
 NPU_API int npu_tokenizer_bytes(int32_t vocab_size, struct npu_tokenizer *t);
 NPU_API void npu_tokenizer_free(struct npu_tokenizer *t);
-/** Encode @text (BOS first when @bos); at most @max tokens. */
+/**
+ * Encode @text (BOS first when @bos) into at most @max tokens: a longer
+ * encoding is cut to its first @max, so @max tokens out may mean a cut.
+ */
 NPU_API int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bos,
 				 int32_t *tokens, int32_t max, int32_t *n);
 /** The text of @token following @prev (a leading space is dropped after BOS). */
