@@ -71,7 +71,8 @@ static int have(enum npu_isa isa)
 	return ok;
 }
 
-static void check_shape(const struct shape *s, enum npu_isa isa)
+/* @s through the kernels of @isa, or through @pool when there is one. */
+static void check_shape(const struct shape *s, enum npu_isa isa, struct npu_kernels *pool)
 {
 	uint32_t xs = s->k * s->x_bits / 8 + 8, ws = s->w_bits == 8 ? s->k + 3 : s->k / 2 + 5;
 	uint8_t *x = calloc(s->rows, xs), *w = calloc(s->n, ws);
@@ -106,11 +107,13 @@ static void check_shape(const struct shape *s, enum npu_isa isa)
 	reference(&mm);
 	mm.v = got;
 	/* As kernels.c calls it: prepared int8 activations for AVX-512. */
-	if (isa == NPU_ISA_AVX512 && npu_mm_prepared(&mm))
+	if (pool)
+		assert_int_equal(npu_kernels_matmul(pool, &mm), 0);
+	else if (isa == NPU_ISA_AVX512 && npu_mm_prepared(&mm))
 		npu_mm_avx512_prepare(&mm, buf, &prep);
-	if (isa == NPU_ISA_AVX512)
+	if (!pool && isa == NPU_ISA_AVX512)
 		npu_mm_avx512(&mm, &prep, 0, s->n);
-	else
+	else if (!pool)
 		npu_mm_avx2(&mm, &prep, 0, s->n);
 	for (i = 0; i < s->rows * s->n; i++)
 		if (got[i] != want[i])
@@ -145,9 +148,9 @@ static void level(enum npu_isa isa)
 
 					if (k % g || (wb == 4 && k % 2))
 						continue;
-					check_shape(&s, isa);
+					check_shape(&s, isa, NULL);
 					s.extreme = 1;
-					check_shape(&s, isa);
+					check_shape(&s, isa, NULL);
 				}
 	/* Prefill shapes: 4 x 4 blocks with row and column remainders. */
 	{
@@ -179,21 +182,21 @@ static void level(enum npu_isa isa)
 		};
 
 		for (i = 0; i < (int)(sizeof(pre) / sizeof(pre[0])); i++)
-			check_shape(&pre[i], isa);
+			check_shape(&pre[i], isa, NULL);
 	}
 	/* The widest rows the ABI allows, at the extremes; 16 rows take the GEMMs. */
 	{
 		struct shape s = { 1, 65536, 3, 65536, 8, 8, 1 };
 
-		check_shape(&s, isa);
+		check_shape(&s, isa, NULL);
 		s.x_bits = 16;
-		check_shape(&s, isa);
+		check_shape(&s, isa, NULL);
 		s.rows = 16;
-		check_shape(&s, isa);
+		check_shape(&s, isa, NULL);
 		s.w_bits = 4;
-		check_shape(&s, isa);
+		check_shape(&s, isa, NULL);
 		s.x_bits = 8;
-		check_shape(&s, isa);
+		check_shape(&s, isa, NULL);
 	}
 }
 
@@ -246,6 +249,21 @@ static void pool_equals_reference(void **state)
 			assert_int_equal(npu_kernels_matmul(k, &mm), 0);
 			assert_memory_equal(got, want, 900 * 8);
 		}
+	}
+	/*
+	 * GEMMs through the pool: a last 1..4 rows go to the per-row kernels
+	 * (all four weight and activation widths), 5 or more stay in the GEMM.
+	 */
+	if (npu_kernels_isa(k) == NPU_ISA_AVX512) {
+		static const struct shape gemms[] = {
+			{ 17, 512, 300, 32, 8, 4, 0 }, { 20, 512, 100, 512, 8, 8, 1 },
+			{ 36, 256, 100, 32, 16, 4, 1 }, { 19, 256, 100, 256, 16, 8, 0 },
+			{ 66, 320, 53, 64, 8, 4, 0 }, { 21, 256, 50, 256, 8, 8, 0 },
+			{ 16, 256, 50, 32, 8, 4, 1 },
+		};
+
+		for (i = 0; i < sizeof(gemms) / sizeof(gemms[0]); i++)
+			check_shape(&gemms[i], NPU_ISA_AVX512, k);
 	}
 	npu_kernels_destroy(k);
 	free(x);

@@ -41,6 +41,10 @@ struct npu_kernels {
 	const struct npu_fw_attention *att;
 	uint32_t next, chunk;	/* the next column (row) to hand out; per chunk */
 	struct npu_mm_prep prep;
+	/* A GEMM's last rows, when the per-row kernels take them (mm then its other rows). */
+	struct npu_fw_matmul head, tail;
+	struct npu_mm_prep prep_tail;
+	int has_tail;
 	uint8_t *buf;
 	size_t buf_size;
 	__s64 *partial;		/* VALUES: each worker's sums, [n_threads - 1][n_heads * head_dim] */
@@ -61,10 +65,14 @@ static void matmul_share(struct npu_kernels *k, int index NPU_UNUSED)
 	while ((n0 = __atomic_fetch_add(&k->next, k->chunk, __ATOMIC_RELAXED)) < mm->n) {
 		uint32_t n1 = mm->n - n0 < k->chunk ? mm->n : n0 + k->chunk;
 
-		if (k->isa == NPU_ISA_AVX512)
-			npu_mm_avx512(mm, &k->prep, n0, n1);
-		else
+		if (k->isa != NPU_ISA_AVX512) {
 			npu_mm_avx2(mm, &k->prep, n0, n1);
+			continue;
+		}
+		npu_mm_avx512(mm, &k->prep, n0, n1);
+		/* The same columns' weights again, still in this core's cache. */
+		if (k->has_tail)
+			npu_mm_avx512(&k->tail, &k->prep_tail, n0, n1);
 	}
 }
 
@@ -195,13 +203,41 @@ int npu_kernels_threads(const struct npu_kernels *k)
 	return k->n_threads;
 }
 
-/* The activations as the AVX-512 kernels take them, in a buffer kept between calls. */
+/*
+ * A GEMM's last 1..TAIL_ROWS_MAX rows cost it a whole block of 16 rows;
+ * the per-row kernels take them for less, right after the GEMM's chunk
+ * has brought each column's weights into the cache.
+ */
+#define TAIL_ROWS_MAX 4
+
+/*
+ * The activations as the AVX-512 kernels take them, in a buffer kept
+ * between calls; k->mm is @mm, or the rows the GEMM keeps when a tail is
+ * split off (k->tail, prepared after them).
+ */
 static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 {
-	size_t need = npu_mm_prep_bytes(mm);
+	uint32_t left = mm->rows % 16;
+	size_t main_bytes, need;
 
-	if (k->isa != NPU_ISA_AVX512 || !npu_mm_prepared(mm))
+	k->mm = mm;
+	k->has_tail = 0;
+	if (k->isa != NPU_ISA_AVX512)
 		return 0;
+	if ((npu_mm_gemm_fits(mm) || npu_mm_gemm_unpacked_fits(mm)) && left &&
+	    left <= TAIL_ROWS_MAX) {
+		k->head = *mm;
+		k->head.rows -= left;
+		k->tail = *mm;
+		k->tail.rows = left;
+		k->tail.x = (const uint8_t *)mm->x + (uint64_t)k->head.rows * mm->x_stride;
+		k->tail.v = mm->v + (uint64_t)k->head.rows * mm->n;
+		k->mm = &k->head;
+		k->has_tail = 1;
+	}
+	main_bytes = npu_mm_prepared(k->mm) ? (npu_mm_prep_bytes(k->mm) + 63) / 64 * 64 : 0;
+	need = main_bytes +
+	       (k->has_tail && npu_mm_prepared(&k->tail) ? npu_mm_prep_bytes(&k->tail) : 0);
 	if (need > k->buf_size) {
 		uint8_t *b = realloc(k->buf, need);
 
@@ -210,7 +246,10 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 		k->buf = b;
 		k->buf_size = need;
 	}
-	npu_mm_avx512_prepare(mm, k->buf, &k->prep);
+	if (npu_mm_prepared(k->mm))
+		npu_mm_avx512_prepare(k->mm, k->buf, &k->prep);
+	if (k->has_tail && npu_mm_prepared(&k->tail))
+		npu_mm_avx512_prepare(&k->tail, k->buf + main_bytes, &k->prep_tail);
 	return 0;
 }
 
@@ -249,7 +288,6 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 	active = (int)(mm->n / MIN_COLUMNS_PER_THREAD);
 	active = active < 1 ? 1 : active > k->n_threads ? k->n_threads : active;
 	k->share = matmul_share;
-	k->mm = mm;
 	k->next = 0;
 	/* Whole 48-column GEMM chunks; 64 columns at least otherwise (a chunk has a cost). */
 	k->chunk = (mm->n + 8 * (uint32_t)active - 1) / (8 * (uint32_t)active);
