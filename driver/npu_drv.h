@@ -35,6 +35,12 @@
 #define NPU_VA_GUARD		PAGE_SIZE	/* unmapped gap after every buffer */
 /* Its pages are pinned while mapped: one buffer is at most 2 GiB. */
 #define NPU_MAX_BO_SIZE		(2ull << 30)
+/*
+ * And all of a device's buffers together pin at most RAM >> this shift
+ * (half of it): past that, BO_CREATE fails with -ENOMEM instead of
+ * driving the system into the OOM killer.
+ */
+#define NPU_PINNED_RAM_SHIFT	1
 #define NPU_JOB_RECORDS		1024	/* finished job results kept per file */
 #define NPU_MAX_BOS_PER_JOB	4096
 #define NPU_MAX_IN_SYNCOBJS	64

@@ -7,6 +7,7 @@
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/drm_gem_shmem_helper.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 
 #include "npu_drv.h"
@@ -35,8 +36,9 @@ static size_t npu_gem_rss(struct drm_gem_object *obj)
 }
 
 /*
- * sysfs memory_bytes: counted once an object exists (a failed creation
- * never reaches .free), given back in npu_gem_free.
+ * sysfs memory_bytes, for an imported object: counted once it exists (a
+ * failed import never reaches .free), given back in npu_gem_free. Created
+ * objects claim theirs before they exist (npu_ioctl_bo_create).
  */
 static void npu_gem_account(struct drm_gem_object *obj)
 {
@@ -90,19 +92,32 @@ struct drm_gem_object *npu_gem_prime_import_sg_table(struct drm_device *dev,
 int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *file)
 {
 	struct drm_npu_bo_create *args = data;
+	atomic64_t *bytes = &to_npu_device(dev)->counters.bo_bytes;
+	u64 budget = (u64)totalram_pages() << PAGE_SHIFT >> NPU_PINNED_RAM_SHIFT;
 	struct drm_gem_shmem_object *shmem;
+	u64 size, addr;
 	u32 handle;
-	u64 addr;
 	int ret;
 
 	if (args->flags || args->handle || args->dev_addr)
 		return -EINVAL;
 	if (!args->size || args->size > NPU_MAX_BO_SIZE)
 		return -EINVAL;
-	shmem = drm_gem_shmem_create(dev, PAGE_ALIGN(args->size));
-	if (IS_ERR(shmem))
+	size = PAGE_ALIGN(args->size);
+	/*
+	 * The pages are pinned as the buffer is mapped below: claim them
+	 * first, so that concurrent creations cannot pass the budget together.
+	 * The object gives its size back when freed.
+	 */
+	if (atomic64_add_return(size, bytes) > budget) {
+		atomic64_sub(size, bytes);
+		return -ENOMEM;
+	}
+	shmem = drm_gem_shmem_create(dev, size);
+	if (IS_ERR(shmem)) {
+		atomic64_sub(size, bytes);
 		return PTR_ERR(shmem);
-	npu_gem_account(&shmem->base);
+	}
 	ret = npu_mmu_map(file->driver_priv, &shmem->base, &addr);
 	if (ret)
 		goto out;

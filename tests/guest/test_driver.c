@@ -67,6 +67,7 @@ static void bo_create_errors(void **state)
 	close(fd);
 }
 
+
 static void bo_info_and_addresses(void **state)
 {
 	int fd = g_open(0);
@@ -749,6 +750,32 @@ static long long sysfs_counter(const char *name)
 	return v;
 }
 
+/*
+ * Buffers pin their pages: one that would take the device's buffers past
+ * half of RAM fails with ENOMEM, before anything is allocated, and the
+ * budget is whole again for the next one.
+ */
+static void bo_create_over_budget(void **state)
+{
+	long long mem = sysfs_counter("memory_bytes");
+	unsigned long long half = (unsigned long long)sysconf(_SC_PHYS_PAGES) *
+				  (unsigned long long)sysconf(_SC_PAGESIZE) / 2;
+	struct drm_npu_bo_create c = { .size = half - (unsigned long long)mem + (1 << 20) };
+	int fd = g_open(0);
+
+	(void)state;
+	/* The guests this runs in have under 4 GiB, so the request is a valid size. */
+	assert_true(c.size <= 2ull << 30);
+	assert_int_equal(drmIoctl(fd, DRM_IOCTL_NPU_BO_CREATE, &c), -1);
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(sysfs_counter("memory_bytes"), mem);
+	memset(&c, 0, sizeof(c));
+	c.size = 1 << 20;
+	assert_int_equal(drmIoctl(fd, DRM_IOCTL_NPU_BO_CREATE, &c), 0);
+	assert_int_equal(sysfs_counter("memory_bytes"), mem + (1 << 20));
+	close(fd);
+}
+
 static void sysfs_counters(void **state)
 {
 	long long done = sysfs_counter("jobs_completed"), busy = sysfs_counter("npu_busy_time_us");
@@ -782,6 +809,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(caps),
 		cmocka_unit_test(bo_create_errors),
+		cmocka_unit_test(bo_create_over_budget),
 		cmocka_unit_test(bo_info_and_addresses),
 		cmocka_unit_test(submit_errors),
 		cmocka_unit_test(wait_errors),

@@ -335,7 +335,9 @@ struct drm_npu_caps {
 
 /**
  * struct drm_npu_bo_create - DRM_IOCTL_NPU_BO_CREATE.
- * @size: in: bytes, > 0; rounded up to the page size.
+ * @size: in: bytes, > 0, at most 2 GiB; rounded up to the page size. The
+ *	pages stay pinned while the buffer lives: -ENOMEM when the device's
+ *	buffers would pin more than half of the system's RAM.
  * @flags: in: must be zero.
  * @handle: out: GEM handle.
  * @dev_addr: out: device address of the buffer in this file's address space.
