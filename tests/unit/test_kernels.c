@@ -575,6 +575,50 @@ __attribute__((target("avx512f,avx512dq"))) static void udiv_equals_c(void)
  * activations to ones the fast path must hand back (any |x| >= 2^8), and
  * shifts outside 1..62, which it never takes.
  */
+/*
+ * Long rows through the pool's SILU, split by elements: the same values,
+ * and a refusal in any one part (one element too large) refuses the row.
+ */
+static void silu_through_pool(const struct npu_fw_tables *tables)
+{
+	enum { N = 5000 };
+	int32_t *x = malloc(N * sizeof(*x));
+	__s64 *v = malloc((N + 1) * sizeof(*v));
+	struct npu_kernels *k;
+	int round;
+	uint32_t i;
+
+	assert_true(x && v);
+	setenv("NPU_THREADS", "3", 1);
+	k = npu_kernels_create();
+	unsetenv("NPU_THREADS");
+	assert_non_null(k);
+	for (round = 0; round < 6; round++) {
+		struct drm_npu_scale to_act = { t_rand_range(1 << 30, INT32_MAX),
+						t_rand_range(20, 40) };
+		struct npu_fw_silu a = { x, N, to_act, tables, v };
+
+		for (i = 0; i < N; i++)
+			x[i] = t_rand_range(-(1 << 20), 1 << 20);
+		if (round % 2)
+			x[N - 7] = INT32_MAX, a.to_act.shift = 10;	/* |xq| past the kernel's bound */
+		v[N] = 0x5a5a;
+		if (round % 2) {
+			assert_int_not_equal(npu_kernels_silu(k, &a), 0);
+			continue;
+		}
+		assert_int_equal(npu_kernels_silu(k, &a), 0);
+		for (i = 0; i < N; i++)
+			if (v[i] != fw_silu_q24(tables, x[i], to_act))
+				fail_msg("pool: element %u: %lld, want %lld", i, (long long)v[i],
+					 (long long)fw_silu_q24(tables, x[i], to_act));
+		assert_int_equal(v[N], 0x5a5a);
+	}
+	npu_kernels_destroy(k);
+	free(x);
+	free(v);
+}
+
 static void silu_equals_firmware(void **state)
 {
 	struct npu_fw_tables tables;
@@ -621,6 +665,7 @@ static void silu_equals_firmware(void **state)
 	}
 	assert_true(fast > 5000);
 	assert_true(back > 1000);
+	silu_through_pool(&tables);
 	free(image);
 	udiv_equals_c();
 }

@@ -6,7 +6,7 @@
  * $NPU_CPU_ISA); for MATMUL, prepare the activations once and hand the
  * output columns out in chunks to a persistent pool of threads (the
  * calling thread is one of them); ATTENTION's sums over a long cache
- * likewise by rows.
+ * likewise by rows, and a long row's SILU by elements.
  * Nothing is allocated per call once the preparation and partial-sum
  * buffers have grown to the largest shape seen.
  */
@@ -39,6 +39,8 @@ struct npu_kernels {
 	void (*share)(struct npu_kernels *k, int index);
 	const struct npu_fw_matmul *mm;
 	const struct npu_fw_attention *att;
+	const struct npu_fw_silu *silu;
+	int refused;		/* a SILU part left the row to the firmware */
 	uint32_t next, chunk;	/* the next column (row) to hand out; per chunk */
 	struct npu_mm_prep prep;
 	/* A GEMM's last rows, when the per-row kernels take them (mm then its other rows). */
@@ -86,6 +88,23 @@ static void attention_share(struct npu_kernels *k, int index)
 	while ((j0 = __atomic_fetch_add(&k->next, k->chunk, __ATOMIC_RELAXED)) < a->len)
 		npu_attention_rows_avx512(a, j0, a->len - j0 < k->chunk ? a->len : j0 + k->chunk,
 					  acc);
+}
+
+/* SILU's elements in chunks; any part refused leaves the whole row to the firmware. */
+static void silu_share(struct npu_kernels *k, int index NPU_UNUSED)
+{
+	const struct npu_fw_silu *s = k->silu;
+	uint32_t i0;
+
+	while ((i0 = __atomic_fetch_add(&k->next, k->chunk, __ATOMIC_RELAXED)) < s->n) {
+		struct npu_fw_silu part = *s;
+
+		part.x += i0;
+		part.v += i0;
+		part.n = s->n - i0 < k->chunk ? s->n - i0 : k->chunk;
+		if (npu_silu_avx512(NULL, &part))
+			__atomic_store_n(&k->refused, 1, __ATOMIC_RELAXED);
+	}
 }
 
 /*
@@ -345,6 +364,26 @@ int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a)
 	return 0;
 }
 
+/* Elements below which SILU stays on the calling thread, and per chunk. */
+#define SILU_POOL_MIN 2048
+#define SILU_CHUNK 1024
+
+int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s)
+{
+	struct npu_kernels *k = ctx;
+	int active = (int)((s->n + SILU_CHUNK - 1) / SILU_CHUNK);
+
+	if (s->n < SILU_POOL_MIN || k->n_threads == 1)
+		return npu_silu_avx512(NULL, s);
+	k->share = silu_share;
+	k->silu = s;
+	k->next = 0;
+	k->chunk = SILU_CHUNK;
+	k->refused = 0;
+	run_pool(k, active > k->n_threads ? k->n_threads : active);
+	return k->refused;
+}
+
 void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 {
 	core->hook_ctx = k;
@@ -356,7 +395,7 @@ void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 	core->requant = npu_requant_avx512;
 	core->attention = npu_kernels_attention;
 	core->rescale = npu_rescale_avx512;
-	core->silu = npu_silu_avx512;
+	core->silu = npu_kernels_silu;
 	core->add = npu_add_avx512;
 	core->norm = npu_norm_avx512;
 	core->softmax = npu_softmax_avx512;

@@ -162,6 +162,8 @@ NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm);
 /* The npu_fw_core.attention hook (AVX-512), long caches split over the pool by rows. */
 NPU_HIDDEN int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a);
+/* The npu_fw_core.silu hook (AVX-512), long rows split over the pool. */
+NPU_HIDDEN int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s);
 /* Install in @core the hooks this level answers: MATMUL from AVX2 up, the rest with AVX-512. */
 NPU_HIDDEN void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core);
 
