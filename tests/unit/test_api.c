@@ -240,13 +240,15 @@ static double run_secs(npu_device *dev, struct long_job *j)
 }
 
 /*
- * A blocker that runs half a second to a second, well inside npu.ko's
- * 2 s job timeout, on any device: m doubles from 1 until a run takes half
- * a second more than the one-row job (what is left of the one-row job's
- * time is the transport's round trips). A fixed m does not fit every
- * device: the debug lane's KASAN kernel ran m = 16 past the timeout on
- * the accel device, while its usb device, at over 100 ms a round trip,
- * finished m = 16 before the next request arrived.
+ * A long job, for the tests that need one running or queued behind: m
+ * doubles from 1 until a run takes half a second more than the one-row
+ * job (what the one-row job takes is mostly the transport's round trips),
+ * or up to 256 rows on a fast device. So it runs half a second to a
+ * second on the slow ones, well inside npu.ko's 2 s job timeout. A fixed
+ * m does not fit every device: the debug lane's KASAN kernel ran m = 16
+ * past the timeout on the accel device (and m = 8 once, on a busy host),
+ * while its usb device, at over 100 ms a round trip, finished m = 16
+ * before the next request arrived.
  */
 static void long_job_sized(npu_device *dev, struct long_job *j)
 {
@@ -276,14 +278,14 @@ static void fences(void **state)
 	int i, err, polled;
 
 	(void)state;
-	long_job_init(dev, &lj, 8);
+	long_job_sized(dev, &lj);
 	assert_int_equal(npu_fence_wait(dev, 0, 0, &r), NPU_E_INVAL);
 	assert_int_equal(npu_fence_wait(dev, 12345, 0, &r), NPU_E_INVAL);
 	assert_int_equal(npu_fence_wait(NULL, 1, 0, &r), NPU_E_INVAL);
 	/*
-	 * A poll right after submitting a job of ~10^8 multiply-adds finds it
-	 * running, unless this thread was descheduled for that long: then
-	 * the poll may see it done, and the attempt is repeated.
+	 * A poll right after submitting the long job finds it running, unless
+	 * this thread was descheduled for that long: then the poll may see it
+	 * done, and the attempt is repeated.
 	 */
 	for (i = 0, polled = 0; i < 5 && !polled; i++) {
 		assert_int_equal(npu_submit(lj.cmd, &f), NPU_OK);
@@ -337,7 +339,7 @@ static void priorities(void **state)
 	int i, attempt, queued;
 
 	(void)state;
-	long_job_init(dev, &lj, 16);
+	long_job_sized(dev, &lj);
 	((int32_t *)k.p)[0] = 4;
 	for (i = 0; i < 3; i++) {
 		((int32_t *)k.p)[i + 1] = i + 1;
