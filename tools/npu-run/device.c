@@ -181,7 +181,7 @@ static struct npu_tensor T_row(const struct act *a, uint32_t row)
 {
 	struct npu_tensor t = T_act(a, 1);
 
-	t.offset = row * a->cols * dt_bytes(a->dt);
+	t.offset = (uint64_t)row * a->cols * dt_bytes(a->dt);
 	t.scale_offset = row * 8ull;
 	return t;
 }

@@ -53,6 +53,16 @@ struct npu_kernels {
 	size_t partial_size;
 };
 
+/* The next chunk [*b, *e) of [0, @total) for this thread; 0 when none is left. */
+static int take(struct npu_kernels *k, uint32_t total, uint32_t *b, uint32_t *e)
+{
+	*b = __atomic_fetch_add(&k->next, k->chunk, __ATOMIC_RELAXED);
+	if (*b >= total)
+		return 0;
+	*e = total - *b < k->chunk ? total : *b + k->chunk;
+	return 1;
+}
+
 /*
  * Columns go out in chunks, about eight per thread, to whichever thread
  * is free: a thread slowed by its core (a busy neighbour on a shared
@@ -62,11 +72,9 @@ struct npu_kernels {
 static void matmul_share(struct npu_kernels *k, int index NPU_UNUSED)
 {
 	const struct npu_fw_matmul *mm = k->mm;
-	uint32_t n0;
+	uint32_t n0, n1;
 
-	while ((n0 = __atomic_fetch_add(&k->next, k->chunk, __ATOMIC_RELAXED)) < mm->n) {
-		uint32_t n1 = mm->n - n0 < k->chunk ? mm->n : n0 + k->chunk;
-
+	while (take(k, mm->n, &n0, &n1)) {
 		if (k->isa != NPU_ISA_AVX512) {
 			npu_mm_avx2(mm, &k->prep, n0, n1);
 			continue;
@@ -83,25 +91,24 @@ static void attention_share(struct npu_kernels *k, int index)
 {
 	const struct npu_fw_attention *a = k->att;
 	__s64 *acc = index ? k->partial + (size_t)(index - 1) * a->n_heads * a->head_dim : a->acc;
-	uint32_t j0;
+	uint32_t j0, j1;
 
-	while ((j0 = __atomic_fetch_add(&k->next, k->chunk, __ATOMIC_RELAXED)) < a->len)
-		npu_attention_rows_avx512(a, j0, a->len - j0 < k->chunk ? a->len : j0 + k->chunk,
-					  acc);
+	while (take(k, a->len, &j0, &j1))
+		npu_attention_rows_avx512(a, j0, j1, acc);
 }
 
 /* SILU's elements in chunks; any part refused leaves the whole row to the firmware. */
 static void silu_share(struct npu_kernels *k, int index NPU_UNUSED)
 {
 	const struct npu_fw_silu *s = k->silu;
-	uint32_t i0;
+	uint32_t i0, i1;
 
-	while ((i0 = __atomic_fetch_add(&k->next, k->chunk, __ATOMIC_RELAXED)) < s->n) {
+	while (take(k, s->n, &i0, &i1)) {
 		struct npu_fw_silu part = *s;
 
 		part.x += i0;
 		part.v += i0;
-		part.n = s->n - i0 < k->chunk ? s->n - i0 : k->chunk;
+		part.n = i1 - i0;
 		if (npu_silu_avx512(NULL, &part))
 			__atomic_store_n(&k->refused, 1, __ATOMIC_RELAXED);
 	}

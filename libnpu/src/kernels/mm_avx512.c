@@ -655,21 +655,17 @@ unpacked_block(const uint8_t *a, const int32_t *nsx, const struct unpacked_chunk
 		for (s = 0; s < steps; s++, a += 64, w += 4) {
 			__m512i x = _mm512_loadu_si512(a);
 
-			if (wide) {
-				c0 = _mm512_dpwssd_epi32(c0, x, bcast4(w));
-				c1 = _mm512_dpwssd_epi32(c1, x, bcast4(w + UNPACK_KC * 2));
-				c2 = _mm512_dpwssd_epi32(c2, x, bcast4(w + UNPACK_KC * 4));
-				c3 = _mm512_dpwssd_epi32(c3, x, bcast4(w + UNPACK_KC * 6));
-				c4 = _mm512_dpwssd_epi32(c4, x, bcast4(w + UNPACK_KC * 8));
-				c5 = _mm512_dpwssd_epi32(c5, x, bcast4(w + UNPACK_KC * 10));
-			} else {
-				DP(c0, bcast4(w), x);
-				DP(c1, bcast4(w + UNPACK_KC * 2), x);
-				DP(c2, bcast4(w + UNPACK_KC * 4), x);
-				DP(c3, bcast4(w + UNPACK_KC * 6), x);
-				DP(c4, bcast4(w + UNPACK_KC * 8), x);
-				DP(c5, bcast4(w + UNPACK_KC * 10), x);
-			}
+/* Column col's sums += its weight word times x: int16 pairs, or 4 bytes. */
+#define STEP(c, col)                                                                          \
+	((c) = wide ? _mm512_dpwssd_epi32((c), x, bcast4(w + UNPACK_KC * 2 * (col))) :        \
+		      _mm512_dpbusd_epi32((c), bcast4(w + UNPACK_KC * 2 * (col)), x))
+			STEP(c0, 0);
+			STEP(c1, 1);
+			STEP(c2, 2);
+			STEP(c3, 3);
+			STEP(c4, 4);
+			STEP(c5, 5);
+#undef STEP
 		}
 #define SCALE(c, e, o, col)                                                                   \
 	do {                                                                                  \
