@@ -150,14 +150,16 @@ struct npu_fw_add {
 };
 
 /**
- * struct npu_fw_softmax - base-2 exponents t[0..n) (Q16, |t| <= 2^47)
- * turned into probabilities in Q30 in place, as the firmware's
- * softmax_q30(): with m the largest t, e_j = 2^((t_j - m) / 2^16) in Q30
- * from @tables, t_j = round(e_j * 2^30 / sum(e)).
+ * struct npu_fw_softmax - @rows rows of base-2 exponents t[0..n) (Q16,
+ * |t| <= 2^47), row r at @t + r * @stride, each turned into probabilities
+ * in Q30 in place, as the firmware's softmax_q30(): with m the row's
+ * largest t, e_j = 2^((t_j - m) / 2^16) in Q30 from @tables,
+ * t_j = round(e_j * 2^30 / sum(e)).
  */
 struct npu_fw_softmax {
 	__s64 *t;
-	__u32 n;
+	__u64 stride;
+	__u32 rows, n;
 	const struct npu_fw_tables *tables;
 };
 

@@ -11,28 +11,35 @@ static const struct drm_npu_scale log2e_q16 = { 1549082005, 14 };
 
 #define T_LIMIT 0x800000000000ll	/* 2^47 */
 
-/* Turn exponents t[0..n) (Q16) into probabilities in Q30, in place. */
-static void softmax_q30(const struct npu_fw_core *c, __s64 *t, __u32 n)
+/*
+ * Turn @rows rows of exponents t[0..n) (Q16), @stride apart, into
+ * probabilities in Q30, in place.
+ */
+static void softmax_q30(const struct npu_fw_core *c, __s64 *t, __u32 rows, __u64 stride,
+			__u32 n)
 {
 	const struct npu_fw_tables *tab = c->tables;
-	struct npu_fw_softmax sm = { t, n, tab };
-	__s64 tmax = t[0];
-	__u64 sum = 0;
-	__u32 j;
+	struct npu_fw_softmax sm = { t, stride, rows, n, tab };
+	__u32 r, j;
 
 	if (c->softmax && !c->softmax(c->hook_ctx, &sm))
 		return;
 
-	for (j = 1; j < n; j++)
-		if (t[j] > tmax)
-			tmax = t[j];
-	for (j = 0; j < n; j++) {
-		t[j] = fw_exp2_neg_q16(tab, (__u64)(tmax - t[j]));
-		sum += (__u64)t[j];
+	for (r = 0; r < rows; r++, t += stride) {
+		__s64 tmax = t[0];
+		__u64 sum = 0;
+
+		for (j = 1; j < n; j++)
+			if (t[j] > tmax)
+				tmax = t[j];
+		for (j = 0; j < n; j++) {
+			t[j] = fw_exp2_neg_q16(tab, (__u64)(tmax - t[j]));
+			sum += (__u64)t[j];
+		}
+		/* sum >= 2^30: the largest term is 2^0 in Q30. */
+		for (j = 0; j < n; j++)
+			t[j] = (__s64)((((__u64)t[j] << 30) + sum / 2) / sum);
 	}
-	/* sum >= 2^30: the largest term is 2^0 in Q30. */
-	for (j = 0; j < n; j++)
-		t[j] = (__s64)((((__u64)t[j] << 30) + sum / 2) / sum);
 }
 
 static __u32 check_pos_params(const struct fw_op *o, int attention)
@@ -85,7 +92,7 @@ __u32 fw_run_softmax(struct fw_exec *x, struct fw_op *o)
 		fw_load_row(in, m, xr);
 		for (j = 0; j < vis; j++)
 			t[j] = fw_clamp(fw_requant(xr[j], mt), -T_LIMIT, T_LIMIT);
-		softmax_q30(x->core, t, vis);
+		softmax_q30(x->core, t, 1, 0, vis);
 		for (j = vis; j < n; j++)
 			t[j] = 0;
 		fw_emit_row(x, &o->out, m, t, q30);
@@ -184,7 +191,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 	__s64 *acc = t + (__u64)nh * cap;
 	struct drm_npu_scale *rs = (struct drm_npu_scale *)(acc + qn);
 	__u64 pos = fw_read_pos(o);
-	__u32 m, h, j, st;
+	__u32 m, j, st;
 	struct npu_fw_attention a = {
 		.q = qr, .k = kc->data, .v = vc->data, .k_stride = kc->d.stride,
 		.v_stride = vc->d.stride, .k_bits = kc->d.dtype == DRM_NPU_DTYPE_I8 ? 8 : 16,
@@ -227,8 +234,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 		r.lo = -T_LIMIT;
 		r.hi = T_LIMIT;
 		rescale(c, &r);
-		for (h = 0; h < nh; h++)
-			softmax_q30(c, t + (__u64)h * cap, a.len);
+		softmax_q30(c, t, nh, cap, a.len);
 		/* Weights p_j * sv_j / sv_max in place; out_h = sum_j w_j v_j at sv_max * 2^-30. */
 		for (j = 0; j < a.len; j++) {
 			fw_row_scale(vc, j, &sv);

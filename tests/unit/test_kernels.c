@@ -360,9 +360,10 @@ static void requant_equals_reference(void **state)
 
 /*
  * ATTENTION's sums against their definition: random heads, groups, head
- * sizes (with tails), cache lengths, 8- and 16-bit caches, and the
- * extreme values, on one thread and through the pool (split by rows);
- * weights past int32 must go back to the firmware.
+ * sizes (with tails, and past 256 elements), cache lengths, 8- and 16-bit
+ * caches, and the extreme values, on one thread and through the pool
+ * (split by rows); query values past 16 bits and weights past int32 must
+ * go back to the firmware.
  */
 static void attention_equals_reference(void **state)
 {
@@ -376,8 +377,10 @@ static void attention_equals_reference(void **state)
 	assert_non_null(pool);
 	t_seed(5151);
 	for (round = 0; round < 300; round++) {
-		uint32_t kvh = (uint32_t)t_rand_range(1, 4), group = (uint32_t)t_rand_range(1, 4);
-		uint32_t nh = kvh * group, hd = (uint32_t)t_rand_range(1, 130);
+		uint32_t kvh = (uint32_t)t_rand_range(1, 4), group = (uint32_t)t_rand_range(1, 12);
+		/* Some heads past 256 elements: SCORES sums those in parts. */
+		uint32_t nh = kvh * group, hd = (uint32_t)(round % 10 == 3 ? t_rand_range(250, 600)
+									     : t_rand_range(1, 130));
 		uint32_t len = (uint32_t)t_rand_range(1, 300), kb = t_rand() & 1 ? 8 : 16;
 		uint32_t vb = t_rand() & 1 ? 8 : 16, cap = len + 3, h, j, d;
 		uint64_t ks = (uint64_t)kvh * hd * kb / 8 + 6, vs = (uint64_t)kvh * hd * vb / 8 + 2;
@@ -391,10 +394,11 @@ static void attention_equals_reference(void **state)
 		};
 
 		assert_true(q && k && v && t && acc && want);
+		/* Extremes: q = -32768, or -1 (a low byte of 255), against -128 or -32768. */
 		for (h = 0; h < nh * hd; h++)
-			q[h] = extreme ? -32768 : t_rand_range(-32768, 32767);
+			q[h] = extreme ? (round % 10 ? -32768 : -1) : t_rand_range(-32768, 32767);
 		for (j = 0; j < len * ks; j++)
-			k[j] = extreme ? 0x80 : (uint8_t)t_rand();
+			k[j] = extreme ? (kb == 8 || j % 2 ? 0x80 : 0) : (uint8_t)t_rand();
 		for (j = 0; j < len * vs; j++)
 			v[j] = extreme ? 0x80 : (uint8_t)t_rand();
 		/* Scores. */
@@ -417,6 +421,10 @@ static void attention_equals_reference(void **state)
 					fail_msg("scores h %u j %u (hd %u kb %u): %lld, want %lld", h, j,
 						 hd, kb, (long long)t[h * cap + j],
 						 (long long)want[h * cap + j]);
+		/* Query values past 16 bits go back to the firmware. */
+		q[nh * hd - 1] = 32768;
+		assert_int_not_equal(npu_attention_avx512(NULL, &a), 0);
+		assert_int_not_equal(npu_kernels_attention(pool, &a), 0);
 		/* Values, with weights across the int32 range. */
 		for (h = 0; h < nh; h++)
 			for (j = 0; j < len; j++)
@@ -457,19 +465,24 @@ static void attention_equals_reference(void **state)
  * ATTENTION's rescaling against fw_requant() and fw_clamp() themselves:
  * every shift 0..126 in one row of scales (normalized multipliers and
  * any), magnitudes of every size with INT64_MIN, INT64_MAX and ties,
- * odd lengths and strides, both clamps; a negative shift must be refused
- * with t untouched.
+ * odd lengths and strides, both clamps, on one thread and (odd rounds)
+ * through the pool, by heads where there are enough; a negative shift
+ * must be refused with t untouched.
  */
 static void rescale_equals_firmware(void **state)
 {
-	int round;
+	struct npu_kernels *pool;
+	int round, pooled = 0;
 
 	(void)state;
 	if (!have(NPU_ISA_AVX512))
 		return;
+	pool = npu_kernels_create();
+	assert_non_null(pool);
 	t_seed(6262);
 	for (round = 0; round < 400; round++) {
-		uint32_t nh = (uint32_t)t_rand_range(1, 9), len = (uint32_t)t_rand_range(1, 140);
+		uint32_t nh = (uint32_t)(round % 4 == 1 ? t_rand_range(30, 48) : t_rand_range(1, 9));
+		uint32_t len = (uint32_t)t_rand_range(1, 140);
 		uint64_t stride = len + (uint64_t)t_rand_range(0, 9), i;
 		__s64 *t = malloc(nh * stride * 8), *want = malloc(nh * stride * 8);
 		struct drm_npu_scale *sc = malloc(len * sizeof(*sc));
@@ -507,7 +520,9 @@ static void rescale_equals_firmware(void **state)
 			for (j = 0; j < len; j++)
 				want[h * stride + j] = fw_clamp(fw_requant(want[h * stride + j], sc[j]),
 								r.lo, r.hi);
-		assert_int_equal(npu_rescale_avx512(NULL, &r), 0);
+		assert_int_equal(round % 2 ? npu_kernels_rescale(pool, &r)
+					   : npu_rescale_avx512(NULL, &r), 0);
+		pooled += round % 2 && nh * len >= 4096;
 		for (h = 0; h < nh; h++)
 			for (j = 0; j < len; j++)
 				if (t[h * stride + j] != want[h * stride + j])
@@ -518,11 +533,14 @@ static void rescale_equals_firmware(void **state)
 		assert_memory_equal(t, want, nh * stride * 8);
 		sc[len - 1].shift = -t_rand_range(1, 32);
 		assert_int_not_equal(npu_rescale_avx512(NULL, &r), 0);
+		assert_int_not_equal(npu_kernels_rescale(pool, &r), 0);
 		assert_memory_equal(t, want, nh * stride * 8);
 		free(t);
 		free(want);
 		free(sc);
 	}
+	assert_true(pooled > 20);
+	npu_kernels_destroy(pool);
 }
 
 /* The built-in firmware image's tables (read in place: free the image after). */
@@ -804,40 +822,53 @@ static void softmax_reference(const struct npu_fw_tables *tab, __s64 *t, uint32_
 /*
  * The softmax against its definition: rows of 1..300 exponents spread
  * from a few units to the clamp (2^47), ties for the largest, and equal
- * rows (every probability the same).
+ * rows (every probability the same); several rows a call, apart by a
+ * stride whose gaps stay untouched, on one thread and (odd rounds)
+ * through the pool, by rows where there are enough.
  */
 static void softmax_equals_firmware(void **state)
 {
 	struct npu_fw_tables tables;
-	__s64 t[301], want[301];
+	struct npu_kernels *pool;
 	void *image;
-	int round;
+	int round, pooled = 0;
 
 	(void)state;
 	if (!have(NPU_ISA_AVX512))
 		return;
+	pool = npu_kernels_create();
+	assert_non_null(pool);
 	image = builtin_tables(&tables);
 	t_seed(161803);
-	for (round = 0; round < 5000; round++) {
-		uint32_t n = (uint32_t)t_rand_range(1, 300), i;
+	for (round = 0; round < 3000; round++) {
+		uint32_t n = (uint32_t)t_rand_range(1, 300), i, r;
+		uint32_t rows = (uint32_t)(round % 8 == 1 ? t_rand_range(14, 40) : t_rand_range(1, 3));
+		uint64_t stride = n + (uint64_t)t_rand_range(1, 5);
 		int bits = t_rand_range(1, 48);
-		struct npu_fw_softmax sm = { t, n, &tables };
+		__s64 *t = malloc(rows * stride * 8), *want = malloc(rows * stride * 8);
+		struct npu_fw_softmax sm = { t, stride, rows, n, &tables };
 
-		for (i = 0; i < n; i++) {
+		assert_true(t && want);
+		for (i = 0; i < rows * stride; i++) {
 			t[i] = round % 10 == 0 ? 12345 : (__s64)((int64_t)t_rand() >> (64 - bits));
 			if (t_rand_range(0, 50) == 0)
 				t[i] = t_rand() & 1 ? 1ll << 47 : -(1ll << 47);
 			want[i] = t[i];
 		}
-		t[n] = 0x5a5a;
-		softmax_reference(&tables, want, n);
-		assert_int_equal(npu_softmax_avx512(NULL, &sm), 0);
-		for (i = 0; i < n; i++)
+		for (r = 0; r < rows; r++)
+			softmax_reference(&tables, want + r * stride, n);
+		assert_int_equal(round % 2 ? npu_kernels_softmax(pool, &sm)
+					   : npu_softmax_avx512(NULL, &sm), 0);
+		pooled += round % 2 && rows * n >= 4096;
+		for (i = 0; i < rows * stride; i++)
 			if (t[i] != want[i])
 				fail_msg("n %u bits %d: p[%u] = %lld, want %lld", n, bits, i,
 					 (long long)t[i], (long long)want[i]);
-		assert_int_equal(t[n], 0x5a5a);
+		free(t);
+		free(want);
 	}
+	assert_true(pooled > 50);
+	npu_kernels_destroy(pool);
 	free(image);
 }
 

@@ -183,40 +183,53 @@ int npu_norm_avx512(void *unused NPU_UNUSED, const struct npu_fw_norm *nm)
 	return nm->step == NPU_FW_NORM_CENTER ? norm_center(nm) : norm_scale(nm);
 }
 
-int npu_softmax_avx512(void *unused NPU_UNUSED, const struct npu_fw_softmax *sm)
+static void softmax_row(__s64 *t, __u32 n, const struct npu_fw_tables *tables)
 {
 	const __m512i low = _mm512_set1_epi64(INT64_MIN);
 	__m512i top = low, sum = _mm512_setzero_si512(), half, total;
 	__s64 tmax;
 	__u32 i;
 
-	if (!sm->n)
-		return 0;
-	for (i = 0; i < sm->n; i += 8) {
-		__mmask8 m = first8(sm->n - i);
+	if (!n)
+		return;
+	for (i = 0; i < n; i += 8) {
+		__mmask8 m = first8(n - i);
 
-		top = _mm512_max_epi64(top, _mm512_mask_loadu_epi64(low, m, sm->t + i));
+		top = _mm512_max_epi64(top, _mm512_mask_loadu_epi64(low, m, t + i));
 	}
 	tmax = _mm512_reduce_max_epi64(top);
 	/* e_j = 2^-((tmax - t_j) / 2^16) in Q30, at most 2^30 each. */
-	for (i = 0; i < sm->n; i += 8) {
-		__mmask8 m = first8(sm->n - i);
-		__m512i t = _mm512_maskz_loadu_epi64(m, sm->t + i);
-		__m512i e = exp2_neg_q16(sm->tables->exp2, _mm512_sub_epi64(_mm512_set1_epi64(tmax), t));
+	for (i = 0; i < n; i += 8) {
+		__mmask8 m = first8(n - i);
+		__m512i e = exp2_neg_q16(tables->exp2, _mm512_sub_epi64(
+			_mm512_set1_epi64(tmax), _mm512_maskz_loadu_epi64(m, t + i)));
 
 		sum = _mm512_mask_add_epi64(sum, m, sum, e);
-		_mm512_mask_storeu_epi64(sm->t + i, m, e);
+		_mm512_mask_storeu_epi64(t + i, m, e);
 	}
 	total = _mm512_set1_epi64(_mm512_reduce_add_epi64(sum));
 	half = _mm512_srli_epi64(total, 1);
 	/* The sum is at least 2^30 (the largest term): quotients up to 2^30. */
-	for (i = 0; i < sm->n; i += 8) {
-		__mmask8 m = first8(sm->n - i);
-		__m512i e = _mm512_maskz_loadu_epi64(m, sm->t + i);
+	for (i = 0; i < n; i += 8) {
+		__mmask8 m = first8(n - i);
+		__m512i e = _mm512_maskz_loadu_epi64(m, t + i);
 
-		_mm512_mask_storeu_epi64(sm->t + i, m, npu_udiv_avx512(
+		_mm512_mask_storeu_epi64(t + i, m, npu_udiv_avx512(
 			_mm512_add_epi64(_mm512_slli_epi64(e, 30), half), total));
 	}
+}
+
+void npu_softmax_rows_avx512(const struct npu_fw_softmax *sm, uint32_t r0, uint32_t r1)
+{
+	uint32_t r;
+
+	for (r = r0; r < r1; r++)
+		softmax_row(sm->t + r * sm->stride, sm->n, sm->tables);
+}
+
+int npu_softmax_avx512(void *unused NPU_UNUSED, const struct npu_fw_softmax *sm)
+{
+	npu_softmax_rows_avx512(sm, 0, sm->rows);
 	return 0;
 }
 

@@ -6,7 +6,8 @@
  * $NPU_CPU_ISA); for MATMUL, prepare the activations once and hand the
  * output columns out in chunks to a persistent pool of threads (the
  * calling thread is one of them); ATTENTION's sums over a long cache
- * likewise by rows, and a long row's SILU by elements.
+ * likewise by rows, its rescaling and softmax by heads, and a long row's
+ * SILU by elements.
  * Nothing is allocated per call once the preparation and partial-sum
  * buffers have grown to the largest shape seen.
  */
@@ -40,6 +41,8 @@ struct npu_kernels {
 	const struct npu_fw_matmul *mm;
 	const struct npu_fw_attention *att;
 	const struct npu_fw_silu *silu;
+	const struct npu_fw_rescale *rescale;
+	const struct npu_fw_softmax *softmax;
 	int refused;		/* a SILU part left the row to the firmware */
 	uint32_t next, chunk;	/* the next column (row) to hand out; per chunk */
 	struct npu_mm_prep prep;
@@ -112,6 +115,24 @@ static void silu_share(struct npu_kernels *k, int index NPU_UNUSED)
 		if (npu_silu_avx512(NULL, &part))
 			__atomic_store_n(&k->refused, 1, __ATOMIC_RELAXED);
 	}
+}
+
+/* ATTENTION's rescaling in chunks of heads. */
+static void rescale_share(struct npu_kernels *k, int index NPU_UNUSED)
+{
+	uint32_t h0, h1;
+
+	while (take(k, k->rescale->n_heads, &h0, &h1))
+		npu_rescale_rows_avx512(k->rescale, h0, h1);
+}
+
+/* The softmax in chunks of rows. */
+static void softmax_share(struct npu_kernels *k, int index NPU_UNUSED)
+{
+	uint32_t r0, r1;
+
+	while (take(k, k->softmax->rows, &r0, &r1))
+		npu_softmax_rows_avx512(k->softmax, r0, r1);
 }
 
 /*
@@ -391,6 +412,52 @@ int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s)
 	return k->refused;
 }
 
+/*
+ * Elements (rows x length) below which ATTENTION's rescaling and softmax
+ * stay on the calling thread; above it, about four chunks of rows per
+ * thread.
+ */
+#define ROWS_POOL_MIN 4096
+
+static int rows_active(struct npu_kernels *k, uint32_t rows, uint32_t len)
+{
+	uint32_t parts = 4 * (uint32_t)k->n_threads;
+
+	if ((uint64_t)rows * len < ROWS_POOL_MIN || rows < 2 || k->n_threads == 1)
+		return 1;
+	k->next = 0;
+	k->chunk = (rows + parts - 1) / parts;
+	return rows < (uint32_t)k->n_threads ? (int)rows : k->n_threads;
+}
+
+int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r)
+{
+	struct npu_kernels *k = ctx;
+	int active = rows_active(k, r->n_heads, r->len);
+
+	if (active == 1)
+		return npu_rescale_avx512(NULL, r);
+	if (npu_rescale_begin_avx512(r))
+		return 1;
+	k->share = rescale_share;
+	k->rescale = r;
+	run_pool(k, active);
+	return 0;
+}
+
+int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
+{
+	struct npu_kernels *k = ctx;
+	int active = rows_active(k, sm->rows, sm->n);
+
+	if (active == 1)
+		return npu_softmax_avx512(NULL, sm);
+	k->share = softmax_share;
+	k->softmax = sm;
+	run_pool(k, active);
+	return 0;
+}
+
 void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 {
 	core->hook_ctx = k;
@@ -401,10 +468,10 @@ void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 		return;
 	core->requant = npu_requant_avx512;
 	core->attention = npu_kernels_attention;
-	core->rescale = npu_rescale_avx512;
+	core->rescale = npu_kernels_rescale;
 	core->silu = npu_kernels_silu;
 	core->add = npu_add_avx512;
 	core->norm = npu_norm_avx512;
-	core->softmax = npu_softmax_avx512;
+	core->softmax = npu_kernels_softmax;
 	core->amax = npu_amax_avx512;
 }

@@ -120,10 +120,15 @@ NPU_HIDDEN int npu_attention_begin_avx512(const struct npu_fw_attention *a);
 NPU_HIDDEN void npu_attention_rows_avx512(const struct npu_fw_attention *a, uint32_t j0,
 					  uint32_t j1, __s64 *acc);
 NPU_HIDDEN int npu_rescale_avx512(void *unused, const struct npu_fw_rescale *r);
+/* npu_rescale_avx512 in two parts, for the pool: the checks, then heads h0..h1. */
+NPU_HIDDEN int npu_rescale_begin_avx512(const struct npu_fw_rescale *r);
+NPU_HIDDEN void npu_rescale_rows_avx512(const struct npu_fw_rescale *r, uint32_t h0, uint32_t h1);
 NPU_HIDDEN int npu_silu_avx512(void *unused, const struct npu_fw_silu *s);
 NPU_HIDDEN int npu_add_avx512(void *unused, const struct npu_fw_add *a);
 NPU_HIDDEN int npu_norm_avx512(void *unused, const struct npu_fw_norm *nm);
 NPU_HIDDEN int npu_softmax_avx512(void *unused, const struct npu_fw_softmax *sm);
+/* npu_softmax_avx512's rows r0..r1, for the pool. */
+NPU_HIDDEN void npu_softmax_rows_avx512(const struct npu_fw_softmax *sm, uint32_t r0, uint32_t r1);
 NPU_HIDDEN int npu_amax_avx512(void *unused, const __s64 *v, __u32 n, __u64 *out);
 
 /* Bytes of a row of xe and xo: k plus the padding that staggers them. */
@@ -162,6 +167,9 @@ NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm);
 /* The npu_fw_core.attention hook (AVX-512), long caches split over the pool by rows. */
 NPU_HIDDEN int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a);
+/* The npu_fw_core.rescale and .softmax hooks (AVX-512), many heads split over the pool. */
+NPU_HIDDEN int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r);
+NPU_HIDDEN int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm);
 /* The npu_fw_core.silu hook (AVX-512), long rows split over the pool. */
 NPU_HIDDEN int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s);
 /* Install in @core the hooks this level answers: MATMUL from AVX2 up, the rest with AVX-512. */

@@ -11,6 +11,11 @@ static inline __mmask64 first64(uint32_t left)
 	return left >= 64 ? ~0ull : _cvtu64_mask64((~0ull) >> (64 - left));
 }
 
+static inline __mmask32 first32(uint32_t left)
+{
+	return left >= 32 ? 0xffffffffu : (__mmask32)((1u << left) - 1);
+}
+
 static inline __mmask16 first16(uint32_t left)
 {
 	return left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);

@@ -136,10 +136,12 @@ static inline int64_t dot_s16s4(const int16_t *x, const uint8_t *w, uint32_t len
  */
 static inline __m512i u8s4_step(__m512i b, __m512i e, __m512i o, __m512i nsx, __m512i fv)
 {
-	const __m512i lo4 = _mm512_set1_epi8(0x0f);
-	__m512i d = _mm512_dpbusd_epi32(nsx, _mm512_and_si512(b, lo4), e);
+	const __m512i lo4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+	/* (n & 0x0f) ^ 8 in one instruction: 0x6a is (A & B) ^ C. */
+	__m512i d = _mm512_dpbusd_epi32(nsx, _mm512_ternarylogic_epi32(b, lo4, eight, 0x6a), e);
 
-	d = _mm512_dpbusd_epi32(d, _mm512_and_si512(_mm512_srli_epi16(b, 4), lo4), o);
+	d = _mm512_dpbusd_epi32(d, _mm512_ternarylogic_epi32(_mm512_srli_epi16(b, 4), lo4, eight,
+							     0x6a), o);
 	return _mm512_mullo_epi32(d, fv);
 }
 
@@ -159,7 +161,6 @@ static inline __m512i widen_add(__m512i acc, __m512i s)
 static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const int32_t *nsx8,
 			const uint8_t *w, const uint16_t *f, uint32_t k, uint32_t lg)
 {
-	const __m512i flip = _mm512_set1_epi8((char)0x88);
 	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 	/* Lane i's group within a step: 8i / g. */
 	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32(lg));
@@ -176,7 +177,7 @@ static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const int32_t *nsx
 			__m512i fv = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(fm, f));
 
 			s = _mm512_add_epi32(s, u8s4_step(
-				_mm512_xor_si512(_mm512_loadu_si512(w), flip), _mm512_loadu_si512(xe),
+				_mm512_loadu_si512(w), _mm512_loadu_si512(xe),
 				_mm512_loadu_si512(xo), _mm512_loadu_si512(nsx8),
 				_mm512_permutexvar_epi32(idx, fv)));
 		}
@@ -189,7 +190,7 @@ static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const int32_t *nsx
 			_mm256_maskz_loadu_epi16(first16((tail + (1u << lg) - 1) >> lg), f));
 
 		acc = widen_add(acc, u8s4_step(
-			_mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w), flip),
+			_mm512_maskz_loadu_epi8(m, w),
 			_mm512_maskz_loadu_epi8(m, xe), _mm512_maskz_loadu_epi8(m, xo),
 			_mm512_maskz_loadu_epi32(first16(tail / 8), nsx8),
 			_mm512_permutexvar_epi32(idx, fv)));
@@ -910,7 +911,17 @@ int npu_requant_avx512(void *unused NPU_UNUSED, const struct npu_fw_requant *rq)
  * result rounds to 0 (|v| * mult < 2^94). Negative shifts go back to the
  * firmware, found before anything is written.
  */
-int npu_rescale_avx512(void *unused NPU_UNUSED, const struct npu_fw_rescale *r)
+int npu_rescale_begin_avx512(const struct npu_fw_rescale *r)
+{
+	uint32_t j;
+
+	for (j = 0; j < r->len; j++)
+		if (r->s[j].shift < 0 || r->s[j].mult < 1)
+			return 1;
+	return 0;
+}
+
+void npu_rescale_rows_avx512(const struct npu_fw_rescale *r, uint32_t h0, uint32_t h1)
 {
 	const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
 	const __m512i c32 = _mm512_set1_epi64(32), c94 = _mm512_set1_epi64(94);
@@ -918,10 +929,7 @@ int npu_rescale_avx512(void *unused NPU_UNUSED, const struct npu_fw_rescale *r)
 	const __m512i smax = _mm512_set1_epi64(INT64_MAX), smin = _mm512_set1_epi64(INT64_MIN);
 	uint32_t h, j;
 
-	for (j = 0; j < r->len; j++)
-		if (r->s[j].shift < 0 || r->s[j].mult < 1)
-			return 1;
-	for (h = 0; h < r->n_heads; h++) {
+	for (h = h0; h < h1; h++) {
 		__s64 *t = r->t + h * r->t_stride;
 
 		for (j = 0; j < r->len; j += 8) {
@@ -958,6 +966,13 @@ int npu_rescale_avx512(void *unused NPU_UNUSED, const struct npu_fw_rescale *r)
 			_mm512_mask_storeu_epi64(t + j, m, _mm512_min_epi64(_mm512_max_epi64(res, lo), hi));
 		}
 	}
+}
+
+int npu_rescale_avx512(void *unused NPU_UNUSED, const struct npu_fw_rescale *r)
+{
+	if (npu_rescale_begin_avx512(r))
+		return 1;
+	npu_rescale_rows_avx512(r, 0, r->n_heads);
 	return 0;
 }
 
@@ -1111,99 +1126,4 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 						    x[c + 4] + x[c + 5] + x[c + 6] + x[c + 7]);
 		}
 	}
-}
-
-/* 16 signed elements of a cache row (8 or 16 bits) as int32, masked. */
-static inline __m512i load_kv16(const uint8_t *row, uint32_t bits, uint32_t d, __mmask16 m)
-{
-	if (bits == 8)
-		return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, row + d));
-	return _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, (const int16_t *)row + d));
-}
-
-/* 8 signed elements of a cache row as int64, masked. */
-static inline __m512i load_kv8(const uint8_t *row, uint32_t bits, uint32_t d, __mmask8 m)
-{
-	if (bits == 8)
-		return _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8(m, row + d));
-	return _mm512_cvtepi16_epi64(_mm_maskz_loadu_epi16(m, (const int16_t *)row + d));
-}
-
-/*
- * ATTENTION's sums (struct npu_fw_attention) over cache rows j0..j1, in
- * 64-bit lanes: products of 16-bit values are exact in vpmuldq, and so
- * are their int64 sums. SCORES stores t[h][j] of those rows; VALUES adds
- * their weighted values into @acc ([n_heads][head_dim]), its weights
- * fitting int32 (npu_attention_begin_avx512). Rows go in order, every head
- * of a row at once: a head's part of a row is only 1-2 cache lines.
- */
-void npu_attention_rows_avx512(const struct npu_fw_attention *a, uint32_t j0, uint32_t j1,
-			       __s64 *acc)
-{
-	uint32_t h, j, d, hd = a->head_dim;
-
-	if (a->step == NPU_FW_ATTN_SCORES) {
-		for (j = j0; j < j1; j++) {
-			const uint8_t *k = a->k + j * a->k_stride;
-
-			for (h = 0; h < a->n_heads; h++) {
-				const uint8_t *kh = k + (uint64_t)(h / a->group) * hd * (a->k_bits / 8);
-				__m512i even = _mm512_setzero_si512(), odd = even;
-
-				for (d = 0; d < hd; d += 16) {
-					__mmask16 m = first16(hd - d);
-					__m512i qv = _mm512_maskz_loadu_epi32(m, a->q + h * hd + d);
-					__m512i kv = load_kv16(kh, a->k_bits, d, m);
-
-					even = _mm512_add_epi64(even, _mm512_mul_epi32(qv, kv));
-					odd = _mm512_add_epi64(odd, _mm512_mul_epi32(_mm512_srli_epi64(qv, 32),
-										     _mm512_srli_epi64(kv, 32)));
-				}
-				a->t[h * a->t_stride + j] =
-					_mm512_reduce_add_epi64(_mm512_add_epi64(even, odd));
-			}
-		}
-		return;
-	}
-	for (h = 0; h < a->n_heads; h++) {
-		const uint64_t off = (uint64_t)(h / a->group) * hd * (a->v_bits / 8);
-
-		for (d = 0; d < hd; d += 8) {
-			__mmask8 m = first8(hd - d);
-			__m512i sum = _mm512_maskz_loadu_epi64(m, acc + h * hd + d);
-
-			for (j = j0; j < j1; j++)
-				sum = _mm512_add_epi64(sum, _mm512_mul_epi32(
-					_mm512_set1_epi64(a->t[h * a->t_stride + j]),
-					load_kv8(a->v + j * a->v_stride + off, a->v_bits, d, m)));
-			_mm512_mask_storeu_epi64(acc + h * hd + d, m, sum);
-		}
-	}
-}
-
-/*
- * Before a step's sums: VALUES' weights must fit int32 for vpmuldq, which
- * they do (softmax in Q30 times a ratio <= 1; others go back to the
- * firmware), and its sums start from zero in a->acc.
- */
-int npu_attention_begin_avx512(const struct npu_fw_attention *a)
-{
-	uint32_t h, j;
-
-	if (a->step != NPU_FW_ATTN_VALUES)
-		return 0;
-	for (h = 0; h < a->n_heads; h++)
-		for (j = 0; j < a->len; j++)
-			if (a->t[h * a->t_stride + j] != (int32_t)a->t[h * a->t_stride + j])
-				return 1;
-	memset(a->acc, 0, (size_t)a->n_heads * a->head_dim * sizeof(*a->acc));
-	return 0;
-}
-
-int npu_attention_avx512(void *unused NPU_UNUSED, const struct npu_fw_attention *a)
-{
-	if (npu_attention_begin_avx512(a))
-		return 1;
-	npu_attention_rows_avx512(a, 0, a->len, a->acc);
-	return 0;
 }
