@@ -274,10 +274,15 @@ fuzz-check: deps
 	@tests/fuzz/run.sh $(O) $(FUZZ_SECONDS)
 
 # ---- running -----------------------------------------------------------
+# The kernels' thread pool also runs under ThreadSanitizer, in test_kernels.
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory O=$(O)/san SAN=1 all
-	@tests/run-host-tests.sh $(O) $(O)/san
+	@$(MAKE) --no-print-directory O=$(O)/tsan SAN=1 SAN_FLAGS="$(TSAN_FLAGS)" \
+		$(O)/tsan/tests/test_kernels
+	@tests/run-host-tests.sh $(O) $(O)/san $(O)/tsan
 
 test: deps
 	@tests/run-all.sh O=$(O)

@@ -35,7 +35,9 @@ struct npu_kernels {
 	pthread_mutex_t lock;
 	pthread_cond_t go, done;
 	unsigned long generation;
-	int pending, stop, active;
+	/* Workers that joined the call (JOIN_CLOSED once the caller stops waiting), and finished it. */
+	int joined, finished;
+	int stop, active;
 	/* The call being worked on: share(k, thread index) takes its parts. */
 	void (*share)(struct npu_kernels *k, int index);
 	const struct npu_fw_matmul *mm;
@@ -146,6 +148,9 @@ static int changed(const unsigned long *v, unsigned long old)
 	return __atomic_load_n(v, __ATOMIC_ACQUIRE) != old;
 }
 
+/* A worker that has not joined a call by the time its caller is done with it stays out of it. */
+#define JOIN_CLOSED (-(1 << 30))
+
 static void *pool_thread(void *arg)
 {
 	struct worker *w = arg;
@@ -164,13 +169,18 @@ static void *pool_thread(void *arg)
 			break;
 		seen = k->generation;
 		pthread_mutex_unlock(&k->lock);
-		if (w->index < k->active) {
+		/*
+		 * Joining may land in a later call than the one seen: then that
+		 * call's state is the one set up, and this worker takes its part.
+		 */
+		if (__atomic_fetch_add(&k->joined, 1, __ATOMIC_ACQ_REL) < 0)
+			continue;
+		if (w->index < k->active)
 			k->share(k, w->index);
-			pthread_mutex_lock(&k->lock);
-			if (--k->pending == 0)
-				pthread_cond_signal(&k->done);
-			pthread_mutex_unlock(&k->lock);
-		}
+		pthread_mutex_lock(&k->lock);
+		__atomic_store_n(&k->finished, k->finished + 1, __ATOMIC_RELEASE);
+		pthread_cond_signal(&k->done);
+		pthread_mutex_unlock(&k->lock);
 	}
 	pthread_mutex_unlock(&k->lock);
 	return NULL;
@@ -206,6 +216,7 @@ struct npu_kernels *npu_kernels_create(void)
 	if (!k)
 		return NULL;
 	k->isa = detect();
+	k->joined = JOIN_CLOSED;
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->go, NULL);
 	pthread_cond_init(&k->done, NULL);
@@ -227,7 +238,7 @@ void npu_kernels_destroy(struct npu_kernels *k)
 	if (!k)
 		return;
 	pthread_mutex_lock(&k->lock);
-	k->stop = 1;
+	__atomic_store_n(&k->stop, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&k->go);
 	pthread_mutex_unlock(&k->lock);
 	for (i = 1; i < k->n_threads; i++)
@@ -300,29 +311,36 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 	return 0;
 }
 
-/* k->share on @active threads, the caller's among them; returns when all are done. */
+/*
+ * k->share on up to @active threads, the caller's among them. A worker
+ * that has not started when the caller has taken the last chunk is not
+ * waited for: on a shared host its core may be away for milliseconds.
+ * Returns when every worker that joined is done.
+ */
 static void run_pool(struct npu_kernels *k, int active)
 {
+	int joined, spin;
+
 	k->active = active;
 	if (active > 1) {
 		pthread_mutex_lock(&k->lock);
-		k->pending = active - 1;
-		k->generation++;
+		k->finished = 0;
+		__atomic_store_n(&k->generation, k->generation + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&k->joined, 0, __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&k->go);
 		pthread_mutex_unlock(&k->lock);
 	}
 	k->share(k, 0);
-	if (active > 1) {
-		int spin;
-
-		for (spin = 0; spin < SPIN_ITERATIONS && __atomic_load_n(&k->pending, __ATOMIC_ACQUIRE);
-		     spin++)
-			__builtin_ia32_pause();
-		pthread_mutex_lock(&k->lock);
-		while (k->pending)
-			pthread_cond_wait(&k->done, &k->lock);
-		pthread_mutex_unlock(&k->lock);
-	}
+	if (active == 1)
+		return;
+	joined = __atomic_exchange_n(&k->joined, JOIN_CLOSED, __ATOMIC_ACQ_REL);
+	for (spin = 0; spin < SPIN_ITERATIONS &&
+	     __atomic_load_n(&k->finished, __ATOMIC_ACQUIRE) < joined; spin++)
+		__builtin_ia32_pause();
+	pthread_mutex_lock(&k->lock);
+	while (k->finished < joined)
+		pthread_cond_wait(&k->done, &k->lock);
+	pthread_mutex_unlock(&k->lock);
 }
 
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
