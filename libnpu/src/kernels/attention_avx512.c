@@ -66,14 +66,13 @@ static inline __m512i load_kv8(const uint8_t *row, uint32_t bits, uint32_t d, __
  * to the head's scores @t (@add) or stored there. With 16-bit keys
  * (@split) each query element q enters as its high part q >> 8 (@qa) and
  * its low byte (@qb), and a block is 8 rows: vector r sums row r's high
- * products, vector 8 + r its low ones. Otherwise @qa is q and a block is
- * 16 rows. @n rows are real; the others repeat the last and are not
+ * products, vector 8 + r its low ones. With 8-bit keys @qa is q and a
+ * block is 16 rows. @n rows are real; the others repeat the last and are not
  * stored.
  */
 static inline __attribute__((always_inline)) void
-scores_block(const struct npu_fw_attention *a, const uint8_t *const *row, uint32_t n,
-	     const int16_t *qa, const int16_t *qb, uint32_t p0, uint32_t p1, __s64 *t, int add,
-	     const int split)
+scores_block(const uint8_t *const *row, uint32_t n, const int16_t *qa, const int16_t *qb,
+	     uint32_t p0, uint32_t p1, __s64 *t, int add, const int split)
 {
 	const uint32_t rows = split ? 8 : 16;
 	__m512i s[16], r, lo, hi;
@@ -89,7 +88,8 @@ scores_block(const struct npu_fw_attention *a, const uint8_t *const *row, uint32
 
 #pragma GCC unroll 16
 		for (i = 0; i < rows; i++) {
-			__m512i kv = load_k32(row[i], a->k_bits, d, p1);
+			/* Split exactly when the keys are 16-bit: a constant here. */
+			__m512i kv = load_k32(row[i], split ? 16 : 8, d, p1);
 
 			s[i] = _mm512_dpwssd_epi32(s[i], qva, kv);
 			if (split)
@@ -151,9 +151,9 @@ static void scores_rows(const struct npu_fw_attention *a, uint32_t j0, uint32_t 
 				for (i = 0; i < rows; i++)
 					row[i] = kh + (uint64_t)(i < n ? j + i : j1 - 1) * a->k_stride;
 				if (split)
-					scores_block(a, row, n, qa, qb, p0, p1, t + j, p0 > 0, 1);
+					scores_block(row, n, qa, qb, p0, p1, t + j, p0 > 0, 1);
 				else
-					scores_block(a, row, n, qa, qb, p0, p1, t + j, p0 > 0, 0);
+					scores_block(row, n, qa, qb, p0, p1, t + j, p0 > 0, 0);
 			}
 		}
 	}
