@@ -108,7 +108,8 @@ scores_block(const uint8_t *const *row, uint32_t n, const int16_t *qa, const int
 	}
 	if (add) {
 		lo = _mm512_add_epi64(lo, _mm512_maskz_loadu_epi64(first8(n), t));
-		hi = _mm512_add_epi64(hi, _mm512_maskz_loadu_epi64(first8(n > 8 ? n - 8 : 0), t + 8));
+		hi = _mm512_add_epi64(hi, _mm512_maskz_loadu_epi64(first8(n > 8 ? n - 8 : 0),
+								   t + 8));
 	}
 	_mm512_mask_storeu_epi64(t, first8(n), lo);
 	_mm512_mask_storeu_epi64(t + 8, first8(n > 8 ? n - 8 : 0), hi);
@@ -135,21 +136,26 @@ static void scores_rows(const struct npu_fw_attention *a, uint32_t j0, uint32_t 
 			/* The part's query elements, zero up to a whole 32. */
 			for (d = p0; d < p1; d += 16) {
 				__m512i v = _mm512_maskz_loadu_epi32(first16(p1 - d), q + d);
+				__m512i low = _mm512_and_si512(v, _mm512_set1_epi32(255));
 
 				_mm256_store_si256((__m256i *)(qa + d - p0), _mm512_cvtepi32_epi16(
 					split ? _mm512_srai_epi32(v, 8) : v));
-				_mm256_store_si256((__m256i *)(qb + d - p0), _mm512_cvtepi32_epi16(
-					_mm512_and_si512(v, _mm512_set1_epi32(255))));
+				if (split)
+					_mm256_store_si256((__m256i *)(qb + d - p0),
+							   _mm512_cvtepi32_epi16(low));
 			}
 			if ((d - p0) % 32) {
-				_mm256_store_si256((__m256i *)(qa + d - p0), _mm256_setzero_si256());
-				_mm256_store_si256((__m256i *)(qb + d - p0), _mm256_setzero_si256());
+				__m256i zero = _mm256_setzero_si256();
+
+				_mm256_store_si256((__m256i *)(qa + d - p0), zero);
+				_mm256_store_si256((__m256i *)(qb + d - p0), zero);
 			}
 			for (j = j0; j < j1; j += rows) {
 				uint32_t n = j1 - j < rows ? j1 - j : rows;
 
 				for (i = 0; i < rows; i++)
-					row[i] = kh + (uint64_t)(i < n ? j + i : j1 - 1) * a->k_stride;
+					row[i] = kh + (uint64_t)(i < n ? j + i : j1 - 1) *
+						      a->k_stride;
 				if (split)
 					scores_block(row, n, qa, qb, p0, p1, t + j, p0 > 0, 1);
 				else
@@ -238,7 +244,8 @@ static int fit16(const __s32 *v, uint64_t n)
 		__mmask16 m = first16(n - i > 16 ? 16 : (uint32_t)(n - i));
 		__m512i x = _mm512_maskz_loadu_epi32(m, v + i);
 
-		bad |= _mm512_mask_cmpneq_epi32_mask(m, x, _mm512_srai_epi32(_mm512_slli_epi32(x, 16), 16));
+		bad |= _mm512_mask_cmpneq_epi32_mask(m, x, _mm512_srai_epi32(
+			_mm512_slli_epi32(x, 16), 16));
 	}
 	return !bad;
 }
@@ -253,7 +260,8 @@ static int fit32(const __s64 *v, uint32_t n)
 		__mmask8 m = first8(n - i);
 		__m512i x = _mm512_maskz_loadu_epi64(m, v + i);
 
-		bad |= _mm512_mask_cmpneq_epi64_mask(m, x, _mm512_cvtepi32_epi64(_mm512_cvtepi64_epi32(x)));
+		bad |= _mm512_mask_cmpneq_epi64_mask(m, x, _mm512_cvtepi32_epi64(
+			_mm512_cvtepi64_epi32(x)));
 	}
 	return !bad;
 }

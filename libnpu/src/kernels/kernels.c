@@ -35,7 +35,7 @@ struct npu_kernels {
 	pthread_mutex_t lock;
 	pthread_cond_t go, done;
 	unsigned long generation;
-	/* Workers that joined the call (JOIN_CLOSED once the caller stops waiting), and finished it. */
+	/* Workers that joined the call (JOIN_CLOSED once closed to them), and that finished it. */
 	int joined, finished;
 	int stop, active;
 	/* The call being worked on: share(k, thread index) takes its parts. */
@@ -430,14 +430,14 @@ int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s)
 	return k->refused;
 }
 
-/*
- * Elements (rows x length) below which ATTENTION's rescaling and softmax
- * stay on the calling thread; above it, about four chunks of rows per
- * thread.
- */
+/* Elements (rows x length) below which the rescaling and the softmax stay on the calling thread. */
 #define ROWS_POOL_MIN 4096
 
-static int rows_active(struct npu_kernels *k, uint32_t rows, uint32_t len)
+/*
+ * The threads for @rows rows of @len elements; where more than one, the
+ * rows are set up to go out in about four chunks per thread.
+ */
+static int share_rows(struct npu_kernels *k, uint32_t rows, uint32_t len)
 {
 	uint32_t parts = 4 * (uint32_t)k->n_threads;
 
@@ -451,7 +451,7 @@ static int rows_active(struct npu_kernels *k, uint32_t rows, uint32_t len)
 int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r)
 {
 	struct npu_kernels *k = ctx;
-	int active = rows_active(k, r->n_heads, r->len);
+	int active = share_rows(k, r->n_heads, r->len);
 
 	if (active == 1)
 		return npu_rescale_avx512(NULL, r);
@@ -466,7 +466,7 @@ int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r)
 int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
 {
 	struct npu_kernels *k = ctx;
-	int active = rows_active(k, sm->rows, sm->n);
+	int active = share_rows(k, sm->rows, sm->n);
 
 	if (active == 1)
 		return npu_softmax_avx512(NULL, sm);
