@@ -96,6 +96,7 @@ int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *fil
 	u64 budget = (u64)totalram_pages() << PAGE_SHIFT >> NPU_PINNED_RAM_SHIFT;
 	struct drm_gem_shmem_object *shmem;
 	u64 size, addr;
+	s64 old;
 	u32 handle;
 	int ret;
 
@@ -106,13 +107,15 @@ int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *fil
 	size = PAGE_ALIGN(args->size);
 	/*
 	 * The pages are pinned as the buffer is mapped below: claim them
-	 * first, so that concurrent creations cannot pass the budget together.
+	 * first, with the check and the claim one step, so that concurrent
+	 * creations neither pass the budget together nor fail each other.
 	 * The object gives its size back when freed.
 	 */
-	if (atomic64_add_return(size, bytes) > budget) {
-		atomic64_sub(size, bytes);
-		return -ENOMEM;
-	}
+	old = atomic64_read(bytes);
+	do {
+		if ((u64)old + size > budget)
+			return -ENOMEM;
+	} while (!atomic64_try_cmpxchg(bytes, &old, old + size));
 	shmem = drm_gem_shmem_create(dev, size);
 	if (IS_ERR(shmem)) {
 		atomic64_sub(size, bytes);

@@ -263,8 +263,11 @@ static int bench_matmul(npu_device *dev, uint32_t m, uint32_t n, uint32_t k, int
 		t0 = now_s();
 		err = npu_submit(cmd, &f);
 		err = err ? err : npu_fence_wait(dev, f, -1, NULL);
-		if (!dt || now_s() - t0 < dt)
-			dt = now_s() - t0;
+		if (!err) {
+			double run = now_s() - t0;
+
+			dt = !dt || run < dt ? run : dt;
+		}
 	}
 	if (!err) {
 		double ops = 2.0 * m * n * k * copies, bytes = (double)(wbytes + fbytes) * copies;
@@ -332,7 +335,7 @@ static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, do
 	char err[256];
 	int32_t tok = 1, prompt[PREFILL_TOKENS];
 	float *logits;
-	double t0;
+	double t0, rate;
 	int i, round, ret;
 
 	ret = engine_create(dev, m, &eo, &e, err, sizeof(err));
@@ -347,8 +350,8 @@ static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, do
 	for (round = 0; !ret && round < 2; round++) {
 		t0 = now_s();
 		ret = engine_forward(e, prompt, PREFILL_TOKENS, 0, logits);
-		if (PREFILL_TOKENS / (now_s() - t0) > r->prefill_tok_s)
-			r->prefill_tok_s = PREFILL_TOKENS / (now_s() - t0);
+		rate = PREFILL_TOKENS / (now_s() - t0);
+		r->prefill_tok_s = rate > r->prefill_tok_s ? rate : r->prefill_tok_s;
 	}
 	r->prefill_gops = r->prefill_tok_s / PREFILL_TOKENS * 2 *
 			  prompt_macs(&m->cfg, PREFILL_TOKENS) / 1e9;
@@ -357,8 +360,8 @@ static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, do
 		t0 = now_s();
 		for (i = 0; !ret && i < 16; i++)
 			ret = engine_forward(e, &tok, 1, 1 + round * 16 + i, logits);
-		if (16 / (now_s() - t0) > r->tok_s)
-			r->tok_s = 16 / (now_s() - t0);
+		rate = 16 / (now_s() - t0);
+		r->tok_s = rate > r->tok_s ? rate : r->tok_s;
 	}
 	r->bound = bw * 1e9 / (double)engine_weight_bytes(e);
 	r->weights = bits == 8 ? "w8" : "w4g32";
@@ -390,6 +393,7 @@ int main(int argc, char **argv)
 {
 	int json = 0, quick = 0, ops_only = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), isa, i, n_ops = 0;
 	int pool;
+	char *threads_env;
 	size_t len = 1ull << 30;
 	struct op_result ops[16];
 	struct npu_info info;
@@ -414,7 +418,8 @@ int main(int argc, char **argv)
 	if (quick)
 		len = 256ull << 20;
 	/* The backend's pool follows NPU_THREADS; the machine figures use every core. */
-	pool = getenv("NPU_THREADS") ? atoi(getenv("NPU_THREADS")) : threads;
+	threads_env = getenv("NPU_THREADS") ? strdup(getenv("NPU_THREADS")) : NULL;
+	pool = threads_env ? atoi(threads_env) : threads;
 	__builtin_cpu_init();
 	isa = __builtin_cpu_supports("avx512vnni") ? 2 : 1;
 	if (threads > 64)
@@ -470,6 +475,13 @@ int main(int argc, char **argv)
 		if (!bench_matmul(dev1, 64, 4096, 4096, 4, 0, 8, &ops[n_ops]))
 			ops[n_ops++].threads = 1;
 		npu_close(dev1);
+	}
+	/* Devices opened from here on get the pool the caller asked for. */
+	if (threads_env) {
+		setenv("NPU_THREADS", threads_env, 1);
+		free(threads_env);
+	} else {
+		unsetenv("NPU_THREADS");
 	}
 	/*
 	 * The peak and the bandwidth again after the ops, and the bandwidth

@@ -67,7 +67,6 @@ static void bo_create_errors(void **state)
 	close(fd);
 }
 
-
 static void bo_info_and_addresses(void **state)
 {
 	int fd = g_open(0);

@@ -378,9 +378,12 @@ static void attention_equals_reference(void **state)
 	t_seed(5151);
 	for (round = 0; round < 300; round++) {
 		uint32_t kvh = (uint32_t)t_rand_range(1, 4), group = (uint32_t)t_rand_range(1, 12);
-		/* Some heads past 256 elements: SCORES sums those in parts. */
-		uint32_t nh = kvh * group, hd = (uint32_t)(round % 10 == 3 ? t_rand_range(250, 600)
-									     : t_rand_range(1, 130));
+		/*
+		 * Some heads past 256 elements: SCORES sums those in parts, and
+		 * every 50th round fills whole parts with the extremes.
+		 */
+		uint32_t nh = kvh * group, hd = (uint32_t)(round % 10 == 3 || round % 50 == 0 ?
+							   t_rand_range(250, 600) : t_rand_range(1, 130));
 		uint32_t len = (uint32_t)t_rand_range(1, 300), kb = t_rand() & 1 ? 8 : 16;
 		uint32_t vb = t_rand() & 1 ? 8 : 16, cap = len + 3, h, j, d;
 		uint64_t ks = (uint64_t)kvh * hd * kb / 8 + 6, vs = (uint64_t)kvh * hd * vb / 8 + 2;

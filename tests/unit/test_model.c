@@ -347,7 +347,7 @@ static void tokenizer_round_trip(void **state)
 	const char *text = "Tim and Sue saw a cat. \"Hi!\" said Tim. It was 3 o'clock \xc3\xa9.";
 	struct npu_model m;
 	struct npu_tokenizer t;
-	int32_t tokens[128];
+	int32_t tokens[128], whole[128];
 	char out[512];
 	int32_t n, full;
 
@@ -364,8 +364,11 @@ static void tokenizer_round_trip(void **state)
 	assert_int_equal(n, full);
 	detok(&t, tokens, n, out, sizeof(out));
 	assert_string_equal(out, text);
+	memcpy(whole, tokens, (size_t)full * sizeof(*tokens));
 	assert_int_equal(npu_tokenizer_encode(&t, text, 1, tokens, full - 1, &n), NPU_OK);
 	assert_int_equal(n, full - 1);
+	/* The cut keeps the whole text's first tokens. */
+	assert_memory_equal(tokens, whole, (size_t)n * sizeof(*tokens));
 	assert_int_equal(npu_tokenizer_encode(&t, "", 1, tokens, 128, &n), NPU_OK);
 	assert_int_equal(n, 1);
 	npu_tokenizer_free(&t);

@@ -40,11 +40,13 @@ struct npu_kernels {
 	int stop, active;
 	/* The call being worked on: share(k, thread index) takes its parts. */
 	void (*share)(struct npu_kernels *k, int index);
-	const struct npu_fw_matmul *mm;
-	const struct npu_fw_attention *att;
-	const struct npu_fw_silu *silu;
-	const struct npu_fw_rescale *rescale;
-	const struct npu_fw_softmax *softmax;
+	union {
+		const struct npu_fw_matmul *mm;
+		const struct npu_fw_attention *att;
+		const struct npu_fw_silu *silu;
+		const struct npu_fw_rescale *rescale;
+		const struct npu_fw_softmax *softmax;
+	};
 	int refused;		/* a SILU part left the row to the firmware */
 	uint32_t next, chunk;	/* the next column (row) to hand out; per chunk */
 	struct npu_mm_prep prep;
@@ -312,15 +314,20 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 }
 
 /*
- * k->share on up to @active threads, the caller's among them. A worker
- * that has not started when the caller has taken the last chunk is not
- * waited for: on a shared host its core may be away for milliseconds.
- * Returns when every worker that joined is done.
+ * @share on up to @active threads, the caller's among them, each taking
+ * chunks of @chunk from a count starting at 0. A worker that has not
+ * started when the caller has taken the last chunk is not waited for: on
+ * a shared host its core may be away for milliseconds. Returns when
+ * every worker that joined is done.
  */
-static void run_pool(struct npu_kernels *k, int active)
+static void run_pool(struct npu_kernels *k, void (*share)(struct npu_kernels *k, int index),
+		     int active, uint32_t chunk)
 {
 	int joined, spin;
 
+	k->share = share;
+	k->next = 0;
+	k->chunk = chunk;
 	k->active = active;
 	if (active > 1) {
 		pthread_mutex_lock(&k->lock);
@@ -330,7 +337,7 @@ static void run_pool(struct npu_kernels *k, int active)
 		pthread_cond_broadcast(&k->go);
 		pthread_mutex_unlock(&k->lock);
 	}
-	k->share(k, 0);
+	share(k, 0);
 	if (active == 1)
 		return;
 	joined = __atomic_exchange_n(&k->joined, JOIN_CLOSED, __ATOMIC_ACQ_REL);
@@ -346,19 +353,18 @@ static void run_pool(struct npu_kernels *k, int active)
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 {
 	struct npu_kernels *k = ctx;
+	uint32_t chunk;
 	int active;
 
 	if (k->isa == NPU_ISA_SCALAR || prepare(k, mm))
 		return 1;
 	active = (int)(mm->n / MIN_COLUMNS_PER_THREAD);
 	active = active < 1 ? 1 : active > k->n_threads ? k->n_threads : active;
-	k->share = matmul_share;
-	k->next = 0;
 	/* Whole 48-column GEMM chunks; 64 columns at least otherwise (a chunk has a cost). */
-	k->chunk = (mm->n + 8 * (uint32_t)active - 1) / (8 * (uint32_t)active);
-	k->chunk = npu_mm_gemm_fits(mm) || npu_mm_gemm_unpacked_fits(mm) ? (k->chunk + 47) / 48 * 48 :
-		   k->chunk < 64 ? 64 : (k->chunk + 15) / 16 * 16;
-	run_pool(k, active);
+	chunk = (mm->n + 8 * (uint32_t)active - 1) / (8 * (uint32_t)active);
+	chunk = npu_mm_gemm_fits(mm) || npu_mm_gemm_unpacked_fits(mm) ? (chunk + 47) / 48 * 48 :
+		chunk < 64 ? 64 : (chunk + 15) / 16 * 16;
+	run_pool(k, matmul_share, active, chunk);
 	return 0;
 }
 
@@ -394,11 +400,8 @@ int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a)
 		else
 			memset(k->partial, 0, need);
 	}
-	k->share = attention_share;
 	k->att = a;
-	k->next = 0;
-	k->chunk = ATTENTION_CHUNK;
-	run_pool(k, active);
+	run_pool(k, attention_share, active, ATTENTION_CHUNK);
 	if (a->step == NPU_FW_ATTN_VALUES)
 		for (i = 1; i < active; i++) {
 			const __s64 *p = k->partial + (size_t)(i - 1) * per;
@@ -421,58 +424,55 @@ int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s)
 
 	if (s->n < SILU_POOL_MIN || k->n_threads == 1)
 		return npu_silu_avx512(NULL, s);
-	k->share = silu_share;
 	k->silu = s;
-	k->next = 0;
-	k->chunk = SILU_CHUNK;
 	k->refused = 0;
-	run_pool(k, active > k->n_threads ? k->n_threads : active);
+	run_pool(k, silu_share, active > k->n_threads ? k->n_threads : active, SILU_CHUNK);
 	return k->refused;
 }
 
 /* Elements (rows x length) below which the rescaling and the softmax stay on the calling thread. */
 #define ROWS_POOL_MIN 4096
 
-/*
- * The threads for @rows rows of @len elements; where more than one, the
- * rows are set up to go out in about four chunks per thread.
- */
-static int share_rows(struct npu_kernels *k, uint32_t rows, uint32_t len)
+/* The threads for @rows rows of @len elements. */
+static int rows_threads(const struct npu_kernels *k, uint32_t rows, uint32_t len)
 {
-	uint32_t parts = 4 * (uint32_t)k->n_threads;
-
-	if ((uint64_t)rows * len < ROWS_POOL_MIN || rows < 2 || k->n_threads == 1)
+	if ((uint64_t)rows * len < ROWS_POOL_MIN || rows < 2)
 		return 1;
-	k->next = 0;
-	k->chunk = (rows + parts - 1) / parts;
 	return rows < (uint32_t)k->n_threads ? (int)rows : k->n_threads;
+}
+
+/* @share over @rows rows on @active threads, about four chunks each. */
+static void run_rows(struct npu_kernels *k, void (*share)(struct npu_kernels *k, int index),
+		     uint32_t rows, int active)
+{
+	uint32_t parts = 4 * (uint32_t)active;
+
+	run_pool(k, share, active, (rows + parts - 1) / parts);
 }
 
 int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r)
 {
 	struct npu_kernels *k = ctx;
-	int active = share_rows(k, r->n_heads, r->len);
+	int active = rows_threads(k, r->n_heads, r->len);
 
 	if (active == 1)
 		return npu_rescale_avx512(NULL, r);
 	if (npu_rescale_begin_avx512(r))
 		return 1;
-	k->share = rescale_share;
 	k->rescale = r;
-	run_pool(k, active);
+	run_rows(k, rescale_share, r->n_heads, active);
 	return 0;
 }
 
 int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
 {
 	struct npu_kernels *k = ctx;
-	int active = share_rows(k, sm->rows, sm->n);
+	int active = rows_threads(k, sm->rows, sm->n);
 
 	if (active == 1)
 		return npu_softmax_avx512(NULL, sm);
-	k->share = softmax_share;
 	k->softmax = sm;
-	run_pool(k, active);
+	run_rows(k, softmax_share, sm->rows, active);
 	return 0;
 }
 

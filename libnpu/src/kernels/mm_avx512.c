@@ -128,8 +128,9 @@ static inline int64_t dot_s16s4(const int16_t *x, const uint8_t *w, uint32_t len
 }
 
 /*
- * One 128-element step of row_u8s4 on 64 weight bytes @b (already ^ 0x88)
- * against x's even (@e) and odd (@o) elements: lane i holds elements
+ * One 128-element step of row_u8s4 on 64 weight bytes @b, each nibble n
+ * taken as n ^ 8 = w + 8, against x's even (@e) and odd (@o) elements:
+ * lane i holds elements
  * 8i..8i+7's sum, started at its correction (@nsx: -8 * sum(x)), times its
  * group's factor (@fv). |sum| <= 8 * 8 * 128 and a factor <= 65535: a
  * lane's product is under 2^29, and four steps' sum fits int32.
