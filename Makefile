@@ -57,6 +57,7 @@ LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj
 ISA_FLAGS_mm_avx2 := -mavx2
 ISA_FLAGS_mm_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_attention_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
+ISA_FLAGS_mm_packed_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_eltwise_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench $(O)/bin/npu-gguf \
 	$(O)/bin/npu-usb-gadget

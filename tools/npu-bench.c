@@ -242,6 +242,9 @@ static int bench_matmul(npu_device *dev, uint32_t m, uint32_t n, uint32_t k, int
 		/* Every page touched (the weights must really be in memory), none alike. */
 		if (!err)
 			fill_distinct(p, wbytes + fbytes);
+		/* Weights, as a model's: the cpu backend may pack them. */
+		if (!err)
+			err = npu_bo_seal(dev, wb[i]);
 	}
 	err = err ? err : npu_cmd_create(dev, &cmd);
 	for (i = 0; !err && i < copies; i++) {

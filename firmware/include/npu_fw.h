@@ -38,6 +38,8 @@ struct npu_fw_mem {
  * @w_bits: 8, or 4 (element 2i in the low nibble).
  * @factors: [n][groups_per_row] Q0.16 group factors.
  * @v: [rows][n] results.
+ * @w_addr, @factors_addr: the device addresses of @w and @factors, for a
+ *	host that keeps copies of sealed weights in layouts of its own.
  */
 struct npu_fw_matmul {
 	const void *x;
@@ -52,6 +54,7 @@ struct npu_fw_matmul {
 	__u32 groups_per_row;
 	const __u16 *factors;
 	__s64 *v;
+	__u64 w_addr, factors_addr;
 };
 
 /**

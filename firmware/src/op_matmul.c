@@ -90,6 +90,8 @@ static void sums(struct fw_exec *x, const struct fw_tensor *a, const struct fw_t
 			.groups_per_row = w->groups_per_row,
 			.factors = (const __u16 *)w->scales,
 			.v = v,
+			.w_addr = w->d.addr,
+			.factors_addr = w->d.scale_addr,
 		};
 
 		if (!core->matmul(core->hook_ctx, &mm))

@@ -49,6 +49,16 @@ static void cpu_bo_free(npu_device *dev, struct bo_slot *bo)
 	bo->host = NULL;
 }
 
+static int cpu_bo_seal(npu_device *dev, struct bo_slot *bo)
+{
+	return npu_swcore_seal(dev->priv, bo->dev_addr);
+}
+
+static uint64_t cpu_packed_bytes(npu_device *dev)
+{
+	return npu_swcore_packed_bytes(dev->priv);
+}
+
 static int cpu_submit(npu_device *dev, const struct bo_slot *stream, uint64_t offset,
 		      uint32_t size, int prio, npu_bo owned, uint64_t *seq)
 {
@@ -67,6 +77,8 @@ const struct npu_backend_ops npu_backend_cpu = {
 	.query = cpu_query,
 	.bo_alloc = cpu_bo_alloc,
 	.bo_free = cpu_bo_free,
+	.bo_seal = cpu_bo_seal,
+	.packed_bytes = cpu_packed_bytes,
 	.submit = cpu_submit,
 	.wait = cpu_wait,
 };

@@ -175,3 +175,35 @@ int npu_bo_info(npu_device *dev, npu_bo bo, uint64_t *dev_addr, uint64_t *size)
 		*size = s.size;
 	return NPU_OK;
 }
+
+int npu_bo_seal(npu_device *dev, npu_bo bo)
+{
+	struct bo_slot *s;
+	int err = NPU_OK;
+
+	if (!dev)
+		return NPU_E_INVAL;
+	pthread_mutex_lock(&dev->lock);
+	s = find(dev, bo, &err);
+	if (s && dev->ops->bo_seal)
+		err = dev->ops->bo_seal(dev, s);
+	pthread_mutex_unlock(&dev->lock);
+	return err;
+}
+
+int npu_memory_usage(npu_device *dev, struct npu_memory *mem)
+{
+	uint32_t i;
+
+	if (!dev || !mem)
+		return NPU_E_INVAL;
+	memset(mem, 0, sizeof(*mem));
+	pthread_mutex_lock(&dev->lock);
+	for (i = 0; i < dev->n_bos; i++)
+		if (dev->bos[i].live)
+			mem->buffers += dev->bos[i].size;
+	pthread_mutex_unlock(&dev->lock);
+	if (dev->ops->packed_bytes)
+		mem->packed = dev->ops->packed_bytes(dev);
+	return NPU_OK;
+}

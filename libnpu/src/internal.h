@@ -35,6 +35,9 @@ struct npu_backend_ops {
 	void (*query)(struct npu_device *dev, struct npu_info *info);
 	int (*bo_alloc)(struct npu_device *dev, struct bo_slot *bo, uint64_t size);
 	void (*bo_free)(struct npu_device *dev, struct bo_slot *bo);
+	/* Optional: the buffer's bytes are final (npu_bo_seal); and what is kept beside them. */
+	int (*bo_seal)(struct npu_device *dev, struct bo_slot *bo);
+	uint64_t (*packed_bytes)(struct npu_device *dev);
 	/*
 	 * Queue the @size bytes at @offset in @stream; @owned, when non-zero,
 	 * is a buffer the backend frees once the job is done (npu_submit's

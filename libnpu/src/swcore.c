@@ -23,9 +23,19 @@
 #define HUGE_PAGE (2ull << 20)
 #define RING NPU_SWCORE_RING
 
+/* A copy of a sealed buffer's weights in the kernels' layout, and what it is of. */
+struct packed {
+	struct packed *next;
+	uint64_t w_addr, factors_addr, w_stride, bytes;
+	uint32_t w_bits, k, n, groups_per_row;
+	void *data;
+};
+
 struct vma {
 	uint64_t start, size;
 	void *host;
+	int sealed;		/* read-only to the host and to jobs */
+	struct packed *packed;	/* copies of weights it holds (sealed only) */
 };
 
 struct job {
@@ -78,6 +88,7 @@ struct npu_swcore {
 	int cancel;		/* destroy without running what is queued */
 	struct vma *graveyard;	/* unmapped while a job ran: freed after it */
 	size_t n_graveyard;
+	uint64_t packed_bytes;	/* every vma's packed copies */
 	pthread_t worker;
 };
 
@@ -131,6 +142,8 @@ static void *translate(void *ctx, __u64 addr, __u64 len, int write, __u64 *fault
 		*fault_addr = addr;
 	} else if (len > c->vmas[i].size - (addr - c->vmas[i].start)) {
 		*fault_addr = c->vmas[i].start + c->vmas[i].size;
+	} else if (write && c->vmas[i].sealed) {
+		*fault_addr = addr;
 	} else {
 		p = (char *)c->vmas[i].host + (addr - c->vmas[i].start);
 		if (write && len && c->track_writes)
@@ -225,8 +238,11 @@ static void *host_alloc(uint64_t span)
 	uint8_t *p, *aligned;
 	uint64_t head;
 
-	if (span < HUGE_PAGE)
-		return calloc(1, span);
+	/* Whole pages even when small: a sealed buffer's are made read-only. */
+	if (span < HUGE_PAGE) {
+		p = aligned_alloc(VA_ALIGN, span);
+		return p ? memset(p, 0, span) : NULL;
+	}
 	p = mmap(NULL, span + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 		 0);
 	if (p == MAP_FAILED)
@@ -241,20 +257,104 @@ static void *host_alloc(uint64_t span)
 	return aligned;
 }
 
-/* Release a buffer's memory, as host_alloc chose to get it. */
-static void host_free(const struct vma *v)
+/* Release memory host_alloc gave. */
+static void host_release(void *p, uint64_t span)
 {
-	if (v->size < HUGE_PAGE)
-		free(v->host);
-	else if (v->host)
-		munmap(v->host, v->size);
+	if (span < HUGE_PAGE)
+		free(p);
+	else if (p)
+		munmap(p, span);
+}
+
+/* Release a buffer's memory and its packed copies. */
+static void host_free(struct npu_swcore *c, const struct vma *v)
+{
+	struct packed *e = v->packed, *next;
+
+	for (; e; e = next) {
+		next = e->next;
+		__atomic_fetch_sub(&c->packed_bytes, e->bytes, __ATOMIC_RELAXED);
+		host_release(e->data, e->bytes);
+		free(e);
+	}
+	/* free() writes into what it frees. */
+	if (v->sealed && v->size < HUGE_PAGE)
+		mprotect(v->host, v->size, PROT_READ | PROT_WRITE);
+	host_release(v->host, v->size);
 }
 
 /* Caller holds q_lock, and no job runs: free what free_async deferred. */
 static void bury(struct npu_swcore *c)
 {
 	while (c->n_graveyard)
-		host_free(&c->graveyard[--c->n_graveyard]);
+		host_free(c, &c->graveyard[--c->n_graveyard]);
+}
+
+static int same_weights(const struct packed *e, const struct npu_fw_matmul *mm, uint64_t bytes)
+{
+	return e->w_addr == mm->w_addr && e->factors_addr == mm->factors_addr &&
+	       e->w_stride == mm->w_stride && e->bytes == bytes && e->w_bits == mm->w_bits &&
+	       e->k == mm->k && e->n == mm->n && e->groups_per_row == mm->groups_per_row;
+}
+
+/* Caller holds map_lock. The vma holding @mm's weights, when it and the factors' are sealed. */
+static struct vma *sealed_weights(struct npu_swcore *c, const struct npu_fw_matmul *mm)
+{
+	long w = vma_find(c, mm->w_addr), f = vma_find(c, mm->factors_addr);
+
+	return w >= 0 && f >= 0 && c->vmas[w].sealed && c->vmas[f].sealed ? &c->vmas[w] : NULL;
+}
+
+/*
+ * The kernels' store of packed weights (npu_packed_store_fn), on the
+ * worker thread while a job runs: the only thread that adds copies, and
+ * no buffer's memory goes while it runs.
+ */
+static void *packed_store(void *ctx, const struct npu_fw_matmul *mm, uint64_t bytes, int *fresh)
+{
+	struct npu_swcore *c = ctx;
+	struct packed *e = NULL;
+	struct vma *v;
+
+	pthread_mutex_lock(&c->map_lock);
+	v = sealed_weights(c, mm);
+	for (e = v ? v->packed : NULL; e && !same_weights(e, mm, bytes); e = e->next)
+		;
+	pthread_mutex_unlock(&c->map_lock);
+	*fresh = 0;
+	if (e || !v)
+		return e ? e->data : NULL;
+	e = calloc(1, sizeof(*e));
+	if (e)
+		e->data = host_alloc((bytes + VA_ALIGN - 1) & ~(VA_ALIGN - 1));
+	if (!e || !e->data) {
+		free(e);
+		return NULL;
+	}
+	e->w_addr = mm->w_addr;
+	e->factors_addr = mm->factors_addr;
+	e->w_stride = mm->w_stride;
+	e->bytes = (bytes + VA_ALIGN - 1) & ~(VA_ALIGN - 1);
+	e->w_bits = mm->w_bits;
+	e->k = mm->k;
+	e->n = mm->n;
+	e->groups_per_row = mm->groups_per_row;
+	pthread_mutex_lock(&c->map_lock);
+	/* The vmas may have moved in their array meanwhile. */
+	v = sealed_weights(c, mm);
+	if (v) {
+		e->next = v->packed;
+		v->packed = e;
+		__atomic_fetch_add(&c->packed_bytes, e->bytes, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&c->map_lock);
+	if (!v) {
+		host_release(e->data, e->bytes);
+		free(e);
+		return NULL;
+	}
+	*fresh = 1;
+	return e->data;
 }
 
 static void *worker(void *arg)
@@ -344,6 +444,8 @@ int npu_swcore_create(int track_writes, npu_swcore_retire_fn retire, void *ctx,
 		c->kernels = npu_kernels_create();
 		if (!c->scratch || !c->kernels)
 			err = NPU_E_NOMEM;
+		else
+			npu_kernels_set_store(c->kernels, packed_store, c);
 	}
 	if (err) {
 		release(c);
@@ -381,7 +483,7 @@ void npu_swcore_destroy(struct npu_swcore *c, int cancel)
 	pthread_join(c->worker, NULL);
 	/* No job runs any more: release every buffer still mapped, and the dead. */
 	while (c->n_vmas)
-		host_free(&c->vmas[--c->n_vmas]);
+		host_free(c, &c->vmas[--c->n_vmas]);
 	bury(c);
 	free(c->graveyard);
 	pthread_rwlock_destroy(&c->run_lock);
@@ -443,6 +545,7 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 	if (!err) {
 		/* Addresses only grow, so appending keeps the array sorted. */
 		/* The MMU maps whole pages, as the kernel driver's does. */
+		memset(&c->vmas[c->n_vmas], 0, sizeof(c->vmas[c->n_vmas]));
 		c->vmas[c->n_vmas].start = c->va_next;
 		c->vmas[c->n_vmas].size = span;
 		c->vmas[c->n_vmas].host = p;
@@ -453,9 +556,7 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 	}
 	pthread_mutex_unlock(&c->map_lock);
 	if (err) {
-		struct vma v = { 0, span, p };
-
-		host_free(&v);
+		host_release(p, span);
 	}
 	return err;
 }
@@ -463,7 +564,7 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 /* Caller holds map_lock. Take the buffer at @addr out of the table (host NULL if none). */
 static struct vma unmap(struct npu_swcore *c, uint64_t addr)
 {
-	struct vma v = { 0, 0, NULL };
+	struct vma v = { 0 };
 	long i = vma_find(c, addr);
 
 	if (i >= 0 && c->vmas[i].start == addr) {
@@ -484,7 +585,7 @@ int npu_swcore_free(struct npu_swcore *c, uint64_t addr)
 	v = unmap(c, addr);
 	pthread_mutex_unlock(&c->map_lock);
 	pthread_rwlock_unlock(&c->run_lock);
-	host_free(&v);
+	host_free(c, &v);
 	return v.host ? NPU_OK : NPU_E_HANDLE;
 }
 
@@ -500,7 +601,7 @@ int npu_swcore_free_async(struct npu_swcore *c, uint64_t addr)
 	/* Later jobs fault on it now; only a running one may still hold it. */
 	if (!pthread_rwlock_trywrlock(&c->run_lock)) {
 		pthread_rwlock_unlock(&c->run_lock);
-		host_free(&v);
+		host_free(c, &v);
 		return NPU_OK;
 	}
 	pthread_mutex_lock(&c->q_lock);
@@ -514,9 +615,35 @@ int npu_swcore_free_async(struct npu_swcore *c, uint64_t addr)
 		/* No room to defer it: wait for the job after all. */
 		pthread_rwlock_wrlock(&c->run_lock);
 		pthread_rwlock_unlock(&c->run_lock);
-		host_free(&v);
+		host_free(c, &v);
 	}
 	return NPU_OK;
+}
+
+int npu_swcore_seal(struct npu_swcore *c, uint64_t addr)
+{
+	int err = NPU_E_HANDLE;
+	long i;
+
+	/* A running job may hold a pointer it writes through. */
+	pthread_rwlock_wrlock(&c->run_lock);
+	pthread_mutex_lock(&c->map_lock);
+	i = vma_find(c, addr);
+	if (i >= 0 && c->vmas[i].start == addr) {
+		err = NPU_OK;
+		if (!c->vmas[i].sealed && mprotect(c->vmas[i].host, c->vmas[i].size, PROT_READ))
+			err = NPU_E_NOMEM;
+		else
+			c->vmas[i].sealed = 1;
+	}
+	pthread_mutex_unlock(&c->map_lock);
+	pthread_rwlock_unlock(&c->run_lock);
+	return err;
+}
+
+uint64_t npu_swcore_packed_bytes(struct npu_swcore *c)
+{
+	return __atomic_load_n(&c->packed_bytes, __ATOMIC_RELAXED);
 }
 
 void *npu_swcore_host(struct npu_swcore *c, uint64_t addr, uint64_t len)

@@ -49,6 +49,13 @@ NPU_HIDDEN int npu_swcore_free(struct npu_swcore *c, uint64_t addr);
  * goes now, or when the job running now ends.
  */
 NPU_HIDDEN int npu_swcore_free_async(struct npu_swcore *c, uint64_t addr);
+/*
+ * The buffer at @addr is final: its host view turns read-only, jobs that
+ * write it fault, and the kernels may keep its weights packed beside it.
+ */
+NPU_HIDDEN int npu_swcore_seal(struct npu_swcore *c, uint64_t addr);
+/* Bytes of packed weights kept beside sealed buffers. */
+NPU_HIDDEN uint64_t npu_swcore_packed_bytes(struct npu_swcore *c);
 /* Host view of [addr, addr + len) when it lies inside one buffer, else NULL. */
 NPU_HIDDEN void *npu_swcore_host(struct npu_swcore *c, uint64_t addr, uint64_t len);
 

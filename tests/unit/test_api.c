@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
  * libnpu's API: misuse gets a precise error and changes nothing; fences,
- * priorities, graphs (record once, replay with new inputs), threads.
+ * priorities, graphs (record once, replay with new inputs), threads,
+ * sealed buffers.
  */
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "testlib.h"
 
@@ -702,6 +706,112 @@ static void scales(void **state)
 	assert_true(fabs(npu_scale_to_double(s) / 0.1 - 1) < 1.0 / (1u << 31));
 }
 
+/* One row of int8 activations times 300 x 1024 int4 weights in groups of 32, into @o. */
+static npu_cmd *sealed_matmul(npu_device *dev, const struct t_buf *x, const struct t_buf *xs,
+			      const struct t_buf *w, const struct t_buf *o, const struct t_buf *os)
+{
+	struct npu_tensor tx = npu_tensor_2d(x->bo, 0, 1, 1024, NPU_I8);
+	struct npu_tensor tw = npu_tensor_2d(w->bo, 0, 300, 1024, NPU_I4);
+	struct npu_tensor to = npu_tensor_2d(o->bo, 0, 1, 300, NPU_I16);
+	npu_cmd *cmd;
+
+	assert_int_equal(npu_cmd_create(dev, &cmd), NPU_OK);
+	tx.scale_mode = to.scale_mode = NPU_SCALE_ROW;
+	tx.scale_bo = xs->bo;
+	to.scale_bo = os->bo;
+	tw.scale_mode = NPU_SCALE_GROUP;
+	tw.scale = t_scale(0.001);
+	tw.scale_bo = w->bo;
+	tw.scale_offset = 300 * 512;
+	assert_int_equal(npu_op_matmul(cmd, &tx, &tw, 32, NULL, &to), NPU_OK);
+	return cmd;
+}
+
+/*
+ * Sealed weights give the bits they gave before (the cpu backend packs
+ * int4 ones at their first decode matmul and reads the copy after); the
+ * cpu backend refuses writes to them, from jobs and through the mapping,
+ * and drops the copy with the buffer.
+ */
+static void sealed_buffers(void **state)
+{
+	npu_device *dev = t_open();
+	struct t_buf x = t_alloc(dev, 1024), xs = t_alloc(dev, 8), o = t_alloc(dev, 600);
+	struct t_buf os = t_alloc(dev, 8), w = t_alloc(dev, 300 * 512 + 300 * 32 * 2);
+	struct npu_job_result res;
+	struct npu_memory mem;
+	struct npu_info info;
+	uint8_t want[600], first;
+	npu_cmd *cmd, *bad;
+	int i, status, cpu, packs;
+	pid_t child;
+
+	(void)state;
+	assert_int_equal(npu_query(dev, &info), NPU_OK);
+	cpu = !strcmp(info.backend, "cpu");
+	packs = cpu && strstr(info.name, "avx512") != NULL;
+	t_seed(4242);
+	for (i = 0; i < 1024; i++)
+		((uint8_t *)x.p)[i] = (uint8_t)t_rand();
+	*(struct npu_scale *)xs.p = t_scale(0.02);
+	for (i = 0; i < (int)w.size; i++)
+		((uint8_t *)w.p)[i] = (uint8_t)t_rand();
+	cmd = sealed_matmul(dev, &x, &xs, &w, &o, &os);
+	assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_OK);
+	memcpy(want, o.p, sizeof(want));
+
+	assert_int_equal(npu_bo_seal(NULL, w.bo), NPU_E_INVAL);
+	assert_int_equal(npu_bo_seal(dev, 0), NPU_E_HANDLE);
+	assert_int_equal(npu_bo_seal(dev, w.bo), NPU_OK);
+	assert_int_equal(npu_bo_seal(dev, w.bo), NPU_OK);
+	for (i = 0; i < 3; i++) {
+		memset(o.p, 0, sizeof(want));
+		assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_OK);
+		assert_memory_equal(o.p, want, sizeof(want));
+	}
+	assert_int_equal(npu_memory_usage(NULL, &mem), NPU_E_INVAL);
+	assert_int_equal(npu_memory_usage(dev, NULL), NPU_E_INVAL);
+	assert_int_equal(npu_memory_usage(dev, &mem), NPU_OK);
+	assert_true(mem.buffers >= x.size + xs.size + o.size + os.size + w.size);
+	if (packs)
+		assert_true(mem.packed >= w.size);
+	else
+		assert_int_equal(mem.packed, 0);
+
+	if (cpu) {
+		/* A job writing the sealed buffer faults there; the next job runs. */
+		bad = sealed_matmul(dev, &x, &xs, &w, &w, &os);
+		assert_int_equal(t_run(dev, bad, &res), NPU_JOB_FAULT);
+		assert_int_equal(res.fault_addr, w.addr);
+		npu_cmd_destroy(bad);
+		memset(o.p, 0, sizeof(want));
+		assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_OK);
+		assert_memory_equal(o.p, want, sizeof(want));
+
+		/* A write through the mapping is a segmentation fault. */
+		first = *(volatile uint8_t *)w.p;
+		child = fork();
+		assert_true(child >= 0);
+		if (child == 0) {
+			signal(SIGSEGV, SIG_DFL);
+			(*(volatile uint8_t *)w.p)++;
+			_exit(0);
+		}
+		assert_int_equal(waitpid(child, &status, 0), child);
+		assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+		assert_int_equal(*(volatile uint8_t *)w.p, first);
+	}
+	npu_cmd_destroy(cmd);
+	t_free(dev, &w);
+	assert_int_equal(npu_memory_usage(dev, &mem), NPU_OK);
+	assert_int_equal(mem.packed, 0);
+	t_free(dev, &x);
+	t_free(dev, &xs);
+	t_free(dev, &o);
+	t_free(dev, &os);
+	npu_close(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +827,7 @@ int main(void)
 		cmocka_unit_test(close_with_jobs_in_flight),
 		cmocka_unit_test(profiles),
 		cmocka_unit_test(scales),
+		cmocka_unit_test(sealed_buffers),
 	};
 
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);

@@ -71,6 +71,34 @@ static int have(enum npu_isa isa)
 	return ok;
 }
 
+/*
+ * @mm's weights packed in tiles, against @want: in two calls split at a
+ * column inside a tile (the pool's chunks need not end on one).
+ */
+static void check_packed(struct npu_fw_matmul *mm, struct npu_mm_prep *prep, const __s64 *want)
+{
+	uint32_t tiles = (mm->n + NPU_MM_TILE - 1) / NPU_MM_TILE, cut, i;
+	uint8_t *packed = malloc(npu_mm_packed_bytes(mm));
+
+	assert_non_null(packed);
+	/* Garbage where the packing writes nothing would show. */
+	memset(packed, 0xa5, npu_mm_packed_bytes(mm));
+	npu_mm_pack(mm, packed, 0, tiles / 2);
+	npu_mm_pack(mm, packed, tiles / 2, tiles);
+	memset(mm->v, 0, (size_t)mm->rows * mm->n * 8);
+	prep->packed = packed;
+	cut = (uint32_t)t_rand_range(0, (int32_t)mm->n);
+	npu_mm_packed_avx512(mm, prep, 0, cut);
+	npu_mm_packed_avx512(mm, prep, cut, mm->n);
+	for (i = 0; i < mm->rows * mm->n; i++)
+		if (mm->v[i] != want[i])
+			fail_msg("packed rows %u k %u n %u g %u: v[%u] = %lld, want %lld", mm->rows,
+				 mm->k, mm->n, mm->k / mm->groups_per_row, i, (long long)mm->v[i],
+				 (long long)want[i]);
+	prep->packed = NULL;
+	free(packed);
+}
+
 /* @s through the kernels of @isa, or through @pool when there is one. */
 static void check_shape(const struct shape *s, enum npu_isa isa, struct npu_kernels *pool)
 {
@@ -120,6 +148,8 @@ static void check_shape(const struct shape *s, enum npu_isa isa, struct npu_kern
 			fail_msg("isa %d rows %u k %u n %u g %u x%u w%u: v[%u] = %lld, want %lld", isa,
 				 s->rows, s->k, s->n, s->group, s->x_bits, s->w_bits, i,
 				 (long long)got[i], (long long)want[i]);
+	if (!pool && isa == NPU_ISA_AVX512 && npu_mm_packed_fits(&mm))
+		check_packed(&mm, &prep, want);
 	free(x);
 	free(w);
 	free(f);
@@ -179,6 +209,15 @@ static void level(enum npu_isa isa)
 			/* int8 weights against int16 x, one group per row. */
 			{ 17, 5632, 7, 5632, 16, 8, 0 }, { 33, 1000, 13, 1000, 16, 8, 1 },
 			{ 16, 64, 6, 64, 16, 8, 0 },
+			/*
+			 * Packed int4 tiles: a last block of 128..384 columns,
+			 * groups of 32..512, partial last tiles, up to 15 rows;
+			 * groups of 512 take them at 16 rows too.
+			 */
+			{ 1, 640, 17, 32, 8, 4, 0 }, { 3, 1152, 9, 128, 8, 4, 1 },
+			{ 2, 1024, 8, 512, 8, 4, 0 }, { 1, 1536, 24, 512, 8, 4, 1 },
+			{ 5, 2560, 13, 256, 8, 4, 0 }, { 15, 512, 11, 64, 8, 4, 1 },
+			{ 1, 5632, 31, 32, 8, 4, 0 }, { 16, 1024, 10, 512, 8, 4, 0 },
 		};
 
 		for (i = 0; i < (int)(sizeof(pre) / sizeof(pre[0])); i++)
@@ -197,6 +236,10 @@ static void level(enum npu_isa isa)
 		check_shape(&s, isa, NULL);
 		s.x_bits = 8;
 		check_shape(&s, isa, NULL);
+		/* Packed, in groups of 512. */
+		s.rows = 1;
+		s.group = 512;
+		check_shape(&s, isa, NULL);
 	}
 }
 
@@ -210,6 +253,31 @@ static void avx512_equals_reference(void **state)
 {
 	(void)state;
 	level(NPU_ISA_AVX512);
+}
+
+/* A store of packed weights for one matrix, as the cpu backend's core keeps them. */
+struct one_store {
+	uint8_t *mem;
+	uint64_t bytes;
+	int calls, fresh;
+};
+
+static void *one_store(void *ctx, const struct npu_fw_matmul *mm, uint64_t bytes, int *fresh)
+{
+	struct one_store *st = ctx;
+
+	(void)mm;
+	st->calls++;
+	*fresh = !st->mem;
+	if (!st->mem) {
+		st->mem = malloc(bytes);
+		assert_non_null(st->mem);
+		memset(st->mem, 0xa5, bytes);
+		st->bytes = bytes;
+		st->fresh++;
+	}
+	assert_int_equal(bytes, st->bytes);
+	return st->mem;
 }
 
 /* The pool splits the columns; results are the same at any thread count. */
@@ -249,6 +317,21 @@ static void pool_equals_reference(void **state)
 			assert_int_equal(npu_kernels_matmul(k, &mm), 0);
 			assert_memory_equal(got, want, 900 * 8);
 		}
+	}
+	/* Sealed weights: packed by the pool at the first call, read packed after. */
+	if (npu_kernels_isa(k) == NPU_ISA_AVX512) {
+		struct one_store st = { 0 };
+
+		npu_kernels_set_store(k, one_store, &st);
+		for (i = 0; i < 20; i++) {
+			memset(got, 0, 900 * 8);
+			assert_int_equal(npu_kernels_matmul(k, &mm), 0);
+			assert_memory_equal(got, want, 900 * 8);
+		}
+		assert_int_equal(st.calls, 20);
+		assert_int_equal(st.fresh, 1);
+		npu_kernels_set_store(k, NULL, NULL);
+		free(st.mem);
 	}
 	/*
 	 * GEMMs through the pool: a last 1..4 rows go to the per-row kernels

@@ -121,6 +121,10 @@ static int dmat_new(struct npu_engine *e, const float *w, size_t at, int32_t row
 	if (!err) {
 		memcpy(d->b.p, q.q, qbytes);
 		memcpy((char *)d->b.p + d->factors_off, q.factors, fbytes);
+		/* Final: the cpu backend may keep them in its kernels' layout. */
+		err = npu_bo_seal(e->dev, d->b.bo);
+	}
+	if (!err) {
 		d->rows = rows;
 		d->cols = cols;
 		d->group = q.group_size;
@@ -506,6 +510,13 @@ void engine_trace(const struct npu_engine *e, int l, float *out)
 uint64_t engine_device_bytes(const struct npu_engine *e)
 {
 	return e->bytes;
+}
+
+uint64_t engine_packed_bytes(const struct npu_engine *e)
+{
+	struct npu_memory m;
+
+	return npu_memory_usage(e->dev, &m) ? 0 : m.packed;
 }
 
 uint64_t engine_weight_bytes(const struct npu_engine *e)

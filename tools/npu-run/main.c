@@ -443,6 +443,7 @@ int main(int argc, char **argv)
 		double prefill_tps = t_prefill > 0 ? n_prompt / t_prefill : 0;
 		const char *devname = run.dev ? info.backend : "float";
 		uint64_t bytes = run.dev ? engine_device_bytes(run.dev) : 0;
+		uint64_t packed = run.dev ? engine_packed_bytes(run.dev) : 0;
 
 		if (a.json) {
 			printf("{\"device\": ");
@@ -454,6 +455,7 @@ int main(int argc, char **argv)
 			       decode_tps);
 			printf(", \"time_to_first_token_s\": %.4f, \"load_s\": %.3f", t_first, t_load);
 			printf(", \"device_memory_bytes\": %llu", (unsigned long long)bytes);
+			printf(", \"packed_weights_bytes\": %llu", (unsigned long long)packed);
 			printf(", \"tokens\": [");
 			for (i = 0; i < n; i++)
 				printf("%s%d", i ? ", " : "", tokens[i]);
@@ -492,9 +494,10 @@ int main(int argc, char **argv)
 			       a.model ? a.model : a.synthetic ? a.synthetic : "synthetic tiny",
 			       m.cfg.dim, m.cfg.n_layers, m.cfg.vocab_size);
 			printf("prompt %d tokens: prefill %.1f tok/s; generated %d tokens: decode %.1f tok/s;"
-			       " first token after %.1f ms; load %.2f s; device memory %.2f MiB\n",
+			       " first token after %.1f ms; load %.2f s; device memory %.2f MiB"
+			       " (and %.2f MiB of packed weights)\n",
 			       n_prompt, prefill_tps, gen, decode_tps, t_first * 1e3, t_load,
-			       bytes / 1048576.0);
+			       bytes / 1048576.0, packed / 1048576.0);
 			if (a.compare) {
 				printf("vs float, teacher-forced on these %d positions: top-1 agreement %.1f%%,"
 				       " mean KL %.3g, perplexity float %.3f / device %.3f\n",

@@ -27,6 +27,8 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
  */
 int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, float *logits);
 uint64_t engine_device_bytes(const struct npu_engine *e);
+/* Bytes the backend keeps beside the sealed weights (the cpu backend's packed int4). */
+uint64_t engine_packed_bytes(const struct npu_engine *e);
 /* Bytes of the matrices one decode step reads in full (integers and factors). */
 uint64_t engine_weight_bytes(const struct npu_engine *e);
 /* With opts.trace: layer @l's output for the last token run, dequantized. */

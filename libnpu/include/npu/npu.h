@@ -146,6 +146,25 @@ NPU_API int npu_bo_map(npu_device *dev, npu_bo bo, void **ptr);
 NPU_API int npu_bo_unmap(npu_device *dev, npu_bo bo);
 /** npu_bo_info - the buffer's device address and size. */
 NPU_API int npu_bo_info(npu_device *dev, npu_bo bo, uint64_t *dev_addr, uint64_t *size);
+/**
+ * npu_bo_seal - promise that the buffer's bytes no longer change: neither
+ * the host nor a job writes them again (model weights, once loaded). A
+ * backend may then keep them in layouts of its own kernels: the cpu
+ * backend packs int4 weights for its decode matmuls (npu_memory_usage()
+ * counts the copies). The cpu backend holds the promise for you: its
+ * mapping turns read-only (a write through it is a segmentation fault)
+ * and a job that writes the buffer ends NPU_JOB_FAULT. Other backends
+ * accept the call and change nothing. A seal is for the buffer's life.
+ */
+NPU_API int npu_bo_seal(npu_device *dev, npu_bo bo);
+
+struct npu_memory {
+	uint64_t buffers;	/**< bytes of the device's live buffers */
+	uint64_t packed;	/**< bytes the backend keeps beside sealed buffers */
+};
+
+/** npu_memory_usage - the host memory a device's buffers take. */
+NPU_API int npu_memory_usage(npu_device *dev, struct npu_memory *mem);
 
 /* ---- tensors ------------------------------------------------------- */
 

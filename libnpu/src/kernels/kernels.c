@@ -56,6 +56,11 @@ struct npu_kernels {
 	int has_tail;
 	uint8_t *buf;
 	size_t buf_size;
+	/* Where sealed weights are kept packed, and the call packing them. */
+	npu_packed_store_fn store;
+	void *store_ctx;
+	const struct npu_fw_matmul *pack_mm;
+	uint8_t *pack_dst;
 	__s64 *partial;		/* VALUES: each worker's sums, [n_threads - 1][n_heads * head_dim] */
 	size_t partial_size;
 };
@@ -86,11 +91,25 @@ static void matmul_share(struct npu_kernels *k, int index NPU_UNUSED)
 			npu_mm_avx2(mm, &k->prep, n0, n1);
 			continue;
 		}
-		npu_mm_avx512(mm, &k->prep, n0, n1);
+		if (k->prep.packed)
+			npu_mm_packed_avx512(mm, &k->prep, n0, n1);
+		else
+			npu_mm_avx512(mm, &k->prep, n0, n1);
 		/* The same columns' weights again, still in this core's cache. */
-		if (k->has_tail)
+		if (k->has_tail && k->prep_tail.packed)
+			npu_mm_packed_avx512(&k->tail, &k->prep_tail, n0, n1);
+		else if (k->has_tail)
 			npu_mm_avx512(&k->tail, &k->prep_tail, n0, n1);
 	}
+}
+
+/* Packing sealed weights, a chunk of tiles at a time. */
+static void pack_share(struct npu_kernels *k, int index NPU_UNUSED)
+{
+	uint32_t t0, t1;
+
+	while (take(k, (k->pack_mm->n + NPU_MM_TILE - 1) / NPU_MM_TILE, &t0, &t1))
+		npu_mm_pack(k->pack_mm, k->pack_dst, t0, t1);
 }
 
 /* ATTENTION's rows in chunks; VALUES into the caller's acc or a worker's partial sums. */
@@ -253,6 +272,12 @@ void npu_kernels_destroy(struct npu_kernels *k)
 	free(k);
 }
 
+void npu_kernels_set_store(struct npu_kernels *k, npu_packed_store_fn store, void *ctx)
+{
+	k->store = store;
+	k->store_ctx = ctx;
+}
+
 enum npu_isa npu_kernels_isa(const struct npu_kernels *k)
 {
 	return k->isa;
@@ -350,6 +375,31 @@ static void run_pool(struct npu_kernels *k, void (*share)(struct npu_kernels *k,
 	pthread_mutex_unlock(&k->lock);
 }
 
+/* Tiles per chunk of packing: 64 KiB or more of weights. */
+#define PACK_CHUNK 16
+
+/*
+ * @mm's weights packed, when they are sealed: packed on the pool at their
+ * first use, read from the store after. NULL: the firmware's layout.
+ */
+static const uint8_t *packed_weights(struct npu_kernels *k, const struct npu_fw_matmul *mm)
+{
+	uint32_t tiles = (mm->n + NPU_MM_TILE - 1) / NPU_MM_TILE;
+	int fresh = 0, active;
+	uint8_t *p;
+
+	if (!k->store || !npu_mm_packed_fits(mm))
+		return NULL;
+	p = k->store(k->store_ctx, mm, npu_mm_packed_bytes(mm), &fresh);
+	if (p && fresh) {
+		active = (int)((tiles + PACK_CHUNK - 1) / PACK_CHUNK);
+		k->pack_mm = mm;
+		k->pack_dst = p;
+		run_pool(k, pack_share, active > k->n_threads ? k->n_threads : active, PACK_CHUNK);
+	}
+	return p;
+}
+
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 {
 	struct npu_kernels *k = ctx;
@@ -358,6 +408,10 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 
 	if (k->isa == NPU_ISA_SCALAR || prepare(k, mm))
 		return 1;
+	if (k->isa == NPU_ISA_AVX512) {
+		k->prep.packed = packed_weights(k, k->mm);
+		k->prep_tail.packed = k->has_tail ? packed_weights(k, &k->tail) : NULL;
+	}
 	active = (int)(mm->n / MIN_COLUMNS_PER_THREAD);
 	active = active < 1 ? 1 : active > k->n_threads ? k->n_threads : active;
 	/* Whole 48-column GEMM chunks; 64 columns at least otherwise (a chunk has a cost). */

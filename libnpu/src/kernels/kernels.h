@@ -36,6 +36,7 @@ struct npu_mm_prep {
 	const int32_t *nsxg;	/* unpacked GEMM, int8 x: [rows / 16][npu_mm_sum_groups][16] */
 	const int16_t *x4;	/* npu_mm_s16s4_fits: row r at r * 4 * x4_phase */
 	uint64_t x4_phase;
+	const uint8_t *packed;	/* npu_mm_packed_fits: the weights packed, or NULL */
 };
 
 /*
@@ -94,6 +95,56 @@ static inline int npu_mm_s16s4_fits(const struct npu_fw_matmul *mm)
 
 	return mm->x_bits == 16 && mm->w_bits == 4 && g >= 16 && (128 % g == 0 || g % 128 == 0);
 }
+
+/*
+ * Int4 weights against int8 activations in groups of 32..512 columns
+ * (powers of two), k a multiple of 128, where no GEMM takes them (decode):
+ * the weights as the firmware lays them out take five loads per 64 bytes
+ * streamed, which holds one thread well under the memory's bandwidth. A
+ * sealed buffer's weights (npu_bo_seal) are packed once instead, in tiles
+ * of NPU_MM_TILE rows: each 512 columns of k (a block; the last may be
+ * shorter) hold the tile's rows' nibbles, then their factors, padded to
+ * 64 bytes. One stream, and a block's activations stay in registers for
+ * all the tile's rows.
+ */
+#define NPU_MM_TILE 8
+#define NPU_MM_BLOCK 512
+
+static inline int npu_mm_packed_fits(const struct npu_fw_matmul *mm)
+{
+	uint32_t g = mm->k / mm->groups_per_row;
+
+	return mm->x_bits == 8 && mm->w_bits == 4 && g >= 32 && g <= NPU_MM_BLOCK &&
+	       !(g & (g - 1)) && mm->k % 128 == 0 && !npu_mm_gemm_unpacked_fits(mm);
+}
+
+/* Bytes of a packed block of @kb columns in groups of @g. */
+static inline uint64_t npu_mm_block_bytes(uint32_t kb, uint32_t g)
+{
+	return (uint64_t)NPU_MM_TILE * kb / 2 + ((uint64_t)NPU_MM_TILE * 2 * kb / g + 63) / 64 * 64;
+}
+
+/* Bytes of a packed tile. */
+static inline uint64_t npu_mm_tile_bytes(const struct npu_fw_matmul *mm)
+{
+	uint32_t g = mm->k / mm->groups_per_row, last = mm->k % NPU_MM_BLOCK;
+
+	return mm->k / NPU_MM_BLOCK * npu_mm_block_bytes(NPU_MM_BLOCK, g) +
+	       (last ? npu_mm_block_bytes(last, g) : 0);
+}
+
+/* Bytes of @mm's weights packed (the last tile padded with zero rows). */
+static inline uint64_t npu_mm_packed_bytes(const struct npu_fw_matmul *mm)
+{
+	return ((uint64_t)mm->n + NPU_MM_TILE - 1) / NPU_MM_TILE * npu_mm_tile_bytes(mm);
+}
+
+/* Pack tiles t0..t1 of @mm's weights into @dst (npu_mm_packed_bytes of it). */
+NPU_HIDDEN void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0,
+			    uint32_t t1);
+/* v[r][n] for n in [n0, n1), all rows, from p->packed. */
+NPU_HIDDEN void npu_mm_packed_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
+				     uint32_t n0, uint32_t n1);
 
 /* Elements of one phase of a prepared int16 row: k / 4, staggered by 64 bytes. */
 #define NPU_MM_X4_PHASE(k) ((uint64_t)(k) / 4 + 32)
@@ -172,6 +223,16 @@ NPU_HIDDEN int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r);
 NPU_HIDDEN int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm);
 /* The npu_fw_core.silu hook (AVX-512), long rows split over the pool. */
 NPU_HIDDEN int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s);
+/*
+ * Where packed weights are kept (the cpu backend's core, swcore.c): room
+ * for @bytes of @mm's weights packed, tied to the sealed buffers that hold
+ * its weights and factors. *@fresh says the room is new and must be
+ * filled; NULL when either buffer is not sealed, or no memory is left.
+ */
+typedef void *(*npu_packed_store_fn)(void *ctx, const struct npu_fw_matmul *mm, uint64_t bytes,
+				     int *fresh);
+NPU_HIDDEN void npu_kernels_set_store(struct npu_kernels *k, npu_packed_store_fn store,
+				      void *ctx);
 /* Install in @core the hooks this level answers: MATMUL from AVX2 up, the rest with AVX-512. */
 NPU_HIDDEN void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core);
 

@@ -14,6 +14,7 @@
 
 #include "kernels.h"
 #include "mask_avx512.h"
+#include "s4_avx512.h"
 
 /* The sum of 16 int32 lanes, in 64 bits (lanes may each be near 2^27). */
 static inline int64_t hsum(__m512i v)
@@ -125,31 +126,6 @@ static inline int64_t dot_s16s4(const int16_t *x, const uint8_t *w, uint32_t len
 		}
 	}
 	return total;
-}
-
-/*
- * One 128-element step of row_u8s4 on 64 weight bytes @b, each nibble n
- * taken as n ^ 8 = w + 8, against x's even (@e) and odd (@o) elements:
- * lane i holds elements
- * 8i..8i+7's sum, started at its correction (@nsx: -8 * sum(x)), times its
- * group's factor (@fv). |sum| <= 8 * 8 * 128 and a factor <= 65535: a
- * lane's product is under 2^29, and four steps' sum fits int32.
- */
-static inline __m512i u8s4_step(__m512i b, __m512i e, __m512i o, __m512i nsx, __m512i fv)
-{
-	const __m512i lo4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
-	/* (n & 0x0f) ^ 8 in one instruction: 0x6a is (A & B) ^ C. */
-	__m512i d = _mm512_dpbusd_epi32(nsx, _mm512_ternarylogic_epi32(b, lo4, eight, 0x6a), e);
-
-	d = _mm512_dpbusd_epi32(d, _mm512_ternarylogic_epi32(_mm512_srli_epi16(b, 4), lo4, eight,
-							     0x6a), o);
-	return _mm512_mullo_epi32(d, fv);
-}
-
-static inline __m512i widen_add(__m512i acc, __m512i s)
-{
-	acc = _mm512_add_epi64(acc, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s)));
-	return _mm512_add_epi64(acc, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1)));
 }
 
 /*
