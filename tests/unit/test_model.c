@@ -304,6 +304,62 @@ static void device_equals_cpu(void **state)
 	npu_model_free(&m);
 }
 
+/*
+ * The cpu backend at its best level reads the sealed int4 weights packed
+ * for its decode kernels (where the CPU has AVX-512 VNNI): token for token
+ * and logit for logit what its scalar level, the firmware's own loops,
+ * computes from the ABI layout.
+ */
+static void packed_equals_scalar(void **state)
+{
+	struct engine_opts eo = { 4, 32, 0, 0 };
+	struct npu_model m;
+	struct npu_tokenizer t;
+	struct npu_engine *a, *b;
+	struct npu_memory mem;
+	struct npu_info info;
+	npu_device *best, *scalar;
+	int32_t ta[128], tb[128];
+	float la[512], lb[512];
+	char err[256];
+	int n, i;
+
+	(void)state;
+	load(&m, &t);
+	assert_int_equal(npu_open("cpu", &best), NPU_OK);
+	setenv("NPU_CPU_ISA", "scalar", 1);
+	assert_int_equal(npu_open("cpu", &scalar), NPU_OK);
+	unsetenv("NPU_CPU_ISA");
+	assert_int_equal(engine_create(best, &m, &eo, &a, err, sizeof(err)), NPU_OK);
+	assert_int_equal(engine_create(scalar, &m, &eo, &b, err, sizeof(err)), NPU_OK);
+	n = generate(a, NULL, &t, 40, ta);
+	assert_int_equal(generate(b, NULL, &t, 40, tb), n);
+	assert_memory_equal(ta, tb, (size_t)n * sizeof(*ta));
+	for (i = 0; i + 1 < n; i++) {
+		assert_int_equal(engine_forward(a, &ta[i], 1, i, la), NPU_OK);
+		assert_int_equal(engine_forward(b, &ta[i], 1, i, lb), NPU_OK);
+		assert_memory_equal(la, lb, sizeof(la));
+	}
+	/*
+	 * The packed copies exist on the AVX-512 level only (not in the QEMU
+	 * guest's CPU; test_kernels fails CI on a host without it).
+	 */
+	assert_int_equal(npu_query(best, &info), NPU_OK);
+	assert_int_equal(npu_memory_usage(best, &mem), NPU_OK);
+	if (strstr(info.name, "avx512"))
+		assert_true(mem.packed > 0);
+	else
+		assert_int_equal(mem.packed, 0);
+	assert_int_equal(npu_memory_usage(scalar, &mem), NPU_OK);
+	assert_int_equal(mem.packed, 0);
+	engine_destroy(a);
+	engine_destroy(b);
+	npu_close(scalar);
+	npu_close(best);
+	npu_tokenizer_free(&t);
+	npu_model_free(&m);
+}
+
 /* With tracing, each layer's output is close to the float model's (W8). */
 static void layer_trace_w8(void **state)
 {
@@ -531,6 +587,7 @@ int main(void)
 		cmocka_unit_test(prefill_equals_steps),
 		cmocka_unit_test(profile_counts),
 		cmocka_unit_test(device_equals_cpu),
+		cmocka_unit_test(packed_equals_scalar),
 		cmocka_unit_test(layer_trace_w8),
 		cmocka_unit_test(tokenizer_round_trip),
 		cmocka_unit_test(quantize_bounds),

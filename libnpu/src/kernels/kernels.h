@@ -98,7 +98,7 @@ static inline int npu_mm_s16s4_fits(const struct npu_fw_matmul *mm)
 
 /*
  * Int4 weights against int8 activations in groups of 32..512 columns
- * (powers of two), k a multiple of 128, where no GEMM takes them (decode):
+ * (powers of two), where no GEMM takes them (decode):
  * the weights as the firmware lays them out take five loads per 64 bytes
  * streamed, which holds one thread well under the memory's bandwidth. A
  * sealed buffer's weights (npu_bo_seal) are packed once instead, in tiles
@@ -115,7 +115,7 @@ static inline int npu_mm_packed_fits(const struct npu_fw_matmul *mm)
 	uint32_t g = mm->k / mm->groups_per_row;
 
 	return mm->x_bits == 8 && mm->w_bits == 4 && g >= 32 && g <= NPU_MM_BLOCK &&
-	       !(g & (g - 1)) && mm->k % 128 == 0 && !npu_mm_gemm_unpacked_fits(mm);
+	       !(g & (g - 1)) && !npu_mm_gemm_unpacked_fits(mm);
 }
 
 /* Bytes of a packed block of @kb columns in groups of @g. */

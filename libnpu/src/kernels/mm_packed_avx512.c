@@ -27,39 +27,50 @@ void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0, uint
 			uint32_t per = kb / g;
 			uint8_t *f = b + NPU_MM_TILE * kb / 2;
 
-			memset(b, 0, npu_mm_block_bytes(kb, g));
-			for (r = 0; r < NPU_MM_TILE && t * NPU_MM_TILE + r < mm->n; r++) {
+			for (r = 0; r < NPU_MM_TILE; r++) {
 				uint64_t n = (uint64_t)t * NPU_MM_TILE + r;
 
-				memcpy(b + r * kb / 2, mm->w + n * mm->w_stride + k0 / 2, kb / 2);
-				memcpy(f + r * per * 2, mm->factors + n * gpr + k0 / g, per * 2);
+				if (n < mm->n) {
+					memcpy(b + r * kb / 2, mm->w + n * mm->w_stride + k0 / 2,
+					       kb / 2);
+					memcpy(f + r * per * 2, mm->factors + n * gpr + k0 / g,
+					       per * 2);
+				} else {
+					/* Rows past n: zero factors, so they sum to nothing. */
+					memset(b + r * kb / 2, 0, kb / 2);
+					memset(f + r * per * 2, 0, per * 2);
+				}
 			}
+			/* The factors' padding. */
+			memset(f + NPU_MM_TILE * per * 2, 0,
+			       npu_mm_block_bytes(kb, g) - NPU_MM_TILE * kb / 2 - NPU_MM_TILE * per * 2);
 			b += npu_mm_block_bytes(kb, g);
 		}
 	}
 }
 
 /*
- * One block of @steps (1..4) 128-column steps of a tile against one row
- * of prepared activations (@xe, @xo, @nsx8 at the block's first column),
+ * One whole block of a tile, four 128-column steps, against one row of
+ * prepared activations (@xe, @xo, @nsx8 at the block's first column),
  * into the rows' int64 sums @acc. Lane i of step s covers columns
  * 128s + 8i..+7 of the block: its group is (128s + 8i) >> @lg, among the
- * block's @per factors of each row.
+ * block's factors of each row.
  */
 static inline __attribute__((always_inline)) void
-tile_block(const uint8_t *b, uint32_t kb, uint32_t lg, const uint8_t *xe, const uint8_t *xo,
-	   const int32_t *nsx8, uint32_t steps, __m512i acc[NPU_MM_TILE])
+tile_block(const uint8_t *b, uint32_t lg, const uint8_t *xe, const uint8_t *xo, const int32_t *nsx8,
+	   __m512i acc[NPU_MM_TILE])
 {
 	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 					       15);
 	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32(lg));
+	const uint32_t kb = NPU_MM_BLOCK, per = kb >> lg;
 	const uint8_t *f = b + NPU_MM_TILE * kb / 2;
-	uint32_t per = kb >> lg, s, r;
+	uint32_t s, r;
 	__mmask16 fm = first16(per);
 	__m512i e[4], o[4], nx[4];
 
 #pragma GCC unroll 4
-	for (s = 0; s < steps; s++) {
+	for (s = 0; s < 4; s++) {
 		e[s] = _mm512_loadu_si512(xe + s * 64);
 		o[s] = _mm512_loadu_si512(xo + s * 64);
 		nx[s] = _mm512_loadu_si512(nsx8 + s * 16);
@@ -70,7 +81,7 @@ tile_block(const uint8_t *b, uint32_t kb, uint32_t lg, const uint8_t *xe, const 
 		__m512i sum = _mm512_setzero_si512();
 
 #pragma GCC unroll 4
-		for (s = 0; s < steps; s++) {
+		for (s = 0; s < 4; s++) {
 			__m512i fv = _mm512_permutexvar_epi32(
 				_mm512_add_epi32(idx, _mm512_set1_epi32((int)((128 * s) >> lg))), fw);
 
@@ -81,26 +92,66 @@ tile_block(const uint8_t *b, uint32_t kb, uint32_t lg, const uint8_t *xe, const 
 	}
 }
 
-/* One tile's sums for activation row @r into @out. */
+/*
+ * A last block shorter than NPU_MM_BLOCK (any multiple of 32 columns): its
+ * own sums, added to @out. The bytes past the block's columns are masked
+ * off: zero weights and activations add nothing.
+ */
+static __attribute__((noinline)) void
+tile_last_block(const uint8_t *b, uint32_t kb, uint32_t lg, const uint8_t *xe, const uint8_t *xo,
+		const int32_t *nsx8, int64_t out[NPU_MM_TILE])
+{
+	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+					       15);
+	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32(lg));
+	const uint8_t *f = b + NPU_MM_TILE * kb / 2;
+	uint32_t per = kb >> lg, s, r;
+
+	for (r = 0; r < NPU_MM_TILE; r++) {
+		__m512i fw = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(first16(per),
+									    f + r * per * 2));
+		__m512i acc = _mm512_setzero_si512();
+
+		for (s = 0; s * 128 < kb; s++) {
+			__mmask64 m = first64((kb - s * 128) / 2);
+			__m512i fv = _mm512_permutexvar_epi32(
+				_mm512_add_epi32(idx, _mm512_set1_epi32((int)((128 * s) >> lg))), fw);
+
+			acc = widen_add(acc, u8s4_step(
+				_mm512_maskz_loadu_epi8(m, b + r * kb / 2 + s * 64),
+				_mm512_maskz_loadu_epi8(m, xe + s * 64),
+				_mm512_maskz_loadu_epi8(m, xo + s * 64),
+				_mm512_maskz_loadu_epi32(first16((kb - s * 128) / 8), nsx8 + s * 16),
+				fv));
+		}
+		out[r] += _mm512_reduce_add_epi64(acc);
+	}
+}
+
+/*
+ * One tile's sums for activation row @r into @out. The whole blocks'
+ * loop has only constants for the compiler to work with, so the tile's
+ * sums stay in registers.
+ */
 static void tile_row(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 		     const uint8_t *b, uint32_t r, int64_t out[NPU_MM_TILE])
 {
 	uint32_t g = mm->k / mm->groups_per_row, lg = (uint32_t)__builtin_ctz(g), k0, i;
 	const uint8_t *xe = p->xe + r * p->x_stride, *xo = p->xo + r * p->x_stride;
 	const int32_t *nsx8 = p->nsx8 + (uint64_t)r * (mm->k / 8);
+	uint64_t block = npu_mm_block_bytes(NPU_MM_BLOCK, g);
 	__m512i acc[NPU_MM_TILE];
 
+#pragma GCC unroll 8
 	for (i = 0; i < NPU_MM_TILE; i++)
 		acc[i] = _mm512_setzero_si512();
-	for (k0 = 0; k0 + NPU_MM_BLOCK <= mm->k; k0 += NPU_MM_BLOCK) {
-		tile_block(b, NPU_MM_BLOCK, lg, xe + k0 / 2, xo + k0 / 2, nsx8 + k0 / 8, 4, acc);
-		b += npu_mm_block_bytes(NPU_MM_BLOCK, g);
-	}
-	if (k0 < mm->k)
-		tile_block(b, mm->k - k0, lg, xe + k0 / 2, xo + k0 / 2, nsx8 + k0 / 8,
-			   (mm->k - k0) / 128, acc);
+	for (k0 = 0; k0 + NPU_MM_BLOCK <= mm->k; k0 += NPU_MM_BLOCK, b += block)
+		tile_block(b, lg, xe + k0 / 2, xo + k0 / 2, nsx8 + k0 / 8, acc);
+#pragma GCC unroll 8
 	for (i = 0; i < NPU_MM_TILE; i++)
 		out[i] = _mm512_reduce_add_epi64(acc[i]);
+	if (k0 < mm->k)
+		tile_last_block(b, mm->k - k0, lg, xe + k0 / 2, xo + k0 / 2, nsx8 + k0 / 8, out);
 }
 
 void npu_mm_packed_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
