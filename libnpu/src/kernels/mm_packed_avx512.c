@@ -50,27 +50,27 @@ void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0, uint
 }
 
 /*
- * One whole block of a tile, four 128-column steps, against one row of
- * prepared activations (@xe, @xo, @nsx8 at the block's first column),
- * into the rows' int64 sums @acc. Lane i of step s covers columns
- * 128s + 8i..+7 of the block: its group is (128s + 8i) >> @lg, among the
- * block's factors of each row.
+ * A block of a tile, @steps (a constant, 1..4) 128-column steps, against
+ * one row of prepared activations (@xe, @xo, @nsx8 at the block's first
+ * column), into the rows' int64 sums @acc. Lane i of step s covers
+ * columns 128s + 8i..+7 of the block: its group is (128s + 8i) >> @lg,
+ * among the block's factors of each row.
  */
 static inline __attribute__((always_inline)) void
-tile_block(const uint8_t *b, uint32_t lg, const uint8_t *xe, const uint8_t *xo, const int32_t *nsx8,
-	   __m512i acc[NPU_MM_TILE])
+tile_block(const uint8_t *b, uint32_t steps, uint32_t lg, const uint8_t *xe, const uint8_t *xo,
+	   const int32_t *nsx8, __m512i acc[NPU_MM_TILE])
 {
 	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 					       15);
 	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32(lg));
-	const uint32_t kb = NPU_MM_BLOCK, per = kb >> lg;
+	const uint32_t kb = 128 * steps, per = kb >> lg;
 	const uint8_t *f = b + NPU_MM_TILE * kb / 2;
 	uint32_t s, r;
 	__mmask16 fm = first16(per);
 	__m512i e[4], o[4], nx[4];
 
 #pragma GCC unroll 4
-	for (s = 0; s < 4; s++) {
+	for (s = 0; s < steps; s++) {
 		e[s] = _mm512_loadu_si512(xe + s * 64);
 		o[s] = _mm512_loadu_si512(xo + s * 64);
 		nx[s] = _mm512_loadu_si512(nsx8 + s * 16);
@@ -81,7 +81,7 @@ tile_block(const uint8_t *b, uint32_t lg, const uint8_t *xe, const uint8_t *xo, 
 		__m512i sum = _mm512_setzero_si512();
 
 #pragma GCC unroll 4
-		for (s = 0; s < 4; s++) {
+		for (s = 0; s < steps; s++) {
 			__m512i fv = _mm512_permutexvar_epi32(
 				_mm512_add_epi32(idx, _mm512_set1_epi32((int)((128 * s) >> lg))), fw);
 
@@ -93,13 +93,12 @@ tile_block(const uint8_t *b, uint32_t lg, const uint8_t *xe, const uint8_t *xo, 
 }
 
 /*
- * A last block shorter than NPU_MM_BLOCK (any multiple of 32 columns): its
- * own sums, added to @out. The bytes past the block's columns are masked
- * off: zero weights and activations add nothing.
+ * A last block whose columns are not a multiple of 128: one step at a
+ * time, the bytes past the block's columns masked off (zero weights and
+ * activations add nothing).
  */
-static __attribute__((noinline)) void
-tile_last_block(const uint8_t *b, uint32_t kb, uint32_t lg, const uint8_t *xe, const uint8_t *xo,
-		const int32_t *nsx8, int64_t out[NPU_MM_TILE])
+static void tile_masked_block(const uint8_t *b, uint32_t kb, uint32_t lg, const uint8_t *xe,
+			      const uint8_t *xo, const int32_t *nsx8, int64_t out[NPU_MM_TILE])
 {
 	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 					       15);
@@ -129,6 +128,33 @@ tile_last_block(const uint8_t *b, uint32_t kb, uint32_t lg, const uint8_t *xe, c
 }
 
 /*
+ * A last block shorter than NPU_MM_BLOCK: its own sums, added to @out
+ * (apart from the whole blocks' loop, whose sums then stay in registers).
+ */
+static __attribute__((noinline)) void
+tile_last_block(const uint8_t *b, uint32_t kb, uint32_t lg, const uint8_t *xe, const uint8_t *xo,
+		const int32_t *nsx8, int64_t out[NPU_MM_TILE])
+{
+	__m512i acc[NPU_MM_TILE];
+	uint32_t i;
+
+	if (kb % 128) {
+		tile_masked_block(b, kb, lg, xe, xo, nsx8, out);
+		return;
+	}
+	for (i = 0; i < NPU_MM_TILE; i++)
+		acc[i] = _mm512_setzero_si512();
+	if (kb == 384)
+		tile_block(b, 3, lg, xe, xo, nsx8, acc);
+	else if (kb == 256)
+		tile_block(b, 2, lg, xe, xo, nsx8, acc);
+	else
+		tile_block(b, 1, lg, xe, xo, nsx8, acc);
+	for (i = 0; i < NPU_MM_TILE; i++)
+		out[i] += _mm512_reduce_add_epi64(acc[i]);
+}
+
+/*
  * One tile's sums for activation row @r into @out. The whole blocks'
  * loop has only constants for the compiler to work with, so the tile's
  * sums stay in registers.
@@ -146,7 +172,7 @@ static void tile_row(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p
 	for (i = 0; i < NPU_MM_TILE; i++)
 		acc[i] = _mm512_setzero_si512();
 	for (k0 = 0; k0 + NPU_MM_BLOCK <= mm->k; k0 += NPU_MM_BLOCK, b += block)
-		tile_block(b, lg, xe + k0 / 2, xo + k0 / 2, nsx8 + k0 / 8, acc);
+		tile_block(b, 4, lg, xe + k0 / 2, xo + k0 / 2, nsx8 + k0 / 8, acc);
 #pragma GCC unroll 8
 	for (i = 0; i < NPU_MM_TILE; i++)
 		out[i] = _mm512_reduce_add_epi64(acc[i]);
