@@ -26,7 +26,8 @@
 /* A copy of a sealed buffer's weights in the kernels' layout, and what it is of. */
 struct packed {
 	struct packed *next;
-	uint64_t w_addr, factors_addr, w_stride, bytes;
+	uint64_t w_addr, factors_addr, w_stride;
+	uint64_t bytes, span;	/* the kernels' size; what was allocated (whole pages) */
 	uint32_t w_bits, k, n, groups_per_row;
 	void *data;
 };
@@ -231,7 +232,7 @@ static __u64 clock_ns(void *unused)
  * grants them (fewer TLB misses; hardware prefetch need not stop every
  * 4 KiB), which gained 5-15% on the M = 1 int4 matmuls of a 1B model here
  * (medians of 4-5 runs). Fresh anonymous pages are zero and committed on
- * first touch, as calloc's are.
+ * first touch; smaller buffers are zeroed (committed) here.
  */
 static void *host_alloc(uint64_t span)
 {
@@ -273,8 +274,8 @@ static void host_free(struct npu_swcore *c, const struct vma *v)
 
 	for (; e; e = next) {
 		next = e->next;
-		__atomic_fetch_sub(&c->packed_bytes, e->bytes, __ATOMIC_RELAXED);
-		host_release(e->data, e->bytes);
+		__atomic_fetch_sub(&c->packed_bytes, e->span, __ATOMIC_RELAXED);
+		host_release(e->data, e->span);
 		free(e);
 	}
 	/* free() writes into what it frees. */
@@ -325,8 +326,10 @@ static void *packed_store(void *ctx, const struct npu_fw_matmul *mm, uint64_t by
 	if (e || !v)
 		return e ? e->data : NULL;
 	e = calloc(1, sizeof(*e));
-	if (e)
-		e->data = host_alloc((bytes + VA_ALIGN - 1) & ~(VA_ALIGN - 1));
+	if (e) {
+		e->span = (bytes + VA_ALIGN - 1) & ~(VA_ALIGN - 1);
+		e->data = host_alloc(e->span);
+	}
 	if (!e || !e->data) {
 		free(e);
 		return NULL;
@@ -334,7 +337,7 @@ static void *packed_store(void *ctx, const struct npu_fw_matmul *mm, uint64_t by
 	e->w_addr = mm->w_addr;
 	e->factors_addr = mm->factors_addr;
 	e->w_stride = mm->w_stride;
-	e->bytes = (bytes + VA_ALIGN - 1) & ~(VA_ALIGN - 1);
+	e->bytes = bytes;
 	e->w_bits = mm->w_bits;
 	e->k = mm->k;
 	e->n = mm->n;
@@ -345,11 +348,11 @@ static void *packed_store(void *ctx, const struct npu_fw_matmul *mm, uint64_t by
 	if (v) {
 		e->next = v->packed;
 		v->packed = e;
-		__atomic_fetch_add(&c->packed_bytes, e->bytes, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&c->packed_bytes, e->span, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&c->map_lock);
 	if (!v) {
-		host_release(e->data, e->bytes);
+		host_release(e->data, e->span);
 		free(e);
 		return NULL;
 	}
@@ -555,9 +558,8 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 		c->va_next += span + VA_GUARD;
 	}
 	pthread_mutex_unlock(&c->map_lock);
-	if (err) {
+	if (err)
 		host_release(p, span);
-	}
 	return err;
 }
 

@@ -706,9 +706,13 @@ static void scales(void **state)
 	assert_true(fabs(npu_scale_to_double(s) / 0.1 - 1) < 1.0 / (1u << 31));
 }
 
-/* One row of int8 activations times 300 x 1024 int4 weights in groups of 32, into @o. */
+/*
+ * One row of int8 activations times 300 x 1024 int4 weights in groups of
+ * 32 (their factors at @f_off in @f), into @o.
+ */
 static npu_cmd *sealed_matmul(npu_device *dev, const struct t_buf *x, const struct t_buf *xs,
-			      const struct t_buf *w, const struct t_buf *o, const struct t_buf *os)
+			      const struct t_buf *w, const struct t_buf *f, uint64_t f_off,
+			      const struct t_buf *o, const struct t_buf *os)
 {
 	struct npu_tensor tx = npu_tensor_2d(x->bo, 0, 1, 1024, NPU_I8);
 	struct npu_tensor tw = npu_tensor_2d(w->bo, 0, 300, 1024, NPU_I4);
@@ -721,8 +725,8 @@ static npu_cmd *sealed_matmul(npu_device *dev, const struct t_buf *x, const stru
 	to.scale_bo = os->bo;
 	tw.scale_mode = NPU_SCALE_GROUP;
 	tw.scale = t_scale(0.001);
-	tw.scale_bo = w->bo;
-	tw.scale_offset = 300 * 512;
+	tw.scale_bo = f->bo;
+	tw.scale_offset = f_off;
 	assert_int_equal(npu_op_matmul(cmd, &tx, &tw, 32, NULL, &to), NPU_OK);
 	return cmd;
 }
@@ -738,11 +742,13 @@ static void sealed_buffers(void **state)
 	npu_device *dev = t_open();
 	struct t_buf x = t_alloc(dev, 1024), xs = t_alloc(dev, 8), o = t_alloc(dev, 600);
 	struct t_buf os = t_alloc(dev, 8), w = t_alloc(dev, 300 * 512 + 300 * 32 * 2);
+	struct t_buf f = t_alloc(dev, 300 * 32 * 2);
 	struct npu_job_result res;
 	struct npu_memory mem;
 	struct npu_info info;
 	uint8_t want[600], first;
-	npu_cmd *cmd, *bad;
+	npu_cmd *cmd, *bad, *loose;
+	uint64_t packed = 0;
 	int i, status, cpu, packs;
 	pid_t child;
 
@@ -756,7 +762,7 @@ static void sealed_buffers(void **state)
 	*(struct npu_scale *)xs.p = t_scale(0.02);
 	for (i = 0; i < (int)w.size; i++)
 		((uint8_t *)w.p)[i] = (uint8_t)t_rand();
-	cmd = sealed_matmul(dev, &x, &xs, &w, &o, &os);
+	cmd = sealed_matmul(dev, &x, &xs, &w, &w, 300 * 512, &o, &os);
 	assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_OK);
 	memcpy(want, o.p, sizeof(want));
 
@@ -768,19 +774,34 @@ static void sealed_buffers(void **state)
 		memset(o.p, 0, sizeof(want));
 		assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_OK);
 		assert_memory_equal(o.p, want, sizeof(want));
+		/* One copy, made at the first run and read after. */
+		assert_int_equal(npu_memory_usage(dev, &mem), NPU_OK);
+		if (i == 0)
+			packed = mem.packed;
+		assert_int_equal(mem.packed, packed);
 	}
 	assert_int_equal(npu_memory_usage(NULL, &mem), NPU_E_INVAL);
 	assert_int_equal(npu_memory_usage(dev, NULL), NPU_E_INVAL);
 	assert_int_equal(npu_memory_usage(dev, &mem), NPU_OK);
 	assert_true(mem.buffers >= x.size + xs.size + o.size + os.size + w.size);
 	if (packs)
-		assert_true(mem.packed >= w.size);
+		assert_true(mem.packed >= w.size && mem.packed < 2 * w.size);
 	else
 		assert_int_equal(mem.packed, 0);
 
+	/* Sealed weights whose factors are not sealed are not packed. */
+	memcpy(f.p, (uint8_t *)w.p + 300 * 512, 300 * 32 * 2);
+	loose = sealed_matmul(dev, &x, &xs, &w, &f, 0, &o, &os);
+	memset(o.p, 0, sizeof(want));
+	assert_int_equal(t_run(dev, loose, NULL), NPU_JOB_OK);
+	assert_memory_equal(o.p, want, sizeof(want));
+	assert_int_equal(npu_memory_usage(dev, &mem), NPU_OK);
+	assert_int_equal(mem.packed, packed);
+	npu_cmd_destroy(loose);
+
 	if (cpu) {
 		/* A job writing the sealed buffer faults there; the next job runs. */
-		bad = sealed_matmul(dev, &x, &xs, &w, &w, &os);
+		bad = sealed_matmul(dev, &x, &xs, &w, &w, 300 * 512, &w, &os);
 		assert_int_equal(t_run(dev, bad, &res), NPU_JOB_FAULT);
 		assert_int_equal(res.fault_addr, w.addr);
 		npu_cmd_destroy(bad);
@@ -809,6 +830,7 @@ static void sealed_buffers(void **state)
 	t_free(dev, &xs);
 	t_free(dev, &o);
 	t_free(dev, &os);
+	t_free(dev, &f);
 	npu_close(dev);
 }
 

@@ -150,11 +150,15 @@ NPU_API int npu_bo_info(npu_device *dev, npu_bo bo, uint64_t *dev_addr, uint64_t
  * npu_bo_seal - promise that the buffer's bytes no longer change: neither
  * the host nor a job writes them again (model weights, once loaded). A
  * backend may then keep them in layouts of its own kernels: the cpu
- * backend packs int4 weights for its decode matmuls (npu_memory_usage()
- * counts the copies). The cpu backend holds the promise for you: its
- * mapping turns read-only (a write through it is a segmentation fault)
- * and a job that writes the buffer ends NPU_JOB_FAULT. Other backends
- * accept the call and change nothing. A seal is for the buffer's life.
+ * backend, on a CPU with AVX-512 VNNI, packs int4 weights for its
+ * per-row matmuls when their factors' buffer is sealed too
+ * (npu_memory_usage() counts the copies). The cpu backend holds the
+ * promise for you: its mapping turns read-only (a write through it is a
+ * segmentation fault) and a job that writes the buffer ends
+ * NPU_JOB_FAULT; sealing waits for the job running at the time, and
+ * fails with NPU_E_NOMEM if the pages cannot be protected. Other
+ * backends accept the call and change nothing. A seal is for the
+ * buffer's life.
  */
 NPU_API int npu_bo_seal(npu_device *dev, npu_bo bo);
 
@@ -163,7 +167,10 @@ struct npu_memory {
 	uint64_t packed;	/**< bytes the backend keeps beside sealed buffers */
 };
 
-/** npu_memory_usage - the host memory a device's buffers take. */
+/**
+ * npu_memory_usage - the sizes of a device's live buffers (as requested),
+ * and the host memory its backend keeps beside sealed ones.
+ */
 NPU_API int npu_memory_usage(npu_device *dev, struct npu_memory *mem);
 
 /* ---- tensors ------------------------------------------------------- */

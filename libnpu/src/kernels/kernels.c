@@ -7,9 +7,10 @@
  * output columns out in chunks to a persistent pool of threads (the
  * calling thread is one of them); ATTENTION's sums over a long cache
  * likewise by rows, its rescaling and softmax by heads, and a long row's
- * SILU by elements.
- * Nothing is allocated per call once the preparation and partial-sum
- * buffers have grown to the largest shape seen.
+ * SILU by elements; and pack sealed int4 weights for decode, once per
+ * matrix, into room the software core keeps with their buffer.
+ * Nothing else is allocated per call once the preparation and
+ * partial-sum buffers have grown to the largest shape seen.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -375,7 +376,7 @@ static void run_pool(struct npu_kernels *k, void (*share)(struct npu_kernels *k,
 	pthread_mutex_unlock(&k->lock);
 }
 
-/* Tiles per chunk of packing: 64 KiB or more of weights. */
+/* Tiles per chunk of packing (64 KiB of weights at k = 1024). */
 #define PACK_CHUNK 16
 
 /*

@@ -17,7 +17,7 @@
 void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0, uint32_t t1)
 {
 	uint32_t gpr = mm->groups_per_row, g = mm->k / gpr, t, k0, r;
-	uint64_t tile = npu_mm_tile_bytes(mm);
+	uint64_t tile = npu_mm_tile_bytes(mm), pad;
 
 	for (t = t0; t < t1; t++) {
 		uint8_t *b = dst + (uint64_t)t * tile;
@@ -42,8 +42,8 @@ void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0, uint
 				}
 			}
 			/* The factors' padding. */
-			memset(f + NPU_MM_TILE * per * 2, 0,
-			       npu_mm_block_bytes(kb, g) - NPU_MM_TILE * kb / 2 - NPU_MM_TILE * per * 2);
+			pad = npu_mm_block_bytes(kb, g) - NPU_MM_TILE * (kb / 2 + per * 2);
+			memset(f + NPU_MM_TILE * per * 2, 0, pad);
 			b += npu_mm_block_bytes(kb, g);
 		}
 	}
@@ -82,11 +82,11 @@ tile_block(const uint8_t *b, uint32_t steps, uint32_t lg, const uint8_t *xe, con
 
 #pragma GCC unroll 4
 		for (s = 0; s < steps; s++) {
-			__m512i fv = _mm512_permutexvar_epi32(
-				_mm512_add_epi32(idx, _mm512_set1_epi32((int)((128 * s) >> lg))), fw);
+			__m512i step = _mm512_set1_epi32((int)((128 * s) >> lg));
+			__m512i fv = _mm512_permutexvar_epi32(_mm512_add_epi32(idx, step), fw);
+			__m512i w = load_once(b + r * kb / 2 + s * 64);
 
-			sum = _mm512_add_epi32(sum, u8s4_step(
-				_mm512_loadu_si512(b + r * kb / 2 + s * 64), e[s], o[s], nx[s], fv));
+			sum = _mm512_add_epi32(sum, u8s4_step(w, e[s], o[s], nx[s], fv));
 		}
 		acc[r] = widen_add(acc[r], sum);
 	}
@@ -113,14 +113,15 @@ static void tile_masked_block(const uint8_t *b, uint32_t kb, uint32_t lg, const 
 
 		for (s = 0; s * 128 < kb; s++) {
 			__mmask64 m = first64((kb - s * 128) / 2);
-			__m512i fv = _mm512_permutexvar_epi32(
-				_mm512_add_epi32(idx, _mm512_set1_epi32((int)((128 * s) >> lg))), fw);
+			__m512i step = _mm512_set1_epi32((int)((128 * s) >> lg));
+			__m512i fv = _mm512_permutexvar_epi32(_mm512_add_epi32(idx, step), fw);
 
 			acc = widen_add(acc, u8s4_step(
 				_mm512_maskz_loadu_epi8(m, b + r * kb / 2 + s * 64),
 				_mm512_maskz_loadu_epi8(m, xe + s * 64),
 				_mm512_maskz_loadu_epi8(m, xo + s * 64),
-				_mm512_maskz_loadu_epi32(first16((kb - s * 128) / 8), nsx8 + s * 16),
+				_mm512_maskz_loadu_epi32(first16((kb - s * 128) / 8),
+							 nsx8 + s * 16),
 				fv));
 		}
 		out[r] += _mm512_reduce_add_epi64(acc);

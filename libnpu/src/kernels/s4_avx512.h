@@ -6,11 +6,26 @@
 #include <immintrin.h>
 
 /*
+ * The 64 bytes at @p in a register. A step uses its weights twice, and
+ * the compiler would fold the load into each use: as many loads from L1,
+ * where the loads beside the weights' own are what holds a thread's
+ * stream under the memory's bandwidth (docs/performance.md).
+ */
+static inline __m512i load_once(const void *p)
+{
+	__m512i v = _mm512_loadu_si512(p);
+
+	__asm__("" : "+v"(v));
+	return v;
+}
+
+/*
  * One 128-element step of the int4 row kernels on 64 weight bytes @b,
  * each nibble n taken as n ^ 8 = w + 8, against x's even (@e) and odd
  * (@o) elements: lane i holds elements 8i..8i+7's sum, started at its
- * correction (@nsx: -8 * sum(x)), times its group's factor (@fv). |sum| <= 8 * 8 * 128 and a factor <= 65535: a
- * lane's product is under 2^29, and four steps' sum fits int32.
+ * correction (@nsx: -8 * sum(x)), times its group's factor (@fv).
+ * |sum| <= 8 * 8 * 128 and a factor <= 65535: a lane's product is under
+ * 2^29, and four steps' sum fits int32.
  */
 static inline __m512i u8s4_step(__m512i b, __m512i e, __m512i o, __m512i nsx, __m512i fv)
 {
