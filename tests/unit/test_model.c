@@ -267,6 +267,27 @@ static void profile_counts(void **state)
 }
 
 /*
+ * Engines @a and @b generate the same @steps tokens, then give the same
+ * teacher-forced logits bit for bit.
+ */
+static void engines_agree(struct npu_engine *a, struct npu_engine *b,
+			  const struct npu_tokenizer *t, int steps)
+{
+	int32_t ta[128], tb[128];
+	float la[512], lb[512];
+	int n, i;
+
+	n = generate(a, NULL, t, steps, ta);
+	assert_int_equal(generate(b, NULL, t, steps, tb), n);
+	assert_memory_equal(ta, tb, (size_t)n * sizeof(*ta));
+	for (i = 0; i + 1 < n; i++) {
+		assert_int_equal(engine_forward(a, &ta[i], 1, i, la), NPU_OK);
+		assert_int_equal(engine_forward(b, &ta[i], 1, i, lb), NPU_OK);
+		assert_memory_equal(la, lb, sizeof(la));
+	}
+}
+
+/*
  * The device the suite runs on (accel in the QEMU guest) equals the cpu
  * backend token for token and logit for logit.
  */
@@ -277,25 +298,14 @@ static void device_equals_cpu(void **state)
 	struct npu_tokenizer t;
 	struct npu_engine *a, *b;
 	npu_device *dev = t_open(), *cpu;
-	int32_t ta[128], tb[128];
-	float la[512], lb[512];
 	char err[256];
-	int n, i;
 
 	(void)state;
 	load(&m, &t);
 	assert_int_equal(npu_open("cpu", &cpu), NPU_OK);
 	assert_int_equal(engine_create(dev, &m, &eo, &a, err, sizeof(err)), NPU_OK);
 	assert_int_equal(engine_create(cpu, &m, &eo, &b, err, sizeof(err)), NPU_OK);
-	n = generate(a, NULL, &t, 60, ta);
-	assert_int_equal(generate(b, NULL, &t, 60, tb), n);
-	assert_memory_equal(ta, tb, (size_t)n * sizeof(*ta));
-	/* Teacher-forced logits, bit for bit. */
-	for (i = 0; i + 1 < n; i++) {
-		assert_int_equal(engine_forward(a, &ta[i], 1, i, la), NPU_OK);
-		assert_int_equal(engine_forward(b, &ta[i], 1, i, lb), NPU_OK);
-		assert_memory_equal(la, lb, sizeof(la));
-	}
+	engines_agree(a, b, &t, 60);
 	engine_destroy(a);
 	engine_destroy(b);
 	npu_close(cpu);
@@ -320,10 +330,7 @@ static void packed_equals_scalar(void **state)
 	struct npu_info info;
 	npu_device *best, *scalar;
 	uint64_t packed;
-	int32_t ta[128], tb[128];
-	float la[512], lb[512];
 	char err[256];
-	int n, i;
 
 	(void)state;
 	load(&m, &t);
@@ -333,17 +340,10 @@ static void packed_equals_scalar(void **state)
 	unsetenv("NPU_CPU_ISA");
 	assert_int_equal(engine_create(best, &m, &eo, &a, err, sizeof(err)), NPU_OK);
 	assert_int_equal(engine_create(scalar, &m, &eo, &b, err, sizeof(err)), NPU_OK);
-	n = generate(a, NULL, &t, 40, ta);
-	assert_int_equal(generate(b, NULL, &t, 40, tb), n);
-	assert_memory_equal(ta, tb, (size_t)n * sizeof(*ta));
 	/* Packed once (the engine's warm-up step), read after. */
 	assert_int_equal(npu_memory_usage(best, &mem), NPU_OK);
 	packed = mem.packed;
-	for (i = 0; i + 1 < n; i++) {
-		assert_int_equal(engine_forward(a, &ta[i], 1, i, la), NPU_OK);
-		assert_int_equal(engine_forward(b, &ta[i], 1, i, lb), NPU_OK);
-		assert_memory_equal(la, lb, sizeof(la));
-	}
+	engines_agree(a, b, &t, 40);
 	/*
 	 * The packed copies exist on the AVX-512 level only (not in the QEMU
 	 * guest's CPU; test_kernels fails CI on a host without it).
