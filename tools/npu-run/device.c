@@ -54,7 +54,7 @@ struct npu_engine {
 	const struct npu_model *m;
 	struct npu_model_config c;
 	struct npu_layer *layers;
-	struct dbuf emb, emb_scales, g_final, freq, ids, pos, tok;
+	struct dbuf emb, emb_scales, g_final, freq, ids, pos;
 	struct npu_scale s_final;
 	struct dmat wcls;
 	struct act x, xn, q, k, v, att, tmp, h1, h3, logits;
@@ -227,7 +227,6 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 	uint32_t hs = (uint32_t)(c->dim / c->n_heads);
 	struct npu_pos pos = { .bo = e->pos.bo };
 	struct npu_tensor ids = npu_tensor_2d(e->ids.bo, 0, rows, 1, NPU_I32);
-	struct npu_tensor tok = npu_tensor_2d(e->tok.bo, 0, 1, 1, NPU_I32);
 	struct npu_tensor emb = npu_tensor_2d(e->emb.bo, 0, (uint32_t)c->vocab_size,
 					      (uint32_t)c->dim, NPU_I8);
 	struct npu_tensor freq = npu_tensor_2d(e->freq.bo, 0, 1, hs / 2, NPU_I32);
@@ -235,7 +234,6 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 	struct npu_tensor q = T_act(&e->q, rows), k = T_act(&e->k, rows), v = T_act(&e->v, rows);
 	struct npu_tensor att = T_act(&e->att, rows), tmp = T_act(&e->tmp, rows);
 	struct npu_tensor h1 = T_act(&e->h1, rows), h3 = T_act(&e->h3, rows);
-	struct npu_tensor logits = T_act(&e->logits, 1);
 	struct npu_scale eps, alpha;
 	int l, err = 0;
 
@@ -283,8 +281,8 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
 
 		err = err ? err : npu_op_rmsnorm(cmd, &last, &gfin, eps, &xn0);
 	}
+	/* The host samples from the logits: no ARGMAX on the device. */
 	err = err ? err : matmul(cmd, &e->xn, &e->wcls, &e->logits, 1);
-	err = err ? err : npu_op_argmax(cmd, &logits, &tok);
 	return err;	/* the first encoder's error, exactly */
 }
 
@@ -423,7 +421,6 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 	}
 	err = err ? err : dbuf_new(e, PREFILL * 4, &e->ids);
 	err = err ? err : dbuf_new(e, 8, &e->pos);
-	err = err ? err : dbuf_new(e, 4, &e->tok);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->x);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I8, &e->xn);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->q);
@@ -597,7 +594,6 @@ void engine_destroy(struct npu_engine *e)
 	dbuf_del(e, &e->freq);
 	dbuf_del(e, &e->ids);
 	dbuf_del(e, &e->pos);
-	dbuf_del(e, &e->tok);
 	act_del(e, &e->x);
 	act_del(e, &e->xn);
 	act_del(e, &e->q);
