@@ -23,12 +23,15 @@
 #define HUGE_PAGE (2ull << 20)
 #define RING NPU_SWCORE_RING
 
-/* A copy of a sealed buffer's weights in the kernels' layout, and what it is of. */
+/*
+ * A copy of a sealed buffer's weights in the kernels' layout, and the
+ * matrix it is of (which also fixes its size).
+ */
 struct packed {
 	struct packed *next;
 	uint64_t w_addr, factors_addr, w_stride;
-	uint64_t bytes, span;	/* the kernels' size; what was allocated (whole pages) */
 	uint32_t w_bits, k, n, groups_per_row;
+	uint64_t span;		/* bytes allocated: whole pages */
 	void *data;
 };
 
@@ -291,11 +294,11 @@ static void bury(struct npu_swcore *c)
 		host_free(c, &c->graveyard[--c->n_graveyard]);
 }
 
-static int same_weights(const struct packed *e, const struct npu_fw_matmul *mm, uint64_t bytes)
+static int same_weights(const struct packed *e, const struct npu_fw_matmul *mm)
 {
 	return e->w_addr == mm->w_addr && e->factors_addr == mm->factors_addr &&
-	       e->w_stride == mm->w_stride && e->bytes == bytes && e->w_bits == mm->w_bits &&
-	       e->k == mm->k && e->n == mm->n && e->groups_per_row == mm->groups_per_row;
+	       e->w_stride == mm->w_stride && e->w_bits == mm->w_bits && e->k == mm->k &&
+	       e->n == mm->n && e->groups_per_row == mm->groups_per_row;
 }
 
 /* Caller holds map_lock. The vma holding @mm's weights, when it and the factors' are sealed. */
@@ -319,7 +322,7 @@ static void *packed_store(void *ctx, const struct npu_fw_matmul *mm, uint64_t by
 
 	pthread_mutex_lock(&c->map_lock);
 	v = sealed_weights(c, mm);
-	for (e = v ? v->packed : NULL; e && !same_weights(e, mm, bytes); e = e->next)
+	for (e = v ? v->packed : NULL; e && !same_weights(e, mm); e = e->next)
 		;
 	pthread_mutex_unlock(&c->map_lock);
 	*fresh = 0;
@@ -337,7 +340,6 @@ static void *packed_store(void *ctx, const struct npu_fw_matmul *mm, uint64_t by
 	e->w_addr = mm->w_addr;
 	e->factors_addr = mm->factors_addr;
 	e->w_stride = mm->w_stride;
-	e->bytes = bytes;
 	e->w_bits = mm->w_bits;
 	e->k = mm->k;
 	e->n = mm->n;
@@ -548,11 +550,7 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 	if (!err) {
 		/* Addresses only grow, so appending keeps the array sorted. */
 		/* The MMU maps whole pages, as the kernel driver's does. */
-		memset(&c->vmas[c->n_vmas], 0, sizeof(c->vmas[c->n_vmas]));
-		c->vmas[c->n_vmas].start = c->va_next;
-		c->vmas[c->n_vmas].size = span;
-		c->vmas[c->n_vmas].host = p;
-		c->n_vmas++;
+		c->vmas[c->n_vmas++] = (struct vma){ .start = c->va_next, .size = span, .host = p };
 		*addr = c->va_next;
 		*host = p;
 		c->va_next += span + VA_GUARD;

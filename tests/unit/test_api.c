@@ -746,7 +746,7 @@ static void sealed_buffers(void **state)
 	struct npu_job_result res;
 	struct npu_memory mem;
 	struct npu_info info;
-	uint8_t want[600], first;
+	uint8_t want[600], want_scale[8], first;
 	npu_cmd *cmd, *bad, *loose;
 	uint64_t packed = 0;
 	int i, status, cpu, packs;
@@ -765,6 +765,7 @@ static void sealed_buffers(void **state)
 	cmd = sealed_matmul(dev, &x, &xs, &w, &w, 300 * 512, &o, &os);
 	assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_OK);
 	memcpy(want, o.p, sizeof(want));
+	memcpy(want_scale, os.p, sizeof(want_scale));
 
 	assert_int_equal(npu_bo_seal(NULL, w.bo), NPU_E_INVAL);
 	assert_int_equal(npu_bo_seal(dev, 0), NPU_E_HANDLE);
@@ -774,6 +775,7 @@ static void sealed_buffers(void **state)
 		memset(o.p, 0, sizeof(want));
 		assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_OK);
 		assert_memory_equal(o.p, want, sizeof(want));
+		assert_memory_equal(os.p, want_scale, sizeof(want_scale));
 		/* One copy, made at the first run and read after. */
 		assert_int_equal(npu_memory_usage(dev, &mem), NPU_OK);
 		if (i == 0)
@@ -795,6 +797,7 @@ static void sealed_buffers(void **state)
 	memset(o.p, 0, sizeof(want));
 	assert_int_equal(t_run(dev, loose, NULL), NPU_JOB_OK);
 	assert_memory_equal(o.p, want, sizeof(want));
+	assert_memory_equal(os.p, want_scale, sizeof(want_scale));
 	assert_int_equal(npu_memory_usage(dev, &mem), NPU_OK);
 	assert_int_equal(mem.packed, packed);
 	npu_cmd_destroy(loose);
@@ -808,6 +811,7 @@ static void sealed_buffers(void **state)
 		memset(o.p, 0, sizeof(want));
 		assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_OK);
 		assert_memory_equal(o.p, want, sizeof(want));
+		assert_memory_equal(os.p, want_scale, sizeof(want_scale));
 
 		/* A write through the mapping is a segmentation fault. */
 		first = *(volatile uint8_t *)w.p;

@@ -323,8 +323,15 @@ static void pool_equals_reference(void **state)
 			assert_memory_equal(got, want, 900 * 8);
 		}
 	}
-	/* Sealed weights: packed by the pool at the first call, read packed after. */
+	/*
+	 * Sealed weights: packed by the pool at the first call, read packed
+	 * after; then a GEMM's last rows from packed weights (a new store for
+	 * each new matrix).
+	 */
 	if (npu_kernels_isa(k) == NPU_ISA_AVX512) {
+		static const struct shape tails[] = {
+			{ 17, 512, 300, 32, 8, 4, 0 }, { 20, 256, 100, 64, 8, 4, 1 },
+		};
 		struct one_store st = { 0 };
 
 		npu_kernels_set_store(k, one_store, &st);
@@ -335,24 +342,14 @@ static void pool_equals_reference(void **state)
 		}
 		assert_int_equal(st.calls, 20);
 		assert_int_equal(st.fresh, 1);
-		npu_kernels_set_store(k, NULL, NULL);
-		free(st.mem);
-	}
-	/* A GEMM's last rows from packed weights. */
-	if (npu_kernels_isa(k) == NPU_ISA_AVX512) {
-		static const struct shape tails[] = {
-			{ 17, 512, 300, 32, 8, 4, 0 }, { 20, 256, 100, 64, 8, 4, 1 },
-		};
-
 		for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
-			struct one_store st = { 0 };
-
-			npu_kernels_set_store(k, one_store, &st);
+			free(st.mem);
+			memset(&st, 0, sizeof(st));
 			check_shape(&tails[i], NPU_ISA_AVX512, k);
 			assert_int_equal(st.fresh, 1);
-			npu_kernels_set_store(k, NULL, NULL);
-			free(st.mem);
 		}
+		npu_kernels_set_store(k, NULL, NULL);
+		free(st.mem);
 	}
 	/*
 	 * GEMMs through the pool: a last 1..4 rows go to the per-row kernels

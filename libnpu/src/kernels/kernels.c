@@ -92,14 +92,9 @@ static void matmul_share(struct npu_kernels *k, int index NPU_UNUSED)
 			npu_mm_avx2(mm, &k->prep, n0, n1);
 			continue;
 		}
-		if (k->prep.packed)
-			npu_mm_packed_avx512(mm, &k->prep, n0, n1);
-		else
-			npu_mm_avx512(mm, &k->prep, n0, n1);
+		npu_mm_avx512(mm, &k->prep, n0, n1);
 		/* The same columns' weights again, still in this core's cache. */
-		if (k->has_tail && k->prep_tail.packed)
-			npu_mm_packed_avx512(&k->tail, &k->prep_tail, n0, n1);
-		else if (k->has_tail)
+		if (k->has_tail)
 			npu_mm_avx512(&k->tail, &k->prep_tail, n0, n1);
 	}
 }
@@ -385,7 +380,6 @@ static void run_pool(struct npu_kernels *k, void (*share)(struct npu_kernels *k,
  */
 static const uint8_t *packed_weights(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 {
-	uint32_t tiles = (mm->n + NPU_MM_TILE - 1) / NPU_MM_TILE;
 	int fresh = 0, active;
 	uint8_t *p;
 
@@ -393,7 +387,7 @@ static const uint8_t *packed_weights(struct npu_kernels *k, const struct npu_fw_
 		return NULL;
 	p = k->store(k->store_ctx, mm, npu_mm_packed_bytes(mm), &fresh);
 	if (p && fresh) {
-		active = (int)((tiles + PACK_CHUNK - 1) / PACK_CHUNK);
+		active = (int)((mm->n + NPU_MM_TILE * PACK_CHUNK - 1) / (NPU_MM_TILE * PACK_CHUNK));
 		k->pack_mm = mm;
 		k->pack_dst = p;
 		run_pool(k, pack_share, active > k->n_threads ? k->n_threads : active, PACK_CHUNK);

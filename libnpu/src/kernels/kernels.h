@@ -100,12 +100,12 @@ static inline int npu_mm_s16s4_fits(const struct npu_fw_matmul *mm)
  * Int4 weights against int8 activations in groups of 32..512 columns
  * (powers of two), where no GEMM takes them (decode): the weights as the
  * firmware lays them out take five loads per 64 bytes streamed, which
- * holds one thread well under the memory's bandwidth. A
- * sealed buffer's weights (npu_bo_seal) are packed once instead, in tiles
- * of NPU_MM_TILE rows: each 512 columns of k (a block; the last may be
- * shorter) hold the tile's rows' nibbles, then their factors, padded to
- * 64 bytes. One stream, and a block's activations stay in registers for
- * all the tile's rows.
+ * holds one thread well under the memory's bandwidth. A sealed buffer's
+ * weights (npu_bo_seal) are packed once instead, in tiles of NPU_MM_TILE
+ * rows: each 512 columns of k (a block; the last may be shorter) hold the
+ * tile's rows' nibbles, then their factors, padded to 64 bytes. One
+ * stream, and a block's activations stay in registers for all the tile's
+ * rows. With p->packed set, npu_mm_avx512 reads them there.
  */
 #define NPU_MM_TILE 8
 #define NPU_MM_BLOCK 512

@@ -85,7 +85,7 @@ static inline int64_t dot_s16s8(const int16_t *x, const int8_t *w, uint32_t len)
 		__m512i acc = _mm512_setzero_si512();
 
 		for (c = c0; c < end; c += 32) {
-			__mmask32 m = end - c >= 32 ? ~0u : _cvtu32_mask32((~0u) >> (32 - (end - c)));
+			__mmask32 m = first32(end - c);
 			__m512i xv = _mm512_maskz_loadu_epi16(m, x + c);
 			__m512i wv = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, w + c));
 
@@ -138,9 +138,7 @@ static inline int64_t dot_s16s4(const int16_t *x, const uint8_t *w, uint32_t len
 static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const int32_t *nsx8,
 			const uint8_t *w, const uint16_t *f, uint32_t k, uint32_t lg)
 {
-	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	/* Lane i's group within a step: 8i / g. */
-	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32(lg));
+	const __m512i idx = s4_lane_group(lg);
 	const uint32_t per = 128 >> lg, full = k / 128, tail = k % 128;
 	const __mmask16 fm = first16(per);
 	__m512i acc = _mm512_setzero_si512();
@@ -241,7 +239,7 @@ static int64_t row_s16s4(const int16_t *x4, uint64_t ph, const uint8_t *w, const
 	}
 	if (tail) {
 		/* Masked-off weight bytes are zero nibbles, and x lanes zero. */
-		__mmask32 mx = _cvtu32_mask32((1u << (tail / 4)) - 1);
+		__mmask32 mx = first32(tail / 4);
 		__m512i d = s16s4_step(_mm512_maskz_loadu_epi8(first64(tail / 2), w),
 				       _mm512_maskz_loadu_epi16(mx, x4),
 				       _mm512_maskz_loadu_epi16(mx, x4 + ph),
@@ -557,7 +555,7 @@ struct unpacked_chunk {
 /* Up to 32 weight bytes from @w, @left of them there. */
 static inline __m256i load32(const uint8_t *w, uint32_t left)
 {
-	return _mm256_maskz_loadu_epi8(_cvtu32_mask32(left >= 32 ? ~0u : (1u << left) - 1), w);
+	return _mm256_maskz_loadu_epi8(first32(left), w);
 }
 
 static void unpack_chunk(const struct npu_fw_matmul *mm, uint32_t n, uint32_t cols, uint32_t k0,
@@ -732,6 +730,10 @@ void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, 
 	}
 	if (npu_mm_gemm_unpacked_fits(mm)) {
 		gemm_unpacked(mm, p, n0, n1);
+		return;
+	}
+	if (p->packed) {
+		npu_mm_packed_avx512(mm, p, n0, n1);
 		return;
 	}
 	/* Blocks of 4 x 4 where they fit; the rest one pair at a time. */

@@ -60,9 +60,7 @@ static inline __attribute__((always_inline)) void
 tile_block(const uint8_t *b, uint32_t steps, uint32_t lg, const uint8_t *xe, const uint8_t *xo,
 	   const int32_t *nsx8, __m512i acc[NPU_MM_TILE])
 {
-	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-					       15);
-	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32(lg));
+	const __m512i idx = s4_lane_group(lg);
 	const uint32_t kb = 128 * steps, per = kb >> lg;
 	const uint8_t *f = b + NPU_MM_TILE * kb / 2;
 	uint32_t s, r;
@@ -100,9 +98,7 @@ tile_block(const uint8_t *b, uint32_t steps, uint32_t lg, const uint8_t *xe, con
 static void tile_masked_block(const uint8_t *b, uint32_t kb, uint32_t lg, const uint8_t *xe,
 			      const uint8_t *xo, const int32_t *nsx8, int64_t out[NPU_MM_TILE])
 {
-	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-					       15);
-	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32(lg));
+	const __m512i idx = s4_lane_group(lg);
 	const uint8_t *f = b + NPU_MM_TILE * kb / 2;
 	uint32_t per = kb >> lg, s, r;
 

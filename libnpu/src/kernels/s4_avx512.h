@@ -4,6 +4,16 @@
 #define LIBNPU_S4_AVX512_H
 
 #include <immintrin.h>
+#include <stdint.h>
+
+/* Lane i's group within a 128-column step, for groups of 2^@lg columns: 8i >> lg. */
+static inline __m512i s4_lane_group(uint32_t lg)
+{
+	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+					       15);
+
+	return _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32((int)lg));
+}
 
 /*
  * The 64 bytes at @p in a register. A step uses its weights twice, and
