@@ -22,7 +22,8 @@ enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512 };
  * weights, rows of x ^ 0x80 (as unsigned bytes), or the GEMM's packed
  * rows; for int4 weights and int8 x, x with even and odd elements apart
  * (row r of xe and xo starts at r * x_stride; xo = xe + k / 2 + 64) and
- * -8 * sum(x) of every 8; for int4 weights and int16 x, x in four phases
+ * -8 * sum(x) of every 8, and where npu_mm_packed_fits the same in the
+ * packed weights' order (xt); for int4 weights and int16 x, x in four phases
  * (phase i holds x[4j + i] at j, x4_phase elements after phase i - 1).
  * For the GEMMs, rows packed 16 at a time, each step 4 bytes of each row
  * (int8 weights and x: x ^ 0x80; else x as it is, 4 int8 or 2 int16).
@@ -36,6 +37,7 @@ struct npu_mm_prep {
 	const int32_t *nsxg;	/* unpacked GEMM, int8 x: [rows / 16][npu_mm_sum_groups][16] */
 	const int16_t *x4;	/* npu_mm_s16s4_fits: row r at r * 4 * x4_phase */
 	uint64_t x4_phase;
+	const uint8_t *xt;	/* npu_mm_packed_fits: row r at r * npu_mm_packed_x_bytes(k) */
 	const uint8_t *packed;	/* npu_mm_packed_fits: the weights packed, or NULL */
 };
 
@@ -102,10 +104,14 @@ static inline int npu_mm_s16s4_fits(const struct npu_fw_matmul *mm)
  * firmware lays them out take five loads per 64 bytes streamed, which
  * holds one thread well under the memory's bandwidth. A sealed buffer's
  * weights (npu_bo_seal) are packed once instead, in tiles of NPU_MM_TILE
- * rows: each 512 columns of k (a block; the last may be shorter) hold the
- * tile's rows' nibbles, then their factors, padded to 64 bytes. One
- * stream, and a block's activations stay in registers for all the tile's
- * rows. With p->packed set, npu_mm_avx512 reads them there.
+ * rows, each tile in blocks: NPU_MM_BLOCK columns of k, then 256 and 128
+ * for what is left (the last padded past k). A block of 128 * s columns
+ * holds each row's nibbles in s 64-byte steps, lane i of each step 8 of
+ * the 8 * s columns from 8 * s * i (so a lane stays in one group), then
+ * the rows' factors, padded to 64 bytes. One stream; a block's
+ * activations, prepared in the same order (npu_mm_prep.xt), stay in
+ * registers for all the tile's rows, and each lane's sum is scaled once
+ * per block. With p->packed set, npu_mm_avx512 reads them there.
  */
 #define NPU_MM_TILE 8
 #define NPU_MM_BLOCK 512
@@ -118,19 +124,29 @@ static inline int npu_mm_packed_fits(const struct npu_fw_matmul *mm)
 	       !(g & (g - 1)) && !npu_mm_gemm_unpacked_fits(mm);
 }
 
-/* Bytes of a packed block of @kb columns in groups of @g. */
-static inline uint64_t npu_mm_block_bytes(uint32_t kb, uint32_t g)
+/* Columns of the block that starts @left columns before the end of k. */
+static inline uint32_t npu_mm_block_cols(uint32_t left)
 {
-	return (uint64_t)NPU_MM_TILE * kb / 2 + ((uint64_t)NPU_MM_TILE * 2 * kb / g + 63) / 64 * 64;
+	return left >= NPU_MM_BLOCK ? NPU_MM_BLOCK : left >= 256 ? 256 : 128;
+}
+
+/* Bytes of a packed block of @kb columns, @real of them in k, in groups of @g. */
+static inline uint64_t npu_mm_block_bytes(uint32_t kb, uint32_t real, uint32_t g)
+{
+	return (uint64_t)NPU_MM_TILE * kb / 2 + ((uint64_t)NPU_MM_TILE * 2 * (real / g) + 63) / 64 * 64;
 }
 
 /* Bytes of a packed tile. */
 static inline uint64_t npu_mm_tile_bytes(const struct npu_fw_matmul *mm)
 {
-	uint32_t g = mm->k / mm->groups_per_row, last = mm->k % NPU_MM_BLOCK;
+	uint32_t g = mm->k / mm->groups_per_row, k0, kb;
+	uint64_t bytes = 0;
 
-	return mm->k / NPU_MM_BLOCK * npu_mm_block_bytes(NPU_MM_BLOCK, g) +
-	       (last ? npu_mm_block_bytes(last, g) : 0);
+	for (k0 = 0; k0 < mm->k; k0 += kb) {
+		kb = npu_mm_block_cols(mm->k - k0);
+		bytes += npu_mm_block_bytes(kb, kb < mm->k - k0 ? kb : mm->k - k0, g);
+	}
+	return bytes;
 }
 
 /* Bytes of @mm's weights packed (the last tile padded with zero rows). */
@@ -139,10 +155,33 @@ static inline uint64_t npu_mm_packed_bytes(const struct npu_fw_matmul *mm)
 	return ((uint64_t)mm->n + NPU_MM_TILE - 1) / NPU_MM_TILE * npu_mm_tile_bytes(mm);
 }
 
+/*
+ * Bytes of a row of activations prepared for packed weights: for each
+ * block of @kb columns, the even elements, the odd ones, and each lane's
+ * -8 * sum(x) (64 bytes).
+ */
+static inline uint64_t npu_mm_packed_x_bytes(uint32_t k)
+{
+	uint32_t k0, kb;
+	uint64_t bytes = 0;
+
+	for (k0 = 0; k0 < k; k0 += kb) {
+		kb = npu_mm_block_cols(k - k0);
+		bytes += kb + 64;
+	}
+	return bytes;
+}
+
 /* Pack tiles t0..t1 of @mm's weights into @dst (npu_mm_packed_bytes of it). */
 NPU_HIDDEN void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0,
 			    uint32_t t1);
-/* v[r][n] for n in [n0, n1), all rows, from p->packed. */
+/*
+ * p->xt in @dst (rows of npu_mm_packed_x_bytes), from p->xe, p->xo
+ * and p->nsx8.
+ */
+NPU_HIDDEN void npu_mm_packed_prepare(const struct npu_fw_matmul *mm, uint8_t *dst,
+				      struct npu_mm_prep *p);
+/* v[r][n] for n in [n0, n1), all rows, from p->packed and p->xt. */
 NPU_HIDDEN void npu_mm_packed_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 				     uint32_t n0, uint32_t n1);
 
@@ -185,6 +224,13 @@ NPU_HIDDEN int npu_amax_avx512(void *unused, const __s64 *v, __u32 n, __u64 *out
 /* Bytes of a row of xe and xo: k plus the padding that staggers them. */
 #define NPU_MM_PREP_STRIDE(k) ((uint64_t)(k) + 256)
 
+/* Bytes of xe, xo and nsx8 (int4 weights, int8 x); xt follows, 64-byte aligned. */
+static inline size_t npu_mm_s8s4_prep_bytes(const struct npu_fw_matmul *mm)
+{
+	return ((size_t)(mm->rows + 15) / 16 * 16 * (NPU_MM_PREP_STRIDE(mm->k) + mm->k) + 383) /
+	       64 * 64;
+}
+
 /* Bytes npu_mm_avx512_prepare needs. */
 static inline size_t npu_mm_prep_bytes(const struct npu_fw_matmul *mm)
 {
@@ -194,7 +240,8 @@ static inline size_t npu_mm_prep_bytes(const struct npu_fw_matmul *mm)
 		return padded * mm->k * (mm->x_bits / 8) + padded * npu_mm_sum_groups(mm) * 4 + 64;
 	if (mm->x_bits == 16)
 		return (size_t)mm->rows * 4 * NPU_MM_X4_PHASE(mm->k) * 2 + 64;
-	return padded * (NPU_MM_PREP_STRIDE(mm->k) + mm->k) + 320;
+	return npu_mm_s8s4_prep_bytes(mm) +
+	       (npu_mm_packed_fits(mm) ? mm->rows * npu_mm_packed_x_bytes(mm->k) : 0);
 }
 
 /* Whether the AVX-512 kernels take @mm's activations prepared (the others are read as they are). */
