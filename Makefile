@@ -47,6 +47,12 @@ CFLAGS := $(BASE_CFLAGS) -Ilibnpu/include $(PKG_CFLAGS)
 
 FW_SRCS := $(wildcard firmware/src/*.c)
 FW_OBJS := $(patsubst firmware/src/%.c,$(O)/fw/%.o,$(FW_SRCS))
+# libnpu's software NPU core runs the same firmware sources on the host CPU,
+# built for it: the compiler may use SIMD registers in the firmware's own
+# loops (row loads, products, rope, norms). Integer C, so the same results.
+FW_LIB_OBJS := $(patsubst firmware/src/%.c,$(O)/lib/fw/%.o,$(FW_SRCS))
+FW_LIB_CFLAGS := $(BASE_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include -ffreestanding -fno-builtin -nostdlib \
+	-fno-tree-loop-distribute-patterns -fno-stack-protector -O3
 LIB_SRCS := $(wildcard libnpu/src/*.c)
 MODEL_SRCS := $(wildcard libnpu/model/*.c)
 KERNEL_SRCS := $(wildcard libnpu/src/kernels/*.c)
@@ -88,6 +94,10 @@ $(O)/fw/%.o: firmware/src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(FW_CFLAGS) -c $< -o $@
 
+$(O)/lib/fw/%.o: firmware/src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(FW_LIB_CFLAGS) -c $< -o $@
+
 # All firmware objects as one relocatable object: what the checks inspect.
 $(O)/fw/npu_fw.o: $(FW_OBJS)
 	ld -r -o $@ $^
@@ -117,11 +127,11 @@ $(O)/lib/obj/builtin_fw.o: $(O)/gen/builtin_fw.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(O)/lib/libnpu.a: $(LIB_OBJS) $(FW_OBJS)
+$(O)/lib/libnpu.a: $(LIB_OBJS) $(FW_LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(O)/lib/libnpu.so: $(LIB_OBJS) $(FW_OBJS)
+$(O)/lib/libnpu.so: $(LIB_OBJS) $(FW_LIB_OBJS)
 	$(CC) -shared -Wl,-soname,libnpu.so.0 -Wl,--no-undefined -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 # npu.pc for PREFIX; make install writes it again for its own directories.
