@@ -37,9 +37,9 @@ LDFLAGS += $(SAN_FLAGS)
 endif
 
 # The firmware: freestanding, no libc, no floating point, no SIMD registers.
-FW_CFLAGS := $(BASE_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include -ffreestanding -fno-builtin -nostdlib \
-	-fno-tree-loop-distribute-patterns -fno-stack-protector \
-	-mgeneral-regs-only -mno-red-zone
+FW_COMMON_CFLAGS := $(BASE_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include -ffreestanding -fno-builtin \
+	-nostdlib -fno-tree-loop-distribute-patterns -fno-stack-protector
+FW_CFLAGS := $(FW_COMMON_CFLAGS) -mgeneral-regs-only -mno-red-zone
 
 PKG_CFLAGS := $(shell pkg-config --cflags cmocka libdrm libusb-1.0 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs libdrm libusb-1.0 2>/dev/null || echo -ldrm -lusb-1.0)
@@ -51,8 +51,7 @@ FW_OBJS := $(patsubst firmware/src/%.c,$(O)/fw/%.o,$(FW_SRCS))
 # built for it: the compiler may use SIMD registers in the firmware's own
 # loops (row loads, products, rope, norms). Integer C, so the same results.
 FW_LIB_OBJS := $(patsubst firmware/src/%.c,$(O)/lib/fw/%.o,$(FW_SRCS))
-FW_LIB_CFLAGS := $(BASE_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include -ffreestanding -fno-builtin -nostdlib \
-	-fno-tree-loop-distribute-patterns -fno-stack-protector -O3
+FW_LIB_CFLAGS := $(FW_COMMON_CFLAGS) -O3
 LIB_SRCS := $(wildcard libnpu/src/*.c)
 MODEL_SRCS := $(wildcard libnpu/model/*.c)
 KERNEL_SRCS := $(wildcard libnpu/src/kernels/*.c)

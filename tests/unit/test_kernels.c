@@ -47,7 +47,7 @@ static void reference(const struct npu_fw_matmul *mm)
 
 struct shape {
 	uint32_t rows, k, n, group, x_bits, w_bits;
-	int extreme;
+	int extreme;	/* 1: extreme x, w and factors; 2: the same with every x at its minimum */
 };
 
 /*
@@ -121,8 +121,9 @@ static void check_shape(const struct shape *s, enum npu_isa isa, struct npu_kern
 	memset(buf, 0x5a, npu_mm_prep_bytes(&mm));
 	for (r = 0; r < s->rows; r++)
 		for (c = 0; c < s->k; c++) {
-			int32_t v = s->extreme ? (c % 3 ? -(1 << (s->x_bits - 1)) : (1 << (s->x_bits - 1)) - 1)
-					       : t_rand_range(-(1 << (s->x_bits - 1)), (1 << (s->x_bits - 1)) - 1);
+			int32_t lo = -(1 << (s->x_bits - 1)), hi = (1 << (s->x_bits - 1)) - 1;
+			int32_t v = s->extreme == 2 ? lo : s->extreme ? (c % 3 ? lo : hi) :
+					t_rand_range(lo, hi);
 
 			if (s->x_bits == 8)
 				((int8_t *)(x + r * xs))[c] = (int8_t)v;
@@ -212,9 +213,11 @@ static void level(enum npu_isa isa)
 			{ 17, 5632, 7, 5632, 16, 8, 0 }, { 33, 1000, 13, 1000, 16, 8, 1 },
 			{ 16, 64, 6, 64, 16, 8, 0 },
 			/*
-			 * Packed int4 tiles: a last block of 32..480 columns,
+			 * Packed int4 tiles: blocks of 512, 256 and 128
+			 * columns, a last one padded past k by 32..96 columns,
 			 * groups of 32..512, partial last tiles, up to 15 rows;
-			 * groups of 512 take them at 16 rows too.
+			 * groups of 512 take them at 16 rows too; every lane's
+			 * sum at its bound (w -8, x -128, factors 65535).
 			 */
 			{ 1, 640, 17, 32, 8, 4, 0 }, { 3, 1152, 9, 128, 8, 4, 1 },
 			{ 1, 288, 13, 32, 8, 4, 0 }, { 2, 800, 9, 32, 8, 4, 1 },
@@ -223,6 +226,9 @@ static void level(enum npu_isa isa)
 			{ 2, 1024, 8, 512, 8, 4, 0 }, { 1, 1536, 24, 512, 8, 4, 1 },
 			{ 5, 2560, 13, 256, 8, 4, 0 }, { 15, 512, 11, 64, 8, 4, 1 },
 			{ 1, 5632, 31, 32, 8, 4, 0 }, { 16, 1024, 10, 512, 8, 4, 0 },
+			{ 1, 832, 17, 64, 8, 4, 0 }, { 2, 960, 9, 32, 8, 4, 1 },
+			{ 3, 448, 11, 32, 8, 4, 0 }, { 1, 2048, 16, 32, 8, 4, 2 },
+			{ 2, 960, 9, 32, 8, 4, 2 }, { 1, 832, 13, 64, 8, 4, 2 },
 		};
 
 		for (i = 0; i < (int)(sizeof(pre) / sizeof(pre[0])); i++)

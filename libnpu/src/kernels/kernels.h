@@ -22,9 +22,10 @@ enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512 };
  * weights, rows of x ^ 0x80 (as unsigned bytes), or the GEMM's packed
  * rows; for int4 weights and int8 x, x with even and odd elements apart
  * (row r of xe and xo starts at r * x_stride; xo = xe + k / 2 + 64) and
- * -8 * sum(x) of every 8, and where npu_mm_packed_fits the same in the
- * packed weights' order (xt); for int4 weights and int16 x, x in four phases
- * (phase i holds x[4j + i] at j, x4_phase elements after phase i - 1).
+ * -8 * sum(x) of every 8, and where npu_mm_packed_fits x in the packed
+ * weights' lane order with each lane's -8 * sum(x) (xt); for int4
+ * weights and int16 x, x in four phases (phase i holds x[4j + i] at j,
+ * x4_phase elements after phase i - 1).
  * For the GEMMs, rows packed 16 at a time, each step 4 bytes of each row
  * (int8 weights and x: x ^ 0x80; else x as it is, 4 int8 or 2 int16).
  */
@@ -133,7 +134,9 @@ static inline uint32_t npu_mm_block_cols(uint32_t left)
 /* Bytes of a packed block of @kb columns, @real of them in k, in groups of @g. */
 static inline uint64_t npu_mm_block_bytes(uint32_t kb, uint32_t real, uint32_t g)
 {
-	return (uint64_t)NPU_MM_TILE * kb / 2 + ((uint64_t)NPU_MM_TILE * 2 * (real / g) + 63) / 64 * 64;
+	uint64_t factors = (uint64_t)NPU_MM_TILE * 2 * (real / g);
+
+	return (uint64_t)NPU_MM_TILE * kb / 2 + (factors + 63) / 64 * 64;
 }
 
 /* Bytes of a packed tile. */
@@ -224,7 +227,7 @@ NPU_HIDDEN int npu_amax_avx512(void *unused, const __s64 *v, __u32 n, __u64 *out
 /* Bytes of a row of xe and xo: k plus the padding that staggers them. */
 #define NPU_MM_PREP_STRIDE(k) ((uint64_t)(k) + 256)
 
-/* Bytes of xe, xo and nsx8 (int4 weights, int8 x); xt follows, 64-byte aligned. */
+/* Bytes of xe, xo and nsx8 (int4 weights, int8 x); xt follows, a multiple of 64 bytes on. */
 static inline size_t npu_mm_s8s4_prep_bytes(const struct npu_fw_matmul *mm)
 {
 	return ((size_t)(mm->rows + 15) / 16 * 16 * (NPU_MM_PREP_STRIDE(mm->k) + mm->k) + 383) /

@@ -26,13 +26,13 @@ static inline __m512i lanes_of(const __m512i a[4], uint32_t steps, uint32_t s)
 {
 	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 					       15);
-	__m512i idx = _mm512_and_si512(_mm512_add_epi32(_mm512_mullo_epi32(lane,
-								_mm512_set1_epi32((int)steps)),
-							_mm512_set1_epi32((int)s)),
-				       _mm512_set1_epi32(31));
+	__m512i idx;
 
 	if (steps == 1)
 		return a[0];
+	idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)steps));
+	idx = _mm512_and_si512(_mm512_add_epi32(idx, _mm512_set1_epi32((int)s)),
+			       _mm512_set1_epi32(31));
 	if (steps == 2)
 		return _mm512_permutex2var_epi32(a[0], idx, a[1]);
 	/* Lanes 0..7 from the first 32 dwords, 8..15 from the last 32. */
@@ -82,9 +82,11 @@ void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0, uint
 					continue;
 				}
 				load_block(a, mm->w + n * mm->w_stride + k0 / 2, steps, real / 8);
-				for (s = 0; s < steps; s++)
-					_mm512_storeu_si512(b + r * kb / 2 + s * 64,
-							    _mm512_xor_si512(lanes_of(a, steps, s), flip));
+				for (s = 0; s < steps; s++) {
+					__m512i v = _mm512_xor_si512(lanes_of(a, steps, s), flip);
+
+					_mm512_storeu_si512(b + r * kb / 2 + s * 64, v);
+				}
 				memcpy(f + r * per * 2, mm->factors + n * gpr + k0 / g, per * 2);
 			}
 			/* The factors' padding. */
@@ -136,8 +138,11 @@ void npu_mm_packed_prepare(const struct npu_fw_matmul *mm, uint8_t *dst, struct 
  * correction (-8 * sum(x)), adds the low nibbles' products with the even
  * elements and a sixteenth of the high nibbles' (kept in place, as 16 *
  * (w + 8)) with the odd ones, and is scaled once. |sum| <= 32 * 8 * 128
- * and a factor <= 65535: the product fits int32.
+ * (reached: every w -8, every x -128) and a factor <= 65535: the product
+ * fits int32, with 2^15 to spare.
  */
+_Static_assert((int64_t)NPU_MM_BLOCK / 16 * 8 * 128 * 65535 <= INT32_MAX,
+	       "a lane's scaled sum must fit int32");
 static inline __attribute__((always_inline)) void
 tile_block(const uint8_t *b, uint32_t steps, uint32_t lg, uint32_t per, const uint8_t *x,
 	   __m512i acc[NPU_MM_TILE])
@@ -145,9 +150,8 @@ tile_block(const uint8_t *b, uint32_t steps, uint32_t lg, uint32_t per, const ui
 	const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
 	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 					       15);
-	const __m512i group = _mm512_srlv_epi32(_mm512_mullo_epi32(lane,
-								   _mm512_set1_epi32(8 * (int)steps)),
-						_mm512_set1_epi32((int)lg));
+	const __m512i first = _mm512_mullo_epi32(lane, _mm512_set1_epi32(8 * (int)steps));
+	const __m512i group = _mm512_srlv_epi32(first, _mm512_set1_epi32((int)lg));
 	const uint32_t kb = 128 * steps;
 	const uint8_t *f = b + NPU_MM_TILE * kb / 2;
 	__mmask16 fm = first16(per);
@@ -183,7 +187,7 @@ static inline __m512i sum_rows(const __m512i acc[NPU_MM_TILE])
 	__m512i t[4], u, v;
 	int i;
 
-	/* Pairs of rows: lane 2j + i of t[i / 2] holds row i's lanes 2j and 2j + 1. */
+	/* Pairs of rows: lane 2j + i % 2 of t[i / 2] holds row i's lanes 2j and 2j + 1. */
 #pragma GCC unroll 4
 	for (i = 0; i < 4; i++)
 		t[i] = _mm512_add_epi64(_mm512_unpacklo_epi64(acc[2 * i], acc[2 * i + 1]),
@@ -223,22 +227,23 @@ tile_last_blocks(const uint8_t *b, uint32_t left, uint32_t lg, const uint8_t *x,
 }
 
 /*
- * One tile's sums for activation row @r into @out. The whole blocks'
+ * One tile's sums for one activation row into @out. The whole blocks'
  * loop has only constants for the compiler to work with, so the tile's
  * sums stay in registers.
+ * @x is the row's prepared activations.
  */
-static void tile_row(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
-		     const uint8_t *b, uint32_t r, int64_t out[NPU_MM_TILE])
+static void tile_row(const struct npu_fw_matmul *mm, const uint8_t *b, const uint8_t *x,
+		     int64_t out[NPU_MM_TILE])
 {
 	uint32_t g = mm->k / mm->groups_per_row, lg = (uint32_t)__builtin_ctz(g), k0, i;
-	const uint8_t *x = p->xt + r * npu_mm_packed_x_bytes(mm->k);
 	uint64_t block = npu_mm_block_bytes(NPU_MM_BLOCK, NPU_MM_BLOCK, g);
 	__m512i acc[NPU_MM_TILE];
 
 #pragma GCC unroll 8
 	for (i = 0; i < NPU_MM_TILE; i++)
 		acc[i] = _mm512_setzero_si512();
-	for (k0 = 0; k0 + NPU_MM_BLOCK <= mm->k; k0 += NPU_MM_BLOCK, b += block, x += NPU_MM_BLOCK + 64)
+	for (k0 = 0; k0 + NPU_MM_BLOCK <= mm->k;
+	     k0 += NPU_MM_BLOCK, b += block, x += NPU_MM_BLOCK + 64)
 		tile_block(b, 4, lg, NPU_MM_BLOCK / g, x, acc);
 	_mm512_storeu_si512(out, sum_rows(acc));
 	if (k0 < mm->k)
@@ -248,13 +253,13 @@ static void tile_row(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p
 void npu_mm_packed_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 			  uint32_t n0, uint32_t n1)
 {
-	uint64_t tile = npu_mm_tile_bytes(mm);
+	uint64_t tile = npu_mm_tile_bytes(mm), row = npu_mm_packed_x_bytes(mm->k);
 	int64_t out[NPU_MM_TILE];
 	uint32_t t, r, i;
 
 	for (t = n0 / NPU_MM_TILE; t * NPU_MM_TILE < n1; t++)
 		for (r = 0; r < mm->rows; r++) {
-			tile_row(mm, p, p->packed + t * tile, r, out);
+			tile_row(mm, p->packed + t * tile, p->xt + r * row, out);
 			/* A chunk's edges need not be a tile's. */
 			for (i = 0; i < NPU_MM_TILE; i++) {
 				uint32_t n = t * NPU_MM_TILE + i;
