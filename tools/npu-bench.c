@@ -293,11 +293,8 @@ static int bench_matmul(npu_device *dev, struct probe *pr, uint32_t m, uint32_t 
 		t0 = now_s();
 		err = npu_submit(cmd, &f);
 		err = err ? err : npu_fence_wait(dev, f, -1, NULL);
-		if (!err) {
-			double run = now_s() - t0;
-
-			dt = !dt || run < dt ? run : dt;
-		}
+		if (!err)
+			dt = dt ? fmin(dt, now_s() - t0) : now_s() - t0;
 	}
 	if (!err) {
 		double ops = 2.0 * m * n * k * copies, bytes = (double)(wbytes + fbytes) * copies;
@@ -366,7 +363,7 @@ static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, st
 	char err[256];
 	int32_t tok = 1, prompt[PREFILL_TOKENS];
 	float *logits;
-	double t0, rate;
+	double t0;
 	int i, round, ret;
 
 	ret = engine_create(dev, m, &eo, &e, err, sizeof(err));
@@ -381,8 +378,7 @@ static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, st
 	for (round = 0; !ret && round < 2; round++) {
 		t0 = now_s();
 		ret = engine_forward(e, prompt, PREFILL_TOKENS, 0, logits);
-		rate = PREFILL_TOKENS / (now_s() - t0);
-		r->prefill_tok_s = rate > r->prefill_tok_s ? rate : r->prefill_tok_s;
+		r->prefill_tok_s = fmax(r->prefill_tok_s, PREFILL_TOKENS / (now_s() - t0));
 	}
 	r->prefill_gops = r->prefill_tok_s / PREFILL_TOKENS * 2 *
 			  prompt_macs(&m->cfg, PREFILL_TOKENS) / 1e9;
@@ -393,8 +389,7 @@ static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, st
 		t0 = now_s();
 		for (i = 0; !ret && i < 16; i++)
 			ret = engine_forward(e, &tok, 1, 1 + round * 16 + i, logits);
-		rate = 16 / (now_s() - t0);
-		r->tok_s = rate > r->tok_s ? rate : r->tok_s;
+		r->tok_s = fmax(r->tok_s, 16 / (now_s() - t0));
 	}
 	r->bw = fmax(r->bw, probe_now(pr));
 	r->bound = r->bw * 1e9 / (double)engine_weight_bytes(e);

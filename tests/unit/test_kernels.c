@@ -87,6 +87,7 @@ static void check_packed(struct npu_fw_matmul *mm, struct npu_mm_prep *prep, con
 	npu_mm_pack(mm, packed, tiles / 2, tiles);
 	memset(mm->v, 0, (size_t)mm->rows * mm->n * 8);
 	prep->packed = packed;
+	npu_mm_packed_prepare(mm, prep);
 	cut = (uint32_t)t_rand_range(0, (int32_t)mm->n);
 	npu_mm_packed_avx512(mm, prep, 0, cut);
 	npu_mm_packed_avx512(mm, prep, cut, mm->n);

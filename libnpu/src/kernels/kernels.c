@@ -375,24 +375,29 @@ static void run_pool(struct npu_kernels *k, void (*share)(struct npu_kernels *k,
 #define PACK_CHUNK 16
 
 /*
- * @mm's weights packed, when they are sealed: packed on the pool at their
- * first use, read from the store after. NULL: the firmware's layout.
+ * @mm's weights read packed (@p->packed), when they are sealed: packed on
+ * the pool at their first use, read from the store after, and the
+ * activations prepared in their order. NULL: the firmware's layout.
  */
-static const uint8_t *packed_weights(struct npu_kernels *k, const struct npu_fw_matmul *mm)
+static void use_packed(struct npu_kernels *k, const struct npu_fw_matmul *mm,
+		       struct npu_mm_prep *p)
 {
 	int fresh = 0, active;
-	uint8_t *p;
+	uint8_t *dst;
 
+	p->packed = NULL;
 	if (!k->store || !npu_mm_packed_fits(mm))
-		return NULL;
-	p = k->store(k->store_ctx, mm, npu_mm_packed_bytes(mm), &fresh);
-	if (p && fresh) {
+		return;
+	dst = k->store(k->store_ctx, mm, npu_mm_packed_bytes(mm), &fresh);
+	if (dst && fresh) {
 		active = (int)((mm->n + NPU_MM_TILE * PACK_CHUNK - 1) / (NPU_MM_TILE * PACK_CHUNK));
 		k->pack_mm = mm;
-		k->pack_dst = p;
+		k->pack_dst = dst;
 		run_pool(k, pack_share, active > k->n_threads ? k->n_threads : active, PACK_CHUNK);
 	}
-	return p;
+	p->packed = dst;
+	if (dst)
+		npu_mm_packed_prepare(mm, p);
 }
 
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
@@ -404,8 +409,9 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 	if (k->isa == NPU_ISA_SCALAR || prepare(k, mm))
 		return 1;
 	if (k->isa == NPU_ISA_AVX512) {
-		k->prep.packed = packed_weights(k, k->mm);
-		k->prep_tail.packed = k->has_tail ? packed_weights(k, &k->tail) : NULL;
+		use_packed(k, k->mm, &k->prep);
+		if (k->has_tail)
+			use_packed(k, &k->tail, &k->prep_tail);
 	}
 	active = (int)(mm->n / MIN_COLUMNS_PER_THREAD);
 	active = active < 1 ? 1 : active > k->n_threads ? k->n_threads : active;

@@ -22,8 +22,9 @@ enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512 };
  * weights, rows of x ^ 0x80 (as unsigned bytes), or the GEMM's packed
  * rows; for int4 weights and int8 x, x with even and odd elements apart
  * (row r of xe and xo starts at r * x_stride; xo = xe + k / 2 + 64) and
- * -8 * sum(x) of every 8, and where npu_mm_packed_fits x in the packed
- * weights' lane order with each lane's -8 * sum(x) (xt); for int4
+ * -8 * sum(x) of every 8, and where npu_mm_packed_fits room for x in the
+ * packed weights' lane order with each lane's -8 * sum(x) (xt, filled by
+ * npu_mm_packed_prepare when the weights are read packed); for int4
  * weights and int16 x, x in four phases (phase i holds x[4j + i] at j,
  * x4_phase elements after phase i - 1).
  * For the GEMMs, rows packed 16 at a time, each step 4 bytes of each row
@@ -38,7 +39,7 @@ struct npu_mm_prep {
 	const int32_t *nsxg;	/* unpacked GEMM, int8 x: [rows / 16][npu_mm_sum_groups][16] */
 	const int16_t *x4;	/* npu_mm_s16s4_fits: row r at r * 4 * x4_phase */
 	uint64_t x4_phase;
-	const uint8_t *xt;	/* npu_mm_packed_fits: row r at r * npu_mm_packed_x_bytes(k) */
+	uint8_t *xt;		/* npu_mm_packed_fits: row r at r * npu_mm_packed_x_bytes(k) */
 	const uint8_t *packed;	/* npu_mm_packed_fits: the weights packed, or NULL */
 };
 
@@ -125,10 +126,16 @@ static inline int npu_mm_packed_fits(const struct npu_fw_matmul *mm)
 	       !(g & (g - 1)) && !npu_mm_gemm_unpacked_fits(mm);
 }
 
-/* Columns of the block that starts @left columns before the end of k. */
-static inline uint32_t npu_mm_block_cols(uint32_t left)
+/*
+ * Columns of the block that starts @left columns before the end of k, and
+ * in *@real how many of them are in k (the last block is padded past it).
+ */
+static inline uint32_t npu_mm_block_cols(uint32_t left, uint32_t *real)
 {
-	return left >= NPU_MM_BLOCK ? NPU_MM_BLOCK : left >= 256 ? 256 : 128;
+	uint32_t kb = left >= NPU_MM_BLOCK ? NPU_MM_BLOCK : left >= 256 ? 256 : 128;
+
+	*real = kb < left ? kb : left;
+	return kb;
 }
 
 /* Bytes of a packed block of @kb columns, @real of them in k, in groups of @g. */
@@ -142,12 +149,12 @@ static inline uint64_t npu_mm_block_bytes(uint32_t kb, uint32_t real, uint32_t g
 /* Bytes of a packed tile. */
 static inline uint64_t npu_mm_tile_bytes(const struct npu_fw_matmul *mm)
 {
-	uint32_t g = mm->k / mm->groups_per_row, k0, kb;
+	uint32_t g = mm->k / mm->groups_per_row, k0, kb, real;
 	uint64_t bytes = 0;
 
 	for (k0 = 0; k0 < mm->k; k0 += kb) {
-		kb = npu_mm_block_cols(mm->k - k0);
-		bytes += npu_mm_block_bytes(kb, kb < mm->k - k0 ? kb : mm->k - k0, g);
+		kb = npu_mm_block_cols(mm->k - k0, &real);
+		bytes += npu_mm_block_bytes(kb, real, g);
 	}
 	return bytes;
 }
@@ -165,11 +172,11 @@ static inline uint64_t npu_mm_packed_bytes(const struct npu_fw_matmul *mm)
  */
 static inline uint64_t npu_mm_packed_x_bytes(uint32_t k)
 {
-	uint32_t k0, kb;
+	uint32_t k0, kb, real;
 	uint64_t bytes = 0;
 
 	for (k0 = 0; k0 < k; k0 += kb) {
-		kb = npu_mm_block_cols(k - k0);
+		kb = npu_mm_block_cols(k - k0, &real);
 		bytes += kb + 64;
 	}
 	return bytes;
@@ -179,11 +186,10 @@ static inline uint64_t npu_mm_packed_x_bytes(uint32_t k)
 NPU_HIDDEN void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0,
 			    uint32_t t1);
 /*
- * p->xt in @dst (rows of npu_mm_packed_x_bytes), from p->xe, p->xo
- * and p->nsx8.
+ * Fill p->xt (room npu_mm_avx512_prepare set aside) from p->xe, p->xo and
+ * p->nsx8: only for weights that are read packed.
  */
-NPU_HIDDEN void npu_mm_packed_prepare(const struct npu_fw_matmul *mm, uint8_t *dst,
-				      struct npu_mm_prep *p);
+NPU_HIDDEN void npu_mm_packed_prepare(const struct npu_fw_matmul *mm, struct npu_mm_prep *p);
 /* v[r][n] for n in [n0, n1), all rows, from p->packed and p->xt. */
 NPU_HIDDEN void npu_mm_packed_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 				     uint32_t n0, uint32_t n1);

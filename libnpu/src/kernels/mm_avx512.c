@@ -16,34 +16,6 @@
 #include "mask_avx512.h"
 #include "s4_avx512.h"
 
-/* Lane i's group within a 128-column step, for groups of 2^@lg columns: 8i >> lg. */
-static inline __m512i s4_lane_group(uint32_t lg)
-{
-	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-					       15);
-
-	return _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32((int)lg));
-}
-
-/*
- * One 128-element step of the int4 row kernels on 64 weight bytes @b,
- * each nibble n taken as n ^ 8 = w + 8, against x's even (@e) and odd
- * (@o) elements: lane i holds elements 8i..8i+7's sum, started at its
- * correction (@nsx: -8 * sum(x)), times its group's factor (@fv).
- * |sum| <= 8 * 8 * 128 and a factor <= 65535: a lane's product is under
- * 2^29, and four steps' sum fits int32.
- */
-static inline __m512i u8s4_step(__m512i b, __m512i e, __m512i o, __m512i nsx, __m512i fv)
-{
-	const __m512i lo4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
-	/* (n & 0x0f) ^ 8 in one instruction: 0x6a is (A & B) ^ C. */
-	__m512i d = _mm512_dpbusd_epi32(nsx, _mm512_ternarylogic_epi32(b, lo4, eight, 0x6a), e);
-
-	d = _mm512_dpbusd_epi32(d, _mm512_ternarylogic_epi32(_mm512_srli_epi16(b, 4), lo4, eight,
-							     0x6a), o);
-	return _mm512_mullo_epi32(d, fv);
-}
-
 /* The sum of 16 int32 lanes, in 64 bits (lanes may each be near 2^27). */
 static inline int64_t hsum(__m512i v)
 {
@@ -157,6 +129,25 @@ static inline int64_t dot_s16s4(const int16_t *x, const uint8_t *w, uint32_t len
 }
 
 /*
+ * One 128-element step of row_u8s4 on 64 weight bytes @b, each nibble n
+ * taken as n ^ 8 = w + 8, against x's even (@e) and odd (@o) elements:
+ * lane i holds elements 8i..8i+7's sum, started at its correction (@nsx:
+ * -8 * sum(x)), times its group's factor (@fv). |sum| <= 8 * 8 * 128 and
+ * a factor <= 65535: a lane's product is under 2^29, and four steps' sum
+ * fits int32.
+ */
+static inline __m512i u8s4_step(__m512i b, __m512i e, __m512i o, __m512i nsx, __m512i fv)
+{
+	const __m512i lo4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+	/* (n & 0x0f) ^ 8 in one instruction: 0x6a is (A & B) ^ C. */
+	__m512i d = _mm512_dpbusd_epi32(nsx, _mm512_ternarylogic_epi32(b, lo4, eight, 0x6a), e);
+
+	d = _mm512_dpbusd_epi32(d, _mm512_ternarylogic_epi32(_mm512_srli_epi16(b, 4), lo4, eight,
+							     0x6a), o);
+	return _mm512_mullo_epi32(d, fv);
+}
+
+/*
  * A whole row of int4 weights in groups of 2^@lg = 8..128 elements: 128
  * elements (64 bytes) a step. Lane i of a step covers elements 8i..8i+7,
  * so its group is known, and its correction (@nsx8: -8 * sum(x) of each 8
@@ -166,7 +157,9 @@ static inline int64_t dot_s16s4(const int16_t *x, const uint8_t *w, uint32_t len
 static int64_t row_u8s4(const uint8_t *xe, const uint8_t *xo, const int32_t *nsx8,
 			const uint8_t *w, const uint16_t *f, uint32_t k, uint32_t lg)
 {
-	const __m512i idx = s4_lane_group(lg);
+	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	/* Lane i's group within a step: 8i / g. */
+	const __m512i idx = _mm512_srlv_epi32(_mm512_slli_epi32(lane, 3), _mm512_set1_epi32(lg));
 	const uint32_t per = 128 >> lg, full = k / 128, tail = k % 128;
 	const __mmask16 fm = first16(per);
 	__m512i acc = _mm512_setzero_si512();
@@ -1134,5 +1127,5 @@ void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf, struct 
 		}
 	}
 	if (npu_mm_packed_fits(mm))
-		npu_mm_packed_prepare(mm, buf + npu_mm_s8s4_prep_bytes(mm), p);
+		p->xt = buf + npu_mm_s8s4_prep_bytes(mm);
 }

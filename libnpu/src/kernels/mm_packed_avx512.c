@@ -17,6 +17,20 @@
 #include "s4_avx512.h"
 
 /*
+ * The 64 bytes at @p in a register. A step uses its weights twice, and
+ * the compiler would fold the load into each use: as many loads from L1,
+ * where the loads beside the weights' own are what holds a thread's
+ * stream under the memory's bandwidth (docs/performance.md).
+ */
+static inline __m512i load_once(const void *p)
+{
+	__m512i v = _mm512_loadu_si512(p);
+
+	__asm__("" : "+v"(v));
+	return v;
+}
+
+/*
  * Step @s of a block of @steps (1, 2 or 4) 64-byte steps, from the
  * block's dwords in @a (16 * @steps, each 8 columns' worth): lane i
  * takes dword steps * i + s, so over the block lane i holds the dwords
@@ -66,8 +80,7 @@ void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0, uint
 			uint32_t steps, per;
 			uint8_t *f;
 
-			kb = npu_mm_block_cols(mm->k - k0);
-			real = kb < mm->k - k0 ? kb : mm->k - k0;
+			kb = npu_mm_block_cols(mm->k - k0, &real);
 			steps = kb / 128;
 			per = real / g;
 			f = b + NPU_MM_TILE * kb / 2;
@@ -97,23 +110,21 @@ void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0, uint
 	}
 }
 
-void npu_mm_packed_prepare(const struct npu_fw_matmul *mm, uint8_t *dst, struct npu_mm_prep *p)
+void npu_mm_packed_prepare(const struct npu_fw_matmul *mm, struct npu_mm_prep *p)
 {
 	uint64_t row = npu_mm_packed_x_bytes(mm->k);
 	uint32_t r, k0, kb, real, s;
 
-	p->xt = dst;
 	for (r = 0; r < mm->rows; r++) {
 		const uint8_t *xe = p->xe + r * p->x_stride, *xo = p->xo + r * p->x_stride;
 		const int32_t *nsx8 = p->nsx8 + (uint64_t)r * (mm->k / 8);
-		uint8_t *d = dst + r * row;
+		uint8_t *d = p->xt + r * row;
 
 		for (k0 = 0; k0 < mm->k; k0 += kb, d += kb + 64) {
 			uint32_t steps;
 			__m512i a[4], sum = _mm512_setzero_si512();
 
-			kb = npu_mm_block_cols(mm->k - k0);
-			real = kb < mm->k - k0 ? kb : mm->k - k0;
+			kb = npu_mm_block_cols(mm->k - k0, &real);
 			steps = kb / 128;
 			/* Nothing past k is read (a row may end there); its lanes are zero. */
 			load_block(a, xe + k0 / 2, steps, real / 8);
@@ -139,10 +150,8 @@ void npu_mm_packed_prepare(const struct npu_fw_matmul *mm, uint8_t *dst, struct 
  * elements and a sixteenth of the high nibbles' (kept in place, as 16 *
  * (w + 8)) with the odd ones, and is scaled once. |sum| <= 32 * 8 * 128
  * (reached: every w -8, every x -128) and a factor <= 65535: the product
- * fits int32, with 2^15 to spare.
+ * fits int32, with 2^15 to spare (asserted below the function).
  */
-_Static_assert((int64_t)NPU_MM_BLOCK / 16 * 8 * 128 * 65535 <= INT32_MAX,
-	       "a lane's scaled sum must fit int32");
 static inline __attribute__((always_inline)) void
 tile_block(const uint8_t *b, uint32_t steps, uint32_t lg, uint32_t per, const uint8_t *x,
 	   __m512i acc[NPU_MM_TILE])
@@ -181,6 +190,9 @@ tile_block(const uint8_t *b, uint32_t steps, uint32_t lg, uint32_t per, const ui
 	}
 }
 
+_Static_assert((int64_t)NPU_MM_BLOCK / 16 * 8 * 128 * 65535 <= INT32_MAX,
+	       "a lane's scaled sum must fit int32");
+
 /* The eight rows' sums, row i in lane i. */
 static inline __m512i sum_rows(const __m512i acc[NPU_MM_TILE])
 {
@@ -215,8 +227,7 @@ tile_last_blocks(const uint8_t *b, uint32_t left, uint32_t lg, const uint8_t *x,
 	for (i = 0; i < NPU_MM_TILE; i++)
 		acc[i] = _mm512_setzero_si512();
 	for (; left; left -= real, x += kb + 64) {
-		kb = npu_mm_block_cols(left);
-		real = kb < left ? kb : left;
+		kb = npu_mm_block_cols(left, &real);
 		if (kb == 256)
 			tile_block(b, 2, lg, real / g, x, acc);
 		else
@@ -227,10 +238,9 @@ tile_last_blocks(const uint8_t *b, uint32_t left, uint32_t lg, const uint8_t *x,
 }
 
 /*
- * One tile's sums for one activation row into @out. The whole blocks'
- * loop has only constants for the compiler to work with, so the tile's
- * sums stay in registers.
- * @x is the row's prepared activations.
+ * One tile's sums for the activation row prepared at @x, into @out. The
+ * whole blocks' loop has only constants for the compiler to work with,
+ * so the tile's sums stay in registers.
  */
 static void tile_row(const struct npu_fw_matmul *mm, const uint8_t *b, const uint8_t *x,
 		     int64_t out[NPU_MM_TILE])
