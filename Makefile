@@ -83,7 +83,7 @@ HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/inc
 .DELETE_ON_ERROR:
 
 all: $(O)/lib/libnpu.a $(O)/lib/libnpu.so $(O)/lib/pkgconfig/npu.pc \
-	$(O)/firmware/npu_fw.bin $(O)/fw/npu_fw.o $(TOOLS) $(TESTS)
+	$(O)/firmware/npu_fw.bin $(O)/fw/npu_fw.o $(TOOLS) $(TESTS) $(O)/host/host-cpu
 
 deps:
 	@tools/install-deps.sh
@@ -100,6 +100,11 @@ $(O)/lib/fw/%.o: firmware/src/%.c $(HDRS)
 # All firmware objects as one relocatable object: what the checks inspect.
 $(O)/fw/npu_fw.o: $(FW_OBJS)
 	ld -r -o $@ $^
+
+# The CPU's instruction-set levels, by libnpu's probe, for the test runners.
+$(O)/host/host-cpu: tests/host-cpu.c libnpu/src/kernels/isa.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ tests/host-cpu.c libnpu/src/kernels/isa.c $(LDFLAGS)
 
 $(O)/host/mkfw: tools/mkfw.c firmware/src/image.c $(HDRS)
 	@mkdir -p $(@D)
@@ -291,10 +296,13 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory O=$(O)/san SAN=1 all
 	@$(MAKE) --no-print-directory O=$(O)/tsan SAN=1 SAN_FLAGS="$(TSAN_FLAGS)" \
-		$(O)/tsan/tests/test_kernels
+		$(O)/tsan/tests/test_kernels $(O)/tsan/host/host-cpu
 	@tests/run-host-tests.sh $(O) $(O)/san $(O)/tsan
 
+# First the CPU and the instruction-set levels its run tests.
 test: deps
+	@$(MAKE) --no-print-directory -s $(O)/host/host-cpu
+	@$(O)/host/host-cpu
 	@tests/run-all.sh O=$(O)
 
 kernel-check: deps kmod-sources

@@ -1,14 +1,24 @@
 #!/bin/sh
 # make test: every suite in turn (host tests plain and sanitized, bounded
 # fuzzing, the kernel's static checks, the QEMU guest suite, the DKMS-built
-# module's smoke run), each one's summary kept,
-# then one closing line for all of them.
+# module's smoke run), each one's summary kept, then the tests skipped for
+# hardware this host lacks, named, and one closing line for all of them.
 # usage: run-all.sh MAKE_FLAGS...
 set -u
 passed=0
 failed=0
+skipped=0
 start=$(date +%s)
 log=$(mktemp)
+skips=$(mktemp)
+
+# A suite's "N passed, N failed" and, where it can skip, ", N skipped".
+add() {
+	f=$3
+	passed=$((passed + $1))
+	failed=$((failed + $3))
+	skipped=$((skipped + ${5:-0}))
+}
 
 for target in check fuzz-check kernel-check qemu-check dkms-check; do
 	echo "==== make $target"
@@ -16,24 +26,26 @@ for target in check fuzz-check kernel-check qemu-check dkms-check; do
 		make --no-print-directory "$@" "$target" 2>&1
 		echo $? >"$log.rc"
 	} | tee "$log"
+	grep '^SKIP ' "$log" >>"$skips"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [ -z "$line" ]; then
 		echo "==== make $target gave no result: counted as one failure"
 		failed=$((failed + 1))
 		continue
 	fi
-	p=${line%% passed*}
-	f=${line#*passed, }
-	f=${f%% failed*}
-	passed=$((passed + p))
-	failed=$((failed + f))
+	# shellcheck disable=SC2086
+	add $line
 	echo "==== make $target: $line"
 	if [ "$(cat "$log.rc")" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "==== make $target exited with status $(cat "$log.rc"): counted as one failure"
 		failed=$((failed + 1))
 	fi
 done
-rm -f "$log" "$log.rc"
+if [ -s "$skips" ]; then
+	echo "==== skipped: not on this CPU, so not tested"
+	cat "$skips"
+fi
+rm -f "$log" "$log.rc" "$skips"
 echo "all suites: $(($(date +%s) - start)) s"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -1,54 +1,76 @@
 #!/bin/sh
-# Run every host test binary of each build directory given (plain, then
-# sanitized), then the firmware object checks; print cmocka's summaries
-# and one closing line "N passed, N failed".
+# make check's runner: the host test binaries of each build directory
+# given (plain, then sanitized) at every instruction-set level this CPU
+# has; the plain ones again on emulated CPUs that lack AVX-512 or AVX2;
+# npu-run under valgrind; the firmware object checks; make install. One
+# closing line "N passed, N failed, N skipped", the skips named above it.
 # usage: run-host-tests.sh BUILD_DIR [BUILD_DIR...]
 set -u
 passed=0
 failed=0
+skipped=0
 start=$(date +%s)
 log=$(mktemp)
 
-count() {
-	# cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed.*/\1/p' "$log" | tail -1)
-	passed=$((passed + ${p:-0}))
-	failed=$((failed + ${f:-0}))
+# Add a "N passed, N failed, N skipped" closing line to the totals.
+add_summary() {
+	passed=$((passed + $1))
+	failed=$((failed + $3))
+	skipped=$((skipped + $5))
+}
+
+# Add the PASS and FAIL lines in $log to the totals.
+add_checks() {
+	passed=$((passed + $(grep -c '^PASS' "$log")))
+	failed=$((failed + $(grep -c '^FAIL' "$log")))
 }
 
 for dir in "$@"; do
-	echo "== host tests: $dir"
-	ran=0
-	for t in "$dir"/tests/test_*; do
-		if [ ! -x "$t" ]; then
-			echo "FAIL $t: no such test binary"
-			failed=$((failed + 1))
-			continue
-		fi
-		ran=$((ran + 1))
-		# Tests run from the top of the tree (they read build/firmware).
-		NPU_FW_IMAGE="$dir/firmware/npu_fw.bin" NPU_MODELS="${NPU_MODELS:-../shared/models}" "$t" >"$log" 2>&1
-		rc=$?
-		grep -E '^\[(==========|  PASSED  |  FAILED  |  ERROR   |   LINE   )\]|^ERROR' "$log" |
-			sed "s|^|$(basename "$t"): |"
-		count
-		# A crash or sanitizer abort leaves no cmocka summary: count it.
-		if [ $rc -ne 0 ] && ! grep -q 'FAILED  \]' "$log"; then
-			echo "$(basename "$t"): exited with status $rc without a cmocka summary:"
-			tail -20 "$log"
-			failed=$((failed + 1))
-		fi
-	done
-	echo "== $ran test binaries in $dir"
+	tests/run-unit-tests.sh "$dir" >"$log" 2>&1
+	grep -v '^[0-9]* passed, ' "$log"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log")
+	# shellcheck disable=SC2086
+	add_summary ${line:-0 passed, 1 failed, 0 skipped}
 done
+
+# A CPU without AVX-512 and one without AVX2, emulated by QEMU's user mode,
+# run the plain tests: each must pass with exactly the tests that need the
+# missing instructions skipped. So a host that has them still proves the
+# suite holds, and says what it skips, where they are missing.
+emulated() {
+	cpu=$1
+	lacks=$2
+	name=$3
+	NPU_TEST_WRAP="qemu-x86_64 -cpu $cpu" tests/run-unit-tests.sh "$dir" >"$log" 2>&1
+	line=$(tail -1 "$log")
+	other=$(grep '^SKIP ' "$log" | grep -cvE ": ($lacks): not on this CPU")
+	case "$line" in
+	*" 0 failed, 0 skipped") ok=0 ;;	# it must lack something, and say so
+	*" 0 failed, "*) ok=$((other == 0)) ;;
+	*) ok=0 ;;
+	esac
+	if [ "$ok" = 1 ]; then
+		echo "PASS emulated_cpu_$name (qemu-x86_64 -cpu $cpu): $line, each for want of $(echo "$lacks" | sed 's/|/ or /')"
+	else
+		grep -E 'FAIL|ERROR|SKIP|exited' "$log" | head -40
+		echo "FAIL emulated_cpu_$name (qemu-x86_64 -cpu $cpu): $line; $other skips for other reasons"
+	fi
+}
+dir=$1
+echo "== emulated CPUs: $dir"
+emulated max 'AVX-512 VNNI' no_avx512 >"$log.out"
+emulated Nehalem 'AVX2|AVX-512 VNNI' no_avx2 >>"$log.out"
+mv "$log.out" "$log"
+cat "$log"
+add_checks
 
 echo "== valgrind: npu-run on the cpu backend ($1)"
 models=${NPU_MODELS:-../shared/models}
 model_args=
 [ -f "$models/stories260K.bin" ] &&
 	model_args="--model $models/stories260K.bin --tokenizer $models/tok512.bin"
-# Valgrind has no AVX-512: the AVX2 kernels stand in for the SIMD path.
+# Valgrind has no AVX-512: the AVX2 kernels (or the scalar loops, on a CPU
+# without AVX2) stand in for the SIMD path.
 # shellcheck disable=SC2086
 if NPU_CPU_ISA=avx2 valgrind -q --error-exitcode=3 --leak-check=full \
 	--errors-for-leak-kinds=definite "$1/bin/npu-run" --device cpu --steps 20 --compare \
@@ -64,17 +86,14 @@ fi
 echo "== firmware object checks: $1"
 tests/check-firmware-objects.sh "$1" >"$log" 2>&1
 cat "$log"
-passed=$((passed + $(grep -c '^PASS' "$log")))
-failed=$((failed + $(grep -c '^FAIL' "$log")))
-rm -f "$log"
+add_checks
 
 echo "== make install / uninstall into a DESTDIR: $1"
 tests/install-check.sh "$1" >"$log" 2>&1
 cat "$log"
-passed=$((passed + $(grep -c '^PASS' "$log")))
-failed=$((failed + $(grep -c '^FAIL' "$log")))
+add_checks
 rm -f "$log"
 
 echo "host suite time: $(($(date +%s) - start)) s"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

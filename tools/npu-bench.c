@@ -56,7 +56,7 @@ struct bw_arg {
 	uint64_t sink;
 };
 
-__attribute__((target("avx2"))) static void *read_all(void *arg)
+__attribute__((target("avx2"))) static void *read_all_avx2(void *arg)
 {
 	struct bw_arg *a = arg;
 	__m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
@@ -70,6 +70,24 @@ __attribute__((target("avx2"))) static void *read_all(void *arg)
 	}
 	s0 = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
 	a->sink = (uint64_t)_mm256_extract_epi64(s0, 0);
+	return NULL;
+}
+
+/* The same in baseline x86-64 (SSE2), for a CPU without AVX2. */
+static void *read_all_sse2(void *arg)
+{
+	struct bw_arg *a = arg;
+	__m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0;
+	size_t i;
+
+	for (i = 0; i + 64 <= a->len; i += 64) {
+		s0 = _mm_add_epi64(s0, _mm_load_si128((const __m128i *)(a->p + i)));
+		s1 = _mm_add_epi64(s1, _mm_load_si128((const __m128i *)(a->p + i + 16)));
+		s2 = _mm_add_epi64(s2, _mm_load_si128((const __m128i *)(a->p + i + 32)));
+		s3 = _mm_add_epi64(s3, _mm_load_si128((const __m128i *)(a->p + i + 48)));
+	}
+	s0 = _mm_add_epi64(_mm_add_epi64(s0, s1), _mm_add_epi64(s2, s3));
+	a->sink = (uint64_t)_mm_cvtsi128_si64(s0);
 	return NULL;
 }
 
@@ -107,7 +125,9 @@ static double bandwidth(const uint8_t *buf, size_t len, int threads)
 		a[t].p = buf + len / threads * t;
 		a[t].len = len / threads;
 	}
-	return len / shortest_run(3, threads, read_all, a, sizeof(a[0])) / 1e9;
+	return len / shortest_run(3, threads,
+				  __builtin_cpu_supports("avx2") ? read_all_avx2 : read_all_sse2, a,
+				  sizeof(a[0])) / 1e9;
 }
 
 /*
@@ -134,7 +154,7 @@ static double probe_now(struct probe *pr)
 
 struct peak_arg {
 	long iters;
-	int isa;	/* 2: AVX-512 VNNI, 1: AVX2 */
+	int isa;	/* 2: AVX-512 VNNI, 1: AVX2, 0: SSE2 */
 	uint64_t sink;
 };
 
@@ -192,11 +212,32 @@ __attribute__((target("avx2"))) static uint64_t peak_avx2(long iters)
 	return (uint64_t)_mm256_extract_epi32(_mm256_add_epi32(c0, c4), 0);
 }
 
+/* The cpu backend's scalar level has no SIMD kernels: SSE2, which every x86-64 CPU has. */
+static uint64_t peak_sse2(long iters)
+{
+	__m128i a = _mm_set1_epi16(3);
+	__m128i c0 = _mm_set1_epi32(0), c1 = _mm_set1_epi32(1), c2 = _mm_set1_epi32(2);
+	__m128i c3 = _mm_set1_epi32(3), c4 = _mm_set1_epi32(4), c5 = _mm_set1_epi32(5);
+	__m128i c6 = _mm_set1_epi32(6), c7 = _mm_set1_epi32(7);
+	long i;
+
+#define MADD(c) ((c) = _mm_madd_epi16((c), a))
+	for (i = 0; i < iters; i++) {
+		OPAQUE(a);
+		MADD(c0), MADD(c1), MADD(c2), MADD(c3), MADD(c4), MADD(c5), MADD(c6), MADD(c7);
+	}
+#undef MADD
+	c0 = _mm_add_epi32(_mm_add_epi32(c0, c1), _mm_add_epi32(c2, c3));
+	c4 = _mm_add_epi32(_mm_add_epi32(c4, c5), _mm_add_epi32(c6, c7));
+	return (uint64_t)_mm_cvtsi128_si32(_mm_add_epi32(c0, c4));
+}
+
 static void *peak_thread(void *arg)
 {
 	struct peak_arg *p = arg;
 
-	p->sink = p->isa == 2 ? peak_vnni(p->iters) : peak_avx2(p->iters);
+	p->sink = p->isa == 2 ? peak_vnni(p->iters) :
+		  p->isa == 1 ? peak_avx2(p->iters) : peak_sse2(p->iters);
 	return NULL;
 }
 
@@ -207,8 +248,8 @@ static void *peak_thread(void *arg)
  */
 static double int8_peak(int isa, int threads)
 {
-	/* VNNI: 12 x 64 MACs per iteration; AVX2 madd: 8 x 16 MACs. */
-	double macs = isa == 2 ? 12 * 64 : 8 * 16;
+	/* VNNI: 12 x 64 MACs per iteration; AVX2 madd: 8 x 16 MACs; SSE2: 8 x 8. */
+	double macs = isa == 2 ? 12 * 64 : isa == 1 ? 8 * 16 : 8 * 8;
 	long iters = 20000000;
 	struct peak_arg a[64];
 	int t;
@@ -420,6 +461,8 @@ static int bench_decodes(npu_device *dev, const char *shape, const char *label,
 
 int main(int argc, char **argv)
 {
+	static const char *const isa_names[] = { "sse2", "avx2", "avx512-vnni" };
+	static const char *const isa_titles[] = { "SSE2", "AVX2", "AVX-512 VNNI" };
 	int json = 0, quick = 0, ops_only = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), isa, i, n_ops = 0;
 	int pool;
 	char *threads_env;
@@ -451,7 +494,6 @@ int main(int argc, char **argv)
 	threads_env = getenv("NPU_THREADS") ? strdup(getenv("NPU_THREADS")) : NULL;
 	pool = threads_env ? atoi(threads_env) : threads;
 	__builtin_cpu_init();
-	isa = __builtin_cpu_supports("avx512vnni") ? 2 : 1;
 	if (threads > 64)
 		threads = 64;
 	/*
@@ -470,13 +512,14 @@ int main(int argc, char **argv)
 	probe_now(&all);
 	/* Ops on a pool of one thread are set against one thread's limits. */
 	pr = pool == 1 ? &one : &all;
-	peak1 = int8_peak(isa, 1);
-	peak = int8_peak(isa, threads);
-
 	if (npu_open("cpu", &dev) || npu_query(dev, &info)) {
 		fprintf(stderr, "npu-bench: no cpu backend\n");
 		return 1;
 	}
+	/* The peak of the instructions the backend's kernels run ($NPU_CPU_ISA lowers them). */
+	isa = strstr(info.name, "matmul avx512 ") ? 2 : strstr(info.name, "matmul avx2 ") ? 1 : 0;
+	peak1 = int8_peak(isa, 1);
+	peak = int8_peak(isa, threads);
 	/* M = 1 streams 1 GiB of distinct weights (the caches hold far less). */
 	if (!bench_matmul(dev, pr, 1, 4096, 4096, 8, 0, quick ? 8 : 64, &ops[n_ops]))
 		n_ops++;
@@ -545,7 +588,7 @@ int main(int argc, char **argv)
 	if (json) {
 		printf("{\"machine\": {\"bw_gbs\": %.2f, \"bw_gbs_1t\": %.2f, \"int8_peak_gops\": %.1f"
 		       ", \"int8_peak_gops_1t\": %.1f, \"isa\": \"%s\", \"threads\": %d}, \"ops\": [",
-		       all.best, one.best, peak, peak1, isa == 2 ? "avx512-vnni" : "avx2", threads);
+		       all.best, one.best, peak, peak1, isa_names[isa], threads);
 		for (i = 0; i < n_ops; i++)
 			printf("%s{\"op\": \"matmul\", \"weights\": \"%s\", \"activations\": \"%s\""
 			       ", \"m\": %u, \"n\": %u, \"k\": %u"
@@ -571,8 +614,8 @@ int main(int argc, char **argv)
 		printf("machine: %d threads; backend: %s\n", threads, info.name);
 		printf("  memory read bandwidth: %.1f GB/s (1 thread: %.1f GB/s), the best of the run\n",
 		       all.best, one.best);
-		printf("  int8 peak (%s): %.0f GOPS (1 thread: %.0f GOPS)\n",
-		       isa == 2 ? "AVX-512 VNNI" : "AVX2", peak, peak1);
+		printf("  int8 peak (%s): %.0f GOPS (1 thread: %.0f GOPS)\n", isa_titles[isa], peak,
+		       peak1);
 		printf("  (each figure below is set against the bandwidth read around it)\n");
 		printf("\n| op | weights | activations | M | N | K | threads | GOPS | weight GB/s | memory GB/s | fraction of roofline |\n");
 		printf("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");

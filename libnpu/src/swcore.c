@@ -436,17 +436,23 @@ int npu_swcore_create(int track_writes, npu_swcore_retire_fn retire, void *ctx,
 {
 	struct npu_swcore *c = calloc(1, sizeof(*c));
 	pthread_condattr_t attr;
+	const char *env;
 	size_t size;
-	int err;
+	int err, isa;
 
 	if (!c)
 		return NPU_E_NOMEM;
 	err = npu_firmware_load(&c->image, &size);
 	if (!err && npu_fw_image_verify(c->image, size, &c->tables) != NPU_FW_IMAGE_OK)
 		err = NPU_E_FIRMWARE;
+	/* $NPU_CPU_ISA lowers the kernels' level; a name it does not know is refused. */
+	env = getenv("NPU_CPU_ISA");
+	isa = npu_isa_select(env && *env ? env : NULL);
+	if (!err && isa < 0)
+		err = NPU_E_INVAL;
 	if (!err) {
 		c->scratch = aligned_alloc(64, NPU_FW_SCRATCH_SIZE);
-		c->kernels = npu_kernels_create();
+		c->kernels = npu_kernels_create(isa);
 		if (!c->scratch || !c->kernels)
 			err = NPU_E_NOMEM;
 		else
@@ -502,10 +508,8 @@ void npu_swcore_destroy(struct npu_swcore *c, int cancel)
 
 void npu_swcore_query(const struct npu_swcore *c, struct npu_info *info)
 {
-	static const char *const isa[] = { "scalar", "avx2", "avx512-vnni" };
-
 	snprintf(info->name, sizeof(info->name), "software NPU core, matmul %s x%d threads",
-		 isa[npu_kernels_isa(c->kernels)], npu_kernels_threads(c->kernels));
+		 npu_isa_name(npu_kernels_isa(c->kernels)), npu_kernels_threads(c->kernels));
 	info->abi_major = DRM_NPU_ABI_MAJOR;
 	info->abi_minor = DRM_NPU_ABI_MINOR;
 	info->fw_abi_major = c->tables.abi_major;

@@ -148,12 +148,15 @@ static void run_side(struct side *s, uint64_t seed)
 	npu_cmd_destroy(cmd);
 }
 
-/* The device under test opened at $NPU_CPU_ISA (or @isa), the reference at the scalar level. */
+/*
+ * The device under test (@backend; for the cpu backend at level @isa) against
+ * the cpu backend at the scalar level.
+ */
 static void compare(const char *backend, const char *isa)
 {
 	struct side dev = { 0 }, cpu = { 0 };
 	const char *env = getenv("NPU_CPU_ISA");
-	char saved[16] = "";
+	char saved[16] = "", level[32];
 	struct npu_info info;
 	uint64_t seed;
 
@@ -170,8 +173,13 @@ static void compare(const char *backend, const char *isa)
 		unsetenv("NPU_CPU_ISA");
 	assert_int_equal(npu_query(dev.dev, &info), NPU_OK);
 	assert_string_equal(info.backend, backend);
+	/* The level asked for is the level that runs: none stands in for another. */
+	snprintf(level, sizeof(level), "matmul %s ", isa ? isa : "");
+	if (isa && !strstr(info.name, level))
+		fail_msg("asked for %s, the device is \"%s\"", isa, info.name);
 	assert_int_equal(npu_query(cpu.dev, &info), NPU_OK);
 	assert_string_equal(info.backend, "cpu");
+	assert_non_null(strstr(info.name, "matmul scalar "));
 	for (seed = 1; seed <= 20; seed++) {
 		run_side(&dev, seed);
 		run_side(&cpu, seed);
@@ -186,17 +194,29 @@ static void compare(const char *backend, const char *isa)
 	npu_close(cpu.dev);
 }
 
+/* A device other than the cpu backend (NPU_DEVICE): accel or usb. */
 static void device_equals_cpu(void **state)
 {
-	const char *backend = *state;
+	compare(*state, NULL);
+}
 
-	if (strcmp(backend, "cpu")) {
-		compare(backend, NULL);
-		return;
-	}
-	/* Each level the CPU has (a missing one runs as the best below it). */
-	compare(backend, "avx2");
-	compare(backend, "avx512");
+/* The cpu backend at each level it has beyond the scalar one. */
+static void cpu_at_level_equals_scalar(enum npu_isa isa)
+{
+	t_require_isa(isa);
+	compare("cpu", npu_isa_name(isa));
+}
+
+static void cpu_avx2_equals_scalar(void **state)
+{
+	(void)state;
+	cpu_at_level_equals_scalar(NPU_ISA_AVX2);
+}
+
+static void cpu_avx512_equals_scalar(void **state)
+{
+	(void)state;
+	cpu_at_level_equals_scalar(NPU_ISA_AVX512);
 }
 
 int main(void)
@@ -206,13 +226,18 @@ int main(void)
 	 */
 	static char backend[16] = "cpu";
 	const char *env = getenv("NPU_DEVICE");
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest device[] = {
 		cmocka_unit_test_prestate(device_equals_cpu, backend),
+	};
+	const struct CMUnitTest cpu[] = {
+		cmocka_unit_test(cpu_avx2_equals_scalar),
+		cmocka_unit_test(cpu_avx512_equals_scalar),
 	};
 
 	if (env && *env)
 		snprintf(backend, sizeof(backend), "%s", env);
 	unsetenv("NPU_DEVICE");
-
-	return cmocka_run_group_tests_name("backends", tests, NULL, NULL);
+	if (strcmp(backend, "cpu"))
+		return cmocka_run_group_tests_name("backends", device, NULL, NULL);
+	return cmocka_run_group_tests_name("backends", cpu, NULL, NULL);
 }

@@ -51,27 +51,6 @@ struct shape {
 };
 
 /*
- * Whether this CPU has @isa. A missing one is a gap CI must not hide: it
- * fails there, and elsewhere the caller's test says it did not run.
- */
-static int have(enum npu_isa isa)
-{
-	int ok;
-
-	__builtin_cpu_init();
-	if (isa == NPU_ISA_AVX2)
-		ok = __builtin_cpu_supports("avx2");
-	else
-		ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-		     __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-	if (!ok && getenv("CI"))
-		fail_msg("ISA level %d not available on this CPU", isa);
-	if (!ok)
-		print_message("ISA level %d not available here: not tested\n", isa);
-	return ok;
-}
-
-/*
  * @mm's weights packed in tiles, against @want: in two calls split at a
  * column inside a tile (the pool's chunks need not end on one).
  */
@@ -168,8 +147,7 @@ static void level(enum npu_isa isa)
 	static const uint32_t groups[] = { 16, 32, 64, 128, 256, 0 };
 	int i, gi, xb, wb;
 
-	if (!have(isa))
-		return;
+	t_require_isa(isa);
 	t_seed(1000 + isa);
 	for (i = 0; i < (int)(sizeof(ks) / sizeof(ks[0])); i++)
 		for (gi = 0; gi < 6; gi++)
@@ -292,93 +270,171 @@ static void *one_store(void *ctx, const struct npu_fw_matmul *mm, uint64_t bytes
 	return st->mem;
 }
 
-/* The pool splits the columns; results are the same at any thread count. */
-static void pool_equals_reference(void **state)
+/*
+ * $NPU_CPU_ISA's names: each level capped at the best this CPU has, the
+ * best when unset, and a name it does not know refused.
+ */
+static void isa_select_caps_at_host(void **state)
 {
-	struct npu_kernels *k;
-	uint8_t *x = calloc(3, 512), *w = calloc(300, 256);
-	uint16_t *f = calloc(300 * 16, 2);
-	__s64 *want = calloc(900, 8), *got = calloc(900, 8);
-	struct npu_fw_matmul mm = {
-		.x = x, .x_stride = 512, .x_bits = 8, .rows = 3, .k = 512, .n = 300,
-		.w = w, .w_stride = 256, .w_bits = 4, .groups_per_row = 16, .factors = f,
-	};
-	uint32_t i;
+	enum npu_isa best = npu_isa_host_best(), isa;
 
 	(void)state;
+	assert_true(npu_isa_host_has(best));
+	if (best + 1 < NPU_ISA_COUNT)
+		assert_false(npu_isa_host_has(best + 1));
+	assert_int_equal(npu_isa_select(NULL), best);
+	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
+		assert_int_equal(npu_isa_select(npu_isa_name(isa)), isa < best ? isa : best);
+	assert_int_equal(npu_isa_select(""), -1);
+	assert_int_equal(npu_isa_select("AVX2"), -1);
+	assert_int_equal(npu_isa_select("avx512-vnni"), -1);
+}
+
+/* One int4 x int8 matrix of 300 columns and its expected sums, for the pool tests. */
+struct pool_case {
+	uint8_t *x, *w;
+	uint16_t *f;
+	__s64 *want, *got;
+	struct npu_fw_matmul mm;
+};
+
+static void pool_case_init(struct pool_case *c)
+{
+	uint32_t i;
+
+	c->x = calloc(3, 512);
+	c->w = calloc(300, 256);
+	c->f = calloc(300 * 16, 2);
+	c->want = calloc(900, 8);
+	c->got = calloc(900, 8);
+	assert_true(c->x && c->w && c->f && c->want && c->got);
+	c->mm = (struct npu_fw_matmul){
+		.x = c->x, .x_stride = 512, .x_bits = 8, .rows = 3, .k = 512, .n = 300,
+		.w = c->w, .w_stride = 256, .w_bits = 4, .groups_per_row = 16, .factors = c->f,
+	};
 	t_seed(77);
 	for (i = 0; i < 3 * 512; i++)
-		x[i] = (uint8_t)t_rand();
+		c->x[i] = (uint8_t)t_rand();
 	for (i = 0; i < 300 * 256; i++)
-		w[i] = (uint8_t)t_rand();
+		c->w[i] = (uint8_t)t_rand();
 	for (i = 0; i < 300 * 16; i++)
-		f[i] = (uint16_t)t_rand();
-	mm.v = want;
-	reference(&mm);
+		c->f[i] = (uint16_t)t_rand();
+	c->mm.v = c->want;
+	reference(&c->mm);
+	c->mm.v = c->got;
+}
+
+static void pool_case_free(struct pool_case *c)
+{
+	free(c->x);
+	free(c->w);
+	free(c->f);
+	free(c->want);
+	free(c->got);
+}
+
+/* A pool of three threads at @isa. */
+static struct npu_kernels *pool_create(enum npu_isa isa)
+{
+	struct npu_kernels *k;
+
 	setenv("NPU_THREADS", "3", 1);
-	k = npu_kernels_create();
+	k = npu_kernels_create(isa);
 	unsetenv("NPU_THREADS");
 	assert_non_null(k);
 	assert_int_equal(npu_kernels_threads(k), 3);
-	mm.v = got;
-	if (npu_kernels_isa(k) == NPU_ISA_SCALAR) {
-		assert_int_not_equal(npu_kernels_matmul(k, &mm), 0);	/* left to the firmware */
-	} else {
-		for (i = 0; i < 20; i++) {
-			memset(got, 0, 900 * 8);
-			assert_int_equal(npu_kernels_matmul(k, &mm), 0);
-			assert_memory_equal(got, want, 900 * 8);
-		}
-	}
-	/*
-	 * Sealed weights: packed by the pool at the first call, read packed
-	 * after; then a GEMM's last rows from packed weights (a new store for
-	 * each new matrix).
-	 */
-	if (npu_kernels_isa(k) == NPU_ISA_AVX512) {
-		static const struct shape tails[] = {
-			{ 17, 512, 300, 32, 8, 4, 0 }, { 20, 256, 100, 64, 8, 4, 1 },
-		};
-		struct one_store st = { 0 };
+	assert_int_equal(npu_kernels_isa(k), isa);
+	return k;
+}
 
-		npu_kernels_set_store(k, one_store, &st);
-		for (i = 0; i < 20; i++) {
-			memset(got, 0, 900 * 8);
-			assert_int_equal(npu_kernels_matmul(k, &mm), 0);
-			assert_memory_equal(got, want, 900 * 8);
+/*
+ * The pool splits the columns; results are the same at any thread count,
+ * at every level this CPU has (the scalar one leaves MATMUL to the firmware).
+ */
+static void pool_equals_reference(void **state)
+{
+	enum npu_isa isa;
+	struct pool_case c;
+	int i;
+
+	(void)state;
+	pool_case_init(&c);
+	for (isa = NPU_ISA_SCALAR; isa <= npu_isa_host_best(); isa++) {
+		struct npu_kernels *k = pool_create(isa);
+
+		if (isa == NPU_ISA_SCALAR)
+			assert_int_not_equal(npu_kernels_matmul(k, &c.mm), 0);
+		for (i = 0; isa != NPU_ISA_SCALAR && i < 20; i++) {
+			memset(c.got, 0, 900 * 8);
+			assert_int_equal(npu_kernels_matmul(k, &c.mm), 0);
+			assert_memory_equal(c.got, c.want, 900 * 8);
 		}
-		assert_int_equal(st.calls, 20);
-		assert_int_equal(st.fresh, 1);
-		for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
-			free(st.mem);
-			memset(&st, 0, sizeof(st));
-			check_shape(&tails[i], NPU_ISA_AVX512, k);
-			assert_int_equal(st.fresh, 1);
-		}
-		npu_kernels_set_store(k, NULL, NULL);
+		npu_kernels_destroy(k);
+	}
+	pool_case_free(&c);
+}
+
+/*
+ * Sealed weights: packed by the pool at the first call, read packed
+ * after; then a GEMM's last rows from packed weights (a new store for
+ * each new matrix).
+ */
+static void pool_packs_sealed_weights(void **state)
+{
+	static const struct shape tails[] = {
+		{ 17, 512, 300, 32, 8, 4, 0 }, { 20, 256, 100, 64, 8, 4, 1 },
+	};
+	struct one_store st = { 0 };
+	struct npu_kernels *k;
+	struct pool_case c;
+	uint32_t i;
+
+	(void)state;
+	t_require_isa(NPU_ISA_AVX512);
+	pool_case_init(&c);
+	k = pool_create(NPU_ISA_AVX512);
+	npu_kernels_set_store(k, one_store, &st);
+	for (i = 0; i < 20; i++) {
+		memset(c.got, 0, 900 * 8);
+		assert_int_equal(npu_kernels_matmul(k, &c.mm), 0);
+		assert_memory_equal(c.got, c.want, 900 * 8);
+	}
+	assert_int_equal(st.calls, 20);
+	assert_int_equal(st.fresh, 1);
+	for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
 		free(st.mem);
+		memset(&st, 0, sizeof(st));
+		check_shape(&tails[i], NPU_ISA_AVX512, k);
+		assert_int_equal(st.fresh, 1);
 	}
-	/*
-	 * GEMMs through the pool: a last 1..4 rows go to the per-row kernels
-	 * (all four weight and activation widths), 5 or more stay in the GEMM.
-	 */
-	if (npu_kernels_isa(k) == NPU_ISA_AVX512) {
-		static const struct shape gemms[] = {
-			{ 17, 512, 300, 32, 8, 4, 0 }, { 20, 512, 100, 512, 8, 8, 1 },
-			{ 36, 256, 100, 32, 16, 4, 1 }, { 19, 256, 100, 256, 16, 8, 0 },
-			{ 66, 320, 53, 64, 8, 4, 0 }, { 21, 256, 50, 256, 8, 8, 0 },
-			{ 16, 256, 50, 32, 8, 4, 1 },
-		};
-
-		for (i = 0; i < sizeof(gemms) / sizeof(gemms[0]); i++)
-			check_shape(&gemms[i], NPU_ISA_AVX512, k);
-	}
+	npu_kernels_set_store(k, NULL, NULL);
+	free(st.mem);
 	npu_kernels_destroy(k);
-	free(x);
-	free(w);
-	free(f);
-	free(want);
-	free(got);
+	pool_case_free(&c);
+}
+
+/*
+ * GEMMs through the pool: a last 1..4 rows go to the per-row kernels
+ * (all four weight and activation widths), 5 or more stay in the GEMM.
+ */
+static void pool_gemm_equals_reference(void **state)
+{
+	static const struct shape gemms[] = {
+		{ 17, 512, 300, 32, 8, 4, 0 }, { 20, 512, 100, 512, 8, 8, 1 },
+		{ 36, 256, 100, 32, 16, 4, 1 }, { 19, 256, 100, 256, 16, 8, 0 },
+		{ 66, 320, 53, 64, 8, 4, 0 }, { 21, 256, 50, 256, 8, 8, 0 },
+		{ 16, 256, 50, 32, 8, 4, 1 },
+	};
+	struct npu_kernels *k;
+	uint32_t i;
+
+	(void)state;
+	t_require_isa(NPU_ISA_AVX512);
+	t_seed(78);
+	k = pool_create(NPU_ISA_AVX512);
+	for (i = 0; i < sizeof(gemms) / sizeof(gemms[0]); i++)
+		check_shape(&gemms[i], NPU_ISA_AVX512, k);
+	npu_kernels_destroy(k);
 }
 
 /* The output stage's definition (firmware/src/fixed.h), written out. */
@@ -424,8 +480,7 @@ static void requant_equals_reference(void **state)
 	int round, fast = 0;
 
 	(void)state;
-	if (!have(NPU_ISA_AVX512))
-		return;
+	t_require_isa(NPU_ISA_AVX512);
 	t_seed(4242);
 	for (round = 0; round < 20000; round++) {
 		int b = round % 3, shift = round < 200 ? round % 161 - 32 : t_rand_range(-32, 126);
@@ -479,9 +534,8 @@ static void attention_equals_reference(void **state)
 	int round, pooled = 0;
 
 	(void)state;
-	if (!have(NPU_ISA_AVX512))
-		return;
-	pool = npu_kernels_create();
+	t_require_isa(NPU_ISA_AVX512);
+	pool = npu_kernels_create(NPU_ISA_AVX512);
 	assert_non_null(pool);
 	t_seed(5151);
 	for (round = 0; round < 300; round++) {
@@ -586,9 +640,8 @@ static void rescale_equals_firmware(void **state)
 	int round, pooled = 0;
 
 	(void)state;
-	if (!have(NPU_ISA_AVX512))
-		return;
-	pool = npu_kernels_create();
+	t_require_isa(NPU_ISA_AVX512);
+	pool = npu_kernels_create(NPU_ISA_AVX512);
 	assert_non_null(pool);
 	t_seed(6262);
 	for (round = 0; round < 400; round++) {
@@ -718,10 +771,7 @@ static void silu_through_pool(const struct npu_fw_tables *tables)
 	uint32_t i;
 
 	assert_true(x && v);
-	setenv("NPU_THREADS", "3", 1);
-	k = npu_kernels_create();
-	unsetenv("NPU_THREADS");
-	assert_non_null(k);
+	k = pool_create(NPU_ISA_AVX512);
 	for (round = 0; round < 6; round++) {
 		struct drm_npu_scale to_act = { t_rand_range(1 << 30, INT32_MAX),
 						t_rand_range(20, 40) };
@@ -757,8 +807,7 @@ static void silu_equals_firmware(void **state)
 	int round, fast = 0, back = 0;
 
 	(void)state;
-	if (!have(NPU_ISA_AVX512))
-		return;
+	t_require_isa(NPU_ISA_AVX512);
 	image = builtin_tables(&tables);
 	t_seed(777);
 	for (round = 0; round < 20000; round++) {
@@ -807,8 +856,7 @@ static void add_equals_firmware(void **state)
 	int round, fast = 0;
 
 	(void)state;
-	if (!have(NPU_ISA_AVX512))
-		return;
+	t_require_isa(NPU_ISA_AVX512);
 	t_seed(31337);
 	for (round = 0; round < 20000; round++) {
 		struct drm_npu_scale ma = { t_rand_range(1, INT32_MAX), t_rand_range(-3, 66) };
@@ -852,8 +900,7 @@ static void norm_equals_firmware(void **state)
 	int round, fast[2] = { 0, 0 }, back[2] = { 0, 0 };
 
 	(void)state;
-	if (!have(NPU_ISA_AVX512))
-		return;
+	t_require_isa(NPU_ISA_AVX512);
 	t_seed(2718);
 	for (round = 0; round < 20000; round++) {
 		int bits = round % 4 == 3 ? 32 : round % 4 == 2 ? 16 : 8 + t_rand_range(0, 8);
@@ -945,9 +992,8 @@ static void softmax_equals_firmware(void **state)
 	int round, pooled = 0;
 
 	(void)state;
-	if (!have(NPU_ISA_AVX512))
-		return;
-	pool = npu_kernels_create();
+	t_require_isa(NPU_ISA_AVX512);
+	pool = npu_kernels_create(NPU_ISA_AVX512);
 	assert_non_null(pool);
 	image = builtin_tables(&tables);
 	t_seed(161803);
@@ -990,8 +1036,7 @@ static void amax_equals_firmware(void **state)
 	int round;
 
 	(void)state;
-	if (!have(NPU_ISA_AVX512))
-		return;
+	t_require_isa(NPU_ISA_AVX512);
 	t_seed(99);
 	for (round = 0; round < 5000; round++) {
 		uint32_t n = (uint32_t)t_rand_range(0, 70), i;
@@ -1014,7 +1059,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(avx2_equals_reference),
 		cmocka_unit_test(avx512_equals_reference),
+		cmocka_unit_test(isa_select_caps_at_host),
 		cmocka_unit_test(pool_equals_reference),
+		cmocka_unit_test(pool_packs_sealed_weights),
+		cmocka_unit_test(pool_gemm_equals_reference),
 		cmocka_unit_test(requant_equals_reference),
 		cmocka_unit_test(attention_equals_reference),
 		cmocka_unit_test(rescale_equals_firmware),

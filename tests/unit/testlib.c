@@ -36,6 +36,18 @@ npu_device *t_open_other(void)
 	return dev;
 }
 
+void t_require_isa(enum npu_isa isa)
+{
+	char cpu[96];
+
+	if (npu_isa_host_has(isa))
+		return;
+	npu_isa_host_cpu(cpu, sizeof(cpu));
+	/* "SKIP: " starts the line the test runners collect. */
+	print_message("SKIP: %s: not on this CPU (%s), not tested\n", npu_isa_title(isa), cpu);
+	skip();
+}
+
 struct t_buf t_alloc(npu_device *dev, uint64_t size)
 {
 	struct t_buf b;

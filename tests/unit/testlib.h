@@ -11,12 +11,20 @@
 
 #include <npu/npu.h>
 #include "../../uapi/drm/npu_accel.h"
+#include "../../libnpu/src/kernels/isa.h"
 
 /* Open the device NPU_DEVICE names (default: auto); fails the test otherwise. */
 npu_device *t_open(void);
 /* A second device: another of the same backend, or the cpu backend when
  * the first serves one session at a time (usb). */
 npu_device *t_open_other(void);
+
+/*
+ * Unless this CPU has @isa, skip the calling test with a line that names
+ * the missing instructions and the CPU: hardware a host lacks is reported
+ * as not tested, never failed and never passed.
+ */
+void t_require_isa(enum npu_isa isa);
 
 /* A buffer, allocated and mapped; t_free unmaps and frees it. */
 struct t_buf {

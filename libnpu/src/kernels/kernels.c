@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
  * The cpu backend's answers to the firmware's hooks (MATMUL, the output
- * stage, ATTENTION's sums and rescaling, the element-wise loops): pick
- * the best instruction set this CPU has (or a lower one named by
- * $NPU_CPU_ISA); for MATMUL, prepare the activations once and hand the
- * output columns out in chunks to a persistent pool of threads (the
- * calling thread is one of them); ATTENTION's sums over a long cache
- * likewise by rows, its rescaling and softmax by heads, and a long row's
- * SILU by elements; and pack sealed int4 weights for decode, once per
+ * stage, ATTENTION's sums and rescaling, the element-wise loops) at the
+ * instruction-set level the caller chose (npu_isa_select); for MATMUL,
+ * prepare the activations once and hand the output columns out in chunks
+ * to a persistent pool of threads (the calling thread is one of them);
+ * ATTENTION's sums over a long cache likewise by rows, its rescaling and
+ * softmax by heads, and a long row's SILU by elements; and pack sealed int4 weights for decode, once per
  * matrix, into room the software core keeps with their buffer.
  * Nothing else is allocated per call once the preparation and
  * partial-sum buffers have grown to the largest shape seen.
  */
+#define _GNU_SOURCE	/* sched_getaffinity */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -203,36 +204,29 @@ static void *pool_thread(void *arg)
 	return NULL;
 }
 
-static enum npu_isa detect(void)
+/*
+ * The cores this process may run on: a container's or taskset's share of
+ * the machine, not every core online (threads beyond them only wait).
+ */
+static long usable_cores(void)
 {
-	const char *env = getenv("NPU_CPU_ISA");
-	enum npu_isa best = NPU_ISA_SCALAR;
+	cpu_set_t set;
 
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2"))
-		best = NPU_ISA_AVX2;
-	if (best == NPU_ISA_AVX2 && __builtin_cpu_supports("avx512f") &&
-	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-	    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni"))
-		best = NPU_ISA_AVX512;
-	/* The variable only lowers the level: a missing ISA would fault. */
-	if (env && !strcmp(env, "scalar"))
-		return NPU_ISA_SCALAR;
-	if (env && !strcmp(env, "avx2") && best >= NPU_ISA_AVX2)
-		return NPU_ISA_AVX2;
-	return best;
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		return CPU_COUNT(&set);
+	return sysconf(_SC_NPROCESSORS_ONLN);
 }
 
-struct npu_kernels *npu_kernels_create(void)
+struct npu_kernels *npu_kernels_create(enum npu_isa isa)
 {
 	struct npu_kernels *k = calloc(1, sizeof(*k));
 	const char *env = getenv("NPU_THREADS");
-	long n = env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	long n = env ? strtol(env, NULL, 10) : usable_cores();
 	int want = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n, i;
 
 	if (!k)
 		return NULL;
-	k->isa = detect();
+	k->isa = isa;
 	k->joined = JOIN_CLOSED;
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->go, NULL);

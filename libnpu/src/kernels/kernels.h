@@ -11,11 +11,9 @@
 #include <stdint.h>
 
 #include "../../../firmware/include/npu_fw.h"
+#include "isa.h"
 
-#define NPU_HIDDEN __attribute__((visibility("hidden")))
 #define NPU_UNUSED __attribute__((unused))
-
-enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512 };
 
 /*
  * Activations prepared once per call, shared by the threads: for int8
@@ -265,8 +263,8 @@ NPU_HIDDEN void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *b
 
 struct npu_kernels;
 
-/* $NPU_CPU_ISA (scalar, avx2, avx512) caps the level; $NPU_THREADS the pool. */
-NPU_HIDDEN struct npu_kernels *npu_kernels_create(void);
+/* Kernels at @isa (npu_isa_select's); $NPU_THREADS sizes the pool. */
+NPU_HIDDEN struct npu_kernels *npu_kernels_create(enum npu_isa isa);
 NPU_HIDDEN void npu_kernels_destroy(struct npu_kernels *k);
 NPU_HIDDEN enum npu_isa npu_kernels_isa(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);

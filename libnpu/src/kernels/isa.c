@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Which of the kernels' instruction-set levels this CPU has, by CPUID
+ * (through libgcc, which also asks the OS whether it saves the AVX and
+ * AVX-512 registers), and what to call each level.
+ */
+#include <cpuid.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "isa.h"
+
+static const struct {
+	const char *name, *title;
+} levels[NPU_ISA_COUNT] = {
+	[NPU_ISA_SCALAR] = { "scalar", "scalar C" },
+	[NPU_ISA_AVX2] = { "avx2", "AVX2" },
+	[NPU_ISA_AVX512] = { "avx512", "AVX-512 VNNI" },
+};
+
+int npu_isa_host_has(enum npu_isa isa)
+{
+	__builtin_cpu_init();
+	switch (isa) {
+	case NPU_ISA_SCALAR:
+		return 1;
+	case NPU_ISA_AVX2:
+		return __builtin_cpu_supports("avx2");
+	case NPU_ISA_AVX512:
+		/* What the AVX-512 kernels are compiled for (the Makefile's ISA_FLAGS_*). */
+		return npu_isa_host_has(NPU_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+		       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+	default:
+		return 0;
+	}
+}
+
+enum npu_isa npu_isa_host_best(void)
+{
+	enum npu_isa isa = NPU_ISA_SCALAR;
+
+	while (isa + 1 < NPU_ISA_COUNT && npu_isa_host_has(isa + 1))
+		isa++;
+	return isa;
+}
+
+const char *npu_isa_name(enum npu_isa isa)
+{
+	return isa < NPU_ISA_COUNT ? levels[isa].name : "?";
+}
+
+const char *npu_isa_title(enum npu_isa isa)
+{
+	return isa < NPU_ISA_COUNT ? levels[isa].title : "?";
+}
+
+int npu_isa_select(const char *request)
+{
+	enum npu_isa best = npu_isa_host_best(), isa;
+
+	if (!request)
+		return best;
+	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
+		if (!strcmp(request, levels[isa].name))
+			return isa < best ? isa : best;
+	return -1;
+}
+
+void npu_isa_host_cpu(char *buf, size_t size)
+{
+	unsigned int r[12] = { 0 }, a = 0, b, c, d, family, model, i;
+	char brand[sizeof(r) + 1] = "";
+	const char *s = brand;
+	size_t n;
+
+	if (__get_cpuid_max(0x80000000, NULL) >= 0x80000004) {
+		for (i = 0; i < 3; i++)
+			__get_cpuid(0x80000002 + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2],
+				    &r[4 * i + 3]);
+		memcpy(brand, r, sizeof(r));
+	}
+	/* Brand strings are padded with spaces, on either side. */
+	while (*s == ' ')
+		s++;
+	n = strlen(s);
+	while (n && s[n - 1] == ' ')
+		n--;
+	if (!n) {
+		s = "unnamed x86-64 CPU";
+		n = strlen(s);
+	}
+	__get_cpuid(1, &a, &b, &c, &d);
+	family = (a >> 8) & 0xf;
+	model = (a >> 4) & 0xf;
+	if (family == 0xf)
+		family += (a >> 20) & 0xff;
+	if (family >= 6)
+		model |= ((a >> 16) & 0xf) << 4;
+	snprintf(buf, size, "%.*s (family %u model %u)", (int)n, s, family, model);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The instruction-set levels of the cpu backend's kernels, and which of
+ * them this CPU has. One probe serves the kernels, the tests and the test
+ * runner, so that what runs and what is reported as tested cannot differ.
+ */
+#ifndef LIBNPU_ISA_H
+#define LIBNPU_ISA_H
+
+#include <stddef.h>
+
+#define NPU_HIDDEN __attribute__((visibility("hidden")))
+
+/* Each level's kernels need every level below it. */
+enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512, NPU_ISA_COUNT };
+
+/* Whether this CPU (and its OS, which must save the registers) runs @isa. */
+NPU_HIDDEN int npu_isa_host_has(enum npu_isa isa);
+/* The highest level this CPU has. */
+NPU_HIDDEN enum npu_isa npu_isa_host_best(void);
+/* The level as $NPU_CPU_ISA spells it: "scalar", "avx2", "avx512". */
+NPU_HIDDEN const char *npu_isa_name(enum npu_isa isa);
+/* The instructions the level needs, for a person: "AVX-512 VNNI". */
+NPU_HIDDEN const char *npu_isa_title(enum npu_isa isa);
+/*
+ * The level the cpu backend runs at: @request (a name, or NULL for the
+ * best) capped at what this CPU has, since a missing ISA would fault.
+ * -1 when @request names no level.
+ */
+NPU_HIDDEN int npu_isa_select(const char *request);
+/* This CPU for a person: its brand string, family and model. */
+NPU_HIDDEN void npu_isa_host_cpu(char *buf, size_t size);
+
+#endif
