@@ -299,7 +299,7 @@ check: deps
 		$(O)/tsan/tests/test_kernels $(O)/tsan/host/host-cpu
 	@tests/run-host-tests.sh $(O) $(O)/san $(O)/tsan
 
-# First the CPU and the instruction-set levels its run tests.
+# First a line naming the CPU and the instruction-set levels the run tests.
 test: deps
 	@$(MAKE) --no-print-directory -s $(O)/host/host-cpu
 	@$(O)/host/host-cpu

@@ -14,7 +14,6 @@ skips=$(mktemp)
 
 # A suite's "N passed, N failed" and, where it can skip, ", N skipped".
 add() {
-	f=$3
 	passed=$((passed + $1))
 	failed=$((failed + $3))
 	skipped=$((skipped + ${5:-0}))
@@ -35,6 +34,8 @@ for target in check fuzz-check kernel-check qemu-check dkms-check; do
 	fi
 	# shellcheck disable=SC2086
 	add $line
+	f=${line#*passed, }
+	f=${f%% failed*}
 	echo "==== make $target: $line"
 	if [ "$(cat "$log.rc")" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "==== make $target exited with status $(cat "$log.rc"): counted as one failure"

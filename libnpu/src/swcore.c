@@ -436,7 +436,6 @@ int npu_swcore_create(int track_writes, npu_swcore_retire_fn retire, void *ctx,
 {
 	struct npu_swcore *c = calloc(1, sizeof(*c));
 	pthread_condattr_t attr;
-	const char *env;
 	size_t size;
 	int err, isa;
 
@@ -446,8 +445,7 @@ int npu_swcore_create(int track_writes, npu_swcore_retire_fn retire, void *ctx,
 	if (!err && npu_fw_image_verify(c->image, size, &c->tables) != NPU_FW_IMAGE_OK)
 		err = NPU_E_FIRMWARE;
 	/* $NPU_CPU_ISA lowers the kernels' level; a name it does not know is refused. */
-	env = getenv("NPU_CPU_ISA");
-	isa = npu_isa_select(env && *env ? env : NULL);
+	isa = npu_isa_select(getenv("NPU_CPU_ISA"));
 	if (!err && isa < 0)
 		err = NPU_E_INVAL;
 	if (!err) {

@@ -62,6 +62,37 @@ static void open_and_query(void **state)
 		unsetenv("NPU_DEVICE");
 }
 
+/*
+ * $NPU_CPU_ISA: a level names the cpu backend's (capped at this CPU's),
+ * empty is unset, and a name it does not know is refused, never guessed.
+ */
+static void cpu_isa_names(void **state)
+{
+	static const char *const refused[] = { "avx-512", "AVX2", "avx512-vnni", "sse2" };
+	const char *env = getenv("NPU_CPU_ISA");
+	char saved[32] = "";
+	npu_device *dev;
+	unsigned int i;
+	enum npu_isa isa;
+
+	(void)state;
+	if (env)
+		snprintf(saved, sizeof(saved), "%s", env);
+	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
+		npu_close(t_open_at("cpu", npu_isa_name(isa)));
+	npu_close(t_open_at("cpu", ""));
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		setenv("NPU_CPU_ISA", refused[i], 1);
+		dev = NULL;
+		assert_int_equal(npu_open("cpu", &dev), NPU_E_INVAL);
+		assert_null(dev);
+	}
+	if (env)
+		setenv("NPU_CPU_ISA", saved, 1);
+	else
+		unsetenv("NPU_CPU_ISA");
+}
+
 static void strerror_texts(void **state)
 {
 	int i, j;
@@ -842,6 +873,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(open_and_query),
+		cmocka_unit_test(cpu_isa_names),
 		cmocka_unit_test(strerror_texts),
 		cmocka_unit_test(buffer_handles),
 		cmocka_unit_test(encode_misuse),

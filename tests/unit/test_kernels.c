@@ -285,7 +285,7 @@ static void isa_select_caps_at_host(void **state)
 	assert_int_equal(npu_isa_select(NULL), best);
 	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
 		assert_int_equal(npu_isa_select(npu_isa_name(isa)), isa < best ? isa : best);
-	assert_int_equal(npu_isa_select(""), -1);
+	assert_int_equal(npu_isa_select(""), best);
 	assert_int_equal(npu_isa_select("AVX2"), -1);
 	assert_int_equal(npu_isa_select("avx512-vnni"), -1);
 }
@@ -362,12 +362,14 @@ static void pool_equals_reference(void **state)
 	for (isa = NPU_ISA_SCALAR; isa <= npu_isa_host_best(); isa++) {
 		struct npu_kernels *k = pool_create(isa);
 
-		if (isa == NPU_ISA_SCALAR)
+		if (isa == NPU_ISA_SCALAR) {
 			assert_int_not_equal(npu_kernels_matmul(k, &c.mm), 0);
-		for (i = 0; isa != NPU_ISA_SCALAR && i < 20; i++) {
-			memset(c.got, 0, 900 * 8);
-			assert_int_equal(npu_kernels_matmul(k, &c.mm), 0);
-			assert_memory_equal(c.got, c.want, 900 * 8);
+		} else {
+			for (i = 0; i < 20; i++) {
+				memset(c.got, 0, 900 * 8);
+				assert_int_equal(npu_kernels_matmul(k, &c.mm), 0);
+				assert_memory_equal(c.got, c.want, 900 * 8);
+			}
 		}
 		npu_kernels_destroy(k);
 	}

@@ -336,10 +336,8 @@ static void packed_equals_scalar(void **state)
 
 	(void)state;
 	load(&m, &t);
-	assert_int_equal(npu_open("cpu", &best), NPU_OK);
-	setenv("NPU_CPU_ISA", "scalar", 1);
-	assert_int_equal(npu_open("cpu", &scalar), NPU_OK);
-	unsetenv("NPU_CPU_ISA");
+	best = t_open_at("cpu", NULL);
+	scalar = t_open_at("cpu", "scalar");
 	assert_int_equal(engine_create(best, &m, &eo, &a, err, sizeof(err)), NPU_OK);
 	assert_int_equal(engine_create(scalar, &m, &eo, &b, err, sizeof(err)), NPU_OK);
 	/* Packed once (the engine's warm-up step), read after. */

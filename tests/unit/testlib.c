@@ -6,14 +6,48 @@
 
 #include "testlib.h"
 
+/* A cpu backend runs at the level @request names (capped at this CPU's): none stands in. */
+static void check_level(npu_device *dev, const char *request)
+{
+	int isa = npu_isa_select(request);
+	struct npu_info info;
+	char want[32];
+
+	assert_int_equal(npu_query(dev, &info), NPU_OK);
+	if (strcmp(info.backend, "cpu"))
+		return;
+	assert_true(isa >= 0);
+	snprintf(want, sizeof(want), "matmul %s ", npu_isa_name(isa));
+	if (!strstr(info.name, want))
+		fail_msg("the cpu backend is \"%s\", not at level %s", info.name, npu_isa_name(isa));
+}
+
+npu_device *t_open_at(const char *backend, const char *isa)
+{
+	const char *env = getenv("NPU_CPU_ISA");
+	npu_device *dev = NULL;
+	char saved[32] = "";
+	int err;
+
+	if (env)
+		snprintf(saved, sizeof(saved), "%s", env);
+	if (isa)
+		setenv("NPU_CPU_ISA", isa, 1);
+	err = npu_open(backend, &dev);
+	if (env)
+		setenv("NPU_CPU_ISA", saved, 1);
+	else
+		unsetenv("NPU_CPU_ISA");
+	assert_int_equal(err, NPU_OK);
+	assert_non_null(dev);
+	check_level(dev, isa ? isa : env ? saved : NULL);
+	return dev;
+}
+
 npu_device *t_open(void)
 {
-	npu_device *dev = NULL;
-
 	/* The backend NPU_DEVICE names, else the preferred one. */
-	assert_int_equal(npu_open(NULL, &dev), NPU_OK);
-	assert_non_null(dev);
-	return dev;
+	return t_open_at(NULL, NULL);
 }
 
 npu_device *t_open_other(void)

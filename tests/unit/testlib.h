@@ -13,8 +13,17 @@
 #include "../../uapi/drm/npu_accel.h"
 #include "../../libnpu/src/kernels/isa.h"
 
-/* Open the device NPU_DEVICE names (default: auto); fails the test otherwise. */
+/*
+ * Open the device NPU_DEVICE names (default: auto); fails the test
+ * otherwise, or when a cpu backend runs at a level other than the one
+ * $NPU_CPU_ISA asks for (capped at this CPU's best).
+ */
 npu_device *t_open(void);
+/*
+ * Open @backend (NULL: as t_open) with $NPU_CPU_ISA set to @isa (NULL: as
+ * it is) for this call only; the same checks.
+ */
+npu_device *t_open_at(const char *backend, const char *isa);
 /* A second device: another of the same backend, or the cpu backend when
  * the first serves one session at a time (usb). */
 npu_device *t_open_other(void);

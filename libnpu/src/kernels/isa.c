@@ -59,7 +59,7 @@ int npu_isa_select(const char *request)
 {
 	enum npu_isa best = npu_isa_host_best(), isa;
 
-	if (!request)
+	if (!request || !*request)
 		return best;
 	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
 		if (!strcmp(request, levels[isa].name))

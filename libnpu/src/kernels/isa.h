@@ -23,8 +23,8 @@ NPU_HIDDEN const char *npu_isa_name(enum npu_isa isa);
 /* The instructions the level needs, for a person: "AVX-512 VNNI". */
 NPU_HIDDEN const char *npu_isa_title(enum npu_isa isa);
 /*
- * The level the cpu backend runs at: @request (a name, or NULL for the
- * best) capped at what this CPU has, since a missing ISA would fault.
+ * The level the cpu backend runs at: @request (a name; NULL or "" for
+ * the best) capped at what this CPU has, since a missing ISA would fault.
  * -1 when @request names no level.
  */
 NPU_HIDDEN int npu_isa_select(const char *request);

@@ -6,8 +6,9 @@
  * prepare the activations once and hand the output columns out in chunks
  * to a persistent pool of threads (the calling thread is one of them);
  * ATTENTION's sums over a long cache likewise by rows, its rescaling and
- * softmax by heads, and a long row's SILU by elements; and pack sealed int4 weights for decode, once per
- * matrix, into room the software core keeps with their buffer.
+ * softmax by heads, and a long row's SILU by elements; and pack sealed
+ * int4 weights for decode, once per matrix, into room the software core
+ * keeps with their buffer.
  * Nothing else is allocated per call once the preparation and
  * partial-sum buffers have grown to the largest shape seen.
  */
