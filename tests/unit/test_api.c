@@ -69,8 +69,8 @@ static void open_and_query(void **state)
 static void cpu_isa_names(void **state)
 {
 	static const char *const refused[] = { "avx-512", "AVX2", "avx512-vnni", "sse2" };
-	const char *env = getenv("NPU_CPU_ISA");
-	char saved[32] = "";
+	const char *env = getenv("NPU_CPU_ISA"), *device = getenv("NPU_DEVICE");
+	char saved[32] = "", saved_device[32] = "";
 	npu_device *dev;
 	unsigned int i;
 	enum npu_isa isa;
@@ -78,6 +78,10 @@ static void cpu_isa_names(void **state)
 	(void)state;
 	if (env)
 		snprintf(saved, sizeof(saved), "%s", env);
+	/* NPU_DEVICE (accel, usb in the guest) would override "cpu": restored below. */
+	if (device)
+		snprintf(saved_device, sizeof(saved_device), "%s", device);
+	unsetenv("NPU_DEVICE");
 	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
 		npu_close(t_open_at("cpu", npu_isa_name(isa)));
 	npu_close(t_open_at("cpu", ""));
@@ -91,6 +95,8 @@ static void cpu_isa_names(void **state)
 		setenv("NPU_CPU_ISA", saved, 1);
 	else
 		unsetenv("NPU_CPU_ISA");
+	if (device)
+		setenv("NPU_DEVICE", saved_device, 1);
 }
 
 static void strerror_texts(void **state)
