@@ -41,41 +41,15 @@ if [ -z "$wrap" ]; then
 	fi
 fi
 
+. "$(dirname "$0")/tally.sh"
+
 # One binary, at level $2 when given (else with no NPU_CPU_ISA at all).
 run() {
-	label=$(basename "$1")${2:+[$2]}
 	# Tests run from the top of the tree (they read build/firmware).
 	# shellcheck disable=SC2086
 	env -u NPU_CPU_ISA ${2:+NPU_CPU_ISA=$2} NPU_FW_IMAGE="$dir/firmware/npu_fw.bin" \
 		NPU_MODELS="${NPU_MODELS:-../shared/models}" $wrap "$1" >"$log" 2>&1
-	rc=$?
-	grep -E '^\[(==========|  PASSED  |  FAILED  |  ERROR   |   LINE   )\]|^ERROR' "$log" |
-		sed "s|^|$label: |"
-	# cmocka: "[  PASSED  ] N test(s).", "[  FAILED  ] N test(s), listed below:",
-	# "[  SKIPPED ] N test(s), listed below:".
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed.*/\1/p' "$log" | tail -1)
-	s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s), listed.*/\1/p' "$log" | tail -1)
-	passed=$((passed + ${p:-0}))
-	failed=$((failed + ${f:-0}))
-	skipped=$((skipped + ${s:-0}))
-	# Each skip follows the "SKIP: why" line t_require_isa prints: one
-	# without it was not for want of hardware, and fails.
-	awk -v label="$dir/$label" '
-		/^\[ RUN      \] / { t = $4 }
-		/^SKIP: / { sub(/^SKIP: /, ""); print "SKIP " label " " t ": " $0 }' "$log" >"$log.why"
-	cat "$log.why"
-	why=$(wc -l <"$log.why")
-	if [ "$why" -ne "${s:-0}" ]; then
-		echo "FAIL $label: ${s:-0} tests skipped, $why for want of hardware"
-		failed=$((failed + 1))
-	fi
-	# A crash or sanitizer abort leaves no cmocka summary: count it.
-	if [ $rc -ne 0 ] && [ -z "$f" ]; then
-		echo "$label: exited with status $rc without a cmocka summary:"
-		tail -20 "$log"
-		failed=$((failed + 1))
-	fi
+	tally "$log" "$dir" "$(basename "$1")${2:+[$2]}" $?
 }
 
 echo "== host tests: $dir${wrap:+ (under $wrap)}, levels: $levels"
@@ -96,7 +70,7 @@ for t in "$dir"/tests/test_*; do
 	*) for l in $levels; do run "$t" "$l"; done ;;
 	esac
 done
-rm -f "$log" "$log.why"
+rm -f "$log"
 echo "== $ran test binaries in $dir"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -75,5 +75,6 @@ done | sort -u | while read -r lib; do
 done
 
 cp "$top/tests/qemu/init" "$work/init"
+cp "$top/tests/tally.sh" "$work/tally.sh"
 chmod +x "$work/init"
 (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"

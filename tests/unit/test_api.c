@@ -19,16 +19,12 @@
 static void open_and_query(void **state)
 {
 	const char *const *b = npu_backends();
-	const char *env = getenv("NPU_DEVICE");
-	char saved[32] = "";
+	/* This test sets NPU_DEVICE itself; the suite's choice is restored. */
+	struct t_env env = t_env_set("NPU_DEVICE", NULL);
 	struct npu_info info;
 	npu_device *dev;
 
 	(void)state;
-	/* This test sets NPU_DEVICE itself; the suite's choice is restored. */
-	if (env)
-		snprintf(saved, sizeof(saved), "%s", env);
-	unsetenv("NPU_DEVICE");
 	/* Hardware first (auto prefers it), the cpu backend last. */
 	assert_string_equal(b[0], "accel");
 	assert_string_equal(b[1], "usb");
@@ -56,10 +52,7 @@ static void open_and_query(void **state)
 	setenv("NPU_DEVICE", "cpu", 1);
 	assert_int_equal(npu_open("no-such-backend", &dev), NPU_OK);
 	assert_int_equal(npu_close(dev), NPU_OK);
-	if (saved[0])
-		setenv("NPU_DEVICE", saved, 1);
-	else
-		unsetenv("NPU_DEVICE");
+	t_env_restore(&env);
 }
 
 /*
@@ -69,34 +62,24 @@ static void open_and_query(void **state)
 static void cpu_isa_names(void **state)
 {
 	static const char *const refused[] = { "avx-512", "AVX2", "avx512-vnni", "sse2" };
-	const char *env = getenv("NPU_CPU_ISA"), *device = getenv("NPU_DEVICE");
-	char saved[32] = "", saved_device[32] = "";
+	/* NPU_DEVICE (accel, usb in the guest) would override "cpu". */
+	struct t_env device = t_env_set("NPU_DEVICE", NULL), isa_env;
 	npu_device *dev;
 	unsigned int i;
 	enum npu_isa isa;
 
 	(void)state;
-	if (env)
-		snprintf(saved, sizeof(saved), "%s", env);
-	/* NPU_DEVICE (accel, usb in the guest) would override "cpu": restored below. */
-	if (device)
-		snprintf(saved_device, sizeof(saved_device), "%s", device);
-	unsetenv("NPU_DEVICE");
 	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
 		npu_close(t_open_at("cpu", npu_isa_name(isa)));
 	npu_close(t_open_at("cpu", ""));
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		setenv("NPU_CPU_ISA", refused[i], 1);
+		isa_env = t_env_set("NPU_CPU_ISA", refused[i]);
 		dev = NULL;
 		assert_int_equal(npu_open("cpu", &dev), NPU_E_INVAL);
 		assert_null(dev);
+		t_env_restore(&isa_env);
 	}
-	if (env)
-		setenv("NPU_CPU_ISA", saved, 1);
-	else
-		unsetenv("NPU_CPU_ISA");
-	if (device)
-		setenv("NPU_DEVICE", saved_device, 1);
+	t_env_restore(&device);
 }
 
 static void strerror_texts(void **state)

@@ -347,6 +347,18 @@ static struct npu_kernels *pool_create(enum npu_isa isa)
 	return k;
 }
 
+/* @c through @k, @rounds times: the reference's sums every time. */
+static void pool_case_check(struct npu_kernels *k, struct pool_case *c, int rounds)
+{
+	int i;
+
+	for (i = 0; i < rounds; i++) {
+		memset(c->got, 0, 900 * 8);
+		assert_int_equal(npu_kernels_matmul(k, &c->mm), 0);
+		assert_memory_equal(c->got, c->want, 900 * 8);
+	}
+}
+
 /*
  * The pool splits the columns; results are the same at any thread count,
  * at every level this CPU has (the scalar one leaves MATMUL to the firmware).
@@ -355,22 +367,16 @@ static void pool_equals_reference(void **state)
 {
 	enum npu_isa isa;
 	struct pool_case c;
-	int i;
 
 	(void)state;
 	pool_case_init(&c);
 	for (isa = NPU_ISA_SCALAR; isa <= npu_isa_host_best(); isa++) {
 		struct npu_kernels *k = pool_create(isa);
 
-		if (isa == NPU_ISA_SCALAR) {
+		if (isa == NPU_ISA_SCALAR)
 			assert_int_not_equal(npu_kernels_matmul(k, &c.mm), 0);
-		} else {
-			for (i = 0; i < 20; i++) {
-				memset(c.got, 0, 900 * 8);
-				assert_int_equal(npu_kernels_matmul(k, &c.mm), 0);
-				assert_memory_equal(c.got, c.want, 900 * 8);
-			}
-		}
+		else
+			pool_case_check(k, &c, 20);
 		npu_kernels_destroy(k);
 	}
 	pool_case_free(&c);
@@ -396,11 +402,7 @@ static void pool_packs_sealed_weights(void **state)
 	pool_case_init(&c);
 	k = pool_create(NPU_ISA_AVX512);
 	npu_kernels_set_store(k, one_store, &st);
-	for (i = 0; i < 20; i++) {
-		memset(c.got, 0, 900 * 8);
-		assert_int_equal(npu_kernels_matmul(k, &c.mm), 0);
-		assert_memory_equal(c.got, c.want, 900 * 8);
-	}
+	pool_case_check(k, &c, 20);
 	assert_int_equal(st.calls, 20);
 	assert_int_equal(st.fresh, 1);
 	for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {

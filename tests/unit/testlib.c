@@ -24,23 +24,18 @@ static void check_level(npu_device *dev, const char *request)
 
 npu_device *t_open_at(const char *backend, const char *isa)
 {
-	const char *env = getenv("NPU_CPU_ISA");
+	struct t_env env;
 	npu_device *dev = NULL;
-	char saved[32] = "";
 	int err;
 
-	if (env)
-		snprintf(saved, sizeof(saved), "%s", env);
 	if (isa)
-		setenv("NPU_CPU_ISA", isa, 1);
+		env = t_env_set("NPU_CPU_ISA", isa);
 	err = npu_open(backend, &dev);
-	if (env)
-		setenv("NPU_CPU_ISA", saved, 1);
-	else
-		unsetenv("NPU_CPU_ISA");
+	if (isa)
+		t_env_restore(&env);
 	assert_int_equal(err, NPU_OK);
 	assert_non_null(dev);
-	check_level(dev, isa ? isa : env ? saved : NULL);
+	check_level(dev, isa ? isa : getenv("NPU_CPU_ISA"));
 	return dev;
 }
 
@@ -52,22 +47,43 @@ npu_device *t_open(void)
 
 npu_device *t_open_other(void)
 {
-	const char *env = getenv("NPU_DEVICE");
 	npu_device *dev = NULL;
-	char saved[32] = "";
 	int err = npu_open(NULL, &dev);
 
 	/* A USB NPU serves one session: the cpu backend is the other device. */
 	if (err == NPU_E_BUSY) {
-		if (env)
-			snprintf(saved, sizeof(saved), "%s", env);
-		unsetenv("NPU_DEVICE");
+		struct t_env env = t_env_set("NPU_DEVICE", NULL);
+
 		err = npu_open("cpu", &dev);
-		if (*saved)
-			setenv("NPU_DEVICE", saved, 1);
+		t_env_restore(&env);
 	}
 	assert_int_equal(err, NPU_OK);
 	return dev;
+}
+
+struct t_env t_env_set(const char *name, const char *value)
+{
+	struct t_env e = { .name = name };
+	const char *now = getenv(name);
+
+	if (now) {
+		e.set = 1;
+		assert_true(strlen(now) < sizeof(e.value));
+		strcpy(e.value, now);
+	}
+	if (value)
+		setenv(name, value, 1);
+	else
+		unsetenv(name);
+	return e;
+}
+
+void t_env_restore(const struct t_env *e)
+{
+	if (e->set)
+		setenv(e->name, e->value, 1);
+	else
+		unsetenv(e->name);
 }
 
 void t_require_isa(enum npu_isa isa)

@@ -28,6 +28,17 @@ npu_device *t_open_at(const char *backend, const char *isa);
  * the first serves one session at a time (usb). */
 npu_device *t_open_other(void);
 
+/* An environment variable as it was, to be put back by t_env_restore. */
+struct t_env {
+	const char *name;
+	int set;
+	char value[64];
+};
+
+/* Keep @name's value, then set it to @value (NULL: unset it). */
+struct t_env t_env_set(const char *name, const char *value);
+void t_env_restore(const struct t_env *e);
+
 /*
  * Unless this CPU has @isa, skip the calling test with a line that names
  * the missing instructions and the CPU: hardware a host lacks is reported
