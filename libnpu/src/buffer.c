@@ -3,7 +3,10 @@
  * Buffer handles. A handle packs the device serial (20 bits), the slot's
  * generation (20 bits) and the slot index + 1 (24 bits), so a handle of
  * another device, a freed buffer or a made-up value is told apart and
- * rejected without touching memory it does not name.
+ * rejected without touching memory it does not name. A generation never
+ * repeats: a slot whose next one would wrap is retired, never used again,
+ * so a freed handle stays dead. A slot serves 2^20 buffers and the table
+ * grows to 2^23 slots: a device allocates 2^43 buffers before NPU_E_NOSPC.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +16,21 @@
 #define IDX_BITS 24
 #define GEN_BITS 20
 #define MAX_BOS ((1u << IDX_BITS) - 1)
+#define GEN_MASK ((1u << GEN_BITS) - 1)
+#define RETIRED (GEN_MASK + 1)	/* the generation of a slot used up */
+
+_Static_assert(IDX_BITS + GEN_BITS == NPU_SERIAL_SHIFT, "a handle is 64 bits");
 
 static npu_bo make_handle(const npu_device *dev, uint32_t idx, uint32_t gen)
 {
-	return (uint64_t)dev->serial << (IDX_BITS + GEN_BITS) |
-	       (uint64_t)(gen & ((1u << GEN_BITS) - 1)) << IDX_BITS | (idx + 1);
+	return (uint64_t)dev->serial << NPU_SERIAL_SHIFT | (uint64_t)gen << IDX_BITS | (idx + 1);
 }
 
 /* Caller holds dev->lock. */
 static struct bo_slot *find(npu_device *dev, npu_bo bo, int *err)
 {
-	uint32_t serial = (uint32_t)(bo >> (IDX_BITS + GEN_BITS));
-	uint32_t gen = (uint32_t)(bo >> IDX_BITS) & ((1u << GEN_BITS) - 1);
+	uint32_t serial = (uint32_t)(bo >> NPU_SERIAL_SHIFT);
+	uint32_t gen = (uint32_t)(bo >> IDX_BITS) & GEN_MASK;
 	uint32_t idx = (uint32_t)(bo & MAX_BOS);
 	struct bo_slot *s;
 
@@ -37,7 +43,7 @@ static struct bo_slot *find(npu_device *dev, npu_bo bo, int *err)
 		return NULL;
 	}
 	s = &dev->bos[idx - 1];
-	if (!s->live || (s->gen & ((1u << GEN_BITS) - 1)) != gen) {
+	if (!s->live || s->gen != gen) {
 		*err = NPU_E_HANDLE;
 		return NULL;
 	}
@@ -68,7 +74,7 @@ int npu_bo_alloc(npu_device *dev, uint64_t size, npu_bo *bo)
 	*bo = 0;
 	pthread_mutex_lock(&dev->lock);
 	for (i = 0; i < dev->n_bos; i++)
-		if (!dev->bos[i].live) {
+		if (!dev->bos[i].live && dev->bos[i].gen != RETIRED) {
 			s = &dev->bos[i];
 			break;
 		}
@@ -116,7 +122,7 @@ int npu_bo_free(npu_device *dev, npu_bo bo)
 	else if (s) {
 		dev->ops->bo_free(dev, s);
 		s->live = 0;
-		s->gen++;
+		s->gen++;	/* RETIRED after generation GEN_MASK */
 	}
 	pthread_mutex_unlock(&dev->lock);
 	return err;

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 /* Devices: backend selection, open, close, query. */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,23 +30,61 @@ int64_t npu_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * Serials of the open devices. A serial is taken in turn, skipping those in
+ * use: a handle or fence of one open device never names another, and a
+ * closed device's serial comes back only after 2^20 - 1 other opens.
+ */
+static pthread_mutex_t serial_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t serial_used[(1u << NPU_SERIAL_BITS) / 64];
+static uint32_t serial_next = 1;
+
+static int serial_get(uint32_t *serial)
+{
+	const uint32_t mask = (1u << NPU_SERIAL_BITS) - 1;
+	uint32_t i, s;
+	int err = NPU_E_NOSPC;
+
+	pthread_mutex_lock(&serial_lock);
+	for (i = 0; i < mask; i++) {
+		s = serial_next;
+		serial_next = serial_next == mask ? 1 : serial_next + 1;
+		if (!(serial_used[s / 64] & (1ull << s % 64))) {
+			serial_used[s / 64] |= 1ull << s % 64;
+			*serial = s;
+			err = NPU_OK;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&serial_lock);
+	return err;
+}
+
+static void serial_put(uint32_t s)
+{
+	pthread_mutex_lock(&serial_lock);
+	serial_used[s / 64] &= ~(1ull << s % 64);
+	pthread_mutex_unlock(&serial_lock);
+}
+
 static int open_backend(const struct npu_backend_ops *ops, npu_device **out)
 {
-	static atomic_uint next_serial = 1;
 	npu_device *dev = calloc(1, sizeof(*dev));
 	int err;
 
 	if (!dev)
 		return NPU_E_NOMEM;
 	dev->ops = ops;
-	/* Serials live in 20 bits of every handle; 0 never names a device. */
-	dev->serial = atomic_fetch_add(&next_serial, 1) & 0xfffff;
-	if (!dev->serial)
-		dev->serial = atomic_fetch_add(&next_serial, 1) & 0xfffff;
+	err = serial_get(&dev->serial);
+	if (err) {
+		free(dev);
+		return err;
+	}
 	pthread_mutex_init(&dev->lock, NULL);
 	err = ops->open(dev);
 	if (err) {
 		pthread_mutex_destroy(&dev->lock);
+		serial_put(dev->serial);
 		free(dev);
 		return err;
 	}
@@ -88,6 +125,7 @@ int npu_close(npu_device *dev)
 	dev->ops->close(dev);
 	free(dev->bos);
 	pthread_mutex_destroy(&dev->lock);
+	serial_put(dev->serial);
 	free(dev->priv);
 	free(dev);
 	return NPU_OK;

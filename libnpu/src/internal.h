@@ -13,7 +13,7 @@
 
 /* A buffer slot; handles name (device serial, slot index, generation). */
 struct bo_slot {
-	uint32_t gen;		/* bumped at every free: stale handles miss */
+	uint32_t gen;		/* bumped at every free: stale handles miss (buffer.c) */
 	int live;
 	int map_count;
 	uint64_t size;
@@ -25,6 +25,10 @@ struct bo_slot {
 };
 
 struct npu_device;
+
+/* A device serial fills the top bits of its handles and fences (0 is no device's). */
+#define NPU_SERIAL_BITS 20
+#define NPU_SERIAL_SHIFT (64 - NPU_SERIAL_BITS)
 
 /* What a backend implements; the library does handles and encoding. */
 struct npu_backend_ops {
@@ -51,7 +55,8 @@ struct npu_backend_ops {
 
 struct npu_device {
 	const struct npu_backend_ops *ops;
-	uint32_t serial;
+	uint32_t serial;	/* in handles and fences; unique among open devices */
+	uint64_t last_seq;	/* newest job number handed out (atomic) */
 	pthread_mutex_t lock;	/* the buffer table */
 	struct bo_slot *bos;
 	uint32_t n_bos, cap_bos;

@@ -6,6 +6,14 @@
 #include "internal.h"
 #include "cmd.h"
 
+/*
+ * A fence is the device's serial over the low 44 bits of the backend's job
+ * number: waited on with another device it is refused (NPU_E_XDEV), never
+ * taken for that device's job of the same number. The number is restored
+ * as the newest job handed out with those low bits.
+ */
+#define FENCE_SEQ_MASK ((1ull << NPU_SERIAL_SHIFT) - 1)
+
 struct npu_graph {
 	npu_device *dev;
 	npu_bo bo;
@@ -57,12 +65,39 @@ static int upload(npu_cmd *cmd, npu_bo *bo, uint32_t *size)
 	return NPU_OK;
 }
 
+static npu_fence make_fence(npu_device *dev, uint64_t seq)
+{
+	uint64_t last = __atomic_load_n(&dev->last_seq, __ATOMIC_RELAXED);
+
+	while (seq > last && !__atomic_compare_exchange_n(&dev->last_seq, &last, seq, 1,
+							  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	return (uint64_t)dev->serial << NPU_SERIAL_SHIFT | (seq & FENCE_SEQ_MASK);
+}
+
+static int fence_seq(npu_device *dev, npu_fence fence, uint64_t *seq)
+{
+	uint32_t serial = (uint32_t)(fence >> NPU_SERIAL_SHIFT);
+	uint64_t last = __atomic_load_n(&dev->last_seq, __ATOMIC_RELAXED);
+
+	if (!serial)
+		return NPU_E_INVAL;
+	if (serial != dev->serial)
+		return NPU_E_XDEV;
+	*seq = (last & ~FENCE_SEQ_MASK) | (fence & FENCE_SEQ_MASK);
+	/* Above the newest: an older number (or a future one, which the backend refuses). */
+	if (*seq > last && *seq > FENCE_SEQ_MASK)
+		*seq -= FENCE_SEQ_MASK + 1;
+	return NPU_OK;
+}
+
 /* Queue a stream that lives in @bo; @owned is freed with the job. */
 static int submit_bo(npu_device *dev, npu_bo bo, uint64_t offset, uint32_t size, int prio,
 		     npu_bo owned, npu_fence *fence)
 {
 	struct bo_slot s = { 0 };
 	int err = npu_bo_lookup(dev, bo, &s);
+	uint64_t seq;
 
 	if (err)
 		return err;
@@ -71,7 +106,10 @@ static int submit_bo(npu_device *dev, npu_bo bo, uint64_t offset, uint32_t size,
 	/* What a driver rejects before any firmware sees the stream. */
 	if (offset % 8 || size < sizeof(struct drm_npu_cmd_header))
 		return NPU_E_INVAL;
-	return dev->ops->submit(dev, &s, offset, size, prio, owned, fence);
+	err = dev->ops->submit(dev, &s, offset, size, prio, owned, &seq);
+	if (!err)
+		*fence = make_fence(dev, seq);
+	return err;
 }
 
 int npu_submit(npu_cmd *cmd, npu_fence *fence)
@@ -103,11 +141,14 @@ int npu_fence_wait(npu_device *dev, npu_fence fence, int64_t timeout_ns,
 		   struct npu_job_result *result)
 {
 	struct npu_job_result r;
+	uint64_t seq;
 	int err;
 
 	if (!dev)
 		return NPU_E_INVAL;
-	err = dev->ops->wait(dev, fence, timeout_ns, &r);
+	err = fence_seq(dev, fence, &seq);
+	if (!err)
+		err = dev->ops->wait(dev, seq, timeout_ns, &r);
 	if (err)
 		return err;
 	if (result)

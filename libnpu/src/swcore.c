@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * The software NPU core. It boots the firmware image, keeps a device
- * address space (buffers at addresses that are never reused, with unmapped
- * guard gaps between them), and runs the firmware's command processor on
- * a worker thread, so that submit and wait behave as they do on a device:
- * asynchronous, prioritized, faulting on bad addresses.
+ * address space (buffers with unmapped guard gaps between them, at
+ * addresses reused as late as the space allows), and runs the firmware's
+ * command processor on a worker thread, so that submit and wait behave as
+ * they do on a device: asynchronous, prioritized, faulting on bad
+ * addresses.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 #define VA_BASE 0x100000000ull		/* no buffer near address 0 */
 #define VA_ALIGN 4096ull
 #define VA_GUARD 4096ull		/* unmapped bytes after every buffer */
+#define VA_END (VA_BASE + NPU_SWCORE_VA_SIZE)
+#define VA_QUARANTINE 1024u		/* freed ranges held back from reuse */
 #define HUGE_PAGE (2ull << 20)
 #define RING NPU_SWCORE_RING
 
@@ -30,6 +33,7 @@
 struct packed {
 	struct packed *next;
 	uint64_t w_addr, factors_addr, w_stride;
+	uint64_t factors_id;	/* the factors' buffer: its address may be reused */
 	uint32_t w_bits, k, n, groups_per_row;
 	uint64_t span;		/* bytes allocated: whole pages */
 	void *data;
@@ -37,9 +41,15 @@ struct packed {
 
 struct vma {
 	uint64_t start, size;
+	uint64_t id;		/* unique for the core's life, unlike start */
 	void *host;
 	int sealed;		/* read-only to the host and to jobs */
 	struct packed *packed;	/* copies of weights it holds (sealed only) */
+};
+
+/* A range of device addresses: a buffer's pages and the guard after them. */
+struct va_range {
+	uint64_t start, len;
 };
 
 struct job {
@@ -73,7 +83,21 @@ struct npu_swcore {
 	pthread_mutex_t map_lock;
 	struct vma *vmas;
 	size_t n_vmas, cap_vmas;
+	uint64_t next_vma_id;
+	/*
+	 * Free addresses (map_lock). Fresh ones come first: [va_next, VA_END).
+	 * A freed range waits in the quarantine (a ring, oldest first) until
+	 * VA_QUARANTINE later frees, then joins the holes (sorted, merged),
+	 * which serve once the fresh space is spent; when nothing else fits,
+	 * the quarantine gives up its oldest ranges. So a stale address
+	 * faults for as long as the space allows, and a space with nothing
+	 * live always has room.
+	 */
 	uint64_t va_next;
+	struct va_range *holes;
+	size_t n_holes, cap_holes;
+	struct va_range quarantine[VA_QUARANTINE];
+	uint32_t q_first, q_count;
 
 	/* The running job's writes (worker thread only), when tracked. */
 	int track_writes;
@@ -294,19 +318,28 @@ static void bury(struct npu_swcore *c)
 		host_free(c, &c->graveyard[--c->n_graveyard]);
 }
 
-static int same_weights(const struct packed *e, const struct npu_fw_matmul *mm)
+static int same_weights(const struct packed *e, const struct npu_fw_matmul *mm,
+			uint64_t factors_id)
 {
 	return e->w_addr == mm->w_addr && e->factors_addr == mm->factors_addr &&
+	       e->factors_id == factors_id &&
 	       e->w_stride == mm->w_stride && e->w_bits == mm->w_bits && e->k == mm->k &&
 	       e->n == mm->n && e->groups_per_row == mm->groups_per_row;
 }
 
-/* Caller holds map_lock. The vma holding @mm's weights, when it and the factors' are sealed. */
-static struct vma *sealed_weights(struct npu_swcore *c, const struct npu_fw_matmul *mm)
+/*
+ * Caller holds map_lock. The vma holding @mm's weights, when it and the
+ * factors' are sealed; and the id of the factors' vma.
+ */
+static struct vma *sealed_weights(struct npu_swcore *c, const struct npu_fw_matmul *mm,
+				  uint64_t *factors_id)
 {
 	long w = vma_find(c, mm->w_addr), f = vma_find(c, mm->factors_addr);
 
-	return w >= 0 && f >= 0 && c->vmas[w].sealed && c->vmas[f].sealed ? &c->vmas[w] : NULL;
+	if (w < 0 || f < 0 || !c->vmas[w].sealed || !c->vmas[f].sealed)
+		return NULL;
+	*factors_id = c->vmas[f].id;
+	return &c->vmas[w];
 }
 
 /*
@@ -318,11 +351,12 @@ static void *packed_store(void *ctx, const struct npu_fw_matmul *mm, uint64_t by
 {
 	struct npu_swcore *c = ctx;
 	struct packed *e = NULL;
+	uint64_t fid = 0, fid2 = 0;
 	struct vma *v;
 
 	pthread_mutex_lock(&c->map_lock);
-	v = sealed_weights(c, mm);
-	for (e = v ? v->packed : NULL; e && !same_weights(e, mm); e = e->next)
+	v = sealed_weights(c, mm, &fid);
+	for (e = v ? v->packed : NULL; e && !same_weights(e, mm, fid); e = e->next)
 		;
 	pthread_mutex_unlock(&c->map_lock);
 	*fresh = 0;
@@ -344,9 +378,12 @@ static void *packed_store(void *ctx, const struct npu_fw_matmul *mm, uint64_t by
 	e->k = mm->k;
 	e->n = mm->n;
 	e->groups_per_row = mm->groups_per_row;
+	e->factors_id = fid;
 	pthread_mutex_lock(&c->map_lock);
 	/* The vmas may have moved in their array meanwhile. */
-	v = sealed_weights(c, mm);
+	v = sealed_weights(c, mm, &fid2);
+	if (v && fid2 != fid)
+		v = NULL;
 	if (v) {
 		e->next = v->packed;
 		v->packed = e;
@@ -495,6 +532,7 @@ void npu_swcore_destroy(struct npu_swcore *c, int cancel)
 		host_free(c, &c->vmas[--c->n_vmas]);
 	bury(c);
 	free(c->graveyard);
+	free(c->holes);
 	pthread_rwlock_destroy(&c->run_lock);
 	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->q_lock);
@@ -520,9 +558,105 @@ void npu_swcore_query(const struct npu_swcore *c, struct npu_info *info)
 	info->scratch_size = NPU_FW_SCRATCH_SIZE;
 }
 
+/* Caller holds map_lock. Make [start, start + len) a hole (merged); dropped if no memory. */
+static void va_hole(struct npu_swcore *c, uint64_t start, uint64_t len)
+{
+	size_t lo = 0, hi = c->n_holes;
+	struct va_range *h = c->holes;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (h[mid].start < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0 && h[lo - 1].start + h[lo - 1].len == start) {
+		h[lo - 1].len += len;
+		if (lo < c->n_holes && start + len == h[lo].start) {
+			h[lo - 1].len += h[lo].len;
+			memmove(&h[lo], &h[lo + 1], (--c->n_holes - lo) * sizeof(*h));
+		}
+	} else if (lo < c->n_holes && start + len == h[lo].start) {
+		h[lo].start = start;
+		h[lo].len += len;
+	} else {
+		if (c->n_holes == c->cap_holes) {
+			size_t cap = c->cap_holes ? c->cap_holes * 2 : 64;
+
+			h = realloc(c->holes, cap * sizeof(*h));
+			/* No room to note it: the range is lost to the space, never reused. */
+			if (!h)
+				return;
+			c->holes = h;
+			c->cap_holes = cap;
+		}
+		memmove(&h[lo + 1], &h[lo], (c->n_holes++ - lo) * sizeof(*h));
+		h[lo] = (struct va_range){ start, len };
+	}
+}
+
+/* Caller holds map_lock. Move the quarantine's oldest range to the holes. */
+static void va_unquarantine(struct npu_swcore *c)
+{
+	struct va_range r = c->quarantine[c->q_first];
+
+	c->q_first = (c->q_first + 1) % VA_QUARANTINE;
+	c->q_count--;
+	va_hole(c, r.start, r.len);
+}
+
+/* Caller holds map_lock. Free addresses for @len bytes, in the order of the policy above. */
+static int va_take(struct npu_swcore *c, uint64_t len, uint64_t *addr)
+{
+	for (;;) {
+		struct va_range *last;
+		size_t i;
+
+		if (VA_END - c->va_next >= len) {
+			*addr = c->va_next;
+			c->va_next += len;
+			return NPU_OK;
+		}
+		for (i = 0; i < c->n_holes; i++) {
+			struct va_range *h = &c->holes[i];
+
+			if (h->len < len)
+				continue;
+			*addr = h->start;
+			h->start += len;
+			h->len -= len;
+			if (!h->len)
+				memmove(h, h + 1, (--c->n_holes - i) * sizeof(*h));
+			return NPU_OK;
+		}
+		/* The last hole and the fresh space after it, together. */
+		last = c->n_holes ? &c->holes[c->n_holes - 1] : NULL;
+		if (last && last->start + last->len == c->va_next && VA_END - last->start >= len) {
+			*addr = last->start;
+			c->va_next = *addr + len;
+			c->n_holes--;
+			return NPU_OK;
+		}
+		if (!c->q_count)
+			return NPU_E_NOSPC;
+		va_unquarantine(c);
+	}
+}
+
+/* Caller holds map_lock. */
+static void va_release(struct npu_swcore *c, uint64_t start, uint64_t len)
+{
+	if (c->q_count == VA_QUARANTINE)
+		va_unquarantine(c);
+	c->quarantine[(c->q_first + c->q_count++) % VA_QUARANTINE] = (struct va_range){ start, len };
+}
+
 int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void **host)
 {
-	uint64_t span;
+	uint64_t span, start = 0;
+	size_t i;
 	void *p;
 	int err = NPU_OK;
 
@@ -530,15 +664,14 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 		return NPU_E_INVAL;
 	if (size > NPU_SWCORE_VA_SIZE)
 		return NPU_E_NOSPC;
+	/* The MMU maps whole pages, as the kernel driver's does. */
 	span = (size + VA_ALIGN - 1) & ~(VA_ALIGN - 1);
 	p = host_alloc(span);
 	if (!p)
 		return NPU_E_NOMEM;
 	/* Adding a mapping does not disturb a running job: no run_lock. */
 	pthread_mutex_lock(&c->map_lock);
-	if (c->va_next + span + VA_GUARD > VA_BASE + NPU_SWCORE_VA_SIZE) {
-		err = NPU_E_NOSPC;
-	} else if (c->n_vmas == c->cap_vmas) {
+	if (c->n_vmas == c->cap_vmas) {
 		size_t cap = c->cap_vmas ? c->cap_vmas * 2 : 64;
 		struct vma *n = realloc(c->vmas, cap * sizeof(*n));
 
@@ -549,13 +682,18 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 			err = NPU_E_NOMEM;
 		}
 	}
+	if (!err)
+		err = va_take(c, span + VA_GUARD, &start);
 	if (!err) {
-		/* Addresses only grow, so appending keeps the array sorted. */
-		/* The MMU maps whole pages, as the kernel driver's does. */
-		c->vmas[c->n_vmas++] = (struct vma){ .start = c->va_next, .size = span, .host = p };
-		*addr = c->va_next;
+		/* Keep the table sorted by address. */
+		for (i = c->n_vmas; i > 0 && c->vmas[i - 1].start > start; i--)
+			;
+		memmove(&c->vmas[i + 1], &c->vmas[i], (c->n_vmas - i) * sizeof(*c->vmas));
+		c->n_vmas++;
+		c->vmas[i] = (struct vma){ .start = start, .size = span, .host = p,
+					   .id = c->next_vma_id++ };
+		*addr = start;
 		*host = p;
-		c->va_next += span + VA_GUARD;
 	}
 	pthread_mutex_unlock(&c->map_lock);
 	if (err)
@@ -573,6 +711,7 @@ static struct vma unmap(struct npu_swcore *c, uint64_t addr)
 		v = c->vmas[i];
 		memmove(&c->vmas[i], &c->vmas[i + 1], (c->n_vmas - (size_t)i - 1) * sizeof(*c->vmas));
 		c->n_vmas--;
+		va_release(c, v.start, v.size + VA_GUARD);
 	}
 	return v;
 }

@@ -39,7 +39,11 @@ NPU_HIDDEN void npu_swcore_destroy(struct npu_swcore *c, int cancel);
 /* Describe the core: name (matmul ISA and threads), firmware ABI and ops. */
 NPU_HIDDEN void npu_swcore_query(const struct npu_swcore *c, struct npu_info *info);
 
-/* A zeroed buffer of @size bytes at a device address never used before. */
+/*
+ * A zeroed buffer of @size bytes. Its device addresses are fresh while the
+ * space has fresh ones; then a range freed 1,024 frees ago or earlier, or,
+ * when nothing else fits, one freed more recently, oldest first (swcore.c).
+ */
 NPU_HIDDEN int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr,
 				void **host);
 /* Unmap the buffer at @addr once no job runs; NPU_E_HANDLE if none starts there. */

@@ -7,11 +7,13 @@
  *    "usb"). All other objects belong to one device.
  *  - npu_bo: a buffer in device memory, named by a 64-bit handle. Handles
  *    are values, not pointers: a stale or foreign handle is detected and
- *    rejected, never dereferenced.
+ *    rejected, never dereferenced. A freed buffer's handle stays dead: it
+ *    is never handed out again, however many buffers come after it.
  *  - npu_tensor: a description of a 2-D tensor inside buffers (a value).
  *  - npu_cmd: a command stream being encoded on the host.
  *  - npu_graph: a command stream uploaded once and launched many times.
  *  - npu_fence: the handle of a submitted job; wait on it for its result.
+ *    A fence names its device too: another device refuses it.
  *
  * Every function returns NPU_OK (0) or a negative enum npu_status;
  * npu_strerror() turns either that or a positive job status into text.
@@ -136,8 +138,12 @@ NPU_API int npu_bo_alloc(npu_device *dev, uint64_t size, npu_bo *bo);
 /**
  * npu_bo_free - free a buffer. A job running at that moment finishes first;
  * a job that runs later and uses the buffer's addresses fails with
- * NPU_JOB_FAULT (device addresses are never reused). A mapped buffer is
- * not freed: NPU_E_BUSY until every npu_bo_map() is undone.
+ * NPU_JOB_FAULT while they are not reused. The accel driver never reuses
+ * them; the cpu backend (and npu-usb-gadget, behind the usb backend) hands
+ * out fresh addresses while its address space has any, then freed ranges:
+ * one freed 1,024 frees ago or earlier, or, when nothing else fits, one
+ * freed more recently, oldest first. A mapped buffer is not freed:
+ * NPU_E_BUSY until every npu_bo_map() is undone.
  */
 NPU_API int npu_bo_free(npu_device *dev, npu_bo bo);
 /** npu_bo_map - host pointer to the buffer's bytes. */
@@ -310,7 +316,9 @@ NPU_API int npu_submit_stream(npu_device *dev, npu_bo bo, uint64_t offset, uint3
  * npu_fence_wait - wait for a job.
  * @timeout_ns: relative timeout; 0 polls, negative waits forever.
  * @result: out, may be NULL: the job's result.
- * Returns NPU_OK, NPU_E_JOB (result says why), NPU_E_TIMEOUT, or an error.
+ * Returns NPU_OK, NPU_E_JOB (result says why), NPU_E_TIMEOUT, or an error:
+ * NPU_E_XDEV for a fence of another device, NPU_E_INVAL for a value that
+ * is no fence, NPU_E_EXPIRED once the result is no longer retained.
  */
 NPU_API int npu_fence_wait(npu_device *dev, npu_fence fence, int64_t timeout_ns,
 			   struct npu_job_result *result);
