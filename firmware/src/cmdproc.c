@@ -320,7 +320,7 @@ static __u32 run_stream(struct fw_exec *x, __u64 stream_addr, __u32 stream_size,
 void npu_fw_exec(const struct npu_fw_core *core, __u64 stream_addr,
 		 __u32 stream_size, struct npu_fw_result *res)
 {
-	struct fw_exec x = { core, 0 };
+	struct fw_exec x = { .core = core };
 	__u32 index = 0;
 
 	res->status = run_stream(&x, stream_addr, stream_size, &index);

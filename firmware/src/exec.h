@@ -32,7 +32,31 @@ struct fw_op {
 struct fw_exec {
 	const struct npu_fw_core *core;
 	__u64 fault_addr;
+	__u64 work;		/* done since the core last polled should_stop */
 };
+
+/*
+ * Work between two polls of should_stop: about a millisecond of the
+ * firmware's own loops under QEMU's TCG, a few microseconds natively.
+ */
+#define FW_POLL_WORK (1u << 18)
+
+/*
+ * Long loops report their work (multiply-adds or elements) as they go:
+ * every FW_POLL_WORK of it the core asks whether to stop, so a reset
+ * stops a stream within a slice of work, whatever the op's size.
+ * Nonzero: stop, with DRM_NPU_STATUS_CANCELLED.
+ */
+static inline int fw_poll(struct fw_exec *x, __u64 work)
+{
+	const struct npu_fw_core *c = x->core;
+
+	x->work += work;
+	if (x->work < FW_POLL_WORK)
+		return 0;
+	x->work = 0;
+	return c->should_stop && c->should_stop(c->stop_ctx);
+}
 
 /* Operand rules of one opcode; prepare() adds the op's own shape rules. */
 struct fw_operand_spec {

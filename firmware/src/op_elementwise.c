@@ -56,6 +56,8 @@ __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
 	for (m = 0; m < in->d.rows; m++) {
 		struct drm_npu_scale s, to_act;
 
+		if (fw_poll(x, n))
+			return DRM_NPU_STATUS_CANCELLED;
 		st = fw_row_scale(in, m, &s);
 		if (st)
 			return st;
@@ -108,6 +110,8 @@ __u32 fw_run_binary(struct fw_exec *x, struct fw_op *o)
 		__u32 mb = b->d.rows == 1 ? 0 : m;
 		struct drm_npu_scale sa, sb, s;
 
+		if (fw_poll(x, n))
+			return DRM_NPU_STATUS_CANCELLED;
 		st = fw_row_scale(a, m, &sa);
 		if (!st)
 			st = fw_row_scale(b, mb, &sb);
@@ -166,6 +170,8 @@ __u32 fw_run_kv_append(struct fw_exec *x, struct fw_op *o)
 	for (m = 0; m < in->d.rows; m++) {
 		struct drm_npu_scale s;
 
+		if (fw_poll(x, n))
+			return DRM_NPU_STATUS_CANCELLED;
 		st = fw_row_scale(in, m, &s);
 		if (st)
 			return st;

@@ -24,6 +24,8 @@ __u32 fw_run_embedding(struct fw_exec *x, struct fw_op *o)
 		__s32 id = *(const __s32 *)(ids->data + (__u64)m * ids->d.stride);
 		struct drm_npu_scale s;
 
+		if (fw_poll(x, o->out.d.cols))
+			return DRM_NPU_STATUS_CANCELLED;
 		if (id < 0 || (__u32)id >= tab->d.rows)
 			return DRM_NPU_STATUS_INDEX;
 		st = fw_row_scale(tab, (__u32)id, &s);
@@ -56,6 +58,8 @@ __u32 fw_run_argmax(struct fw_exec *x, struct fw_op *o)
 	for (m = 0; m < in->d.rows; m++) {
 		__s64 idx;
 
+		if (fw_poll(x, in->d.cols))
+			return DRM_NPU_STATUS_CANCELLED;
 		fw_load_row(in, m, row);
 		best = 0;
 		for (i = 1; i < n; i++)

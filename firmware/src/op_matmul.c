@@ -48,8 +48,8 @@ static __s64 dot_i4(const __s32 *xr, const __u8 *wr, __u32 n)
 	return acc;
 }
 
-/* The firmware's own loops: one row of v. */
-static void sums_row(const struct fw_tensor *w, const __s32 *xr, __s64 *v)
+/* The firmware's own loops: one row of v. Nonzero: the core is told to stop. */
+static int sums_row(struct fw_exec *x, const struct fw_tensor *w, const __s32 *xr, __s64 *v)
 {
 	__u32 n_out = w->d.rows, gpr = w->groups_per_row, g = w->d.cols / gpr, n, j;
 	int i4 = w->d.dtype == DRM_NPU_DTYPE_I4;
@@ -59,6 +59,9 @@ static void sums_row(const struct fw_tensor *w, const __s32 *xr, __s64 *v)
 		const __u16 *f = (const __u16 *)w->scales + (__u64)n * gpr;
 		__s64 acc = 0;
 
+		/* One output is at most 65,536 multiply-adds: a row may be 2^31. */
+		if (fw_poll(x, w->d.cols))
+			return 1;
 		for (j = 0; j < gpr; j++) {
 			__s64 d = i4 ? dot_i4(xr + j * g, wr + j * g / 2, g)
 				     : dot_i8(xr + j * g, (const __s8 *)wr + j * g, g);
@@ -67,10 +70,11 @@ static void sums_row(const struct fw_tensor *w, const __s32 *xr, __s64 *v)
 		}
 		v[n] = acc;
 	}
+	return 0;
 }
 
 /* v for @rows rows from @m0: the host's faster kernel, or our loops. */
-static void sums(struct fw_exec *x, const struct fw_tensor *a, const struct fw_tensor *w,
+static int sums(struct fw_exec *x, const struct fw_tensor *a, const struct fw_tensor *w,
 		 __u32 m0, __u32 rows, __s32 *xr, __s64 *v)
 {
 	const struct npu_fw_core *core = x->core;
@@ -95,12 +99,14 @@ static void sums(struct fw_exec *x, const struct fw_tensor *a, const struct fw_t
 		};
 
 		if (!core->matmul(core->hook_ctx, &mm))
-			return;
+			return fw_poll(x, (__u64)rows * a->d.cols * w->d.rows);
 	}
 	for (r = 0; r < rows; r++) {
 		fw_load_row(a, m0 + r, xr);
-		sums_row(w, xr, v + (__u64)r * w->d.rows);
+		if (sums_row(x, w, xr, v + (__u64)r * w->d.rows))
+			return 1;
 	}
+	return 0;
 }
 
 __u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
@@ -118,7 +124,8 @@ __u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
 	for (m0 = 0; m0 < a->d.rows; m0 += block) {
 		__u32 rows = a->d.rows - m0 < block ? a->d.rows - m0 : block;
 
-		sums(x, a, w, m0, rows, xr, v);
+		if (sums(x, a, w, m0, rows, xr, v))
+			return DRM_NPU_STATUS_CANCELLED;
 		for (r = 0; r < rows; r++) {
 			struct drm_npu_scale sx, s;
 			__s64 *vr = v + (__u64)r * n_out;

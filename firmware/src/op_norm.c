@@ -55,6 +55,8 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 		__u32 r, j = 0, st;
 		__s32 e;
 
+		if (fw_poll(x, in->d.cols))
+			return DRM_NPU_STATUS_CANCELLED;
 		st = fw_row_scale(in, m, &s);
 		if (st)
 			return st;

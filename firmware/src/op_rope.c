@@ -37,6 +37,8 @@ __u32 fw_run_rope(struct fw_exec *x, struct fw_op *o)
 	for (m = 0; m < in->d.rows; m++) {
 		struct drm_npu_scale s;
 
+		if (fw_poll(x, in->d.cols))
+			return DRM_NPU_STATUS_CANCELLED;
 		st = fw_row_scale(in, m, &s);
 		if (st)
 			return st;

@@ -13,22 +13,24 @@ static const struct drm_npu_scale log2e_q16 = { 1549082005, 14 };
 
 /*
  * Turn @rows rows of exponents t[0..n) (Q16), @stride apart, into
- * probabilities in Q30, in place.
+ * probabilities in Q30, in place. Nonzero: the core is told to stop.
  */
-static void softmax_q30(const struct npu_fw_core *c, __s64 *t, __u32 rows, __u64 stride,
-			__u32 n)
+static int softmax_q30(struct fw_exec *x, __s64 *t, __u32 rows, __u64 stride, __u32 n)
 {
+	const struct npu_fw_core *c = x->core;
 	const struct npu_fw_tables *tab = c->tables;
 	struct npu_fw_softmax sm = { t, stride, rows, n, tab };
 	__u32 r, j;
 
 	if (c->softmax && !c->softmax(c->hook_ctx, &sm))
-		return;
+		return fw_poll(x, (__u64)rows * n);
 
 	for (r = 0; r < rows; r++, t += stride) {
 		__s64 tmax = t[0];
 		__u64 sum = 0;
 
+		if (fw_poll(x, n))
+			return 1;
 		for (j = 1; j < n; j++)
 			if (t[j] > tmax)
 				tmax = t[j];
@@ -40,6 +42,7 @@ static void softmax_q30(const struct npu_fw_core *c, __s64 *t, __u32 rows, __u64
 		for (j = 0; j < n; j++)
 			t[j] = (__s64)((((__u64)t[j] << 30) + sum / 2) / sum);
 	}
+	return 0;
 }
 
 static __u32 check_pos_params(const struct fw_op *o, int attention)
@@ -83,6 +86,8 @@ __u32 fw_run_softmax(struct fw_exec *x, struct fw_op *o)
 		__u32 vis = n;
 		struct drm_npu_scale s, mt;
 
+		if (fw_poll(x, n))
+			return DRM_NPU_STATUS_CANCELLED;
 		if (o->op.flags & DRM_NPU_OP_F_CAUSAL && pos + m + 1 < n)
 			vis = (__u32)(pos + m + 1);
 		st = fw_row_scale(in, m, &s);
@@ -92,7 +97,8 @@ __u32 fw_run_softmax(struct fw_exec *x, struct fw_op *o)
 		fw_load_row(in, m, xr);
 		for (j = 0; j < vis; j++)
 			t[j] = fw_clamp(fw_requant(xr[j], mt), -T_LIMIT, T_LIMIT);
-		softmax_q30(x->core, t, 1, 0, vis);
+		if (softmax_q30(x, t, 1, 0, vis))
+			return DRM_NPU_STATUS_CANCELLED;
 		for (j = vis; j < n; j++)
 			t[j] = 0;
 		fw_emit_row(x, &o->out, m, t, q30);
@@ -117,20 +123,26 @@ __u32 fw_prepare_attention(struct fw_exec *x, struct fw_op *o)
 		return DRM_NPU_STATUS_BAD_SHAPE;
 	if (!(o->op.flags & DRM_NPU_OP_F_POS_ADDR) && (__u64)p->pos + q->rows > k->rows)
 		return DRM_NPU_STATUS_RANGE;
-	/* q row, k/v row, scores of every head, output accumulators, row scales. */
+	/*
+	 * q row, k/v row, scores of every head, output accumulators, and two
+	 * scales per cache row: each read once from memory the client may
+	 * still be writing, so the values checked are the values used.
+	 */
 	o->scratch_need = (qc + kc) * sizeof(__s32) + 8 +
 			  ((__u64)p->n_heads * k->rows + qc) * sizeof(__s64) +
-			  (__u64)k->rows * sizeof(struct drm_npu_scale);
+			  2 * (__u64)k->rows * sizeof(struct drm_npu_scale);
 	return DRM_NPU_STATUS_OK;
 }
 
 /* Scores without scales: the firmware's loops for NPU_FW_ATTN_SCORES. */
-static void attention_scores(const struct fw_tensor *kc, const struct npu_fw_attention *a,
-			     __s32 *kr)
+static int attention_scores(struct fw_exec *x, const struct fw_tensor *kc,
+			    const struct npu_fw_attention *a, __s32 *kr)
 {
 	__u32 j, h, d;
 
 	for (j = 0; j < a->len; j++) {
+		if (fw_poll(x, (__u64)a->n_heads * a->head_dim))
+			return 1;
 		fw_load_row(kc, j, kr);
 		for (h = 0; h < a->n_heads; h++) {
 			const __s32 *kh = kr + (h / a->group) * a->head_dim;
@@ -142,17 +154,20 @@ static void attention_scores(const struct fw_tensor *kc, const struct npu_fw_att
 			a->t[h * a->t_stride + j] = dot;
 		}
 	}
+	return 0;
 }
 
 /* Weighted values: the firmware's loops for NPU_FW_ATTN_VALUES. */
-static void attention_values(const struct fw_tensor *vc, const struct npu_fw_attention *a,
-			     __s32 *vr)
+static int attention_values(struct fw_exec *x, const struct fw_tensor *vc,
+			    const struct npu_fw_attention *a, __s32 *vr)
 {
 	__u32 j, h, d;
 
 	for (d = 0; d < a->n_heads * a->head_dim; d++)
 		a->acc[d] = 0;
 	for (j = 0; j < a->len; j++) {
+		if (fw_poll(x, (__u64)a->n_heads * a->head_dim))
+			return 1;
 		fw_load_row(vc, j, vr);
 		for (h = 0; h < a->n_heads; h++) {
 			const __s32 *vh = vr + (h / a->group) * a->head_dim;
@@ -162,26 +177,44 @@ static void attention_values(const struct fw_tensor *vc, const struct npu_fw_att
 				a->acc[h * a->head_dim + d] += w * vh[d];
 		}
 	}
+	return 0;
+}
+
+/* One step of the attention: the host's hook, else the firmware's loops. */
+static int attention_step(struct fw_exec *x, const struct fw_tensor *cache,
+			  struct npu_fw_attention *a, enum npu_fw_attention_step step, __s32 *row)
+{
+	const struct npu_fw_core *c = x->core;
+
+	a->step = step;
+	if (c->attention && !c->attention(c->hook_ctx, a))
+		return fw_poll(x, (__u64)a->len * a->n_heads * a->head_dim);
+	return step == NPU_FW_ATTN_SCORES ? attention_scores(x, cache, a, row)
+					  : attention_values(x, cache, a, row);
 }
 
 /* struct npu_fw_rescale: the host's hook, else the firmware's loops. */
-static void rescale(const struct npu_fw_core *c, const struct npu_fw_rescale *r)
+static int rescale(struct fw_exec *x, const struct npu_fw_rescale *r)
 {
+	const struct npu_fw_core *c = x->core;
 	__u32 h, j;
 
 	if (c->rescale && !c->rescale(c->hook_ctx, r))
-		return;
-	for (h = 0; h < r->n_heads; h++)
+		return fw_poll(x, (__u64)r->n_heads * r->len);
+	for (h = 0; h < r->n_heads; h++) {
+		if (fw_poll(x, r->len))
+			return 1;
 		for (j = 0; j < r->len; j++) {
 			__s64 *t = r->t + h * r->t_stride + j;
 
 			*t = fw_clamp(fw_requant(*t, r->s[j]), r->lo, r->hi);
 		}
+	}
+	return 0;
 }
 
 __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 {
-	const struct npu_fw_core *c = x->core;
 	const struct drm_npu_pos_params *p = &o->op.pos;
 	const struct fw_tensor *q = &o->in[0], *kc = &o->in[1], *vc = &o->in[2];
 	__u32 hd = p->head_dim, nh = p->n_heads, group = nh / p->n_kv_heads;
@@ -189,7 +222,7 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 	__s32 *qr = fw_scratch(x), *kr = qr + qn;
 	__s64 *t = (__s64 *)(kr + kn + ((qn + kn) & 1));
 	__s64 *acc = t + (__u64)nh * cap;
-	struct drm_npu_scale *rs = (struct drm_npu_scale *)(acc + qn);
+	struct drm_npu_scale *rs = (struct drm_npu_scale *)(acc + qn), *vs = rs + cap;
 	__u64 pos = fw_read_pos(o);
 	__u32 m, j, st;
 	struct npu_fw_attention a = {
@@ -211,41 +244,39 @@ __u32 fw_run_attention(struct fw_exec *x, struct fw_op *o)
 			return st;
 		fw_load_row(q, m, qr);
 		mq = fw_scale_mul(fw_scale_mul(sq, p->alpha), log2e_q16);
-		/* Every cache row's scales first: a bad one stops the op before any sum. */
+		/*
+		 * Every cache row's scales first, each read once: a bad one
+		 * stops the op before any sum. rs[j] scales row j's scores,
+		 * vs[j] is its value scale.
+		 */
 		for (j = 0; j < a.len; j++) {
+			if (fw_poll(x, 1))
+				return DRM_NPU_STATUS_CANCELLED;
 			st = fw_row_scale(kc, j, &sk);
 			if (!st)
-				st = fw_row_scale(vc, j, &sv);
+				st = fw_row_scale(vc, j, &vs[j]);
 			if (st)
 				return st;
-			sv = fw_scale_norm(sv.mult, sv.shift);
+			rs[j] = fw_scale_mul(mq, sk);
+			sv = fw_scale_norm(vs[j].mult, vs[j].shift);
 			if (fw_scale_cmp(sv, sv_max) > 0)
 				sv_max = sv;
 		}
 		/* Scores: t[h][j] = q_h . k_j * sq * sk_j * alpha * log2(e), Q16. */
-		a.step = NPU_FW_ATTN_SCORES;
-		if (!c->attention || c->attention(c->hook_ctx, &a))
-			attention_scores(kc, &a, kr);
-		for (j = 0; j < a.len; j++) {
-			fw_row_scale(kc, j, &sk);
-			rs[j] = fw_scale_mul(mq, sk);
-		}
+		if (attention_step(x, kc, &a, NPU_FW_ATTN_SCORES, kr))
+			return DRM_NPU_STATUS_CANCELLED;
 		r.len = a.len;
 		r.lo = -T_LIMIT;
 		r.hi = T_LIMIT;
-		rescale(c, &r);
-		softmax_q30(c, t, nh, cap, a.len);
+		if (rescale(x, &r) || softmax_q30(x, t, nh, cap, a.len))
+			return DRM_NPU_STATUS_CANCELLED;
 		/* Weights p_j * sv_j / sv_max in place; out_h = sum_j w_j v_j at sv_max * 2^-30. */
-		for (j = 0; j < a.len; j++) {
-			fw_row_scale(vc, j, &sv);
-			rs[j] = fw_scale_div(sv, sv_max);
-		}
+		for (j = 0; j < a.len; j++)
+			rs[j] = fw_scale_div(vs[j], sv_max);
 		r.lo = FW_S64_MIN;
 		r.hi = FW_S64_MAX;
-		rescale(c, &r);
-		a.step = NPU_FW_ATTN_VALUES;
-		if (!c->attention || c->attention(c->hook_ctx, &a))
-			attention_values(vc, &a, kr);
+		if (rescale(x, &r) || attention_step(x, vc, &a, NPU_FW_ATTN_VALUES, kr))
+			return DRM_NPU_STATUS_CANCELLED;
 		out_s = sv_max;
 		out_s.shift += 30;
 		fw_emit_row(x, &o->out, m, acc, out_s);
