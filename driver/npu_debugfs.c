@@ -53,6 +53,7 @@ static int npu_debugfs_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "timeouts: %lld\ncancelled: %lld\nresets: %lld\nbusy_ns: %lld\n",
 		   atomic64_read(&c->timeouts), atomic64_read(&c->cancelled),
 		   atomic64_read(&c->resets), atomic64_read(&c->busy_ns));
+	seq_printf(m, "stop_max_ns: %lld\n", atomic64_read(&c->stop_max_ns));
 	return 0;
 }
 
@@ -131,5 +132,6 @@ void npu_debugfs_init(struct npu_device *ndev)
 	debugfs_create_file("counters", 0444, root, ndev, &npu_debugfs_counters_fops);
 	debugfs_create_file("objects", 0444, root, ndev, &npu_debugfs_objects_fops);
 	debugfs_create_atomic_t("fail_alloc", 0600, root, &ndev->fail_nth);
+	debugfs_create_u64("va_size", 0600, root, &ndev->va_size);
 	debugfs_create_file("fault_inject", 0600, root, ndev, &npu_debugfs_inject_fops);
 }

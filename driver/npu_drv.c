@@ -36,9 +36,11 @@ atomic_t npu_live_ctxs, npu_live_jobs, npu_live_mappings;
 
 static int npu_ioctl_get_caps(struct drm_device *dev, void *data, struct drm_file *file)
 {
+	struct npu_ctx *ctx = file->driver_priv;
 	struct drm_npu_caps *caps = data;
 
 	*caps = to_npu_device(dev)->caps;
+	caps->va_size = ctx->va_end - NPU_VA_START;
 	return 0;
 }
 
@@ -75,7 +77,8 @@ static int npu_open(struct drm_device *dev, struct drm_file *file)
 	spin_lock_init(&ctx->job_lock);
 	mutex_init(&ctx->submit_lock);
 	ctx->next_job_id = 1;
-	npu_mmu_init(ctx);
+	npu_mmu_init(ctx, clamp_t(u64, PAGE_ALIGN(READ_ONCE(ndev->va_size)), NPU_VA_MIN_SIZE,
+				  NPU_VA_SIZE));
 	ret = npu_ctx_queues_init(ctx);
 	if (ret)
 		goto err_mmu;
@@ -178,11 +181,15 @@ static int npu_probe(struct platform_device *pdev)
 	n = n_cores_set ? cores[min_t(unsigned int, pdev->id, n_cores_set - 1)] : cores[0];
 	ndev->n_cores = clamp(n, 1u, (unsigned int)NPU_MAX_CORES);
 	ndev->job_timeout_ms = max(job_timeout_ms, 10u);
+	ndev->va_size = NPU_VA_SIZE;
 	ndev->hw = &npu_emu_hw_ops;
 	ndev->irq_wq = alloc_workqueue("npu%d-irq", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0, pdev->id);
 	if (!ndev->irq_wq)
 		return -ENOMEM;
 	init_waitqueue_head(&ndev->jobs_drained);
+	spin_lock_init(&ndev->deps_lock);
+	INIT_LIST_HEAD(&ndev->deps);
+	ndev->dep_context = dma_fence_context_alloc(1);
 	spin_lock_init(&ndev->inject_lock);
 	for (i = 0; i < ndev->n_cores; i++) {
 		ndev->cores[i].ndev = ndev;
@@ -229,11 +236,18 @@ static void npu_remove(struct platform_device *pdev)
 {
 	struct npu_device *ndev = platform_get_drvdata(pdev);
 
+	unsigned int i;
+
 	/*
 	 * New ioctls fail with -ENODEV from here on; open files stay valid
-	 * until closed. Jobs already queued still run, then the cores stop.
+	 * until closed. Queued jobs are cancelled: the ones waiting for
+	 * in-fences stop waiting, and none reaches a core any more
+	 * (npu_job_run); running ones stop at the firmware's next poll.
 	 */
 	drm_dev_unplug(&ndev->drm);
+	npu_deps_cancel(ndev);
+	for (i = 0; i < ndev->n_cores; i++)
+		npu_core_cancel(&ndev->cores[i]);
 	wait_event(ndev->jobs_drained, !atomic_read(&ndev->jobs_in_flight));
 	ndev->hw->shutdown(ndev);
 	npu_fw_release(ndev);

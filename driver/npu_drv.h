@@ -16,6 +16,7 @@
 #include <linux/workqueue.h>
 #include <linux/maple_tree.h>
 #include <linux/rwsem.h>
+#include <linux/sizes.h>
 #include <linux/xarray.h>
 
 #include "../uapi/drm/npu_accel.h"
@@ -32,11 +33,14 @@
 #define NPU_SCHED_CREDITS	1
 #define NPU_VA_START		0x100000000ull
 #define NPU_VA_SIZE		BIT_ULL(40)
+#define NPU_VA_MIN_SIZE		SZ_16M	/* debugfs va_size's floor */
 #define NPU_VA_GUARD		PAGE_SIZE	/* unmapped gap after every buffer */
+/* A freed range is not reused before this many more are freed (or space runs out). */
+#define NPU_VA_QUARANTINE	64
 /* Its pages are pinned while mapped: one buffer is at most 2 GiB. */
 #define NPU_MAX_BO_SIZE		(2ull << 30)
 /*
- * And all of a device's buffers together pin at most RAM >> this shift
+ * And all the buffers of every NPU together pin at most RAM >> this shift
  * (half of it): past that, BO_CREATE fails with -ENOMEM instead of
  * driving the system into the OOM killer.
  */
@@ -74,6 +78,7 @@ struct npu_counters {
 	atomic64_t resets;
 	atomic64_t busy_ns;
 	atomic64_t bo_bytes;	/* buffer objects alive on the device */
+	atomic64_t stop_max_ns;	/* longest wait of a reset for its core to stop */
 };
 
 /* One entry of a core's ring: what the driver asks the core to run. */
@@ -156,8 +161,15 @@ struct npu_core {
  * @irq_wq: runs the cores' completion handlers (may reclaim memory).
  * @fail_nth: debugfs "fail_alloc": when set to N, the N-th of the driver's
  *	own allocations from then on fails (once), to test the error paths.
+ * @va_size: bytes of address space of the files opened from now on
+ *	(debugfs "va_size", to test its reuse; NPU_VA_SIZE by default).
  * @jobs_in_flight: jobs pushed to a queue and not yet freed.
  * @jobs_drained: woken when @jobs_in_flight drops to zero.
+ * @deps_lock: protects @deps and @deps_closed (taken in fence callbacks).
+ * @deps: proxies of in-fences still waited for (npu_dep.c).
+ * @deps_closed: set at unplug: no more proxies.
+ * @dep_context: dma_fence context of the proxies.
+ * @dep_seqno: last seqno handed out on @dep_context.
  */
 struct npu_device {
 	struct drm_device drm;
@@ -176,18 +188,28 @@ struct npu_device {
 	unsigned int job_timeout_ms;
 	struct workqueue_struct *irq_wq;
 	atomic_t fail_nth;
+	u64 va_size;
 	atomic_t jobs_in_flight;
 	wait_queue_head_t jobs_drained;
+	spinlock_t deps_lock;	/* deps, deps_closed */
+	struct list_head deps;
+	bool deps_closed;
+	u64 dep_context;
+	atomic64_t dep_seqno;
 };
 
 #define to_npu_device(d) container_of(d, struct npu_device, drm)
 
-/* A BO mapped into one context's address space. */
+/*
+ * A BO mapped into one context's address space; once unmapped, its range
+ * in quarantine (@obj NULL, on npu_ctx.quarantine by @link).
+ */
 struct npu_mapping {
 	struct drm_mm_node node;
 	struct drm_gem_object *obj;
 	struct iosys_map vmap;
 	struct hlist_node hash;	/* in npu_ctx.by_obj */
+	struct list_head link;	/* in npu_ctx.quarantine */
 };
 
 /* The result of a job as WAIT reports it. */
@@ -206,10 +228,16 @@ struct npu_job_record {
  * @refcount: held by the file and by every job in flight.
  * @vm_lock: held for reading while a core runs one of this context's jobs,
  *	for writing to remove a mapping (so pointers a job holds stay valid).
- * @mm_lock: protects @mm, @va_next and @by_obj.
+ * @mm_lock: protects @mm, @va_next, @by_obj and the quarantine.
  * @mm: the device virtual address allocator.
- * @va_next: lowest address the next mapping may use: addresses only grow,
- *	so a stale device address faults instead of reaching a new buffer.
+ * @va_end: end of the address space (its size is the device's va_size
+ *	when the file was opened).
+ * @va_next: where the next mapping is looked for first: addresses grow
+ *	until the end of the space, then wrap, so a stale device address
+ *	faults for as long as possible instead of reaching a new buffer.
+ * @quarantine: ranges of unmapped buffers, oldest first, kept out of @mm's
+ *	free space (at most NPU_VA_QUARANTINE of them).
+ * @quarantined: entries in @quarantine.
  * @mappings: address -> struct npu_mapping (the page table the core walks).
  * @by_obj: GEM object -> struct npu_mapping.
  * @entities: one scheduler entity per priority.
@@ -228,9 +256,12 @@ struct npu_ctx {
 	u64 client_id;
 	struct kref refcount;
 	struct rw_semaphore vm_lock;
-	struct mutex mm_lock;	/* mm, va_next, by_obj */
+	struct mutex mm_lock;	/* mm, va_next, by_obj, quarantine */
 	struct drm_mm mm;
+	u64 va_end;
 	u64 va_next;
+	struct list_head quarantine;
+	unsigned int quarantined;
 	struct maple_tree mappings;
 	DECLARE_HASHTABLE(by_obj, 6);
 	struct drm_sched_entity entities[3];
@@ -296,7 +327,7 @@ int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *fil
 int npu_ioctl_bo_info(struct drm_device *dev, void *data, struct drm_file *file);
 
 /* npu_mmu.c */
-void npu_mmu_init(struct npu_ctx *ctx);
+void npu_mmu_init(struct npu_ctx *ctx, u64 va_size);
 void npu_mmu_fini(struct npu_ctx *ctx);
 int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr);
 void npu_mmu_unmap(struct npu_ctx *ctx, struct drm_gem_object *obj);
@@ -311,8 +342,13 @@ void npu_ctx_queues_fini(struct npu_ctx *ctx);
 void npu_ctx_put(struct npu_ctx *ctx);
 void npu_job_get(struct npu_job *job);
 void npu_job_put(struct npu_job *job);
+void npu_core_cancel(struct npu_core *core);
 int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file);
 int npu_ioctl_wait(struct drm_device *dev, void *data, struct drm_file *file);
+
+/* npu_dep.c */
+struct dma_fence *npu_dep_wrap(struct npu_device *ndev, struct dma_fence *in);
+void npu_deps_cancel(struct npu_device *ndev);
 
 /* npu_fw.c */
 int npu_fw_load(struct npu_device *ndev);

@@ -17,16 +17,28 @@
 #include "npu_drv.h"
 
 #define NPU_BOOT_TIMEOUT_MS 2000
+/*
+ * A reset waits this long for its core to stop before saying so. The
+ * firmware polls for a stop every FW_POLL_WORK of work (about 1 ms under
+ * TCG), so a core that takes longer is broken, not busy.
+ */
+#define NPU_STOP_WARN_MS 1000
 
 static void npu_emu_irq(struct work_struct *work)
 {
 	npu_core_irq(container_of(work, struct npu_core, irq));
 }
 
+/*
+ * The firmware asks between ops and every slice of work inside long ones:
+ * the core gives up the CPU here (one op may run for minutes) and stops
+ * its stream when a reset or unload asks.
+ */
 static int npu_emu_should_stop(void *data)
 {
 	struct npu_core *core = data;
 
+	cond_resched();
 	return atomic_read(&core->abort) || kthread_should_stop();
 }
 
@@ -191,11 +203,24 @@ static void npu_emu_submit(struct npu_core *core, struct npu_job *job)
 	wake_up_all(&core->doorbell);	/* the doorbell */
 }
 
-/* Stop the running stream at its next op, drop the ring, accept new work. */
+/* The longest a reset has waited for its core to stop (debugfs "counters"). */
+static void npu_emu_note_stop(struct npu_device *ndev, u64 ns)
+{
+	s64 old = atomic64_read(&ndev->counters.stop_max_ns);
+
+	while ((s64)ns > old && !atomic64_try_cmpxchg(&ndev->counters.stop_max_ns, &old, ns))
+		;
+}
+
+/*
+ * Stop the running stream at its next poll (within FW_POLL_WORK of work,
+ * whatever the op), drop the ring, accept new work.
+ */
 static void npu_emu_reset(struct npu_core *core)
 {
 	struct npu_job *dropped[NPU_RING_SIZE];
 	unsigned int n = 0;
+	u64 start = ktime_get_ns();
 
 	spin_lock(&core->lock);
 	core->reset_gen++;
@@ -204,7 +229,13 @@ static void npu_emu_reset(struct npu_core *core)
 	atomic_set(&core->abort, 1);
 	spin_unlock(&core->lock);
 	wake_up_all(&core->doorbell);
-	wait_event(core->idle, !READ_ONCE(core->busy));
+	if (!wait_event_timeout(core->idle, !READ_ONCE(core->busy),
+				msecs_to_jiffies(NPU_STOP_WARN_MS))) {
+		drm_err(&core->ndev->drm, "core %u: not stopped %u ms after a reset\n",
+			core->index, NPU_STOP_WARN_MS);
+		wait_event(core->idle, !READ_ONCE(core->busy));
+	}
+	npu_emu_note_stop(core->ndev, ktime_get_ns() - start);
 	atomic_set(&core->abort, 0);
 	while (n) {
 		WRITE_ONCE(dropped[--n]->in_hw, false);

@@ -13,6 +13,13 @@
 #include "npu_drv.h"
 
 /*
+ * Bytes pinned by the buffers every NPU created (an import pins its
+ * exporter's pages, not ours): one budget for the module, so that no
+ * number of devices lets a client pin more than RAM >> NPU_PINNED_RAM_SHIFT.
+ */
+static atomic64_t npu_pinned_bytes;
+
+/*
  * A handle of this file to @obj went away: so does its mapping, unless the
  * file is closing (its queued jobs may still use it; it goes with them).
  */
@@ -47,6 +54,8 @@ static void npu_gem_account(struct drm_gem_object *obj)
 
 static void npu_gem_free(struct drm_gem_object *obj)
 {
+	if (!obj->import_attach)
+		atomic64_sub(obj->size, &npu_pinned_bytes);
 	atomic64_sub(obj->size, &to_npu_device(obj->dev)->counters.bo_bytes);
 	drm_gem_shmem_object_free(obj);
 }
@@ -92,7 +101,6 @@ struct drm_gem_object *npu_gem_prime_import_sg_table(struct drm_device *dev,
 int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *file)
 {
 	struct drm_npu_bo_create *args = data;
-	atomic64_t *bytes = &to_npu_device(dev)->counters.bo_bytes;
 	u64 budget = (u64)totalram_pages() << PAGE_SHIFT >> NPU_PINNED_RAM_SHIFT;
 	struct drm_gem_shmem_object *shmem;
 	u64 size, addr;
@@ -111,14 +119,16 @@ int npu_ioctl_bo_create(struct drm_device *dev, void *data, struct drm_file *fil
 	 * creations neither pass the budget together nor fail each other.
 	 * The object gives its size back when freed.
 	 */
-	old = atomic64_read(bytes);
+	old = atomic64_read(&npu_pinned_bytes);
 	do {
 		if ((u64)old + size > budget)
 			return -ENOMEM;
-	} while (!atomic64_try_cmpxchg(bytes, &old, old + size));
+	} while (!atomic64_try_cmpxchg(&npu_pinned_bytes, &old, old + size));
+	atomic64_add(size, &to_npu_device(dev)->counters.bo_bytes);
 	shmem = drm_gem_shmem_create(dev, size);
 	if (IS_ERR(shmem)) {
-		atomic64_sub(size, bytes);
+		atomic64_sub(size, &npu_pinned_bytes);
+		atomic64_sub(size, &to_npu_device(dev)->counters.bo_bytes);
 		return PTR_ERR(shmem);
 	}
 	ret = npu_mmu_map(file->driver_priv, &shmem->base, &addr);

@@ -193,6 +193,7 @@ static struct dma_fence *npu_job_run(struct drm_sched_job *sched_job)
 	struct npu_job *job = to_npu_job(sched_job);
 	struct npu_core *core = container_of(sched_job->sched, struct npu_core, sched);
 	struct dma_fence *fence;
+	int idx;
 
 	if (unlikely(sched_job->s_fence->finished.error))
 		return NULL;
@@ -202,10 +203,13 @@ static struct dma_fence *npu_job_run(struct drm_sched_job *sched_job)
 	 */
 	if (READ_ONCE(job->completed) || READ_ONCE(job->in_hw))
 		return dma_fence_get(job->hw_fence);
+	/* Unplugged: the job is cancelled (unplug waits for this section). */
+	if (!drm_dev_enter(&core->ndev->drm, &idx))
+		return ERR_PTR(-ENODEV);
 
 	fence = npu_hw_fence_create(job, core);
 	if (IS_ERR(fence))
-		return fence;
+		goto out;
 	/* A run cut off by a reset: its fence ends now, the job runs again. */
 	npu_hw_fence_discard(job->hw_fence, -ECANCELED);
 	dma_fence_put(job->hw_fence);
@@ -213,6 +217,8 @@ static struct dma_fence *npu_job_run(struct drm_sched_job *sched_job)
 	WRITE_ONCE(job->in_hw, true);
 	npu_job_get(job);	/* the ring's reference */
 	core->ndev->hw->submit(core, job);
+out:
+	drm_dev_exit(idx);
 	return fence;
 }
 
@@ -253,6 +259,25 @@ static enum drm_gpu_sched_stat npu_job_timedout(struct drm_sched_job *sched_job)
 	drm_sched_start(&core->sched);
 	mutex_unlock(&core->reset_lock);
 	return DRM_GPU_SCHED_STAT_NOMINAL;
+}
+
+/**
+ * npu_core_cancel() - cancel the jobs of an unplugged device's core
+ * @core: the core.
+ *
+ * Stops the running stream (within one poll of the firmware), drops the
+ * ring and ends every job the scheduler holds: npu_job_run refuses to
+ * run them again, so they finish with -ENODEV. Jobs that completed keep
+ * their results.
+ */
+void npu_core_cancel(struct npu_core *core)
+{
+	mutex_lock(&core->reset_lock);
+	drm_sched_stop(&core->sched, NULL);
+	core->ndev->hw->reset(core);
+	drm_sched_resubmit_jobs(&core->sched);
+	drm_sched_start(&core->sched);
+	mutex_unlock(&core->reset_lock);
 }
 
 static void npu_job_free(struct drm_sched_job *sched_job)
@@ -332,10 +357,12 @@ void npu_ctx_queues_fini(struct npu_ctx *ctx)
 
 /* ---- ioctls -------------------------------------------------------------- */
 
+/* The in-syncobjs' fences, each through a proxy unplug can cancel (npu_dep.c). */
 static int npu_job_add_in_syncobjs(struct npu_job *job, struct drm_file *file,
 				   const struct drm_npu_submit *args)
 {
 	u32 handles[NPU_MAX_IN_SYNCOBJS];
+	struct dma_fence *fence;
 	u32 i;
 	int ret;
 
@@ -345,7 +372,13 @@ static int npu_job_add_in_syncobjs(struct npu_job *job, struct drm_file *file,
 			   args->in_syncobj_count * sizeof(u32)))
 		return -EFAULT;
 	for (i = 0; i < args->in_syncobj_count; i++) {
-		ret = drm_sched_job_add_syncobj_dependency(&job->base, file, handles[i], 0);
+		ret = drm_syncobj_find_fence(file, handles[i], 0, 0, &fence);
+		if (ret)
+			return ret;
+		fence = npu_dep_wrap(job->ctx->ndev, fence);
+		if (IS_ERR(fence))
+			return PTR_ERR(fence);
+		ret = drm_sched_job_add_dependency(&job->base, fence);
 		if (ret)
 			return ret;
 	}

@@ -3,20 +3,25 @@
  * Per-context device address spaces. Each context owns a range of device
  * virtual addresses (drm_mm), a table from address ranges to buffers (the
  * page table the emulated core's MMU walks, docs/hw.md) and a map from
- * buffers to their mappings. Addresses are never reused within a context,
- * and every buffer is followed by an unmapped guard page.
+ * buffers to their mappings. Every buffer is followed by an unmapped guard
+ * page. Addresses are handed out upwards and wrap around at the end of
+ * the space, and a freed range waits in a quarantine before it can be
+ * reused: a stale address faults for as long as possible rather than
+ * reach a newer buffer, and a long-lived context never runs out.
  */
 #include <drm/drm_gem.h>
 #include <linux/slab.h>
 
 #include "npu_drv.h"
 
-void npu_mmu_init(struct npu_ctx *ctx)
+void npu_mmu_init(struct npu_ctx *ctx, u64 va_size)
 {
 	init_rwsem(&ctx->vm_lock);
 	mutex_init(&ctx->mm_lock);
-	drm_mm_init(&ctx->mm, NPU_VA_START, NPU_VA_SIZE);
+	drm_mm_init(&ctx->mm, NPU_VA_START, va_size);
+	ctx->va_end = NPU_VA_START + va_size;
 	ctx->va_next = NPU_VA_START;
+	INIT_LIST_HEAD(&ctx->quarantine);
 	/* RCU mode: a running core looks mappings up while new ones are added. */
 	mt_init_flags(&ctx->mappings, MT_FLAGS_USE_RCU);
 	hash_init(ctx->by_obj);
@@ -37,16 +42,38 @@ static void unlink_mapping(struct npu_ctx *ctx, struct npu_mapping *m)
 {
 	mtree_erase(&ctx->mappings, m->node.start);
 	hash_del(&m->hash);
-	drm_mm_remove_node(&m->node);
 }
 
-/* Release its pages and memory: no lock needed, nothing can find it. */
-static void free_mapping(struct npu_mapping *m)
+/* Release its pages: no lock needed, nothing can find it. */
+static void mapping_put_pages(struct npu_mapping *m)
 {
 	drm_gem_vunmap_unlocked(m->obj, &m->vmap);
 	drm_gem_object_put(m->obj);
-	kfree(m);
+	m->obj = NULL;
 	atomic_dec(&npu_live_mappings);
+}
+
+/* The oldest range in quarantine becomes free address space again. */
+static void quarantine_release_oldest(struct npu_ctx *ctx)
+{
+	struct npu_mapping *m = list_first_entry(&ctx->quarantine, struct npu_mapping, link);
+
+	list_del(&m->link);
+	ctx->quarantined--;
+	drm_mm_remove_node(&m->node);
+	kfree(m);
+}
+
+/*
+ * An unlinked mapping's range (buffer and guard) stays reserved until
+ * NPU_VA_QUARANTINE more ranges are freed after it, or until the space
+ * has no other room (insert_node).
+ */
+static void quarantine_add(struct npu_ctx *ctx, struct npu_mapping *m)
+{
+	list_add_tail(&m->link, &ctx->quarantine);
+	if (++ctx->quarantined > NPU_VA_QUARANTINE)
+		quarantine_release_oldest(ctx);
 }
 
 /* Called when the context is freed: no job runs, no handle remains. */
@@ -58,10 +85,39 @@ void npu_mmu_fini(struct npu_ctx *ctx)
 
 	hash_for_each_safe(ctx->by_obj, bkt, tmp, m, hash) {
 		unlink_mapping(ctx, m);
-		free_mapping(m);
+		mapping_put_pages(m);
+		drm_mm_remove_node(&m->node);
+		kfree(m);
 	}
+	while (!list_empty(&ctx->quarantine))
+		quarantine_release_oldest(ctx);
 	mtree_destroy(&ctx->mappings);
 	drm_mm_takedown(&ctx->mm);
+}
+
+/*
+ * Room for @size bytes: above the last range handed out, else from the
+ * start of the space (a wrap), else by taking ranges out of quarantine,
+ * oldest first. Fails only when live buffers fill the space.
+ */
+static int insert_node(struct npu_ctx *ctx, struct drm_mm_node *node, u64 size)
+{
+	int ret;
+
+	for (;;) {
+		ret = drm_mm_insert_node_in_range(&ctx->mm, node, size, PAGE_SIZE, 0,
+						  ctx->va_next, ctx->va_end, DRM_MM_INSERT_LOW);
+		if (ret == -ENOSPC && ctx->va_next != NPU_VA_START)
+			ret = drm_mm_insert_node_in_range(&ctx->mm, node, size, PAGE_SIZE, 0,
+							  NPU_VA_START, ctx->va_end,
+							  DRM_MM_INSERT_LOW);
+		if (ret != -ENOSPC || list_empty(&ctx->quarantine))
+			break;
+		quarantine_release_oldest(ctx);
+	}
+	if (!ret)
+		ctx->va_next = node->start + node->size;
+	return ret;
 }
 
 int npu_mmu_lookup(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
@@ -101,12 +157,9 @@ int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
 		ret = -EEXIST;
 		goto err_unlock;
 	}
-	ret = drm_mm_insert_node_in_range(&ctx->mm, &m->node, obj->size + NPU_VA_GUARD,
-					  PAGE_SIZE, 0, ctx->va_next, NPU_VA_START + NPU_VA_SIZE,
-					  DRM_MM_INSERT_LOW);
+	ret = insert_node(ctx, &m->node, obj->size + NPU_VA_GUARD);
 	if (ret)
 		goto err_unlock;
-	ctx->va_next = m->node.start + m->node.size;
 	drm_gem_object_get(obj);
 	m->obj = obj;
 	/* Published last: a core may find it from here on. */
@@ -148,8 +201,13 @@ void npu_mmu_unmap(struct npu_ctx *ctx, struct drm_gem_object *obj)
 		unlink_mapping(ctx, m);
 	mutex_unlock(&ctx->mm_lock);
 	up_write(&ctx->vm_lock);
-	if (m)
-		free_mapping(m);
+	if (!m)
+		return;
+	/* Unlinked, its range still reserved: nothing finds it, nothing reuses it. */
+	mapping_put_pages(m);
+	mutex_lock(&ctx->mm_lock);
+	quarantine_add(ctx, m);
+	mutex_unlock(&ctx->mm_lock);
 }
 
 /*

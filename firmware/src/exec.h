@@ -39,7 +39,7 @@ struct fw_exec {
  * Work between two polls of should_stop: about a millisecond of the
  * firmware's own loops under QEMU's TCG, a few microseconds natively.
  */
-#define FW_POLL_WORK (1u << 18)
+#define FW_POLL_WORK 0x40000u	/* 2^18 */
 
 /*
  * Long loops report their work (multiply-adds or elements) as they go:

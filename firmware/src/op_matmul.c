@@ -75,7 +75,7 @@ static int sums_row(struct fw_exec *x, const struct fw_tensor *w, const __s32 *x
 
 /* v for @rows rows from @m0: the host's faster kernel, or our loops. */
 static int sums(struct fw_exec *x, const struct fw_tensor *a, const struct fw_tensor *w,
-		 __u32 m0, __u32 rows, __s32 *xr, __s64 *v)
+		__u32 m0, __u32 rows, __s32 *xr, __s64 *v)
 {
 	const struct npu_fw_core *core = x->core;
 	__u32 r;

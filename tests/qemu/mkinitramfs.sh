@@ -48,8 +48,9 @@ kmod=${NPU_KMOD:-$build/kmod/npu.ko}
 for m in $(modinfo -F depends "$kmod" | tr ',' ' '); do
 	add_module "$m"
 done
-# The USB NPU's link: dummy_hcd's UDC, configfs gadgets, FunctionFS.
-for m in dummy_hcd libcomposite usb_f_fs; do
+# The USB NPU's link: dummy_hcd's UDC, configfs gadgets, FunctionFS; vgem,
+# a second DRM driver whose fences the unplug test waits on.
+for m in dummy_hcd libcomposite usb_f_fs vgem; do
 	add_module "$m"
 done
 cp "$kmod" "$work/modules/npu.ko"
