@@ -3,36 +3,82 @@
  * llama2.c tokenizer files: int32 max_token_length, then for each of
  * vocab_size pieces: float score, int32 length, the bytes. Encoding is
  * SentencePiece-style BPE: start from code points (unknown ones fall back
- * to the byte tokens 3..258), then merge the best-scoring pair until none
- * merges.
+ * to the byte tokens 3..258), then merge the best-scoring pair, the first
+ * of equally good ones, until none merges.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "model_internal.h"
 
-static const struct npu_tokenizer *sort_ctx;
+#define MAX_VOCAB 1048576
 
+struct piece_id {
+	const char *piece;
+	int32_t id;
+};
+
+/* By piece, then by id: equal pieces stay in vocabulary order. */
 static int by_piece(const void *a, const void *b)
 {
-	return strcmp(sort_ctx->pieces[*(const int32_t *)a], sort_ctx->pieces[*(const int32_t *)b]);
+	const struct piece_id *x = a, *y = b;
+	int c = strcmp(x->piece, y->piece);
+
+	return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
+/* The pairs carry their pieces: no shared state, threads may build at once. */
 int npu_tokenizer_index(struct npu_tokenizer *t)
 {
+	struct piece_id *p = malloc((size_t)t->vocab_size * sizeof(*p));
 	int32_t i;
 
 	t->sorted = malloc((size_t)t->vocab_size * sizeof(*t->sorted));
-	if (!t->sorted)
+	if (!p || !t->sorted) {
+		free(p);
 		return NPU_E_NOMEM;
+	}
 	for (i = 0; i < t->vocab_size; i++)
-		t->sorted[i] = i;
-	sort_ctx = t;
-	qsort(t->sorted, (size_t)t->vocab_size, sizeof(*t->sorted), by_piece);
+		p[i] = (struct piece_id){ t->pieces[i], i };
+	qsort(p, (size_t)t->vocab_size, sizeof(*p), by_piece);
+	for (i = 0; i < t->vocab_size; i++)
+		t->sorted[i] = p[i].id;
+	free(p);
 	return NPU_OK;
+}
+
+/*
+ * Opened without blocking and refused unless regular: a FIFO would block
+ * the open or the reads forever. A file too short for @vocab_size tokens
+ * of 8 bytes at least is refused before anything is allocated for them.
+ */
+static int open_tokenizer(const char *path, int32_t vocab_size, FILE **f, char *err, size_t len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) || !(*f = fdopen(fd, "rb"))) {
+		npu_model_error(err, len, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NPU_E_IO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		npu_model_error(err, len, "%s: not a regular file", path);
+	} else if ((uint64_t)st.st_size < 4 + 8 * (uint64_t)vocab_size) {
+		npu_model_error(err, len, "%s: %lld bytes cannot hold %d tokens of 8 bytes or more",
+				path, (long long)st.st_size, vocab_size);
+	} else {
+		return NPU_OK;
+	}
+	fclose(*f);
+	return NPU_E_FORMAT;
 }
 
 int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenizer *t, char *err,
@@ -40,22 +86,20 @@ int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenize
 {
 	FILE *f;
 	int32_t i;
-	int ret = NPU_OK;
+	int ret;
 
 	if (!path || !t)
 		return NPU_E_INVAL;
 	/* Encoding falls back to the byte tokens 3..258: they must exist. */
-	if (vocab_size < 259 || vocab_size > 1048576) {
-		npu_model_error(err, len, "vocab_size %d: a tokenizer needs 259..1048576 tokens",
-				vocab_size);
+	if (vocab_size < 259 || vocab_size > MAX_VOCAB) {
+		npu_model_error(err, len, "vocab_size %d: a tokenizer needs 259..%d tokens",
+				vocab_size, MAX_VOCAB);
 		return NPU_E_FORMAT;
 	}
 	memset(t, 0, sizeof(*t));
-	f = fopen(path, "rb");
-	if (!f) {
-		npu_model_error(err, len, "%s: %s", path, strerror(errno));
-		return NPU_E_IO;
-	}
+	ret = open_tokenizer(path, vocab_size, &f, err, len);
+	if (ret)
+		return ret;
 	t->vocab_size = vocab_size;
 	if (fread(&t->max_token_length, 4, 1, f) != 1 || t->max_token_length < 1 ||
 	    t->max_token_length > 1024) {
@@ -89,6 +133,10 @@ int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenize
 		} else if (fread(t->pieces[i], 1, (size_t)n, f) != (size_t)n) {
 			npu_model_error(err, len, "%s: truncated in the bytes of token %d", path, i);
 			ret = NPU_E_FORMAT;
+		} else if (memchr(t->pieces[i], 0, (size_t)n)) {
+			/* Pieces are C strings: a NUL would cut the piece short. */
+			npu_model_error(err, len, "%s: token %d holds a NUL byte", path, i);
+			ret = NPU_E_FORMAT;
 		}
 	}
 	if (!ret && fgetc(f) != EOF) {
@@ -108,7 +156,7 @@ int npu_tokenizer_bytes(int32_t vocab_size, struct npu_tokenizer *t)
 {
 	int32_t i;
 
-	if (!t || vocab_size < 259)
+	if (!t || vocab_size < 259 || vocab_size > MAX_VOCAB)
 		return NPU_E_INVAL;
 	memset(t, 0, sizeof(*t));
 	t->vocab_size = vocab_size;
@@ -166,85 +214,177 @@ static int32_t lookup(const struct npu_tokenizer *t, const char *s)
 	return -1;
 }
 
+/*
+ * The text as a list of symbols and the possible merges of neighbours in a
+ * heap, best score first, then first position: the order of the merges.
+ * A symbol's version changes when it or the next changes or it goes, so a
+ * merge pushed before that is stale and skipped: n log n, where rescanning
+ * every pair after each merge was quadratic.
+ */
+struct sym {
+	int32_t id, prev, next;
+	uint32_t ver;
+};
+
+struct merge {
+	float score;
+	int32_t at, id;		/* symbol @at with the next become @id */
+	uint32_t ver;		/* @at's version when pushed */
+};
+
+struct merger {
+	const struct npu_tokenizer *t;
+	struct sym *s;
+	struct merge *heap;
+	size_t n;
+	char *buf;
+};
+
+static int before(const struct merge *a, const struct merge *b)
+{
+	return a->score > b->score || (a->score == b->score && a->at < b->at);
+}
+
+/* Push the merge of symbol @at with the next, if the vocabulary has one. */
+static void push(struct merger *m, int32_t at)
+{
+	const struct npu_tokenizer *t = m->t;
+	struct merge c;
+	size_t la, lb, i;
+	int32_t a, b, id;
+
+	if (at < 0 || m->s[at].next < 0)
+		return;
+	a = m->s[at].id;
+	b = m->s[m->s[at].next].id;
+	if (a == 1 || b == 1)	/* BOS */
+		return;
+	la = strlen(t->pieces[a]);
+	lb = strlen(t->pieces[b]);
+	if (la + lb > (size_t)t->max_token_length * 2)
+		return;
+	memcpy(m->buf, t->pieces[a], la);
+	memcpy(m->buf + la, t->pieces[b], lb + 1);
+	id = lookup(t, m->buf);
+	/* A merge must score above -1e30, as in the rescanning loop this replaced. */
+	if (id < 0 || !(t->scores[id] > -1e30f))
+		return;
+	c = (struct merge){ t->scores[id], at, id, m->s[at].ver };
+	for (i = m->n++; i && before(&c, &m->heap[(i - 1) / 2]); i = (i - 1) / 2)
+		m->heap[i] = m->heap[(i - 1) / 2];
+	m->heap[i] = c;
+}
+
+static struct merge pop(struct merger *m)
+{
+	struct merge top = m->heap[0], last = m->heap[--m->n];
+	size_t i = 0, c;
+
+	while ((c = 2 * i + 1) < m->n) {
+		if (c + 1 < m->n && before(&m->heap[c + 1], &m->heap[c]))
+			c++;
+		if (!before(&m->heap[c], &last))
+			break;
+		m->heap[i] = m->heap[c];
+		i = c;
+	}
+	m->heap[i] = last;
+	return top;
+}
+
+static void merge_all(struct merger *m, int32_t k)
+{
+	int32_t j;
+
+	for (j = 0; j + 1 < k; j++)
+		push(m, j);
+	while (m->n) {
+		struct merge c = pop(m);
+		struct sym *l = &m->s[c.at], *r;
+
+		if (l->ver != c.ver)
+			continue;
+		r = &m->s[l->next];
+		l->id = c.id;
+		l->ver++;
+		r->ver++;
+		if (l->prev >= 0)
+			m->s[l->prev].ver++;
+		l->next = r->next;
+		if (r->next >= 0)
+			m->s[r->next].prev = c.at;
+		push(m, l->prev);
+		push(m, c.at);
+	}
+}
+
 int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bos,
 			 int32_t *tokens, int32_t max, int32_t *n)
 {
-	size_t tl, i = 0;
-	char *buf;
-	int32_t *w, k = 0;
+	struct merger m = { .t = t };
+	size_t tl, i = 0, b;
+	int32_t k = 0, j;
 
 	if (!t || !text || !tokens || !n || max < 1)
 		return NPU_E_INVAL;
 	tl = strlen(text);
+	/* A symbol per byte at most, with BOS and the space, indexed by int32_t. */
+	if (tl > INT32_MAX - 2)
+		return NPU_E_INVAL;
 	/*
 	 * Every code point (or byte) first, then the merges: @max bounds the
-	 * merged tokens, so the work array holds the whole text.
+	 * merged tokens, so the symbols hold the whole text. Each merge pops
+	 * one entry and pushes two at most: the heap holds under 2 per symbol.
 	 */
-	buf = malloc((size_t)t->max_token_length * 2 + 8);
-	w = malloc((tl + 2) * sizeof(*w));
-	if (!buf || !w) {
-		free(buf);
-		free(w);
+	m.buf = malloc((size_t)t->max_token_length * 2 + 8);
+	m.s = malloc((tl + 2) * sizeof(*m.s));
+	m.heap = malloc((tl + 2) * 2 * sizeof(*m.heap));
+	if (!m.buf || !m.s || !m.heap) {
+		free(m.buf);
+		free(m.s);
+		free(m.heap);
 		return NPU_E_NOMEM;
 	}
 	if (bos)
-		w[k++] = 1;
+		m.s[k++].id = 1;
 	/* SentencePiece's dummy prefix: the text starts with a space. */
 	if (tl) {
 		int32_t sp = lookup(t, " ");
 
 		if (sp >= 0)
-			w[k++] = sp;
+			m.s[k++].id = sp;
 	}
 	while (i < tl) {
-		size_t cl = 1, j;
+		size_t cl = 1;
 		int32_t id;
 
 		/* One UTF-8 code point (continuation bytes are 10xxxxxx). */
 		while (i + cl < tl && cl < 4 && ((unsigned char)text[i + cl] & 0xc0) == 0x80)
 			cl++;
-		memcpy(buf, text + i, cl);
-		buf[cl] = '\0';
-		id = lookup(t, buf);
+		memcpy(m.buf, text + i, cl);
+		m.buf[cl] = '\0';
+		id = lookup(t, m.buf);
 		if (id >= 0) {
-			w[k++] = id;
+			m.s[k++].id = id;
 		} else {
-			for (j = 0; j < cl; j++)
-				w[k++] = (unsigned char)text[i + j] + 3;
+			for (b = 0; b < cl; b++)
+				m.s[k++].id = (unsigned char)text[i + b] + 3;
 		}
 		i += cl;
 	}
-	for (;;) {
-		float best = -1e30f;
-		int32_t best_id = -1, best_at = -1, j;
-
-		for (j = 0; j + 1 < k; j++) {
-			int32_t id;
-
-			if (w[j] == 1 || w[j + 1] == 1)
-				continue;
-			if (strlen(t->pieces[w[j]]) + strlen(t->pieces[w[j + 1]]) >
-			    (size_t)t->max_token_length * 2)
-				continue;
-			snprintf(buf, (size_t)t->max_token_length * 2 + 8, "%s%s", t->pieces[w[j]],
-				 t->pieces[w[j + 1]]);
-			id = lookup(t, buf);
-			if (id >= 0 && t->scores[id] > best) {
-				best = t->scores[id];
-				best_id = id;
-				best_at = j;
-			}
-		}
-		if (best_at < 0)
-			break;
-		w[best_at] = best_id;
-		memmove(&w[best_at + 1], &w[best_at + 2], (size_t)(k - best_at - 2) * sizeof(*w));
-		k--;
+	for (j = 0; j < k; j++) {
+		m.s[j].prev = j - 1;
+		m.s[j].next = j + 1 < k ? j + 1 : -1;
+		m.s[j].ver = 0;
 	}
-	*n = k < max ? k : max;
-	memcpy(tokens, w, (size_t)*n * sizeof(*tokens));
-	free(buf);
-	free(w);
+	merge_all(&m, k);
+	/* The first symbol never goes; the list is cut at @max. */
+	*n = 0;
+	for (j = k ? 0 : -1; j >= 0 && *n < max; j = m.s[j].next)
+		tokens[(*n)++] = m.s[j].id;
+	free(m.buf);
+	free(m.s);
+	free(m.heap);
 	return NPU_OK;
 }
 

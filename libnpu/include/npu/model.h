@@ -95,14 +95,22 @@ struct npu_tokenizer {
 	int32_t *sorted;	/**< piece indices sorted by piece, for lookup */
 };
 
+/**
+ * npu_tokenizer_load - read a llama2.c tokenizer file of @vocab_size
+ * pieces (259..1048576). Not a regular file, or a malformed one (too short
+ * for its pieces, a NUL inside a piece, ...): NPU_E_FORMAT and @err says
+ * why. Tokenizers may be built on several threads at once.
+ */
 NPU_API int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenizer *t,
 			       char *err, size_t err_len);
-/** A tokenizer of byte tokens only, for synthetic models (vocab >= 259). */
+/** A tokenizer of byte tokens only, for synthetic models (vocab 259..1048576). */
 NPU_API int npu_tokenizer_bytes(int32_t vocab_size, struct npu_tokenizer *t);
 NPU_API void npu_tokenizer_free(struct npu_tokenizer *t);
 /**
  * Encode @text (BOS first when @bos) into at most @max tokens: a longer
  * encoding is cut to its first @max, so @max tokens out may mean a cut.
+ * The whole text is encoded whatever @max, in O(n log n) time and a few
+ * dozen bytes of memory per text byte; over INT32_MAX - 2 bytes: NPU_E_INVAL.
  */
 NPU_API int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bos,
 				 int32_t *tokens, int32_t max, int32_t *n);
