@@ -296,7 +296,7 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory O=$(O)/san SAN=1 all
 	@$(MAKE) --no-print-directory O=$(O)/tsan SAN=1 SAN_FLAGS="$(TSAN_FLAGS)" \
-		$(O)/tsan/tests/test_kernels $(O)/tsan/host/host-cpu
+		$(O)/tsan/tests/test_kernels $(O)/tsan/tests/test_tokenizer $(O)/tsan/host/host-cpu
 	@tests/run-host-tests.sh $(O) $(O)/san $(O)/tsan
 
 # First a line naming the CPU and the instruction-set levels the run tests.

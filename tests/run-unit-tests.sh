@@ -62,10 +62,13 @@ for t in "$dir"/tests/test_*; do
 	fi
 	ran=$((ran + 1))
 	case "$(basename "$t")" in
-	# Once: test_abi and test_image test no level (the ABI's layout, the
-	# firmware image's verifier); test_kernels and test_backends test each
-	# level in turn themselves.
-	test_abi | test_image | test_kernels | test_backends) run "$t" ;;
+	# Once: test_abi, test_image, test_fw_stop, test_handles and
+	# test_tokenizer test no level (the ABI's layout, the firmware image's
+	# verifier, the firmware on its own, handles and addresses, the
+	# tokenizer); test_kernels and test_backends test each level in turn
+	# themselves.
+	test_abi | test_image | test_fw_stop | test_handles | test_tokenizer | test_kernels | \
+		test_backends) run "$t" ;;
 	# Every other suite runs work on the cpu backend: once per level.
 	*) for l in $levels; do run "$t" "$l"; done ;;
 	esac
