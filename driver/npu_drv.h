@@ -103,7 +103,7 @@ struct npu_ring_entry {
  * @state: what the core is doing (debugfs "cores").
  * @reset_gen: bumped by every reset; a core finishing a job of an older
  *	generation drops the result.
- * @abort: set by a reset: the running stream stops at its next op.
+ * @abort: set by a reset: the running stream stops at the firmware's next poll.
  * @done_lock: protects @done, the completions waiting for the interrupt.
  * @done: finished jobs, as the core reports them.
  * @irq: the completion interrupt's handler, run as a work item (the

@@ -176,16 +176,20 @@ static int npu_emu_thread(void *data)
 			list_add_tail(&e.job->link, &core->done);
 			spin_unlock(&core->done_lock);
 			e.job = NULL;
+		} else {
+			/*
+			 * Reset while running: dropped, no longer on the core,
+			 * before the reset sees the core idle and the job is
+			 * resubmitted (run_job must not take it for running).
+			 */
+			WRITE_ONCE(e.job->in_hw, false);
 		}
 		spin_unlock(&core->lock);
 		wake_up_all(&core->idle);
-		if (e.job) {
-			/* Reset while running: dropped, no longer on the core. */
-			WRITE_ONCE(e.job->in_hw, false);
+		if (e.job)
 			npu_job_put(e.job);
-		} else {
+		else
 			queue_work(ndev->irq_wq, &core->irq);
-		}
 	}
 	return 0;
 }

@@ -238,7 +238,7 @@ static struct job *pop(struct npu_swcore *c)
 	return NULL;
 }
 
-/* Checked by the firmware between ops: a cancelled core stops its job. */
+/* Polled by the firmware between ops and inside long ones: a cancelled core stops its job. */
 static int cancelled(void *ctx)
 {
 	struct npu_swcore *c = ctx;

@@ -32,7 +32,7 @@ typedef void (*npu_swcore_retire_fn)(void *ctx, uint64_t cookie);
 NPU_HIDDEN int npu_swcore_create(int track_writes, npu_swcore_retire_fn retire, void *ctx,
 				 struct npu_swcore **out);
 /*
- * Run the queued jobs (with @cancel: stop the running one at its next op
+ * Run the queued jobs (with @cancel: stop the running one at the firmware's next poll
  * and end the queued ones CANCELLED), stop the worker, release every buffer.
  */
 NPU_HIDDEN void npu_swcore_destroy(struct npu_swcore *c, int cancel);

@@ -90,7 +90,7 @@ static int refuse(struct server *s, const struct npu_usb_hdr *req, int32_t statu
 
 /*
  * Drop the session and start a new one. With @cancel (RESET, or the host
- * gone) the running job stops at its next op and the queue ends unrun:
+ * gone) the running job stops at the firmware's next poll and the queue ends unrun:
  * nobody is left to want the results.
  */
 static int new_core(struct server *s, int cancel)

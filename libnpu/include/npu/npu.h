@@ -138,12 +138,14 @@ NPU_API int npu_bo_alloc(npu_device *dev, uint64_t size, npu_bo *bo);
 /**
  * npu_bo_free - free a buffer. A job running at that moment finishes first;
  * a job that runs later and uses the buffer's addresses fails with
- * NPU_JOB_FAULT while they are not reused. The accel driver never reuses
- * them; the cpu backend (and npu-usb-gadget, behind the usb backend) hands
- * out fresh addresses while its address space has any, then freed ranges:
- * one freed 1,024 frees ago or earlier, or, when nothing else fits, one
- * freed more recently, oldest first. A mapped buffer is not freed:
- * NPU_E_BUSY until every npu_bo_map() is undone.
+ * NPU_JOB_FAULT while they are not reused. The accel driver hands out
+ * addresses upwards, wrapping at the end of the file's address space, and
+ * holds a freed range back until 64 more are freed (or nothing else fits);
+ * the cpu backend (and npu-usb-gadget, behind the usb backend) hands out
+ * fresh addresses while its address space has any, then freed ranges: one
+ * freed 1,024 frees ago or earlier, or, when nothing else fits, one freed
+ * more recently, oldest first. A mapped buffer is not freed: NPU_E_BUSY
+ * until every npu_bo_map() is undone.
  */
 NPU_API int npu_bo_free(npu_device *dev, npu_bo bo);
 /** npu_bo_map - host pointer to the buffer's bytes. */
