@@ -277,7 +277,8 @@ $(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image: $(O)/fuzz/%: tests/fuzz/%.c $(FW_
 $(O)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(MODEL_SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -Ilibnpu/include $< libnpu/model/checkpoint.c libnpu/model/tokenizer.c \
-		libnpu/model/gguf.c libnpu/model/quantize.c libnpu/src/scale.c -lm -o $@
+		libnpu/model/gguf.c libnpu/model/gguf_tensors.c libnpu/model/quantize.c libnpu/src/scale.c \
+		-lm -o $@
 
 $(O)/fuzz/seedgen: tests/fuzz/seedgen.c tests/fuzz/fuzz_cmdstream.h $(HDRS)
 	@mkdir -p $(@D)

@@ -4,15 +4,18 @@
  * n_heads, n_kv_heads, vocab_size, seq_len; a negative vocab_size means a
  * separate classifier follows), then float32 tensors in a fixed order.
  * Every field is checked before anything large is allocated, and the file
- * size must be exactly what the header implies.
+ * size must be exactly what the header implies. Also the helpers both
+ * model loaders share: errors, quoting file bytes, opening and reading.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <npu/model.h>
 #include "model_internal.h"
@@ -26,6 +29,85 @@ void npu_model_error(char *err, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
+}
+
+const char *npu_model_quote(char out[NPU_QUOTE_LEN], const void *s, size_t n)
+{
+	const unsigned char *c = s;
+	size_t i, o = 1;
+
+	out[0] = '"';
+	for (i = 0; i < n; i++) {
+		char e[8];
+		int el;
+
+		if (c[i] == '"' || c[i] == '\\')
+			el = snprintf(e, sizeof(e), "\\%c", c[i]);
+		else if (c[i] < 0x20 || c[i] >= 0x7f)
+			el = snprintf(e, sizeof(e), "\\x%02x", c[i]);
+		else
+			el = snprintf(e, sizeof(e), "%c", c[i]);
+		if (o - 1 + (size_t)el > NPU_QUOTE_CHARS) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, e, (size_t)el);
+		o += (size_t)el;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}
+
+int npu_model_open(const char *path, uint64_t *size, char *err, size_t len)
+{
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st)) {
+		npu_model_error(err, len, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NPU_E_IO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		npu_model_error(err, len, "%s: not a regular file (a %s)", path,
+				S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ? "directory" :
+				S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "device" : "socket");
+		close(fd);
+		return NPU_E_FORMAT;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+int npu_model_read(int fd, void *buf, size_t n, uint64_t off, const char *path, char *err,
+		   size_t len)
+{
+	uint8_t *p = buf;
+
+	while (n) {
+		ssize_t got = pread(fd, p, n, (off_t)off);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			npu_model_error(err, len, "%s: reading byte %llu: %s", path,
+					(unsigned long long)off, strerror(errno));
+			return NPU_E_IO;
+		}
+		if (!got) {
+			npu_model_error(err, len, "%s: the file ends at byte %llu: it shrank while read",
+					path, (unsigned long long)off);
+			return NPU_E_IO;
+		}
+		p += got;
+		off += (uint64_t)got;
+		n -= (size_t)got;
+	}
+	return NPU_OK;
 }
 
 /* Limits far above any model this runs, far below what overflows. */
@@ -104,23 +186,25 @@ size_t npu_model_layout(struct npu_model *m, int with_rope_tables)
 int npu_model_load(const char *path, struct npu_model *m, char *err, size_t len)
 {
 	int32_t hdr[7];
-	struct stat st;
+	uint64_t size;
 	size_t n, i;
-	FILE *f;
-	int ret;
+	int fd, ret;
 
 	if (!path || !m)
 		return NPU_E_INVAL;
 	memset(m, 0, sizeof(*m));
-	f = fopen(path, "rb");
-	if (!f) {
-		npu_model_error(err, len, "%s: %s", path, strerror(errno));
-		return NPU_E_IO;
-	}
-	if (fstat(fileno(f), &st) || fread(hdr, sizeof(hdr), 1, f) != 1) {
+	fd = npu_model_open(path, &size, err, len);
+	if (fd < 0)
+		return fd;
+	if (size < sizeof(hdr)) {
 		npu_model_error(err, len, "%s: shorter than the 28-byte header", path);
-		fclose(f);
+		close(fd);
 		return NPU_E_FORMAT;
+	}
+	ret = npu_model_read(fd, hdr, sizeof(hdr), 0, path, err, len);
+	if (ret) {
+		close(fd);
+		return ret;
 	}
 	m->cfg.dim = hdr[0];
 	m->cfg.hidden_dim = hdr[1];
@@ -132,29 +216,28 @@ int npu_model_load(const char *path, struct npu_model *m, char *err, size_t len)
 	m->cfg.seq_len = hdr[6];
 	ret = npu_model_check_config(&m->cfg, err, len);
 	if (ret) {
-		fclose(f);
+		close(fd);
 		return ret;
 	}
 	n = npu_model_layout(m, 1);
-	if ((uint64_t)st.st_size != sizeof(hdr) + n * sizeof(float)) {
+	if (size != sizeof(hdr) + n * sizeof(float)) {
 		npu_model_error(err, len,
-				"%s: %lld bytes, but the header's shapes need %zu (28 + 4 x %zu floats)",
-				path, (long long)st.st_size, sizeof(hdr) + n * sizeof(float), n);
-		fclose(f);
+				"%s: %llu bytes, but the header's shapes need %zu (28 + 4 x %zu floats)",
+				path, (unsigned long long)size, sizeof(hdr) + n * sizeof(float), n);
+		close(fd);
 		return NPU_E_FORMAT;
 	}
 	m->data = malloc(n * sizeof(float));
 	if (!m->data) {
-		fclose(f);
+		close(fd);
 		return NPU_E_NOMEM;
 	}
-	if (fread(m->data, sizeof(float), n, f) != n) {
-		npu_model_error(err, len, "%s: read error", path);
-		fclose(f);
+	ret = npu_model_read(fd, m->data, n * sizeof(float), sizeof(hdr), path, err, len);
+	close(fd);
+	if (ret) {
 		npu_model_free(m);
-		return NPU_E_IO;
+		return ret;
 	}
-	fclose(f);
 	m->n_floats = n;
 	npu_model_layout(m, 1);
 	for (i = 0; i < n; i++)

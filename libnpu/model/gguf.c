@@ -2,23 +2,24 @@
 /*
  * GGUF v3 models of the Llama architecture (the format llama.cpp reads):
  * a header, typed key/value metadata, tensor descriptors, then aligned
- * tensor data. The file is mapped and every length, count, type, shape
- * and offset is checked against the file before it is used.
+ * tensor data. Every count, length, type, shape and offset is checked
+ * against the file before it is used, and before anything is allocated
+ * for it; gguf_tensors.c then converts the tensors.
  *
- * F32 and F16 tensors become floats, as a llama2.c checkpoint's are.
- * Q8_0 and Q4_0 matrices (blocks of 32 weights sharing one f16 scale d)
- * also become the NPU's SCALE_GROUP format directly: the integers are the
- * file's own, and each block's d becomes a Q0.16 factor of a power-of-two
- * tensor scale (docs/gguf.md says when that is exact).
+ * The file is read, never mapped: its metadata into a buffer that grows
+ * as parsing reaches it, each tensor's data into the model (or one
+ * scratch buffer). A file that shrinks while it loads gives an error, not
+ * SIGBUS, and nothing of the file is kept once the load returns.
+ *
+ * What a file can make the loader allocate is bounded by what it holds:
+ * tensors may not overlap, so each float comes from at least 18/32 bytes
+ * of its own (Q4_0); descriptors, keys and tokens each take bytes of the
+ * file too. Duplicate keys and tensor names are refused (sorted, n log n).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model_internal.h"
@@ -28,61 +29,52 @@ enum gguf_type {
 	GGUF_STRING, GGUF_ARRAY, GGUF_U64, GGUF_I64, GGUF_F64, GGUF_NTYPES
 };
 
-#define QBLOCK 32
 #define MAX_TENSORS 65536
 #define MAX_KV 65536
 #define MAX_STRING (1 << 20)
 #define MAX_ARRAY (1 << 24)
 #define MAX_DIMS 4
-/* An integer key the file does not have. */
-#define ABSENT INT64_MIN
+#define ABSENT GGUF_ABSENT
+/* The fewest bytes a key/value (empty key, one-byte value) and a descriptor (1-D) take. */
+#define MIN_KV_BYTES 13
+#define MIN_TENSOR_BYTES 32
 
-struct gguf_str {
-	const char *s;
-	uint64_t n;
-};
-
-struct gguf_tensor {
-	struct gguf_str name;
-	uint32_t n_dims, type;
-	uint64_t ne[MAX_DIMS];
-	uint64_t offset, bytes;
-	int used;
-};
-
-struct gguf_array {
-	uint32_t type;
-	uint64_t count;
-	const uint8_t *data;	/* the first element */
-};
-
-/* The metadata the loader reads; everything else is checked and skipped. */
-struct gguf_meta {
-	struct gguf_str arch, tok_model;
-	uint64_t alignment;
-	int64_t ctx, dim, layers, hidden, heads, kv_heads, rope_dim, bos, eos;	/* ABSENT if so */
-	double eps, rope_base;
-	int has_eps, has_rope_base;
-	struct gguf_array tokens, scores;
-};
-
-struct reader {
-	const uint8_t *p;
-	uint64_t size, off;
-	const char *path;
-	char *err;
-	size_t err_len;
-};
-
-static int fail(struct reader *r, const char *what)
+static int fail(struct gguf_reader *r, const char *what)
 {
 	npu_model_error(r->err, r->err_len, "%s: byte %llu: %s", r->path,
 			(unsigned long long)r->off, what);
 	return NPU_E_FORMAT;
 }
 
-static int take(struct reader *r, void *dst, uint64_t n, const char *what)
+/* The file's bytes up to @end (at most its size) in r->p: read as parsing gets there. */
+static int need(struct gguf_reader *r, uint64_t end)
 {
+	uint64_t want = r->have * 2 > end ? r->have * 2 : end;
+	uint8_t *p;
+	int ret;
+
+	if (end <= r->have)
+		return NPU_OK;
+	want = want < 65536 ? 65536 : want;
+	want = want > r->size ? r->size : want;
+	p = realloc(r->p, want);
+	if (!p) {
+		npu_model_error(r->err, r->err_len, "%s: no memory for %llu bytes of metadata",
+				r->path, (unsigned long long)want);
+		return NPU_E_NOMEM;
+	}
+	r->p = p;
+	ret = npu_model_read(r->fd, p + r->have, want - r->have, r->have, r->path, r->err,
+			     r->err_len);
+	if (!ret)
+		r->have = want;
+	return ret;
+}
+
+static int take(struct gguf_reader *r, void *dst, uint64_t n, const char *what)
+{
+	int ret;
+
 	if (n > r->size - r->off) {
 		char msg[160];
 
@@ -90,13 +82,16 @@ static int take(struct reader *r, void *dst, uint64_t n, const char *what)
 			 (unsigned long long)n, (unsigned long long)(r->size - r->off));
 		return fail(r, msg);
 	}
+	ret = need(r, r->off + n);
+	if (ret)
+		return ret;
 	if (dst)
 		memcpy(dst, r->p + r->off, n);
 	r->off += n;
 	return NPU_OK;
 }
 
-static int take_str(struct reader *r, struct gguf_str *s, const char *what)
+static int take_str(struct gguf_reader *r, struct gguf_str *s, const char *what)
 {
 	int ret = take(r, &s->n, 8, what);
 
@@ -109,19 +104,37 @@ static int take_str(struct reader *r, struct gguf_str *s, const char *what)
 			 (unsigned long long)s->n, MAX_STRING);
 		return fail(r, msg);
 	}
-	s->s = (const char *)r->p + r->off;
+	s->at = r->off;
 	return take(r, NULL, s->n, what);
 }
 
-static int str_is(const struct gguf_str *s, const char *lit)
+static const char *str_at(const struct gguf_reader *r, const struct gguf_str *s)
 {
-	return s->n == strlen(lit) && !memcmp(s->s, lit, s->n);
+	return (const char *)r->p + s->at;
+}
+
+static int str_is(const struct gguf_reader *r, const struct gguf_str *s, const char *lit)
+{
+	return s->n == strlen(lit) && !memcmp(str_at(r, s), lit, s->n);
+}
+
+/* @count items of at least @each bytes must fit in what is left of the file. */
+static int fits(struct gguf_reader *r, uint64_t count, uint64_t each, const char *what)
+{
+	char msg[160];
+
+	if (count <= (r->size - r->off) / each)
+		return NPU_OK;
+	snprintf(msg, sizeof(msg), "%llu %s need at least %llu bytes; %llu are left",
+		 (unsigned long long)count, what, (unsigned long long)(count * each),
+		 (unsigned long long)(r->size - r->off));
+	return fail(r, msg);
 }
 
 static const uint64_t scalar_size[GGUF_NTYPES] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
 
 /* Skip one value of @type (arrays of arrays up to @depth deep). */
-static int skip_value(struct reader *r, uint32_t type, int depth)
+static int skip_value(struct gguf_reader *r, uint32_t type, int depth)
 {
 	struct gguf_str s;
 	uint64_t count, i;
@@ -144,6 +157,12 @@ static int skip_value(struct reader *r, uint32_t type, int depth)
 		return fail(r, "unknown array element type");
 	if (count > MAX_ARRAY)
 		return fail(r, "array longer than 2^24 elements");
+	/* A string is 8 bytes of length at least, an array 12 of type and length. */
+	ret = et == GGUF_STRING ? fits(r, count, 8, "strings of an array") :
+	      et == GGUF_ARRAY ? fits(r, count, 12, "arrays of an array") :
+	      fits(r, count, scalar_size[et], "values of an array");
+	if (ret)
+		return ret;
 	if (et != GGUF_STRING && et != GGUF_ARRAY)
 		return take(r, NULL, count * scalar_size[et], "an array");
 	for (i = 0; i < count; i++) {
@@ -155,7 +174,7 @@ static int skip_value(struct reader *r, uint32_t type, int depth)
 }
 
 /* An integer-typed value of any width, as int64. */
-static int read_int(struct reader *r, uint32_t type, const char *key, int64_t *v)
+static int read_int(struct gguf_reader *r, uint32_t type, const char *key, int64_t *v)
 {
 	uint64_t raw = 0;
 	int ret;
@@ -186,7 +205,7 @@ static int read_int(struct reader *r, uint32_t type, const char *key, int64_t *v
 	return NPU_OK;
 }
 
-static int read_float(struct reader *r, uint32_t type, const char *key, double *v)
+static int read_float(struct gguf_reader *r, uint32_t type, const char *key, double *v)
 {
 	float f;
 
@@ -202,7 +221,7 @@ static int read_float(struct reader *r, uint32_t type, const char *key, double *
 	return NPU_E_FORMAT;
 }
 
-static int read_string(struct reader *r, uint32_t type, const char *key, struct gguf_str *s)
+static int read_string(struct gguf_reader *r, uint32_t type, const char *key, struct gguf_str *s)
 {
 	if (type != GGUF_STRING) {
 		npu_model_error(r->err, r->err_len, "%s: %s is not a string", r->path, key);
@@ -211,7 +230,7 @@ static int read_string(struct reader *r, uint32_t type, const char *key, struct 
 	return take_str(r, s, key);
 }
 
-static int read_array(struct reader *r, uint32_t type, const char *key, uint32_t want,
+static int read_array(struct gguf_reader *r, uint32_t type, const char *key, uint32_t want,
 		      struct gguf_array *a)
 {
 	uint64_t start;
@@ -231,7 +250,7 @@ static int read_array(struct reader *r, uint32_t type, const char *key, uint32_t
 				a->type, want);
 		return NPU_E_FORMAT;
 	}
-	a->data = r->p + r->off;
+	a->at = r->off;
 	r->off = start;
 	return skip_value(r, GGUF_ARRAY, 1);
 }
@@ -251,37 +270,38 @@ static const struct {
 	{ "tokenizer.ggml.eos_token_id", offsetof(struct gguf_meta, eos) },
 };
 
-static int read_kv(struct reader *r, struct gguf_meta *g)
+/* One key/value; @key is where its key is (the caller checks keys for duplicates). */
+static int read_kv(struct gguf_reader *r, struct gguf_meta *g, struct gguf_str *key)
 {
-	struct gguf_str key;
-	char name[128];
 	uint32_t type;
 	int64_t align;
 	size_t i;
 	int ret;
 
-	ret = take_str(r, &key, "a metadata key");
+	ret = take_str(r, key, "a metadata key");
 	ret = ret ? ret : take(r, &type, 4, "a metadata type");
 	if (ret)
 		return ret;
-	snprintf(name, sizeof(name), "%.*s", (int)(key.n < 100 ? key.n : 100), key.s);
 	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
-		if (str_is(&key, int_keys[i].key))
-			return read_int(r, type, name, (int64_t *)((char *)g + int_keys[i].at));
-	if (str_is(&key, "general.architecture"))
-		return read_string(r, type, name, &g->arch);
-	if (str_is(&key, "tokenizer.ggml.model"))
-		return read_string(r, type, name, &g->tok_model);
-	if (str_is(&key, "llama.attention.layer_norm_rms_epsilon"))
-		return g->has_eps = 1, read_float(r, type, name, &g->eps);
-	if (str_is(&key, "llama.rope.freq_base"))
-		return g->has_rope_base = 1, read_float(r, type, name, &g->rope_base);
-	if (str_is(&key, "tokenizer.ggml.tokens"))
-		return read_array(r, type, name, GGUF_STRING, &g->tokens);
-	if (str_is(&key, "tokenizer.ggml.scores"))
-		return read_array(r, type, name, GGUF_F32, &g->scores);
-	if (str_is(&key, "general.alignment")) {
-		ret = read_int(r, type, name, &align);
+		if (str_is(r, key, int_keys[i].key))
+			return read_int(r, type, int_keys[i].key,
+					(int64_t *)((char *)g + int_keys[i].at));
+	if (str_is(r, key, "general.architecture"))
+		return read_string(r, type, "general.architecture", &g->arch);
+	if (str_is(r, key, "tokenizer.ggml.model"))
+		return read_string(r, type, "tokenizer.ggml.model", &g->tok_model);
+	if (str_is(r, key, "llama.attention.layer_norm_rms_epsilon"))
+		return g->has_eps = 1, read_float(r, type, "llama.attention.layer_norm_rms_epsilon",
+						  &g->eps);
+	if (str_is(r, key, "llama.rope.freq_base"))
+		return g->has_rope_base = 1, read_float(r, type, "llama.rope.freq_base",
+							&g->rope_base);
+	if (str_is(r, key, "tokenizer.ggml.tokens"))
+		return read_array(r, type, "tokenizer.ggml.tokens", GGUF_STRING, &g->tokens);
+	if (str_is(r, key, "tokenizer.ggml.scores"))
+		return read_array(r, type, "tokenizer.ggml.scores", GGUF_F32, &g->scores);
+	if (str_is(r, key, "general.alignment")) {
+		ret = read_int(r, type, "general.alignment", &align);
 		if (!ret && (align < 1 || align > 65536 || (align & (align - 1)))) {
 			npu_model_error(r->err, r->err_len,
 					"%s: general.alignment %lld is not a power of two up to 65536",
@@ -294,7 +314,7 @@ static int read_kv(struct reader *r, struct gguf_meta *g)
 	return skip_value(r, type, 0);
 }
 
-static int read_tensor_info(struct reader *r, struct gguf_tensor *t, uint64_t index)
+static int read_tensor_info(struct gguf_reader *r, struct gguf_tensor *t, uint64_t index)
 {
 	char what[64];
 	uint64_t n = 1, i;
@@ -324,210 +344,141 @@ static int read_tensor_info(struct reader *r, struct gguf_tensor *t, uint64_t in
 	switch (t->type) {
 	case NPU_GGUF_F32: t->bytes = n * 4; break;
 	case NPU_GGUF_F16: t->bytes = n * 2; break;
-	case NPU_GGUF_Q8_0: t->bytes = n / QBLOCK * (2 + QBLOCK); break;
-	case NPU_GGUF_Q4_0: t->bytes = n / QBLOCK * (2 + QBLOCK / 2); break;
-	default: t->bytes = 0; break;	/* named in the error once the name is known */
+	case NPU_GGUF_Q8_0: t->bytes = n / GGUF_QBLOCK * (2 + GGUF_QBLOCK); break;
+	case NPU_GGUF_Q4_0: t->bytes = n / GGUF_QBLOCK * (2 + GGUF_QBLOCK / 2); break;
+	default: t->bytes = 0; break;	/* named in the error once the tensor is looked for */
 	}
 	return NPU_OK;
 }
 
-/* IEEE half to float, including subnormals; inf and NaN stay so. */
-static float half_to_float(uint16_t h)
+static int name_cmp(const void *a, const void *b)
 {
-	int e = (h >> 10) & 31, m = h & 1023;
-	float v;
+	const struct gguf_name *x = a, *y = b;
+	int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
 
-	if (e == 0)
-		v = ldexpf((float)m, -24);
-	else if (e == 31)
-		v = m ? NAN : INFINITY;
-	else
-		v = ldexpf((float)(m | 1024), e - 25);
-	return (h & 0x8000) ? -v : v;
+	return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
-struct loader {
-	struct reader r;
-	struct gguf_meta g;
-	struct gguf_tensor *t;
-	uint64_t n_tensors, data_start;
-	struct npu_model *m;
-};
-
-static struct gguf_tensor *find(struct loader *L, const char *name)
+/* Sort @v by name; the first name given twice, or NULL. */
+static const struct gguf_name *sort_names(struct gguf_name *v, uint64_t n)
 {
 	uint64_t i;
 
-	for (i = 0; i < L->n_tensors; i++)
-		if (str_is(&L->t[i].name, name))
-			return &L->t[i];
+	qsort(v, n, sizeof(*v), name_cmp);
+	for (i = 1; i < n; i++)
+		if (!name_cmp(&v[i - 1], &v[i]))
+			return &v[i];
 	return NULL;
 }
 
-static int tensor_error(struct loader *L, const char *name, const char *fmt, uint64_t a,
-			uint64_t b)
+struct gguf_tensor *npu_gguf_find(struct gguf_loader *L, const char *name)
 {
-	char msg[160];
+	struct gguf_name key = { name, strlen(name), 0 };
+	const struct gguf_name *hit = bsearch(&key, L->names, L->n_tensors, sizeof(key), name_cmp);
+
+	return hit ? &L->t[hit->index] : NULL;
+}
+
+int npu_gguf_tensor_error(struct gguf_loader *L, const char *name, size_t name_len,
+			  const char *fmt, uint64_t a, uint64_t b)
+{
+	char msg[160], q[NPU_QUOTE_LEN];
 
 	snprintf(msg, sizeof(msg), fmt, (unsigned long long)a, (unsigned long long)b);
-	npu_model_error(L->r.err, L->r.err_len, "%s: tensor %s: %s", L->r.path, name, msg);
+	npu_model_error(L->r.err, L->r.err_len, "%s: tensor %s%s", L->r.path,
+			npu_model_quote(q, name, name_len), msg);
 	return NPU_E_FORMAT;
 }
 
-/* Value j of a Q8_0 or Q4_0 block (without its scale). */
-static int block_value(const uint8_t *blk, uint32_t type, int j)
+static int tensor_error(struct gguf_loader *L, const struct gguf_tensor *t, const char *fmt,
+			uint64_t a, uint64_t b)
 {
-	if (type == NPU_GGUF_Q8_0)
-		return (int8_t)blk[j];
-	return (j < 16 ? blk[j] & 15 : blk[j - 16] >> 4) - 8;
+	return npu_gguf_tensor_error(L, str_at(&L->r, &t->name), t->name.n, fmt, a, b);
 }
 
-/*
- * Block scales to SCALE_GROUP: the NPU's group factors are unsigned, so a
- * block with d < 0 negates its integers and uses |d|. The tensor scale S
- * is the power of two just above the largest |d|, and each block's factor
- * is |d| / S * 65536 rounded: an f16 d has 11 significant bits, so every
- * |d| >= S / 64 gives an exact integer factor; smaller ones round to the
- * nearest 1/65536 of S (a block below half of that is zero). llama.cpp's
- * Q4_0 stores a block's largest value as -8 x d with d < 0, and +8 does
- * not fit int4: a Q4_0 matrix with such a block becomes int8 groups of 32
- * (exact, twice the bytes).
- */
-static int native_from_blocks(struct loader *L, const char *name, const uint8_t *src,
-			      uint32_t type, int32_t rows, int32_t cols, struct npu_qmatrix *q,
-			      float *out)
+/* No key may be given twice: a second value would silently win. */
+static int check_keys(struct gguf_reader *r, const struct gguf_str *keys, uint64_t n)
 {
-	size_t blocks = (size_t)rows * cols / QBLOCK, bsize = type == NPU_GGUF_Q8_0 ? 34 : 18, b;
-	double dmax = 0, s;
-	int bits = 4, j;
+	struct gguf_name *v = calloc(n ? n : 1, sizeof(*v));
+	const struct gguf_name *dup;
+	char q[NPU_QUOTE_LEN];
+	uint64_t i;
 
-	memset(q, 0, sizeof(*q));
-	if (type == NPU_GGUF_Q8_0)
-		bits = 8;
-	for (b = 0; b < blocks; b++) {
-		uint16_t h;
-		float d;
-
-		memcpy(&h, src + b * bsize, 2);
-		d = half_to_float(h);
-		if (!isfinite(d) || fabsf(d) > 1e4f)
-			return tensor_error(L, name, "block %llu has scale 0x%llx (f16): not a weight scale",
-					    b, h);
-		dmax = fmax(dmax, fabs(d));
-		for (j = 0; j < QBLOCK && d < 0; j++)
-			if (block_value(src + b * bsize + 2, type, j) == (type == NPU_GGUF_Q8_0 ? -128 : -8)) {
-				if (type == NPU_GGUF_Q8_0)
-					return tensor_error(L, name,
-							    "block %llu: -128 with a negative scale has no int8 form",
-							    b, 0);
-				bits = 8;
-			}
-	}
-	q->rows = rows;
-	q->cols = cols;
-	q->group_size = QBLOCK;
-	q->bits = bits;
-	q->q = calloc(blocks, bits == 8 ? QBLOCK : QBLOCK / 2);
-	q->factors = calloc(blocks, sizeof(*q->factors));
-	if (!q->q || !q->factors)
+	if (!v)
 		return NPU_E_NOMEM;
-	s = ldexp(1.0, dmax > 0 ? ilogb(dmax) + 1 : 0);
-	if (npu_scale_from_double(s, &q->scale))
-		return tensor_error(L, name, "tensor scale 2^%llu is outside the NPU's range",
-				    (uint64_t)ilogb(s), 0);
-	for (b = 0; b < blocks; b++) {
-		const uint8_t *blk = src + b * bsize + 2;
-		uint16_t h;
-		double d, step;
-		long f;
+	for (i = 0; i < n; i++)
+		v[i] = (struct gguf_name){ str_at(r, &keys[i]), keys[i].n, i };
+	dup = sort_names(v, n);
+	if (dup)
+		npu_model_error(r->err, r->err_len, "%s: metadata key %s appears twice", r->path,
+				npu_model_quote(q, dup->s, dup->n));
+	free(v);
+	return dup ? NPU_E_FORMAT : NPU_OK;
+}
 
-		memcpy(&h, src + b * bsize, 2);
-		d = half_to_float(h);
-		/*
-		 * A block whose scale rounds to no factor at all is zero: its
-		 * integers become 0 (under factor 1), as its values nearly are.
-		 */
-		f = lround(fabs(d) / s * 65536.0);
-		q->factors[b] = (uint16_t)(f < 1 ? 1 : f);
-		step = s * q->factors[b] / 65536.0;
-		for (j = 0; j < QBLOCK; j++) {
-			int v = f < 1 ? 0 : block_value(blk, type, j) * (d < 0 ? -1 : 1);
-			size_t at = b * QBLOCK + (size_t)j;
+static int offset_cmp(const void *a, const void *b)
+{
+	const struct gguf_tensor *x = *(const struct gguf_tensor *const *)a;
+	const struct gguf_tensor *y = *(const struct gguf_tensor *const *)b;
 
-			if (bits == 8)
-				q->q[at] = (uint8_t)(int8_t)v;
-			else
-				q->q[at / 2] |= (uint8_t)((v & 15) << (4 * (at & 1)));
-			out[at] = (float)(v * step);
-		}
-	}
-	return NPU_OK;
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return (x > y) - (x < y);
 }
 
 /*
- * Tensor @name must have ggml shape [@ne0, @ne1] (ne0 the contiguous one):
- * a matrix of @ne1 rows by @ne0 columns, or a vector when @ne1 is 0.
- * Its floats go to @out; a quantized matrix also to @q when @q is set.
- * With @out NULL, only the checks.
+ * Each tensor's data aligned, inside the file, and its own: sorted by
+ * offset, each ends before the next begins. So the tensors' bytes add up
+ * to no more than the file's, and a small file cannot claim a large model.
  */
-static int load_tensor(struct loader *L, const char *name, uint64_t ne0, uint64_t ne1,
-		       float *out, struct npu_qmatrix *q)
+static int place_tensors(struct gguf_loader *L)
 {
-	struct gguf_tensor *t = find(L, name);
-	const uint8_t *src;
-	uint64_t n = ne0 * (ne1 ? ne1 : 1), i;
+	struct gguf_reader *r = &L->r;
+	uint64_t room = r->size - L->data_start, i;
+	const struct gguf_tensor *last;
+	struct gguf_tensor **by_off;
+	int ret = NPU_OK;
 
-	if (!t) {
-		npu_model_error(L->r.err, L->r.err_len, "%s: tensor %s is missing", L->r.path, name);
-		return NPU_E_FORMAT;
-	}
-	t->used = 1;
-	if (t->ne[0] != ne0 || t->ne[1] != (ne1 ? ne1 : 1) || t->ne[2] != 1 || t->ne[3] != 1)
-		return tensor_error(L, name, "shape does not fit the metadata: want [%llu, %llu]", ne0,
-				    ne1 ? ne1 : 1);
-	if (!t->bytes) {
-		npu_model_error(L->r.err, L->r.err_len,
-				"%s: tensor %s has ggml type %u: supported are F32 (0), F16 (1), Q4_0 (2), Q8_0 (8)",
-				L->r.path, name, t->type);
-		return NPU_E_FORMAT;
-	}
-	if ((t->type == NPU_GGUF_Q8_0 || t->type == NPU_GGUF_Q4_0) && (!ne1 || ne0 % QBLOCK))
-		return tensor_error(L, name, "quantized blocks need a matrix with rows a multiple of %llu long, not %llu",
-				    QBLOCK, ne0);
-	if (!out)
-		return NPU_OK;	/* load_weights' checking pass */
-	src = L->r.p + L->data_start + t->offset;
-	switch (t->type) {
-	case NPU_GGUF_F32:
-		memcpy(out, src, n * 4);
-		break;
-	case NPU_GGUF_F16:
-		for (i = 0; i < n; i++) {
-			uint16_t h;
+	for (i = 0; i < L->n_tensors; i++) {
+		struct gguf_tensor *t = &L->t[i];
 
-			memcpy(&h, src + 2 * i, 2);
-			out[i] = half_to_float(h);
+		if (t->offset % L->g.alignment)
+			return tensor_error(L, t, ": data offset %llu is not a multiple of %llu",
+					    t->offset, L->g.alignment);
+		if (t->offset > room || t->bytes > room - t->offset)
+			return tensor_error(L, t, ": data (%llu bytes at %llu) runs past the file end",
+					    t->bytes, L->data_start + t->offset);
+	}
+	by_off = calloc(L->n_tensors ? L->n_tensors : 1, sizeof(*by_off));
+	if (!by_off)
+		return NPU_E_NOMEM;
+	for (i = 0; i < L->n_tensors; i++)
+		by_off[i] = &L->t[i];
+	qsort(by_off, L->n_tensors, sizeof(*by_off), offset_cmp);
+	last = by_off[0];
+	/* @last: of the tensors before, the one that ends last. */
+	for (i = 1; i < L->n_tensors && !ret; i++) {
+		const struct gguf_tensor *b = by_off[i];
+		char qa[NPU_QUOTE_LEN], qb[NPU_QUOTE_LEN];
+
+		if (b->offset - last->offset >= last->bytes) {
+			if (b->offset + b->bytes > last->offset + last->bytes)
+				last = b;
+			continue;
 		}
-		break;
-	default: {
-		struct npu_qmatrix tmp = { 0 }, *dst = q ? q : &tmp;
-		int ret = native_from_blocks(L, name, src, t->type, (int32_t)ne1, (int32_t)ne0, dst,
-					     out);
-
-		if (ret || !q)
-			npu_qmatrix_free(dst);
-		if (ret)
-			return ret;
+		npu_model_error(r->err, r->err_len,
+				"%s: tensor %s: data (%llu bytes at offset %llu) overlaps tensor %s (%llu bytes at offset %llu)",
+				r->path, npu_model_quote(qb, str_at(r, &b->name), b->name.n),
+				(unsigned long long)b->bytes, (unsigned long long)b->offset,
+				npu_model_quote(qa, str_at(r, &last->name), last->name.n),
+				(unsigned long long)last->bytes, (unsigned long long)last->offset);
+		ret = NPU_E_FORMAT;
 	}
-	}
-	for (i = 0; i < n; i++)
-		if (!isfinite(out[i]) || fabsf(out[i]) > 1e4f)
-			return tensor_error(L, name, "element %llu is not a finite weight (|w| > 1e4)",
-					    i, 0);
-	return NPU_OK;
+	free(by_off);
+	return ret;
 }
 
-static int check_config(struct loader *L)
+static int check_config(struct gguf_loader *L)
 {
 	struct gguf_meta *g = &L->g;
 	struct npu_model_config *c = &L->m->cfg;
@@ -541,9 +492,11 @@ static int check_config(struct loader *L)
 	};
 	size_t i;
 
-	if (!str_is(&g->arch, "llama")) {
-		npu_model_error(err, len, "%s: general.architecture is '%.*s', not llama", path,
-				(int)(g->arch.n < 40 ? g->arch.n : 40), g->arch.s ? g->arch.s : "");
+	if (!str_is(&L->r, &g->arch, "llama")) {
+		char q[NPU_QUOTE_LEN];
+
+		npu_model_error(err, len, "%s: general.architecture is %s, not llama", path,
+				npu_model_quote(q, str_at(&L->r, &g->arch), g->arch.n));
 		return NPU_E_FORMAT;
 	}
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
@@ -563,9 +516,9 @@ static int check_config(struct loader *L)
 		npu_model_error(err, len, "%s: tokenizer.ggml.tokens is too long", path);
 		return NPU_E_FORMAT;
 	}
-	c->vocab_size = g->tokens.data ? (int32_t)g->tokens.count : 0;
-	if (!g->tokens.data) {
-		struct gguf_tensor *t = find(L, "token_embd.weight");
+	c->vocab_size = g->tokens.at ? (int32_t)g->tokens.count : 0;
+	if (!g->tokens.at) {
+		struct gguf_tensor *t = npu_gguf_find(L, "token_embd.weight");
 
 		c->vocab_size = t && t->ne[1] <= INT32_MAX ? (int32_t)t->ne[1] : 0;
 	}
@@ -597,124 +550,38 @@ static int check_config(struct loader *L)
 	return NPU_OK;
 }
 
-/*
- * Pass 0 checks every tensor (presence, shape, type, and that no tensor
- * is left over) before anything is allocated, so a file whose metadata
- * claims more than it holds fails with its cause, not out of memory;
- * pass 1 allocates the model and loads it.
- */
-static int load_weights(struct loader *L)
-{
-	struct npu_model *m = L->m;
-	const struct npu_model_config *c = &m->cfg;
-	uint64_t d = (uint64_t)c->dim, h = (uint64_t)c->hidden_dim, v = (uint64_t)c->vocab_size;
-	uint64_t kv = d * (uint64_t)c->n_kv_heads / (uint64_t)c->n_heads, i;
-	size_t mats = (size_t)c->n_layers * NPU_MODEL_LAYER_MATS;
-	struct gguf_tensor *out = find(L, "output.weight");
-	int l, ret = NPU_OK, pass;
-
-#define AT(p, off) (pass ? (p) + (off) : NULL)
-	m->cfg.shared_classifier = !out;
-	for (pass = 0; pass < 2 && !ret; pass++) {
-		if (pass) {
-			size_t n = npu_model_layout(m, 0);
-
-			m->data = malloc(n * sizeof(float));
-			m->native = calloc(mats + 1, sizeof(*m->native));
-			if (!m->data || !m->native) {
-				npu_model_error(L->r.err, L->r.err_len, "%s: no memory for %zu floats",
-						L->r.path, n);
-				return NPU_E_NOMEM;
-			}
-			m->n_floats = n;
-			npu_model_layout(m, 0);
-		}
-		ret = load_tensor(L, "token_embd.weight", d, v, AT(m->token_embedding, 0), NULL);
-		ret = ret ? ret : load_tensor(L, "output_norm.weight", d, 0, AT(m->rms_final, 0), NULL);
-		if (out)
-			ret = ret ? ret : load_tensor(L, "output.weight", d, v, AT(m->wcls, 0),
-						      AT(m->native, mats));
-		for (l = 0; l < c->n_layers && !ret; l++) {
-			struct npu_qmatrix *nq = AT(m->native, (size_t)l * NPU_MODEL_LAYER_MATS);
-			const struct {
-				const char *name;
-				uint64_t ne0, ne1;
-				float *dst;
-				struct npu_qmatrix *q;
-			} w[] = {
-				{ "attn_norm", d, 0, AT(m->rms_att, l * d), NULL },
-				{ "ffn_norm", d, 0, AT(m->rms_ffn, l * d), NULL },
-				{ "attn_q", d, d, AT(m->wq, l * d * d), AT(nq, 0) },
-				{ "attn_k", d, kv, AT(m->wk, l * kv * d), AT(nq, 1) },
-				{ "attn_v", d, kv, AT(m->wv, l * kv * d), AT(nq, 2) },
-				{ "attn_output", d, d, AT(m->wo, l * d * d), AT(nq, 3) },
-				{ "ffn_gate", d, h, AT(m->w1, l * h * d), AT(nq, 4) },
-				{ "ffn_down", h, d, AT(m->w2, l * d * h), AT(nq, 5) },
-				{ "ffn_up", d, h, AT(m->w3, l * h * d), AT(nq, 6) },
-			};
-			size_t k;
-
-			for (k = 0; k < sizeof(w) / sizeof(w[0]) && !ret; k++) {
-				char name[64];
-
-				snprintf(name, sizeof(name), "blk.%d.%s.weight", l, w[k].name);
-				ret = load_tensor(L, name, w[k].ne0, w[k].ne1, w[k].dst, w[k].q);
-			}
-		}
-		/* Every tensor must be one this model uses: others would be ignored silently. */
-		for (i = 0; !pass && i < L->n_tensors && !ret; i++)
-			if (!L->t[i].used) {
-				npu_model_error(L->r.err, L->r.err_len,
-						"%s: tensor %.*s is not part of a llama model of this shape",
-						L->r.path,
-						(int)(L->t[i].name.n < 64 ? L->t[i].name.n : 64),
-						L->t[i].name.s);
-				ret = NPU_E_FORMAT;
-			}
-	}
-#undef AT
-	for (i = 0; !ret && i <= mats; i++)
-		if (m->native[i].q)
-			break;
-	if (!ret && i == mats + 1) {
-		free(m->native);	/* all floats: nothing native to keep */
-		m->native = NULL;
-	}
-	return ret;
-}
-
 /* The tokenizer from the metadata; SentencePiece's U+2581 becomes a space. */
-static int load_tokenizer(struct loader *L, struct npu_tokenizer *tk)
+static int load_tokenizer(struct gguf_loader *L, struct npu_tokenizer *tk)
 {
 	struct gguf_meta *g = &L->g;
-	struct reader r = L->r;
+	struct gguf_reader *r = &L->r;
 	int32_t i, n = L->m->cfg.vocab_size;
 	int ret = NPU_OK;
 
-	if (!g->tokens.data || !g->scores.data || g->scores.count != g->tokens.count) {
-		npu_model_error(r.err, r.err_len,
+	if (!g->tokens.at || !g->scores.at || g->scores.count != g->tokens.count) {
+		npu_model_error(r->err, r->err_len,
 				"%s: no tokenizer: tokenizer.ggml.tokens and .scores (equal length) are needed",
-				r.path);
+				r->path);
 		return NPU_E_FORMAT;
 	}
-	if (!g->tok_model.s) {
-		npu_model_error(r.err, r.err_len, "%s: tokenizer.ggml.model is missing", r.path);
+	if (!g->tok_model.at) {
+		npu_model_error(r->err, r->err_len, "%s: tokenizer.ggml.model is missing", r->path);
 		return NPU_E_FORMAT;
 	}
-	if (!str_is(&g->tok_model, "llama")) {
-		npu_model_error(r.err, r.err_len,
-				"%s: tokenizer.ggml.model is not llama (SentencePiece BPE)", r.path);
+	if (!str_is(r, &g->tok_model, "llama")) {
+		npu_model_error(r->err, r->err_len,
+				"%s: tokenizer.ggml.model is not llama (SentencePiece BPE)", r->path);
 		return NPU_E_FORMAT;
 	}
 	if ((g->bos != ABSENT && g->bos != 1) || (g->eos != ABSENT && g->eos != 2)) {
-		npu_model_error(r.err, r.err_len, "%s: tokenizer.ggml.%s_token_id is %lld: the runner uses %d",
-				r.path, g->bos != ABSENT && g->bos != 1 ? "bos" : "eos",
+		npu_model_error(r->err, r->err_len, "%s: tokenizer.ggml.%s_token_id is %lld: the runner uses %d",
+				r->path, g->bos != ABSENT && g->bos != 1 ? "bos" : "eos",
 				(long long)(g->bos != ABSENT && g->bos != 1 ? g->bos : g->eos),
 				g->bos != ABSENT && g->bos != 1 ? 1 : 2);
 		return NPU_E_FORMAT;
 	}
 	if (n < 259) {
-		npu_model_error(r.err, r.err_len, "%s: %d tokens: byte fallback needs 259", r.path, n);
+		npu_model_error(r->err, r->err_len, "%s: %d tokens: byte fallback needs 259", r->path, n);
 		return NPU_E_FORMAT;
 	}
 	memset(tk, 0, sizeof(*tk));
@@ -723,18 +590,21 @@ static int load_tokenizer(struct loader *L, struct npu_tokenizer *tk)
 	tk->scores = calloc((size_t)n, sizeof(*tk->scores));
 	if (!tk->pieces || !tk->scores)
 		ret = NPU_E_NOMEM;
-	r.off = (uint64_t)(g->tokens.data - r.p);
+	/* The tokens were read when their array was checked: this reads nothing. */
+	r->off = g->tokens.at;
 	for (i = 0; i < n && !ret; i++) {
 		struct gguf_str s;
+		const char *p;
 		uint64_t k;
 		size_t o = 0;
 
-		ret = take_str(&r, &s, "a token");
+		ret = take_str(r, &s, "a token");
 		if (ret)
 			break;
-		if (s.n > 1024 || memchr(s.s, 0, s.n)) {
-			npu_model_error(r.err, r.err_len,
-					"%s: token %d is longer than 1024 bytes or holds a NUL", r.path, i);
+		p = str_at(r, &s);
+		if (s.n > 1024 || memchr(p, 0, s.n)) {
+			npu_model_error(r->err, r->err_len,
+					"%s: token %d is longer than 1024 bytes or holds a NUL", r->path, i);
 			ret = NPU_E_FORMAT;
 			break;
 		}
@@ -744,19 +614,19 @@ static int load_tokenizer(struct loader *L, struct npu_tokenizer *tk)
 			break;
 		}
 		for (k = 0; k < s.n; k++) {
-			if (k + 2 < s.n && !memcmp(s.s + k, "\xe2\x96\x81", 3)) {
+			if (k + 2 < s.n && !memcmp(p + k, "\xe2\x96\x81", 3)) {
 				tk->pieces[i][o++] = ' ';
 				k += 2;
 			} else {
-				tk->pieces[i][o++] = s.s[k];
+				tk->pieces[i][o++] = p[k];
 			}
 		}
 		tk->pieces[i][o] = 0;
 		if ((int32_t)o > tk->max_token_length)
 			tk->max_token_length = (int32_t)o;
-		memcpy(&tk->scores[i], g->scores.data + 4 * (size_t)i, 4);
+		memcpy(&tk->scores[i], r->p + g->scores.at + 4 * (size_t)i, 4);
 		if (!isfinite(tk->scores[i])) {
-			npu_model_error(r.err, r.err_len, "%s: token %d has a non-finite score", r.path,
+			npu_model_error(r->err, r->err_len, "%s: token %d has a non-finite score", r->path,
 					i);
 			ret = NPU_E_FORMAT;
 		}
@@ -767,9 +637,11 @@ static int load_tokenizer(struct loader *L, struct npu_tokenizer *tk)
 	return ret;
 }
 
-static int parse(struct loader *L, struct npu_tokenizer *tk)
+static int parse(struct gguf_loader *L, struct npu_tokenizer *tk)
 {
-	struct reader *r = &L->r;
+	struct gguf_reader *r = &L->r;
+	const struct gguf_name *dup;
+	struct gguf_str *keys;
 	uint64_t n_kv, i;
 	uint32_t magic, version;
 	int ret;
@@ -791,47 +663,43 @@ static int parse(struct loader *L, struct npu_tokenizer *tk)
 		return ret;
 	if (L->n_tensors > MAX_TENSORS || n_kv > MAX_KV)
 		return fail(r, "more than 65536 tensors or metadata entries");
+	ret = fits(r, n_kv, MIN_KV_BYTES, "metadata entries");
+	if (ret)
+		return ret;
 	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
 		*(int64_t *)((char *)&L->g + int_keys[i].at) = ABSENT;
 	L->g.alignment = 32;
-	for (i = 0; i < n_kv; i++) {
-		ret = read_kv(r, &L->g);
-		if (ret)
-			return ret;
-	}
+	keys = calloc(n_kv ? n_kv : 1, sizeof(*keys));
+	if (!keys)
+		return NPU_E_NOMEM;
+	for (i = 0; i < n_kv && !ret; i++)
+		ret = read_kv(r, &L->g, &keys[i]);
+	ret = ret ? ret : check_keys(r, keys, n_kv);
+	free(keys);
+	ret = ret ? ret : fits(r, L->n_tensors, MIN_TENSOR_BYTES, "tensor descriptors");
+	if (ret)
+		return ret;
 	L->t = calloc(L->n_tensors ? L->n_tensors : 1, sizeof(*L->t));
-	if (!L->t)
+	L->names = calloc(L->n_tensors ? L->n_tensors : 1, sizeof(*L->names));
+	if (!L->t || !L->names)
 		return NPU_E_NOMEM;
 	for (i = 0; i < L->n_tensors; i++) {
-		uint64_t j;
-
 		ret = read_tensor_info(r, &L->t[i], i);
 		if (ret)
 			return ret;
-		for (j = 0; j < i; j++)
-			if (L->t[j].name.n == L->t[i].name.n &&
-			    !memcmp(L->t[j].name.s, L->t[i].name.s, L->t[i].name.n))
-				return fail(r, "a tensor name appears twice");
 	}
+	/* All the metadata is read: r->p moves no more, names can point into it. */
+	for (i = 0; i < L->n_tensors; i++)
+		L->names[i] = (struct gguf_name){ str_at(r, &L->t[i].name), L->t[i].name.n, i };
+	dup = sort_names(L->names, L->n_tensors);
+	if (dup)
+		return tensor_error(L, &L->t[dup->index], " appears twice", 0, 0);
 	L->data_start = (r->off + L->g.alignment - 1) & ~(L->g.alignment - 1);
 	if (L->data_start > r->size)
 		return fail(r, "the file ends before its tensor data");
-	for (i = 0; i < L->n_tensors; i++) {
-		struct gguf_tensor *t = &L->t[i];
-		char name[72];
-
-		snprintf(name, sizeof(name), "%.*s", (int)(t->name.n < 64 ? t->name.n : 64),
-			 t->name.s);
-		if (t->offset % L->g.alignment)
-			return tensor_error(L, name, "data offset %llu is not a multiple of %llu",
-					    t->offset, L->g.alignment);
-		if (t->offset > r->size - L->data_start ||
-		    t->bytes > r->size - L->data_start - t->offset)
-			return tensor_error(L, name, "data (%llu bytes at %llu) runs past the file end",
-					    t->bytes, L->data_start + t->offset);
-	}
-	ret = check_config(L);
-	ret = ret ? ret : load_weights(L);
+	ret = place_tensors(L);
+	ret = ret ? ret : check_config(L);
+	ret = ret ? ret : npu_gguf_load_weights(L);
 	if (!ret && tk)
 		ret = load_tokenizer(L, tk);
 	return ret;
@@ -840,35 +708,28 @@ static int parse(struct loader *L, struct npu_tokenizer *tk)
 int npu_model_load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer *tk,
 			char *err, size_t err_len)
 {
-	struct loader L = { .m = m };
-	struct stat st;
-	void *map;
+	struct gguf_loader L = { .m = m };
+	uint64_t size;
 	int fd, ret;
 
 	if (!path || !m)
 		return NPU_E_INVAL;
 	memset(m, 0, sizeof(*m));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		npu_model_error(err, err_len, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NPU_E_IO;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < 24) {
-		npu_model_error(err, err_len, "%s: not a regular file of at least 24 bytes", path);
+	fd = npu_model_open(path, &size, err, err_len);
+	if (fd < 0)
+		return fd;
+	if (size < 24) {
+		npu_model_error(err, err_len, "%s: %llu bytes: shorter than a GGUF header", path,
+				(unsigned long long)size);
 		close(fd);
 		return NPU_E_FORMAT;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED) {
-		npu_model_error(err, err_len, "%s: mmap: %s", path, strerror(errno));
-		return NPU_E_IO;
-	}
-	L.r = (struct reader){ map, (uint64_t)st.st_size, 0, path, err, err_len };
+	L.r = (struct gguf_reader){ fd, NULL, 0, size, 0, path, err, err_len };
 	ret = parse(&L, tk);
-	munmap(map, (size_t)st.st_size);
+	close(fd);
+	free(L.r.p);
+	free(L.scratch);
+	free(L.names);
 	free(L.t);
 	if (ret)
 		npu_model_free(m);

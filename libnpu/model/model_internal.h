@@ -8,9 +8,96 @@
 
 NPU_HIDDEN void npu_model_error(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * Bytes from a file, for an error message: in double quotes, printable
+ * ASCII as is, '"' and '\' escaped with '\', every other byte as \xNN,
+ * cut after NPU_QUOTE_CHARS characters with "...". Returns @out.
+ */
+#define NPU_QUOTE_CHARS 64
+#define NPU_QUOTE_LEN (NPU_QUOTE_CHARS + 6)
+NPU_HIDDEN const char *npu_model_quote(char out[NPU_QUOTE_LEN], const void *s, size_t n);
+/*
+ * Open @path for reading; only a regular file (never blocks on a FIFO or
+ * device). Returns the descriptor and its size, or NPU_E_IO/NPU_E_FORMAT.
+ */
+NPU_HIDDEN int npu_model_open(const char *path, uint64_t *size, char *err, size_t len);
+/* @n bytes at @off, every one: a file that ends early shrank while read (NPU_E_IO). */
+NPU_HIDDEN int npu_model_read(int fd, void *buf, size_t n, uint64_t off, const char *path,
+			      char *err, size_t len);
 NPU_HIDDEN int npu_model_check_config(const struct npu_model_config *c, char *err, size_t len);
 NPU_HIDDEN size_t npu_model_layout(struct npu_model *m, int with_rope_tables);
 /* Sort a filled tokenizer's pieces for lookup. */
 NPU_HIDDEN int npu_tokenizer_index(struct npu_tokenizer *t);
+
+/* ---- the GGUF loader (gguf.c reads and checks, gguf_tensors.c converts) ---- */
+
+#define GGUF_QBLOCK 32
+/* An integer key the file does not have. */
+#define GGUF_ABSENT INT64_MIN
+
+/* Bytes of the file at offset @at (0: absent; the magic is there). */
+struct gguf_str {
+	uint64_t at, n;
+};
+
+struct gguf_tensor {
+	struct gguf_str name;
+	uint32_t n_dims, type;
+	uint64_t ne[4];
+	uint64_t offset, bytes;	/* bytes 0: a type the loader does not read */
+	int used;
+};
+
+struct gguf_array {
+	uint32_t type;
+	uint64_t count;
+	uint64_t at;		/* the first element; 0: absent */
+};
+
+/* The metadata the loader reads; everything else is checked and skipped. */
+struct gguf_meta {
+	struct gguf_str arch, tok_model;
+	uint64_t alignment;
+	int64_t ctx, dim, layers, hidden, heads, kv_heads, rope_dim, bos, eos;	/* or ABSENT */
+	double eps, rope_base;
+	int has_eps, has_rope_base;
+	struct gguf_array tokens, scores;
+};
+
+/*
+ * The file through a descriptor: p holds its first @have bytes (read as
+ * parsing reaches them; the tensor data is read into the model only).
+ */
+struct gguf_reader {
+	int fd;
+	uint8_t *p;
+	uint64_t have, size, off;
+	const char *path;
+	char *err;
+	size_t err_len;
+};
+
+/* A tensor name, for sorting and lookup. */
+struct gguf_name {
+	const char *s;
+	uint64_t n, index;
+};
+
+struct gguf_loader {
+	struct gguf_reader r;
+	struct gguf_meta g;
+	struct gguf_tensor *t;
+	struct gguf_name *names;	/* the tensors' names, sorted */
+	uint64_t n_tensors, data_start;
+	uint8_t *scratch;		/* one tensor's file bytes, for conversion */
+	uint64_t scratch_len;
+	struct npu_model *m;
+};
+
+NPU_HIDDEN struct gguf_tensor *npu_gguf_find(struct gguf_loader *L, const char *name);
+/* "path: tensor "name": " and the message (at most two integer arguments). */
+NPU_HIDDEN int npu_gguf_tensor_error(struct gguf_loader *L, const char *name, size_t name_len,
+				     const char *fmt, uint64_t a, uint64_t b);
+NPU_HIDDEN int npu_gguf_load_weights(struct gguf_loader *L);
 
 #endif

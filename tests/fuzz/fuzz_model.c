@@ -8,7 +8,9 @@
  * paths: the input goes to a memfd (a temporary file where there is none)
  * opened through /proc/self/fd. What loads is checked and used: the
  * model's tensors lie inside its one allocation; the tokenizer encodes a
- * fixed text and every token turns back into a piece.
+ * fixed text and every token turns back into a piece, then encodes the
+ * input itself as a prompt (up to 64 KiB) whose tokens must spell it.
+ * Every error is one line of printable ASCII.
  * NPU_FUZZ_VERBOSE=1 prints what each loader said.
  */
 #define _GNU_SOURCE
@@ -23,6 +25,7 @@
 #include <npu/model.h>
 
 #define MAX_INPUT (1u << 20)
+#define MAX_PROMPT 65536
 #define VOCAB 512
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -31,6 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int fd = -1;
 static char path[64];
 static int verbose;
+/* The input being run: also a prompt for what loads. */
+static const uint8_t *input;
+static size_t input_size;
 
 static void __attribute__((noreturn)) fail(const char *what)
 {
@@ -105,6 +111,99 @@ static void use_model(const struct npu_model *m)
 	(void)sink;
 }
 
+/* Whether a piece is exactly @s, by the tokenizer's own sorted index. */
+static int has_piece(const struct npu_tokenizer *t, const char *s)
+{
+	int32_t lo = 0, hi = t->vocab_size - 1;
+
+	while (lo <= hi) {
+		int32_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s, t->pieces[t->sorted[mid]]);
+
+		if (!c)
+			return 1;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+/*
+ * The input as a prompt (NULs dropped, at most MAX_PROMPT bytes). Its
+ * tokens after BOS, their pieces joined, must spell what the text starts
+ * as: the dummy-prefix space when there is a " " piece, then each code
+ * point, or the pieces of its byte tokens when no piece is that code
+ * point. A merge joins two pieces into the piece they spell, so merging
+ * keeps that text whatever the vocabulary.
+ */
+static void encode_input(const struct npu_tokenizer *t)
+{
+	char *text = malloc(MAX_PROMPT + 1), *got;
+	size_t n = 0, i, len = 0, at = 0, cl;
+	int32_t *tokens, count = 0, k;
+
+	if (!text)
+		fail("no memory for the prompt");
+	for (i = 0; i < input_size && n < MAX_PROMPT; i++)
+		if (input[i])
+			text[n++] = (char)input[i];
+	text[n] = '\0';
+	tokens = malloc((n + 2) * sizeof(*tokens));
+	if (!tokens)
+		fail("no memory for the prompt's tokens");
+	if (npu_tokenizer_encode(t, text, 1, tokens, (int32_t)n + 2, &count))
+		fail("npu_tokenizer_encode failed on the input as a prompt");
+	if (count < 1 || (size_t)count > n + 2 || tokens[0] != 1)
+		fail("the prompt's token count is out of range or has no BOS");
+	for (k = 1; k < count; k++) {
+		if (tokens[k] < 0 || tokens[k] >= t->vocab_size)
+			fail("the prompt has a token outside the vocabulary");
+		len += strlen(t->pieces[tokens[k]]);
+	}
+	got = malloc(len + 1);
+	if (!got)
+		fail("no memory for the prompt's pieces");
+	for (k = 1; k < count; k++) {
+		size_t l = strlen(t->pieces[tokens[k]]);
+
+		memcpy(got + at, t->pieces[tokens[k]], l);
+		at += l;
+	}
+	at = 0;
+#define EXPECT(s) do { \
+		size_t l_ = strlen(s); \
+		if (l_ > len - at || memcmp(got + at, (s), l_)) \
+			fail("the prompt's tokens do not spell the prompt"); \
+		at += l_; \
+	} while (0)
+	if (n && has_piece(t, " "))
+		EXPECT(" ");
+	for (i = 0; i < n; i += cl) {
+		char cp[5];
+
+		for (cl = 1; i + cl < n && cl < 4 && ((unsigned char)text[i + cl] & 0xc0) == 0x80; cl++)
+			;
+		memcpy(cp, text + i, cl);
+		cp[cl] = '\0';
+		if (has_piece(t, cp)) {
+			EXPECT(cp);
+		} else {
+			size_t b;
+
+			for (b = 0; b < cl; b++)
+				EXPECT(t->pieces[(unsigned char)cp[b] + 3]);
+		}
+	}
+#undef EXPECT
+	if (at != len)
+		fail("the prompt's tokens spell more than the prompt");
+	free(got);
+	free(tokens);
+	free(text);
+}
+
 static void use_tokenizer(const struct npu_tokenizer *t, int32_t vocab)
 {
 	static const char text[] = "Once upon a time, the \xc3\xa9l\xc3\xa8ve saw \xe2\x82\xac 3\x01.";
@@ -132,6 +231,19 @@ static void use_tokenizer(const struct npu_tokenizer *t, int32_t vocab)
 	/* Out-of-range tokens are refused, never looked up. */
 	if (*npu_tokenizer_piece(t, 1, -1, byte) || *npu_tokenizer_piece(t, 1, vocab, byte))
 		fail("npu_tokenizer_piece of an invalid token is not empty");
+	encode_input(t);
+}
+
+/* An error message: NUL-terminated, one line of printable ASCII. */
+static void check_error(const char *err, size_t size)
+{
+	size_t i;
+
+	if (strnlen(err, size) == size)
+		fail("error message not NUL-terminated");
+	for (i = 0; err[i]; i++)
+		if ((unsigned char)err[i] < 0x20 || (unsigned char)err[i] >= 0x7f)
+			fail("error message holds a control or non-ASCII byte");
 }
 
 /* Pieces in a tokenizer file: entries of score, length, bytes up to its end. */
@@ -172,8 +284,7 @@ static void load_tokenizer(int32_t vocab)
 	} else if (t.pieces || t.scores || t.sorted) {
 		fail("npu_tokenizer_load failed but left memory allocated");
 	}
-	if (strnlen(err, sizeof(err)) == sizeof(err))
-		fail("error message not NUL-terminated");
+	check_error(err, sizeof(err));
 }
 
 /* Native matrices match their model's shapes; their last bytes are read. */
@@ -223,8 +334,7 @@ static void load_gguf(void)
 	} else if (m.data || m.native) {
 		fail("npu_model_load_gguf failed but left memory allocated");
 	}
-	if (strnlen(err, sizeof(err)) == sizeof(err))
-		fail("error message not NUL-terminated");
+	check_error(err, sizeof(err));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -236,6 +346,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > MAX_INPUT)
 		return 0;
+	input = data;
+	input_size = size;
 	if (put_input(data, size)) {
 		perror("fuzz_model: writing the input");
 		abort();
@@ -251,8 +363,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (m.data) {
 		fail("npu_model_load failed but left data allocated");
 	}
-	if (strnlen(err, sizeof(err)) == sizeof(err))
-		fail("error message not NUL-terminated");
+	check_error(err, sizeof(err));
 
 	load_tokenizer(VOCAB);
 	vocab = count_pieces(data, size);

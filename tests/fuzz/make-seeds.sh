@@ -44,7 +44,9 @@ else
 fi
 
 # Models: the first 4 KiB of a real checkpoint and its tokenizer when present
-# (seedgen always writes a synthetic checkpoint, headers and a tokenizer).
+# (seedgen always writes a synthetic checkpoint, headers, a tokenizer, and
+# GGUF models whole and broken: aliased tensors, duplicate keys and tensor
+# names, many tensors, names that need escaping, a long text to encode).
 if [ -f "$models/stories260K.bin" ]; then
 	dd if="$models/stories260K.bin" of="$out/fuzz_model/stories260K-4k.bin" bs=4096 count=1 \
 		2>/dev/null

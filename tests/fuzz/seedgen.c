@@ -5,7 +5,11 @@
  *				format): every op, alone and together
  *	OUT_DIR/fuzz_model/	a tiny llama2.c checkpoint (shared and
  *				separate classifier), truncated headers, a
- *				512-token tokenizer
+ *				512-token tokenizer; tiny GGUF models (F32,
+ *				Q8_0, Q4_0) with their tokenizer, and broken
+ *				ones: aliased tensors, a key or tensor name
+ *				given twice, many tensors, names and keys
+ *				that need escaping, a long text to encode
  * Both directories must exist. Every stream is one the firmware runs to
  * DRM_NPU_STATUS_OK (NPU_FUZZ_VERBOSE=1 fuzz_cmdstream FILE shows it),
  * except where a name says otherwise.
@@ -439,6 +443,265 @@ static void tokenizer(void)
 	free(buf);
 }
 
+/* ---- GGUF models ------------------------------------------------------ */
+
+struct gg {
+	__u8 *p;
+	size_t n, cap;
+	/* The model tensors' data, to fill in each one's type. */
+	struct { uint64_t at, bytes; uint32_t type; } t[11];
+	int nt;
+};
+
+static void gg_put(struct gg *g, const void *src, size_t n)
+{
+	if (g->n + n > g->cap) {
+		g->cap = (g->n + n) * 2;
+		g->p = realloc(g->p, g->cap);
+		if (!g->p)
+			die("realloc");
+	}
+	memcpy(g->p + g->n, src, n);
+	g->n += n;
+}
+
+static void gg_u32(struct gg *g, uint32_t v) { gg_put(g, &v, 4); }
+static void gg_u64(struct gg *g, uint64_t v) { gg_put(g, &v, 8); }
+
+static void gg_str(struct gg *g, const char *s, size_t n)
+{
+	gg_u64(g, n);
+	gg_put(g, s, n);
+}
+
+static void gg_kv_u32(struct gg *g, const char *key, size_t key_len, uint32_t v)
+{
+	gg_str(g, key, key_len);
+	gg_u32(g, 4);	/* U32 */
+	gg_u32(g, v);
+}
+
+static void gg_kv_str(struct gg *g, const char *key, const char *v, size_t len)
+{
+	gg_str(g, key, strlen(key));
+	gg_u32(g, 8);	/* STRING */
+	gg_str(g, v, len);
+}
+
+#define GG_F32 0
+#define GG_Q4_0 2
+#define GG_Q8_0 8
+#define GG_VOCAB 288
+
+/* A GGUF llama model of one layer and what is wrong with it, if anything. */
+struct gguf_seed {
+	const char *name;
+	uint32_t dim, type;	/* matrices' type; norms are F32 */
+	int alias;		/* every tensor's data at offset 0 */
+	int dup_key;		/* llama.block_count twice */
+	uint32_t extra;		/* extra 1-element tensors "x0000"..., all at offset 0 */
+	int extra_dup;		/* ... the last named as the first */
+	const char *odd_name;	/* one more tensor, so named */
+	size_t odd_len;
+	const char *odd_key;	/* a key given twice, so named */
+	size_t odd_key_len;
+	uint64_t claim_tensors;	/* the tensor count field, when not 0 */
+	size_t text_len;	/* a general.description of this many bytes of text */
+};
+
+static const char *const gg_words[] = {
+	"\xe2\x96\x81", "a", "e", "h", "n", "o", "s", "t", "\xe2\x96\x81t", "th", "he",
+	"\xe2\x96\x81th", "the", "\xe2\x96\x81the", "an", "\xe2\x96\x81" "a", "on", "in", "er", "es",
+	"st", "nd", "\xe2\x96\x81" "and", "Once", "\xe2\x96\x81upon", "\xe2\x96\x81time", "\xc3\xa9",
+	"\xe2\x82\xac", "ti",
+};
+
+/* The tokenizer keys: GG_VOCAB pieces (byte tokens 3..258, then words). */
+static void gg_tokenizer(struct gg *g)
+{
+	int32_t i;
+
+	gg_kv_str(g, "tokenizer.ggml.model", "llama", 5);
+	gg_str(g, "tokenizer.ggml.tokens", 21);
+	gg_u32(g, 9);	/* ARRAY */
+	gg_u32(g, 8);	/* of STRING */
+	gg_u64(g, GG_VOCAB);
+	for (i = 0; i < GG_VOCAB; i++) {
+		char piece[16];
+
+		if (i < 3)
+			snprintf(piece, sizeof(piece), "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+		else if (i < 259)
+			snprintf(piece, sizeof(piece), "<0x%02X>", i - 3);
+		else
+			snprintf(piece, sizeof(piece), "%s", gg_words[i - 259]);
+		gg_str(g, piece, strlen(piece));
+	}
+	gg_str(g, "tokenizer.ggml.scores", 21);
+	gg_u32(g, 9);	/* ARRAY */
+	gg_u32(g, 6);	/* of F32 */
+	gg_u64(g, GG_VOCAB);
+	for (i = 0; i < GG_VOCAB; i++) {
+		float score = i < 259 ? 0.0f : -(float)(i - 259);
+
+		gg_put(g, &score, 4);
+	}
+}
+
+static uint64_t gg_bytes(uint32_t type, uint64_t n)
+{
+	return type == GG_Q8_0 ? n / 32 * 34 : type == GG_Q4_0 ? n / 32 * 18 : n * 4;
+}
+
+/* One descriptor at *off (or 0); *off moves past its data, aligned. */
+static void gg_tensor(struct gg *g, const char *name, size_t len, uint64_t ne0, uint64_t ne1,
+		      uint32_t type, int alias, uint64_t *off, uint64_t *end)
+{
+	uint64_t b = gg_bytes(type, ne0 * (ne1 ? ne1 : 1)), at = alias ? 0 : *off;
+
+	gg_str(g, name, len);
+	gg_u32(g, ne1 ? 2 : 1);
+	gg_u64(g, ne0);
+	if (ne1)
+		gg_u64(g, ne1);
+	gg_u32(g, type);
+	gg_u64(g, at);
+	if (g->nt < 11)
+		g->t[g->nt++] = (typeof(g->t[0])){ at, b, type };
+	if (at + b > *end)
+		*end = at + b;
+	*off = (*off + b + 31) & ~31ull;
+}
+
+/* One tensor's data: small weights in its type's layout (Q blocks: d = 2^-7). */
+static void gg_fill(__u8 *p, uint64_t bytes, uint32_t type)
+{
+	uint64_t bs = type == GG_Q8_0 ? 34 : 18, i;
+
+	for (i = 0; i < bytes; i++) {
+		if (type == GG_F32 && i % 4 == 0) {
+			float v = (float)((int)(i / 4 % 13) - 6) * 0.01f;
+
+			memcpy(p + i, &v, 4);
+		} else if (type != GG_F32) {
+			/* f16 2^-7 is 0x2000, little-endian */
+			p[i] = i % bs == 0 ? 0x00 : i % bs == 1 ? 0x20 : (__u8)(i * 37 % 251);
+		}
+	}
+}
+
+static void gguf(const struct gguf_seed *sd)
+{
+	static const char *const mats[] = { "attn_q", "attn_k", "attn_v", "attn_output",
+					    "ffn_gate", "ffn_down", "ffn_up" };
+	uint32_t d = sd->dim, h = 32, i;
+	uint64_t off = 0, end = 0, n_tensors = 11 + sd->extra + !!sd->odd_name;
+	struct gg g = { 0 };
+	char name[64];
+	__u8 *data;
+
+	gg_put(&g, "GGUF", 4);
+	gg_u32(&g, 3);
+	gg_u64(&g, sd->claim_tensors ? sd->claim_tensors : n_tensors);
+	gg_u64(&g, 11 + !!sd->dup_key + 2 * !!sd->odd_key + !!sd->text_len);
+	gg_kv_str(&g, "general.architecture", "llama", 5);
+	gg_kv_u32(&g, "llama.context_length", 20, 16);
+	gg_kv_u32(&g, "llama.embedding_length", 22, d);
+	gg_kv_u32(&g, "llama.block_count", 17, 1);
+	gg_kv_u32(&g, "llama.feed_forward_length", 25, h);
+	gg_kv_u32(&g, "llama.attention.head_count", 26, 2);
+	gg_kv_u32(&g, "tokenizer.ggml.bos_token_id", 27, 1);
+	gg_kv_u32(&g, "tokenizer.ggml.eos_token_id", 27, 2);
+	gg_tokenizer(&g);
+	if (sd->dup_key)
+		gg_kv_u32(&g, "llama.block_count", 17, 1);
+	if (sd->odd_key) {
+		gg_kv_u32(&g, sd->odd_key, sd->odd_key_len, 0);
+		gg_kv_u32(&g, sd->odd_key, sd->odd_key_len, 1);
+	}
+	if (sd->text_len) {
+		char *text = malloc(sd->text_len);
+		size_t k = 0;
+
+		if (!text)
+			die("malloc");
+		while (k < sd->text_len) {
+			static const char story[] = "Once upon a time, the \xc3\xa9l\xc3\xa8ve and "
+				"the cat saw 3 \xe2\x82\xac in the sun; then they ate them. ";
+			size_t l = sizeof(story) - 1 < sd->text_len - k ? sizeof(story) - 1 :
+				   sd->text_len - k;
+
+			memcpy(text + k, story, l);
+			k += l;
+		}
+		gg_kv_str(&g, "general.description", text, sd->text_len);
+		free(text);
+	}
+	gg_tensor(&g, "token_embd.weight", 17, d, GG_VOCAB, sd->type, sd->alias, &off, &end);
+	gg_tensor(&g, "output_norm.weight", 18, d, 0, GG_F32, sd->alias, &off, &end);
+	snprintf(name, sizeof(name), "blk.0.attn_norm.weight");
+	gg_tensor(&g, name, strlen(name), d, 0, GG_F32, sd->alias, &off, &end);
+	snprintf(name, sizeof(name), "blk.0.ffn_norm.weight");
+	gg_tensor(&g, name, strlen(name), d, 0, GG_F32, sd->alias, &off, &end);
+	for (i = 0; i < 7; i++) {
+		snprintf(name, sizeof(name), "blk.0.%s.weight", mats[i]);
+		gg_tensor(&g, name, strlen(name), i == 5 ? h : d, i == 4 || i == 6 ? h : d,
+			  sd->type, sd->alias, &off, &end);
+	}
+	for (i = 0; i < sd->extra; i++) {
+		snprintf(name, sizeof(name), "x%04u", sd->extra_dup && i == sd->extra - 1 ? 0 : i);
+		gg_tensor(&g, name, strlen(name), 1, 0, GG_F32, 1, &off, &end);
+	}
+	if (sd->odd_name)
+		gg_tensor(&g, sd->odd_name, sd->odd_len, 1, 0, GG_F32, 0, &off, &end);
+	data = calloc(1, (size_t)end + 32);
+	if (!data)
+		die("calloc");
+	gg_put(&g, data, (32 - g.n % 32) % 32);
+	for (i = 0; i < (uint32_t)g.nt; i++)
+		gg_fill(data + g.t[i].at, g.t[i].bytes, g.t[i].type);
+	gg_put(&g, data, (size_t)end);
+	if (g.n > 65536) {
+		fprintf(stderr, "seedgen: %s is %zu bytes, over fuzz_model's 65536\n", sd->name, g.n);
+		exit(1);
+	}
+	write_file("fuzz_model", sd->name, g.p, g.n);
+	free(data);
+	free(g.p);
+}
+
+static void gguf_seeds(void)
+{
+	static const char esc[] = "\n\x1b[31m\"\\%s";
+	char long_name[4096];
+	size_t i;
+	const struct gguf_seed seeds[] = {
+		{ .name = "gguf-f32.gguf", .dim = 16, .type = GG_F32 },
+		{ .name = "gguf-q8_0.gguf", .dim = 32, .type = GG_Q8_0 },
+		{ .name = "gguf-q4_0.gguf", .dim = 32, .type = GG_Q4_0 },
+		{ .name = "gguf-aliased.gguf", .dim = 32, .type = GG_Q8_0, .alias = 1 },
+		{ .name = "gguf-dup-key.gguf", .dim = 16, .type = GG_F32, .dup_key = 1 },
+		{ .name = "gguf-dup-tensor.gguf", .dim = 32, .type = GG_Q4_0, .odd_name = "output_norm.weight",
+		  .odd_len = 18 },
+		{ .name = "gguf-many-tensors.gguf", .dim = 32, .type = GG_Q4_0, .extra = 1100,
+		  .extra_dup = 1 },
+		{ .name = "gguf-claims-65536-tensors.gguf", .dim = 32, .type = GG_Q4_0,
+		  .claim_tensors = 65536 },
+		{ .name = "gguf-escaped-name.gguf", .dim = 32, .type = GG_Q4_0, .odd_name = esc,
+		  .odd_len = sizeof(esc) - 1 },
+		{ .name = "gguf-escaped-key.gguf", .dim = 32, .type = GG_Q4_0, .odd_key = esc,
+		  .odd_key_len = sizeof(esc) - 1 },
+		{ .name = "gguf-long-name.gguf", .dim = 32, .type = GG_Q4_0, .odd_name = long_name,
+		  .odd_len = sizeof(long_name) },
+		{ .name = "gguf-long-prompt.gguf", .dim = 32, .type = GG_Q4_0, .text_len = 40000 },
+	};
+
+	for (i = 0; i < sizeof(long_name); i++)
+		long_name[i] = (char)(i % 3 ? 'N' : i % 256);
+	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		gguf(&seeds[i]);
+}
+
 static void model_seeds(void)
 {
 	static const struct cfg tiny = { 8, 16, 1, 2, 1, 32, 4 };
@@ -448,6 +711,7 @@ static void model_seeds(void)
 	checkpoint("model-header-only.bin", &tiny, 1, 28);
 	checkpoint("model-truncated-header.bin", &tiny, 1, 16);
 	tokenizer();
+	gguf_seeds();
 }
 
 int main(int argc, char **argv)

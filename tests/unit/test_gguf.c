@@ -448,7 +448,7 @@ static void quantized_block_scales(void **state)
 	memcpy(f + loc.data, "\x00\x7e", 2);	/* an f16 NaN */
 	t_write_file(path, f, len);
 	assert_int_equal(npu_model_load_gguf(path, &b, NULL, err, sizeof(err)), NPU_E_FORMAT);
-	assert_non_null(strstr(err, "token_embd.weight: block 0 has scale 0x7e00"));
+	assert_non_null(strstr(err, "token_embd.weight\": block 0 has scale 0x7e00"));
 	free(f);
 	npu_tokenizer_free(&ta);
 	npu_model_free(&a);
@@ -484,20 +484,28 @@ static void malformed_files(void **state)
 		{ "tokenizer.ggml.bos_token_id", 4, 5, 4, "tokenizer.ggml.bos_token_id is 5" },
 		{ "tokenizer.ggml.model", 12, 'g', 1, "tokenizer.ggml.model is not llama" },
 		{ "blk.0.attn_q.weight", 0, 0, 4, "0 or more than 4 dimensions" },
-		{ "blk.0.attn_q.weight", 4, 65, 8, "shape does not fit" },
+		{ "blk.0.attn_q.weight", 4, 32, 8, "shape does not fit" },
 		{ "blk.0.attn_q.weight", 20, 14, 4, "has ggml type 14" },
 		{ "blk.0.attn_q.weight", 24, 1, 8, "not a multiple of 32" },
 		{ "blk.0.attn_q.weight", 24, 1ull << 40, 8, "runs past the file end" },
 		{ "blk.0.attn_k.weight", -8, 'q', 1, "appears twice" },
-		{ "llama.block_count", 4, 4, 4, "blk.4.attn_norm.weight is not part of a llama model" },
-		{ "blk.4.ffn_up.weight", -8, '5', 1, "blk.4.ffn_up.weight is missing" },
+		{ "llama.block_count", 4, 4, 4, "blk.4.attn_norm.weight\" is not part of a llama model" },
+		{ "blk.4.ffn_up.weight", -8, '5', 1, "blk.4.ffn_up.weight\" is missing" },
 		{ "general.alignment", 4, 48, 4, "not a power of two" },
 		/* Far more layers than the file holds: found missing before any allocation. */
-		{ "llama.block_count", 4, 1024, 4, "blk.5.attn_norm.weight is missing" },
+		{ "llama.block_count", 4, 1024, 4, "blk.5.attn_norm.weight\" is missing" },
 		{ "tokenizer.ggml.model", -1, 'x', 1, "tokenizer.ggml.model is missing" },
+		/* Issue 20: a key twice (the last won), tensors sharing bytes, counts past the file. */
+		{ "tokenizer.ggml.eos_token_id", -12, 'b', 1,
+		  "metadata key \"tokenizer.ggml.bos_token_id\" appears twice" },
+		{ "blk.0.attn_norm.weight", 16, 0, 8,
+		  "tensor \"blk.0.attn_norm.weight\": data (256 bytes at offset 0) overlaps tensor \"token_embd.weight\"" },
+		{ "GGUF", 4, 65536, 8, "65536 tensor descriptors need at least 2097152 bytes" },
+		{ "tokenizer.ggml.tokens", 8, 1 << 24, 8,
+		  "16777216 strings of an array need at least 134217728 bytes" },
 		{ NULL, -4, 0x7fc00000, 4, "is not a finite weight" },
 		{ NULL, -100, 0, 0, "runs past the file end" },
-		{ "tokenizer.ggml.tokens", 40, 0, 0, "truncated in a string value" },
+		{ "tokenizer.ggml.tokens", 40, 0, 0, "512 strings of an array need at least 4096 bytes" },
 	};
 	struct npu_model a, b;
 	struct npu_tokenizer ta, tb;
