@@ -60,25 +60,24 @@ int npu_tokenizer_index(struct npu_tokenizer *t)
  */
 static int open_tokenizer(const char *path, int32_t vocab_size, FILE **f, char *err, size_t len)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	uint64_t size;
+	int fd = npu_model_open(path, &size, err, len);
 
-	if (fd < 0 || fstat(fd, &st) || !(*f = fdopen(fd, "rb"))) {
+	if (fd < 0)
+		return fd;
+	if (size < 4 + 8 * (uint64_t)vocab_size) {
+		npu_model_error(err, len, "%s: %llu bytes cannot hold %d tokens of 8 bytes or more",
+				path, (unsigned long long)size, vocab_size);
+		close(fd);
+		return NPU_E_FORMAT;
+	}
+	*f = fdopen(fd, "rb");
+	if (!*f) {
 		npu_model_error(err, len, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+		close(fd);
 		return NPU_E_IO;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		npu_model_error(err, len, "%s: not a regular file", path);
-	} else if ((uint64_t)st.st_size < 4 + 8 * (uint64_t)vocab_size) {
-		npu_model_error(err, len, "%s: %lld bytes cannot hold %d tokens of 8 bytes or more",
-				path, (long long)st.st_size, vocab_size);
-	} else {
-		return NPU_OK;
-	}
-	fclose(*f);
-	return NPU_E_FORMAT;
+	return NPU_OK;
 }
 
 int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenizer *t, char *err,
