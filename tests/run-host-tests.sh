@@ -2,7 +2,9 @@
 # make check's runner: the host test binaries of each build directory
 # given (plain, then sanitized) at every instruction-set level this CPU
 # has; the plain ones again on emulated CPUs that lack AVX-512 or AVX2;
-# npu-run under valgrind; the firmware object checks; make install. One
+# npu-run's command line (tests/cli-check.sh) in each build that has it,
+# so the sanitized one checks every error exit for leaks; npu-run under
+# valgrind; the firmware object checks; make install. One
 # closing line "N passed, N failed, N skipped", the skips named above it.
 # usage: run-host-tests.sh BUILD_DIR [BUILD_DIR...]
 set -u
@@ -71,6 +73,13 @@ emulated Nehalem 'AVX2|AVX-512 VNNI' no_avx2 >>"$log.out"
 mv "$log.out" "$log"
 cat "$log"
 add_checks
+
+for dir in "$@"; do
+	[ -x "$dir/bin/npu-run" ] || continue
+	tests/cli-check.sh "$dir" >"$log" 2>&1
+	cat "$log"
+	add_checks
+done
 
 echo "== valgrind: npu-run on the cpu backend ($1)"
 models=${NPU_MODELS:-../shared/models}

@@ -584,6 +584,166 @@ static void synthetic_models(void **state)
 	npu_model_free(&a);
 }
 
+/*
+ * @src with @layers layers: its own, then copies of its last whose wo and
+ * w2 are scaled by 1/1024 (each moves the residual stream a little, so
+ * quantization errors of 250 layers stay within accuracy_w8's bounds).
+ * One allocation, as npu_model_free wants.
+ */
+static void grow(const struct npu_model *src, int layers, struct npu_model *m)
+{
+	const struct npu_model_config *c = &src->cfg;
+	size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim, kv = d * c->n_kv_heads / c->n_heads;
+	size_t sl = (size_t)c->n_layers, l = (size_t)layers, i, at = 0;
+	const size_t per[] = { d, d * d, kv * d, kv * d, d * d, d, h * d, d * h, h * d };
+	const float *from[] = { src->rms_att, src->wq, src->wk, src->wv, src->wo,
+				src->rms_ffn, src->w1, src->w2, src->w3 };
+	float **to[] = { &m->rms_att, &m->wq, &m->wk, &m->wv, &m->wo,
+			 &m->rms_ffn, &m->w1, &m->w2, &m->w3 };
+	size_t n = (size_t)c->vocab_size * d + d, t, k;
+
+	assert_true(c->shared_classifier && !src->native);
+	for (t = 0; t < 9; t++)
+		n += l * per[t];
+	memset(m, 0, sizeof(*m));
+	m->cfg = *c;
+	m->cfg.n_layers = layers;
+	m->data = malloc(n * sizeof(float));
+	assert_non_null(m->data);
+	m->n_floats = n;
+	m->token_embedding = m->data;
+	memcpy(m->token_embedding, src->token_embedding, (size_t)c->vocab_size * d * sizeof(float));
+	at = (size_t)c->vocab_size * d;
+	for (t = 0; t < 9; t++) {
+		*to[t] = m->data + at;
+		for (i = 0; i < l; i++)
+			for (k = 0; k < per[t]; k++)
+				(*to[t])[i * per[t] + k] = from[t][(i < sl ? i : sl - 1) * per[t] + k] *
+							   (i >= sl && (t == 4 || t == 7) ? 1 / 1024.0f : 1);
+		at += l * per[t];
+	}
+	m->rms_final = m->data + at;
+	memcpy(m->rms_final, src->rms_final, d * sizeof(float));
+	m->wcls = m->token_embedding;
+}
+
+/*
+ * 250 layers: 4,503 ops a step, more than a command stream's 4,096. The
+ * pass runs as several jobs: a prefill gives the bits of one token at a
+ * time, and the device follows the float model as at 5 layers.
+ */
+static void many_layers(void **state)
+{
+	struct engine_opts eo = { 8, 0, 0, 0 };
+	struct npu_model small, m;
+	struct npu_tokenizer t;
+	struct ref_engine *ref, *ref2;
+	struct npu_engine *a, *b;
+	struct compare_stats s = { 0 };
+	npu_device *dev = t_open();
+	int32_t tokens[64];
+	float la[512], lb[512], lr[512];
+	char err[256] = "";
+	int i, n;
+
+	(void)state;
+	load(&small, &t);
+	grow(&small, 250, &m);
+	if (engine_create(dev, &m, &eo, &a, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(engine_create(dev, &m, &eo, &b, err, sizeof(err)), NPU_OK);
+	assert_int_equal(ref_create(&m, &ref), NPU_OK);
+	assert_int_equal(ref_create(&m, &ref2), NPU_OK);
+	n = generate(NULL, ref, &t, 20, tokens);
+	assert_int_equal(engine_forward(a, tokens, 12, 0, la), NPU_OK);
+	for (i = 0; i < 12; i++)
+		assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
+	assert_memory_equal(la, lb, sizeof(la));
+	for (i = 0; i + 1 < n; i++) {
+		assert_int_equal(ref_forward(ref2, tokens[i], i, lr), NPU_OK);
+		if (i >= 12)
+			assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
+		if (i >= 11)
+			compare_add(&s, lr, lb, 512, tokens[i + 1]);
+	}
+	print_message("250 layers W8: mean KL %.3g, top-1 %.1f%% over %d positions\n",
+		      s.kl_sum / s.positions, 100.0 * s.top1_agree / s.positions, s.positions);
+	/* accuracy_w8's bounds. */
+	assert_true(s.kl_sum / s.positions < 2e-3);
+	assert_true((double)s.top1_agree / s.positions >= 0.95);
+	engine_destroy(a);
+	engine_destroy(b);
+	ref_destroy(ref);
+	ref_destroy(ref2);
+	npu_close(dev);
+	npu_tokenizer_free(&t);
+	npu_model_free(&m);
+	npu_model_free(&small);
+}
+
+/*
+ * A context of 2^20 positions, which the loader takes: the whole of it
+ * is refused up front with the device's attention limit named; the
+ * positions a run uses run, bit for bit as with the model's own 512; and
+ * the limit is exact: a cache of that many rows runs (the warm-up step
+ * attends over all of them), one more is refused.
+ */
+static void long_context(void **state)
+{
+	struct engine_opts eo = { 8, 0, 0, 0 };
+	struct npu_model m, big;
+	struct npu_tokenizer t;
+	struct npu_engine *a, *b;
+	npu_device *dev = t_open();
+	int32_t tokens[64];
+	float la[512], lb[512];
+	char err[256] = "", want[96];
+	const char *at;
+	int i, n, limit = 0;
+
+	(void)state;
+	load(&m, &t);
+	big = m;	/* the same weights: freed once, through m */
+	big.cfg.seq_len = 1 << 20;
+	b = NULL;
+	assert_int_equal(engine_create(dev, &big, &eo, &b, err, sizeof(err)), NPU_E_RANGE);
+	assert_null(b);
+	at = strstr(err, "attention limit of ");
+	if (!strstr(err, "context_length 1048576 exceeds") || !at ||
+	    sscanf(at, "attention limit of %d positions", &limit) != 1)
+		fail_msg("error '%s' does not name the context and the limit", err);
+	/* 4 MiB of scratch, 8 heads of 8: 16 + 64 * 8 bytes a row, minus q, k and sums. */
+	assert_int_equal(limit, (4194304 - (64 + 32) * 4 - 8 - 64 * 8) / (8 * 8 + 16));
+
+	assert_int_equal(engine_create_n(dev, &big, &eo, 64, &a, err, sizeof(err)), NPU_OK);
+	assert_int_equal(engine_create(dev, &m, &eo, &b, err, sizeof(err)), NPU_OK);
+	assert_int_equal(npu_tokenizer_encode(&t, "Once upon a time", 1, tokens, 64, &n), NPU_OK);
+	assert_int_equal(engine_forward(a, tokens, n, 0, la), NPU_OK);
+	assert_int_equal(engine_forward(b, tokens, n, 0, lb), NPU_OK);
+	for (i = n; i < 64; i++) {
+		assert_memory_equal(la, lb, sizeof(la));
+		tokens[i] = argmax(la, 512);
+		assert_int_equal(engine_forward(a, &tokens[i], 1, i, la), NPU_OK);
+		assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
+	}
+	assert_memory_equal(la, lb, sizeof(la));
+	/* Past the positions asked for. */
+	assert_int_equal(engine_forward(a, &tokens[0], 1, 64, la), NPU_E_RANGE);
+	engine_destroy(a);
+	engine_destroy(b);
+
+	if (engine_create_n(dev, &big, &eo, limit, &a, err, sizeof(err)))
+		fail_msg("a cache of the limit's %d rows: %s", limit, err);
+	engine_destroy(a);
+	assert_int_equal(engine_create_n(dev, &big, &eo, limit + 1, &a, err, sizeof(err)),
+			 NPU_E_RANGE);
+	snprintf(want, sizeof(want), "needs %d positions", limit + 1);
+	assert_non_null(strstr(err, want));
+	npu_close(dev);
+	npu_tokenizer_free(&t);
+	npu_model_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +760,8 @@ int main(void)
 		cmocka_unit_test(malformed_checkpoints),
 		cmocka_unit_test(malformed_tokenizers),
 		cmocka_unit_test(synthetic_models),
+		cmocka_unit_test(many_layers),
+		cmocka_unit_test(long_context),
 	};
 
 	return cmocka_run_group_tests_name("model", tests, find_models, NULL);

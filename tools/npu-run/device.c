@@ -8,14 +8,17 @@
  * down projection). One token's step is recorded once as a graph; its
  * token id and position are read from device memory, so it is replayed
  * as is. A prompt is prefilled in batches of up to PREFILL rows, of which
- * only the last goes through the classifier.
+ * only the last goes through the classifier. A pass whose ops overflow one
+ * command stream runs as several jobs of whole layers, one after another.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runner.h"
+#include "../../uapi/drm/npu_accel.h"
 
 #define PREFILL 64
 
@@ -49,23 +52,40 @@ struct npu_layer {
 	struct act trace;	/* the layer's output, with opts.trace */
 };
 
+/*
+ * One job's share of a forward pass: layers [l0, l1), after the embedding
+ * when l0 is 0, before the classifier when l1 is the last. @step is its
+ * share of one token's step, recorded; @ops its opcodes.
+ */
+struct part {
+	int l0, l1;
+	npu_graph *step;
+	unsigned int *ops;
+	uint32_t n_ops;
+};
+
 struct npu_engine {
 	npu_device *dev;
 	const struct npu_model *m;
 	struct npu_model_config c;
+	int ctx;		/* positions the KV caches hold */
 	struct npu_layer *layers;
 	struct dbuf emb, emb_scales, g_final, freq, ids, pos;
 	struct npu_scale s_final;
 	struct dmat wcls;
 	struct act x, xn, q, k, v, att, tmp, h1, h3, logits;
-	npu_graph *step;
+	struct part *parts;
+	int n_parts;
+	npu_cmd *cmd;		/* a prefill batch's part, encoded anew */
+	unsigned int *job_ops;	/* its opcodes */
 	uint64_t bytes;
 	int trace;
 	uint32_t last_rows;
+	/* The last job that failed: its result and the opcode of the failing op. */
+	struct npu_job_result fail;
+	unsigned int fail_op;
 	/* opts.profile: one slot per op of the running job, and the totals. */
 	struct dbuf prof;
-	unsigned int *step_ops, *job_ops;
-	uint32_t prof_cap, step_n, job_n;
 	uint64_t prof_ns[64], prof_count[64];
 };
 
@@ -163,7 +183,7 @@ static uint64_t dt_bytes(enum npu_dtype dt)
 static int act_new(struct npu_engine *e, uint32_t rows, uint32_t cols, enum npu_dtype dt,
 		   struct act *a)
 {
-	int err = dbuf_new(e, rows * cols * dt_bytes(dt), &a->data);
+	int err = dbuf_new(e, (uint64_t)rows * cols * dt_bytes(dt), &a->data);
 
 	if (!err)
 		err = dbuf_new(e, rows * 8ull, &a->scales);
@@ -220,96 +240,135 @@ static int matmul(npu_cmd *cmd, const struct act *x, const struct dmat *w, const
 	return npu_op_matmul(cmd, &tx, &tw, (uint32_t)w->group, NULL, &to);
 }
 
-/* One forward pass of @rows tokens (ids and position in device memory). */
-static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows)
+/* The tensors every layer reads or writes, for @rows tokens. */
+struct pass {
+	struct npu_tensor x, xn, q, k, v, att, tmp, h1, h3, freq;
+	struct npu_pos pos;
+	struct npu_scale eps, alpha;
+	uint32_t rows, hs;
+};
+
+static void pass_init(const struct npu_engine *e, uint32_t rows, struct pass *p)
 {
 	const struct npu_model_config *c = &e->c;
-	uint32_t hs = (uint32_t)(c->dim / c->n_heads);
-	struct npu_pos pos = { .bo = e->pos.bo };
+
+	p->rows = rows;
+	p->hs = (uint32_t)(c->dim / c->n_heads);
+	p->pos = (struct npu_pos){ .bo = e->pos.bo };
+	p->freq = npu_tensor_2d(e->freq.bo, 0, 1, p->hs / 2, NPU_I32);
+	p->x = T_act(&e->x, rows);
+	p->xn = T_act(&e->xn, rows);
+	p->q = T_act(&e->q, rows);
+	p->k = T_act(&e->k, rows);
+	p->v = T_act(&e->v, rows);
+	p->att = T_act(&e->att, rows);
+	p->tmp = T_act(&e->tmp, rows);
+	p->h1 = T_act(&e->h1, rows);
+	p->h3 = T_act(&e->h3, rows);
+	npu_scale_from_double(1e-5, &p->eps);
+	npu_scale_from_double(1.0 / sqrt((double)p->hs), &p->alpha);
+}
+
+static int encode_layer(struct npu_engine *e, npu_cmd *cmd, struct pass *p, int l)
+{
+	const struct npu_model_config *c = &e->c;
+	struct npu_layer *L = &e->layers[l];
+	struct npu_tensor ga = T_gain(&L->g_att, L->s_att, (uint32_t)c->dim);
+	struct npu_tensor gf = T_gain(&L->g_ffn, L->s_ffn, (uint32_t)c->dim);
+	struct npu_tensor kc = T_act(&L->kc, (uint32_t)e->ctx);
+	struct npu_tensor vc = T_act(&L->vc, (uint32_t)e->ctx);
+	uint32_t rows = p->rows, hs = p->hs;
+	int err = 0;
+
+	err = err ? err : npu_op_rmsnorm(cmd, &p->x, &ga, p->eps, &p->xn);
+	err = err ? err : matmul(cmd, &e->xn, &L->wq, &e->q, rows);
+	err = err ? err : matmul(cmd, &e->xn, &L->wk, &e->k, rows);
+	err = err ? err : matmul(cmd, &e->xn, &L->wv, &e->v, rows);
+	err = err ? err : npu_op_rope(cmd, &p->q, &p->freq, (uint32_t)c->n_heads, hs, &p->pos,
+				      &p->q);
+	err = err ? err : npu_op_rope(cmd, &p->k, &p->freq, (uint32_t)c->n_kv_heads, hs, &p->pos,
+				      &p->k);
+	err = err ? err : npu_op_kv_append(cmd, &p->k, &kc, &p->pos);
+	err = err ? err : npu_op_kv_append(cmd, &p->v, &vc, &p->pos);
+	err = err ? err : npu_op_attention(cmd, &p->q, &kc, &vc, (uint32_t)c->n_heads,
+					   (uint32_t)c->n_kv_heads, hs, p->alpha, &p->pos, &p->att);
+	err = err ? err : matmul(cmd, &e->att, &L->wo, &e->tmp, rows);
+	err = err ? err : npu_op_add(cmd, &p->x, &p->tmp, &p->x);
+	err = err ? err : npu_op_rmsnorm(cmd, &p->x, &gf, p->eps, &p->xn);
+	err = err ? err : matmul(cmd, &e->xn, &L->w1, &e->h1, rows);
+	err = err ? err : matmul(cmd, &e->xn, &L->w3, &e->h3, rows);
+	err = err ? err : npu_op_silu(cmd, &p->h1, &p->h1);
+	err = err ? err : npu_op_mul(cmd, &p->h1, &p->h3, &p->h1);
+	err = err ? err : matmul(cmd, &e->h1, &L->w2, &e->tmp, rows);
+	err = err ? err : npu_op_add(cmd, &p->x, &p->tmp, &p->x);
+	if (e->trace) {
+		struct npu_tensor tr = T_act(&L->trace, rows);
+
+		err = err ? err : npu_op_quantize(cmd, &p->x, &tr);
+	}
+	return err;
+}
+
+/*
+ * Layers [l0, l1) of a forward pass of @rows tokens (ids and position in
+ * device memory): the embedding first when @head, the classifier last
+ * when @tail.
+ */
+static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, int l0, int l1, int head,
+		  int tail)
+{
+	const struct npu_model_config *c = &e->c;
 	struct npu_tensor ids = npu_tensor_2d(e->ids.bo, 0, rows, 1, NPU_I32);
 	struct npu_tensor emb = npu_tensor_2d(e->emb.bo, 0, (uint32_t)c->vocab_size,
 					      (uint32_t)c->dim, NPU_I8);
-	struct npu_tensor freq = npu_tensor_2d(e->freq.bo, 0, 1, hs / 2, NPU_I32);
-	struct npu_tensor x = T_act(&e->x, rows), xn = T_act(&e->xn, rows);
-	struct npu_tensor q = T_act(&e->q, rows), k = T_act(&e->k, rows), v = T_act(&e->v, rows);
-	struct npu_tensor att = T_act(&e->att, rows), tmp = T_act(&e->tmp, rows);
-	struct npu_tensor h1 = T_act(&e->h1, rows), h3 = T_act(&e->h3, rows);
-	struct npu_scale eps, alpha;
+	struct pass p;
 	int l, err = 0;
 
+	pass_init(e, rows, &p);
 	emb.scale_mode = NPU_SCALE_ROW;
 	emb.scale_bo = e->emb_scales.bo;
-	npu_scale_from_double(1e-5, &eps);
-	npu_scale_from_double(1.0 / sqrt((double)hs), &alpha);
-	err = err ? err : npu_op_embedding(cmd, &emb, &ids, &x);
-	for (l = 0; l < c->n_layers; l++) {
-		struct npu_layer *L = &e->layers[l];
-		struct npu_tensor ga = T_gain(&L->g_att, L->s_att, (uint32_t)c->dim);
-		struct npu_tensor gf = T_gain(&L->g_ffn, L->s_ffn, (uint32_t)c->dim);
-		struct npu_tensor kc = T_act(&L->kc, (uint32_t)c->seq_len);
-		struct npu_tensor vc = T_act(&L->vc, (uint32_t)c->seq_len);
-
-		err = err ? err : npu_op_rmsnorm(cmd, &x, &ga, eps, &xn);
-		err = err ? err : matmul(cmd, &e->xn, &L->wq, &e->q, rows);
-		err = err ? err : matmul(cmd, &e->xn, &L->wk, &e->k, rows);
-		err = err ? err : matmul(cmd, &e->xn, &L->wv, &e->v, rows);
-		err = err ? err : npu_op_rope(cmd, &q, &freq, (uint32_t)c->n_heads, hs, &pos, &q);
-		err = err ? err : npu_op_rope(cmd, &k, &freq, (uint32_t)c->n_kv_heads, hs, &pos, &k);
-		err = err ? err : npu_op_kv_append(cmd, &k, &kc, &pos);
-		err = err ? err : npu_op_kv_append(cmd, &v, &vc, &pos);
-		err = err ? err : npu_op_attention(cmd, &q, &kc, &vc, (uint32_t)c->n_heads,
-						   (uint32_t)c->n_kv_heads, hs, alpha, &pos, &att);
-		err = err ? err : matmul(cmd, &e->att, &L->wo, &e->tmp, rows);
-		err = err ? err : npu_op_add(cmd, &x, &tmp, &x);
-		err = err ? err : npu_op_rmsnorm(cmd, &x, &gf, eps, &xn);
-		err = err ? err : matmul(cmd, &e->xn, &L->w1, &e->h1, rows);
-		err = err ? err : matmul(cmd, &e->xn, &L->w3, &e->h3, rows);
-		err = err ? err : npu_op_silu(cmd, &h1, &h1);
-		err = err ? err : npu_op_mul(cmd, &h1, &h3, &h1);
-		err = err ? err : matmul(cmd, &e->h1, &L->w2, &e->tmp, rows);
-		err = err ? err : npu_op_add(cmd, &x, &tmp, &x);
-		if (e->trace) {
-			struct npu_tensor tr = T_act(&L->trace, rows);
-
-			err = err ? err : npu_op_quantize(cmd, &x, &tr);
-		}
-	}
+	if (head)
+		err = npu_op_embedding(cmd, &emb, &ids, &p.x);
+	for (l = l0; l < l1 && !err; l++)
+		err = encode_layer(e, cmd, &p, l);
 	/* Logits of the last row only: the next token follows from it alone. */
-	{
+	if (tail) {
 		struct npu_tensor gfin = T_gain(&e->g_final, e->s_final, (uint32_t)c->dim);
 		struct npu_tensor last = T_row(&e->x, rows - 1), xn0 = T_act(&e->xn, 1);
 
-		err = err ? err : npu_op_rmsnorm(cmd, &last, &gfin, eps, &xn0);
+		err = err ? err : npu_op_rmsnorm(cmd, &last, &gfin, p.eps, &xn0);
+		/* The host samples from the logits: no ARGMAX on the device. */
+		err = err ? err : matmul(cmd, &e->xn, &e->wcls, &e->logits, 1);
 	}
-	/* The host samples from the logits: no ARGMAX on the device. */
-	err = err ? err : matmul(cmd, &e->xn, &e->wcls, &e->logits, 1);
 	return err;	/* the first encoder's error, exactly */
 }
 
-/* With profiling: the cmd's opcodes kept, its profile in e->prof. */
-static int prof_attach(struct npu_engine *e, npu_cmd *cmd, unsigned int *ops, uint32_t *n)
+static int encode_part(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, const struct part *pt)
 {
-	uint32_t i;
-	int err;
-
-	if (!e->prof.bo)
-		return NPU_OK;
-	err = npu_cmd_count(cmd, n);
-	if (!err && *n > e->prof_cap)
-		err = NPU_E_RANGE;
-	for (i = 0; !err && i < *n; i++)
-		err = npu_cmd_opcode(cmd, i, &ops[i]);
-	return err ? err : npu_cmd_set_profile(cmd, e->prof.bo, 0);
+	return encode(e, cmd, rows, pt->l0, pt->l1, pt->l0 == 0, pt->l1 == e->c.n_layers);
 }
 
-static void prof_collect(struct npu_engine *e)
+/* The cmd's opcodes into @ops (*@n of them); with profiling, its profile into e->prof. */
+static int ops_keep(struct npu_engine *e, npu_cmd *cmd, unsigned int *ops, uint32_t *n)
+{
+	uint32_t i;
+	int err = npu_cmd_count(cmd, n);
+
+	for (i = 0; !err && i < *n; i++)
+		err = npu_cmd_opcode(cmd, i, &ops[i]);
+	if (!err && e->prof.bo)
+		err = npu_cmd_set_profile(cmd, e->prof.bo, 0);
+	return err;
+}
+
+static void prof_collect(struct npu_engine *e, const unsigned int *ops, uint32_t n)
 {
 	const uint64_t *slot = e->prof.p;
 	uint32_t i;
 
-	for (i = 0; e->prof.bo && i < e->job_n; i++) {
-		e->prof_ns[e->job_ops[i] & 63] += slot[i];
-		e->prof_count[e->job_ops[i] & 63]++;
+	for (i = 0; e->prof.bo && i < n; i++) {
+		e->prof_ns[ops[i] & 63] += slot[i];
+		e->prof_count[ops[i] & 63]++;
 	}
 }
 
@@ -317,6 +376,56 @@ void engine_profile(const struct npu_engine *e, uint64_t ns[64], uint64_t count[
 {
 	memcpy(ns, e->prof_ns, sizeof(e->prof_ns));
 	memcpy(count, e->prof_count, sizeof(e->prof_count));
+}
+
+/* Wait for the job whose opcodes are @ops; a failure is kept in e->fail. */
+static int job_wait(struct npu_engine *e, npu_fence f, const unsigned int *ops, uint32_t n)
+{
+	struct npu_job_result r;
+	int err = npu_fence_wait(e->dev, f, -1, &r);
+
+	if (err == NPU_E_JOB) {
+		e->fail = r;
+		e->fail_op = r.op_index < n ? ops[r.op_index] : ~0u;
+	}
+	if (!err)
+		prof_collect(e, ops, n);
+	return err;
+}
+
+/* What failed: the failing job's op and status, else @err's text. */
+static void fail_text(const struct npu_engine *e, int err, char *buf, size_t len)
+{
+	const char *op = npu_op_name(e->fail_op);
+
+	if (err == NPU_E_JOB)
+		snprintf(buf, len, "job failed at op %u (%s): %s", e->fail.op_index, op ? op : "?",
+			 npu_strerror((int)e->fail.status));
+	else
+		snprintf(buf, len, "%s", npu_strerror(err));
+}
+
+/*
+ * Part @i of a pass of @rows tokens, their ids and position in place: the
+ * recorded step for one row, else encoded now. The parts of a pass run
+ * one after another: a job starts only once the one before it is done.
+ */
+static int run_part(struct npu_engine *e, int i, uint32_t rows)
+{
+	const struct part *pt = &e->parts[i];
+	npu_fence f;
+	uint32_t n = 0;
+	int err;
+
+	if (rows == 1) {
+		err = npu_graph_launch(pt->step, &f);
+		return err ? err : job_wait(e, f, pt->ops, pt->n_ops);
+	}
+	err = npu_cmd_reset(e->cmd);
+	err = err ? err : encode_part(e, e->cmd, rows, pt);
+	err = err ? err : ops_keep(e, e->cmd, e->job_ops, &n);
+	err = err ? err : npu_submit(e->cmd, &f);
+	return err ? err : job_wait(e, f, e->job_ops, n);
 }
 
 /*
@@ -329,43 +438,140 @@ void engine_profile(const struct npu_engine *e, uint64_t ns[64], uint64_t count[
  */
 static int warm_up(struct npu_engine *e)
 {
-	npu_fence f;
-	int err;
+	int err = 0, i;
 
 	*(int32_t *)e->ids.p = 0;
 	*(uint32_t *)e->pos.p = 0;
-	err = npu_graph_launch(e->step, &f);
-	return err ? err : npu_fence_wait(e->dev, f, -1, NULL);
+	for (i = 0; i < e->n_parts && !err; i++)
+		err = run_part(e, i, 1);
+	memset(e->prof_ns, 0, sizeof(e->prof_ns));
+	memset(e->prof_count, 0, sizeof(e->prof_count));
+	return err;
+}
+
+/*
+ * Cache rows ATTENTION can take in @scratch bytes: the firmware keeps a q
+ * and a k row as int32, every head's score of every row and the output
+ * accumulators as int64, and two scales per row (fw_prepare_attention;
+ * test_model's attention_limit runs a cache of exactly this many rows).
+ */
+static int64_t attention_limit(const struct npu_model_config *c, uint64_t scratch)
+{
+	uint64_t qc = (uint64_t)c->dim, kc = qc * (uint64_t)c->n_kv_heads / (uint64_t)c->n_heads;
+	uint64_t fixed = (qc + kc) * 4 + 8 + qc * 8, row = (uint64_t)c->n_heads * 8 + 2 * 8;
+
+	return scratch < fixed ? 0 : (int64_t)((scratch - fixed) / row);
+}
+
+/*
+ * The positions the caches hold: what the run asks (@positions, else the
+ * whole context), if the device's attention can take that many.
+ */
+static int size_context(npu_device *dev, const struct npu_model_config *c, int positions,
+			int *ctx, char *errbuf, size_t err_len)
+{
+	struct npu_info info;
+	int64_t limit;
+	int err = npu_query(dev, &info);
+
+	if (err) {
+		snprintf(errbuf, err_len, "querying the device: %s", npu_strerror(err));
+		return err;
+	}
+	limit = attention_limit(c, info.scratch_size);
+	*ctx = positions > 0 && positions < c->seq_len ? positions : c->seq_len;
+	if (*ctx <= limit)
+		return NPU_OK;
+	if (positions > 0)
+		snprintf(errbuf, err_len, "the run needs %d positions, more than the device's "
+			 "attention limit of %lld positions (%d heads, %llu bytes of scratch)", *ctx,
+			 (long long)limit, c->n_heads, (unsigned long long)info.scratch_size);
+	else
+		snprintf(errbuf, err_len, "context_length %d exceeds the device's attention limit "
+			 "of %lld positions (%d heads, %llu bytes of scratch)", c->seq_len,
+			 (long long)limit, c->n_heads, (unsigned long long)info.scratch_size);
+	return NPU_E_RANGE;
+}
+
+/*
+ * Split a pass into jobs of whole layers, as even as a stream's op limit
+ * allows, and record each one's share of a step. A layer's ops outnumber
+ * the buffers it adds, so a job within the op limit is within the limit
+ * of buffers per job too.
+ */
+static int plan_parts(struct npu_engine *e)
+{
+	int layers = e->c.n_layers, per_job, i, err;
+	uint32_t fixed = 0, per = 0;
+
+	err = encode(e, e->cmd, 1, 0, 0, 1, 1);
+	err = err ? err : npu_cmd_count(e->cmd, &fixed);
+	err = err ? err : npu_cmd_reset(e->cmd);
+	err = err ? err : encode(e, e->cmd, 1, 0, 1, 0, 0);
+	err = err ? err : npu_cmd_count(e->cmd, &per);
+	if (err)
+		return err;
+	per_job = (int)((DRM_NPU_CMD_MAX_OPS - fixed) / per);
+	e->n_parts = (layers + per_job - 1) / per_job;
+	per_job = (layers + e->n_parts - 1) / e->n_parts;
+	e->n_parts = (layers + per_job - 1) / per_job;
+	e->parts = calloc((size_t)e->n_parts, sizeof(*e->parts));
+	if (!e->parts)
+		return NPU_E_NOMEM;
+	for (i = 0; i < e->n_parts && !err; i++) {
+		struct part *pt = &e->parts[i];
+
+		pt->l0 = i * per_job;
+		pt->l1 = pt->l0 + per_job < layers ? pt->l0 + per_job : layers;
+		pt->ops = calloc(DRM_NPU_CMD_MAX_OPS, sizeof(*pt->ops));
+		err = pt->ops ? npu_cmd_reset(e->cmd) : NPU_E_NOMEM;
+		err = err ? err : encode_part(e, e->cmd, 1, pt);
+		err = err ? err : ops_keep(e, e->cmd, pt->ops, &pt->n_ops);
+		err = err ? err : npu_graph_create(e->cmd, &pt->step);
+	}
+	return err;
 }
 
 int engine_create(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
 		  struct npu_engine **out, char *errbuf, size_t err_len)
+{
+	return engine_create_n(dev, m, o, 0, out, errbuf, err_len);
+}
+
+int engine_create_n(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
+		    int positions, struct npu_engine **out, char *errbuf, size_t err_len)
 {
 	const struct npu_model_config *c = &m->cfg;
 	struct npu_engine *e = calloc(1, sizeof(*e));
 	uint32_t d = (uint32_t)c->dim, hdim = (uint32_t)c->hidden_dim;
 	uint32_t kv = d * (uint32_t)c->n_kv_heads / (uint32_t)c->n_heads, hs = d / (uint32_t)c->n_heads;
 	size_t ld = (size_t)c->dim, lkv = kv, lh = (size_t)c->hidden_dim;
-	int l, err = 0, i;
-	npu_cmd *cmd = NULL;
+	/* A progress line for a terminal, not for a log. */
+	int l, err = 0, i, progress = c->n_layers > 8 && isatty(STDERR_FILENO);
 
-	if (!e)
+	if (!e) {
+		snprintf(errbuf, err_len, "%s", npu_strerror(NPU_E_NOMEM));
 		return NPU_E_NOMEM;
+	}
 	e->dev = dev;
 	e->m = m;
 	e->c = *c;
 	e->trace = o->trace;
-	e->layers = calloc((size_t)c->n_layers, sizeof(*e->layers));
-	if (!e->layers) {
+	err = size_context(dev, c, positions, &e->ctx, errbuf, err_len);
+	if (err) {
 		free(e);
-		return NPU_E_NOMEM;
+		return err;
 	}
+	e->layers = calloc((size_t)c->n_layers, sizeof(*e->layers));
+	e->job_ops = calloc(DRM_NPU_CMD_MAX_OPS, sizeof(*e->job_ops));
+	if (!e->layers || !e->job_ops)
+		err = NPU_E_NOMEM;
 	for (l = 0; l < c->n_layers && !err; l++) {
 		struct npu_layer *L = &e->layers[l];
-
-		if (c->n_layers > 8)
-			fprintf(stderr, "\rquantizing layer %d/%d", l + 1, c->n_layers);
 		size_t at = (size_t)l * NPU_MODEL_LAYER_MATS;
+
+		if (progress)
+			fprintf(stderr, "\rquantizing layer %d/%d", l + 1, c->n_layers);
 
 		err = dmat_new(e, m->wq + l * ld * ld, at, (int32_t)d, (int32_t)d, o->bits, o->group,
 			       &L->wq);
@@ -383,12 +589,12 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 					   o->bits, o->group, &L->w3);
 		err = err ? err : gain_new(e, m->rms_att + l * ld, c->dim, &L->g_att, &L->s_att);
 		err = err ? err : gain_new(e, m->rms_ffn + l * ld, c->dim, &L->g_ffn, &L->s_ffn);
-		err = err ? err : act_new(e, (uint32_t)c->seq_len, kv, NPU_I16, &L->kc);
-		err = err ? err : act_new(e, (uint32_t)c->seq_len, kv, NPU_I16, &L->vc);
+		err = err ? err : act_new(e, (uint32_t)e->ctx, kv, NPU_I16, &L->kc);
+		err = err ? err : act_new(e, (uint32_t)e->ctx, kv, NPU_I16, &L->vc);
 		if (o->trace)
 			err = err ? err : act_new(e, PREFILL, d, NPU_I16, &L->trace);
 	}
-	if (c->n_layers > 8)
+	if (progress)
 		fprintf(stderr, "\n");
 	/*
 	 * The embedding table (int8 per row) and the classifier stay W8, or
@@ -431,25 +637,18 @@ int engine_create(npu_device *dev, const struct npu_model *m, const struct engin
 	err = err ? err : act_new(e, PREFILL, hdim, NPU_I16, &e->h1);
 	err = err ? err : act_new(e, PREFILL, hdim, NPU_I16, &e->h3);
 	err = err ? err : act_new(e, 1, (uint32_t)c->vocab_size, NPU_I32, &e->logits);
-	/* Record one token's step once. */
-	err = err ? err : npu_cmd_create(dev, &cmd);
-	err = err ? err : encode(e, cmd, 1);
-	if (!err && o->profile) {
-		/* A prefill encodes the same ops on more rows; room to spare. */
-		err = npu_cmd_count(cmd, &e->prof_cap);
-		e->prof_cap = 2 * e->prof_cap + 64;
-		e->step_ops = calloc(e->prof_cap, sizeof(*e->step_ops));
-		e->job_ops = calloc(e->prof_cap, sizeof(*e->job_ops));
-		if (!e->step_ops || !e->job_ops)
-			err = NPU_E_NOMEM;
-		err = err ? err : dbuf_new(e, 8ull * e->prof_cap, &e->prof);
-		err = err ? err : prof_attach(e, cmd, e->step_ops, &e->step_n);
-	}
-	err = err ? err : npu_graph_create(cmd, &e->step);
-	npu_cmd_destroy(cmd);
+	/* A slot per op of a job, whichever part it runs. */
+	if (o->profile)
+		err = err ? err : dbuf_new(e, 8ull * DRM_NPU_CMD_MAX_OPS, &e->prof);
+	/* Record each part of one token's step once. */
+	err = err ? err : npu_cmd_create(dev, &e->cmd);
+	err = err ? err : plan_parts(e);
 	err = err ? err : warm_up(e);
 	if (err) {
-		snprintf(errbuf, err_len, "setting the model up on the device: %s", npu_strerror(err));
+		char why[160];
+
+		fail_text(e, err, why, sizeof(why));
+		snprintf(errbuf, err_len, "setting the model up on the device: %s", why);
 		engine_destroy(e);
 		return err;
 	}
@@ -470,42 +669,25 @@ static void read_logits(struct npu_engine *e, float *logits)
 
 int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, float *logits)
 {
-	struct npu_job_result r;
-	npu_fence f;
-	int err, done = 0;
+	char why[160];
+	int err = 0, done = 0, i;
 
-	if (n < 1 || pos < 0 || pos + n > e->c.seq_len)
+	if (n < 1 || pos < 0 || pos > e->ctx || n > e->ctx - pos)
 		return NPU_E_RANGE;
 	while (done < n) {
 		int rows = n - done > PREFILL ? PREFILL : n - done;
 
 		memcpy(e->ids.p, tokens + done, (size_t)rows * 4);
 		*(uint32_t *)e->pos.p = (uint32_t)(pos + done);
-		if (rows == 1) {
-			if (e->prof.bo) {
-				memcpy(e->job_ops, e->step_ops, e->step_n * sizeof(*e->job_ops));
-				e->job_n = e->step_n;
-			}
-			err = npu_graph_launch(e->step, &f);
-		} else {
-			npu_cmd *cmd;
-
-			err = npu_cmd_create(e->dev, &cmd);
-			err = err ? err : encode(e, cmd, (uint32_t)rows);
-			err = err ? err : prof_attach(e, cmd, e->job_ops, &e->job_n);
-			err = err ? err : npu_submit(cmd, &f);
-			npu_cmd_destroy(cmd);
-		}
-		if (err)
-			return err;
-		err = npu_fence_wait(e->dev, f, -1, &r);
+		for (i = 0; i < e->n_parts && !err; i++)
+			err = run_part(e, i, (uint32_t)rows);
 		if (err) {
-			if (err == NPU_E_JOB)
-				fprintf(stderr, "npu-run: job failed at op %u: %s\n", r.op_index,
-					npu_strerror((int)r.status));
+			if (err == NPU_E_JOB) {
+				fail_text(e, err, why, sizeof(why));
+				fprintf(stderr, "npu-run: %s\n", why);
+			}
 			return err;
 		}
-		prof_collect(e);
 		done += rows;
 		e->last_rows = (uint32_t)rows;
 		if (done == n)
@@ -568,8 +750,14 @@ void engine_destroy(struct npu_engine *e)
 
 	if (!e)
 		return;
-	if (e->step)
-		npu_graph_destroy(e->step);
+	for (l = 0; e->parts && l < e->n_parts; l++) {
+		if (e->parts[l].step)
+			npu_graph_destroy(e->parts[l].step);
+		free(e->parts[l].ops);
+	}
+	free(e->parts);
+	if (e->cmd)
+		npu_cmd_destroy(e->cmd);
 	for (l = 0; e->layers && l < e->c.n_layers; l++) {
 		struct npu_layer *L = &e->layers[l];
 
@@ -605,7 +793,6 @@ void engine_destroy(struct npu_engine *e)
 	act_del(e, &e->h3);
 	act_del(e, &e->logits);
 	dbuf_del(e, &e->prof);
-	free(e->step_ops);
 	free(e->job_ops);
 	free(e);
 }

@@ -4,15 +4,22 @@
  * cost: generate text through libnpu (any device, or the float reference),
  * then compare the device with the float model position by position.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "runner.h"
+
+/* --steps: at most a context's worth, and the model loaders take 2^20. */
+#define MAX_STEPS (1 << 20)
 
 struct args {
 	const char *model, *tokenizer, *prompt, *device, *weights, *synthetic, *text;
@@ -46,21 +53,69 @@ static void usage(FILE *f)
 		"  --help\n");
 }
 
-static int bad(const char *fmt, const char *v)
+/* @s for an error line: control and non-ASCII bytes escaped, cut after 64 bytes. */
+static void put_escaped(FILE *f, const char *s)
 {
-	fprintf(stderr, "npu-run: ");
-	fprintf(stderr, fmt, v);
-	fprintf(stderr, " (see --help)\n");
+	size_t i;
+
+	for (i = 0; s[i] && i < 64; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '\\' || ch == '\'')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\x%02x", ch);
+		else
+			fputc(ch, f);
+	}
+	if (s[i])
+		fputs("...", f);
+}
+
+/* "npu-run: WHAT 'VALUE': WHY (see --help)": status 2, bad arguments. */
+static int bad(const char *what, const char *value, const char *why)
+{
+	fprintf(stderr, "npu-run: %s", what);
+	if (value) {
+		fputs(" '", stderr);
+		put_escaped(stderr, value);
+		fputc('\'', stderr);
+	}
+	fprintf(stderr, "%s%s (see --help)\n", why ? ": " : "", why ? why : "");
 	return 2;
+}
+
+/* Decimal digits only: no sign, no blank, no base prefix. */
+static int digits(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s);
 }
 
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
+	errno = 0;
+	*out = digits(s) ? strtol(s, NULL, 10) : -1;
+	return !digits(s) || errno || *out < lo || *out > hi;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	errno = 0;
+	*out = digits(s) ? strtoull(s, NULL, 10) : 0;
+	return !digits(s) || errno;
+}
+
+/* A finite float, all of @s, in [lo, hi] (lo itself only when @lo_in). */
+static int parse_float(const char *s, float lo, int lo_in, float hi, float *out)
+{
 	char *end;
 
+	if (!*s || isspace((unsigned char)*s))
+		return 1;
 	errno = 0;
-	*out = strtol(s, &end, 10);
-	return errno || *end || end == s || *out < lo || *out > hi;
+	*out = strtof(s, &end);
+	return *end || errno || !isfinite(*out) || *out < lo || (!lo_in && *out == lo) ||
+	       *out > hi;
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -74,7 +129,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	char *end;
 	long v;
 	int c;
 
@@ -84,7 +138,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->steps = 64;
 	a->topp = 0.9f;
 	a->seed = 42;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	/* ":": getopt says nothing, each mistake gets one line of ours. */
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': a->model = optarg; break;
 		case 'k': a->tokenizer = optarg; break;
@@ -98,36 +153,38 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'v': a->verbose = 1; break;
 		case 'r': a->profile = 1; break;
 		case 'n':
-			if (parse_int(optarg, 1, 1 << 20, &v))
-				return bad("--steps '%s': want an integer >= 1", optarg);
+			if (parse_int(optarg, 1, MAX_STEPS, &v))
+				return bad("--steps", optarg, "want an integer in 1..1048576");
 			a->steps = (int)v;
 			break;
 		case 't':
-			a->temperature = strtof(optarg, &end);
-			if (*end || !(a->temperature >= 0 && a->temperature <= 100))
-				return bad("--temperature '%s': want 0..100", optarg);
+			if (parse_float(optarg, 0, 1, 100, &a->temperature))
+				return bad("--temperature", optarg, "want a number in 0..100");
 			break;
 		case 'P':
-			a->topp = strtof(optarg, &end);
-			if (*end || !(a->topp > 0 && a->topp <= 1))
-				return bad("--topp '%s': want (0, 1]", optarg);
+			if (parse_float(optarg, 0, 0, 1, &a->topp))
+				return bad("--topp", optarg, "want a number in (0, 1]");
 			break;
 		case 's':
-			errno = 0;
-			a->seed = strtoull(optarg, &end, 10);
-			if (errno || *end || end == optarg)
-				return bad("--seed '%s': want an unsigned integer", optarg);
+			if (parse_u64(optarg, &a->seed))
+				return bad("--seed", optarg, "want an integer in 0..18446744073709551615");
 			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case ':':
+			return bad(argv[optind - 1], NULL, "wants a value");
 		default:
-			usage(stderr);
-			return 2;
+			if (optopt) {	/* a short option, perhaps one of several in one word */
+				char o[3] = { '-', (char)optopt, 0 };
+
+				return bad("unrecognized option", o, NULL);
+			}
+			return bad("unrecognized or ambiguous option", argv[optind - 1], NULL);
 		}
 	}
 	if (optind < argc)
-		return bad("unexpected argument '%s'", argv[optind]);
+		return bad("unexpected argument", argv[optind], NULL);
 	if (!a->weights) {
 		a->bits = 0;	/* decided by the model file */
 	} else if (!strcmp(a->weights, "native")) {
@@ -139,17 +196,17 @@ static int parse_args(int argc, char **argv, struct args *a)
 		a->bits = 4;
 		a->group = atoi(a->weights + 3);
 	} else {
-		return bad("--weights '%s': want w8, w4g32, w4g64, w4g128 or native", a->weights);
+		return bad("--weights", a->weights, "want w8, w4g32, w4g64, w4g128 or native");
 	}
 	if (strcmp(a->device, "auto") && strcmp(a->device, "accel") && strcmp(a->device, "usb") &&
 	    strcmp(a->device, "cpu") && strcmp(a->device, "float"))
-		return bad("--device '%s': want auto, accel, usb, cpu or float", a->device);
+		return bad("--device", a->device, "want auto, accel, usb, cpu or float");
 	if (a->model && a->synthetic)
-		return bad("%s", "--model and --synthetic exclude each other");
+		return bad("--model and --synthetic exclude each other", NULL, NULL);
 	if (a->profile && !strcmp(a->device, "float"))
-		return bad("%s", "--profile times device ops: not with --device float");
+		return bad("--profile times device ops: not with --device float", NULL, NULL);
 	if (a->compare && !strcmp(a->device, "float"))
-		return bad("%s", "--compare compares a device with float: pick a device");
+		return bad("--compare compares a device with float: pick a device", NULL, NULL);
 	return 0;
 }
 
@@ -159,18 +216,32 @@ struct runner {
 	struct ref_engine *ref;
 };
 
-/* GGUF files start with their magic; llama2.c checkpoints with a dim. */
-static int is_gguf(const char *path)
+/*
+ * GGUF files start with their magic; llama2.c checkpoints with a dim.
+ * Only a regular file is read: a FIFO or a device would block or never
+ * end. A file that cannot be opened is left to the loader to report.
+ */
+static int model_kind(const char *path, int *gguf)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	char magic[4] = "";
-	size_t n = 0;
+	struct stat st;
+	ssize_t n = 0;
 
-	if (f) {
-		n = fread(magic, 1, 4, f);
-		fclose(f);
+	*gguf = 0;
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		fputs("npu-run: model: ", stderr);
+		put_escaped(stderr, path);
+		fputs(": not a regular file\n", stderr);
+		return 1;
 	}
-	return n == 4 && !memcmp(magic, "GGUF", 4);
+	n = read(fd, magic, 4);
+	close(fd);
+	*gguf = n == 4 && !memcmp(magic, "GGUF", 4);
+	return 0;
 }
 
 /* The device time of each op over the run, largest first. */
@@ -271,21 +342,60 @@ static int compare_seq(struct npu_engine *dev, struct ref_engine *ref, const int
 	return err;
 }
 
+/*
+ * Encode @text (@what: "the prompt" or "--text") into *@out, refusing it
+ * when it leaves fewer than @room of the @ctx positions: before encoding
+ * when its bytes alone prove that (a token stands for at most
+ * max_token_length of them, and BOS for none), else by its count.
+ */
+static int encode_fitting(const struct npu_tokenizer *tok, const char *what, const char *text,
+			  int ctx, int room, int32_t **out, int32_t *n)
+{
+	size_t bytes = strlen(text), per = tok->max_token_length > 0 ? tok->max_token_length : 1;
+	long long at_least = 1 + (long long)((bytes + per - 1) / per);
+	const char *none = room ? ": none left to generate" : "";
+	int ret;
+
+	*n = 0;
+	if (at_least + room > ctx) {
+		fprintf(stderr, "npu-run: %s is at least %lld tokens (%zu bytes), the context holds "
+			"%d%s\n", what, at_least, bytes, ctx, at_least > ctx ? "" : none);
+		return 1;
+	}
+	/* Room for the whole encoding (BOS, the dummy space, a token a byte): its true count. */
+	*out = calloc(bytes + 3 > (size_t)ctx + 1 ? bytes + 3 : (size_t)ctx + 1, sizeof(**out));
+	if (!*out) {
+		fprintf(stderr, "npu-run: %s: %s\n", what, npu_strerror(NPU_E_NOMEM));
+		return 1;
+	}
+	ret = npu_tokenizer_encode(tok, text, 1, *out, (int32_t)(bytes + 3), n);
+	if (ret) {
+		fprintf(stderr, "npu-run: encoding %s: %s\n", what, npu_strerror(ret));
+		return 1;
+	}
+	if (*n + room > ctx) {
+		fprintf(stderr, "npu-run: %s is %d tokens, the context holds %d%s\n", what, *n, ctx,
+			*n > ctx ? "" : none);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
-	struct npu_model m;
-	struct npu_tokenizer tok;
+	struct npu_model m = { 0 };
+	struct npu_tokenizer tok = { 0 };
 	struct npu_info info = { 0 };
 	struct runner run = { 0 };
 	npu_device *dev = NULL;
 	char err[256] = "";
-	int32_t *tokens = NULL, n_prompt = 0, n = 0, next, prev;
+	int32_t *tokens = NULL, *ttok = NULL, n_prompt = 0, n = 0, tn = 0, next, prev;
 	float *logits = NULL;
 	double t0, t_load, t_first = 0, t_prefill = 0, t_end;
 	struct compare_stats own = { 0 }, text = { 0 };
 	struct layer_cos lc = { 0 };
-	int first_divergence = -1, gguf, ret, i;
+	int first_divergence = -1, gguf = 0, ret, i, end, positions, status = 1;
 	char bb[2];
 	uint64_t rng;
 
@@ -293,7 +403,8 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret;
 	t0 = now_s();
-	gguf = a.model && is_gguf(a.model);
+	if (a.model && model_kind(a.model, &gguf))
+		return 1;
 	if (gguf)
 		ret = npu_model_load_gguf(a.model, &m, a.tokenizer ? NULL : &tok, err, sizeof(err));
 	else if (a.model)
@@ -303,37 +414,38 @@ int main(int argc, char **argv)
 					  sizeof(err));
 	if (ret) {
 		fprintf(stderr, "npu-run: model: %s\n", err[0] ? err : npu_strerror(ret));
-		return 1;
+		goto out;
 	}
 	if (a.tokenizer)
 		ret = npu_tokenizer_load(a.tokenizer, m.cfg.vocab_size, &tok, err, sizeof(err));
 	else if (!gguf)
 		ret = npu_tokenizer_bytes(m.cfg.vocab_size, &tok);
-	if (!ret && !a.bits) {
-		a.bits = m.native ? -1 : 8;
-		a.weights = m.native ? "native" : "w8";
-	} else if (!ret && a.bits < 0 && !m.native) {
-		fprintf(stderr, "npu-run: --weights native: the model has no quantized matrices\n");
-		npu_tokenizer_free(&tok);
-		npu_model_free(&m);
-		return 2;
-	}
 	if (ret) {
 		fprintf(stderr, "npu-run: tokenizer: %s\n", err[0] ? err : npu_strerror(ret));
-		npu_model_free(&m);
-		return 1;
+		goto out;
+	}
+	if (!a.bits) {
+		a.bits = m.native ? -1 : 8;
+		a.weights = m.native ? "native" : "w8";
+	} else if (a.bits < 0 && !m.native) {
+		fprintf(stderr, "npu-run: --weights native: the model has no quantized matrices\n");
+		status = 2;
+		goto out;
 	}
 	if (a.steps > m.cfg.seq_len)
 		a.steps = m.cfg.seq_len;
-	tokens = calloc((size_t)m.cfg.seq_len + 1, sizeof(*tokens));
+	if (encode_fitting(&tok, "the prompt", a.prompt, m.cfg.seq_len, 1, &tokens, &n_prompt))
+		goto out;
+	if (a.compare && a.text && encode_fitting(&tok, "--text", a.text, m.cfg.seq_len, 0, &ttok,
+						  &tn))
+		goto out;
+	/* The positions this run uses, all its caches hold: not the whole context. */
+	end = n_prompt + a.steps < m.cfg.seq_len ? n_prompt + a.steps : m.cfg.seq_len;
+	positions = tn > end ? tn : end;
 	logits = calloc((size_t)m.cfg.vocab_size, sizeof(*logits));
-	if (!tokens || !logits)
-		return 1;
-	ret = npu_tokenizer_encode(&tok, a.prompt, 1, tokens, m.cfg.seq_len, &n_prompt);
-	if (ret || n_prompt >= m.cfg.seq_len) {
-		fprintf(stderr, "npu-run: the prompt does not fit the model's %d positions\n",
-			m.cfg.seq_len);
-		return 1;
+	if (!logits) {
+		fprintf(stderr, "npu-run: %s\n", npu_strerror(NPU_E_NOMEM));
+		goto out;
 	}
 
 	if (strcmp(a.device, "float")) {
@@ -342,20 +454,20 @@ int main(int argc, char **argv)
 		ret = npu_open(a.device, &dev);
 		if (ret) {
 			fprintf(stderr, "npu-run: device '%s': %s\n", a.device, npu_strerror(ret));
-			return 1;
+			goto out;
 		}
 		npu_query(dev, &info);
-		ret = engine_create(dev, &m, &eo, &run.dev, err, sizeof(err));
+		ret = engine_create_n(dev, &m, &eo, positions, &run.dev, err, sizeof(err));
 		if (ret) {
 			fprintf(stderr, "npu-run: %s\n", err);
-			return 1;
+			goto out;
 		}
 	}
 	if (!run.dev || a.compare) {
-		ret = ref_create(&m, &run.ref);
+		ret = ref_create_n(&m, positions, &run.ref);
 		if (ret) {
 			fprintf(stderr, "npu-run: float reference: %s\n", npu_strerror(ret));
-			return 1;
+			goto out;
 		}
 	}
 	t_load = now_s() - t0;
@@ -371,7 +483,7 @@ int main(int argc, char **argv)
 			fputs(npu_tokenizer_piece(&tok, tokens[i - 1], tokens[i], bb), stdout);
 		fflush(stdout);
 	}
-	while (!ret && n < n_prompt + a.steps && n < m.cfg.seq_len) {
+	while (!ret && n < end) {
 		next = sample(logits, m.cfg.vocab_size, a.temperature, a.topp, &rng);
 		if (n == n_prompt)
 			t_first = now_s() - t0;
@@ -383,18 +495,18 @@ int main(int argc, char **argv)
 			fputs(npu_tokenizer_piece(&tok, prev, next, bb), stdout);
 			fflush(stdout);
 		}
-		if (n < n_prompt + a.steps && n < m.cfg.seq_len)
+		if (n < end)
 			ret = step(&run, &next, 1, n - 1, logits);
 	}
 	t_end = now_s() - t0;
 	if (ret) {
 		fprintf(stderr, "\nnpu-run: forward pass failed: %s\n", npu_strerror(ret));
-		return 1;
+		goto out;
 	}
 
 	if (a.compare) {
 		float *lr = malloc((size_t)m.cfg.vocab_size * sizeof(float));
-		int32_t *ftok = calloc((size_t)m.cfg.seq_len + 1, sizeof(*ftok)), fn = n_prompt;
+		int32_t *ftok = calloc((size_t)positions + 1, sizeof(*ftok)), fn = n_prompt;
 		struct ref_engine *ref2;
 
 		/* Teacher-forced on the device's own tokens. */
@@ -405,8 +517,12 @@ int main(int argc, char **argv)
 		}
 		ret = compare_seq(run.dev, run.ref, tokens, n, m.cfg.vocab_size, &own,
 				  lc.sum ? &lc : NULL);
+		if (!ret && (!lr || !ftok || (a.verbose && !lc.sum)))
+			ret = NPU_E_NOMEM;
 		/* The float model's own greedy text: where does it part from the device's? */
-		if (!ret && lr && ftok && !ref_create(&m, &ref2)) {
+		if (!ret)
+			ret = ref_create_n(&m, positions, &ref2);
+		if (!ret) {
 			memcpy(ftok, tokens, (size_t)n_prompt * sizeof(*ftok));
 			for (i = 0; i < n_prompt && !ret; i++)
 				ret = ref_forward(ref2, ftok[i], i, lr);
@@ -421,19 +537,13 @@ int main(int argc, char **argv)
 			}
 			ref_destroy(ref2);
 		}
-		if (!ret && a.text) {
-			int32_t tn = 0;
-
-			ret = npu_tokenizer_encode(&tok, a.text, 1, ftok, m.cfg.seq_len, &tn);
-			if (!ret)
-				ret = compare_seq(run.dev, run.ref, ftok, tn, m.cfg.vocab_size, &text,
-						  NULL);
-		}
+		if (!ret && a.text)
+			ret = compare_seq(run.dev, run.ref, ttok, tn, m.cfg.vocab_size, &text, NULL);
 		free(lr);
 		free(ftok);
 		if (ret) {
 			fprintf(stderr, "npu-run: compare: %s\n", npu_strerror(ret));
-			return 1;
+			goto out;
 		}
 	}
 
@@ -525,6 +635,8 @@ int main(int argc, char **argv)
 				print_profile(run.dev, 0);
 		}
 	}
+	status = 0;
+out:
 	engine_destroy(run.dev);
 	ref_destroy(run.ref);
 	if (dev)
@@ -532,7 +644,8 @@ int main(int argc, char **argv)
 	npu_tokenizer_free(&tok);
 	npu_model_free(&m);
 	free(tokens);
+	free(ttok);
 	free(logits);
 	free(lc.sum);
-	return 0;
+	return status;
 }

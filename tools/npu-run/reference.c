@@ -12,11 +12,17 @@
 
 struct ref_engine {
 	const struct npu_model *m;
+	int ctx;	/* positions the caches hold */
 	float *x, *xb, *xb2, *hb, *hb2, *q, *att, *kc, *vc;
 	float *trace;	/* [layers][dim] */
 };
 
 int ref_create(const struct npu_model *m, struct ref_engine **out)
+{
+	return ref_create_n(m, 0, out);
+}
+
+int ref_create_n(const struct npu_model *m, int positions, struct ref_engine **out)
 {
 	const struct npu_model_config *c = &m->cfg;
 	struct ref_engine *r = calloc(1, sizeof(*r));
@@ -25,15 +31,16 @@ int ref_create(const struct npu_model *m, struct ref_engine **out)
 	if (!r)
 		return NPU_E_NOMEM;
 	r->m = m;
+	r->ctx = positions > 0 && positions < c->seq_len ? positions : c->seq_len;
 	r->x = calloc((size_t)c->dim, sizeof(float));
 	r->xb = calloc((size_t)c->dim, sizeof(float));
 	r->xb2 = calloc((size_t)c->dim, sizeof(float));
 	r->hb = calloc((size_t)c->hidden_dim, sizeof(float));
 	r->hb2 = calloc((size_t)c->hidden_dim, sizeof(float));
 	r->q = calloc((size_t)c->dim, sizeof(float));
-	r->att = calloc((size_t)c->seq_len, sizeof(float));
-	r->kc = calloc((size_t)c->n_layers * c->seq_len * kv, sizeof(float));
-	r->vc = calloc((size_t)c->n_layers * c->seq_len * kv, sizeof(float));
+	r->att = calloc((size_t)r->ctx, sizeof(float));
+	r->kc = calloc((size_t)c->n_layers * r->ctx * kv, sizeof(float));
+	r->vc = calloc((size_t)c->n_layers * r->ctx * kv, sizeof(float));
 	r->trace = calloc((size_t)c->n_layers * c->dim, sizeof(float));
 	if (!r->x || !r->xb || !r->xb2 || !r->hb || !r->hb2 || !r->q || !r->att || !r->kc ||
 	    !r->vc || !r->trace) {
@@ -107,12 +114,12 @@ int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits)
 	int kv = d * c->n_kv_heads / c->n_heads, grp = c->n_heads / c->n_kv_heads;
 	int l, h, t, i;
 
-	if (token < 0 || token >= c->vocab_size || pos < 0 || pos >= c->seq_len)
+	if (token < 0 || token >= c->vocab_size || pos < 0 || pos >= r->ctx)
 		return NPU_E_RANGE;
 	memcpy(r->x, m->token_embedding + (size_t)token * d, (size_t)d * sizeof(float));
 	for (l = 0; l < c->n_layers; l++) {
-		float *kc = r->kc + ((size_t)l * c->seq_len) * kv;
-		float *vc = r->vc + ((size_t)l * c->seq_len) * kv;
+		float *kc = r->kc + ((size_t)l * r->ctx) * kv;
+		float *vc = r->vc + ((size_t)l * r->ctx) * kv;
 
 		rmsnorm(r->xb, r->x, m->rms_att + (size_t)l * d, d);
 		matvec(r->q, r->xb, m->wq + (size_t)l * d * d, d, d);

@@ -19,11 +19,19 @@ struct engine_opts {
 	int profile;		/* time every op on the device (engine_profile) */
 };
 
+/* On failure @err says why. */
 int engine_create(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
 		  struct npu_engine **out, char *err, size_t err_len);
 /*
+ * With KV caches of the @positions a run uses (0: seq_len). More than the
+ * device's attention can take is refused here, the limit named in @err.
+ */
+int engine_create_n(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
+		    int positions, struct npu_engine **out, char *err, size_t err_len);
+/*
  * Run @n tokens at positions @pos.. (a prefill when n > 1, the recorded
  * decode graph when n == 1); the logits of the last one into @logits.
+ * Positions past those the caches hold: NPU_E_RANGE.
  */
 int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, float *logits);
 uint64_t engine_device_bytes(const struct npu_engine *e);
@@ -41,6 +49,8 @@ void engine_destroy(struct npu_engine *e);
 struct ref_engine;
 
 int ref_create(const struct npu_model *m, struct ref_engine **out);
+/* With caches of @positions rows (0: seq_len); past them ref_forward gives NPU_E_RANGE. */
+int ref_create_n(const struct npu_model *m, int positions, struct ref_engine **out);
 int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits);
 /* Layer @l's output for the last token run. */
 const float *ref_trace(const struct ref_engine *r, int l);

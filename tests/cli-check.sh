@@ -1,0 +1,189 @@
+#!/bin/sh
+# npu-run's command line: every numeric option refuses what is not a
+# number in its range, non-regular files are refused rather than waited
+# on, a prompt longer than the context gets one clean line (fast), limits
+# of the device are named, and, in a sanitized build, no error exit leaks.
+# Each failure path must exit with its status (2 bad arguments, 1 a
+# model, tokenizer or device that fails) and one line on stderr.
+# Prints PASS/FAIL lines.
+# usage: cli-check.sh BUILD_DIR
+set -u
+dir=$1
+run=$dir/bin/npu-run
+models=${NPU_MODELS:-../shared/models}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export NPU_FW_IMAGE="$dir/firmware/npu_fw.bin"
+# A sanitized build's LeakSanitizer reports a leak at exit.
+export ASAN_OPTIONS=detect_leaks=1
+
+if [ ! -x "$run" ]; then
+	echo "FAIL cli_check: no $run"
+	exit 1
+fi
+
+# npu-run ARGS under a timeout: $rc, $tmp/out, $tmp/err.
+npu_run() {
+	timeout "${limit:-60}" "$run" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+# Why the last run is not a clean error exit with status $1 and one
+# stderr line matching the extended regex $2 (nothing when it is).
+why_not() {
+	if grep -q LeakSanitizer "$tmp/err"; then
+		echo "$(grep -m1 'SUMMARY: AddressSanitizer' "$tmp/err"), first: $(grep -m1 -A3 \
+			'leak of' "$tmp/err" | grep -m1 -v 'malloc\|calloc\|realloc\|leak of' | tr -s ' ')"
+	elif [ "$rc" -eq 124 ]; then
+		echo "still running after ${limit:-60} s"
+	elif [ "$rc" -ne "$1" ]; then
+		echo "exit status $rc, not $1: $(head -c 300 "$tmp/err")"
+	elif [ "$(grep -vc '^quantizing layer' "$tmp/err")" -ne 1 ]; then
+		echo "not one line on stderr: $(head -c 300 "$tmp/err")"
+	elif ! grep -Eq -- "$2" "$tmp/err"; then
+		echo "stderr '$(head -c 300 "$tmp/err")' does not match '$2'"
+	fi
+}
+
+result() {
+	if [ -z "$2" ]; then
+		echo "PASS $1"
+	else
+		echo "FAIL $1: $(printf '%s' "$2" | tr '\n' ' ')"
+	fi
+}
+
+# expect NAME STATUS REGEX ARGS...: one error path.
+expect() {
+	name=$1
+	status=$2
+	re=$3
+	shift 3
+	npu_run "$@"
+	result "$name" "$(why_not "$status" "$re")"
+}
+
+# expect_ok NAME ARGS...: a run that must succeed (and not leak).
+expect_ok() {
+	name=$1
+	shift
+	npu_run "$@"
+	if [ "$rc" -ne 0 ] || grep -q LeakSanitizer "$tmp/err"; then
+		result "$name" "exit status $rc: $(grep -v '^quantizing' "$tmp/err" | head -c 300)"
+	else
+		result "$name" ""
+	fi
+}
+
+# numbers OPTION GOOD BAD...: each BAD value refused naming the option and
+# the value, GOOD accepted.
+numbers() {
+	opt=$1
+	good=$2
+	shift 2
+	err=
+	for v in "$@"; do
+		npu_run --device float --steps 1 "--$opt" "$v"
+		w=$(why_not 2 "^npu-run: --$opt '")
+		[ -z "$w" ] && ! grep -qF -- "'$v'" "$tmp/err" && w="the value is not named"
+		[ -n "$w" ] && err="$err [--$opt '$v': $w]"
+	done
+	npu_run --device float --steps 1 "--$opt" "$good"
+	[ "$rc" -ne 0 ] && err="$err [--$opt '$good' refused: $(head -c 200 "$tmp/err")]"
+	result "cli_numbers_$opt" "$err"
+}
+
+# le32 N: N as 4 little-endian bytes.
+le32() {
+	# shellcheck disable=SC2059
+	printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 & 255)) $(($1 >> 8 & 255)) \
+		$(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"
+}
+
+# checkpoint FILE DIM HIDDEN LAYERS HEADS KV_HEADS VOCAB SEQ_LEN: a llama2.c
+# checkpoint whose every float is 0x3c3c3c3c (0.0115).
+checkpoint() {
+	f=$1 d=$2 h=$3 l=$4 nh=$5 nkv=$6 v=$7 s=$8
+	kv=$((d * nkv / nh))
+	floats=$((v * d + l * (2 * d + 2 * d * d + 2 * kv * d + 3 * h * d) + d + s * (d / nh)))
+	{
+		for x in "$d" "$h" "$l" "$nh" "$nkv" "$v" "$s"; do le32 "$x"; done
+		head -c $((4 * floats)) /dev/zero | tr '\000' '\074'
+	} >"$f"
+}
+
+echo "== npu-run's command line: $dir"
+
+# Numbers: empty, blank, trailing junk, out of range, signs, NaN and inf.
+numbers steps 1 '' ' 1' '1x' '0' '-1' '+1' '1048577' '99999999999999999999' '0x10'
+numbers seed 18446744073709551615 '' ' 1' '1x' '-1' '+1' '18446744073709551616' '1.5'
+numbers temperature 100 '' ' ' '1x' '-1' '100.5' 'nan' 'inf' '-inf' '1e999'
+numbers topp 1 '' ' ' '0' '-0.5' '1.5' 'nan' 'inf' '0.5x'
+
+# Arguments and names.
+expect cli_unknown_option 2 'unrecognized|unknown' --bogus
+expect cli_bad_device_name 2 "^npu-run: --device 'bogus'" --device bogus
+expect cli_bad_weights 2 "^npu-run: --weights 'w3'" --weights w3
+expect cli_stray_argument 2 "^npu-run: unexpected argument 'stray'" stray
+
+# Files: missing, malformed, not regular (a FIFO never written must not hang).
+limit=5
+mkfifo "$tmp/fifo"
+mkdir "$tmp/dir"
+expect cli_model_missing 1 '^npu-run: model: .*nonexistent' --model "$tmp/nonexistent"
+head -c 20 "$models/stories260K.bin" >"$tmp/short.bin"
+expect cli_model_malformed 1 '^npu-run: model: .*header' --model "$tmp/short.bin"
+expect cli_model_fifo 1 "^npu-run: model: .*fifo.*regular" --model "$tmp/fifo"
+expect cli_model_directory 1 "^npu-run: model: .*dir.*regular" --model "$tmp/dir"
+expect cli_tokenizer_missing 1 '^npu-run: tokenizer: .*nonexistent' \
+	--model "$models/stories260K.bin" --tokenizer "$tmp/nonexistent"
+checkpoint "$tmp/v600.bin" 8 8 1 2 2 600 16
+expect cli_tokenizer_other_vocab 1 '^npu-run: tokenizer: ' \
+	--model "$tmp/v600.bin" --tokenizer "$models/tok512.bin"
+# The loader's own check (libnpu/model/tokenizer.c), not npu-run's.
+expect cli_tokenizer_fifo 1 "^npu-run: tokenizer: .*fifo.*regular" \
+	--model "$models/stories260K.bin" --tokenizer "$tmp/fifo"
+limit=60
+expect cli_native_without_quantized 2 '^npu-run: --weights native' --weights native
+# No hardware here: accel and usb fail to open (or, where present, run).
+for d in accel usb; do
+	npu_run --device $d --steps 1
+	if [ "$rc" -eq 0 ]; then
+		result "cli_device_${d}_missing" "$(grep -m1 LeakSanitizer "$tmp/err")"
+	else
+		result "cli_device_${d}_missing" "$(why_not 1 "^npu-run: device '$d': ")"
+	fi
+done
+
+# The prompt: counted in tokens against the context; a long one refused
+# before it is encoded when no encoding could fit, and fast in any case.
+limit=10
+prompt=$(head -c 128000 /dev/zero | tr '\0' a)
+start=$(date +%s)
+expect cli_prompt_128k 1 '^npu-run: the prompt is at least [0-9]+ tokens .*the context holds 512' \
+	--model "$models/stories260K.bin" --tokenizer "$models/tok512.bin" --prompt "$prompt"
+echo "   (128000 bytes refused in $(($(date +%s) - start)) s)"
+# Synthetic tiny: byte tokens, no dummy space: 600 bytes are 1 + 600 tokens.
+expect cli_prompt_counted 1 '^npu-run: the prompt is 601 tokens, the context holds 512' \
+	--device float --prompt "$(head -c 600 /dev/zero | tr '\0' a)"
+# 600 bytes that are 152 tokens: bytes alone must not refuse it.
+expect_ok cli_prompt_long_but_fits --model "$models/stories260K.bin" --tokenizer \
+	"$models/tok512.bin" --device cpu --steps 1 --prompt "$(yes ' the' | head -150 | tr -d '\n')"
+# A context of 20000: the 128000 bytes are encoded (at least 18287
+# tokens could fit), then refused by their count.
+checkpoint "$tmp/ctx20k.bin" 8 8 1 2 2 512 20000
+expect cli_prompt_128k_encoded 1 '^npu-run: the prompt is [0-9]+ tokens, the context holds 20000' \
+	--model "$tmp/ctx20k.bin" --tokenizer "$models/tok512.bin" --device float --prompt \
+	"$(yes ' the' | head -32000 | tr -d '\n')"
+limit=60
+
+# The device's limits: a context of 2^20 runs the positions a run needs,
+# and a run that needs more than attention's scratch holds is refused up
+# front with the limit named; 250 layers (4,503 ops a step) run.
+checkpoint "$tmp/ctx1m.bin" 64 64 1 8 4 512 1048576
+expect_ok cli_context_1m_runs --model "$tmp/ctx1m.bin" --device cpu --steps 8
+expect cli_context_1m_needs_too_many 1 \
+	"^npu-run: .*needs [0-9]+ positions.*attention.* [0-9]+ positions" \
+	--model "$tmp/ctx1m.bin" --device cpu --steps 1000000
+checkpoint "$tmp/l250.bin" 16 16 250 2 2 260 32
+expect_ok cli_250_layers_run --model "$tmp/l250.bin" --device cpu --steps 4
