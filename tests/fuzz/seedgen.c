@@ -21,6 +21,7 @@
 
 #include "../../uapi/drm/npu_accel.h"
 #include "fuzz_cmdstream.h"
+#include "../gguf_build.h"
 
 #define A FUZZ_A_ADDR
 #define B FUZZ_B_ADDR
@@ -446,47 +447,11 @@ static void tokenizer(void)
 /* ---- GGUF models ------------------------------------------------------ */
 
 struct gg {
-	__u8 *p;
-	size_t n, cap;
+	struct gguf_build b;
 	/* The model tensors' data, to fill in each one's type. */
 	struct { uint64_t at, bytes; uint32_t type; } t[11];
 	int nt;
 };
-
-static void gg_put(struct gg *g, const void *src, size_t n)
-{
-	if (g->n + n > g->cap) {
-		g->cap = (g->n + n) * 2;
-		g->p = realloc(g->p, g->cap);
-		if (!g->p)
-			die("realloc");
-	}
-	memcpy(g->p + g->n, src, n);
-	g->n += n;
-}
-
-static void gg_u32(struct gg *g, uint32_t v) { gg_put(g, &v, 4); }
-static void gg_u64(struct gg *g, uint64_t v) { gg_put(g, &v, 8); }
-
-static void gg_str(struct gg *g, const char *s, size_t n)
-{
-	gg_u64(g, n);
-	gg_put(g, s, n);
-}
-
-static void gg_kv_u32(struct gg *g, const char *key, size_t key_len, uint32_t v)
-{
-	gg_str(g, key, key_len);
-	gg_u32(g, 4);	/* U32 */
-	gg_u32(g, v);
-}
-
-static void gg_kv_str(struct gg *g, const char *key, const char *v, size_t len)
-{
-	gg_str(g, key, strlen(key));
-	gg_u32(g, 8);	/* STRING */
-	gg_str(g, v, len);
-}
 
 #define GG_F32 0
 #define GG_Q4_0 2
@@ -521,11 +486,11 @@ static void gg_tokenizer(struct gg *g)
 {
 	int32_t i;
 
-	gg_kv_str(g, "tokenizer.ggml.model", "llama", 5);
-	gg_str(g, "tokenizer.ggml.tokens", 21);
-	gg_u32(g, 9);	/* ARRAY */
-	gg_u32(g, 8);	/* of STRING */
-	gg_u64(g, GG_VOCAB);
+	gguf_kv_str(&g->b, "tokenizer.ggml.model", "llama", 5);
+	gguf_str(&g->b, "tokenizer.ggml.tokens", 21);
+	gguf_u32(&g->b, 9);	/* ARRAY */
+	gguf_u32(&g->b, 8);	/* of STRING */
+	gguf_u64(&g->b, GG_VOCAB);
 	for (i = 0; i < GG_VOCAB; i++) {
 		char piece[16];
 
@@ -535,16 +500,16 @@ static void gg_tokenizer(struct gg *g)
 			snprintf(piece, sizeof(piece), "<0x%02X>", i - 3);
 		else
 			snprintf(piece, sizeof(piece), "%s", gg_words[i - 259]);
-		gg_str(g, piece, strlen(piece));
+		gguf_str(&g->b, piece, strlen(piece));
 	}
-	gg_str(g, "tokenizer.ggml.scores", 21);
-	gg_u32(g, 9);	/* ARRAY */
-	gg_u32(g, 6);	/* of F32 */
-	gg_u64(g, GG_VOCAB);
+	gguf_str(&g->b, "tokenizer.ggml.scores", 21);
+	gguf_u32(&g->b, 9);	/* ARRAY */
+	gguf_u32(&g->b, 6);	/* of F32 */
+	gguf_u64(&g->b, GG_VOCAB);
 	for (i = 0; i < GG_VOCAB; i++) {
 		float score = i < 259 ? 0.0f : -(float)(i - 259);
 
-		gg_put(g, &score, 4);
+		gguf_put(&g->b, &score, 4);
 	}
 }
 
@@ -559,13 +524,13 @@ static void gg_tensor(struct gg *g, const char *name, size_t len, uint64_t ne0, 
 {
 	uint64_t b = gg_bytes(type, ne0 * (ne1 ? ne1 : 1)), at = alias ? 0 : *off;
 
-	gg_str(g, name, len);
-	gg_u32(g, ne1 ? 2 : 1);
-	gg_u64(g, ne0);
+	gguf_str(&g->b, name, len);
+	gguf_u32(&g->b, ne1 ? 2 : 1);
+	gguf_u64(&g->b, ne0);
 	if (ne1)
-		gg_u64(g, ne1);
-	gg_u32(g, type);
-	gg_u64(g, at);
+		gguf_u64(&g->b, ne1);
+	gguf_u32(&g->b, type);
+	gguf_u64(&g->b, at);
 	if (g->nt < 11)
 		g->t[g->nt++] = (typeof(g->t[0])){ at, b, type };
 	if (at + b > *end)
@@ -600,24 +565,24 @@ static void gguf(const struct gguf_seed *sd)
 	char name[64];
 	__u8 *data;
 
-	gg_put(&g, "GGUF", 4);
-	gg_u32(&g, 3);
-	gg_u64(&g, sd->claim_tensors ? sd->claim_tensors : n_tensors);
-	gg_u64(&g, 11 + !!sd->dup_key + 2 * !!sd->odd_key + !!sd->text_len);
-	gg_kv_str(&g, "general.architecture", "llama", 5);
-	gg_kv_u32(&g, "llama.context_length", 20, 16);
-	gg_kv_u32(&g, "llama.embedding_length", 22, d);
-	gg_kv_u32(&g, "llama.block_count", 17, 1);
-	gg_kv_u32(&g, "llama.feed_forward_length", 25, h);
-	gg_kv_u32(&g, "llama.attention.head_count", 26, 2);
-	gg_kv_u32(&g, "tokenizer.ggml.bos_token_id", 27, 1);
-	gg_kv_u32(&g, "tokenizer.ggml.eos_token_id", 27, 2);
+	gguf_put(&g.b, "GGUF", 4);
+	gguf_u32(&g.b, 3);
+	gguf_u64(&g.b, sd->claim_tensors ? sd->claim_tensors : n_tensors);
+	gguf_u64(&g.b, 11 + !!sd->dup_key + 2 * !!sd->odd_key + !!sd->text_len);
+	gguf_kv_str(&g.b, "general.architecture", "llama", 5);
+	gguf_kv_u32(&g.b, "llama.context_length", 20, 16);
+	gguf_kv_u32(&g.b, "llama.embedding_length", 22, d);
+	gguf_kv_u32(&g.b, "llama.block_count", 17, 1);
+	gguf_kv_u32(&g.b, "llama.feed_forward_length", 25, h);
+	gguf_kv_u32(&g.b, "llama.attention.head_count", 26, 2);
+	gguf_kv_u32(&g.b, "tokenizer.ggml.bos_token_id", 27, 1);
+	gguf_kv_u32(&g.b, "tokenizer.ggml.eos_token_id", 27, 2);
 	gg_tokenizer(&g);
 	if (sd->dup_key)
-		gg_kv_u32(&g, "llama.block_count", 17, 1);
+		gguf_kv_u32(&g.b, "llama.block_count", 17, 1);
 	if (sd->odd_key) {
-		gg_kv_u32(&g, sd->odd_key, sd->odd_key_len, 0);
-		gg_kv_u32(&g, sd->odd_key, sd->odd_key_len, 1);
+		gguf_kv_u32(&g.b, sd->odd_key, sd->odd_key_len, 0);
+		gguf_kv_u32(&g.b, sd->odd_key, sd->odd_key_len, 1);
 	}
 	if (sd->text_len) {
 		char *text = malloc(sd->text_len);
@@ -634,7 +599,7 @@ static void gguf(const struct gguf_seed *sd)
 			memcpy(text + k, story, l);
 			k += l;
 		}
-		gg_kv_str(&g, "general.description", text, sd->text_len);
+		gguf_kv_str(&g.b, "general.description", text, sd->text_len);
 		free(text);
 	}
 	gg_tensor(&g, "token_embd.weight", 17, d, GG_VOCAB, sd->type, sd->alias, &off, &end);
@@ -657,17 +622,17 @@ static void gguf(const struct gguf_seed *sd)
 	data = calloc(1, (size_t)end + 32);
 	if (!data)
 		die("calloc");
-	gg_put(&g, data, (32 - g.n % 32) % 32);
+	gguf_put(&g.b, data, (32 - g.b.n % 32) % 32);
 	for (i = 0; i < (uint32_t)g.nt; i++)
 		gg_fill(data + g.t[i].at, g.t[i].bytes, g.t[i].type);
-	gg_put(&g, data, (size_t)end);
-	if (g.n > 65536) {
-		fprintf(stderr, "seedgen: %s is %zu bytes, over fuzz_model's 65536\n", sd->name, g.n);
+	gguf_put(&g.b, data, (size_t)end);
+	if (g.b.n > 65536) {
+		fprintf(stderr, "seedgen: %s is %zu bytes, over fuzz_model's 65536\n", sd->name, g.b.n);
 		exit(1);
 	}
-	write_file("fuzz_model", sd->name, g.p, g.n);
+	write_file("fuzz_model", sd->name, g.b.p, g.b.n);
 	free(data);
-	free(g.p);
+	free(g.b.p);
 }
 
 static void gguf_seeds(void)

@@ -24,6 +24,7 @@
 
 #include <npu/model.h>
 #include "testlib.h"
+#include "../gguf_build.h"
 
 static char dir[512];
 
@@ -45,62 +46,23 @@ static int remove_dir(void **state)
 	return system(cmd);
 }
 
-struct gb {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void gb_put(struct gb *b, const void *src, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2;
-		b->p = realloc(b->p, b->cap);
-		assert_non_null(b->p);
-	}
-	memcpy(b->p + b->n, src, n);
-	b->n += n;
-}
-
-static void gb_u32(struct gb *b, uint32_t v) { gb_put(b, &v, 4); }
-static void gb_u64(struct gb *b, uint64_t v) { gb_put(b, &v, 8); }
-
-static void gb_str(struct gb *b, const char *s, size_t n)
-{
-	gb_u64(b, n);
-	gb_put(b, s, n);
-}
-
-static void gb_kv_u32(struct gb *b, const char *key, size_t key_len, uint32_t v)
-{
-	gb_str(b, key, key_len);
-	gb_u32(b, 4);	/* GGUF_U32 */
-	gb_u32(b, v);
-}
-
-static void gb_kv_str(struct gb *b, const char *key, const char *v, size_t v_len)
-{
-	gb_str(b, key, strlen(key));
-	gb_u32(b, 8);	/* GGUF_STRING */
-	gb_str(b, v, v_len);
-}
-
 struct shape {
 	uint32_t dim, hidden, layers, heads, vocab;
 };
 
 /* The magic, version and counts, then @s's six llama keys (@n_kv counts them). */
-static void gb_header(struct gb *b, const struct shape *s, uint64_t n_tensors, uint64_t n_kv)
+static void gb_header(struct gguf_build *b, const struct shape *s, uint64_t n_tensors, uint64_t n_kv)
 {
-	gb_put(b, "GGUF", 4);
-	gb_u32(b, 3);
-	gb_u64(b, n_tensors);
-	gb_u64(b, n_kv);
-	gb_kv_str(b, "general.architecture", "llama", 5);
-	gb_kv_u32(b, "llama.context_length", 20, 32);
-	gb_kv_u32(b, "llama.embedding_length", 22, s->dim);
-	gb_kv_u32(b, "llama.block_count", 17, s->layers);
-	gb_kv_u32(b, "llama.feed_forward_length", 25, s->hidden);
-	gb_kv_u32(b, "llama.attention.head_count", 26, s->heads);
+	gguf_put(b, "GGUF", 4);
+	gguf_u32(b, 3);
+	gguf_u64(b, n_tensors);
+	gguf_u64(b, n_kv);
+	gguf_kv_str(b, "general.architecture", "llama", 5);
+	gguf_kv_u32(b, "llama.context_length", 20, 32);
+	gguf_kv_u32(b, "llama.embedding_length", 22, s->dim);
+	gguf_kv_u32(b, "llama.block_count", 17, s->layers);
+	gguf_kv_u32(b, "llama.feed_forward_length", 25, s->hidden);
+	gguf_kv_u32(b, "llama.attention.head_count", 26, s->heads);
 }
 
 static uint64_t tensor_bytes(uint32_t type, uint64_t n)
@@ -110,16 +72,16 @@ static uint64_t tensor_bytes(uint32_t type, uint64_t n)
 }
 
 /* One descriptor; returns the bytes its data takes. */
-static uint64_t gb_tensor(struct gb *b, const char *name, size_t name_len, uint64_t ne0,
+static uint64_t gb_tensor(struct gguf_build *b, const char *name, size_t name_len, uint64_t ne0,
 			  uint64_t ne1, uint32_t type, uint64_t offset)
 {
-	gb_str(b, name, name_len);
-	gb_u32(b, ne1 ? 2 : 1);
-	gb_u64(b, ne0);
+	gguf_str(b, name, name_len);
+	gguf_u32(b, ne1 ? 2 : 1);
+	gguf_u64(b, ne0);
 	if (ne1)
-		gb_u64(b, ne1);
-	gb_u32(b, type);
-	gb_u64(b, offset);
+		gguf_u64(b, ne1);
+	gguf_u32(b, type);
+	gguf_u64(b, offset);
 	return tensor_bytes(type, ne0 * (ne1 ? ne1 : 1));
 }
 
@@ -128,7 +90,7 @@ static uint64_t gb_tensor(struct gb *b, const char *name, size_t name_len, uint6
  * (norms F32), one after another, or all at offset 0 when @alias.
  * Returns the bytes of tensor data they need.
  */
-static uint64_t gb_model_tensors(struct gb *b, const struct shape *s, uint32_t type, int alias)
+static uint64_t gb_model_tensors(struct gguf_build *b, const struct shape *s, uint32_t type, int alias)
 {
 	uint64_t d = s->dim, h = s->hidden, off = 0, end = 0;
 	uint32_t l;
@@ -160,14 +122,14 @@ static uint64_t gb_model_tensors(struct gb *b, const struct shape *s, uint32_t t
 }
 
 /* Zeros to the 32-byte boundary, then @bytes of zero tensor data; written to @name. */
-static const char *gb_finish(struct gb *b, uint64_t bytes, const char *name)
+static const char *gb_finish(struct gguf_build *b, uint64_t bytes, const char *name)
 {
 	static char path[700];
 	uint8_t *zero = calloc(1, (size_t)bytes + 32);
 
 	assert_non_null(zero);
-	gb_put(b, zero, (32 - b->n % 32) % 32);
-	gb_put(b, zero, (size_t)bytes);
+	gguf_put(b, zero, (32 - b->n % 32) % 32);
+	gguf_put(b, zero, (size_t)bytes);
 	free(zero);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	t_write_file(path, b->p, b->n);
@@ -241,7 +203,7 @@ static int load_measured(const char *path, char *err, size_t err_len, long *grew
 static void aliased_tensors_refused(void **state)
 {
 	static const struct shape big = { 256, 256, 128, 8, 256 };
-	struct gb b = { 0 };
+	struct gguf_build b = { 0 };
 	char err[256];
 	const char *path;
 	uint64_t bytes;
@@ -294,7 +256,7 @@ static void allocation_bounded_by_file(void **state)
 
 	(void)state;
 	for (k = 0; k < 4; k++) {
-		struct gb b = { 0 };
+		struct gguf_build b = { 0 };
 		struct npu_model m;
 		char err[256] = "";
 		size_t bytes, i;
@@ -322,7 +284,7 @@ static void allocation_bounded_by_file(void **state)
 static void duplicate_keys_refused(void **state)
 {
 	static const char odd[] = "k\n\x1b[31m\"\\";
-	struct gb b = { 0 };
+	struct gguf_build b = { 0 };
 	struct npu_model m;
 	char err[256], *big = malloc(10000);
 	const char *path;
@@ -336,14 +298,14 @@ static void duplicate_keys_refused(void **state)
 		memset(&b, 0, sizeof(b));
 		gb_header(&b, &small, SMALL_TENSORS, 8);
 		if (pass == 0) {
-			gb_kv_u32(&b, "general.file_type", 17, 0);
-			gb_kv_u32(&b, "llama.block_count", 17, 1);	/* the same value again */
+			gguf_kv_u32(&b, "general.file_type", 17, 0);
+			gguf_kv_u32(&b, "llama.block_count", 17, 1);	/* the same value again */
 		} else if (pass == 1) {
-			gb_kv_u32(&b, odd, sizeof(odd) - 1, 0);
-			gb_kv_u32(&b, odd, sizeof(odd) - 1, 1);
+			gguf_kv_u32(&b, odd, sizeof(odd) - 1, 0);
+			gguf_kv_u32(&b, odd, sizeof(odd) - 1, 1);
 		} else {
-			gb_kv_u32(&b, big, 10000, 0);
-			gb_kv_u32(&b, big, 10000, 1);
+			gguf_kv_u32(&b, big, 10000, 0);
+			gguf_kv_u32(&b, big, 10000, 1);
 		}
 		bytes = gb_model_tensors(&b, &small, NPU_GGUF_F32, 0);
 		path = gb_finish(&b, bytes, "dupkey.gguf");
@@ -369,7 +331,7 @@ static void duplicate_keys_refused(void **state)
 static void errors_escaped(void **state)
 {
 	static const char esc[] = "\n\x1b[31m";
-	struct gb b = { 0 };
+	struct gguf_build b = { 0 };
 	struct npu_model m;
 	char err[256], *big = malloc(10240);
 	const char *path;
@@ -409,11 +371,11 @@ static void errors_escaped(void **state)
 	}
 	/* general.architecture's value. */
 	memset(&b, 0, sizeof(b));
-	gb_put(&b, "GGUF", 4);
-	gb_u32(&b, 3);
-	gb_u64(&b, 0);
-	gb_u64(&b, 1);
-	gb_kv_str(&b, "general.architecture", big, 10240);
+	gguf_put(&b, "GGUF", 4);
+	gguf_u32(&b, 3);
+	gguf_u64(&b, 0);
+	gguf_u64(&b, 1);
+	gguf_kv_str(&b, "general.architecture", big, 10240);
 	path = gb_finish(&b, 0, "arch.gguf");
 	assert_int_equal(npu_model_load_gguf(path, &m, NULL, err, sizeof(err)), NPU_E_FORMAT);
 	assert_one_safe_line(err, path);
@@ -429,7 +391,7 @@ static void many_tensors_fast(void **state)
 
 	(void)state;
 	for (dup = 0; dup < 2; dup++) {
-		struct gb b = { 0 };
+		struct gguf_build b = { 0 };
 		struct npu_model m;
 		struct timespec t0, t1;
 		char err[256] = "";
@@ -466,7 +428,7 @@ static void many_tensors_fast(void **state)
 /* The model keeps nothing of the file: truncating it after the load changes nothing. */
 static void file_truncated_after_load(void **state)
 {
-	struct gb b = { 0 };
+	struct gguf_build b = { 0 };
 	struct npu_model m;
 	char err[256] = "", line[1024];
 	const char *path;
@@ -524,7 +486,7 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
 /* Issue 20: the file cut between the size check and the tensor reads. */
 static void file_shrinks_after_size_check(void **state)
 {
-	struct gb b = { 0 };
+	struct gguf_build b = { 0 };
 	struct npu_model m;
 	char err[256] = "";
 	const char *path;
@@ -581,7 +543,7 @@ static void *shrink_loop(void *arg)
 static void file_shrinks_during_load(void **state)
 {
 	static const struct shape mid = { 128, 256, 4, 4, 512 };	/* 2.9 MB of F32 */
-	struct gb b = { 0 };
+	struct gguf_build b = { 0 };
 	const char *path;
 	pid_t pid;
 	int status;
@@ -688,19 +650,19 @@ static void counts_checked_against_file(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/counts.gguf", dir);
 	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		struct gb b = { 0 };
+		struct gguf_build b = { 0 };
 
-		gb_put(&b, "GGUF", 4);
-		gb_u32(&b, 3);
-		gb_u64(&b, cases[k].n_tensors);
-		gb_u64(&b, cases[k].n_kv);
+		gguf_put(&b, "GGUF", 4);
+		gguf_u32(&b, 3);
+		gguf_u64(&b, cases[k].n_tensors);
+		gguf_u64(&b, cases[k].n_kv);
 		if (k == 2) {
-			gb_str(&b, "tokenizer.ggml.tokens", 21);
-			gb_u32(&b, 9);	/* GGUF_ARRAY */
-			gb_u32(&b, 8);	/* of GGUF_STRING */
-			gb_u64(&b, 1 << 24);
+			gguf_str(&b, "tokenizer.ggml.tokens", 21);
+			gguf_u32(&b, 9);	/* GGUF_ARRAY */
+			gguf_u32(&b, 8);	/* of GGUF_STRING */
+			gguf_u64(&b, 1 << 24);
 		}
-		gb_u64(&b, 0);	/* 8 bytes more */
+		gguf_u64(&b, 0);	/* 8 bytes more */
 		t_write_file(path, b.p, b.n);
 		err[0] = 0;
 		assert_int_equal(npu_model_load_gguf(path, &m, NULL, err, sizeof(err)), NPU_E_FORMAT);
