@@ -118,8 +118,9 @@ static void bo_info_and_addresses(void **state)
  * turn all get one. Addresses grow until the end of the space, then wrap,
  * and a closed buffer's range waits in quarantine (the last 64 freed)
  * until no other room is left, so a job using a stale address faults
- * instead of reaching the newer buffer. (Addresses were never reused:
- * creation failed with ENOSPC at the 16th buffer.)
+ * instead of reaching the newer buffer. (The allocator used to hand out
+ * addresses upwards only, never again: in such a space the 16th buffer
+ * would have failed with ENOSPC.)
  */
 static void va_reuse(void **state)
 {
