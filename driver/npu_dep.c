@@ -13,6 +13,10 @@
 
 #include "npu_drv.h"
 
+/*
+ * Each proxy has a fence context of its own: drm_sched keeps one
+ * dependency per context (the latest), and a job's proxies are unordered.
+ */
 struct npu_dep {
 	struct dma_fence base;
 	spinlock_t lock;	/* the fence's */
@@ -73,9 +77,11 @@ static void npu_dep_cb(struct dma_fence *in, struct dma_fence_cb *cb)
  * @ndev: the device.
  * @in: the in-fence; its reference passes to the result.
  *
+ * The caller is inside drm_dev_enter(): unplug cancels the proxies only
+ * after every wrap has finished.
+ *
  * Return: @in itself when it has signalled, else a proxy that signals with
- * it or at unplug; ERR_PTR(-ENODEV) once the device is unplugged,
- * ERR_PTR(-ENOMEM).
+ * it or at unplug; ERR_PTR(-ENOMEM).
  */
 struct dma_fence *npu_dep_wrap(struct npu_device *ndev, struct dma_fence *in)
 {
@@ -84,36 +90,52 @@ struct dma_fence *npu_dep_wrap(struct npu_device *ndev, struct dma_fence *in)
 
 	if (dma_fence_is_signaled(in))
 		return in;
-	dep = npu_fail_alloc(ndev) ? NULL : kzalloc(sizeof(*dep), GFP_KERNEL);
+	dep = npu_fail_alloc(ndev) ? NULL : kzalloc(sizeof(*dep), GFP_KERNEL_ACCOUNT);
 	if (!dep) {
 		dma_fence_put(in);
 		return ERR_PTR(-ENOMEM);
 	}
 	spin_lock_init(&dep->lock);
-	dma_fence_init(&dep->base, &npu_dep_ops, &dep->lock, ndev->dep_context,
-		       atomic64_inc_return(&ndev->dep_seqno));
+	dma_fence_init(&dep->base, &npu_dep_ops, &dep->lock, dma_fence_context_alloc(1), 1);
 	dep->ndev = ndev;
 	dep->in = in;
+	INIT_LIST_HEAD(&dep->cb.node);
+	dma_fence_get(&dep->base);	/* the list's */
 
 	spin_lock_irqsave(&ndev->deps_lock, flags);
-	if (ndev->deps_closed) {
-		spin_unlock_irqrestore(&ndev->deps_lock, flags);
-		dma_fence_put(in);
-		dma_fence_put(&dep->base);
-		return ERR_PTR(-ENODEV);
-	}
 	list_add_tail(&dep->link, &ndev->deps);
 	spin_unlock_irqrestore(&ndev->deps_lock, flags);
 
-	dma_fence_get(&dep->base);	/* the list's */
 	if (dma_fence_add_callback(in, &dep->cb, npu_dep_cb))
 		npu_dep_cb(in, &dep->cb);	/* signalled meanwhile */
 	return &dep->base;
 }
 
 /**
+ * npu_dep_drop() - end a proxy whose job was never pushed (a failed SUBMIT)
+ * @fence: a dependency of the job; nothing is done unless it is a proxy.
+ *
+ * Signals it with -ECANCELED and lets go of the in-fence at once, rather
+ * than when the in-fence signals (which a client could put off forever,
+ * piling up proxies).
+ */
+void npu_dep_drop(struct dma_fence *fence)
+{
+	struct npu_dep *dep;
+
+	if (fence->ops != &npu_dep_ops)
+		return;
+	dep = container_of(fence, struct npu_dep, base);
+	if (npu_dep_unlink(dep)) {
+		dma_fence_remove_callback(dep->in, &dep->cb);
+		npu_dep_signal(dep, -ECANCELED);
+	}
+}
+
+/**
  * npu_deps_cancel() - signal every proxy with -ENODEV (unplug)
- * @ndev: the device, unplugged: no proxy is made from here on.
+ * @ndev: the device, unplugged: no SUBMIT is inside drm_dev_enter() any
+ *	more, so no proxy is made from here on.
  */
 void npu_deps_cancel(struct npu_device *ndev)
 {
@@ -121,7 +143,6 @@ void npu_deps_cancel(struct npu_device *ndev)
 	unsigned long flags;
 
 	spin_lock_irqsave(&ndev->deps_lock, flags);
-	ndev->deps_closed = true;
 	while ((dep = list_first_entry_or_null(&ndev->deps, struct npu_dep, link))) {
 		list_del_init(&dep->link);
 		spin_unlock_irqrestore(&ndev->deps_lock, flags);

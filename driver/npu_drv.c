@@ -189,7 +189,6 @@ static int npu_probe(struct platform_device *pdev)
 	init_waitqueue_head(&ndev->jobs_drained);
 	spin_lock_init(&ndev->deps_lock);
 	INIT_LIST_HEAD(&ndev->deps);
-	ndev->dep_context = dma_fence_context_alloc(1);
 	spin_lock_init(&ndev->inject_lock);
 	for (i = 0; i < ndev->n_cores; i++) {
 		ndev->cores[i].ndev = ndev;

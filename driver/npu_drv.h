@@ -165,11 +165,8 @@ struct npu_core {
  *	(debugfs "va_size", to test its reuse; NPU_VA_SIZE by default).
  * @jobs_in_flight: jobs pushed to a queue and not yet freed.
  * @jobs_drained: woken when @jobs_in_flight drops to zero.
- * @deps_lock: protects @deps and @deps_closed (taken in fence callbacks).
+ * @deps_lock: protects @deps (taken in fence callbacks).
  * @deps: proxies of in-fences still waited for (npu_dep.c).
- * @deps_closed: set at unplug: no more proxies.
- * @dep_context: dma_fence context of the proxies.
- * @dep_seqno: last seqno handed out on @dep_context.
  */
 struct npu_device {
 	struct drm_device drm;
@@ -191,11 +188,8 @@ struct npu_device {
 	u64 va_size;
 	atomic_t jobs_in_flight;
 	wait_queue_head_t jobs_drained;
-	spinlock_t deps_lock;	/* deps, deps_closed */
+	spinlock_t deps_lock;	/* deps */
 	struct list_head deps;
-	bool deps_closed;
-	u64 dep_context;
-	atomic64_t dep_seqno;
 };
 
 #define to_npu_device(d) container_of(d, struct npu_device, drm)
@@ -348,6 +342,7 @@ int npu_ioctl_wait(struct drm_device *dev, void *data, struct drm_file *file);
 
 /* npu_dep.c */
 struct dma_fence *npu_dep_wrap(struct npu_device *ndev, struct dma_fence *in);
+void npu_dep_drop(struct dma_fence *fence);
 void npu_deps_cancel(struct npu_device *ndev);
 
 /* npu_fw.c */

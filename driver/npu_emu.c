@@ -207,6 +207,17 @@ static void npu_emu_submit(struct npu_core *core, struct npu_job *job)
 	wake_up_all(&core->doorbell);	/* the doorbell */
 }
 
+/* Read under the lock: the core clears in_hw before busy, and run_job reads in_hw. */
+static bool npu_emu_idle(struct npu_core *core)
+{
+	bool idle;
+
+	spin_lock(&core->lock);
+	idle = !core->busy;
+	spin_unlock(&core->lock);
+	return idle;
+}
+
 /* The longest a reset has waited for its core to stop (debugfs "counters"). */
 static void npu_emu_note_stop(struct npu_device *ndev, u64 ns)
 {
@@ -233,11 +244,11 @@ static void npu_emu_reset(struct npu_core *core)
 	atomic_set(&core->abort, 1);
 	spin_unlock(&core->lock);
 	wake_up_all(&core->doorbell);
-	if (!wait_event_timeout(core->idle, !READ_ONCE(core->busy),
+	if (!wait_event_timeout(core->idle, npu_emu_idle(core),
 				msecs_to_jiffies(NPU_STOP_WARN_MS))) {
 		drm_err(&core->ndev->drm, "core %u: not stopped %u ms after a reset\n",
 			core->index, NPU_STOP_WARN_MS);
-		wait_event(core->idle, !READ_ONCE(core->busy));
+		wait_event(core->idle, npu_emu_idle(core));
 	}
 	npu_emu_note_stop(core->ndev, ktime_get_ns() - start);
 	atomic_set(&core->abort, 0);

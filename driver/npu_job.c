@@ -203,6 +203,8 @@ static struct dma_fence *npu_job_run(struct drm_sched_job *sched_job)
 	 */
 	if (READ_ONCE(job->completed) || READ_ONCE(job->in_hw))
 		return dma_fence_get(job->hw_fence);
+	/* A run cut off by a reset: its fence ends now, the job runs again. */
+	npu_hw_fence_discard(job->hw_fence, -ECANCELED);
 	/* Unplugged: the job is cancelled (unplug waits for this section). */
 	if (!drm_dev_enter(&core->ndev->drm, &idx))
 		return ERR_PTR(-ENODEV);
@@ -210,8 +212,6 @@ static struct dma_fence *npu_job_run(struct drm_sched_job *sched_job)
 	fence = npu_hw_fence_create(job, core);
 	if (IS_ERR(fence))
 		goto out;
-	/* A run cut off by a reset: its fence ends now, the job runs again. */
-	npu_hw_fence_discard(job->hw_fence, -ECANCELED);
 	dma_fence_put(job->hw_fence);
 	job->hw_fence = dma_fence_get(fence);
 	WRITE_ONCE(job->in_hw, true);
@@ -357,32 +357,45 @@ void npu_ctx_queues_fini(struct npu_ctx *ctx)
 
 /* ---- ioctls -------------------------------------------------------------- */
 
-/* The in-syncobjs' fences, each through a proxy unplug can cancel (npu_dep.c). */
+/*
+ * The in-syncobjs' fences, each through a proxy unplug can cancel
+ * (npu_dep.c). Called inside drm_dev_enter(); on failure the caller drops
+ * the proxies already added (npu_job_drop_deps).
+ */
 static int npu_job_add_in_syncobjs(struct npu_job *job, struct drm_file *file,
-				   const struct drm_npu_submit *args)
+				   const u32 *handles, u32 count)
 {
-	u32 handles[NPU_MAX_IN_SYNCOBJS];
 	struct dma_fence *fence;
 	u32 i;
 	int ret;
 
-	if (!args->in_syncobj_count)
-		return 0;
-	if (copy_from_user(handles, u64_to_user_ptr(args->in_syncobjs),
-			   args->in_syncobj_count * sizeof(u32)))
-		return -EFAULT;
-	for (i = 0; i < args->in_syncobj_count; i++) {
+	for (i = 0; i < count; i++) {
 		ret = drm_syncobj_find_fence(file, handles[i], 0, 0, &fence);
 		if (ret)
 			return ret;
 		fence = npu_dep_wrap(job->ctx->ndev, fence);
 		if (IS_ERR(fence))
 			return PTR_ERR(fence);
+		/* Consumed even on failure: keep it to drop the proxy then. */
+		dma_fence_get(fence);
 		ret = drm_sched_job_add_dependency(&job->base, fence);
+		if (ret)
+			npu_dep_drop(fence);
+		dma_fence_put(fence);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+/* A SUBMIT that failed after its in-fences were added: end their proxies now. */
+static void npu_job_drop_deps(struct npu_job *job)
+{
+	struct dma_fence *fence;
+	unsigned long index;
+
+	xa_for_each(&job->base.dependencies, index, fence)
+		npu_dep_drop(fence);
 }
 
 /* Look up the BOs: the command buffer first, then the list. */
@@ -418,6 +431,7 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 	struct npu_device *ndev = to_npu_device(dev);
 	struct npu_ctx *ctx = file->driver_priv;
 	struct drm_npu_submit *args = data;
+	u32 in_handles[NPU_MAX_IN_SYNCOBJS];
 	struct drm_syncobj *out_sync = NULL;
 	struct npu_job_record *rec;
 	struct npu_job *job;
@@ -474,12 +488,19 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 				 file->client_id);
 	if (ret)
 		goto err_put;
-	ret = npu_job_add_in_syncobjs(job, file, args);
-	if (ret)
+	/* Copied before drm_dev_enter(): a faulting copy must not hold up unplug. */
+	if (copy_from_user(in_handles, u64_to_user_ptr(args->in_syncobjs),
+			   args->in_syncobj_count * sizeof(u32))) {
+		ret = -EFAULT;
 		goto err_cleanup;
-
+	}
 	if (!drm_dev_enter(dev, &idx)) {
 		ret = -ENODEV;
+		goto err_cleanup;
+	}
+	ret = npu_job_add_in_syncobjs(job, file, in_handles, args->in_syncobj_count);
+	if (ret) {
+		drm_dev_exit(idx);
 		goto err_cleanup;
 	}
 	/* Arm and push as one step: jobs enter the entity in id order. */
@@ -518,6 +539,7 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 	return 0;
 
 err_cleanup:
+	npu_job_drop_deps(job);
 	drm_sched_job_cleanup(&job->base);
 err_put:
 	if (out_sync)

@@ -104,6 +104,9 @@ static int insert_node(struct npu_ctx *ctx, struct drm_mm_node *node, u64 size)
 {
 	int ret;
 
+	/* What can never fit leaves the quarantine alone. */
+	if (size > ctx->va_end - NPU_VA_START)
+		return -ENOSPC;
 	for (;;) {
 		ret = drm_mm_insert_node_in_range(&ctx->mm, node, size, PAGE_SIZE, 0,
 						  ctx->va_next, ctx->va_end, DRM_MM_INSERT_LOW);

@@ -67,8 +67,11 @@ for t in "$dir"/tests/test_*; do
 	# verifier, the firmware on its own, handles and addresses, the
 	# tokenizer); test_kernels and test_backends test each level in turn
 	# themselves.
-	test_abi | test_image | test_fw_stop | test_handles | test_tokenizer | test_kernels | \
-		test_backends) run "$t" ;;
+	test_abi | test_image | test_fw_stop | test_handles | test_tokenizer)
+		# Nothing for an emulated CPU to add (and qemu-x86_64 maps
+		# test_handles' 1 GiB buffers slowly).
+		[ -z "$wrap" ] && run "$t" ;;
+	test_kernels | test_backends) run "$t" ;;
 	# Every other suite runs work on the cpu backend: once per level.
 	*) for l in $levels; do run "$t" "$l"; done ;;
 	esac

@@ -205,8 +205,10 @@ struct npu_fw_norm {
  * @mem: address translation of the submitting context.
  * @scratch: core-local working memory, 8-byte aligned.
  * @scratch_size: bytes of @scratch; bounds the row sizes an op may use.
- * @should_stop: optional; polled before each op runs: nonzero stops the
- *	stream with DRM_NPU_STATUS_CANCELLED (a reset of the core).
+ * @should_stop: optional; polled before each op runs and inside long ops
+ *	(every FW_POLL_WORK of work of the firmware's own loops, and after
+ *	each call of a hook below, which may do a whole block of rows):
+ *	nonzero stops the stream with DRM_NPU_STATUS_CANCELLED (a reset).
  * @stop_ctx: passed back to @should_stop.
  * @matmul, @requant, @attention, @rescale, @silu, @add, @norm, @softmax: optional
  *	host implementations of the firmware's inner loops, each computing

@@ -260,11 +260,13 @@ static int changes_under_jobs(npu_device *dev)
 }
 
 /*
- * Caller holds dev->lock. Read range @w back into whichever mirror holds
- * it: whole pages from the device, of which only the range's bytes are
- * taken, so the host's own unsynced writes in those pages survive.
+ * Caller holds dev->lock. Read range @w, written by the job submitted
+ * after @idx others, back into whichever mirror holds it: whole pages from
+ * the device, of which only the range's bytes are taken, so the host's own
+ * unsynced writes in those pages survive. A buffer allocated after that
+ * job is skipped: the job wrote a freed buffer whose addresses it reuses.
  */
-static int pull(npu_device *dev, const struct npu_usb_range *w)
+static int pull(npu_device *dev, const struct npu_usb_range *w, uint64_t idx)
 {
 	struct usb *u = dev->priv;
 	uint32_t i;
@@ -275,7 +277,7 @@ static int pull(npu_device *dev, const struct npu_usb_range *w)
 		uint64_t span, lo, hi, p0, p1;
 		int err;
 
-		if (!s->live)
+		if (!s->live || b->born > idx)
 			continue;
 		span = b->pages * PAGE;
 		if (w->addr >= s->dev_addr + span || w->addr + w->len <= s->dev_addr)
@@ -336,6 +338,7 @@ static int retire(npu_device *dev, uint64_t seq, const struct npu_usb_done *d,
 {
 	struct usb *u = dev->priv;
 	struct result *r = &u->done[seq % RING];
+	uint64_t idx;
 	uint32_t i;
 	int err = NPU_OK;
 
@@ -344,11 +347,12 @@ static int retire(npu_device *dev, uint64_t seq, const struct npu_usb_done *d,
 	if (i == u->n_pend)
 		return NPU_OK;	/* another thread was first */
 	*owned = u->pend[i].owned;
+	idx = u->pend[i].idx;
 	/* Kept in submission order: reap() polls the oldest first. */
 	memmove(&u->pend[i], &u->pend[i + 1], (u->n_pend - i - 1) * sizeof(*u->pend));
 	u->n_pend--;
 	for (i = 0; i < d->n_writes && !err; i++)
-		err = pull(dev, &w[i]);
+		err = pull(dev, &w[i], idx);
 	r->seq = seq;
 	r->res.status = d->status;
 	r->res.op_index = d->op_index;

@@ -610,6 +610,9 @@ static void va_unquarantine(struct npu_swcore *c)
 /* Caller holds map_lock. Free addresses for @len bytes, in the order of the policy above. */
 static int va_take(struct npu_swcore *c, uint64_t len, uint64_t *addr)
 {
+	/* What can never fit leaves the quarantine alone. */
+	if (len > VA_END - VA_BASE)
+		return NPU_E_NOSPC;
 	for (;;) {
 		struct va_range *last;
 		size_t i;
