@@ -60,8 +60,9 @@ static int npu_debugfs_counters_show(struct seq_file *m, void *unused)
 /* The driver's live objects (all devices): a stress run must leave none. */
 static int npu_debugfs_objects_show(struct seq_file *m, void *unused)
 {
-	seq_printf(m, "contexts: %d\njobs: %d\nmappings: %d\n", atomic_read(&npu_live_ctxs),
-		   atomic_read(&npu_live_jobs), atomic_read(&npu_live_mappings));
+	seq_printf(m, "contexts: %d\njobs: %d\nmappings: %d\ndeps: %d\n",
+		   atomic_read(&npu_live_ctxs), atomic_read(&npu_live_jobs),
+		   atomic_read(&npu_live_mappings), atomic_read(&npu_live_deps));
 	return 0;
 }
 

@@ -36,9 +36,16 @@ static const char *npu_dep_timeline_name(struct dma_fence *fence)
 	return "in-fence";
 }
 
+static void npu_dep_release(struct dma_fence *fence)
+{
+	atomic_dec(&npu_live_deps);
+	dma_fence_free(fence);
+}
+
 static const struct dma_fence_ops npu_dep_ops = {
 	.get_driver_name = npu_dep_driver_name,
 	.get_timeline_name = npu_dep_timeline_name,
+	.release = npu_dep_release,
 };
 
 /* Signal the proxy: whoever took it off the device's list does this, once. */
@@ -95,6 +102,7 @@ struct dma_fence *npu_dep_wrap(struct npu_device *ndev, struct dma_fence *in)
 		dma_fence_put(in);
 		return ERR_PTR(-ENOMEM);
 	}
+	atomic_inc(&npu_live_deps);
 	spin_lock_init(&dep->lock);
 	dma_fence_init(&dep->base, &npu_dep_ops, &dep->lock, dma_fence_context_alloc(1), 1);
 	dep->ndev = ndev;

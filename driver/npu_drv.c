@@ -32,7 +32,7 @@ MODULE_PARM_DESC(job_timeout_ms, "Job timeout in milliseconds (default 2000)");
 
 static struct platform_device *npu_pdevs[NPU_MAX_DEVICES];
 
-atomic_t npu_live_ctxs, npu_live_jobs, npu_live_mappings;
+atomic_t npu_live_ctxs, npu_live_jobs, npu_live_mappings, npu_live_deps;
 
 static int npu_ioctl_get_caps(struct drm_device *dev, void *data, struct drm_file *file)
 {
@@ -311,10 +311,10 @@ static void __exit npu_exit(void)
 	platform_driver_unregister(&npu_platform_driver);
 	/* Every file is closed and every device gone: nothing may remain. */
 	if (atomic_read(&npu_live_ctxs) || atomic_read(&npu_live_jobs) ||
-	    atomic_read(&npu_live_mappings))
-		pr_err("npu: leak at unload: %d contexts, %d jobs, %d mappings\n",
+	    atomic_read(&npu_live_mappings) || atomic_read(&npu_live_deps))
+		pr_err("npu: leak at unload: %d contexts, %d jobs, %d mappings, %d in-fence proxies\n",
 		       atomic_read(&npu_live_ctxs), atomic_read(&npu_live_jobs),
-		       atomic_read(&npu_live_mappings));
+		       atomic_read(&npu_live_mappings), atomic_read(&npu_live_deps));
 }
 
 module_init(npu_init);

@@ -370,6 +370,6 @@ static inline bool npu_fail_alloc(struct npu_device *ndev)
 }
 
 /* Objects alive, checked to be zero at module unload (npu_drv.c). */
-extern atomic_t npu_live_ctxs, npu_live_jobs, npu_live_mappings;
+extern atomic_t npu_live_ctxs, npu_live_jobs, npu_live_mappings, npu_live_deps;
 
 #endif

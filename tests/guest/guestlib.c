@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/dma-buf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -198,4 +200,68 @@ void g_debugfs_write(int minor, const char *file, const char *value)
 void g_inject(int minor, const char *what)
 {
 	g_debugfs_write(minor, "fault_inject", what);
+}
+
+/* vgem's fence ioctls (include/uapi/drm/vgem_drm.h; not in libdrm's headers). */
+struct vgem_fence_attach {
+	uint32_t handle;
+	uint32_t flags;
+	uint32_t out_fence;
+	uint32_t pad;
+};
+
+struct vgem_fence_signal {
+	uint32_t fence;
+	uint32_t flags;
+};
+
+#define VGEM_FENCE_WRITE 0x1
+#define DRM_IOCTL_VGEM_FENCE_ATTACH DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct vgem_fence_attach)
+#define DRM_IOCTL_VGEM_FENCE_SIGNAL DRM_IOW(DRM_COMMAND_BASE + 0x2, struct vgem_fence_signal)
+
+int g_vgem_open(void)
+{
+	char path[32];
+	int fd = -1, i;
+
+	for (i = 0; fd < 0 && i < 8; i++) {
+		drmVersionPtr v;
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		v = fd >= 0 ? drmGetVersion(fd) : NULL;
+		if (!v || strcmp(v->name, "vgem")) {
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+		}
+		drmFreeVersion(v);
+	}
+	assert_true(fd >= 0);
+	return fd;
+}
+
+int g_vgem_fence(int vgem, uint32_t *fence)
+{
+	struct drm_mode_create_dumb dumb = { .width = 1024, .height = 1, .bpp = 32 };
+	struct vgem_fence_attach attach = { .flags = VGEM_FENCE_WRITE };
+	struct dma_buf_export_sync_file sync = { .flags = DMA_BUF_SYNC_READ };
+	int dmabuf;
+
+	assert_int_equal(drmIoctl(vgem, DRM_IOCTL_MODE_CREATE_DUMB, &dumb), 0);
+	attach.handle = dumb.handle;
+	assert_int_equal(drmIoctl(vgem, DRM_IOCTL_VGEM_FENCE_ATTACH, &attach), 0);
+	assert_int_equal(drmPrimeHandleToFD(vgem, dumb.handle, O_CLOEXEC, &dmabuf), 0);
+	assert_int_equal(ioctl(dmabuf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &sync), 0);
+	close(dmabuf);
+	if (fence)
+		*fence = attach.out_fence;
+	return sync.fd;
+}
+
+void g_vgem_signal(int vgem, uint32_t fence)
+{
+	struct vgem_fence_signal sig = { .fence = fence };
+
+	assert_int_equal(drmIoctl(vgem, DRM_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
 }

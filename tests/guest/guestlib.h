@@ -53,4 +53,13 @@ uint64_t g_client_id(int fd);
 /* Arm fault injection: "hang", "fail", "fault" or "none", [client id]. */
 void g_inject(int minor, const char *what);
 
+/* Another DRM driver's fences: vgem's (its card node, opened). */
+int g_vgem_open(void);
+/*
+ * A sync_file (fd) of a new vgem write fence that nobody signals but
+ * g_vgem_signal (or vgem's own 10 s timeout); its id in *@fence if wanted.
+ */
+int g_vgem_fence(int vgem, uint32_t *fence);
+void g_vgem_signal(int vgem, uint32_t fence);
+
 #endif

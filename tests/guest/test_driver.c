@@ -398,6 +398,90 @@ static uint32_t long_stream(int fd, struct g_bo *cmd, struct g_bo *buf)
 
 #define LONG_BUF (65536 + 2048 * 2048 + 8 * 8192)
 
+/* Two syncobjs of @fd holding new vgem fences (ids in @f): the in-fences of a job. */
+static void vgem_in_fences(int fd, int vgem, uint32_t sync[2], uint32_t f[2])
+{
+	int i, sf;
+
+	for (i = 0; i < 2; i++) {
+		sf = g_vgem_fence(vgem, &f[i]);
+		assert_int_equal(drmSyncobjCreate(fd, 0, &sync[i]), 0);
+		assert_int_equal(drmSyncobjImportSyncFile(fd, sync[i], sf), 0);
+		close(sf);
+	}
+}
+
+/*
+ * A job waits for every in-fence: two of another driver's, signalled
+ * last-first. (All proxies shared one fence context, and drm_sched keeps
+ * one dependency per context: the job ran once the later one signalled.)
+ */
+static void in_fences_all_waited(void **state)
+{
+	int fd = g_open(0), vgem = g_vgem_open();
+	struct g_bo cmd = g_bo_new(fd, 4096), buf = g_bo_new(fd, 8192);
+	struct drm_npu_op op = g_copy_op(buf.addr, buf.addr + 4096, 1, 512);
+	uint32_t n = g_stream(&cmd, &op, 1), sync[2], f[2];
+	struct drm_npu_wait w;
+	uint64_t id;
+
+	(void)state;
+	vgem_in_fences(fd, vgem, sync, f);
+	memset(buf.p, 7, 2048);
+	assert_int_equal(g_submit(fd, cmd.handle, n, 1, sync, 2, 0, &id), 0);
+	g_vgem_signal(vgem, f[1]);
+	/* Time enough for the copy to run, were it not waiting for f[0]. */
+	assert_int_equal(g_wait(fd, id, 300000000, &w), -ETIME);
+	assert_int_equal(((unsigned char *)buf.p)[4096], 0);
+	g_vgem_signal(vgem, f[0]);
+	assert_int_equal(g_wait(fd, id, -1, &w), 0);
+	assert_int_equal(w.status, DRM_NPU_STATUS_OK);
+	assert_memory_equal(buf.p, (char *)buf.p + 4096, 2048);
+	drmSyncobjDestroy(fd, sync[0]);
+	drmSyncobjDestroy(fd, sync[1]);
+	g_bo_del(fd, &cmd);
+	g_bo_del(fd, &buf);
+	close(fd);
+	close(vgem);
+}
+
+/*
+ * A SUBMIT that fails after taking its in-fences lets go of them at once:
+ * 100 SUBMITs with two unsignalled fences and a bad handle leave no proxy
+ * behind (debugfs objects "deps"). (Each left its proxies, holding the
+ * fences, until they signalled: a client could pile them up.)
+ */
+static void failed_submit_drops_in_fences(void **state)
+{
+	int fd = g_open(0), vgem = g_vgem_open();
+	struct g_bo cmd = g_bo_new(fd, 4096);
+	struct drm_npu_op nop = { .opcode = DRM_NPU_OP_NOP };
+	uint32_t n = g_stream(&cmd, &nop, 1), in[3], f[2];
+	long long deps = g_debugfs_value(0, "objects", "deps");
+	struct drm_npu_wait w;
+	uint64_t id;
+	int i;
+
+	(void)state;
+	vgem_in_fences(fd, vgem, in, f);
+	in[2] = 0xdead;		/* no such syncobj: the SUBMIT fails after the first two */
+	for (i = 0; i < 100; i++)
+		assert_int_equal(g_submit(fd, cmd.handle, n, 1, in, 3, 0, &id), -ENOENT);
+	assert_int_equal(g_debugfs_value(0, "objects", "deps"), deps);
+	/* With good handles only, the proxies live until the job has run. */
+	assert_int_equal(g_submit(fd, cmd.handle, n, 1, in, 2, 0, &id), 0);
+	assert_int_equal(g_debugfs_value(0, "objects", "deps"), deps + 2);
+	g_vgem_signal(vgem, f[0]);
+	g_vgem_signal(vgem, f[1]);
+	assert_int_equal(g_wait(fd, id, -1, &w), 0);
+	assert_int_equal(w.status, DRM_NPU_STATUS_OK);
+	drmSyncobjDestroy(fd, in[0]);
+	drmSyncobjDestroy(fd, in[1]);
+	g_bo_del(fd, &cmd);
+	close(fd);
+	close(vgem);
+}
+
 static void wait_timeout(void **state)
 {
 	int fd = g_open(0);
@@ -879,6 +963,8 @@ int main(void)
 		cmocka_unit_test(job_statuses),
 		cmocka_unit_test(isolation),
 		cmocka_unit_test(fence_chains),
+		cmocka_unit_test(in_fences_all_waited),
+		cmocka_unit_test(failed_submit_drops_in_fences),
 		cmocka_unit_test(wait_timeout),
 		cmocka_unit_test(concurrency),
 		cmocka_unit_test(hang_recovery),

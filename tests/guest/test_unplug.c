@@ -11,25 +11,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/dma-buf.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "guestlib.h"
-
-/* vgem's fence ioctl (include/uapi/drm/vgem_drm.h; not in libdrm's headers). */
-struct vgem_fence_attach {
-	uint32_t handle;
-	uint32_t flags;
-	uint32_t out_fence;
-	uint32_t pad;
-};
-
-#define VGEM_FENCE_WRITE 0x1
-#define DRM_IOCTL_VGEM_FENCE_ATTACH DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct vgem_fence_attach)
 
 /* The bound on an unbind with users: a reset's stop, then cancellations. */
 #define UNBIND_BOUND_NS 3000000000ll
@@ -41,38 +28,6 @@ static void unbind(const char *dev)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, dev, strlen(dev)), (ssize_t)strlen(dev));
 	close(fd);
-}
-
-/* A sync_file of a vgem write fence that nobody signals: vgem's own timeout aside. */
-static int vgem_unsignalled_fence(int *vgem)
-{
-	struct drm_mode_create_dumb dumb = { .width = 1024, .height = 1, .bpp = 32 };
-	struct vgem_fence_attach attach = { .flags = VGEM_FENCE_WRITE };
-	struct dma_buf_export_sync_file sync = { .flags = DMA_BUF_SYNC_READ };
-	char path[32];
-	int dmabuf, i;
-
-	for (*vgem = -1, i = 0; *vgem < 0 && i < 8; i++) {
-		drmVersionPtr v;
-
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		*vgem = open(path, O_RDWR | O_CLOEXEC);
-		v = *vgem >= 0 ? drmGetVersion(*vgem) : NULL;
-		if (!v || strcmp(v->name, "vgem")) {
-			if (*vgem >= 0)
-				close(*vgem);
-			*vgem = -1;
-		}
-		drmFreeVersion(v);
-	}
-	assert_true(*vgem >= 0);
-	assert_int_equal(drmIoctl(*vgem, DRM_IOCTL_MODE_CREATE_DUMB, &dumb), 0);
-	attach.handle = dumb.handle;
-	assert_int_equal(drmIoctl(*vgem, DRM_IOCTL_VGEM_FENCE_ATTACH, &attach), 0);
-	assert_int_equal(drmPrimeHandleToFD(*vgem, dumb.handle, O_CLOEXEC, &dmabuf), 0);
-	assert_int_equal(ioctl(dmabuf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &sync), 0);
-	close(dmabuf);
-	return sync.fd;
 }
 
 /* 512 x 65536 by 512 x 65536: 1.7e10 multiply-adds, about a minute under TCG. */
@@ -120,7 +75,8 @@ static void unplug_with_users(void **state)
 	assert_int_equal(g_submit(fd, lcmd.handle, long_op(&lcmd, &big), 1, NULL, 0, 0, &id), 0);
 	for (i = 0; i < 20; i++)
 		assert_int_equal(g_submit(fd, cmd.handle, n, i % 3, NULL, 0, 0, &id), 0);
-	sync_fd = vgem_unsignalled_fence(&vgem);
+	vgem = g_vgem_open();
+	sync_fd = g_vgem_fence(vgem, NULL);
 	assert_int_equal(drmSyncobjCreate(fd, 0, &fenced), 0);
 	assert_int_equal(drmSyncobjCreate(fd, 0, &chained), 0);
 	assert_int_equal(drmSyncobjImportSyncFile(fd, fenced, sync_fd), 0);
