@@ -1,8 +1,9 @@
 #!/bin/sh
 # npu-run's command line: every numeric option refuses what is not a
 # number in its range, non-regular files are refused rather than waited
-# on, a prompt longer than the context gets one clean line (fast), limits
-# of the device are named, and, in a sanitized build, no error exit leaks.
+# on (or opened at all), a prompt longer than the context gets one clean
+# line (fast), paths in errors are escaped, limits of the device are
+# named, and, in a sanitized build, no error exit leaks.
 # Each failure path must exit with its status (2 bad arguments, 1 a
 # model, tokenizer or device that fails) and one line on stderr.
 # Prints PASS/FAIL lines.
@@ -75,8 +76,23 @@ expect_ok() {
 	fi
 }
 
+# expect_safe NAME STATUS REGEX ARGS...: as expect, and the line is
+# printable ASCII only (a path with control bytes is escaped).
+expect_safe() {
+	name=$1
+	status=$2
+	re=$3
+	shift 3
+	npu_run "$@"
+	w=$(why_not "$status" "$re")
+	if [ -z "$w" ] && tr -d '\n' <"$tmp/err" | LC_ALL=C grep -q '[^ -~]'; then
+		w="a byte other than printable ASCII: $(od -An -c "$tmp/err" | head -3 | tr -s ' ')"
+	fi
+	result "$name" "$w"
+}
+
 # numbers OPTION GOOD BAD...: each BAD value refused naming the option and
-# the value, GOOD accepted.
+# the value, each of the blank-separated GOOD accepted.
 numbers() {
 	opt=$1
 	good=$2
@@ -88,8 +104,10 @@ numbers() {
 		[ -z "$w" ] && ! grep -qF -- "'$v'" "$tmp/err" && w="the value is not named"
 		[ -n "$w" ] && err="$err [--$opt '$v': $w]"
 	done
-	npu_run --device float --steps 1 "--$opt" "$good"
-	[ "$rc" -ne 0 ] && err="$err [--$opt '$good' refused: $(head -c 200 "$tmp/err")]"
+	for v in $good; do
+		npu_run --device float --steps 1 "--$opt" "$v"
+		[ "$rc" -ne 0 ] && err="$err [--$opt '$v' refused: $(head -c 200 "$tmp/err")]"
+	done
 	result "cli_numbers_$opt" "$err"
 }
 
@@ -114,17 +132,29 @@ checkpoint() {
 
 echo "== npu-run's command line: $dir"
 
-# Numbers: empty, blank, trailing junk, out of range, signs, NaN and inf.
+# Numbers: empty, blank, trailing junk, out of range, signs, NaN and inf,
+# hex; the range holds the value before it is rounded to float (1.00000001
+# is above 1), and values too small for a float are still numbers.
 numbers steps 1 '' ' 1' '1x' '0' '-1' '+1' '1048577' '99999999999999999999' '0x10'
 numbers seed 18446744073709551615 '' ' 1' '1x' '-1' '+1' '18446744073709551616' '1.5'
-numbers temperature 100 '' ' ' '1x' '-1' '100.5' 'nan' 'inf' '-inf' '1e999'
-numbers topp 1 '' ' ' '0' '-0.5' '1.5' 'nan' 'inf' '0.5x'
+numbers temperature '100 0 .5 1e-38 1e-40 1e-400' '' ' ' '1x' '-1' '-0' '+1' '100.5' \
+	'100.00001' 'nan' 'inf' '-inf' '1e999' '0x10' '0X1p0' '.' 'e5'
+numbers topp '1 .5 1e-50 1e-400' '' ' ' '0' '0e5' '-0.5' '+0.5' '1.5' '1.00000001' 'nan' \
+	'inf' '0.5x' '0x0.8'
 
 # Arguments and names.
 expect cli_unknown_option 2 'unrecognized|unknown' --bogus
 expect cli_bad_device_name 2 "^npu-run: --device 'bogus'" --device bogus
 expect cli_bad_weights 2 "^npu-run: --weights 'w3'" --weights w3
 expect cli_stray_argument 2 "^npu-run: unexpected argument 'stray'" stray
+# A value for an option that takes none: named as given, not as '-c'.
+err=
+for o in compare=1 help=x json=yes verbose=1 profile= comp=1; do
+	npu_run "--$o"
+	w=$(why_not 2 "^npu-run: option '--${o%%=*}[a-z]*' takes no value")
+	[ -n "$w" ] && err="$err [--$o: $w]"
+done
+result cli_option_takes_no_value "$err"
 
 # Files: missing, malformed, not regular (a FIFO never written must not hang).
 limit=5
@@ -143,7 +173,35 @@ expect cli_tokenizer_other_vocab 1 '^npu-run: tokenizer: ' \
 # The loader's own check (libnpu/model/tokenizer.c), not npu-run's.
 expect cli_tokenizer_fifo 1 "^npu-run: tokenizer: .*fifo.*regular" \
 	--model "$models/stories260K.bin" --tokenizer "$tmp/fifo"
+# Not opened at all (opening a device can act): a writer waiting in
+# open() on a FIFO is let through by any open for reading.
+mkfifo "$tmp/wfifo"
+(: >"$tmp/wfifo" && echo opened >"$tmp/wopened") 2>/dev/null &
+writer=$!
+sleep 1
+npu_run --model "$tmp/wfifo"
+npu_run --model "$models/stories260K.bin" --tokenizer "$tmp/wfifo"
+sleep 1
+if [ -e "$tmp/wopened" ]; then
+	result cli_fifo_not_opened "npu-run opened the FIFO: its writer's open() returned"
+else
+	result cli_fifo_not_opened ""
+fi
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
 limit=60
+
+# Paths in errors, from each loader: escaped, one line, cut after 256.
+odd=$(printf 'no\nsuch\033[31m')
+expect_safe cli_path_escaped_model 1 '^npu-run: model: .*/no\\x0asuch\\x1b\[31m: No such' \
+	--model "$tmp/$odd"
+expect_safe cli_path_escaped_tokenizer 1 '^npu-run: tokenizer: .*/no\\x0asuch\\x1b\[31m: ' \
+	--model "$models/stories260K.bin" --tokenizer "$tmp/$odd"
+printf 'GGUF\003\000\000\000' >"$tmp/$odd.gguf"
+expect_safe cli_path_escaped_gguf 1 '^npu-run: model: .*/no\\x0asuch\\x1b\[31m\.gguf: 8 bytes' \
+	--model "$tmp/$odd.gguf"
+long=$(head -c 300 /dev/zero | tr '\0' x)
+expect_safe cli_path_cut 1 '^npu-run: model: .{250,260}\.\.\.: ' --model "$tmp/$long$odd"
 expect cli_native_without_quantized 2 '^npu-run: --weights native' --weights native
 # No hardware here: accel and usb fail to open (or, where present, run).
 for d in accel usb; do
@@ -169,6 +227,19 @@ expect cli_prompt_counted 1 '^npu-run: the prompt is 601 tokens, the context hol
 # 600 bytes that are 152 tokens: bytes alone must not refuse it.
 expect_ok cli_prompt_long_but_fits --model "$models/stories260K.bin" --tokenizer \
 	"$models/tok512.bin" --device cpu --steps 1 --prompt "$(yes ' the' | head -150 | tr -d '\n')"
+# A tokenizer whose byte tokens have empty pieces: they merge into one
+# token of any length of text (40 bytes are BOS and one token): its
+# longest piece (1 byte) bounds nothing, bytes alone must not refuse them.
+{
+	le32 1
+	head -c $((259 * 8)) /dev/zero
+	le32 0
+	le32 1
+	printf a
+} >"$tmp/empty-bytes.tok"
+checkpoint "$tmp/v260.bin" 8 8 1 2 2 260 16
+expect_ok cli_prompt_empty_byte_pieces --model "$tmp/v260.bin" --tokenizer \
+	"$tmp/empty-bytes.tok" --device float --steps 1 --prompt "$(head -c 40 /dev/zero | tr '\0' b)"
 # A context of 20000: the 128000 bytes are encoded (at least 18287
 # tokens could fit), then refused by their count.
 checkpoint "$tmp/ctx20k.bin" 8 8 1 2 2 512 20000

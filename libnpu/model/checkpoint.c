@@ -31,23 +31,27 @@ void npu_model_error(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-const char *npu_model_quote(char out[NPU_QUOTE_LEN], const void *s, size_t n)
+/*
+ * @n bytes of @s escaped into @out: '\' and @quote (when not 0) after a
+ * '\', other than printable ASCII as \xNN, cut after @chars characters
+ * with "..." (@out holds @chars + 4). Returns the characters written.
+ */
+static size_t escape(char *out, size_t chars, const void *s, size_t n, char quote)
 {
 	const unsigned char *c = s;
-	size_t i, o = 1;
+	size_t i, o = 0;
 
-	out[0] = '"';
 	for (i = 0; i < n; i++) {
 		char e[8];
 		int el;
 
-		if (c[i] == '"' || c[i] == '\\')
+		if (c[i] == '\\' || (quote && c[i] == (unsigned char)quote))
 			el = snprintf(e, sizeof(e), "\\%c", c[i]);
 		else if (c[i] < 0x20 || c[i] >= 0x7f)
 			el = snprintf(e, sizeof(e), "\\x%02x", c[i]);
 		else
 			el = snprintf(e, sizeof(e), "%c", c[i]);
-		if (o - 1 + (size_t)el > NPU_QUOTE_CHARS) {
+		if (o + (size_t)el > chars) {
 			memcpy(out + o, "...", 3);
 			o += 3;
 			break;
@@ -55,29 +59,71 @@ const char *npu_model_quote(char out[NPU_QUOTE_LEN], const void *s, size_t n)
 		memcpy(out + o, e, (size_t)el);
 		o += (size_t)el;
 	}
+	out[o] = '\0';
+	return o;
+}
+
+const char *npu_model_quote(char out[NPU_QUOTE_LEN], const void *s, size_t n)
+{
+	size_t o = escape(out + 1, NPU_QUOTE_CHARS, s, n, '"') + 1;
+
+	out[0] = '"';
 	out[o++] = '"';
 	out[o] = '\0';
 	return out;
 }
 
+void npu_model_file_error(char *err, size_t len, const char *path, const char *fmt, ...)
+{
+	char p[NPU_PATH_CHARS + 4];
+	va_list ap;
+	size_t o;
+
+	if (!err || !len)
+		return;
+	escape(p, NPU_PATH_CHARS, path, strlen(path), 0);
+	snprintf(err, len, "%s: ", p);
+	o = strlen(err);
+	va_start(ap, fmt);
+	vsnprintf(err + o, len - o, fmt, ap);
+	va_end(ap);
+}
+
+/* Not a regular file: a FIFO or a device would block, or never end. */
+static int not_regular(const char *path, mode_t mode, char *err, size_t len)
+{
+	npu_model_file_error(err, len, path, "not a regular file (a %s)",
+			     S_ISFIFO(mode) ? "FIFO" : S_ISDIR(mode) ? "directory" :
+			     S_ISCHR(mode) || S_ISBLK(mode) ? "device" : "socket");
+	return NPU_E_FORMAT;
+}
+
 int npu_model_open(const char *path, uint64_t *size, char *err, size_t len)
 {
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
+	int fd;
 
+	/* Looked at before it is opened: opening a device can act (a tape rewinds). */
+	if (stat(path, &st)) {
+		npu_model_file_error(err, len, path, "%s", strerror(errno));
+		return NPU_E_IO;
+	}
+	if (!S_ISREG(st.st_mode))
+		return not_regular(path, st.st_mode, err, len);
+	/*
+	 * And again once open: it may have been replaced since. O_NONBLOCK:
+	 * opening a FIFO put there meanwhile must not wait for a writer.
+	 */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st)) {
-		npu_model_error(err, len, "%s: %s", path, strerror(errno));
+		npu_model_file_error(err, len, path, "%s", strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return NPU_E_IO;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		npu_model_error(err, len, "%s: not a regular file (a %s)", path,
-				S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ? "directory" :
-				S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "device" : "socket");
 		close(fd);
-		return NPU_E_FORMAT;
+		return not_regular(path, st.st_mode, err, len);
 	}
 	*size = (uint64_t)st.st_size;
 	return fd;
@@ -94,13 +140,14 @@ int npu_model_read(int fd, void *buf, size_t n, uint64_t off, const char *path, 
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			npu_model_error(err, len, "%s: reading byte %llu: %s", path,
-					(unsigned long long)off, strerror(errno));
+			npu_model_file_error(err, len, path, "reading byte %llu: %s",
+					     (unsigned long long)off, strerror(errno));
 			return NPU_E_IO;
 		}
 		if (!got) {
-			npu_model_error(err, len, "%s: the file ends at byte %llu: it shrank while read",
-					path, (unsigned long long)off);
+			npu_model_file_error(err, len, path,
+					     "the file ends at byte %llu: it shrank while read",
+					     (unsigned long long)off);
 			return NPU_E_IO;
 		}
 		p += got;
@@ -190,14 +237,16 @@ int npu_model_load(const char *path, struct npu_model *m, char *err, size_t len)
 	size_t n, i;
 	int fd, ret;
 
+	/* Zeroed first, and again on each failure: npu_model_free is then safe. */
+	if (m)
+		memset(m, 0, sizeof(*m));
 	if (!path || !m)
 		return NPU_E_INVAL;
-	memset(m, 0, sizeof(*m));
 	fd = npu_model_open(path, &size, err, len);
 	if (fd < 0)
 		return fd;
 	if (size < sizeof(hdr)) {
-		npu_model_error(err, len, "%s: shorter than the 28-byte header", path);
+		npu_model_file_error(err, len, path, "shorter than the 28-byte header");
 		close(fd);
 		return NPU_E_FORMAT;
 	}
@@ -217,19 +266,22 @@ int npu_model_load(const char *path, struct npu_model *m, char *err, size_t len)
 	ret = npu_model_check_config(&m->cfg, err, len);
 	if (ret) {
 		close(fd);
+		npu_model_free(m);
 		return ret;
 	}
 	n = npu_model_layout(m, 1);
 	if (size != sizeof(hdr) + n * sizeof(float)) {
-		npu_model_error(err, len,
-				"%s: %llu bytes, but the header's shapes need %zu (28 + 4 x %zu floats)",
-				path, (unsigned long long)size, sizeof(hdr) + n * sizeof(float), n);
+		npu_model_file_error(err, len, path,
+				     "%llu bytes, but the header's shapes need %zu (28 + 4 x %zu floats)",
+				     (unsigned long long)size, sizeof(hdr) + n * sizeof(float), n);
 		close(fd);
+		npu_model_free(m);
 		return NPU_E_FORMAT;
 	}
 	m->data = malloc(n * sizeof(float));
 	if (!m->data) {
 		close(fd);
+		npu_model_free(m);
 		return NPU_E_NOMEM;
 	}
 	ret = npu_model_read(fd, m->data, n * sizeof(float), sizeof(hdr), path, err, len);
@@ -242,8 +294,9 @@ int npu_model_load(const char *path, struct npu_model *m, char *err, size_t len)
 	npu_model_layout(m, 1);
 	for (i = 0; i < n; i++)
 		if (!isfinite(m->data[i]) || fabsf(m->data[i]) > 1e4f) {
-			npu_model_error(err, len, "%s: float %zu (byte offset %zu) is %g: not a weight",
-					path, i, 28 + 4 * i, (double)m->data[i]);
+			npu_model_file_error(err, len, path,
+					     "float %zu (byte offset %zu) is %g: not a weight", i,
+					     28 + 4 * i, (double)m->data[i]);
 			npu_model_free(m);
 			return NPU_E_FORMAT;
 		}

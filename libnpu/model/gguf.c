@@ -41,8 +41,8 @@ enum gguf_type {
 
 static int fail(struct gguf_reader *r, const char *what)
 {
-	npu_model_error(r->err, r->err_len, "%s: byte %llu: %s", r->path,
-			(unsigned long long)r->off, what);
+	npu_model_file_error(r->err, r->err_len, r->path, "byte %llu: %s",
+			     (unsigned long long)r->off, what);
 	return NPU_E_FORMAT;
 }
 
@@ -59,8 +59,9 @@ static int need(struct gguf_reader *r, uint64_t end)
 	want = want > r->size ? r->size : want;
 	p = realloc(r->p, want);
 	if (!p) {
-		npu_model_error(r->err, r->err_len, "%s: no memory for %llu bytes of metadata",
-				r->path, (unsigned long long)want);
+		npu_model_file_error(r->err, r->err_len, r->path,
+				     "no memory for %llu bytes of metadata",
+				     (unsigned long long)want);
 		return NPU_E_NOMEM;
 	}
 	r->p = p;
@@ -181,7 +182,7 @@ static int read_int(struct gguf_reader *r, uint32_t type, const char *key, int64
 
 	if (type >= GGUF_NTYPES || type == GGUF_F32 || type == GGUF_F64 || type == GGUF_BOOL ||
 	    type == GGUF_STRING || type == GGUF_ARRAY) {
-		npu_model_error(r->err, r->err_len, "%s: %s is not an integer", r->path, key);
+		npu_model_file_error(r->err, r->err_len, r->path, "%s is not an integer", key);
 		return NPU_E_FORMAT;
 	}
 	ret = take(r, &raw, scalar_size[type], key);
@@ -194,8 +195,8 @@ static int read_int(struct gguf_reader *r, uint32_t type, const char *key, int64
 	case GGUF_I64: *v = (int64_t)raw; break;
 	case GGUF_U64:
 		if (raw > INT64_MAX) {
-			npu_model_error(r->err, r->err_len, "%s: %s = %llu is too large", r->path, key,
-					(unsigned long long)raw);
+			npu_model_file_error(r->err, r->err_len, r->path, "%s = %llu is too large",
+					     key, (unsigned long long)raw);
 			return NPU_E_FORMAT;
 		}
 		*v = (int64_t)raw;
@@ -217,14 +218,14 @@ static int read_float(struct gguf_reader *r, uint32_t type, const char *key, dou
 	}
 	if (type == GGUF_F64)
 		return take(r, v, 8, key);
-	npu_model_error(r->err, r->err_len, "%s: %s is not a float", r->path, key);
+	npu_model_file_error(r->err, r->err_len, r->path, "%s is not a float", key);
 	return NPU_E_FORMAT;
 }
 
 static int read_string(struct gguf_reader *r, uint32_t type, const char *key, struct gguf_str *s)
 {
 	if (type != GGUF_STRING) {
-		npu_model_error(r->err, r->err_len, "%s: %s is not a string", r->path, key);
+		npu_model_file_error(r->err, r->err_len, r->path, "%s is not a string", key);
 		return NPU_E_FORMAT;
 	}
 	return take_str(r, s, key);
@@ -237,7 +238,7 @@ static int read_array(struct gguf_reader *r, uint32_t type, const char *key, uin
 	int ret;
 
 	if (type != GGUF_ARRAY) {
-		npu_model_error(r->err, r->err_len, "%s: %s is not an array", r->path, key);
+		npu_model_file_error(r->err, r->err_len, r->path, "%s is not an array", key);
 		return NPU_E_FORMAT;
 	}
 	start = r->off;
@@ -246,8 +247,8 @@ static int read_array(struct gguf_reader *r, uint32_t type, const char *key, uin
 	if (ret)
 		return ret;
 	if (a->type != want) {
-		npu_model_error(r->err, r->err_len, "%s: %s holds type %u, not %u", r->path, key,
-				a->type, want);
+		npu_model_file_error(r->err, r->err_len, r->path, "%s holds type %u, not %u", key,
+				     a->type, want);
 		return NPU_E_FORMAT;
 	}
 	a->at = r->off;
@@ -303,9 +304,9 @@ static int read_kv(struct gguf_reader *r, struct gguf_meta *g, struct gguf_str *
 	if (str_is(r, key, "general.alignment")) {
 		ret = read_int(r, type, "general.alignment", &align);
 		if (!ret && (align < 1 || align > 65536 || (align & (align - 1)))) {
-			npu_model_error(r->err, r->err_len,
-					"%s: general.alignment %lld is not a power of two up to 65536",
-					r->path, (long long)align);
+			npu_model_file_error(r->err, r->err_len, r->path,
+					     "general.alignment %lld is not a power of two up to 65536",
+					     (long long)align);
 			return NPU_E_FORMAT;
 		}
 		g->alignment = (uint64_t)align;
@@ -341,12 +342,20 @@ static int read_tensor_info(struct gguf_reader *r, struct gguf_tensor *t, uint64
 	}
 	for (; i < MAX_DIMS; i++)
 		t->ne[i] = 1;
+	/*
+	 * Quantized rows are whole blocks (as in ggml): other rows have no
+	 * size. Either way, the error comes once the tensor is looked for.
+	 */
 	switch (t->type) {
 	case NPU_GGUF_F32: t->bytes = n * 4; break;
 	case NPU_GGUF_F16: t->bytes = n * 2; break;
-	case NPU_GGUF_Q8_0: t->bytes = n / GGUF_QBLOCK * (2 + GGUF_QBLOCK); break;
-	case NPU_GGUF_Q4_0: t->bytes = n / GGUF_QBLOCK * (2 + GGUF_QBLOCK / 2); break;
-	default: t->bytes = 0; break;	/* named in the error once the tensor is looked for */
+	case NPU_GGUF_Q8_0:
+		t->bytes = t->ne[0] % GGUF_QBLOCK ? 0 : n / GGUF_QBLOCK * (2 + GGUF_QBLOCK);
+		break;
+	case NPU_GGUF_Q4_0:
+		t->bytes = t->ne[0] % GGUF_QBLOCK ? 0 : n / GGUF_QBLOCK * (2 + GGUF_QBLOCK / 2);
+		break;
+	default: t->bytes = 0; break;
 	}
 	return NPU_OK;
 }
@@ -385,8 +394,8 @@ int npu_gguf_tensor_error(struct gguf_loader *L, const char *name, size_t name_l
 	char msg[160], q[NPU_QUOTE_LEN];
 
 	snprintf(msg, sizeof(msg), fmt, (unsigned long long)a, (unsigned long long)b);
-	npu_model_error(L->r.err, L->r.err_len, "%s: tensor %s%s", L->r.path,
-			npu_model_quote(q, name, name_len), msg);
+	npu_model_file_error(L->r.err, L->r.err_len, L->r.path, "tensor %s%s",
+			     npu_model_quote(q, name, name_len), msg);
 	return NPU_E_FORMAT;
 }
 
@@ -410,8 +419,8 @@ static int check_keys(struct gguf_reader *r, const struct gguf_str *keys, uint64
 		v[i] = (struct gguf_name){ str_at(r, &keys[i]), keys[i].n, i };
 	dup = sort_names(v, n);
 	if (dup)
-		npu_model_error(r->err, r->err_len, "%s: metadata key %s appears twice", r->path,
-				npu_model_quote(q, dup->s, dup->n));
+		npu_model_file_error(r->err, r->err_len, r->path, "metadata key %s appears twice",
+				     npu_model_quote(q, dup->s, dup->n));
 	free(v);
 	return dup ? NPU_E_FORMAT : NPU_OK;
 }
@@ -466,12 +475,13 @@ static int place_tensors(struct gguf_loader *L)
 				last = b;
 			continue;
 		}
-		npu_model_error(r->err, r->err_len,
-				"%s: tensor %s: data (%llu bytes at offset %llu) overlaps tensor %s (%llu bytes at offset %llu)",
-				r->path, npu_model_quote(qb, str_at(r, &b->name), b->name.n),
-				(unsigned long long)b->bytes, (unsigned long long)b->offset,
-				npu_model_quote(qa, str_at(r, &last->name), last->name.n),
-				(unsigned long long)last->bytes, (unsigned long long)last->offset);
+		npu_model_file_error(r->err, r->err_len, r->path,
+				     "tensor %s: data (%llu bytes at offset %llu) overlaps tensor %s (%llu bytes at offset %llu)",
+				     npu_model_quote(qb, str_at(r, &b->name), b->name.n),
+				     (unsigned long long)b->bytes, (unsigned long long)b->offset,
+				     npu_model_quote(qa, str_at(r, &last->name), last->name.n),
+				     (unsigned long long)last->bytes,
+				     (unsigned long long)last->offset);
 		ret = NPU_E_FORMAT;
 	}
 	free(by_off);
@@ -495,14 +505,14 @@ static int check_config(struct gguf_loader *L)
 	if (!str_is(&L->r, &g->arch, "llama")) {
 		char q[NPU_QUOTE_LEN];
 
-		npu_model_error(err, len, "%s: general.architecture is %s, not llama", path,
-				npu_model_quote(q, str_at(&L->r, &g->arch), g->arch.n));
+		npu_model_file_error(err, len, path, "general.architecture is %s, not llama",
+				     npu_model_quote(q, str_at(&L->r, &g->arch), g->arch.n));
 		return NPU_E_FORMAT;
 	}
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (need[i].v < 1 || need[i].v > INT32_MAX) {
-			npu_model_error(err, len, "%s: %s is %s", path, need[i].key,
-					need[i].v == ABSENT ? "missing" : "out of range");
+			npu_model_file_error(err, len, path, "%s is %s", need[i].key,
+					     need[i].v == ABSENT ? "missing" : "out of range");
 			return NPU_E_FORMAT;
 		}
 	c->dim = (int32_t)g->dim;
@@ -513,7 +523,7 @@ static int check_config(struct gguf_loader *L)
 			g->kv_heads < 1 || g->kv_heads > INT32_MAX ? 0 : (int32_t)g->kv_heads;
 	c->seq_len = (int32_t)g->ctx;
 	if (g->tokens.count > INT32_MAX) {
-		npu_model_error(err, len, "%s: tokenizer.ggml.tokens is too long", path);
+		npu_model_file_error(err, len, path, "tokenizer.ggml.tokens is too long");
 		return NPU_E_FORMAT;
 	}
 	c->vocab_size = g->tokens.at ? (int32_t)g->tokens.count : 0;
@@ -526,25 +536,26 @@ static int check_config(struct gguf_loader *L)
 		char why[200];
 
 		snprintf(why, sizeof(why), "%s", err ? err : "");
-		npu_model_error(err, len, "%s: the llama.* metadata: %s", path, why);
+		npu_model_file_error(err, len, path, "the llama.* metadata: %s", why);
 		return NPU_E_FORMAT;
 	}
 	/* The NPU runner's RoPE and RMSNorm constants are llama2.c's. */
 	if (g->rope_dim != ABSENT && g->rope_dim != c->dim / c->n_heads) {
-		npu_model_error(err, len,
-				"%s: llama.rope.dimension_count %lld: only RoPE over the whole head (%d) is supported",
-				path, (long long)g->rope_dim, c->dim / c->n_heads);
+		npu_model_file_error(err, len, path,
+				     "llama.rope.dimension_count %lld: only RoPE over the whole head (%d) is supported",
+				     (long long)g->rope_dim, c->dim / c->n_heads);
 		return NPU_E_FORMAT;
 	}
 	if (g->has_rope_base && g->rope_base != 10000.0) {
-		npu_model_error(err, len, "%s: llama.rope.freq_base %g: only 10000 is supported", path,
-				g->rope_base);
+		npu_model_file_error(err, len, path,
+				     "llama.rope.freq_base %g: only 10000 is supported",
+				     g->rope_base);
 		return NPU_E_FORMAT;
 	}
 	if (g->has_eps && !(fabs(g->eps - 1e-5) <= 1e-9)) {
-		npu_model_error(err, len,
-				"%s: llama.attention.layer_norm_rms_epsilon %g: only 1e-5 is supported",
-				path, g->eps);
+		npu_model_file_error(err, len, path,
+				     "llama.attention.layer_norm_rms_epsilon %g: only 1e-5 is supported",
+				     g->eps);
 		return NPU_E_FORMAT;
 	}
 	return NPU_OK;
@@ -559,33 +570,34 @@ static int load_tokenizer(struct gguf_loader *L, struct npu_tokenizer *tk)
 	int ret = NPU_OK;
 
 	if (!g->tokens.at || !g->scores.at || g->scores.count != g->tokens.count) {
-		npu_model_error(r->err, r->err_len,
-				"%s: no tokenizer: tokenizer.ggml.tokens and .scores (equal length) are needed",
-				r->path);
+		npu_model_file_error(r->err, r->err_len, r->path,
+				     "no tokenizer: tokenizer.ggml.tokens and .scores (equal length) are needed");
 		return NPU_E_FORMAT;
 	}
 	if (!g->tok_model.at) {
-		npu_model_error(r->err, r->err_len, "%s: tokenizer.ggml.model is missing", r->path);
+		npu_model_file_error(r->err, r->err_len, r->path,
+				     "tokenizer.ggml.model is missing");
 		return NPU_E_FORMAT;
 	}
 	if (!str_is(r, &g->tok_model, "llama")) {
-		npu_model_error(r->err, r->err_len,
-				"%s: tokenizer.ggml.model is not llama (SentencePiece BPE)", r->path);
+		npu_model_file_error(r->err, r->err_len, r->path,
+				     "tokenizer.ggml.model is not llama (SentencePiece BPE)");
 		return NPU_E_FORMAT;
 	}
 	if ((g->bos != ABSENT && g->bos != 1) || (g->eos != ABSENT && g->eos != 2)) {
-		npu_model_error(r->err, r->err_len, "%s: tokenizer.ggml.%s_token_id is %lld: the runner uses %d",
-				r->path, g->bos != ABSENT && g->bos != 1 ? "bos" : "eos",
-				(long long)(g->bos != ABSENT && g->bos != 1 ? g->bos : g->eos),
-				g->bos != ABSENT && g->bos != 1 ? 1 : 2);
+		npu_model_file_error(r->err, r->err_len, r->path,
+				     "tokenizer.ggml.%s_token_id is %lld: the runner uses %d",
+				     g->bos != ABSENT && g->bos != 1 ? "bos" : "eos",
+				     (long long)(g->bos != ABSENT && g->bos != 1 ? g->bos : g->eos),
+				     g->bos != ABSENT && g->bos != 1 ? 1 : 2);
 		return NPU_E_FORMAT;
 	}
 	if (n < 259) {
-		npu_model_error(r->err, r->err_len, "%s: %d tokens: byte fallback needs 259", r->path, n);
+		npu_model_file_error(r->err, r->err_len, r->path,
+				     "%d tokens: byte fallback needs 259", n);
 		return NPU_E_FORMAT;
 	}
-	memset(tk, 0, sizeof(*tk));
-	tk->vocab_size = n;
+	tk->vocab_size = n;	/* *tk is zero: npu_model_load_gguf cleared it */
 	tk->pieces = calloc((size_t)n, sizeof(*tk->pieces));
 	tk->scores = calloc((size_t)n, sizeof(*tk->scores));
 	if (!tk->pieces || !tk->scores)
@@ -603,8 +615,9 @@ static int load_tokenizer(struct gguf_loader *L, struct npu_tokenizer *tk)
 			break;
 		p = str_at(r, &s);
 		if (s.n > 1024 || memchr(p, 0, s.n)) {
-			npu_model_error(r->err, r->err_len,
-					"%s: token %d is longer than 1024 bytes or holds a NUL", r->path, i);
+			npu_model_file_error(r->err, r->err_len, r->path,
+					     "token %d is longer than 1024 bytes or holds a NUL",
+					     i);
 			ret = NPU_E_FORMAT;
 			break;
 		}
@@ -626,8 +639,8 @@ static int load_tokenizer(struct gguf_loader *L, struct npu_tokenizer *tk)
 			tk->max_token_length = (int32_t)o;
 		memcpy(&tk->scores[i], r->p + g->scores.at + 4 * (size_t)i, 4);
 		if (!isfinite(tk->scores[i])) {
-			npu_model_error(r->err, r->err_len, "%s: token %d has a non-finite score", r->path,
-					i);
+			npu_model_file_error(r->err, r->err_len, r->path,
+					     "token %d has a non-finite score", i);
 			ret = NPU_E_FORMAT;
 		}
 	}
@@ -653,8 +666,8 @@ static int parse(struct gguf_loader *L, struct npu_tokenizer *tk)
 	if (memcmp(&magic, "GGUF", 4))
 		return fail(r, "not a GGUF file (no GGUF magic)");
 	if (version != 3) {
-		npu_model_error(r->err, r->err_len, "%s: GGUF version %u; this loader reads version 3",
-				r->path, version);
+		npu_model_file_error(r->err, r->err_len, r->path,
+				     "GGUF version %u; this loader reads version 3", version);
 		return NPU_E_FORMAT;
 	}
 	ret = take(r, &L->n_tensors, 8, "the tensor count");
@@ -712,15 +725,19 @@ int npu_model_load_gguf(const char *path, struct npu_model *m, struct npu_tokeni
 	uint64_t size;
 	int fd, ret;
 
+	/* Zeroed first: after any failure, npu_model_free and npu_tokenizer_free are safe. */
+	if (m)
+		memset(m, 0, sizeof(*m));
+	if (tk)
+		memset(tk, 0, sizeof(*tk));
 	if (!path || !m)
 		return NPU_E_INVAL;
-	memset(m, 0, sizeof(*m));
 	fd = npu_model_open(path, &size, err, err_len);
 	if (fd < 0)
 		return fd;
 	if (size < 24) {
-		npu_model_error(err, err_len, "%s: %llu bytes: shorter than a GGUF header", path,
-				(unsigned long long)size);
+		npu_model_file_error(err, err_len, path, "%llu bytes: shorter than a GGUF header",
+				     (unsigned long long)size);
 		close(fd);
 		return NPU_E_FORMAT;
 	}

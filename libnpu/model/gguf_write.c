@@ -281,7 +281,7 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 
 	o.f = fopen(path, "wb");
 	if (!o.f) {
-		npu_model_error(err, err_len, "%s: %s", path, strerror(errno));
+		npu_model_file_error(err, err_len, path, "%s", strerror(errno));
 		free(ts);
 		return NPU_E_IO;
 	}
@@ -336,7 +336,7 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 	if (fclose(o.f) && !o.err)
 		o.err = errno;
 	if (o.err) {
-		npu_model_error(err, err_len, "%s: %s", path, strerror(o.err));
+		npu_model_file_error(err, err_len, path, "%s", strerror(o.err));
 		remove(path);
 		return NPU_E_IO;
 	}

@@ -9,6 +9,15 @@
 NPU_HIDDEN void npu_model_error(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /*
+ * "PATH: " and the message, into @err: every loader error about a file
+ * says which file this way. The path is the caller's, and may hold any
+ * byte: printable ASCII as is, '\' as "\\", every other byte as \xNN, cut
+ * after NPU_PATH_CHARS characters with "...", so the error stays one line.
+ */
+#define NPU_PATH_CHARS 256
+NPU_HIDDEN void npu_model_file_error(char *err, size_t len, const char *path,
+				      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
  * Bytes from a file, for an error message: in double quotes, printable
  * ASCII as is, '"' and '\' escaped with '\', every other byte as \xNN,
  * cut after NPU_QUOTE_CHARS characters with "...". Returns @out.

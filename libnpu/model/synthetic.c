@@ -60,7 +60,10 @@ int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, c
 		if (!strcmp(shape, shapes[i].name))
 			break;
 	if (i == sizeof(shapes) / sizeof(shapes[0])) {
-		npu_model_error(err, len, "unknown synthetic shape '%s' (tiny, 15m, 110m, 1b)", shape);
+		char q[NPU_QUOTE_LEN];
+
+		npu_model_error(err, len, "unknown synthetic shape %s (tiny, 15m, 110m, 1b)",
+				npu_model_quote(q, shape, strlen(shape)));
 		return NPU_E_INVAL;
 	}
 	m->cfg = shapes[i].c;

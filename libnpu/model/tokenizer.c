@@ -7,12 +7,10 @@
  * of equally good ones, until none merges.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model_internal.h"
@@ -66,14 +64,15 @@ static int open_tokenizer(const char *path, int32_t vocab_size, FILE **f, char *
 	if (fd < 0)
 		return fd;
 	if (size < 4 + 8 * (uint64_t)vocab_size) {
-		npu_model_error(err, len, "%s: %llu bytes cannot hold %d tokens of 8 bytes or more",
-				path, (unsigned long long)size, vocab_size);
+		npu_model_file_error(err, len, path,
+				     "%llu bytes cannot hold %d tokens of 8 bytes or more",
+				     (unsigned long long)size, vocab_size);
 		close(fd);
 		return NPU_E_FORMAT;
 	}
 	*f = fdopen(fd, "rb");
 	if (!*f) {
-		npu_model_error(err, len, "%s: %s", path, strerror(errno));
+		npu_model_file_error(err, len, path, "%s", strerror(errno));
 		close(fd);
 		return NPU_E_IO;
 	}
@@ -87,6 +86,9 @@ int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenize
 	int32_t i;
 	int ret;
 
+	/* Zeroed first, so that npu_tokenizer_free is safe after any failure. */
+	if (t)
+		memset(t, 0, sizeof(*t));
 	if (!path || !t)
 		return NPU_E_INVAL;
 	/* Encoding falls back to the byte tokens 3..258: they must exist. */
@@ -95,15 +97,15 @@ int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenize
 				vocab_size, MAX_VOCAB);
 		return NPU_E_FORMAT;
 	}
-	memset(t, 0, sizeof(*t));
 	ret = open_tokenizer(path, vocab_size, &f, err, len);
 	if (ret)
 		return ret;
 	t->vocab_size = vocab_size;
 	if (fread(&t->max_token_length, 4, 1, f) != 1 || t->max_token_length < 1 ||
 	    t->max_token_length > 1024) {
-		npu_model_error(err, len, "%s: max_token_length missing or outside 1..1024", path);
+		npu_model_file_error(err, len, path, "max_token_length missing or outside 1..1024");
 		fclose(f);
+		npu_tokenizer_free(t);
 		return NPU_E_FORMAT;
 	}
 	t->pieces = calloc((size_t)vocab_size, sizeof(*t->pieces));
@@ -117,30 +119,32 @@ int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenize
 		int32_t n;
 
 		if (fread(&t->scores[i], 4, 1, f) != 1 || fread(&n, 4, 1, f) != 1) {
-			npu_model_error(err, len, "%s: truncated at token %d of %d", path, i,
-					vocab_size);
+			npu_model_file_error(err, len, path, "truncated at token %d of %d", i,
+					     vocab_size);
 			ret = NPU_E_FORMAT;
 		} else if (!isfinite(t->scores[i])) {
-			npu_model_error(err, len, "%s: token %d has a non-finite score", path, i);
+			npu_model_file_error(err, len, path, "token %d has a non-finite score", i);
 			ret = NPU_E_FORMAT;
 		} else if (n < 0 || n > t->max_token_length) {
-			npu_model_error(err, len, "%s: token %d has length %d outside 0..%d", path, i,
-					n, t->max_token_length);
+			npu_model_file_error(err, len, path, "token %d has length %d outside 0..%d",
+					     i, n, t->max_token_length);
 			ret = NPU_E_FORMAT;
 		} else if (!(t->pieces[i] = calloc((size_t)n + 1, 1))) {
 			ret = NPU_E_NOMEM;
 		} else if (fread(t->pieces[i], 1, (size_t)n, f) != (size_t)n) {
-			npu_model_error(err, len, "%s: truncated in the bytes of token %d", path, i);
+			npu_model_file_error(err, len, path, "truncated in the bytes of token %d",
+					     i);
 			ret = NPU_E_FORMAT;
 		} else if (memchr(t->pieces[i], 0, (size_t)n)) {
 			/* Pieces are C strings: a NUL would cut the piece short. */
-			npu_model_error(err, len, "%s: token %d holds a NUL byte", path, i);
+			npu_model_file_error(err, len, path, "token %d holds a NUL byte", i);
 			ret = NPU_E_FORMAT;
 		}
 	}
 	if (!ret && fgetc(f) != EOF) {
-		npu_model_error(err, len, "%s: bytes left after %d tokens: not this model's tokenizer",
-				path, vocab_size);
+		npu_model_file_error(err, len, path,
+				     "bytes left after %d tokens: not this model's tokenizer",
+				     vocab_size);
 		ret = NPU_E_FORMAT;
 	}
 	fclose(f);
@@ -155,9 +159,10 @@ int npu_tokenizer_bytes(int32_t vocab_size, struct npu_tokenizer *t)
 {
 	int32_t i;
 
+	if (t)
+		memset(t, 0, sizeof(*t));
 	if (!t || vocab_size < 259 || vocab_size > MAX_VOCAB)
 		return NPU_E_INVAL;
-	memset(t, 0, sizeof(*t));
 	t->vocab_size = vocab_size;
 	t->max_token_length = 6;
 	t->pieces = calloc((size_t)vocab_size, sizeof(*t->pieces));
@@ -327,8 +332,11 @@ int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bo
 	if (!t || !text || !tokens || !n || max < 1)
 		return NPU_E_INVAL;
 	tl = strlen(text);
-	/* A symbol per byte at most, with BOS and the space, indexed by int32_t. */
-	if (tl > INT32_MAX - 2)
+	/*
+	 * A symbol per byte at most, with BOS and the space, indexed by
+	 * int32_t; and the heap's size below must not wrap (32-bit size_t).
+	 */
+	if (tl > INT32_MAX - 2 || tl > SIZE_MAX / (2 * sizeof(struct merge)) - 2)
 		return NPU_E_INVAL;
 	/*
 	 * Every code point (or byte) first, then the merges: @max bounds the

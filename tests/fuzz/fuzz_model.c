@@ -10,7 +10,8 @@
  * model's tensors lie inside its one allocation; the tokenizer encodes a
  * fixed text and every token turns back into a piece, then encodes the
  * input itself as a prompt (up to 64 KiB) whose tokens must spell it.
- * Every error is one line of printable ASCII.
+ * Every error is one line of printable ASCII, and a failed load leaves
+ * the tokenizer zeroed (it starts as garbage).
  * NPU_FUZZ_VERBOSE=1 prints what each loader said.
  */
 #define _GNU_SOURCE
@@ -275,14 +276,15 @@ static void load_tokenizer(int32_t vocab)
 	int ret;
 
 	err[0] = '\0';
+	memset(&t, 0xa5, sizeof(t));
 	ret = npu_tokenizer_load(path, vocab, &t, err, sizeof(err));
 	if (verbose)
 		fprintf(stderr, "tokenizer (vocab %d): %d %s\n", vocab, ret, err);
 	if (ret == NPU_OK) {
 		use_tokenizer(&t, vocab);
 		npu_tokenizer_free(&t);
-	} else if (t.pieces || t.scores || t.sorted) {
-		fail("npu_tokenizer_load failed but left memory allocated");
+	} else if (t.pieces || t.scores || t.sorted || t.vocab_size || t.max_token_length) {
+		fail("npu_tokenizer_load failed but did not zero the tokenizer");
 	}
 	check_error(err, sizeof(err));
 }
@@ -322,6 +324,7 @@ static void load_gguf(void)
 	int ret;
 
 	err[0] = '\0';
+	memset(&t, 0xa5, sizeof(t));
 	ret = npu_model_load_gguf(path, &m, &t, err, sizeof(err));
 	if (verbose)
 		fprintf(stderr, "gguf: %d %s\n", ret, err);
@@ -333,6 +336,8 @@ static void load_gguf(void)
 		npu_model_free(&m);
 	} else if (m.data || m.native) {
 		fail("npu_model_load_gguf failed but left memory allocated");
+	} else if (t.pieces || t.scores || t.sorted || t.vocab_size || t.max_token_length) {
+		fail("npu_model_load_gguf failed but did not zero the tokenizer");
 	}
 	check_error(err, sizeof(err));
 }

@@ -4,7 +4,8 @@
  * the loader allocate (tensors sharing bytes, counts past the file's end),
  * keys and tensor names given twice, names that reach an error (escaped
  * and cut to one short line), 65,536 tensors in milliseconds, a file that
- * shrinks while it loads or after, and paths that are not regular files.
+ * shrinks while it loads or after, paths that are not regular files, and
+ * quantized tensors of shapes that have no blocks (their cause named).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -672,6 +673,58 @@ static void counts_checked_against_file(void **state)
 	}
 }
 
+/*
+ * A norm vector or a matrix whose rows are not whole blocks, given a
+ * quantized type: the error said "rows a multiple of 32 long, not 64" of
+ * a 64-long vector or, under 32 elements, that the type (Q8_0, say) is
+ * not one of those supported: F32, F16, Q4_0, Q8_0.
+ */
+static void quantized_shapes_named(void **state)
+{
+	static const struct {
+		struct shape s;
+		const char *name;
+		uint32_t type;
+		const char *error;
+	} cases[] = {
+		{ { 64, 64, 1, 2, 64 }, "blk.0.attn_norm.weight", NPU_GGUF_Q4_0,
+		  "tensor \"blk.0.attn_norm.weight\" is a vector: quantized types are for matrices" },
+		{ { 64, 64, 1, 2, 64 }, "output_norm.weight", NPU_GGUF_Q8_0,
+		  "tensor \"output_norm.weight\" is a vector: quantized types are for matrices" },
+		{ { 16, 16, 1, 2, 64 }, "blk.0.ffn_norm.weight", NPU_GGUF_Q8_0,
+		  "tensor \"blk.0.ffn_norm.weight\" is a vector: quantized types are for matrices" },
+		{ { 48, 64, 1, 2, 64 }, "blk.0.attn_q.weight", NPU_GGUF_Q4_0,
+		  "tensor \"blk.0.attn_q.weight\": row length 48 is not a multiple of 32" },
+		{ { 4, 4, 1, 2, 64 }, "blk.0.attn_k.weight", NPU_GGUF_Q8_0,
+		  "tensor \"blk.0.attn_k.weight\": row length 4 is not a multiple of 32" },
+	};
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct gguf_build b = { 0 };
+		struct npu_model m;
+		char err[256] = "";
+		const char *path;
+		uint8_t *p;
+		uint32_t dims;
+
+		gb_header(&b, &cases[k].s, SMALL_TENSORS, 6);
+		path = gb_finish(&b, gb_model_tensors(&b, &cases[k].s, NPU_GGUF_F32, 0), "q.gguf");
+		/* The descriptor: name, n_dims, ne[n_dims], type. */
+		p = memmem(b.p, b.n, cases[k].name, strlen(cases[k].name));
+		assert_non_null(p);
+		p += strlen(cases[k].name);
+		memcpy(&dims, p, 4);
+		memcpy(p + 4 + 8 * dims, &cases[k].type, 4);
+		t_write_file(path, b.p, b.n);
+		if (npu_model_load_gguf(path, &m, NULL, err, sizeof(err)) != NPU_E_FORMAT ||
+		    !strstr(err, cases[k].error))
+			fail_msg("case %zu: '%s', want '%s'", k, err, cases[k].error);
+		free(b.p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +738,7 @@ int main(void)
 		cmocka_unit_test(file_shrinks_after_size_check),
 		cmocka_unit_test(file_shrinks_during_load),
 		cmocka_unit_test(not_regular_files_refused),
+		cmocka_unit_test(quantized_shapes_named),
 	};
 
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);

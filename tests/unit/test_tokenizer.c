@@ -4,7 +4,8 @@
  * encoding in n log n with exactly the tokens of the quadratic merge loop
  * kept here as the reference, and the files a load must refuse (a NUL
  * inside a token, a FIFO or another file that is not regular, a file too
- * short for its vocabulary). Models from ../shared/models or $NPU_MODELS.
+ * short for its vocabulary), leaving the tokenizer zeroed whatever the
+ * failure. Models from ../shared/models or $NPU_MODELS.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -814,6 +815,56 @@ static void sizes_refused_before_allocating(void **state)
 	assert_int_equal(npu_tokenizer_bytes(1048577, &t), NPU_E_INVAL);
 }
 
+/*
+ * Every failure leaves the tokenizer zeroed, the early ones too (a bad
+ * vocab_size, a NULL path, a bad max_token_length, a GGUF model that
+ * fails before its tokenizer is read): npu_tokenizer_free on it is safe.
+ * It starts as garbage.
+ */
+static void zeroed_on_failure(void **state)
+{
+	char path[256], tok0[256], err[256];
+	size_t len;
+	uint8_t *gguf = t_read_file(gguf_path, &len), *zero = calloc(1, 4 + 8 * 259);
+	int k;
+
+	(void)state;
+	assert_non_null(zero);
+	assert_true(len > 4096);
+	temp_path(path, sizeof(path), "cut.gguf");
+	t_write_file(path, gguf, 4096);	/* cut inside its metadata */
+	free(gguf);
+	temp_path(tok0, sizeof(tok0), "len0.bin");
+	t_write_file(tok0, zero, 4 + 8 * 259);	/* max_token_length 0 */
+	free(zero);
+	for (k = 0; k < 8; k++) {
+		struct npu_tokenizer t;
+		struct npu_model m;
+		int ret;
+
+		memset(&t, 0xa5, sizeof(t));
+		err[0] = '\0';
+		switch (k) {
+		case 0: ret = npu_tokenizer_load(tok_path, 10, &t, err, sizeof(err)); break;
+		case 1: ret = npu_tokenizer_load(tok_path, 1048577, &t, err, sizeof(err)); break;
+		case 2: ret = npu_tokenizer_load(NULL, 512, &t, err, sizeof(err)); break;
+		case 3: ret = npu_tokenizer_load(tok0, 259, &t, err, sizeof(err)); break;
+		case 4: ret = npu_tokenizer_bytes(5, &t); break;
+		case 5: ret = npu_model_load_gguf("/nonexistent", &m, &t, err, sizeof(err)); break;
+		case 6: ret = npu_model_load_gguf(path, &m, &t, err, sizeof(err)); break;
+		default: ret = npu_model_load_gguf(NULL, &m, &t, err, sizeof(err)); break;
+		}
+		if (ret == NPU_OK)
+			fail_msg("case %d loaded", k);
+		if (t.pieces || t.scores || t.sorted || t.vocab_size || t.max_token_length)
+			fail_msg("case %d (%s): the tokenizer is not zeroed (pieces %p)", k, err,
+				 (void *)t.pieces);
+		npu_tokenizer_free(&t);
+	}
+	unlink(path);
+	unlink(tok0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -823,6 +874,7 @@ int main(void)
 		cmocka_unit_test(nul_in_token),
 		cmocka_unit_test(fifo_refused),
 		cmocka_unit_test(sizes_refused_before_allocating),
+		cmocka_unit_test(zeroed_on_failure),
 	};
 
 	return cmocka_run_group_tests_name("tokenizer", tests, find_models, NULL);

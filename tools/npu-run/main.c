@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,9 @@
 
 /* --steps: at most a context's worth, and the model loaders take 2^20. */
 #define MAX_STEPS (1 << 20)
+/* A value in an error is cut after this many bytes; a path (stdout) after more, as libnpu's. */
+#define VALUE_CHARS 64
+#define PATH_CHARS 256
 
 struct args {
 	const char *model, *tokenizer, *prompt, *device, *weights, *synthetic, *text;
@@ -37,7 +41,8 @@ static void usage(FILE *f)
 		"  --tokenizer FILE    llama2.c tokenizer (default: a GGUF file's own, else byte tokens)\n"
 		"  --synthetic SHAPE   tiny | 15m | 110m | 1b (default tiny, without --model)\n"
 		"  --prompt TEXT       the prompt (default \"Once upon a time\")\n"
-		"  --steps N           tokens to generate, 1..seq_len (default 64)\n"
+		"  --steps N           tokens to generate, 1..1048576 (default 64; at most\n"
+		"                      what the context leaves after the prompt)\n"
 		"  --temperature T     0 = greedy (default 0)\n"
 		"  --topp P            nucleus sampling mass, (0, 1] (default 0.9)\n"
 		"  --seed S            sampling seed (default 42)\n"
@@ -53,15 +58,19 @@ static void usage(FILE *f)
 		"  --help\n");
 }
 
-/* @s for an error line: control and non-ASCII bytes escaped, cut after 64 bytes. */
-static void put_escaped(FILE *f, const char *s)
+/*
+ * @s for a line of output, escaped by the rules libnpu's loaders use for
+ * a path: '\' and @quote (when not 0) after a '\', control and non-ASCII
+ * bytes as \xNN; cut after @cut bytes of @s.
+ */
+static void put_escaped(FILE *f, const char *s, size_t cut, char quote)
 {
 	size_t i;
 
-	for (i = 0; s[i] && i < 64; i++) {
+	for (i = 0; s[i] && i < cut; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
-		if (ch == '\\' || ch == '\'')
+		if (ch == '\\' || (quote && ch == (unsigned char)quote))
 			fprintf(f, "\\%c", ch);
 		else if (ch < 0x20 || ch >= 0x7f)
 			fprintf(f, "\\x%02x", ch);
@@ -78,7 +87,7 @@ static int bad(const char *what, const char *value, const char *why)
 	fprintf(stderr, "npu-run: %s", what);
 	if (value) {
 		fputs(" '", stderr);
-		put_escaped(stderr, value);
+		put_escaped(stderr, value, VALUE_CHARS, '\'');
 		fputc('\'', stderr);
 	}
 	fprintf(stderr, "%s%s (see --help)\n", why ? ": " : "", why ? why : "");
@@ -105,17 +114,47 @@ static int parse_u64(const char *s, uint64_t *out)
 	return !digits(s) || errno;
 }
 
-/* A finite float, all of @s, in [lo, hi] (lo itself only when @lo_in). */
-static int parse_float(const char *s, float lo, int lo_in, float hi, float *out)
+/*
+ * A decimal number, all of @s, in [lo, hi] (lo itself only when @lo_in):
+ * a digit or '.' first (no sign, blank, nan or inf), no hex. The range
+ * holds the double strtod reads, before it is rounded to float: so
+ * 1.00000001 is above 1. A positive value too small for a double (ERANGE
+ * with a finite result) or for a float is still positive: at least the
+ * smallest float.
+ */
+static int parse_float(const char *s, double lo, int lo_in, double hi, float *out)
 {
 	char *end;
+	double d;
 
-	if (!*s || isspace((unsigned char)*s))
+	if ((!isdigit((unsigned char)*s) && *s != '.') || strpbrk(s, "xX"))
 		return 1;
 	errno = 0;
-	*out = strtof(s, &end);
-	return *end || errno || !isfinite(*out) || *out < lo || (!lo_in && *out == lo) ||
-	       *out > hi;
+	d = strtod(s, &end);
+	if (*end || (errno && !isfinite(d)))
+		return 1;
+	if (errno && d == 0)
+		d = DBL_TRUE_MIN;
+	if (d < lo || (!lo_in && d == lo) || d > hi)
+		return 1;
+	*out = d > 0 && (float)d == 0 ? FLT_TRUE_MIN : (float)d;
+	return 0;
+}
+
+/* A long option that takes no value, given one (--NAME=VALUE): its name, else NULL. */
+static const char *given_value(const struct option *o, const char *word, int val)
+{
+	const char *eq = strchr(word, '=');
+	size_t n;
+
+	/* optopt is the option's val; @word, the last one read, must be that option. */
+	if (strncmp(word, "--", 2) || !eq)
+		return NULL;
+	n = (size_t)(eq - word - 2);
+	for (; o->name; o++)
+		if (o->val == val && !o->has_arg && !strncmp(o->name, word + 2, n))
+			return o->name;
+	return NULL;
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -129,6 +168,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
+	const char *name;
 	long v;
 	int c;
 
@@ -175,6 +215,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case ':':
 			return bad(argv[optind - 1], NULL, "wants a value");
 		default:
+			name = optopt ? given_value(opts, argv[optind - 1], optopt) : NULL;
+			if (name) {
+				char what[64];
+
+				snprintf(what, sizeof(what), "option '--%s' takes no value", name);
+				return bad(what, NULL, NULL);
+			}
 			if (optopt) {	/* a short option, perhaps one of several in one word */
 				char o[3] = { '-', (char)optopt, 0 };
 
@@ -218,30 +265,27 @@ struct runner {
 
 /*
  * GGUF files start with their magic; llama2.c checkpoints with a dim.
- * Only a regular file is read: a FIFO or a device would block or never
- * end. A file that cannot be opened is left to the loader to report.
+ * Only a regular file is opened (a FIFO would block, opening a device can
+ * act), and it is looked at again once open, in case it was replaced. A
+ * file that cannot be read, or is not regular, is left to the loader,
+ * which refuses it the same way, with its path escaped.
  */
-static int model_kind(const char *path, int *gguf)
+static int is_gguf(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	char magic[4] = "";
 	struct stat st;
 	ssize_t n = 0;
+	int fd;
 
-	*gguf = 0;
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		fputs("npu-run: model: ", stderr);
-		put_escaped(stderr, path);
-		fputs(": not a regular file\n", stderr);
-		return 1;
-	}
-	n = read(fd, magic, 4);
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode))
+		n = read(fd, magic, 4);
 	close(fd);
-	*gguf = n == 4 && !memcmp(magic, "GGUF", 4);
-	return 0;
+	return n == 4 && !memcmp(magic, "GGUF", 4);
 }
 
 /* The device time of each op over the run, largest first. */
@@ -343,16 +387,39 @@ static int compare_seq(struct npu_engine *dev, struct ref_engine *ref, const int
 }
 
 /*
+ * The most text bytes one token of @tok's encodings stands for, or 0 when
+ * there is no such bound. Encoding starts from symbols that each stand for
+ * no more bytes than their piece is long (a code point's own piece, the
+ * dummy space, which stands for none, a byte token for one byte), and a
+ * merge's piece is the two pieces joined: so a token stands for at most
+ * its piece's length, the longest piece. Unless a byte token's piece is
+ * empty: then byte tokens can merge into a token of any length of text.
+ */
+static size_t bytes_per_token(const struct npu_tokenizer *tok)
+{
+	size_t longest = 0, len;
+	int32_t i;
+
+	for (i = 0; i < tok->vocab_size; i++) {
+		len = strlen(tok->pieces[i]);
+		if (!len && i >= 3 && i < 259)
+			return 0;
+		longest = len > longest ? len : longest;
+	}
+	return longest;
+}
+
+/*
  * Encode @text (@what: "the prompt" or "--text") into *@out, refusing it
  * when it leaves fewer than @room of the @ctx positions: before encoding
- * when its bytes alone prove that (a token stands for at most
- * max_token_length of them, and BOS for none), else by its count.
+ * when its bytes alone prove that (see bytes_per_token; BOS stands for
+ * none), else by its count.
  */
 static int encode_fitting(const struct npu_tokenizer *tok, const char *what, const char *text,
 			  int ctx, int room, int32_t **out, int32_t *n)
 {
-	size_t bytes = strlen(text), per = tok->max_token_length > 0 ? tok->max_token_length : 1;
-	long long at_least = 1 + (long long)((bytes + per - 1) / per);
+	size_t bytes = strlen(text), per = bytes_per_token(tok);
+	long long at_least = per ? 1 + (long long)((bytes + per - 1) / per) : 1;
 	const char *none = room ? ": none left to generate" : "";
 	int ret;
 
@@ -389,7 +456,7 @@ int main(int argc, char **argv)
 	struct npu_info info = { 0 };
 	struct runner run = { 0 };
 	npu_device *dev = NULL;
-	char err[256] = "";
+	char err[1024] = "";	/* a loader's error: the path alone may take 260 */
 	int32_t *tokens = NULL, *ttok = NULL, n_prompt = 0, n = 0, tn = 0, next, prev;
 	float *logits = NULL;
 	double t0, t_load, t_first = 0, t_prefill = 0, t_end;
@@ -403,8 +470,7 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret;
 	t0 = now_s();
-	if (a.model && model_kind(a.model, &gguf))
-		return 1;
+	gguf = a.model && is_gguf(a.model);
 	if (gguf)
 		ret = npu_model_load_gguf(a.model, &m, a.tokenizer ? NULL : &tok, err, sizeof(err));
 	else if (a.model)
@@ -598,11 +664,12 @@ int main(int argc, char **argv)
 			printf("}\n");
 		} else {
 			printf("\n---\n");
-			printf("device %s (%s), weights %s, model %s (dim %d, %d layers, vocab %d)\n",
-			       devname, run.dev ? info.name : "float32 in plain C",
-			       run.dev ? a.weights : "f32",
-			       a.model ? a.model : a.synthetic ? a.synthetic : "synthetic tiny",
-			       m.cfg.dim, m.cfg.n_layers, m.cfg.vocab_size);
+			printf("device %s (%s), weights %s, model ", devname,
+			       run.dev ? info.name : "float32 in plain C", run.dev ? a.weights : "f32");
+			put_escaped(stdout, a.model ? a.model : a.synthetic ? a.synthetic :
+				    "synthetic tiny", PATH_CHARS, 0);
+			printf(" (dim %d, %d layers, vocab %d)\n", m.cfg.dim, m.cfg.n_layers,
+			       m.cfg.vocab_size);
 			printf("prompt %d tokens: prefill %.1f tok/s; generated %d tokens: decode %.1f tok/s;"
 			       " first token after %.1f ms; load %.2f s; device memory %.2f MiB"
 			       " (and %.2f MiB of packed weights)\n",

@@ -52,13 +52,19 @@ struct npu_model {
 /**
  * npu_model_load - read a llama2.c checkpoint (legacy version 0 format).
  * On a malformed file: NPU_E_FORMAT and @err says which field and why.
+ * Errors about the file start with its path, escaped (\xNN for other than
+ * printable ASCII) and cut at 256 characters: @err stays one line.
+ * On failure *@m is zeroed, so npu_model_free(@m) is always safe.
  */
 NPU_API int npu_model_load(const char *path, struct npu_model *m, char *err, size_t err_len);
 /**
  * npu_model_load_gguf - read a GGUF v3 Llama model and, when @t is not
  * NULL, the tokenizer in its metadata. F32 and F16 tensors load as floats;
  * Q8_0 and Q4_0 matrices also fill m->native without requantizing.
- * A malformed or unsupported file: NPU_E_FORMAT and @err names the cause.
+ * A malformed or unsupported file: NPU_E_FORMAT and @err names the cause
+ * (its path escaped as npu_model_load's). On failure *@m and *@t (when
+ * not NULL) are zeroed, so npu_model_free and npu_tokenizer_free are
+ * always safe.
  */
 NPU_API int npu_model_load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer *t,
 				char *err, size_t err_len);
@@ -99,11 +105,16 @@ struct npu_tokenizer {
  * npu_tokenizer_load - read a llama2.c tokenizer file of @vocab_size
  * pieces (259..1048576). Not a regular file, or a malformed one (too short
  * for its pieces, a NUL inside a piece, ...): NPU_E_FORMAT and @err says
- * why. Tokenizers may be built on several threads at once.
+ * why (its path escaped as npu_model_load's). *@t is zeroed on failure
+ * (when not NULL), so npu_tokenizer_free(@t) is always safe. Tokenizers
+ * may be built on several threads at once.
  */
 NPU_API int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenizer *t,
 			       char *err, size_t err_len);
-/** A tokenizer of byte tokens only, for synthetic models (vocab 259..1048576). */
+/**
+ * A tokenizer of byte tokens only, for synthetic models (vocab
+ * 259..1048576); zeroed on failure, as npu_tokenizer_load's.
+ */
 NPU_API int npu_tokenizer_bytes(int32_t vocab_size, struct npu_tokenizer *t);
 NPU_API void npu_tokenizer_free(struct npu_tokenizer *t);
 /**
