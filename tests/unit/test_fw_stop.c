@@ -116,15 +116,6 @@ static int all_bytes(const uint8_t *p, uint64_t n, uint8_t v)
 	return 1;
 }
 
-static struct drm_npu_op blank(uint16_t opcode)
-{
-	struct drm_npu_op op;
-
-	memset(&op, 0, sizeof(op));
-	op.opcode = opcode;
-	return op;
-}
-
 /*
  * A stop asked once the op has begun: the firmware answers it inside the
  * op, with the output past the first rows untouched. (It used to poll
@@ -157,7 +148,7 @@ static void matmul_stops_inside(void **state)
 	const uint32_t m = 64, k = 4096, n = 2048;
 	uint64_t x = BASE + (1u << 20), w = x + (uint64_t)m * k, f = w + (uint64_t)n * k;
 	uint64_t out = f + (uint64_t)n * 2;
-	struct drm_npu_op op = blank(DRM_NPU_OP_MATMUL);
+	struct drm_npu_op op = { .opcode = DRM_NPU_OP_MATMUL };
 	uint16_t *fa = (uint16_t *)(r->mem + (f - BASE));
 	uint32_t i;
 
@@ -178,7 +169,7 @@ static void rows_stop_inside(void **state)
 	struct rig *r = *state;
 	const uint32_t m = 4096, n = 4096;
 	uint64_t a = BASE + (1u << 20), out = a + (uint64_t)m * n;
-	struct drm_npu_op op = blank(DRM_NPU_OP_ADD);
+	struct drm_npu_op op = { .opcode = DRM_NPU_OP_ADD };
 
 	op.in[0] = TN(a, m, n, I8, TENSOR, 0);
 	op.in[1] = TN(a, m, n, I8, TENSOR, 0);
@@ -197,7 +188,7 @@ static struct drm_npu_op attention(struct rig *r, uint32_t q_rows, uint32_t cap,
 	uint64_t ks = v + (uint64_t)cap * qc, vs = ks + (uint64_t)cap * 8;
 	struct drm_npu_scale *sk = (struct drm_npu_scale *)(r->mem + (ks - BASE));
 	struct drm_npu_scale *sv = (struct drm_npu_scale *)(r->mem + (vs - BASE));
-	struct drm_npu_op op = blank(DRM_NPU_OP_ATTENTION);
+	struct drm_npu_op op = { .opcode = DRM_NPU_OP_ATTENTION };
 	uint32_t i;
 
 	*out = vs + (uint64_t)cap * 8;
