@@ -289,14 +289,14 @@ static void fences(void **state)
 	int i, err, polled;
 
 	(void)state;
-	long_job_init(dev, &lj, 8);
+	long_job_sized(dev, &lj);
 	assert_int_equal(npu_fence_wait(dev, 0, 0, &r), NPU_E_INVAL);
 	assert_int_equal(npu_fence_wait(dev, 12345, 0, &r), NPU_E_INVAL);
 	assert_int_equal(npu_fence_wait(NULL, 1, 0, &r), NPU_E_INVAL);
 	/*
-	 * A poll right after submitting a job of ~10^8 multiply-adds finds it
-	 * running, unless this thread was descheduled for that long: then
-	 * the poll may see it done, and the attempt is repeated.
+	 * A poll right after submitting the blocker (up to half a second of
+	 * work) finds it running, unless this thread was descheduled for that
+	 * long: then the poll may see it done, and the attempt is repeated.
 	 */
 	for (i = 0, polled = 0; i < 5 && !polled; i++) {
 		assert_int_equal(npu_submit(lj.cmd, &f), NPU_OK);
@@ -350,7 +350,7 @@ static void priorities(void **state)
 	int i, attempt, queued;
 
 	(void)state;
-	long_job_init(dev, &lj, 16);
+	long_job_sized(dev, &lj);
 	((int32_t *)k.p)[0] = 4;
 	for (i = 0; i < 3; i++) {
 		((int32_t *)k.p)[i + 1] = i + 1;
