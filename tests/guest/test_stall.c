@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "guestlib.h"
+#include "../unit/testlib.h"
 
 #define K_MAX 65536u		/* the ABI's largest row */
 #define STOP_BOUND_NS 100000000ll
@@ -121,15 +122,6 @@ static void victim_del(struct victim *v)
 	close(v->fd);
 }
 
-static void write_file(const char *path, const char *s)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(s, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* Lines of the kernel log that name a soft lockup, a hung task or a WARN. */
 static int kernel_complaints(void)
 {
@@ -159,7 +151,7 @@ static void guilty_timeout_victims_complete(void **state)
 	(void)state;
 	for (i = 0; i < 2048; i++)
 		((uint16_t *)f1.p)[i] = 32768;
-	write_file("/proc/sys/kernel/watchdog_thresh", "1");
+	t_write_file("/proc/sys/kernel/watchdog_thresh", "1", 1);
 	t0 = g_now_ns();
 	assert_int_equal(g_submit(g1, c1.handle, g_stream(&c1, &mm, 1), DRM_NPU_PRIO_NORMAL, NULL,
 				  0, 0, &id1), 0);
@@ -185,7 +177,7 @@ static void guilty_timeout_victims_complete(void **state)
 		victim_check(&v0, victim_submit(&v0), 10000000000ll);
 		victim_check(&v1, victim_submit(&v1), 10000000000ll);
 	}
-	write_file("/proc/sys/kernel/watchdog_thresh", "10");
+	t_write_file("/proc/sys/kernel/watchdog_thresh", "10", 2);
 
 	assert_int_equal(g_counter(1, "timeouts"), timeouts1 + 1);
 	assert_int_equal(g_counter(0, "timeouts"), timeouts0 + 1);

@@ -23,28 +23,18 @@ static char dir[512], bin_path[600], tok_path[600], gguf_path[600];
 /* The models must be there: a missing model fails, it is never skipped. */
 static int find_models(void **state)
 {
-	const char *d = getenv("NPU_MODELS") ? getenv("NPU_MODELS") : "../shared/models";
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-
 	(void)state;
-	snprintf(bin_path, sizeof(bin_path), "%s/stories260K.bin", d);
-	snprintf(tok_path, sizeof(tok_path), "%s/tok512.bin", d);
-	snprintf(gguf_path, sizeof(gguf_path), "%s/stories260K.gguf", d);
-	if (access(bin_path, R_OK) || access(tok_path, R_OK) || access(gguf_path, R_OK)) {
-		fprintf(stderr, "test_gguf: stories260K.{bin,gguf} or tok512.bin missing in %s\n", d);
+	if (t_model_path("stories260K.bin", bin_path, sizeof(bin_path)) |
+	    t_model_path("tok512.bin", tok_path, sizeof(tok_path)) |
+	    t_model_path("stories260K.gguf", gguf_path, sizeof(gguf_path)))
 		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s/test_gguf.XXXXXX", tmp);
-	return mkdtemp(dir) ? 0 : -1;
+	return t_mkdtemp("test_gguf", dir, sizeof(dir));
 }
 
 static int cleanup(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return t_rmdir(dir);
 }
 
 static void load_bin(struct npu_model *m, struct npu_tokenizer *t)

@@ -31,20 +31,14 @@ static char dir[512];
 
 static int make_dir(void **state)
 {
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/test_gguf_hostile.XXXXXX", tmp);
-	return mkdtemp(dir) ? 0 : -1;
+	return t_mkdtemp("test_gguf_hostile", dir, sizeof(dir));
 }
 
 static int remove_dir(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return t_rmdir(dir);
 }
 
 struct shape {

@@ -141,7 +141,8 @@ static void va_random_reuse(void **state)
 {
 	npu_device *dev = open_cpu();
 	struct { npu_bo bo; uint64_t addr, end; } live[24];
-	uint32_t n = 0, i, j;
+	uint64_t highest = 0;
+	uint32_t n = 0, i, j, reused = 0;
 
 	(void)state;
 	t_seed(20);
@@ -160,6 +161,9 @@ static void va_random_reuse(void **state)
 			fail_msg("%llu bytes with %u buffers live, op %u: %s",
 				 (unsigned long long)size, n, i, npu_strerror(err));
 		assert_int_equal(npu_bo_info(dev, live[n].bo, &live[n].addr, NULL), NPU_OK);
+		/* Fresh addresses only grow: one below the highest yet is reused. */
+		reused += live[n].addr < highest;
+		highest = live[n].addr > highest ? live[n].addr : highest;
 		/* Whole pages, then a page unmapped. */
 		live[n].end = live[n].addr + (size + 4095) / 4096 * 4096 + 4096;
 		for (j = 0; j < n; j++)
@@ -171,6 +175,8 @@ static void va_random_reuse(void **state)
 					 (unsigned long long)live[j].end);
 		n++;
 	}
+	print_message("%u of %u operations allocated at a reused address\n", reused, i);
+	assert_true(reused > 1000);
 	npu_close(dev);
 }
 

@@ -20,17 +20,9 @@ static char model_path[512], tok_path[512];
 /* The model must be there: a missing model fails, it is never skipped. */
 static int find_models(void **state)
 {
-	const char *dir = getenv("NPU_MODELS") ? getenv("NPU_MODELS") : "../shared/models";
-
 	(void)state;
-	snprintf(model_path, sizeof(model_path), "%s/stories260K.bin", dir);
-	snprintf(tok_path, sizeof(tok_path), "%s/tok512.bin", dir);
-	if (access(model_path, R_OK) || access(tok_path, R_OK)) {
-		fprintf(stderr, "test_model: %s or %s missing (set NPU_MODELS)\n", model_path,
-			tok_path);
-		return -1;
-	}
-	return 0;
+	return t_model_path("stories260K.bin", model_path, sizeof(model_path)) |
+	       t_model_path("tok512.bin", tok_path, sizeof(tok_path));
 }
 
 static void load(struct npu_model *m, struct npu_tokenizer *t)

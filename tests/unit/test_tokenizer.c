@@ -26,17 +26,9 @@ static char tok_path[512], gguf_path[512];
 /* The models must be there: a missing model fails, it is never skipped. */
 static int find_models(void **state)
 {
-	const char *d = getenv("NPU_MODELS") ? getenv("NPU_MODELS") : "../shared/models";
-
 	(void)state;
-	snprintf(tok_path, sizeof(tok_path), "%s/tok512.bin", d);
-	snprintf(gguf_path, sizeof(gguf_path), "%s/stories260K.gguf", d);
-	if (access(tok_path, R_OK) || access(gguf_path, R_OK)) {
-		fprintf(stderr, "test_tokenizer: %s or %s missing (set NPU_MODELS)\n", tok_path,
-			gguf_path);
-		return -1;
-	}
-	return 0;
+	return t_model_path("tok512.bin", tok_path, sizeof(tok_path)) |
+	       t_model_path("stories260K.gguf", gguf_path, sizeof(gguf_path));
 }
 
 static double now(void)
@@ -783,17 +775,16 @@ static void expect_not_regular(const char *path)
 
 static void fifo_refused(void **state)
 {
-	char dir[] = "/tmp/npu-tok-XXXXXX", fifo[64];
+	char dir[512], fifo[600];
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(t_mkdtemp("test_tokenizer", dir, sizeof(dir)), 0);
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	expect_not_regular(fifo);
 	expect_not_regular(dir);
 	expect_not_regular("/dev/null");
-	unlink(fifo);
-	rmdir(dir);
+	assert_int_equal(t_rmdir(dir), 0);
 }
 
 /*

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testlib.h"
 
@@ -243,4 +244,32 @@ void t_write_file(const char *path, const void *p, size_t len)
 	assert_non_null(f);
 	assert_int_equal(fwrite(p, 1, len, f), len);
 	fclose(f);
+}
+
+int t_model_path(const char *name, char *out, size_t len)
+{
+	const char *d = getenv("NPU_MODELS") ? getenv("NPU_MODELS") : "../shared/models";
+
+	snprintf(out, len, "%s/%s", d, name);
+	if (access(out, R_OK)) {
+		fprintf(stderr, "%s missing (set NPU_MODELS)\n", out);
+		return -1;
+	}
+	return 0;
+}
+
+int t_mkdtemp(const char *tag, char *dir, size_t len)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+	snprintf(dir, len, "%s/%s.XXXXXX", tmp, tag);
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+int t_rmdir(const char *dir)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) ? -1 : 0;
 }

@@ -57,6 +57,15 @@ struct t_buf {
 /* A whole file into a malloc'd buffer (asserting), and bytes into a file. */
 void *t_read_file(const char *path, size_t *len);
 void t_write_file(const char *path, const void *p, size_t len);
+/*
+ * $NPU_MODELS (else ../shared/models)/@name into @out: 0 when readable,
+ * else a line on stderr and -1 (a missing model fails, never skips).
+ */
+int t_model_path(const char *name, char *out, size_t len);
+/* A new directory $TMPDIR (else /tmp)/@tag.XXXXXX into @dir: 0, or -1. */
+int t_mkdtemp(const char *tag, char *dir, size_t len);
+/* Remove @dir and everything in it: 0, or -1. */
+int t_rmdir(const char *dir);
 
 struct t_buf t_alloc(npu_device *dev, uint64_t size);
 void t_free(npu_device *dev, struct t_buf *b);
