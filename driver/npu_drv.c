@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * npu.ko: module and device lifetime, the DRM driver, file contexts,
- * GET_CAPS and fdinfo.
+ * npu.ko: module and device lifetime, the DRM driver, GET_CAPS and fdinfo.
  */
 #include <drm/drm_accel.h>
 #include <drm/drm_drv.h>
@@ -61,59 +60,6 @@ static void npu_fill_caps(struct npu_device *ndev)
 	strscpy(caps->fw_build_id, ndev->fw_tables.build_id, sizeof(caps->fw_build_id));
 }
 
-static int npu_open(struct drm_device *dev, struct drm_file *file)
-{
-	struct npu_device *ndev = to_npu_device(dev);
-	struct npu_ctx *ctx;
-	int ret;
-
-	ctx = kvzalloc(sizeof(*ctx), GFP_KERNEL);
-	if (!ctx)
-		return -ENOMEM;
-	atomic_inc(&npu_live_ctxs);
-	ctx->ndev = ndev;
-	ctx->client_id = file->client_id;
-	kref_init(&ctx->refcount);
-	spin_lock_init(&ctx->job_lock);
-	mutex_init(&ctx->submit_lock);
-	ctx->next_job_id = 1;
-	npu_mmu_init(ctx, clamp_t(u64, PAGE_ALIGN(READ_ONCE(ndev->va_size)), NPU_VA_MIN_SIZE,
-				  NPU_VA_SIZE));
-	ret = npu_ctx_queues_init(ctx);
-	if (ret)
-		goto err_mmu;
-	file->driver_priv = ctx;
-	return 0;
-
-err_mmu:
-	npu_mmu_fini(ctx);
-	kvfree(ctx);
-	atomic_dec(&npu_live_ctxs);
-	return ret;
-}
-
-static void npu_postclose(struct drm_device *dev, struct drm_file *file)
-{
-	struct npu_ctx *ctx = file->driver_priv;
-
-	npu_ctx_queues_fini(ctx);
-	npu_ctx_put(ctx);
-}
-
-/*
- * The DRM core releases a file's buffer handles before postclose. Jobs
- * still queued must not find their address space emptied: from here on a
- * handle's release leaves its mapping, which goes with the context.
- */
-static int npu_release(struct inode *inode, struct file *filp)
-{
-	struct drm_file *file = filp->private_data;
-	struct npu_ctx *ctx = file->driver_priv;
-
-	WRITE_ONCE(ctx->closing, true);
-	return drm_release(inode, filp);
-}
-
 static void npu_show_fdinfo(struct drm_printer *p, struct drm_file *file)
 {
 	struct npu_ctx *ctx = file->driver_priv;
@@ -134,7 +80,7 @@ static const struct drm_ioctl_desc npu_ioctls[] = {
 static const struct file_operations npu_fops = {
 	.owner = THIS_MODULE,
 	.open = accel_open,
-	.release = npu_release,
+	.release = npu_ctx_file_release,
 	.unlocked_ioctl = drm_ioctl,
 	.compat_ioctl = drm_compat_ioctl,
 	.poll = drm_poll,
@@ -147,8 +93,8 @@ static const struct file_operations npu_fops = {
 
 static const struct drm_driver npu_drm_driver = {
 	.driver_features = DRIVER_COMPUTE_ACCEL | DRIVER_GEM | DRIVER_SYNCOBJ,
-	.open = npu_open,
-	.postclose = npu_postclose,
+	.open = npu_ctx_open,
+	.postclose = npu_ctx_postclose,
 	.gem_create_object = npu_gem_create_object,
 	.gem_prime_import_sg_table = npu_gem_prime_import_sg_table,
 	.ioctls = npu_ioctls,

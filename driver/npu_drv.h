@@ -328,12 +328,15 @@ void npu_mmu_unmap(struct npu_ctx *ctx, struct drm_gem_object *obj);
 int npu_mmu_lookup(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr);
 void *npu_mmu_translate(void *ctx, u64 addr, u64 len, int write, u64 *fault_addr);
 
+/* npu_ctx.c */
+int npu_ctx_open(struct drm_device *dev, struct drm_file *file);
+int npu_ctx_file_release(struct inode *inode, struct file *filp);
+void npu_ctx_postclose(struct drm_device *dev, struct drm_file *file);
+void npu_ctx_put(struct npu_ctx *ctx);
+
 /* npu_job.c */
 int npu_sched_init(struct npu_device *ndev);
 void npu_sched_fini(struct npu_device *ndev);
-int npu_ctx_queues_init(struct npu_ctx *ctx);
-void npu_ctx_queues_fini(struct npu_ctx *ctx);
-void npu_ctx_put(struct npu_ctx *ctx);
 void npu_job_get(struct npu_job *job);
 void npu_job_put(struct npu_job *job);
 void npu_core_cancel(struct npu_core *core);

@@ -15,12 +15,6 @@
 
 #include "npu_drv.h"
 
-static const enum drm_sched_priority npu_prio[3] = {
-	[DRM_NPU_PRIO_LOW] = DRM_SCHED_PRIORITY_LOW,
-	[DRM_NPU_PRIO_NORMAL] = DRM_SCHED_PRIORITY_NORMAL,
-	[DRM_NPU_PRIO_HIGH] = DRM_SCHED_PRIORITY_HIGH,
-};
-
 /* ---- hardware fences ------------------------------------------------- */
 
 struct npu_hw_fence {
@@ -67,24 +61,7 @@ static struct dma_fence *npu_hw_fence_create(struct npu_job *job, struct npu_cor
 	return &f->base;
 }
 
-/* ---- contexts and jobs ------------------------------------------------ */
-
-static void npu_ctx_release(struct kref *ref)
-{
-	struct npu_ctx *ctx = container_of(ref, struct npu_ctx, refcount);
-	unsigned int i;
-
-	for (i = 0; i < NPU_JOB_RECORDS; i++)
-		dma_fence_put(ctx->records[i].fence);
-	npu_mmu_fini(ctx);
-	kvfree(ctx);
-	atomic_dec(&npu_live_ctxs);
-}
-
-void npu_ctx_put(struct npu_ctx *ctx)
-{
-	kref_put(&ctx->refcount, npu_ctx_release);
-}
+/* ---- jobs ------------------------------------------------------------ */
 
 static void npu_job_release(struct kref *ref)
 {
@@ -328,31 +305,6 @@ void npu_sched_fini(struct npu_device *ndev)
 
 	for (i = 0; i < ndev->n_cores; i++)
 		drm_sched_fini(&ndev->cores[i].sched);
-}
-
-int npu_ctx_queues_init(struct npu_ctx *ctx)
-{
-	struct npu_device *ndev = ctx->ndev;
-	int i, ret;
-
-	for (i = 0; i < ARRAY_SIZE(ctx->entities); i++) {
-		ret = drm_sched_entity_init(&ctx->entities[i], npu_prio[i], ndev->sched_list,
-					    ndev->n_cores, NULL);
-		if (ret) {
-			while (i--)
-				drm_sched_entity_destroy(&ctx->entities[i]);
-			return ret;
-		}
-	}
-	return 0;
-}
-
-void npu_ctx_queues_fini(struct npu_ctx *ctx)
-{
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(ctx->entities); i++)
-		drm_sched_entity_destroy(&ctx->entities[i]);
 }
 
 /* ---- ioctls -------------------------------------------------------------- */
