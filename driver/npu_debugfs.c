@@ -32,12 +32,11 @@ static int npu_debugfs_cores_show(struct seq_file *m, void *unused)
 	unsigned int i;
 
 	for (i = 0; i < ndev->n_cores; i++) {
-		struct npu_core *core = &ndev->cores[i];
+		struct npu_hw_core_status st;
 
-		spin_lock(&core->lock);
-		seq_printf(m, "core%u: %s ring %u/%u resets %u\n", i, core->state,
-			   core->tail - core->head, NPU_RING_SIZE, core->reset_gen);
-		spin_unlock(&core->lock);
+		ndev->hw->core_status(&ndev->cores[i], &st);
+		seq_printf(m, "core%u: %s ring %u/%u resets %u\n", i, st.state, st.queued,
+			   st.ring_size, st.resets);
 	}
 	return 0;
 }

@@ -129,26 +129,26 @@ static int npu_probe(struct platform_device *pdev)
 	ndev->job_timeout_ms = max(job_timeout_ms, 10u);
 	ndev->va_size = NPU_VA_SIZE;
 	ndev->hw = &npu_emu_hw_ops;
-	ndev->irq_wq = alloc_workqueue("npu%d-irq", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0, pdev->id);
-	if (!ndev->irq_wq)
-		return -ENOMEM;
 	init_waitqueue_head(&ndev->jobs_drained);
 	spin_lock_init(&ndev->deps_lock);
 	INIT_LIST_HEAD(&ndev->deps);
 	spin_lock_init(&ndev->inject_lock);
 	for (i = 0; i < ndev->n_cores; i++) {
-		ndev->cores[i].ndev = ndev;
-		ndev->cores[i].index = i;
-		mutex_init(&ndev->cores[i].reset_lock);
+		struct npu_core *core = &ndev->cores[i];
+
+		core->ndev = ndev;
+		core->index = i;
+		snprintf(core->name, sizeof(core->name), "npu%d-core%u", ndev->id, i);
+		mutex_init(&core->reset_lock);
 	}
 	/* PRIME import maps dma-bufs through this device. */
 	ret = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
 	if (ret)
-		goto err_wq;
+		return ret;
 
 	ret = npu_fw_load(ndev);
 	if (ret)
-		goto err_wq;
+		return ret;
 	npu_fill_caps(ndev);
 	ret = ndev->hw->boot(ndev);
 	if (ret)
@@ -172,8 +172,6 @@ err_hw:
 	ndev->hw->shutdown(ndev);
 err_fw:
 	npu_fw_release(ndev);
-err_wq:
-	destroy_workqueue(ndev->irq_wq);
 	return ret;
 }
 
@@ -196,7 +194,6 @@ static void npu_remove(struct platform_device *pdev)
 	wait_event(ndev->jobs_drained, !atomic_read(&ndev->jobs_in_flight));
 	ndev->hw->shutdown(ndev);
 	npu_fw_release(ndev);
-	destroy_workqueue(ndev->irq_wq);
 }
 
 static struct platform_driver npu_platform_driver = {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * npu.ko: a DRM accel driver for an NPU with per-context address spaces,
- * drm_sched queues and an emulated implementation of the hardware.
+ * npu.ko: a DRM accel driver for an NPU with per-context address spaces
+ * and drm_sched queues; the hardware is reached through npu_hw.h.
  */
 #ifndef __NPU_DRV_H__
 #define __NPU_DRV_H__
@@ -25,7 +25,6 @@
 
 #define NPU_MAX_CORES		8
 #define NPU_MAX_DEVICES		16
-#define NPU_RING_SIZE		16	/* entries per core ring */
 /*
  * Jobs the scheduler hands a core at a time. One: a queued high-priority
  * job must not wait behind low-priority ones already in the ring.
@@ -81,40 +80,18 @@ struct npu_counters {
 	atomic64_t stop_max_ns;	/* longest wait of a reset for its core to stop */
 };
 
-/* One entry of a core's ring: what the driver asks the core to run. */
-struct npu_ring_entry {
-	struct npu_job *job;
-	u64 stream_addr;
-	u32 stream_size;
-};
-
 /**
- * struct npu_core - one NPU core: its ring, its scheduler, its thread.
+ * struct npu_core - one NPU core: its scheduler and its fence timeline.
  * @ndev: the device.
  * @index: core number.
+ * @name: "npuN-coreM", for the scheduler and the hardware implementation.
+ * @reset_lock: one timeout recovery of this core at a time.
  * @sched: the drm_sched instance feeding this core.
- * @lock: protects the ring and @state.
- * @ring: entries written by the driver, fetched by the core.
- * @head: next entry the core fetches.
- * @tail: next entry the driver writes.
- * @doorbell: wakes the core when the driver writes an entry or resets it.
- * @thread: the emulated core.
- * @scratch: the core's local memory, handed to the firmware.
- * @state: what the core is doing (debugfs "cores").
- * @reset_gen: bumped by every reset; a core finishing a job of an older
- *	generation drops the result.
- * @abort: set by a reset: the running stream stops at the firmware's next poll.
- * @done_lock: protects @done, the completions waiting for the interrupt.
- * @done: finished jobs, as the core reports them.
- * @irq: the completion interrupt's handler, run as a work item (the
- *	threaded half of an interrupt) so that it may sleep.
  * @fence_context: dma_fence context of the jobs this core runs.
  * @fence_seqno: last seqno handed out on @fence_context.
- * @name: "npuN-coreM", for the scheduler and the thread.
- * @reset_lock: one timeout recovery of this core at a time.
- * @busy: a job is being executed (or hangs) on the core.
- * @idle: woken when @busy clears.
- * @booted: the core answered the READY handshake with this ABI version.
+ *
+ * What the hardware keeps of a core (its ring, doorbell and state) is the
+ * implementation's, behind npu_device.hw_priv.
  */
 struct npu_core {
 	struct npu_device *ndev;
@@ -122,24 +99,8 @@ struct npu_core {
 	char name[24];
 	struct mutex reset_lock;	/* one recovery at a time */
 	struct drm_gpu_scheduler sched;
-	spinlock_t lock;	/* ring, head, tail, state, busy, reset_gen */
-	struct npu_ring_entry ring[NPU_RING_SIZE];
-	unsigned int head, tail;
-	wait_queue_head_t doorbell;
-	struct task_struct *thread;
-	void *scratch;
-	const char *state;
-	unsigned int reset_gen;
-	atomic_t abort;
-	spinlock_t done_lock;	/* done */
-	struct list_head done;
-	struct work_struct irq;
 	u64 fence_context;
 	atomic64_t fence_seqno;
-	bool busy;
-	wait_queue_head_t idle;
-	struct completion booted;
-	u32 booted_abi;
 };
 
 /**
@@ -150,6 +111,7 @@ struct npu_core {
  * @cores: the cores.
  * @sched_list: their schedulers, for the contexts' entities.
  * @hw: the hardware implementation.
+ * @hw_priv: its state, set up by its boot op.
  * @fw: the firmware image, kept for the tables the ops read.
  * @fw_tables: what the verifier exposed of @fw (valid while @fw is held).
  * @caps: what GET_CAPS reports, filled at probe: it outlives @fw.
@@ -158,7 +120,6 @@ struct npu_core {
  * @inject: pending fault injection (enum npu_inject).
  * @inject_client: the drm client id whose next job meets it; 0: any job.
  * @job_timeout_ms: drm_sched timeout.
- * @irq_wq: runs the cores' completion handlers (may reclaim memory).
  * @fail_nth: debugfs "fail_alloc": when set to N, the N-th of the driver's
  *	own allocations from then on fails (once), to test the error paths.
  * @va_size: bytes of address space of the files opened from now on
@@ -175,6 +136,7 @@ struct npu_device {
 	struct npu_core cores[NPU_MAX_CORES];
 	struct drm_gpu_scheduler *sched_list[NPU_MAX_CORES];
 	const struct npu_hw_ops *hw;
+	void *hw_priv;
 	const struct firmware *fw;
 	struct npu_fw_tables fw_tables;
 	struct drm_npu_caps caps;
@@ -183,7 +145,6 @@ struct npu_device {
 	enum npu_inject inject;
 	u64 inject_client;
 	unsigned int job_timeout_ms;
-	struct workqueue_struct *irq_wq;
 	atomic_t fail_nth;
 	u64 va_size;
 	atomic_t jobs_in_flight;
@@ -289,7 +250,7 @@ struct npu_ctx {
  * @spare_fence: the hardware fence of the job's first run, allocated at
  *	SUBMIT (run_job may not wait for memory).
  * @queued: counted in npu_device.jobs_in_flight.
- * @link: in npu_core.done.
+ * @link: the hardware implementation's, while it holds the job's completion.
  */
 struct npu_job {
 	struct drm_sched_job base;
@@ -339,6 +300,7 @@ int npu_sched_init(struct npu_device *ndev);
 void npu_sched_fini(struct npu_device *ndev);
 void npu_job_get(struct npu_job *job);
 void npu_job_put(struct npu_job *job);
+void npu_job_done(struct npu_job *job);
 void npu_core_cancel(struct npu_core *core);
 int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file);
 int npu_ioctl_wait(struct drm_device *dev, void *data, struct drm_file *file);
@@ -351,8 +313,6 @@ void npu_deps_cancel(struct npu_device *ndev);
 /* npu_fw.c */
 int npu_fw_load(struct npu_device *ndev);
 void npu_fw_release(struct npu_device *ndev);
-
-void npu_core_irq(struct npu_core *core);
 
 /* npu_debugfs.c */
 void npu_debugfs_init(struct npu_device *ndev);

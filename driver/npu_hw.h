@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The hardware interface: all the driver core knows of an NPU. The model
- * behind it (registers, ring, doorbell, interrupt, MMU) is docs/hw.md; the
- * first implementation is the emulated NPU in npu_emu.c.
+ * behind it (registers, ring, doorbell, interrupt, MMU) is docs/hw.md; an
+ * implementation keeps its own state behind npu_device.hw_priv.
  */
 #ifndef __NPU_HW_H__
 #define __NPU_HW_H__
@@ -12,21 +12,38 @@ struct npu_core;
 struct npu_job;
 
 /**
+ * struct npu_hw_core_status - what a core is doing, as debugfs "cores" shows it.
+ * @state: "booting", "idle", "running" or "hung".
+ * @queued: ring entries written and not yet fetched by the core.
+ * @ring_size: entries the ring holds.
+ * @resets: resets of the core since boot.
+ */
+struct npu_hw_core_status {
+	const char *state;
+	unsigned int queued;
+	unsigned int ring_size;
+	unsigned int resets;
+};
+
+/**
  * struct npu_hw_ops - what a hardware implementation provides.
- * @boot: start every core on the verified firmware image and wait for each
- *	one's READY handshake; 0 or a negative errno.
+ * @name: the implementation's name.
+ * @boot: set up the implementation's state (npu_device.hw_priv), start
+ *	every core on the verified firmware image and wait for each one's
+ *	READY handshake; 0 or a negative errno.
  * @shutdown: stop every core; no completion is raised afterwards.
  * @submit: write a ring entry for @job on @core and ring the doorbell. The
  *	ring never overflows: the scheduler hands a core NPU_SCHED_CREDITS
  *	jobs at a time, fewer than the ring holds.
  * @reset: stop @core, discard its ring (clearing each job's in_hw), and
- *	deliver (through
- *	npu_core_irq()) the completions it reported before the reset; the
- *	core accepts entries again afterwards.
+ *	deliver (through npu_job_done()) the completions it reported before
+ *	the reset; the core accepts entries again afterwards.
+ * @core_status: fill @st with what @core is doing. Valid from a successful
+ *	@boot until the device is freed, also after @shutdown.
  *
- * Completions come back through npu_core_irq(), the interrupt handler,
- * which the implementation calls from process context (a threaded
- * interrupt).
+ * Completions come back through npu_job_done(), called for every job a
+ * core reported finished from process context (the threaded half of the
+ * completion interrupt).
  */
 struct npu_hw_ops {
 	const char *name;
@@ -34,6 +51,7 @@ struct npu_hw_ops {
 	void (*shutdown)(struct npu_device *ndev);
 	void (*submit)(struct npu_core *core, struct npu_job *job);
 	void (*reset)(struct npu_core *core);
+	void (*core_status)(struct npu_core *core, struct npu_hw_core_status *st);
 };
 
 extern const struct npu_hw_ops npu_emu_hw_ops;

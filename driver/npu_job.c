@@ -118,40 +118,34 @@ static void record_result(struct npu_job *job, u32 status, u32 op_index, u64 fau
 	spin_unlock(&ctx->job_lock);
 }
 
-/*
- * The completion interrupt: take what the core reported, record it, and
- * signal the jobs' hardware fences.
+/**
+ * npu_job_done() - the completion interrupt's work for one job
+ * @job: a job a core reported finished, its result in @job->result.
+ *
+ * Records the result, signals the job's hardware fence and drops the
+ * ring's reference. Called by the hardware implementation in process
+ * context (the threaded half of its interrupt), once per reported job.
  */
-void npu_core_irq(struct npu_core *core)
+void npu_job_done(struct npu_job *job)
 {
-	struct npu_device *ndev = core->ndev;
-	struct npu_job *job, *tmp;
-	LIST_HEAD(done);
+	struct npu_device *ndev = job->ctx->ndev;
+	const struct npu_fw_result *r = &job->result;
+	struct dma_fence *fence = dma_fence_get(job->hw_fence);
 
-	spin_lock(&core->done_lock);
-	list_splice_init(&core->done, &done);
-	spin_unlock(&core->done_lock);
-
-	list_for_each_entry_safe(job, tmp, &done, link) {
-		const struct npu_fw_result *r = &job->result;
-		struct dma_fence *fence = dma_fence_get(job->hw_fence);
-
-		list_del_init(&job->link);
-		record_result(job, r->status, r->op_index, r->fault_addr);
-		atomic64_inc(&ndev->counters.completed);
-		if (r->status)
-			atomic64_inc(&ndev->counters.failed);
-		if (r->status == DRM_NPU_STATUS_FAULT)
-			atomic64_inc(&ndev->counters.faults);
-		WRITE_ONCE(job->completed, true);
-		WRITE_ONCE(job->in_hw, false);
-		if (r->status)
-			dma_fence_set_error(fence, -EIO);
-		/* The ring's reference; the scheduler's is dropped in free_job. */
-		npu_job_put(job);
-		dma_fence_signal(fence);
-		dma_fence_put(fence);
-	}
+	record_result(job, r->status, r->op_index, r->fault_addr);
+	atomic64_inc(&ndev->counters.completed);
+	if (r->status)
+		atomic64_inc(&ndev->counters.failed);
+	if (r->status == DRM_NPU_STATUS_FAULT)
+		atomic64_inc(&ndev->counters.faults);
+	WRITE_ONCE(job->completed, true);
+	WRITE_ONCE(job->in_hw, false);
+	if (r->status)
+		dma_fence_set_error(fence, -EIO);
+	/* The ring's reference; the scheduler's is dropped in free_job. */
+	npu_job_put(job);
+	dma_fence_signal(fence);
+	dma_fence_put(fence);
 }
 
 /* A hardware fence the core will never signal: its run was discarded. */
