@@ -372,31 +372,32 @@ static int npu_job_lookup_bos(struct npu_job *job, struct drm_file *file,
 	return ret;
 }
 
-int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
+/*
+ * The job SUBMIT asks for, fully formed but for its in-fences: arguments
+ * checked, BOs held, stream placed, scheduler job initialized. Nothing of
+ * it is visible yet; npu_job_put() (after drm_sched_job_cleanup()) undoes it.
+ */
+static struct npu_job *npu_job_create(struct drm_file *file, const struct drm_npu_submit *args)
 {
-	struct npu_device *ndev = to_npu_device(dev);
 	struct npu_ctx *ctx = file->driver_priv;
-	struct drm_npu_submit *args = data;
-	u32 in_handles[NPU_MAX_IN_SYNCOBJS];
-	struct drm_syncobj *out_sync = NULL;
-	struct npu_job_record *rec;
+	struct npu_device *ndev = ctx->ndev;
 	struct npu_job *job;
 	u64 cmd_addr;
-	int ret, idx;
+	int ret;
 
 	if (args->flags || args->job_id)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if (args->priority > DRM_NPU_PRIO_HIGH || args->cmd_offset % 8 ||
 	    args->cmd_size < sizeof(struct drm_npu_cmd_header) ||
 	    args->bo_count > NPU_MAX_BOS_PER_JOB ||
 	    args->in_syncobj_count > NPU_MAX_IN_SYNCOBJS)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if (READ_ONCE(ctx->banned))
-		return -ECANCELED;
+		return ERR_PTR(-ECANCELED);
 
 	job = npu_fail_alloc(ndev) ? NULL : kzalloc(sizeof(*job), GFP_KERNEL);
 	if (!job)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	atomic_inc(&npu_live_jobs);
 	kref_init(&job->refcount);
 	job->spare_fence = npu_fail_alloc(ndev) ? NULL :
@@ -404,7 +405,7 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 	if (!job->spare_fence) {
 		kfree(job);
 		atomic_dec(&npu_live_jobs);
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	}
 	kref_get(&ctx->refcount);
 	job->ctx = ctx;
@@ -423,43 +424,36 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 	job->stream_addr = cmd_addr + args->cmd_offset;
 	job->stream_size = args->cmd_size;
 
-	if (args->out_syncobj) {
-		out_sync = drm_syncobj_find(file, args->out_syncobj);
-		if (!out_sync) {
-			ret = -ENOENT;
-			goto err_put;
-		}
-	}
 	ret = drm_sched_job_init(&job->base, &ctx->entities[args->priority], 1, ctx,
 				 file->client_id);
 	if (ret)
 		goto err_put;
-	/* Copied before drm_dev_enter(): a faulting copy must not hold up unplug. */
-	if (copy_from_user(in_handles, u64_to_user_ptr(args->in_syncobjs),
-			   args->in_syncobj_count * sizeof(u32))) {
-		ret = -EFAULT;
-		goto err_cleanup;
-	}
-	if (!drm_dev_enter(dev, &idx)) {
-		ret = -ENODEV;
-		goto err_cleanup;
-	}
-	ret = npu_job_add_in_syncobjs(job, file, in_handles, args->in_syncobj_count);
-	if (ret) {
-		drm_dev_exit(idx);
-		goto err_cleanup;
-	}
+	return job;
+
+err_put:
+	npu_job_put(job);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Give @job an id and its record, arm it, hand its finished fence to
+ * @out_sync and push it to its queue. Called inside drm_dev_enter();
+ * -EBUSY when NPU_JOB_RECORDS jobs of this file are already in flight.
+ */
+static int npu_job_push(struct npu_job *job, struct drm_syncobj *out_sync)
+{
+	struct npu_ctx *ctx = job->ctx;
+	struct npu_device *ndev = ctx->ndev;
+	struct npu_job_record *rec;
+
 	/* Arm and push as one step: jobs enter the entity in id order. */
 	mutex_lock(&ctx->submit_lock);
 	spin_lock(&ctx->job_lock);
 	rec = record_of(ctx, ctx->next_job_id);
 	if (rec->fence && !dma_fence_is_signaled(rec->fence)) {
-		/* NPU_JOB_RECORDS jobs of this file are already in flight. */
 		spin_unlock(&ctx->job_lock);
 		mutex_unlock(&ctx->submit_lock);
-		drm_dev_exit(idx);
-		ret = -EBUSY;
-		goto err_cleanup;
+		return -EBUSY;
 	}
 	job->id = ctx->next_job_id++;
 	drm_sched_job_arm(&job->base);
@@ -476,21 +470,54 @@ int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
 	atomic64_inc(&ndev->counters.submitted);
 	atomic_inc(&ndev->jobs_in_flight);
 	job->queued = true;
-	args->job_id = job->id;
+	npu_job_get(job);	/* the scheduler's, dropped in free_job */
 	drm_sched_entity_push_job(&job->base);
 	mutex_unlock(&ctx->submit_lock);
-	drm_dev_exit(idx);
-	if (out_sync)
-		drm_syncobj_put(out_sync);
 	return 0;
+}
 
-err_cleanup:
-	npu_job_drop_deps(job);
-	drm_sched_job_cleanup(&job->base);
-err_put:
+int npu_ioctl_submit(struct drm_device *dev, void *data, struct drm_file *file)
+{
+	struct drm_npu_submit *args = data;
+	u32 in_handles[NPU_MAX_IN_SYNCOBJS];
+	struct drm_syncobj *out_sync = NULL;
+	struct npu_job *job;
+	int ret, idx;
+
+	job = npu_job_create(file, args);
+	if (IS_ERR(job))
+		return PTR_ERR(job);
+	if (args->out_syncobj) {
+		out_sync = drm_syncobj_find(file, args->out_syncobj);
+		if (!out_sync) {
+			ret = -ENOENT;
+			goto out;
+		}
+	}
+	/* Copied before drm_dev_enter(): a faulting copy must not hold up unplug. */
+	if (copy_from_user(in_handles, u64_to_user_ptr(args->in_syncobjs),
+			   args->in_syncobj_count * sizeof(u32))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (!drm_dev_enter(dev, &idx)) {
+		ret = -ENODEV;
+		goto out;
+	}
+	ret = npu_job_add_in_syncobjs(job, file, in_handles, args->in_syncobj_count);
+	if (!ret)
+		ret = npu_job_push(job, out_sync);
+	drm_dev_exit(idx);
+	if (!ret)
+		args->job_id = job->id;
+out:
+	if (ret) {
+		npu_job_drop_deps(job);
+		drm_sched_job_cleanup(&job->base);
+	}
 	if (out_sync)
 		drm_syncobj_put(out_sync);
-	npu_job_put(job);
+	npu_job_put(job);	/* the submit's */
 	return ret;
 }
 
