@@ -585,6 +585,37 @@ static void concurrency(void **state)
 }
 
 /*
+ * debugfs "cores" of NPU @minor, a line per core as the hardware reports
+ * it: the resets of all @n cores; *idle: each one is idle, its ring empty.
+ */
+static long long cores_resets(int minor, int n, int *idle)
+{
+	unsigned int core, queued, size, resets;
+	char path[96], state[16];
+	long long sum = 0;
+	int lines = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/cores", minor);
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	*idle = 1;
+	while (fscanf(f, "core%u: %15s ring %u/%u resets %u\n", &core, state, &queued, &size,
+		      &resets) == 5) {
+		assert_int_equal(core, lines);
+		assert_int_equal(size, 16);
+		if (strcmp(state, "idle") || queued)
+			*idle = 0;
+		sum += resets;
+		lines++;
+	}
+	fclose(f);
+	assert_int_equal(lines, n);
+	return sum;
+}
+
+/*
  * A hang in one file: that job times out, the core is reset, the other
  * file's jobs (queued behind it and on the other core) all complete.
  */
@@ -597,7 +628,8 @@ static void hang_recovery(void **state)
 	struct drm_npu_wait w;
 	uint64_t hung, ids[8];
 	char inject[48];
-	int i, round;
+	int i, round, idle;
+	long long core_resets = cores_resets(1, 2, &idle);
 
 	(void)state;
 	for (i = 0; i < 8; i++) {
@@ -634,6 +666,9 @@ static void hang_recovery(void **state)
 	assert_int_equal(g_submit(b, bcmd[0].handle, 24 + 256, 1, NULL, 0, 0, &ids[0]), 0);
 	assert_int_equal(g_wait(b, ids[0], -1, &w), 0);
 	assert_int_equal(w.status, DRM_NPU_STATUS_OK);
+	/* The cores' own view: reset once per hang at least, all idle again. */
+	assert_true(cores_resets(1, 2, &idle) >= core_resets + 3);
+	assert_true(idle);
 	g_bo_del(a, &acmd);
 	for (i = 0; i < 8; i++)
 		g_bo_del(b, &bcmd[i]);
