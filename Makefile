@@ -53,10 +53,8 @@ FW_OBJS := $(patsubst firmware/src/%.c,$(O)/fw/%.o,$(FW_SRCS))
 FW_LIB_OBJS := $(patsubst firmware/src/%.c,$(O)/lib/fw/%.o,$(FW_SRCS))
 FW_LIB_CFLAGS := $(FW_COMMON_CFLAGS) -O3
 LIB_SRCS := $(wildcard libnpu/src/*.c)
-MODEL_SRCS := $(wildcard libnpu/model/*.c)
 KERNEL_SRCS := $(wildcard libnpu/src/kernels/*.c)
 LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj/builtin_fw.o \
-	$(patsubst libnpu/model/%.c,$(O)/lib/obj/model_%.o,$(MODEL_SRCS)) \
 	$(patsubst libnpu/src/kernels/%.c,$(O)/lib/obj/kernels_%.o,$(KERNEL_SRCS))
 # Each ISA's kernels compile for that ISA only; kernels.c picks at run time.
 ISA_FLAGS_mm_avx2 := -mavx2
@@ -64,25 +62,32 @@ ISA_FLAGS_mm_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_attention_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_mm_packed_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_eltwise_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq
+# libnpu-llm: language models on libnpu. It sees libnpu's public header
+# and the ABI header only, as an application does.
+LLM_SRCS := $(wildcard libnpu-llm/src/*.c)
+LLM_OBJS := $(patsubst libnpu-llm/src/%.c,$(O)/llm/obj/%.o,$(LLM_SRCS))
+LLM_CFLAGS := $(CFLAGS) -Ilibnpu-llm/include -Iuapi
+# Tools and tests link libnpu-llm before libnpu.
+LIBS_LLM := $(O)/lib/libnpu-llm.a $(O)/lib/libnpu.a
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench $(O)/bin/npu-gguf \
 	$(O)/bin/npu-usb-gadget
 GADGET_SRCS := $(wildcard tools/npu-usb-gadget/*.c)
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
-# npu-run's engines without its main(): the model tests link them.
-RUN_LIB_SRCS := $(filter-out tools/npu-run/main.c,$(RUN_SRCS))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 # test_backends also runs on the host: the cpu backend at each ISA level against its scalar level.
 TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS)) $(O)/tests/test_backends
 GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
-	libnpu/src/*.h libnpu/src/kernels/*.h libnpu/model/*.h tests/unit/*.h tests/guest/*.h)
+	libnpu/src/*.h libnpu/src/kernels/*.h libnpu-llm/include/npu/*.h libnpu-llm/src/*.h \
+	tests/unit/*.h tests/guest/*.h tools/npu-run/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
 	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check
 .DELETE_ON_ERROR:
 
-all: $(O)/lib/libnpu.a $(O)/lib/libnpu.so $(O)/lib/pkgconfig/npu.pc \
+all: $(O)/lib/libnpu.a $(O)/lib/libnpu.so $(O)/lib/pkgconfig/npu.pc $(O)/lib/libnpu-llm.a \
+	$(O)/lib/libnpu-llm.so $(O)/lib/pkgconfig/npu-llm.pc \
 	$(O)/firmware/npu_fw.bin $(O)/fw/npu_fw.o $(TOOLS) $(TESTS) $(O)/host/host-cpu
 
 deps:
@@ -123,10 +128,6 @@ $(O)/lib/obj/kernels_%.o: libnpu/src/kernels/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ISA_FLAGS_$*) -c $< -o $@
 
-$(O)/lib/obj/model_%.o: libnpu/model/%.c $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
-
 $(O)/lib/obj/builtin_fw.o: $(O)/gen/builtin_fw.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -146,14 +147,32 @@ $(O)/lib/pkgconfig/npu.pc: libnpu/npu.pc.in
 	@mkdir -p $(@D)
 	$(PC_SED) $< > $@
 
-# ---- tools and tests ---------------------------------------------------
-$(O)/bin/npu-run: $(RUN_SRCS) tools/npu-run/runner.h $(O)/lib/libnpu.a $(HDRS)
+# ---- libnpu-llm -----------------------------------------------------------
+$(O)/llm/obj/%.o: libnpu-llm/src/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $(RUN_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+	$(CC) $(LLM_CFLAGS) -c $< -o $@
 
-$(O)/bin/npu-bench: tools/npu-bench.c $(RUN_LIB_SRCS) tools/npu-run/runner.h $(O)/lib/libnpu.a $(HDRS)
+$(O)/lib/libnpu-llm.a: $(LLM_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/lib/libnpu-llm.so: $(LLM_OBJS) $(O)/lib/libnpu.so
+	$(CC) -shared -Wl,-soname,libnpu-llm.so.0 -Wl,--no-undefined -o $@ $(LLM_OBJS) \
+		$(O)/lib/libnpu.so $(LDFLAGS) -lm
+
+$(O)/lib/pkgconfig/npu-llm.pc: libnpu-llm/npu-llm.pc.in
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itools -o $@ $< $(RUN_LIB_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+	$(PC_SED) $< > $@
+
+# ---- tools and tests ---------------------------------------------------
+$(O)/bin/npu-run: $(RUN_SRCS) $(LIBS_LLM) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LLM_CFLAGS) -DNPU_MODEL_DIR='"$(PREFIX)/share/npu/models"' -o $@ $(RUN_SRCS) \
+		$(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
+$(O)/bin/npu-bench $(O)/bin/npu-gguf: $(O)/bin/%: tools/%.c $(LIBS_LLM) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 # The USB NPU's device side serves libnpu's own software core (swcore.c).
 $(O)/bin/npu-usb-gadget: $(GADGET_SRCS) tools/npu-usb-gadget/gadget.h $(O)/lib/libnpu.a $(HDRS)
@@ -164,15 +183,15 @@ $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
-# A host test: its source, testlib, libnpu and cmocka.
-LINK_TEST = $(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) \
+# A host test: its source, testlib, the libraries and cmocka.
+LINK_TEST = $(CC) $(LLM_CFLAGS) -o $@ $< tests/unit/testlib.c $(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) \
 	$(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
 
-$(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
+$(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(LINK_TEST)
 
-$(O)/tests/test_backends: tests/guest/test_backends.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
+$(O)/tests/test_backends: tests/guest/test_backends.c tests/unit/testlib.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(LINK_TEST)
 
@@ -213,15 +232,10 @@ module: deps kmod-sources
 module-clean:
 	$(MAKE) -C $(KDIR) M=$(KMOD_DIR) O= clean
 
-$(O)/tests/test_model $(O)/tests/test_gguf: $(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(RUN_LIB_SRCS) $(O)/lib/libnpu.a $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< tests/unit/testlib.c $(RUN_LIB_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) \
-		$(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
-
 # In-guest tests: raw ioctls (guestlib) and libnpu (testlib).
-$(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(O)/lib/libnpu.a $(HDRS)
+$(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< tests/guest/guestlib.c tests/unit/testlib.c $(O)/lib/libnpu.a \
+	$(CC) $(LLM_CFLAGS) -o $@ $< tests/guest/guestlib.c tests/unit/testlib.c $(LIBS_LLM) \
 		$(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) \
 		-lm -lpthread
 
@@ -274,11 +288,13 @@ $(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image: $(O)/fuzz/%: tests/fuzz/%.c $(FW_
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include $< $(FW_SRCS_ALL) -o $@
 
-$(O)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(MODEL_SRCS) $(HDRS)
+# The model loaders alone: libnpu-llm's file parsers and libnpu's scale conversion.
+FUZZ_MODEL_SRCS := $(addprefix libnpu-llm/src/,checkpoint.c tokenizer.c gguf.c gguf_tensors.c \
+	quantize.c) libnpu/src/scale.c
+
+$(O)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(FUZZ_MODEL_SRCS) $(HDRS)
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -Ilibnpu/include $< libnpu/model/checkpoint.c libnpu/model/tokenizer.c \
-		libnpu/model/gguf.c libnpu/model/gguf_tensors.c libnpu/model/quantize.c libnpu/src/scale.c \
-		-lm -o $@
+	clang $(FUZZ_CFLAGS) -Ilibnpu/include -Ilibnpu-llm/include $< $(FUZZ_MODEL_SRCS) -lm -o $@
 
 $(O)/fuzz/seedgen: tests/fuzz/seedgen.c tests/fuzz/fuzz_cmdstream.h $(HDRS)
 	@mkdir -p $(@D)
@@ -297,7 +313,8 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory O=$(O)/san SAN=1 all
 	@$(MAKE) --no-print-directory O=$(O)/tsan SAN=1 SAN_FLAGS="$(TSAN_FLAGS)" \
-		$(O)/tsan/tests/test_kernels $(O)/tsan/tests/test_tokenizer $(O)/tsan/host/host-cpu
+		$(O)/tsan/tests/test_kernels $(O)/tsan/tests/test_tokenizer $(O)/tsan/tests/test_llm \
+		$(O)/tsan/host/host-cpu
 	@tests/run-host-tests.sh $(O) $(O)/san $(O)/tsan
 
 # First a line naming the CPU and the instruction-set levels the run tests.
@@ -344,7 +361,7 @@ MANDIR ?= $(PREFIX)/share/man
 FIRMWAREDIR ?= /lib/firmware
 UDEVRULESDIR ?= /lib/udev/rules.d
 INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf npu-usb-gadget
-INSTALL_HDRS := libnpu/include/npu/npu.h libnpu/include/npu/model.h
+INSTALL_HDRS := libnpu/include/npu/npu.h libnpu-llm/include/npu/model.h libnpu-llm/include/npu/llm.h
 MAN_PAGES := $(wildcard docs/man/*.1)
 
 install: all
@@ -356,7 +373,12 @@ install: all
 	install -m 755 $(O)/lib/libnpu.so $(DESTDIR)$(LIBDIR)/libnpu.so.$(VERSION)
 	ln -sf libnpu.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libnpu.so.0
 	ln -sf libnpu.so.0 $(DESTDIR)$(LIBDIR)/libnpu.so
+	install -m 644 $(O)/lib/libnpu-llm.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(O)/lib/libnpu-llm.so $(DESTDIR)$(LIBDIR)/libnpu-llm.so.$(VERSION)
+	ln -sf libnpu-llm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libnpu-llm.so.0
+	ln -sf libnpu-llm.so.0 $(DESTDIR)$(LIBDIR)/libnpu-llm.so
 	$(PC_SED) libnpu/npu.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/npu.pc
+	$(PC_SED) libnpu-llm/npu-llm.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/npu-llm.pc
 	install -m 644 $(INSTALL_HDRS) $(DESTDIR)$(INCLUDEDIR)/npu/
 	install -m 644 uapi/drm/npu_accel.h $(DESTDIR)$(INCLUDEDIR)/drm/
 	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man1/
@@ -366,7 +388,9 @@ install: all
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_TOOLS)) \
 		$(addprefix $(DESTDIR)$(LIBDIR)/,libnpu.a libnpu.so libnpu.so.0 libnpu.so.$(VERSION)) \
-		$(DESTDIR)$(LIBDIR)/pkgconfig/npu.pc \
+		$(addprefix $(DESTDIR)$(LIBDIR)/,libnpu-llm.a libnpu-llm.so libnpu-llm.so.0 \
+			libnpu-llm.so.$(VERSION)) \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/npu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/npu-llm.pc \
 		$(addprefix $(DESTDIR)$(INCLUDEDIR)/npu/,$(notdir $(INSTALL_HDRS))) \
 		$(DESTDIR)$(INCLUDEDIR)/drm/npu_accel.h \
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN_PAGES))) \

@@ -156,6 +156,40 @@ for o in compare=1 help=x json=yes verbose=1 profile= comp=1; do
 done
 result cli_option_takes_no_value "$err"
 
+# A value that is an option: the option before it has none, not "--steps".
+expect cli_missing_value_not_swallowed 2 "^npu-run: --model wants a value, not the option '--steps'" \
+	--model --steps 5
+expect cli_missing_short_value 2 "^npu-run: -p wants a value|^npu-run: --prompt wants a value" \
+	-p -n 5
+expect cli_threads_range 2 "^npu-run: --threads '0'" --threads 0
+# The usual short options, and accelN names a device (absent here: status 1).
+expect_ok cli_short_options -m "$models/stories260K.bin" -p "Once" -n 3 -t 0 -s 1 -d cpu -c
+npu_run -h
+result cli_short_help "$([ "$rc" -eq 0 ] && grep -q '^usage: npu-run' "$tmp/out" || echo "status $rc")"
+npu_run --device accel7 --model "$models/stories260K.bin" --steps 1
+result cli_device_accel_n "$([ "$rc" -eq 0 ] || why_not 1 "^npu-run: device 'accel7': ")"
+
+# Defaults a newcomer meets: a real model when one is kept where models are,
+# the synthetic one said so, the tokenizer found beside the model, a
+# missing one said so, and --json carries the text.
+npu_run --device cpu --steps 8 --threads 1
+w=
+[ "$rc" -ne 0 ] && w="status $rc"
+grep -q "^npu-run: no --model: using .*stories260K.bin" "$tmp/err" || w="$w, no note: $(head -c 200 "$tmp/err")"
+grep -q "Once upon a time" "$tmp/out" && ! grep -q '<extra' "$tmp/out" || w="$w, text: $(head -c 100 "$tmp/out")"
+result cli_default_model_found "$w"
+mkdir "$tmp/empty" "$tmp/tokdir" "$tmp/lone"
+(cd "$tmp/empty" && NPU_MODELS="$tmp/empty" timeout 60 "$run" --device float --steps 2 >"$tmp/out" 2>"$tmp/err")
+result cli_synthetic_said "$(grep -q '^npu-run: no --model, and no stories260K.bin.*synthetic' "$tmp/err" || echo "stderr: $(head -c 200 "$tmp/err")")"
+cp "$models/stories260K.bin" "$models/tok512.bin" "$tmp/tokdir/"
+cp "$models/stories260K.bin" "$tmp/lone/"
+npu_run --model "$tmp/tokdir/stories260K.bin" --device cpu --steps 8
+result cli_tokenizer_beside "$([ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] && ! grep -q '<extra' "$tmp/out" || echo "status $rc: $(head -c 200 "$tmp/err")")"
+npu_run --model "$tmp/lone/stories260K.bin" --device cpu --steps 8
+result cli_tokenizer_bytes_said "$([ "$rc" -eq 0 ] && grep -q '^npu-run: no --tokenizer.*byte tokens' "$tmp/err" || echo "status $rc: $(head -c 200 "$tmp/err")")"
+npu_run --model "$models/stories260K.bin" --device cpu --steps 8 --json
+result cli_json_has_text "$(grep -q '"text": "Once upon a time' "$tmp/out" || echo "$(head -c 300 "$tmp/out")")"
+
 # Files: missing, malformed, not regular (a FIFO never written must not hang).
 limit=5
 mkfifo "$tmp/fifo"
@@ -223,7 +257,7 @@ expect cli_prompt_128k 1 '^npu-run: the prompt is at least [0-9]+ tokens .*the c
 echo "   (128000 bytes refused in $(($(date +%s) - start)) s)"
 # Synthetic tiny: byte tokens, no dummy space: 600 bytes are 1 + 600 tokens.
 expect cli_prompt_counted 1 '^npu-run: the prompt is 601 tokens, the context holds 512' \
-	--device float --prompt "$(head -c 600 /dev/zero | tr '\0' a)"
+	--synthetic tiny --device float --prompt "$(head -c 600 /dev/zero | tr '\0' a)"
 # 600 bytes that are 152 tokens: bytes alone must not refuse it.
 expect_ok cli_prompt_long_but_fits --model "$models/stories260K.bin" --tokenizer \
 	"$models/tok512.bin" --device cpu --steps 1 --prompt "$(yes ' the' | head -150 | tr -d '\n')"

@@ -44,9 +44,36 @@ else
 	fail pkg_config_static_build_runs
 fi
 
+# The example in examples/: libnpu-llm through pkg-config alone, its text
+# the same as npu-run's (both greedy, 32 tokens, the installed npu-run).
+models=${NPU_MODELS:-$top/../shared/models}
+prompt="Once upon a time"
+llm_cflags=$(pkg-config --cflags npu-llm) && llm_libs=$(pkg-config --libs npu-llm)
+# shellcheck disable=SC2086
+if [ ! -f "$models/stories260K.bin" ]; then
+	echo "no $models/stories260K.bin" >"$log"
+	fail example_generate_runs
+elif [ -n "$llm_libs" ] && ${CC:-cc} -Wall -Wextra -Werror $llm_cflags "$top/examples/generate.c" \
+	-o "$dest/generate" $llm_libs >"$log" 2>&1 &&
+	LD_LIBRARY_PATH="$dest/usr/lib" NPU_DEVICE=cpu "$dest/generate" "$models/stories260K.bin" \
+		"$prompt" >"$dest/example.out" 2>>"$log" &&
+	LD_LIBRARY_PATH="$dest/usr/lib" ldd "$dest/generate" | grep -q "$dest/usr/lib/libnpu-llm.so.0" &&
+	LD_LIBRARY_PATH="$dest/usr/lib" "$dest/usr/bin/npu-run" --device cpu --model \
+		"$models/stories260K.bin" --prompt "$prompt" --steps 32 2>/dev/null |
+	sed '/^---$/,$d' >"$dest/run.out" &&
+	{ printf '%s' "$prompt"; cat "$dest/example.out"; } | cmp -s - "$dest/run.out"; then
+	pass example_generate_runs
+else
+	{ echo "example:"; cat "$dest/example.out"; echo "npu-run:"; cat "$dest/run.out"; } >>"$log" 2>&1
+	fail example_generate_runs
+fi
+rm -f "$dest/generate" "$dest/example.out" "$dest/run.out"
+
 missing=
 for f in usr/bin/npu-info usr/bin/npu-run usr/bin/npu-bench usr/bin/npu-numerics \
 	usr/bin/npu-gguf usr/bin/npu-usb-gadget usr/include/npu/npu.h usr/include/npu/model.h \
+	usr/include/npu/llm.h usr/lib/libnpu-llm.a usr/lib/libnpu-llm.so.0 \
+	usr/lib/pkgconfig/npu-llm.pc \
 	usr/include/drm/npu_accel.h usr/share/man/man1/npu-usb-gadget.1 \
 	usr/lib/libnpu.a usr/lib/libnpu.so.0 usr/share/man/man1/npu-run.1 \
 	usr/share/man/man1/npu-info.1 lib/firmware/npu/npu_fw.bin lib/udev/rules.d/70-npu.rules; do

@@ -27,9 +27,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <npu/model.h>
+#include <npu/llm.h>
 #include <npu/npu.h>
-#include "npu-run/runner.h"
+
+/* Monotonic seconds. */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 /*
  * Fill @len bytes so that no two pages are alike: the host of a virtual
@@ -375,7 +383,7 @@ struct decode_result {
 	double prefill_tok_s, prefill_gops;	/* a PREFILL_TOKENS prompt */
 };
 
-/* A prompt's length for the prefill figure: one of the runner's batches. */
+/* A prompt's length for the prefill figure: one of libnpu-llm's prefill batches. */
 #define PREFILL_TOKENS 64
 
 /*
@@ -392,73 +400,78 @@ static double prompt_macs(const struct npu_model_config *c, int tokens)
 }
 
 /*
- * Prefill and decode tokens/s of @m with @bits weights, and the decode's
- * bandwidth bound: the bytes of every matrix a token reads in full (not
- * the embedding table, of which a token reads one row) at the bandwidth
- * read around its rounds. A prefill is compute-bound: its figure is the matrices'
- * GOPS, to set against the int8 peak.
+ * Prefill and decode tokens/s of the synthetic @shape with @weights, and
+ * the decode's bandwidth bound: the bytes of every matrix a token reads
+ * in full (not the embedding table, of which a token reads one row) at
+ * the bandwidth read around its rounds. A prefill is compute-bound: its
+ * figure is the matrices' GOPS, to set against the int8 peak.
  */
-static int bench_decode(npu_device *dev, const struct npu_model *m, int bits, struct probe *pr,
-			struct decode_result *r)
+static int bench_decode(npu_device *dev, const char *shape, const char *weights,
+			struct probe *pr, struct decode_result *r)
 {
-	struct engine_opts eo = { bits, 32, 0, 0 };
-	struct npu_engine *e;
+	struct npu_llm_model_params mp = { .weights = weights, .synthetic = shape, .seed = 1 };
+	struct npu_llm_model_info info;
+	npu_llm_model *m;
+	npu_llm_ctx *c = NULL;
 	char err[256];
 	int32_t tok = 1, prompt[PREFILL_TOKENS];
-	float *logits;
 	double t0;
 	int i, round, ret;
 
-	ret = engine_create(dev, m, &eo, &e, err, sizeof(err));
-	if (ret)
+	ret = npu_llm_model_load(dev, NULL, &mp, &m, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "npu-bench: synthetic %s %s: %s\n", shape, weights, err);
 		return ret;
+	}
+	npu_llm_model_info(m, &info);
 	for (i = 0; i < PREFILL_TOKENS; i++)
-		prompt[i] = 1 + i % (m->cfg.vocab_size - 1);
-	logits = malloc((size_t)m->cfg.vocab_size * sizeof(float));
-	ret = logits ? engine_forward(e, prompt, PREFILL_TOKENS, 0, logits) : NPU_E_NOMEM; /* warm */
+		prompt[i] = 1 + i % (info.cfg.vocab_size - 1);
+	ret = npu_llm_ctx_create(m, NULL, &c, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "npu-bench: synthetic %s %s: %s\n", shape, weights, err);
+	ret = ret ? ret : npu_llm_eval(c, prompt, PREFILL_TOKENS);	/* warm */
 	/* The best of two prefills, then of three rounds of 16 tokens: a busy neighbour only slows one. */
 	r->prefill_tok_s = 0;
 	for (round = 0; !ret && round < 2; round++) {
+		ret = npu_llm_ctx_rewind(c, 0);
 		t0 = now_s();
-		ret = engine_forward(e, prompt, PREFILL_TOKENS, 0, logits);
+		ret = ret ? ret : npu_llm_eval(c, prompt, PREFILL_TOKENS);
 		r->prefill_tok_s = fmax(r->prefill_tok_s, PREFILL_TOKENS / (now_s() - t0));
 	}
 	r->prefill_gops = r->prefill_tok_s / PREFILL_TOKENS * 2 *
-			  prompt_macs(&m->cfg, PREFILL_TOKENS) / 1e9;
+			  prompt_macs(&info.cfg, PREFILL_TOKENS) / 1e9;
 	r->tok_s = 0;
 	r->bw = 0;
+	/* Decode steps at positions 1 to 48. */
+	ret = ret ? ret : npu_llm_ctx_rewind(c, 1);
 	for (round = 0; !ret && round < 3; round++) {
 		r->bw = fmax(r->bw, probe_now(pr));
 		t0 = now_s();
 		for (i = 0; !ret && i < 16; i++)
-			ret = engine_forward(e, &tok, 1, 1 + round * 16 + i, logits);
+			ret = npu_llm_eval(c, &tok, 1);
 		r->tok_s = fmax(r->tok_s, 16 / (now_s() - t0));
 	}
+	if (ret && c && npu_llm_ctx_error(c)[0])
+		fprintf(stderr, "npu-bench: synthetic %s %s: %s\n", shape, weights,
+			npu_llm_ctx_error(c));
 	r->bw = fmax(r->bw, probe_now(pr));
-	r->bound = r->bw * 1e9 / (double)engine_weight_bytes(e);
-	r->weights = bits == 8 ? "w8" : "w4g32";
-	free(logits);
-	engine_destroy(e);
+	r->bound = r->bw * 1e9 / (double)info.weight_bytes;
+	r->weights = weights;
+	npu_llm_ctx_free(c);
+	npu_llm_model_free(m);
 	return ret;
 }
 
 /*
- * W8 and W4 decode of one synthetic shape (the model is made once) into
- * r[0] and r[1]; returns how many results it filled: 2, or 0 on failure.
+ * W8 and W4 decode of one synthetic shape into r[0] and r[1]; returns how
+ * many results it filled: 2, or 0 on failure.
  */
 static int bench_decodes(npu_device *dev, const char *shape, const char *label,
 			 struct probe *pr, struct decode_result *r)
 {
-	struct npu_model m;
-	char err[256];
-	int ret = npu_model_synthetic(shape, 1, &m, err, sizeof(err));
-
-	if (ret)
-		return 0;
 	r[0].model = r[1].model = label;
-	ret = !bench_decode(dev, &m, 8, pr, &r[0]) && !bench_decode(dev, &m, 4, pr, &r[1]);
-	npu_model_free(&m);
-	return ret ? 2 : 0;
+	return !bench_decode(dev, shape, "w8", pr, &r[0]) &&
+	       !bench_decode(dev, shape, "w4g32", pr, &r[1]) ? 2 : 0;
 }
 
 int main(int argc, char **argv)
@@ -545,7 +558,7 @@ int main(int argc, char **argv)
 	/* The down-projection's input is SiLU(gate) * up, int16. */
 	if (!bench_matmul(dev, pr, 1, 2048, 5632, 4, 1, quick ? 8 : 48, &ops[n_ops]))
 		n_ops++;
-	/* Prefill: 64 rows, the runner's batch; the down-projection again. */
+	/* Prefill: 64 rows, libnpu-llm's prefill batch; the down-projection again. */
 	if (!bench_matmul(dev, pr, 64, 4096, 4096, 8, 0, 8, &ops[n_ops]))
 		n_ops++;
 	if (!bench_matmul(dev, pr, 64, 4096, 4096, 4, 0, 8, &ops[n_ops]))

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * GGUF models: ../shared/models/stories260K.gguf against stories260K.bin
- * (same tensors, same tokens out of the runner), files written in F32,
+ * (same tensors, same tokens out of libnpu-llm), files written in F32,
  * F16, Q8_0 and Q4_0 read back with the block integers kept exactly, and
  * every kind of malformed file rejected with its cause.
  */
@@ -14,9 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <npu/model.h>
+#include <npu/llm.h>
 #include "testlib.h"
-#include "../../tools/npu-run/runner.h"
 
 static char dir[512], bin_path[600], tok_path[600], gguf_path[600];
 
@@ -120,49 +119,59 @@ static void shared_gguf_equals_bin(void **state)
 	npu_model_free(&b);
 }
 
-/* Greedy tokens of a model on this test's device. */
-static void greedy(const struct npu_model *m, const struct npu_tokenizer *t, int bits,
-		   int32_t *tokens, int n)
+/* @m, taken over, on @dev with @weights ("native": the file's quantized matrices). */
+static npu_llm_model *on_device(npu_device *dev, struct npu_model *m, const char *weights)
 {
-	struct engine_opts eo = { bits, 32, 0, 0 };
-	npu_device *dev = t_open();
-	struct npu_engine *e;
-	float *logits = malloc((size_t)m->cfg.vocab_size * 4);
+	struct npu_llm_model_params p = { .weights = weights };
+	npu_llm_model *lm = NULL;
 	char err[256] = "";
-	int32_t np = 0;
+
+	if (npu_llm_model_create(dev, m, NULL, &p, &lm, err, sizeof(err)))
+		fail_msg("model: %s", err);
+	return lm;
+}
+
+/* Greedy tokens of a model from a prefill of the prompt (@t's tokens). */
+static void greedy(npu_llm_model *m, const struct npu_tokenizer *t, int32_t *tokens, int n)
+{
+	int32_t vocab = npu_llm_model_host(m)->cfg.vocab_size, np = 0;
+	npu_llm_ctx *c;
+	char err[256] = "";
 	int i;
 
-	assert_non_null(logits);
-	if (engine_create(dev, m, &eo, &e, err, sizeof(err)))
-		fail_msg("engine: %s", err);
+	if (npu_llm_ctx_create(m, NULL, &c, err, sizeof(err)))
+		fail_msg("context: %s", err);
 	assert_int_equal(npu_tokenizer_encode(t, "Once upon a time", 1, tokens, n, &np), NPU_OK);
-	assert_int_equal(engine_forward(e, tokens, np, 0, logits), NPU_OK);
+	assert_int_equal(npu_llm_eval(c, tokens, np), NPU_OK);
 	for (i = np; i < n; i++) {
-		tokens[i] = argmax(logits, m->cfg.vocab_size);
-		assert_int_equal(engine_forward(e, &tokens[i], 1, i, logits), NPU_OK);
+		tokens[i] = npu_llm_argmax(npu_llm_logits(c), vocab);
+		assert_int_equal(npu_llm_eval(c, &tokens[i], 1), NPU_OK);
 	}
-	engine_destroy(e);
-	npu_close(dev);
-	free(logits);
+	npu_llm_ctx_free(c);
 }
 
 /* The check: stories260K.gguf and stories260K.bin give the same tokens. */
 static void shared_gguf_same_tokens(void **state)
 {
+	npu_device *dev = t_open();
 	struct npu_model a, b;
 	struct npu_tokenizer ta, tb;
+	npu_llm_model *ma, *mb;
 	int32_t x[100], y[100];
 
 	(void)state;
 	load_bin(&a, &ta);
 	load_gguf(gguf_path, &b, &tb);
-	greedy(&a, &ta, 8, x, 100);
-	greedy(&b, &tb, 8, y, 100);
+	ma = on_device(dev, &a, "w8");
+	mb = on_device(dev, &b, "w8");
+	greedy(ma, &ta, x, 100);
+	greedy(mb, &tb, y, 100);
 	assert_memory_equal(x, y, sizeof(x));
+	npu_llm_model_free(ma);
+	npu_llm_model_free(mb);
 	npu_tokenizer_free(&ta);
 	npu_tokenizer_free(&tb);
-	npu_model_free(&a);
-	npu_model_free(&b);
+	npu_close(dev);
 }
 
 /* F32 round-trips bit for bit, F16 to the nearest half, tokenizer intact. */
@@ -375,6 +384,8 @@ static void q4_0_kept_exactly(void **state)
 static void quantized_files_run(void **state)
 {
 	static const enum npu_gguf_type types[] = { NPU_GGUF_Q8_0, NPU_GGUF_Q4_0 };
+	npu_device *dev = t_open();
+	struct npu_llm_ctx_params rp = { .reference = 1 };
 	struct npu_model a, b;
 	struct npu_tokenizer ta;
 	size_t k;
@@ -382,28 +393,35 @@ static void quantized_files_run(void **state)
 	(void)state;
 	load_bin(&a, &ta);
 	for (k = 0; k < 2; k++) {
+		struct npu_llm_model_info info;
 		int32_t x[48], y[48];
-		struct ref_engine *ref;
-		float logits[512];
+		npu_llm_model *m;
+		npu_llm_ctx *ref;
+		char err[256] = "";
 		int i, agree = 0;
 
 		load_gguf(save(&a, &ta, types[k], "run.gguf"), &b, NULL);
-		greedy(&b, &ta, -1, x, 48);
+		m = on_device(dev, &b, "native");
+		npu_llm_model_info(m, &info);
+		assert_string_equal(info.weights, "native");
+		greedy(m, &ta, x, 48);
 		/* The float reference teacher-forced on the device's tokens. */
-		assert_int_equal(ref_create(&b, &ref), NPU_OK);
+		if (npu_llm_ctx_create(m, &rp, &ref, err, sizeof(err)))
+			fail_msg("reference: %s", err);
 		for (i = 0; i < 47; i++) {
-			assert_int_equal(ref_forward(ref, x[i], i, logits), NPU_OK);
-			y[i + 1] = argmax(logits, 512);
+			assert_int_equal(npu_llm_eval(ref, &x[i], 1), NPU_OK);
+			y[i + 1] = npu_llm_argmax(npu_llm_logits(ref), 512);
 			agree += i >= 4 && y[i + 1] == x[i + 1];
 		}
 		printf("%s native: top-1 agreement with its float values %d of 43\n",
 		       k ? "Q4_0" : "Q8_0", agree);
 		assert_true(agree >= 40);
-		ref_destroy(ref);
-		npu_model_free(&b);
+		npu_llm_ctx_free(ref);
+		npu_llm_model_free(m);
 	}
 	npu_tokenizer_free(&ta);
 	npu_model_free(&a);
+	npu_close(dev);
 }
 
 /*

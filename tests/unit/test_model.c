@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The model runner's parts with stories260K from ../shared/models (or
+ * libnpu-llm with stories260K from ../shared/models (or
  * $NPU_MODELS): the float reference's greedy story, the device paths'
  * accuracy against it (thresholds justified in docs/accuracy.md), the
  * tokenizer, quantization, and every kind of malformed file.
@@ -11,9 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <npu/model.h>
+#include <npu/llm.h>
 #include "testlib.h"
-#include "../../tools/npu-run/runner.h"
 
 static char model_path[512], tok_path[512];
 
@@ -40,23 +39,66 @@ static void load(struct npu_model *m, struct npu_tokenizer *t)
 		fail_msg("%s", err);
 }
 
-/* Greedy continuation of the prompt on an engine (device or float). */
-static int generate(struct npu_engine *dev, struct ref_engine *ref, const struct npu_tokenizer *t,
-		    int steps, int32_t *tokens)
+/* @m and @t (NULL: byte tokens) taken over by a model on @dev (NULL: the float reference). */
+static npu_llm_model *create(npu_device *dev, struct npu_model *m, struct npu_tokenizer *t,
+			     const char *weights)
 {
-	float logits[512];
+	struct npu_llm_model_params p = { .weights = weights };
+	npu_llm_model *lm = NULL;
+	char err[256] = "";
+
+	if (npu_llm_model_create(dev, m, t, &p, &lm, err, sizeof(err)))
+		fail_msg("%s", err);
+	return lm;
+}
+
+/* stories260K with its tokenizer, loaded afresh, on @dev. */
+static npu_llm_model *model_on(npu_device *dev, const char *weights)
+{
+	struct npu_model m;
+	struct npu_tokenizer t;
+
+	load(&m, &t);
+	return create(dev, &m, &t, weights);
+}
+
+/*
+ * A context of @positions (0: all) on the device, or the float reference,
+ * with @p's trace and profile.
+ */
+static npu_llm_ctx *ctx_with(npu_llm_model *m, int positions, int reference,
+			     struct npu_llm_ctx_params p)
+{
+	npu_llm_ctx *c = NULL;
+	char err[256] = "";
+
+	p.positions = positions;
+	p.reference = reference;
+	if (npu_llm_ctx_create(m, &p, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	return c;
+}
+
+static npu_llm_ctx *ctx_on(npu_llm_model *m, int positions, int reference)
+{
+	return ctx_with(m, positions, reference, (struct npu_llm_ctx_params){ 0 });
+}
+
+/* Greedy continuation of the prompt from position 0, one token at a time. */
+static int generate(npu_llm_ctx *c, int steps, int32_t *tokens)
+{
 	int32_t n = 0;
 	int i;
 
-	assert_int_equal(npu_tokenizer_encode(t, "Once upon a time", 1, tokens, 64, &n), NPU_OK);
+	assert_int_equal(npu_llm_ctx_rewind(c, 0), NPU_OK);
+	assert_int_equal(npu_llm_tokenize(npu_llm_ctx_model(c), "Once upon a time", 1, tokens, 64,
+					  &n), NPU_OK);
 	for (i = 0; i < n; i++)
-		assert_int_equal(dev ? engine_forward(dev, &tokens[i], 1, i, logits)
-				     : ref_forward(ref, tokens[i], i, logits), NPU_OK);
+		assert_int_equal(npu_llm_eval(c, &tokens[i], 1), NPU_OK);
 	for (i = 0; i < steps; i++) {
-		tokens[n] = argmax(logits, 512);
+		tokens[n] = npu_llm_argmax(npu_llm_logits(c), 512);
 		n++;
-		assert_int_equal(dev ? engine_forward(dev, &tokens[n - 1], 1, n - 1, logits)
-				     : ref_forward(ref, tokens[n - 1], n - 1, logits), NPU_OK);
+		assert_int_equal(npu_llm_eval(c, &tokens[n - 1], 1), NPU_OK);
 	}
 	return n;
 }
@@ -78,83 +120,73 @@ static void detok(const struct npu_tokenizer *t, const int32_t *tokens, int n, c
 	}
 }
 
+/* The logits of two contexts, bit for bit. */
+static void same_logits(const npu_llm_ctx *a, const npu_llm_ctx *b)
+{
+	assert_memory_equal(npu_llm_logits(a), npu_llm_logits(b), 512 * sizeof(float));
+}
+
 /* llama2.c's run.c gives this greedy story for stories260K. */
 static void float_greedy_story(void **state)
 {
-	struct npu_model m;
-	struct npu_tokenizer t;
-	struct ref_engine *ref;
+	npu_llm_model *m = model_on(NULL, NULL);
+	npu_llm_ctx *ref = ctx_on(m, 0, 0);
+	struct npu_llm_model_info info;
 	int32_t tokens[128];
 	char text[2048];
 	int n;
 
 	(void)state;
-	load(&m, &t);
-	assert_int_equal(ref_create(&m, &ref), NPU_OK);
-	n = generate(NULL, ref, &t, 60, tokens);
-	detok(&t, tokens, n, text, sizeof(text));
+	npu_llm_model_info(m, &info);
+	assert_string_equal(info.weights, "f32");
+	n = generate(ref, 60, tokens);
+	detok(npu_llm_model_tokenizer(m), tokens, n, text, sizeof(text));
 	assert_memory_equal(text, "Once upon a time, there was a little girl named Lily. She loved "
 			    "to play outside in the park. One day, she saw a big, red ball.", 125);
-	ref_destroy(ref);
-	npu_tokenizer_free(&t);
-	npu_model_free(&m);
+	npu_llm_ctx_free(ref);
+	npu_llm_model_free(m);
 }
 
 /* Teacher-forced on the float model's own story: KL and top-1 of a device. */
-static void accuracy(int bits, int group, double max_kl, double min_top1, int min_agree)
+static void accuracy(const char *weights, double max_kl, double min_top1, int min_agree)
 {
-	struct engine_opts eo = { bits, group, 0, 0 };
-	struct npu_model m;
-	struct npu_tokenizer t;
-	struct ref_engine *ref, *ref2;
-	struct npu_engine *e;
-	struct compare_stats s = { 0 };
 	npu_device *dev = t_open();
+	npu_llm_model *m = model_on(dev, weights);
+	npu_llm_ctx *ref = ctx_on(m, 0, 1), *e = ctx_on(m, 0, 0);
+	struct npu_llm_compare s = { 0 };
 	int32_t tokens[256], dtok[256];
-	float ld[512], lr[512];
-	char err[256];
-	int n, i, agree = 0;
+	int n, agree = 0;
 
-	load(&m, &t);
-	assert_int_equal(ref_create(&m, &ref), NPU_OK);
-	assert_int_equal(ref_create(&m, &ref2), NPU_OK);
-	if (engine_create(dev, &m, &eo, &e, err, sizeof(err)))
-		fail_msg("%s", err);
-	n = generate(NULL, ref, &t, 150, tokens);
-	for (i = 0; i + 1 < n; i++) {
-		assert_int_equal(engine_forward(e, &tokens[i], 1, i, ld), NPU_OK);
-		assert_int_equal(ref_forward(ref2, tokens[i], i, lr), NPU_OK);
-		compare_add(&s, lr, ld, 512, tokens[i + 1]);
-	}
-	print_message("W%d g%d: mean KL %.3g, top-1 %.1f%% over %d positions\n", bits, group,
+	n = generate(ref, 150, tokens);
+	assert_int_equal(npu_llm_teacher_force(e, ref, tokens, n, &s, NULL), NPU_OK);
+	assert_int_equal(s.positions, n - 1);
+	print_message("%s: mean KL %.3g, top-1 %.1f%% over %d positions\n", weights,
 		      s.kl_sum / s.positions, 100.0 * s.top1_agree / s.positions, s.positions);
 	assert_true(s.kl_sum / s.positions < max_kl);
 	assert_true((double)s.top1_agree / s.positions >= min_top1);
-	/* Greedy on the device: the same story for at least min_agree tokens. */
-	engine_destroy(e);
-	assert_int_equal(engine_create(dev, &m, &eo, &e, err, sizeof(err)), NPU_OK);
-	generate(e, NULL, &t, 60, dtok);
+	/* Greedy on the device, in a fresh context: the same story for at least min_agree tokens. */
+	npu_llm_ctx_free(e);
+	e = ctx_on(m, 0, 0);
+	generate(e, 60, dtok);
 	while (agree < 60 && dtok[5 + agree] == tokens[5 + agree])
 		agree++;
 	assert_true(agree >= min_agree);
-	engine_destroy(e);
-	ref_destroy(ref);
-	ref_destroy(ref2);
+	npu_llm_ctx_free(e);
+	npu_llm_ctx_free(ref);
+	npu_llm_model_free(m);
 	npu_close(dev);
-	npu_tokenizer_free(&t);
-	npu_model_free(&m);
 }
 
 static void accuracy_w8(void **state)
 {
 	(void)state;
-	accuracy(8, 0, 2e-3, 0.95, 40);
+	accuracy("w8", 2e-3, 0.95, 40);
 }
 
 static void accuracy_w4g32(void **state)
 {
 	(void)state;
-	accuracy(4, 32, 0.12, 0.85, 8);
+	accuracy("w4g32", 0.12, 0.85, 8);
 }
 
 /*
@@ -172,73 +204,63 @@ static void prefill_equals_steps(void **state)
 		"park. The cat saw them and wanted to play too, so she ran to the big tree "
 		"and climbed up high.",
 	};
-	struct npu_model m;
-	struct npu_tokenizer t;
-	struct npu_engine *a, *b;
+	static const char *const weights[] = { "w8", "w4g32" };
 	npu_device *dev = t_open();
 	int32_t tokens[160];
-	float la[512], lb[512];
-	char err[256];
 	int32_t n;
-	int i, p, bits;
+	int i, p, w;
 
 	(void)state;
-	load(&m, &t);
-	for (bits = 8; bits >= 4; bits -= 4)
-		for (p = 0; p < 2; p++) {
-			struct engine_opts eo = { bits, 32, 0, 0 };
+	for (w = 0; w < 2; w++) {
+		npu_llm_model *m = model_on(dev, weights[w]);
 
-			assert_int_equal(npu_tokenizer_encode(&t, prompts[p], 1, tokens, 160, &n),
-					 NPU_OK);
+		for (p = 0; p < 2; p++) {
+			npu_llm_ctx *a = ctx_on(m, 0, 0), *b = ctx_on(m, 0, 0);
+
+			assert_int_equal(npu_llm_tokenize(m, prompts[p], 1, tokens, 160, &n), NPU_OK);
 			if (p == 0)
 				assert_true(n < 16);
 			else
 				assert_true(n >= 64 + 16 && n <= 128);
-			assert_int_equal(engine_create(dev, &m, &eo, &a, err, sizeof(err)), NPU_OK);
-			assert_int_equal(engine_create(dev, &m, &eo, &b, err, sizeof(err)), NPU_OK);
-			assert_int_equal(engine_forward(a, tokens, n, 0, la), NPU_OK);
+			assert_int_equal(npu_llm_eval(a, tokens, n), NPU_OK);
 			for (i = 0; i < n; i++)
-				assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
-			assert_memory_equal(la, lb, sizeof(la));
-			engine_destroy(a);
-			engine_destroy(b);
+				assert_int_equal(npu_llm_eval(b, &tokens[i], 1), NPU_OK);
+			assert_int_equal(npu_llm_ctx_pos(a), n);
+			assert_int_equal(npu_llm_ctx_pos(b), n);
+			same_logits(a, b);
+			npu_llm_ctx_free(a);
+			npu_llm_ctx_free(b);
 		}
+		npu_llm_model_free(m);
+	}
 	npu_close(dev);
-	npu_tokenizer_free(&t);
-	npu_model_free(&m);
 }
 
 /*
- * --profile's engine: every op of every job is counted once (a prefill of
- * 12 rows, then 4 steps) and given a device time, and profiling changes
- * no result.
+ * A profiled context: every op of every job is counted once (a
+ * prefill of 12 rows, then 4 steps) and given a device time, and
+ * profiling changes no result.
  */
 static void profile_counts(void **state)
 {
-	struct engine_opts plain = { 8, 0, 0, 0 }, prof = { 8, 0, 0, 1 };
-	struct npu_model m;
-	struct npu_tokenizer t;
-	struct npu_engine *a, *b;
 	npu_device *dev = t_open();
+	npu_llm_model *m = model_on(dev, "w8");
+	npu_llm_ctx *a = ctx_on(m, 0, 0);
+	npu_llm_ctx *b = ctx_with(m, 0, 0, (struct npu_llm_ctx_params){ .profile = 1 });
 	int32_t tokens[16] = { 1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395,
 			       317, 426 };
 	uint64_t ns[64], count[64], total = 0;
-	float la[512], lb[512];
-	char err[256];
 	int i;
 
 	(void)state;
-	load(&m, &t);
-	assert_int_equal(engine_create(dev, &m, &plain, &a, err, sizeof(err)), NPU_OK);
-	assert_int_equal(engine_create(dev, &m, &prof, &b, err, sizeof(err)), NPU_OK);
-	assert_int_equal(engine_forward(a, tokens, 12, 0, la), NPU_OK);
-	assert_int_equal(engine_forward(b, tokens, 12, 0, lb), NPU_OK);
+	assert_int_equal(npu_llm_eval(a, tokens, 12), NPU_OK);
+	assert_int_equal(npu_llm_eval(b, tokens, 12), NPU_OK);
 	for (i = 12; i < 16; i++) {
-		assert_int_equal(engine_forward(a, &tokens[i], 1, i, la), NPU_OK);
-		assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
+		assert_int_equal(npu_llm_eval(a, &tokens[i], 1), NPU_OK);
+		assert_int_equal(npu_llm_eval(b, &tokens[i], 1), NPU_OK);
 	}
-	assert_memory_equal(la, lb, sizeof(la));
-	engine_profile(b, ns, count);
+	same_logits(a, b);
+	npu_llm_profile(b, ns, count);
 	/* 7 matmuls per layer and the classifier, in each of the 5 jobs. */
 	assert_int_equal(count[DRM_NPU_OP_MATMUL], 5 * (7 * 5 + 1));
 	assert_int_equal(count[DRM_NPU_OP_EMBEDDING], 5);
@@ -252,31 +274,30 @@ static void profile_counts(void **state)
 		total += ns[i];
 	}
 	assert_true(total > 0);
-	engine_destroy(a);
-	engine_destroy(b);
+	npu_llm_ctx_free(a);
+	npu_llm_ctx_free(b);
+	npu_llm_model_free(m);
 	npu_close(dev);
-	npu_tokenizer_free(&t);
-	npu_model_free(&m);
 }
 
 /*
- * Engines @a and @b generate the same @steps tokens, then give the same
+ * Contexts @a and @b generate the same @steps tokens, then give the same
  * teacher-forced logits bit for bit.
  */
-static void engines_agree(struct npu_engine *a, struct npu_engine *b,
-			  const struct npu_tokenizer *t, int steps)
+static void contexts_agree(npu_llm_ctx *a, npu_llm_ctx *b, int steps)
 {
 	int32_t ta[128], tb[128];
-	float la[512], lb[512];
 	int n, i;
 
-	n = generate(a, NULL, t, steps, ta);
-	assert_int_equal(generate(b, NULL, t, steps, tb), n);
+	n = generate(a, steps, ta);
+	assert_int_equal(generate(b, steps, tb), n);
 	assert_memory_equal(ta, tb, (size_t)n * sizeof(*ta));
+	assert_int_equal(npu_llm_ctx_rewind(a, 0), NPU_OK);
+	assert_int_equal(npu_llm_ctx_rewind(b, 0), NPU_OK);
 	for (i = 0; i + 1 < n; i++) {
-		assert_int_equal(engine_forward(a, &ta[i], 1, i, la), NPU_OK);
-		assert_int_equal(engine_forward(b, &ta[i], 1, i, lb), NPU_OK);
-		assert_memory_equal(la, lb, sizeof(la));
+		assert_int_equal(npu_llm_eval(a, &ta[i], 1), NPU_OK);
+		assert_int_equal(npu_llm_eval(b, &ta[i], 1), NPU_OK);
+		same_logits(a, b);
 	}
 }
 
@@ -286,25 +307,23 @@ static void engines_agree(struct npu_engine *a, struct npu_engine *b,
  */
 static void device_equals_cpu(void **state)
 {
-	struct engine_opts eo = { 4, 32, 0, 0 };
-	struct npu_model m;
-	struct npu_tokenizer t;
-	struct npu_engine *a, *b;
 	npu_device *dev = t_open(), *cpu;
-	char err[256];
+	npu_llm_model *ma, *mb;
+	npu_llm_ctx *a, *b;
 
 	(void)state;
-	load(&m, &t);
 	assert_int_equal(npu_open("cpu", &cpu), NPU_OK);
-	assert_int_equal(engine_create(dev, &m, &eo, &a, err, sizeof(err)), NPU_OK);
-	assert_int_equal(engine_create(cpu, &m, &eo, &b, err, sizeof(err)), NPU_OK);
-	engines_agree(a, b, &t, 60);
-	engine_destroy(a);
-	engine_destroy(b);
+	ma = model_on(dev, "w4g32");
+	mb = model_on(cpu, "w4g32");
+	a = ctx_on(ma, 0, 0);
+	b = ctx_on(mb, 0, 0);
+	contexts_agree(a, b, 60);
+	npu_llm_ctx_free(a);
+	npu_llm_ctx_free(b);
+	npu_llm_model_free(ma);
+	npu_llm_model_free(mb);
 	npu_close(cpu);
 	npu_close(dev);
-	npu_tokenizer_free(&t);
-	npu_model_free(&m);
 }
 
 /*
@@ -316,26 +335,18 @@ static void device_equals_cpu(void **state)
  */
 static void packed_equals_scalar(void **state)
 {
-	struct engine_opts eo = { 4, 32, 0, 0 };
-	struct npu_model m;
-	struct npu_tokenizer t;
-	struct npu_engine *a, *b;
+	npu_device *best = t_open_at("cpu", NULL), *scalar = t_open_at("cpu", "scalar");
+	npu_llm_model *ma = model_on(best, "w4g32"), *mb = model_on(scalar, "w4g32");
+	npu_llm_ctx *a = ctx_on(ma, 0, 0), *b = ctx_on(mb, 0, 0);
 	struct npu_memory mem;
 	struct npu_info info;
-	npu_device *best, *scalar;
 	uint64_t packed;
-	char err[256];
 
 	(void)state;
-	load(&m, &t);
-	best = t_open_at("cpu", NULL);
-	scalar = t_open_at("cpu", "scalar");
-	assert_int_equal(engine_create(best, &m, &eo, &a, err, sizeof(err)), NPU_OK);
-	assert_int_equal(engine_create(scalar, &m, &eo, &b, err, sizeof(err)), NPU_OK);
-	/* Packed once (the engine's warm-up step), read after. */
+	/* Packed once (the context's warm-up step), read after. */
 	assert_int_equal(npu_memory_usage(best, &mem), NPU_OK);
 	packed = mem.packed;
-	engines_agree(a, b, &t, 40);
+	contexts_agree(a, b, 40);
 	/*
 	 * The packed copies exist at the AVX-512 level only: below it (a CPU
 	 * without it, where test_kernels reports their kernels skipped, or
@@ -350,50 +361,52 @@ static void packed_equals_scalar(void **state)
 	assert_int_equal(mem.packed, packed);
 	assert_int_equal(npu_memory_usage(scalar, &mem), NPU_OK);
 	assert_int_equal(mem.packed, 0);
-	engine_destroy(a);
-	engine_destroy(b);
+	npu_llm_ctx_free(a);
+	npu_llm_ctx_free(b);
+	npu_llm_model_free(ma);
+	npu_llm_model_free(mb);
 	npu_close(scalar);
 	npu_close(best);
-	npu_tokenizer_free(&t);
-	npu_model_free(&m);
 }
 
 /* With tracing, each layer's output is close to the float model's (W8). */
 static void layer_trace_w8(void **state)
 {
-	struct engine_opts eo = { 8, 0, 1, 0 };
-	struct npu_model m;
-	struct npu_tokenizer t;
-	struct npu_engine *e;
-	struct ref_engine *ref;
 	npu_device *dev = t_open();
+	npu_llm_model *m = model_on(dev, "w8");
+	npu_llm_ctx *e = ctx_with(m, 0, 0, (struct npu_llm_ctx_params){ .trace = 1 });
+	npu_llm_ctx *ref = ctx_on(m, 0, 1);
 	int32_t tokens[64];
-	float ld[512], lr[512], h[64];
-	char err[256];
+	float h[64], hr[64];
 	int32_t n;
 	int i, l;
 
 	(void)state;
-	load(&m, &t);
-	assert_int_equal(npu_tokenizer_encode(&t, "Lily and Ben went to the park.", 1, tokens, 64,
-					      &n), NPU_OK);
-	assert_int_equal(engine_create(dev, &m, &eo, &e, err, sizeof(err)), NPU_OK);
-	assert_int_equal(ref_create(&m, &ref), NPU_OK);
+	assert_int_equal(npu_llm_tokenize(m, "Lily and Ben went to the park.", 1, tokens, 64, &n),
+			 NPU_OK);
 	for (i = 0; i < n; i++) {
-		assert_int_equal(engine_forward(e, &tokens[i], 1, i, ld), NPU_OK);
-		assert_int_equal(ref_forward(ref, tokens[i], i, lr), NPU_OK);
-		for (l = 0; l < m.cfg.n_layers; l++) {
-			engine_trace(e, l, h);
-			if (cosine(h, ref_trace(ref, l), 64) < 0.999)
+		assert_int_equal(npu_llm_eval(e, &tokens[i], 1), NPU_OK);
+		assert_int_equal(npu_llm_eval(ref, &tokens[i], 1), NPU_OK);
+		for (l = 0; l < 5; l++) {
+			assert_int_equal(npu_llm_trace(e, l, h), NPU_OK);
+			assert_int_equal(npu_llm_trace(ref, l, hr), NPU_OK);
+			if (npu_llm_cosine(h, hr, 64) < 0.999)
 				fail_msg("position %d layer %d: cosine %f", i, l,
-					 cosine(h, ref_trace(ref, l), 64));
+					 npu_llm_cosine(h, hr, 64));
 		}
 	}
-	engine_destroy(e);
-	ref_destroy(ref);
+	/* Past the last layer; and a model loaded without trace keeps none. */
+	assert_int_equal(npu_llm_trace(e, 5, h), NPU_E_INVAL);
+	npu_llm_ctx_free(e);
+	npu_llm_ctx_free(ref);
+	npu_llm_model_free(m);
+	m = model_on(dev, "w8");
+	e = ctx_on(m, 0, 0);
+	assert_int_equal(npu_llm_eval(e, tokens, 1), NPU_OK);
+	assert_int_equal(npu_llm_trace(e, 0, h), NPU_E_INVAL);
+	npu_llm_ctx_free(e);
+	npu_llm_model_free(m);
 	npu_close(dev);
-	npu_tokenizer_free(&t);
-	npu_model_free(&m);
 }
 
 static void tokenizer_round_trip(void **state)
@@ -626,51 +639,48 @@ static void grow(const struct npu_model *src, int layers, struct npu_model *m)
  */
 static void many_layers(void **state)
 {
-	struct engine_opts eo = { 8, 0, 0, 0 };
-	struct npu_model small, m;
-	struct npu_tokenizer t;
-	struct ref_engine *ref, *ref2;
-	struct npu_engine *a, *b;
-	struct compare_stats s = { 0 };
 	npu_device *dev = t_open();
+	struct npu_model small, big;
+	struct npu_tokenizer t;
+	struct npu_llm_compare s = { 0 };
+	npu_llm_model *m;
+	npu_llm_ctx *a, *b, *ref;
 	int32_t tokens[64];
-	float la[512], lb[512], lr[512];
-	char err[256] = "";
 	int i, n;
 
 	(void)state;
 	load(&small, &t);
-	grow(&small, 250, &m);
-	if (engine_create(dev, &m, &eo, &a, err, sizeof(err)))
-		fail_msg("%s", err);
-	assert_int_equal(engine_create(dev, &m, &eo, &b, err, sizeof(err)), NPU_OK);
-	assert_int_equal(ref_create(&m, &ref), NPU_OK);
-	assert_int_equal(ref_create(&m, &ref2), NPU_OK);
-	n = generate(NULL, ref, &t, 20, tokens);
-	assert_int_equal(engine_forward(a, tokens, 12, 0, la), NPU_OK);
+	grow(&small, 250, &big);
+	npu_model_free(&small);
+	m = create(dev, &big, &t, "w8");
+	a = ctx_on(m, 0, 0);
+	b = ctx_on(m, 0, 0);
+	ref = ctx_on(m, 0, 1);
+	n = generate(ref, 20, tokens);
+	assert_int_equal(npu_llm_eval(a, tokens, 12), NPU_OK);
 	for (i = 0; i < 12; i++)
-		assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
-	assert_memory_equal(la, lb, sizeof(la));
+		assert_int_equal(npu_llm_eval(b, &tokens[i], 1), NPU_OK);
+	same_logits(a, b);
+	assert_int_equal(npu_llm_ctx_rewind(ref, 0), NPU_OK);
 	for (i = 0; i + 1 < n; i++) {
-		assert_int_equal(ref_forward(ref2, tokens[i], i, lr), NPU_OK);
+		assert_int_equal(npu_llm_eval(ref, &tokens[i], 1), NPU_OK);
 		if (i >= 12)
-			assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
+			assert_int_equal(npu_llm_eval(b, &tokens[i], 1), NPU_OK);
 		if (i >= 11)
-			compare_add(&s, lr, lb, 512, tokens[i + 1]);
+			assert_int_equal(npu_llm_compare_add(&s, npu_llm_logits(ref),
+							     npu_llm_logits(b), 512, tokens[i + 1]),
+					 NPU_OK);
 	}
 	print_message("250 layers W8: mean KL %.3g, top-1 %.1f%% over %d positions\n",
 		      s.kl_sum / s.positions, 100.0 * s.top1_agree / s.positions, s.positions);
 	/* accuracy_w8's bounds. */
 	assert_true(s.kl_sum / s.positions < 2e-3);
 	assert_true((double)s.top1_agree / s.positions >= 0.95);
-	engine_destroy(a);
-	engine_destroy(b);
-	ref_destroy(ref);
-	ref_destroy(ref2);
+	npu_llm_ctx_free(a);
+	npu_llm_ctx_free(b);
+	npu_llm_ctx_free(ref);
+	npu_llm_model_free(m);
 	npu_close(dev);
-	npu_tokenizer_free(&t);
-	npu_model_free(&m);
-	npu_model_free(&small);
 }
 
 /*
@@ -682,23 +692,24 @@ static void many_layers(void **state)
  */
 static void long_context(void **state)
 {
-	struct engine_opts eo = { 8, 0, 0, 0 };
-	struct npu_model m, big;
-	struct npu_tokenizer t;
-	struct npu_engine *a, *b;
 	npu_device *dev = t_open();
+	npu_llm_model *m = model_on(dev, "w8"), *big;
+	struct npu_llm_ctx_params p = { 0 };
+	struct npu_model bm;
+	npu_llm_ctx *a, *b;
 	int32_t tokens[64];
-	float la[512], lb[512];
 	char err[256] = "", want[96];
 	const char *at;
-	int i, n, limit = 0;
+	int32_t n;
+	int i, limit = 0;
 
 	(void)state;
-	load(&m, &t);
-	big = m;	/* the same weights: freed once, through m */
-	big.cfg.seq_len = 1 << 20;
+	/* The same weights again, with a context of 2^20. */
+	load(&bm, NULL);
+	bm.cfg.seq_len = 1 << 20;
+	big = create(dev, &bm, NULL, "w8");
 	b = NULL;
-	assert_int_equal(engine_create(dev, &big, &eo, &b, err, sizeof(err)), NPU_E_RANGE);
+	assert_int_equal(npu_llm_ctx_create(big, &p, &b, err, sizeof(err)), NPU_E_RANGE);
 	assert_null(b);
 	at = strstr(err, "attention limit of ");
 	if (!strstr(err, "context_length 1048576 exceeds") || !at ||
@@ -707,33 +718,36 @@ static void long_context(void **state)
 	/* 4 MiB of scratch, 8 heads of 8: 16 + 64 * 8 bytes a row, minus q, k and sums. */
 	assert_int_equal(limit, (4194304 - (64 + 32) * 4 - 8 - 64 * 8) / (8 * 8 + 16));
 
-	assert_int_equal(engine_create_n(dev, &big, &eo, 64, &a, err, sizeof(err)), NPU_OK);
-	assert_int_equal(engine_create(dev, &m, &eo, &b, err, sizeof(err)), NPU_OK);
-	assert_int_equal(npu_tokenizer_encode(&t, "Once upon a time", 1, tokens, 64, &n), NPU_OK);
-	assert_int_equal(engine_forward(a, tokens, n, 0, la), NPU_OK);
-	assert_int_equal(engine_forward(b, tokens, n, 0, lb), NPU_OK);
+	a = ctx_on(big, 64, 0);
+	b = ctx_on(m, 0, 0);
+	assert_int_equal(npu_llm_ctx_positions(a), 64);
+	assert_int_equal(npu_llm_tokenize(m, "Once upon a time", 1, tokens, 64, &n), NPU_OK);
+	assert_int_equal(npu_llm_eval(a, tokens, n), NPU_OK);
+	assert_int_equal(npu_llm_eval(b, tokens, n), NPU_OK);
 	for (i = n; i < 64; i++) {
-		assert_memory_equal(la, lb, sizeof(la));
-		tokens[i] = argmax(la, 512);
-		assert_int_equal(engine_forward(a, &tokens[i], 1, i, la), NPU_OK);
-		assert_int_equal(engine_forward(b, &tokens[i], 1, i, lb), NPU_OK);
+		same_logits(a, b);
+		tokens[i] = npu_llm_argmax(npu_llm_logits(a), 512);
+		assert_int_equal(npu_llm_eval(a, &tokens[i], 1), NPU_OK);
+		assert_int_equal(npu_llm_eval(b, &tokens[i], 1), NPU_OK);
 	}
-	assert_memory_equal(la, lb, sizeof(la));
+	same_logits(a, b);
 	/* Past the positions asked for. */
-	assert_int_equal(engine_forward(a, &tokens[0], 1, 64, la), NPU_E_RANGE);
-	engine_destroy(a);
-	engine_destroy(b);
+	assert_int_equal(npu_llm_ctx_pos(a), 64);
+	assert_int_equal(npu_llm_eval(a, &tokens[0], 1), NPU_E_RANGE);
+	npu_llm_ctx_free(a);
+	npu_llm_ctx_free(b);
 
-	if (engine_create_n(dev, &big, &eo, limit, &a, err, sizeof(err)))
+	p.positions = limit;
+	if (npu_llm_ctx_create(big, &p, &a, err, sizeof(err)))
 		fail_msg("a cache of the limit's %d rows: %s", limit, err);
-	engine_destroy(a);
-	assert_int_equal(engine_create_n(dev, &big, &eo, limit + 1, &a, err, sizeof(err)),
-			 NPU_E_RANGE);
+	npu_llm_ctx_free(a);
+	p.positions = limit + 1;
+	assert_int_equal(npu_llm_ctx_create(big, &p, &a, err, sizeof(err)), NPU_E_RANGE);
 	snprintf(want, sizeof(want), "needs %d positions", limit + 1);
 	assert_non_null(strstr(err, want));
+	npu_llm_model_free(big);
+	npu_llm_model_free(m);
 	npu_close(dev);
-	npu_tokenizer_free(&t);
-	npu_model_free(&m);
 }
 
 int main(void)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runner.h"
+#include "llm_internal.h"
 
 struct ref_engine {
 	const struct npu_model *m;
@@ -17,12 +17,7 @@ struct ref_engine {
 	float *trace;	/* [layers][dim] */
 };
 
-int ref_create(const struct npu_model *m, struct ref_engine **out)
-{
-	return ref_create_n(m, 0, out);
-}
-
-int ref_create_n(const struct npu_model *m, int positions, struct ref_engine **out)
+int ref_create(const struct npu_model *m, int positions, struct ref_engine **out)
 {
 	const struct npu_model_config *c = &m->cfg;
 	struct ref_engine *r = calloc(1, sizeof(*r));
@@ -49,6 +44,11 @@ int ref_create_n(const struct npu_model *m, int positions, struct ref_engine **o
 	}
 	*out = r;
 	return NPU_OK;
+}
+
+int ref_positions(const struct ref_engine *r)
+{
+	return r->ctx;
 }
 
 void ref_destroy(struct ref_engine *r)

@@ -1,41 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
- * The model on an NPU, through libnpu ops only. Weights are quantized once
- * (int8 per output channel or int4 in groups; the embedding table and the
- * classifier stay int8) and live in device buffers with the KV caches.
- * Activations use dynamic per-row scales: the residual stream and the
- * projections int16, the inputs of the matmuls int8 (int16 into the FFN's
- * down projection). One token's step is recorded once as a graph; its
- * token id and position are read from device memory, so it is replayed
- * as is. A prompt is prefilled in batches of up to PREFILL rows, of which
- * only the last goes through the classifier. A pass whose ops overflow one
- * command stream runs as several jobs of whole layers, one after another.
+ * A context's forward pass on an NPU, through libnpu ops only, over the
+ * model's weights (weights.c). Activations use dynamic per-row scales: the
+ * residual stream and the projections int16, the inputs of the matmuls
+ * int8 (int16 into the FFN's down projection). One token's step is
+ * recorded once as a graph; its token id and position are read from device
+ * memory, so it is replayed as is. A prompt is prefilled in batches of up
+ * to PREFILL rows, of which only the last goes through the classifier. A
+ * pass whose ops overflow one command stream runs as several jobs of whole
+ * layers, one after another.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "runner.h"
-#include "../../uapi/drm/npu_accel.h"
+#include <drm/npu_accel.h>
+
+#include "llm_internal.h"
 
 #define PREFILL 64
-
-struct dbuf {
-	npu_bo bo;
-	void *p;
-	uint64_t size;
-};
-
-/* A quantized matrix in one buffer: integers, then the group factors. */
-struct dmat {
-	struct dbuf b;
-	int32_t rows, cols, group;
-	int bits;
-	struct npu_scale scale;
-	uint64_t factors_off;
-};
 
 /* An activation: rows x cols of one type, with per-row scales. */
 struct act {
@@ -44,12 +28,10 @@ struct act {
 	enum npu_dtype dt;
 };
 
-struct npu_layer {
-	struct dmat wq, wk, wv, wo, w1, w2, w3;
-	struct dbuf g_att, g_ffn;
-	struct npu_scale s_att, s_ffn;
+/* A layer's KV caches, and its output with opts.trace. */
+struct layer_state {
 	struct act kc, vc;
-	struct act trace;	/* the layer's output, with opts.trace */
+	struct act trace;
 };
 
 /*
@@ -66,13 +48,11 @@ struct part {
 
 struct npu_engine {
 	npu_device *dev;
-	const struct npu_model *m;
+	const struct llm_weights *w;
 	struct npu_model_config c;
 	int ctx;		/* positions the KV caches hold */
-	struct npu_layer *layers;
-	struct dbuf emb, emb_scales, g_final, freq, ids, pos;
-	struct npu_scale s_final;
-	struct dmat wcls;
+	struct layer_state *layers;
+	struct dbuf ids, pos;
 	struct act x, xn, q, k, v, att, tmp, h1, h3, logits;
 	struct part *parts;
 	int n_parts;
@@ -89,92 +69,6 @@ struct npu_engine {
 	uint64_t prof_ns[64], prof_count[64];
 };
 
-static int dbuf_new(struct npu_engine *e, uint64_t size, struct dbuf *b)
-{
-	int err = npu_bo_alloc(e->dev, size, &b->bo);
-
-	if (err)
-		return err;
-	b->size = size;
-	e->bytes += size;
-	return npu_bo_map(e->dev, b->bo, &b->p);
-}
-
-static void dbuf_del(struct npu_engine *e, struct dbuf *b)
-{
-	if (!b->bo)
-		return;
-	npu_bo_unmap(e->dev, b->bo);
-	npu_bo_free(e->dev, b->bo);
-	memset(b, 0, sizeof(*b));
-}
-
-/*
- * Matrix @at of the model (npu_model.native's index) as the NPU takes it:
- * the file's own integers with bits < 0 when it has them, else quantized.
- */
-static int dmat_new(struct npu_engine *e, const float *w, size_t at, int32_t rows, int32_t cols,
-		    int bits, int group, struct dmat *d)
-{
-	const struct npu_qmatrix *native = e->m->native ? &e->m->native[at] : NULL;
-	struct npu_qmatrix q = { 0 };
-	uint64_t qbytes, fbytes;
-	int err = NPU_OK;
-
-	if (bits < 0 && native && native->q) {
-		q = *native;
-		bits = q.bits;
-	} else {
-		bits = bits < 0 ? 8 : bits;
-		/* int4 groups must tile the row: a narrower row is one group, else int8. */
-		if (bits == 4 && cols % group)
-			group = cols < group ? cols : (bits = 8, cols);
-		err = npu_quantize(w, rows, cols, bits, bits == 8 ? cols : group, &q);
-		native = NULL;
-	}
-	if (err)
-		return err;
-	qbytes = (uint64_t)rows * (bits == 8 ? cols : cols / 2);
-	fbytes = (uint64_t)rows * (cols / q.group_size) * 2;
-	d->factors_off = (qbytes + 7) & ~7ull;
-	err = dbuf_new(e, d->factors_off + fbytes, &d->b);
-	if (!err) {
-		memcpy(d->b.p, q.q, qbytes);
-		memcpy((char *)d->b.p + d->factors_off, q.factors, fbytes);
-		/*
-		 * Final: the cpu backend may keep them in its kernels' layout.
-		 * A seal that fails costs that speed, not the model.
-		 */
-		npu_bo_seal(e->dev, d->b.bo);
-		d->rows = rows;
-		d->cols = cols;
-		d->group = q.group_size;
-		d->bits = bits;
-		d->scale = q.scale;
-	}
-	if (!native)
-		npu_qmatrix_free(&q);
-	return err;
-}
-
-/* A gain vector as int16 with one scale. */
-static int gain_new(struct npu_engine *e, const float *g, int n, struct dbuf *b, struct npu_scale *s)
-{
-	float amax = 0;
-	int i, err;
-
-	for (i = 0; i < n; i++)
-		amax = fmaxf(amax, fabsf(g[i]));
-	err = npu_scale_from_double(amax > 0 ? amax / 32767.0 : 1.0, s);
-	if (!err)
-		err = dbuf_new(e, (uint64_t)n * 2, b);
-	if (err)
-		return err;
-	for (i = 0; i < n; i++)
-		((int16_t *)b->p)[i] = (int16_t)lrint(g[i] / npu_scale_to_double(*s));
-	return NPU_OK;
-}
-
 static uint64_t dt_bytes(enum npu_dtype dt)
 {
 	return dt == NPU_I8 ? 1 : dt == NPU_I16 ? 2 : 4;
@@ -183,10 +77,10 @@ static uint64_t dt_bytes(enum npu_dtype dt)
 static int act_new(struct npu_engine *e, uint32_t rows, uint32_t cols, enum npu_dtype dt,
 		   struct act *a)
 {
-	int err = dbuf_new(e, (uint64_t)rows * cols * dt_bytes(dt), &a->data);
+	int err = llm_dbuf_new(e->dev, (uint64_t)rows * cols * dt_bytes(dt), &a->data, &e->bytes);
 
 	if (!err)
-		err = dbuf_new(e, rows * 8ull, &a->scales);
+		err = llm_dbuf_new(e->dev, rows * 8ull, &a->scales, &e->bytes);
 	a->cols = cols;
 	a->dt = dt;
 	return err;
@@ -255,7 +149,7 @@ static void pass_init(const struct npu_engine *e, uint32_t rows, struct pass *p)
 	p->rows = rows;
 	p->hs = (uint32_t)(c->dim / c->n_heads);
 	p->pos = (struct npu_pos){ .bo = e->pos.bo };
-	p->freq = npu_tensor_2d(e->freq.bo, 0, 1, p->hs / 2, NPU_I32);
+	p->freq = npu_tensor_2d(e->w->freq.bo, 0, 1, p->hs / 2, NPU_I32);
 	p->x = T_act(&e->x, rows);
 	p->xn = T_act(&e->xn, rows);
 	p->q = T_act(&e->q, rows);
@@ -272,11 +166,12 @@ static void pass_init(const struct npu_engine *e, uint32_t rows, struct pass *p)
 static int encode_layer(struct npu_engine *e, npu_cmd *cmd, struct pass *p, int l)
 {
 	const struct npu_model_config *c = &e->c;
-	struct npu_layer *L = &e->layers[l];
+	const struct layer_weights *L = &e->w->layers[l];
+	struct layer_state *S = &e->layers[l];
 	struct npu_tensor ga = T_gain(&L->g_att, L->s_att, (uint32_t)c->dim);
 	struct npu_tensor gf = T_gain(&L->g_ffn, L->s_ffn, (uint32_t)c->dim);
-	struct npu_tensor kc = T_act(&L->kc, (uint32_t)e->ctx);
-	struct npu_tensor vc = T_act(&L->vc, (uint32_t)e->ctx);
+	struct npu_tensor kc = T_act(&S->kc, (uint32_t)e->ctx);
+	struct npu_tensor vc = T_act(&S->vc, (uint32_t)e->ctx);
 	uint32_t rows = p->rows, hs = p->hs;
 	int err = 0;
 
@@ -302,7 +197,7 @@ static int encode_layer(struct npu_engine *e, npu_cmd *cmd, struct pass *p, int 
 	err = err ? err : matmul(cmd, &e->h1, &L->w2, &e->tmp, rows);
 	err = err ? err : npu_op_add(cmd, &p->x, &p->tmp, &p->x);
 	if (e->trace) {
-		struct npu_tensor tr = T_act(&L->trace, rows);
+		struct npu_tensor tr = T_act(&S->trace, rows);
 
 		err = err ? err : npu_op_quantize(cmd, &p->x, &tr);
 	}
@@ -319,26 +214,26 @@ static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, int l0, int
 {
 	const struct npu_model_config *c = &e->c;
 	struct npu_tensor ids = npu_tensor_2d(e->ids.bo, 0, rows, 1, NPU_I32);
-	struct npu_tensor emb = npu_tensor_2d(e->emb.bo, 0, (uint32_t)c->vocab_size,
+	struct npu_tensor emb = npu_tensor_2d(e->w->emb.bo, 0, (uint32_t)c->vocab_size,
 					      (uint32_t)c->dim, NPU_I8);
 	struct pass p;
 	int l, err = 0;
 
 	pass_init(e, rows, &p);
 	emb.scale_mode = NPU_SCALE_ROW;
-	emb.scale_bo = e->emb_scales.bo;
+	emb.scale_bo = e->w->emb_scales.bo;
 	if (head)
 		err = npu_op_embedding(cmd, &emb, &ids, &p.x);
 	for (l = l0; l < l1 && !err; l++)
 		err = encode_layer(e, cmd, &p, l);
 	/* Logits of the last row only: the next token follows from it alone. */
 	if (tail) {
-		struct npu_tensor gfin = T_gain(&e->g_final, e->s_final, (uint32_t)c->dim);
+		struct npu_tensor gfin = T_gain(&e->w->g_final, e->w->s_final, (uint32_t)c->dim);
 		struct npu_tensor last = T_row(&e->x, rows - 1), xn0 = T_act(&e->xn, 1);
 
 		err = err ? err : npu_op_rmsnorm(cmd, &last, &gfin, p.eps, &xn0);
 		/* The host samples from the logits: no ARGMAX on the device. */
-		err = err ? err : matmul(cmd, &e->xn, &e->wcls, &e->logits, 1);
+		err = err ? err : matmul(cmd, &e->xn, &e->w->wcls, &e->logits, 1);
 	}
 	return err;	/* the first encoder's error, exactly */
 }
@@ -532,32 +427,24 @@ static int plan_parts(struct npu_engine *e)
 	return err;
 }
 
-int engine_create(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
+int engine_create(struct llm_weights *w, const struct engine_opts *o, int positions,
 		  struct npu_engine **out, char *errbuf, size_t err_len)
 {
-	return engine_create_n(dev, m, o, 0, out, errbuf, err_len);
-}
-
-int engine_create_n(npu_device *dev, const struct npu_model *m, const struct engine_opts *o,
-		    int positions, struct npu_engine **out, char *errbuf, size_t err_len)
-{
-	const struct npu_model_config *c = &m->cfg;
+	const struct npu_model_config *c = &w->c;
 	struct npu_engine *e = calloc(1, sizeof(*e));
 	uint32_t d = (uint32_t)c->dim, hdim = (uint32_t)c->hidden_dim;
-	uint32_t kv = d * (uint32_t)c->n_kv_heads / (uint32_t)c->n_heads, hs = d / (uint32_t)c->n_heads;
-	size_t ld = (size_t)c->dim, lkv = kv, lh = (size_t)c->hidden_dim;
-	/* A progress line for a terminal, not for a log. */
-	int l, err = 0, i, progress = c->n_layers > 8 && isatty(STDERR_FILENO);
+	uint32_t kv = d * (uint32_t)c->n_kv_heads / (uint32_t)c->n_heads;
+	int l, err = 0;
 
 	if (!e) {
 		snprintf(errbuf, err_len, "%s", npu_strerror(NPU_E_NOMEM));
 		return NPU_E_NOMEM;
 	}
-	e->dev = dev;
-	e->m = m;
+	e->dev = w->dev;
+	e->w = w;
 	e->c = *c;
 	e->trace = o->trace;
-	err = size_context(dev, c, positions, &e->ctx, errbuf, err_len);
+	err = size_context(e->dev, c, positions, &e->ctx, errbuf, err_len);
 	if (err) {
 		free(e);
 		return err;
@@ -567,66 +454,15 @@ int engine_create_n(npu_device *dev, const struct npu_model *m, const struct eng
 	if (!e->layers || !e->job_ops)
 		err = NPU_E_NOMEM;
 	for (l = 0; l < c->n_layers && !err; l++) {
-		struct npu_layer *L = &e->layers[l];
-		size_t at = (size_t)l * NPU_MODEL_LAYER_MATS;
+		struct layer_state *S = &e->layers[l];
 
-		if (progress)
-			fprintf(stderr, "\rquantizing layer %d/%d", l + 1, c->n_layers);
-
-		err = dmat_new(e, m->wq + l * ld * ld, at, (int32_t)d, (int32_t)d, o->bits, o->group,
-			       &L->wq);
-		err = err ? err : dmat_new(e, m->wk + l * lkv * ld, at + 1, (int32_t)kv, (int32_t)d,
-					   o->bits, o->group, &L->wk);
-		err = err ? err : dmat_new(e, m->wv + l * lkv * ld, at + 2, (int32_t)kv, (int32_t)d,
-					   o->bits, o->group, &L->wv);
-		err = err ? err : dmat_new(e, m->wo + l * ld * ld, at + 3, (int32_t)d, (int32_t)d,
-					   o->bits, o->group, &L->wo);
-		err = err ? err : dmat_new(e, m->w1 + l * lh * ld, at + 4, (int32_t)hdim, (int32_t)d,
-					   o->bits, o->group, &L->w1);
-		err = err ? err : dmat_new(e, m->w2 + l * ld * lh, at + 5, (int32_t)d, (int32_t)hdim,
-					   o->bits, o->group, &L->w2);
-		err = err ? err : dmat_new(e, m->w3 + l * lh * ld, at + 6, (int32_t)hdim, (int32_t)d,
-					   o->bits, o->group, &L->w3);
-		err = err ? err : gain_new(e, m->rms_att + l * ld, c->dim, &L->g_att, &L->s_att);
-		err = err ? err : gain_new(e, m->rms_ffn + l * ld, c->dim, &L->g_ffn, &L->s_ffn);
-		err = err ? err : act_new(e, (uint32_t)e->ctx, kv, NPU_I16, &L->kc);
-		err = err ? err : act_new(e, (uint32_t)e->ctx, kv, NPU_I16, &L->vc);
+		err = act_new(e, (uint32_t)e->ctx, kv, NPU_I16, &S->kc);
+		err = err ? err : act_new(e, (uint32_t)e->ctx, kv, NPU_I16, &S->vc);
 		if (o->trace)
-			err = err ? err : act_new(e, PREFILL, d, NPU_I16, &L->trace);
+			err = err ? err : act_new(e, PREFILL, d, NPU_I16, &S->trace);
 	}
-	if (progress)
-		fprintf(stderr, "\n");
-	/*
-	 * The embedding table (int8 per row) and the classifier stay W8, or
-	 * the classifier is the file's own.
-	 */
-	err = err ? err : dmat_new(e, m->wcls, (size_t)c->n_layers * NPU_MODEL_LAYER_MATS,
-				   c->vocab_size, (int32_t)d, o->bits < 0 ? -1 : 8, 0, &e->wcls);
-	err = err ? err : dbuf_new(e, (uint64_t)c->vocab_size * d, &e->emb);
-	err = err ? err : dbuf_new(e, (uint64_t)c->vocab_size * 8, &e->emb_scales);
-	for (i = 0; !err && i < c->vocab_size; i++) {
-		const float *row = m->token_embedding + (size_t)i * d;
-		float amax = 0;
-		double s;
-		uint32_t j;
-
-		for (j = 0; j < d; j++)
-			amax = fmaxf(amax, fabsf(row[j]));
-		s = amax > 0 ? amax / 127.0 : 1.0;
-		err = npu_scale_from_double(s, &((struct npu_scale *)e->emb_scales.p)[i]);
-		for (j = 0; j < d; j++)
-			((int8_t *)e->emb.p)[(size_t)i * d + j] = (int8_t)lrint(row[j] / s);
-	}
-	err = err ? err : gain_new(e, m->rms_final, c->dim, &e->g_final, &e->s_final);
-	err = err ? err : dbuf_new(e, hs / 2 * 4, &e->freq);
-	for (i = 0; !err && i < (int)hs / 2; i++) {
-		/* theta_i = 10000^(-2i/hs) radians per position, in turns, Q0.32. */
-		double turns = pow(10000.0, -2.0 * i / hs) / (2 * M_PI);
-
-		((uint32_t *)e->freq.p)[i] = (uint32_t)llround(turns * 4294967296.0);
-	}
-	err = err ? err : dbuf_new(e, PREFILL * 4, &e->ids);
-	err = err ? err : dbuf_new(e, 8, &e->pos);
+	err = err ? err : llm_dbuf_new(e->dev, PREFILL * 4, &e->ids, &e->bytes);
+	err = err ? err : llm_dbuf_new(e->dev, 8, &e->pos, &e->bytes);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->x);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I8, &e->xn);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->q);
@@ -639,9 +475,10 @@ int engine_create_n(npu_device *dev, const struct npu_model *m, const struct eng
 	err = err ? err : act_new(e, 1, (uint32_t)c->vocab_size, NPU_I32, &e->logits);
 	/* A slot per op of a job, whichever part it runs. */
 	if (o->profile)
-		err = err ? err : dbuf_new(e, 8ull * DRM_NPU_CMD_MAX_OPS, &e->prof);
+		err = err ? err : llm_dbuf_new(e->dev, 8ull * DRM_NPU_CMD_MAX_OPS, &e->prof,
+					       &e->bytes);
 	/* Record each part of one token's step once. */
-	err = err ? err : npu_cmd_create(dev, &e->cmd);
+	err = err ? err : npu_cmd_create(e->dev, &e->cmd);
 	err = err ? err : plan_parts(e);
 	err = err ? err : warm_up(e);
 	if (err) {
@@ -656,6 +493,11 @@ int engine_create_n(npu_device *dev, const struct npu_model *m, const struct eng
 	return NPU_OK;
 }
 
+int engine_positions(const struct npu_engine *e)
+{
+	return e->ctx;
+}
+
 /* Logits of row @row, dequantized with the row's scale. */
 static void read_logits(struct npu_engine *e, float *logits)
 {
@@ -667,9 +509,9 @@ static void read_logits(struct npu_engine *e, float *logits)
 		logits[i] = (float)(v[i] * s);
 }
 
-int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, float *logits)
+int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, float *logits,
+		   char *why, size_t why_len)
 {
-	char why[160];
 	int err = 0, done = 0, i;
 
 	if (n < 1 || pos < 0 || pos > e->ctx || n > e->ctx - pos)
@@ -682,10 +524,7 @@ int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, 
 		for (i = 0; i < e->n_parts && !err; i++)
 			err = run_part(e, i, (uint32_t)rows);
 		if (err) {
-			if (err == NPU_E_JOB) {
-				fail_text(e, err, why, sizeof(why));
-				fprintf(stderr, "npu-run: %s\n", why);
-			}
+			fail_text(e, err, why, why_len);
 			return err;
 		}
 		done += rows;
@@ -712,36 +551,10 @@ uint64_t engine_device_bytes(const struct npu_engine *e)
 	return e->bytes;
 }
 
-uint64_t engine_packed_bytes(const struct npu_engine *e)
-{
-	struct npu_memory m;
-
-	return npu_memory_usage(e->dev, &m) ? 0 : m.packed;
-}
-
-uint64_t engine_weight_bytes(const struct npu_engine *e)
-{
-	uint64_t n = e->wcls.b.size;
-	int l;
-
-	for (l = 0; l < e->c.n_layers; l++) {
-		const struct npu_layer *L = &e->layers[l];
-
-		n += L->wq.b.size + L->wk.b.size + L->wv.b.size + L->wo.b.size + L->w1.b.size +
-		     L->w2.b.size + L->w3.b.size;
-	}
-	return n;
-}
-
-static void dmat_del(struct npu_engine *e, struct dmat *d)
-{
-	dbuf_del(e, &d->b);
-}
-
 static void act_del(struct npu_engine *e, struct act *a)
 {
-	dbuf_del(e, &a->data);
-	dbuf_del(e, &a->scales);
+	llm_dbuf_del(e->dev, &a->data);
+	llm_dbuf_del(e->dev, &a->scales);
 }
 
 void engine_destroy(struct npu_engine *e)
@@ -759,29 +572,13 @@ void engine_destroy(struct npu_engine *e)
 	if (e->cmd)
 		npu_cmd_destroy(e->cmd);
 	for (l = 0; e->layers && l < e->c.n_layers; l++) {
-		struct npu_layer *L = &e->layers[l];
-
-		dmat_del(e, &L->wq);
-		dmat_del(e, &L->wk);
-		dmat_del(e, &L->wv);
-		dmat_del(e, &L->wo);
-		dmat_del(e, &L->w1);
-		dmat_del(e, &L->w2);
-		dmat_del(e, &L->w3);
-		dbuf_del(e, &L->g_att);
-		dbuf_del(e, &L->g_ffn);
-		act_del(e, &L->kc);
-		act_del(e, &L->vc);
-		act_del(e, &L->trace);
+		act_del(e, &e->layers[l].kc);
+		act_del(e, &e->layers[l].vc);
+		act_del(e, &e->layers[l].trace);
 	}
 	free(e->layers);
-	dmat_del(e, &e->wcls);
-	dbuf_del(e, &e->emb);
-	dbuf_del(e, &e->emb_scales);
-	dbuf_del(e, &e->g_final);
-	dbuf_del(e, &e->freq);
-	dbuf_del(e, &e->ids);
-	dbuf_del(e, &e->pos);
+	llm_dbuf_del(e->dev, &e->ids);
+	llm_dbuf_del(e->dev, &e->pos);
 	act_del(e, &e->x);
 	act_del(e, &e->xn);
 	act_del(e, &e->q);
@@ -792,7 +589,7 @@ void engine_destroy(struct npu_engine *e)
 	act_del(e, &e->h1);
 	act_del(e, &e->h3);
 	act_del(e, &e->logits);
-	dbuf_del(e, &e->prof);
+	llm_dbuf_del(e->dev, &e->prof);
 	free(e->job_ops);
 	free(e);
 }

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libnpu-llm's model files: llama2.c checkpoints and tokenizers and GGUF
+ * files, loaded and checked field by field, synthetic models of realistic
+ * shapes, and the weight quantization the NPU runs (int8 per output
+ * channel, int4 in groups). <npu/llm.h> runs them.
+ */
+#ifndef NPU_MODEL_H
+#define NPU_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <npu/npu.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * struct npu_model_config - shapes of a Llama-style decoder (llama2.c's header).
+ * @dim: the residual stream's width.
+ * @hidden_dim: the feed-forward network's width.
+ * @n_layers: layers.
+ * @n_heads: query heads.
+ * @n_kv_heads: key and value heads (grouped-query attention when fewer).
+ * @vocab_size: tokens.
+ * @seq_len: the context: positions a sequence may take.
+ * @shared_classifier: the classifier is the embedding table.
+ */
+struct npu_model_config {
+	int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+	int shared_classifier;
+};
+
+/* Matrices per layer in npu_model.native: wq wk wv wo w1 w2 w3. */
+#define NPU_MODEL_LAYER_MATS 7
+
+struct npu_qmatrix;
+struct npu_tokenizer;
+
+/**
+ * struct npu_model - a float32 model; every float pointer points into @data.
+ * @cfg: its shapes.
+ * @token_embedding: [vocab][dim].
+ * @rms_att: [layers][dim], the attention's norm gains.
+ * @wq: [layers][out][in], as @wk, @wv, @wo: the attention's matrices.
+ * @wk: the keys'.
+ * @wv: the values'.
+ * @wo: the output's.
+ * @rms_ffn: [layers][dim], the feed-forward network's norm gains.
+ * @w1: [layers][out][in], as @w2 and @w3: the feed-forward network's.
+ * @w2: the down projection.
+ * @w3: the up projection.
+ * @rms_final: [dim], the final norm's gains.
+ * @wcls: [vocab][dim], the classifier (@token_embedding when shared).
+ * @data: the one allocation.
+ * @n_floats: its length.
+ * @native: NULL, or the file's own quantized matrices (GGUF Q8_0/Q4_0) in
+ *	the NPU's format: NPU_MODEL_LAYER_MATS per layer, then the classifier.
+ *	An entry with a NULL q was stored as floats. The floats above then
+ *	hold these matrices' exact values.
+ */
+struct npu_model {
+	struct npu_model_config cfg;
+	float *token_embedding;
+	float *rms_att;
+	float *wq, *wk, *wv, *wo;
+	float *rms_ffn;
+	float *w1, *w2, *w3;
+	float *rms_final;
+	float *wcls;
+	float *data;
+	size_t n_floats;
+	struct npu_qmatrix *native;
+};
+
+/**
+ * npu_model_load() - read a llama2.c checkpoint (legacy version 0 format).
+ * @path: the file; only a regular one is opened.
+ * @m: the model.
+ * @err: on failure, why.
+ * @err_len: bytes of @err.
+ *
+ * Errors about the file start with its path, escaped (\xNN for other than
+ * printable ASCII) and cut at 256 characters: @err stays one line.
+ *
+ * Return: NPU_OK; on a malformed file NPU_E_FORMAT and @err says which
+ * field and why. On failure *@m is zeroed, so npu_model_free(@m) is always
+ * safe.
+ */
+NPU_API int npu_model_load(const char *path, struct npu_model *m, char *err, size_t err_len);
+/**
+ * npu_model_load_gguf() - read a GGUF v3 Llama model, and its tokenizer.
+ * @path: the file; only a regular one is opened.
+ * @m: the model. F32 and F16 tensors load as floats; Q8_0 and Q4_0
+ *	matrices also fill m->native without requantizing.
+ * @t: NULL, or the tokenizer in the file's metadata.
+ * @err: on failure, why (its path escaped as npu_model_load's).
+ * @err_len: bytes of @err.
+ *
+ * Return: NPU_OK; a malformed or unsupported file: NPU_E_FORMAT and @err
+ * names the cause. On failure *@m and *@t (when not NULL) are zeroed, so
+ * npu_model_free and npu_tokenizer_free are always safe.
+ */
+NPU_API int npu_model_load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer *t,
+				char *err, size_t err_len);
+/**
+ * enum npu_gguf_type - GGUF tensor types the loader and writer handle (ggml's ids).
+ * @NPU_GGUF_F32: float32.
+ * @NPU_GGUF_F16: float16.
+ * @NPU_GGUF_Q4_0: blocks of 32: an f16 scale, 4-bit values.
+ * @NPU_GGUF_Q8_0: blocks of 32: an f16 scale, int8 values.
+ */
+enum npu_gguf_type {
+	NPU_GGUF_F32 = 0,
+	NPU_GGUF_F16 = 1,
+	NPU_GGUF_Q4_0 = 2,
+	NPU_GGUF_Q8_0 = 8,
+};
+
+/**
+ * npu_model_save_gguf() - write a GGUF v3 llama model, for converting
+ *	llama2.c checkpoints and for tests.
+ * @path: the file, created or replaced.
+ * @m: the model.
+ * @t: its tokenizer.
+ * @type: the matrices' type (norms stay F32; a quantized type's matrix
+ *	whose rows are not a multiple of 32 long is written F16), quantized by
+ *	ggml's reference rules.
+ * @err: on failure, why.
+ * @err_len: bytes of @err.
+ *
+ * Return: NPU_OK or a negative NPU_E_* code.
+ */
+NPU_API int npu_model_save_gguf(const char *path, const struct npu_model *m,
+				const struct npu_tokenizer *t, enum npu_gguf_type type, char *err,
+				size_t err_len);
+/**
+ * npu_model_synthetic() - a model of a known shape with random weights.
+ * @shape: "tiny", "15m", "110m" or "1b" (TinyLlama-1.1B's shape).
+ * @seed: the weights'.
+ * @m: the model.
+ * @err: on failure, why.
+ * @err_len: bytes of @err.
+ *
+ * Return: NPU_OK or a negative NPU_E_* code.
+ */
+NPU_API int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m,
+				char *err, size_t err_len);
+/**
+ * npu_model_free() - free a model's weights; a zeroed one is fine.
+ * @m: the model.
+ */
+NPU_API void npu_model_free(struct npu_model *m);
+
+/**
+ * struct npu_tokenizer - a llama2.c tokenizer (SentencePiece BPE pieces
+ *	with merge scores).
+ * @vocab_size: pieces.
+ * @max_token_length: the longest piece's bytes.
+ * @pieces: each token's text.
+ * @scores: each piece's merge score.
+ * @sorted: piece indices sorted by piece, for lookup.
+ */
+struct npu_tokenizer {
+	int32_t vocab_size, max_token_length;
+	char **pieces;
+	float *scores;
+	int32_t *sorted;
+};
+
+/**
+ * npu_tokenizer_load() - read a llama2.c tokenizer file. Tokenizers may be
+ *	built on several threads at once.
+ * @path: the file.
+ * @vocab_size: its pieces, 259..1048576.
+ * @t: the tokenizer.
+ * @err: on failure, why (its path escaped as npu_model_load's).
+ * @err_len: bytes of @err.
+ *
+ * Return: NPU_OK; not a regular file, or a malformed one (too short for
+ * its pieces, a NUL inside a piece, ...): NPU_E_FORMAT. *@t is zeroed on
+ * failure (when not NULL), so npu_tokenizer_free(@t) is always safe.
+ */
+NPU_API int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenizer *t,
+			       char *err, size_t err_len);
+/**
+ * npu_tokenizer_bytes() - a tokenizer of byte tokens only, for synthetic models.
+ * @vocab_size: 259..1048576.
+ * @t: the tokenizer; zeroed on failure, as npu_tokenizer_load's.
+ *
+ * Return: NPU_OK or a negative NPU_E_* code.
+ */
+NPU_API int npu_tokenizer_bytes(int32_t vocab_size, struct npu_tokenizer *t);
+/**
+ * npu_tokenizer_free() - free a tokenizer; a zeroed one is fine.
+ * @t: the tokenizer.
+ */
+NPU_API void npu_tokenizer_free(struct npu_tokenizer *t);
+/**
+ * npu_tokenizer_encode() - encode text into tokens. The whole text is
+ *	encoded whatever @max, in O(n log n) time and a few dozen bytes of
+ *	memory per text byte.
+ * @t: the tokenizer.
+ * @text: NUL-terminated.
+ * @bos: BOS first.
+ * @tokens: at most @max tokens out: a longer encoding is cut to its first
+ *	@max, so @max tokens out may mean a cut.
+ * @max: room in @tokens.
+ * @n: tokens written.
+ *
+ * Return: NPU_OK; over INT32_MAX - 2 bytes: NPU_E_INVAL.
+ */
+NPU_API int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bos,
+				 int32_t *tokens, int32_t max, int32_t *n);
+/**
+ * npu_tokenizer_piece() - the text of a token.
+ * @t: the tokenizer.
+ * @prev: the token before (a leading space is dropped after BOS).
+ * @token: the token.
+ * @byte_buf: room for a byte token's text.
+ *
+ * Return: the text, in @t or @byte_buf.
+ */
+NPU_API const char *npu_tokenizer_piece(const struct npu_tokenizer *t, int32_t prev,
+					int32_t token, char byte_buf[2]);
+
+/**
+ * struct npu_qmatrix - one matrix's weights as the NPU takes them (SCALE_GROUP).
+ * @rows: output channels.
+ * @cols: inputs.
+ * @group_size: inputs per factor.
+ * @bits: 8 or 4.
+ * @q: I8 [rows][cols] or I4 [rows][cols / 2].
+ * @factors: [rows][cols / group_size], Q0.16.
+ * @scale: the tensor's scale.
+ */
+struct npu_qmatrix {
+	int32_t rows, cols, group_size;
+	int bits;
+	uint8_t *q;
+	uint16_t *factors;
+	struct npu_scale scale;
+};
+
+/**
+ * npu_quantize() - quantize a float matrix.
+ * @w: [rows][cols] floats.
+ * @rows: output channels.
+ * @cols: inputs.
+ * @bits: 8 or 4.
+ * @group_size: with @bits 8, cols (per output channel); with @bits 4, 32,
+ *	64 or 128, with each group's clipping chosen to minimize its squared
+ *	error.
+ * @q: the matrix, for npu_qmatrix_free().
+ *
+ * Return: NPU_OK or a negative NPU_E_* code.
+ */
+NPU_API int npu_quantize(const float *w, int32_t rows, int32_t cols, int bits,
+			 int32_t group_size, struct npu_qmatrix *q);
+/**
+ * npu_qmatrix_free() - free a quantized matrix; a zeroed one is fine.
+ * @q: the matrix.
+ */
+NPU_API void npu_qmatrix_free(struct npu_qmatrix *q);
+/**
+ * npu_qmatrix_value() - the dequantized value of an element, for tests and reports.
+ * @q: the matrix.
+ * @r: its row.
+ * @c: its column.
+ *
+ * Return: the value.
+ */
+NPU_API float npu_qmatrix_value(const struct npu_qmatrix *q, int32_t r, int32_t c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

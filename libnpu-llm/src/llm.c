@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The public API's objects: a model (its file's weights on the host, its
+ * tokenizer, and the weights on a device) and its contexts (a forward
+ * pass on the device, or the float reference, at a position).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "llm_internal.h"
+
+struct npu_llm_model {
+	struct npu_model host;
+	struct npu_tokenizer tok;
+	struct llm_weights *w;	/* NULL: the float reference only */
+	struct npu_llm_model_params p;
+	char *name, *tok_path;
+	const char *weights;
+	int tok_source;
+	double load_s;
+};
+
+struct npu_llm_ctx {
+	npu_llm_model *m;
+	struct npu_engine *dev;
+	struct ref_engine *ref;
+	int pos, positions;
+	int trace;		/* npu_llm_trace() has layers to give */
+	float *logits;
+	char error[192];
+};
+
+/*
+ * GGUF files start with their magic; llama2.c checkpoints with a dim. A
+ * file that cannot be read here is left to the loader, which says why.
+ */
+static int is_gguf(const char *path)
+{
+	char magic[4] = "";
+	struct stat st;
+	ssize_t n = 0;
+	int fd;
+
+	/* Only a regular file: a FIFO would block, opening a device can act. */
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode))
+		n = read(fd, magic, 4);
+	close(fd);
+	return n == 4 && !memcmp(magic, "GGUF", 4);
+}
+
+/* "w8", "w4g32", ... into bits and group; 0 for NULL (the model's default). */
+static int parse_weights(const char *s, int *bits, int *group, char *err, size_t len)
+{
+	*group = 0;
+	if (!s)
+		*bits = 0;
+	else if (!strcmp(s, "native"))
+		*bits = -1;
+	else if (!strcmp(s, "w8"))
+		*bits = 8;
+	else if (!strcmp(s, "w4g32") || !strcmp(s, "w4g64") || !strcmp(s, "w4g128"))
+		*bits = 4, *group = atoi(s + 3);
+	else
+		return snprintf(err, len, "weights '%.16s': want w8, w4g32, w4g64, w4g128 or native",
+				s), NPU_E_INVAL;
+	return NPU_OK;
+}
+
+/* A regular file @name in @path's directory: its path in *@out (malloc'ed). */
+static int beside(const char *path, const char *name, char **out)
+{
+	const char *slash = strrchr(path, '/');
+	int dir = slash ? (int)(slash - path + 1) : 0;
+	struct stat st;
+
+	if (asprintf(out, "%.*s%s", dir, path, name) < 0) {
+		*out = NULL;
+		return 0;
+	}
+	if (!stat(*out, &st) && S_ISREG(st.st_mode))
+		return 1;
+	free(*out);
+	*out = NULL;
+	return 0;
+}
+
+/* The tokenizer: the given file, the GGUF's own, one beside the model, or bytes. */
+static int load_tokenizer(npu_llm_model *m, const char *path, int gguf, char *err, size_t len)
+{
+	char name[32];
+	int ret;
+
+	if (m->p.tokenizer) {
+		m->tok_source = NPU_LLM_TOKENIZER_GIVEN;
+		m->tok_path = strdup(m->p.tokenizer);
+		if (!m->tok_path)
+			return NPU_E_NOMEM;
+		return npu_tokenizer_load(m->p.tokenizer, m->host.cfg.vocab_size, &m->tok, err, len);
+	}
+	if (gguf) {
+		m->tok_source = NPU_LLM_TOKENIZER_GGUF;
+		return NPU_OK;
+	}
+	snprintf(name, sizeof(name), "tok%d.bin", m->host.cfg.vocab_size);
+	if (path && (beside(path, "tokenizer.bin", &m->tok_path) ||
+		     beside(path, name, &m->tok_path))) {
+		m->tok_source = NPU_LLM_TOKENIZER_BESIDE;
+		ret = npu_tokenizer_load(m->tok_path, m->host.cfg.vocab_size, &m->tok, err, len);
+		if (ret != NPU_E_FORMAT)
+			return ret;
+		/* Not this model's tokenizer (another vocabulary): bytes, said so. */
+		free(m->tok_path);
+		m->tok_path = NULL;
+		err[0] = 0;
+	}
+	m->tok_source = NPU_LLM_TOKENIZER_BYTES;
+	return npu_tokenizer_bytes(m->host.cfg.vocab_size, &m->tok);
+}
+
+/* Load errors name their part: "model: PATH: why" or "tokenizer: PATH: why". */
+static int load_host(npu_llm_model *m, const char *path, char *err, size_t len)
+{
+	int gguf = path && is_gguf(path), ret;
+	char why[1024] = "";
+
+	if (gguf)
+		ret = npu_model_load_gguf(path, &m->host, m->p.tokenizer ? NULL : &m->tok, why,
+					  sizeof(why));
+	else if (path)
+		ret = npu_model_load(path, &m->host, why, sizeof(why));
+	else
+		ret = npu_model_synthetic(m->p.synthetic ? m->p.synthetic : "tiny", m->p.seed,
+					  &m->host, why, sizeof(why));
+	if (!ret)
+		ret = load_tokenizer(m, path, gguf, why, sizeof(why));
+	if (ret)
+		snprintf(err, len, "%s: %s", m->host.data ? "tokenizer" : "model",
+			 why[0] ? why : npu_strerror(ret));
+	return ret;
+}
+
+/* The weights on @dev as @m->p asks; @m->host and the tokenizer are loaded. */
+static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_len)
+{
+	int bits, group, ret;
+
+	ret = parse_weights(m->p.weights, &bits, &group, err, err_len);
+	if (ret)
+		return ret;
+	if (bits < 0 && !m->host.native) {
+		snprintf(err, err_len, "weights native: the model has no quantized matrices");
+		return NPU_E_INVAL;
+	}
+	if (!bits)
+		bits = m->host.native ? -1 : 8;
+	m->weights = !dev ? "f32" : bits < 0 ? "native" : bits == 8 ? "w8" :
+		     group == 32 ? "w4g32" : group == 64 ? "w4g64" : "w4g128";
+	return dev ? llm_weights_create(dev, &m->host, bits, group, &m->w, err, err_len) : NPU_OK;
+}
+
+int npu_llm_model_load(npu_device *dev, const char *path,
+		       const struct npu_llm_model_params *params, npu_llm_model **out,
+		       char *err, size_t err_len)
+{
+	double t0 = llm_now();
+	npu_llm_model *m = calloc(1, sizeof(*m));
+	int bits, group, ret;
+
+	err[0] = 0;
+	if (!m)
+		return NPU_E_NOMEM;
+	if (params)
+		m->p = *params;
+	/* A bad --weights before the file is read. */
+	ret = parse_weights(m->p.weights, &bits, &group, err, err_len);
+	if (!ret && path)
+		m->name = strdup(path);
+	else if (!ret && asprintf(&m->name, "synthetic %s",
+				  m->p.synthetic ? m->p.synthetic : "tiny") < 0)
+		m->name = NULL;
+	if (!ret && !m->name)
+		ret = NPU_E_NOMEM;
+	ret = ret ? ret : load_host(m, path, err, err_len);
+	ret = ret ? ret : model_setup(m, dev, err, err_len);
+	if (ret) {
+		if (!err[0])
+			snprintf(err, err_len, "%s", npu_strerror(ret));
+		npu_llm_model_free(m);
+		return ret;
+	}
+	m->load_s = llm_now() - t0;
+	*out = m;
+	return NPU_OK;
+}
+
+int npu_llm_model_create(npu_device *dev, struct npu_model *host, struct npu_tokenizer *tok,
+			 const struct npu_llm_model_params *params, npu_llm_model **out,
+			 char *err, size_t err_len)
+{
+	double t0 = llm_now();
+	npu_llm_model *m = calloc(1, sizeof(*m));
+	int ret;
+
+	err[0] = 0;
+	if (!m)
+		return NPU_E_NOMEM;
+	if (params)
+		m->p = *params;
+	m->host = *host;
+	memset(host, 0, sizeof(*host));
+	if (tok && tok->pieces) {
+		m->tok = *tok;
+		memset(tok, 0, sizeof(*tok));
+		m->tok_source = NPU_LLM_TOKENIZER_GIVEN;
+		ret = NPU_OK;
+	} else {
+		m->tok_source = NPU_LLM_TOKENIZER_BYTES;
+		ret = npu_tokenizer_bytes(m->host.cfg.vocab_size, &m->tok);
+	}
+	m->name = strdup("in memory");
+	ret = ret ? ret : m->name ? NPU_OK : NPU_E_NOMEM;
+	ret = ret ? ret : model_setup(m, dev, err, err_len);
+	if (ret) {
+		if (!err[0])
+			snprintf(err, err_len, "%s", npu_strerror(ret));
+		npu_llm_model_free(m);
+		return ret;
+	}
+	m->load_s = llm_now() - t0;
+	*out = m;
+	return NPU_OK;
+}
+
+void npu_llm_model_free(npu_llm_model *m)
+{
+	if (!m)
+		return;
+	llm_weights_destroy(m->w);
+	npu_tokenizer_free(&m->tok);
+	npu_model_free(&m->host);
+	free(m->name);
+	free(m->tok_path);
+	free(m);
+}
+
+void npu_llm_model_info(const npu_llm_model *m, struct npu_llm_model_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->cfg = m->host.cfg;
+	info->name = m->name;
+	info->weights = m->weights;
+	info->tokenizer_source = m->tok_source;
+	info->tokenizer = m->tok_path ? m->tok_path :
+			  m->tok_source == NPU_LLM_TOKENIZER_GGUF ? "gguf" : "bytes";
+	info->device_bytes = m->w ? m->w->bytes : 0;
+	info->weight_bytes = m->w ? llm_weights_matrix_bytes(m->w) : 0;
+	info->load_s = m->load_s;
+}
+
+const struct npu_model *npu_llm_model_host(const npu_llm_model *m)
+{
+	return &m->host;
+}
+
+const struct npu_tokenizer *npu_llm_model_tokenizer(const npu_llm_model *m)
+{
+	return &m->tok;
+}
+
+int npu_llm_tokenize(const npu_llm_model *m, const char *text, int bos, int32_t *tokens,
+		     int32_t max, int32_t *n)
+{
+	return npu_tokenizer_encode(&m->tok, text, bos, tokens, max, n);
+}
+
+const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int32_t token,
+			       char byte_buf[2])
+{
+	return npu_tokenizer_piece(&m->tok, prev, token, byte_buf);
+}
+
+int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params,
+		       npu_llm_ctx **out, char *err, size_t err_len)
+{
+	struct npu_llm_ctx_params d = { 0 };
+	npu_llm_ctx *c = calloc(1, sizeof(*c));
+	int ret;
+
+	err[0] = 0;
+	if (!c)
+		return NPU_E_NOMEM;
+	if (!params)
+		params = &d;
+	c->m = m;
+	c->trace = params->reference || !m->w || params->trace;
+	c->logits = calloc((size_t)m->host.cfg.vocab_size, sizeof(*c->logits));
+	ret = c->logits ? NPU_OK : NPU_E_NOMEM;
+	if (!ret && params->positions < 0) {
+		snprintf(err, err_len, "positions %d: want 0 (the whole context) or more",
+			 params->positions);
+		ret = NPU_E_INVAL;
+	}
+	if (!ret && m->w && !params->reference) {
+		struct engine_opts o = { params->trace, params->profile };
+
+		ret = engine_create(m->w, &o, params->positions, &c->dev, err, err_len);
+		c->positions = ret ? 0 : engine_positions(c->dev);
+	} else if (!ret) {
+		ret = ref_create(&m->host, params->positions, &c->ref);
+		if (ret)
+			snprintf(err, err_len, "float reference: %s", npu_strerror(ret));
+		c->positions = ret ? 0 : ref_positions(c->ref);
+	}
+	if (ret) {
+		if (!err[0])
+			snprintf(err, err_len, "%s", npu_strerror(ret));
+		npu_llm_ctx_free(c);
+		return ret;
+	}
+	*out = c;
+	return NPU_OK;
+}
+
+void npu_llm_ctx_free(npu_llm_ctx *c)
+{
+	if (!c)
+		return;
+	engine_destroy(c->dev);
+	ref_destroy(c->ref);
+	free(c->logits);
+	free(c);
+}
+
+npu_llm_model *npu_llm_ctx_model(const npu_llm_ctx *c)
+{
+	return c->m;
+}
+
+int npu_llm_ctx_positions(const npu_llm_ctx *c)
+{
+	return c->positions;
+}
+
+int npu_llm_ctx_pos(const npu_llm_ctx *c)
+{
+	return c->pos;
+}
+
+int npu_llm_ctx_rewind(npu_llm_ctx *c, int pos)
+{
+	if (pos < 0 || pos > c->pos)
+		return NPU_E_RANGE;
+	c->pos = pos;
+	return NPU_OK;
+}
+
+const char *npu_llm_ctx_error(const npu_llm_ctx *c)
+{
+	return c->error;
+}
+
+int npu_llm_eval(npu_llm_ctx *c, const int32_t *tokens, int n)
+{
+	int i, ret = NPU_OK;
+
+	c->error[0] = 0;
+	if (n < 1) {
+		snprintf(c->error, sizeof(c->error), "%d tokens: want 1 or more", n);
+		return NPU_E_INVAL;
+	}
+	if (n > c->positions - c->pos) {
+		snprintf(c->error, sizeof(c->error), "%d tokens at position %d: the cache holds %d",
+			 n, c->pos, c->positions);
+		return NPU_E_RANGE;
+	}
+	for (i = 0; i < n; i++) {
+		if (tokens[i] < 0 || tokens[i] >= c->m->host.cfg.vocab_size) {
+			snprintf(c->error, sizeof(c->error), "token %d: the vocabulary has %d",
+				 tokens[i], c->m->host.cfg.vocab_size);
+			return NPU_E_RANGE;
+		}
+	}
+	if (c->dev)
+		ret = engine_forward(c->dev, tokens, n, c->pos, c->logits, c->error,
+				     sizeof(c->error));
+	for (i = 0; !c->dev && i < n && !ret; i++)
+		ret = ref_forward(c->ref, tokens[i], c->pos + i, c->logits);
+	if (ret) {
+		if (!c->error[0])
+			snprintf(c->error, sizeof(c->error), "%s", npu_strerror(ret));
+		return ret;
+	}
+	c->pos += n;
+	return NPU_OK;
+}
+
+const float *npu_llm_logits(const npu_llm_ctx *c)
+{
+	return c->logits;
+}
+
+int npu_llm_trace(const npu_llm_ctx *c, int layer, float *out)
+{
+	if (layer < 0 || layer >= c->m->host.cfg.n_layers || !c->trace)
+		return NPU_E_INVAL;
+	if (c->dev)
+		engine_trace(c->dev, layer, out);
+	else
+		memcpy(out, ref_trace(c->ref, layer), (size_t)c->m->host.cfg.dim * sizeof(*out));
+	return NPU_OK;
+}
+
+void npu_llm_profile(const npu_llm_ctx *c, uint64_t ns[64], uint64_t count[64])
+{
+	if (c->dev) {
+		engine_profile(c->dev, ns, count);
+		return;
+	}
+	memset(ns, 0, 64 * sizeof(*ns));
+	memset(count, 0, 64 * sizeof(*count));
+}
+
+uint64_t npu_llm_ctx_device_bytes(const npu_llm_ctx *c)
+{
+	return c->dev ? engine_device_bytes(c->dev) : 0;
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libnpu-llm's engines: the model's weights on a device (weights.c), a
+ * context's forward pass on libnpu ops (forward.c), the float reference
+ * (reference.c), and the objects of the public API (llm.c).
+ */
+#ifndef LIBNPU_LLM_INTERNAL_H
+#define LIBNPU_LLM_INTERNAL_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include <npu/llm.h>
+
+#include "model_internal.h"
+
+/* A device buffer, mapped. */
+struct dbuf {
+	npu_bo bo;
+	void *p;
+	uint64_t size;
+};
+
+/* A quantized matrix in one buffer: integers, then the group factors. */
+struct dmat {
+	struct dbuf b;
+	int32_t rows, cols, group;
+	int bits;
+	struct npu_scale scale;
+	uint64_t factors_off;
+};
+
+struct layer_weights {
+	struct dmat wq, wk, wv, wo, w1, w2, w3;
+	struct dbuf g_att, g_ffn;
+	struct npu_scale s_att, s_ffn;
+};
+
+/*
+ * The model on a device: matrices quantized once (int8 per output channel
+ * or int4 in groups, or the file's own), the int8 embedding table, the
+ * int16 norm gains and the RoPE frequencies. Read-only once made: any
+ * number of contexts run on it.
+ */
+struct llm_weights {
+	npu_device *dev;
+	const struct npu_model *m;
+	struct npu_model_config c;
+	struct layer_weights *layers;
+	struct dbuf emb, emb_scales, g_final, freq;
+	struct npu_scale s_final;
+	struct dmat wcls;
+	uint64_t bytes;
+};
+
+NPU_HIDDEN int llm_dbuf_new(npu_device *dev, uint64_t size, struct dbuf *b, uint64_t *bytes);
+NPU_HIDDEN void llm_dbuf_del(npu_device *dev, struct dbuf *b);
+
+/* @bits 8 or 4 (int4 groups of @group), or -1: the file's own matrices, W8 for the rest. */
+NPU_HIDDEN int llm_weights_create(npu_device *dev, const struct npu_model *m, int bits,
+				  int group, struct llm_weights **out, char *err, size_t err_len);
+NPU_HIDDEN void llm_weights_destroy(struct llm_weights *w);
+/* Bytes of the matrices one decode step reads in full (integers and factors). */
+NPU_HIDDEN uint64_t llm_weights_matrix_bytes(const struct llm_weights *w);
+
+/* A context's forward pass on the device: KV caches, activations, recorded steps. */
+struct npu_engine;
+
+struct engine_opts {
+	int trace;		/* keep each layer's output (the residual stream) */
+	int profile;		/* time every op on the device (engine_profile) */
+};
+
+/*
+ * With KV caches of the @positions a run uses (0: seq_len). More than the
+ * device's attention can take is refused here, the limit named in @err.
+ */
+NPU_HIDDEN int engine_create(struct llm_weights *w, const struct engine_opts *o, int positions,
+			     struct npu_engine **out, char *err, size_t err_len);
+/* The positions the caches hold. */
+NPU_HIDDEN int engine_positions(const struct npu_engine *e);
+/*
+ * Run @n tokens at positions @pos.. (a prefill when n > 1, the recorded
+ * decode graph when n == 1); the logits of the last one into @logits.
+ * Positions past those the caches hold: NPU_E_RANGE. A failed job is
+ * described in @why.
+ */
+NPU_HIDDEN int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos,
+			      float *logits, char *why, size_t why_len);
+/* Device bytes of the caches and activations (the weights' are apart). */
+NPU_HIDDEN uint64_t engine_device_bytes(const struct npu_engine *e);
+/* With opts.trace: layer @l's output for the last token run, dequantized. */
+NPU_HIDDEN void engine_trace(const struct npu_engine *e, int l, float *out);
+/* With opts.profile: device nanoseconds and runs of each opcode so far. */
+NPU_HIDDEN void engine_profile(const struct npu_engine *e, uint64_t ns[64], uint64_t count[64]);
+NPU_HIDDEN void engine_destroy(struct npu_engine *e);
+
+/* The same model in float32, plain C. */
+struct ref_engine;
+
+/* With caches of @positions rows (0: seq_len); past them ref_forward gives NPU_E_RANGE. */
+NPU_HIDDEN int ref_create(const struct npu_model *m, int positions, struct ref_engine **out);
+NPU_HIDDEN int ref_positions(const struct ref_engine *r);
+NPU_HIDDEN int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits);
+/* Layer @l's output for the last token run. */
+NPU_HIDDEN const float *ref_trace(const struct ref_engine *r, int l);
+NPU_HIDDEN void ref_destroy(struct ref_engine *r);
+
+/* Monotonic seconds, for rates. */
+static inline double llm_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+#endif

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The model's weights on a device, made once per model: the matrices
+ * quantized (int8 per output channel or int4 in groups; the embedding
+ * table and the classifier stay int8) or the file's own, the norm gains
+ * as int16 with one scale, the RoPE frequencies as turns in Q0.32. Sealed
+ * once written: the cpu backend may keep them packed in its kernels'
+ * layout.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "llm_internal.h"
+
+int llm_dbuf_new(npu_device *dev, uint64_t size, struct dbuf *b, uint64_t *bytes)
+{
+	int err = npu_bo_alloc(dev, size, &b->bo);
+
+	if (err)
+		return err;
+	b->size = size;
+	*bytes += size;
+	return npu_bo_map(dev, b->bo, &b->p);
+}
+
+void llm_dbuf_del(npu_device *dev, struct dbuf *b)
+{
+	if (!b->bo)
+		return;
+	npu_bo_unmap(dev, b->bo);
+	npu_bo_free(dev, b->bo);
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * Matrix @at of the model (npu_model.native's index) as the NPU takes it:
+ * the file's own integers with bits < 0 when it has them, else quantized.
+ */
+static int dmat_new(struct llm_weights *w, const float *f, size_t at, int32_t rows, int32_t cols,
+		    int bits, int group, struct dmat *d)
+{
+	const struct npu_qmatrix *native = w->m->native ? &w->m->native[at] : NULL;
+	struct npu_qmatrix q = { 0 };
+	uint64_t qbytes, fbytes;
+	int err = NPU_OK;
+
+	if (bits < 0 && native && native->q) {
+		q = *native;
+		bits = q.bits;
+	} else {
+		bits = bits < 0 ? 8 : bits;
+		/* int4 groups must tile the row: a narrower row is one group, else int8. */
+		if (bits == 4 && cols % group)
+			group = cols < group ? cols : (bits = 8, cols);
+		err = npu_quantize(f, rows, cols, bits, bits == 8 ? cols : group, &q);
+		native = NULL;
+	}
+	if (err)
+		return err;
+	qbytes = (uint64_t)rows * (bits == 8 ? cols : cols / 2);
+	fbytes = (uint64_t)rows * (cols / q.group_size) * 2;
+	d->factors_off = (qbytes + 7) & ~7ull;
+	err = llm_dbuf_new(w->dev, d->factors_off + fbytes, &d->b, &w->bytes);
+	if (!err) {
+		memcpy(d->b.p, q.q, qbytes);
+		memcpy((char *)d->b.p + d->factors_off, q.factors, fbytes);
+		/*
+		 * Final: the cpu backend may keep them in its kernels' layout.
+		 * A seal that fails costs that speed, not the model.
+		 */
+		npu_bo_seal(w->dev, d->b.bo);
+		d->rows = rows;
+		d->cols = cols;
+		d->group = q.group_size;
+		d->bits = bits;
+		d->scale = q.scale;
+	}
+	if (!native)
+		npu_qmatrix_free(&q);
+	return err;
+}
+
+/* A gain vector as int16 with one scale. */
+static int gain_new(struct llm_weights *w, const float *g, int n, struct dbuf *b, struct npu_scale *s)
+{
+	float amax = 0;
+	int i, err;
+
+	for (i = 0; i < n; i++)
+		amax = fmaxf(amax, fabsf(g[i]));
+	err = npu_scale_from_double(amax > 0 ? amax / 32767.0 : 1.0, s);
+	if (!err)
+		err = llm_dbuf_new(w->dev, (uint64_t)n * 2, b, &w->bytes);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++)
+		((int16_t *)b->p)[i] = (int16_t)lrint(g[i] / npu_scale_to_double(*s));
+	return NPU_OK;
+}
+
+/* The embedding table as int8 rows, each with its own scale. */
+static int embedding_new(struct llm_weights *w)
+{
+	const struct npu_model *m = w->m;
+	uint32_t d = (uint32_t)w->c.dim;
+	int32_t i;
+	int err;
+
+	err = llm_dbuf_new(w->dev, (uint64_t)w->c.vocab_size * d, &w->emb, &w->bytes);
+	err = err ? err : llm_dbuf_new(w->dev, (uint64_t)w->c.vocab_size * 8, &w->emb_scales,
+				       &w->bytes);
+	for (i = 0; !err && i < w->c.vocab_size; i++) {
+		const float *row = m->token_embedding + (size_t)i * d;
+		float amax = 0;
+		double s;
+		uint32_t j;
+
+		for (j = 0; j < d; j++)
+			amax = fmaxf(amax, fabsf(row[j]));
+		s = amax > 0 ? amax / 127.0 : 1.0;
+		err = npu_scale_from_double(s, &((struct npu_scale *)w->emb_scales.p)[i]);
+		for (j = 0; j < d; j++)
+			((int8_t *)w->emb.p)[(size_t)i * d + j] = (int8_t)lrint(row[j] / s);
+	}
+	return err;
+}
+
+/* theta_i = 10000^(-2i/hs) radians per position, in turns, Q0.32. */
+static int freq_new(struct llm_weights *w)
+{
+	uint32_t hs = (uint32_t)(w->c.dim / w->c.n_heads), i;
+	int err = llm_dbuf_new(w->dev, hs / 2 * 4, &w->freq, &w->bytes);
+
+	for (i = 0; !err && i < hs / 2; i++) {
+		double turns = pow(10000.0, -2.0 * i / hs) / (2 * M_PI);
+
+		((uint32_t *)w->freq.p)[i] = (uint32_t)llround(turns * 4294967296.0);
+	}
+	return err;
+}
+
+static int layer_new(struct llm_weights *w, int l, int bits, int group)
+{
+	const struct npu_model *m = w->m;
+	const struct npu_model_config *c = &w->c;
+	struct layer_weights *L = &w->layers[l];
+	int32_t d = c->dim, hd = c->hidden_dim, kv = d * c->n_kv_heads / c->n_heads;
+	size_t ld = (size_t)d, lkv = (size_t)kv, lh = (size_t)hd;
+	size_t at = (size_t)l * NPU_MODEL_LAYER_MATS;
+	int err;
+
+	err = dmat_new(w, m->wq + l * ld * ld, at, d, d, bits, group, &L->wq);
+	err = err ? err : dmat_new(w, m->wk + l * lkv * ld, at + 1, kv, d, bits, group, &L->wk);
+	err = err ? err : dmat_new(w, m->wv + l * lkv * ld, at + 2, kv, d, bits, group, &L->wv);
+	err = err ? err : dmat_new(w, m->wo + l * ld * ld, at + 3, d, d, bits, group, &L->wo);
+	err = err ? err : dmat_new(w, m->w1 + l * lh * ld, at + 4, hd, d, bits, group, &L->w1);
+	err = err ? err : dmat_new(w, m->w2 + l * ld * lh, at + 5, d, hd, bits, group, &L->w2);
+	err = err ? err : dmat_new(w, m->w3 + l * lh * ld, at + 6, hd, d, bits, group, &L->w3);
+	err = err ? err : gain_new(w, m->rms_att + l * ld, d, &L->g_att, &L->s_att);
+	return err ? err : gain_new(w, m->rms_ffn + l * ld, d, &L->g_ffn, &L->s_ffn);
+}
+
+int llm_weights_create(npu_device *dev, const struct npu_model *m, int bits, int group,
+		       struct llm_weights **out, char *errbuf, size_t err_len)
+{
+	const struct npu_model_config *c = &m->cfg;
+	struct llm_weights *w = calloc(1, sizeof(*w));
+	/* A progress line for a terminal, not for a log. */
+	int l, err = 0, progress = c->n_layers > 8 && isatty(STDERR_FILENO);
+
+	if (w) {
+		w->dev = dev;
+		w->m = m;
+		w->c = *c;
+		w->layers = calloc((size_t)c->n_layers, sizeof(*w->layers));
+	}
+	if (!w || !w->layers)
+		err = NPU_E_NOMEM;
+	for (l = 0; l < c->n_layers && !err; l++) {
+		if (progress)
+			fprintf(stderr, "\rquantizing layer %d/%d", l + 1, c->n_layers);
+		err = layer_new(w, l, bits, group);
+	}
+	if (progress)
+		fprintf(stderr, "\n");
+	/* The classifier stays W8, or is the file's own. */
+	err = err ? err : dmat_new(w, m->wcls, (size_t)c->n_layers * NPU_MODEL_LAYER_MATS,
+				   c->vocab_size, c->dim, bits < 0 ? -1 : 8, 0, &w->wcls);
+	err = err ? err : embedding_new(w);
+	err = err ? err : gain_new(w, m->rms_final, c->dim, &w->g_final, &w->s_final);
+	err = err ? err : freq_new(w);
+	if (err) {
+		snprintf(errbuf, err_len, "putting the weights on the device: %s", npu_strerror(err));
+		llm_weights_destroy(w);
+		return err;
+	}
+	*out = w;
+	return NPU_OK;
+}
+
+uint64_t llm_weights_matrix_bytes(const struct llm_weights *w)
+{
+	uint64_t n = w->wcls.b.size;
+	int l;
+
+	for (l = 0; l < w->c.n_layers; l++) {
+		const struct layer_weights *L = &w->layers[l];
+
+		n += L->wq.b.size + L->wk.b.size + L->wv.b.size + L->wo.b.size + L->w1.b.size +
+		     L->w2.b.size + L->w3.b.size;
+	}
+	return n;
+}
+
+void llm_weights_destroy(struct llm_weights *w)
+{
+	int l;
+
+	if (!w)
+		return;
+	for (l = 0; w->layers && l < w->c.n_layers; l++) {
+		struct layer_weights *L = &w->layers[l];
+
+		llm_dbuf_del(w->dev, &L->wq.b);
+		llm_dbuf_del(w->dev, &L->wk.b);
+		llm_dbuf_del(w->dev, &L->wv.b);
+		llm_dbuf_del(w->dev, &L->wo.b);
+		llm_dbuf_del(w->dev, &L->w1.b);
+		llm_dbuf_del(w->dev, &L->w2.b);
+		llm_dbuf_del(w->dev, &L->w3.b);
+		llm_dbuf_del(w->dev, &L->g_att);
+		llm_dbuf_del(w->dev, &L->g_ffn);
+	}
+	free(w->layers);
+	llm_dbuf_del(w->dev, &w->wcls.b);
+	llm_dbuf_del(w->dev, &w->emb);
+	llm_dbuf_del(w->dev, &w->emb_scales);
+	llm_dbuf_del(w->dev, &w->g_final);
+	llm_dbuf_del(w->dev, &w->freq);
+	free(w);
+}
