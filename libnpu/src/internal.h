@@ -73,7 +73,7 @@ NPU_HIDDEN int npu_bo_lookup(struct npu_device *dev, npu_bo bo, struct bo_slot *
 /* firmware.c: the image the cpu backend boots (NPU_FIRMWARE or built in). */
 NPU_HIDDEN int npu_firmware_load(void **image, size_t *size);
 
-/* time.c */
+/* device.c: CLOCK_MONOTONIC in nanoseconds. */
 NPU_HIDDEN int64_t npu_now_ns(void);
 
 #endif
