@@ -155,20 +155,6 @@ static int32_t type_max(enum npu_dtype dt)
 	}
 }
 
-static uint64_t row_bytes(enum npu_dtype dt, uint32_t cols)
-{
-	switch (dt) {
-	case NPU_I4:
-		return cols / 2;
-	case NPU_I16:
-		return 2ull * cols;
-	case NPU_I32:
-		return 4ull * cols;
-	default:
-		return cols;
-	}
-}
-
 struct qt {
 	struct npu_tensor t;
 	struct buf data;
@@ -182,7 +168,7 @@ static struct qt qt_new(uint32_t rows, uint32_t cols, enum npu_dtype dt,
 	struct qt q;
 
 	memset(&q, 0, sizeof(q));
-	q.data = buf_new((uint64_t)rows * row_bytes(dt, cols));
+	q.data = buf_new((uint64_t)rows * npu_row_bytes(dt, cols));
 	q.t = npu_tensor_2d(q.data.bo, 0, rows, cols, dt);
 	q.t.scale_mode = mode;
 	if (mode == NPU_SCALE_TENSOR || mode == NPU_SCALE_GROUP)
@@ -202,7 +188,7 @@ static void qt_free(struct qt *q)
 
 static int32_t qt_int(const struct qt *q, uint32_t r, uint32_t c)
 {
-	const uint8_t *p = (const uint8_t *)q->data.p + r * row_bytes(q->t.dtype, q->t.cols);
+	const uint8_t *p = (const uint8_t *)q->data.p + r * npu_row_bytes(q->t.dtype, q->t.cols);
 	int16_t v16;
 	int32_t v32;
 	int v4;
@@ -224,7 +210,7 @@ static int32_t qt_int(const struct qt *q, uint32_t r, uint32_t c)
 
 static void qt_set_int(struct qt *q, uint32_t r, uint32_t c, int32_t v)
 {
-	uint8_t *p = (uint8_t *)q->data.p + r * row_bytes(q->t.dtype, q->t.cols);
+	uint8_t *p = (uint8_t *)q->data.p + r * npu_row_bytes(q->t.dtype, q->t.cols);
 	int16_t v16 = (int16_t)v;
 	int sh = 4 * (int)(c & 1);
 

@@ -104,17 +104,20 @@ static int resolve(npu_device *dev, npu_bo bo, uint64_t offset, uint64_t len, __
 	return NPU_OK;
 }
 
-static uint64_t row_bytes(enum npu_dtype dt, uint32_t cols)
+/* The firmware's row length (fw_tensor_map): I4 rows have even cols, or are BAD_SHAPE. */
+uint64_t npu_row_bytes(enum npu_dtype dtype, uint32_t cols)
 {
-	switch (dt) {
+	switch (dtype) {
 	case NPU_I4:
-		return (cols + 1ull) / 2;
+		return cols / 2;
+	case NPU_I8:
+		return cols;
 	case NPU_I16:
 		return 2ull * cols;
 	case NPU_I32:
 		return 4ull * cols;
 	default:
-		return cols;
+		return 0;
 	}
 }
 
@@ -131,7 +134,7 @@ static int tensor_to_abi(npu_cmd *cmd, const struct npu_tensor *t, uint64_t grou
 	if (t->rows == 0 || t->cols == 0 || t->dtype < NPU_I4 || t->dtype > NPU_I32 ||
 	    (unsigned int)t->scale_mode > NPU_SCALE_GROUP)
 		return NPU_E_INVAL;
-	rb = row_bytes(t->dtype, t->cols);
+	rb = npu_row_bytes(t->dtype, t->cols);
 	stride = t->stride ? t->stride : rb;
 	if (stride > UINT32_MAX)
 		return NPU_E_RANGE;

@@ -213,6 +213,44 @@ static void encode_misuse(void **state)
 	npu_close(b);
 }
 
+/* The firmware's row lengths: an I4 row is cols / 2 bytes (odd cols are BAD_SHAPE). */
+static void row_bytes(void **state)
+{
+	npu_device *dev = t_open();
+	struct t_buf x = t_alloc(dev, 63), w = t_alloc(dev, 4 * 31), f = t_alloc(dev, 8);
+	struct t_buf o = t_alloc(dev, 16);
+	struct npu_tensor tx = npu_tensor_2d(x.bo, 0, 1, 63, NPU_I8);
+	struct npu_tensor tw = npu_tensor_2d(w.bo, 0, 4, 63, NPU_I4);
+	struct npu_tensor to = npu_tensor_2d(o.bo, 0, 1, 4, NPU_I32);
+	npu_cmd *cmd;
+
+	(void)state;
+	assert_int_equal(npu_row_bytes(NPU_I4, 64), 32);
+	assert_int_equal(npu_row_bytes(NPU_I4, 63), 31);
+	assert_int_equal(npu_row_bytes(NPU_I8, 63), 63);
+	assert_int_equal(npu_row_bytes(NPU_I16, 63), 126);
+	assert_int_equal(npu_row_bytes(NPU_I32, 63), 252);
+	assert_int_equal(npu_row_bytes(NPU_I32, UINT32_MAX), 4ull * UINT32_MAX);
+	assert_int_equal(npu_row_bytes(0, 63), 0);
+	assert_int_equal(npu_row_bytes(5, 63), 0);
+
+	/* The host checks the span the firmware would read, which refuses the odd I4 row. */
+	tx.scale_mode = to.scale_mode = NPU_SCALE_TENSOR;
+	tx.scale = to.scale = t_scale(1);
+	tw.scale_mode = NPU_SCALE_GROUP;
+	tw.scale = t_scale(1);
+	tw.scale_bo = f.bo;
+	assert_int_equal(npu_cmd_create(dev, &cmd), NPU_OK);
+	assert_int_equal(npu_op_matmul(cmd, &tx, &tw, 63, NULL, &to), NPU_OK);
+	assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_BAD_SHAPE);
+	npu_cmd_destroy(cmd);
+	t_free(dev, &x);
+	t_free(dev, &w);
+	t_free(dev, &f);
+	t_free(dev, &o);
+	npu_close(dev);
+}
+
 /* A job long enough (hundreds of ms) that waits around it are not races. */
 struct long_job {
 	struct t_buf x, w, f, o;
@@ -874,6 +912,7 @@ int main(void)
 		cmocka_unit_test(strerror_texts),
 		cmocka_unit_test(buffer_handles),
 		cmocka_unit_test(encode_misuse),
+		cmocka_unit_test(row_bytes),
 		cmocka_unit_test(fences),
 		cmocka_unit_test(priorities),
 		cmocka_unit_test(free_under_queued_job),

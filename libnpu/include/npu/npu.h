@@ -329,6 +329,18 @@ NPU_API int npu_memory_usage(npu_device *dev, struct npu_memory *mem);
 enum npu_dtype { NPU_I4 = 1, NPU_I8 = 2, NPU_I16 = 3, NPU_I32 = 4 };
 
 /**
+ * npu_row_bytes - bytes of one packed row, as the firmware reads it.
+ * @dtype: the element type.
+ * @cols: elements per row.
+ *
+ * An I4 row has an even number of columns (the firmware rejects an odd
+ * one: NPU_JOB_BAD_SHAPE), two per byte.
+ *
+ * Return: @cols elements' bytes (I4: @cols / 2), 0 for an unknown @dtype.
+ */
+NPU_API uint64_t npu_row_bytes(enum npu_dtype dtype, uint32_t cols);
+
+/**
  * enum npu_scale_mode - how a tensor's integers map to reals.
  * @NPU_SCALE_NONE: plain integers
  * @NPU_SCALE_TENSOR: one scale: npu_tensor.scale
