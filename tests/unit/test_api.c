@@ -146,6 +146,24 @@ static void buffer_handles(void **state)
 	npu_close(b);
 }
 
+/*
+ * An encoder refused with @want (@err): the stream keeps the error and
+ * its ops as they were, refuses submission, and is reset for the next.
+ */
+static void refused(npu_cmd *cmd, int err, int want)
+{
+	uint32_t before, after;
+	npu_fence f;
+
+	assert_int_equal(err, want);
+	assert_int_equal(npu_cmd_count(cmd, &before), NPU_OK);
+	assert_int_equal(npu_op_nop(cmd), want);
+	assert_int_equal(npu_cmd_count(cmd, &after), NPU_OK);
+	assert_int_equal(after, before);
+	assert_int_equal(npu_submit(cmd, &f), want);
+	assert_int_equal(npu_cmd_reset(cmd), NPU_OK);
+}
+
 static void encode_misuse(void **state)
 {
 	npu_device *a = t_open(), *b = t_open_other();
@@ -168,32 +186,29 @@ static void encode_misuse(void **state)
 	assert_int_equal(npu_submit(cmd, &f), NPU_E_INVAL);	/* empty */
 	assert_int_equal(npu_cmd_set_priority(cmd, 3), NPU_E_INVAL);
 	assert_int_equal(npu_op_quantize(NULL, &tx, &to), NPU_E_INVAL);
-	assert_int_equal(npu_op_quantize(cmd, NULL, &to), NPU_E_INVAL);
+	refused(cmd, npu_op_quantize(cmd, NULL, &to), NPU_E_INVAL);
 
 	t = tx;
 	t.offset = 1;		/* 64 bytes from offset 1 overrun the buffer */
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_RANGE);
+	refused(cmd, npu_op_quantize(cmd, &t, &to), NPU_E_RANGE);
 	t = tx;
 	t.rows = 2;
 	t.stride = 1u << 31;
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_RANGE);
+	refused(cmd, npu_op_quantize(cmd, &t, &to), NPU_E_RANGE);
 	t = tx;
 	t.rows = 0;
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_INVAL);
+	refused(cmd, npu_op_quantize(cmd, &t, &to), NPU_E_INVAL);
 	t = tx;
 	t.dtype = 9;
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_INVAL);
+	refused(cmd, npu_op_quantize(cmd, &t, &to), NPU_E_INVAL);
 	t = tx;
 	t.bo = bx.bo;
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_XDEV);
+	refused(cmd, npu_op_quantize(cmd, &t, &to), NPU_E_XDEV);
 	t = tx;
 	t.scale_mode = NPU_SCALE_ROW;	/* ROW needs a scale buffer */
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_HANDLE);
-	assert_int_equal(npu_op_matmul(cmd, &tx, &tx, 0, NULL, &to), NPU_E_INVAL);
+	refused(cmd, npu_op_quantize(cmd, &t, &to), NPU_E_HANDLE);
+	refused(cmd, npu_op_matmul(cmd, &tx, &tx, 0, NULL, &to), NPU_E_INVAL);
 
-	/* Failed encodes leave the stream as it was. */
-	assert_int_equal(npu_cmd_count(cmd, &n), NPU_OK);
-	assert_int_equal(n, 0);
 	assert_int_equal(npu_op_quantize(cmd, &tx, &to), NPU_OK);
 	assert_int_equal(npu_cmd_count(cmd, &n), NPU_OK);
 	assert_int_equal(n, 1);
@@ -202,8 +217,9 @@ static void encode_misuse(void **state)
 	assert_int_equal(n, 0);
 	for (n = 0; n < DRM_NPU_CMD_MAX_OPS; n++)
 		assert_int_equal(npu_op_nop(cmd), NPU_OK);
-	assert_int_equal(npu_op_nop(cmd), NPU_E_NOSPC);
 	assert_int_equal(t_run(a, cmd, NULL), NPU_JOB_OK);
+	/* One op more than a stream holds: the stream is refused whole. */
+	refused(cmd, npu_op_nop(cmd), NPU_E_NOSPC);
 	npu_cmd_destroy(cmd);
 	assert_int_equal(npu_cmd_destroy(NULL), NPU_E_INVAL);
 	t_free(a, &x);
@@ -211,6 +227,58 @@ static void encode_misuse(void **state)
 	t_free(b, &bx);
 	npu_close(a);
 	npu_close(b);
+}
+
+/*
+ * A stream keeps its first encoder error: a valid op after it, and an
+ * invalid one with an error of its own, return that first error and add
+ * nothing; submitting or recording the stream returns it and runs nothing.
+ */
+static void encode_keeps_first_error(void **state)
+{
+	npu_device *dev = t_open();
+	struct t_buf x = t_alloc(dev, 64), o = t_alloc(dev, 64);
+	struct npu_tensor tx = npu_tensor_2d(x.bo, 0, 1, 64, NPU_I8);
+	struct npu_tensor to = npu_tensor_2d(o.bo, 0, 1, 64, NPU_I8);
+	struct npu_tensor bad, empty;
+	npu_graph *g = NULL;
+	npu_cmd *cmd;
+	npu_fence f;
+	uint32_t n;
+	int i;
+
+	(void)state;
+	tx.scale_mode = to.scale_mode = NPU_SCALE_TENSOR;
+	tx.scale = to.scale = t_scale(1);
+	memset(x.p, 5, 64);
+	bad = tx;
+	bad.offset = 1;
+	empty = tx;
+	empty.rows = 0;
+	assert_int_equal(npu_cmd_create(dev, &cmd), NPU_OK);
+	assert_int_equal(npu_op_quantize(cmd, &tx, &to), NPU_OK);
+	assert_int_equal(npu_op_quantize(cmd, &bad, &to), NPU_E_RANGE);
+	assert_int_equal(npu_op_quantize(cmd, &tx, &to), NPU_E_RANGE);
+	assert_int_equal(npu_op_quantize(cmd, &empty, &to), NPU_E_RANGE);
+	assert_int_equal(npu_op_nop(cmd), NPU_E_RANGE);
+	assert_int_equal(npu_cmd_count(cmd, &n), NPU_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(npu_submit(cmd, &f), NPU_E_RANGE);
+	assert_int_equal(npu_graph_create(cmd, &g), NPU_E_RANGE);
+	assert_null(g);
+	for (i = 0; i < 64; i++)
+		assert_int_equal(((int8_t *)o.p)[i], 0);
+
+	/* A reset stream starts clean. */
+	assert_int_equal(npu_cmd_reset(cmd), NPU_OK);
+	assert_int_equal(npu_op_quantize(cmd, &tx, &to), NPU_OK);
+	assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_OK);
+	for (i = 0; i < 64; i++)
+		assert_int_equal(((int8_t *)o.p)[i], 5);
+	npu_cmd_destroy(cmd);
+	t_free(dev, &x);
+	t_free(dev, &o);
+	npu_close(dev);
 }
 
 /* The firmware's row lengths: an I4 row is cols / 2 bytes (odd cols are BAD_SHAPE). */
@@ -912,6 +980,7 @@ int main(void)
 		cmocka_unit_test(strerror_texts),
 		cmocka_unit_test(buffer_handles),
 		cmocka_unit_test(encode_misuse),
+		cmocka_unit_test(encode_keeps_first_error),
 		cmocka_unit_test(row_bytes),
 		cmocka_unit_test(fences),
 		cmocka_unit_test(priorities),

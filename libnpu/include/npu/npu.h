@@ -460,7 +460,8 @@ NPU_API int npu_cmd_create(npu_device *dev, npu_cmd **cmd);
 NPU_API int npu_cmd_destroy(npu_cmd *cmd);
 
 /**
- * npu_cmd_reset - drop the encoded ops, keep the allocation.
+ * npu_cmd_reset - drop the encoded ops and the kept encoder error, keep
+ * the allocation.
  * @cmd: the stream.
  *
  * Return: NPU_OK or a negative enum npu_status.
@@ -516,13 +517,19 @@ NPU_API int npu_cmd_set_profile(npu_cmd *cmd, npu_bo bo, uint64_t offset);
  * Each checks what the host can check (handles, ranges, devices) and
  * appends one op; the firmware validates the rest when the stream runs.
  * Semantics and numerics: docs/numerics.md.
+ *
+ * A stream keeps its first encoder error: from then on every encoder
+ * returns that error and encodes nothing, and npu_submit() and
+ * npu_graph_create() refuse the stream with it, so a caller may encode a
+ * whole pass and check once. npu_cmd_reset() clears it. A NULL @cmd is
+ * NPU_E_INVAL and kept nowhere.
  */
 
 /**
  * npu_op_nop - an op that does nothing.
  * @cmd: the stream.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_nop(npu_cmd *cmd);
 
@@ -535,7 +542,7 @@ NPU_API int npu_op_nop(npu_cmd *cmd);
  * @bias: NULL, or added to each row.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_matmul(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *w,
 			  uint32_t group_size, const struct npu_tensor *bias,
@@ -549,7 +556,7 @@ NPU_API int npu_op_matmul(npu_cmd *cmd, const struct npu_tensor *x, const struct
  * @eps: added to the mean square.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_rmsnorm(npu_cmd *cmd, const struct npu_tensor *x,
 			   const struct npu_tensor *gamma, struct npu_scale eps,
@@ -564,7 +571,7 @@ NPU_API int npu_op_rmsnorm(npu_cmd *cmd, const struct npu_tensor *x,
  * @eps: added to the variance.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_layernorm(npu_cmd *cmd, const struct npu_tensor *x,
 			     const struct npu_tensor *gamma, const struct npu_tensor *beta,
@@ -578,7 +585,7 @@ NPU_API int npu_op_layernorm(npu_cmd *cmd, const struct npu_tensor *x,
  * @causal: NULL, or column j of row r is masked when j > pos + r.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_softmax(npu_cmd *cmd, const struct npu_tensor *x, struct npu_scale alpha,
 			   const struct npu_pos *causal, const struct npu_tensor *out);
@@ -589,7 +596,7 @@ NPU_API int npu_op_softmax(npu_cmd *cmd, const struct npu_tensor *x, struct npu_
  * @x: the input.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_silu(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *out);
 
@@ -599,7 +606,7 @@ NPU_API int npu_op_silu(npu_cmd *cmd, const struct npu_tensor *x, const struct n
  * @x: the input.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_gelu(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *out);
 
@@ -610,7 +617,7 @@ NPU_API int npu_op_gelu(npu_cmd *cmd, const struct npu_tensor *x, const struct n
  * @b: the other input.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_add(npu_cmd *cmd, const struct npu_tensor *a, const struct npu_tensor *b,
 		       const struct npu_tensor *out);
@@ -622,7 +629,7 @@ NPU_API int npu_op_add(npu_cmd *cmd, const struct npu_tensor *a, const struct np
  * @b: the other input.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_mul(npu_cmd *cmd, const struct npu_tensor *a, const struct npu_tensor *b,
 		       const struct npu_tensor *out);
@@ -633,7 +640,7 @@ NPU_API int npu_op_mul(npu_cmd *cmd, const struct npu_tensor *a, const struct np
  * @x: the input.
  * @out: the result (dynamic per row with NPU_SCALE_ROW).
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_quantize(npu_cmd *cmd, const struct npu_tensor *x,
 			    const struct npu_tensor *out);
@@ -648,7 +655,7 @@ NPU_API int npu_op_quantize(npu_cmd *cmd, const struct npu_tensor *x,
  * @pos: the position of row 0.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_rope(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *freqs,
 			uint32_t n_heads, uint32_t head_dim, const struct npu_pos *pos,
@@ -668,7 +675,7 @@ NPU_API int npu_op_rope(npu_cmd *cmd, const struct npu_tensor *x, const struct n
  * @pos: the position of q's row 0.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_attention(npu_cmd *cmd, const struct npu_tensor *q,
 			     const struct npu_tensor *k_cache, const struct npu_tensor *v_cache,
@@ -684,7 +691,7 @@ NPU_API int npu_op_attention(npu_cmd *cmd, const struct npu_tensor *q,
  * @cache: the cache.
  * @pos: the cache row of src's row 0.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_kv_append(npu_cmd *cmd, const struct npu_tensor *src,
 			     const struct npu_tensor *cache, const struct npu_pos *pos);
@@ -696,7 +703,7 @@ NPU_API int npu_op_kv_append(npu_cmd *cmd, const struct npu_tensor *src,
  * @ids: I32 rows x 1.
  * @out: the result.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_embedding(npu_cmd *cmd, const struct npu_tensor *table,
 			     const struct npu_tensor *ids, const struct npu_tensor *out);
@@ -707,7 +714,7 @@ NPU_API int npu_op_embedding(npu_cmd *cmd, const struct npu_tensor *table,
  * @x: the input.
  * @out: I32 rows x 1.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
  */
 NPU_API int npu_op_argmax(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *out);
 
@@ -730,8 +737,8 @@ struct npu_job_result {
  * @cmd: the stream.
  * @fence: out: the job's fence.
  *
- * Return: NPU_OK; NPU_E_INVAL for an empty stream; or the error of the
- * copy or the queue.
+ * Return: NPU_OK; the stream's kept encoder error (nothing is submitted);
+ * NPU_E_INVAL for an empty stream; or the error of the copy or the queue.
  */
 NPU_API int npu_submit(npu_cmd *cmd, npu_fence *fence);
 
@@ -776,7 +783,7 @@ NPU_API int npu_fence_wait(npu_device *dev, npu_fence fence, int64_t timeout_ns,
  * Later launches replay it without re-encoding; new inputs go into the
  * same buffers (and positions into npu_pos buffers).
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, the stream's kept encoder error, or another error.
  */
 NPU_API int npu_graph_create(npu_cmd *cmd, npu_graph **graph);
 
