@@ -28,7 +28,10 @@ static int show(const char *backend)
 
 	err = npu_open(backend, &dev);
 	if (err) {
-		printf("%s: not available: %s\n", backend, npu_strerror(err));
+		const char *why = npu_open_reason();
+
+		printf("%s: not available: %s%s%s%s\n", backend, npu_strerror(err),
+		       *why ? " (" : "", why, *why ? ")" : "");
 		return 1;
 	}
 	err = npu_query(dev, &info);

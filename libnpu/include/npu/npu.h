@@ -153,14 +153,37 @@ NPU_API const char *const *npu_backends(void);
 
 /**
  * npu_open - open a device.
- * @backend: "auto", a backend name from npu_backends(), or NULL for "auto".
- *	The environment variable NPU_DEVICE, when set, overrides it. "auto"
- *	prefers a hardware device and falls back to "cpu".
+ * @backend: "auto" or NULL: the environment variable NPU_DEVICE, when set,
+ *	names the device, else the first that opens of a hardware device and
+ *	the "cpu" backend. Or a backend name from npu_backends(), or "accelN"
+ *	for /dev/accel/accelN ("accel" is the first npu node there). A name
+ *	given here is opened whatever NPU_DEVICE says.
  * @dev: out: the device.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * A hardware device that "auto" finds but cannot use (no permission, no
+ * firmware, another ABI) makes it fall back to the next backend;
+ * npu_open_reason() then says why, and with NPU_DEBUG set in the
+ * environment the library prints that once on stderr.
+ *
+ * Return: NPU_OK, NPU_E_NODEV when there is no such backend or no device
+ * behind it, or the error of the backend that failed.
  */
 NPU_API int npu_open(const char *backend, npu_device **dev);
+
+/**
+ * npu_open_reason - why the calling thread's last npu_open() did not get
+ * the device it looked for.
+ *
+ * After a fallback of "auto": the device found and what failed, then the
+ * backend used ("/dev/accel/accel0: Permission denied; using the cpu
+ * backend"). After a failed npu_open(): its cause when the library knows
+ * more than the status ("/dev/accel/accel1: No such file or directory").
+ *
+ * Return: the text, "" when there is nothing to say (the device opened as
+ * asked, or there is no hardware at all). Valid until this thread's next
+ * npu_open().
+ */
+NPU_API const char *npu_open_reason(void);
 
 /**
  * npu_close - wait for the device's jobs, free everything it owns.
