@@ -160,6 +160,11 @@ $(O)/bin/npu-usb-gadget: $(GADGET_SRCS) tools/npu-usb-gadget/gadget.h $(O)/lib/l
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(GADGET_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
+NUMERICS_SRCS := $(wildcard tools/npu-numerics/*.c)
+$(O)/bin/npu-numerics: $(NUMERICS_SRCS) tools/npu-numerics/numerics.h $(O)/lib/libnpu.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(NUMERICS_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
 $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
