@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Validation of one op's fields (test_validate_*: validate.h): opcode,
+ * Validation of one op's fields (test_validate_*: test_validate.h): opcode,
  * flags, pads and reserved fields, and each tensor's type, scale, shape,
  * stride and alignment; positions.
  */
-#include "validate.h"
+#include "test_validate.h"
 
 /* ---- op fields ---------------------------------------------------------- */
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Validation of each op's semantics (test_validate_*: validate.h): shapes
+ * Validation of each op's semantics (test_validate_*: test_validate.h): shapes
  * and parameters per op, positions and data read at run time, aliasing,
  * core scratch, faults, and the order of the checks.
  */
-#include "validate.h"
+#include "test_validate.h"
 
 /* ---- shapes, per op ------------------------------------------------------ */
 

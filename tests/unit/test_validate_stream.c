@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Validation of whole streams (test_validate_*: validate.h): the good ops
+ * Validation of whole streams (test_validate_*: test_validate.h): the good ops
  * run; the stream header, its size and alignment; a malformed op runs
  * nothing, a failure at run time stops the stream at its op.
  */
 #include <time.h>
 
-#include "validate.h"
+#include "test_validate.h"
 
 /* ---- the good ops ------------------------------------------------------ */
 
