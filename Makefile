@@ -179,6 +179,11 @@ $(O)/bin/npu-usb-gadget: $(GADGET_SRCS) tools/npu-usb-gadget/gadget.h $(O)/lib/l
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(GADGET_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
+NUMERICS_SRCS := $(wildcard tools/npu-numerics/*.c)
+$(O)/bin/npu-numerics: $(NUMERICS_SRCS) tools/npu-numerics/numerics.h $(O)/lib/libnpu.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(NUMERICS_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
 $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
@@ -306,15 +311,15 @@ fuzz-check: deps
 	@tests/fuzz/run.sh $(O) $(FUZZ_SECONDS)
 
 # ---- running -----------------------------------------------------------
-# The kernels' thread pool also runs under ThreadSanitizer, in test_kernels.
+# The kernels' thread pool also runs under ThreadSanitizer, in test_kernels_*.
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory O=$(O)/san SAN=1 all
 	@$(MAKE) --no-print-directory O=$(O)/tsan SAN=1 SAN_FLAGS="$(TSAN_FLAGS)" \
-		$(O)/tsan/tests/test_kernels $(O)/tsan/tests/test_tokenizer $(O)/tsan/tests/test_llm \
-		$(O)/tsan/host/host-cpu
+		$(O)/tsan/tests/test_kernels_matmul $(O)/tsan/tests/test_kernels_ops \
+		$(O)/tsan/tests/test_tokenizer $(O)/tsan/tests/test_llm $(O)/tsan/host/host-cpu
 	@tests/run-host-tests.sh $(O) $(O)/san $(O)/tsan
 
 # First a line naming the CPU and the instruction-set levels the run tests.

@@ -7,6 +7,7 @@
  *
  * usage: npu-info [BACKEND]
  *        npu-info --watch [--interval SECONDS] [--count N]
+ *        npu-info --help
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +29,10 @@ static int show(const char *backend)
 
 	err = npu_open(backend, &dev);
 	if (err) {
-		printf("%s: not available: %s\n", backend, npu_strerror(err));
+		const char *why = npu_open_reason();
+
+		printf("%s: not available: %s%s%s%s\n", backend, npu_strerror(err),
+		       *why ? " (" : "", why, *why ? ")" : "");
 		return 1;
 	}
 	err = npu_query(dev, &info);
@@ -187,11 +191,14 @@ static int watch(double interval, long count)
 	return 0;
 }
 
-static int usage(void)
+/* On stdout with status 0 when asked for, else on stderr with status 2. */
+static int usage(int asked)
 {
-	fprintf(stderr, "usage: npu-info [BACKEND]\n"
-			"       npu-info --watch [--interval SECONDS] [--count N]\n");
-	return 2;
+	fprintf(asked ? stdout : stderr,
+		"usage: npu-info [BACKEND]\n"
+		"       npu-info --watch [--interval SECONDS] [--count N]\n"
+		"       npu-info --help\n");
+	return asked ? 0 : 2;
 }
 
 int main(int argc, char **argv)
@@ -211,16 +218,18 @@ int main(int argc, char **argv)
 			else if (!strcmp(argv[i], "--count"))
 				count = strtol(argv[i + 1], &end, 10);
 			else
-				return usage();
+				return usage(0);
 			if (*end || end == argv[i + 1])
-				return usage();
+				return usage(0);
 		}
 		if (i != argc || !(interval >= 0.01 && interval <= 3600) || count < 0)
-			return usage();
+			return usage(0);
 		return watch(interval, count);
 	}
-	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))))
-		return usage();
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return usage(1);
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
+		return usage(0);
 	if (argc == 2)
 		return show(argv[1]);
 	printf("backends:");

@@ -63,27 +63,48 @@ static size_t mapped_size(const struct bo_slot *bo)
 	return (bo->size + page - 1) / page * page;
 }
 
-/* The first /dev/accel/accelN whose driver is "npu". */
-static int find_device(char *path, size_t len)
+/*
+ * /dev/accel/accel<node> when its driver is "npu", else -1. A node asked
+ * for by name that fails says why; so does, in a scan, one that is there
+ * but cannot be opened (a missing node, or another driver's, is no npu).
+ */
+static int open_node(npu_device *dev, int node, char *path, size_t len)
 {
-	int i;
+	drmVersionPtr v;
+	int fd;
 
+	snprintf(path, len, "/dev/accel/accel%d", node);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT || dev->node >= 0)
+			npu_open_why(dev, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	v = drmGetVersion(fd);
+	if (v && v->name && !strcmp(v->name, "npu")) {
+		drmFreeVersion(v);
+		return fd;
+	}
+	if (dev->node >= 0)
+		npu_open_why(dev, "%s: not an npu device (driver %s)", path,
+			     v && v->name ? v->name : "unknown");
+	if (v)
+		drmFreeVersion(v);
+	close(fd);
+	return -1;
+}
+
+/* The node asked for (dev->node), or the first whose driver is "npu". */
+static int find_device(npu_device *dev, char *path, size_t len)
+{
+	int i, fd;
+
+	if (dev->node >= 0)
+		return open_node(dev, dev->node, path, len);
 	for (i = 0; i < MAX_ACCEL_NODES; i++) {
-		drmVersionPtr v;
-		int fd;
-
-		snprintf(path, len, "/dev/accel/accel%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		v = drmGetVersion(fd);
-		if (v && v->name && !strcmp(v->name, "npu")) {
-			drmFreeVersion(v);
+		fd = open_node(dev, i, path, len);
+		if (fd >= 0)
 			return fd;
-		}
-		if (v)
-			drmFreeVersion(v);
-		close(fd);
 	}
 	return -1;
 }
@@ -94,17 +115,20 @@ static int accel_open(npu_device *dev)
 
 	if (!a)
 		return NPU_E_NOMEM;
-	a->fd = find_device(a->path, sizeof(a->path));
+	a->fd = find_device(dev, a->path, sizeof(a->path));
 	if (a->fd < 0) {
 		free(a);
 		return NPU_E_NODEV;
 	}
 	if (drmIoctl(a->fd, DRM_IOCTL_NPU_GET_CAPS, &a->caps)) {
+		npu_open_why(dev, "%s: GET_CAPS: %s", a->path, strerror(errno));
 		close(a->fd);
 		free(a);
 		return NPU_E_IO;
 	}
 	if (a->caps.abi_major != DRM_NPU_ABI_MAJOR) {
+		npu_open_why(dev, "%s: driver ABI %u, libnpu's %u", a->path, a->caps.abi_major,
+			     DRM_NPU_ABI_MAJOR);
 		close(a->fd);
 		free(a);
 		return NPU_E_UNSUPPORTED;

@@ -13,6 +13,7 @@ struct npu_cmd {
 	int profile;		/* npu_cmd_set_profile: the slots' buffer */
 	npu_bo profile_bo;
 	uint64_t profile_offset;
+	int err;		/* the first encoder error: later ops are refused with it */
 };
 
 #endif

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Devices: backend selection, open, close, query. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,7 +69,28 @@ static void serial_put(uint32_t s)
 	pthread_mutex_unlock(&serial_lock);
 }
 
-static int open_backend(const struct npu_backend_ops *ops, npu_device **out)
+/* npu_open_reason(): per thread, as npu_open() is called from any thread. */
+static __thread char open_reason[192];
+static int reason_printed;
+
+void npu_open_why(npu_device *dev, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (dev->why[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(dev->why, sizeof(dev->why), fmt, ap);
+	va_end(ap);
+}
+
+const char *npu_open_reason(void)
+{
+	return open_reason;
+}
+
+/* On failure, the backend's reason becomes the thread's (the first one stays). */
+static int open_backend(const struct npu_backend_ops *ops, int node, npu_device **out)
 {
 	npu_device *dev = calloc(1, sizeof(*dev));
 	int err;
@@ -75,6 +98,7 @@ static int open_backend(const struct npu_backend_ops *ops, npu_device **out)
 	if (!dev)
 		return NPU_E_NOMEM;
 	dev->ops = ops;
+	dev->node = node;
 	err = serial_get(&dev->serial);
 	if (err) {
 		free(dev);
@@ -83,6 +107,8 @@ static int open_backend(const struct npu_backend_ops *ops, npu_device **out)
 	pthread_mutex_init(&dev->lock, NULL);
 	err = ops->open(dev);
 	if (err) {
+		if (!open_reason[0])
+			snprintf(open_reason, sizeof(open_reason), "%s", dev->why);
 		pthread_mutex_destroy(&dev->lock);
 		serial_put(dev->serial);
 		free(dev);
@@ -92,29 +118,74 @@ static int open_backend(const struct npu_backend_ops *ops, npu_device **out)
 	return NPU_OK;
 }
 
-int npu_open(const char *backend, npu_device **dev)
+/*
+ * "auto": the first backend that opens. A hardware device that is there
+ * but unusable (no permission, no firmware) is a fallback the user would
+ * not guess: npu_open_reason() says why, and NPU_DEBUG prints it once.
+ */
+static int open_auto(npu_device **dev)
 {
-	const char *env = getenv("NPU_DEVICE");
 	size_t i;
 	int err = NPU_E_NODEV;
 
+	for (i = 0; i < N_BACKENDS; i++) {
+		err = open_backend(backends[i], -1, dev);
+		if (!err)
+			break;
+	}
+	if (err || !open_reason[0])
+		return err;
+	snprintf(open_reason + strlen(open_reason), sizeof(open_reason) - strlen(open_reason),
+		 "; using the %s backend", backends[i]->name);
+	if (getenv("NPU_DEBUG") && !__atomic_exchange_n(&reason_printed, 1, __ATOMIC_RELAXED))
+		fprintf(stderr, "npu: %s\n", open_reason);
+	return NPU_OK;
+}
+
+/* A backend's name, or "accelN" (node N of the accel backend); NULL if neither. */
+static const struct npu_backend_ops *backend_named(const char *name, int *node)
+{
+	const char *d = name + strlen("accel");
+	size_t i;
+	char *end;
+	unsigned long n;
+
+	*node = -1;
+	for (i = 0; i < N_BACKENDS; i++)
+		if (!strcmp(name, backends[i]->name))
+			return backends[i];
+	if (strncmp(name, "accel", strlen("accel")) || *d < '0' || *d > '9' ||
+	    (d[0] == '0' && d[1]))
+		return NULL;
+	n = strtoul(d, &end, 10);
+	if (*end || n >= NPU_ACCEL_MINORS)
+		return NULL;
+	*node = (int)n;
+	return &npu_backend_accel;
+}
+
+int npu_open(const char *backend, npu_device **dev)
+{
+	const char *env = getenv("NPU_DEVICE");
+	const struct npu_backend_ops *ops;
+	int node;
+
+	open_reason[0] = '\0';
 	if (!dev)
 		return NPU_E_INVAL;
 	*dev = NULL;
-	if (env && *env)
+	/* The environment chooses only what the caller left to the library. */
+	if ((!backend || !strcmp(backend, "auto")) && env && *env)
 		backend = env;
-	if (!backend || !strcmp(backend, "auto")) {
-		for (i = 0; i < N_BACKENDS; i++) {
-			err = open_backend(backends[i], dev);
-			if (!err)
-				return NPU_OK;
-		}
-		return err;
+	if (!backend || !strcmp(backend, "auto"))
+		return open_auto(dev);
+	ops = backend_named(backend, &node);
+	if (!ops) {
+		snprintf(open_reason, sizeof(open_reason),
+			 "no backend \"%.64s\" (auto, accel, accelN, usb or cpu)", backend);
+		return NPU_E_NODEV;
 	}
-	for (i = 0; i < N_BACKENDS; i++)
-		if (!strcmp(backend, backends[i]->name))
-			return open_backend(backends[i], dev);
-	return NPU_E_NODEV;
+	return open_backend(ops, node, dev);
 }
 
 int npu_close(npu_device *dev)

@@ -53,6 +53,7 @@ int npu_cmd_reset(npu_cmd *cmd)
 	if (!cmd)
 		return NPU_E_INVAL;
 	cmd->n_ops = 0;
+	cmd->err = NPU_OK;
 	return NPU_OK;
 }
 
@@ -104,17 +105,20 @@ static int resolve(npu_device *dev, npu_bo bo, uint64_t offset, uint64_t len, __
 	return NPU_OK;
 }
 
-static uint64_t row_bytes(enum npu_dtype dt, uint32_t cols)
+/* The firmware's row length (fw_tensor_map): I4 rows have even cols, or are BAD_SHAPE. */
+uint64_t npu_row_bytes(enum npu_dtype dtype, uint32_t cols)
 {
-	switch (dt) {
+	switch (dtype) {
 	case NPU_I4:
-		return (cols + 1ull) / 2;
+		return cols / 2;
+	case NPU_I8:
+		return cols;
 	case NPU_I16:
 		return 2ull * cols;
 	case NPU_I32:
 		return 4ull * cols;
 	default:
-		return cols;
+		return 0;
 	}
 }
 
@@ -131,7 +135,7 @@ static int tensor_to_abi(npu_cmd *cmd, const struct npu_tensor *t, uint64_t grou
 	if (t->rows == 0 || t->cols == 0 || t->dtype < NPU_I4 || t->dtype > NPU_I32 ||
 	    (unsigned int)t->scale_mode > NPU_SCALE_GROUP)
 		return NPU_E_INVAL;
-	rb = row_bytes(t->dtype, t->cols);
+	rb = npu_row_bytes(t->dtype, t->cols);
 	stride = t->stride ? t->stride : rb;
 	if (stride > UINT32_MAX)
 		return NPU_E_RANGE;
@@ -178,6 +182,17 @@ static struct drm_npu_op *append(npu_cmd *cmd)
 	return op;
 }
 
+/*
+ * Keep the stream's first error: a caller may encode a whole pass and look
+ * at the status once, at npu_submit(), which refuses the stream with it.
+ */
+static int fail(npu_cmd *cmd, int err)
+{
+	if (!cmd->err)
+		cmd->err = err;
+	return err;
+}
+
 /* Encode op with inputs in[0..n_in) and out; commit only if all resolve. */
 static int encode(npu_cmd *cmd, struct drm_npu_op *op, const struct npu_tensor *const *in,
 		  int n_in, const struct npu_tensor *out, uint64_t w_group_bytes)
@@ -187,12 +202,12 @@ static int encode(npu_cmd *cmd, struct drm_npu_op *op, const struct npu_tensor *
 	for (i = 0; i < n_in; i++) {
 		err = tensor_to_abi(cmd, in[i], i == 1 ? w_group_bytes : 0, &op->in[i]);
 		if (err)
-			return err;
+			return fail(cmd, err);
 	}
 	if (out) {
 		err = tensor_to_abi(cmd, out, 0, &op->out);
 		if (err)
-			return err;
+			return fail(cmd, err);
 	}
 	cmd->n_ops++;
 	return NPU_OK;
@@ -210,12 +225,12 @@ static int set_pos(npu_cmd *cmd, struct drm_npu_op *op, const struct npu_pos *po
 	}
 	err = resolve(cmd->dev, pos->bo, pos->offset, 4, &op->pos.pos_addr);
 	if (err)
-		return err;
+		return fail(cmd, err);
 	op->flags |= DRM_NPU_OP_F_POS_ADDR;
 	return NPU_OK;
 }
 
-/* Start an op; NULL when cmd is NULL or the stream cannot grow. */
+/* Start an op; NULL when cmd is NULL, holds an error or cannot grow. */
 static struct drm_npu_op *begin(npu_cmd *cmd, unsigned int opcode, int *err)
 {
 	struct drm_npu_op *op;
@@ -224,9 +239,13 @@ static struct drm_npu_op *begin(npu_cmd *cmd, unsigned int opcode, int *err)
 		*err = NPU_E_INVAL;
 		return NULL;
 	}
+	if (cmd->err) {
+		*err = cmd->err;
+		return NULL;
+	}
 	op = append(cmd);
 	if (!op) {
-		*err = cmd->n_ops == DRM_NPU_CMD_MAX_OPS ? NPU_E_NOSPC : NPU_E_NOMEM;
+		*err = fail(cmd, cmd->n_ops == DRM_NPU_CMD_MAX_OPS ? NPU_E_NOSPC : NPU_E_NOMEM);
 		return NULL;
 	}
 	op->opcode = (uint16_t)opcode;
@@ -256,7 +275,7 @@ int npu_op_matmul(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_ten
 	if (!op)
 		return err;
 	if (!w || group_size == 0)
-		return NPU_E_INVAL;
+		return fail(cmd, NPU_E_INVAL);
 	groups = (uint64_t)w->rows * ((w->cols + group_size - 1) / group_size);
 	op->matmul.group_size = group_size;
 	if (bias)

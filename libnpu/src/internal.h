@@ -61,7 +61,12 @@ struct npu_device {
 	struct bo_slot *bos;
 	uint32_t n_bos, cap_bos;
 	void *priv;		/* the backend's state */
+	int node;		/* accel: open /dev/accel/accel<node>; -1: the first npu node */
+	char why[128];		/* open: why a device the backend found is unusable */
 };
+
+/* The /dev/accel/accelN minors npu_open() accepts by name. */
+#define NPU_ACCEL_MINORS 256
 
 extern const struct npu_backend_ops npu_backend_cpu NPU_HIDDEN;
 extern const struct npu_backend_ops npu_backend_accel NPU_HIDDEN;
@@ -70,10 +75,14 @@ extern const struct npu_backend_ops npu_backend_usb NPU_HIDDEN;
 /* buffer.c: look a handle up; on success *slot is a copy of the slot. */
 NPU_HIDDEN int npu_bo_lookup(struct npu_device *dev, npu_bo bo, struct bo_slot *slot);
 
+/* device.c: say why the device found cannot be used (the first reason is kept). */
+NPU_HIDDEN void npu_open_why(struct npu_device *dev, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* firmware.c: the image the cpu backend boots (NPU_FIRMWARE or built in). */
 NPU_HIDDEN int npu_firmware_load(void **image, size_t *size);
 
-/* time.c */
+/* device.c: CLOCK_MONOTONIC in nanoseconds. */
 NPU_HIDDEN int64_t npu_now_ns(void);
 
 #endif

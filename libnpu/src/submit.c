@@ -21,7 +21,7 @@ struct npu_graph {
 	int prio;
 };
 
-/* Write cmd's stream into a new buffer. */
+/* Write cmd's stream into a new buffer; a stream holding an encoder error is refused. */
 static int upload(npu_cmd *cmd, npu_bo *bo, uint32_t *size)
 {
 	struct drm_npu_cmd_header h;
@@ -29,6 +29,8 @@ static int upload(npu_cmd *cmd, npu_bo *bo, uint32_t *size)
 	void *p;
 	int err;
 
+	if (cmd->err)
+		return cmd->err;
 	if (cmd->n_ops == 0)
 		return NPU_E_INVAL;
 	memset(&h, 0, sizeof(h));

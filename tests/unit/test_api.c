@@ -2,7 +2,7 @@
 /*
  * libnpu's API: misuse gets a precise error and changes nothing; fences,
  * priorities, graphs (record once, replay with new inputs), threads,
- * sealed buffers.
+ * sealed buffers. Opening devices: test_device; encoding: test_encode.
  */
 #include <math.h>
 #include <pthread.h>
@@ -15,72 +15,6 @@
 #include <unistd.h>
 
 #include "testlib.h"
-
-static void open_and_query(void **state)
-{
-	const char *const *b = npu_backends();
-	/* This test sets NPU_DEVICE itself; the suite's choice is restored. */
-	struct t_env env = t_env_set("NPU_DEVICE", NULL);
-	struct npu_info info;
-	npu_device *dev;
-
-	(void)state;
-	/* Hardware first (auto prefers it), the cpu backend last. */
-	assert_string_equal(b[0], "accel");
-	assert_string_equal(b[1], "usb");
-	assert_string_equal(b[2], "cpu");
-	assert_null(b[3]);
-	assert_int_equal(npu_open(NULL, NULL), NPU_E_INVAL);
-	assert_int_equal(npu_open("no-such-backend", &dev), NPU_E_NODEV);
-	assert_null(dev);
-	assert_int_equal(npu_open("cpu", &dev), NPU_OK);
-	assert_int_equal(npu_query(dev, NULL), NPU_E_INVAL);
-	assert_int_equal(npu_query(NULL, &info), NPU_E_INVAL);
-	assert_int_equal(npu_query(dev, &info), NPU_OK);
-	assert_string_equal(info.backend, "cpu");
-	assert_int_equal(info.abi_major, DRM_NPU_ABI_MAJOR);
-	assert_int_equal(info.fw_abi_major, DRM_NPU_ABI_MAJOR);
-	assert_int_equal(info.op_mask, (1ull << DRM_NPU_OP_COUNT) - 1);
-	assert_int_equal(info.n_priorities, 3);
-	assert_true(strlen(info.fw_build_id) > 0);
-	assert_int_equal(npu_close(dev), NPU_OK);
-	assert_int_equal(npu_close(NULL), NPU_E_INVAL);
-
-	/* NPU_DEVICE overrides the caller's choice. */
-	setenv("NPU_DEVICE", "no-such-backend", 1);
-	assert_int_equal(npu_open("cpu", &dev), NPU_E_NODEV);
-	setenv("NPU_DEVICE", "cpu", 1);
-	assert_int_equal(npu_open("no-such-backend", &dev), NPU_OK);
-	assert_int_equal(npu_close(dev), NPU_OK);
-	t_env_restore(&env);
-}
-
-/*
- * $NPU_CPU_ISA: a level names the cpu backend's (capped at this CPU's),
- * empty is unset, and a name it does not know is refused, never guessed.
- */
-static void cpu_isa_names(void **state)
-{
-	static const char *const refused[] = { "avx-512", "AVX2", "avx512-vnni", "sse2" };
-	/* NPU_DEVICE (accel, usb in the guest) would override "cpu". */
-	struct t_env device = t_env_set("NPU_DEVICE", NULL), isa_env;
-	npu_device *dev;
-	unsigned int i;
-	enum npu_isa isa;
-
-	(void)state;
-	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
-		npu_close(t_open_at("cpu", npu_isa_name(isa)));
-	npu_close(t_open_at("cpu", ""));
-	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		isa_env = t_env_set("NPU_CPU_ISA", refused[i]);
-		dev = NULL;
-		assert_int_equal(npu_open("cpu", &dev), NPU_E_INVAL);
-		assert_null(dev);
-		t_env_restore(&isa_env);
-	}
-	t_env_restore(&device);
-}
 
 static void strerror_texts(void **state)
 {
@@ -145,74 +79,6 @@ static void buffer_handles(void **state)
 	npu_close(a);
 	npu_close(b);
 }
-
-static void encode_misuse(void **state)
-{
-	npu_device *a = t_open(), *b = t_open_other();
-	struct t_buf x = t_alloc(a, 64), o = t_alloc(a, 64), bx = t_alloc(b, 64);
-	struct npu_tensor tx = npu_tensor_2d(x.bo, 0, 1, 64, NPU_I8);
-	struct npu_tensor to = npu_tensor_2d(o.bo, 0, 1, 64, NPU_I8);
-	struct npu_tensor t;
-	npu_cmd *cmd;
-	uint32_t n;
-	npu_fence f;
-
-	(void)state;
-	tx.scale_mode = NPU_SCALE_TENSOR;
-	tx.scale = t_scale(1);
-	to.scale_mode = NPU_SCALE_TENSOR;
-	to.scale = t_scale(1);
-	assert_int_equal(npu_cmd_create(NULL, &cmd), NPU_E_INVAL);
-	assert_int_equal(npu_cmd_create(a, NULL), NPU_E_INVAL);
-	assert_int_equal(npu_cmd_create(a, &cmd), NPU_OK);
-	assert_int_equal(npu_submit(cmd, &f), NPU_E_INVAL);	/* empty */
-	assert_int_equal(npu_cmd_set_priority(cmd, 3), NPU_E_INVAL);
-	assert_int_equal(npu_op_quantize(NULL, &tx, &to), NPU_E_INVAL);
-	assert_int_equal(npu_op_quantize(cmd, NULL, &to), NPU_E_INVAL);
-
-	t = tx;
-	t.offset = 1;		/* 64 bytes from offset 1 overrun the buffer */
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_RANGE);
-	t = tx;
-	t.rows = 2;
-	t.stride = 1u << 31;
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_RANGE);
-	t = tx;
-	t.rows = 0;
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_INVAL);
-	t = tx;
-	t.dtype = 9;
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_INVAL);
-	t = tx;
-	t.bo = bx.bo;
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_XDEV);
-	t = tx;
-	t.scale_mode = NPU_SCALE_ROW;	/* ROW needs a scale buffer */
-	assert_int_equal(npu_op_quantize(cmd, &t, &to), NPU_E_HANDLE);
-	assert_int_equal(npu_op_matmul(cmd, &tx, &tx, 0, NULL, &to), NPU_E_INVAL);
-
-	/* Failed encodes leave the stream as it was. */
-	assert_int_equal(npu_cmd_count(cmd, &n), NPU_OK);
-	assert_int_equal(n, 0);
-	assert_int_equal(npu_op_quantize(cmd, &tx, &to), NPU_OK);
-	assert_int_equal(npu_cmd_count(cmd, &n), NPU_OK);
-	assert_int_equal(n, 1);
-	assert_int_equal(npu_cmd_reset(cmd), NPU_OK);
-	assert_int_equal(npu_cmd_count(cmd, &n), NPU_OK);
-	assert_int_equal(n, 0);
-	for (n = 0; n < DRM_NPU_CMD_MAX_OPS; n++)
-		assert_int_equal(npu_op_nop(cmd), NPU_OK);
-	assert_int_equal(npu_op_nop(cmd), NPU_E_NOSPC);
-	assert_int_equal(t_run(a, cmd, NULL), NPU_JOB_OK);
-	npu_cmd_destroy(cmd);
-	assert_int_equal(npu_cmd_destroy(NULL), NPU_E_INVAL);
-	t_free(a, &x);
-	t_free(a, &o);
-	t_free(b, &bx);
-	npu_close(a);
-	npu_close(b);
-}
-
 /* A job long enough (hundreds of ms) that waits around it are not races. */
 struct long_job {
 	struct t_buf x, w, f, o;
@@ -869,11 +735,8 @@ static void sealed_buffers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(open_and_query),
-		cmocka_unit_test(cpu_isa_names),
 		cmocka_unit_test(strerror_texts),
 		cmocka_unit_test(buffer_handles),
-		cmocka_unit_test(encode_misuse),
 		cmocka_unit_test(fences),
 		cmocka_unit_test(priorities),
 		cmocka_unit_test(free_under_queued_job),

@@ -156,7 +156,7 @@ static void matmul_random(struct env *e, uint32_t m, uint32_t k, uint32_t n, uin
 {
 	uint32_t gpr = k / g, i, j, c;
 	struct t_buf x = t_alloc(e->dev, (uint64_t)m * k), xs = t_alloc(e->dev, 8ull * m);
-	struct t_buf w = t_alloc(e->dev, i4 ? (uint64_t)n * k / 2 : (uint64_t)n * k);
+	struct t_buf w = t_alloc(e->dev, n * npu_row_bytes(i4 ? NPU_I4 : NPU_I8, k));
 	struct t_buf f = t_alloc(e->dev, 2ull * n * gpr), o = t_alloc(e->dev, 4ull * m * n);
 	struct t_buf os = t_alloc(e->dev, 8ull * m);
 	struct npu_tensor tx = tensor(&x, m, k, NPU_I8, NPU_SCALE_ROW, 0);

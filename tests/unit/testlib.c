@@ -204,13 +204,14 @@ struct drm_npu_tensor t_abi_tensor(uint64_t addr, uint32_t rows, uint32_t cols, 
 				   uint8_t scale_mode, struct npu_scale s, uint64_t scale_addr)
 {
 	struct drm_npu_tensor t;
-	uint32_t eb = dtype == DRM_NPU_DTYPE_I16 ? 2 : dtype == DRM_NPU_DTYPE_I32 ? 4 : 1;
+	uint64_t rb = npu_row_bytes((enum npu_dtype)dtype, cols);
 
 	memset(&t, 0, sizeof(t));
 	t.addr = addr;
 	t.rows = rows;
 	t.cols = cols;
-	t.stride = dtype == DRM_NPU_DTYPE_I4 ? (cols + 1) / 2 : cols * eb;
+	/* Packed; a dtype the firmware must refuse gets a byte per element. */
+	t.stride = rb ? (uint32_t)rb : cols;
 	t.dtype = dtype;
 	t.scale_mode = scale_mode;
 	if (scale_mode == DRM_NPU_SCALE_TENSOR || scale_mode == DRM_NPU_SCALE_GROUP) {
