@@ -293,9 +293,9 @@ $(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image: $(O)/fuzz/%: tests/fuzz/%.c $(FW_
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include $< $(FW_SRCS_ALL) -o $@
 
-# The model loaders alone: libnpu-llm's file parsers and libnpu's scale conversion.
+# The model loaders alone: libnpu-llm's file parsers and libnpu's number formats.
 FUZZ_MODEL_SRCS := $(addprefix libnpu-llm/src/,checkpoint.c tokenizer.c gguf.c gguf_tensors.c \
-	quantize.c) libnpu/src/scale.c
+	quantize.c) libnpu/src/format.c
 
 $(O)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(FUZZ_MODEL_SRCS) $(HDRS)
 	@mkdir -p $(@D)

@@ -163,7 +163,11 @@ static void pass_init(const struct npu_engine *e, uint32_t rows, struct pass *p)
 	npu_scale_from_double(1.0 / sqrt((double)p->hs), &p->alpha);
 }
 
-static int encode_layer(struct npu_engine *e, npu_cmd *cmd, struct pass *p, int l)
+/*
+ * The stream keeps its first encoder error (npu_cmd_count() and the submit
+ * return it): a pass is encoded whole and checked once.
+ */
+static void encode_layer(struct npu_engine *e, npu_cmd *cmd, struct pass *p, int l)
 {
 	const struct npu_model_config *c = &e->c;
 	const struct layer_weights *L = &e->w->layers[l];
@@ -173,35 +177,31 @@ static int encode_layer(struct npu_engine *e, npu_cmd *cmd, struct pass *p, int 
 	struct npu_tensor kc = T_act(&S->kc, (uint32_t)e->ctx);
 	struct npu_tensor vc = T_act(&S->vc, (uint32_t)e->ctx);
 	uint32_t rows = p->rows, hs = p->hs;
-	int err = 0;
 
-	err = err ? err : npu_op_rmsnorm(cmd, &p->x, &ga, p->eps, &p->xn);
-	err = err ? err : matmul(cmd, &e->xn, &L->wq, &e->q, rows);
-	err = err ? err : matmul(cmd, &e->xn, &L->wk, &e->k, rows);
-	err = err ? err : matmul(cmd, &e->xn, &L->wv, &e->v, rows);
-	err = err ? err : npu_op_rope(cmd, &p->q, &p->freq, (uint32_t)c->n_heads, hs, &p->pos,
-				      &p->q);
-	err = err ? err : npu_op_rope(cmd, &p->k, &p->freq, (uint32_t)c->n_kv_heads, hs, &p->pos,
-				      &p->k);
-	err = err ? err : npu_op_kv_append(cmd, &p->k, &kc, &p->pos);
-	err = err ? err : npu_op_kv_append(cmd, &p->v, &vc, &p->pos);
-	err = err ? err : npu_op_attention(cmd, &p->q, &kc, &vc, (uint32_t)c->n_heads,
-					   (uint32_t)c->n_kv_heads, hs, p->alpha, &p->pos, &p->att);
-	err = err ? err : matmul(cmd, &e->att, &L->wo, &e->tmp, rows);
-	err = err ? err : npu_op_add(cmd, &p->x, &p->tmp, &p->x);
-	err = err ? err : npu_op_rmsnorm(cmd, &p->x, &gf, p->eps, &p->xn);
-	err = err ? err : matmul(cmd, &e->xn, &L->w1, &e->h1, rows);
-	err = err ? err : matmul(cmd, &e->xn, &L->w3, &e->h3, rows);
-	err = err ? err : npu_op_silu(cmd, &p->h1, &p->h1);
-	err = err ? err : npu_op_mul(cmd, &p->h1, &p->h3, &p->h1);
-	err = err ? err : matmul(cmd, &e->h1, &L->w2, &e->tmp, rows);
-	err = err ? err : npu_op_add(cmd, &p->x, &p->tmp, &p->x);
+	npu_op_rmsnorm(cmd, &p->x, &ga, p->eps, &p->xn);
+	matmul(cmd, &e->xn, &L->wq, &e->q, rows);
+	matmul(cmd, &e->xn, &L->wk, &e->k, rows);
+	matmul(cmd, &e->xn, &L->wv, &e->v, rows);
+	npu_op_rope(cmd, &p->q, &p->freq, (uint32_t)c->n_heads, hs, &p->pos, &p->q);
+	npu_op_rope(cmd, &p->k, &p->freq, (uint32_t)c->n_kv_heads, hs, &p->pos, &p->k);
+	npu_op_kv_append(cmd, &p->k, &kc, &p->pos);
+	npu_op_kv_append(cmd, &p->v, &vc, &p->pos);
+	npu_op_attention(cmd, &p->q, &kc, &vc, (uint32_t)c->n_heads, (uint32_t)c->n_kv_heads, hs,
+			 p->alpha, &p->pos, &p->att);
+	matmul(cmd, &e->att, &L->wo, &e->tmp, rows);
+	npu_op_add(cmd, &p->x, &p->tmp, &p->x);
+	npu_op_rmsnorm(cmd, &p->x, &gf, p->eps, &p->xn);
+	matmul(cmd, &e->xn, &L->w1, &e->h1, rows);
+	matmul(cmd, &e->xn, &L->w3, &e->h3, rows);
+	npu_op_silu(cmd, &p->h1, &p->h1);
+	npu_op_mul(cmd, &p->h1, &p->h3, &p->h1);
+	matmul(cmd, &e->h1, &L->w2, &e->tmp, rows);
+	npu_op_add(cmd, &p->x, &p->tmp, &p->x);
 	if (e->trace) {
 		struct npu_tensor tr = T_act(&S->trace, rows);
 
-		err = err ? err : npu_op_quantize(cmd, &p->x, &tr);
+		npu_op_quantize(cmd, &p->x, &tr);
 	}
-	return err;
 }
 
 /*
@@ -209,38 +209,37 @@ static int encode_layer(struct npu_engine *e, npu_cmd *cmd, struct pass *p, int 
  * device memory): the embedding first when @head, the classifier last
  * when @tail.
  */
-static int encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, int l0, int l1, int head,
-		  int tail)
+static void encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, int l0, int l1, int head,
+		   int tail)
 {
 	const struct npu_model_config *c = &e->c;
 	struct npu_tensor ids = npu_tensor_2d(e->ids.bo, 0, rows, 1, NPU_I32);
 	struct npu_tensor emb = npu_tensor_2d(e->w->emb.bo, 0, (uint32_t)c->vocab_size,
 					      (uint32_t)c->dim, NPU_I8);
 	struct pass p;
-	int l, err = 0;
+	int l;
 
 	pass_init(e, rows, &p);
 	emb.scale_mode = NPU_SCALE_ROW;
 	emb.scale_bo = e->w->emb_scales.bo;
 	if (head)
-		err = npu_op_embedding(cmd, &emb, &ids, &p.x);
-	for (l = l0; l < l1 && !err; l++)
-		err = encode_layer(e, cmd, &p, l);
+		npu_op_embedding(cmd, &emb, &ids, &p.x);
+	for (l = l0; l < l1; l++)
+		encode_layer(e, cmd, &p, l);
 	/* Logits of the last row only: the next token follows from it alone. */
 	if (tail) {
 		struct npu_tensor gfin = T_gain(&e->w->g_final, e->w->s_final, (uint32_t)c->dim);
 		struct npu_tensor last = T_row(&e->x, rows - 1), xn0 = T_act(&e->xn, 1);
 
-		err = err ? err : npu_op_rmsnorm(cmd, &last, &gfin, p.eps, &xn0);
+		npu_op_rmsnorm(cmd, &last, &gfin, p.eps, &xn0);
 		/* The host samples from the logits: no ARGMAX on the device. */
-		err = err ? err : matmul(cmd, &e->xn, &e->w->wcls, &e->logits, 1);
+		matmul(cmd, &e->xn, &e->w->wcls, &e->logits, 1);
 	}
-	return err;	/* the first encoder's error, exactly */
 }
 
-static int encode_part(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, const struct part *pt)
+static void encode_part(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, const struct part *pt)
 {
-	return encode(e, cmd, rows, pt->l0, pt->l1, pt->l0 == 0, pt->l1 == e->c.n_layers);
+	encode(e, cmd, rows, pt->l0, pt->l1, pt->l0 == 0, pt->l1 == e->c.n_layers);
 }
 
 /* The cmd's opcodes into @ops (*@n of them); with profiling, its profile into e->prof. */
@@ -317,7 +316,8 @@ static int run_part(struct npu_engine *e, int i, uint32_t rows)
 		return err ? err : job_wait(e, f, pt->ops, pt->n_ops);
 	}
 	err = npu_cmd_reset(e->cmd);
-	err = err ? err : encode_part(e, e->cmd, rows, pt);
+	if (!err)
+		encode_part(e, e->cmd, rows, pt);
 	err = err ? err : ops_keep(e, e->cmd, e->job_ops, &n);
 	err = err ? err : npu_submit(e->cmd, &f);
 	return err ? err : job_wait(e, f, e->job_ops, n);
@@ -399,10 +399,11 @@ static int plan_parts(struct npu_engine *e)
 	int layers = e->c.n_layers, per_job, i, err;
 	uint32_t fixed = 0, per = 0;
 
-	err = encode(e, e->cmd, 1, 0, 0, 1, 1);
-	err = err ? err : npu_cmd_count(e->cmd, &fixed);
+	encode(e, e->cmd, 1, 0, 0, 1, 1);
+	err = npu_cmd_count(e->cmd, &fixed);
 	err = err ? err : npu_cmd_reset(e->cmd);
-	err = err ? err : encode(e, e->cmd, 1, 0, 1, 0, 0);
+	if (!err)
+		encode(e, e->cmd, 1, 0, 1, 0, 0);
 	err = err ? err : npu_cmd_count(e->cmd, &per);
 	if (err)
 		return err;
@@ -420,7 +421,8 @@ static int plan_parts(struct npu_engine *e)
 		pt->l1 = pt->l0 + per_job < layers ? pt->l0 + per_job : layers;
 		pt->ops = calloc(DRM_NPU_CMD_MAX_OPS, sizeof(*pt->ops));
 		err = pt->ops ? npu_cmd_reset(e->cmd) : NPU_E_NOMEM;
-		err = err ? err : encode_part(e, e->cmd, 1, pt);
+		if (!err)
+			encode_part(e, e->cmd, 1, pt);
 		err = err ? err : ops_keep(e, e->cmd, pt->ops, &pt->n_ops);
 		err = err ? err : npu_graph_create(e->cmd, &pt->step);
 	}

@@ -106,7 +106,7 @@ int npu_quantize(const float *w, int32_t rows, int32_t cols, int bits, int32_t g
 	q->cols = cols;
 	q->group_size = group_size;
 	q->bits = bits;
-	q->q = calloc((size_t)rows, bits == 8 ? (size_t)cols : (size_t)cols / 2);
+	q->q = calloc((size_t)rows, npu_row_bytes(bits == 8 ? NPU_I8 : NPU_I4, (uint32_t)cols));
 	q->factors = calloc((size_t)rows * gpr, sizeof(*q->factors));
 	gs = calloc((size_t)rows * gpr, sizeof(*gs));
 	if (!q->q || !q->factors || !gs) {

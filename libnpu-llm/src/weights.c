@@ -60,7 +60,7 @@ static int dmat_new(struct llm_weights *w, const float *f, size_t at, int32_t ro
 	}
 	if (err)
 		return err;
-	qbytes = (uint64_t)rows * (bits == 8 ? cols : cols / 2);
+	qbytes = (uint64_t)rows * npu_row_bytes(bits == 8 ? NPU_I8 : NPU_I4, (uint32_t)cols);
 	fbytes = (uint64_t)rows * (cols / q.group_size) * 2;
 	d->factors_off = (qbytes + 7) & ~7ull;
 	err = llm_dbuf_new(w->dev, d->factors_off + fbytes, &d->b, &w->bytes);

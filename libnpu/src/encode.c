@@ -88,7 +88,7 @@ int npu_cmd_count(const npu_cmd *cmd, uint32_t *count)
 	if (!cmd || !count)
 		return NPU_E_INVAL;
 	*count = cmd->n_ops;
-	return NPU_OK;
+	return cmd->err;
 }
 
 /* Device address of [offset, offset + len) in bo, or an error. */
@@ -103,23 +103,6 @@ static int resolve(npu_device *dev, npu_bo bo, uint64_t offset, uint64_t len, __
 		return NPU_E_RANGE;
 	*addr = s.dev_addr + offset;
 	return NPU_OK;
-}
-
-/* The firmware's row length (fw_tensor_map): I4 rows have even cols, or are BAD_SHAPE. */
-uint64_t npu_row_bytes(enum npu_dtype dtype, uint32_t cols)
-{
-	switch (dtype) {
-	case NPU_I4:
-		return cols / 2;
-	case NPU_I8:
-		return cols;
-	case NPU_I16:
-		return 2ull * cols;
-	case NPU_I32:
-		return 4ull * cols;
-	default:
-		return 0;
-	}
 }
 
 /* @scale_bytes: bytes of group factors for GROUP mode (ROW is rows * 8). */

@@ -20,6 +20,7 @@ struct run {
 	npu_llm_ctx *ctx, *ref;	/* the run's context; with --compare, the float one */
 	const struct npu_tokenizer *tok;
 	struct npu_info info;	/* the report's names point into it */
+	const char *fallback;	/* why "auto" did not open the NPU it found, or "" */
 	int32_t *ttok, tn;	/* --text, encoded */
 	size_t text_cap;
 };
@@ -106,9 +107,13 @@ static int load(struct run *run)
 	if (strcmp(a->device, "float")) {
 		ret = npu_open(a->device, &run->dev);
 		if (ret) {
-			fprintf(stderr, "npu-run: device '%s': %s\n", a->device, npu_strerror(ret));
+			fprintf(stderr, "npu-run: device '%s': %s%s%s%s\n", a->device,
+				npu_strerror(ret), npu_open_reason()[0] ? " (" : "",
+				npu_open_reason(), npu_open_reason()[0] ? ")" : "");
 			return 1;
 		}
+		/* "auto" found an NPU it could not use: why it runs elsewhere. */
+		run->fallback = npu_open_reason();
 		npu_query(run->dev, &run->info);
 		run->r.backend = run->info.backend;
 		run->r.device_name = run->info.name;
@@ -140,6 +145,8 @@ static void notes(const struct run *run)
 		fprintf(stderr, "npu-run: no --model, and no stories260K.bin in $NPU_MODELS, "
 			"../shared/models or %s: running the synthetic model, whose random weights "
 			"print noise\n", NPU_MODEL_DIR);
+	if (run->fallback && run->fallback[0])
+		fprintf(stderr, "npu-run: %s\n", run->fallback);
 	if (a->model && run->r.model.tokenizer_source == NPU_LLM_TOKENIZER_BYTES)
 		fprintf(stderr, "npu-run: no --tokenizer, and no tokenizer.bin or tok%d.bin beside "
 			"the model: its text prints as byte tokens (<extraN>)\n",

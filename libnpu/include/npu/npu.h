@@ -505,7 +505,8 @@ NPU_API int npu_cmd_set_priority(npu_cmd *cmd, enum npu_priority prio);
  * @cmd: the stream.
  * @count: out: the number of ops.
  *
- * Return: NPU_OK or a negative enum npu_status.
+ * Return: NPU_OK, or the stream's kept encoder error (the ops counted are
+ * then those before it), or another negative enum npu_status.
  */
 NPU_API int npu_cmd_count(const npu_cmd *cmd, uint32_t *count);
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Scales as the NPU takes them: a positive real as mult * 2^-shift with
- * mult a normalized 31-bit integer (docs/numerics.md).
+ * How the NPU lays numbers out: scales, a positive real as mult * 2^-shift
+ * with mult a normalized 31-bit integer (docs/numerics.md), and the bytes
+ * of a row of each type.
  */
 #include <math.h>
 
@@ -30,4 +31,21 @@ int npu_scale_from_double(double value, struct npu_scale *scale)
 double npu_scale_to_double(struct npu_scale scale)
 {
 	return ldexp((double)scale.mult, -scale.shift);
+}
+
+/* The firmware's row length (fw_tensor_map): I4 rows have even cols, or are BAD_SHAPE. */
+uint64_t npu_row_bytes(enum npu_dtype dtype, uint32_t cols)
+{
+	switch (dtype) {
+	case NPU_I4:
+		return cols / 2;
+	case NPU_I8:
+		return cols;
+	case NPU_I16:
+		return 2ull * cols;
+	case NPU_I32:
+		return 4ull * cols;
+	default:
+		return 0;
+	}
 }
