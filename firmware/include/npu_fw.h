@@ -9,7 +9,7 @@
 #define NPU_FW_H
 
 #include "npu_fw_image.h"
-#include "../../uapi/drm/npu_accel.h"
+#include "../../uapi/drm/npu_cmd.h"
 
 /**
  * struct npu_fw_mem - the core's view of device memory (its MMU).

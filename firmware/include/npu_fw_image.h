@@ -8,11 +8,7 @@
 #ifndef NPU_FW_IMAGE_H
 #define NPU_FW_IMAGE_H
 
-#if defined(NPU_FIRMWARE)
-#include "npu_fw_types.h"
-#else
 #include <linux/types.h>
-#endif
 
 #define NPU_FW_MAGIC 0x5746504eu /* the bytes "NPFW" */
 #define NPU_FW_MAX_SECTIONS 8
