@@ -200,6 +200,35 @@ struct npu_fw_norm {
 };
 
 /**
+ * struct npu_fw_hooks - a host's faster versions of the firmware's inner
+ * loops. Each hook is optional; it computes its struct exactly as the
+ * firmware's own loop would (the results are compared bit for bit) and
+ * returns 0, or returns nonzero to leave that call to the firmware's own
+ * loop. Each gets npu_fw_core.hook_ctx as @ctx.
+ * @matmul: struct npu_fw_matmul.
+ * @requant: struct npu_fw_requant.
+ * @attention: struct npu_fw_attention.
+ * @rescale: struct npu_fw_rescale.
+ * @silu: struct npu_fw_silu.
+ * @add: struct npu_fw_add.
+ * @norm: struct npu_fw_norm.
+ * @softmax: struct npu_fw_softmax.
+ * @amax: stores the largest |v[i]| of @n values (as unsigned, so
+ *	|INT64_MIN| is 2^63) in *@out.
+ */
+struct npu_fw_hooks {
+	int (*matmul)(void *ctx, const struct npu_fw_matmul *mm);
+	int (*requant)(void *ctx, const struct npu_fw_requant *rq);
+	int (*attention)(void *ctx, const struct npu_fw_attention *a);
+	int (*rescale)(void *ctx, const struct npu_fw_rescale *r);
+	int (*silu)(void *ctx, const struct npu_fw_silu *s);
+	int (*add)(void *ctx, const struct npu_fw_add *a);
+	int (*norm)(void *ctx, const struct npu_fw_norm *nm);
+	int (*softmax)(void *ctx, const struct npu_fw_softmax *sm);
+	int (*amax)(void *ctx, const __s64 *v, __u32 n, __u64 *out);
+};
+
+/**
  * struct npu_fw_core - what a core needs to execute command streams.
  * @tables: from npu_fw_image_verify() of the booted image.
  * @mem: address translation of the submitting context.
@@ -207,17 +236,12 @@ struct npu_fw_norm {
  * @scratch_size: bytes of @scratch; bounds the row sizes an op may use.
  * @should_stop: optional; polled before each op runs and inside long ops
  *	(every FW_POLL_WORK of work of the firmware's own loops, and after
- *	each call of a hook below, which may do a whole block of rows):
- *	nonzero stops the stream with DRM_NPU_STATUS_CANCELLED (a reset).
+ *	each call of a hook, which may do a whole block of rows): nonzero
+ *	stops the stream with DRM_NPU_STATUS_CANCELLED (a reset).
  * @stop_ctx: passed back to @should_stop.
- * @matmul, @requant, @attention, @rescale, @silu, @add, @norm, @softmax: optional
- *	host implementations of the firmware's inner loops, each computing
- *	its struct (struct npu_fw_matmul and the rest) and returning 0, or
- *	returning nonzero to leave that call to the firmware's own loops.
- * @amax: optional; stores the largest |v[i]| of @n values (as unsigned, so
- *	|INT64_MIN| is 2^63) in *@out and returns 0, or returns nonzero to
- *	leave it to the firmware's own loop.
- * @hook_ctx: passed back to each of the hooks above.
+ * @hooks: optional; the host's versions of the inner loops. NULL runs the
+ *	firmware's own loops throughout.
+ * @hook_ctx: passed back to each of the @hooks.
  * @clock_ns: optional; the core's clock in nanoseconds, for streams that
  *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
  *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
@@ -230,15 +254,7 @@ struct npu_fw_core {
 	__u64 scratch_size;
 	int (*should_stop)(void *stop_ctx);
 	void *stop_ctx;
-	int (*matmul)(void *hook_ctx, const struct npu_fw_matmul *mm);
-	int (*requant)(void *hook_ctx, const struct npu_fw_requant *rq);
-	int (*attention)(void *hook_ctx, const struct npu_fw_attention *a);
-	int (*rescale)(void *hook_ctx, const struct npu_fw_rescale *r);
-	int (*silu)(void *hook_ctx, const struct npu_fw_silu *s);
-	int (*add)(void *hook_ctx, const struct npu_fw_add *a);
-	int (*norm)(void *hook_ctx, const struct npu_fw_norm *nm);
-	int (*softmax)(void *hook_ctx, const struct npu_fw_softmax *sm);
-	int (*amax)(void *hook_ctx, const __s64 *v, __u32 n, __u64 *out);
+	const struct npu_fw_hooks *hooks;
 	void *hook_ctx;
 	__u64 (*clock_ns)(void *clock_ctx);
 	void *clock_ctx;
