@@ -37,7 +37,7 @@ LDFLAGS += $(SAN_FLAGS)
 endif
 
 # The firmware: freestanding, no libc, no floating point, no SIMD registers.
-FW_COMMON_CFLAGS := $(BASE_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include -ffreestanding -fno-builtin \
+FW_COMMON_CFLAGS := $(BASE_CFLAGS) -Ifirmware/include -ffreestanding -fno-builtin \
 	-nostdlib -fno-tree-loop-distribute-patterns -fno-stack-protector
 FW_CFLAGS := $(FW_COMMON_CFLAGS) -mgeneral-regs-only -mno-red-zone
 
@@ -94,6 +94,9 @@ deps:
 	@tools/install-deps.sh
 
 # ---- firmware --------------------------------------------------------
+# The freestanding build's own <linux/types.h>, which the uapi headers include.
+HDRS += firmware/include/linux/types.h
+
 $(O)/fw/%.o: firmware/src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(FW_CFLAGS) -c $< -o $@
@@ -291,7 +294,7 @@ FW_SRCS_ALL := $(wildcard firmware/src/*.c)
 $(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image: $(O)/fuzz/%: tests/fuzz/%.c $(FW_SRCS_ALL) $(HDRS) \
 		tests/fuzz/fuzz_cmdstream.h
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -DNPU_FIRMWARE -Ifirmware/include $< $(FW_SRCS_ALL) -o $@
+	clang $(FUZZ_CFLAGS) -Ifirmware/include $< $(FW_SRCS_ALL) -o $@
 
 # The model loaders alone: libnpu-llm's file parsers and libnpu's number formats.
 FUZZ_MODEL_SRCS := $(addprefix libnpu-llm/src/,checkpoint.c tokenizer.c gguf.c gguf_tensors.c \
@@ -385,7 +388,7 @@ install: all
 	$(PC_SED) libnpu/npu.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/npu.pc
 	$(PC_SED) libnpu-llm/npu-llm.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/npu-llm.pc
 	install -m 644 $(INSTALL_HDRS) $(DESTDIR)$(INCLUDEDIR)/npu/
-	install -m 644 uapi/drm/npu_accel.h $(DESTDIR)$(INCLUDEDIR)/drm/
+	install -m 644 uapi/drm/npu_accel.h uapi/drm/npu_cmd.h $(DESTDIR)$(INCLUDEDIR)/drm/
 	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(O)/firmware/npu_fw.bin $(DESTDIR)$(FIRMWAREDIR)/npu/
 	install -m 644 packaging/70-npu.rules $(DESTDIR)$(UDEVRULESDIR)/
@@ -397,7 +400,7 @@ uninstall:
 			libnpu-llm.so.$(VERSION)) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/npu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/npu-llm.pc \
 		$(addprefix $(DESTDIR)$(INCLUDEDIR)/npu/,$(notdir $(INSTALL_HDRS))) \
-		$(DESTDIR)$(INCLUDEDIR)/drm/npu_accel.h \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/drm/,npu_accel.h npu_cmd.h) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN_PAGES))) \
 		$(DESTDIR)$(FIRMWAREDIR)/npu/npu_fw.bin $(DESTDIR)$(UDEVRULESDIR)/70-npu.rules
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/npu $(DESTDIR)$(FIRMWAREDIR)/npu 2>/dev/null

@@ -74,7 +74,7 @@ for f in usr/bin/npu-info usr/bin/npu-run usr/bin/npu-bench usr/bin/npu-numerics
 	usr/bin/npu-gguf usr/bin/npu-usb-gadget usr/include/npu/npu.h usr/include/npu/model.h \
 	usr/include/npu/llm.h usr/lib/libnpu-llm.a usr/lib/libnpu-llm.so.0 \
 	usr/lib/pkgconfig/npu-llm.pc \
-	usr/include/drm/npu_accel.h usr/share/man/man1/npu-usb-gadget.1 \
+	usr/include/drm/npu_accel.h usr/include/drm/npu_cmd.h usr/share/man/man1/npu-usb-gadget.1 \
 	usr/lib/libnpu.a usr/lib/libnpu.so.0 usr/share/man/man1/npu-run.1 \
 	usr/share/man/man1/npu-info.1 lib/firmware/npu/npu_fw.bin lib/udev/rules.d/70-npu.rules; do
 	[ -e "$dest/$f" ] || missing="$missing $f"
@@ -87,7 +87,23 @@ else
 	fail installed_parts
 fi
 
-rm -f "$dest/consumer" "$dest/consumer-static"
+# The installed uapi headers stand alone: the command-stream format on
+# <linux/types.h> alone, the ioctls with libdrm's drm.h (the system's).
+uapi_builds() {
+	# shellcheck disable=SC2086
+	printf '#include <drm/%s>\nint main(void) { return DRM_NPU_OP_COUNT != 15; }\n' "$1" |
+		${CC:-cc} -Wall -Werror -x c - -o "$dest/uapi" -I"$dest/usr/include" $2 &&
+		"$dest/uapi"
+}
+if { uapi_builds npu_cmd.h "" &&
+	uapi_builds npu_accel.h "$(PKG_CONFIG_SYSROOT_DIR='' pkg-config --cflags libdrm)"; } \
+	>"$log" 2>&1; then
+	pass uapi_headers_standalone
+else
+	fail uapi_headers_standalone
+fi
+
+rm -f "$dest/consumer" "$dest/consumer-static" "$dest/uapi"
 make -s --no-print-directory -C "$top" O="$build" DESTDIR="$dest" PREFIX=/usr uninstall \
 	>"$log" 2>&1
 left=$(find "$dest" \( -type f -o -type l \))

@@ -1,8 +1,11 @@
 #!/bin/sh
 # The kernel side's static checks: npu.ko builds with no warning at W=1 and
-# none from sparse (C=1), and the driver, the ABI header and the firmware
-# (which is compiled into npu.ko) are clean under checkpatch.pl --strict.
-# checkpatch comes from Debian's linux-source-6.12, extracted once.
+# none from sparse (C=1), the driver, the ABI headers and the firmware
+# (which is compiled into npu.ko) are clean under checkpatch.pl --strict,
+# and every header that documents an interface (uapi, firmware, driver,
+# the libraries' public ones) is clean under kernel-doc -Wall.
+# checkpatch and kernel-doc come from Debian's linux-source-6.12, extracted
+# once.
 # usage: kernel-checks.sh KDIR MODULE_SOURCE_COPY CACHE_DIR
 set -u
 kdir=$1
@@ -36,7 +39,8 @@ else
 fi
 
 cp=$cache/scripts/checkpatch.pl
-if [ ! -x "$cp" ]; then
+kd=$cache/scripts/kernel-doc
+if [ ! -x "$cp" ] || [ ! -x "$kd" ]; then
 	src=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -1)
 	if [ -z "$src" ]; then
 		echo "kernel-checks: /usr/src/linux-source-6.12.tar.* missing (package linux-source-6.12)"
@@ -44,13 +48,14 @@ if [ ! -x "$cp" ]; then
 		mkdir -p "$cache"
 		tar -xf "$src" -C "$cache" --strip-components=1 --wildcards \
 			'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
-			'*/scripts/const_structs.checkpatch'
+			'*/scripts/const_structs.checkpatch' '*/scripts/kernel-doc'
 	fi
 fi
 if [ -x "$cp" ]; then
 	"$cp" --strict --no-tree --terse --show-types -f \
-		"$top"/driver/*.c "$top"/driver/*.h "$top"/uapi/drm/npu_accel.h \
+		"$top"/driver/*.c "$top"/driver/*.h "$top"/uapi/drm/*.h \
 		"$top"/firmware/src/*.c "$top"/firmware/src/*.h "$top"/firmware/include/*.h \
+		"$top"/firmware/include/linux/*.h \
 		>"$log" 2>&1
 	if grep -qE ': (ERROR|WARNING|CHECK):' "$log"; then
 		grep -E ': (ERROR|WARNING|CHECK):' "$log" | head -40
@@ -60,6 +65,28 @@ if [ -x "$cp" ]; then
 	fi
 else
 	result checkpatch_strict_clean 1
+fi
+
+# Whole directories, so a new header is covered; a directory that does not
+# exist (yet) adds nothing.
+if [ -x "$kd" ]; then
+	set --
+	for f in "$top"/uapi/drm/*.h "$top"/firmware/include/*.h "$top"/firmware/include/linux/*.h \
+		"$top"/driver/*.h "$top"/libnpu/include/npu/*.h "$top"/libnpu-llm/include/npu/*.h; do
+		[ -f "$f" ] && set -- "$@" "${f#"$top"/}"
+	done
+	(cd "$top" && "$kd" -Wall -none "$@") >"$log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ] || grep -qE 'warning:|error:' "$log"; then
+		head -20 "$log"
+		echo "kernel-doc warnings per file:"
+		grep -E 'warning:|error:' "$log" | cut -d: -f1 | sort | uniq -c
+		result kernel_doc_clean 1
+	else
+		result kernel_doc_clean 0
+	fi
+else
+	result kernel_doc_clean 1
 fi
 rm -f "$log"
 echo "$passed passed, $failed failed"

@@ -9,7 +9,7 @@
 #define NPU_FW_H
 
 #include "npu_fw_image.h"
-#include "../../uapi/drm/npu_accel.h"
+#include "../../uapi/drm/npu_cmd.h"
 
 /**
  * struct npu_fw_mem - the core's view of device memory (its MMU).
@@ -25,21 +25,27 @@ struct npu_fw_mem {
 };
 
 /**
- * struct npu_fw_matmul - the integer heart of MATMUL, offered to a host
- * that computes it faster. The sums are exact integers, so any order of
- * evaluation gives the same bits:
- *	v[r][n] = sum_j f[n][j] * sum_{c in group j} x[r][c] * w[n][c]
- * @x: row 0 of the activations; @x_stride bytes between rows.
+ * struct npu_fw_matmul - the integer heart of MATMUL, for a host that
+ * computes it faster.
+ * @x: row 0 of the activations.
+ * @x_stride: bytes from one row of @x to the next.
  * @x_bits: 8 or 16 (signed).
  * @rows: rows of @x (and of @v).
- * @k: columns of @x and @w; @groups_per_row groups of k / groups_per_row.
+ * @k: columns of @x and @w.
  * @n: rows of @w (columns of @v).
- * @w: row 0 of the weights; @w_stride bytes between rows.
+ * @w: row 0 of the weights.
+ * @w_stride: bytes from one row of @w to the next.
  * @w_bits: 8, or 4 (element 2i in the low nibble).
+ * @groups_per_row: groups of k / @groups_per_row columns in a row of @w.
  * @factors: [n][groups_per_row] Q0.16 group factors.
  * @v: [rows][n] results.
- * @w_addr, @factors_addr: the device addresses of @w and @factors, for a
- *	host that keeps copies of sealed weights in layouts of its own.
+ * @w_addr: the device address of @w, for a host that keeps copies of
+ *	sealed weights in layouts of its own.
+ * @factors_addr: the device address of @factors, likewise.
+ *
+ * The sums are exact integers, so any order of evaluation gives the same
+ * bits:
+ *	v[r][n] = sum_j f[n][j] * sum_{c in group j} x[r][c] * w[n][c]
  */
 struct npu_fw_matmul {
 	const void *x;
@@ -58,10 +64,17 @@ struct npu_fw_matmul {
 };
 
 /**
- * struct npu_fw_requant - a row of results requantized into an output:
+ * struct npu_fw_requant - a row of results requantized into an output.
+ * @v: the results.
+ * @n: elements of @v and of @out.
+ * @mult: the multiplier, >= 1.
+ * @shift: the shift, -32 <= @shift <= 126.
+ * @out_bits: 8, 16 or 32: the signed integers stored at @out.
+ * @qmax: the largest magnitude stored.
+ * @out: the output row.
+ *
  *	out[i] = clamp(round(v[i] * mult * 2^-shift), -qmax, qmax)
- * rounding to nearest with ties away from zero (docs/numerics.md), stored
- * as @out_bits-bit signed integers. @mult >= 1, -32 <= @shift <= 126.
+ * rounding to nearest with ties away from zero (docs/numerics.md).
  */
 struct npu_fw_requant {
 	const __s64 *v;
@@ -85,16 +98,21 @@ enum npu_fw_attention_step {
 };
 
 /**
- * struct npu_fw_attention - ATTENTION's sums, offered to a faster host.
+ * struct npu_fw_attention - ATTENTION's sums, for a faster host.
  * @step: which sum.
  * @q: the query row, [n_heads][head_dim] (values of an I8 or I16 tensor).
- * @k: row 0 of the K cache; row j at @k + j * @k_stride.
- * @v: row 0 of the V cache; row j at @v + j * @v_stride.
- * @k_bits: 8 or 16, the signed elements of @k; @v_bits likewise.
+ * @k: row 0 of the K cache.
+ * @v: row 0 of the V cache.
+ * @k_stride: bytes from one row of @k to the next.
+ * @v_stride: bytes from one row of @v to the next.
+ * @k_bits: 8 or 16, the signed elements of @k.
+ * @v_bits: 8 or 16, the signed elements of @v.
  * @len: cache rows the query sees.
- * @n_heads: query heads; @group: query heads per KV head.
+ * @n_heads: query heads.
+ * @group: query heads per KV head.
  * @head_dim: elements per head.
  * @t: [n_heads][t_stride]: scores out (SCORES), weights in (VALUES).
+ * @t_stride: elements from one head's row of @t to the next.
  * @acc: [n_heads][head_dim] results (VALUES).
  */
 struct npu_fw_attention {
@@ -111,11 +129,18 @@ struct npu_fw_attention {
 
 /**
  * struct npu_fw_rescale - ATTENTION's scores or weights, each scaled by
- * its cache row's scale, in place, as fw_requant() and fw_clamp() do:
- *	t[h * @t_stride + j] = clamp(round(t[h * @t_stride + j] * @s[j]),
- *				     @lo, @hi)
- * for h < @n_heads and j < @len. A hook that returns nonzero has not
- * changed @t.
+ * its cache row's scale, in place.
+ * @t: [n_heads][t_stride] values, rescaled in place.
+ * @t_stride: elements from one head's row of @t to the next.
+ * @n_heads: rows of @t.
+ * @len: values per row, and entries of @s.
+ * @s: the scale of each cache row.
+ * @lo: the smallest result kept.
+ * @hi: the largest result kept.
+ *
+ * As fw_requant() and fw_clamp() do, for h < @n_heads and j < @len:
+ *	t[h * t_stride + j] = clamp(round(t[h * t_stride + j] * s[j]), lo, hi)
+ * A hook that returns nonzero has not changed @t.
  */
 struct npu_fw_rescale {
 	__s64 *t;
@@ -126,9 +151,15 @@ struct npu_fw_rescale {
 };
 
 /**
- * struct npu_fw_silu - SILU of one row before its output stage, as
- * fw_silu_q24() computes each element (docs/numerics.md): x in Q24 is
- * xq = clamp(round(x[i] * @to_act), -2^47, 2^47), and
+ * struct npu_fw_silu - SILU of one row before its output stage.
+ * @x: the input row.
+ * @n: elements of @x and @v.
+ * @to_act: the scale that brings @x to Q24.
+ * @tables: the sigmoid's tables.
+ * @v: the results, in Q24.
+ *
+ * As fw_silu_q24() computes each element (docs/numerics.md): x in Q24 is
+ * xq = clamp(round(x[i] * to_act), -2^47, 2^47), and
  * v[i] = round(xq * sigmoid(xq) * 2^-30) with the sigmoid in Q30 from
  * @tables.
  */
@@ -141,9 +172,16 @@ struct npu_fw_silu {
 };
 
 /**
- * struct npu_fw_add - ADD of one row before its output stage: both inputs
- * brought to a common scale, each as fw_requant() rounds it,
- *	v[i] = round(a[i] * @ma) + round(b[i] * @mb).
+ * struct npu_fw_add - ADD of one row before its output stage.
+ * @a: the first input row.
+ * @b: the second input row.
+ * @n: elements of each row.
+ * @ma: the scale that brings @a to the common scale.
+ * @mb: the scale that brings @b to the common scale.
+ * @v: the sums.
+ *
+ * Both inputs are brought to a common scale, each as fw_requant() rounds
+ * it: v[i] = round(a[i] * ma) + round(b[i] * mb).
  */
 struct npu_fw_add {
 	const __s32 *a, *b;
@@ -153,10 +191,17 @@ struct npu_fw_add {
 };
 
 /**
- * struct npu_fw_softmax - @rows rows of base-2 exponents t[0..n) (Q16,
- * |t| <= 2^47), row r at @t + r * @stride, each turned into probabilities
- * in Q30 in place, as the firmware's softmax_q30(): with m the row's
- * largest t, e_j = 2^((t_j - m) / 2^16) in Q30 from @tables,
+ * struct npu_fw_softmax - rows of base-2 exponents turned into
+ * probabilities in place.
+ * @t: row 0 of the exponents t[0..n) in Q16, |t| <= 2^47; each becomes a
+ *	probability in Q30.
+ * @stride: elements from one row of @t to the next.
+ * @rows: rows of @t.
+ * @n: elements per row.
+ * @tables: the exp2 table.
+ *
+ * As the firmware's softmax_q30(): with m the row's largest t,
+ * e_j = 2^((t_j - m) / 2^16) in Q30 from @tables, and
  * t_j = round(e_j * 2^30 / sum(e)).
  */
 struct npu_fw_softmax {
@@ -179,11 +224,15 @@ enum npu_fw_norm_step {
 };
 
 /**
- * struct npu_fw_norm - a norm's per-element loops, offered to a faster host.
+ * struct npu_fw_norm - a norm's per-element loops, for a faster host.
  * @step: which loop.
- * @x: the row (CENTER); @gamma: the gains (SCALE); @n: elements.
- * @frac: fraction bits of the centered values; @mean: in those units.
- * @r: the reciprocal root; @shift: the rounding shift of v * r (SCALE).
+ * @x: the row (CENTER).
+ * @gamma: the gains (SCALE).
+ * @n: elements of the row.
+ * @frac: fraction bits of the centered values.
+ * @mean: the row's mean in those units; 0 for RMSNORM.
+ * @r: the reciprocal root (SCALE).
+ * @shift: the rounding shift of v * r (SCALE).
  * @v: the centered values, out (CENTER), in and out (SCALE).
  * @ss: the sum of squares, out (CENTER).
  */
@@ -200,6 +249,35 @@ struct npu_fw_norm {
 };
 
 /**
+ * struct npu_fw_hooks - a host's faster versions of the firmware's inner
+ * loops. Each hook is optional; it computes its struct exactly as the
+ * firmware's own loop would (the results are compared bit for bit) and
+ * returns 0, or returns nonzero to leave that call to the firmware's own
+ * loop. Each gets npu_fw_core.hook_ctx as @ctx.
+ * @matmul: struct npu_fw_matmul.
+ * @requant: struct npu_fw_requant.
+ * @attention: struct npu_fw_attention.
+ * @rescale: struct npu_fw_rescale.
+ * @silu: struct npu_fw_silu.
+ * @add: struct npu_fw_add.
+ * @norm: struct npu_fw_norm.
+ * @softmax: struct npu_fw_softmax.
+ * @amax: stores the largest |v[i]| of @n values (as unsigned, so
+ *	|INT64_MIN| is 2^63) in *@out.
+ */
+struct npu_fw_hooks {
+	int (*matmul)(void *ctx, const struct npu_fw_matmul *mm);
+	int (*requant)(void *ctx, const struct npu_fw_requant *rq);
+	int (*attention)(void *ctx, const struct npu_fw_attention *a);
+	int (*rescale)(void *ctx, const struct npu_fw_rescale *r);
+	int (*silu)(void *ctx, const struct npu_fw_silu *s);
+	int (*add)(void *ctx, const struct npu_fw_add *a);
+	int (*norm)(void *ctx, const struct npu_fw_norm *nm);
+	int (*softmax)(void *ctx, const struct npu_fw_softmax *sm);
+	int (*amax)(void *ctx, const __s64 *v, __u32 n, __u64 *out);
+};
+
+/**
  * struct npu_fw_core - what a core needs to execute command streams.
  * @tables: from npu_fw_image_verify() of the booted image.
  * @mem: address translation of the submitting context.
@@ -207,17 +285,12 @@ struct npu_fw_norm {
  * @scratch_size: bytes of @scratch; bounds the row sizes an op may use.
  * @should_stop: optional; polled before each op runs and inside long ops
  *	(every FW_POLL_WORK of work of the firmware's own loops, and after
- *	each call of a hook below, which may do a whole block of rows):
- *	nonzero stops the stream with DRM_NPU_STATUS_CANCELLED (a reset).
+ *	each call of a hook, which may do a whole block of rows): nonzero
+ *	stops the stream with DRM_NPU_STATUS_CANCELLED (a reset).
  * @stop_ctx: passed back to @should_stop.
- * @matmul, @requant, @attention, @rescale, @silu, @add, @norm, @softmax: optional
- *	host implementations of the firmware's inner loops, each computing
- *	its struct (struct npu_fw_matmul and the rest) and returning 0, or
- *	returning nonzero to leave that call to the firmware's own loops.
- * @amax: optional; stores the largest |v[i]| of @n values (as unsigned, so
- *	|INT64_MIN| is 2^63) in *@out and returns 0, or returns nonzero to
- *	leave it to the firmware's own loop.
- * @hook_ctx: passed back to each of the hooks above.
+ * @hooks: optional; the host's versions of the inner loops. NULL runs the
+ *	firmware's own loops throughout.
+ * @hook_ctx: passed back to each of the @hooks.
  * @clock_ns: optional; the core's clock in nanoseconds, for streams that
  *	ask for a profile (drm_npu_cmd_header.profile_addr). Without it such
  *	streams are rejected with DRM_NPU_STATUS_BAD_HEADER.
@@ -230,15 +303,7 @@ struct npu_fw_core {
 	__u64 scratch_size;
 	int (*should_stop)(void *stop_ctx);
 	void *stop_ctx;
-	int (*matmul)(void *hook_ctx, const struct npu_fw_matmul *mm);
-	int (*requant)(void *hook_ctx, const struct npu_fw_requant *rq);
-	int (*attention)(void *hook_ctx, const struct npu_fw_attention *a);
-	int (*rescale)(void *hook_ctx, const struct npu_fw_rescale *r);
-	int (*silu)(void *hook_ctx, const struct npu_fw_silu *s);
-	int (*add)(void *hook_ctx, const struct npu_fw_add *a);
-	int (*norm)(void *hook_ctx, const struct npu_fw_norm *nm);
-	int (*softmax)(void *hook_ctx, const struct npu_fw_softmax *sm);
-	int (*amax)(void *hook_ctx, const __s64 *v, __u32 n, __u64 *out);
+	const struct npu_fw_hooks *hooks;
 	void *hook_ctx;
 	__u64 (*clock_ns)(void *clock_ctx);
 	void *clock_ctx;
@@ -256,12 +321,18 @@ struct npu_fw_result {
 	__u64 fault_addr;
 };
 
-/*
- * Validate the whole stream at @stream_addr, then run it op by op. Each op
- * is copied to core memory and validated again before it runs, so a stream
- * rewritten while in flight cannot bypass validation. Nothing runs if any
- * op is malformed; data-dependent failures (token ids, positions, scales
- * read from memory) stop the stream at the op that meets them.
+/**
+ * npu_fw_exec() - execute one command stream on a core.
+ * @core: the core, with the submitting context's memory.
+ * @stream_addr: device address of the stream (struct drm_npu_cmd_header).
+ * @stream_size: bytes of the stream.
+ * @res: the outcome.
+ *
+ * Validates the whole stream, then runs it op by op. Each op is copied to
+ * core memory and validated again before it runs, so a stream rewritten
+ * while in flight cannot bypass validation. Nothing runs if any op is
+ * malformed; data-dependent failures (token ids, positions, scales read
+ * from memory) stop the stream at the op that meets them.
  */
 void npu_fw_exec(const struct npu_fw_core *core, __u64 stream_addr,
 		 __u32 stream_size, struct npu_fw_result *res);

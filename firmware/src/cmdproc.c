@@ -317,10 +317,13 @@ static __u32 run_stream(struct fw_exec *x, __u64 stream_addr, __u32 stream_size,
 	return DRM_NPU_STATUS_OK;
 }
 
+/* A core without hooks: every inner loop is the firmware's own. */
+static const struct npu_fw_hooks no_hooks;
+
 void npu_fw_exec(const struct npu_fw_core *core, __u64 stream_addr,
 		 __u32 stream_size, struct npu_fw_result *res)
 {
-	struct fw_exec x = { .core = core };
+	struct fw_exec x = { .core = core, .hooks = core->hooks ? core->hooks : &no_hooks };
 	__u32 index = 0;
 
 	res->status = run_stream(&x, stream_addr, stream_size, &index);

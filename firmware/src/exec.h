@@ -31,6 +31,7 @@ struct fw_op {
 
 struct fw_exec {
 	const struct npu_fw_core *core;
+	const struct npu_fw_hooks *hooks;	/* the core's, or a table of NULLs */
 	__u64 fault_addr;
 	__u64 work;		/* done since the core last polled should_stop */
 };

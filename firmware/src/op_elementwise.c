@@ -74,7 +74,7 @@ __u32 fw_run_unary(struct fw_exec *x, struct fw_op *o)
 		if (o->op.opcode == DRM_NPU_OP_SILU) {
 			struct npu_fw_silu a = { xr, n, to_act, t, v };
 
-			if (!x->core->silu || x->core->silu(x->core->hook_ctx, &a))
+			if (!x->hooks->silu || x->hooks->silu(x->core->hook_ctx, &a))
 				for (i = 0; i < n; i++)
 					v[i] = fw_silu_q24(t, xr[i], to_act);
 		} else {
@@ -129,7 +129,7 @@ __u32 fw_run_binary(struct fw_exec *x, struct fw_op *o)
 			s.shift += 24;
 			h.ma = fw_scale_div(sa, s);
 			h.mb = fw_scale_div(sb, s);
-			if (!x->core->add || x->core->add(x->core->hook_ctx, &h))
+			if (!x->hooks->add || x->hooks->add(x->core->hook_ctx, &h))
 				for (i = 0; i < n; i++)
 					v[i] = fw_requant(ar[i], h.ma) + fw_requant(br[i], h.mb);
 		} else {

@@ -80,7 +80,7 @@ static int sums(struct fw_exec *x, const struct fw_tensor *a, const struct fw_te
 	const struct npu_fw_core *core = x->core;
 	__u32 r;
 
-	if (core->matmul) {
+	if (x->hooks->matmul) {
 		struct npu_fw_matmul mm = {
 			.x = a->data + (__u64)m0 * a->d.stride,
 			.x_stride = a->d.stride,
@@ -98,7 +98,7 @@ static int sums(struct fw_exec *x, const struct fw_tensor *a, const struct fw_te
 			.factors_addr = w->d.scale_addr,
 		};
 
-		if (!core->matmul(core->hook_ctx, &mm))
+		if (!x->hooks->matmul(core->hook_ctx, &mm))
 			return fw_poll(x, (__u64)rows * a->d.cols * w->d.rows);
 	}
 	for (r = 0; r < rows; r++) {

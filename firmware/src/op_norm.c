@@ -71,7 +71,7 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 		/* Centered values c = x * 2^frac - mean, held in v. */
 		h = (struct npu_fw_norm){ .step = NPU_FW_NORM_CENTER, .x = xr, .gamma = gamma,
 					  .n = k, .frac = frac, .mean = mean, .v = v, .ss = &ss64 };
-		if (c->norm && !c->norm(c->hook_ctx, &h)) {
+		if (x->hooks->norm && !x->hooks->norm(c->hook_ctx, &h)) {
 			ss = ss64;
 		} else {
 			for (i = 0; i < k; i++) {
@@ -92,7 +92,7 @@ __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o)
 		h.step = NPU_FW_NORM_SCALE;
 		h.r = r;
 		h.shift = e + (__s32)j / 2 - 16;
-		if (!c->norm || c->norm(c->hook_ctx, &h)) {
+		if (!x->hooks->norm || x->hooks->norm(c->hook_ctx, &h)) {
 			for (i = 0; i < k; i++)
 				v[i] = (__s64)fw_rshift_round((__int128_t)v[i] * r, h.shift) *
 				       gamma[i];

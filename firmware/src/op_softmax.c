@@ -22,7 +22,7 @@ static int softmax_q30(struct fw_exec *x, __s64 *t, __u32 rows, __u64 stride, __
 	struct npu_fw_softmax sm = { t, stride, rows, n, tab };
 	__u32 r, j;
 
-	if (c->softmax && !c->softmax(c->hook_ctx, &sm))
+	if (x->hooks->softmax && !x->hooks->softmax(c->hook_ctx, &sm))
 		return fw_poll(x, (__u64)rows * n);
 
 	for (r = 0; r < rows; r++, t += stride) {
@@ -184,10 +184,8 @@ static int attention_values(struct fw_exec *x, const struct fw_tensor *vc,
 static int attention_step(struct fw_exec *x, const struct fw_tensor *cache,
 			  struct npu_fw_attention *a, enum npu_fw_attention_step step, __s32 *row)
 {
-	const struct npu_fw_core *c = x->core;
-
 	a->step = step;
-	if (c->attention && !c->attention(c->hook_ctx, a))
+	if (x->hooks->attention && !x->hooks->attention(x->core->hook_ctx, a))
 		return fw_poll(x, (__u64)a->len * a->n_heads * a->head_dim);
 	return step == NPU_FW_ATTN_SCORES ? attention_scores(x, cache, a, row)
 					  : attention_values(x, cache, a, row);
@@ -196,10 +194,9 @@ static int attention_step(struct fw_exec *x, const struct fw_tensor *cache,
 /* struct npu_fw_rescale: the host's hook, else the firmware's loops. */
 static int rescale(struct fw_exec *x, const struct npu_fw_rescale *r)
 {
-	const struct npu_fw_core *c = x->core;
 	__u32 h, j;
 
-	if (c->rescale && !c->rescale(c->hook_ctx, r))
+	if (x->hooks->rescale && !x->hooks->rescale(x->core->hook_ctx, r))
 		return fw_poll(x, (__u64)r->n_heads * r->len);
 	for (h = 0; h < r->n_heads; h++) {
 		if (fw_poll(x, r->len))

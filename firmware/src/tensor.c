@@ -184,7 +184,7 @@ static void store_row(const struct fw_exec *x, const struct fw_tensor *out, __u3
 	__s64 q = type_max(out->d.dtype);
 	__u32 i, n = out->d.cols;
 
-	if (c->requant) {
+	if (x->hooks->requant) {
 		struct npu_fw_requant rq = {
 			.v = v, .n = n, .mult = m.mult, .shift = m.shift, .qmax = q,
 			.out_bits = out->d.dtype == DRM_NPU_DTYPE_I8 ? 8 :
@@ -192,7 +192,7 @@ static void store_row(const struct fw_exec *x, const struct fw_tensor *out, __u3
 			.out = p,
 		};
 
-		if (!c->requant(c->hook_ctx, &rq))
+		if (!x->hooks->requant(c->hook_ctx, &rq))
 			return;
 	}
 	for (i = 0; i < n; i++) {
@@ -228,7 +228,7 @@ void fw_emit_row(const struct fw_exec *x, const struct fw_tensor *out, __u32 row
 		store_row(x, out, row, v, one);
 		return;
 	}
-	if (!x->core->amax || x->core->amax(x->core->hook_ctx, v, n, &amax)) {
+	if (!x->hooks->amax || x->hooks->amax(x->core->hook_ctx, v, n, &amax)) {
 		amax = 0;
 		for (i = 0; i < n; i++) {
 			__u64 a = v[i] < 0 ? -(__u64)v[i] : (__u64)v[i];

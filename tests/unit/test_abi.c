@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The ABI cannot drift by accident: the size of every struct of
- * uapi/drm/npu_accel.h and the offset of every field are pinned here.
+ * uapi/drm/npu_accel.h and npu_cmd.h, the offset of every field and the
+ * value of every opcode are pinned here.
  * Changing one of these numbers is an ABI break (or an extension at the
  * end of a struct, which must bump DRM_NPU_ABI_MINOR).
  */
@@ -171,13 +172,22 @@ static void abi_wait(void **state)
 /* Values shared with userspace, firmware images and recorded streams. */
 static void abi_constants(void **state)
 {
+	static const unsigned int opcodes[] = {
+		DRM_NPU_OP_NOP, DRM_NPU_OP_MATMUL, DRM_NPU_OP_RMSNORM, DRM_NPU_OP_LAYERNORM,
+		DRM_NPU_OP_SOFTMAX, DRM_NPU_OP_SILU, DRM_NPU_OP_GELU, DRM_NPU_OP_ADD,
+		DRM_NPU_OP_MUL, DRM_NPU_OP_ROPE, DRM_NPU_OP_ATTENTION, DRM_NPU_OP_KV_APPEND,
+		DRM_NPU_OP_EMBEDDING, DRM_NPU_OP_QUANTIZE, DRM_NPU_OP_ARGMAX,
+	};
+	unsigned int i;
+
 	(void)state;
+	for (i = 0; i < sizeof(opcodes) / sizeof(opcodes[0]); i++)
+		assert_int_equal(opcodes[i], i);
 	assert_int_equal(DRM_NPU_ABI_MAJOR, 1);
 	assert_int_equal(DRM_NPU_CMD_MAGIC, 0x4355504e);
 	assert_memory_equal(&(uint32_t){ DRM_NPU_CMD_MAGIC }, "NPUC", 4);
 	assert_int_equal(DRM_NPU_CMD_MAX_OPS, 4096);
 	assert_int_equal(DRM_NPU_OP_COUNT, 15);
-	assert_int_equal(DRM_NPU_OP_ARGMAX, 14);
 	assert_int_equal(DRM_NPU_STATUS_COUNT, 19);
 	assert_int_equal(DRM_NPU_STATUS_FAULT, 14);
 	assert_int_equal(DRM_NPU_DTYPE_I4, 1);

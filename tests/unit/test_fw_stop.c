@@ -241,6 +241,8 @@ static int rewrite_v_scales(void *ctx, const struct npu_fw_attention *a)
 	return 1;
 }
 
+static const struct npu_fw_hooks rewrite_hooks = { .attention = rewrite_v_scales };
+
 static void attention_reads_scales_once(void **state)
 {
 	struct rig *r = *state;
@@ -256,10 +258,10 @@ static void attention_reads_scales_once(void **state)
 
 	op = attention(r, q_rows, cap, &out);
 	memset(r->mem + (out - BASE), 0, bytes);
-	r->core.attention = rewrite_v_scales;
+	r->core.hooks = &rewrite_hooks;
 	r->core.hook_ctx = r;
 	assert_int_equal(run_op(r, &op, &index), DRM_NPU_STATUS_OK);
-	r->core.attention = NULL;
+	r->core.hooks = NULL;
 	assert_memory_equal(r->mem + (out - BASE), want, bytes);
 	free(want);
 }

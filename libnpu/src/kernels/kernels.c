@@ -526,20 +526,26 @@ int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
 	return 0;
 }
 
+/* Below AVX-512 only MATMUL has a faster kernel; the scalar level has none. */
+static const struct npu_fw_hooks matmul_hooks = {
+	.matmul = npu_kernels_matmul,
+};
+
+static const struct npu_fw_hooks avx512_hooks = {
+	.matmul = npu_kernels_matmul,
+	.requant = npu_requant_avx512,
+	.attention = npu_kernels_attention,
+	.rescale = npu_kernels_rescale,
+	.silu = npu_kernels_silu,
+	.add = npu_add_avx512,
+	.norm = npu_norm_avx512,
+	.softmax = npu_kernels_softmax,
+	.amax = npu_amax_avx512,
+};
+
 void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 {
+	core->hooks = k->isa == NPU_ISA_AVX512 ? &avx512_hooks :
+		      k->isa == NPU_ISA_SCALAR ? NULL : &matmul_hooks;
 	core->hook_ctx = k;
-	if (k->isa == NPU_ISA_SCALAR)
-		return;
-	core->matmul = npu_kernels_matmul;
-	if (k->isa != NPU_ISA_AVX512)
-		return;
-	core->requant = npu_requant_avx512;
-	core->attention = npu_kernels_attention;
-	core->rescale = npu_kernels_rescale;
-	core->silu = npu_kernels_silu;
-	core->add = npu_add_avx512;
-	core->norm = npu_norm_avx512;
-	core->softmax = npu_kernels_softmax;
-	core->amax = npu_amax_avx512;
 }
