@@ -54,8 +54,21 @@ const char *npu_strerror(int status)
 }
 
 static const char *const op_names[DRM_NPU_OP_COUNT] = {
-	"NOP", "MATMUL", "RMSNORM", "LAYERNORM", "SOFTMAX", "SILU", "GELU", "ADD",
-	"MUL", "ROPE", "ATTENTION", "KV_APPEND", "EMBEDDING", "QUANTIZE", "ARGMAX",
+	[DRM_NPU_OP_NOP] = "NOP",
+	[DRM_NPU_OP_MATMUL] = "MATMUL",
+	[DRM_NPU_OP_RMSNORM] = "RMSNORM",
+	[DRM_NPU_OP_LAYERNORM] = "LAYERNORM",
+	[DRM_NPU_OP_SOFTMAX] = "SOFTMAX",
+	[DRM_NPU_OP_SILU] = "SILU",
+	[DRM_NPU_OP_GELU] = "GELU",
+	[DRM_NPU_OP_ADD] = "ADD",
+	[DRM_NPU_OP_MUL] = "MUL",
+	[DRM_NPU_OP_ROPE] = "ROPE",
+	[DRM_NPU_OP_ATTENTION] = "ATTENTION",
+	[DRM_NPU_OP_KV_APPEND] = "KV_APPEND",
+	[DRM_NPU_OP_EMBEDDING] = "EMBEDDING",
+	[DRM_NPU_OP_QUANTIZE] = "QUANTIZE",
+	[DRM_NPU_OP_ARGMAX] = "ARGMAX",
 };
 
 const char *npu_op_name(unsigned int opcode)

@@ -202,7 +202,7 @@ NPU_API int npu_close(npu_device *dev);
  * @fw_abi_major: firmware image ABI, major
  * @fw_abi_minor: firmware image ABI, minor
  * @fw_build_id: firmware build id
- * @op_mask: bit (1 << enum npu_opcode) per op
+ * @op_mask: bit (1 << enum drm_npu_opcode) per op
  * @n_cores: cores executing jobs
  * @n_priorities: submit priorities, 0 = lowest
  * @va_size: device address space per context
