@@ -337,6 +337,24 @@ struct npu_fw_result {
 void npu_fw_exec(const struct npu_fw_core *core, __u64 stream_addr,
 		 __u32 stream_size, struct npu_fw_result *res);
 
+/**
+ * npu_fw_attention_scratch() - scratch bytes ATTENTION takes: a q and a
+ *	k/v row as int32, every head's score of every cache row and the
+ *	output accumulators as int64, and two scales per cache row.
+ * @q_cols: the query's columns (heads x head size).
+ * @kv_cols: the cache's columns.
+ * @heads: query heads.
+ * @rows: cache rows.
+ *
+ * Return: the bytes; more than the core's scratch is TOO_LARGE.
+ */
+static inline __u64 npu_fw_attention_scratch(__u64 q_cols, __u64 kv_cols, __u64 heads,
+					     __u64 rows)
+{
+	return (q_cols + kv_cols) * sizeof(__s32) + 8 + (heads * rows + q_cols) * sizeof(__s64) +
+	       2 * rows * sizeof(struct drm_npu_scale);
+}
+
 /* Scratch bytes of every core: the largest row an op may use (TOO_LARGE). */
 #define NPU_FW_SCRATCH_SIZE (4u << 20)
 

@@ -124,13 +124,10 @@ __u32 fw_prepare_attention(struct fw_exec *x, struct fw_op *o)
 	if (!(o->op.flags & DRM_NPU_OP_F_POS_ADDR) && (__u64)p->pos + q->rows > k->rows)
 		return DRM_NPU_STATUS_RANGE;
 	/*
-	 * q row, k/v row, scores of every head, output accumulators, and two
-	 * scales per cache row: each read once from memory the client may
-	 * still be writing, so the values checked are the values used.
+	 * The scales are read once from memory the client may still be
+	 * writing, so the values checked are the values used.
 	 */
-	o->scratch_need = (qc + kc) * sizeof(__s32) + 8 +
-			  ((__u64)p->n_heads * k->rows + qc) * sizeof(__s64) +
-			  2 * (__u64)k->rows * sizeof(struct drm_npu_scale);
+	o->scratch_need = npu_fw_attention_scratch(qc, kc, p->n_heads, k->rows);
 	return DRM_NPU_STATUS_OK;
 }
 

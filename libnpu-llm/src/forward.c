@@ -345,46 +345,35 @@ static int warm_up(struct npu_engine *e)
 }
 
 /*
- * Cache rows ATTENTION can take in @scratch bytes: the firmware keeps a q
- * and a k row as int32, every head's score of every row and the output
- * accumulators as int64, and two scales per row (fw_prepare_attention;
- * test_model's attention_limit runs a cache of exactly this many rows).
- */
-static int64_t attention_limit(const struct npu_model_config *c, uint64_t scratch)
-{
-	uint64_t qc = (uint64_t)c->dim, kc = qc * (uint64_t)c->n_kv_heads / (uint64_t)c->n_heads;
-	uint64_t fixed = (qc + kc) * 4 + 8 + qc * 8, row = (uint64_t)c->n_heads * 8 + 2 * 8;
-
-	return scratch < fixed ? 0 : (int64_t)((scratch - fixed) / row);
-}
-
-/*
  * The positions the caches hold: what the run asks (@positions, else the
  * whole context), if the device's attention can take that many.
  */
 static int size_context(npu_device *dev, const struct npu_model_config *c, int positions,
 			int *ctx, char *errbuf, size_t err_len)
 {
+	uint32_t qc = (uint32_t)c->dim, kc = qc * (uint32_t)c->n_kv_heads / (uint32_t)c->n_heads;
 	struct npu_info info;
-	int64_t limit;
+	uint64_t limit;
 	int err = npu_query(dev, &info);
 
+	err = err ? err : npu_attention_rows(dev, (uint32_t)c->n_heads, qc, kc, &limit);
 	if (err) {
 		snprintf(errbuf, err_len, "querying the device: %s", npu_strerror(err));
 		return err;
 	}
-	limit = attention_limit(c, info.scratch_size);
 	*ctx = positions > 0 && positions < c->seq_len ? positions : c->seq_len;
-	if (*ctx <= limit)
+	if ((uint64_t)*ctx <= limit)
 		return NPU_OK;
 	if (positions > 0)
 		snprintf(errbuf, err_len, "the run needs %d positions, more than the device's "
-			 "attention limit of %lld positions (%d heads, %llu bytes of scratch)", *ctx,
-			 (long long)limit, c->n_heads, (unsigned long long)info.scratch_size);
+			 "attention limit of %llu positions (%d heads, %llu bytes of scratch)", *ctx,
+			 (unsigned long long)limit, c->n_heads,
+			 (unsigned long long)info.scratch_size);
 	else
 		snprintf(errbuf, err_len, "context_length %d exceeds the device's attention limit "
-			 "of %lld positions (%d heads, %llu bytes of scratch)", c->seq_len,
-			 (long long)limit, c->n_heads, (unsigned long long)info.scratch_size);
+			 "of %llu positions (%d heads, %llu bytes of scratch)", c->seq_len,
+			 (unsigned long long)limit, c->n_heads,
+			 (unsigned long long)info.scratch_size);
 	return NPU_E_RANGE;
 }
 

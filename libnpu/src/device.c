@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "../../firmware/include/npu_fw.h"
 
 /* Hardware backends first: "auto" takes the first that opens. */
 static const struct npu_backend_ops *const backends[] = {
@@ -209,5 +210,24 @@ int npu_query(npu_device *dev, struct npu_info *info)
 	memset(info, 0, sizeof(*info));
 	strncpy(info->backend, dev->ops->name, sizeof(info->backend) - 1);
 	dev->ops->query(dev, info);
+	return NPU_OK;
+}
+
+int npu_attention_rows(npu_device *dev, uint32_t n_heads, uint32_t q_cols, uint32_t kv_cols,
+		       uint64_t *rows)
+{
+	uint64_t fixed, per_row;
+	struct npu_info info;
+	int err;
+
+	if (!rows || !n_heads)
+		return NPU_E_INVAL;
+	err = npu_query(dev, &info);
+	if (err)
+		return err;
+	/* The firmware's own formula: a fixed part, then the same bytes per row. */
+	fixed = npu_fw_attention_scratch(q_cols, kv_cols, n_heads, 0);
+	per_row = npu_fw_attention_scratch(q_cols, kv_cols, n_heads, 1) - fixed;
+	*rows = info.scratch_size < fixed ? 0 : (info.scratch_size - fixed) / per_row;
 	return NPU_OK;
 }

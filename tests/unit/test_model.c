@@ -700,6 +700,7 @@ static void long_context(void **state)
 	int32_t tokens[64];
 	char err[256] = "", want[96];
 	const char *at;
+	uint64_t rows;
 	int32_t n;
 	int i, limit = 0;
 
@@ -717,6 +718,10 @@ static void long_context(void **state)
 		fail_msg("error '%s' does not name the context and the limit", err);
 	/* 4 MiB of scratch, 8 heads of 8: 16 + 64 * 8 bytes a row, minus q, k and sums. */
 	assert_int_equal(limit, (4194304 - (64 + 32) * 4 - 8 - 64 * 8) / (8 * 8 + 16));
+	/* libnpu's query says the same. */
+	assert_int_equal(npu_attention_rows(dev, 8, 64, 32, &rows), NPU_OK);
+	assert_int_equal(rows, (uint64_t)limit);
+	assert_int_equal(npu_attention_rows(dev, 0, 64, 32, &rows), NPU_E_INVAL);
 
 	a = ctx_on(big, 64, 0);
 	b = ctx_on(m, 0, 0);

@@ -231,6 +231,20 @@ struct npu_info {
 NPU_API int npu_query(npu_device *dev, struct npu_info *info);
 
 /**
+ * npu_attention_rows - the most cache rows one ATTENTION op takes on a
+ * device: its core's scratch memory bounds them.
+ * @dev: the device.
+ * @n_heads: query heads.
+ * @q_cols: the query's columns (n_heads x head size).
+ * @kv_cols: the cache's columns.
+ * @rows: out: the count (0 when not even one row fits).
+ *
+ * Return: NPU_OK or a negative enum npu_status.
+ */
+NPU_API int npu_attention_rows(npu_device *dev, uint32_t n_heads, uint32_t q_cols,
+			       uint32_t kv_cols, uint64_t *rows);
+
+/**
  * npu_op_name - name of an opcode.
  * @opcode: a DRM_NPU_OP_* value.
  *
