@@ -70,9 +70,6 @@ extern const struct npu_backend_ops npu_backend_usb NPU_HIDDEN;
 /* buffer.c: look a handle up; on success *slot is a copy of the slot. */
 NPU_HIDDEN int npu_bo_lookup(struct npu_device *dev, npu_bo bo, struct bo_slot *slot);
 
-/* firmware.c: the image the cpu backend boots (NPU_FIRMWARE or built in). */
-NPU_HIDDEN int npu_firmware_load(void **image, size_t *size);
-
 /* time.c */
 NPU_HIDDEN int64_t npu_now_ns(void);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fast MATMUL sums for the cpu backend (struct npu_fw_matmul): the same
+ * Fast MATMUL sums for the software core (struct npu_fw_matmul): the same
  * exact integers as the firmware's loops, computed with AVX2 or AVX-512
  * VNNI and split across a pool of threads.
  */
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../../firmware/include/npu_fw.h"
+#include "../../firmware/include/npu_fw.h"
 #include "isa.h"
 
 #define NPU_UNUSED __attribute__((unused))
@@ -278,7 +278,7 @@ NPU_HIDDEN int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm);
 /* The npu_fw_core.silu hook (AVX-512), long rows split over the pool. */
 NPU_HIDDEN int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s);
 /*
- * Where packed weights are kept (the cpu backend's core, swcore.c): room
+ * Where packed weights are kept (the software core, swcore/aspace.c): room
  * for @bytes of @mm's weights packed, tied to the sealed buffers that hold
  * its weights and factors. *@fresh says the room is new and must be
  * filled; NULL when either buffer is not sealed, or no memory is left.
