@@ -12,8 +12,7 @@
 #include "swcore_internal.h"
 
 #define VA_ALIGN 4096ull
-#define VA_GUARD 4096ull		/* unmapped bytes after every buffer */
-#define VA_END (VA_BASE + NPU_SWCORE_VA_SIZE)
+#define VA_END (NPU_VA_START + NPU_VA_SIZE)
 #define HUGE_PAGE (2ull << 20)
 
 /*
@@ -270,7 +269,7 @@ static void va_unquarantine(struct npu_swcore *c)
 static int va_take(struct npu_swcore *c, uint64_t len, uint64_t *addr)
 {
 	/* What can never fit leaves the quarantine alone. */
-	if (len > VA_END - VA_BASE)
+	if (len > NPU_VA_SIZE)
 		return NPU_E_NOSPC;
 	for (;;) {
 		struct va_range *last;
@@ -324,7 +323,7 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 
 	if (size == 0)
 		return NPU_E_INVAL;
-	if (size > NPU_SWCORE_VA_SIZE)
+	if (size > NPU_VA_SIZE)
 		return NPU_E_NOSPC;
 	/* The MMU maps whole pages, as the kernel driver's does. */
 	span = (size + VA_ALIGN - 1) & ~(VA_ALIGN - 1);
@@ -345,7 +344,7 @@ int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr, void *
 		}
 	}
 	if (!err)
-		err = va_take(c, span + VA_GUARD, &start);
+		err = va_take(c, span + NPU_VA_GUARD, &start);
 	if (!err) {
 		/* Keep the table sorted by address. */
 		for (i = c->n_vmas; i > 0 && c->vmas[i - 1].start > start; i--)
@@ -373,7 +372,7 @@ static struct vma unmap(struct npu_swcore *c, uint64_t addr)
 		v = c->vmas[i];
 		memmove(&c->vmas[i], &c->vmas[i + 1], (c->n_vmas - (size_t)i - 1) * sizeof(*c->vmas));
 		c->n_vmas--;
-		va_release(c, v.start, v.size + VA_GUARD);
+		va_release(c, v.start, v.size + NPU_VA_GUARD);
 	}
 	return v;
 }

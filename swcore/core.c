@@ -14,7 +14,7 @@ static void release(struct npu_swcore *c)
 {
 	uint32_t i;
 
-	for (i = 0; i < RING; i++)
+	for (i = 0; i < NPU_JOB_RECORDS; i++)
 		free(c->ring[i].writes);
 	free(c->writes);
 	npu_kernels_destroy(c->kernels);
@@ -55,7 +55,7 @@ int npu_swcore_create(int track_writes, npu_swcore_retire_fn retire, void *ctx,
 	c->track_writes = track_writes;
 	c->retire = retire;
 	c->retire_ctx = ctx;
-	c->va_next = VA_BASE;
+	c->va_next = NPU_VA_START;
 	c->next_seq = 1;
 	pthread_rwlock_init(&c->run_lock, NULL);
 	pthread_mutex_init(&c->map_lock, NULL);
@@ -103,7 +103,7 @@ void npu_swcore_query(const struct npu_swcore *c, struct npu_info *info)
 	strncpy(info->fw_build_id, c->tables.build_id, sizeof(info->fw_build_id) - 1);
 	info->op_mask = c->tables.op_mask;
 	info->n_cores = 1;
-	info->n_priorities = 3;
-	info->va_size = NPU_SWCORE_VA_SIZE;
+	info->n_priorities = NPU_PRIORITIES;
+	info->va_size = NPU_VA_SIZE;
 	info->scratch_size = NPU_FW_SCRATCH_SIZE;
 }

@@ -3,7 +3,7 @@
  * The software core's queue: jobs wait in one FIFO per priority, and a
  * worker thread runs the firmware's command processor on each in turn,
  * highest priority first, so that submit and wait behave as they do on a
- * device: asynchronous, prioritized, results kept for the last RING jobs.
+ * device: asynchronous, prioritized, results kept for the last NPU_JOB_RECORDS jobs.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@ static struct job *pop(struct npu_swcore *c)
 {
 	int p;
 
-	for (p = NPU_PRIO_HIGH; p >= 0; p--) {
+	for (p = NPU_PRIORITIES - 1; p >= 0; p--) {
 		struct job *j = c->head[p];
 
 		if (j) {
@@ -87,7 +87,7 @@ void *swcore_queue_worker(void *arg)
 
 		pthread_mutex_lock(&c->q_lock);
 		swcore_aspace_bury(c);
-		slot = &c->ring[j->seq % RING];
+		slot = &c->ring[j->seq % NPU_JOB_RECORDS];
 		swcore_wtrack_take(c, slot);
 		slot->res.status = r.status;
 		slot->res.op_index = r.op_index;
@@ -111,7 +111,7 @@ int npu_swcore_submit(struct npu_swcore *c, uint64_t addr, uint32_t size, int pr
 
 	if (!j)
 		return NPU_E_NOMEM;
-	if (prio < 0 || prio > NPU_PRIO_HIGH) {
+	if (prio < 0 || prio >= NPU_PRIORITIES) {
 		free(j);
 		return NPU_E_INVAL;
 	}
@@ -119,8 +119,8 @@ int npu_swcore_submit(struct npu_swcore *c, uint64_t addr, uint32_t size, int pr
 	j->size = size;
 	j->cookie = cookie;
 	pthread_mutex_lock(&c->q_lock);
-	slot = &c->ring[c->next_seq % RING];
-	if (c->in_flight == RING || (slot->seq && !slot->done)) {
+	slot = &c->ring[c->next_seq % NPU_JOB_RECORDS];
+	if (c->in_flight == NPU_JOB_RECORDS || (slot->seq && !slot->done)) {
 		pthread_mutex_unlock(&c->q_lock);
 		free(j);
 		return NPU_E_NOSPC;
@@ -144,7 +144,7 @@ int npu_swcore_wait(struct npu_swcore *c, uint64_t seq, int64_t timeout_ns,
 		    struct npu_job_result *res, struct npu_swcore_range *writes,
 		    uint32_t max_writes, uint32_t *n_writes)
 {
-	struct job_slot *slot = &c->ring[seq % RING];
+	struct job_slot *slot = &c->ring[seq % NPU_JOB_RECORDS];
 	struct timespec deadline;
 	int err = NPU_OK;
 

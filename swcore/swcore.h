@@ -15,9 +15,6 @@
 
 #define NPU_HIDDEN __attribute__((visibility("hidden")))
 
-#define NPU_SWCORE_VA_SIZE (1ull << 40)
-#define NPU_SWCORE_RING 1024u		/* job results retained; also max in flight */
-
 struct npu_swcore;
 
 /* A device address range a job may have written. */

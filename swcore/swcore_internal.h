@@ -12,12 +12,11 @@
 #include <stdint.h>
 
 #include "swcore.h"
+#include "../firmware/include/npu_device.h"
 #include "../firmware/include/npu_fw.h"
 #include "kernels/kernels.h"
 
-#define VA_BASE 0x100000000ull		/* no buffer near address 0 */
 #define VA_QUARANTINE 1024u		/* freed ranges held back from reuse */
-#define RING NPU_SWCORE_RING
 
 struct packed;
 
@@ -67,7 +66,7 @@ struct npu_swcore {
 	size_t n_vmas, cap_vmas;
 	uint64_t next_vma_id;
 	/*
-	 * Free addresses (map_lock). Fresh ones come first: [va_next, VA_END).
+	 * Free addresses (map_lock). Fresh ones come first: [va_next, the end of the space).
 	 * A freed range waits in the quarantine (a ring, oldest first) until
 	 * VA_QUARANTINE later frees, then joins the holes (sorted, merged),
 	 * which serve once the fresh space is spent; when nothing else fits,
@@ -90,10 +89,10 @@ struct npu_swcore {
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond;		/* work queued, or stop */
 	pthread_cond_t done_cond;	/* a job finished */
-	struct job *head[3], *tail[3];
+	struct job *head[NPU_PRIORITIES], *tail[NPU_PRIORITIES];
 	uint64_t next_seq;
 	uint32_t in_flight;
-	struct job_slot ring[RING];
+	struct job_slot ring[NPU_JOB_RECORDS];
 	int stop;
 	int cancel;		/* destroy without running what is queued */
 	struct vma *graveyard;	/* unmapped while a job ran: freed after it */
