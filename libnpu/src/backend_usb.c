@@ -21,7 +21,7 @@
 
 #include "internal.h"
 #include "../../firmware/include/npu_device.h"
-#include "usb_proto.h"
+#include "../../firmware/include/npu_usb_proto.h"
 
 #define PAGE NPU_USB_PAGE
 #define RING NPU_JOB_RECORDS	/* job results kept on the host, as on the device */

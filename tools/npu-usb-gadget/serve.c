@@ -13,7 +13,7 @@
 
 #include "gadget.h"
 #include "../../swcore/swcore.h"
-#include "../../libnpu/src/usb_proto.h"
+#include "../../firmware/include/npu_usb_proto.h"
 
 #define CHUNK (64u * 1024)	/* bytes per endpoint read or write */
 #define PACKET 512u		/* a high-speed bulk packet: one header read */
