@@ -200,6 +200,11 @@ NPU_HIDDEN void npu_mm_avx2(const struct npu_fw_matmul *mm, const struct npu_mm_
 			    uint32_t n0, uint32_t n1);
 NPU_HIDDEN void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 			      uint32_t n0, uint32_t n1);
+/* npu_mm_avx512's GEMMs, where npu_mm_gemm_fits and npu_mm_gemm_unpacked_fits: the same. */
+NPU_HIDDEN void npu_mm_gemm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
+				   uint32_t n0, uint32_t n1);
+NPU_HIDDEN void npu_mm_gemm_unpacked_avx512(const struct npu_fw_matmul *mm,
+					    const struct npu_mm_prep *p, uint32_t n0, uint32_t n1);
 
 /*
  * AVX-512 answers to the npu_fw_core hooks, in the hooks' own signatures
