@@ -3,7 +3,7 @@
  * The software core's queue: jobs wait in one FIFO per priority, and a
  * worker thread runs the firmware's command processor on each in turn,
  * highest priority first, so that submit and wait behave as they do on a
- * device: asynchronous, prioritized, results kept for the last NPU_JOB_RECORDS jobs.
+ * device: asynchronous, prioritized, the last NPU_JOB_RECORDS results kept.
  */
 #include <errno.h>
 #include <stdlib.h>
