@@ -47,18 +47,25 @@ CFLAGS := $(BASE_CFLAGS) -Ilibnpu/include $(PKG_CFLAGS)
 
 FW_SRCS := $(wildcard firmware/src/*.c)
 FW_OBJS := $(patsubst firmware/src/%.c,$(O)/fw/%.o,$(FW_SRCS))
-# libnpu's software NPU core runs the same firmware sources on the host CPU,
+# The software NPU core (swcore/) runs the same firmware sources on the host CPU,
 # built for it: the compiler may use SIMD registers in the firmware's own
 # loops (row loads, products, rope, norms). Integer C, so the same results.
 FW_LIB_OBJS := $(patsubst firmware/src/%.c,$(O)/lib/fw/%.o,$(FW_SRCS))
 FW_LIB_CFLAGS := $(FW_COMMON_CFLAGS) -O3
+# The software core as a component: its sources, its kernels, the firmware
+# it runs and the image it boots. libnpu's cpu backend and npu-usb-gadget use it.
+SWCORE_SRCS := $(wildcard swcore/*.c)
+KERNEL_SRCS := $(wildcard swcore/kernels/*.c)
+SWCORE_OBJS := $(patsubst swcore/%.c,$(O)/lib/swcore/%.o,$(SWCORE_SRCS)) \
+	$(patsubst swcore/kernels/%.c,$(O)/lib/kernels/%.o,$(KERNEL_SRCS)) \
+	$(O)/lib/swcore/builtin_fw.o $(FW_LIB_OBJS)
 LIB_SRCS := $(wildcard libnpu/src/*.c)
-KERNEL_SRCS := $(wildcard libnpu/src/kernels/*.c)
-LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS)) $(O)/lib/obj/builtin_fw.o \
-	$(patsubst libnpu/src/kernels/%.c,$(O)/lib/obj/kernels_%.o,$(KERNEL_SRCS))
+LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS))
 # Each ISA's kernels compile for that ISA only; kernels.c picks at run time.
 ISA_FLAGS_mm_avx2 := -mavx2
 ISA_FLAGS_mm_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
+ISA_FLAGS_mm_gemm_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
+ISA_FLAGS_requant_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_attention_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_mm_packed_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_eltwise_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq
@@ -79,7 +86,7 @@ TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS)) $(O)/tests/test_ba
 GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
-	libnpu/src/*.h libnpu/src/kernels/*.h libnpu-llm/include/npu/*.h libnpu-llm/src/*.h \
+	libnpu/src/*.h swcore/*.h swcore/kernels/*.h libnpu-llm/include/npu/*.h libnpu-llm/src/*.h \
 	tests/unit/*.h tests/guest/*.h tools/npu-run/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
@@ -110,9 +117,9 @@ $(O)/fw/npu_fw.o: $(FW_OBJS)
 	ld -r -o $@ $^
 
 # The CPU's instruction-set levels, by libnpu's probe, for the test runners.
-$(O)/host/host-cpu: tests/host-cpu.c libnpu/src/kernels/isa.c $(HDRS)
+$(O)/host/host-cpu: tests/host-cpu.c swcore/kernels/isa.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ tests/host-cpu.c libnpu/src/kernels/isa.c $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ tests/host-cpu.c swcore/kernels/isa.c $(LDFLAGS)
 
 $(O)/host/mkfw: tools/mkfw.c firmware/src/image.c $(HDRS)
 	@mkdir -p $(@D)
@@ -122,24 +129,33 @@ $(O)/firmware/npu_fw.bin $(O)/gen/builtin_fw.c &: $(O)/host/mkfw
 	@mkdir -p $(O)/firmware $(O)/gen
 	$(O)/host/mkfw -b "$(BUILD_ID)" -c $(O)/gen/builtin_fw.c $(O)/firmware/npu_fw.bin
 
+# ---- the software core -------------------------------------------------
+$(O)/lib/swcore/%.o: swcore/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(O)/lib/kernels/%.o: swcore/kernels/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ISA_FLAGS_$*) -c $< -o $@
+
+$(O)/lib/swcore/builtin_fw.o: $(O)/gen/builtin_fw.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(O)/lib/libnpu-swcore.a: $(SWCORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
 # ---- libnpu -----------------------------------------------------------
 $(O)/lib/obj/%.o: libnpu/src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(O)/lib/obj/kernels_%.o: libnpu/src/kernels/%.c $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(ISA_FLAGS_$*) -c $< -o $@
-
-$(O)/lib/obj/builtin_fw.o: $(O)/gen/builtin_fw.c
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
-
-$(O)/lib/libnpu.a: $(LIB_OBJS) $(FW_LIB_OBJS)
+$(O)/lib/libnpu.a: $(LIB_OBJS) $(SWCORE_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(O)/lib/libnpu.so: $(LIB_OBJS) $(FW_LIB_OBJS)
+$(O)/lib/libnpu.so: $(LIB_OBJS) $(SWCORE_OBJS)
 	$(CC) -shared -Wl,-soname,libnpu.so.0 -Wl,--no-undefined -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 # npu.pc for PREFIX; make install writes it again for its own directories.
@@ -177,10 +193,13 @@ $(O)/bin/npu-bench $(O)/bin/npu-gguf: $(O)/bin/%: tools/%.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
-# The USB NPU's device side serves libnpu's own software core (swcore.c).
-$(O)/bin/npu-usb-gadget: $(GADGET_SRCS) tools/npu-usb-gadget/gadget.h $(O)/lib/libnpu.a $(HDRS)
+# The USB NPU's device side serves the software core; of libnpu, only its
+# status texts (npu_strerror).
+$(O)/bin/npu-usb-gadget: $(GADGET_SRCS) tools/npu-usb-gadget/gadget.h $(O)/lib/libnpu-swcore.a \
+		$(O)/lib/obj/status.o $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $(GADGET_SRCS) $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+	$(CC) $(CFLAGS) -o $@ $(GADGET_SRCS) $(O)/lib/libnpu-swcore.a $(O)/lib/obj/status.o $(LDFLAGS) \
+		-lpthread
 
 NUMERICS_SRCS := $(wildcard tools/npu-numerics/*.c)
 $(O)/bin/npu-numerics: $(NUMERICS_SRCS) tools/npu-numerics/numerics.h $(O)/lib/libnpu.a $(HDRS)

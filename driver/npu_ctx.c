@@ -12,7 +12,7 @@
 
 #include "npu_drv.h"
 
-static const enum drm_sched_priority npu_prio[3] = {
+static const enum drm_sched_priority npu_prio[NPU_PRIORITIES] = {
 	[DRM_NPU_PRIO_LOW] = DRM_SCHED_PRIORITY_LOW,
 	[DRM_NPU_PRIO_NORMAL] = DRM_SCHED_PRIORITY_NORMAL,
 	[DRM_NPU_PRIO_HIGH] = DRM_SCHED_PRIORITY_HIGH,

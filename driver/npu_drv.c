@@ -54,7 +54,7 @@ static void npu_fill_caps(struct npu_device *ndev)
 	caps->fw_abi_minor = ndev->fw_tables.abi_minor;
 	caps->op_mask = ndev->fw_tables.op_mask;
 	caps->n_cores = ndev->n_cores;
-	caps->n_priorities = 3;
+	caps->n_priorities = NPU_PRIORITIES;
 	caps->va_size = NPU_VA_SIZE;
 	caps->scratch_size = NPU_FW_SCRATCH_SIZE;
 	strscpy(caps->fw_build_id, ndev->fw_tables.build_id, sizeof(caps->fw_build_id));

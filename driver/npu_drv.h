@@ -20,6 +20,7 @@
 #include <linux/xarray.h>
 
 #include "../uapi/drm/npu_accel.h"
+#include "../firmware/include/npu_device.h"
 #include "../firmware/include/npu_fw.h"
 #include "npu_hw.h"
 
@@ -30,10 +31,7 @@
  * job must not wait behind low-priority ones already in the ring.
  */
 #define NPU_SCHED_CREDITS	1
-#define NPU_VA_START		0x100000000ull
-#define NPU_VA_SIZE		BIT_ULL(40)
 #define NPU_VA_MIN_SIZE		SZ_16M	/* debugfs va_size's floor */
-#define NPU_VA_GUARD		PAGE_SIZE	/* unmapped gap after every buffer */
 /* A freed range is not reused before this many more are freed (or space runs out). */
 #define NPU_VA_QUARANTINE	64
 /* Its pages are pinned while mapped: one buffer is at most 2 GiB. */
@@ -44,7 +42,6 @@
  * driving the system into the OOM killer.
  */
 #define NPU_PINNED_RAM_SHIFT	1
-#define NPU_JOB_RECORDS		1024	/* finished job results kept per file */
 #define NPU_MAX_BOS_PER_JOB	4096
 #define NPU_MAX_IN_SYNCOBJS	64
 #define NPU_BAN_AFTER_HANGS	3
@@ -219,7 +216,7 @@ struct npu_ctx {
 	unsigned int quarantined;
 	struct maple_tree mappings;
 	DECLARE_HASHTABLE(by_obj, 6);
-	struct drm_sched_entity entities[3];
+	struct drm_sched_entity entities[NPU_PRIORITIES];
 	bool closing;
 	struct mutex submit_lock;	/* job arm + push */
 	spinlock_t job_lock;	/* next_job_id, records */

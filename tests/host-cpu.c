@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../libnpu/src/kernels/isa.h"
+#include "../swcore/kernels/isa.h"
 
 int main(int argc, char **argv)
 {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The cpu backend: a software NPU core (swcore.c) in-process. Buffers are
+ * The cpu backend: a software NPU core (swcore/) in-process. Buffers are
  * the core's own memory, so a mapping is the device's bytes themselves.
  */
-#include "swcore.h"
+#include "internal.h"
+#include "../../swcore/swcore.h"
 
 /* The worker is done with npu_submit's copy of a stream: free it. */
 static void retire(void *ctx, uint64_t owned)

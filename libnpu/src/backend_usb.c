@@ -20,10 +20,11 @@
 #include <time.h>
 
 #include "internal.h"
-#include "usb_proto.h"
+#include "../../firmware/include/npu_device.h"
+#include "../../firmware/include/npu_usb_proto.h"
 
 #define PAGE NPU_USB_PAGE
-#define RING 1024u		/* job results kept on the host, as on the device */
+#define RING NPU_JOB_RECORDS	/* job results kept on the host, as on the device */
 #define LINK_TIMEOUT_MS 5000u	/* one transfer, plus 1 ms per KiB it carries */
 
 struct usb_bo {

@@ -79,9 +79,6 @@ NPU_HIDDEN int npu_bo_lookup(struct npu_device *dev, npu_bo bo, struct bo_slot *
 NPU_HIDDEN void npu_open_why(struct npu_device *dev, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* firmware.c: the image the cpu backend boots (NPU_FIRMWARE or built in). */
-NPU_HIDDEN int npu_firmware_load(void **image, size_t *size);
-
 /* device.c: CLOCK_MONOTONIC in nanoseconds. */
 NPU_HIDDEN int64_t npu_now_ns(void);
 

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "../unit/testlib.h"
-#include "../../libnpu/src/usb_proto.h"
+#include "../../firmware/include/npu_usb_proto.h"
 
 struct link {
 	libusb_context *ctx;

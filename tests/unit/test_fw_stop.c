@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "testlib.h"
-#include "../../libnpu/src/internal.h"
+#include "../../swcore/swcore.h"
 #include "../../firmware/include/npu_fw.h"
 #include "../../firmware/include/npu_fw_image.h"
 

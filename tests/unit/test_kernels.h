@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "testlib.h"
-#include "../../libnpu/src/kernels/kernels.h"
-#include "../../libnpu/src/kernels/udiv_avx512.h"
-#include "../../libnpu/src/internal.h"
+#include "../../swcore/kernels/kernels.h"
+#include "../../swcore/kernels/udiv_avx512.h"
+#include "../../swcore/swcore.h"
 #include "../../firmware/include/npu_fw_image.h"
 #include "../../firmware/src/fixed.h"
 

@@ -11,7 +11,7 @@
 
 #include <npu/npu.h>
 #include "../../uapi/drm/npu_accel.h"
-#include "../../libnpu/src/kernels/isa.h"
+#include "../../swcore/kernels/isa.h"
 
 /*
  * Open the device NPU_DEVICE names (default: auto); fails the test

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "gadget.h"
-#include "../../libnpu/src/usb_proto.h"
+#include "../../firmware/include/npu_usb_proto.h"
 
 /* FunctionFS takes little-endian descriptors: this host's own order. */
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__

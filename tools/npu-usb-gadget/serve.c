@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The protocol server: frames from the bulk OUT endpoint, replies on bulk
- * IN, each request carried out on a software NPU core (libnpu's swcore:
+ * IN, each request carried out on a software NPU core (swcore/:
  * the firmware's command processor over this gadget's own memory).
  */
 #include <errno.h>
@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "gadget.h"
-#include "../../libnpu/src/swcore.h"
-#include "../../libnpu/src/usb_proto.h"
+#include "../../swcore/swcore.h"
+#include "../../firmware/include/npu_usb_proto.h"
 
 #define CHUNK (64u * 1024)	/* bytes per endpoint read or write */
 #define PACKET 512u		/* a high-speed bulk packet: one header read */

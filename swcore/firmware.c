@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "../../firmware/include/npu_fw_image.h"
+#include "swcore.h"
+#include "../firmware/include/npu_fw_image.h"
 
 extern const unsigned char npu_builtin_fw[] NPU_HIDDEN;
 extern const size_t npu_builtin_fw_size NPU_HIDDEN;

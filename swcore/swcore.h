@@ -3,17 +3,17 @@
  * A software NPU core: the firmware's command processor over an address
  * space of its own, fed by a prioritized queue on a worker thread. The cpu
  * backend runs one in-process; tools/npu-usb-gadget serves one over USB.
+ * Its users see it through this header only; swcore_internal.h is its own.
  */
-#ifndef LIBNPU_SWCORE_H
-#define LIBNPU_SWCORE_H
+#ifndef SWCORE_H
+#define SWCORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "npu/npu.h"
 
-#define NPU_SWCORE_VA_SIZE (1ull << 40)
-#define NPU_SWCORE_RING 1024u		/* job results retained; also max in flight */
+#define NPU_HIDDEN __attribute__((visibility("hidden")))
 
 struct npu_swcore;
 
@@ -42,7 +42,7 @@ NPU_HIDDEN void npu_swcore_query(const struct npu_swcore *c, struct npu_info *in
 /*
  * A zeroed buffer of @size bytes. Its device addresses are fresh while the
  * space has fresh ones; then a range freed 1,024 frees ago or earlier, or,
- * when nothing else fits, one freed more recently, oldest first (swcore.c).
+ * when nothing else fits, one freed more recently, oldest first (aspace.c).
  */
 NPU_HIDDEN int npu_swcore_alloc(struct npu_swcore *c, uint64_t size, uint64_t *addr,
 				void **host);
@@ -73,5 +73,8 @@ NPU_HIDDEN int npu_swcore_submit(struct npu_swcore *c, uint64_t addr, uint32_t s
 NPU_HIDDEN int npu_swcore_wait(struct npu_swcore *c, uint64_t seq, int64_t timeout_ns,
 			       struct npu_job_result *res, struct npu_swcore_range *writes,
 			       uint32_t max_writes, uint32_t *n_writes);
+
+/* The firmware image a core boots: $NPU_FIRMWARE, else the one built in (firmware.c). */
+NPU_HIDDEN int npu_firmware_load(void **image, size_t *size);
 
 #endif

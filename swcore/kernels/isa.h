@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The instruction-set levels of the cpu backend's kernels, and which of
+ * The instruction-set levels of the software core's kernels, and which of
  * them this CPU has. One probe serves the kernels, the tests and the test
  * runner, so that what runs and what is reported as tested cannot differ.
  */
@@ -23,7 +23,7 @@ NPU_HIDDEN const char *npu_isa_name(enum npu_isa isa);
 /* The instructions the level needs, for a person: "AVX-512 VNNI". */
 NPU_HIDDEN const char *npu_isa_title(enum npu_isa isa);
 /*
- * The level the cpu backend runs at: @request (a name; NULL or "" for
+ * The level the software core runs at: @request (a name; NULL or "" for
  * the best) capped at what this CPU has, since a missing ISA would fault.
  * -1 when @request names no level.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The cpu backend's answers to the firmware's hooks (MATMUL, the output
+ * The software core's answers to the firmware's hooks (MATMUL, the output
  * stage, ATTENTION's sums and rescaling, the element-wise loops) at the
  * instruction-set level the caller chose (npu_isa_select); for MATMUL,
  * prepare the activations once and hand the output columns out in chunks

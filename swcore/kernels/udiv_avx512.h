@@ -5,7 +5,7 @@
  * under 2^32): the double quotient is within one of the true one (the
  * operands round to 53 bits), and one step on the remainder corrects
  * it. Either correction is rare (some 300 of the sigmoid's 2^30
- * divisors need one), so tests/unit/test_kernels.c checks this on known
+ * divisors need one), so tests/unit/test_kernels_ops.c checks this on known
  * cases rather than only through the ops.
  */
 #ifndef LIBNPU_UDIV_AVX512_H

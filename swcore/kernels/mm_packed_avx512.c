@@ -14,7 +14,7 @@
 
 #include "kernels.h"
 #include "mask_avx512.h"
-#include "s4_avx512.h"
+#include "widen_avx512.h"
 
 /*
  * The 64 bytes at @p in a register. A step uses its weights twice, and

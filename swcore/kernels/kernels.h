@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fast MATMUL sums for the cpu backend (struct npu_fw_matmul): the same
+ * Fast MATMUL sums for the software core (struct npu_fw_matmul): the same
  * exact integers as the firmware's loops, computed with AVX2 or AVX-512
  * VNNI and split across a pool of threads.
  */
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../../firmware/include/npu_fw.h"
+#include "../../firmware/include/npu_fw.h"
 #include "isa.h"
 
 #define NPU_UNUSED __attribute__((unused))
@@ -200,6 +200,11 @@ NPU_HIDDEN void npu_mm_avx2(const struct npu_fw_matmul *mm, const struct npu_mm_
 			    uint32_t n0, uint32_t n1);
 NPU_HIDDEN void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 			      uint32_t n0, uint32_t n1);
+/* npu_mm_avx512's GEMMs, where npu_mm_gemm_fits and npu_mm_gemm_unpacked_fits: the same. */
+NPU_HIDDEN void npu_mm_gemm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
+				   uint32_t n0, uint32_t n1);
+NPU_HIDDEN void npu_mm_gemm_unpacked_avx512(const struct npu_fw_matmul *mm,
+					    const struct npu_mm_prep *p, uint32_t n0, uint32_t n1);
 
 /*
  * AVX-512 answers to the npu_fw_core hooks, in the hooks' own signatures
@@ -268,17 +273,17 @@ NPU_HIDDEN struct npu_kernels *npu_kernels_create(enum npu_isa isa);
 NPU_HIDDEN void npu_kernels_destroy(struct npu_kernels *k);
 NPU_HIDDEN enum npu_isa npu_kernels_isa(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);
-/* The npu_fw_core.matmul hook: 0 when done, nonzero for the firmware's loops. */
+/* The npu_fw_hooks.matmul hook: 0 when done, nonzero for the firmware's loops. */
 NPU_HIDDEN int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm);
-/* The npu_fw_core.attention hook (AVX-512), long caches split over the pool by rows. */
+/* The npu_fw_hooks.attention hook (AVX-512), long caches split over the pool by rows. */
 NPU_HIDDEN int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a);
-/* The npu_fw_core.rescale and .softmax hooks (AVX-512), many heads split over the pool. */
+/* The npu_fw_hooks.rescale and .softmax hooks (AVX-512), many heads split over the pool. */
 NPU_HIDDEN int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r);
 NPU_HIDDEN int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm);
-/* The npu_fw_core.silu hook (AVX-512), long rows split over the pool. */
+/* The npu_fw_hooks.silu hook (AVX-512), long rows split over the pool. */
 NPU_HIDDEN int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s);
 /*
- * Where packed weights are kept (the cpu backend's core, swcore.c): room
+ * Where packed weights are kept (the software core, swcore/aspace.c): room
  * for @bytes of @mm's weights packed, tied to the sealed buffers that hold
  * its weights and factors. *@fresh says the room is new and must be
  * filled; NULL when either buffer is not sealed, or no memory is left.
