@@ -143,6 +143,7 @@ $(O)/lib/swcore/builtin_fw.o: $(O)/gen/builtin_fw.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(O)/lib/libnpu-swcore.a: $(SWCORE_OBJS)
+	@mkdir -p $(@D)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -152,6 +153,7 @@ $(O)/lib/obj/%.o: libnpu/src/%.c $(HDRS)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(O)/lib/libnpu.a: $(LIB_OBJS) $(SWCORE_OBJS)
+	@mkdir -p $(@D)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -172,6 +174,7 @@ $(O)/llm/obj/%.o: libnpu-llm/src/%.c $(HDRS)
 	$(CC) $(LLM_CFLAGS) -c $< -o $@
 
 $(O)/lib/libnpu-llm.a: $(LLM_OBJS)
+	@mkdir -p $(@D)
 	@rm -f $@
 	ar rcs $@ $^
 
