@@ -162,6 +162,7 @@ expect cli_missing_value_not_swallowed 2 "^npu-run: --model wants a value, not t
 expect cli_missing_short_value 2 "^npu-run: -p wants a value|^npu-run: --prompt wants a value" \
 	-p -n 5
 expect cli_threads_range 2 "^npu-run: --threads '0'" --threads 0
+expect cli_text_without_compare 2 "^npu-run: --text: only with --compare" --text hello
 # The usual short options, and accelN names a device (absent here: status 1).
 expect_ok cli_short_options -m "$models/stories260K.bin" -p "Once" -n 3 -t 0 -s 1 -d cpu -c
 npu_run -h

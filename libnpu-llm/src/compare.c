@@ -31,13 +31,14 @@ double npu_llm_cosine(const float *a, const float *b, int n)
 /* log softmax of v into out (double precision). */
 static void log_softmax(const float *v, int n, double *out)
 {
-	double mx = v[npu_llm_argmax(v, n)], sum = 0;
+	double mx = v[npu_llm_argmax(v, n)], sum = 0, lse;
 	int i;
 
 	for (i = 0; i < n; i++)
 		sum += exp(v[i] - mx);
+	lse = log(sum);
 	for (i = 0; i < n; i++)
-		out[i] = v[i] - mx - log(sum);
+		out[i] = v[i] - mx - lse;
 }
 
 int npu_llm_compare_add(struct npu_llm_compare *s, const float *ref, const float *dev, int vocab,

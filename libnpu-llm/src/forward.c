@@ -66,7 +66,7 @@ struct npu_engine {
 	unsigned int fail_op;
 	/* opts.profile: one slot per op of the running job, and the totals. */
 	struct dbuf prof;
-	uint64_t prof_ns[64], prof_count[64];
+	uint64_t prof_ns[NPU_LLM_OPCODES], prof_count[NPU_LLM_OPCODES];
 };
 
 static uint64_t dt_bytes(enum npu_dtype dt)
@@ -261,12 +261,13 @@ static void prof_collect(struct npu_engine *e, const unsigned int *ops, uint32_t
 	uint32_t i;
 
 	for (i = 0; e->prof.bo && i < n; i++) {
-		e->prof_ns[ops[i] & 63] += slot[i];
-		e->prof_count[ops[i] & 63]++;
+		e->prof_ns[ops[i] % NPU_LLM_OPCODES] += slot[i];
+		e->prof_count[ops[i] % NPU_LLM_OPCODES]++;
 	}
 }
 
-void engine_profile(const struct npu_engine *e, uint64_t ns[64], uint64_t count[64])
+void engine_profile(const struct npu_engine *e, uint64_t ns[NPU_LLM_OPCODES],
+		    uint64_t count[NPU_LLM_OPCODES])
 {
 	memcpy(ns, e->prof_ns, sizeof(e->prof_ns));
 	memcpy(count, e->prof_count, sizeof(e->prof_count));
@@ -489,7 +490,7 @@ int engine_positions(const struct npu_engine *e)
 	return e->ctx;
 }
 
-/* Logits of row @row, dequantized with the row's scale. */
+/* The last row's logits, dequantized with its scale. */
 static void read_logits(struct npu_engine *e, float *logits)
 {
 	const int32_t *v = (const int32_t *)e->logits.data.p;

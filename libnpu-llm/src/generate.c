@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Generating text on a context, and teacher-forcing one against the float model. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "llm_internal.h"
@@ -8,37 +9,45 @@ int npu_llm_generate(npu_llm_ctx *c, npu_llm_sampler *s, const int32_t *prompt, 
 		     int max_tokens, npu_llm_token_fn fn, void *user, struct npu_llm_stats *stats)
 {
 	const npu_llm_model *m = npu_llm_ctx_model(c);
-	struct npu_llm_stats st = { 0 };
+	struct npu_llm_stats st = { .stop = NPU_LLM_STOP_LENGTH };
 	int32_t prev, next;
 	int room, ret, i;
 	double t0;
 	char bb[2];
 
-	if (n_prompt < 1 || max_tokens < 0)
+	if (n_prompt < 1 || max_tokens < 0) {
+		llm_ctx_error(c, "generating %d tokens after %d: want a prompt and 0 or more",
+			      max_tokens, n_prompt);
 		return NPU_E_INVAL;
+	}
 	prev = prompt[n_prompt - 1];
-	/* Prompt and text drawn fit the cache (the last token drawn is not evaluated). */
+	/* Each token drawn is evaluated: the prompt and they fit the cache. */
 	room = npu_llm_ctx_positions(c) - npu_llm_ctx_pos(c) - n_prompt;
 	max_tokens = max_tokens < room ? max_tokens : room;
-	for (i = 0; i < n_prompt; i++)
+	for (i = 0; s && i < n_prompt; i++)
 		npu_llm_sampler_accept(s, prompt[i]);
 	t0 = llm_now();
 	ret = npu_llm_eval(c, prompt, n_prompt);
 	st.prompt_tokens = n_prompt;
 	st.prefill_s = llm_now() - t0;
 	while (!ret && st.generated_tokens < max_tokens) {
-		next = npu_llm_sampler_sample(s, npu_llm_logits(c));
+		next = s ? npu_llm_sampler_sample(s, npu_llm_logits(c)) :
+			   npu_llm_argmax(npu_llm_logits(c), npu_llm_model_host(m)->cfg.vocab_size);
+		if (next == 1) {
+			st.stop = NPU_LLM_STOP_BOS;	/* BOS ends a story */
+			break;
+		}
 		if (!st.generated_tokens)
 			st.first_token_s = llm_now() - t0;
-		if (next == 1)
-			break;	/* BOS ends a story */
-		npu_llm_sampler_accept(s, next);
+		if (s)
+			npu_llm_sampler_accept(s, next);
 		st.generated_tokens++;
 		if (fn && fn(user, next, npu_llm_token_text(m, prev, next, bb)))
-			break;
+			st.stop = NPU_LLM_STOP_CALLBACK;
 		prev = next;
-		if (st.generated_tokens < max_tokens)
-			ret = npu_llm_eval(c, &next, 1);
+		ret = npu_llm_eval(c, &next, 1);
+		if (st.stop == NPU_LLM_STOP_CALLBACK)
+			break;
 	}
 	st.total_s = llm_now() - t0;
 	st.prefill_tok_s = st.prefill_s > 0 ? n_prompt / st.prefill_s : 0;
@@ -53,9 +62,18 @@ int npu_llm_teacher_force(npu_llm_ctx *dev, npu_llm_ctx *ref, const int32_t *seq
 			  struct npu_llm_compare *s, double *layer_cos)
 {
 	const struct npu_model_config *c = &npu_llm_model_host(npu_llm_ctx_model(dev))->cfg;
-	float *hd = layer_cos ? malloc((size_t)c->dim * 2 * sizeof(float)) : NULL;
+	float *hd;
 	int pos, ret, l;
 
+	if (npu_llm_ctx_model(ref) != npu_llm_ctx_model(dev)) {
+		llm_ctx_error(dev, "teacher forcing: the reference runs another model");
+		return NPU_E_INVAL;
+	}
+	if (layer_cos && !llm_ctx_traces(dev)) {
+		llm_ctx_error(dev, "teacher forcing: layer outputs need a context made with trace");
+		return NPU_E_INVAL;
+	}
+	hd = layer_cos ? malloc((size_t)c->dim * 2 * sizeof(float)) : NULL;
 	if (layer_cos && !hd)
 		return NPU_E_NOMEM;
 	ret = npu_llm_ctx_rewind(dev, 0);

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,9 @@ struct npu_llm_model {
 	struct llm_weights *w;	/* NULL: the float reference only */
 	struct npu_llm_model_params p;
 	char *name, *tok_path;
+	char tok_note[512];	/* why a tokenizer beside the model was passed over */
 	const char *weights;
-	int tok_source;
+	enum npu_llm_tokenizer_source tok_source;
 	double load_s;
 };
 
@@ -32,6 +34,7 @@ struct npu_llm_ctx {
 	struct ref_engine *ref;
 	int pos, positions;
 	int trace;		/* npu_llm_trace() has layers to give */
+	int evaluated;		/* logits and trace are of the last eval: none since a rewind */
 	float *logits;
 	char error[192];
 };
@@ -70,10 +73,15 @@ static int parse_weights(const char *s, int *bits, int *group, char *err, size_t
 	else if (!strcmp(s, "w8"))
 		*bits = 8;
 	else if (!strcmp(s, "w4g32") || !strcmp(s, "w4g64") || !strcmp(s, "w4g128"))
-		*bits = 4, *group = atoi(s + 3);
+		*bits = 4;
 	else
-		return snprintf(err, len, "weights '%.16s': want w8, w4g32, w4g64, w4g128 or native",
-				s), NPU_E_INVAL;
+		*bits = 0;
+	if (s && !*bits) {
+		snprintf(err, len, "weights '%.16s': want w8, w4g32, w4g64, w4g128 or native", s);
+		return NPU_E_INVAL;
+	}
+	if (*bits == 4)
+		*group = atoi(s + 3);
 	return NPU_OK;
 }
 
@@ -95,37 +103,48 @@ static int beside(const char *path, const char *name, char **out)
 	return 0;
 }
 
-/* The tokenizer: the given file, the GGUF's own, one beside the model, or bytes. */
+/*
+ * The tokenizer: the given file, the GGUF's own, or beside a checkpoint
+ * tok<vocab>.bin (llama2.c's name for a trained vocabulary), then
+ * tokenizer.bin, the first that loads; else bytes. Why a file beside the
+ * model was passed over is kept for npu_llm_model_info().
+ */
 static int load_tokenizer(npu_llm_model *m, const char *path, int gguf, char *err, size_t len)
 {
-	char name[32];
-	int ret;
+	int32_t vocab = m->host.cfg.vocab_size;
+	char names[2][32], why[512];
+	int i, ret;
 
 	if (m->p.tokenizer) {
 		m->tok_source = NPU_LLM_TOKENIZER_GIVEN;
 		m->tok_path = strdup(m->p.tokenizer);
 		if (!m->tok_path)
 			return NPU_E_NOMEM;
-		return npu_tokenizer_load(m->p.tokenizer, m->host.cfg.vocab_size, &m->tok, err, len);
+		return npu_tokenizer_load(m->p.tokenizer, vocab, &m->tok, err, len);
 	}
 	if (gguf) {
 		m->tok_source = NPU_LLM_TOKENIZER_GGUF;
 		return NPU_OK;
 	}
-	snprintf(name, sizeof(name), "tok%d.bin", m->host.cfg.vocab_size);
-	if (path && (beside(path, "tokenizer.bin", &m->tok_path) ||
-		     beside(path, name, &m->tok_path))) {
-		m->tok_source = NPU_LLM_TOKENIZER_BESIDE;
-		ret = npu_tokenizer_load(m->tok_path, m->host.cfg.vocab_size, &m->tok, err, len);
-		if (ret != NPU_E_FORMAT)
+	snprintf(names[0], sizeof(names[0]), "tok%d.bin", vocab);
+	snprintf(names[1], sizeof(names[1]), "tokenizer.bin");
+	for (i = 0; path && i < 2; i++) {
+		if (!beside(path, names[i], &m->tok_path))
+			continue;
+		ret = npu_tokenizer_load(m->tok_path, vocab, &m->tok, why, sizeof(why));
+		if (!ret) {
+			m->tok_source = NPU_LLM_TOKENIZER_BESIDE;
+			return NPU_OK;
+		}
+		if (ret == NPU_E_NOMEM)
 			return ret;
-		/* Not this model's tokenizer (another vocabulary): bytes, said so. */
+		if (!m->tok_note[0])
+			snprintf(m->tok_note, sizeof(m->tok_note), "%s", why);
 		free(m->tok_path);
 		m->tok_path = NULL;
-		err[0] = 0;
 	}
 	m->tok_source = NPU_LLM_TOKENIZER_BYTES;
-	return npu_tokenizer_bytes(m->host.cfg.vocab_size, &m->tok);
+	return npu_tokenizer_bytes(vocab, &m->tok);
 }
 
 /* Load errors name their part: "model: PATH: why" or "tokenizer: PATH: why". */
@@ -166,7 +185,31 @@ static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_
 		bits = m->host.native ? -1 : 8;
 	m->weights = !dev ? "f32" : bits < 0 ? "native" : bits == 8 ? "w8" :
 		     group == 32 ? "w4g32" : group == 64 ? "w4g64" : "w4g128";
-	return dev ? llm_weights_create(dev, &m->host, bits, group, &m->w, err, err_len) : NPU_OK;
+	if (!dev)
+		return NPU_OK;
+	return llm_weights_create(dev, &m->host, bits, group, m->p.progress, m->p.progress_user,
+				  &m->w, err, err_len);
+}
+
+/*
+ * The model's weights on @dev, and the load's end: the caller's params
+ * forgotten (their strings are the caller's), or on failure the model freed
+ * and @err naming the cause.
+ */
+static int model_finish(npu_llm_model *m, npu_device *dev, double t0, int ret,
+			npu_llm_model **out, char *err, size_t err_len)
+{
+	ret = ret ? ret : model_setup(m, dev, err, err_len);
+	memset(&m->p, 0, sizeof(m->p));
+	if (ret) {
+		if (!err[0])
+			snprintf(err, err_len, "%s", npu_strerror(ret));
+		npu_llm_model_free(m);
+		return ret;
+	}
+	m->load_s = llm_now() - t0;
+	*out = m;
+	return NPU_OK;
 }
 
 int npu_llm_model_load(npu_device *dev, const char *path,
@@ -178,11 +221,13 @@ int npu_llm_model_load(npu_device *dev, const char *path,
 	int bits, group, ret;
 
 	err[0] = 0;
-	if (!m)
+	if (!m) {
+		snprintf(err, err_len, "%s", npu_strerror(NPU_E_NOMEM));
 		return NPU_E_NOMEM;
+	}
 	if (params)
 		m->p = *params;
-	/* A bad --weights before the file is read. */
+	/* A bad weights name before the file is read. */
 	ret = parse_weights(m->p.weights, &bits, &group, err, err_len);
 	if (!ret && path)
 		m->name = strdup(path);
@@ -192,16 +237,7 @@ int npu_llm_model_load(npu_device *dev, const char *path,
 	if (!ret && !m->name)
 		ret = NPU_E_NOMEM;
 	ret = ret ? ret : load_host(m, path, err, err_len);
-	ret = ret ? ret : model_setup(m, dev, err, err_len);
-	if (ret) {
-		if (!err[0])
-			snprintf(err, err_len, "%s", npu_strerror(ret));
-		npu_llm_model_free(m);
-		return ret;
-	}
-	m->load_s = llm_now() - t0;
-	*out = m;
-	return NPU_OK;
+	return model_finish(m, dev, t0, ret, out, err, err_len);
 }
 
 int npu_llm_model_create(npu_device *dev, struct npu_model *host, struct npu_tokenizer *tok,
@@ -210,36 +246,37 @@ int npu_llm_model_create(npu_device *dev, struct npu_model *host, struct npu_tok
 {
 	double t0 = llm_now();
 	npu_llm_model *m = calloc(1, sizeof(*m));
-	int ret;
+	int ret = NPU_OK;
 
 	err[0] = 0;
-	if (!m)
+	if (!m) {
+		/* Taken over either way: freed here. */
+		npu_model_free(host);
+		if (tok)
+			npu_tokenizer_free(tok);
+		snprintf(err, err_len, "%s", npu_strerror(NPU_E_NOMEM));
 		return NPU_E_NOMEM;
+	}
 	if (params)
 		m->p = *params;
 	m->host = *host;
 	memset(host, 0, sizeof(*host));
 	if (tok && tok->pieces) {
 		m->tok = *tok;
-		memset(tok, 0, sizeof(*tok));
 		m->tok_source = NPU_LLM_TOKENIZER_GIVEN;
-		ret = NPU_OK;
+		m->tok_path = strdup("given");
+		ret = m->tok_path ? NPU_OK : NPU_E_NOMEM;
 	} else {
+		if (tok)
+			npu_tokenizer_free(tok);
 		m->tok_source = NPU_LLM_TOKENIZER_BYTES;
 		ret = npu_tokenizer_bytes(m->host.cfg.vocab_size, &m->tok);
 	}
-	m->name = strdup("in memory");
+	if (tok)
+		memset(tok, 0, sizeof(*tok));
+	m->name = ret ? NULL : strdup("in memory");
 	ret = ret ? ret : m->name ? NPU_OK : NPU_E_NOMEM;
-	ret = ret ? ret : model_setup(m, dev, err, err_len);
-	if (ret) {
-		if (!err[0])
-			snprintf(err, err_len, "%s", npu_strerror(ret));
-		npu_llm_model_free(m);
-		return ret;
-	}
-	m->load_s = llm_now() - t0;
-	*out = m;
-	return NPU_OK;
+	return model_finish(m, dev, t0, ret, out, err, err_len);
 }
 
 void npu_llm_model_free(npu_llm_model *m)
@@ -261,6 +298,7 @@ void npu_llm_model_info(const npu_llm_model *m, struct npu_llm_model_info *info)
 	info->name = m->name;
 	info->weights = m->weights;
 	info->tokenizer_source = m->tok_source;
+	info->tokenizer_note = m->tok_note;
 	info->tokenizer = m->tok_path ? m->tok_path :
 			  m->tok_source == NPU_LLM_TOKENIZER_GGUF ? "gguf" : "bytes";
 	info->device_bytes = m->w ? m->w->bytes : 0;
@@ -281,7 +319,24 @@ const struct npu_tokenizer *npu_llm_model_tokenizer(const npu_llm_model *m)
 int npu_llm_tokenize(const npu_llm_model *m, const char *text, int bos, int32_t *tokens,
 		     int32_t max, int32_t *n)
 {
-	return npu_tokenizer_encode(&m->tok, text, bos, tokens, max, n);
+	int32_t *all;
+	int ret;
+
+	if (max < 0 || max == INT32_MAX)
+		return NPU_E_INVAL;
+	/* One more than asked: a text that fills @max and more is told apart. */
+	all = malloc(((size_t)max + 1) * sizeof(*all));
+	if (!all)
+		return NPU_E_NOMEM;
+	ret = npu_tokenizer_encode(&m->tok, text, bos, all, max + 1, n);
+	if (!ret && *n > max) {
+		*n = max;
+		ret = NPU_E_RANGE;
+	}
+	if (!ret || ret == NPU_E_RANGE)
+		memcpy(tokens, all, (size_t)*n * sizeof(*all));
+	free(all);
+	return ret;
 }
 
 const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int32_t token,
@@ -298,18 +353,20 @@ int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params
 	int ret;
 
 	err[0] = 0;
-	if (!c)
+	if (!c) {
+		snprintf(err, err_len, "%s", npu_strerror(NPU_E_NOMEM));
 		return NPU_E_NOMEM;
+	}
 	if (!params)
 		params = &d;
 	c->m = m;
 	c->trace = params->reference || !m->w || params->trace;
 	c->logits = calloc((size_t)m->host.cfg.vocab_size, sizeof(*c->logits));
 	ret = c->logits ? NPU_OK : NPU_E_NOMEM;
-	if (!ret && params->positions < 0) {
-		snprintf(err, err_len, "positions %d: want 0 (the whole context) or more",
-			 params->positions);
-		ret = NPU_E_INVAL;
+	if (!ret && (params->positions < 0 || params->positions > m->host.cfg.seq_len)) {
+		snprintf(err, err_len, "positions %d: want 0 (the whole context) up to the "
+			 "model's context, %d", params->positions, m->host.cfg.seq_len);
+		ret = NPU_E_RANGE;
 	}
 	if (!ret && m->w && !params->reference) {
 		struct engine_opts o = { params->trace, params->profile };
@@ -362,12 +419,27 @@ int npu_llm_ctx_rewind(npu_llm_ctx *c, int pos)
 	if (pos < 0 || pos > c->pos)
 		return NPU_E_RANGE;
 	c->pos = pos;
+	c->evaluated = 0;
 	return NPU_OK;
 }
 
 const char *npu_llm_ctx_error(const npu_llm_ctx *c)
 {
 	return c->error;
+}
+
+void llm_ctx_error(npu_llm_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->error, sizeof(c->error), fmt, ap);
+	va_end(ap);
+}
+
+int llm_ctx_traces(const npu_llm_ctx *c)
+{
+	return c->trace;
 }
 
 int npu_llm_eval(npu_llm_ctx *c, const int32_t *tokens, int n)
@@ -391,6 +463,8 @@ int npu_llm_eval(npu_llm_ctx *c, const int32_t *tokens, int n)
 			return NPU_E_RANGE;
 		}
 	}
+	/* What fails from here on may have run part of the batch. */
+	c->evaluated = 0;
 	if (c->dev)
 		ret = engine_forward(c->dev, tokens, n, c->pos, c->logits, c->error,
 				     sizeof(c->error));
@@ -402,17 +476,18 @@ int npu_llm_eval(npu_llm_ctx *c, const int32_t *tokens, int n)
 		return ret;
 	}
 	c->pos += n;
+	c->evaluated = 1;
 	return NPU_OK;
 }
 
 const float *npu_llm_logits(const npu_llm_ctx *c)
 {
-	return c->logits;
+	return c->evaluated ? c->logits : NULL;
 }
 
 int npu_llm_trace(const npu_llm_ctx *c, int layer, float *out)
 {
-	if (layer < 0 || layer >= c->m->host.cfg.n_layers || !c->trace)
+	if (layer < 0 || layer >= c->m->host.cfg.n_layers || !c->trace || !c->evaluated)
 		return NPU_E_INVAL;
 	if (c->dev)
 		engine_trace(c->dev, layer, out);
@@ -421,14 +496,15 @@ int npu_llm_trace(const npu_llm_ctx *c, int layer, float *out)
 	return NPU_OK;
 }
 
-void npu_llm_profile(const npu_llm_ctx *c, uint64_t ns[64], uint64_t count[64])
+void npu_llm_profile(const npu_llm_ctx *c, uint64_t ns[NPU_LLM_OPCODES],
+		     uint64_t count[NPU_LLM_OPCODES])
 {
 	if (c->dev) {
 		engine_profile(c->dev, ns, count);
 		return;
 	}
-	memset(ns, 0, 64 * sizeof(*ns));
-	memset(count, 0, 64 * sizeof(*count));
+	memset(ns, 0, NPU_LLM_OPCODES * sizeof(*ns));
+	memset(count, 0, NPU_LLM_OPCODES * sizeof(*count));
 }
 
 uint64_t npu_llm_ctx_device_bytes(const npu_llm_ctx *c)

@@ -56,9 +56,13 @@ struct llm_weights {
 NPU_HIDDEN int llm_dbuf_new(npu_device *dev, uint64_t size, struct dbuf *b, uint64_t *bytes);
 NPU_HIDDEN void llm_dbuf_del(npu_device *dev, struct dbuf *b);
 
-/* @bits 8 or 4 (int4 groups of @group), or -1: the file's own matrices, W8 for the rest. */
+/*
+ * @bits 8 or 4 (int4 groups of @group), or -1: the file's own matrices,
+ * W8 for the rest. @progress (when not NULL) hears of each layer done.
+ */
 NPU_HIDDEN int llm_weights_create(npu_device *dev, const struct npu_model *m, int bits,
-				  int group, struct llm_weights **out, char *err, size_t err_len);
+				  int group, npu_llm_progress_fn progress, void *progress_user,
+				  struct llm_weights **out, char *err, size_t err_len);
 NPU_HIDDEN void llm_weights_destroy(struct llm_weights *w);
 /* Bytes of the matrices one decode step reads in full (integers and factors). */
 NPU_HIDDEN uint64_t llm_weights_matrix_bytes(const struct llm_weights *w);
@@ -92,7 +96,8 @@ NPU_HIDDEN uint64_t engine_device_bytes(const struct npu_engine *e);
 /* With opts.trace: layer @l's output for the last token run, dequantized. */
 NPU_HIDDEN void engine_trace(const struct npu_engine *e, int l, float *out);
 /* With opts.profile: device nanoseconds and runs of each opcode so far. */
-NPU_HIDDEN void engine_profile(const struct npu_engine *e, uint64_t ns[64], uint64_t count[64]);
+NPU_HIDDEN void engine_profile(const struct npu_engine *e, uint64_t ns[NPU_LLM_OPCODES],
+			       uint64_t count[NPU_LLM_OPCODES]);
 NPU_HIDDEN void engine_destroy(struct npu_engine *e);
 
 /* The same model in float32, plain C. */
@@ -105,6 +110,12 @@ NPU_HIDDEN int ref_forward(struct ref_engine *r, int32_t token, int pos, float *
 /* Layer @l's output for the last token run. */
 NPU_HIDDEN const float *ref_trace(const struct ref_engine *r, int l);
 NPU_HIDDEN void ref_destroy(struct ref_engine *r);
+
+/* The context's npu_llm_ctx_error() text. */
+NPU_HIDDEN void llm_ctx_error(npu_llm_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The context keeps each layer's output (npu_llm_trace()). */
+NPU_HIDDEN int llm_ctx_traces(const npu_llm_ctx *c);
 
 /* Monotonic seconds, for rates. */
 static inline double llm_now(void)

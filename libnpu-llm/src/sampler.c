@@ -2,10 +2,11 @@
 /*
  * The sampler chain: repetition penalty, greedy or top-k, temperature,
  * min-p, top-p, a draw. No step sorts the vocabulary: top-k selects in
- * linear time, top-p takes tokens off a heap, most likely first, only until
- * their mass is reached, and a draw without top-p walks the tokens in
- * vocabulary order. Tokens of equal probability rank by id, so a draw is a
- * function of the logits and the seed alone.
+ * linear expected time, top-p takes tokens off a heap, most likely first,
+ * only until their mass is reached, and a draw without top-p walks the
+ * candidates as they lie (the vocabulary's order without top-k). Tokens of
+ * equal probability rank by id, so a draw is a function of the logits and
+ * the seed alone.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@ int npu_llm_sampler_create(const struct npu_llm_sampler_params *p, int32_t vocab
 	s->c = malloc((size_t)vocab_size * sizeof(*s->c));
 	s->penalized = malloc((size_t)vocab_size * sizeof(*s->penalized));
 	s->seen = calloc((size_t)vocab_size, 1);
+	/* + 1: a window of 0 still allocates. */
 	s->recent = calloc((size_t)p->repeat_last_n + 1, sizeof(*s->recent));
 	if (!s->c || !s->penalized || !s->seen || !s->recent) {
 		npu_llm_sampler_free(s);
@@ -181,7 +183,6 @@ int32_t npu_llm_sampler_sample(npu_llm_sampler *s, const float *logits)
 	struct cand *c = s->c;
 	int32_t n = s->vocab, i, keep;
 	double mx, sum = 0, cum = 0, u;
-	float floor;
 
 	if (s->p.temperature <= 0)
 		return npu_llm_argmax(l, n);
@@ -198,11 +199,10 @@ int32_t npu_llm_sampler_sample(npu_llm_sampler *s, const float *logits)
 		c[i].p = (float)exp((c[i].p - mx) / s->p.temperature);
 		sum += c[i].p;
 	}
-	/* min-p: the most likely has p 1 here. */
+	/* min-p: the most likely has p 1 here, so min_p itself is the bar. */
 	if (s->p.min_p > 0) {
-		floor = s->p.min_p;
 		for (i = 0, keep = 0, sum = 0; i < n; i++) {
-			if (c[i].p < floor)
+			if (c[i].p < s->p.min_p)
 				continue;
 			c[keep++] = c[i];
 			sum += c[i].p;

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "llm_internal.h"
 
@@ -164,12 +163,12 @@ static int layer_new(struct llm_weights *w, int l, int bits, int group)
 }
 
 int llm_weights_create(npu_device *dev, const struct npu_model *m, int bits, int group,
-		       struct llm_weights **out, char *errbuf, size_t err_len)
+		       npu_llm_progress_fn progress, void *progress_user, struct llm_weights **out,
+		       char *errbuf, size_t err_len)
 {
 	const struct npu_model_config *c = &m->cfg;
 	struct llm_weights *w = calloc(1, sizeof(*w));
-	/* A progress line for a terminal, not for a log. */
-	int l, err = 0, progress = c->n_layers > 8 && isatty(STDERR_FILENO);
+	int l, err = 0;
 
 	if (w) {
 		w->dev = dev;
@@ -180,12 +179,10 @@ int llm_weights_create(npu_device *dev, const struct npu_model *m, int bits, int
 	if (!w || !w->layers)
 		err = NPU_E_NOMEM;
 	for (l = 0; l < c->n_layers && !err; l++) {
-		if (progress)
-			fprintf(stderr, "\rquantizing layer %d/%d", l + 1, c->n_layers);
 		err = layer_new(w, l, bits, group);
+		if (!err && progress)
+			progress(progress_user, l + 1, c->n_layers);
 	}
-	if (progress)
-		fprintf(stderr, "\n");
 	/* The classifier stays W8, or is the file's own. */
 	err = err ? err : dmat_new(w, m->wcls, (size_t)c->n_layers * NPU_MODEL_LAYER_MATS,
 				   c->vocab_size, c->dim, bits < 0 ? -1 : 8, 0, &w->wcls);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <npu/llm.h>
@@ -585,17 +586,17 @@ static void generate_equals_eval_loop(void **state)
 		want[k] = npu_llm_argmax(npu_llm_logits(b), 512);
 		if (want[k] == 1)
 			break;
-		if (k + 1 < 60)
-			assert_int_equal(npu_llm_eval(b, &want[k], 1), NPU_OK);
+		assert_int_equal(npu_llm_eval(b, &want[k], 1), NPU_OK);
 	}
 	assert_int_equal(k, 60);
+	assert_int_equal(st.stop, NPU_LLM_STOP_LENGTH);
 	assert_int_equal(got.n, k);
 	assert_memory_equal(got.tokens, want, (size_t)k * sizeof(*want));
 	assert_int_equal(got.bad_text, 0);
 	sane_stats(&st, n, k);
-	/* The last token drawn is not evaluated. */
-	assert_int_equal(npu_llm_ctx_pos(a), n + k - 1);
-	assert_int_equal(npu_llm_ctx_pos(b), n + k - 1);
+	/* Every token drawn is evaluated. */
+	assert_int_equal(npu_llm_ctx_pos(a), n + k);
+	assert_int_equal(npu_llm_ctx_pos(b), n + k);
 	for (i = 0; i < 512; i++)
 		assert_true(npu_llm_logits(a)[i] == npu_llm_logits(b)[i]);
 	npu_llm_sampler_free(s);
@@ -623,12 +624,20 @@ static void generate_bounds(void **state)
 	assert_int_equal(npu_llm_generate(c, s, tokens, n, 40, on_token, &got, &st), NPU_OK);
 	assert_int_equal(got.n, 5);
 	sane_stats(&st, n, 5);
-	assert_int_equal(npu_llm_ctx_pos(c), n + 4);
+	assert_int_equal(st.stop, NPU_LLM_STOP_CALLBACK);
+	assert_int_equal(npu_llm_ctx_pos(c), n + 5);
 
 	assert_int_equal(npu_llm_ctx_rewind(c, 0), NPU_OK);
 	assert_int_equal(npu_llm_generate(c, s, tokens, n, 7, NULL, NULL, &st), NPU_OK);
 	sane_stats(&st, n, 7);
-	assert_int_equal(npu_llm_ctx_pos(c), n + 6);
+	assert_int_equal(st.stop, NPU_LLM_STOP_LENGTH);
+	assert_int_equal(npu_llm_ctx_pos(c), n + 7);
+	/* Greedy without a sampler: the same text. */
+	assert_int_equal(npu_llm_ctx_rewind(c, 0), NPU_OK);
+	got.n = 0;
+	got.prev = tokens[n - 1];
+	assert_int_equal(npu_llm_generate(c, NULL, tokens, n, 5, on_token, &got, &st), NPU_OK);
+	assert_int_equal(got.n, 5);
 
 	/* Nothing drawn: the prompt is evaluated. */
 	assert_int_equal(npu_llm_ctx_rewind(c, 0), NPU_OK);
@@ -637,7 +646,7 @@ static void generate_bounds(void **state)
 	assert_int_equal(npu_llm_ctx_pos(c), n);
 	assert_int_equal(npu_llm_generate(c, s, tokens, 0, 5, NULL, NULL, &st), NPU_E_INVAL);
 
-	/* A cache of 20: the prompt and what is drawn fit, the last token evaluated after. */
+	/* A cache of 20: the prompt and what is drawn fill it, all evaluated. */
 	small = ctx(m, 20, 0);
 	assert_int_equal(npu_llm_ctx_positions(small), 20);
 	got.n = 0;
@@ -646,8 +655,7 @@ static void generate_bounds(void **state)
 	assert_int_equal(npu_llm_generate(small, s, tokens, n, 100, on_token, &got, &st), NPU_OK);
 	assert_int_equal(got.n, 20 - n);
 	sane_stats(&st, n, 20 - n);
-	assert_int_equal(npu_llm_ctx_pos(small), 19);
-	assert_int_equal(npu_llm_eval(small, &got.tokens[got.n - 1], 1), NPU_OK);
+	assert_int_equal(npu_llm_ctx_pos(small), 20);
 	assert_int_equal(npu_llm_eval(small, &got.tokens[got.n - 1], 1), NPU_E_RANGE);
 	npu_llm_sampler_free(s);
 	npu_llm_ctx_free(small);
@@ -691,7 +699,8 @@ static void ctx_errors(void **state)
 	assert_int_equal(npu_llm_ctx_rewind(c, -1), NPU_E_RANGE);
 	assert_int_equal(npu_llm_ctx_pos(c), 5);
 	assert_int_equal(npu_llm_ctx_rewind(c, 5), NPU_OK);
-	/* Rewound and run again: the same logits. */
+	/* Rewound: no logits until the next eval; run again: the same logits. */
+	assert_null(npu_llm_logits(c));
 	assert_int_equal(npu_llm_ctx_rewind(c, 2), NPU_OK);
 	assert_int_equal(npu_llm_eval(c, &tokens[2], 3), NPU_OK);
 	assert_memory_equal(npu_llm_logits(c), before, sizeof(before));
@@ -810,7 +819,7 @@ static void model_load_sources(void **state)
 	struct npu_llm_model_info info;
 	npu_llm_model *m, *f;
 	npu_llm_ctx *a, *b;
-	char path[700], err[256];
+	char path[700], tok_beside[700], err[256];
 	int32_t tokens[64], n;
 
 	(void)state;
@@ -832,8 +841,38 @@ static void model_load_sources(void **state)
 	npu_llm_model_info(m, &info);
 	assert_int_equal(info.tokenizer_source, NPU_LLM_TOKENIZER_BYTES);
 	assert_string_equal(info.tokenizer, "bytes");
+	assert_string_equal(info.tokenizer_note, "");
 	assert_int_equal(prompt(m, tokens), 1 + 16);
 	npu_llm_model_free(m);
+
+	/*
+	 * Beside a checkpoint, tok<vocab>.bin comes first (llama2.c keeps its
+	 * 32000-piece tokenizer.bin beside tok512.bin); one that fails to
+	 * load is passed over, and why is said.
+	 */
+	snprintf(tok_beside, sizeof(tok_beside), "%s/tokenizer.bin", dir);
+	t_write_file(tok_beside, "bad", 3);
+	m = load(dev, path, NULL);
+	npu_llm_model_info(m, &info);
+	assert_int_equal(info.tokenizer_source, NPU_LLM_TOKENIZER_BYTES);
+	if (!strstr(info.tokenizer_note, "tokenizer.bin"))
+		fail_msg("note '%s' does not name the tokenizer passed over", info.tokenizer_note);
+	npu_llm_model_free(m);
+	snprintf(tok_beside, sizeof(tok_beside), "%s/tok512.bin", dir);
+	copy_file(tok_path, tok_beside);
+	m = load(dev, path, NULL);
+	npu_llm_model_info(m, &info);
+	assert_int_equal(info.tokenizer_source, NPU_LLM_TOKENIZER_BESIDE);
+	assert_string_equal(info.tokenizer, tok_beside);
+	assert_true(prompt(m, tokens) < 8);
+	/* Tokens past the room asked for: the first ones, and NPU_E_RANGE. */
+	assert_int_equal(npu_llm_tokenize(m, "Once upon a time", 1, tokens, 2, &n), NPU_E_RANGE);
+	assert_int_equal(n, 2);
+	assert_int_equal(tokens[0], 1);
+	npu_llm_model_free(m);
+	unlink(tok_beside);
+	snprintf(tok_beside, sizeof(tok_beside), "%s/tokenizer.bin", dir);
+	unlink(tok_beside);
 
 	m = load(dev, gguf_path, NULL);
 	npu_llm_model_info(m, &info);
@@ -921,6 +960,11 @@ static void teacher_forcing(void **state)
 	(void)state;
 	if (npu_llm_ctx_create(m, &traced, &d, err, sizeof(err)))
 		fail_msg("%s", err);
+	/* Nothing evaluated yet: no layer outputs; a context without trace has none. */
+	assert_int_equal(npu_llm_trace(d, 0, (float[64]){ 0 }), NPU_E_INVAL);
+	assert_int_equal(npu_llm_teacher_force(tiny, r, seq, 2, &s, cos), NPU_E_INVAL);
+	assert_non_null(strstr(npu_llm_ctx_error(tiny), "trace"));
+	assert_int_equal(s.positions, 0);
 	assert_int_equal(npu_llm_tokenize(m, text, 1, seq, 64, &n), NPU_OK);
 	assert_true(n > 20);
 	assert_int_equal(npu_llm_teacher_force(d, r, seq, n, &s, cos), NPU_OK);

@@ -14,9 +14,8 @@
 
 /* --steps: at most a context's worth, and the model loaders take 2^20. */
 #define MAX_STEPS (1 << 20)
-/* A value in an error is cut after this many bytes; a path (stdout) after more, as libnpu's. */
+/* A value in an error is cut after this many bytes. */
 #define VALUE_CHARS 64
-#define PATH_CHARS 256
 
 static void usage(FILE *f)
 {
@@ -37,7 +36,7 @@ static void usage(FILE *f)
 		"      --topp P          nucleus sampling mass, (0, 1] (default 0.9; also --top-p)\n"
 		"      --min-p P         drop tokens below P times the most likely's, [0, 1]\n"
 		"      --repeat-penalty R  penalize the last 64 tokens' logits, 1 = off (default 1)\n"
-		"  -s, --seed S          sampling seed (default 42)\n"
+		"  -s, --seed S          sampling seed, and the synthetic model's (default 42)\n"
 		"  -d, --device D        auto | accel | accelN | usb | cpu | float (default auto;\n"
 		"                        NPU_DEVICE chooses for auto)\n"
 		"      --threads N       the cpu backend's threads, 1..64 (default: one per CPU)\n"
@@ -150,7 +149,6 @@ static const char *given_value(const struct option *o, const char *word, int val
 			return o->name;
 	return NULL;
 }
-
 
 static const struct option opts[] = {
 	{ "model", 1, 0, 'm' }, { "tokenizer", 1, 0, 'k' }, { "prompt", 1, 0, 'p' },
@@ -358,6 +356,8 @@ int parse_args(int argc, char **argv, struct args *a)
 		return bad("--profile times device ops: not with --device float", NULL, NULL);
 	if (a->compare && !strcmp(a->device, "float"))
 		return bad("--compare compares a device with float: pick a device", NULL, NULL);
+	if (!a->compare && (a->text || a->verbose))
+		return bad(a->text ? "--text" : "--verbose", NULL, "only with --compare");
 	if (!a->model && !a->synthetic)
 		default_model(a);
 	return 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "npu-run.h"
 
@@ -23,6 +24,7 @@ struct run {
 	const char *fallback;	/* why "auto" did not open the NPU it found, or "" */
 	int32_t *ttok, tn;	/* --text, encoded */
 	size_t text_cap;
+	int out_of_memory;	/* the text could not be kept */
 };
 
 /*
@@ -87,13 +89,21 @@ static int encode_fitting(const struct npu_tokenizer *tok, const char *what, con
 	return 0;
 }
 
+/* A progress line for a terminal, not for a log. */
+static void progress(void *user, int done, int total)
+{
+	(void)user;
+	if (total > 8 && isatty(STDERR_FILENO))
+		fprintf(stderr, "\rquantizing layer %d/%d%s", done, total, done == total ? "\n" : "");
+}
+
 /* Open the device (unless float) and load the model onto it. */
 static int load(struct run *run)
 {
 	struct args *a = &run->a;
 	struct npu_llm_model_params mp = {
 		.tokenizer = a->tokenizer, .weights = a->weights, .synthetic = a->synthetic,
-		.seed = a->sampling.seed,
+		.seed = a->sampling.seed, .progress = progress,
 	};
 	char err[1024] = "", threads[8];	/* a loader's error: the path alone may take 260 */
 	int ret;
@@ -147,8 +157,13 @@ static void notes(const struct run *run)
 			"print noise\n", NPU_MODEL_DIR);
 	if (run->fallback && run->fallback[0])
 		fprintf(stderr, "npu-run: %s\n", run->fallback);
-	if (a->model && run->r.model.tokenizer_source == NPU_LLM_TOKENIZER_BYTES)
-		fprintf(stderr, "npu-run: no --tokenizer, and no tokenizer.bin or tok%d.bin beside "
+	if (a->model && run->r.model.tokenizer_source == NPU_LLM_TOKENIZER_BYTES &&
+	    run->r.model.tokenizer_note[0])
+		fprintf(stderr, "npu-run: no --tokenizer, and the one beside the model was passed "
+			"over (%s): its text prints as byte tokens (<extraN>)\n",
+			run->r.model.tokenizer_note);
+	else if (a->model && run->r.model.tokenizer_source == NPU_LLM_TOKENIZER_BYTES)
+		fprintf(stderr, "npu-run: no --tokenizer, and no tok%d.bin or tokenizer.bin beside "
 			"the model: its text prints as byte tokens (<extraN>)\n",
 			run->r.model.cfg.vocab_size);
 }
@@ -213,7 +228,8 @@ static int on_token(void *user, int32_t token, const char *text)
 		fputs(text, stdout);
 		fflush(stdout);
 	}
-	return add_text(run, text);
+	run->out_of_memory = add_text(run, text);
+	return run->out_of_memory;
 }
 
 static int generate(struct run *run)
@@ -238,6 +254,8 @@ static int generate(struct run *run)
 	ret = ret ? NPU_E_NOMEM : npu_llm_generate(run->ctx, s, r->tokens, r->n_tokens,
 						   run->a.steps, on_token, run, &r->gen);
 	npu_llm_sampler_free(s);
+	if (!ret && run->out_of_memory)
+		ret = NPU_E_NOMEM;
 	if (ret) {
 		fprintf(stderr, "\nnpu-run: forward pass failed: %s\n",
 			npu_llm_ctx_error(run->ctx)[0] ? npu_llm_ctx_error(run->ctx) :
@@ -269,9 +287,13 @@ static int compare(struct run *run)
 	}
 	ret = npu_llm_teacher_force(run->ctx, run->ref, r->tokens, r->n_tokens, &r->own,
 				    r->layer_cos);
-	ret = ret ? ret : npu_llm_ctx_rewind(run->ref, 0);
-	ret = ret ? ret : npu_llm_eval(run->ref, r->tokens, n_prompt);
-	while (!ret && fn < r->n_tokens) {
+	/* Greedy texts only: a sampled one parts from the float model's by chance. */
+	r->greedy = run->a.sampling.temperature == 0 && run->a.sampling.repeat_penalty == 1;
+	if (!ret && r->greedy) {
+		ret = npu_llm_ctx_rewind(run->ref, 0);
+		ret = ret ? ret : npu_llm_eval(run->ref, r->tokens, n_prompt);
+	}
+	while (!ret && r->greedy && fn < r->n_tokens) {
 		next = npu_llm_argmax(npu_llm_logits(run->ref), r->model.cfg.vocab_size);
 		if (next != r->tokens[fn]) {
 			r->first_divergence = fn - n_prompt;
@@ -283,7 +305,10 @@ static int compare(struct run *run)
 	if (!ret && run->a.text)
 		ret = npu_llm_teacher_force(run->ctx, run->ref, run->ttok, run->tn, &r->given, NULL);
 	if (ret) {
-		fprintf(stderr, "npu-run: compare: %s\n", npu_strerror(ret));
+		const char *why = npu_llm_ctx_error(run->ctx)[0] ? npu_llm_ctx_error(run->ctx) :
+				  npu_llm_ctx_error(run->ref);
+
+		fprintf(stderr, "npu-run: compare: %s\n", why[0] ? why : npu_strerror(ret));
 		return 1;
 	}
 	return 0;

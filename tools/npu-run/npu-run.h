@@ -33,9 +33,10 @@ struct results {
 	/* --compare */
 	struct npu_llm_compare own, given;
 	double *layer_cos;	/* --verbose: per layer, summed over own.positions */
+	int greedy;		/* the text was greedy: its divergence was looked for */
 	int first_divergence;	/* generated token where greedy float text differs, or -1 */
 	/* --profile */
-	uint64_t prof_ns[64], prof_count[64];
+	uint64_t prof_ns[NPU_LLM_OPCODES], prof_count[NPU_LLM_OPCODES];
 };
 
 /* 0, or the exit status of bad arguments (2, after one line on stderr). */

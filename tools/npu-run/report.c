@@ -13,9 +13,9 @@ static void print_profile(const struct results *r, int json)
 {
 	const uint64_t *ns = r->prof_ns, *count = r->prof_count;
 	uint64_t total = 0;
-	int order[64], n = 0, i, j;
+	int order[NPU_LLM_OPCODES], n = 0, i, j;
 
-	for (i = 0; i < 64; i++) {
+	for (i = 0; i < NPU_LLM_OPCODES; i++) {
 		total += ns[i];
 		if (!count[i])
 			continue;
@@ -102,7 +102,10 @@ void report_json(const struct args *a, const struct results *r)
 		}
 		printf(", \"compare\": {");
 		json_compare(&r->own);
-		printf(", \"first_divergence\": %d", r->first_divergence);
+		if (r->greedy)
+			printf(", \"first_divergence\": %d", r->first_divergence);
+		else
+			printf(", \"first_divergence\": null");
 		if (a->text) {
 			printf(", \"text\": {");
 			json_compare(&r->given);
@@ -143,7 +146,9 @@ void report_text(const struct args *a, const struct results *r)
 	if (a->compare) {
 		printf("vs float, teacher-forced on these %d positions", r->own.positions);
 		text_compare(&r->own);
-		if (r->first_divergence < 0)
+		if (!r->greedy)
+			printf("greedy float text: not compared (the device's text was sampled)\n");
+		else if (r->first_divergence < 0)
 			printf("greedy float text: identical to the device's over %d tokens\n",
 			       r->gen.generated_tokens);
 		else

@@ -28,22 +28,36 @@ typedef struct npu_llm_ctx npu_llm_ctx;
 typedef struct npu_llm_sampler npu_llm_sampler;
 
 /**
+ * typedef npu_llm_progress_fn - told of a long load's progress.
+ * @user: npu_llm_model_params.progress_user.
+ * @done: layers put on the device so far.
+ * @total: layers in all.
+ */
+typedef void (*npu_llm_progress_fn)(void *user, int done, int total);
+
+/**
  * struct npu_llm_model_params - how npu_llm_model_load() loads a model.
- * A zeroed struct (or NULL) asks for the defaults.
- * @tokenizer: a llama2.c tokenizer file; NULL: the GGUF file's own, else
- *	tokenizer.bin or tok<vocab>.bin beside the model, else byte tokens.
+ * A zeroed struct (or NULL) asks for the defaults. Its strings are read
+ * during the call only.
+ * @tokenizer: a llama2.c tokenizer file; NULL: a GGUF file's own (a GGUF
+ *	file without one is refused), or for a llama2.c checkpoint
+ *	tok<vocab>.bin, else tokenizer.bin, beside it, else byte tokens.
  * @weights: "native" (a GGUF file's quantized matrices as they are), "w8",
  *	"w4g32", "w4g64" or "w4g128"; NULL: native when the file has
  *	quantized matrices, else w8.
  * @synthetic: with a NULL path, the synthetic model's shape ("tiny",
  *	"15m", "110m" or "1b"); NULL: "tiny".
  * @seed: the synthetic model's weights.
+ * @progress: NULL, or called after each layer is put on the device.
+ * @progress_user: passed to @progress.
  */
 struct npu_llm_model_params {
 	const char *tokenizer;
 	const char *weights;
 	const char *synthetic;
 	uint64_t seed;
+	npu_llm_progress_fn progress;
+	void *progress_user;
 };
 
 /**
@@ -66,8 +80,11 @@ enum npu_llm_tokenizer_source {
  * @cfg: the model's shapes.
  * @name: the model file's path as given, or "synthetic SHAPE".
  * @weights: "native", "w8", "w4g32", ... as loaded; "f32" without a device.
- * @tokenizer: the tokenizer file's path, "gguf" or "bytes".
- * @tokenizer_source: enum npu_llm_tokenizer_source.
+ * @tokenizer: the tokenizer file's path, "gguf", "given" (in memory) or
+ *	"bytes".
+ * @tokenizer_source: where it came from.
+ * @tokenizer_note: why files beside the model were passed over ("PATH:
+ *	why"), or "".
  * @device_bytes: device memory of the weights.
  * @weight_bytes: bytes of the matrices one decode step reads in full.
  * @load_s: seconds the load took (reading, quantizing, uploading).
@@ -77,7 +94,8 @@ struct npu_llm_model_info {
 	const char *name;
 	const char *weights;
 	const char *tokenizer;
-	int tokenizer_source;
+	enum npu_llm_tokenizer_source tokenizer_source;
+	const char *tokenizer_note;
 	uint64_t device_bytes;
 	uint64_t weight_bytes;
 	double load_s;
@@ -145,11 +163,12 @@ NPU_API const struct npu_tokenizer *npu_llm_model_tokenizer(const npu_llm_model 
  * @m: the model.
  * @text: NUL-terminated text.
  * @bos: begin with the BOS token.
- * @tokens: at most @max tokens out; a longer encoding is cut.
+ * @tokens: at most @max tokens out.
  * @max: room in @tokens.
  * @n: the number of tokens written.
  *
- * Return: NPU_OK or a negative NPU_E_* code.
+ * Return: NPU_OK; NPU_E_RANGE when the text takes more than @max tokens
+ * (the first @max are written); or another negative NPU_E_* code.
  */
 NPU_API int npu_llm_tokenize(const npu_llm_model *m, const char *text, int bos, int32_t *tokens,
 			     int32_t max, int32_t *n);
@@ -167,7 +186,8 @@ NPU_API const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int
 
 /**
  * struct npu_llm_ctx_params - what npu_llm_ctx_create() makes.
- * @positions: positions the KV cache holds; 0: the model's whole context.
+ * @positions: positions the KV cache holds, up to the model's context
+ *	(npu_model_config.seq_len); 0: all of it.
  * @reference: run the float reference on the host even if the model is
  *	on a device (to measure the device against it).
  * @trace: keep each layer's output (npu_llm_trace()); a reference context
@@ -222,7 +242,8 @@ NPU_API int npu_llm_ctx_positions(const npu_llm_ctx *c);
 NPU_API int npu_llm_ctx_pos(const npu_llm_ctx *c);
 /**
  * npu_llm_ctx_rewind() - go back to an earlier position; the cache rows
- *	before it are kept, those from it on are written again.
+ *	before it are kept, those from it on are written again. There are
+ *	no logits or trace until the next npu_llm_eval().
  * @c: the context.
  * @pos: 0 up to npu_llm_ctx_pos().
  *
@@ -260,7 +281,8 @@ NPU_API int npu_llm_eval(npu_llm_ctx *c, const int32_t *tokens, int n);
  * npu_llm_logits() - the next-token logits of the last token evaluated.
  * @c: the context.
  *
- * Return: vocab_size floats, valid until the next call on @c.
+ * Return: vocab_size floats, valid until the next call on @c; NULL when
+ * nothing was evaluated since the context was made or rewound.
  */
 NPU_API const float *npu_llm_logits(const npu_llm_ctx *c);
 /**
@@ -270,16 +292,22 @@ NPU_API const float *npu_llm_logits(const npu_llm_ctx *c);
  * @layer: the layer.
  * @out: dim floats.
  *
- * Return: NPU_OK, or NPU_E_INVAL without a trace or for a bad @layer.
+ * Return: NPU_OK, or NPU_E_INVAL without a trace, before the first
+ * evaluation (or after a rewind) or for a bad @layer.
  */
 NPU_API int npu_llm_trace(const npu_llm_ctx *c, int layer, float *out);
+
+/* Opcodes npu_llm_profile() has room for: as many as drm_npu_caps.op_mask has bits. */
+#define NPU_LLM_OPCODES 64
+
 /**
  * npu_llm_profile() - device time of each opcode over the context's jobs.
  * @c: a context made with npu_llm_ctx_params.profile (else all zeros).
  * @ns: nanoseconds by opcode (npu_op_name() names them).
  * @count: runs by opcode.
  */
-NPU_API void npu_llm_profile(const npu_llm_ctx *c, uint64_t ns[64], uint64_t count[64]);
+NPU_API void npu_llm_profile(const npu_llm_ctx *c, uint64_t ns[NPU_LLM_OPCODES],
+			     uint64_t count[NPU_LLM_OPCODES]);
 
 /**
  * struct npu_llm_sampler_params - a sampler chain, applied in this order:
@@ -334,7 +362,8 @@ NPU_API void npu_llm_sampler_free(npu_llm_sampler *s);
 NPU_API void npu_llm_sampler_accept(npu_llm_sampler *s, int32_t token);
 /**
  * npu_llm_sampler_sample() - draw the next token from @logits; in
- *	O(vocab) time, plus O(k log vocab) for the k tokens top-p keeps.
+ *	O(vocab) expected time, plus O(k log vocab) for the k tokens top-p
+ *	keeps.
  * @s: the sampler.
  * @logits: vocab_size logits.
  *
@@ -353,17 +382,31 @@ NPU_API int32_t npu_llm_sampler_sample(npu_llm_sampler *s, const float *logits);
 typedef int (*npu_llm_token_fn)(void *user, int32_t token, const char *text);
 
 /**
+ * enum npu_llm_stop - why a generation ended.
+ * @NPU_LLM_STOP_LENGTH: @max_tokens were drawn, or the cache is full.
+ * @NPU_LLM_STOP_BOS: the BOS token was drawn: the text is complete.
+ * @NPU_LLM_STOP_CALLBACK: the callback asked to stop.
+ */
+enum npu_llm_stop {
+	NPU_LLM_STOP_LENGTH,
+	NPU_LLM_STOP_BOS,
+	NPU_LLM_STOP_CALLBACK,
+};
+
+/**
  * struct npu_llm_stats - a generation's figures.
+ * @stop: why it ended.
  * @prompt_tokens: tokens of the prompt evaluated.
- * @generated_tokens: tokens drawn.
+ * @generated_tokens: tokens drawn and passed to the callback.
  * @prefill_s: seconds evaluating the prompt.
  * @first_token_s: seconds from the start to the first token drawn (0 when
  *	none was).
- * @total_s: seconds from the start to the last token drawn.
+ * @total_s: seconds from the start to the end.
  * @prefill_tok_s: prompt tokens per second.
- * @decode_tok_s: tokens drawn per second after the first.
+ * @decode_tok_s: tokens per second after the first.
  */
 struct npu_llm_stats {
+	enum npu_llm_stop stop;
 	int prompt_tokens;
 	int generated_tokens;
 	double prefill_s;
@@ -377,6 +420,7 @@ struct npu_llm_stats {
  * npu_llm_generate() - evaluate a prompt, then draw tokens one by one.
  * @c: the context; the prompt goes at its position.
  * @s: the sampler; it accepts the prompt's tokens and those it draws.
+ *	NULL: greedy.
  * @prompt: the prompt's tokens.
  * @n_prompt: at least 1.
  * @max_tokens: tokens to draw at most; fewer when the cache fills.
@@ -384,8 +428,9 @@ struct npu_llm_stats {
  * @user: passed to @fn.
  * @stats: the run's figures, or NULL.
  *
- * Drawing the BOS token (1) ends the text without calling @fn. The last
- * token drawn is not evaluated: to go on, pass it first in the next prompt.
+ * Each token passed to @fn is evaluated: on return the cache holds the
+ * prompt and them all, and the next call goes on from there. Drawing the
+ * BOS token (1) ends the text; it is neither passed nor evaluated.
  *
  * Return: NPU_OK or a negative NPU_E_* code (npu_llm_ctx_error() says why).
  */
@@ -431,10 +476,12 @@ NPU_API int npu_llm_compare_add(struct npu_llm_compare *s, const float *ref, con
  * @seq: the tokens.
  * @n: their count; n - 1 positions are compared.
  * @s: the figures are added here.
- * @layer_cos: NULL, or n_layers sums the mean cosine similarity of each
- *	layer's output is added to (the model loaded with trace).
+ * @layer_cos: NULL, or n_layers sums the cosine similarity of each
+ *	layer's output is added to, a position at a time (@dev made with
+ *	npu_llm_ctx_params.trace).
  *
- * Return: NPU_OK or a negative NPU_E_* code.
+ * Return: NPU_OK or a negative NPU_E_* code; npu_llm_ctx_error() of @dev
+ * says why (of @ref for the reference's own failures).
  */
 NPU_API int npu_llm_teacher_force(npu_llm_ctx *dev, npu_llm_ctx *ref, const int32_t *seq, int n,
 				  struct npu_llm_compare *s, double *layer_cos);
