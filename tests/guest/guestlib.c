@@ -265,3 +265,22 @@ void g_vgem_signal(int vgem, uint32_t fence)
 
 	assert_int_equal(drmIoctl(vgem, DRM_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
 }
+
+uint32_t g_long_stream(struct g_bo *cmd, struct g_bo *buf)
+{
+	struct drm_npu_op op;
+	uint64_t base = buf->addr;
+
+	memset(&op, 0, sizeof(op));
+	op.opcode = DRM_NPU_OP_MATMUL;
+	op.in[0] = (struct drm_npu_tensor){ .addr = base, .rows = 8, .cols = 2048, .stride = 2048,
+		.dtype = DRM_NPU_DTYPE_I8, .scale_mode = DRM_NPU_SCALE_TENSOR, .scale = { 1 << 30, 30 } };
+	op.in[1] = (struct drm_npu_tensor){ .addr = base + 65536, .scale_addr = base + 16384,
+		.rows = 2048, .cols = 2048, .stride = 2048, .dtype = DRM_NPU_DTYPE_I8,
+		.scale_mode = DRM_NPU_SCALE_GROUP, .scale = { 1 << 30, 30 } };
+	op.out = (struct drm_npu_tensor){ .addr = base + 65536 + 2048 * 2048, .rows = 8,
+		.cols = 2048, .stride = 8192, .dtype = DRM_NPU_DTYPE_I32,
+		.scale_mode = DRM_NPU_SCALE_TENSOR, .scale = { 1 << 30, 30 } };
+	op.matmul.group_size = 2048;
+	return g_stream(cmd, &op, 1);
+}

@@ -27,6 +27,9 @@ void g_bo_del(int fd, struct g_bo *bo);
 
 /* Write a stream of @n ops (header first) at the start of @bo; returns its size. */
 uint32_t g_stream(struct g_bo *bo, const struct drm_npu_op *ops, uint32_t n);
+/* A job of ~10^8 multiply-adds in @cmd over @buf (G_LONG_BUF bytes): long enough to wait on. */
+uint32_t g_long_stream(struct g_bo *cmd, struct g_bo *buf);
+#define G_LONG_BUF (65536 + 2048 * 2048 + 8 * 8192)
 
 /* SUBMIT; returns 0 or -errno, the job id in *id. */
 int g_submit(int fd, uint32_t cmd, uint32_t size, uint32_t prio, const uint32_t *in, uint32_t n_in,
