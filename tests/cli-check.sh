@@ -180,7 +180,10 @@ grep -q "^npu-run: no --model: using .*stories260K.bin" "$tmp/err" || w="$w, no 
 grep -q "Once upon a time" "$tmp/out" && ! grep -q '<extra' "$tmp/out" || w="$w, text: $(head -c 100 "$tmp/out")"
 result cli_default_model_found "$w"
 mkdir "$tmp/empty" "$tmp/tokdir" "$tmp/lone"
-(cd "$tmp/empty" && NPU_MODELS="$tmp/empty" timeout 60 "$run" --device float --steps 2 >"$tmp/out" 2>"$tmp/err")
+# From a directory with no ../shared/models: $run made absolute first.
+abs_run=$(cd "$(dirname "$run")" && pwd)/npu-run
+(cd "$tmp/empty" && NPU_MODELS="$tmp/empty" timeout 60 "$abs_run" --device float --steps 2 \
+	>"$tmp/out" 2>"$tmp/err")
 result cli_synthetic_said "$(grep -q '^npu-run: no --model, and no stories260K.bin.*synthetic' "$tmp/err" || echo "stderr: $(head -c 200 "$tmp/err")")"
 cp "$models/stories260K.bin" "$models/tok512.bin" "$tmp/tokdir/"
 cp "$models/stories260K.bin" "$tmp/lone/"
