@@ -17,31 +17,27 @@
 #include <npu/llm.h>
 #include "testlib.h"
 
-static char dir[512], bin_path[600], tok_path[600], gguf_path[600];
+static struct t_stories files;
 
 /* The models must be there: a missing model fails, it is never skipped. */
 static int find_models(void **state)
 {
 	(void)state;
-	if (t_model_path("stories260K.bin", bin_path, sizeof(bin_path)) |
-	    t_model_path("tok512.bin", tok_path, sizeof(tok_path)) |
-	    t_model_path("stories260K.gguf", gguf_path, sizeof(gguf_path)))
-		return -1;
-	return t_mkdtemp("test_gguf", dir, sizeof(dir));
+	return t_stories_find(&files, "test_gguf");
 }
 
 static int cleanup(void **state)
 {
 	(void)state;
-	return t_rmdir(dir);
+	return t_rmdir(files.dir);
 }
 
 static void load_bin(struct npu_model *m, struct npu_tokenizer *t)
 {
 	char err[256] = "";
 
-	if (npu_model_load(bin_path, m, err, sizeof(err)) ||
-	    npu_tokenizer_load(tok_path, m->cfg.vocab_size, t, err, sizeof(err)))
+	if (npu_model_load(files.bin, m, err, sizeof(err)) ||
+	    npu_tokenizer_load(files.tok, m->cfg.vocab_size, t, err, sizeof(err)))
 		fail_msg("%s", err);
 }
 
@@ -60,7 +56,7 @@ static const char *save(const struct npu_model *m, const struct npu_tokenizer *t
 	static char path[700];
 	char err[256] = "";
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", files.dir, name);
 	if (npu_model_save_gguf(path, m, t, type, err, sizeof(err)))
 		fail_msg("save %s: %s", path, err);
 	return path;
@@ -95,7 +91,7 @@ static void shared_gguf_equals_bin(void **state)
 
 	(void)state;
 	load_bin(&a, &ta);
-	load_gguf(gguf_path, &b, &tb);
+	load_gguf(files.gguf, &b, &tb);
 	assert_int_equal(b.cfg.dim, a.cfg.dim);
 	assert_int_equal(b.cfg.hidden_dim, a.cfg.hidden_dim);
 	assert_int_equal(b.cfg.n_layers, a.cfg.n_layers);
@@ -161,7 +157,7 @@ static void shared_gguf_same_tokens(void **state)
 
 	(void)state;
 	load_bin(&a, &ta);
-	load_gguf(gguf_path, &b, &tb);
+	load_gguf(files.gguf, &b, &tb);
 	ma = on_device(dev, &a, "w8");
 	mb = on_device(dev, &b, "w8");
 	greedy(ma, &ta, x, 100);
@@ -441,7 +437,7 @@ static void quantized_block_scales(void **state)
 	(void)state;
 	load_bin(&a, &ta);
 	f = t_read_file(save(&a, &ta, NPU_GGUF_Q8_0, "scales.gguf"), &len);
-	snprintf(path, sizeof(path), "%s/scales-edit.gguf", dir);
+	snprintf(path, sizeof(path), "%s/scales-edit.gguf", files.dir);
 	loc = locate(f, len, "blk.0.attn_q.weight", "blk.4.ffn_up.weight");
 	memset(f + loc.data, 0, 2);
 	t_write_file(path, f, len);
@@ -527,7 +523,7 @@ static void malformed_files(void **state)
 	orig = t_read_file(save(&a, &ta, NPU_GGUF_F32, "good.gguf"), &len);
 	f = malloc(len);
 	assert_non_null(f);
-	snprintf(path, sizeof(path), "%s/bad.gguf", dir);
+	snprintf(path, sizeof(path), "%s/bad.gguf", files.dir);
 	for (k = 0; k < sizeof(muts) / sizeof(muts[0]); k++) {
 		const struct mutation *mu = &muts[k];
 		size_t at, n = len;
@@ -572,7 +568,7 @@ static void truncated_everywhere(void **state)
 	(void)state;
 	load_bin(&a, &ta);
 	f = t_read_file(save(&a, &ta, NPU_GGUF_Q4_0, "trunc.gguf"), &len);
-	snprintf(path, sizeof(path), "%s/prefix.gguf", dir);
+	snprintf(path, sizeof(path), "%s/prefix.gguf", files.dir);
 	t_write_file(path, f, len);
 	fd = open(path, O_WRONLY);
 	assert_true(fd >= 0);

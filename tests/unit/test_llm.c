@@ -16,23 +16,19 @@
 #include <npu/llm.h>
 #include "testlib.h"
 
-static char bin_path[512], tok_path[512], gguf_path[512], dir[512];
+static struct t_stories files;
 
 /* The models must be there: a missing model fails, it is never skipped. */
 static int find_models(void **state)
 {
 	(void)state;
-	if (t_model_path("stories260K.bin", bin_path, sizeof(bin_path)) |
-	    t_model_path("tok512.bin", tok_path, sizeof(tok_path)) |
-	    t_model_path("stories260K.gguf", gguf_path, sizeof(gguf_path)))
-		return -1;
-	return t_mkdtemp("test_llm", dir, sizeof(dir));
+	return t_stories_find(&files, "test_llm");
 }
 
 static int cleanup(void **state)
 {
 	(void)state;
-	return t_rmdir(dir);
+	return t_rmdir(files.dir);
 }
 
 static npu_llm_model *load(npu_device *dev, const char *path,
@@ -101,7 +97,7 @@ static void sane_stats(const struct npu_llm_stats *st, int n_prompt, int generat
 static void generate_equals_eval_loop(void **state)
 {
 	npu_device *cpu = t_open_at("cpu", NULL);
-	npu_llm_model *m = load(cpu, bin_path, NULL);
+	npu_llm_model *m = load(cpu, files.bin, NULL);
 	npu_llm_ctx *a = ctx(m, 0, 0), *b = ctx(m, 0, 0);
 	npu_llm_sampler *s = NULL;
 	struct npu_llm_stats st;
@@ -144,7 +140,7 @@ static void generate_equals_eval_loop(void **state)
 static void generate_bounds(void **state)
 {
 	npu_device *cpu = t_open_at("cpu", NULL);
-	npu_llm_model *m = load(cpu, bin_path, NULL);
+	npu_llm_model *m = load(cpu, files.bin, NULL);
 	npu_llm_ctx *c = ctx(m, 0, 0), *small;
 	npu_llm_sampler *s = NULL;
 	struct npu_llm_stats st;
@@ -202,7 +198,7 @@ static void generate_bounds(void **state)
 static void ctx_errors(void **state)
 {
 	npu_device *dev = t_open();
-	npu_llm_model *m = load(dev, bin_path, NULL);
+	npu_llm_model *m = load(dev, files.bin, NULL);
 	npu_llm_ctx *c = ctx(m, 8, 0);
 	int32_t tokens[9] = { 1, 403, 407, 261, 378, 432, 383, 286, 261 }, bad;
 	float before[512];
@@ -247,7 +243,7 @@ static void ctx_errors(void **state)
 static void contexts_share_model(void **state)
 {
 	npu_device *dev = t_open();
-	npu_llm_model *m = load(dev, bin_path, NULL);
+	npu_llm_model *m = load(dev, files.bin, NULL);
 	npu_llm_ctx *c[4] = { ctx(m, 0, 0), ctx(m, 0, 0), ctx(m, 0, 1), ctx(m, 0, 1) };
 	int32_t tokens[64], n;
 	int i, k;
@@ -305,7 +301,7 @@ static void *worker_run(void *arg)
 static void contexts_on_threads(void **state)
 {
 	npu_device *dev = t_open();
-	npu_llm_model *m = load(dev, bin_path, NULL);
+	npu_llm_model *m = load(dev, files.bin, NULL);
 	struct worker w[5];
 	int32_t p[64], n;
 	int i;
@@ -357,20 +353,20 @@ static void model_load_sources(void **state)
 	int32_t tokens[64], n;
 
 	(void)state;
-	m = load(dev, bin_path, NULL);
+	m = load(dev, files.bin, NULL);
 	npu_llm_model_info(m, &info);
 	assert_int_equal(info.tokenizer_source, NPU_LLM_TOKENIZER_BESIDE);
 	assert_non_null(strstr(info.tokenizer, "tok512.bin"));
 	assert_string_equal(info.weights, "w8");
-	assert_string_equal(info.name, bin_path);
+	assert_string_equal(info.name, files.bin);
 	assert_int_equal(info.cfg.vocab_size, 512);
 	assert_true(info.device_bytes > info.weight_bytes && info.weight_bytes > 0);
 	/* Tokens, not bytes: "Once upon a time" is a few merged pieces. */
 	assert_true(prompt(m, tokens) < 8);
 	npu_llm_model_free(m);
 
-	snprintf(path, sizeof(path), "%s/model.bin", dir);
-	copy_file(bin_path, path);
+	snprintf(path, sizeof(path), "%s/model.bin", files.dir);
+	copy_file(files.bin, path);
 	m = load(dev, path, NULL);
 	npu_llm_model_info(m, &info);
 	assert_int_equal(info.tokenizer_source, NPU_LLM_TOKENIZER_BYTES);
@@ -384,7 +380,7 @@ static void model_load_sources(void **state)
 	 * 32000-piece tokenizer.bin beside tok512.bin); one that fails to
 	 * load is passed over, and why is said.
 	 */
-	snprintf(tok_beside, sizeof(tok_beside), "%s/tokenizer.bin", dir);
+	snprintf(tok_beside, sizeof(tok_beside), "%s/tokenizer.bin", files.dir);
 	t_write_file(tok_beside, "bad", 3);
 	m = load(dev, path, NULL);
 	npu_llm_model_info(m, &info);
@@ -392,8 +388,8 @@ static void model_load_sources(void **state)
 	if (!strstr(info.tokenizer_note, "tokenizer.bin"))
 		fail_msg("note '%s' does not name the tokenizer passed over", info.tokenizer_note);
 	npu_llm_model_free(m);
-	snprintf(tok_beside, sizeof(tok_beside), "%s/tok512.bin", dir);
-	copy_file(tok_path, tok_beside);
+	snprintf(tok_beside, sizeof(tok_beside), "%s/tok512.bin", files.dir);
+	copy_file(files.tok, tok_beside);
 	m = load(dev, path, NULL);
 	npu_llm_model_info(m, &info);
 	assert_int_equal(info.tokenizer_source, NPU_LLM_TOKENIZER_BESIDE);
@@ -405,44 +401,44 @@ static void model_load_sources(void **state)
 	assert_int_equal(tokens[0], 1);
 	npu_llm_model_free(m);
 	unlink(tok_beside);
-	snprintf(tok_beside, sizeof(tok_beside), "%s/tokenizer.bin", dir);
+	snprintf(tok_beside, sizeof(tok_beside), "%s/tokenizer.bin", files.dir);
 	unlink(tok_beside);
 
-	m = load(dev, gguf_path, NULL);
+	m = load(dev, files.gguf, NULL);
 	npu_llm_model_info(m, &info);
 	assert_int_equal(info.tokenizer_source, NPU_LLM_TOKENIZER_GGUF);
 	assert_string_equal(info.tokenizer, "gguf");
 	assert_string_equal(info.weights, "w8");	/* an all-F32 file */
 	npu_llm_model_free(m);
 
-	p.tokenizer = tok_path;
+	p.tokenizer = files.tok;
 	p.weights = "w4g32";
 	m = load(dev, path, &p);
 	npu_llm_model_info(m, &info);
 	assert_int_equal(info.tokenizer_source, NPU_LLM_TOKENIZER_GIVEN);
-	assert_string_equal(info.tokenizer, tok_path);
+	assert_string_equal(info.tokenizer, files.tok);
 	assert_string_equal(info.weights, "w4g32");
 	npu_llm_model_free(m);
 
 	p.tokenizer = NULL;
 	p.weights = "w5";
 	m = NULL;
-	assert_int_equal(npu_llm_model_load(dev, bin_path, &p, &m, err, sizeof(err)), NPU_E_INVAL);
+	assert_int_equal(npu_llm_model_load(dev, files.bin, &p, &m, err, sizeof(err)), NPU_E_INVAL);
 	assert_null(m);
 	if (!strstr(err, "'w5'"))
 		fail_msg("error '%s' does not name the weights", err);
 	p.weights = "native";
-	assert_int_equal(npu_llm_model_load(dev, bin_path, &p, &m, err, sizeof(err)), NPU_E_INVAL);
+	assert_int_equal(npu_llm_model_load(dev, files.bin, &p, &m, err, sizeof(err)), NPU_E_INVAL);
 	assert_null(m);
 	assert_non_null(strstr(err, "native"));
 
 	/* No device: the float reference, as a device model's reference context. */
 	p.weights = NULL;
-	f = load(NULL, bin_path, &p);
+	f = load(NULL, files.bin, &p);
 	npu_llm_model_info(f, &info);
 	assert_string_equal(info.weights, "f32");
 	assert_int_equal(info.device_bytes, 0);
-	m = load(dev, bin_path, NULL);
+	m = load(dev, files.bin, NULL);
 	a = ctx(f, 0, 0);
 	b = ctx(m, 0, 1);
 	n = prompt(f, tokens);
@@ -482,7 +478,7 @@ static void teacher_forcing(void **state)
 	static const char *const text = "Once upon a time, there was a little girl named Lily. "
 					"She loved to play outside in the park.";
 	npu_device *dev = t_open();
-	npu_llm_model *m = load(dev, bin_path, NULL);
+	npu_llm_model *m = load(dev, files.bin, NULL);
 	struct npu_llm_ctx_params traced = { .trace = 1 };
 	npu_llm_ctx *d = NULL, *r = ctx(m, 0, 1), *tiny = ctx(m, 8, 0);
 	char err[256] = "";

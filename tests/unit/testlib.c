@@ -270,3 +270,12 @@ int t_rmdir(const char *dir)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) ? -1 : 0;
 }
+
+int t_stories_find(struct t_stories *s, const char *test)
+{
+	if (t_model_path("stories260K.bin", s->bin, sizeof(s->bin)) |
+	    t_model_path("tok512.bin", s->tok, sizeof(s->tok)) |
+	    t_model_path("stories260K.gguf", s->gguf, sizeof(s->gguf)))
+		return -1;
+	return t_mkdtemp(test, s->dir, sizeof(s->dir));
+}

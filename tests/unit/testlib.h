@@ -62,6 +62,12 @@ void t_write_file(const char *path, const void *p, size_t len);
  * else a line on stderr and -1 (a missing model fails, never skips).
  */
 int t_model_path(const char *name, char *out, size_t len);
+/* stories260K's files, and a fresh scratch directory named for @test. */
+struct t_stories {
+	char bin[512], tok[512], gguf[512], dir[512];
+};
+/* A cmocka group setup's body: -1 when a file is missing (it fails, never skips). */
+int t_stories_find(struct t_stories *s, const char *test);
 /* A new directory $TMPDIR (else /tmp)/@tag.XXXXXX into @dir: 0, or -1. */
 int t_mkdtemp(const char *tag, char *dir, size_t len);
 /* Remove @dir and everything in it: 0, or -1. */
