@@ -291,7 +291,8 @@ struct op_result {
 static int bench_matmul(npu_device *dev, struct probe *pr, uint32_t m, uint32_t n, uint32_t k,
 			int bits, int x16, int copies, struct op_result *res)
 {
-	uint64_t wbytes = (uint64_t)n * npu_row_bytes(bits == 8 ? NPU_I8 : NPU_I4, k), fbytes = (uint64_t)n * (k / 32) * 2;
+	uint64_t wbytes = (uint64_t)n * npu_row_bytes(bits == 8 ? NPU_I8 : NPU_I4, k);
+	uint64_t fbytes = (uint64_t)n * (k / 32) * 2;
 	uint32_t group = bits == 8 ? k : 32;
 	npu_bo *wb = calloc((size_t)copies, sizeof(*wb));
 	npu_bo x = 0, xs = 0, o = 0, os = 0;	/* 0: no buffer */

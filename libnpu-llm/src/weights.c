@@ -83,7 +83,8 @@ static int dmat_new(struct llm_weights *w, const float *f, size_t at, int32_t ro
 }
 
 /* A gain vector as int16 with one scale. */
-static int gain_new(struct llm_weights *w, const float *g, int n, struct dbuf *b, struct npu_scale *s)
+static int gain_new(struct llm_weights *w, const float *g, int n, struct dbuf *b,
+		    struct npu_scale *s)
 {
 	float amax = 0;
 	int i, err;

@@ -103,7 +103,8 @@ static int generate(npu_llm_ctx *c, int steps, int32_t *tokens)
 	return n;
 }
 
-static void detok(const struct npu_tokenizer *t, const int32_t *tokens, int n, char *out, size_t len)
+static void detok(const struct npu_tokenizer *t, const int32_t *tokens, int n, char *out,
+		  size_t len)
 {
 	size_t at = 0;
 	char bb[2];
