@@ -165,6 +165,23 @@ static const struct npu_backend_ops *backend_named(const char *name, int *node)
 	return &npu_backend_accel;
 }
 
+/* @s for a message: other than printable ASCII as \xNN, cut after 32 bytes. */
+static const char *printable(const char *s, char *out, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; s[i] && i < 32 && o + 5 < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", ch);
+		else
+			out[o++] = (char)ch;
+	}
+	snprintf(out + o, len - o, "%s", s[i] ? "..." : "");
+	return out;
+}
+
 int npu_open(const char *backend, npu_device **dev)
 {
 	const char *env = getenv("NPU_DEVICE");
@@ -182,8 +199,11 @@ int npu_open(const char *backend, npu_device **dev)
 		return open_auto(dev);
 	ops = backend_named(backend, &node);
 	if (!ops) {
+		char name[4 * 32 + 4];
+
 		snprintf(open_reason, sizeof(open_reason),
-			 "no backend \"%.64s\" (auto, accel, accelN, usb or cpu)", backend);
+			 "no backend \"%s\" (auto, accel, accelN, usb or cpu)",
+			 printable(backend, name, sizeof(name)));
 		return NPU_E_NODEV;
 	}
 	return open_backend(ops, node, dev);

@@ -53,6 +53,12 @@ static void open_and_query(void **state)
 	assert_int_equal(npu_open("auto", &dev), NPU_E_NODEV);
 	assert_string_equal(npu_open_reason(),
 			    "no backend \"no-such-backend\" (auto, accel, accelN, usb or cpu)");
+	/* A name from the environment or a user, escaped and cut in the reason. */
+	assert_int_equal(npu_open("x\n\033[31m\"", &dev), NPU_E_NODEV);
+	assert_string_equal(npu_open_reason(),
+			    "no backend \"x\\x0a\\x1b[31m\\x22\" (auto, accel, accelN, usb or cpu)");
+	assert_int_equal(npu_open("accelaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &dev), NPU_E_NODEV);
+	assert_non_null(strstr(npu_open_reason(), "aaaaaaaaaaaaaaaaaaaaaaaaaaa...\""));
 	setenv("NPU_DEVICE", "cpu", 1);
 	assert_int_equal(npu_open("no-such-backend", &dev), NPU_E_NODEV);
 	assert_int_equal(npu_open(NULL, &dev), NPU_OK);
