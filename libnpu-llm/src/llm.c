@@ -5,8 +5,6 @@
  * pass on the device, or the float reference, at a position).
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,21 +43,16 @@ struct npu_llm_ctx {
  */
 static int is_gguf(const char *path)
 {
-	char magic[4] = "";
-	struct stat st;
-	ssize_t n = 0;
-	int fd;
+	char magic[4], why[64];
+	uint64_t size;
+	int fd = npu_model_open(path, &size, why, sizeof(why)), gguf;
 
-	/* Only a regular file: a FIFO would block, opening a device can act. */
-	if (stat(path, &st) || !S_ISREG(st.st_mode))
-		return 0;
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return 0;
-	if (!fstat(fd, &st) && S_ISREG(st.st_mode))
-		n = read(fd, magic, 4);
+	gguf = size >= 4 && !npu_model_read(fd, magic, 4, 0, path, why, sizeof(why)) &&
+	       !memcmp(magic, "GGUF", 4);
 	close(fd);
-	return n == 4 && !memcmp(magic, "GGUF", 4);
+	return gguf;
 }
 
 /* "w8", "w4g32", ... into bits and group; 0 for NULL (the model's default). */
@@ -112,7 +105,8 @@ static int beside(const char *path, const char *name, char **out)
 static int load_tokenizer(npu_llm_model *m, const char *path, int gguf, char *err, size_t len)
 {
 	int32_t vocab = m->host.cfg.vocab_size;
-	char names[2][32], why[512];
+	char tok_vocab[32], why[512];
+	const char *names[] = { tok_vocab, "tokenizer.bin" };
 	int i, ret;
 
 	if (m->p.tokenizer) {
@@ -126,8 +120,7 @@ static int load_tokenizer(npu_llm_model *m, const char *path, int gguf, char *er
 		m->tok_source = NPU_LLM_TOKENIZER_GGUF;
 		return NPU_OK;
 	}
-	snprintf(names[0], sizeof(names[0]), "tok%d.bin", vocab);
-	snprintf(names[1], sizeof(names[1]), "tokenizer.bin");
+	snprintf(tok_vocab, sizeof(tok_vocab), "tok%d.bin", vocab);
 	for (i = 0; path && i < 2; i++) {
 		if (!beside(path, names[i], &m->tok_path))
 			continue;
@@ -319,24 +312,10 @@ const struct npu_tokenizer *npu_llm_model_tokenizer(const npu_llm_model *m)
 int npu_llm_tokenize(const npu_llm_model *m, const char *text, int bos, int32_t *tokens,
 		     int32_t max, int32_t *n)
 {
-	int32_t *all;
-	int ret;
+	int32_t all;
+	int ret = npu_tokenizer_encode_all(&m->tok, text, bos, tokens, max, n, &all);
 
-	if (max < 0 || max == INT32_MAX)
-		return NPU_E_INVAL;
-	/* One more than asked: a text that fills @max and more is told apart. */
-	all = malloc(((size_t)max + 1) * sizeof(*all));
-	if (!all)
-		return NPU_E_NOMEM;
-	ret = npu_tokenizer_encode(&m->tok, text, bos, all, max + 1, n);
-	if (!ret && *n > max) {
-		*n = max;
-		ret = NPU_E_RANGE;
-	}
-	if (!ret || ret == NPU_E_RANGE)
-		memcpy(tokens, all, (size_t)*n * sizeof(*all));
-	free(all);
-	return ret;
+	return !ret && all > *n ? NPU_E_RANGE : ret;
 }
 
 const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int32_t token,

@@ -35,6 +35,9 @@ NPU_HIDDEN int npu_model_read(int fd, void *buf, size_t n, uint64_t off, const c
 			      char *err, size_t len);
 NPU_HIDDEN int npu_model_check_config(const struct npu_model_config *c, char *err, size_t len);
 NPU_HIDDEN size_t npu_model_layout(struct npu_model *m, int with_rope_tables);
+/* npu_tokenizer_encode(), and in *@all the tokens the whole text takes. */
+NPU_HIDDEN int npu_tokenizer_encode_all(const struct npu_tokenizer *t, const char *text, int bos,
+					int32_t *tokens, int32_t max, int32_t *n, int32_t *all);
 /* Sort a filled tokenizer's pieces for lookup. */
 NPU_HIDDEN int npu_tokenizer_index(struct npu_tokenizer *t);
 

@@ -325,6 +325,14 @@ static void merge_all(struct merger *m, int32_t k)
 int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bos,
 			 int32_t *tokens, int32_t max, int32_t *n)
 {
+	int32_t all;
+
+	return npu_tokenizer_encode_all(t, text, bos, tokens, max, n, &all);
+}
+
+int npu_tokenizer_encode_all(const struct npu_tokenizer *t, const char *text, int bos,
+			     int32_t *tokens, int32_t max, int32_t *n, int32_t *all)
+{
 	struct merger m = { .t = t };
 	size_t tl, i = 0, b;
 	int32_t k = 0, j;
@@ -385,10 +393,12 @@ int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bo
 		m.s[j].ver = 0;
 	}
 	merge_all(&m, k);
-	/* The first symbol never goes; the list is cut at @max. */
+	/* The first symbol never goes; the list is cut at @max, and counted whole. */
 	*n = 0;
-	for (j = k ? 0 : -1; j >= 0 && *n < max; j = m.s[j].next)
-		tokens[(*n)++] = m.s[j].id;
+	*all = 0;
+	for (j = k ? 0 : -1; j >= 0; j = m.s[j].next, ++*all)
+		if (*n < max)
+			tokens[(*n)++] = m.s[j].id;
 	free(m.buf);
 	free(m.s);
 	free(m.heap);

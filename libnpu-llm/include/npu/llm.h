@@ -463,7 +463,7 @@ struct npu_llm_compare {
  * @vocab: their length.
  * @next: the token that follows (for the likelihoods), or -1.
  *
- * Return: NPU_OK or NPU_E_NOMEM.
+ * Return: NPU_OK (it allocates nothing).
  */
 NPU_API int npu_llm_compare_add(struct npu_llm_compare *s, const float *ref, const float *dev,
 				int vocab, int32_t next);
