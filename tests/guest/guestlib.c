@@ -167,6 +167,15 @@ long long g_debugfs_value(int minor, const char *file, const char *name)
 	return found;
 }
 
+void g_jobs_freed(int ms)
+{
+	int waited;
+
+	for (waited = 0; waited < ms && g_debugfs_value(0, "objects", "jobs"); waited += 10)
+		usleep(10000);
+	assert_int_equal(g_debugfs_value(0, "objects", "jobs"), 0);
+}
+
 uint64_t g_client_id(int fd)
 {
 	char path[64], line[128];

@@ -49,6 +49,12 @@ int64_t g_now_ns(void);
 long long g_counter(int minor, const char *name);
 /* "name: value" from any debugfs file of NPU @minor. */
 long long g_debugfs_value(int minor, const char *file, const char *name);
+/*
+ * Wait up to @ms until no job of any test is left: the scheduler frees
+ * finished jobs (and the contexts and mappings they hold) from a work
+ * item, a little after their fences signal. Fails the test past @ms.
+ */
+void g_jobs_freed(int ms);
 /* Write @value to debugfs @file of NPU @minor. */
 void g_debugfs_write(int minor, const char *file, const char *value);
 /* The drm client id of a file (fdinfo drm-client-id). */

@@ -515,14 +515,17 @@ static void *worker_thread(void *arg)
 
 static void concurrency(void **state)
 {
-	long long before = g_counter(1, "completed"), sub_before = g_counter(1, "submitted");
-	long long jobs0 = g_debugfs_value(1, "objects", "jobs");
-	long long maps0 = g_debugfs_value(1, "objects", "mappings");
-	long long ctxs0 = g_debugfs_value(1, "objects", "contexts");
+	long long before, sub_before, maps0, ctxs0;
 	int pr, status;
 	pid_t pids[3];
 
 	(void)state;
+	/* Count from when earlier tests' jobs, and what they hold, are gone. */
+	g_jobs_freed(5000);
+	before = g_counter(1, "completed");
+	sub_before = g_counter(1, "submitted");
+	maps0 = g_debugfs_value(1, "objects", "mappings");
+	ctxs0 = g_debugfs_value(1, "objects", "contexts");
 	for (pr = 0; pr < 3; pr++) {
 		pids[pr] = fork();
 		assert_true(pids[pr] >= 0);
@@ -551,13 +554,8 @@ static void concurrency(void **state)
 	/* Every fence signalled, and the counters add up. */
 	assert_int_equal(g_counter(1, "submitted") - sub_before, 300);
 	assert_int_equal(g_counter(1, "completed") - before, 300);
-	/*
-	 * Every file is closed: no job, mapping or context is left behind
-	 * (the scheduler frees finished jobs from a work item: allow it 2 s).
-	 */
-	for (pr = 0; pr < 200 && g_debugfs_value(1, "objects", "jobs") != jobs0; pr++)
-		usleep(10000);
-	assert_int_equal(g_debugfs_value(1, "objects", "jobs"), jobs0);
+	/* Every file is closed: no job, mapping or context is left behind. */
+	g_jobs_freed(5000);
 	assert_int_equal(g_debugfs_value(1, "objects", "mappings"), maps0);
 	assert_int_equal(g_debugfs_value(1, "objects", "contexts"), ctxs0);
 }
@@ -738,20 +736,15 @@ static void allocation_failures(void **state)
 	struct g_bo cmd = g_bo_new(fd, 4096), data = g_bo_new(fd, 4096);
 	struct drm_npu_op nop = { .opcode = DRM_NPU_OP_NOP };
 	uint32_t n = g_stream(&cmd, &nop, 1), list[1] = { data.handle };
-	long long jobs0, maps0;
+	long long maps0;
 	struct drm_npu_bo_create c = { .size = 4096 };
 	struct drm_npu_submit s;
 	struct drm_npu_wait w;
 	int nth;
 
 	(void)state;
-	/*
-	 * Jobs of earlier tests, and the mappings they hold, are freed by the
-	 * scheduler's worker a little later: count from when they are gone.
-	 */
-	for (nth = 0; nth < 500 && g_debugfs_value(0, "objects", "jobs"); nth++)
-		usleep(10000);
-	jobs0 = g_debugfs_value(0, "objects", "jobs");
+	/* Count from when earlier tests' jobs, and the mappings they hold, are gone. */
+	g_jobs_freed(5000);
 	maps0 = g_debugfs_value(0, "objects", "mappings");
 	/* SUBMIT allocates the job, its first fence and its buffer list. */
 	for (nth = 1; nth <= 3; nth++) {
@@ -763,7 +756,7 @@ static void allocation_failures(void **state)
 		fail_alloc(0, nth);
 		assert_int_equal(drmIoctl(fd, DRM_IOCTL_NPU_SUBMIT, &s), -1);
 		assert_int_equal(errno, ENOMEM);
-		assert_int_equal(g_debugfs_value(0, "objects", "jobs"), jobs0);
+		assert_int_equal(g_debugfs_value(0, "objects", "jobs"), 0);
 	}
 	/* BO_CREATE's mapping: no handle, no mapping left behind. */
 	fail_alloc(0, 1);
