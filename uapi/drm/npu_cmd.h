@@ -25,7 +25,7 @@ extern "C" {
 
 /* ABI version; the firmware image and the command stream carry it too. */
 #define DRM_NPU_ABI_MAJOR 1
-#define DRM_NPU_ABI_MINOR 1
+#define DRM_NPU_ABI_MINOR 2
 
 #define DRM_NPU_CMD_MAGIC 0x4355504eu /* the bytes "NPUC" read as __u32 LE */
 #define DRM_NPU_CMD_MAX_OPS 4096u
@@ -80,12 +80,28 @@ enum drm_npu_opcode {
  * @DRM_NPU_DTYPE_I8: signed 8-bit.
  * @DRM_NPU_DTYPE_I16: signed 16-bit, little-endian.
  * @DRM_NPU_DTYPE_I32: signed 32-bit, little-endian.
+ * @DRM_NPU_DTYPE_U2: (ABI 1.2) unsigned 2-bit codes of SCALE_BLOCK weights.
+ * @DRM_NPU_DTYPE_U3: (ABI 1.2) unsigned 3-bit codes, as U2.
+ * @DRM_NPU_DTYPE_U4: (ABI 1.2) unsigned 4-bit codes, as U2.
+ * @DRM_NPU_DTYPE_U5: (ABI 1.2) unsigned 5-bit codes, as U2.
+ * @DRM_NPU_DTYPE_U6: (ABI 1.2) unsigned 6-bit codes, as U2.
+ * @DRM_NPU_DTYPE_U8: (ABI 1.2) unsigned 8-bit codes, as U2.
+ *
+ * The U types are only MATMUL weights with DRM_NPU_SCALE_BLOCK. A row of b-bit
+ * codes is a little-endian bit string: code i is bits i * b .. i * b + b - 1,
+ * bit j of byte k being bit 8 * k + j; a row takes ceil(cols * b / 8) bytes.
  */
 enum drm_npu_dtype {
 	DRM_NPU_DTYPE_I4 = 1,
 	DRM_NPU_DTYPE_I8 = 2,
 	DRM_NPU_DTYPE_I16 = 3,
 	DRM_NPU_DTYPE_I32 = 4,
+	DRM_NPU_DTYPE_U2 = 5,
+	DRM_NPU_DTYPE_U3 = 6,
+	DRM_NPU_DTYPE_U4 = 7,
+	DRM_NPU_DTYPE_U5 = 8,
+	DRM_NPU_DTYPE_U6 = 9,
+	DRM_NPU_DTYPE_U8 = 10,
 };
 
 /**
@@ -98,12 +114,18 @@ enum drm_npu_dtype {
  * @DRM_NPU_SCALE_GROUP: weights only. Tensor scale scale_mult/scale_shift
  *	times one __u16 factor (Q0.16) per group of columns; the factors are a
  *	row-major [rows][cols / group_size] array at scale_addr.
+ * @DRM_NPU_SCALE_BLOCK: (ABI 1.2) MATMUL weights of a U type only. Tensor
+ *	scale scale_mult/scale_shift times, per super-block of columns, an
+ *	IEEE binary16 scale and optionally a binary16 min, with a small
+ *	integer scale (and min) per group under them: the layout of the
+ *	op's struct drm_npu_matmul_params, one record per row at scale_addr.
  */
 enum drm_npu_scale_mode {
 	DRM_NPU_SCALE_NONE = 0,
 	DRM_NPU_SCALE_TENSOR = 1,
 	DRM_NPU_SCALE_ROW = 2,
 	DRM_NPU_SCALE_GROUP = 3,
+	DRM_NPU_SCALE_BLOCK = 4,
 };
 
 /**
@@ -124,16 +146,18 @@ struct drm_npu_scale {
  * @addr: device address of element [0][0]; aligned to the element size
  *	(1 for I4 and I8).
  * @scale_addr: device address of the per-row scales (SCALE_ROW, an array
- *	of struct drm_npu_scale) or group factors (SCALE_GROUP, __u16); 0
- *	otherwise. Aligned to 4 (ROW) or 2 (GROUP).
+ *	of struct drm_npu_scale), group factors (SCALE_GROUP, __u16) or block
+ *	records (SCALE_BLOCK); 0 otherwise. Aligned to 4 (ROW) or 2 (GROUP,
+ *	BLOCK).
  * @rows: number of rows, >= 1.
  * @cols: elements per row, >= 1; even for I4.
  * @stride: bytes from one row to the next; >= the bytes of one row and a
- *	multiple of the element size.
+ *	multiple of the element size (1 for the U types).
  * @dtype: enum drm_npu_dtype.
  * @scale_mode: enum drm_npu_scale_mode.
  * @pad: must be zero.
- * @scale: the tensor scale (SCALE_TENSOR and SCALE_GROUP); zero otherwise.
+ * @scale: the tensor scale (SCALE_TENSOR, SCALE_GROUP and SCALE_BLOCK); zero
+ *	otherwise.
  */
 struct drm_npu_tensor {
 	__u64 addr;
@@ -152,18 +176,48 @@ struct drm_npu_tensor {
 #define DRM_NPU_OP_F_CAUSAL	0x2	/* SOFTMAX: mask column > pos + row */
 #define DRM_NPU_OP_F_POS_ADDR	0x4	/* read the position (__u32) at pos_addr */
 
+/* drm_npu_matmul_params.block_flags (ABI 1.2) */
+#define DRM_NPU_BLOCK_F_MIN	0x1	/* a binary16 min per super-block */
+#define DRM_NPU_BLOCK_F_SUB_S8	0x2	/* an __s8 scale per group; with F_MIN an __u8 min */
+#define DRM_NPU_BLOCK_F_SUB_U4	0x4	/* a byte per group: scale low nibble, min high */
+
 /**
  * struct drm_npu_matmul_params - DRM_NPU_OP_MATMUL.
- * @group_size: columns per weight scale group: 32, 64, 128, or equal to
- *	the weight's cols (one scale per output channel).
+ * @group_size: columns per weight scale group. SCALE_GROUP: 32, 64, 128,
+ *	or equal to the weight's cols (one scale per output channel).
+ *	SCALE_BLOCK: 16 or 32.
  * @pad: must be zero.
+ * @block_groups: SCALE_BLOCK: groups per super-block, 1..16, with
+ *	group_size * block_groups dividing the weight's cols; 0 otherwise.
+ * @zero: SCALE_BLOCK: the code that stands for zero, below 2^bits; 0
+ *	otherwise.
+ * @block_flags: SCALE_BLOCK: DRM_NPU_BLOCK_F_*; at most one SUB flag,
+ *	SUB_U4 only with F_MIN, neither only with block_groups 1; 0 otherwise.
+ * @pad2: must be zero.
  *
  * out[m][n] = sum_k in[0][m][k] * in[1][n][k] (+ in[2][0][n]), with in[0]
- * I8 or I16 (SCALE_ROW or SCALE_TENSOR), in[1] I8 or I4 with SCALE_GROUP.
+ * I8 or I16 (SCALE_ROW or SCALE_TENSOR), in[1] I8 or I4 with SCALE_GROUP
+ * or (ABI 1.2) a U type with SCALE_BLOCK. A SCALE_BLOCK weight in column k
+ * of row n, with j = k / group_size its group and b = j / block_groups its
+ * super-block, is
+ *
+ *	scale * (d[b] * sc[j] * (q[n][k] - zero) - dmin[b] * mn[j])
+ *
+ * where the record of row n (at scale_addr + n * record bytes) holds, in
+ * order: d[] (binary16, one per super-block); with F_MIN dmin[] likewise;
+ * with SUB_S8 sc[] (__s8, one per group) then, with F_MIN, mn[] (__u8);
+ * with SUB_U4 one byte per group, sc[j] its low and mn[j] its high nibble.
+ * Without a SUB flag sc[j] = mn[j] = 1; without F_MIN the dmin term is 0.
+ * A record's bytes are rounded up to a multiple of 2. A binary16 infinity
+ * or NaN stops the stream at that op with DRM_NPU_STATUS_BAD_QPARAM.
  */
 struct drm_npu_matmul_params {
 	__u32 group_size;
 	__u32 pad;
+	__u16 block_groups;
+	__u8 zero;
+	__u8 block_flags;
+	__u32 pad2;
 };
 
 /**

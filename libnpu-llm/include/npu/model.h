@@ -227,14 +227,18 @@ NPU_API const char *npu_tokenizer_piece(const struct npu_tokenizer *t, int32_t p
 					int32_t token, char byte_buf[2]);
 
 /**
- * struct npu_qmatrix - one matrix's weights as the NPU takes them (SCALE_GROUP).
+ * struct npu_qmatrix - one matrix's weights as the NPU takes them.
  * @rows: output channels.
  * @cols: inputs.
- * @group_size: inputs per factor.
- * @bits: 8 or 4.
- * @q: I8 [rows][cols] or I4 [rows][cols / 2].
- * @factors: [rows][cols / group_size], Q0.16.
+ * @group_size: inputs per factor (SCALE_GROUP) or per group (SCALE_BLOCK).
+ * @bits: SCALE_GROUP: 8 or 4; SCALE_BLOCK: the codes' bits, 2..6 or 8.
+ * @q: SCALE_GROUP: I8 [rows][cols] or I4 [rows][cols / 2]; SCALE_BLOCK:
+ *	[rows][npu_row_bytes()] codes.
+ * @factors: SCALE_GROUP: [rows][cols / group_size], Q0.16; NULL otherwise.
  * @scale: the tensor's scale.
+ * @block: SCALE_BLOCK (block.block_groups != 0): the layout; else zero.
+ * @records: SCALE_BLOCK: [rows][npu_block_record_bytes()]; NULL otherwise.
+ * @source: the GGUF type the matrix came from ("Q4_K"), or NULL.
  */
 struct npu_qmatrix {
 	int32_t rows, cols, group_size;
@@ -242,6 +246,9 @@ struct npu_qmatrix {
 	uint8_t *q;
 	uint16_t *factors;
 	struct npu_scale scale;
+	struct npu_block_format block;
+	uint8_t *records;
+	const char *source;
 };
 
 /**

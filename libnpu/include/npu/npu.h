@@ -362,8 +362,17 @@ NPU_API int npu_memory_usage(npu_device *dev, struct npu_memory *mem);
  * @NPU_I8: signed 8-bit
  * @NPU_I16: signed 16-bit
  * @NPU_I32: signed 32-bit
+ * @NPU_U2: unsigned 2-bit codes of NPU_SCALE_BLOCK weights, a dense bit string
+ * @NPU_U3: unsigned 3-bit codes, as NPU_U2
+ * @NPU_U4: unsigned 4-bit codes, as NPU_U2
+ * @NPU_U5: unsigned 5-bit codes, as NPU_U2
+ * @NPU_U6: unsigned 6-bit codes, as NPU_U2
+ * @NPU_U8: unsigned 8-bit codes, as NPU_U2
  */
-enum npu_dtype { NPU_I4 = 1, NPU_I8 = 2, NPU_I16 = 3, NPU_I32 = 4 };
+enum npu_dtype {
+	NPU_I4 = 1, NPU_I8 = 2, NPU_I16 = 3, NPU_I32 = 4,
+	NPU_U2 = 5, NPU_U3 = 6, NPU_U4 = 7, NPU_U5 = 8, NPU_U6 = 9, NPU_U8 = 10,
+};
 
 /**
  * npu_row_bytes - bytes of one packed row, as the firmware reads it.
@@ -371,7 +380,8 @@ enum npu_dtype { NPU_I4 = 1, NPU_I8 = 2, NPU_I16 = 3, NPU_I32 = 4 };
  * @cols: elements per row.
  *
  * An I4 row has an even number of columns (the firmware rejects an odd
- * one: NPU_JOB_BAD_SHAPE), two per byte.
+ * one: NPU_JOB_BAD_SHAPE), two per byte; a row of b-bit codes (the U
+ * types) takes ceil(@cols * b / 8) bytes.
  *
  * Return: @cols elements' bytes (I4: @cols / 2), 0 for an unknown @dtype.
  */
@@ -383,13 +393,51 @@ NPU_API uint64_t npu_row_bytes(enum npu_dtype dtype, uint32_t cols);
  * @NPU_SCALE_TENSOR: one scale: npu_tensor.scale
  * @NPU_SCALE_ROW: a struct npu_scale per row in scale_bo
  * @NPU_SCALE_GROUP: weights: tensor scale x uint16 Q0.16 factor per group
+ * @NPU_SCALE_BLOCK: weights of a U type: tensor scale x binary16 super-block
+ *	scales (and mins) x small integer group scales (and mins), as struct
+ *	npu_block_format describes (ABI 1.2)
  */
 enum npu_scale_mode {
 	NPU_SCALE_NONE = 0,
 	NPU_SCALE_TENSOR = 1,
 	NPU_SCALE_ROW = 2,
 	NPU_SCALE_GROUP = 3,
+	NPU_SCALE_BLOCK = 4,
 };
+
+/* struct npu_block_format.flags: DRM_NPU_BLOCK_F_* of uapi/drm/npu_cmd.h */
+#define NPU_BLOCK_MIN 0x1	/* a binary16 min per super-block */
+#define NPU_BLOCK_SUB_S8 0x2	/* an int8 scale per group; with NPU_BLOCK_MIN a uint8 min */
+#define NPU_BLOCK_SUB_U4 0x4	/* a byte per group: scale low nibble, min high */
+
+/**
+ * struct npu_block_format - how NPU_SCALE_BLOCK weights are laid out.
+ * @group_size: columns per group: 16 or 32.
+ * @block_groups: groups per super-block, 1..16.
+ * @zero: the code that stands for zero.
+ * @flags: NPU_BLOCK_*.
+ *
+ * Column k of row n, in group j = k / group_size of super-block
+ * b = j / block_groups, is scale * (d[b] * sc[j] * (q - zero) - dmin[b] *
+ * mn[j]); row n's record, at scale_offset + n * npu_block_record_bytes(),
+ * holds d[] (binary16), with NPU_BLOCK_MIN dmin[], then the group scales
+ * and mins the flags name (docs/numerics.md, "SCALE_BLOCK").
+ */
+struct npu_block_format {
+	uint32_t group_size;
+	uint32_t block_groups;
+	uint32_t zero;
+	uint32_t flags;
+};
+
+/**
+ * npu_block_record_bytes - bytes of one row's record of NPU_SCALE_BLOCK weights.
+ * @f: the format.
+ * @cols: the weights' columns, a multiple of the super-block's.
+ *
+ * Return: the bytes (even), 0 for an invalid format or @cols.
+ */
+NPU_API uint64_t npu_block_record_bytes(const struct npu_block_format *f, uint32_t cols);
 
 /**
  * struct npu_scale - a positive real mult * 2^-shift (see docs/numerics.md).
@@ -585,6 +633,21 @@ NPU_API int npu_op_nop(npu_cmd *cmd);
 NPU_API int npu_op_matmul(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *w,
 			  uint32_t group_size, const struct npu_tensor *bias,
 			  const struct npu_tensor *out);
+
+/**
+ * npu_op_matmul_block - out = x . w^T (+ bias), w in a block format (ABI 1.2).
+ * @cmd: the stream.
+ * @x: the activations.
+ * @w: the weights: a U type with NPU_SCALE_BLOCK.
+ * @f: their layout.
+ * @bias: NULL, or added to each row.
+ * @out: the result.
+ *
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
+ */
+NPU_API int npu_op_matmul_block(npu_cmd *cmd, const struct npu_tensor *x,
+				const struct npu_tensor *w, const struct npu_block_format *f,
+				const struct npu_tensor *bias, const struct npu_tensor *out);
 
 /**
  * npu_op_rmsnorm - RMS norm of each row of x, times gamma.
