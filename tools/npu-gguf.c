@@ -17,7 +17,7 @@ static void usage(FILE *f)
 		"usage: npu-gguf (--model FILE [--tokenizer FILE] | --synthetic SHAPE) [--type T] -o OUT\n"
 		"  --model FILE      llama2.c checkpoint\n"
 		"  --tokenizer FILE  llama2.c tokenizer (default: byte tokens)\n"
-		"  --synthetic SHAPE tiny | 15m | 110m | 1b (seed 1)\n"
+		"  --synthetic SHAPE tiny | k256 | 15m | 110m | 1b (seed 1)\n"
 		"  --type T          f32 | f16 | q8_0 | q4_0 (default f32)\n"
 		"  -o OUT            the GGUF file to write\n");
 }

@@ -44,6 +44,8 @@ int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, c
 {
 	static const struct { const char *name; struct npu_model_config c; } shapes[] = {
 		{ "tiny", { 64, 172, 5, 8, 4, 512, 512, 1 } },
+		/* The smallest whose rows are whole K-quant super-blocks (256). */
+		{ "k256", { 256, 768, 2, 4, 4, 512, 256, 1 } },
 		{ "15m", { 288, 768, 6, 6, 6, 32000, 256, 1 } },
 		{ "110m", { 768, 2048, 12, 12, 12, 32000, 1024, 1 } },
 		/* TinyLlama-1.1B's shape: grouped-query attention, 22 layers. */
@@ -62,7 +64,7 @@ int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, c
 	if (i == sizeof(shapes) / sizeof(shapes[0])) {
 		char q[NPU_QUOTE_LEN];
 
-		npu_model_error(err, len, "unknown synthetic shape %s (tiny, 15m, 110m, 1b)",
+		npu_model_error(err, len, "unknown synthetic shape %s (tiny, k256, 15m, 110m, 1b)",
 				npu_model_quote(q, shape, strlen(shape)));
 		return NPU_E_INVAL;
 	}

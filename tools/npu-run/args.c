@@ -27,7 +27,7 @@ static void usage(FILE *f)
 		"      --tokenizer FILE  llama2.c tokenizer (default: a GGUF file's own, else\n"
 		"                        tokenizer.bin or tok<vocab>.bin beside the model, else\n"
 		"                        byte tokens, said so)\n"
-		"      --synthetic SHAPE tiny | 15m | 110m | 1b: random weights, noise for text\n"
+		"      --synthetic SHAPE tiny | k256 | 15m | 110m | 1b: random weights, noise for text\n"
 		"  -p, --prompt TEXT     the prompt (default \"Once upon a time\")\n"
 		"  -n, --steps N         tokens to generate, 1..1048576 (default 64; at most\n"
 		"                        what the context leaves after the prompt)\n"

@@ -46,7 +46,7 @@ typedef void (*npu_llm_progress_fn)(void *user, int done, int total);
  *	"w4g32", "w4g64" or "w4g128"; NULL: native when the file has
  *	quantized matrices, else w8.
  * @synthetic: with a NULL path, the synthetic model's shape ("tiny",
- *	"15m", "110m" or "1b"); NULL: "tiny".
+ *	"k256", "15m", "110m" or "1b"); NULL: "tiny".
  * @seed: the synthetic model's weights.
  * @progress: NULL, or called after each layer is put on the device.
  * @progress_user: passed to @progress.

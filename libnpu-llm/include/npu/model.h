@@ -138,7 +138,8 @@ NPU_API int npu_model_save_gguf(const char *path, const struct npu_model *m,
 				size_t err_len);
 /**
  * npu_model_synthetic() - a model of a known shape with random weights.
- * @shape: "tiny", "15m", "110m" or "1b" (TinyLlama-1.1B's shape).
+ * @shape: "tiny", "k256" (rows of 256, as K-quants need), "15m", "110m" or
+ *	"1b" (TinyLlama-1.1B's shape).
  * @seed: the weights'.
  * @m: the model.
  * @err: on failure, why.
