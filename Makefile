@@ -8,6 +8,8 @@
 #                   (KERNEL=debug: in a KASAN/lockdep/kmemleak build of 6.12)
 #   make fuzz-check libFuzzer on every parser, FUZZ_SECONDS each
 #   make dkms-check npu.ko built by DKMS for the guest's kernel, smoke-tested
+#   make llama-check the GGUF loader against llama.cpp's quantizer and ggml's
+#                   dequantization (fetched prebuilt into LLAMA_CACHE)
 #   make test       all of them (what CI runs)
 #   make install    libnpu, headers, npu.pc, tools, man pages, firmware, udev
 #                   rule (DESTDIR, PREFIX); make dkms-install registers npu.ko
@@ -90,7 +92,7 @@ HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/inc
 	tests/unit/*.h tests/guest/*.h tools/npu-run/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
-	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check
+	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check llama-check
 .DELETE_ON_ERROR:
 
 all: $(O)/lib/libnpu.a $(O)/lib/libnpu.so $(O)/lib/pkgconfig/npu.pc $(O)/lib/libnpu-llm.a \
@@ -224,6 +226,28 @@ $(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(LIBS_LLM) $(HDRS)
 $(O)/tests/test_backends: tests/guest/test_backends.c tests/unit/testlib.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(LINK_TEST)
+
+# ---- llama.cpp as the GGUF oracle -----------------------------------------
+# make llama-check: llama.cpp's own quantizer and dequantizer (node-llama-cpp's
+# prebuilt libraries and the same release's headers, fetched by
+# tests/llama/fetch.sh into LLAMA_CACHE, outside the clone) make and read
+# files of each common GGUF type; the loader must hold ggml's values.
+LLAMA_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/npu-llama
+LLAMA_DIR := $(LLAMA_CACHE)/node-llama-cpp-3.22.1
+
+# Test tooling, not a library of ours: llama.cpp's headers, its libraries' rpath.
+$(O)/llama/ggml-oracle: tests/llama/ggml-oracle.c $(LLAMA_DIR)/VERSIONS
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_FILE_OFFSET_BITS=64 -I$(LLAMA_DIR)/include -o $@ $< \
+		-L$(LLAMA_DIR)/lib -l:libllama.v0.5.0.so -l:libggml-base.so -l:libggml.v0.5.0.so \
+		-Wl,-rpath,$(LLAMA_DIR)/lib
+
+$(O)/llama/test_gguf_ggml: tests/llama/test_gguf_ggml.c $(LIBS_LLM) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
+llama-check: deps
+	@tests/llama/check.sh $(O) $(LLAMA_CACHE) $(MODELS)
 
 # ---- kernel module --------------------------------------------------------
 # KDIR: a kernel build tree; by default the Debian 6.12 headers that the

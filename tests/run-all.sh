@@ -1,8 +1,9 @@
 #!/bin/sh
-# make test: every suite in turn (host tests plain and sanitized, bounded
-# fuzzing, the kernel's static checks, the QEMU guest suite, the DKMS-built
-# module's smoke run), each one's summary kept, then the tests skipped for
-# hardware this host lacks, named, and one closing line for all of them.
+# make test: every suite in turn (host tests plain and sanitized, the GGUF
+# loader against llama.cpp, bounded fuzzing, the kernel's static checks, the
+# QEMU guest suite, the DKMS-built module's smoke run), each one's summary
+# kept, then the tests skipped (for hardware this host lacks, or llama.cpp
+# that could not be fetched outside CI), named, and one closing line for all.
 # usage: run-all.sh MAKE_FLAGS...
 set -u
 passed=0
@@ -19,7 +20,7 @@ add() {
 	skipped=$((skipped + ${5:-0}))
 }
 
-for target in check fuzz-check kernel-check qemu-check dkms-check; do
+for target in check llama-check fuzz-check kernel-check qemu-check dkms-check; do
 	echo "==== make $target"
 	{
 		make --no-print-directory "$@" "$target" 2>&1
@@ -43,7 +44,7 @@ for target in check fuzz-check kernel-check qemu-check dkms-check; do
 	fi
 done
 if [ -s "$skips" ]; then
-	echo "==== skipped: not on this CPU, so not tested"
+	echo "==== skipped: not on this CPU (or no llama.cpp), so not tested"
 	cat "$skips"
 fi
 rm -f "$log" "$log.rc" "$skips"

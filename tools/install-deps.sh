@@ -3,7 +3,7 @@
 # Idempotent: it asks apt only for what dpkg says is missing.
 set -eu
 
-PKGS="build-essential pkg-config libdrm-dev libusb-1.0-0-dev libudev-dev libcmocka-dev binutils dwarves sparse qemu-system-x86 qemu-user busybox-static cpio xz-utils kmod linux-source-6.12 valgrind clang libclang-rt-14-dev dkms"
+PKGS="build-essential pkg-config libdrm-dev libusb-1.0-0-dev libudev-dev libcmocka-dev binutils dwarves sparse qemu-system-x86 qemu-user busybox-static cpio xz-utils kmod linux-source-6.12 valgrind clang libclang-rt-14-dev dkms git"
 
 missing=""
 for p in $PKGS; do
@@ -11,6 +11,8 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
+# npm (make llama-check's fetch): Debian's, unless one came with Node.js.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 echo "install-deps: installing:$missing"

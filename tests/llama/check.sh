@@ -1,0 +1,51 @@
+#!/bin/sh
+# make llama-check: llama.cpp as the oracle of the GGUF loader. Fetches
+# node-llama-cpp's prebuilt llama.cpp (fetch.sh), builds ggml-oracle on it,
+# makes each common type's file from our F16 files with llama.cpp's own
+# quantizer, and checks that npu_model_load_gguf holds ggml's values for
+# every weight (test_gguf_ggml). When llama.cpp cannot be fetched the check
+# is skipped, named and counted; with CI=true that is a failure.
+# usage: check.sh BUILD_DIR CACHE_DIR MODELS
+set -u
+O=$1
+cache=$2
+models=$3
+here=$(dirname "$0")
+dir=$cache/node-llama-cpp-3.22.1
+start=$(date +%s)
+
+now() { date +%s.%N; }
+secs() { echo "$(now) $1" | awk '{ printf "%.1f s", $1 - $2 }'; }
+fail() {
+	echo "FAIL llama-check: $1"
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+}
+
+t0=$(now)
+if ! "$here/fetch.sh" "$cache"; then
+	[ "${CI:-}" = true ] && fail "llama.cpp could not be fetched into $cache"
+	echo "SKIP llama-check: llama.cpp could not be fetched into $cache (above);" \
+		"not tested (with CI=true this fails)"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+echo "llama-check: fetch $(secs "$t0")"
+t0=$(now)
+# The oracle always (0.2 s): its rpath names this cache.
+${MAKE:-make} --no-print-directory -s O="$O" "$O/llama/test_gguf_ggml" "$O/bin/npu-gguf" ||
+	fail "build"
+${MAKE:-make} --no-print-directory -s -B O="$O" LLAMA_CACHE="$cache" "$O/llama/ggml-oracle" ||
+	fail "build of ggml-oracle"
+echo "llama-check: build $(secs "$t0")"
+t0=$(now)
+"$here/make-files.sh" "$O/llama/ggml-oracle" "$O/bin/npu-gguf" "$models" "$cache/files" \
+	"$dir/VERSIONS" || fail "make-files.sh: llama.cpp could not make the test files"
+echo "llama-check: files $(secs "$t0")"
+t0=$(now)
+# shellcheck disable=SC2046
+"$O/llama/test_gguf_ggml" $("$here/make-files.sh" --list |
+	while read -r f; do echo "$cache/files/$f.gguf $cache/files/$f.bin"; done)
+rc=$?
+echo "llama-check: test $(secs "$t0"), all $(($(date +%s) - start)) s"
+exit $rc
