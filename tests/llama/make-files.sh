@@ -7,13 +7,14 @@
 # usage: make-files.sh ORACLE NPU_GGUF MODELS OUT_DIR VERSIONS_FILE
 #        make-files.sh --list: the files' names (MODEL/TYPE), one a line
 # Leaves OUT_DIR/MODEL/{f16.gguf,TYPE.gguf,TYPE.bin} for MODEL in 110m
-# (synthetic: widths 768 and 2048, multiples of 256 for the K-quants) and
+# (synthetic: widths 768 and 2048, multiples of 256 for the K-quants), k256
+# (synthetic, widths 256 and 768: small enough to run in the QEMU guest) and
 # stories260K (MODELS/stories260K.bin, tok512.bin: widths 64 and 172, where
 # llama.cpp falls back to other types for some tensors).
 set -eu
 TYPES="Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_M Q4_K_M Q5_K_M Q6_K"
 if [ "${1:-}" = --list ]; then
-	for m in 110m stories260K; do
+	for m in 110m k256 stories260K; do
 		for t in $TYPES; do echo "$m/$t"; done
 	done
 	exit 0
@@ -68,4 +69,5 @@ for f in stories260K.bin tok512.bin; do
 	fi
 done
 make_model 110m --synthetic 110m
+make_model k256 --synthetic k256
 make_model stories260K --model "$models/stories260K.bin" --tokenizer "$models/tok512.bin"
