@@ -66,6 +66,11 @@ mkdir -p "$work/models"
 for f in ${NPU_MODEL:-} ${NPU_TOKENIZER:-}; do
 	[ -f "$f" ] && cp "$f" "$work/models/"
 done
+# llama.cpp's quantizations of small models (make llama-check), as MODEL-TYPE.gguf.
+mkdir -p "$work/models/quant"
+for f in ${NPU_QUANT:-}; do
+	cp "$f" "$work/models/quant/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
 # What "make run" asks the guest to run (kernel command line npu.run=1).
 printf '%s\n' "${NPU_RUN_ARGS:-}" > "$work/run-args"
 for t in "$work"/tests/* "$work"/bin/npu-*; do
