@@ -219,9 +219,20 @@ static void unpack_q6_k(const uint8_t *b, struct qblock *u)
 	u->d = rd16(b + 208);
 }
 
-/* A ggml type: its name and, when the loader reads it, its block and format. */
+/* ggml's type names by id (ggml.h), removed ones included. */
+static const char *const type_names[] = {
+	"F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K",
+	"Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S",
+	"IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16",
+	"Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8", "TQ1_0", "TQ2_0", "IQ4_NL_4_4", "IQ4_NL_4_8",
+	"IQ4_NL_8_8", "MXFP4", "NVFP4", "Q1_0", "Q2_0",
+};
+
+#define N_TYPES (sizeof(type_names) / sizeof(type_names[0]))
+_Static_assert(N_TYPES == NPU_GGUF_NTYPES, "npu_model.types counts every named type");
+
+/* A type the loader reads: its block and, when quantized, its SCALE_BLOCK form. */
 struct qtype {
-	const char *name;
 	uint16_t block, bytes;	/* columns and bytes of a block; 0: not read */
 	uint8_t bits, group, zero, flags;
 	void (*unpack)(const uint8_t *b, struct qblock *u);
@@ -231,46 +242,34 @@ struct qtype {
 #define F_S8 NPU_BLOCK_SUB_S8
 #define F_U4 NPU_BLOCK_SUB_U4
 
-/* ggml's ids (ggml.h); the names ggml gives them, removed ones included. */
-static const struct qtype qtypes[] = {
-	[0] = { "F32", 1, 4, 0, 0, 0, 0, NULL },
-	[1] = { "F16", 1, 2, 0, 0, 0, 0, NULL },
-	[2] = { "Q4_0", 32, 18, 4, 32, 8, 0, unpack_q4_0 },
-	[3] = { "Q4_1", 32, 20, 4, 32, 0, F_MIN, unpack_q4_1 },
-	[4] = { "Q4_2" }, [5] = { "Q4_3" },
-	[6] = { "Q5_0", 32, 22, 5, 32, 16, 0, unpack_q5_0 },
-	[7] = { "Q5_1", 32, 24, 5, 32, 0, F_MIN, unpack_q5_1 },
-	[8] = { "Q8_0", 32, 34, 8, 32, 128, 0, unpack_q8_0 },
-	[9] = { "Q8_1" },
-	[10] = { "Q2_K", 256, 84, 2, 16, 0, F_MIN | F_U4, unpack_q2_k },
-	[11] = { "Q3_K", 256, 110, 3, 16, 4, F_S8, unpack_q3_k },
-	[12] = { "Q4_K", 256, 144, 4, 32, 0, F_MIN | F_S8, unpack_q4_k },
-	[13] = { "Q5_K", 256, 176, 5, 32, 0, F_MIN | F_S8, unpack_q5_k },
-	[14] = { "Q6_K", 256, 210, 6, 16, 32, F_S8, unpack_q6_k },
-	[15] = { "Q8_K" }, [16] = { "IQ2_XXS" }, [17] = { "IQ2_XS" }, [18] = { "IQ3_XXS" },
-	[19] = { "IQ1_S" }, [20] = { "IQ4_NL" }, [21] = { "IQ3_S" }, [22] = { "IQ2_S" },
-	[23] = { "IQ4_XS" }, [24] = { "I8" }, [25] = { "I16" }, [26] = { "I32" }, [27] = { "I64" },
-	[28] = { "F64" }, [29] = { "IQ1_M" }, [30] = { "BF16" }, [31] = { "Q4_0_4_4" },
-	[32] = { "Q4_0_4_8" }, [33] = { "Q4_0_8_8" }, [34] = { "TQ1_0" }, [35] = { "TQ2_0" },
-	[36] = { "IQ4_NL_4_4" }, [37] = { "IQ4_NL_4_8" }, [38] = { "IQ4_NL_8_8" },
-	[39] = { "MXFP4" }, [40] = { "NVFP4" }, [41] = { "Q1_0" }, [42] = { "Q2_0" },
+static const struct qtype qtypes[N_TYPES] = {
+	[NPU_GGUF_F32] = { 1, 4, 0, 0, 0, 0, NULL },
+	[NPU_GGUF_F16] = { 1, 2, 0, 0, 0, 0, NULL },
+	[NPU_GGUF_Q4_0] = { 32, 18, 4, 32, 8, 0, unpack_q4_0 },
+	[NPU_GGUF_Q4_1] = { 32, 20, 4, 32, 0, F_MIN, unpack_q4_1 },
+	[NPU_GGUF_Q5_0] = { 32, 22, 5, 32, 16, 0, unpack_q5_0 },
+	[NPU_GGUF_Q5_1] = { 32, 24, 5, 32, 0, F_MIN, unpack_q5_1 },
+	[NPU_GGUF_Q8_0] = { 32, 34, 8, 32, 128, 0, unpack_q8_0 },
+	[NPU_GGUF_Q2_K] = { 256, 84, 2, 16, 0, F_MIN | F_U4, unpack_q2_k },
+	[NPU_GGUF_Q3_K] = { 256, 110, 3, 16, 4, F_S8, unpack_q3_k },
+	[NPU_GGUF_Q4_K] = { 256, 144, 4, 32, 0, F_MIN | F_S8, unpack_q4_k },
+	[NPU_GGUF_Q5_K] = { 256, 176, 5, 32, 0, F_MIN | F_S8, unpack_q5_k },
+	[NPU_GGUF_Q6_K] = { 256, 210, 6, 16, 32, F_S8, unpack_q6_k },
 };
-
-#define N_QTYPES (sizeof(qtypes) / sizeof(qtypes[0]))
 
 const char *npu_gguf_type_name(uint32_t type)
 {
-	return type < N_QTYPES ? qtypes[type].name : NULL;
+	return type < N_TYPES ? type_names[type] : NULL;
 }
 
 uint32_t npu_gguf_type_block(uint32_t type)
 {
-	return type < N_QTYPES ? qtypes[type].block : 0;
+	return type < N_TYPES ? qtypes[type].block : 0;
 }
 
 uint64_t npu_gguf_type_bytes(uint32_t type, uint64_t ne0, uint64_t n)
 {
-	const struct qtype *t = type < N_QTYPES ? &qtypes[type] : NULL;
+	const struct qtype *t = type < N_TYPES ? &qtypes[type] : NULL;
 
 	if (!t || !t->block || ne0 % t->block)
 		return 0;
@@ -279,7 +278,7 @@ uint64_t npu_gguf_type_bytes(uint32_t type, uint64_t ne0, uint64_t n)
 
 int npu_gguf_type_quantized(uint32_t type)
 {
-	return type < N_QTYPES && qtypes[type].unpack;
+	return type < N_TYPES && qtypes[type].unpack;
 }
 
 uint64_t npu_gguf_record_bytes(const struct npu_block_format *f, uint32_t cols)
@@ -381,7 +380,7 @@ int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t co
 		q->bits = t->bits;
 		q->scale = (struct npu_scale){ 1 << 30, 30 };
 		q->block = f;
-		q->source = t->name;
+		q->source = type_names[type];
 	}
 	for (b = 0; b < (uint64_t)rows * nsb; b++) {
 		memset(&u, 0, sizeof(u));
