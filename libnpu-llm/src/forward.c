@@ -107,10 +107,12 @@ static struct npu_tensor T_row(const struct act *a, uint32_t row)
 
 static struct npu_tensor T_mat(const struct dmat *d)
 {
-	struct npu_tensor t = npu_tensor_2d(d->b.bo, 0, (uint32_t)d->rows, (uint32_t)d->cols,
-					    d->bits == 8 ? NPU_I8 : NPU_I4);
+	/* SCALE_BLOCK codes: U2..U6, U8 (enum npu_dtype). */
+	enum npu_dtype dt = !d->block.block_groups ? (d->bits == 8 ? NPU_I8 : NPU_I4) :
+			    d->bits == 8 ? NPU_U8 : (enum npu_dtype)(NPU_U2 + d->bits - 2);
+	struct npu_tensor t = npu_tensor_2d(d->b.bo, 0, (uint32_t)d->rows, (uint32_t)d->cols, dt);
 
-	t.scale_mode = NPU_SCALE_GROUP;
+	t.scale_mode = d->block.block_groups ? NPU_SCALE_BLOCK : NPU_SCALE_GROUP;
 	t.scale = d->scale;
 	t.scale_bo = d->b.bo;
 	t.scale_offset = d->factors_off;
@@ -131,6 +133,8 @@ static int matmul(npu_cmd *cmd, const struct act *x, const struct dmat *w, const
 {
 	struct npu_tensor tx = T_act(x, rows), tw = T_mat(w), to = T_act(out, rows);
 
+	if (w->block.block_groups)
+		return npu_op_matmul_block(cmd, &tx, &tw, &w->block, NULL, &to);
 	return npu_op_matmul(cmd, &tx, &tw, (uint32_t)w->group, NULL, &to);
 }
 

@@ -12,8 +12,8 @@
  * SIGBUS, and nothing of the file is kept once the load returns.
  *
  * What a file can make the loader allocate is bounded by what it holds:
- * tensors may not overlap, so each float comes from at least 18/32 bytes
- * of its own (Q4_0); descriptors, keys and tokens each take bytes of the
+ * tensors may not overlap, so each float comes from at least 84/256 bytes
+ * of its own (Q2_K); descriptors, keys and tokens each take bytes of the
  * file too. Duplicate keys and tensor names are refused (sorted, n log n).
  */
 #include <math.h>
@@ -346,17 +346,7 @@ static int read_tensor_info(struct gguf_reader *r, struct gguf_tensor *t, uint64
 	 * Quantized rows are whole blocks (as in ggml): other rows have no
 	 * size. Either way, the error comes once the tensor is looked for.
 	 */
-	switch (t->type) {
-	case NPU_GGUF_F32: t->bytes = n * 4; break;
-	case NPU_GGUF_F16: t->bytes = n * 2; break;
-	case NPU_GGUF_Q8_0:
-		t->bytes = t->ne[0] % GGUF_QBLOCK ? 0 : n / GGUF_QBLOCK * (2 + GGUF_QBLOCK);
-		break;
-	case NPU_GGUF_Q4_0:
-		t->bytes = t->ne[0] % GGUF_QBLOCK ? 0 : n / GGUF_QBLOCK * (2 + GGUF_QBLOCK / 2);
-		break;
-	default: t->bytes = 0; break;
-	}
+	t->bytes = npu_gguf_type_bytes(t->type, t->ne[0], n);
 	return NPU_OK;
 }
 

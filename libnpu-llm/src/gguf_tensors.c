@@ -2,13 +2,13 @@
 /*
  * GGUF tensors into the model: gguf.c has read and checked the metadata
  * and where each tensor lies; here each tensor's bytes are read from the
- * file (pread, into memory the loader owns) and converted.
+ * file (pread, into memory the loader owns) and converted, tensor by
+ * tensor (llama-quantize's mixes give each tensor its own type).
  *
  * F32 and F16 tensors become floats, as a llama2.c checkpoint's are.
- * Q8_0 and Q4_0 matrices (blocks of 32 weights sharing one f16 scale d)
- * also become the NPU's SCALE_GROUP format directly: the integers are the
- * file's own, and each block's d becomes a Q0.16 factor of a power-of-two
- * tensor scale (docs/gguf.md says when that is exact).
+ * Quantized matrices (Q4_0 ... Q6_K) become their exact floats and the
+ * NPU's SCALE_BLOCK format, which holds the file's integers and binary16
+ * scales as they are (gguf_quants.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,23 +17,6 @@
 
 #include "model_internal.h"
 
-#define QBLOCK GGUF_QBLOCK
-
-/* IEEE half to float, including subnormals; inf and NaN stay so. */
-static float half_to_float(uint16_t h)
-{
-	int e = (h >> 10) & 31, m = h & 1023;
-	float v;
-
-	if (e == 0)
-		v = ldexpf((float)m, -24);
-	else if (e == 31)
-		v = m ? NAN : INFINITY;
-	else
-		v = ldexpf((float)(m | 1024), e - 25);
-	return (h & 0x8000) ? -v : v;
-}
-
 /* Every name here is one of the loader's own. */
 static int tensor_error(struct gguf_loader *L, const char *name, const char *fmt, uint64_t a,
 			uint64_t b)
@@ -41,97 +24,16 @@ static int tensor_error(struct gguf_loader *L, const char *name, const char *fmt
 	return npu_gguf_tensor_error(L, name, strlen(name), fmt, a, b);
 }
 
-/* Value j of a Q8_0 or Q4_0 block (without its scale). */
-static int block_value(const uint8_t *blk, uint32_t type, int j)
+/* "has type IQ2_XXS: supported are ..." (ggml's names; an id ggml lacks as a number). */
+static int type_error(struct gguf_loader *L, const char *name, uint32_t type)
 {
-	if (type == NPU_GGUF_Q8_0)
-		return (int8_t)blk[j];
-	return (j < 16 ? blk[j] & 15 : blk[j - 16] >> 4) - 8;
-}
+	const char *tn = npu_gguf_type_name(type);
+	char msg[192];
 
-/*
- * Block scales to SCALE_GROUP: the NPU's group factors are unsigned, so a
- * block with d < 0 negates its integers and uses |d|. The tensor scale S
- * is the power of two just above the largest |d|, and each block's factor
- * is |d| / S * 65536 rounded: an f16 d has 11 significant bits, so every
- * |d| >= S / 64 gives an exact integer factor; smaller ones round to the
- * nearest 1/65536 of S (a block below half of that is zero). llama.cpp's
- * Q4_0 stores a block's largest value as -8 x d with d < 0, and +8 does
- * not fit int4: a Q4_0 matrix with such a block becomes int8 groups of 32
- * (exact, twice the bytes).
- */
-static int native_from_blocks(struct gguf_loader *L, const char *name, const uint8_t *src,
-			      uint32_t type, int32_t rows, int32_t cols, struct npu_qmatrix *q,
-			      float *out)
-{
-	size_t blocks = (size_t)rows * cols / QBLOCK, bsize = type == NPU_GGUF_Q8_0 ? 34 : 18, b;
-	double dmax = 0, s;
-	int bits = 4, j;
-
-	memset(q, 0, sizeof(*q));
-	if (type == NPU_GGUF_Q8_0)
-		bits = 8;
-	for (b = 0; b < blocks; b++) {
-		uint16_t h;
-		float d;
-
-		memcpy(&h, src + b * bsize, 2);
-		d = half_to_float(h);
-		if (!isfinite(d) || fabsf(d) > 1e4f)
-			return tensor_error(L, name, ": block %llu has scale 0x%llx (f16): not a weight scale",
-					    b, h);
-		dmax = fmax(dmax, fabs(d));
-		for (j = 0; j < QBLOCK && d < 0; j++)
-			if (block_value(src + b * bsize + 2, type, j) == (type == NPU_GGUF_Q8_0 ? -128 : -8)) {
-				if (type == NPU_GGUF_Q8_0)
-					return tensor_error(L, name,
-							    ": block %llu: -128 with a negative scale has no int8 form",
-							    b, 0);
-				bits = 8;
-			}
-	}
-	q->rows = rows;
-	q->cols = cols;
-	q->group_size = QBLOCK;
-	q->bits = bits;
-	q->q = calloc(blocks, bits == 8 ? QBLOCK : QBLOCK / 2);
-	q->factors = calloc(blocks, sizeof(*q->factors));
-	if (!q->q || !q->factors)
-		return NPU_E_NOMEM;
-	/*
-	 * Cannot fail: |d| <= 1e4 < 2^14 (checked above) and the smallest
-	 * nonzero f16 is 2^-24, so S is 2^-23..2^14 (1 when every d is 0):
-	 * a shift of 16..53, where the NPU takes -32..126.
-	 */
-	s = ldexp(1.0, dmax > 0 ? ilogb(dmax) + 1 : 0);
-	(void)npu_scale_from_double(s, &q->scale);
-	for (b = 0; b < blocks; b++) {
-		const uint8_t *blk = src + b * bsize + 2;
-		uint16_t h;
-		double d, step;
-		long f;
-
-		memcpy(&h, src + b * bsize, 2);
-		d = half_to_float(h);
-		/*
-		 * A block whose scale rounds to no factor at all is zero: its
-		 * integers become 0 (under factor 1), as its values nearly are.
-		 */
-		f = lround(fabs(d) / s * 65536.0);
-		q->factors[b] = (uint16_t)(f < 1 ? 1 : f);
-		step = s * q->factors[b] / 65536.0;
-		for (j = 0; j < QBLOCK; j++) {
-			int v = f < 1 ? 0 : block_value(blk, type, j) * (d < 0 ? -1 : 1);
-			size_t at = b * QBLOCK + (size_t)j;
-
-			if (bits == 8)
-				q->q[at] = (uint8_t)(int8_t)v;
-			else
-				q->q[at / 2] |= (uint8_t)((v & 15) << (4 * (at & 1)));
-			out[at] = (float)(v * step);
-		}
-	}
-	return NPU_OK;
+	snprintf(msg, sizeof(msg), " has type %s%s: supported are F32, F16, Q4_0, Q4_1, Q5_0, "
+		 "Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K", tn ? tn : "%llu",
+		 tn ? "" : " (not a ggml type)");
+	return tensor_error(L, name, msg, type, 0);
 }
 
 /* @n bytes at @at of the file into the loader's scratch buffer. */
@@ -159,6 +61,7 @@ static int load_tensor(struct gguf_loader *L, const char *name, uint64_t ne0, ui
 {
 	struct gguf_tensor *t = npu_gguf_find(L, name);
 	uint64_t n = ne0 * (ne1 ? ne1 : 1), at, i;
+	char msg[160];
 	int quantized, ret;
 
 	if (!t)
@@ -167,19 +70,25 @@ static int load_tensor(struct gguf_loader *L, const char *name, uint64_t ne0, ui
 	if (t->ne[0] != ne0 || t->ne[1] != (ne1 ? ne1 : 1) || t->ne[2] != 1 || t->ne[3] != 1)
 		return tensor_error(L, name, ": shape does not fit the metadata: want [%llu, %llu]", ne0,
 				    ne1 ? ne1 : 1);
-	quantized = t->type == NPU_GGUF_Q8_0 || t->type == NPU_GGUF_Q4_0;
-	if (quantized && !ne1)
-		return tensor_error(L, name, " is a vector: quantized types are for matrices",
-				    0, 0);
-	if (quantized && ne0 % QBLOCK)
-		return tensor_error(L, name, ": row length %llu is not a multiple of %llu", ne0,
-				    QBLOCK);
-	if (!t->bytes)
-		return tensor_error(L, name,
-				    " has ggml type %llu: supported are F32 (0), F16 (1), Q4_0 (2), Q8_0 (8)",
-				    t->type, 0);
-	if (!out)
-		return NPU_OK;	/* load_weights' checking pass */
+	quantized = npu_gguf_type_quantized(t->type);
+	if (!npu_gguf_type_block(t->type))
+		return type_error(L, name, t->type);
+	if (quantized && !ne1) {
+		snprintf(msg, sizeof(msg),
+			 " is a vector of type %s: quantized types are for matrices",
+			 npu_gguf_type_name(t->type));
+		return tensor_error(L, name, msg, 0, 0);
+	}
+	if (quantized && ne0 % npu_gguf_type_block(t->type)) {
+		snprintf(msg, sizeof(msg), " has type %s: row length %%llu is not a multiple of its "
+			 "block's %%llu", npu_gguf_type_name(t->type));
+		return tensor_error(L, name, msg, ne0, npu_gguf_type_block(t->type));
+	}
+	if (!out) {	/* load_weights' checking pass */
+		if (t->type < NPU_GGUF_NTYPES)
+			L->m->types[t->type]++;
+		return NPU_OK;
+	}
 	/* F32 straight into the model; the others through the scratch buffer. */
 	at = L->data_start + t->offset;
 	if (t->type == NPU_GGUF_F32) {
@@ -190,15 +99,16 @@ static int load_tensor(struct gguf_loader *L, const char *name, uint64_t ne0, ui
 			uint16_t h;
 
 			memcpy(&h, L->scratch + 2 * i, 2);
-			out[i] = half_to_float(h);
+			out[i] = (float)npu_half_to_double(h);
 		}
-		if (!ret && t->type != NPU_GGUF_F16) {
-			struct npu_qmatrix tmp = { 0 }, *dst = q ? q : &tmp;
+		if (!ret && quantized) {
+			uint64_t bad[2] = { 0, 0 };
 
-			ret = native_from_blocks(L, name, L->scratch, t->type, (int32_t)ne1,
-						 (int32_t)ne0, dst, out);
-			if (ret || !q)
-				npu_qmatrix_free(dst);
+			ret = npu_gguf_dequant(L->scratch, t->type, (int32_t)ne1, (int32_t)ne0,
+					       out, q, bad);
+			if (ret == NPU_E_FORMAT)
+				return tensor_error(L, name, ": block %llu has scale 0x%llx (f16): "
+						    "not finite", bad[0], bad[1]);
 		}
 	}
 	for (i = 0; !ret && i < n; i++)
@@ -240,7 +150,9 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 			m->n_floats = n;
 			npu_model_layout(m, 0);
 		}
-		ret = load_tensor(L, "token_embd.weight", d, v, AT(m->token_embedding, 0), NULL);
+		/* A shared classifier is the embedding table: a matmul's weights too. */
+		ret = load_tensor(L, "token_embd.weight", d, v, AT(m->token_embedding, 0),
+				  out ? NULL : AT(m->native, mats));
 		ret = ret ? ret : load_tensor(L, "output_norm.weight", d, 0, AT(m->rms_final, 0), NULL);
 		if (out)
 			ret = ret ? ret : load_tensor(L, "output.weight", d, v, AT(m->wcls, 0),
@@ -281,6 +193,8 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 							    0, 0);
 	}
 #undef AT
+	if (!ret)
+		m->embedding_type = (int32_t)npu_gguf_find(L, "token_embd.weight")->type;
 	for (i = 0; !ret && i <= mats; i++)
 		if (m->native[i].q)
 			break;

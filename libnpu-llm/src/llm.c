@@ -21,6 +21,7 @@ struct npu_llm_model {
 	struct npu_llm_model_params p;
 	char *name, *tok_path;
 	char tok_note[512];	/* why a tokenizer beside the model was passed over */
+	char types[512];	/* a GGUF file's tensors per type */
 	const char *weights;
 	enum npu_llm_tokenizer_source tok_source;
 	double load_s;
@@ -162,6 +163,41 @@ static int load_host(npu_llm_model *m, const char *path, char *err, size_t len)
 	return ret;
 }
 
+/* "Q4_K x 98, Q6_K x 15, F32 x 31": quantized types, most tensors first, then F16, F32. */
+static void types_text(const struct npu_model *h, char *out, size_t len)
+{
+	uint32_t done[NPU_GGUF_NTYPES] = { 0 }, t, best;
+	size_t n = 0;
+
+	out[0] = 0;
+	for (;;) {
+		best = NPU_GGUF_NTYPES;
+		for (t = NPU_GGUF_F16 + 1; t < NPU_GGUF_NTYPES; t++)
+			if (h->types[t] && !done[t] && (best == NPU_GGUF_NTYPES ||
+							h->types[t] > h->types[best]))
+				best = t;
+		if (best == NPU_GGUF_NTYPES)
+			best = h->types[NPU_GGUF_F16] && !done[NPU_GGUF_F16] ? NPU_GGUF_F16 :
+			       h->types[NPU_GGUF_F32] && !done[NPU_GGUF_F32] ? NPU_GGUF_F32 :
+			       NPU_GGUF_NTYPES;
+		if (best == NPU_GGUF_NTYPES || n >= len)
+			return;
+		done[best] = 1;
+		n += (size_t)snprintf(out + n, len - n, "%s%s x %u", n ? ", " : "",
+				      npu_gguf_type_name(best), h->types[best]);
+	}
+}
+
+/* Every weight of the model: matrices, tables and gains. */
+static uint64_t weight_count(const struct npu_model_config *c)
+{
+	uint64_t d = (uint64_t)c->dim, h = (uint64_t)c->hidden_dim, v = (uint64_t)c->vocab_size;
+	uint64_t kv = d * (uint64_t)c->n_kv_heads / (uint64_t)c->n_heads;
+
+	return v * d * (c->shared_classifier ? 1 : 2) + d +
+	       (uint64_t)c->n_layers * (2 * d + 2 * d * d + 2 * kv * d + 3 * h * d);
+}
+
 /* The weights on @dev as @m->p asks; @m->host and the tokenizer are loaded. */
 static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_len)
 {
@@ -178,6 +214,7 @@ static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_
 		bits = m->host.native ? -1 : 8;
 	m->weights = !dev ? "f32" : bits < 0 ? "native" : bits == 8 ? "w8" :
 		     group == 32 ? "w4g32" : group == 64 ? "w4g64" : "w4g128";
+	types_text(&m->host, m->types, sizeof(m->types));
 	if (!dev)
 		return NPU_OK;
 	return llm_weights_create(dev, &m->host, bits, group, m->p.progress, m->p.progress_user,
@@ -297,6 +334,9 @@ void npu_llm_model_info(const npu_llm_model *m, struct npu_llm_model_info *info)
 	info->device_bytes = m->w ? m->w->bytes : 0;
 	info->weight_bytes = m->w ? llm_weights_matrix_bytes(m->w) : 0;
 	info->load_s = m->load_s;
+	info->weight_count = weight_count(&m->host.cfg);
+	info->weight_types = m->types;
+	info->weight_note = m->w ? m->w->note : "";
 }
 
 const struct npu_model *npu_llm_model_host(const npu_llm_model *m)

@@ -21,13 +21,18 @@ struct dbuf {
 	uint64_t size;
 };
 
-/* A quantized matrix in one buffer: integers, then the group factors. */
+/*
+ * A quantized matrix in one buffer: integers, then the group factors
+ * (SCALE_GROUP), or codes, then the rows' records (SCALE_BLOCK: a nonzero
+ * block.block_groups).
+ */
 struct dmat {
 	struct dbuf b;
 	int32_t rows, cols, group;
 	int bits;
 	struct npu_scale scale;
 	uint64_t factors_off;
+	struct npu_block_format block;
 };
 
 struct layer_weights {
@@ -51,6 +56,9 @@ struct llm_weights {
 	struct npu_scale s_final;
 	struct dmat wcls;
 	uint64_t bytes;
+	int n_converted;	/* float matrices quantized where the file's own were asked for */
+	double converted_rms;	/* their worst RMS error, relative */
+	char note[512];		/* the conversions and their errors, a line each, or "" */
 };
 
 NPU_HIDDEN int llm_dbuf_new(npu_device *dev, uint64_t size, struct dbuf *b, uint64_t *bytes);

@@ -43,7 +43,6 @@ NPU_HIDDEN int npu_tokenizer_index(struct npu_tokenizer *t);
 
 /* ---- the GGUF loader (gguf.c reads and checks, gguf_tensors.c converts) ---- */
 
-#define GGUF_QBLOCK 32
 /* An integer key the file does not have. */
 #define GGUF_ABSENT INT64_MIN
 
@@ -111,5 +110,25 @@ NPU_HIDDEN struct gguf_tensor *npu_gguf_find(struct gguf_loader *L, const char *
 NPU_HIDDEN int npu_gguf_tensor_error(struct gguf_loader *L, const char *name, size_t name_len,
 				     const char *fmt, uint64_t a, uint64_t b);
 NPU_HIDDEN int npu_gguf_load_weights(struct gguf_loader *L);
+
+/* ---- ggml's types (gguf_quants.c) ---- */
+
+/* Columns of a block of @type (1: F32, F16); 0 for a type the loader does not read. */
+NPU_HIDDEN uint32_t npu_gguf_type_block(uint32_t type);
+/* A tensor's bytes: @n elements, rows of @ne0; 0 for a type not read or a partial block. */
+NPU_HIDDEN uint64_t npu_gguf_type_bytes(uint32_t type, uint64_t ne0, uint64_t n);
+/* A type npu_gguf_dequant() converts. */
+NPU_HIDDEN int npu_gguf_type_quantized(uint32_t type);
+/* Bytes of one row's SCALE_BLOCK record (as libnpu's npu_block_record_bytes). */
+NPU_HIDDEN uint64_t npu_gguf_record_bytes(const struct npu_block_format *f, uint32_t cols);
+NPU_HIDDEN double npu_half_to_double(uint16_t h);
+/*
+ * A quantized matrix of @type at @src (whole blocks per row) into its
+ * exact floats at @out and, when @q is set, SCALE_BLOCK codes and records.
+ * A block whose binary16 scale or min is infinite or NaN: NPU_E_FORMAT with
+ * its index in @bad[0] and that binary16 in @bad[1].
+ */
+NPU_HIDDEN int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t cols,
+				float *out, struct npu_qmatrix *q, uint64_t bad[2]);
 
 #endif

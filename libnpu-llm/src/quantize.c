@@ -3,7 +3,9 @@
  * Weight quantization for the NPU's SCALE_GROUP format: a tensor scale
  * s_w and, per group of columns, a Q0.16 factor f, so that a group's scale
  * is s_w * f / 65536 (docs/numerics.md). The integers are computed with
- * that exact scale, so rounding the factor costs nothing extra.
+ * that exact scale, so rounding the factor costs nothing extra. The
+ * GGUF loader's SCALE_BLOCK matrices (gguf_quants.c) are read back here
+ * too.
  */
 #include <math.h>
 #include <pthread.h>
@@ -163,12 +165,47 @@ int npu_quantize(const float *w, int32_t rows, int32_t cols, int bits, int32_t g
 	return NPU_OK;
 }
 
+/* SCALE_BLOCK: code and record as the NPU reads them (npu_cmd.h's MATMUL). */
+static float block_value(const struct npu_qmatrix *q, int32_t r, int32_t c)
+{
+	const struct npu_block_format *f = &q->block;
+	uint64_t rb = ((uint64_t)q->cols * q->bits + 7) / 8, bit = (uint64_t)c * q->bits;
+	uint64_t g = (uint64_t)q->cols / f->group_size, nsb = g / f->block_groups;
+	uint64_t j = (uint64_t)c / f->group_size, sb = j / f->block_groups;
+	uint64_t sub = 2 * nsb * (f->flags & NPU_BLOCK_MIN ? 2 : 1);
+	const uint8_t *row = q->q + r * rb;
+	const uint8_t *rec = q->records + r * npu_gguf_record_bytes(f, (uint32_t)q->cols);
+	uint32_t v = row[bit / 8];
+	double sc = 1, mn = 1, w;
+
+	if (bit / 8 + 1 < rb)
+		v |= (uint32_t)row[bit / 8 + 1] << 8;
+	v = (v >> (bit & 7)) & ((1u << q->bits) - 1);
+	if (f->flags & NPU_BLOCK_SUB_S8) {
+		sc = (int8_t)rec[sub + j];
+		mn = f->flags & NPU_BLOCK_MIN ? rec[sub + g + j] : 1;
+	} else if (f->flags & NPU_BLOCK_SUB_U4) {
+		sc = rec[sub + j] & 15;
+		mn = rec[sub + j] >> 4;
+	}
+	w = npu_half_to_double((uint16_t)(rec[2 * sb] | rec[2 * sb + 1] << 8)) * sc *
+	    ((double)v - f->zero);
+	if (f->flags & NPU_BLOCK_MIN)
+		w -= npu_half_to_double((uint16_t)(rec[2 * (nsb + sb)] |
+						   rec[2 * (nsb + sb) + 1] << 8)) * mn;
+	return (float)(npu_scale_to_double(q->scale) * w);
+}
+
 float npu_qmatrix_value(const struct npu_qmatrix *q, int32_t r, int32_t c)
 {
 	size_t at = (size_t)r * q->cols + c;
-	double step = npu_scale_to_double(q->scale) *
-		      q->factors[(size_t)r * (q->cols / q->group_size) + c / q->group_size] / 65536.0;
+	double step;
 	int v;
+
+	if (q->block.block_groups)
+		return block_value(q, r, c);
+	step = npu_scale_to_double(q->scale) *
+	       q->factors[(size_t)r * (q->cols / q->group_size) + c / q->group_size] / 65536.0;
 
 	if (q->bits == 8)
 		v = (int8_t)q->q[at];
@@ -183,5 +220,6 @@ void npu_qmatrix_free(struct npu_qmatrix *q)
 		return;
 	free(q->q);
 	free(q->factors);
+	free(q->records);
 	memset(q, 0, sizeof(*q));
 }

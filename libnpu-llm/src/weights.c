@@ -2,7 +2,7 @@
 /*
  * The model's weights on a device, made once per model: the matrices
  * quantized (int8 per output channel or int4 in groups; the embedding
- * table and the classifier stay int8) or the file's own, the norm gains
+ * table and the classifier stay int8) or the file's own (SCALE_BLOCK), the norm gains
  * as int16 with one scale, the RoPE frequencies as turns in Q0.32. Sealed
  * once written: the cpu backend may keep them packed in its kernels'
  * layout.
@@ -35,6 +35,26 @@ void llm_dbuf_del(npu_device *dev, struct dbuf *b)
 }
 
 /*
+ * A float matrix quantized where the file's own were asked for (a GGUF
+ * file's F32 and F16 matrices): counted, with the worst RMS error.
+ */
+static void converted(struct llm_weights *w, const float *f, const struct npu_qmatrix *q)
+{
+	double e2 = 0, x2 = 0;
+	int32_t r, c;
+
+	for (r = 0; r < q->rows; r++)
+		for (c = 0; c < q->cols; c++) {
+			double x = f[(size_t)r * q->cols + c], e = npu_qmatrix_value(q, r, c) - x;
+
+			e2 += e * e;
+			x2 += x * x;
+		}
+	w->n_converted++;
+	w->converted_rms = fmax(w->converted_rms, x2 > 0 ? sqrt(e2 / x2) : 0);
+}
+
+/*
  * Matrix @at of the model (npu_model.native's index) as the NPU takes it:
  * the file's own integers with bits < 0 when it has them, else quantized.
  */
@@ -50,22 +70,33 @@ static int dmat_new(struct llm_weights *w, const float *f, size_t at, int32_t ro
 		q = *native;
 		bits = q.bits;
 	} else {
+		int asked = bits;
+
 		bits = bits < 0 ? 8 : bits;
 		/* int4 groups must tile the row: a narrower row is one group, else int8. */
 		if (bits == 4 && cols % group)
 			group = cols < group ? cols : (bits = 8, cols);
 		err = npu_quantize(f, rows, cols, bits, bits == 8 ? cols : group, &q);
 		native = NULL;
+		if (!err && asked < 0)
+			converted(w, f, &q);
 	}
 	if (err)
 		return err;
-	qbytes = (uint64_t)rows * npu_row_bytes(bits == 8 ? NPU_I8 : NPU_I4, (uint32_t)cols);
-	fbytes = (uint64_t)rows * (cols / q.group_size) * 2;
+	if (q.block.block_groups) {
+		/* SCALE_BLOCK: the file's codes, then each row's record. */
+		qbytes = (uint64_t)rows * (((uint64_t)cols * bits + 7) / 8);
+		fbytes = (uint64_t)rows * npu_gguf_record_bytes(&q.block, (uint32_t)cols);
+	} else {
+		qbytes = (uint64_t)rows * npu_row_bytes(bits == 8 ? NPU_I8 : NPU_I4, (uint32_t)cols);
+		fbytes = (uint64_t)rows * (cols / q.group_size) * 2;
+	}
 	d->factors_off = (qbytes + 7) & ~7ull;
 	err = llm_dbuf_new(w->dev, d->factors_off + fbytes, &d->b, &w->bytes);
 	if (!err) {
 		memcpy(d->b.p, q.q, qbytes);
-		memcpy((char *)d->b.p + d->factors_off, q.factors, fbytes);
+		memcpy((char *)d->b.p + d->factors_off, q.block.block_groups ? q.records :
+			(uint8_t *)q.factors, fbytes);
 		/*
 		 * Final: the cpu backend may keep them in its kernels' layout.
 		 * A seal that fails costs that speed, not the model.
@@ -76,6 +107,7 @@ static int dmat_new(struct llm_weights *w, const float *f, size_t at, int32_t ro
 		d->group = q.group_size;
 		d->bits = bits;
 		d->scale = q.scale;
+		d->block = q.block;
 	}
 	if (!native)
 		npu_qmatrix_free(&q);
@@ -101,11 +133,18 @@ static int gain_new(struct llm_weights *w, const float *g, int n, struct dbuf *b
 	return NPU_OK;
 }
 
-/* The embedding table as int8 rows, each with its own scale. */
+/*
+ * The embedding table as int8 rows, each with its own scale: a conversion
+ * of a GGUF file's table, so its error is measured and noted (the largest
+ * error as a fraction of its row's largest value; the RMS error over the
+ * table's RMS).
+ */
 static int embedding_new(struct llm_weights *w)
 {
 	const struct npu_model *m = w->m;
 	uint32_t d = (uint32_t)w->c.dim;
+	double emax = 0, e2 = 0, x2 = 0;
+	uint32_t t;
 	int32_t i;
 	int err;
 
@@ -115,15 +154,39 @@ static int embedding_new(struct llm_weights *w)
 	for (i = 0; !err && i < w->c.vocab_size; i++) {
 		const float *row = m->token_embedding + (size_t)i * d;
 		float amax = 0;
-		double s;
+		double s, ds;
 		uint32_t j;
 
 		for (j = 0; j < d; j++)
 			amax = fmaxf(amax, fabsf(row[j]));
 		s = amax > 0 ? amax / 127.0 : 1.0;
 		err = npu_scale_from_double(s, &((struct npu_scale *)w->emb_scales.p)[i]);
-		for (j = 0; j < d; j++)
-			((int8_t *)w->emb.p)[(size_t)i * d + j] = (int8_t)lrint(row[j] / s);
+		ds = npu_scale_to_double(((struct npu_scale *)w->emb_scales.p)[i]);
+		for (j = 0; j < d; j++) {
+			int8_t v = (int8_t)lrint(row[j] / s);
+			double e = fabs(v * ds - row[j]);
+
+			((int8_t *)w->emb.p)[(size_t)i * d + j] = v;
+			emax = amax > 0 ? fmax(emax, e / amax) : emax;
+			e2 += e * e;
+			x2 += (double)row[j] * row[j];
+		}
+	}
+	for (t = 0; t < NPU_GGUF_NTYPES && !m->types[t]; t++)
+		;	/* a GGUF file's model counts its tensors' types */
+	if (!err && t < NPU_GGUF_NTYPES)
+		snprintf(w->note, sizeof(w->note),
+			 "token_embd.weight (%s) is int8 per row on the device (the EMBEDDING op): "
+			 "largest error %.3g%% of its row's largest value, RMS error %.3g%% of the "
+			 "table's RMS", npu_gguf_type_name((uint32_t)m->embedding_type), 100 * emax,
+			 x2 > 0 ? 100 * sqrt(e2 / x2) : 0.0);
+	if (!err && w->n_converted) {
+		size_t n = strlen(w->note);
+
+		snprintf(w->note + n, sizeof(w->note) - n,
+			 "%s%d F32/F16 matri%s int8 per output channel on the device: RMS "
+			 "error up to %.3g%% of the matrix's RMS", n ? "\n" : "", w->n_converted,
+			 w->n_converted > 1 ? "ces are" : "x is", 100 * w->converted_rms);
 	}
 	return err;
 }

@@ -2,8 +2,9 @@
 /*
  * GGUF models: ../shared/models/stories260K.gguf against stories260K.bin
  * (same tensors, same tokens out of libnpu-llm), files written in F32,
- * F16, Q8_0 and Q4_0 read back with the block integers kept exactly, and
- * every kind of malformed file rejected with its cause.
+ * F16, Q8_0 and Q4_0 read back with the block integers kept exactly
+ * (SCALE_BLOCK), and every kind of malformed file rejected with its cause.
+ * test_gguf_quants.c has every quantized type's layout.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -243,17 +244,16 @@ static struct located locate(const uint8_t *f, size_t len, const char *name, con
 }
 
 /*
- * A quantized file's blocks against what the loader made of them: the
- * integers exactly, the scales exactly when |d| >= S / 64, else within
- * half a factor step. Reports how many scales were exact.
+ * A quantized file's blocks against what the loader made of them
+ * (SCALE_BLOCK): each row's codes are the file's integers (Q8_0's + 128,
+ * Q4_0's nibbles in column order), its record the blocks' binary16 d as
+ * they are, and every float the exact d x (q - zero).
  */
-static void check_blocks(const char *path, const struct npu_model *m, uint32_t type,
-			 int want_bits)
+static void check_blocks(const char *path, const struct npu_model *m, uint32_t type)
 {
-	size_t len, exact = 0, total = 0;
+	int bits = type == NPU_GGUF_Q8_0 ? 8 : 4, zero = type == NPU_GGUF_Q8_0 ? 128 : 8, at;
+	size_t len, negative = 0;
 	uint8_t *f = t_read_file(path, &len);
-	double worst = 0;
-	int at;
 
 	assert_non_null(m->native);
 	for (at = 0; at < m->cfg.n_layers * NPU_MODEL_LAYER_MATS; at++) {
@@ -264,7 +264,6 @@ static void check_blocks(const char *path, const struct npu_model *m, uint32_t t
 		struct located loc;
 		int32_t rows, cols, b, j;
 		const float *w = matrix(m, at, &rows, &cols);
-		double s;
 
 		snprintf(name, sizeof(name), "blk.%d.%s.weight", at / NPU_MODEL_LAYER_MATS,
 			 names[at % NPU_MODEL_LAYER_MATS]);
@@ -276,46 +275,46 @@ static void check_blocks(const char *path, const struct npu_model *m, uint32_t t
 		}
 		assert_int_equal(loc.type, type);
 		assert_non_null(q->q);
+		assert_non_null(q->records);
+		assert_null(q->factors);
+		assert_string_equal(q->source, type == NPU_GGUF_Q8_0 ? "Q8_0" : "Q4_0");
 		assert_int_equal(q->group_size, 32);
-		if (want_bits)
-			assert_int_equal(q->bits, want_bits);
-		s = npu_scale_to_double(q->scale);
+		assert_int_equal(q->block.group_size, 32);
+		assert_int_equal(q->block.block_groups, 1);
+		assert_int_equal(q->block.zero, zero);
+		assert_int_equal(q->block.flags, 0);
+		assert_int_equal(q->bits, bits);
+		assert_true(npu_scale_to_double(q->scale) == 1.0);
 		for (b = 0; b < rows * cols / 32; b++) {
 			const uint8_t *blk = f + loc.data + (size_t)b * (type == NPU_GGUF_Q8_0 ? 34 : 18);
+			/* A row's record: its blocks' d, two bytes each. */
+			const uint8_t *rec = q->records + (size_t)b * 2;
 			uint16_t h;
-			double d, step = s * q->factors[b] / 65536.0;
+			double d;
 
 			memcpy(&h, blk, 2);
+			assert_memory_equal(rec, blk, 2);
 			d = half(h);
-			total++;
-			if (step == fabs(d))
-				exact++;
-			else if (fabs(d) >= s / 64)
-				fail_msg("%s block %d: scale %.9g became %.9g", name, b, d, step);
-			else
-				worst = fmax(worst, fabs(step - fabs(d)) / fabs(d));
+			negative += d < 0;
 			for (j = 0; j < 32; j++) {
 				int v = type == NPU_GGUF_Q8_0 ? (int8_t)blk[2 + j] :
 					(j < 16 ? blk[2 + j] & 15 : blk[2 + j - 16] >> 4) - 8;
-				int got;
 				size_t e = (size_t)b * 32 + (size_t)j;
+				int got = bits == 8 ? q->q[e] : (q->q[e / 2] >> (4 * (e & 1))) & 15;
 
-				if (q->bits == 8)
-					got = (int8_t)q->q[e];
-				else
-					got = (int8_t)(q->q[e / 2] << (4 * !(e & 1))) >> 4;
-				if (got != (d < 0 ? -v : v))
+				if (got - zero != v)
 					fail_msg("%s block %d value %d: file %d, NPU %d", name, b, j, v,
-						 got);
-				if (step == fabs(d) && w[e] != (float)(v * d))
+						 got - zero);
+				if (w[e] != (float)(v * d) ||
+				    npu_qmatrix_value(q, (int32_t)(e / cols),
+						      (int32_t)(e % cols)) != w[e])
 					fail_msg("%s element %zu: %.9g, want %.9g", name, e, w[e],
 						 v * d);
 			}
 		}
 	}
-	printf("%s: %zu of %zu block scales exact; the others within %.2e relative\n",
-	       type == NPU_GGUF_Q8_0 ? "Q8_0" : "Q4_0", exact, total, worst);
-	assert_true(exact > total / 2);
+	printf("%s: every block kept exactly (%zu with d < 0)\n",
+	       type == NPU_GGUF_Q8_0 ? "Q8_0" : "Q4_0", negative);
 	free(f);
 }
 
@@ -329,16 +328,16 @@ static void q8_0_kept_exactly(void **state)
 	load_bin(&a, &ta);
 	path = save(&a, &ta, NPU_GGUF_Q8_0, "q8_0.gguf");
 	load_gguf(path, &b, NULL);
-	check_blocks(path, &b, NPU_GGUF_Q8_0, 8);
+	check_blocks(path, &b, NPU_GGUF_Q8_0);
 	npu_tokenizer_free(&ta);
 	npu_model_free(&a);
 	npu_model_free(&b);
 }
 
 /*
- * ggml's Q4_0 writes a block's largest value as -8 x d with d < 0; +8 has
- * no int4 form, so such matrices become int8. With every block's largest
- * value negative (d > 0) the matrices stay int4.
+ * ggml's Q4_0 writes a block's largest value as -8 x d with d < 0: code 0
+ * under zero 8 and a negative binary16 d, kept as they are. With every
+ * block's largest value negative (d > 0) likewise.
  */
 static void q4_0_kept_exactly(void **state)
 {
@@ -351,7 +350,7 @@ static void q4_0_kept_exactly(void **state)
 	load_bin(&a, &ta);
 	path = save(&a, &ta, NPU_GGUF_Q4_0, "q4_0.gguf");
 	load_gguf(path, &b, NULL);
-	check_blocks(path, &b, NPU_GGUF_Q4_0, 8);
+	check_blocks(path, &b, NPU_GGUF_Q4_0);
 	npu_model_free(&b);
 
 	for (at = 0; at < a.cfg.n_layers * NPU_MODEL_LAYER_MATS; at++) {
@@ -370,7 +369,7 @@ static void q4_0_kept_exactly(void **state)
 	}
 	path = save(&a, &ta, NPU_GGUF_Q4_0, "q4_0-pos.gguf");
 	load_gguf(path, &b, NULL);
-	check_blocks(path, &b, NPU_GGUF_Q4_0, 4);
+	check_blocks(path, &b, NPU_GGUF_Q4_0);
 	npu_tokenizer_free(&ta);
 	npu_model_free(&a);
 	npu_model_free(&b);
@@ -400,6 +399,12 @@ static void quantized_files_run(void **state)
 		m = on_device(dev, &b, "native");
 		npu_llm_model_info(m, &info);
 		assert_string_equal(info.weights, "native");
+		/* The conversions said: the embedding table, and ffn_down (F16) under native. */
+		printf("%s\n", info.weight_note);
+		assert_non_null(strstr(info.weight_note, k ? "token_embd.weight (Q4_0) is int8 per row"
+							   : "token_embd.weight (Q8_0) is int8 per row"));
+		assert_non_null(strstr(info.weight_note, "\n5 F32/F16 matrices are int8 per output "
+					"channel on the device: RMS error up to "));
 		greedy(m, &ta, x, 48);
 		/* The float reference teacher-forced on the device's tokens. */
 		if (npu_llm_ctx_create(m, &rp, &ref, err, sizeof(err)))
@@ -421,8 +426,8 @@ static void quantized_files_run(void **state)
 }
 
 /*
- * Block scales: a zero scale makes its block zero; a non-finite one, even
- * in the embedding table (which is not kept quantized), is refused.
+ * Block scales: a zero scale makes its block zero (its codes kept); a
+ * non-finite one, even in the embedding table, is refused.
  */
 static void quantized_block_scales(void **state)
 {
@@ -442,17 +447,20 @@ static void quantized_block_scales(void **state)
 	memset(f + loc.data, 0, 2);
 	t_write_file(path, f, len);
 	load_gguf(path, &b, NULL);
+	assert_int_equal(b.native[0].records[0] | b.native[0].records[1], 0);
 	for (j = 0; j < 32; j++) {
-		assert_int_equal(b.native[0].q[j], 0);
+		assert_int_equal(b.native[0].q[j], f[loc.data + 2 + j] ^ 0x80);
 		assert_true(b.wq[j] == 0);
+		assert_true(npu_qmatrix_value(&b.native[0], 0, j) == 0);
 	}
-	assert_int_not_equal(b.native[0].q[32] | b.native[0].q[33] | b.native[0].q[34], 0);
+	assert_true(b.wq[32] != 0 || b.wq[33] != 0 || b.wq[34] != 0);
 	npu_model_free(&b);
 	loc = locate(f, len, "token_embd.weight", "blk.4.ffn_up.weight");
 	memcpy(f + loc.data, "\x00\x7e", 2);	/* an f16 NaN */
 	t_write_file(path, f, len);
 	assert_int_equal(npu_model_load_gguf(path, &b, NULL, err, sizeof(err)), NPU_E_FORMAT);
-	assert_non_null(strstr(err, "token_embd.weight\": block 0 has scale 0x7e00"));
+	assert_non_null(strstr(err,
+			       "token_embd.weight\": block 0 has scale 0x7e00 (f16): not finite"));
 	free(f);
 	npu_tokenizer_free(&ta);
 	npu_model_free(&a);
@@ -489,7 +497,13 @@ static void malformed_files(void **state)
 		{ "tokenizer.ggml.model", 12, 'g', 1, "tokenizer.ggml.model is not llama" },
 		{ "blk.0.attn_q.weight", 0, 0, 4, "0 or more than 4 dimensions" },
 		{ "blk.0.attn_q.weight", 4, 32, 8, "shape does not fit" },
-		{ "blk.0.attn_q.weight", 20, 14, 4, "has ggml type 14" },
+		{ "blk.0.attn_q.weight", 20, 16, 4,
+		  "\"blk.0.attn_q.weight\" has type IQ2_XXS: supported are F32, F16, Q4_0, Q4_1, "
+		  "Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K" },
+		{ "blk.0.attn_q.weight", 20, 30, 4, "has type BF16: supported are F32, F16," },
+		{ "blk.0.attn_q.weight", 20, 99, 4, "has type 99 (not a ggml type): supported are" },
+		{ "blk.0.attn_q.weight", 20, 14, 4,
+		  "has type Q6_K: row length 64 is not a multiple of its block's 256" },
 		{ "blk.0.attn_q.weight", 24, 1, 8, "not a multiple of 32" },
 		{ "blk.0.attn_q.weight", 24, 1ull << 40, 8, "runs past the file end" },
 		{ "blk.0.attn_k.weight", -8, 'q', 1, "appears twice" },

@@ -451,7 +451,7 @@ static void file_truncated_after_load(void **state)
 		sum += m.data[i];
 	assert_non_null(m.native);
 	for (i = 0; i < (size_t)m.cfg.n_layers * NPU_MODEL_LAYER_MATS; i++)
-		sum += m.native[i].q[0] + m.native[i].factors[0];
+		sum += m.native[i].q[0] + m.native[i].records[0];
 	assert_true(isfinite(sum));
 	npu_model_free(&m);
 	free(b.p);
@@ -669,9 +669,9 @@ static void counts_checked_against_file(void **state)
 
 /*
  * A norm vector or a matrix whose rows are not whole blocks, given a
- * quantized type: the error said "rows a multiple of 32 long, not 64" of
- * a 64-long vector or, under 32 elements, that the type (Q8_0, say) is
- * not one of those supported: F32, F16, Q4_0, Q8_0.
+ * quantized type: the error names the type and the cause (it once said
+ * "rows a multiple of 32 long, not 64" of a 64-long vector, or, under 32
+ * elements, that Q8_0 was not supported).
  */
 static void quantized_shapes_named(void **state)
 {
@@ -682,15 +682,20 @@ static void quantized_shapes_named(void **state)
 		const char *error;
 	} cases[] = {
 		{ { 64, 64, 1, 2, 64 }, "blk.0.attn_norm.weight", NPU_GGUF_Q4_0,
-		  "tensor \"blk.0.attn_norm.weight\" is a vector: quantized types are for matrices" },
+		  "tensor \"blk.0.attn_norm.weight\" is a vector of type Q4_0: quantized types are "
+		  "for matrices" },
 		{ { 64, 64, 1, 2, 64 }, "output_norm.weight", NPU_GGUF_Q8_0,
-		  "tensor \"output_norm.weight\" is a vector: quantized types are for matrices" },
+		  "tensor \"output_norm.weight\" is a vector of type Q8_0: quantized types are for "
+		  "matrices" },
 		{ { 16, 16, 1, 2, 64 }, "blk.0.ffn_norm.weight", NPU_GGUF_Q8_0,
-		  "tensor \"blk.0.ffn_norm.weight\" is a vector: quantized types are for matrices" },
+		  "tensor \"blk.0.ffn_norm.weight\" is a vector of type Q8_0: quantized types are "
+		  "for matrices" },
 		{ { 48, 64, 1, 2, 64 }, "blk.0.attn_q.weight", NPU_GGUF_Q4_0,
-		  "tensor \"blk.0.attn_q.weight\": row length 48 is not a multiple of 32" },
+		  "tensor \"blk.0.attn_q.weight\" has type Q4_0: row length 48 is not a multiple of "
+		  "its block's 32" },
 		{ { 4, 4, 1, 2, 64 }, "blk.0.attn_k.weight", NPU_GGUF_Q8_0,
-		  "tensor \"blk.0.attn_k.weight\": row length 4 is not a multiple of 32" },
+		  "tensor \"blk.0.attn_k.weight\" has type Q8_0: row length 4 is not a multiple of "
+		  "its block's 32" },
 	};
 	size_t k;
 

@@ -148,6 +148,7 @@ static int load(struct run *run)
 static void notes(const struct run *run)
 {
 	const struct args *a = &run->a;
+	const char *note;
 
 	if (a->model_found)
 		fprintf(stderr, "npu-run: no --model: using %s (from %s)\n", a->model, a->model_found);
@@ -155,6 +156,10 @@ static void notes(const struct run *run)
 		fprintf(stderr, "npu-run: no --model, and no stories260K.bin in $NPU_MODELS, "
 			"../shared/models or %s: running the synthetic model, whose random weights "
 			"print noise\n", NPU_MODEL_DIR);
+	for (note = run->r.model.weight_note; *note; note += strcspn(note, "\n")) {
+		note += *note == '\n';
+		fprintf(stderr, "npu-run: %.*s\n", (int)strcspn(note, "\n"), note);
+	}
 	if (run->fallback && run->fallback[0])
 		fprintf(stderr, "npu-run: %s\n", run->fallback);
 	if (a->model && run->r.model.tokenizer_source == NPU_LLM_TOKENIZER_BYTES &&

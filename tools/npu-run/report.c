@@ -88,6 +88,9 @@ void report_json(const struct args *a, const struct results *r)
 	printf(", \"device_memory_bytes\": %llu",
 	       (unsigned long long)(r->model.device_bytes + r->ctx_bytes));
 	printf(", \"packed_weights_bytes\": %llu", (unsigned long long)r->packed_bytes);
+	printf(", \"weight_count\": %llu, \"weight_types\": ",
+	       (unsigned long long)r->model.weight_count);
+	json_str(stdout, r->model.weight_types);
 	printf(", \"tokens\": [");
 	for (i = 0; i < r->n_tokens; i++)
 		printf("%s%d", i ? ", " : "", r->tokens[i]);
@@ -137,6 +140,11 @@ void report_text(const struct args *a, const struct results *r)
 	put_escaped(stdout, a->model ? a->model : a->synthetic ? a->synthetic : "synthetic tiny",
 		    PATH_CHARS, 0);
 	printf(" (dim %d, %d layers, vocab %d)\n", c->dim, c->n_layers, c->vocab_size);
+	if (r->model.weight_types[0] || r->model.device_bytes)
+		printf("weights: %s%s%.2f bits per weight on the device\n", r->model.weight_types,
+		       r->model.weight_types[0] ? "; " : "",
+		       r->model.weight_count ? r->model.device_bytes * 8.0 / r->model.weight_count :
+					       0);
 	printf("prompt %d tokens: prefill %.1f tok/s; generated %d tokens: decode %.1f tok/s;"
 	       " first token after %.1f ms; load %.2f s; device memory %.2f MiB"
 	       " (and %.2f MiB of packed weights)\n",

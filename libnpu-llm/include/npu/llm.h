@@ -88,6 +88,12 @@ enum npu_llm_tokenizer_source {
  * @device_bytes: device memory of the weights.
  * @weight_bytes: bytes of the matrices one decode step reads in full.
  * @load_s: seconds the load took (reading, quantizing, uploading).
+ * @weight_count: the model's weights (every matrix, table and gain).
+ * @weight_types: a GGUF file's tensors per type ("Q4_K x 98, Q6_K x 15,
+ *	F32 x 31"), or "".
+ * @weight_note: what the device holds other than as a GGUF file says,
+ *	with the measured error, a line each ("token_embd.weight (Q6_K) is
+ *	int8 per row ..."), or "".
  */
 struct npu_llm_model_info {
 	struct npu_model_config cfg;
@@ -99,6 +105,9 @@ struct npu_llm_model_info {
 	uint64_t device_bytes;
 	uint64_t weight_bytes;
 	double load_s;
+	uint64_t weight_count;
+	const char *weight_types;
+	const char *weight_note;
 };
 
 /**

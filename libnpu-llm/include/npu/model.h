@@ -36,6 +36,49 @@ struct npu_model_config {
 /* Matrices per layer in npu_model.native: wq wk wv wo w1 w2 w3. */
 #define NPU_MODEL_LAYER_MATS 7
 
+/**
+ * enum npu_gguf_type - GGUF tensor types the loader reads (ggml's ids); the
+ *	writer writes F32, F16, Q4_0 and Q8_0.
+ * @NPU_GGUF_F32: float32.
+ * @NPU_GGUF_F16: float16.
+ * @NPU_GGUF_Q4_0: blocks of 32: an f16 scale, 4-bit values.
+ * @NPU_GGUF_Q4_1: blocks of 32: an f16 scale and min, 4-bit values.
+ * @NPU_GGUF_Q5_0: blocks of 32: an f16 scale, 5-bit values.
+ * @NPU_GGUF_Q5_1: blocks of 32: an f16 scale and min, 5-bit values.
+ * @NPU_GGUF_Q8_0: blocks of 32: an f16 scale, int8 values.
+ * @NPU_GGUF_Q2_K: super-blocks of 256: f16 scale and min, 4-bit group scales
+ *	and mins, 2-bit values.
+ * @NPU_GGUF_Q3_K: super-blocks of 256: an f16 scale, 6-bit group scales, 3-bit values.
+ * @NPU_GGUF_Q4_K: super-blocks of 256: f16 scale and min, 6-bit group scales
+ *	and mins, 4-bit values.
+ * @NPU_GGUF_Q5_K: as Q4_K with 5-bit values.
+ * @NPU_GGUF_Q6_K: super-blocks of 256: an f16 scale, int8 group scales, 6-bit values.
+ * @NPU_GGUF_NTYPES: ids below this have a name (npu_gguf_type_name()).
+ */
+enum npu_gguf_type {
+	NPU_GGUF_F32 = 0,
+	NPU_GGUF_F16 = 1,
+	NPU_GGUF_Q4_0 = 2,
+	NPU_GGUF_Q4_1 = 3,
+	NPU_GGUF_Q5_0 = 6,
+	NPU_GGUF_Q5_1 = 7,
+	NPU_GGUF_Q8_0 = 8,
+	NPU_GGUF_Q2_K = 10,
+	NPU_GGUF_Q3_K = 11,
+	NPU_GGUF_Q4_K = 12,
+	NPU_GGUF_Q5_K = 13,
+	NPU_GGUF_Q6_K = 14,
+	NPU_GGUF_NTYPES = 43,
+};
+
+/**
+ * npu_gguf_type_name() - ggml's name of a tensor type ("Q4_K", "BF16", ...).
+ * @type: ggml's id.
+ *
+ * Return: the name; NULL for an id ggml does not have.
+ */
+NPU_API const char *npu_gguf_type_name(uint32_t type);
+
 struct npu_qmatrix;
 struct npu_tokenizer;
 
@@ -56,10 +99,15 @@ struct npu_tokenizer;
  * @wcls: [vocab][dim], the classifier (@token_embedding when shared).
  * @data: the one allocation.
  * @n_floats: its length.
- * @native: NULL, or the file's own quantized matrices (GGUF Q8_0/Q4_0) in
- *	the NPU's format: NPU_MODEL_LAYER_MATS per layer, then the classifier.
- *	An entry with a NULL q was stored as floats. The floats above then
- *	hold these matrices' exact values.
+ * @native: NULL, or the file's own quantized matrices (GGUF Q4_0 ... Q6_K)
+ *	in the NPU's SCALE_BLOCK format: NPU_MODEL_LAYER_MATS per layer, then
+ *	the classifier (the embedding table's when shared). An entry with a
+ *	NULL q was stored as floats. The floats above then hold these
+ *	matrices' exact values (ggml's dequantization).
+ * @types: GGUF files: how many tensors of each ggml type (by id); zero
+ *	for other files.
+ * @embedding_type: GGUF files (a nonzero @types): the embedding table's
+ *	ggml type.
  */
 struct npu_model {
 	struct npu_model_config cfg;
@@ -73,6 +121,8 @@ struct npu_model {
 	float *data;
 	size_t n_floats;
 	struct npu_qmatrix *native;
+	uint32_t types[NPU_GGUF_NTYPES];
+	int32_t embedding_type;
 };
 
 /**
@@ -93,8 +143,9 @@ NPU_API int npu_model_load(const char *path, struct npu_model *m, char *err, siz
 /**
  * npu_model_load_gguf() - read a GGUF v3 Llama model, and its tokenizer.
  * @path: the file; only a regular one is opened.
- * @m: the model. F32 and F16 tensors load as floats; Q8_0 and Q4_0
- *	matrices also fill m->native without requantizing.
+ * @m: the model. F32 and F16 tensors load as floats; matrices of the
+ *	quantized types of enum npu_gguf_type as their exact values, and
+ *	also into m->native (SCALE_BLOCK) without requantizing.
  * @t: NULL, or the tokenizer in the file's metadata.
  * @err: on failure, why (its path escaped as npu_model_load's).
  * @err_len: bytes of @err.
@@ -105,20 +156,6 @@ NPU_API int npu_model_load(const char *path, struct npu_model *m, char *err, siz
  */
 NPU_API int npu_model_load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer *t,
 				char *err, size_t err_len);
-/**
- * enum npu_gguf_type - GGUF tensor types the loader and writer handle (ggml's ids).
- * @NPU_GGUF_F32: float32.
- * @NPU_GGUF_F16: float16.
- * @NPU_GGUF_Q4_0: blocks of 32: an f16 scale, 4-bit values.
- * @NPU_GGUF_Q8_0: blocks of 32: an f16 scale, int8 values.
- */
-enum npu_gguf_type {
-	NPU_GGUF_F32 = 0,
-	NPU_GGUF_F16 = 1,
-	NPU_GGUF_Q4_0 = 2,
-	NPU_GGUF_Q8_0 = 8,
-};
-
 /**
  * npu_model_save_gguf() - write a GGUF v3 llama model, for converting
  *	llama2.c checkpoints and for tests.
