@@ -439,12 +439,3 @@ int npu_op_kv_append(npu_cmd *cmd, const struct npu_tensor *src, const struct np
 		return err;
 	return encode(cmd, op, in, 1, cache, 0);
 }
-
-/* TEMP (issue 22, llm branch): a stub so libnpu-llm links; the libnpu branch has the op. */
-int npu_op_matmul_block(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *w,
-			const struct npu_block_format *f, const struct npu_tensor *bias,
-			const struct npu_tensor *out)
-{
-	(void)cmd; (void)x; (void)w; (void)f; (void)bias; (void)out;
-	return NPU_E_UNSUPPORTED;
-}
