@@ -697,9 +697,26 @@ static void encoder_checks(void **state)
 	t_free(dev, &o);
 }
 
+/* Every device says it speaks ABI 1.2, and so does the firmware it runs. */
+static void reports_abi_1_2(void **state)
+{
+	struct npu_info info;
+	int i;
+
+	(void)state;
+	for (i = 0; i < n_devs; i++) {
+		assert_int_equal(npu_query(devs[i], &info), NPU_OK);
+		assert_int_equal(info.abi_major, 1);
+		assert_int_equal(info.abi_minor, 2);
+		assert_int_equal(info.fw_abi_major, 1);
+		assert_int_equal(info.fw_abi_minor, 2);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(reports_abi_1_2),
 		cmocka_unit_test(formats),
 		cmocka_unit_test(large_sums),
 		cmocka_unit_test(record_bytes),
