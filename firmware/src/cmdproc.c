@@ -11,7 +11,8 @@
 const struct fw_op_spec fw_op_specs[DRM_NPU_OP_COUNT] = {
 	[DRM_NPU_OP_NOP] = { .flags = 0 },
 	[DRM_NPU_OP_MATMUL] = {
-		.in = { { DT(I8) | DT(I16), SCALED, 0 }, { DT(I8) | DT(I4), SM(GROUP), 0 },
+		.in = { { DT(I8) | DT(I16), SCALED, 0 },
+			{ DT(I8) | DT(I4) | FW_CODE_TYPES, SM(GROUP) | SM(BLOCK), 0 },
 			{ DT(I32), SM(TENSOR), DRM_NPU_OP_F_BIAS } },
 		.out = { ELEM, SCALED, 0 },
 		.flags = DRM_NPU_OP_F_BIAS,
@@ -186,6 +187,7 @@ static __u32 prepare_op(struct fw_exec *x, struct fw_op *o)
 		t->scales = FW_NULL;
 		t->span = 0;
 		t->scale_bytes = 0;
+		t->record_bytes = 0;
 		t->groups_per_row = 0;
 		if (!operand_used(s, op->flags)) {
 			if (!fw_is_zero(d, sizeof(*d)))

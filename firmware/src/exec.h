@@ -8,6 +8,29 @@
 /* Bit masks of allowed element types and scale modes of an operand. */
 #define DT(x) (1u << DRM_NPU_DTYPE_##x)
 #define SM(x) (1u << DRM_NPU_SCALE_##x)
+/* The code types of SCALE_BLOCK weights (ABI 1.2). */
+#define FW_CODE_TYPES (DT(U2) | DT(U3) | DT(U4) | DT(U5) | DT(U6) | DT(U8))
+
+/* Bits of one code of a U type; 0 for the other types. */
+static inline __u32 fw_code_bits(__u8 dtype)
+{
+	switch (dtype) {
+	case DRM_NPU_DTYPE_U2:
+		return 2;
+	case DRM_NPU_DTYPE_U3:
+		return 3;
+	case DRM_NPU_DTYPE_U4:
+		return 4;
+	case DRM_NPU_DTYPE_U5:
+		return 5;
+	case DRM_NPU_DTYPE_U6:
+		return 6;
+	case DRM_NPU_DTYPE_U8:
+		return 8;
+	default:
+		return 0;
+	}
+}
 
 /* A validated tensor operand and where its bytes are on the host. */
 struct fw_tensor {
@@ -16,8 +39,9 @@ struct fw_tensor {
 	__u8 *scales;
 	__u64 row_bytes;
 	__u64 span;		/* bytes from addr to the end of the last row */
-	__u64 scale_bytes;	/* bytes from scale_addr (ROW and GROUP) */
-	__u32 groups_per_row;	/* GROUP: set by the op's prepare() */
+	__u64 scale_bytes;	/* bytes from scale_addr (ROW, GROUP and BLOCK) */
+	__u64 record_bytes;	/* BLOCK: one row's record, set by the op's prepare() */
+	__u32 groups_per_row;	/* GROUP and BLOCK: set by the op's prepare() */
 };
 
 /* One op of the stream, copied to core memory and resolved. */
@@ -61,7 +85,7 @@ static inline int fw_poll(struct fw_exec *x, __u64 work)
 
 /* Operand rules of one opcode; prepare() adds the op's own shape rules. */
 struct fw_operand_spec {
-	__u8 dtypes;
+	__u16 dtypes;
 	__u8 scales;
 	__u16 needs_flag;	/* operand present only with this op flag */
 };
@@ -96,6 +120,9 @@ static inline void *fw_scratch(const struct fw_exec *x)
 /* Ops: one file per family. */
 __u32 fw_prepare_matmul(struct fw_exec *x, struct fw_op *o);
 __u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o);
+__u32 fw_matmul_emit(struct fw_exec *x, struct fw_op *o, __u32 row, __s64 *v, __s32 frac);
+__u32 fw_prepare_matmul_block(struct fw_exec *x, struct fw_op *o);
+__u32 fw_run_matmul_block(struct fw_exec *x, struct fw_op *o);
 __u32 fw_prepare_norm(struct fw_exec *x, struct fw_op *o);
 __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o);
 __u32 fw_prepare_softmax(struct fw_exec *x, struct fw_op *o);

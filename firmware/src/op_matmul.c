@@ -3,22 +3,28 @@
  * MATMUL: out = x . W^T (+ bias). Weights are I8 or I4 in groups of columns,
  * each group with a Q0.16 factor on top of the tensor scale. Sums are exact
  * integers: a group's dot product, times its factor, summed over groups.
+ * SCALE_BLOCK weights (codes) have their own loops: op_matmul_block.c.
  */
 #include "exec.h"
 
 __u32 fw_prepare_matmul(struct fw_exec *x, struct fw_op *o)
 {
 	struct drm_npu_tensor *a = &o->in[0].d, *w = &o->in[1].d, *out = &o->out.d;
-	__u32 k = a->cols, g = o->op.matmul.group_size;
+	const struct drm_npu_matmul_params *p = &o->op.matmul;
+	__u32 k = a->cols, g = p->group_size;
 
-	(void)x;
 	if (w->cols != k || out->rows != a->rows || out->cols != w->rows)
 		return DRM_NPU_STATUS_BAD_SHAPE;
 	if ((o->op.flags & DRM_NPU_OP_F_BIAS) &&
 	    (o->in[2].d.rows != 1 || o->in[2].d.cols != w->rows))
 		return DRM_NPU_STATUS_BAD_SHAPE;
-	if (o->op.matmul.pad)
+	if (p->pad || p->pad2)
 		return DRM_NPU_STATUS_BAD_RESERVED;
+	if (w->scale_mode == DRM_NPU_SCALE_BLOCK)
+		return fw_prepare_matmul_block(x, o);
+	/* The block format's parameters, like a scale a mode has not. */
+	if (p->block_groups || p->zero || p->block_flags)
+		return DRM_NPU_STATUS_BAD_QPARAM;
 	if (!(g == k || ((g == 32 || g == 64 || g == 128) && k % g == 0)))
 		return DRM_NPU_STATUS_BAD_QPARAM;
 	o->in[1].groups_per_row = k / g;
@@ -109,15 +115,43 @@ static int sums(struct fw_exec *x, const struct fw_tensor *a, const struct fw_te
 	return 0;
 }
 
-__u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
+/*
+ * Row @row of the output from its sums @v, whose real values are
+ * v * s_x * s_w * 2^-@frac: bias, then emission.
+ */
+__u32 fw_matmul_emit(struct fw_exec *x, struct fw_op *o, __u32 row, __s64 *v, __s32 frac)
 {
 	const struct fw_tensor *a = &o->in[0], *w = &o->in[1], *b = &o->in[2];
-	__u32 k = a->d.cols, n_out = w->d.rows, m0, r, n, block;
+	struct drm_npu_scale sx, s;
+	__u32 n, st;
+
+	st = fw_row_scale(a, row, &sx);
+	if (st)
+		return st;
+	s = fw_scale_mul(sx, w->d.scale);
+	s.shift += frac;
+	if (o->op.flags & DRM_NPU_OP_F_BIAS) {
+		struct drm_npu_scale mb = fw_scale_div(b->d.scale, s);
+		const __s32 *br = (const __s32 *)b->data;
+
+		for (n = 0; n < w->d.rows; n++)
+			v[n] = fw_add_sat(v[n], fw_requant(br[n], mb));
+	}
+	fw_emit_row(x, &o->out, row, v, s);
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
+{
+	const struct fw_tensor *a = &o->in[0], *w = &o->in[1];
+	__u32 k = a->d.cols, n_out = w->d.rows, m0, r, block;
 	__s32 *xr = fw_scratch(x);
 	__s64 *v = (__s64 *)(xr + k + (k & 1));
 	__u64 room = x->core->scratch_size - ((__u64)k + (k & 1)) * sizeof(__s32);
 	__u32 st;
 
+	if (w->d.scale_mode == DRM_NPU_SCALE_BLOCK)
+		return fw_run_matmul_block(x, o);
 	/* As many rows at a time as scratch holds: weights are read once per block. */
 	block = room / ((__u64)n_out * sizeof(__s64)) < a->d.rows ?
 		(__u32)(room / ((__u64)n_out * sizeof(__s64))) : a->d.rows;
@@ -126,24 +160,11 @@ __u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o)
 
 		if (sums(x, a, w, m0, rows, xr, v))
 			return DRM_NPU_STATUS_CANCELLED;
+		/* Q0.16 factors: the real value of v is v * sx * s_w * 2^-16. */
 		for (r = 0; r < rows; r++) {
-			struct drm_npu_scale sx, s;
-			__s64 *vr = v + (__u64)r * n_out;
-
-			st = fw_row_scale(a, m0 + r, &sx);
+			st = fw_matmul_emit(x, o, m0 + r, v + (__u64)r * n_out, 16);
 			if (st)
 				return st;
-			/* Real value of vr[n]: vr[n] * sx * s_w * 2^-16. */
-			s = fw_scale_mul(sx, w->d.scale);
-			s.shift += 16;
-			if (o->op.flags & DRM_NPU_OP_F_BIAS) {
-				struct drm_npu_scale mb = fw_scale_div(b->d.scale, s);
-				const __s32 *br = (const __s32 *)b->data;
-
-				for (n = 0; n < n_out; n++)
-					vr[n] = fw_add_sat(vr[n], fw_requant(br[n], mb));
-			}
-			fw_emit_row(x, &o->out, m0 + r, vr, s);
 		}
 	}
 	return DRM_NPU_STATUS_OK;

@@ -25,10 +25,22 @@ static __u32 elem_bytes(__u8 dtype)
 	}
 }
 
+/* Bytes of one row as the firmware reads it: U types are dense bit strings. */
+static __u64 row_bytes(const struct drm_npu_tensor *d)
+{
+	__u32 bits = fw_code_bits(d->dtype);
+
+	if (bits)
+		return ((__u64)d->cols * bits + 7) / 8;
+	if (d->dtype == DRM_NPU_DTYPE_I4)
+		return d->cols / 2;
+	return (__u64)d->cols * elem_bytes(d->dtype);
+}
+
 __u32 fw_tensor_check(const struct drm_npu_tensor *d, const struct fw_operand_spec *spec)
 {
 	__u32 eb;
-	__u64 row_bytes;
+	int codes, block;
 
 	if (d->pad)
 		return DRM_NPU_STATUS_BAD_RESERVED;
@@ -36,12 +48,16 @@ __u32 fw_tensor_check(const struct drm_npu_tensor *d, const struct fw_operand_sp
 		return DRM_NPU_STATUS_BAD_DTYPE;
 	if (d->scale_mode > 31 || !(spec->scales & (1u << d->scale_mode)))
 		return DRM_NPU_STATUS_BAD_QPARAM;
+	/* Codes mean something only under SCALE_BLOCK, and it scales only codes. */
+	codes = fw_code_bits(d->dtype) != 0;
+	block = d->scale_mode == DRM_NPU_SCALE_BLOCK;
+	if (codes != block)
+		return DRM_NPU_STATUS_BAD_QPARAM;
 	if (d->rows == 0 || d->cols == 0 || d->cols > 65536 ||
 	    (d->dtype == DRM_NPU_DTYPE_I4 && (d->cols & 1)))
 		return DRM_NPU_STATUS_BAD_SHAPE;
 	eb = elem_bytes(d->dtype);
-	row_bytes = d->dtype == DRM_NPU_DTYPE_I4 ? d->cols / 2 : (__u64)d->cols * eb;
-	if (d->stride < row_bytes || d->stride % eb)
+	if (d->stride < row_bytes(d) || d->stride % eb)
 		return DRM_NPU_STATUS_BAD_STRIDE;
 	if (d->addr % eb)
 		return DRM_NPU_STATUS_BAD_ALIGN;
@@ -62,6 +78,7 @@ __u32 fw_tensor_check(const struct drm_npu_tensor *d, const struct fw_operand_sp
 			return DRM_NPU_STATUS_BAD_ALIGN;
 		break;
 	case DRM_NPU_SCALE_GROUP:
+	case DRM_NPU_SCALE_BLOCK:
 		if (!fw_scale_valid(d->scale) || !d->scale_addr)
 			return DRM_NPU_STATUS_BAD_QPARAM;
 		if (d->scale_addr % 2)
@@ -82,16 +99,15 @@ static __u32 map_range(struct fw_exec *x, __u64 addr, __u64 len, int write, __u8
 }
 
 /*
- * Translate the tensor's data and scale ranges. Group factors are sized
- * by the op's group size, which its prepare() has stored.
+ * Translate the tensor's data and scale ranges. Group factors and block
+ * records are sized by the op's parameters, which its prepare() has stored.
  */
 __u32 fw_tensor_map(struct fw_exec *x, struct fw_tensor *t, int write)
 {
 	const struct drm_npu_tensor *d = &t->d;
-	__u32 eb = elem_bytes(d->dtype);
 	__u32 st;
 
-	t->row_bytes = d->dtype == DRM_NPU_DTYPE_I4 ? d->cols / 2 : (__u64)d->cols * eb;
+	t->row_bytes = row_bytes(d);
 	/* rows < 2^32 and stride < 2^32: the product fits in 64 bits. */
 	t->span = (__u64)(d->rows - 1) * d->stride + t->row_bytes;
 	st = map_range(x, d->addr, t->span, write, &t->data);
@@ -102,6 +118,8 @@ __u32 fw_tensor_map(struct fw_exec *x, struct fw_tensor *t, int write)
 		t->scale_bytes = (__u64)d->rows * sizeof(struct drm_npu_scale);
 	else if (d->scale_mode == DRM_NPU_SCALE_GROUP)
 		t->scale_bytes = (__u64)d->rows * t->groups_per_row * sizeof(__u16);
+	else if (d->scale_mode == DRM_NPU_SCALE_BLOCK)
+		t->scale_bytes = (__u64)d->rows * t->record_bytes;
 	else
 		return DRM_NPU_STATUS_OK;
 	return map_range(x, d->scale_addr, t->scale_bytes, write, &t->scales);

@@ -105,7 +105,7 @@ static int resolve(npu_device *dev, npu_bo bo, uint64_t offset, uint64_t len, __
 	return NPU_OK;
 }
 
-/* @scale_bytes: bytes of group factors for GROUP mode (ROW is rows * 8). */
+/* @group_bytes: bytes of group factors (GROUP) or records (BLOCK); ROW is rows * 8. */
 static int tensor_to_abi(npu_cmd *cmd, const struct npu_tensor *t, uint64_t group_bytes,
 			 struct drm_npu_tensor *d)
 {
@@ -115,8 +115,8 @@ static int tensor_to_abi(npu_cmd *cmd, const struct npu_tensor *t, uint64_t grou
 	memset(d, 0, sizeof(*d));
 	if (!t)
 		return NPU_E_INVAL;
-	if (t->rows == 0 || t->cols == 0 || t->dtype < NPU_I4 || t->dtype > NPU_I32 ||
-	    (unsigned int)t->scale_mode > NPU_SCALE_GROUP)
+	if (t->rows == 0 || t->cols == 0 || t->dtype < NPU_I4 || t->dtype > NPU_U8 ||
+	    (unsigned int)t->scale_mode > NPU_SCALE_BLOCK)
 		return NPU_E_INVAL;
 	rb = npu_row_bytes(t->dtype, t->cols);
 	stride = t->stride ? t->stride : rb;
@@ -126,7 +126,8 @@ static int tensor_to_abi(npu_cmd *cmd, const struct npu_tensor *t, uint64_t grou
 	err = resolve(cmd->dev, t->bo, t->offset, span, &d->addr);
 	if (err)
 		return err;
-	if (t->scale_mode == NPU_SCALE_ROW || t->scale_mode == NPU_SCALE_GROUP) {
+	if (t->scale_mode == NPU_SCALE_ROW || t->scale_mode == NPU_SCALE_GROUP ||
+	    t->scale_mode == NPU_SCALE_BLOCK) {
 		uint64_t sb = t->scale_mode == NPU_SCALE_ROW ? 8ull * t->rows : group_bytes;
 
 		err = resolve(cmd->dev, t->scale_bo, t->scale_offset, sb, &d->scale_addr);
@@ -138,7 +139,8 @@ static int tensor_to_abi(npu_cmd *cmd, const struct npu_tensor *t, uint64_t grou
 	d->stride = (uint32_t)stride;
 	d->dtype = (uint8_t)t->dtype;
 	d->scale_mode = (uint8_t)t->scale_mode;
-	if (t->scale_mode == NPU_SCALE_TENSOR || t->scale_mode == NPU_SCALE_GROUP) {
+	if (t->scale_mode == NPU_SCALE_TENSOR || t->scale_mode == NPU_SCALE_GROUP ||
+	    t->scale_mode == NPU_SCALE_BLOCK) {
 		d->scale.mult = t->scale.mult;
 		d->scale.shift = t->scale.shift;
 	}
@@ -264,6 +266,33 @@ int npu_op_matmul(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_ten
 	if (bias)
 		op->flags |= DRM_NPU_OP_F_BIAS;
 	return encode(cmd, op, in, bias ? 3 : 2, out, groups * 2);
+}
+
+int npu_op_matmul_block(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *w,
+			const struct npu_block_format *f, const struct npu_tensor *bias,
+			const struct npu_tensor *out)
+{
+	struct drm_npu_op *op;
+	int err;
+	const struct npu_tensor *in[3] = { x, w, bias };
+	uint64_t rec;
+
+	op = begin(cmd, DRM_NPU_OP_MATMUL, &err);
+	if (!op)
+		return err;
+	if (!w || !f || w->scale_mode != NPU_SCALE_BLOCK || w->dtype < NPU_U2 || w->dtype > NPU_U8)
+		return fail(cmd, NPU_E_INVAL);
+	/* Eight b-bit codes take b bytes: the zero is below 2^b. */
+	rec = npu_block_record_bytes(f, w->cols);
+	if (!rec || f->zero >> npu_row_bytes(w->dtype, 8))
+		return fail(cmd, NPU_E_INVAL);
+	op->matmul.group_size = f->group_size;
+	op->matmul.block_groups = (uint16_t)f->block_groups;
+	op->matmul.zero = (uint8_t)f->zero;
+	op->matmul.block_flags = (uint8_t)f->flags;
+	if (bias)
+		op->flags |= DRM_NPU_OP_F_BIAS;
+	return encode(cmd, op, in, bias ? 3 : 2, out, w->rows * rec);
 }
 
 int npu_op_rmsnorm(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *gamma,

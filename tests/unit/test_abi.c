@@ -40,10 +40,18 @@ static void abi_tensor(void **state)
 static void abi_matmul_params(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct drm_npu_matmul_params), 8);
+	assert_int_equal(sizeof(struct drm_npu_matmul_params), 16);
 	assert_int_equal(sizeof(struct drm_npu_matmul_params) % 8, 0);
 	OFF(drm_npu_matmul_params, group_size, 0);
 	OFF(drm_npu_matmul_params, pad, 4);
+	/* ABI 1.2: SCALE_BLOCK's fields, in bytes 1.1 required to be zero. */
+	OFF(drm_npu_matmul_params, block_groups, 8);
+	OFF(drm_npu_matmul_params, zero, 10);
+	OFF(drm_npu_matmul_params, block_flags, 11);
+	OFF(drm_npu_matmul_params, pad2, 12);
+	assert_int_equal(sizeof(((struct drm_npu_matmul_params *)0)->block_groups), 2);
+	assert_int_equal(sizeof(((struct drm_npu_matmul_params *)0)->zero), 1);
+	assert_int_equal(sizeof(((struct drm_npu_matmul_params *)0)->block_flags), 1);
 }
 
 static void abi_norm_params(void **state)
@@ -193,6 +201,17 @@ static void abi_constants(void **state)
 	assert_int_equal(DRM_NPU_DTYPE_I4, 1);
 	assert_int_equal(DRM_NPU_DTYPE_I32, 4);
 	assert_int_equal(DRM_NPU_SCALE_GROUP, 3);
+	assert_int_equal(DRM_NPU_ABI_MINOR, 2);
+	assert_int_equal(DRM_NPU_DTYPE_U2, 5);
+	assert_int_equal(DRM_NPU_DTYPE_U3, 6);
+	assert_int_equal(DRM_NPU_DTYPE_U4, 7);
+	assert_int_equal(DRM_NPU_DTYPE_U5, 8);
+	assert_int_equal(DRM_NPU_DTYPE_U6, 9);
+	assert_int_equal(DRM_NPU_DTYPE_U8, 10);
+	assert_int_equal(DRM_NPU_SCALE_BLOCK, 4);
+	assert_int_equal(DRM_NPU_BLOCK_F_MIN, 1);
+	assert_int_equal(DRM_NPU_BLOCK_F_SUB_S8, 2);
+	assert_int_equal(DRM_NPU_BLOCK_F_SUB_U4, 4);
 	assert_int_equal(DRM_NPU_OP_F_POS_ADDR, 4);
 	assert_int_equal(DRM_IOCTL_NPU_GET_CAPS, DRM_IOWR(0x40, struct drm_npu_caps));
 	assert_int_equal(DRM_IOCTL_NPU_WAIT, DRM_IOWR(0x44, struct drm_npu_wait));
@@ -201,6 +220,16 @@ static void abi_constants(void **state)
 	assert_int_equal(NPU_JOB_FAULT, DRM_NPU_STATUS_FAULT);
 	assert_int_equal(NPU_I4, DRM_NPU_DTYPE_I4);
 	assert_int_equal(NPU_SCALE_GROUP, DRM_NPU_SCALE_GROUP);
+	assert_int_equal(NPU_SCALE_BLOCK, DRM_NPU_SCALE_BLOCK);
+	assert_int_equal(NPU_U2, DRM_NPU_DTYPE_U2);
+	assert_int_equal(NPU_U3, DRM_NPU_DTYPE_U3);
+	assert_int_equal(NPU_U4, DRM_NPU_DTYPE_U4);
+	assert_int_equal(NPU_U5, DRM_NPU_DTYPE_U5);
+	assert_int_equal(NPU_U6, DRM_NPU_DTYPE_U6);
+	assert_int_equal(NPU_U8, DRM_NPU_DTYPE_U8);
+	assert_int_equal(NPU_BLOCK_MIN, DRM_NPU_BLOCK_F_MIN);
+	assert_int_equal(NPU_BLOCK_SUB_S8, DRM_NPU_BLOCK_F_SUB_S8);
+	assert_int_equal(NPU_BLOCK_SUB_U4, DRM_NPU_BLOCK_F_SUB_U4);
 	assert_int_equal(NPU_PRIO_HIGH, DRM_NPU_PRIO_HIGH);
 	assert_int_equal(sizeof(struct npu_scale), sizeof(struct drm_npu_scale));
 }

@@ -60,7 +60,7 @@ static void encode_misuse(void **state)
 	t.rows = 0;
 	refused(cmd, npu_op_quantize(cmd, &t, &to), NPU_E_INVAL);
 	t = tx;
-	t.dtype = 9;
+	t.dtype = NPU_U8 + 1;
 	refused(cmd, npu_op_quantize(cmd, &t, &to), NPU_E_INVAL);
 	t = tx;
 	t.bo = bx.bo;
@@ -162,7 +162,15 @@ static void row_bytes(void **state)
 	assert_int_equal(npu_row_bytes(NPU_I32, 63), 252);
 	assert_int_equal(npu_row_bytes(NPU_I32, UINT32_MAX), 4ull * UINT32_MAX);
 	assert_int_equal(npu_row_bytes(0, 63), 0);
-	assert_int_equal(npu_row_bytes(5, 63), 0);
+	assert_int_equal(npu_row_bytes(NPU_U8 + 1, 63), 0);
+	/* b-bit codes: ceil(cols * b / 8). */
+	assert_int_equal(npu_row_bytes(NPU_U2, 63), 16);
+	assert_int_equal(npu_row_bytes(NPU_U3, 63), 24);
+	assert_int_equal(npu_row_bytes(NPU_U4, 63), 32);
+	assert_int_equal(npu_row_bytes(NPU_U5, 63), 40);
+	assert_int_equal(npu_row_bytes(NPU_U6, 63), 48);
+	assert_int_equal(npu_row_bytes(NPU_U8, 63), 63);
+	assert_int_equal(npu_row_bytes(NPU_U3, 256), 96);
 
 	/* The host checks the span the firmware would read, which refuses the odd I4 row. */
 	tx.scale_mode = to.scale_mode = NPU_SCALE_TENSOR;

@@ -78,7 +78,7 @@ static void op_unused_params_nonzero(void **state)
 	op.params_raw[5] = 1ull << 63;
 	expect_bad(f, &op, ST(BAD_RESERVED));
 	op = good_matmul(f);
-	op.params_raw[1] = 1;		/* past group_size and pad */
+	op.params_raw[2] = 1;		/* past group_size .. pad2 */
 	expect_bad(f, &op, ST(BAD_RESERVED));
 	op = good_norm(f, DRM_NPU_OP_RMSNORM);
 	op.params_raw[2] = 1;		/* past eps */

@@ -210,7 +210,8 @@ struct drm_npu_tensor t_abi_tensor(uint64_t addr, uint32_t rows, uint32_t cols, 
 	t.stride = rb ? (uint32_t)rb : cols;
 	t.dtype = dtype;
 	t.scale_mode = scale_mode;
-	if (scale_mode == DRM_NPU_SCALE_TENSOR || scale_mode == DRM_NPU_SCALE_GROUP) {
+	if (scale_mode == DRM_NPU_SCALE_TENSOR || scale_mode == DRM_NPU_SCALE_GROUP ||
+	    scale_mode == DRM_NPU_SCALE_BLOCK) {
 		t.scale.mult = s.mult;
 		t.scale.shift = s.shift;
 	}

@@ -458,9 +458,9 @@ struct npu_scale {
  * @stride: bytes between rows; 0 = packed
  * @dtype: element type
  * @scale_mode: how the elements map to reals
- * @scale: TENSOR and GROUP modes: the tensor's scale
- * @scale_bo: ROW and GROUP modes: where the scales are
- * @scale_offset: ROW and GROUP modes: their byte offset in @scale_bo
+ * @scale: TENSOR, GROUP and BLOCK modes: the tensor's scale
+ * @scale_bo: ROW, GROUP and BLOCK modes: where the scales (records) are
+ * @scale_offset: ROW, GROUP and BLOCK modes: their byte offset in @scale_bo
  */
 struct npu_tensor {
 	npu_bo bo;
