@@ -8,9 +8,7 @@
  * of every matrix the model keeps in the NPU's format (npu_qmatrix_value).
  * It links libnpu-llm only: ggml speaks through the dump.
  *
- * Value for value: the floats compare equal (==). A weight that is +0 in
- * one and -0 in the other is equal (it adds nothing to any product either
- * way); such zeros are counted and printed, all other bits must match.
+ * Value for value: the floats' bits are equal, zeros' signs included.
  *
  * usage: test_gguf_ggml FILE.gguf DUMP.bin [FILE.gguf DUMP.bin ...]
  * One line per file (PASS or FAIL with the first mismatch, or the loader's
@@ -27,7 +25,7 @@
 #define MAX_TYPES 8
 
 struct cmp {
-	uint64_t values, native, zero_signs, bad;
+	uint64_t values, native, bad;
 	char first[512];	/* the first mismatch */
 	char type[MAX_TYPES][32];
 	int tensors[MAX_TYPES];
@@ -93,10 +91,8 @@ static float *target(const struct npu_model *m, const char *name, uint64_t rows,
 static void check(struct cmp *c, const char *name, const char *what, uint64_t r, uint64_t col,
 		  float want, float got)
 {
-	if (want == got) {
-		c->zero_signs += memcmp(&want, &got, 4) != 0;
+	if (!memcmp(&want, &got, sizeof(want)))
 		return;
-	}
 	if (!c->bad++)
 		snprintf(c->first, sizeof(c->first), "%s[%" PRIu64 "][%" PRIu64 "]: ggml %a, %s %a",
 			 name, r, col, (double)want, what, (double)got);
@@ -222,9 +218,8 @@ int main(int argc, char **argv)
 			printf("PASS %s:", argv[i]);
 			for (k = 0; k < MAX_TYPES && c.type[k][0]; k++)
 				printf(" %s x%d", c.type[k], c.tensors[k]);
-			printf("; %" PRIu64 " values as ggml's, %" PRIu64
-			       " native matrices too (%" PRIu64 " zeros of the other sign)\n",
-			       c.values, c.native, c.zero_signs);
+			printf("; %" PRIu64 " values as ggml's, bit for bit, %" PRIu64
+			       " native matrices too\n", c.values, c.native);
 			passed++;
 		}
 		npu_model_free(&m);

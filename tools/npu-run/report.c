@@ -88,8 +88,9 @@ void report_json(const struct args *a, const struct results *r)
 	printf(", \"device_memory_bytes\": %llu",
 	       (unsigned long long)(r->model.device_bytes + r->ctx_bytes));
 	printf(", \"packed_weights_bytes\": %llu", (unsigned long long)r->packed_bytes);
-	printf(", \"weight_count\": %llu, \"weight_types\": ",
-	       (unsigned long long)r->model.weight_count);
+	printf(", \"weight_count\": %llu, \"decode_weight_bytes\": %llu, \"weight_types\": ",
+	       (unsigned long long)r->model.weight_count,
+	       (unsigned long long)r->model.weight_bytes);
 	json_str(stdout, r->model.weight_types);
 	printf(", \"tokens\": [");
 	for (i = 0; i < r->n_tokens; i++)
@@ -141,10 +142,11 @@ void report_text(const struct args *a, const struct results *r)
 		    PATH_CHARS, 0);
 	printf(" (dim %d, %d layers, vocab %d)\n", c->dim, c->n_layers, c->vocab_size);
 	if (r->model.weight_types[0] || r->model.device_bytes)
-		printf("weights: %s%s%.2f bits per weight on the device\n", r->model.weight_types,
+		printf("weights: %s%s%.2f bits per weight on the device; decode reads %.2f MiB of"
+		       " them per token\n", r->model.weight_types,
 		       r->model.weight_types[0] ? "; " : "",
 		       r->model.weight_count ? r->model.device_bytes * 8.0 / r->model.weight_count :
-					       0);
+					       0, r->model.weight_bytes / 1048576.0);
 	printf("prompt %d tokens: prefill %.1f tok/s; generated %d tokens: decode %.1f tok/s;"
 	       " first token after %.1f ms; load %.2f s; device memory %.2f MiB"
 	       " (and %.2f MiB of packed weights)\n",
