@@ -80,8 +80,10 @@ const struct fw_op_spec fw_op_specs[DRM_NPU_OP_COUNT] = {
 		.prepare = fw_prepare_kv_append, .run = fw_run_kv_append,
 	},
 	[DRM_NPU_OP_EMBEDDING] = {
-		.in = { { DT(I8) | DT(I16), SCALED, 0 }, { DT(I32), SM(NONE), 0 } },
+		.in = { { DT(I8) | DT(I16) | FW_CODE_TYPES, SCALED | SM(BLOCK), 0 },
+			{ DT(I32), SM(NONE), 0 } },
 		.out = { ELEM, SCALED, 0 },
+		.params_bytes = sizeof(struct drm_npu_embedding_params),
 		.prepare = fw_prepare_embedding, .run = fw_run_embedding,
 	},
 	[DRM_NPU_OP_QUANTIZE] = {

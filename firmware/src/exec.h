@@ -122,6 +122,12 @@ __u32 fw_prepare_matmul(struct fw_exec *x, struct fw_op *o);
 __u32 fw_run_matmul(struct fw_exec *x, struct fw_op *o);
 __u32 fw_matmul_emit(struct fw_exec *x, struct fw_op *o, __u32 row, __s64 *v, __s32 frac);
 __u32 fw_prepare_matmul_block(struct fw_exec *x, struct fw_op *o);
+/* Check a SCALE_BLOCK tensor's layout @p; set @w's groups and record bytes. */
+__u32 fw_block_layout(const struct drm_npu_matmul_params *p, struct fw_tensor *w);
+/* Row @row of SCALE_BLOCK @w as exact integers in units of 2^-24 (@q: 512 codes of room). */
+__u32 fw_block_row(const struct drm_npu_matmul_params *p, const struct fw_tensor *w, __u32 row,
+		   __s32 *q, __s64 *v);
+#define FW_BLOCK_MAX_COLS 512	/* a super-block: 16 groups of 32 */
 __u32 fw_run_matmul_block(struct fw_exec *x, struct fw_op *o);
 __u32 fw_prepare_norm(struct fw_exec *x, struct fw_op *o);
 __u32 fw_run_norm(struct fw_exec *x, struct fw_op *o);

@@ -18,10 +18,10 @@ __u32 fw_prepare_matmul(struct fw_exec *x, struct fw_op *o)
 	if ((o->op.flags & DRM_NPU_OP_F_BIAS) &&
 	    (o->in[2].d.rows != 1 || o->in[2].d.cols != w->rows))
 		return DRM_NPU_STATUS_BAD_SHAPE;
-	if (p->pad || p->pad2)
-		return DRM_NPU_STATUS_BAD_RESERVED;
 	if (w->scale_mode == DRM_NPU_SCALE_BLOCK)
 		return fw_prepare_matmul_block(x, o);
+	if (p->pad || p->pad2)
+		return DRM_NPU_STATUS_BAD_RESERVED;
 	/* The block format's parameters, like a scale a mode has not. */
 	if (p->block_groups || p->zero || p->block_flags)
 		return DRM_NPU_STATUS_BAD_QPARAM;

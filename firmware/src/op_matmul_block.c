@@ -6,13 +6,13 @@
  * (docs/numerics.md, "MATMUL"); each output row is then shifted right just
  * enough to fit 64 bits. The host's matmul hook does not know the format:
  * these loops are the only ones, so every core computes the same bits.
+ * EMBEDDING reads such a table's rows through fw_block_row().
  */
 #include "exec.h"
 
 #define F_MIN DRM_NPU_BLOCK_F_MIN
 #define F_S8 DRM_NPU_BLOCK_F_SUB_S8
 #define F_U4 DRM_NPU_BLOCK_F_SUB_U4
-#define MAX_BLOCK_COLS 512	/* 16 groups of 32 */
 #define MAX_BLOCK_GROUPS 16
 
 /* Where one row's record keeps its parts (struct drm_npu_matmul_params). */
@@ -52,7 +52,7 @@ struct block_scratch {
 
 static __u64 fixed_bytes(__u32 n_out)
 {
-	return 16 + (__u64)n_out * sizeof(__s64) + MAX_BLOCK_COLS * sizeof(__s32);
+	return 16 + (__u64)n_out * sizeof(__s64) + FW_BLOCK_MAX_COLS * sizeof(__s32);
 }
 
 static __u64 per_row_bytes(__u32 k, __u32 groups, __u32 n_out)
@@ -69,19 +69,18 @@ static void carve(struct fw_exec *x, __u32 groups, __u32 n_out, __u32 rows,
 	s->acc = (__int128_t *)p;
 	s->v = (__s64 *)(s->acc + (__u64)rows * n_out);
 	s->q = (__s32 *)(s->v + n_out);
-	s->xs = s->q + MAX_BLOCK_COLS;
+	s->xs = s->q + FW_BLOCK_MAX_COLS;
 	s->xr = s->xs + (__u64)rows * groups;
 }
 
-__u32 fw_prepare_matmul_block(struct fw_exec *x, struct fw_op *o)
+__u32 fw_block_layout(const struct drm_npu_matmul_params *p, struct fw_tensor *w)
 {
-	const struct drm_npu_matmul_params *p = &o->op.matmul;
-	struct fw_tensor *w = &o->in[1];
 	__u32 k = w->d.cols, g = p->group_size, nb = p->block_groups, f = p->block_flags;
 	__u32 sub = f & (F_S8 | F_U4);
 	struct layout l;
 
-	(void)x;
+	if (p->pad || p->pad2)
+		return DRM_NPU_STATUS_BAD_RESERVED;
 	if ((g != 16 && g != 32) || nb < 1 || nb > MAX_BLOCK_GROUPS || k % (g * nb))
 		return DRM_NPU_STATUS_BAD_QPARAM;
 	if (p->zero >> fw_code_bits(w->d.dtype))
@@ -93,7 +92,19 @@ __u32 fw_prepare_matmul_block(struct fw_exec *x, struct fw_op *o)
 	get_layout(p, k, &l);
 	w->groups_per_row = l.groups;
 	w->record_bytes = l.bytes;
-	o->scratch_need = fixed_bytes(w->d.rows) + per_row_bytes(k, l.groups, w->d.rows);
+	return DRM_NPU_STATUS_OK;
+}
+
+__u32 fw_prepare_matmul_block(struct fw_exec *x, struct fw_op *o)
+{
+	struct fw_tensor *w = &o->in[1];
+	__u32 st = fw_block_layout(&o->op.matmul, w);
+
+	(void)x;
+	if (st)
+		return st;
+	o->scratch_need = fixed_bytes(w->d.rows) +
+			  per_row_bytes(w->d.cols, w->groups_per_row, w->d.rows);
 	return DRM_NPU_STATUS_OK;
 }
 
@@ -199,6 +210,43 @@ static __u32 sums_n(const struct fw_op *o, const struct layout *l, const struct 
 			for (j = 0; j < l->nb; j++)
 				sq += mn[j] * xs[j];
 			*acc -= (__int128_t)(mm * sq) * ((__int128_t)1 << me);
+		}
+	}
+	return DRM_NPU_STATUS_OK;
+}
+
+/*
+ * Row @row's exact values in units of 2^-24 (times the tensor scale):
+ * |d * sc * (q - zero)| < 2^11 * 2^7 * 2^8 * 2^29 and the min's term below
+ * 2^11 * 2^8 * 2^29, so each fits 57 bits. @q holds a super-block's codes.
+ */
+__u32 fw_block_row(const struct drm_npu_matmul_params *p, const struct fw_tensor *w, __u32 row,
+		   __s32 *q, __s64 *v)
+{
+	const __u8 *rec = w->scales + (__u64)row * w->record_bytes;
+	const __u8 *codes = w->data + (__u64)row * w->d.stride;
+	__u32 bits = fw_code_bits(w->d.dtype), flags = p->block_flags, b, j, i;
+	struct layout l;
+
+	get_layout(p, w->d.cols, &l);
+	for (b = 0; b < l.blocks; b++) {
+		__u32 cols = l.g * l.nb, de, me = 0;
+		__s64 dm, mm = 0, sc, mn;
+
+		if (half(rec + 2 * b, &dm, &de) ||
+		    ((flags & F_MIN) && half(rec + l.dmin_off + 2 * b, &mm, &me)))
+			return DRM_NPU_STATUS_BAD_QPARAM;
+		decode(codes + (__u64)b * cols * bits / 8, bits, p->zero, cols, q);
+		for (j = 0; j < l.nb; j++) {
+			__s64 *vj = v + (__u64)b * cols + j * l.g;
+
+			sub_scales(rec, &l, flags, b * l.nb + j, &sc, &mn);
+			for (i = 0; i < l.g; i++)
+				vj[i] = dm * sc * q[j * l.g + i] * ((__s64)1 << de);
+			if (!(flags & F_MIN))
+				continue;
+			for (i = 0; i < l.g; i++)
+				vj[i] -= mm * mn * ((__s64)1 << me);
 		}
 	}
 	return DRM_NPU_STATUS_OK;

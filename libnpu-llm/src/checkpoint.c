@@ -310,7 +310,7 @@ void npu_model_free(struct npu_model *m)
 	if (!m)
 		return;
 	if (m->native)
-		for (i = 0; i < (size_t)m->cfg.n_layers * NPU_MODEL_LAYER_MATS + 1; i++)
+		for (i = 0; i < (size_t)m->cfg.n_layers * NPU_MODEL_LAYER_MATS + 2; i++)
 			npu_qmatrix_free(&m->native[i]);
 	free(m->native);
 	free(m->data);

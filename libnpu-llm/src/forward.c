@@ -226,8 +226,13 @@ static void encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, int l0, in
 	pass_init(e, rows, &p);
 	emb.scale_mode = NPU_SCALE_ROW;
 	emb.scale_bo = e->w->emb_scales.bo;
-	if (head)
+	if (head && e->w->emb_block) {
+		struct npu_tensor tab = T_mat(e->w->emb_block);
+
+		npu_op_embedding_block(cmd, &tab, &e->w->emb_block->block, &ids, &p.x);
+	} else if (head) {
 		npu_op_embedding(cmd, &emb, &ids, &p.x);
+	}
 	for (l = l0; l < l1; l++)
 		encode_layer(e, cmd, &p, l);
 	/* Logits of the last row only: the next token follows from it alone. */

@@ -281,19 +281,6 @@ int npu_gguf_type_quantized(uint32_t type)
 	return type < N_TYPES && qtypes[type].unpack;
 }
 
-uint64_t npu_gguf_record_bytes(const struct npu_block_format *f, uint32_t cols)
-{
-	uint64_t g = cols / f->group_size, sb = g / f->block_groups, n = 2 * sb;
-
-	if (f->flags & NPU_BLOCK_MIN)
-		n += 2 * sb;
-	if (f->flags & NPU_BLOCK_SUB_S8)
-		n += f->flags & NPU_BLOCK_MIN ? 2 * g : g;
-	else if (f->flags & NPU_BLOCK_SUB_U4)
-		n += g;
-	return (n + 1) & ~1ull;
-}
-
 /* IEEE binary16 to double, subnormals included; inf and NaN stay so. */
 double npu_half_to_double(uint16_t h)
 {
@@ -367,7 +354,7 @@ int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t co
 	if (q) {
 		memset(q, 0, sizeof(*q));
 		rb = ((uint64_t)cols * t->bits + 7) / 8;
-		recb = npu_gguf_record_bytes(&f, (uint32_t)cols);
+		recb = npu_block_record_bytes(&f, (uint32_t)cols);
 		q->q = calloc((size_t)rows, rb);
 		q->records = calloc((size_t)rows, recb);
 		if (!q->q || !q->records) {

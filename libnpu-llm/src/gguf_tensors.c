@@ -141,7 +141,7 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 			size_t n = npu_model_layout(m, 0);
 
 			m->data = malloc(n * sizeof(float));
-			m->native = calloc(mats + 1, sizeof(*m->native));
+			m->native = calloc(mats + 2, sizeof(*m->native));
 			if (!m->data || !m->native) {
 				npu_model_file_error(L->r.err, L->r.err_len, L->r.path,
 						     "no memory for %zu floats", n);
@@ -152,7 +152,7 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 		}
 		/* A shared classifier is the embedding table: a matmul's weights too. */
 		ret = load_tensor(L, "token_embd.weight", d, v, AT(m->token_embedding, 0),
-				  out ? NULL : AT(m->native, mats));
+				  AT(m->native, out ? mats + 1 : mats));
 		ret = ret ? ret : load_tensor(L, "output_norm.weight", d, 0, AT(m->rms_final, 0), NULL);
 		if (out)
 			ret = ret ? ret : load_tensor(L, "output.weight", d, v, AT(m->wcls, 0),
@@ -195,10 +195,10 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 #undef AT
 	if (!ret)
 		m->embedding_type = (int32_t)npu_gguf_find(L, "token_embd.weight")->type;
-	for (i = 0; !ret && i <= mats; i++)
+	for (i = 0; !ret && i < mats + 2; i++)
 		if (m->native[i].q)
 			break;
-	if (!ret && i == mats + 1) {
+	if (!ret && i == mats + 2) {
 		free(m->native);	/* all floats: nothing native to keep */
 		m->native = NULL;
 	}

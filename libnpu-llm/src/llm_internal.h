@@ -55,6 +55,9 @@ struct llm_weights {
 	struct dbuf emb, emb_scales, g_final, freq;
 	struct npu_scale s_final;
 	struct dmat wcls;
+	/* A GGUF file's embedding table as it holds it (SCALE_BLOCK), else NULL: int8 rows. */
+	const struct dmat *emb_block;
+	struct dmat emb_own;	/* that table when it is not the classifier's */
 	uint64_t bytes;
 	int n_converted;	/* float matrices quantized where the file's own were asked for */
 	double converted_rms;	/* their worst RMS error, relative */

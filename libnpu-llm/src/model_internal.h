@@ -119,8 +119,6 @@ NPU_HIDDEN uint32_t npu_gguf_type_block(uint32_t type);
 NPU_HIDDEN uint64_t npu_gguf_type_bytes(uint32_t type, uint64_t ne0, uint64_t n);
 /* A type npu_gguf_dequant() converts. */
 NPU_HIDDEN int npu_gguf_type_quantized(uint32_t type);
-/* Bytes of one row's SCALE_BLOCK record (as libnpu's npu_block_record_bytes). */
-NPU_HIDDEN uint64_t npu_gguf_record_bytes(const struct npu_block_format *f, uint32_t cols);
 NPU_HIDDEN double npu_half_to_double(uint16_t h);
 /*
  * A quantized matrix of @type at @src (whole blocks per row) into its

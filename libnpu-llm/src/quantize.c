@@ -174,7 +174,7 @@ static float block_value(const struct npu_qmatrix *q, int32_t r, int32_t c)
 	uint64_t j = (uint64_t)c / f->group_size, sb = j / f->block_groups;
 	uint64_t sub = 2 * nsb * (f->flags & NPU_BLOCK_MIN ? 2 : 1);
 	const uint8_t *row = q->q + r * rb;
-	const uint8_t *rec = q->records + r * npu_gguf_record_bytes(f, (uint32_t)q->cols);
+	const uint8_t *rec = q->records + r * npu_block_record_bytes(f, (uint32_t)q->cols);
 	uint32_t v = row[bit / 8];
 	double sc = 1, mn = 1, w;
 

@@ -86,7 +86,7 @@ static int dmat_new(struct llm_weights *w, const float *f, size_t at, int32_t ro
 	if (q.block.block_groups) {
 		/* SCALE_BLOCK: the file's codes, then each row's record. */
 		qbytes = (uint64_t)rows * (((uint64_t)cols * bits + 7) / 8);
-		fbytes = (uint64_t)rows * npu_gguf_record_bytes(&q.block, (uint32_t)cols);
+		fbytes = (uint64_t)rows * npu_block_record_bytes(&q.block, (uint32_t)cols);
 	} else {
 		qbytes = (uint64_t)rows * npu_row_bytes(bits == 8 ? NPU_I8 : NPU_I4, (uint32_t)cols);
 		fbytes = (uint64_t)rows * (cols / q.group_size) * 2;
@@ -134,20 +134,32 @@ static int gain_new(struct llm_weights *w, const float *g, int n, struct dbuf *b
 }
 
 /*
- * The embedding table as int8 rows, each with its own scale: a conversion
- * of a GGUF file's table, so its error is measured and noted (the largest
- * error as a fraction of its row's largest value; the RMS error over the
- * table's RMS).
+ * The embedding table: a GGUF file's quantized one as the file holds it
+ * (the classifier's buffer when the two are one), with the file's own
+ * matrices (@bits < 0). Otherwise int8 rows, each with its own scale: a
+ * conversion of a GGUF file's table, so its error is measured and noted
+ * (the largest error as a fraction of its row's largest value; the RMS
+ * error over the table's RMS).
  */
-static int embedding_new(struct llm_weights *w)
+static int embedding_new(struct llm_weights *w, int bits)
 {
 	const struct npu_model *m = w->m;
+	size_t mats = (size_t)w->c.n_layers * NPU_MODEL_LAYER_MATS;
 	uint32_t d = (uint32_t)w->c.dim;
 	double emax = 0, e2 = 0, x2 = 0;
 	uint32_t t;
 	int32_t i;
 	int err;
 
+	if (bits < 0 && m->native && m->native[mats].q && m->cfg.shared_classifier) {
+		w->emb_block = &w->wcls;
+		return NPU_OK;
+	}
+	if (bits < 0 && m->native && m->native[mats + 1].q) {
+		w->emb_block = &w->emb_own;
+		return dmat_new(w, m->token_embedding, mats + 1, w->c.vocab_size, w->c.dim, -1, 0,
+				&w->emb_own);
+	}
 	err = llm_dbuf_new(w->dev, (uint64_t)w->c.vocab_size * d, &w->emb, &w->bytes);
 	err = err ? err : llm_dbuf_new(w->dev, (uint64_t)w->c.vocab_size * 8, &w->emb_scales,
 				       &w->bytes);
@@ -180,15 +192,19 @@ static int embedding_new(struct llm_weights *w)
 			 "largest error %.3g%% of its row's largest value, RMS error %.3g%% of the "
 			 "table's RMS", npu_gguf_type_name((uint32_t)m->embedding_type), 100 * emax,
 			 x2 > 0 ? 100 * sqrt(e2 / x2) : 0.0);
-	if (!err && w->n_converted) {
-		size_t n = strlen(w->note);
+	return err;
+}
 
+/* After the embedding's line: the float matrices quantized under native, if any. */
+static void note_converted(struct llm_weights *w)
+{
+	size_t n = strlen(w->note);
+
+	if (w->n_converted)
 		snprintf(w->note + n, sizeof(w->note) - n,
 			 "%s%d F32/F16 matri%s int8 per output channel on the device: RMS "
 			 "error up to %.3g%% of the matrix's RMS", n ? "\n" : "", w->n_converted,
 			 w->n_converted > 1 ? "ces are" : "x is", 100 * w->converted_rms);
-	}
-	return err;
 }
 
 /* theta_i = 10000^(-2i/hs) radians per position, in turns, Q0.32. */
@@ -250,7 +266,9 @@ int llm_weights_create(npu_device *dev, const struct npu_model *m, int bits, int
 	/* The classifier stays W8, or is the file's own. */
 	err = err ? err : dmat_new(w, m->wcls, (size_t)c->n_layers * NPU_MODEL_LAYER_MATS,
 				   c->vocab_size, c->dim, bits < 0 ? -1 : 8, 0, &w->wcls);
-	err = err ? err : embedding_new(w);
+	err = err ? err : embedding_new(w, bits);
+	if (!err)
+		note_converted(w);
 	err = err ? err : gain_new(w, m->rms_final, c->dim, &w->g_final, &w->s_final);
 	err = err ? err : freq_new(w);
 	if (err) {
@@ -297,6 +315,7 @@ void llm_weights_destroy(struct llm_weights *w)
 	}
 	free(w->layers);
 	llm_dbuf_del(w->dev, &w->wcls.b);
+	llm_dbuf_del(w->dev, &w->emb_own.b);
 	llm_dbuf_del(w->dev, &w->emb);
 	llm_dbuf_del(w->dev, &w->emb_scales);
 	llm_dbuf_del(w->dev, &w->g_final);

@@ -178,14 +178,18 @@ static int fail(npu_cmd *cmd, int err)
 	return err;
 }
 
-/* Encode op with inputs in[0..n_in) and out; commit only if all resolve. */
+/*
+ * Encode op with inputs in[0..n_in) and out; commit only if all resolve.
+ * @w_scale_bytes: the bytes of the scales of the op's one input in GROUP or
+ * BLOCK mode (MATMUL's weights, a block EMBEDDING's table).
+ */
 static int encode(npu_cmd *cmd, struct drm_npu_op *op, const struct npu_tensor *const *in,
-		  int n_in, const struct npu_tensor *out, uint64_t w_group_bytes)
+		  int n_in, const struct npu_tensor *out, uint64_t w_scale_bytes)
 {
 	int i, err;
 
 	for (i = 0; i < n_in; i++) {
-		err = tensor_to_abi(cmd, in[i], i == 1 ? w_group_bytes : 0, &op->in[i]);
+		err = tensor_to_abi(cmd, in[i], w_scale_bytes, &op->in[i]);
 		if (err)
 			return fail(cmd, err);
 	}
@@ -268,6 +272,25 @@ int npu_op_matmul(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_ten
 	return encode(cmd, op, in, bias ? 3 : 2, out, groups * 2);
 }
 
+/* @f into @p for the U-type @w: its record bytes, 0 when the firmware would refuse it. */
+static uint64_t block_layout(const struct npu_tensor *w, const struct npu_block_format *f,
+			     struct drm_npu_matmul_params *p)
+{
+	uint64_t rec;
+
+	if (!w || !f || w->scale_mode != NPU_SCALE_BLOCK || w->dtype < NPU_U2 || w->dtype > NPU_U8)
+		return 0;
+	/* Eight b-bit codes take b bytes: the zero is below 2^b. */
+	rec = npu_block_record_bytes(f, w->cols);
+	if (!rec || f->zero >> npu_row_bytes(w->dtype, 8))
+		return 0;
+	p->group_size = f->group_size;
+	p->block_groups = (uint16_t)f->block_groups;
+	p->zero = (uint8_t)f->zero;
+	p->block_flags = (uint8_t)f->flags;
+	return rec;
+}
+
 int npu_op_matmul_block(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *w,
 			const struct npu_block_format *f, const struct npu_tensor *bias,
 			const struct npu_tensor *out)
@@ -280,16 +303,9 @@ int npu_op_matmul_block(npu_cmd *cmd, const struct npu_tensor *x, const struct n
 	op = begin(cmd, DRM_NPU_OP_MATMUL, &err);
 	if (!op)
 		return err;
-	if (!w || !f || w->scale_mode != NPU_SCALE_BLOCK || w->dtype < NPU_U2 || w->dtype > NPU_U8)
+	rec = block_layout(w, f, &op->matmul);
+	if (!rec)
 		return fail(cmd, NPU_E_INVAL);
-	/* Eight b-bit codes take b bytes: the zero is below 2^b. */
-	rec = npu_block_record_bytes(f, w->cols);
-	if (!rec || f->zero >> npu_row_bytes(w->dtype, 8))
-		return fail(cmd, NPU_E_INVAL);
-	op->matmul.group_size = f->group_size;
-	op->matmul.block_groups = (uint16_t)f->block_groups;
-	op->matmul.zero = (uint8_t)f->zero;
-	op->matmul.block_flags = (uint8_t)f->flags;
 	if (bias)
 		op->flags |= DRM_NPU_OP_F_BIAS;
 	return encode(cmd, op, in, bias ? 3 : 2, out, w->rows * rec);
@@ -409,6 +425,24 @@ int npu_op_embedding(npu_cmd *cmd, const struct npu_tensor *table, const struct 
 		     const struct npu_tensor *out)
 {
 	return binary(cmd, DRM_NPU_OP_EMBEDDING, table, ids, out);
+}
+
+int npu_op_embedding_block(npu_cmd *cmd, const struct npu_tensor *table,
+			   const struct npu_block_format *f, const struct npu_tensor *ids,
+			   const struct npu_tensor *out)
+{
+	struct drm_npu_op *op;
+	int err;
+	const struct npu_tensor *in[2] = { table, ids };
+	uint64_t rec;
+
+	op = begin(cmd, DRM_NPU_OP_EMBEDDING, &err);
+	if (!op)
+		return err;
+	rec = block_layout(table, f, &op->embedding.table);
+	if (!rec)
+		return fail(cmd, NPU_E_INVAL);
+	return encode(cmd, op, in, 2, out, table->rows * rec);
 }
 
 int npu_op_rope(npu_cmd *cmd, const struct npu_tensor *x, const struct npu_tensor *freqs,

@@ -8,7 +8,7 @@
  *                                                llama-quantize IN OUT TYPE
  *   ggml-oracle dequant IN.gguf OUT.bin          every tensor through ggml's
  *                                                type traits' to_float
- *   ggml-oracle types IN.gguf                    "name type" per tensor
+ *   ggml-oracle types IN.gguf                    "name type bytes" per tensor
  *
  * The dump (all little-endian): the 8 bytes "GGMLDQ1\n", a u32 tensor
  * count, then per tensor in file order: a u32 name length and the name's
@@ -140,8 +140,8 @@ static int walk(const char *path, const char *out_path)
 	n = gguf_get_n_tensors(g);
 	if (!out_path) {
 		for (i = 0; i < n; i++)
-			printf("%s %s\n", gguf_get_tensor_name(g, i),
-			       ggml_type_name(gguf_get_tensor_type(g, i)));
+			printf("%s %s %zu\n", gguf_get_tensor_name(g, i),
+			       ggml_type_name(gguf_get_tensor_type(g, i)), gguf_get_tensor_size(g, i));
 		ret = 0;
 		goto done;
 	}

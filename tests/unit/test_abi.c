@@ -52,6 +52,9 @@ static void abi_matmul_params(void **state)
 	assert_int_equal(sizeof(((struct drm_npu_matmul_params *)0)->block_groups), 2);
 	assert_int_equal(sizeof(((struct drm_npu_matmul_params *)0)->zero), 1);
 	assert_int_equal(sizeof(((struct drm_npu_matmul_params *)0)->block_flags), 1);
+	/* ABI 1.2: EMBEDDING's table layout, the same 16 bytes. */
+	assert_int_equal(sizeof(struct drm_npu_embedding_params), 16);
+	OFF(drm_npu_embedding_params, table, 0);
 }
 
 static void abi_norm_params(void **state)
@@ -86,6 +89,7 @@ static void abi_op(void **state)
 	OFF(drm_npu_op, in, 8);
 	OFF(drm_npu_op, out, 128);
 	OFF(drm_npu_op, matmul, 168);
+	OFF(drm_npu_op, embedding, 168);
 	OFF(drm_npu_op, norm, 168);
 	OFF(drm_npu_op, pos, 168);
 	OFF(drm_npu_op, params_raw, 168);

@@ -8,7 +8,8 @@
  * output is exact and compared bit for bit; with random scales it is
  * compared with the real value within the emission's rounding. Every case
  * also runs on the cpu backend at each ISA level this CPU has, to the same
- * bits. Then libnpu's record sizes and the encoder's refusals.
+ * bits. EMBEDDING of such a table, exactly. Then libnpu's record sizes and
+ * the encoder's refusals.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -153,6 +154,19 @@ static void gen(struct bcase *c)
 		c->b[j] = t_rand_range(-100000, 100000);
 }
 
+/* Weight [n][k] alone, as an integer in units of 2^-24. */
+static i128 weight24(const struct bcase *c, uint32_t n, uint32_t k)
+{
+	uint32_t g = c->f.group_size, groups = c->k / g, blocks = groups / c->f.block_groups;
+	uint32_t j = n * groups + k / g, b = n * blocks + k / g / c->f.block_groups;
+	i128 w = (i128)half24(c->d[b]) * c->sc[j] *
+		 ((int32_t)c->q[(size_t)n * c->k + k] - (int32_t)c->f.zero);
+
+	if (c->f.flags & F_MIN)
+		w -= (i128)half24(c->dmin[b]) * c->mn[j];
+	return w;
+}
+
 /*
  * The reference: each weight dequantized alone to an integer in units of
  * 2^-24, then plain dot products in 128 bits; per row, the shift that
@@ -160,7 +174,6 @@ static void gen(struct bcase *c)
  */
 static void reference(struct bcase *c)
 {
-	uint32_t g = c->f.group_size, groups = c->k / g, blocks = groups / c->f.block_groups;
 	uint32_t m, n, k;
 
 	for (m = 0; m < c->m; m++) {
@@ -170,16 +183,8 @@ static void reference(struct bcase *c)
 		for (n = 0; n < c->n; n++) {
 			i128 acc = 0;
 
-			for (k = 0; k < c->k; k++) {
-				uint32_t j = n * groups + k / g;
-				uint32_t b = n * blocks + k / g / c->f.block_groups;
-				i128 w = (i128)half24(c->d[b]) * c->sc[j] *
-					 ((int32_t)c->q[(size_t)n * c->k + k] - (int32_t)c->f.zero);
-
-				if (c->f.flags & F_MIN)
-					w -= (i128)half24(c->dmin[b]) * c->mn[j];
-				acc += w * c->x[(size_t)m * c->k + k];
-			}
+			for (k = 0; k < c->k; k++)
+				acc += weight24(c, n, k) * c->x[(size_t)m * c->k + k];
 			c->v_exact[(size_t)m * c->n + n] = acc;
 			if ((acc < 0 ? -acc : acc) > amax)
 				amax = acc < 0 ? -acc : acc;
@@ -592,6 +597,94 @@ static void large_sums(void **state)
 	assert_true(seen >= 4);
 }
 
+/* EMBEDDING of @c's weights as a table, rows @ids, into I32 at 2^s units: out, per device. */
+static void embed(npu_device *dev, const struct bcase *c, const int32_t *ids, int s, int32_t *out)
+{
+	uint64_t rb = npu_row_bytes(c->wt, c->k), rec = npu_block_record_bytes(&c->f, c->k);
+	struct t_buf w = t_alloc(dev, c->n * rb), r = t_alloc(dev, c->n * rec);
+	struct t_buf id = t_alloc(dev, 4 * c->m), o = t_alloc(dev, 4ull * c->m * c->k);
+	struct npu_tensor tt, ti, to;
+	uint32_t i;
+	npu_cmd *cmd;
+
+	memset(w.p, 0, w.size);
+	for (i = 0; i < c->n; i++) {
+		pack(c, i, (uint8_t *)w.p + i * rb);
+		record(c, i, (uint8_t *)r.p + i * rec);
+	}
+	memcpy(id.p, ids, 4 * c->m);
+	tt = npu_tensor_2d(w.bo, 0, c->n, c->k, c->wt);
+	tt.scale_mode = NPU_SCALE_BLOCK;
+	tt.scale = c->sw;
+	tt.scale_bo = r.bo;
+	ti = npu_tensor_2d(id.bo, 0, c->m, 1, NPU_I32);
+	to = npu_tensor_2d(o.bo, 0, c->m, c->k, NPU_I32);
+	to.scale_mode = NPU_SCALE_TENSOR;
+	to.scale = scale2(log2_of(c->sw) - 24 + s);
+	assert_int_equal(npu_cmd_create(dev, &cmd), NPU_OK);
+	assert_int_equal(npu_op_embedding_block(cmd, &tt, &c->f, &ti, &to), NPU_OK);
+	assert_int_equal(t_run(dev, cmd, NULL), NPU_JOB_OK);
+	npu_cmd_destroy(cmd);
+	memcpy(out, o.p, 4ull * c->m * c->k);
+	t_free(dev, &w);
+	t_free(dev, &r);
+	t_free(dev, &id);
+	t_free(dev, &o);
+}
+
+/*
+ * EMBEDDING of a SCALE_BLOCK table: each picked row's exact values, in an
+ * I32 output whose unit is just coarse enough to hold the largest (then
+ * rounded as the emission rounds), on every device alike.
+ */
+static void embedding_rows(void **state)
+{
+	size_t wi, fi;
+	struct bcase c;
+
+	(void)state;
+	t_seed(2203);
+	for (wi = 0; wi < sizeof(wtypes) / sizeof(wtypes[0]); wi++)
+		for (fi = 0; fi < sizeof(flag_sets) / sizeof(flag_sets[0]); fi++) {
+			uint32_t nb = flag_sets[fi] & (F_S8 | F_U4) ? 8 : 1, m, k, len = 0;
+			int32_t ids[5], *want, *got;
+			i128 amax = 0;
+			int i, s;
+
+			random_case(&c, wtypes[wi], flag_sets[fi], nb, 1);
+			c.big = fi & 1;
+			gen(&c);
+			for (m = 0; m < c.m; m++)
+				ids[m] = (int32_t)t_rand_range(0, (int)c.n - 1);
+			for (m = 0; m < c.m; m++)
+				for (k = 0; k < c.k; k++) {
+					i128 w = weight24(&c, (uint32_t)ids[m], k);
+
+					amax = w < 0 ? (-w > amax ? -w : amax) : (w > amax ? w : amax);
+				}
+			while (amax >= (i128)1 << len)
+				len++;
+			s = len > 31 ? (int)len - 31 : 0;
+			want = malloc(4ull * c.m * c.k);
+			got = malloc(4ull * c.m * c.k);
+			assert_true(want && got);
+			for (m = 0; m < c.m; m++)
+				for (k = 0; k < c.k; k++) {
+					i128 v = rround(weight24(&c, (uint32_t)ids[m], k), (uint32_t)s);
+
+					want[m * c.k + k] = (int32_t)(v > INT32_MAX ? INT32_MAX :
+								      v < -INT32_MAX ? -INT32_MAX : v);
+				}
+			for (i = 0; i < n_devs; i++) {
+				embed(devs[i], &c, ids, s, got);
+				assert_memory_equal(got, want, 4ull * c.m * c.k);
+			}
+			free(want);
+			free(got);
+			free_case(&c);
+		}
+}
+
 /* npu_block_record_bytes(): the layout's bytes, 0 for what the firmware refuses. */
 static void record_bytes(void **state)
 {
@@ -719,6 +812,7 @@ int main(void)
 		cmocka_unit_test(reports_abi_1_2),
 		cmocka_unit_test(formats),
 		cmocka_unit_test(large_sums),
+		cmocka_unit_test(embedding_rows),
 		cmocka_unit_test(record_bytes),
 		cmocka_unit_test(encoder_checks),
 	};

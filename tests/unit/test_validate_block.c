@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Validation of MATMUL's SCALE_BLOCK weights (ABI 1.2; test_validate_*:
- * test_validate.h): the code types, the block format's parameters, the
- * records' placement, and binary16 infinities and NaNs met at run time.
+ * Validation of MATMUL's SCALE_BLOCK weights and EMBEDDING's SCALE_BLOCK
+ * tables (ABI 1.2; test_validate_*: test_validate.h): the code types, the
+ * block format's parameters, the records' placement, and binary16
+ * infinities and NaNs met at run time.
  */
 #include "test_validate.h"
 
@@ -241,9 +242,10 @@ static void block_types_and_modes(void **state)
 	op = good_unary(f, DRM_NPU_OP_SILU);
 	op.in[0].dtype = DRM_NPU_DTYPE_U8;
 	expect_bad(f, &op, ST(BAD_DTYPE));
+	/* A table of codes needs SCALE_BLOCK (and, below, its layout). */
 	op = good_embedding(f);
 	op.in[0].dtype = DRM_NPU_DTYPE_U4;
-	expect_bad(f, &op, ST(BAD_DTYPE));
+	expect_bad(f, &op, ST(BAD_QPARAM));
 	op = good_kv_append(f);
 	op.out.dtype = DRM_NPU_DTYPE_U8;
 	expect_bad(f, &op, ST(BAD_DTYPE));
@@ -384,6 +386,61 @@ static void block_half_not_finite(void **state)
 	expect_ok(f, &op);
 }
 
+/* good_block()'s format as an 8-row table: rows 3 and 7 (the ids) picked. */
+static struct drm_npu_op good_block_embedding(struct fx *f)
+{
+	struct drm_npu_op mm = good_block(f), op = good_embedding(f);
+	int n;
+
+	for (n = 4; n < 8; n++)
+		memcpy((uint8_t *)f->f.p + F_BLOCK + n * REC, (uint8_t *)f->f.p + F_BLOCK, REC);
+	op.in[0] = TN(f->w.addr, 8, 64, U4, BLOCK, f->f.addr + F_BLOCK);
+	op.out = TN(f->o.addr, 2, 64, I8, TENSOR, 0);
+	op.embedding.table = mm.matmul;
+	return op;
+}
+
+static void block_embedding(void **state)
+{
+	struct fx *f = *state;
+	struct drm_npu_op op;
+
+	op = good_block_embedding(f);
+	expect_ok(f, &op);
+	op.out = TN(f->o.addr, 2, 64, I16, ROW, f->o.addr + 2048);
+	expect_ok(f, &op);
+	/* The layout is checked as MATMUL's. */
+	op = good_block_embedding(f);
+	op.embedding.table.group_size = 64;
+	expect_bad(f, &op, ST(BAD_QPARAM));
+	op = good_block_embedding(f);
+	op.embedding.table.zero = 16;
+	expect_bad(f, &op, ST(BAD_QPARAM));
+	op = good_block_embedding(f);
+	op.embedding.table.block_flags = DRM_NPU_BLOCK_F_SUB_U4;
+	expect_bad(f, &op, ST(BAD_QPARAM));
+	op = good_block_embedding(f);
+	op.embedding.table.pad2 = 1;
+	expect_bad(f, &op, ST(BAD_RESERVED));
+	/* A layout for an I8 table, like a scale a mode has not. */
+	op = good_embedding(f);
+	op.embedding.table.group_size = 32;
+	expect_bad(f, &op, ST(BAD_QPARAM));
+	op = good_embedding(f);
+	op.embedding.table.block_flags = DRM_NPU_BLOCK_F_MIN;
+	expect_bad(f, &op, ST(BAD_QPARAM));
+	op = good_embedding(f);
+	op.embedding.table.pad = 1;
+	expect_bad(f, &op, ST(BAD_RESERVED));
+	/* Records are read as rows are: row 7's infinity stops it, row 5's does not. */
+	op = good_block_embedding(f);
+	put_half(f, F_BLOCK + 5 * REC, H_INF);
+	expect_ok(f, &op);
+	op = good_block_embedding(f);
+	put_half(f, F_BLOCK + 7 * REC + 2, H_NAN);
+	expect_stop(f, &op, ST(BAD_QPARAM));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +455,7 @@ int main(void)
 		T(block_tensor_fields),
 		T(block_records_fault),
 		T(block_half_not_finite),
+		T(block_embedding),
 	};
 
 	return cmocka_run_group_tests_name("validate_block", tests, NULL, NULL);

@@ -88,8 +88,10 @@ void report_json(const struct args *a, const struct results *r)
 	printf(", \"device_memory_bytes\": %llu",
 	       (unsigned long long)(r->model.device_bytes + r->ctx_bytes));
 	printf(", \"packed_weights_bytes\": %llu", (unsigned long long)r->packed_bytes);
-	printf(", \"weight_count\": %llu, \"decode_weight_bytes\": %llu, \"weight_types\": ",
+	printf(", \"weight_count\": %llu, \"weight_device_bytes\": %llu",
 	       (unsigned long long)r->model.weight_count,
+	       (unsigned long long)r->model.device_bytes);
+	printf(", \"decode_weight_bytes\": %llu, \"weight_types\": ",
 	       (unsigned long long)r->model.weight_bytes);
 	json_str(stdout, r->model.weight_types);
 	printf(", \"tokens\": [");

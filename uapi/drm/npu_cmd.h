@@ -45,7 +45,8 @@ extern "C" {
  * @DRM_NPU_OP_ATTENTION: causal grouped-query attention of queries in[0]
  *	over the K cache in[1] and V cache in[2].
  * @DRM_NPU_OP_KV_APPEND: in[0]'s rows into cache rows pos.. of out.
- * @DRM_NPU_OP_EMBEDDING: rows of table in[0] picked by the ids in in[1].
+ * @DRM_NPU_OP_EMBEDDING: rows of table in[0] picked by the ids in in[1];
+ *	the table may be in a weight block format (ABI 1.2).
  * @DRM_NPU_OP_QUANTIZE: in[0] requantized into out's type and scale.
  * @DRM_NPU_OP_ARGMAX: out[m] = index of row m's largest element.
  * @DRM_NPU_OP_COUNT: number of opcodes; not an op.
@@ -221,6 +222,20 @@ struct drm_npu_matmul_params {
 };
 
 /**
+ * struct drm_npu_embedding_params - DRM_NPU_OP_EMBEDDING (ABI 1.2).
+ * @table: with a U-type table in SCALE_BLOCK, its layout: group_size,
+ *	block_groups, zero and block_flags as for MATMUL weights (struct
+ *	drm_npu_matmul_params), pad and pad2 zero. All zero for an I8 or I16
+ *	table.
+ *
+ * out[m] = in[0][in[1][m]]: a SCALE_BLOCK row's exact values (the weight
+ * formula of struct drm_npu_matmul_params) requantized into out's type.
+ */
+struct drm_npu_embedding_params {
+	struct drm_npu_matmul_params table;
+};
+
+/**
  * struct drm_npu_norm_params - DRM_NPU_OP_RMSNORM and DRM_NPU_OP_LAYERNORM.
  * @eps: epsilon added to the mean square (variance), in real units.
  *
@@ -261,6 +276,7 @@ struct drm_npu_pos_params {
  * @in: input tensors; unused ones must be all zero.
  * @out: output tensor.
  * @matmul: parameters of MATMUL.
+ * @embedding: parameters of EMBEDDING (ABI 1.2).
  * @norm: parameters of RMSNORM and LAYERNORM.
  * @pos: parameters of SOFTMAX, ROPE, ATTENTION and KV_APPEND.
  * @params_raw: the parameter area; bytes an op does not use must be zero.
@@ -274,6 +290,7 @@ struct drm_npu_op {
 	struct drm_npu_tensor out;
 	union {
 		struct drm_npu_matmul_params matmul;
+		struct drm_npu_embedding_params embedding;
 		struct drm_npu_norm_params norm;
 		struct drm_npu_pos_params pos;
 		__u64 params_raw[6];

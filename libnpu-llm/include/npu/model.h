@@ -101,8 +101,9 @@ struct npu_tokenizer;
  * @n_floats: its length.
  * @native: NULL, or the file's own quantized matrices (GGUF Q4_0 ... Q6_K)
  *	in the NPU's SCALE_BLOCK format: NPU_MODEL_LAYER_MATS per layer, then
- *	the classifier (the embedding table's when shared). An entry with a
- *	NULL q was stored as floats. The floats above then hold these
+ *	the classifier (the embedding table's when shared), then the embedding
+ *	table when it is not the classifier. An entry with a NULL q was stored
+ *	as floats. The floats above then hold these
  *	matrices' exact values (ggml's dequantization).
  * @types: GGUF files: how many tensors of each ggml type (by id); zero
  *	for other files.

@@ -810,6 +810,21 @@ NPU_API int npu_op_embedding(npu_cmd *cmd, const struct npu_tensor *table,
 			     const struct npu_tensor *ids, const struct npu_tensor *out);
 
 /**
+ * npu_op_embedding_block - out[r] = table[ids[r]], the table in a block
+ *	format (ABI 1.2): each row's exact values, requantized into out.
+ * @cmd: the stream.
+ * @table: the embeddings: a U type with NPU_SCALE_BLOCK.
+ * @f: their layout.
+ * @ids: I32 rows x 1.
+ * @out: the result.
+ *
+ * Return: NPU_OK, or the error (the stream's kept one, if any).
+ */
+NPU_API int npu_op_embedding_block(npu_cmd *cmd, const struct npu_tensor *table,
+				   const struct npu_block_format *f, const struct npu_tensor *ids,
+				   const struct npu_tensor *out);
+
+/**
  * npu_op_argmax - out[r] = index of the first maximum of row r.
  * @cmd: the stream.
  * @x: the input.
