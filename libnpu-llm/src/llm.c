@@ -22,6 +22,7 @@ struct npu_llm_model {
 	char *name, *tok_path;
 	char tok_note[512];	/* why a tokenizer beside the model was passed over */
 	char types[512];	/* a GGUF file's tensors per type */
+	char notes[768];	/* the weights' notes after why native was not used, or "" */
 	const char *weights;
 	enum npu_llm_tokenizer_source tok_source;
 	double load_s;
@@ -198,10 +199,25 @@ static uint64_t weight_count(const struct npu_model_config *c)
 	       (uint64_t)c->n_layers * (2 * d + 2 * d * d + 2 * kv * d + 3 * h * d);
 }
 
+/*
+ * A file's own matrices are SCALE_BLOCK weights, which firmware of ABI 1.2
+ * and later runs: 0 when @dev's is older (its minor in *@minor).
+ */
+static int runs_blocks(npu_device *dev, unsigned int *minor)
+{
+	struct npu_info info;
+
+	if (npu_query(dev, &info))
+		return 1;	/* it will say what is wrong when used */
+	*minor = info.fw_abi_minor < info.abi_minor ? info.fw_abi_minor : info.abi_minor;
+	return info.abi_major != 1 || info.fw_abi_major != 1 || *minor >= 2;
+}
+
 /* The weights on @dev as @m->p asks; @m->host and the tokenizer are loaded. */
 static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_len)
 {
-	int bits, group, ret;
+	unsigned int minor = 0;
+	int bits, group, ret, old = 0;
 
 	ret = parse_weights(m->p.weights, &bits, &group, err, err_len);
 	if (ret)
@@ -210,6 +226,16 @@ static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_
 		snprintf(err, err_len, "weights native: the model has no quantized matrices");
 		return NPU_E_INVAL;
 	}
+	if (dev && bits <= 0 && m->host.native && !runs_blocks(dev, &minor)) {
+		if (bits < 0) {
+			snprintf(err, err_len, "weights native: the device's firmware speaks ABI "
+				 "1.%u; a GGUF file's quantized matrices need 1.2 (update npu.ko "
+				 "or the firmware, or ask for w8)", minor);
+			return NPU_E_UNSUPPORTED;
+		}
+		old = 1;
+		bits = 8;
+	}
 	if (!bits)
 		bits = m->host.native ? -1 : 8;
 	m->weights = !dev ? "f32" : bits < 0 ? "native" : bits == 8 ? "w8" :
@@ -217,8 +243,13 @@ static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_
 	types_text(&m->host, m->types, sizeof(m->types));
 	if (!dev)
 		return NPU_OK;
-	return llm_weights_create(dev, &m->host, bits, group, m->p.progress, m->p.progress_user,
-				  &m->w, err, err_len);
+	ret = llm_weights_create(dev, &m->host, bits, group, m->p.progress, m->p.progress_user,
+				 &m->w, err, err_len);
+	if (!ret && old)
+		snprintf(m->notes, sizeof(m->notes), "the device's firmware speaks ABI 1.%u, and a "
+			 "GGUF file's quantized matrices need 1.2: requantized to w8%s%s", minor,
+			 m->w->note[0] ? "\n" : "", m->w->note);
+	return ret;
 }
 
 /*
@@ -336,7 +367,7 @@ void npu_llm_model_info(const npu_llm_model *m, struct npu_llm_model_info *info)
 	info->load_s = m->load_s;
 	info->weight_count = weight_count(&m->host.cfg);
 	info->weight_types = m->types;
-	info->weight_note = m->w ? m->w->note : "";
+	info->weight_note = m->notes[0] ? m->notes : m->w ? m->w->note : "";
 }
 
 const struct npu_model *npu_llm_model_host(const npu_llm_model *m)

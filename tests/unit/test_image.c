@@ -4,12 +4,15 @@
  * of the built image that trips exactly that check: where the corruption is
  * behind the CRC check, the copy is re-sealed, so the CRC does not fire
  * first. Copies are allocated at their exact size, so a read past the
- * image is caught by ASan.
+ * image is caught by ASan. Then what a booted image's caps decide: the ops
+ * it runs, and (ABI 1.1) how a GGUF file's quantized matrices load.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <npu/llm.h>
 
 #include "testlib.h"
 #include "../../firmware/include/npu_fw_image.h"
@@ -741,6 +744,53 @@ static void open_reports_image_caps(void **state)
 	npu_close(dev);
 }
 
+/*
+ * Firmware of ABI 1.1 has no SCALE_BLOCK weights: a GGUF file's quantized
+ * matrices are then requantized to w8, and said so; asked for as they are
+ * (native), they are refused with the cause.
+ */
+static void old_image_quantized_gguf(void **state)
+{
+	struct npu_llm_model_params p = { .weights = "native" };
+	char path[] = "/tmp/npu_q8_test.XXXXXX", err[256] = "";
+	struct npu_llm_model_info info;
+	struct npu_tokenizer tok;
+	npu_device *dev = NULL;
+	npu_llm_model *m = NULL;
+	struct npu_model host;
+	struct img im;
+	int fd;
+
+	(void)state;
+	need_good();
+	im = copy_good();
+	hdr(&im)->abi_minor = 1;
+	reseal(&im);
+	use_image(&im);
+	free(im.buf);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(npu_model_synthetic("tiny", 5, &host, err, sizeof(err)), NPU_OK);
+	assert_int_equal(npu_tokenizer_bytes(host.cfg.vocab_size, &tok), NPU_OK);
+	assert_int_equal(npu_model_save_gguf(path, &host, &tok, NPU_GGUF_Q8_0, err, sizeof(err)),
+			 NPU_OK);
+	npu_tokenizer_free(&tok);
+	npu_model_free(&host);
+	assert_int_equal(open_cpu(&dev), NPU_OK);
+	assert_int_equal(npu_llm_model_load(dev, path, NULL, &m, err, sizeof(err)), NPU_OK);
+	npu_llm_model_info(m, &info);
+	assert_string_equal(info.weights, "w8");
+	assert_non_null(strstr(info.weight_note, "the device's firmware speaks ABI 1.1, and a "
+			       "GGUF file's quantized matrices need 1.2: requantized to w8"));
+	npu_llm_model_free(m);
+	assert_int_equal(npu_llm_model_load(dev, path, &p, &m, err, sizeof(err)),
+			 NPU_E_UNSUPPORTED);
+	assert_non_null(strstr(err, "weights native: the device's firmware speaks ABI 1.1;"));
+	npu_close(dev);
+	unlink(path);
+}
+
 #define T(name) cmocka_unit_test_teardown(name, unset_firmware)
 
 int main(void)
@@ -768,6 +818,7 @@ int main(void)
 		T(open_rejects_bad_image),
 		T(open_missing_image),
 		T(open_reports_image_caps),
+		T(old_image_quantized_gguf),
 	};
 
 	int failed = cmocka_run_group_tests_name("image", tests, NULL, NULL);
