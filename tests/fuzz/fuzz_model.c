@@ -289,28 +289,38 @@ static void load_tokenizer(int32_t vocab)
 	check_error(err, sizeof(err));
 }
 
-/* Native matrices match their model's shapes; their last bytes are read. */
+/*
+ * Native matrices (SCALE_BLOCK) match their model's shapes; their codes' and
+ * records' last bytes are read, and their last value is the float copy's.
+ */
 static void use_native(const struct npu_model *m)
 {
 	const struct npu_model_config *c = &m->cfg;
 	int32_t d = c->dim, h = c->hidden_dim, kv = d / c->n_heads * c->n_kv_heads;
 	const int32_t rows[] = { d, kv, kv, d, h, d, h }, cols[] = { d, d, d, d, d, h, d };
+	const float *last_of[] = { m->wq, m->wk, m->wv, m->wo, m->w1, m->w2, m->w3 };
+	int mats = c->n_layers * NPU_MODEL_LAYER_MATS, i;
 	volatile uint32_t sink = 0;
-	int i;
 
-	for (i = 0; m->native && i <= c->n_layers * NPU_MODEL_LAYER_MATS; i++) {
+	for (i = 0; m->native && i < mats + 2; i++) {
 		const struct npu_qmatrix *q = &m->native[i];
-		int last = i == c->n_layers * NPU_MODEL_LAYER_MATS;
-		size_t n;
+		int r = i < mats ? rows[i % NPU_MODEL_LAYER_MATS] : c->vocab_size;
+		int k = i < mats ? cols[i % NPU_MODEL_LAYER_MATS] : d;
+		const float *f = i < mats ? last_of[i % NPU_MODEL_LAYER_MATS] +
+				 (size_t)(i / NPU_MODEL_LAYER_MATS) * r * k :
+				 i == mats ? m->wcls : m->token_embedding;
+		uint64_t rec;
 
 		if (!q->q)
 			continue;
-		if (q->rows != (last ? c->vocab_size : rows[i % NPU_MODEL_LAYER_MATS]) ||
-		    q->cols != (last ? d : cols[i % NPU_MODEL_LAYER_MATS]) || q->group_size != 32 ||
-		    (q->bits != 8 && q->bits != 4))
+		rec = npu_block_record_bytes(&q->block, (uint32_t)q->cols);
+		if (q->rows != r || q->cols != k || !rec || q->bits < 2 || q->bits > 8 ||
+		    (i == mats + 1 && c->shared_classifier))
 			fail("a native matrix does not match its model's shape");
-		n = (size_t)q->rows * (size_t)q->cols;
-		sink += q->q[(q->bits == 8 ? n : n / 2) - 1] + q->factors[n / 32 - 1];
+		sink += q->q[(size_t)r * (((uint64_t)k * q->bits + 7) / 8) - 1] +
+			q->records[(size_t)r * rec - 1];
+		if (npu_qmatrix_value(q, r - 1, k - 1) != f[(size_t)r * k - 1])
+			fail("a native matrix's value is not its float copy's");
 	}
 	(void)sink;
 }

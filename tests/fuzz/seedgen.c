@@ -2,11 +2,13 @@
 /*
  * seedgen OUT_DIR: writes the generated seed corpora of the fuzz harnesses
  *	OUT_DIR/fuzz_cmdstream/	valid command streams (fuzz_cmdstream.h
- *				format): every op, alone and together
+ *				format): every op, alone and together,
+ *				and the block formats of GGUF types
  *	OUT_DIR/fuzz_model/	a tiny llama2.c checkpoint (shared and
  *				separate classifier), truncated headers, a
  *				512-token tokenizer; tiny GGUF models (F32,
- *				Q8_0, Q4_0) with their tokenizer, and broken
+ *				Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) with their
+ *				tokenizer, and broken
  *				ones: aliased tensors, a key or tensor name
  *				given twice, many tensors, names and keys
  *				that need escaping, a long text to encode
@@ -37,6 +39,7 @@
 #define TENSOR DRM_NPU_SCALE_TENSOR
 #define ROW DRM_NPU_SCALE_ROW
 #define GROUP DRM_NPU_SCALE_GROUP
+#define BLOCK DRM_NPU_SCALE_BLOCK
 
 static const char *out_dir;
 
@@ -57,7 +60,19 @@ static void write_file(const char *sub, const char *name, const void *p, size_t 
 		die(path);
 }
 
-/* A dense tensor; TENSOR and GROUP get a scale of 2^-7, ROW its scale array. */
+/* Bits of a code type (ABI 1.2), 0 for the others. */
+static __u32 code_bits(__u8 dtype)
+{
+	static const __u8 bits[] = { 2, 3, 4, 5, 6, 8 };
+
+	return dtype >= DRM_NPU_DTYPE_U2 && dtype <= DRM_NPU_DTYPE_U8 ?
+	       bits[dtype - DRM_NPU_DTYPE_U2] : 0;
+}
+
+/*
+ * A dense tensor; TENSOR, GROUP and BLOCK get a scale of 2^-7, ROW, GROUP
+ * and BLOCK their scales' address.
+ */
 static struct drm_npu_tensor t(__u64 addr, __u32 rows, __u32 cols, __u8 dtype, __u8 sm,
 			       __u64 scale_addr)
 {
@@ -68,14 +83,15 @@ static struct drm_npu_tensor t(__u64 addr, __u32 rows, __u32 cols, __u8 dtype, _
 	d.addr = addr;
 	d.rows = rows;
 	d.cols = cols;
-	d.stride = dtype == I4 ? cols / 2 : cols * eb;
+	d.stride = dtype == I4 ? cols / 2 : code_bits(dtype) ? (cols * code_bits(dtype) + 7) / 8 :
+	     cols * eb;
 	d.dtype = dtype;
 	d.scale_mode = sm;
-	if (sm == TENSOR || sm == GROUP) {
+	if (sm == TENSOR || sm == GROUP || sm == BLOCK) {
 		d.scale.mult = 1 << 30;
 		d.scale.shift = 37;
 	}
-	if (sm == ROW || sm == GROUP)
+	if (sm == ROW || sm == GROUP || sm == BLOCK)
 		d.scale_addr = scale_addr;
 	return d;
 }
@@ -140,6 +156,59 @@ static struct drm_npu_op op_matmul_i4(void)
 	o.in[1] = t(B, 8, 64, I4, GROUP, C + 0x1000);
 	o.out = t(C, 2, 8, I32, TENSOR, 0);
 	o.matmul.group_size = 64;
+	return o;
+}
+
+/* SCALE_BLOCK weights (ABI 1.2) as a GGUF type maps to them (docs/gguf.md). */
+struct block_seed {
+	const char *name;
+	__u8 dtype, zero, flags;
+	__u32 g, nb;
+};
+
+static const struct block_seed block_seeds[] = {
+	{ "q4_k", DRM_NPU_DTYPE_U4, 0, DRM_NPU_BLOCK_F_MIN | DRM_NPU_BLOCK_F_SUB_S8, 32, 8 },
+	{ "q5_k", DRM_NPU_DTYPE_U5, 0, DRM_NPU_BLOCK_F_MIN | DRM_NPU_BLOCK_F_SUB_S8, 32, 8 },
+	{ "q6_k", DRM_NPU_DTYPE_U6, 32, DRM_NPU_BLOCK_F_SUB_S8, 16, 16 },
+	{ "q3_k", DRM_NPU_DTYPE_U3, 4, DRM_NPU_BLOCK_F_SUB_S8, 16, 16 },
+	{ "q2_k", DRM_NPU_DTYPE_U2, 0, DRM_NPU_BLOCK_F_MIN | DRM_NPU_BLOCK_F_SUB_U4, 16, 16 },
+	{ "q4_1", DRM_NPU_DTYPE_U4, 0, DRM_NPU_BLOCK_F_MIN, 32, 1 },
+	{ "q8_0", DRM_NPU_DTYPE_U8, 128, 0, 32, 1 },
+};
+
+static struct drm_npu_matmul_params block_params(const struct block_seed *s)
+{
+	struct drm_npu_matmul_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.group_size = s->g;
+	p.block_groups = (__u16)s->nb;
+	p.zero = s->zero;
+	p.block_flags = s->flags;
+	return p;
+}
+
+static struct drm_npu_op op_matmul_block(const struct block_seed *s)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_MATMUL);
+
+	o.flags = DRM_NPU_OP_F_BIAS;
+	o.in[0] = t(A, 3, 512, I16, TENSOR, 0);
+	o.in[1] = t(B, 8, 512, s->dtype, BLOCK, C + 0x1000);
+	o.in[2] = t(A + 0x4000, 1, 8, I32, TENSOR, 0);
+	o.out = t(C, 3, 8, I8, ROW, C + 0x2000);
+	o.matmul = block_params(s);
+	return o;
+}
+
+static struct drm_npu_op op_embedding_block(const struct block_seed *s)
+{
+	struct drm_npu_op o = op(DRM_NPU_OP_EMBEDDING);
+
+	o.in[0] = t(B, 16, 256, s->dtype, BLOCK, C + 0x1000);
+	o.in[1] = t(A, 4, 1, I32, NONE, 0);
+	o.out = t(C, 4, 256, I16, ROW, C + 0x2000);
+	o.embedding.table = block_params(s);
 	return o;
 }
 
@@ -320,6 +389,24 @@ static void cmdstream_seeds(void)
 	stream("embedding.bin", raw, two, 1, NULL, 0);
 	two[0] = op_argmax();
 	stream("argmax.bin", raw, two, 1, NULL, 0);
+	/*
+	 * Each GGUF type's block format (ABI 1.2): MATMUL on zeroed memory,
+	 * EMBEDDING on patterned bytes; once with a pattern whose records hold
+	 * a binary16 infinity, so the op stops (BAD_QPARAM).
+	 */
+	memcpy(prefix, (const __u8[]){ FUZZ_F_PATTERN, 0, 0, 0 }, FUZZ_PREFIX);
+	for (i = 0; i < sizeof(block_seeds) / sizeof(block_seeds[0]); i++) {
+		char name[64];
+
+		two[0] = op_matmul_block(&block_seeds[i]);
+		snprintf(name, sizeof(name), "matmul-block-%s.bin", block_seeds[i].name);
+		stream(name, raw, two, 1, NULL, 0);
+		two[0] = op_embedding_block(&block_seeds[i]);
+		snprintf(name, sizeof(name), "embedding-block-%s.bin", block_seeds[i].name);
+		stream(name, prefix, two, 1, NULL, 0);
+	}
+	two[0] = op_matmul_block(&block_seeds[6]);
+	stream("matmul-block-q8_0-nonfinite.bin", prefix, two, 1, NULL, 0);
 
 	/* Every op in one stream. */
 	all[n++] = op_quantize();
@@ -338,6 +425,8 @@ static void cmdstream_seeds(void)
 	all[n++] = op_kv_append();
 	all[n++] = op_embedding();
 	all[n++] = op_argmax();
+	all[n++] = op_matmul_block(&block_seeds[0]);
+	all[n++] = op_embedding_block(&block_seeds[2]);
 	stream("all-ops.bin", raw, all, n, NULL, 0);
 	/* The same patched, with B and C patterned and A from a tail of small values. */
 	for (i = 0; i < sizeof(tail); i++)
@@ -455,8 +544,34 @@ struct gg {
 
 #define GG_F32 0
 #define GG_Q4_0 2
+#define GG_Q4_1 3
+#define GG_Q5_0 6
+#define GG_Q5_1 7
 #define GG_Q8_0 8
 #define GG_VOCAB 288
+
+/*
+ * The blocks of 32 of the quantized types seeded, their bytes and where
+ * their binary16 d and m are (K-quant models do not fit fuzz_model's
+ * 64 KiB: its mutations reach their type ids).
+ */
+static const struct {
+	uint32_t type, bytes, m_at;	/* m_at 0: no m */
+} gg_q[] = {
+	{ GG_Q4_0, 18, 0 }, { GG_Q4_1, 20, 2 }, { GG_Q5_0, 22, 0 }, { GG_Q5_1, 24, 2 },
+	{ GG_Q8_0, 34, 0 },
+};
+
+/* Bytes of a block of 32 of @type; 0 for F32. */
+static uint32_t gg_block(uint32_t type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(gg_q) / sizeof(gg_q[0]); i++)
+		if (gg_q[i].type == type)
+			return gg_q[i].bytes;
+	return 0;
+}
 
 /* A GGUF llama model of one layer and what is wrong with it, if anything. */
 struct gguf_seed {
@@ -515,7 +630,7 @@ static void gg_tokenizer(struct gg *g)
 
 static uint64_t gg_bytes(uint32_t type, uint64_t n)
 {
-	return type == GG_Q8_0 ? n / 32 * 34 : type == GG_Q4_0 ? n / 32 * 18 : n * 4;
+	return gg_block(type) ? n / 32 * gg_block(type) : n * 4;
 }
 
 /* One descriptor at *off (or 0); *off moves past its data, aligned. */
@@ -538,19 +653,27 @@ static void gg_tensor(struct gg *g, const char *name, size_t len, uint64_t ne0, 
 	*off = (*off + b + 31) & ~31ull;
 }
 
-/* One tensor's data: small weights in its type's layout (Q blocks: d = 2^-7). */
+/* One tensor's data: small weights in its type's layout (Q blocks: d = m = 2^-7). */
 static void gg_fill(__u8 *p, uint64_t bytes, uint32_t type)
 {
-	uint64_t bs = type == GG_Q8_0 ? 34 : 18, i;
+	uint64_t bs = gg_block(type), i;
+	uint32_t m_at = 0;
+	size_t k;
 
+	for (k = 0; k < sizeof(gg_q) / sizeof(gg_q[0]); k++)
+		if (gg_q[k].type == type)
+			m_at = gg_q[k].m_at;
 	for (i = 0; i < bytes; i++) {
 		if (type == GG_F32 && i % 4 == 0) {
 			float v = (float)((int)(i / 4 % 13) - 6) * 0.01f;
 
 			memcpy(p + i, &v, 4);
 		} else if (type != GG_F32) {
+			uint64_t at = i % bs;
+			int half = at < 2 || (m_at && at >= m_at && at < m_at + 2u);
+
 			/* f16 2^-7 is 0x2000, little-endian */
-			p[i] = i % bs == 0 ? 0x00 : i % bs == 1 ? 0x20 : (__u8)(i * 37 % 251);
+			p[i] = half ? (at % 2 ? 0x20 : 0x00) : (__u8)(i * 37 % 251);
 		}
 	}
 }
@@ -644,6 +767,9 @@ static void gguf_seeds(void)
 		{ .name = "gguf-f32.gguf", .dim = 16, .type = GG_F32 },
 		{ .name = "gguf-q8_0.gguf", .dim = 32, .type = GG_Q8_0 },
 		{ .name = "gguf-q4_0.gguf", .dim = 32, .type = GG_Q4_0 },
+		{ .name = "gguf-q4_1.gguf", .dim = 32, .type = GG_Q4_1 },
+		{ .name = "gguf-q5_0.gguf", .dim = 32, .type = GG_Q5_0 },
+		{ .name = "gguf-q5_1.gguf", .dim = 32, .type = GG_Q5_1 },
 		{ .name = "gguf-aliased.gguf", .dim = 32, .type = GG_Q8_0, .alias = 1 },
 		{ .name = "gguf-dup-key.gguf", .dim = 16, .type = GG_F32, .dup_key = 1 },
 		{ .name = "gguf-dup-tensor.gguf", .dim = 32, .type = GG_Q4_0, .odd_name = "output_norm.weight",
