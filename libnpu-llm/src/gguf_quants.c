@@ -164,26 +164,12 @@ static void scales_k4(const uint8_t *s, struct qblock *u)
 	}
 }
 
-/* Q4_K: 64 columns per 32 bytes, the first 32 in the low nibbles. */
-static void unpack_q4_k(const uint8_t *b, struct qblock *u)
+/*
+ * Q4_K and Q5_K: 64 columns per 32 bytes of @qs, the first 32 in the low
+ * nibbles; Q5_K's fifth bit is bit e / 32 of qh[e % 32] (@qh NULL: none).
+ */
+static void unpack_k45(const uint8_t *b, const uint8_t *qh, const uint8_t *qs, struct qblock *u)
 {
-	const uint8_t *qs = b + 16;
-	int e;
-
-	u->d = rd16(b);
-	u->dmin = rd16(b + 2);
-	scales_k4(b + 4, u);
-	for (e = 0; e < 256; e++) {
-		uint8_t v = qs[32 * (e / 64) + e % 32];
-
-		u->q[e] = e % 64 < 32 ? v & 15 : v >> 4;
-	}
-}
-
-/* Q5_K: Q4_K's nibbles, and bit e / 32 of qh[e % 32] as the fifth. */
-static void unpack_q5_k(const uint8_t *b, struct qblock *u)
-{
-	const uint8_t *qh = b + 16, *qs = b + 48;
 	int e;
 
 	u->d = rd16(b);
@@ -193,8 +179,18 @@ static void unpack_q5_k(const uint8_t *b, struct qblock *u)
 		uint8_t v = qs[32 * (e / 64) + e % 32];
 
 		u->q[e] = (uint8_t)((e % 64 < 32 ? v & 15 : v >> 4) |
-				    ((qh[e % 32] >> (e / 32)) & 1) << 4);
+				    (qh ? ((qh[e % 32] >> (e / 32)) & 1) << 4 : 0));
 	}
+}
+
+static void unpack_q4_k(const uint8_t *b, struct qblock *u)
+{
+	unpack_k45(b, NULL, b + 16, u);
+}
+
+static void unpack_q5_k(const uint8_t *b, struct qblock *u)
+{
+	unpack_k45(b, b + 16, b + 48, u);
 }
 
 /*
