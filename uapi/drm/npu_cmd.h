@@ -88,9 +88,10 @@ enum drm_npu_opcode {
  * @DRM_NPU_DTYPE_U6: (ABI 1.2) unsigned 6-bit codes, as U2.
  * @DRM_NPU_DTYPE_U8: (ABI 1.2) unsigned 8-bit codes, as U2.
  *
- * The U types are only MATMUL weights with DRM_NPU_SCALE_BLOCK. A row of b-bit
- * codes is a little-endian bit string: code i is bits i * b .. i * b + b - 1,
- * bit j of byte k being bit 8 * k + j; a row takes ceil(cols * b / 8) bytes.
+ * The U types are only MATMUL weights and EMBEDDING tables with
+ * DRM_NPU_SCALE_BLOCK. A row of b-bit codes is a little-endian bit string:
+ * code i is bits i * b .. i * b + b - 1, bit j of byte k being bit 8 * k + j;
+ * a row takes ceil(cols * b / 8) bytes.
  */
 enum drm_npu_dtype {
 	DRM_NPU_DTYPE_I4 = 1,
@@ -115,11 +116,12 @@ enum drm_npu_dtype {
  * @DRM_NPU_SCALE_GROUP: weights only. Tensor scale scale_mult/scale_shift
  *	times one __u16 factor (Q0.16) per group of columns; the factors are a
  *	row-major [rows][cols / group_size] array at scale_addr.
- * @DRM_NPU_SCALE_BLOCK: (ABI 1.2) MATMUL weights of a U type only. Tensor
- *	scale scale_mult/scale_shift times, per super-block of columns, an
- *	IEEE binary16 scale and optionally a binary16 min, with a small
- *	integer scale (and min) per group under them: the layout of the
- *	op's struct drm_npu_matmul_params, one record per row at scale_addr.
+ * @DRM_NPU_SCALE_BLOCK: (ABI 1.2) MATMUL weights and EMBEDDING tables of a
+ *	U type only. Tensor scale scale_mult/scale_shift times, per
+ *	super-block of columns, an IEEE binary16 scale and optionally a
+ *	binary16 min, with a small integer scale (and min) per group under
+ *	them: the layout of struct drm_npu_matmul_params (MATMUL's, or
+ *	EMBEDDING's table), one record per row at scale_addr.
  */
 enum drm_npu_scale_mode {
 	DRM_NPU_SCALE_NONE = 0,
