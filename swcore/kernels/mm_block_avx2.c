@@ -16,29 +16,65 @@
 #define F_MIN DRM_NPU_BLOCK_F_MIN
 #define F_S8 DRM_NPU_BLOCK_F_SUB_S8
 #define F_U4 DRM_NPU_BLOCK_F_SUB_U4
-/* Groups decoded at a time: a super-block of up to 16, or several of fewer. */
-#define MAX_GROUPS 16
-#define MAX_COLS (MAX_GROUPS * 32)
 
-/* One span of super-blocks of one output: their scales, and their codes as int16. */
-struct span {
+/* Codes of one output decoded at a time: whole super-blocks, 4 of the largest. */
+#define SEG_COLS 2048
+#define SEG_GROUPS (SEG_COLS / 16)
+
+#define ALIGNED __attribute__((aligned(32)))
+
+/*
+ * A segment of one output's super-blocks: each one's d and dmin as
+ * mantissa and exponent, each group's scale and min (with one group a
+ * super-block: times d and dmin's mantissas; zero after the last), and the
+ * codes as int16.
+ */
+struct seg {
 	uint32_t blocks, groups;
-	int64_t dm[MAX_GROUPS], mm[MAX_GROUPS];
-	uint32_t de[MAX_GROUPS], me[MAX_GROUPS];
-	int32_t sc[MAX_GROUPS], mn[MAX_GROUPS];
-	int16_t q[MAX_COLS] __attribute__((aligned(32)));
+	int32_t dm[SEG_GROUPS + 8] ALIGNED, de[SEG_GROUPS + 8] ALIGNED;
+	int32_t mm[SEG_GROUPS + 8] ALIGNED, me[SEG_GROUPS + 8] ALIGNED;
+	int32_t sc[SEG_GROUPS + 8] ALIGNED, mn[SEG_GROUPS + 8] ALIGNED;
+	int16_t q[SEG_COLS] ALIGNED;
 };
 
 /* A binary16 as mant * 2^(e - 24), as the firmware reads it; nonzero for an infinity or NaN. */
-static inline int half(const uint8_t *p, int64_t *mant, uint32_t *e)
+static inline int half(const uint8_t *p, int32_t *mant, int32_t *e)
 {
 	uint32_t h = (uint32_t)p[0] | (uint32_t)p[1] << 8, ex = (h >> 10) & 31, f = h & 1023;
-	int64_t m = ex ? 1024 + f : f;
+	int32_t m = ex ? 1024 + (int32_t)f : (int32_t)f;
 
 	if (ex == 31)
 		return 1;
-	*e = ex ? ex - 1 : 0;
+	*e = ex ? (int32_t)ex - 1 : 0;
 	*mant = h >> 15 ? -m : m;
+	return 0;
+}
+
+/* half() of @n binary16s at @p. */
+static int halves(const uint8_t *p, uint32_t n, int32_t *mant, int32_t *e)
+{
+	const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+	const __m256i max = _mm256_set1_epi32(31), lead = _mm256_set1_epi32(1024);
+	uint32_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		__m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p + 2 * i)));
+		__m256i ex = _mm256_and_si256(_mm256_srli_epi32(h, 10), max);
+		__m256i normal = _mm256_cmpgt_epi32(ex, zero);
+		__m256i neg = _mm256_srai_epi32(_mm256_slli_epi32(h, 16), 31);
+		__m256i m = _mm256_add_epi32(_mm256_and_si256(h, _mm256_set1_epi32(1023)),
+					     _mm256_and_si256(normal, lead));
+
+		if (_mm256_movemask_epi8(_mm256_cmpeq_epi32(ex, max)))
+			return 1;
+		_mm256_store_si256((__m256i *)(mant + i),
+				   _mm256_sub_epi32(_mm256_xor_si256(m, neg), neg));
+		_mm256_store_si256((__m256i *)(e + i),
+				   _mm256_sub_epi32(ex, _mm256_and_si256(normal, one)));
+	}
+	for (; i < n; i++)
+		if (half(p + 2 * i, mant + i, e + i))
+			return 1;
 	return 0;
 }
 
@@ -106,44 +142,82 @@ static void decode_bits(const uint8_t *p, uint32_t bits, uint64_t left, __m256i 
 	}
 }
 
+/* @s's groups' @n scales and mins from @sub (the mins of S8 @groups on). */
+static void sub_scales(const uint8_t *sub, uint32_t f, uint32_t n, uint32_t groups,
+		       struct seg *s)
+{
+	const __m256i lo4 = _mm256_set1_epi32(15), one = _mm256_set1_epi32(1);
+	uint32_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		__m256i *sc = (__m256i *)(s->sc + i), *mn = (__m256i *)(s->mn + i), b;
+
+		/* Without sub-scales @sub may be past the record: not read. */
+		if (f & F_S8) {
+			_mm256_store_si256(sc, _mm256_cvtepi8_epi32(_mm_loadl_epi64(
+				(const __m128i *)(sub + i))));
+			if (f & F_MIN)
+				_mm256_store_si256(mn, _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+					(const __m128i *)(sub + groups + i))));
+		} else if (f & F_U4) {
+			b = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sub + i)));
+			_mm256_store_si256(sc, _mm256_and_si256(b, lo4));
+			_mm256_store_si256(mn, _mm256_srli_epi32(b, 4));
+		} else {
+			_mm256_store_si256(sc, one);
+			_mm256_store_si256(mn, one);
+		}
+	}
+	for (; i < n; i++) {
+		if (f & F_S8) {
+			s->sc[i] = (int8_t)sub[i];
+			s->mn[i] = f & F_MIN ? sub[groups + i] : 0;
+		} else if (f & F_U4) {
+			s->sc[i] = sub[i] & 15;
+			s->mn[i] = sub[i] >> 4;
+		} else {
+			s->sc[i] = 1;
+			s->mn[i] = 1;
+		}
+	}
+}
+
 /*
- * Output @n's super-blocks from @b0, as many as make up to 8 groups (or
- * one of more): their binary16s and sub-scales, and their codes decoded.
- * Nonzero at an infinity or NaN.
+ * Output @n's super-blocks from @b0, as many as the segment holds: their
+ * binary16s and sub-scales, and their codes decoded. Nonzero at an
+ * infinity or NaN.
  */
-static int load_span(const struct npu_fw_matmul_block *mb, uint32_t n, uint32_t b0,
-		     struct span *s)
+static int load_seg(const struct npu_fw_matmul_block *mb, uint32_t n, uint32_t b0,
+		    struct seg *s)
 {
 	uint32_t g = mb->group_size, nb = mb->block_groups, groups = mb->k / g, blocks = groups / nb;
-	uint32_t cols = g * nb, bits = mb->w_bits, f = mb->flags, i, j;
+	uint32_t cols = g * nb, bits = mb->w_bits, f = mb->flags, i;
 	const uint8_t *rec = mb->records + (uint64_t)n * mb->record_bytes;
-	const uint8_t *sub = rec + mb->sub_off;
+	const uint8_t *sub = rec + mb->sub_off + (uint64_t)b0 * nb;
 	const uint8_t *codes = mb->w + (uint64_t)n * mb->w_stride;
 	uint64_t at = (uint64_t)b0 * cols * bits / 8;
 	__m256i zero = _mm256_set1_epi16((int16_t)mb->zero);
 
-	s->blocks = nb < 8 ? 8 / nb : 1;
-	if (s->blocks > blocks - b0)
-		s->blocks = blocks - b0;
+	s->blocks = SEG_COLS / cols < blocks - b0 ? SEG_COLS / cols : blocks - b0;
 	s->groups = s->blocks * nb;
-	for (i = 0; i < s->blocks; i++) {
-		s->mm[i] = 0;
-		s->me[i] = 0;
-		if (half(rec + 2 * (b0 + i), &s->dm[i], &s->de[i]) ||
-		    ((f & F_MIN) && half(rec + mb->dmin_off + 2 * (b0 + i), &s->mm[i], &s->me[i])))
-			return 1;
-	}
-	for (i = 0; i < s->groups; i++) {
-		j = b0 * nb + i;
-		if (f & F_S8) {
-			s->sc[i] = (int8_t)sub[j];
-			s->mn[i] = f & F_MIN ? sub[groups + j] : 0;
-		} else if (f & F_U4) {
-			s->sc[i] = sub[j] & 15;
-			s->mn[i] = sub[j] >> 4;
-		} else {
-			s->sc[i] = 1;
-			s->mn[i] = 1;
+	if (halves(rec + 2 * b0, s->blocks, s->dm, s->de) ||
+	    ((f & F_MIN) && halves(rec + mb->dmin_off + 2 * b0, s->blocks, s->mm, s->me)))
+		return 1;
+	sub_scales(sub, f, s->groups, groups, s);
+	/* One group a super-block: its scale times d, its min times dmin (below 2^19). */
+	if (nb == 1) {
+		for (i = 0; i < s->blocks; i += 8) {
+			__m256i *sc = (__m256i *)(s->sc + i), *mn = (__m256i *)(s->mn + i);
+
+			_mm256_store_si256(sc, _mm256_mullo_epi32(_mm256_load_si256(sc),
+					   _mm256_load_si256((const __m256i *)(s->dm + i))));
+			if (f & F_MIN)
+				_mm256_store_si256(mn, _mm256_mullo_epi32(_mm256_load_si256(mn),
+						   _mm256_load_si256((const __m256i *)(s->mm + i))));
+		}
+		for (i = s->blocks; i < s->blocks + 8; i++) {
+			s->sc[i] = s->mn[i] = 0;
+			s->de[i] = s->me[i] = 0;
 		}
 	}
 	if (bits == 8)
@@ -183,36 +257,116 @@ static inline int64_t dot8(__m256i a, __m256i b)
 	return hsum64(_mm256_add_epi64(even, odd));
 }
 
-/* Each group's sum of x times q over @s's groups of @g, into @sums. */
-static void group_sums(const int16_t *x, const struct span *s, uint32_t g, int32_t *sums)
+/* Group @j's sum of x times q (@g of each) in 8 int32 lanes. */
+static inline __m256i group(const int16_t *x, const int16_t *q, uint32_t g, uint32_t j)
 {
-	__m256i v[MAX_GROUPS];
-	uint32_t j, padded = (s->groups + 7) & ~7u;
+	const __m256i *xv = (const __m256i *)(x + j * g), *qv = (const __m256i *)(q + j * g);
+	__m256i v = _mm256_madd_epi16(_mm256_loadu_si256(xv), _mm256_load_si256(qv));
 
-	for (j = 0; j < s->groups; j++) {
-		const __m256i *xv = (const __m256i *)(x + j * g);
-		const __m256i *qv = (const __m256i *)(s->q + j * g);
+	if (g == 32)
+		v = _mm256_add_epi32(v, _mm256_madd_epi16(_mm256_loadu_si256(xv + 1),
+							  _mm256_load_si256(qv + 1)));
+	return v;
+}
 
-		v[j] = _mm256_madd_epi16(_mm256_loadu_si256(xv), qv[0]);
-		if (g == 32)
-			v[j] = _mm256_add_epi32(v[j], _mm256_madd_epi16(_mm256_loadu_si256(xv + 1),
-									 qv[1]));
+/* Each of @groups groups' sum of x times q, of @g columns each, into @sums. */
+static inline void group_sums(const int16_t *x, const int16_t *q, uint32_t g, uint32_t groups,
+			      int32_t *sums)
+{
+	__m256i v[8];
+	uint32_t j, i;
+
+	for (j = 0; j + 8 <= groups; j += 8) {
+		for (i = 0; i < 8; i++)
+			v[i] = group(x, q, g, j + i);
+		_mm256_store_si256((__m256i *)(sums + j), reduce8(v));
 	}
-	for (; j < padded; j++)
-		v[j] = _mm256_setzero_si256();
-	for (j = 0; j < padded; j += 8)
-		_mm256_storeu_si256((__m256i *)(sums + j), reduce8(v + j));
+	if (j == groups)
+		return;
+	for (i = 0; i < 8; i++)
+		v[i] = j + i < groups ? group(x, q, g, j + i) : _mm256_setzero_si256();
+	_mm256_store_si256((__m256i *)(sums + j), reduce8(v));
+}
+
+/* @t * 2^@e, exactly. */
+static inline __int128_t shifted(int64_t t, uint32_t e)
+{
+	return (__int128_t)((__uint128_t)(__int128_t)t << e);
+}
+
+/*
+ * Exact sums of terms t * 2^e (0 <= e <= 29) in int64 bins: bin k holds
+ * those with e >> 3 == k, shifted by e & 7. A segment's terms stay below
+ * 2^60 in all.
+ */
+static inline void bin_add(__m256i *bins, __m256i t, __m256i e)
+{
+	__m256i v = _mm256_sllv_epi64(t, _mm256_and_si256(e, _mm256_set1_epi64x(7)));
+	__m256i k = _mm256_srli_epi64(e, 3);
+	int i;
+
+	for (i = 0; i < 4; i++)
+		bins[i] = _mm256_add_epi64(bins[i], _mm256_and_si256(v, _mm256_cmpeq_epi64(
+			k, _mm256_set1_epi64x(i))));
+}
+
+/* bin_add() of the even and the odd int32 lanes' products a * b, at exponents @e (int32). */
+static inline void bin_add_products(__m256i *bins, __m256i a, __m256i b, __m256i e)
+{
+	bin_add(bins, _mm256_mul_epi32(a, b),
+		_mm256_and_si256(e, _mm256_set1_epi64x(0xffffffff)));
+	bin_add(bins, _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)),
+		_mm256_srli_epi64(e, 32));
+}
+
+/* add_row() with one group a super-block: eight super-blocks at a time. */
+static void add_row_groups(const struct npu_fw_matmul_block *mb, const struct seg *s,
+			   const int32_t *gs, const int32_t *xs, __int128_t *acc)
+{
+	const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	__m256i bins[4] = { _mm256_setzero_si256(), _mm256_setzero_si256(),
+			    _mm256_setzero_si256(), _mm256_setzero_si256() };
+	__int128_t v = *acc;
+	uint32_t i;
+	int k;
+
+	for (i = 0; i < s->blocks; i += 8) {
+		bin_add_products(bins, _mm256_load_si256((const __m256i *)(gs + i)),
+				 _mm256_load_si256((const __m256i *)(s->sc + i)),
+				 _mm256_load_si256((const __m256i *)(s->de + i)));
+		if (mb->flags & F_MIN) {
+			/* xs ends with the row: past the last super-block, not read. */
+			__m256i in = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(s->blocks - i)),
+							iota);
+			__m256i x = _mm256_maskload_epi32(xs + i, in);
+
+			bin_add_products(bins, _mm256_sub_epi32(_mm256_setzero_si256(), x),
+					 _mm256_load_si256((const __m256i *)(s->mn + i)),
+					 _mm256_load_si256((const __m256i *)(s->me + i)));
+		}
+	}
+	for (k = 0; k < 4; k++)
+		v += shifted(hsum64(bins[k]), 8 * (uint32_t)k);
+	*acc = v;
 }
 
 /* Row @x's (group sums @xs) terms of @s's super-blocks, added to *@acc. */
-static void add_span(const struct npu_fw_matmul_block *mb, const struct span *s,
-		     const int16_t *x, const int32_t *xs, __int128_t *acc)
+static void add_row(const struct npu_fw_matmul_block *mb, const struct seg *s,
+		    const int16_t *x, const int32_t *xs, __int128_t *acc)
 {
 	uint32_t nb = mb->block_groups, min = mb->flags & F_MIN, i, j;
-	int32_t sums[MAX_GROUPS] __attribute__((aligned(32)));
-	__int128_t v = *acc;
+	int32_t sums[SEG_GROUPS + 8] ALIGNED;
+	__int128_t v;
 
-	group_sums(x, s, mb->group_size, sums);
+	if (mb->group_size == 32)
+		group_sums(x, s->q, 32, s->groups, sums);
+	else
+		group_sums(x, s->q, 16, s->groups, sums);
+	if (nb == 1) {
+		add_row_groups(mb, s, sums, xs, acc);
+		return;
+	}
+	v = *acc;
 	for (i = 0; i < s->blocks; i++) {
 		const int32_t *sc = s->sc + i * nb, *mn = s->mn + i * nb, *gs = sums + i * nb;
 		const int32_t *xj = xs + i * nb;
@@ -233,9 +387,9 @@ static void add_span(const struct npu_fw_matmul_block *mb, const struct span *s,
 					q += (int64_t)mn[j] * xj[j];
 			}
 		}
-		v += (__int128_t)(s->dm[i] * p) * ((__int128_t)1 << s->de[i]);
+		v += shifted(s->dm[i] * p, (uint32_t)s->de[i]);
 		if (min)
-			v -= (__int128_t)(s->mm[i] * q) * ((__int128_t)1 << s->me[i]);
+			v -= shifted(s->mm[i] * q, (uint32_t)s->me[i]);
 	}
 	*acc = v;
 }
@@ -245,18 +399,18 @@ int npu_mm_block_avx2(const struct npu_fw_matmul_block *mb, const int16_t *x16, 
 {
 	uint32_t groups = mb->k / mb->group_size, blocks = groups / mb->block_groups;
 	uint32_t cols = mb->group_size * mb->block_groups, n, b, r;
-	struct span s;
+	struct seg s;
 
 	for (n = n0; n < n1; n++) {
 		for (r = 0; r < mb->rows; r++)
 			mb->acc[(uint64_t)r * mb->n + n] = 0;
 		for (b = 0; b < blocks; b += s.blocks) {
-			if (load_span(mb, n, b, &s))
+			if (load_seg(mb, n, b, &s))
 				return 1;
 			for (r = 0; r < mb->rows; r++)
-				add_span(mb, &s, x16 + (uint64_t)r * mb->k + (uint64_t)b * cols,
-					 mb->xs + (uint64_t)r * groups + (uint64_t)b * mb->block_groups,
-					 &mb->acc[(uint64_t)r * mb->n + n]);
+				add_row(mb, &s, x16 + (uint64_t)r * mb->k + (uint64_t)b * cols,
+					mb->xs + (uint64_t)r * groups + (uint64_t)b * mb->block_groups,
+					&mb->acc[(uint64_t)r * mb->n + n]);
 		}
 	}
 	return 0;
