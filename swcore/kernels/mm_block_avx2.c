@@ -183,6 +183,43 @@ static void sub_scales(const uint8_t *sub, uint32_t f, uint32_t n, uint32_t grou
 }
 
 /*
+ * @n codes of 6 bits from @p, minus @zero; @left bytes may be read. Each
+ * 3 bytes are 4 codes: a 32-bit lane per 3 bytes gives them 6 bits apart.
+ */
+static void decode_u6(const uint8_t *p, uint64_t left, __m256i zero, uint32_t n, int16_t *q)
+{
+	const __m256i spread = _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1,
+						0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+	const __m256i lo6 = _mm256_set1_epi32(63), hi6 = _mm256_set1_epi32(63 << 16);
+	uint32_t i = 0;
+
+	for (; i + 32 <= n; i += 32, p += 24, left -= 24) {
+		/* 24 bytes make 32 codes; the second half's 16-byte load reads 28. */
+		const uint8_t *src = p;
+		uint8_t tail[32];
+
+		if (left < 28) {
+			memcpy(tail, p, 24);
+			src = tail;
+		}
+		__m256i b = _mm256_loadu2_m128i((const __m128i *)(src + 12), (const __m128i *)src);
+		__m256i v = _mm256_shuffle_epi8(b, spread);
+		/* Codes 4j and 4j + 1, then 4j + 2 and 4j + 3, as int16 pairs of lane j. */
+		__m256i c01 = _mm256_or_si256(_mm256_and_si256(v, lo6),
+					      _mm256_and_si256(_mm256_slli_epi32(v, 10), hi6));
+		__m256i c23 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(v, 12), lo6),
+					      _mm256_and_si256(_mm256_srli_epi32(v, 2), hi6));
+		__m256i a = _mm256_unpacklo_epi32(c01, c23), c = _mm256_unpackhi_epi32(c01, c23);
+
+		_mm256_store_si256((__m256i *)(q + i),
+				   _mm256_sub_epi16(_mm256_permute2x128_si256(a, c, 0x20), zero));
+		_mm256_store_si256((__m256i *)(q + i + 16),
+				   _mm256_sub_epi16(_mm256_permute2x128_si256(a, c, 0x31), zero));
+	}
+	decode_bits(p, 6, left, zero, n - i, q + i);
+}
+
+/*
  * Output @n's super-blocks from @b0, as many as the segment holds: their
  * binary16s and sub-scales, and their codes decoded. Nonzero at an
  * infinity or NaN.
@@ -224,6 +261,8 @@ static int load_seg(const struct npu_fw_matmul_block *mb, uint32_t n, uint32_t b
 		decode_u8(codes + at, zero, s->groups * g, s->q);
 	else if (bits == 4)
 		decode_u4(codes + at, zero, s->groups * g, s->q);
+	else if (bits == 6)
+		decode_u6(codes + at, (uint64_t)mb->k * bits / 8 - at, zero, s->groups * g, s->q);
 	else
 		decode_bits(codes + at, bits, (uint64_t)mb->k * bits / 8 - at, zero,
 			    s->groups * g, s->q);
