@@ -4,9 +4,10 @@
  * each super-block's codes of one output are decoded once to int16 (BMI2's
  * pdep spreads 8 codes of b bits over 8 bytes), then multiplied with every
  * row of x pairwise into int32 (vpmaddwd): a group's sum is below 2^28, so
- * exact. Eight groups' sums at a time are gathered into one vector, scaled
- * into int64, and each super-block's two terms added in int128 as the
- * firmware does: the same exact integers.
+ * exact. Eight groups' sums at a time are gathered into one vector and
+ * scaled into int64; each super-block's two terms are added in int128 as
+ * the firmware does, or, with one group a super-block, eight at a time in
+ * exponent bins of int64. The same exact integers either way.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -191,19 +192,14 @@ static void decode_u6(const uint8_t *p, uint64_t left, __m256i zero, uint32_t n,
 	const __m256i spread = _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1,
 						0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
 	const __m256i lo6 = _mm256_set1_epi32(63), hi6 = _mm256_set1_epi32(63 << 16);
+	uint8_t tail[32];
 	uint32_t i = 0;
 
 	for (; i + 32 <= n; i += 32, p += 24, left -= 24) {
 		/* 24 bytes make 32 codes; the second half's 16-byte load reads 28. */
-		const uint8_t *src = p;
-		uint8_t tail[32];
-
-		if (left < 28) {
-			memcpy(tail, p, 24);
-			src = tail;
-		}
-		__m256i b = _mm256_loadu2_m128i((const __m128i *)(src + 12), (const __m128i *)src);
-		__m256i v = _mm256_shuffle_epi8(b, spread);
+		const uint8_t *src = left < 28 ? memcpy(tail, p, 24) : p;
+		__m256i v = _mm256_shuffle_epi8(_mm256_loadu2_m128i((const __m128i *)(src + 12),
+								    (const __m128i *)src), spread);
 		/* Codes 4j and 4j + 1, then 4j + 2 and 4j + 3, as int16 pairs of lane j. */
 		__m256i c01 = _mm256_or_si256(_mm256_and_si256(v, lo6),
 					      _mm256_and_si256(_mm256_slli_epi32(v, 10), hi6));
@@ -335,8 +331,9 @@ static inline __int128_t shifted(int64_t t, uint32_t e)
 
 /*
  * Exact sums of terms t * 2^e (0 <= e <= 29) in int64 bins: bin k holds
- * those with e >> 3 == k, shifted by e & 7. A segment's terms stay below
- * 2^60 in all.
+ * those with e >> 3 == k, shifted by e & 7. A one-group super-block's terms
+ * are below 2^46 * 2^7 (d's) and 2^39 * 2^7 (dmin's): a segment's 128 at
+ * most stay below 2^61.
  */
 static inline void bin_add(__m256i *bins, __m256i t, __m256i e)
 {
