@@ -64,6 +64,49 @@ struct npu_fw_matmul {
 };
 
 /**
+ * struct npu_fw_matmul_block - MATMUL's exact sums with SCALE_BLOCK weights
+ *	(ABI 1.2), for a host that computes them faster.
+ * @xr: [rows][k] the activations as int32, |x| <= 2^15.
+ * @xs: [rows][k / group_size] each group's sum of @xr; with
+ *	DRM_NPU_BLOCK_F_MIN only.
+ * @rows: rows of @xr (and of @acc).
+ * @k: columns of @xr and of the weights.
+ * @n: rows of the weights (columns of @acc).
+ * @w: row 0 of the weights' codes, @w_bits each, least significant first.
+ * @w_stride: bytes from one row of @w to the next.
+ * @w_bits: 2, 3, 4, 5, 6 or 8.
+ * @zero: subtracted from each code.
+ * @group_size: 16 or 32 columns per group.
+ * @block_groups: groups per super-block.
+ * @flags: DRM_NPU_BLOCK_F_*.
+ * @records: row 0's record: a binary16 d per super-block, then (F_MIN) a
+ *	dmin per super-block at @dmin_off, then the groups' scales (and mins)
+ *	at @sub_off.
+ * @record_bytes: bytes from one row's record to the next.
+ * @dmin_off: bytes from a record's start to its dmin.
+ * @sub_off: bytes from a record's start to its groups' scales.
+ * @acc: [rows][n] the sums.
+ *
+ * With sc and mn each group's scale and min, q its codes minus @zero, and
+ * d and dmin each super-block's binary16s in units of 2^-24 (integers):
+ *	acc[r][n] = sum_b d_b * sum_{j in b} sc_j * sum_{c in j} x[r][c] * q[n][c]
+ *		  - dmin_b * sum_{j in b} mn_j * xs[r][j]
+ * exactly (docs/numerics.md, "MATMUL"). A hook that meets an infinity or
+ * NaN among the binary16s returns nonzero, and the firmware reports it.
+ */
+struct npu_fw_matmul_block {
+	const __s32 *xr, *xs;
+	__u32 rows, k, n;
+	const __u8 *w;
+	__u64 w_stride;
+	__u32 w_bits, zero, group_size, block_groups, flags;
+	const __u8 *records;
+	__u64 record_bytes;
+	__u32 dmin_off, sub_off;
+	__int128_t *acc;
+};
+
+/**
  * struct npu_fw_requant - a row of results requantized into an output.
  * @v: the results.
  * @n: elements of @v and of @out.
@@ -255,6 +298,7 @@ struct npu_fw_norm {
  * returns 0, or returns nonzero to leave that call to the firmware's own
  * loop. Each gets npu_fw_core.hook_ctx as @ctx.
  * @matmul: struct npu_fw_matmul.
+ * @matmul_block: struct npu_fw_matmul_block.
  * @requant: struct npu_fw_requant.
  * @attention: struct npu_fw_attention.
  * @rescale: struct npu_fw_rescale.
@@ -267,6 +311,7 @@ struct npu_fw_norm {
  */
 struct npu_fw_hooks {
 	int (*matmul)(void *ctx, const struct npu_fw_matmul *mm);
+	int (*matmul_block)(void *ctx, const struct npu_fw_matmul_block *mb);
 	int (*requant)(void *ctx, const struct npu_fw_requant *rq);
 	int (*attention)(void *ctx, const struct npu_fw_attention *a);
 	int (*rescale)(void *ctx, const struct npu_fw_rescale *r);

@@ -4,8 +4,8 @@
  * 32 columns with small integer scales (and mins), under binary16 scales
  * (and mins) per super-block of groups. The sums are exact in 128 bits
  * (docs/numerics.md, "MATMUL"); each output row is then shifted right just
- * enough to fit 64 bits. The host's matmul hook does not know the format:
- * these loops are the only ones, so every core computes the same bits.
+ * enough to fit 64 bits. A host may compute the sums faster (its
+ * matmul_block hook); exact integers, they are the same bits either way.
  * EMBEDDING reads such a table's rows through fw_block_row().
  */
 #include "exec.h"
@@ -252,6 +252,49 @@ __u32 fw_block_row(const struct drm_npu_matmul_params *p, const struct fw_tensor
 	return DRM_NPU_STATUS_OK;
 }
 
+/* acc for @rows rows: the host's faster kernel, or our loops. */
+static __u32 sums(struct fw_exec *x, const struct fw_op *o, const struct layout *l,
+		  const struct block_scratch *s, __u32 rows)
+{
+	const struct fw_tensor *w = &o->in[1];
+	const struct drm_npu_matmul_params *p = &o->op.matmul;
+	__u32 k = w->d.cols, n_out = w->d.rows, n, st;
+
+	if (x->hooks->matmul_block) {
+		struct npu_fw_matmul_block mb = {
+			.xr = s->xr,
+			.xs = s->xs,
+			.rows = rows,
+			.k = k,
+			.n = n_out,
+			.w = w->data,
+			.w_stride = w->d.stride,
+			.w_bits = fw_code_bits(w->d.dtype),
+			.zero = p->zero,
+			.group_size = l->g,
+			.block_groups = l->nb,
+			.flags = p->block_flags,
+			.records = w->scales,
+			.record_bytes = l->bytes,
+			.dmin_off = l->dmin_off,
+			.sub_off = l->sub_off,
+			.acc = s->acc,
+		};
+
+		if (!x->hooks->matmul_block(x->core->hook_ctx, &mb))
+			return fw_poll(x, (__u64)rows * k * n_out) ? DRM_NPU_STATUS_CANCELLED :
+								     DRM_NPU_STATUS_OK;
+	}
+	for (n = 0; n < n_out; n++) {
+		if (fw_poll(x, (__u64)rows * k))
+			return DRM_NPU_STATUS_CANCELLED;
+		st = sums_n(o, l, s, rows, n);
+		if (st)
+			return st;
+	}
+	return DRM_NPU_STATUS_OK;
+}
+
 /* Bits of the largest magnitude among @n sums. */
 static __u32 bit_length(const __int128_t *acc, __u32 n)
 {
@@ -297,13 +340,9 @@ __u32 fw_run_matmul_block(struct fw_exec *x, struct fw_op *o)
 				s.xs[(__u64)r * l.groups + j] = sum;
 			}
 		}
-		for (n = 0; n < n_out; n++) {
-			if (fw_poll(x, (__u64)rows * k))
-				return DRM_NPU_STATUS_CANCELLED;
-			st = sums_n(o, &l, &s, rows, n);
-			if (st)
-				return st;
-		}
+		st = sums(x, o, &l, &s, rows);
+		if (st)
+			return st;
 		for (r = 0; r < rows; r++) {
 			const __int128_t *acc = s.acc + (__u64)r * n_out;
 			__u32 len = bit_length(acc, n_out), t = len > 62 ? len - 62 : 0;

@@ -14,7 +14,7 @@ static const struct {
 	const char *name, *title;
 } levels[NPU_ISA_COUNT] = {
 	[NPU_ISA_SCALAR] = { "scalar", "scalar C" },
-	[NPU_ISA_AVX2] = { "avx2", "AVX2" },
+	[NPU_ISA_AVX2] = { "avx2", "AVX2 BMI2" },
 	[NPU_ISA_AVX512] = { "avx512", "AVX-512 VNNI" },
 };
 
@@ -25,7 +25,7 @@ int npu_isa_host_has(enum npu_isa isa)
 	case NPU_ISA_SCALAR:
 		return 1;
 	case NPU_ISA_AVX2:
-		return __builtin_cpu_supports("avx2");
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
 	case NPU_ISA_AVX512:
 		/* What the AVX-512 kernels are compiled for (the Makefile's ISA_FLAGS_*). */
 		return npu_isa_host_has(NPU_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&

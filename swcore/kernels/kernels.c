@@ -45,12 +45,13 @@ struct npu_kernels {
 	void (*share)(struct npu_kernels *k, int index);
 	union {
 		const struct npu_fw_matmul *mm;
+		const struct npu_fw_matmul_block *mb;
 		const struct npu_fw_attention *att;
 		const struct npu_fw_silu *silu;
 		const struct npu_fw_rescale *rescale;
 		const struct npu_fw_softmax *softmax;
 	};
-	int refused;		/* a SILU part left the row to the firmware */
+	int refused;		/* a SILU or SCALE_BLOCK part left the call to the firmware */
 	uint32_t next, chunk;	/* the next column (row) to hand out; per chunk */
 	struct npu_mm_prep prep;
 	/* A GEMM's last rows, when the per-row kernels take them (mm then its other rows). */
@@ -64,6 +65,8 @@ struct npu_kernels {
 	void *store_ctx;
 	const struct npu_fw_matmul *pack_mm;
 	uint8_t *pack_dst;
+	int16_t *x16;		/* SCALE_BLOCK: the activations as int16 */
+	size_t x16_size;
 	__s64 *partial;		/* VALUES: each worker's sums, [n_threads - 1][n_heads * head_dim] */
 	size_t partial_size;
 };
@@ -99,6 +102,18 @@ static void matmul_share(struct npu_kernels *k, int index NPU_UNUSED)
 		if (k->has_tail)
 			npu_mm_avx512(&k->tail, &k->prep_tail, n0, n1);
 	}
+}
+
+/* SCALE_BLOCK columns in chunks; a binary16 infinity or NaN leaves the call to the firmware. */
+static void block_share(struct npu_kernels *k, int index NPU_UNUSED)
+{
+	uint32_t n0, n1;
+
+	while (take(k, k->mb->n, &n0, &n1))
+		if (npu_mm_block_avx2(k->mb, k->x16, n0, n1)) {
+			__atomic_store_n(&k->refused, 1, __ATOMIC_RELAXED);
+			return;
+		}
 }
 
 /* Packing sealed weights, a chunk of tiles at a time. */
@@ -259,6 +274,7 @@ void npu_kernels_destroy(struct npu_kernels *k)
 	pthread_cond_destroy(&k->go);
 	pthread_cond_destroy(&k->done);
 	free(k->buf);
+	free(k->x16);
 	free(k->partial);
 	free(k);
 }
@@ -395,6 +411,14 @@ static void use_packed(struct npu_kernels *k, const struct npu_fw_matmul *mm,
 		npu_mm_packed_prepare(mm, p);
 }
 
+/* The threads for a matmul of @n columns. */
+static int columns_threads(const struct npu_kernels *k, uint32_t n)
+{
+	int active = (int)(n / MIN_COLUMNS_PER_THREAD);
+
+	return active < 1 ? 1 : active > k->n_threads ? k->n_threads : active;
+}
+
 int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 {
 	struct npu_kernels *k = ctx;
@@ -408,14 +432,39 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 		if (k->has_tail)
 			use_packed(k, &k->tail, &k->prep_tail);
 	}
-	active = (int)(mm->n / MIN_COLUMNS_PER_THREAD);
-	active = active < 1 ? 1 : active > k->n_threads ? k->n_threads : active;
+	active = columns_threads(k, mm->n);
 	/* Whole 48-column GEMM chunks; 64 columns at least otherwise (a chunk has a cost). */
 	chunk = (mm->n + 8 * (uint32_t)active - 1) / (8 * (uint32_t)active);
 	chunk = npu_mm_gemm_fits(mm) || npu_mm_gemm_unpacked_fits(mm) ? (chunk + 47) / 48 * 48 :
 		chunk < 64 ? 64 : (chunk + 15) / 16 * 16;
 	run_pool(k, matmul_share, active, chunk);
 	return 0;
+}
+
+int npu_kernels_matmul_block(void *ctx, const struct npu_fw_matmul_block *mb)
+{
+	struct npu_kernels *k = ctx;
+	size_t need = (size_t)mb->rows * mb->k * sizeof(int16_t), i;
+	int active = columns_threads(k, mb->n);
+	uint32_t chunk = (mb->n + 8 * (uint32_t)active - 1) / (8 * (uint32_t)active);
+
+	if (k->isa == NPU_ISA_SCALAR)
+		return 1;
+	if (need > k->x16_size) {
+		int16_t *b = realloc(k->x16, need);
+
+		if (!b)
+			return 1;
+		k->x16 = b;
+		k->x16_size = need;
+	}
+	/* |x| <= 2^15: exact in int16. */
+	for (i = 0; i < (size_t)mb->rows * mb->k; i++)
+		k->x16[i] = (int16_t)mb->xr[i];
+	k->mb = mb;
+	k->refused = 0;
+	run_pool(k, block_share, active, chunk < 16 ? 16 : (chunk + 15) / 16 * 16);
+	return k->refused;
 }
 
 /* Cache rows x heads below which ATTENTION stays on the calling thread: waking costs more. */
@@ -526,13 +575,15 @@ int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
 	return 0;
 }
 
-/* Below AVX-512 only MATMUL has a faster kernel; the scalar level has none. */
+/* Below AVX-512 only MATMUL has faster kernels; the scalar level has none. */
 static const struct npu_fw_hooks matmul_hooks = {
 	.matmul = npu_kernels_matmul,
+	.matmul_block = npu_kernels_matmul_block,
 };
 
 static const struct npu_fw_hooks avx512_hooks = {
 	.matmul = npu_kernels_matmul,
+	.matmul_block = npu_kernels_matmul_block,
 	.requant = npu_requant_avx512,
 	.attention = npu_kernels_attention,
 	.rescale = npu_kernels_rescale,

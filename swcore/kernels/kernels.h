@@ -200,6 +200,12 @@ NPU_HIDDEN void npu_mm_avx2(const struct npu_fw_matmul *mm, const struct npu_mm_
 			    uint32_t n0, uint32_t n1);
 NPU_HIDDEN void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 			      uint32_t n0, uint32_t n1);
+/*
+ * SCALE_BLOCK sums acc[r][n] for n in [n0, n1), all rows, from @x16 ([rows][k]
+ * the activations as int16): 0, or nonzero at a binary16 infinity or NaN.
+ */
+NPU_HIDDEN int npu_mm_block_avx2(const struct npu_fw_matmul_block *mb, const int16_t *x16,
+				 uint32_t n0, uint32_t n1);
 /* npu_mm_avx512's GEMMs, where npu_mm_gemm_fits and npu_mm_gemm_unpacked_fits: the same. */
 NPU_HIDDEN void npu_mm_gemm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 				   uint32_t n0, uint32_t n1);
@@ -275,6 +281,8 @@ NPU_HIDDEN enum npu_isa npu_kernels_isa(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);
 /* The npu_fw_hooks.matmul hook: 0 when done, nonzero for the firmware's loops. */
 NPU_HIDDEN int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm);
+/* The npu_fw_hooks.matmul_block hook (AVX2 up), likewise. */
+NPU_HIDDEN int npu_kernels_matmul_block(void *ctx, const struct npu_fw_matmul_block *mb);
 /* The npu_fw_hooks.attention hook (AVX-512), long caches split over the pool by rows. */
 NPU_HIDDEN int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a);
 /* The npu_fw_hooks.rescale and .softmax hooks (AVX-512), many heads split over the pool. */
