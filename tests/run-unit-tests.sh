@@ -30,7 +30,7 @@ if [ -z "$wrap" ]; then
 	flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 	has() { case "$flags" in *" $1 "*) return 0 ;; esac; return 1; }
 	want=scalar
-	if has avx2; then
+	if has avx2 && has bmi2; then
 		want="$want avx2"
 		has avx512f && has avx512bw && has avx512vl && has avx512dq && has avx512_vnni &&
 			want="$want avx512"
