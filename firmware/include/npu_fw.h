@@ -66,7 +66,7 @@ struct npu_fw_matmul {
 /**
  * struct npu_fw_matmul_block - MATMUL's exact sums with SCALE_BLOCK weights
  *	(ABI 1.2), for a host that computes them faster.
- * @xr: [rows][k] the activations as int32, |x| <= 2^15.
+ * @xr: [rows][k] the activations as int32, -2^15 <= x < 2^15.
  * @xs: [rows][k / group_size] each group's sum of @xr; with
  *	DRM_NPU_BLOCK_F_MIN only.
  * @rows: rows of @xr (and of @acc).

@@ -109,7 +109,8 @@ static void block_share(struct npu_kernels *k, int index NPU_UNUSED)
 {
 	uint32_t n0, n1;
 
-	while (take(k, k->mb->n, &n0, &n1))
+	/* Once one column refuses, the firmware computes them all: stop. */
+	while (!__atomic_load_n(&k->refused, __ATOMIC_RELAXED) && take(k, k->mb->n, &n0, &n1))
 		if (npu_mm_block_avx2(k->mb, k->x16, n0, n1)) {
 			__atomic_store_n(&k->refused, 1, __ATOMIC_RELAXED);
 			return;
@@ -458,7 +459,7 @@ int npu_kernels_matmul_block(void *ctx, const struct npu_fw_matmul_block *mb)
 		k->x16 = b;
 		k->x16_size = need;
 	}
-	/* |x| <= 2^15: exact in int16. */
+	/* -2^15 <= x < 2^15 (fw_load_row of I8 or I16): exact in int16. */
 	for (i = 0; i < (size_t)mb->rows * mb->k; i++)
 		k->x16[i] = (int16_t)mb->xr[i];
 	k->mb = mb;

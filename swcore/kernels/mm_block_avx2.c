@@ -153,7 +153,7 @@ static void sub_scales(const uint8_t *sub, uint32_t f, uint32_t n, uint32_t grou
 	for (i = 0; i + 8 <= n; i += 8) {
 		__m256i *sc = (__m256i *)(s->sc + i), *mn = (__m256i *)(s->mn + i), b;
 
-		/* Without sub-scales @sub may be past the record: not read. */
+		/* Without sub-scales @sub is NULL: not read. */
 		if (f & F_S8) {
 			_mm256_store_si256(sc, _mm256_cvtepi8_epi32(_mm_loadl_epi64(
 				(const __m128i *)(sub + i))));
@@ -192,7 +192,7 @@ static void decode_u6(const uint8_t *p, uint64_t left, __m256i zero, uint32_t n,
 	const __m256i spread = _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1,
 						0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
 	const __m256i lo6 = _mm256_set1_epi32(63), hi6 = _mm256_set1_epi32(63 << 16);
-	uint8_t tail[32];
+	uint8_t tail[32] = { 0 };	/* its last 4 bytes are loaded, never used */
 	uint32_t i = 0;
 
 	for (; i + 32 <= n; i += 32, p += 24, left -= 24) {
@@ -226,7 +226,7 @@ static int load_seg(const struct npu_fw_matmul_block *mb, uint32_t n, uint32_t b
 	uint32_t g = mb->group_size, nb = mb->block_groups, groups = mb->k / g, blocks = groups / nb;
 	uint32_t cols = g * nb, bits = mb->w_bits, f = mb->flags, i;
 	const uint8_t *rec = mb->records + (uint64_t)n * mb->record_bytes;
-	const uint8_t *sub = rec + mb->sub_off + (uint64_t)b0 * nb;
+	const uint8_t *sub = f & (F_S8 | F_U4) ? rec + mb->sub_off + (uint64_t)b0 * nb : NULL;
 	const uint8_t *codes = mb->w + (uint64_t)n * mb->w_stride;
 	uint64_t at = (uint64_t)b0 * cols * bits / 8;
 	__m256i zero = _mm256_set1_epi16((int16_t)mb->zero);
