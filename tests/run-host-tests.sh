@@ -69,7 +69,7 @@ dir=$1
 echo "== emulated CPUs: $dir"
 # QEMU's max without AVX-512 whichever QEMU this is (7.2's TCG has none).
 emulated max,-avx512f 'AVX-512 VNNI' no_avx512 >"$log.out"
-emulated Nehalem 'AVX2|AVX-512 VNNI' no_avx2 >>"$log.out"
+emulated Nehalem 'AVX2 BMI2|AVX-512 VNNI' no_avx2 >>"$log.out"
 mv "$log.out" "$log"
 cat "$log"
 add_checks
