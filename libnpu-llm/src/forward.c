@@ -107,10 +107,8 @@ static struct npu_tensor T_row(const struct act *a, uint32_t row)
 
 static struct npu_tensor T_mat(const struct dmat *d)
 {
-	/* SCALE_BLOCK codes: U2..U6, U8 (enum npu_dtype). */
-	enum npu_dtype dt = !d->block.block_groups ? (d->bits == 8 ? NPU_I8 : NPU_I4) :
-			    d->bits == 8 ? NPU_U8 : (enum npu_dtype)(NPU_U2 + d->bits - 2);
-	struct npu_tensor t = npu_tensor_2d(d->b.bo, 0, (uint32_t)d->rows, (uint32_t)d->cols, dt);
+	struct npu_tensor t = npu_tensor_2d(d->b.bo, 0, (uint32_t)d->rows, (uint32_t)d->cols,
+					    d->dt);
 
 	t.scale_mode = d->block.block_groups ? NPU_SCALE_BLOCK : NPU_SCALE_GROUP;
 	t.scale = d->scale;

@@ -292,17 +292,20 @@ double npu_half_to_double(uint16_t h)
 	return (h & 0x8000) ? -v : v;
 }
 
-/* Column @k's value from its block's unpacked integers. */
-static float block_float(const struct qtype *t, const struct qblock *u, int k)
+/* Block @u's values into @out: its binary16s decoded once, each value rounded once. */
+static void block_floats(const struct qtype *t, const struct qblock *u, float *out)
 {
-	int j = k / t->group;
-	double sc = t->flags & (F_S8 | F_U4) ? u->sc[j] : 1, mn = t->flags & (F_S8 | F_U4) ?
-								  u->mn[j] : 1;
-	double v = npu_half_to_double(u->d) * sc * ((int)u->q[k] - t->zero);
+	double d = npu_half_to_double(u->d), dmin = npu_half_to_double(u->dmin);
+	int sub = t->flags & (F_S8 | F_U4), k;
 
-	if (t->flags & F_MIN)
-		v -= npu_half_to_double(u->dmin) * mn;
-	return (float)v;
+	for (k = 0; k < t->block; k++) {
+		int j = k / t->group;
+		double v = d * (sub ? u->sc[j] : 1) * ((int)u->q[k] - t->zero);
+
+		if (t->flags & F_MIN)
+			v -= dmin * (sub ? u->mn[j] : 1);
+		out[k] = (float)v;
+	}
 }
 
 /* Block @u into super-block @sb of a row: its codes and its part of the record. */
@@ -345,7 +348,6 @@ int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t co
 	uint64_t nsb = (uint64_t)cols / t->block, rb = 0, recb = 0, b;
 	struct npu_block_format f = { t->group, t->block / t->group, t->zero, t->flags };
 	struct qblock u;
-	int k;
 
 	if (q) {
 		memset(q, 0, sizeof(*q));
@@ -377,8 +379,7 @@ int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t co
 			bad[1] = (u.d & 0x7c00) == 0x7c00 ? u.d : u.dmin;
 			return NPU_E_FORMAT;
 		}
-		for (k = 0; k < t->block; k++)
-			out[b * t->block + k] = block_float(t, &u, k);
+		block_floats(t, &u, out + b * t->block);
 		if (q)
 			put_block(t, &f, (uint32_t)cols, &u, b % nsb, q->q + b / nsb * rb,
 				  q->records + b / nsb * recb);

@@ -189,14 +189,12 @@ static void types_text(const struct npu_model *h, char *out, size_t len)
 	}
 }
 
-/* Every weight of the model: matrices, tables and gains. */
+/* Every weight of the model (matrices, tables and gains): its layout's floats. */
 static uint64_t weight_count(const struct npu_model_config *c)
 {
-	uint64_t d = (uint64_t)c->dim, h = (uint64_t)c->hidden_dim, v = (uint64_t)c->vocab_size;
-	uint64_t kv = d * (uint64_t)c->n_kv_heads / (uint64_t)c->n_heads;
+	struct npu_model shape = { .cfg = *c };
 
-	return v * d * (c->shared_classifier ? 1 : 2) + d +
-	       (uint64_t)c->n_layers * (2 * d + 2 * d * d + 2 * kv * d + 3 * h * d);
+	return npu_model_layout(&shape, 0);
 }
 
 /*

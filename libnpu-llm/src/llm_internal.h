@@ -29,7 +29,7 @@ struct dbuf {
 struct dmat {
 	struct dbuf b;
 	int32_t rows, cols, group;
-	int bits;
+	enum npu_dtype dt;	/* I8 or I4 (SCALE_GROUP), a U type (SCALE_BLOCK) */
 	struct npu_scale scale;
 	uint64_t factors_off;
 	struct npu_block_format block;

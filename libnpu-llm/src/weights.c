@@ -2,10 +2,10 @@
 /*
  * The model's weights on a device, made once per model: the matrices
  * quantized (int8 per output channel or int4 in groups; the embedding
- * table and the classifier stay int8) or the file's own (SCALE_BLOCK), the norm gains
- * as int16 with one scale, the RoPE frequencies as turns in Q0.32. Sealed
- * once written: the cpu backend may keep them packed in its kernels'
- * layout.
+ * table and the classifier stay int8) or the file's own (SCALE_BLOCK, the
+ * embedding table too), the norm gains as int16 with one scale, the RoPE
+ * frequencies as turns in Q0.32. Sealed once written: the cpu backend may
+ * keep them packed in its kernels' layout.
  */
 #include <math.h>
 #include <stdio.h>
@@ -64,6 +64,7 @@ static int dmat_new(struct llm_weights *w, const float *f, size_t at, int32_t ro
 	const struct npu_qmatrix *native = w->m->native ? &w->m->native[at] : NULL;
 	struct npu_qmatrix q = { 0 };
 	uint64_t qbytes, fbytes;
+	enum npu_dtype dt;
 	int err = NPU_OK;
 
 	if (bits < 0 && native && native->q) {
@@ -83,14 +84,15 @@ static int dmat_new(struct llm_weights *w, const float *f, size_t at, int32_t ro
 	}
 	if (err)
 		return err;
-	if (q.block.block_groups) {
-		/* SCALE_BLOCK: the file's codes, then each row's record. */
-		qbytes = (uint64_t)rows * (((uint64_t)cols * bits + 7) / 8);
-		fbytes = (uint64_t)rows * npu_block_record_bytes(&q.block, (uint32_t)cols);
-	} else {
-		qbytes = (uint64_t)rows * npu_row_bytes(bits == 8 ? NPU_I8 : NPU_I4, (uint32_t)cols);
-		fbytes = (uint64_t)rows * (cols / q.group_size) * 2;
-	}
+	/* SCALE_BLOCK: the file's codes (U2..U6, U8), then each row's record. */
+	if (q.block.block_groups)
+		dt = bits == 8 ? NPU_U8 : (enum npu_dtype)(NPU_U2 + bits - 2);
+	else
+		dt = bits == 8 ? NPU_I8 : NPU_I4;
+	qbytes = (uint64_t)rows * npu_row_bytes(dt, (uint32_t)cols);
+	fbytes = (uint64_t)rows * (q.block.block_groups ?
+				   npu_block_record_bytes(&q.block, (uint32_t)cols) :
+				   (uint64_t)(cols / q.group_size) * 2);
 	d->factors_off = (qbytes + 7) & ~7ull;
 	err = llm_dbuf_new(w->dev, d->factors_off + fbytes, &d->b, &w->bytes);
 	if (!err) {
@@ -105,7 +107,7 @@ static int dmat_new(struct llm_weights *w, const float *f, size_t at, int32_t ro
 		d->rows = rows;
 		d->cols = cols;
 		d->group = q.group_size;
-		d->bits = bits;
+		d->dt = dt;
 		d->scale = q.scale;
 		d->block = q.block;
 	}

@@ -83,8 +83,12 @@ static struct drm_npu_tensor t(__u64 addr, __u32 rows, __u32 cols, __u8 dtype, _
 	d.addr = addr;
 	d.rows = rows;
 	d.cols = cols;
-	d.stride = dtype == I4 ? cols / 2 : code_bits(dtype) ? (cols * code_bits(dtype) + 7) / 8 :
-	     cols * eb;
+	if (dtype == I4)
+		d.stride = cols / 2;
+	else if (code_bits(dtype))
+		d.stride = (cols * code_bits(dtype) + 7) / 8;
+	else
+		d.stride = cols * eb;
 	d.dtype = dtype;
 	d.scale_mode = sm;
 	if (sm == TENSOR || sm == GROUP || sm == BLOCK) {
