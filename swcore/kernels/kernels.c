@@ -65,8 +65,10 @@ struct npu_kernels {
 	void *store_ctx;
 	const struct npu_fw_matmul *pack_mm;
 	uint8_t *pack_dst;
-	int16_t *x16;		/* SCALE_BLOCK: the activations as int16 */
-	size_t x16_size;
+	void *blk;		/* SCALE_BLOCK: the activations as int16, or npu_mmb_prep's */
+	size_t blk_size;
+	const int16_t *x16;	/* in blk: the activations as int16, for the general kernel */
+	struct npu_mmb_prep mmb;
 	__s64 *partial;		/* VALUES: each worker's sums, [n_threads - 1][n_heads * head_dim] */
 	size_t partial_size;
 };
@@ -105,16 +107,24 @@ static void matmul_share(struct npu_kernels *k, int index NPU_UNUSED)
 }
 
 /* SCALE_BLOCK columns in chunks; a binary16 infinity or NaN leaves the call to the firmware. */
-static void block_share(struct npu_kernels *k, int index NPU_UNUSED)
+static void block_share(struct npu_kernels *k, int index)
 {
 	uint32_t n0, n1;
+	int st;
 
 	/* Once one column refuses, the firmware computes them all: stop. */
-	while (!__atomic_load_n(&k->refused, __ATOMIC_RELAXED) && take(k, k->mb->n, &n0, &n1))
-		if (npu_mm_block_avx2(k->mb, k->x16, n0, n1)) {
+	while (!__atomic_load_n(&k->refused, __ATOMIC_RELAXED) && take(k, k->mb->n, &n0, &n1)) {
+		if (!k->mmb.scratch)
+			st = npu_mm_block_avx2(k->mb, k->x16, n0, n1);
+		else if (k->isa >= NPU_ISA_AVX512)
+			st = npu_mm_block_g1_avx512(k->mb, &k->mmb, index, n0, n1);
+		else
+			st = npu_mm_block_g1_avx2(k->mb, &k->mmb, index, n0, n1);
+		if (st) {
 			__atomic_store_n(&k->refused, 1, __ATOMIC_RELAXED);
 			return;
 		}
+	}
 }
 
 /* Packing sealed weights, a chunk of tiles at a time. */
@@ -275,7 +285,7 @@ void npu_kernels_destroy(struct npu_kernels *k)
 	pthread_cond_destroy(&k->go);
 	pthread_cond_destroy(&k->done);
 	free(k->buf);
-	free(k->x16);
+	free(k->blk);
 	free(k->partial);
 	free(k);
 }
@@ -442,26 +452,49 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 	return 0;
 }
 
+/* @bytes of room in k->blk, 32-byte aligned; NULL when there is none. */
+static void *block_room(struct npu_kernels *k, size_t bytes)
+{
+	if (bytes + 32 > k->blk_size) {
+		void *b = realloc(k->blk, bytes + 32);
+
+		if (!b)
+			return NULL;
+		k->blk = b;
+		k->blk_size = bytes + 32;
+	}
+	return (void *)(((uintptr_t)k->blk + 31) & ~(uintptr_t)31);
+}
+
 int npu_kernels_matmul_block(void *ctx, const struct npu_fw_matmul_block *mb)
 {
 	struct npu_kernels *k = ctx;
-	size_t need = (size_t)mb->rows * mb->k * sizeof(int16_t), i;
 	int active = columns_threads(k, mb->n);
 	uint32_t chunk = (mb->n + 8 * (uint32_t)active - 1) / (8 * (uint32_t)active);
+	size_t i, rk = (size_t)mb->rows * mb->k;
+	int16_t *x16;
+	void *room;
 
 	if (k->isa == NPU_ISA_SCALAR)
 		return 1;
-	if (need > k->x16_size) {
-		int16_t *b = realloc(k->x16, need);
-
-		if (!b)
+	k->mmb.scratch = NULL;
+	if (npu_mmb_g1_fits(mb)) {
+		room = block_room(k, npu_mmb_prep_bytes(mb, k->n_threads));
+		if (!room)
 			return 1;
-		k->x16 = b;
-		k->x16_size = need;
+		/* An exponent window too narrow for any output: the general kernel. */
+		if (npu_mmb_prepare(mb, room, &k->mmb))
+			k->mmb.scratch = NULL;
 	}
-	/* -2^15 <= x < 2^15 (fw_load_row of I8 or I16): exact in int16. */
-	for (i = 0; i < (size_t)mb->rows * mb->k; i++)
-		k->x16[i] = (int16_t)mb->xr[i];
+	if (!k->mmb.scratch) {
+		x16 = block_room(k, rk * sizeof(int16_t));
+		if (!x16)
+			return 1;
+		/* -2^15 <= x < 2^15 (fw_load_row of I8 or I16): exact in int16. */
+		for (i = 0; i < rk; i++)
+			x16[i] = (int16_t)mb->xr[i];
+		k->x16 = x16;
+	}
 	k->mb = mb;
 	k->refused = 0;
 	run_pool(k, block_share, active, chunk < 16 ? 16 : (chunk + 15) / 16 * 16);

@@ -206,6 +206,52 @@ NPU_HIDDEN void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_m
  */
 NPU_HIDDEN int npu_mm_block_avx2(const struct npu_fw_matmul_block *mb, const int16_t *x16,
 				 uint32_t n0, uint32_t n1);
+/*
+ * SCALE_BLOCK weights of one 32-column group per super-block, no
+ * sub-scales, 8- or 4-bit codes (Q8_0, Q4_0, Q4_1): mm_block_g1.h.
+ */
+static inline int npu_mmb_g1_fits(const struct npu_fw_matmul_block *mb)
+{
+	return mb->block_groups == 1 && mb->group_size == 32 && (mb->w_bits == 8 || mb->w_bits == 4) &&
+	       !(mb->flags & (DRM_NPU_BLOCK_F_SUB_S8 | DRM_NPU_BLOCK_F_SUB_U4)) &&
+	       (!(mb->flags & DRM_NPU_BLOCK_F_MIN) || mb->xs);
+}
+
+/* Outputs the GEMM of npu_mm_block_g1_* multiplies at a time. */
+#define NPU_MMB_GEMM_COLS 4
+
+/*
+ * Activations prepared once per call for npu_mm_block_g1_*, shared by the
+ * threads. The prepared order is k's, except that with 4-bit codes each
+ * group's 32 columns are its even ones, then its odd ones (the order the
+ * codes' low and high nibbles give).
+ */
+struct npu_mmb_prep {
+	const int16_t *x16_fw;	/* [rows][k] as the firmware orders them (the general kernel) */
+	const int16_t *x16;	/* [rows][k] in the prepared order */
+	const int8_t *x8;	/* [rows][k] likewise, when every |x| <= 127 and rows < 8; or NULL */
+	const int32_t *xsum;	/* [rows][groups + 8] each group's sum of x, zeros after */
+	const int16_t *xp;	/* rows >= 8: [rows / 8][k / 2][8][2], rows padded with zeros */
+	const int32_t *xsp;	/* rows >= 8 with F_MIN: [rows / 8][groups][8] the firmware's xs */
+	int lim;		/* the widest spread of exponents an output may have */
+	int32_t *scratch;	/* each thread's, scratch_words apart */
+	uint64_t scratch_words;
+};
+
+/* Bytes npu_mmb_prepare needs for @mb on @threads threads. */
+NPU_HIDDEN size_t npu_mmb_prep_bytes(const struct npu_fw_matmul_block *mb, int threads);
+/* @p in @buf (32-byte aligned, npu_mmb_prep_bytes of it); -1 when no output can fit. */
+NPU_HIDDEN int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, void *buf,
+			       struct npu_mmb_prep *p);
+/* npu_mm_block_avx2 where npu_mmb_g1_fits, as thread @thread of the pool; likewise per level. */
+NPU_HIDDEN int npu_mm_block_g1_avx2(const struct npu_fw_matmul_block *mb,
+				    const struct npu_mmb_prep *p, int thread, uint32_t n0, uint32_t n1);
+NPU_HIDDEN int npu_mm_block_g1_avxvnni(const struct npu_fw_matmul_block *mb,
+				       const struct npu_mmb_prep *p, int thread, uint32_t n0,
+				       uint32_t n1);
+NPU_HIDDEN int npu_mm_block_g1_avx512(const struct npu_fw_matmul_block *mb,
+				      const struct npu_mmb_prep *p, int thread, uint32_t n0,
+				      uint32_t n1);
 /* npu_mm_avx512's GEMMs, where npu_mm_gemm_fits and npu_mm_gemm_unpacked_fits: the same. */
 NPU_HIDDEN void npu_mm_gemm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 				   uint32_t n0, uint32_t n1);

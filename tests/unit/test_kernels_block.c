@@ -51,20 +51,29 @@ static i128 half24(uint16_t h)
 	return h >> 15 ? -m : m;
 }
 
-/* A random finite binary16; @big: among the largest. */
-static uint16_t rand_half(int big)
-{
-	uint16_t sign = (uint16_t)(t_rand() & 1) << 15;
-
-	if (big)
-		return sign | (uint16_t)(30 << 10) | 1023;
-	return sign | (uint16_t)(t_rand_range(0, 30) << 10) | (uint16_t)t_rand_range(0, 1023);
-}
-
 struct bcase {
 	uint32_t bits, flags, g, nb, k, n, rows, zero;
 	int big;
+	/* With spread > 0: exponents (binary16's field) from e0 to e0 + spread - 1, some zeros. */
+	int e0, spread;
+	/* x from -xmax to xmax (xmax 0: any int16). */
+	int32_t xmax;
 };
+
+/* A random finite binary16 for @c; c->big: among the largest. */
+static uint16_t rand_half(const struct bcase *c)
+{
+	uint16_t sign = (uint16_t)(t_rand() & 1) << 15;
+
+	if (c->big)
+		return sign | (uint16_t)(30 << 10) | 1023;
+	if (c->spread && t_rand_range(0, 15) == 0)
+		return sign;
+	if (c->spread)
+		return sign | (uint16_t)(t_rand_range(c->e0, c->e0 + c->spread - 1) << 10) |
+		       (uint16_t)t_rand_range(0, 1023);
+	return sign | (uint16_t)(t_rand_range(0, 30) << 10) | (uint16_t)t_rand_range(0, 1023);
+}
 
 /* One case through @k's hook (and, when @bad, with an infinity or NaN in it). */
 static void run(struct npu_kernels *k, const struct bcase *c, int bad)
@@ -83,7 +92,8 @@ static void run(struct npu_kernels *k, const struct bcase *c, int bad)
 	guarded_alloc(&recs, rec_bytes * c->n);
 	memset(w.p, 0, stride * c->n);
 	for (i = 0; i < c->rows * c->k; i++)
-		xr[i] = c->big ? -32768 : t_rand_range(-32768, 32767);
+		xr[i] = c->big ? -32768 : c->xmax ? t_rand_range(-c->xmax, c->xmax) :
+			t_rand_range(-32768, 32767);
 	for (r = 0; r < c->rows; r++)
 		for (j = 0; j < groups; j++)
 			for (i = 0; i < c->g; i++)
@@ -102,7 +112,7 @@ static void run(struct npu_kernels *k, const struct bcase *c, int bad)
 		for (i = 0; i < rec_bytes; i++)
 			rec[i] = (uint8_t)t_rand();
 		for (i = 0; i < blocks * (1 + min); i++) {
-			uint16_t h = rand_half(c->big);
+			uint16_t h = rand_half(c);
 
 			rec[2 * i] = (uint8_t)h;
 			rec[2 * i + 1] = (uint8_t)(h >> 8);
@@ -194,7 +204,7 @@ static void level(enum npu_isa isa)
 						widths[wi], flag_sets[fi], g, nb,
 						g * nb * (uint32_t)t_rand_range(1, (int32_t)most),
 						(uint32_t)t_rand_range(1, 70),
-						(uint32_t)t_rand_range(1, 3), 0, big,
+						(uint32_t)t_rand_range(1, 3), 0, big, 0, 0, 0,
 					};
 
 					if (!(c.flags & (F_S8 | F_U4)) && nb != 1)
@@ -208,10 +218,59 @@ static void level(enum npu_isa isa)
 	npu_kernels_destroy(k);
 }
 
+/*
+ * One 32-column group a super-block, 8- or 4-bit codes, no sub-scales
+ * (mm_block_g1.h): exponents spread across every window the kernel takes
+ * and past it, int8 and int16 activations, decode's rows and the GEMM's
+ * (8 and more, with a partial block of 8), at @isa.
+ */
+static void one_group(enum npu_isa isa)
+{
+	static const uint32_t rows[] = { 1, 2, 7, 8, 9, 16, 21 };
+	static const int spreads[] = { 1, 2, 5, 12, 17, 21, 27, 31 };
+	static const int32_t xmaxes[] = { 127, 128, 0 };
+	struct npu_kernels *k;
+	size_t ri, si, xi, f;
+	uint32_t bits;
+
+	t_require_isa(isa);
+	t_seed(2310 + isa);
+	k = pool_create(isa);
+	for (bits = 4; bits <= 8; bits += 4)
+		for (f = 0; f < 2; f++)
+			for (ri = 0; ri < sizeof(rows) / sizeof(rows[0]); ri++)
+				for (si = 0; si < sizeof(spreads) / sizeof(spreads[0]); si++)
+					for (xi = 0; xi < sizeof(xmaxes) / sizeof(xmaxes[0]); xi++) {
+						int spread = spreads[si];
+						struct bcase c = {
+							bits, f ? F_MIN : 0, 32, 1,
+							32 * (uint32_t)t_rand_range(1, 150),
+							(uint32_t)t_rand_range(1, 40), rows[ri],
+							(uint32_t)t_rand_range(0, (1 << bits) - 1), 0,
+							t_rand_range(0, 31 - spread), spread, xmaxes[xi],
+						};
+
+						if (t_rand() & 1)
+							c.zero = 1u << (bits - 1);
+						run(k, &c, 0);
+						if (xi == 0 && si == 0)
+							run(k, &c, 1);
+					}
+	/* The largest magnitudes everywhere, in one window. */
+	for (bits = 4; bits <= 8; bits += 4)
+		for (f = 0; f < 2; f++) {
+			struct bcase c = { bits, f ? F_MIN : 0, 32, 1, 32 * 150, 9, 9, 0, 1,
+					   0, 0, 0 };
+
+			run(k, &c, 0);
+		}
+	npu_kernels_destroy(k);
+}
+
 static void scalar_refuses(void **state)
 {
 	struct npu_kernels *k = pool_create(NPU_ISA_SCALAR);
-	struct bcase c = { 4, F_MIN | F_U4, 32, 8, 512, 4, 1, 0, 0 };
+	struct bcase c = { 4, F_MIN | F_U4, 32, 8, 512, 4, 1, 0, 0, 0, 0, 0 };
 
 	(void)state;
 	t_seed(2209);
@@ -223,12 +282,14 @@ static void avx2_equals_reference(void **state)
 {
 	(void)state;
 	level(NPU_ISA_AVX2);
+	one_group(NPU_ISA_AVX2);
 }
 
 static void avx512_equals_reference(void **state)
 {
 	(void)state;
 	level(NPU_ISA_AVX512);
+	one_group(NPU_ISA_AVX512);
 }
 
 int main(void)

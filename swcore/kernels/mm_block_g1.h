@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MATMUL's sums with SCALE_BLOCK weights of one 32-column group per
+ * super-block and no sub-scales (GGUF's Q8_0, Q4_0, Q4_1), 8- or 4-bit
+ * codes: the shapes nearly every GGUF file people download has. Included
+ * by one source per level, which defines MMB(name) (the level's suffix)
+ * and MMB_VNNI: 0 for AVX2 (vpmaddubsw, vpmaddwd), 1 where vpdpbusd and
+ * vpdpwssd take 256-bit registers (AVX-512 VL, or AVX-VNNI), with
+ * MMB_DPBUSD and MMB_DPWSSD naming them.
+ *
+ * Each output's binary16s are read once; a row's group sums are scaled by
+ * their mantissas and added in int64 at their exponent over the output's
+ * least (npu_mmb_g1_fits bounds the spread so that nothing overflows), and
+ * shifted once into the int128 the firmware computes. An output whose
+ * exponents spread further goes to the general kernel (mm_block_avx2.c):
+ * the same integers either way.
+ *
+ * Fewer than 8 rows (decode): each group's 32 products summed across the
+ * register and reduced eight groups at a time; int8 activations multiply
+ * the codes as bytes. 8 rows or more (prefill): a GEMM, the output's codes
+ * decoded once to int16 and multiplied by 8 rows at a time, the rows in
+ * the register's lanes (no reduction), two outputs per pass over the rows.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define ALIGNED __attribute__((aligned(32)))
+
+/* An output's binary16s as mantissas and exponents, and the spread's base. */
+struct g1_col {
+	int32_t *dm, *sh;	/* d's mantissa, exponent minus base */
+	int32_t *mm, *msh;	/* dmin's, with DRM_NPU_BLOCK_F_MIN */
+	int32_t base;
+};
+
+/*
+ * 8 binary16s at @p as mantissas (at @mant) and exponents (at @e), and
+ * the least and greatest exponent of a nonzero one folded into *@lo and
+ * *@hi; nonzero at an infinity or NaN. Past @left of them, zeros.
+ */
+static inline int MMB(halves8)(const uint8_t *p, uint32_t left, int32_t *mant, int32_t *e,
+			       __m256i *lo, __m256i *hi)
+{
+	const __m256i zero = _mm256_setzero_si256(), max = _mm256_set1_epi32(31);
+	__m256i in = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)left),
+					_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+	__m128i raw;
+	__m256i h, ex, normal, neg, m, live, x;
+
+	if (left >= 8) {
+		raw = _mm_loadu_si128((const __m128i *)p);
+	} else {
+		uint16_t t[8] = { 0 };
+
+		memcpy(t, p, 2 * left);
+		raw = _mm_loadu_si128((const __m128i *)t);
+	}
+	h = _mm256_and_si256(_mm256_cvtepu16_epi32(raw), in);
+	ex = _mm256_and_si256(_mm256_srli_epi32(h, 10), max);
+	normal = _mm256_cmpgt_epi32(ex, zero);
+	neg = _mm256_srai_epi32(_mm256_slli_epi32(h, 16), 31);
+	m = _mm256_add_epi32(_mm256_and_si256(h, _mm256_set1_epi32(1023)),
+			     _mm256_and_si256(normal, _mm256_set1_epi32(1024)));
+	if (_mm256_movemask_epi8(_mm256_cmpeq_epi32(ex, max)))
+		return 1;
+	x = _mm256_sub_epi32(ex, _mm256_and_si256(normal, _mm256_set1_epi32(1)));
+	live = _mm256_cmpgt_epi32(m, zero);
+	*lo = _mm256_min_epi32(*lo, _mm256_blendv_epi8(_mm256_set1_epi32(64), x, live));
+	*hi = _mm256_max_epi32(*hi, _mm256_blendv_epi8(_mm256_set1_epi32(-1), x, live));
+	_mm256_storeu_si256((__m256i *)mant, _mm256_sub_epi32(_mm256_xor_si256(m, neg), neg));
+	/* A zero mantissa adds nothing at any shift: keep it at the base. */
+	_mm256_storeu_si256((__m256i *)e, _mm256_and_si256(x, live));
+	return 0;
+}
+
+/* The widest of 8 lanes' values (@max) or the least (!@max). */
+static inline int32_t MMB(fold8)(__m256i v, int max)
+{
+	__m128i t = max ? _mm_max_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)) :
+			  _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+
+	t = max ? _mm_max_epi32(t, _mm_shuffle_epi32(t, 0x4e)) :
+		  _mm_min_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+	t = max ? _mm_max_epi32(t, _mm_shuffle_epi32(t, 0xb1)) :
+		  _mm_min_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+	return _mm_cvtsi128_si32(t);
+}
+
+/*
+ * Output @n's binary16s (d, and dmin with F_MIN) into @c, @groups rounded
+ * up to 8 of each (zero past the last). 1 for an infinity or NaN (the
+ * firmware reports it), 2 when the exponents of nonzero values spread
+ * past @lim.
+ */
+static int MMB(g1_col)(const struct npu_fw_matmul_block *mb, uint32_t n, uint32_t groups,
+		       int lim, struct g1_col *c)
+{
+	const uint8_t *rec = mb->records + (uint64_t)n * mb->record_bytes;
+	int min = !!(mb->flags & DRM_NPU_BLOCK_F_MIN), part;
+	__m256i lo = _mm256_set1_epi32(64), hi = _mm256_set1_epi32(-1), b;
+	int32_t l, h;
+	uint32_t i;
+
+	for (part = 0; part <= min; part++) {
+		const uint8_t *p = rec + (part ? mb->dmin_off : 0);
+		int32_t *mant = part ? c->mm : c->dm, *e = part ? c->msh : c->sh;
+
+		for (i = 0; i < groups; i += 8)
+			if (MMB(halves8)(p + 2 * i, groups - i, mant + i, e + i, &lo, &hi))
+				return 1;
+	}
+	l = MMB(fold8)(lo, 0);
+	h = MMB(fold8)(hi, 1);
+	if (h < 0)
+		l = h = 0;
+	if (h - l > lim)
+		return 2;
+	b = _mm256_set1_epi32(l);
+	for (part = 0; part <= min; part++) {
+		int32_t *e = part ? c->msh : c->sh;
+
+		/* At or past the base, or a zero's 0: no shift below 0. */
+		for (i = 0; i < groups; i += 8) {
+			__m256i *v = (__m256i *)(e + i);
+
+			_mm256_storeu_si256(v, _mm256_max_epi32(_mm256_sub_epi32(
+				_mm256_loadu_si256(v), b), _mm256_setzero_si256()));
+		}
+	}
+	c->base = l;
+	return 0;
+}
+
+/* @acc + @s * @m * 2^@sh for 4 int64 lanes of the even int32 lanes of @s, @m, @sh. */
+static inline __m256i MMB(scale_even)(__m256i acc, __m256i s, __m256i m, __m256i sh)
+{
+	__m256i lo32 = _mm256_set1_epi64x(0xffffffff);
+
+	return _mm256_add_epi64(acc, _mm256_sllv_epi64(_mm256_mul_epi32(s, m),
+						       _mm256_and_si256(sh, lo32)));
+}
+
+/* The same for the odd lanes. */
+static inline __m256i MMB(scale_odd)(__m256i acc, __m256i s, __m256i m, __m256i sh)
+{
+	return _mm256_add_epi64(acc, _mm256_sllv_epi64(
+		_mm256_mul_epi32(_mm256_srli_epi64(s, 32), _mm256_srli_epi64(m, 32)),
+		_mm256_srli_epi64(sh, 32)));
+}
+
+/* The sums of 8 vectors' lanes, in order. */
+static inline __m256i MMB(reduce8)(__m256i a, __m256i b, __m256i c, __m256i d, __m256i e,
+				   __m256i f, __m256i g, __m256i h)
+{
+	__m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+	__m256i ef = _mm256_hadd_epi32(e, f), gh = _mm256_hadd_epi32(g, h);
+	__m256i abcd = _mm256_hadd_epi32(ab, cd), efgh = _mm256_hadd_epi32(ef, gh);
+
+	return _mm256_add_epi32(_mm256_permute2x128_si256(abcd, efgh, 0x20),
+				_mm256_permute2x128_si256(abcd, efgh, 0x31));
+}
+
+static inline int64_t MMB(hsum64)(__m256i v)
+{
+	__m128i t = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+
+	return _mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1);
+}
+
+/* A group's 32 codes as bytes; 4-bit ones in the prepared order: even columns, then odd. */
+static inline __m256i MMB(codes8)(const uint8_t *w, uint32_t bits, uint32_t j)
+{
+	__m256i v;
+
+	if (bits == 8)
+		return _mm256_loadu_si256((const __m256i *)(w + 32 * j));
+	v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(w + 16 * j)));
+	v = _mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4));
+	return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+/*
+ * Group @j's products with int8 activations @x8, in 8 int32 lanes: with
+ * VNNI the codes as unsigned bytes (the caller subtracts zero * sum(x));
+ * without, 4-bit codes likewise, 8-bit ones as code - 128 through
+ * vpmaddubsw's unsigned side as magnitudes, their signs moved onto x (|x|
+ * <= 127: no pair's sum saturates), the caller adding (128 - zero) * sum(x).
+ */
+static inline __m256i MMB(dot8)(const uint8_t *w, uint32_t bits, const int8_t *x8, uint32_t j)
+{
+	__m256i c = MMB(codes8)(w, bits, j);
+	__m256i x = _mm256_loadu_si256((const __m256i *)(x8 + 32 * j));
+
+#if MMB_VNNI
+	return MMB_DPBUSD(_mm256_setzero_si256(), c, x);
+#else
+	if (bits == 8) {
+		__m256i q = _mm256_xor_si256(c, _mm256_set1_epi8((char)0x80));
+
+		c = _mm256_abs_epi8(q);
+		x = _mm256_sign_epi8(x, q);
+	}
+	return _mm256_madd_epi16(_mm256_maddubs_epi16(c, x), _mm256_set1_epi16(1));
+#endif
+}
+
+/* Group @j's codes minus @zero as int16, its first and second 16. */
+static inline void MMB(codes16)(const uint8_t *w, uint32_t bits, __m256i zero, uint32_t j,
+				__m256i *a, __m256i *b)
+{
+	__m256i c = MMB(codes8)(w, bits, j);
+
+	*a = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(c)), zero);
+	*b = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(c, 1)), zero);
+}
+
+/* @acc + the pairwise products of int16 @a and @b, in int32 lanes. */
+static inline __m256i MMB(madd)(__m256i acc, __m256i a, __m256i b)
+{
+#if MMB_VNNI
+	return MMB_DPWSSD(acc, a, b);
+#else
+	return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
+}
+
+/* Group @j's products with int16 activations @x16, in 8 int32 lanes. */
+static inline __m256i MMB(dot16)(const uint8_t *w, uint32_t bits, __m256i zero,
+				 const int16_t *x16, uint32_t j)
+{
+	const __m256i *x = (const __m256i *)(x16 + 32 * j);
+	__m256i a, b;
+
+	MMB(codes16)(w, bits, zero, j, &a, &b);
+	return MMB(madd)(MMB(madd)(_mm256_setzero_si256(), a, _mm256_loadu_si256(x)), b,
+			 _mm256_loadu_si256(x + 1));
+}
+
+/* Group @j's products with row @x8 (int8, when given) or @x16. */
+#define MMB_DOT(j) (x8 ? MMB(dot8)(w, bits, x8, j) : MMB(dot16)(w, bits, zero16, x16, j))
+
+/*
+ * Row @r's sum with output @n (codes @w, binary16s @c), before the base's
+ * shift; @bits a constant where it is inlined.
+ */
+static inline __attribute__((always_inline)) int64_t
+MMB(g1_row)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p, const uint8_t *w,
+	    const struct g1_col *c, uint32_t r, const uint32_t bits)
+{
+	uint32_t groups = mb->k / 32, j, i;
+	const int8_t *x8 = p->x8 ? p->x8 + (uint64_t)r * mb->k : NULL;
+	const int16_t *x16 = p->x16 + (uint64_t)r * mb->k;
+	const int32_t *xsum = p->xsum + (uint64_t)r * (groups + 8);
+	const int32_t *xs = mb->flags & DRM_NPU_BLOCK_F_MIN ? mb->xs + (uint64_t)r * groups : NULL;
+	__m256i zero16 = _mm256_set1_epi16((int16_t)mb->zero), even = _mm256_setzero_si256();
+	__m256i odd = even, v[8], s, m, sh;
+	/* What the int8 products leave out: corr * sum(x) of each group. */
+#if MMB_VNNI
+	__m256i corr = _mm256_set1_epi32(-(int32_t)mb->zero);
+#else
+	__m256i corr = _mm256_set1_epi32(bits == 8 ? 128 - (int32_t)mb->zero :
+					 -(int32_t)mb->zero);
+#endif
+
+	for (j = 0; j < groups; j += 8) {
+		if (j + 8 <= groups) {
+			s = MMB(reduce8)(MMB_DOT(j), MMB_DOT(j + 1), MMB_DOT(j + 2), MMB_DOT(j + 3),
+					 MMB_DOT(j + 4), MMB_DOT(j + 5), MMB_DOT(j + 6),
+					 MMB_DOT(j + 7));
+		} else {
+			for (i = 0; i < 8; i++)
+				v[i] = j + i < groups ? MMB_DOT(j + i) : _mm256_setzero_si256();
+			s = MMB(reduce8)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+		}
+		if (x8)
+			s = _mm256_add_epi32(s, _mm256_mullo_epi32(corr, _mm256_loadu_si256(
+				(const __m256i *)(xsum + j))));
+		m = _mm256_loadu_si256((const __m256i *)(c->dm + j));
+		sh = _mm256_loadu_si256((const __m256i *)(c->sh + j));
+		even = MMB(scale_even)(even, s, m, sh);
+		odd = MMB(scale_odd)(odd, s, m, sh);
+	}
+	/* The mins' term: dmin * sum(x) of each group, subtracted. */
+	for (j = 0; xs && j < groups; j++)
+		even = _mm256_sub_epi64(even, _mm256_set_epi64x(0, 0, 0,
+			(int64_t)((uint64_t)((int64_t)c->mm[j] * xs[j]) << c->msh[j])));
+	return MMB(hsum64)(_mm256_add_epi64(even, odd));
+}
+
+/* g1_row() for 8- and 4-bit codes, each compiled for its width. */
+static int64_t MMB(g1_row8)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
+			    const uint8_t *w, const struct g1_col *c, uint32_t r)
+{
+	return MMB(g1_row)(mb, p, w, c, r, 8);
+}
+
+static int64_t MMB(g1_row4)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
+			    const uint8_t *w, const struct g1_col *c, uint32_t r)
+{
+	return MMB(g1_row)(mb, p, w, c, r, 4);
+}
+
+/* @v * 2^@base, exactly, as the firmware's int128. */
+static inline __int128_t MMB(g1_shift)(int64_t v, int32_t base)
+{
+	return (__int128_t)((__uint128_t)(__int128_t)v << base);
+}
+
+/* @acc + @v (8 int32 lanes) * @m * 2^@sh as int64, even lanes into @e, odd into @o. */
+static inline void MMB(gemm_scale)(__m256i *e, __m256i *o, __m256i v, int32_t m, int32_t sh)
+{
+	__m256i mv = _mm256_set1_epi32(m), shv = _mm256_set1_epi64x(sh);
+
+	*e = _mm256_add_epi64(*e, _mm256_sllv_epi64(_mm256_mul_epi32(v, mv), shv));
+	*o = _mm256_add_epi64(*o, _mm256_sllv_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv),
+						    shv));
+}
+
+/* Rows 0-7 of int64 lanes @e (rows 0, 2, 4, 6) and @o (1, 3, 5, 7) into @out. */
+static inline void MMB(gemm_rows)(__m256i e, __m256i o, int64_t *out)
+{
+	__m256i lo = _mm256_unpacklo_epi64(e, o), hi = _mm256_unpackhi_epi64(e, o);
+
+	/* unpack works within 128-bit halves: lo is rows 0 1 4 5, hi rows 2 3 6 7. */
+	_mm256_storeu_si256((__m256i *)out, _mm256_permute2x128_si256(lo, hi, 0x20));
+	_mm256_storeu_si256((__m256i *)(out + 4), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+/*
+ * Outputs @outs[0..@cols) (binary16s @c[o], codes at @q16 + o * k; @cols
+ * 1 to NPU_MMB_GEMM_COLS) by the GEMM, 8 rows at a time: each step
+ * multiplies 2 columns of 8 rows by a broadcast pair of each output's
+ * codes. Two chains an output hide the multiply-add's latency; missing
+ * outputs repeat the first, not stored.
+ */
+static void MMB(g1_gemm)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
+			 const struct g1_col *c, const uint32_t *outs, uint32_t cols,
+			 const int16_t *q16)
+{
+	uint32_t groups = mb->k / 32, rb, j, s, r, o;
+	int min = !!(mb->flags & DRM_NPU_BLOCK_F_MIN);
+	const struct g1_col *cc[NPU_MMB_GEMM_COLS];
+	const int16_t *q[NPU_MMB_GEMM_COLS];
+	int64_t out[8];
+
+	for (o = 0; o < NPU_MMB_GEMM_COLS; o++) {
+		cc[o] = &c[o < cols ? o : 0];
+		q[o] = q16 + (uint64_t)(o < cols ? o : 0) * mb->k;
+	}
+	for (rb = 0; rb < (mb->rows + 7) / 8; rb++) {
+		const __m256i *xp = (const __m256i *)(p->xp + (uint64_t)rb * mb->k * 8);
+		const int32_t *xsp = p->xsp + (uint64_t)rb * groups * 8;
+		__m256i e[NPU_MMB_GEMM_COLS], od[NPU_MMB_GEMM_COLS];
+
+		for (o = 0; o < NPU_MMB_GEMM_COLS; o++)
+			e[o] = od[o] = _mm256_setzero_si256();
+		for (j = 0; j < groups; j++) {
+			__m256i a0 = _mm256_setzero_si256(), b0 = a0, a1 = a0, b1 = a0;
+			__m256i a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+			const int16_t *q0 = q[0] + 32 * j, *q1 = q[1] + 32 * j;
+			const int16_t *q2 = q[2] + 32 * j, *q3 = q[3] + 32 * j;
+
+			for (s = 0; s < 16; s += 2) {
+				__m256i x = _mm256_loadu_si256(xp + 16 * j + s);
+				__m256i y = _mm256_loadu_si256(xp + 16 * j + s + 1);
+
+#define MMB_PAIR(qo, i) _mm256_broadcastd_epi32(_mm_loadu_si32((qo) + 2 * (s + (i))))
+				a0 = MMB(madd)(a0, x, MMB_PAIR(q0, 0));
+				b0 = MMB(madd)(b0, y, MMB_PAIR(q0, 1));
+				a1 = MMB(madd)(a1, x, MMB_PAIR(q1, 0));
+				b1 = MMB(madd)(b1, y, MMB_PAIR(q1, 1));
+				a2 = MMB(madd)(a2, x, MMB_PAIR(q2, 0));
+				b2 = MMB(madd)(b2, y, MMB_PAIR(q2, 1));
+				a3 = MMB(madd)(a3, x, MMB_PAIR(q3, 0));
+				b3 = MMB(madd)(b3, y, MMB_PAIR(q3, 1));
+#undef MMB_PAIR
+			}
+			MMB(gemm_scale)(&e[0], &od[0], _mm256_add_epi32(a0, b0), cc[0]->dm[j],
+					cc[0]->sh[j]);
+			MMB(gemm_scale)(&e[1], &od[1], _mm256_add_epi32(a1, b1), cc[1]->dm[j],
+					cc[1]->sh[j]);
+			MMB(gemm_scale)(&e[2], &od[2], _mm256_add_epi32(a2, b2), cc[2]->dm[j],
+					cc[2]->sh[j]);
+			MMB(gemm_scale)(&e[3], &od[3], _mm256_add_epi32(a3, b3), cc[3]->dm[j],
+					cc[3]->sh[j]);
+			for (o = 0; min && o < cols; o++)
+				MMB(gemm_scale)(&e[o], &od[o], _mm256_loadu_si256(
+					(const __m256i *)(xsp + 8 * j)), -cc[o]->mm[j], cc[o]->msh[j]);
+		}
+		for (o = 0; o < cols; o++) {
+			MMB(gemm_rows)(e[o], od[o], out);
+			for (r = 0; r < 8 && rb * 8 + r < mb->rows; r++)
+				mb->acc[(uint64_t)(rb * 8 + r) * mb->n + outs[o]] =
+					MMB(g1_shift)(out[r], cc[o]->base);
+		}
+	}
+}
+
+/* Output @n's codes minus zero as int16, in the prepared order, into @q16. */
+static void MMB(g1_decode)(const struct npu_fw_matmul_block *mb, uint32_t n, int16_t *q16)
+{
+	const uint8_t *w = mb->w + (uint64_t)n * mb->w_stride;
+	__m256i zero = _mm256_set1_epi16((int16_t)mb->zero), a, b;
+	uint32_t j;
+
+	for (j = 0; j < mb->k / 32; j++) {
+		MMB(codes16)(w, mb->w_bits, zero, j, &a, &b);
+		_mm256_storeu_si256((__m256i *)(q16 + 32 * j), a);
+		_mm256_storeu_si256((__m256i *)(q16 + 32 * j + 16), b);
+	}
+}
+
+int MMB(npu_mm_block_g1)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
+			 int thread, uint32_t n0, uint32_t n1)
+{
+	uint32_t groups = mb->k / 32, r, n, o, cols = 0, outs[NPU_MMB_GEMM_COLS];
+	int32_t *scratch = p->scratch + (uint64_t)thread * p->scratch_words;
+	int16_t *q16 = (int16_t *)(scratch + 4 * NPU_MMB_GEMM_COLS * (groups + 8));
+	struct g1_col c[NPU_MMB_GEMM_COLS];
+	int st;
+
+	for (o = 0; o < NPU_MMB_GEMM_COLS; o++) {
+		int32_t *base = scratch + (uint64_t)o * 4 * (groups + 8);
+
+		c[o] = (struct g1_col){ base, base + groups + 8, base + 2 * (groups + 8),
+					base + 3 * (groups + 8), 0 };
+	}
+	for (n = n0; n < n1; n++) {
+		/* An output the window cannot take goes to the general kernel alone. */
+		st = MMB(g1_col)(mb, n, groups, p->lim, &c[cols]);
+		if (st == 1 || (st == 2 && npu_mm_block_avx2(mb, p->x16_fw, n, n + 1)))
+			return 1;
+		if (st)
+			continue;
+		if (!p->xp) {
+			const uint8_t *w = mb->w + (uint64_t)n * mb->w_stride;
+
+			for (r = 0; r < mb->rows; r++)
+				mb->acc[(uint64_t)r * mb->n + n] = MMB(g1_shift)(
+					mb->w_bits == 8 ? MMB(g1_row8)(mb, p, w, &c[0], r) :
+							  MMB(g1_row4)(mb, p, w, &c[0], r),
+					c[0].base);
+			continue;
+		}
+		MMB(g1_decode)(mb, n, q16 + (uint64_t)cols * mb->k);
+		outs[cols++] = n;
+		if (cols == NPU_MMB_GEMM_COLS) {
+			MMB(g1_gemm)(mb, p, c, outs, cols, q16);
+			cols = 0;
+		}
+	}
+	if (cols)
+		MMB(g1_gemm)(mb, p, c, outs, cols, q16);
+	return 0;
+}

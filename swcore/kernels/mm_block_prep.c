@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The activations of a SCALE_BLOCK MATMUL with one group per super-block,
+ * laid out once per call for every thread (struct npu_mmb_prep), and the
+ * widest spread of exponents the int64 sums of mm_block_g1.h take exactly.
+ */
+#include <string.h>
+
+#include "kernels.h"
+
+static size_t up32(size_t b)
+{
+	return (b + 31) & ~(size_t)31;
+}
+
+static uint64_t scratch_words(const struct npu_fw_matmul_block *mb)
+{
+	/* Four arrays of groups + 8 for each output of the GEMM, then their int16 codes. */
+	return NPU_MMB_GEMM_COLS * (4 * ((uint64_t)mb->k / 32 + 8) + mb->k / 2);
+}
+
+size_t npu_mmb_prep_bytes(const struct npu_fw_matmul_block *mb, int threads)
+{
+	size_t rk = (size_t)mb->rows * mb->k, groups = mb->k / 32, rb = (mb->rows + 7) / 8;
+	size_t b = up32(rk * 2) * (mb->w_bits == 4 ? 2 : 1) + up32(rk) +
+		   up32((size_t)mb->rows * (groups + 8) * 4);
+
+	if (mb->rows >= 8)
+		b += up32(rb * mb->k * 16) + up32(rb * groups * 32);
+	return b + up32((size_t)threads * scratch_words(mb) * 4);
+}
+
+static int bit_length(uint64_t v)
+{
+	return v ? 64 - __builtin_clzll(v) : 0;
+}
+
+/* Column @c of a group in the prepared order comes from this column of k's. */
+static uint32_t source(uint32_t bits, uint32_t c)
+{
+	return bits == 4 ? (c & ~31u) + ((c & 31) < 16 ? 2 * (c & 15) : 2 * (c & 15) + 1) : c;
+}
+
+int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, void *buf, struct npu_mmb_prep *p)
+{
+	uint32_t groups = mb->k / 32, rows = mb->rows, k = mb->k, r, c, j, s;
+	uint32_t zero = mb->zero, top = (1u << mb->w_bits) - 1;
+	uint64_t xmax = 0, qmax = top > zero && top - zero > zero ? top - zero : zero;
+	size_t rk = (size_t)rows * k, i;
+	uint8_t *at = buf;
+	int16_t *x16_fw, *x16, *xp;
+	int32_t *xsum, *xsp;
+	int8_t *x8;
+
+	for (i = 0; i < rk; i++) {
+		uint64_t a = mb->xr[i] < 0 ? -(int64_t)mb->xr[i] : mb->xr[i];
+
+		xmax = a > xmax ? a : xmax;
+	}
+	/*
+	 * A group's sum is below 32 * qmax * xmax; times a mantissa (< 2^11),
+	 * at most 2 * groups terms (the mins' are smaller), each shifted by
+	 * at most lim: all below 2^63.
+	 */
+	p->lim = 62 - bit_length(32 * (qmax ? qmax : 1) * xmax) - 11 - bit_length(2 * groups);
+	if (p->lim < 0)
+		return -1;
+	x16_fw = (int16_t *)at;
+	at += up32(rk * 2);
+	x16 = x16_fw;
+	if (mb->w_bits == 4) {
+		x16 = (int16_t *)at;
+		at += up32(rk * 2);
+	}
+	x8 = xmax <= 127 && rows < 8 ? (int8_t *)at : NULL;
+	at += up32(rk);
+	xsum = (int32_t *)at;
+	at += up32((size_t)rows * (groups + 8) * 4);
+	/* -2^15 <= x < 2^15 (fw_load_row of I8 or I16): exact in int16. */
+	for (i = 0; i < rk; i++)
+		x16_fw[i] = (int16_t)mb->xr[i];
+	for (r = 0; x16 != x16_fw && r < rows; r++)
+		for (c = 0; c < k; c++)
+			x16[(size_t)r * k + c] = x16_fw[(size_t)r * k + source(4, c)];
+	for (i = 0; x8 && i < rk; i++)
+		x8[i] = (int8_t)x16[i];
+	for (r = 0; r < rows; r++) {
+		int32_t *sum = xsum + (size_t)r * (groups + 8);
+
+		memset(sum, 0, (groups + 8) * sizeof(*sum));
+		for (c = 0; c < k; c++)
+			sum[c / 32] += mb->xr[(size_t)r * k + c];
+	}
+	xp = NULL;
+	xsp = NULL;
+	if (rows >= 8) {
+		uint32_t rb = (rows + 7) / 8;
+
+		xp = (int16_t *)at;
+		at += up32((size_t)rb * k * 16);
+		xsp = (int32_t *)at;
+		at += up32((size_t)rb * groups * 32);
+		memset(xp, 0, (size_t)rb * k * 16);
+		memset(xsp, 0, (size_t)rb * groups * 32);
+		for (r = 0; r < rows; r++)
+			for (s = 0; s < k / 2; s++)
+				memcpy(xp + (((size_t)(r / 8) * (k / 2) + s) * 8 + r % 8) * 2,
+				       x16 + (size_t)r * k + 2 * s, 4);
+		for (r = 0; mb->xs && r < rows; r++)
+			for (j = 0; j < groups; j++)
+				xsp[((size_t)(r / 8) * groups + j) * 8 + r % 8] =
+					mb->xs[(size_t)r * groups + j];
+	}
+	p->x16_fw = x16_fw;
+	p->x16 = x16;
+	p->x8 = x8;
+	p->xsum = xsum;
+	p->xp = xp;
+	p->xsp = xsp;
+	p->scratch = (int32_t *)at;
+	p->scratch_words = scratch_words(mb);
+	return 0;
+}
