@@ -66,6 +66,9 @@ LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS))
 # Each ISA's kernels compile for that ISA only; kernels.c picks at run time.
 ISA_FLAGS_mm_avx2 := -mavx2
 ISA_FLAGS_mm_block_avx2 := -mavx2 -mbmi2
+ISA_FLAGS_requant_avx2 := -mavx2 -mbmi2
+ISA_FLAGS_attention_avx2 := -mavx2 -mbmi2
+ISA_FLAGS_eltwise_avx2 := -mavx2 -mbmi2
 ISA_FLAGS_mm_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_mm_gemm_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_requant_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
