@@ -66,7 +66,8 @@ scores_block(const uint8_t *const *row, uint32_t n, const int16_t *qa, const int
 	     uint32_t p0, uint32_t p1, __s64 *t, int add, const int split)
 {
 	const uint32_t rows = split ? 4 : 8;
-	__m256i s[8], r, lo, hi, m;
+	const uint32_t n_hi = n > 4 ? n - 4 : 0;
+	__m256i s[8], r, lo, hi;
 	uint32_t d, i;
 
 #pragma GCC unroll 8
@@ -88,20 +89,19 @@ scores_block(const uint8_t *const *row, uint32_t n, const int16_t *qa, const int
 	r = sum8(s);
 	lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(r));
 	hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(r, 1));
-	m = first4(n);
 	if (split) {
 		lo = _mm256_add_epi64(_mm256_slli_epi64(lo, 8), hi);
 		if (add)
-			lo = _mm256_add_epi64(lo, load4_epi64(t, m));
-		store4_epi64(t, m, lo);
+			lo = _mm256_add_epi64(lo, load4_epi64(t, n));
+		store4_epi64(t, n, lo);
 		return;
 	}
 	if (add) {
-		lo = _mm256_add_epi64(lo, load4_epi64(t, m));
-		hi = _mm256_add_epi64(hi, load4_epi64(t + 4, first4(n > 4 ? n - 4 : 0)));
+		lo = _mm256_add_epi64(lo, load4_epi64(t, n));
+		hi = _mm256_add_epi64(hi, load4_epi64(t + 4, n_hi));
 	}
-	store4_epi64(t, m, lo);
-	store4_epi64(t + 4, first4(n > 4 ? n - 4 : 0), hi);
+	store4_epi64(t, n, lo);
+	store4_epi64(t + 4, n_hi, hi);
 }
 
 /* SCORES over cache rows j0..j1, head by head, SCORES_PART query elements at a time. */
@@ -147,10 +147,20 @@ static void scores_rows(const struct npu_fw_attention *a, uint32_t j0, uint32_t 
 /* 4 signed elements of a cache row from @d as int64, the first @left of them. */
 static inline __m256i load_kv4(const uint8_t *row, uint32_t bits, uint32_t d, uint32_t left)
 {
+	const uint8_t *p = row + (uint64_t)d * bits / 8;
 	uint64_t w = 0;
+	uint32_t w8;
 
-	left = left > 4 ? 4 : left;
-	memcpy(&w, row + (uint64_t)d * bits / 8, left * bits / 8);
+	/* Whole loads of a constant size: the compiler's memcpy is then one move. */
+	if (left >= 4 && bits == 8) {
+		memcpy(&w8, p, 4);
+		return _mm256_cvtepi8_epi64(_mm_cvtsi32_si128((int)w8));
+	}
+	if (left >= 4) {
+		memcpy(&w, p, 8);
+		return _mm256_cvtepi16_epi64(_mm_cvtsi64_si128((long long)w));
+	}
+	memcpy(&w, p, left * bits / 8);
 	if (bits == 8)
 		return _mm256_cvtepi8_epi64(_mm_cvtsi64_si128((long long)w));
 	return _mm256_cvtepi16_epi64(_mm_cvtsi64_si128((long long)w));
@@ -173,13 +183,13 @@ values_heads(const struct npu_fw_attention *a, uint32_t h0, const int nb, uint32
 	int i;
 
 	for (d = 0; d < hd; d += 4) {
-		__m256i m = first4(hd - d);
+		uint32_t left = hd - d;
 
 #pragma GCC unroll 8
 		for (i = 0; i < nb; i++)
-			sum[i] = load4_epi64(out + i * hd + d, m);
+			sum[i] = load4_epi64(out + i * hd + d, left);
 		for (j = j0; j < j1; j++) {
-			__m256i x = load_kv4(v + j * a->v_stride, a->v_bits, d, hd - d);
+			__m256i x = load_kv4(v + j * a->v_stride, a->v_bits, d, left);
 
 #pragma GCC unroll 8
 			for (i = 0; i < nb; i++)
@@ -188,7 +198,7 @@ values_heads(const struct npu_fw_attention *a, uint32_t h0, const int nb, uint32
 		}
 #pragma GCC unroll 8
 		for (i = 0; i < nb; i++)
-			store4_epi64(out + i * hd + d, m, sum[i]);
+			store4_epi64(out + i * hd + d, left, sum[i]);
 	}
 }
 

@@ -85,7 +85,7 @@ int npu_silu_avx2(void *unused NPU_UNUSED, const struct npu_fw_silu *s)
 
 		bad = _mm256_or_si256(bad, _mm256_cmpgt_epi64(a, _mm256_set1_epi64x(XQ_LIMIT - 1)));
 		/* round(xq * sig / 2^30) from |xq| < 2^32 and sig >= 0, then xq's sign. */
-		store4_epi64(s->v + i, first4(s->n - i), negate_where(rshift_round4(
+		store4_epi64(s->v + i, s->n - i, negate_where(rshift_round4(
 			_mm256_mul_epu32(a, sig), r30), neg));
 	}
 	return _mm256_testz_si256(bad, bad) ? 0 : 1;
@@ -109,7 +109,7 @@ int npu_add_avx2(void *unused NPU_UNUSED, const struct npu_fw_add *a)
 		__m256i x = load4_epi32(a->a + i, a->n - i), y = load4_epi32(a->b + i, a->n - i);
 
 		/* Each term is under 2^61: the sum cannot overflow. */
-		store4_epi64(a->v + i, first4(a->n - i),
+		store4_epi64(a->v + i, a->n - i,
 			     _mm256_add_epi64(requant64(x, a->ma), requant64(y, a->mb)));
 	}
 	return 0;
@@ -133,7 +133,7 @@ static int norm_center(const struct npu_fw_norm *nm)
 
 		bad = _mm256_or_si256(bad, _mm256_cmpgt_epi64(abs64(v), limit));
 		ss = _mm256_add_epi64(ss, _mm256_mul_epi32(v, v));
-		store4_epi64(nm->v + i, m, v);
+		store4_epi64(nm->v + i, nm->n - i, v);
 	}
 	if (!_mm256_testz_si256(bad, bad))
 		return 1;
@@ -160,13 +160,12 @@ static int norm_scale(const struct npu_fw_norm *nm)
 	    ((__uint128_t)amax * nm->r + (1ull << (nm->shift - 1))) >> nm->shift >= 1ull << 31)
 		return 1;
 	for (i = 0; i < nm->n; i += 4) {
-		__m256i m = first4(nm->n - i);
-		__m256i v = load4_epi64(nm->v + i, m);
+		__m256i v = load4_epi64(nm->v + i, nm->n - i);
 		__m256i g = load4_epi32(nm->gamma + i, nm->n - i);
 		/* |v| < 2^32 and r < 2^32: vpmuludq's product is exact, and under 2^63. */
 		__m256i p = negate_where(_mm256_mul_epu32(abs64(v), r), neg_mask(v));
 
-		store4_epi64(nm->v + i, m, _mm256_mul_epi32(rshift_round4(p, sh), g));
+		store4_epi64(nm->v + i, nm->n - i, _mm256_mul_epi32(rshift_round4(p, sh), g));
 	}
 	return 0;
 }
@@ -188,7 +187,7 @@ static void softmax_row(__s64 *t, __u32 n, const struct npu_fw_tables *tables)
 	for (i = 0; i < n; i += 4) {
 		__m256i m = first4(n - i);
 
-		top = max64(top, _mm256_blendv_epi8(low, load4_epi64(t + i, m), m));
+		top = max64(top, _mm256_blendv_epi8(low, load4_epi64(t + i, n - i), m));
 	}
 	_mm256_storeu_si256((__m256i *)lanes, top);
 	tmax = lanes[0];
@@ -198,19 +197,18 @@ static void softmax_row(__s64 *t, __u32 n, const struct npu_fw_tables *tables)
 	for (i = 0; i < n; i += 4) {
 		__m256i m = first4(n - i);
 		__m256i e = _mm256_and_si256(exp2_neg_q16(tables->exp2, _mm256_sub_epi64(
-			_mm256_set1_epi64x(tmax), load4_epi64(t + i, m))), m);
+			_mm256_set1_epi64x(tmax), load4_epi64(t + i, n - i))), m);
 
 		sum = _mm256_add_epi64(sum, e);
-		store4_epi64(t + i, m, e);
+		store4_epi64(t + i, n - i, e);
 	}
 	total = _mm256_set1_epi64x(hsum4(sum));
 	half = _mm256_srli_epi64(total, 1);
 	/* The sum is at least 2^30 (the largest term): quotients up to 2^30. */
 	for (i = 0; i < n; i += 4) {
-		__m256i m = first4(n - i);
-		__m256i e = load4_epi64(t + i, m);
+		__m256i e = load4_epi64(t + i, n - i);
 
-		store4_epi64(t + i, m, udiv4(_mm256_add_epi64(_mm256_slli_epi64(e, 30), half),
+		store4_epi64(t + i, n - i, udiv4(_mm256_add_epi64(_mm256_slli_epi64(e, 30), half),
 					     total));
 	}
 }
@@ -237,7 +235,7 @@ int npu_amax_avx2(void *unused NPU_UNUSED, const __s64 *v, __u32 n, __u64 *out)
 
 	/* |INT64_MIN| stays INT64_MIN: 2^63 when read unsigned, as the firmware's. */
 	for (i = 0; i < n; i += 4) {
-		__m256i a = abs64(load4_epi64(v + i, first4(n - i)));
+		__m256i a = abs64(load4_epi64(v + i, n - i));
 
 		top = _mm256_blendv_epi8(top, a, cmpgt_epu64(a, top));
 	}

@@ -24,21 +24,33 @@ static inline __m128i first4x32(uint32_t left)
 	return _mm_cmpgt_epi32(_mm_set1_epi32(left > 4 ? 4 : (int)left), _mm_setr_epi32(0, 1, 2, 3));
 }
 
-/* Four int32 from @p (the first @left of them, the rest 0) as int64. */
+/*
+ * Four int32 from @p (the first @left of them, the rest 0) as int64. The
+ * masked moves only at a row's end: on AMD's cores they are slower than
+ * whole ones, a masked store much slower.
+ */
 static inline __m256i load4_epi32(const int32_t *p, uint32_t left)
 {
+	if (left >= 4)
+		return _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)p));
 	return _mm256_cvtepi32_epi64(_mm_maskload_epi32((const int *)p, first4x32(left)));
 }
 
-/* Four int64 at @p where @m (a first4), zero elsewhere. */
-static inline __m256i load4_epi64(const void *p, __m256i m)
+/* Four int64 at @p, the first @left of them, zero in the other lanes. */
+static inline __m256i load4_epi64(const void *p, uint32_t left)
 {
-	return _mm256_maskload_epi64((const long long *)p, m);
+	if (left >= 4)
+		return _mm256_loadu_si256((const __m256i *)p);
+	return _mm256_maskload_epi64((const long long *)p, first4(left));
 }
 
-static inline void store4_epi64(void *p, __m256i m, __m256i v)
+/* The first @left lanes of @v to @p. */
+static inline void store4_epi64(void *p, uint32_t left, __m256i v)
 {
-	_mm256_maskstore_epi64((long long *)p, m, v);
+	if (left >= 4)
+		_mm256_storeu_si256((__m256i *)p, v);
+	else
+		_mm256_maskstore_epi64((long long *)p, first4(left), v);
 }
 
 static inline __m256i neg_mask(__m256i v)

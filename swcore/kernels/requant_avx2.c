@@ -34,6 +34,8 @@ static inline void requant_store(const struct npu_fw_requant *rq, uint32_t i, ui
 			_mm_storeu_si64((int16_t *)rq->out + i, w);
 		else
 			memcpy((int16_t *)rq->out + i, &w, left * 2);
+	} else if (left == 4) {
+		_mm_storeu_si128((__m128i *)((int32_t *)rq->out + i), w);
 	} else {
 		_mm_maskstore_epi32((int *)rq->out + i, first4x32(left), w);
 	}
@@ -50,7 +52,7 @@ static void requant_small_shift(const struct npu_fw_requant *rq)
 	uint32_t i;
 
 	for (i = 0; i < rq->n; i += 4) {
-		__m256i v = load4_epi64(rq->v + i, first4(rq->n - i));
+		__m256i v = load4_epi64(rq->v + i, rq->n - i);
 		__m256i a = abs64(v);
 		/* hi < 2^62: a signed compare suffices. */
 		__m256i hi = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), mult);
@@ -79,7 +81,7 @@ int npu_requant_avx2(void *unused NPU_UNUSED, const struct npu_fw_requant *rq)
 	half = _mm256_set1_epi64x(1ll << (rq->shift - 33));
 	count = _mm_cvtsi32_si128(rq->shift - 32);
 	for (i = 0; i < rq->n; i += 4) {
-		__m256i v = load4_epi64(rq->v + i, first4(rq->n - i));
+		__m256i v = load4_epi64(rq->v + i, rq->n - i);
 		__m256i a = abs64(v);
 		__m256i hi = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), mult);
 		__m256i lo = _mm256_srli_epi64(_mm256_mul_epu32(a, mult), 32);
@@ -119,16 +121,16 @@ void npu_rescale_rows_avx2(const struct npu_fw_rescale *r, uint32_t h0, uint32_t
 		__s64 *t = r->t + h * r->t_stride;
 
 		for (j = 0; j < r->len; j += 4) {
-			__m256i m = first4(r->len - j);
+			uint32_t left = r->len - j;
 			/* Lane i: s[j + i].mult in the low 32 bits, .shift (>= 0) in the high. */
-			__m256i sc = load4_epi64(r->s + j, m);
+			__m256i sc = load4_epi64(r->s + j, left);
 			__m256i sh = _mm256_srli_epi64(sc, 32);
 			__m256i small = _mm256_xor_si256(_mm256_cmpgt_epi64(sh, c32),
 							 _mm256_set1_epi64x(-1));
 			__m256i big = _mm256_andnot_si256(_mm256_or_si256(small,
 									  _mm256_cmpgt_epi64(sh, c94)),
 							  _mm256_set1_epi64x(-1));
-			__m256i v = load4_epi64(t + j, m);
+			__m256i v = load4_epi64(t + j, left);
 			__m256i a = abs64(v);
 			__m256i ah = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), sc);
 			__m256i al = _mm256_mul_epu32(a, sc);
@@ -155,7 +157,7 @@ void npu_rescale_rows_avx2(const struct npu_fw_rescale *r, uint32_t h0, uint32_t
 
 			res = negate_where(res, neg);
 			res = _mm256_blendv_epi8(res, _mm256_blendv_epi8(smax, smin, neg), sat);
-			store4_epi64(t + j, m, min64(max64(res, lo), hi));
+			store4_epi64(t + j, left, min64(max64(res, lo), hi));
 		}
 	}
 }
