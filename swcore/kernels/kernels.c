@@ -133,11 +133,12 @@ static void attention_share(struct npu_kernels *k, int index)
 	__s64 *acc = index ? k->partial + (size_t)(index - 1) * a->n_heads * a->head_dim : a->acc;
 	uint32_t j0, j1;
 
-	while (take(k, a->len, &j0, &j1))
+	while (take(k, a->len, &j0, &j1)) {
 		if (k->isa >= NPU_ISA_AVX512)
 			npu_attention_rows_avx512(a, j0, j1, acc);
 		else
 			npu_attention_rows_avx2(a, j0, j1, acc);
+	}
 }
 
 /* SILU at @k's level. */
@@ -168,11 +169,12 @@ static void rescale_share(struct npu_kernels *k, int index NPU_UNUSED)
 {
 	uint32_t h0, h1;
 
-	while (take(k, k->rescale->n_heads, &h0, &h1))
+	while (take(k, k->rescale->n_heads, &h0, &h1)) {
 		if (k->isa >= NPU_ISA_AVX512)
 			npu_rescale_rows_avx512(k->rescale, h0, h1);
 		else
 			npu_rescale_rows_avx2(k->rescale, h0, h1);
+	}
 }
 
 /* The softmax in chunks of rows. */
@@ -180,11 +182,12 @@ static void softmax_share(struct npu_kernels *k, int index NPU_UNUSED)
 {
 	uint32_t r0, r1;
 
-	while (take(k, k->softmax->rows, &r0, &r1))
+	while (take(k, k->softmax->rows, &r0, &r1)) {
 		if (k->isa >= NPU_ISA_AVX512)
 			npu_softmax_rows_avx512(k->softmax, r0, r1);
 		else
 			npu_softmax_rows_avx2(k->softmax, r0, r1);
+	}
 }
 
 /*
@@ -592,7 +595,7 @@ int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
 	return 0;
 }
 
-/* The scalar level has no hooks: the firmware's loops run. */
+/* Each level's answers; the scalar level has none (the firmware's loops run). */
 static const struct npu_fw_hooks avx2_hooks = {
 	.matmul = npu_kernels_matmul,
 	.matmul_block = npu_kernels_matmul_block,
