@@ -95,7 +95,7 @@ static void matmul_share(struct npu_kernels *k, int index NPU_UNUSED)
 	uint32_t n0, n1;
 
 	while (take(k, mm->n, &n0, &n1)) {
-		if (k->isa != NPU_ISA_AVX512) {
+		if (k->isa < NPU_ISA_AVX512) {
 			npu_mm_avx2(mm, &k->prep, n0, n1);
 			continue;
 		}
@@ -143,8 +143,18 @@ static void attention_share(struct npu_kernels *k, int index)
 	__s64 *acc = index ? k->partial + (size_t)(index - 1) * a->n_heads * a->head_dim : a->acc;
 	uint32_t j0, j1;
 
-	while (take(k, a->len, &j0, &j1))
-		npu_attention_rows_avx512(a, j0, j1, acc);
+	while (take(k, a->len, &j0, &j1)) {
+		if (k->isa >= NPU_ISA_AVX512)
+			npu_attention_rows_avx512(a, j0, j1, acc);
+		else
+			npu_attention_rows_avx2(a, j0, j1, acc);
+	}
+}
+
+/* SILU at @k's level. */
+static int silu_at(const struct npu_kernels *k, const struct npu_fw_silu *s)
+{
+	return k->isa >= NPU_ISA_AVX512 ? npu_silu_avx512(NULL, s) : npu_silu_avx2(NULL, s);
 }
 
 /* SILU's elements in chunks; any part refused leaves the whole row to the firmware. */
@@ -159,7 +169,7 @@ static void silu_share(struct npu_kernels *k, int index NPU_UNUSED)
 		part.x += i0;
 		part.v += i0;
 		part.n = i1 - i0;
-		if (npu_silu_avx512(NULL, &part))
+		if (silu_at(k, &part))
 			__atomic_store_n(&k->refused, 1, __ATOMIC_RELAXED);
 	}
 }
@@ -169,8 +179,12 @@ static void rescale_share(struct npu_kernels *k, int index NPU_UNUSED)
 {
 	uint32_t h0, h1;
 
-	while (take(k, k->rescale->n_heads, &h0, &h1))
-		npu_rescale_rows_avx512(k->rescale, h0, h1);
+	while (take(k, k->rescale->n_heads, &h0, &h1)) {
+		if (k->isa >= NPU_ISA_AVX512)
+			npu_rescale_rows_avx512(k->rescale, h0, h1);
+		else
+			npu_rescale_rows_avx2(k->rescale, h0, h1);
+	}
 }
 
 /* The softmax in chunks of rows. */
@@ -178,8 +192,12 @@ static void softmax_share(struct npu_kernels *k, int index NPU_UNUSED)
 {
 	uint32_t r0, r1;
 
-	while (take(k, k->softmax->rows, &r0, &r1))
-		npu_softmax_rows_avx512(k->softmax, r0, r1);
+	while (take(k, k->softmax->rows, &r0, &r1)) {
+		if (k->isa >= NPU_ISA_AVX512)
+			npu_softmax_rows_avx512(k->softmax, r0, r1);
+		else
+			npu_softmax_rows_avx2(k->softmax, r0, r1);
+	}
 }
 
 /*
@@ -325,7 +343,7 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 
 	k->mm = mm;
 	k->has_tail = 0;
-	if (k->isa != NPU_ISA_AVX512)
+	if (k->isa < NPU_ISA_AVX512)
 		return 0;
 	if ((npu_mm_gemm_fits(mm) || npu_mm_gemm_unpacked_fits(mm)) && left &&
 	    left <= TAIL_ROWS_MAX) {
@@ -438,7 +456,7 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 
 	if (k->isa == NPU_ISA_SCALAR || prepare(k, mm))
 		return 1;
-	if (k->isa == NPU_ISA_AVX512) {
+	if (k->isa >= NPU_ISA_AVX512) {
 		use_packed(k, k->mm, &k->prep);
 		if (k->has_tail)
 			use_packed(k, &k->tail, &k->prep_tail);
@@ -515,7 +533,7 @@ int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a)
 	active = active > k->n_threads ? k->n_threads : active;
 	if ((uint64_t)a->len * a->n_heads < ATTENTION_POOL_MIN)
 		active = 1;
-	if (npu_attention_begin_avx512(a))
+	if (k->isa >= NPU_ISA_AVX512 ? npu_attention_begin_avx512(a) : npu_attention_begin_avx2(a))
 		return 1;
 	if (a->step == NPU_FW_ATTN_VALUES && active > 1) {
 		need = (size_t)(active - 1) * per * sizeof(__s64);
@@ -556,7 +574,7 @@ int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s)
 	int active = (int)((s->n + SILU_CHUNK - 1) / SILU_CHUNK);
 
 	if (s->n < SILU_POOL_MIN || k->n_threads == 1)
-		return npu_silu_avx512(NULL, s);
+		return silu_at(k, s);
 	k->silu = s;
 	k->refused = 0;
 	run_pool(k, silu_share, active > k->n_threads ? k->n_threads : active, SILU_CHUNK);
@@ -589,8 +607,8 @@ int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r)
 	int active = rows_threads(k, r->n_heads, r->len);
 
 	if (active == 1)
-		return npu_rescale_avx512(NULL, r);
-	if (npu_rescale_begin_avx512(r))
+		return k->isa >= NPU_ISA_AVX512 ? npu_rescale_avx512(NULL, r) : npu_rescale_avx2(NULL, r);
+	if (k->isa >= NPU_ISA_AVX512 ? npu_rescale_begin_avx512(r) : npu_rescale_begin_avx2(r))
 		return 1;
 	k->rescale = r;
 	run_rows(k, rescale_share, r->n_heads, active);
@@ -603,16 +621,25 @@ int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
 	int active = rows_threads(k, sm->rows, sm->n);
 
 	if (active == 1)
-		return npu_softmax_avx512(NULL, sm);
+		return k->isa >= NPU_ISA_AVX512 ? npu_softmax_avx512(NULL, sm) :
+						  npu_softmax_avx2(NULL, sm);
 	k->softmax = sm;
 	run_rows(k, softmax_share, sm->rows, active);
 	return 0;
 }
 
-/* Below AVX-512 only MATMUL has faster kernels; the scalar level has none. */
-static const struct npu_fw_hooks matmul_hooks = {
+/* Each level's answers; the scalar level has none (the firmware's loops run). */
+static const struct npu_fw_hooks avx2_hooks = {
 	.matmul = npu_kernels_matmul,
 	.matmul_block = npu_kernels_matmul_block,
+	.requant = npu_requant_avx2,
+	.attention = npu_kernels_attention,
+	.rescale = npu_kernels_rescale,
+	.silu = npu_kernels_silu,
+	.add = npu_add_avx2,
+	.norm = npu_norm_avx2,
+	.softmax = npu_kernels_softmax,
+	.amax = npu_amax_avx2,
 };
 
 static const struct npu_fw_hooks avx512_hooks = {
@@ -630,7 +657,7 @@ static const struct npu_fw_hooks avx512_hooks = {
 
 void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 {
-	core->hooks = k->isa == NPU_ISA_AVX512 ? &avx512_hooks :
-		      k->isa == NPU_ISA_SCALAR ? NULL : &matmul_hooks;
+	core->hooks = k->isa >= NPU_ISA_AVX512 ? &avx512_hooks :
+		      k->isa == NPU_ISA_AVX2 ? &avx2_hooks : NULL;
 	core->hook_ctx = k;
 }

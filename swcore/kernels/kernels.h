@@ -285,6 +285,22 @@ NPU_HIDDEN int npu_softmax_avx512(void *unused, const struct npu_fw_softmax *sm)
 NPU_HIDDEN void npu_softmax_rows_avx512(const struct npu_fw_softmax *sm, uint32_t r0, uint32_t r1);
 NPU_HIDDEN int npu_amax_avx512(void *unused, const __s64 *v, __u32 n, __u64 *out);
 
+/* The same at the AVX2 level (AVX2 and BMI2), with the same refusals. */
+NPU_HIDDEN int npu_requant_avx2(void *unused, const struct npu_fw_requant *rq);
+NPU_HIDDEN int npu_attention_avx2(void *unused, const struct npu_fw_attention *a);
+NPU_HIDDEN int npu_attention_begin_avx2(const struct npu_fw_attention *a);
+NPU_HIDDEN void npu_attention_rows_avx2(const struct npu_fw_attention *a, uint32_t j0,
+					uint32_t j1, __s64 *acc);
+NPU_HIDDEN int npu_rescale_avx2(void *unused, const struct npu_fw_rescale *r);
+NPU_HIDDEN int npu_rescale_begin_avx2(const struct npu_fw_rescale *r);
+NPU_HIDDEN void npu_rescale_rows_avx2(const struct npu_fw_rescale *r, uint32_t h0, uint32_t h1);
+NPU_HIDDEN int npu_silu_avx2(void *unused, const struct npu_fw_silu *s);
+NPU_HIDDEN int npu_add_avx2(void *unused, const struct npu_fw_add *a);
+NPU_HIDDEN int npu_norm_avx2(void *unused, const struct npu_fw_norm *nm);
+NPU_HIDDEN int npu_softmax_avx2(void *unused, const struct npu_fw_softmax *sm);
+NPU_HIDDEN void npu_softmax_rows_avx2(const struct npu_fw_softmax *sm, uint32_t r0, uint32_t r1);
+NPU_HIDDEN int npu_amax_avx2(void *unused, const __s64 *v, __u32 n, __u64 *out);
+
 /* Bytes of a row of xe and xo: k plus the padding that staggers them. */
 #define NPU_MM_PREP_STRIDE(k) ((uint64_t)(k) + 256)
 
@@ -329,12 +345,12 @@ NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm);
 /* The npu_fw_hooks.matmul_block hook (AVX2 up), likewise. */
 NPU_HIDDEN int npu_kernels_matmul_block(void *ctx, const struct npu_fw_matmul_block *mb);
-/* The npu_fw_hooks.attention hook (AVX-512), long caches split over the pool by rows. */
+/* The npu_fw_hooks.attention hook (AVX2 up), long caches split over the pool by rows. */
 NPU_HIDDEN int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a);
-/* The npu_fw_hooks.rescale and .softmax hooks (AVX-512), many heads split over the pool. */
+/* The npu_fw_hooks.rescale and .softmax hooks (AVX2 up), many heads split over the pool. */
 NPU_HIDDEN int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r);
 NPU_HIDDEN int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm);
-/* The npu_fw_hooks.silu hook (AVX-512), long rows split over the pool. */
+/* The npu_fw_hooks.silu hook (AVX2 up), long rows split over the pool. */
 NPU_HIDDEN int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s);
 /*
  * Where packed weights are kept (the software core, swcore/aspace.c): room
@@ -346,7 +362,7 @@ typedef void *(*npu_packed_store_fn)(void *ctx, const struct npu_fw_matmul *mm, 
 				     int *fresh);
 NPU_HIDDEN void npu_kernels_set_store(struct npu_kernels *k, npu_packed_store_fn store,
 				      void *ctx);
-/* Install in @core the hooks this level answers: MATMUL from AVX2 up, the rest with AVX-512. */
+/* Install in @core the hooks this level answers: all of them from AVX2 up, none at scalar. */
 NPU_HIDDEN void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core);
 
 #endif

@@ -7,6 +7,35 @@
  */
 #include "test_kernels.h"
 
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#include "../../swcore/kernels/int64_avx2.h"
+#pragma GCC pop_options
+
+/* A level's answers to the hooks, each test run at each level. */
+struct level {
+	enum npu_isa isa;
+	int (*requant)(void *unused, const struct npu_fw_requant *rq);
+	int (*attention)(void *unused, const struct npu_fw_attention *a);
+	int (*rescale)(void *unused, const struct npu_fw_rescale *r);
+	int (*silu)(void *unused, const struct npu_fw_silu *s);
+	int (*add)(void *unused, const struct npu_fw_add *a);
+	int (*norm)(void *unused, const struct npu_fw_norm *nm);
+	int (*softmax)(void *unused, const struct npu_fw_softmax *sm);
+	int (*amax)(void *unused, const __s64 *v, __u32 n, __u64 *out);
+	/* The exact division the sigmoid and the softmax use, on known hard cases. */
+	void (*udiv)(void);
+};
+
+/* The level a test runs at, from its state. */
+static const struct level *level_of(void **state)
+{
+	const struct level *l = *state;
+
+	t_require_isa(l->isa);
+	return l;
+}
+
 /* The output stage's definition (firmware/src/fixed.h), written out. */
 static int64_t requant_reference(int64_t v, int32_t mult, int32_t shift, int64_t q)
 {
@@ -36,7 +65,7 @@ static int64_t any_magnitude(void)
 }
 
 /*
- * The AVX-512 output stage against the definition: random rows at every
+ * The output stage against the definition: random rows at every
  * output width, ties, saturation, INT64_MIN and every shift. Shifts of
  * 0..32, and of 33..94 without INT64_MIN, must take the fast path.
  */
@@ -47,10 +76,9 @@ static void requant_equals_reference(void **state)
 	__s64 v[77];
 	int64_t want[77];
 	uint8_t out[77 * 4 + 8];
+	const struct level *l = level_of(state);
 	int round, fast = 0;
 
-	(void)state;
-	t_require_isa(NPU_ISA_AVX512);
 	t_seed(4242);
 	for (round = 0; round < 20000; round++) {
 		int b = round % 3, shift = round < 200 ? round % 161 - 32 : t_rand_range(-32, 126);
@@ -70,7 +98,7 @@ static void requant_equals_reference(void **state)
 			want[i] = requant_reference(v[i], mult, shift, qmax[b]);
 		}
 		memset(out, 0xa5, sizeof(out));
-		ret = npu_requant_avx512(NULL, &rq);
+		ret = l->requant(NULL, &rq);
 		if ((shift >= 0 && shift <= 32) || (shift >= 33 && shift <= 94 && !min_seen))
 			assert_int_equal(ret, 0);
 		if (ret)
@@ -100,12 +128,10 @@ static void requant_equals_reference(void **state)
  */
 static void attention_equals_reference(void **state)
 {
-	struct npu_kernels *pool;
+	const struct level *l = level_of(state);
+	struct npu_kernels *pool = npu_kernels_create(l->isa);
 	int round, pooled = 0;
 
-	(void)state;
-	t_require_isa(NPU_ISA_AVX512);
-	pool = npu_kernels_create(NPU_ISA_AVX512);
 	assert_non_null(pool);
 	t_seed(5151);
 	for (round = 0; round < 300; round++) {
@@ -149,7 +175,7 @@ static void attention_equals_reference(void **state)
 			}
 		/* Odd rounds through the pool (by rows, where the cache is long enough). */
 		assert_int_equal(round % 2 ? npu_kernels_attention(pool, &a)
-					   : npu_attention_avx512(NULL, &a), 0);
+					   : l->attention(NULL, &a), 0);
 		for (h = 0; h < nh; h++)
 			for (j = 0; j < len; j++)
 				if (t[h * cap + j] != want[h * cap + j])
@@ -158,7 +184,7 @@ static void attention_equals_reference(void **state)
 						 (long long)want[h * cap + j]);
 		/* Query values past 16 bits go back to the firmware. */
 		q[nh * hd - 1] = 32768;
-		assert_int_not_equal(npu_attention_avx512(NULL, &a), 0);
+		assert_int_not_equal(l->attention(NULL, &a), 0);
 		assert_int_not_equal(npu_kernels_attention(pool, &a), 0);
 		/* Values, with weights across the int32 range. */
 		for (h = 0; h < nh; h++)
@@ -178,11 +204,11 @@ static void attention_equals_reference(void **state)
 			}
 		a.step = NPU_FW_ATTN_VALUES;
 		assert_int_equal(round % 2 ? npu_kernels_attention(pool, &a)
-					   : npu_attention_avx512(NULL, &a), 0);
+					   : l->attention(NULL, &a), 0);
 		assert_memory_equal(acc, want, (size_t)nh * hd * 8);
 		pooled += round % 2 && len > 32 && len * nh >= 512;
 		t[(nh - 1) * cap + len - 1] = (int64_t)INT32_MAX + 1;
-		assert_int_not_equal(npu_attention_avx512(NULL, &a), 0);
+		assert_int_not_equal(l->attention(NULL, &a), 0);
 		assert_int_not_equal(npu_kernels_attention(pool, &a), 0);
 		free(q);
 		free(k);
@@ -206,12 +232,10 @@ static void attention_equals_reference(void **state)
  */
 static void rescale_equals_firmware(void **state)
 {
-	struct npu_kernels *pool;
+	const struct level *l = level_of(state);
+	struct npu_kernels *pool = npu_kernels_create(l->isa);
 	int round, pooled = 0;
 
-	(void)state;
-	t_require_isa(NPU_ISA_AVX512);
-	pool = npu_kernels_create(NPU_ISA_AVX512);
 	assert_non_null(pool);
 	t_seed(6262);
 	for (round = 0; round < 400; round++) {
@@ -255,7 +279,7 @@ static void rescale_equals_firmware(void **state)
 				want[h * stride + j] = fw_clamp(fw_requant(want[h * stride + j], sc[j]),
 								r.lo, r.hi);
 		assert_int_equal(round % 2 ? npu_kernels_rescale(pool, &r)
-					   : npu_rescale_avx512(NULL, &r), 0);
+					   : l->rescale(NULL, &r), 0);
 		pooled += round % 2 && nh * len >= 4096;
 		for (h = 0; h < nh; h++)
 			for (j = 0; j < len; j++)
@@ -266,7 +290,7 @@ static void rescale_equals_firmware(void **state)
 		/* Padding past len is untouched; a negative shift is refused. */
 		assert_memory_equal(t, want, nh * stride * 8);
 		sc[len - 1].shift = -t_rand_range(1, 32);
-		assert_int_not_equal(npu_rescale_avx512(NULL, &r), 0);
+		assert_int_not_equal(l->rescale(NULL, &r), 0);
 		assert_int_not_equal(npu_kernels_rescale(pool, &r), 0);
 		assert_memory_equal(t, want, nh * stride * 8);
 		free(t);
@@ -293,31 +317,62 @@ static void *builtin_tables(struct npu_fw_tables *tables)
  * too low (r = 1) or one too high (found by trying every e), then random
  * ones, against C's division.
  */
-__attribute__((target("avx512f,avx512dq"))) static void udiv_equals_c(void)
-{
-	static const uint64_t hard[][2] = {
+static const uint64_t udiv_hard[][2] = {
 		{ 4094138, 1 }, { 54238469, 1 }, { 115858826, 0 }, { 186550095, 1 },
 		{ 247897098, 1 }, { 303598826, 0 }, { 362858860, 1 }, { 424507259, 0 },
 		{ 500005106, 1 }, { 576163148, 1 }, { 635022506, 0 }, { 722651446, 0 },
 		{ 802064966, 0 }, { 877699225, 0 }, { 989343300, 1 }, { 1069551614, 0 },
-	};
-	uint64_t n[8], d[8], q[8];
-	int i, j, round;
+};
 
-	for (round = 0; round < 2 + 2000; round++) {
-		for (j = 0; j < 8; j++) {
-			uint64_t e = round < 2 ? hard[round * 8 + j][0] : t_rand() >> 34;
-			int pos = round < 2 ? (int)hard[round * 8 + j][1] : (int)(t_rand() & 1);
+/* Round @round's dividends and divisors: the hard cases first, then random ones. */
+static void udiv_operands(int round, uint64_t *n, uint64_t *d)
+{
+	int j;
 
-			d[j] = (1ull << 30) + e;
-			n[j] = (pos ? 1ull << 60 : e << 30) + d[j] / 2;
-		}
-		_mm512_storeu_si512(q, npu_udiv_avx512(_mm512_loadu_si512(n), _mm512_loadu_si512(d)));
-		for (i = 0; i < 8; i++)
+	for (j = 0; j < 8; j++) {
+		uint64_t e = round < 2 ? udiv_hard[round * 8 + j][0] : t_rand() >> 34;
+		int pos = round < 2 ? (int)udiv_hard[round * 8 + j][1] : (int)(t_rand() & 1);
+
+		d[j] = (1ull << 30) + e;
+		n[j] = (pos ? 1ull << 60 : e << 30) + d[j] / 2;
+	}
+}
+
+static void udiv_check(const uint64_t *n, const uint64_t *d, const uint64_t *q)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
 			if (q[i] != n[i] / d[i])
 				fail_msg("%llu / %llu: %llu, want %llu", (unsigned long long)n[i],
 					 (unsigned long long)d[i], (unsigned long long)q[i],
 					 (unsigned long long)(n[i] / d[i]));
+}
+
+__attribute__((target("avx512f,avx512dq"))) static void udiv_avx512_equals_c(void)
+{
+	uint64_t n[8], d[8], q[8];
+	int round;
+
+	for (round = 0; round < 2 + 2000; round++) {
+		udiv_operands(round, n, d);
+		_mm512_storeu_si512(q, npu_udiv_avx512(_mm512_loadu_si512(n), _mm512_loadu_si512(d)));
+		udiv_check(n, d, q);
+	}
+}
+
+__attribute__((target("avx2"))) static void udiv_avx2_equals_c(void)
+{
+	uint64_t n[8], d[8], q[8];
+	int round, h;
+
+	for (round = 0; round < 2 + 2000; round++) {
+		udiv_operands(round, n, d);
+		for (h = 0; h < 8; h += 4)
+			_mm256_storeu_si256((__m256i *)(q + h),
+					    udiv4(_mm256_loadu_si256((const __m256i *)(n + h)),
+						  _mm256_loadu_si256((const __m256i *)(d + h))));
+		udiv_check(n, d, q);
 	}
 }
 
@@ -331,7 +386,7 @@ __attribute__((target("avx512f,avx512dq"))) static void udiv_equals_c(void)
  * Long rows through the pool's SILU, split by elements: the same values,
  * and a refusal in any one part (one element too large) refuses the row.
  */
-static void silu_through_pool(const struct npu_fw_tables *tables)
+static void silu_through_pool(const struct level *l, const struct npu_fw_tables *tables)
 {
 	enum { N = 5000 };
 	int32_t *x = malloc(N * sizeof(*x));
@@ -341,7 +396,7 @@ static void silu_through_pool(const struct npu_fw_tables *tables)
 	uint32_t i;
 
 	assert_true(x && v);
-	k = pool_create(NPU_ISA_AVX512);
+	k = pool_create(l->isa);
 	for (round = 0; round < 6; round++) {
 		struct drm_npu_scale to_act = { t_rand_range(1 << 30, INT32_MAX),
 						t_rand_range(20, 40) };
@@ -373,11 +428,10 @@ static void silu_equals_firmware(void **state)
 	struct npu_fw_tables tables;
 	int32_t x[37];
 	__s64 v[37 + 1];
+	const struct level *l = level_of(state);
 	void *image;
 	int round, fast = 0, back = 0;
 
-	(void)state;
-	t_require_isa(NPU_ISA_AVX512);
 	image = builtin_tables(&tables);
 	t_seed(777);
 	for (round = 0; round < 20000; round++) {
@@ -396,7 +450,7 @@ static void silu_equals_firmware(void **state)
 				x[i] = t_rand() & 1 ? INT32_MIN : INT32_MAX;
 		}
 		v[n] = 0x5a5a;
-		ret = npu_silu_avx512(NULL, &a);
+		ret = l->silu(NULL, &a);
 		if (to_act.shift < 1 || to_act.shift > 62)
 			assert_int_not_equal(ret, 0);
 		if (ret) {
@@ -413,9 +467,9 @@ static void silu_equals_firmware(void **state)
 	}
 	assert_true(fast > 5000);
 	assert_true(back > 1000);
-	silu_through_pool(&tables);
+	silu_through_pool(l, &tables);
 	free(image);
-	udiv_equals_c();
+	l->udiv();
 }
 
 /* ADD's rescaling against fw_requant(): random rows, scales and shifts. */
@@ -423,10 +477,9 @@ static void add_equals_firmware(void **state)
 {
 	int32_t a[29], b[29];
 	__s64 v[29 + 1];
+	const struct level *l = level_of(state);
 	int round, fast = 0;
 
-	(void)state;
-	t_require_isa(NPU_ISA_AVX512);
 	t_seed(31337);
 	for (round = 0; round < 20000; round++) {
 		struct drm_npu_scale ma = { t_rand_range(1, INT32_MAX), t_rand_range(-3, 66) };
@@ -442,7 +495,7 @@ static void add_equals_firmware(void **state)
 				a[i] = INT32_MIN;
 		}
 		v[n] = 0x5a5a;
-		ret = npu_add_avx512(NULL, &h);
+		ret = l->add(NULL, &h);
 		if (ma.shift >= 1 && ma.shift <= 62 && mb.shift >= 1 && mb.shift <= 62)
 			assert_int_equal(ret, 0);
 		if (ret)
@@ -467,10 +520,9 @@ static void norm_equals_firmware(void **state)
 {
 	int32_t x[41], gamma[41];
 	__s64 v[41 + 1], c[41], want[41];
+	const struct level *l = level_of(state);
 	int round, fast[2] = { 0, 0 }, back[2] = { 0, 0 };
 
-	(void)state;
-	t_require_isa(NPU_ISA_AVX512);
 	t_seed(2718);
 	for (round = 0; round < 20000; round++) {
 		int bits = round % 4 == 3 ? 32 : round % 4 == 2 ? 16 : 8 + t_rand_range(0, 8);
@@ -488,7 +540,7 @@ static void norm_equals_firmware(void **state)
 			ss += (__uint128_t)((__int128_t)c[i] * c[i]);
 		}
 		v[n] = 0x5a5a;
-		ret = npu_norm_avx512(NULL, &nm);
+		ret = l->norm(NULL, &nm);
 		if (bits <= 16)
 			assert_int_equal(ret, 0);
 		if (ret) {
@@ -510,7 +562,7 @@ static void norm_equals_firmware(void **state)
 				  ? (__s64)((__int128_t)(__s64)fw_rshift_round((__int128_t)c[i] * nm.r,
 									       nm.shift) * gamma[i])
 				  : 0;
-		ret = npu_norm_avx512(NULL, &nm);
+		ret = l->norm(NULL, &nm);
 		if (nm.shift < 1 || nm.shift > 63)
 			assert_int_not_equal(ret, 0);
 		if (ret) {
@@ -557,13 +609,11 @@ static void softmax_reference(const struct npu_fw_tables *tab, __s64 *t, uint32_
 static void softmax_equals_firmware(void **state)
 {
 	struct npu_fw_tables tables;
-	struct npu_kernels *pool;
+	const struct level *l = level_of(state);
+	struct npu_kernels *pool = npu_kernels_create(l->isa);
 	void *image;
 	int round, pooled = 0;
 
-	(void)state;
-	t_require_isa(NPU_ISA_AVX512);
-	pool = npu_kernels_create(NPU_ISA_AVX512);
 	assert_non_null(pool);
 	image = builtin_tables(&tables);
 	t_seed(161803);
@@ -585,7 +635,7 @@ static void softmax_equals_firmware(void **state)
 		for (r = 0; r < rows; r++)
 			softmax_reference(&tables, want + r * stride, n);
 		assert_int_equal(round % 2 ? npu_kernels_softmax(pool, &sm)
-					   : npu_softmax_avx512(NULL, &sm), 0);
+					   : l->softmax(NULL, &sm), 0);
 		pooled += round % 2 && rows * n >= 4096;
 		for (i = 0; i < rows * stride; i++)
 			if (t[i] != want[i])
@@ -602,11 +652,10 @@ static void softmax_equals_firmware(void **state)
 /* The output stage's row maximum: random magnitudes, INT64_MIN, every tail. */
 static void amax_equals_firmware(void **state)
 {
+	const struct level *l = level_of(state);
 	__s64 v[70];
 	int round;
 
-	(void)state;
-	t_require_isa(NPU_ISA_AVX512);
 	t_seed(99);
 	for (round = 0; round < 5000; round++) {
 		uint32_t n = (uint32_t)t_rand_range(0, 70), i;
@@ -619,22 +668,37 @@ static void amax_equals_firmware(void **state)
 			a = v[i] < 0 ? -(__u64)v[i] : (__u64)v[i];
 			want = a > want ? a : want;
 		}
-		assert_int_equal(npu_amax_avx512(NULL, v, n, &got), 0);
+		assert_int_equal(l->amax(NULL, v, n, &got), 0);
 		assert_true(got == want);
 	}
 }
 
+static const struct level avx2 = {
+	NPU_ISA_AVX2, npu_requant_avx2, npu_attention_avx2, npu_rescale_avx2, npu_silu_avx2,
+	npu_add_avx2, npu_norm_avx2, npu_softmax_avx2, npu_amax_avx2, udiv_avx2_equals_c,
+};
+
+static const struct level avx512 = {
+	NPU_ISA_AVX512, npu_requant_avx512, npu_attention_avx512, npu_rescale_avx512,
+	npu_silu_avx512, npu_add_avx512, npu_norm_avx512, npu_softmax_avx512, npu_amax_avx512,
+	udiv_avx512_equals_c,
+};
+
+/* Each test at each level, named test_level. */
+#define AT_LEVELS(f) { #f "_avx2", f, NULL, NULL, (void *)&avx2 }, \
+		     { #f "_avx512", f, NULL, NULL, (void *)&avx512 }
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(requant_equals_reference),
-		cmocka_unit_test(attention_equals_reference),
-		cmocka_unit_test(rescale_equals_firmware),
-		cmocka_unit_test(silu_equals_firmware),
-		cmocka_unit_test(add_equals_firmware),
-		cmocka_unit_test(norm_equals_firmware),
-		cmocka_unit_test(softmax_equals_firmware),
-		cmocka_unit_test(amax_equals_firmware),
+		AT_LEVELS(requant_equals_reference),
+		AT_LEVELS(attention_equals_reference),
+		AT_LEVELS(rescale_equals_firmware),
+		AT_LEVELS(silu_equals_firmware),
+		AT_LEVELS(add_equals_firmware),
+		AT_LEVELS(norm_equals_firmware),
+		AT_LEVELS(softmax_equals_firmware),
+		AT_LEVELS(amax_equals_firmware),
 	};
 
 	return cmocka_run_group_tests_name("kernels_ops", tests, NULL, NULL);
