@@ -32,7 +32,7 @@ int npu_llm_generate(npu_llm_ctx *c, npu_llm_sampler *s, const int32_t *prompt, 
 	st.prefill_s = llm_now() - t0;
 	while (!ret && st.generated_tokens < max_tokens) {
 		next = s ? npu_llm_sampler_sample(s, npu_llm_logits(c)) :
-			   npu_llm_argmax(npu_llm_logits(c), npu_llm_model_host(m)->cfg.vocab_size);
+			   npu_llm_argmax(npu_llm_logits(c), llm_model_cfg(m)->vocab_size);
 		if (next == 1) {
 			st.stop = NPU_LLM_STOP_BOS;	/* BOS ends a story */
 			break;
@@ -61,7 +61,7 @@ int npu_llm_generate(npu_llm_ctx *c, npu_llm_sampler *s, const int32_t *prompt, 
 int npu_llm_teacher_force(npu_llm_ctx *dev, npu_llm_ctx *ref, const int32_t *seq, int n,
 			  struct npu_llm_compare *s, double *layer_cos)
 {
-	const struct npu_model_config *c = &npu_llm_model_host(npu_llm_ctx_model(dev))->cfg;
+	const struct npu_model_config *c = llm_model_cfg(npu_llm_ctx_model(dev));
 	float *hd;
 	int pos, ret, l;
 

@@ -708,10 +708,10 @@ static int parse(struct gguf_loader *L, struct npu_tokenizer *tk)
 	return ret;
 }
 
-int npu_model_load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer *tk,
-			char *err, size_t err_len)
+static int load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer *tk,
+		     int native_only, char *err, size_t err_len)
 {
-	struct gguf_loader L = { .m = m };
+	struct gguf_loader L = { .m = m, .native_only = native_only };
 	uint64_t size;
 	int fd, ret;
 
@@ -741,4 +741,16 @@ int npu_model_load_gguf(const char *path, struct npu_model *m, struct npu_tokeni
 	if (ret)
 		npu_model_free(m);
 	return ret;
+}
+
+int npu_model_load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer *tk,
+			char *err, size_t err_len)
+{
+	return load_gguf(path, m, tk, 0, err, err_len);
+}
+
+int npu_model_load_gguf_native(const char *path, struct npu_model *m, struct npu_tokenizer *tk,
+			       char *err, size_t err_len)
+{
+	return load_gguf(path, m, tk, 1, err, err_len);
 }

@@ -17,8 +17,10 @@
  * rounded, which is what ggml's float arithmetic gives too.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model_internal.h"
 
@@ -277,19 +279,22 @@ int npu_gguf_type_quantized(uint32_t type)
 	return type < N_TYPES && qtypes[type].unpack;
 }
 
-/* IEEE binary16 to double, subnormals included; inf and NaN stay so. */
+/*
+ * IEEE binary16 to double, subnormals included; inf and NaN stay so. By
+ * its bits: a float holds every binary16 exactly.
+ */
 double npu_half_to_double(uint16_t h)
 {
-	int e = (h >> 10) & 31, m = h & 1023;
-	double v;
+	uint32_t e = (h >> 10) & 31, m = h & 1023, b;
+	float f;
 
-	if (e == 0)
-		v = ldexp(m, -24);
-	else if (e == 31)
-		v = m ? NAN : INFINITY;
-	else
-		v = ldexp(m | 1024, e - 25);
-	return (h & 0x8000) ? -v : v;
+	if (!e) {
+		f = (float)m * 0x1p-24f;
+		return (h & 0x8000) ? -f : f;
+	}
+	b = (uint32_t)(h & 0x8000) << 16 | (e == 31 ? 255 : e + 112) << 23 | m << 13;
+	memcpy(&f, &b, 4);
+	return f;
 }
 
 /* Block @u's values into @out: its binary16s decoded once, each value rounded once. */
@@ -308,22 +313,13 @@ static void block_floats(const struct qtype *t, const struct qblock *u, float *o
 	}
 }
 
-/* Block @u into super-block @sb of a row: its codes and its part of the record. */
+/* Block @u's part of a row's record, as super-block @sb. */
 static void put_block(const struct qtype *t, const struct npu_block_format *f, uint32_t cols,
-		      const struct qblock *u, uint64_t sb, uint8_t *codes, uint8_t *rec)
+		      const struct qblock *u, uint64_t sb, uint8_t *rec)
 {
-	uint64_t nsb = cols / t->block, g = cols / t->group, bit = sb * t->block * t->bits;
+	uint64_t nsb = cols / t->block, g = cols / t->group;
 	uint64_t sub = 2 * nsb * (f->flags & F_MIN ? 2 : 1), j0 = sb * f->block_groups, j;
-	int k;
 
-	for (k = 0; k < t->block; k++, bit += t->bits) {
-		/* A code spans at most two bytes (bits <= 8). */
-		uint32_t v = (uint32_t)u->q[k] << (bit & 7);
-
-		codes[bit / 8] |= (uint8_t)v;
-		if ((bit & 7) + t->bits > 8)
-			codes[bit / 8 + 1] |= (uint8_t)(v >> 8);
-	}
 	rec[2 * sb] = (uint8_t)u->d;
 	rec[2 * sb + 1] = (uint8_t)(u->d >> 8);
 	if (f->flags & F_MIN) {
@@ -341,19 +337,153 @@ static void put_block(const struct qtype *t, const struct npu_block_format *f, u
 	}
 }
 
+/* put_codes() and put_block() undone: super-block @sb of a row back into @u. */
+static void get_block(const struct qtype *t, const struct npu_block_format *f, uint32_t cols,
+		      const uint8_t *codes, const uint8_t *rec, uint64_t sb, struct qblock *u)
+{
+	uint64_t nsb = cols / t->block, g = cols / t->group, bit = sb * t->block * t->bits;
+	uint64_t sub = 2 * nsb * (f->flags & F_MIN ? 2 : 1), j0 = sb * f->block_groups, j;
+	int k;
+
+	for (k = 0; k < t->block; k++, bit += t->bits) {
+		uint32_t v = codes[bit / 8] >> (bit & 7);
+
+		if ((bit & 7) + t->bits > 8)
+			v |= (uint32_t)codes[bit / 8 + 1] << (8 - (bit & 7));
+		u->q[k] = (uint8_t)(v & ((1u << t->bits) - 1));
+	}
+	u->d = (uint16_t)(rec[2 * sb] | rec[2 * sb + 1] << 8);
+	u->dmin = f->flags & F_MIN ? (uint16_t)(rec[2 * nsb + 2 * sb] |
+						 rec[2 * nsb + 2 * sb + 1] << 8) : 0;
+	for (j = 0; j < f->block_groups && (f->flags & (F_S8 | F_U4)); j++) {
+		if (f->flags & F_U4) {
+			u->sc[j] = (int8_t)(rec[sub + j0 + j] & 15);
+			u->mn[j] = rec[sub + j0 + j] >> 4;
+			continue;
+		}
+		u->sc[j] = (int8_t)rec[sub + j0 + j];
+		if (f->flags & F_MIN)
+			u->mn[j] = rec[sub + g + j0 + j];
+	}
+}
+
+/* The first element of block @u whose float is not a weight (|w| > 1e4), or -1. */
+static int block_check(const struct qtype *t, const struct qblock *u, float *f)
+{
+	double d = fabs(npu_half_to_double(u->d)), dmin = fabs(npu_half_to_double(u->dmin));
+	int qmax = t->zero > (1 << t->bits) - 1 - t->zero ? t->zero : (1 << t->bits) - 1 - t->zero;
+	int sub = t->flags & (F_S8 | F_U4), k;
+
+	/* A bound on every |value| (scales up to 127, mins up to 63): most blocks stop here. */
+	if (d * (sub ? 128 : 1) * qmax + ((t->flags & F_MIN) ? dmin * (sub ? 64 : 1) : 0) < 9999)
+		return -1;
+	block_floats(t, u, f);
+	for (k = 0; k < t->block; k++)
+		if (!isfinite(f[k]) || fabsf(f[k]) > 1e4f)
+			return k;
+	return -1;
+}
+
+/* Block @u's codes into a row at bit @bit: whole bytes for 8 and 4 bits, else bit by bit. */
+static void put_codes(const struct qtype *t, const struct qblock *u, uint64_t bit, uint8_t *codes)
+{
+	uint8_t *p = codes + bit / 8;
+	int k;
+
+	if (t->bits == 8) {
+		memcpy(p, u->q, t->block);
+		return;
+	}
+	if (t->bits == 4) {
+		for (k = 0; k < t->block; k += 2)
+			p[k / 2] = (uint8_t)(u->q[k] | u->q[k + 1] << 4);
+		return;
+	}
+	for (k = 0; k < t->block; k++, bit += t->bits) {
+		/* A code spans at most two bytes (bits <= 8). */
+		uint32_t v = (uint32_t)u->q[k] << (bit & 7);
+
+		codes[bit / 8] |= (uint8_t)v;
+		if ((bit & 7) + t->bits > 8)
+			codes[bit / 8 + 1] |= (uint8_t)(v >> 8);
+	}
+}
+
+/* One thread's blocks [b0, b1) of a matrix, and the first of them found bad. */
+struct dq_part {
+	const uint8_t *src;
+	const struct qtype *t;
+	struct npu_block_format f;
+	uint32_t cols;
+	uint64_t b0, b1, rb, recb;
+	float *out;
+	struct npu_qmatrix *q;
+	uint64_t bad_scale, bad_elem;	/* a block's index, an element's; UINT64_MAX: none */
+	uint16_t scale;
+};
+
+static void *dq_run(void *arg)
+{
+	struct dq_part *P = arg;
+	const struct qtype *t = P->t;
+	uint64_t nsb = P->cols / t->block, b;
+	struct qblock u;
+	float f[MAX_BLOCK];
+
+	for (b = P->b0; b < P->b1; b++) {
+		u.dmin = 0;	/* unpack sets every other field a type uses */
+		t->unpack(P->src + b * t->bytes, &u);
+		/* The NPU stops at an infinite or NaN scale: refused, with the block. */
+		if ((u.d & 0x7c00) == 0x7c00 ||
+		    ((t->flags & F_MIN) && (u.dmin & 0x7c00) == 0x7c00)) {
+			P->bad_scale = b;
+			P->scale = (u.d & 0x7c00) == 0x7c00 ? u.d : u.dmin;
+			return NULL;
+		}
+		if (P->out) {
+			int k;
+
+			block_floats(t, &u, P->out + b * t->block);
+			for (k = 0; k < t->block && P->bad_elem == UINT64_MAX; k++)
+				if (fabsf(P->out[b * t->block + k]) > 1e4f)
+					P->bad_elem = b * t->block + (uint64_t)k;
+		} else if (P->bad_elem == UINT64_MAX) {
+			int k = block_check(t, &u, f);
+
+			if (k >= 0)
+				P->bad_elem = b * t->block + (uint64_t)k;
+		}
+		if (P->q) {
+			uint8_t *rec = P->q->records + b / nsb * P->recb;
+
+			put_codes(t, &u, b % nsb * t->block * t->bits, P->q->q + b / nsb * P->rb);
+			put_block(t, &P->f, P->cols, &u, b % nsb, rec);
+		}
+	}
+	return NULL;
+}
+
+#define MAX_DQ_THREADS 8
+
 int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t cols, float *out,
 		     struct npu_qmatrix *q, uint64_t bad[2])
 {
 	const struct qtype *t = &qtypes[type];
-	uint64_t nsb = (uint64_t)cols / t->block, rb = 0, recb = 0, b;
+	uint64_t nsb = (uint64_t)cols / t->block, rb = 0, recb = 0;
 	struct npu_block_format f = { t->group, t->block / t->group, t->zero, t->flags };
-	struct qblock u;
+	struct dq_part part[MAX_DQ_THREADS];
+	pthread_t th[MAX_DQ_THREADS];
+	int started[MAX_DQ_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = cpus < 1 ? 1 : cpus > MAX_DQ_THREADS ? MAX_DQ_THREADS : (int)cpus, i, ret;
 
 	if (q) {
 		memset(q, 0, sizeof(*q));
 		rb = ((uint64_t)cols * t->bits + 7) / 8;
 		recb = npu_block_record_bytes(&f, (uint32_t)cols);
-		q->q = calloc((size_t)rows, rb);
+		/* Written whole below, but for the bit-by-bit codes' |= and the records' gaps. */
+		q->q = t->bits == 8 || t->bits == 4 ? malloc((size_t)rows * rb) :
+			calloc((size_t)rows, rb);
 		q->records = calloc((size_t)rows, recb);
 		if (!q->q || !q->records) {
 			npu_qmatrix_free(q);
@@ -367,22 +497,63 @@ int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t co
 		q->block = f;
 		q->source = type_names[type];
 	}
-	for (b = 0; b < (uint64_t)rows * nsb; b++) {
-		memset(&u, 0, sizeof(u));
-		t->unpack(src + b * t->bytes, &u);
-		/* The NPU stops at an infinite or NaN scale: refused here, with the block. */
-		if ((u.d & 0x7c00) == 0x7c00 ||
-		    ((t->flags & F_MIN) && (u.dmin & 0x7c00) == 0x7c00)) {
-			if (q)
-				npu_qmatrix_free(q);
-			bad[0] = b;
-			bad[1] = (u.d & 0x7c00) == 0x7c00 ? u.d : u.dmin;
-			return NPU_E_FORMAT;
-		}
-		block_floats(t, &u, out + b * t->block);
-		if (q)
-			put_block(t, &f, (uint32_t)cols, &u, b % nsb, q->q + b / nsb * rb,
-				  q->records + b / nsb * recb);
+	/* Small matrices on this thread alone; else whole rows per thread. */
+	if ((uint64_t)rows * (uint64_t)cols < (1u << 16))
+		n = 1;
+	if (n > rows)
+		n = rows;
+	for (i = 0; i < n; i++) {
+		part[i] = (struct dq_part){ src, t, f, (uint32_t)cols,
+					    (uint64_t)rows * i / n * nsb,
+					    (uint64_t)rows * (i + 1) / n * nsb, rb, recb, out, q,
+					    UINT64_MAX, UINT64_MAX, 0 };
+		/* Where no thread can start, this one does the part. */
+		started[i] = i > 0 && !pthread_create(&th[i], NULL, dq_run, &part[i]);
 	}
-	return NPU_OK;
+	dq_run(&part[0]);
+	for (i = 1; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			dq_run(&part[i]);
+	}
+	/* As one pass would find them: the first bad scale, else the first bad element. */
+	ret = NPU_OK;
+	for (i = 0; i < n && ret != NPU_E_FORMAT; i++)
+		if (part[i].bad_scale != UINT64_MAX) {
+			bad[0] = part[i].bad_scale;
+			bad[1] = part[i].scale;
+			ret = NPU_E_FORMAT;
+		}
+	for (i = 0; i < n && !ret; i++)
+		if (part[i].bad_elem != UINT64_MAX) {
+			bad[0] = part[i].bad_elem;
+			ret = NPU_E_RANGE;
+		}
+	if (ret && q)
+		npu_qmatrix_free(q);
+	return ret;
+}
+
+/* Matrix @q's exact floats, from its codes and records: the loader's, block by block. */
+void npu_gguf_native_floats(const struct npu_qmatrix *q, float *out)
+{
+	const struct qtype *t = NULL;
+	uint64_t nsb, rb, recb, b;
+	uint32_t type;
+	struct qblock u;
+
+	for (type = 0; type < N_TYPES && !t; type++)
+		if (q->source == type_names[type])
+			t = &qtypes[type];
+	if (!t || !t->unpack)
+		return;
+	nsb = (uint64_t)q->cols / t->block;
+	rb = ((uint64_t)q->cols * t->bits + 7) / 8;
+	recb = npu_block_record_bytes(&q->block, (uint32_t)q->cols);
+	for (b = 0; b < (uint64_t)q->rows * nsb; b++) {
+		get_block(t, &q->block, (uint32_t)q->cols, q->q + b / nsb * rb,
+			  q->records + b / nsb * recb, b % nsb, &u);
+		block_floats(t, &u, out + b * t->block);
+	}
 }

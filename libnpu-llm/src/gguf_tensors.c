@@ -104,14 +104,18 @@ static int load_tensor(struct gguf_loader *L, const char *name, uint64_t ne0, ui
 		if (!ret && quantized) {
 			uint64_t bad[2] = { 0, 0 };
 
+			/* Kept native: its floats wait for npu_model_native_floats(). */
 			ret = npu_gguf_dequant(L->scratch, t->type, (int32_t)ne1, (int32_t)ne0,
-					       out, q, bad);
+					       q && L->native_only ? NULL : out, q, bad);
 			if (ret == NPU_E_FORMAT)
 				return tensor_error(L, name, ": block %llu has scale 0x%llx (f16): "
 						    "not finite", bad[0], bad[1]);
+			if (ret == NPU_E_RANGE)
+				return tensor_error(L, name, ": element %llu is not a finite weight "
+						    "(|w| > 1e4)", bad[0], 0);
 		}
 	}
-	for (i = 0; !ret && i < n; i++)
+	for (i = 0; !ret && !quantized && i < n; i++)
 		if (!isfinite(out[i]) || fabsf(out[i]) > 1e4f)
 			return tensor_error(L, name, ": element %llu is not a finite weight (|w| > 1e4)",
 					    i, 0);
@@ -205,3 +209,24 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 	return ret;
 }
 
+
+void npu_model_native_floats(struct npu_model *m)
+{
+	const struct npu_model_config *c = &m->cfg;
+	size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim;
+	size_t kv = d * (size_t)c->n_kv_heads / (size_t)c->n_heads;
+	size_t mats = (size_t)c->n_layers * NPU_MODEL_LAYER_MATS, i;
+
+	for (i = 0; m->native && i < mats + 2; i++) {
+		size_t l = i / NPU_MODEL_LAYER_MATS;
+		float *at[NPU_MODEL_LAYER_MATS] = {
+			m->wq + l * d * d, m->wk + l * kv * d, m->wv + l * kv * d,
+			m->wo + l * d * d, m->w1 + l * h * d, m->w2 + l * d * h, m->w3 + l * h * d,
+		};
+
+		if (!m->native[i].q)
+			continue;
+		npu_gguf_native_floats(&m->native[i], i < mats ? at[i % NPU_MODEL_LAYER_MATS] :
+				       i == mats ? m->wcls : m->token_embedding);
+	}
+}

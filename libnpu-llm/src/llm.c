@@ -5,6 +5,7 @@
  * pass on the device, or the float reference, at a position).
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,23 @@ struct npu_llm_model {
 	const char *weights;
 	enum npu_llm_tokenizer_source tok_source;
 	double load_s;
+	int floats_pending;	/* host's native matrices have no floats yet */
 };
+
+/*
+ * The host model's floats in full: a GGUF file's native matrices get
+ * theirs only when something reads them (the float reference, w8 or w4).
+ */
+static void host_floats(npu_llm_model *m)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+	pthread_mutex_lock(&lock);
+	if (m->floats_pending)
+		npu_model_native_floats(&m->host);
+	m->floats_pending = 0;
+	pthread_mutex_unlock(&lock);
+}
 
 struct npu_llm_ctx {
 	npu_llm_model *m;
@@ -148,9 +165,11 @@ static int load_host(npu_llm_model *m, const char *path, char *err, size_t len)
 	int gguf = path && is_gguf(path), ret;
 	char why[1024] = "";
 
-	if (gguf)
-		ret = npu_model_load_gguf(path, &m->host, m->p.tokenizer ? NULL : &m->tok, why,
-					  sizeof(why));
+	if (gguf) {
+		ret = npu_model_load_gguf_native(path, &m->host, m->p.tokenizer ? NULL : &m->tok,
+						 why, sizeof(why));
+		m->floats_pending = !ret;
+	}
 	else if (path)
 		ret = npu_model_load(path, &m->host, why, sizeof(why));
 	else
@@ -239,6 +258,8 @@ static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_
 	m->weights = !dev ? "f32" : bits < 0 ? "native" : bits == 8 ? "w8" :
 		     group == 32 ? "w4g32" : group == 64 ? "w4g64" : "w4g128";
 	types_text(&m->host, m->types, sizeof(m->types));
+	if (!dev || bits > 0)
+		host_floats(m);
 	if (!dev)
 		return NPU_OK;
 	ret = llm_weights_create(dev, &m->host, bits, group, m->p.progress, m->p.progress_user,
@@ -370,7 +391,13 @@ void npu_llm_model_info(const npu_llm_model *m, struct npu_llm_model_info *info)
 
 const struct npu_model *npu_llm_model_host(const npu_llm_model *m)
 {
+	host_floats((npu_llm_model *)m);	/* the caller's model is never const */
 	return &m->host;
+}
+
+const struct npu_model_config *llm_model_cfg(const npu_llm_model *m)
+{
+	return &m->host.cfg;
 }
 
 const struct npu_tokenizer *npu_llm_model_tokenizer(const npu_llm_model *m)
@@ -422,6 +449,7 @@ int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params
 		ret = engine_create(m->w, &o, params->positions, &c->dev, err, err_len);
 		c->positions = ret ? 0 : engine_positions(c->dev);
 	} else if (!ret) {
+		host_floats(m);
 		ret = ref_create(&m->host, params->positions, &c->ref);
 		if (ret)
 			snprintf(err, err_len, "float reference: %s", npu_strerror(ret));

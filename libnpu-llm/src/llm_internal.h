@@ -122,6 +122,9 @@ NPU_HIDDEN int ref_forward(struct ref_engine *r, int32_t token, int pos, float *
 NPU_HIDDEN const float *ref_trace(const struct ref_engine *r, int l);
 NPU_HIDDEN void ref_destroy(struct ref_engine *r);
 
+/* The model's shapes (npu_llm_model_host() without its floats). */
+NPU_HIDDEN const struct npu_model_config *llm_model_cfg(const npu_llm_model *m);
+
 /* The context's npu_llm_ctx_error() text. */
 NPU_HIDDEN void llm_ctx_error(npu_llm_ctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -103,6 +103,7 @@ struct gguf_loader {
 	uint8_t *scratch;		/* one tensor's file bytes, for conversion */
 	uint64_t scratch_len;
 	struct npu_model *m;
+	int native_only;		/* native matrices' floats not written */
 };
 
 NPU_HIDDEN struct gguf_tensor *npu_gguf_find(struct gguf_loader *L, const char *name);
@@ -122,11 +123,22 @@ NPU_HIDDEN int npu_gguf_type_quantized(uint32_t type);
 NPU_HIDDEN double npu_half_to_double(uint16_t h);
 /*
  * A quantized matrix of @type at @src (whole blocks per row) into its
- * exact floats at @out and, when @q is set, SCALE_BLOCK codes and records.
- * A block whose binary16 scale or min is infinite or NaN: NPU_E_FORMAT with
- * its index in @bad[0] and that binary16 in @bad[1].
+ * exact floats at @out (NULL: only checked) and, when @q is set,
+ * SCALE_BLOCK codes and records; on the cores' threads. A block whose
+ * binary16 scale or min is infinite or NaN: NPU_E_FORMAT with its index in
+ * @bad[0] and that binary16 in @bad[1]; else an element whose |value| is
+ * over 1e4: NPU_E_RANGE with its index in @bad[0]. The first of each.
  */
 NPU_HIDDEN int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t cols,
 				float *out, struct npu_qmatrix *q, uint64_t bad[2]);
+/* A matrix npu_gguf_dequant() made into its floats, the same ones. */
+NPU_HIDDEN void npu_gguf_native_floats(const struct npu_qmatrix *q, float *out);
+/*
+ * npu_model_load_gguf(), the floats of the matrices it keeps in m->native
+ * left unwritten (their memory untouched) until npu_model_native_floats().
+ */
+NPU_HIDDEN int npu_model_load_gguf_native(const char *path, struct npu_model *m,
+					  struct npu_tokenizer *tk, char *err, size_t len);
+NPU_HIDDEN void npu_model_native_floats(struct npu_model *m);
 
 #endif

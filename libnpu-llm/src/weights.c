@@ -8,9 +8,11 @@
  * keep them packed in its kernels' layout.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "llm_internal.h"
 
@@ -32,6 +34,48 @@ void llm_dbuf_del(npu_device *dev, struct dbuf *b)
 	npu_bo_unmap(dev, b->bo);
 	npu_bo_free(dev, b->bo);
 	memset(b, 0, sizeof(*b));
+}
+
+/* One thread's part of a copy. */
+struct copy_part {
+	void *dst;
+	const void *src;
+	size_t n;
+};
+
+static void *copy_run(void *arg)
+{
+	struct copy_part *p = arg;
+
+	memcpy(p->dst, p->src, p->n);
+	return NULL;
+}
+
+#define MAX_COPY_THREADS 8
+
+/* memcpy(), a large one on the cores' threads: a new buffer's page faults are most of it. */
+static void copy_wide(void *dst, const void *src, size_t n)
+{
+	struct copy_part part[MAX_COPY_THREADS];
+	pthread_t th[MAX_COPY_THREADS];
+	int started[MAX_COPY_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int k = n < (4u << 20) || cpus < 2 ? 1 : cpus > MAX_COPY_THREADS ? MAX_COPY_THREADS :
+		(int)cpus, i;
+
+	for (i = 0; i < k; i++) {
+		size_t a = n / k * i, b = i == k - 1 ? n : n / k * (i + 1);
+
+		part[i] = (struct copy_part){ (char *)dst + a, (const char *)src + a, b - a };
+		started[i] = i > 0 && !pthread_create(&th[i], NULL, copy_run, &part[i]);
+	}
+	copy_run(&part[0]);
+	for (i = 1; i < k; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			copy_run(&part[i]);
+	}
 }
 
 /*
@@ -96,7 +140,7 @@ static int dmat_new(struct llm_weights *w, const float *f, size_t at, int32_t ro
 	d->factors_off = (qbytes + 7) & ~7ull;
 	err = llm_dbuf_new(w->dev, d->factors_off + fbytes, &d->b, &w->bytes);
 	if (!err) {
-		memcpy(d->b.p, q.q, qbytes);
+		copy_wide(d->b.p, q.q, qbytes);
 		memcpy((char *)d->b.p + d->factors_off, q.block.block_groups ? q.records :
 			(uint8_t *)q.factors, fbytes);
 		/*

@@ -711,6 +711,86 @@ static void refusals(void **state)
 	}
 }
 
+/* A llama2.c tokenizer of VOCAB two-letter pieces, for npu_llm_model_load(). */
+static const char *write_tokenizer(void)
+{
+	static char path[700];
+	uint8_t b[4 + VOCAB * 10];
+	int32_t two = 2, i;
+	size_t n = 0;
+
+	memcpy(b, &two, 4);
+	for (n = 4, i = 0; i < VOCAB; i++, n += 10) {
+		memset(b + n, 0, 4);
+		memcpy(b + n + 4, &two, 4);
+		b[n + 8] = (uint8_t)('A' + i / 26);
+		b[n + 9] = (uint8_t)('a' + i % 26);
+	}
+	snprintf(path, sizeof(path), "%s/tok.bin", dir);
+	t_write_file(path, b, n);
+	return path;
+}
+
+/*
+ * npu_llm_model_load() leaves the file's own matrices without floats until
+ * they are asked for: then they are the loader's floats, bit for bit; and
+ * a weight over 1e4 is refused as npu_model_load_gguf() refuses it, the
+ * element named (the block's scale made 2^15; in the first and the last
+ * thread's rows).
+ */
+static void floats_later(void **state)
+{
+	static const struct {
+		const char *tensor;
+		uint32_t type;
+		int block;	/* -1: no change; -2: the last block */
+	} cases[] = {
+		{ NULL, 0, -1 },
+		{ "blk.0.ffn_gate.weight", Q8_0, 3 },
+		{ "blk.1.attn_q.weight", Q4_K, -2 },
+		{ "blk.0.attn_v.weight", Q5_0, -2 },
+	};
+	struct npu_llm_model_params p = { .tokenizer = write_tokenizer() };
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct tensor ts[32];
+		struct npu_model m;
+		npu_llm_model *lm = NULL;
+		char err[256] = "", lerr[512] = "";
+		const char *path;
+		size_t n = model_tensors(ts, k != 2, Q6_K), i;
+		int ret, lret;
+
+		for (i = 0; i < n && cases[k].tensor; i++) {
+			int ti = type_index(cases[k].type);
+			uint64_t nb = ts[i].ne0 * ts[i].ne1 / (uint64_t)types[ti].block;
+			uint64_t b = cases[k].block == -2 ? nb - 1 : (uint64_t)cases[k].block;
+
+			if (!strcmp(ts[i].name, cases[k].tensor))
+				put16(ts[i].data + b * types[ti].bytes + types[ti].d_at, 0x7800);
+		}
+		path = write_file(ts, n, "later.gguf");
+		ret = npu_model_load_gguf(path, &m, NULL, err, sizeof(err));
+		lret = npu_llm_model_load(NULL, path, &p, &lm, lerr, sizeof(lerr));
+		assert_int_equal(ret, lret);
+		if (ret) {
+			assert_non_null(strstr(err, "is not a finite weight (|w| > 1e4)"));
+			if (!strstr(lerr, err))
+				fail_msg("case %zu: '%s', want '%s'", k, lerr, err);
+		} else {
+			const struct npu_model *h = npu_llm_model_host(lm);
+
+			assert_true(h->n_floats == m.n_floats);
+			assert_memory_equal(h->data, m.data, m.n_floats * sizeof(float));
+			npu_llm_model_free(lm);
+		}
+		npu_model_free(&m);
+		free_tensors(ts, n);
+	}
+}
+
 /* A Q4_K matrix of 512 columns has two super-blocks per row: records laid out per row. */
 static void records_per_row(void **state)
 {
@@ -745,6 +825,7 @@ int main(void)
 		cmocka_unit_test(tied_classifier_native),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(records_per_row),
+		cmocka_unit_test(floats_later),
 	};
 
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -89,12 +89,16 @@ static int encode_fitting(const struct npu_tokenizer *tok, const char *what, con
 	return 0;
 }
 
-/* A progress line for a terminal, not for a log. */
+/* The weights' progress: one updating line on a terminal, a line per layer in a log. */
 static void progress(void *user, int done, int total)
 {
 	(void)user;
-	if (total > 8 && isatty(STDERR_FILENO))
-		fprintf(stderr, "\rquantizing layer %d/%d%s", done, total, done == total ? "\n" : "");
+	if (total <= 8)
+		return;
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\rweights: layer %d/%d%s", done, total, done == total ? "\n" : "");
+	else
+		fprintf(stderr, "weights: layer %d/%d\n", done, total);
 }
 
 /* Open the device (unless float) and load the model onto it. */
