@@ -14,12 +14,14 @@
 
 int main(int argc, char **argv)
 {
-	enum npu_isa isa, best = npu_isa_host_best();
+	enum npu_isa isa;
+	int lacks = 0;
 	char cpu[96];
 
 	if (argc == 2 && !strcmp(argv[1], "--levels")) {
-		for (isa = NPU_ISA_SCALAR; isa <= best; isa++)
-			printf("%s%s", isa ? " " : "", npu_isa_name(isa));
+		for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
+			if (npu_isa_host_has(isa))
+				printf("%s%s", isa ? " " : "", npu_isa_name(isa));
 		printf("\n");
 		return 0;
 	}
@@ -29,11 +31,15 @@ int main(int argc, char **argv)
 	}
 	npu_isa_host_cpu(cpu, sizeof(cpu));
 	printf("host CPU: %s; cpu backend levels tested:", cpu);
-	for (isa = NPU_ISA_SCALAR; isa <= best; isa++)
-		printf(" %s", npu_isa_name(isa));
+	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
+		if (npu_isa_host_has(isa))
+			printf(" %s", npu_isa_name(isa));
 	printf("; not on this CPU, so skipped:");
-	for (isa = best + 1; isa < NPU_ISA_COUNT; isa++)
-		printf(" %s (%s)", npu_isa_name(isa), npu_isa_title(isa));
-	printf("%s\n", best + 1 < NPU_ISA_COUNT ? "" : " none");
+	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
+		if (!npu_isa_host_has(isa)) {
+			printf(" %s (%s)", npu_isa_name(isa), npu_isa_title(isa));
+			lacks = 1;
+		}
+	printf("%s\n", lacks ? "" : " none");
 	return 0;
 }

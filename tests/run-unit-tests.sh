@@ -32,6 +32,7 @@ if [ -z "$wrap" ]; then
 	want=scalar
 	if has avx2 && has bmi2; then
 		want="$want avx2"
+		! has avx_vnni || want="$want avxvnni"
 		has avx512f && has avx512bw && has avx512vl && has avx512dq && has avx512_vnni &&
 			want="$want avx512"
 	fi

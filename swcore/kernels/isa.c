@@ -15,6 +15,7 @@ static const struct {
 } levels[NPU_ISA_COUNT] = {
 	[NPU_ISA_SCALAR] = { "scalar", "scalar C" },
 	[NPU_ISA_AVX2] = { "avx2", "AVX2 BMI2" },
+	[NPU_ISA_AVXVNNI] = { "avxvnni", "AVX-VNNI" },
 	[NPU_ISA_AVX512] = { "avx512", "AVX-512 VNNI" },
 };
 
@@ -26,6 +27,8 @@ int npu_isa_host_has(enum npu_isa isa)
 		return 1;
 	case NPU_ISA_AVX2:
 		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+	case NPU_ISA_AVXVNNI:
+		return npu_isa_host_has(NPU_ISA_AVX2) && __builtin_cpu_supports("avxvnni");
 	case NPU_ISA_AVX512:
 		/* What the AVX-512 kernels are compiled for (the Makefile's ISA_FLAGS_*). */
 		return npu_isa_host_has(NPU_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
@@ -38,10 +41,10 @@ int npu_isa_host_has(enum npu_isa isa)
 
 enum npu_isa npu_isa_host_best(void)
 {
-	enum npu_isa isa = NPU_ISA_SCALAR;
+	enum npu_isa isa = NPU_ISA_COUNT - 1;
 
-	while (isa + 1 < NPU_ISA_COUNT && npu_isa_host_has(isa + 1))
-		isa++;
+	while (!npu_isa_host_has(isa))
+		isa--;
 	return isa;
 }
 
@@ -57,13 +60,16 @@ const char *npu_isa_title(enum npu_isa isa)
 
 int npu_isa_select(const char *request)
 {
-	enum npu_isa best = npu_isa_host_best(), isa;
+	enum npu_isa isa;
 
 	if (!request || !*request)
-		return best;
+		return npu_isa_host_best();
 	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++)
-		if (!strcmp(request, levels[isa].name))
-			return isa < best ? isa : best;
+		if (!strcmp(request, levels[isa].name)) {
+			while (!npu_isa_host_has(isa))
+				isa--;
+			return isa;
+		}
 	return -1;
 }
 

@@ -11,20 +11,27 @@
 
 #define NPU_HIDDEN __attribute__((visibility("hidden")))
 
-/* Each level's kernels need every level below it. */
-enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVX512, NPU_ISA_COUNT };
+/*
+ * Every level above the scalar one needs AVX2 and BMI2. AVX-VNNI (the
+ * VNNI instructions on 256-bit registers, VEX-encoded: Alder Lake, Zen 5)
+ * and AVX-512 stand apart: a CPU may have either (Zen 4 has AVX-512
+ * only) or both. A level runs the kernels of the highest level below it
+ * where it has none of its own.
+ */
+enum npu_isa { NPU_ISA_SCALAR, NPU_ISA_AVX2, NPU_ISA_AVXVNNI, NPU_ISA_AVX512, NPU_ISA_COUNT };
 
 /* Whether this CPU (and its OS, which must save the registers) runs @isa. */
 NPU_HIDDEN int npu_isa_host_has(enum npu_isa isa);
 /* The highest level this CPU has. */
 NPU_HIDDEN enum npu_isa npu_isa_host_best(void);
-/* The level as $NPU_CPU_ISA spells it: "scalar", "avx2", "avx512". */
+/* The level as $NPU_CPU_ISA spells it: "scalar", "avx2", "avxvnni", "avx512". */
 NPU_HIDDEN const char *npu_isa_name(enum npu_isa isa);
 /* The instructions the level needs, for a person: "AVX-512 VNNI". */
 NPU_HIDDEN const char *npu_isa_title(enum npu_isa isa);
 /*
  * The level the software core runs at: @request (a name; NULL or "" for
- * the best) capped at what this CPU has, since a missing ISA would fault.
+ * the best), or the highest level below it this CPU has, since a missing
+ * ISA would fault.
  * -1 when @request names no level.
  */
 NPU_HIDDEN int npu_isa_select(const char *request);

@@ -118,6 +118,8 @@ static void block_share(struct npu_kernels *k, int index)
 			st = npu_mm_block_avx2(k->mb, k->x16, n0, n1);
 		else if (k->isa >= NPU_ISA_AVX512)
 			st = npu_mm_block_g1_avx512(k->mb, &k->mmb, index, n0, n1);
+		else if (k->isa == NPU_ISA_AVXVNNI)
+			st = npu_mm_block_g1_avxvnni(k->mb, &k->mmb, index, n0, n1);
 		else
 			st = npu_mm_block_g1_avx2(k->mb, &k->mmb, index, n0, n1);
 		if (st) {
@@ -658,6 +660,6 @@ static const struct npu_fw_hooks avx512_hooks = {
 void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 {
 	core->hooks = k->isa >= NPU_ISA_AVX512 ? &avx512_hooks :
-		      k->isa == NPU_ISA_AVX2 ? &avx2_hooks : NULL;
+		      k->isa != NPU_ISA_SCALAR ? &avx2_hooks : NULL;
 	core->hook_ctx = k;
 }

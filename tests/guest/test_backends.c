@@ -196,6 +196,12 @@ static void cpu_avx2_equals_scalar(void **state)
 	cpu_at_level_equals_scalar(NPU_ISA_AVX2);
 }
 
+static void cpu_avxvnni_equals_scalar(void **state)
+{
+	(void)state;
+	cpu_at_level_equals_scalar(NPU_ISA_AVXVNNI);
+}
+
 static void cpu_avx512_equals_scalar(void **state)
 {
 	(void)state;
@@ -212,6 +218,7 @@ int main(void)
 	};
 	const struct CMUnitTest cpu[] = {
 		cmocka_unit_test(cpu_avx2_equals_scalar),
+		cmocka_unit_test(cpu_avxvnni_equals_scalar),
 		cmocka_unit_test(cpu_avx512_equals_scalar),
 	};
 

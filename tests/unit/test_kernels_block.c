@@ -285,6 +285,13 @@ static void avx2_equals_reference(void **state)
 	one_group(NPU_ISA_AVX2);
 }
 
+static void avxvnni_equals_reference(void **state)
+{
+	(void)state;
+	level(NPU_ISA_AVXVNNI);
+	one_group(NPU_ISA_AVXVNNI);
+}
+
 static void avx512_equals_reference(void **state)
 {
 	(void)state;
@@ -297,6 +304,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(scalar_refuses),
 		cmocka_unit_test(avx2_equals_reference),
+		cmocka_unit_test(avxvnni_equals_reference),
 		cmocka_unit_test(avx512_equals_reference),
 	};
 
