@@ -503,7 +503,7 @@ int npu_kernels_matmul_block(void *ctx, const struct npu_fw_matmul_block *mb)
 		if (!room)
 			return 1;
 		/* An exponent window too narrow for any output: the general kernel. */
-		if (npu_mmb_prepare(mb, room, &k->mmb))
+		if (npu_mmb_prepare(mb, k->isa >= NPU_ISA_AVXVNNI, room, &k->mmb))
 			k->mmb.scratch = NULL;
 	}
 	if (!k->mmb.scratch) {

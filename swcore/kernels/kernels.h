@@ -231,7 +231,13 @@ struct npu_mmb_prep {
 	const int16_t *x16;	/* [rows][k] in the prepared order */
 	const int8_t *x8;	/* [rows][k] likewise, when every |x| <= 127 and rows < 8; or NULL */
 	const int32_t *xsum;	/* [rows][groups + 8] each group's sum of x, zeros after */
-	const int16_t *xp;	/* rows >= 8: [rows / 8][k / 2][8][2], rows padded with zeros */
+	int gemm;		/* rows >= 8: the GEMM, on xp or xp8 */
+	const int16_t *xp;	/* [rows / 8][k / 2][8][2], rows padded with zeros; or NULL */
+	/*
+	 * Where the level has VNNI, every x fits int8 and every code minus
+	 * zero does: [rows / 8][k / 4][8][4] x + 128; else NULL.
+	 */
+	const uint8_t *xp8;
 	const int32_t *xsp;	/* rows >= 8 with F_MIN: [rows / 8][groups][8] the firmware's xs */
 	int lim;		/* the widest spread of exponents an output may have */
 	int32_t *scratch;	/* each thread's, scratch_words apart */
@@ -240,8 +246,11 @@ struct npu_mmb_prep {
 
 /* Bytes npu_mmb_prepare needs for @mb on @threads threads. */
 NPU_HIDDEN size_t npu_mmb_prep_bytes(const struct npu_fw_matmul_block *mb, int threads);
-/* @p in @buf (32-byte aligned, npu_mmb_prep_bytes of it); -1 when no output can fit. */
-NPU_HIDDEN int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, void *buf,
+/*
+ * @p in @buf (32-byte aligned, npu_mmb_prep_bytes of it), for a level with
+ * VNNI when @vnni; -1 when no output can fit.
+ */
+NPU_HIDDEN int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
 			       struct npu_mmb_prep *p);
 /* npu_mm_block_avx2 where npu_mmb_g1_fits, as thread @thread of the pool; likewise per level. */
 NPU_HIDDEN int npu_mm_block_g1_avx2(const struct npu_fw_matmul_block *mb,

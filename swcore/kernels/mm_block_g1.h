@@ -169,6 +169,14 @@ static inline int64_t MMB(hsum64)(__m256i v)
 	return _mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1);
 }
 
+static inline int32_t MMB(hsum32)(__m256i v)
+{
+	__m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+
+	t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+	return _mm_cvtsi128_si32(_mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1)));
+}
+
 /* A group's 32 codes as bytes; 4-bit ones in the prepared order: even columns, then odd. */
 static inline __m256i MMB(codes8)(const uint8_t *w, uint32_t bits, uint32_t j)
 {
@@ -412,6 +420,112 @@ static void MMB(g1_decode)(const struct npu_fw_matmul_block *mb, uint32_t n, int
 	}
 }
 
+#if MMB_VNNI
+/*
+ * Output @n's codes minus zero as int8 (npu_mmb_prep.xp8 says they fit),
+ * in the prepared order, at @q8, and each group's sum of them after
+ * (k / 4 words on).
+ */
+static void MMB(g1_decode8)(const struct npu_fw_matmul_block *mb, uint32_t n, int8_t *q8)
+{
+	const uint8_t *w = mb->w + (uint64_t)n * mb->w_stride;
+	__m256i zero = _mm256_set1_epi8((char)mb->zero), ones = _mm256_set1_epi8(1);
+	int32_t *qsum = (int32_t *)q8 + mb->k / 4;
+	uint32_t j;
+
+	for (j = 0; j < mb->k / 32; j++) {
+		__m256i q = _mm256_sub_epi8(MMB(codes8)(w, mb->w_bits, j), zero);
+
+		_mm256_storeu_si256((__m256i *)(q8 + 32 * j), q);
+		/* sum(q): its bytes against ones, then across the lanes. */
+		qsum[j] = MMB(hsum32)(MMB_DPBUSD(_mm256_setzero_si256(), ones, q));
+	}
+}
+
+/*
+ * g1_gemm() with int8 activations and codes: each step multiplies 4
+ * columns of 8 rows (x + 128, unsigned) by a broadcast word of each
+ * output's 4 codes; 128 * sum(q) of each group taken back after.
+ */
+static void MMB(g1_gemm8)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
+			  const struct g1_col *c, const uint32_t *outs, uint32_t cols,
+			  const int16_t *q16)
+{
+	uint32_t groups = mb->k / 32, rb, j, s, r, o;
+	int min = !!(mb->flags & DRM_NPU_BLOCK_F_MIN);
+	const struct g1_col *cc[NPU_MMB_GEMM_COLS];
+	const int8_t *q[NPU_MMB_GEMM_COLS];
+	const int32_t *qs[NPU_MMB_GEMM_COLS];
+	int64_t out[8];
+
+	for (o = 0; o < NPU_MMB_GEMM_COLS; o++) {
+		cc[o] = &c[o < cols ? o : 0];
+		q[o] = (const int8_t *)(q16 + (uint64_t)(o < cols ? o : 0) * mb->k);
+		qs[o] = (const int32_t *)q[o] + mb->k / 4;
+	}
+	for (rb = 0; rb < (mb->rows + 7) / 8; rb++) {
+		const __m256i *xp = (const __m256i *)(p->xp8 + (uint64_t)rb * mb->k * 8);
+		const int32_t *xsp = p->xsp + (uint64_t)rb * groups * 8;
+		__m256i e[NPU_MMB_GEMM_COLS], od[NPU_MMB_GEMM_COLS];
+
+		for (o = 0; o < NPU_MMB_GEMM_COLS; o++)
+			e[o] = od[o] = _mm256_setzero_si256();
+		for (j = 0; j < groups; j++) {
+			__m256i a0 = _mm256_setzero_si256(), b0 = a0, a1 = a0, b1 = a0;
+			__m256i a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+			const int8_t *q0 = q[0] + 32 * j, *q1 = q[1] + 32 * j;
+			const int8_t *q2 = q[2] + 32 * j, *q3 = q[3] + 32 * j;
+
+			for (s = 0; s < 8; s += 2) {
+				__m256i x = _mm256_loadu_si256(xp + 8 * j + s);
+				__m256i y = _mm256_loadu_si256(xp + 8 * j + s + 1);
+
+#define MMB_WORD(qo, i) _mm256_broadcastd_epi32(_mm_loadu_si32((qo) + 4 * (s + (i))))
+				a0 = MMB_DPBUSD(a0, x, MMB_WORD(q0, 0));
+				b0 = MMB_DPBUSD(b0, y, MMB_WORD(q0, 1));
+				a1 = MMB_DPBUSD(a1, x, MMB_WORD(q1, 0));
+				b1 = MMB_DPBUSD(b1, y, MMB_WORD(q1, 1));
+				a2 = MMB_DPBUSD(a2, x, MMB_WORD(q2, 0));
+				b2 = MMB_DPBUSD(b2, y, MMB_WORD(q2, 1));
+				a3 = MMB_DPBUSD(a3, x, MMB_WORD(q3, 0));
+				b3 = MMB_DPBUSD(b3, y, MMB_WORD(q3, 1));
+#undef MMB_WORD
+			}
+#define MMB_SUM(a, b, o) _mm256_sub_epi32(_mm256_add_epi32(a, b), \
+					  _mm256_set1_epi32(128 * qs[o][j]))
+			MMB(gemm_scale)(&e[0], &od[0], MMB_SUM(a0, b0, 0), cc[0]->dm[j], cc[0]->sh[j]);
+			MMB(gemm_scale)(&e[1], &od[1], MMB_SUM(a1, b1, 1), cc[1]->dm[j], cc[1]->sh[j]);
+			MMB(gemm_scale)(&e[2], &od[2], MMB_SUM(a2, b2, 2), cc[2]->dm[j], cc[2]->sh[j]);
+			MMB(gemm_scale)(&e[3], &od[3], MMB_SUM(a3, b3, 3), cc[3]->dm[j], cc[3]->sh[j]);
+#undef MMB_SUM
+			for (o = 0; min && o < cols; o++)
+				MMB(gemm_scale)(&e[o], &od[o], _mm256_loadu_si256(
+					(const __m256i *)(xsp + 8 * j)), -cc[o]->mm[j], cc[o]->msh[j]);
+		}
+		for (o = 0; o < cols; o++) {
+			MMB(gemm_rows)(e[o], od[o], out);
+			for (r = 0; r < 8 && rb * 8 + r < mb->rows; r++)
+				mb->acc[(uint64_t)(rb * 8 + r) * mb->n + outs[o]] =
+					MMB(g1_shift)(out[r], cc[o]->base);
+		}
+	}
+}
+#endif
+
+/* The GEMM the activations were prepared for. */
+static void MMB(gemm)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
+		      const struct g1_col *c, const uint32_t *outs, uint32_t cols,
+		      const int16_t *q16)
+{
+#if MMB_VNNI
+	if (p->xp8) {
+		MMB(g1_gemm8)(mb, p, c, outs, cols, q16);
+		return;
+	}
+#endif
+	MMB(g1_gemm)(mb, p, c, outs, cols, q16);
+}
+
 int MMB(npu_mm_block_g1)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
 			 int thread, uint32_t n0, uint32_t n1)
 {
@@ -434,7 +548,7 @@ int MMB(npu_mm_block_g1)(const struct npu_fw_matmul_block *mb, const struct npu_
 			return 1;
 		if (st)
 			continue;
-		if (!p->xp) {
+		if (!p->gemm) {
 			const uint8_t *w = mb->w + (uint64_t)n * mb->w_stride;
 
 			for (r = 0; r < mb->rows; r++)
@@ -444,14 +558,19 @@ int MMB(npu_mm_block_g1)(const struct npu_fw_matmul_block *mb, const struct npu_
 					c[0].base);
 			continue;
 		}
-		MMB(g1_decode)(mb, n, q16 + (uint64_t)cols * mb->k);
+#if MMB_VNNI
+		if (p->xp8)
+			MMB(g1_decode8)(mb, n, (int8_t *)(q16 + (uint64_t)cols * mb->k));
+		else
+#endif
+			MMB(g1_decode)(mb, n, q16 + (uint64_t)cols * mb->k);
 		outs[cols++] = n;
 		if (cols == NPU_MMB_GEMM_COLS) {
-			MMB(g1_gemm)(mb, p, c, outs, cols, q16);
+			MMB(gemm)(mb, p, c, outs, cols, q16);
 			cols = 0;
 		}
 	}
 	if (cols)
-		MMB(g1_gemm)(mb, p, c, outs, cols, q16);
+		MMB(gemm)(mb, p, c, outs, cols, q16);
 	return 0;
 }

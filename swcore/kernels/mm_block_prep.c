@@ -41,7 +41,8 @@ static uint32_t source(uint32_t bits, uint32_t c)
 	return bits == 4 ? (c & ~31u) + ((c & 31) < 16 ? 2 * (c & 15) : 2 * (c & 15) + 1) : c;
 }
 
-int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, void *buf, struct npu_mmb_prep *p)
+int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
+		    struct npu_mmb_prep *p)
 {
 	uint32_t groups = mb->k / 32, rows = mb->rows, k = mb->k, r, c, j, s;
 	uint32_t zero = mb->zero, top = (1u << mb->w_bits) - 1;
@@ -49,14 +50,15 @@ int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, void *buf, struct npu_
 	size_t rk = (size_t)rows * k, i;
 	uint8_t *at = buf;
 	int16_t *x16_fw, *x16, *xp;
-	int32_t *xsum, *xsp;
+	int32_t *xsum, *xsp, lo = 0, hi = 0;
+	uint8_t *xp8;
 	int8_t *x8;
 
 	for (i = 0; i < rk; i++) {
-		uint64_t a = mb->xr[i] < 0 ? -(int64_t)mb->xr[i] : mb->xr[i];
-
-		xmax = a > xmax ? a : xmax;
+		lo = mb->xr[i] < lo ? mb->xr[i] : lo;
+		hi = mb->xr[i] > hi ? mb->xr[i] : hi;
 	}
+	xmax = (uint64_t)(-(int64_t)lo > hi ? -(int64_t)lo : hi);
 	/*
 	 * A group's sum is below 32 * qmax * xmax; times a mantissa (< 2^11),
 	 * at most 2 * groups terms (the mins' are smaller), each shifted by
@@ -92,20 +94,31 @@ int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, void *buf, struct npu_
 			sum[c / 32] += mb->xr[(size_t)r * k + c];
 	}
 	xp = NULL;
+	xp8 = NULL;
 	xsp = NULL;
 	if (rows >= 8) {
 		uint32_t rb = (rows + 7) / 8;
 
-		xp = (int16_t *)at;
+		/* Codes minus zero in int8: x + 128 against them in vpdpbusd. */
+		if (vnni && lo >= -128 && hi <= 127 && zero <= 128 && top - zero <= 127) {
+			xp8 = at;
+			memset(xp8, 0, (size_t)rb * k * 8);
+			for (r = 0; r < rows; r++)
+				for (c = 0; c < k; c++)
+					xp8[(((size_t)(r / 8) * (k / 4) + c / 4) * 8 + r % 8) * 4 +
+					    c % 4] = (uint8_t)(x16[(size_t)r * k + c] + 128);
+		} else {
+			xp = (int16_t *)at;
+			memset(xp, 0, (size_t)rb * k * 16);
+			for (r = 0; r < rows; r++)
+				for (s = 0; s < k / 2; s++)
+					memcpy(xp + (((size_t)(r / 8) * (k / 2) + s) * 8 + r % 8) * 2,
+					       x16 + (size_t)r * k + 2 * s, 4);
+		}
 		at += up32((size_t)rb * k * 16);
 		xsp = (int32_t *)at;
 		at += up32((size_t)rb * groups * 32);
-		memset(xp, 0, (size_t)rb * k * 16);
 		memset(xsp, 0, (size_t)rb * groups * 32);
-		for (r = 0; r < rows; r++)
-			for (s = 0; s < k / 2; s++)
-				memcpy(xp + (((size_t)(r / 8) * (k / 2) + s) * 8 + r % 8) * 2,
-				       x16 + (size_t)r * k + 2 * s, 4);
 		for (r = 0; mb->xs && r < rows; r++)
 			for (j = 0; j < groups; j++)
 				xsp[((size_t)(r / 8) * groups + j) * 8 + r % 8] =
@@ -115,7 +128,9 @@ int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, void *buf, struct npu_
 	p->x16 = x16;
 	p->x8 = x8;
 	p->xsum = xsum;
+	p->gemm = rows >= 8;
 	p->xp = xp;
+	p->xp8 = xp8;
 	p->xsp = xsp;
 	p->scratch = (int32_t *)at;
 	p->scratch_words = scratch_words(mb);
