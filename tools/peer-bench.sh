@@ -159,11 +159,11 @@ lb() {	# THREADS FILE ARGS...
 }
 
 # llama-bench: prefill of 64 tokens; decode after 64 (-d); ready, as the
-# wall time of a run of one token without warmup less one token at the decode
-# rate (not that run's own token time, which includes faulting the mapped
-# file in: that is loading).
+# wall time of a run of one token without warmup less that token's time or,
+# when shorter, one token at the decode rate (its own includes faulting the
+# mapped file in, which is loading).
 llama() {	# MODE TYPE THREADS ROUND
-	local f=$NPU_PERF_CACHE/1b-$2.gguf t0 t1 pre dec
+	local f=$NPU_PERF_CACHE/1b-$2.gguf t0 t1 pre dec ns
 
 	lb "$3" "$f" -p 0 -n "$gen" -d $PROMPT
 	dec=$(jget avg_ts <"$tmp/lb.out")
@@ -175,8 +175,10 @@ llama() {	# MODE TYPE THREADS ROUND
 	t0=$(now)
 	lb "$3" "$f" -p 0 -n 1 --no-warmup
 	t1=$(now)
-	put "$1 $2 $3 llama ready $(awk -v w="$t1 - $t0" -v d="$dec" \
-		'BEGIN { split(w, a, " - "); printf "%.3f", a[1] - a[2] - 1 / d }') $4"
+	ns=$(jget avg_ns <"$tmp/lb.out")
+	put "$1 $2 $3 llama ready $(awk -v w="$t1 - $t0" -v d="$dec" -v ns="$ns" 'BEGIN {
+		split(w, a, " - "); tok = ns / 1e9 < 1 / d ? ns / 1e9 : 1 / d
+		printf "%.3f", a[1] - a[2] - tok }') $4"
 	echo "$me: $1 $2 t=$3 round $4: llama-bench prefill $pre decode $dec tok/s" >&2
 }
 
@@ -269,7 +271,7 @@ END {
 			if (!("hi" in r) || x > r["hi"]) r["hi"] = x
 		}
 		fmt = k[4] == "ready" ? "%.2f" : "%.1f"
-		col = busy ? (k[1] == "busy" ? "a core busy" : "quiet") : name[k[4]]
+		col = busy ? (k[1] == "busy" ? "busy loop on a core" : "no busy loop") : name[k[4]]
 		printf "| %s | %s | %s | %s | %s | %s× |\n", toupper(k[2]), k[3], col,
 		       rng(lo[keys[i] " npu"], hi[keys[i] " npu"], fmt),
 		       rng(lo[keys[i] " llama"], hi[keys[i] " llama"], fmt),
