@@ -90,7 +90,7 @@ else
 	fi
 	tar -xzf "$tmp/node-llama-cpp-$VERSION.tgz" -C "$tmp" package/llama/gitRelease.bundle ||
 		die "node-llama-cpp@$VERSION has no package/llama/gitRelease.bundle"
-	git clone -q "$tmp/package/llama/gitRelease.bundle" "$dir/src" ||
+	git -c advice.detachedHead=false clone -q "$tmp/package/llama/gitRelease.bundle" "$dir/src" ||
 		die "git clone of node-llama-cpp@$VERSION's gitRelease.bundle failed"
 	cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
 		-DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
@@ -224,7 +224,8 @@ fam=$(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 mod=$(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 flags=" $(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n 1) "
 has() { case $flags in *" $1 "*) echo "$2" ;; *) echo "no $2" ;; esac; }
-isa="$(has avx2 AVX2), $(has avx512f AVX-512F), $(has avx512_vnni "AVX-512 VNNI"), $(has avx_vnni AVX-VNNI)"
+isa="$(has avx2 AVX2), $(has avx512f AVX-512F), $(has avx512_vnni "AVX-512 VNNI"),"
+isa="$isa $(has avx_vnni AVX-VNNI)"
 
 echo "CPU: $cpu (family $fam, model $mod), $(nproc) CPUs; $isa"
 echo "llama.cpp $llama_rev (node-llama-cpp@$VERSION's bundle), llama-bench -r 1 per round;" \
