@@ -28,10 +28,14 @@
 
 #define ALIGNED __attribute__((aligned(32)))
 
-/* An output's binary16s as mantissas and exponents, and the spread's base. */
+/*
+ * An output's binary16s as integers: each one's mantissa shifted by its
+ * exponent's distance from the output's least (the base), which
+ * npu_mmb_prep.lim keeps within 20 (below 2^31); and the base.
+ */
 struct g1_col {
-	int32_t *dm, *sh;	/* d's mantissa, exponent minus base */
-	int32_t *mm, *msh;	/* dmin's, with DRM_NPU_BLOCK_F_MIN */
+	int32_t *dm, *mm;	/* d's; dmin's, with DRM_NPU_BLOCK_F_MIN */
+	int32_t *de, *me;	/* their exponents, while they are read */
 	int32_t base;
 };
 
@@ -105,7 +109,7 @@ static int MMB(g1_col)(const struct npu_fw_matmul_block *mb, uint32_t n, uint32_
 
 	for (part = 0; part <= min; part++) {
 		const uint8_t *p = rec + (part ? mb->dmin_off : 0);
-		int32_t *mant = part ? c->mm : c->dm, *e = part ? c->msh : c->sh;
+		int32_t *mant = part ? c->mm : c->dm, *e = part ? c->me : c->de;
 
 		for (i = 0; i < groups; i += 8)
 			if (MMB(halves8)(p + 2 * i, groups - i, mant + i, e + i, &lo, &hi))
@@ -119,35 +123,32 @@ static int MMB(g1_col)(const struct npu_fw_matmul_block *mb, uint32_t n, uint32_
 		return 2;
 	b = _mm256_set1_epi32(l);
 	for (part = 0; part <= min; part++) {
-		int32_t *e = part ? c->msh : c->sh;
+		int32_t *mant = part ? c->mm : c->dm, *e = part ? c->me : c->de;
 
 		/* At or past the base, or a zero's 0: no shift below 0. */
 		for (i = 0; i < groups; i += 8) {
-			__m256i *v = (__m256i *)(e + i);
+			__m256i *v = (__m256i *)(mant + i);
+			__m256i sh = _mm256_max_epi32(_mm256_sub_epi32(_mm256_loadu_si256(
+				(const __m256i *)(e + i)), b), _mm256_setzero_si256());
 
-			_mm256_storeu_si256(v, _mm256_max_epi32(_mm256_sub_epi32(
-				_mm256_loadu_si256(v), b), _mm256_setzero_si256()));
+			_mm256_storeu_si256(v, _mm256_sllv_epi32(_mm256_loadu_si256(v), sh));
 		}
 	}
 	c->base = l;
 	return 0;
 }
 
-/* @acc + @s * @m * 2^@sh for 4 int64 lanes of the even int32 lanes of @s, @m, @sh. */
-static inline __m256i MMB(scale_even)(__m256i acc, __m256i s, __m256i m, __m256i sh)
+/* @acc + @s * @d for 4 int64 lanes of the even int32 lanes of @s and @d. */
+static inline __m256i MMB(scale_even)(__m256i acc, __m256i s, __m256i d)
 {
-	__m256i lo32 = _mm256_set1_epi64x(0xffffffff);
-
-	return _mm256_add_epi64(acc, _mm256_sllv_epi64(_mm256_mul_epi32(s, m),
-						       _mm256_and_si256(sh, lo32)));
+	return _mm256_add_epi64(acc, _mm256_mul_epi32(s, d));
 }
 
 /* The same for the odd lanes. */
-static inline __m256i MMB(scale_odd)(__m256i acc, __m256i s, __m256i m, __m256i sh)
+static inline __m256i MMB(scale_odd)(__m256i acc, __m256i s, __m256i d)
 {
-	return _mm256_add_epi64(acc, _mm256_sllv_epi64(
-		_mm256_mul_epi32(_mm256_srli_epi64(s, 32), _mm256_srli_epi64(m, 32)),
-		_mm256_srli_epi64(sh, 32)));
+	return _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_srli_epi64(s, 32),
+						      _mm256_srli_epi64(d, 32)));
 }
 
 /* The sums of 8 vectors' lanes, in order. */
@@ -246,24 +247,34 @@ static inline __m256i MMB(dot16)(const uint8_t *w, uint32_t bits, __m256i zero,
 			 _mm256_loadu_si256(x + 1));
 }
 
-/* Group @j's products with row @x8 (int8, when given) or @x16. */
-#define MMB_DOT(j) (x8 ? MMB(dot8)(w, bits, x8, j) : MMB(dot16)(w, bits, zero16, x16, j))
+/* Group @j's products with row @x8 (int8, with @use8) or @x16. */
+#define MMB_DOT(j) (use8 ? MMB(dot8)(w, bits, x8, j) : MMB(dot16)(w, bits, zero16, x16, j))
+
+/* @s (8 groups' sums from @j) scaled into @even and @odd. */
+#define MMB_SCALE(j) do {							\
+	if (use8)								\
+		s = _mm256_add_epi32(s, _mm256_mullo_epi32(corr, _mm256_loadu_si256(	\
+			(const __m256i *)(xsum + (j)))));			\
+	d = _mm256_loadu_si256((const __m256i *)(c->dm + (j)));		\
+	even = MMB(scale_even)(even, s, d);					\
+	odd = MMB(scale_odd)(odd, s, d);					\
+} while (0)
 
 /*
  * Row @r's sum with output @n (codes @w, binary16s @c), before the base's
- * shift; @bits a constant where it is inlined.
+ * shift; @bits and @use8 (int8 activations) constants where it is inlined.
  */
 static inline __attribute__((always_inline)) int64_t
 MMB(g1_row)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p, const uint8_t *w,
-	    const struct g1_col *c, uint32_t r, const uint32_t bits)
+	    const struct g1_col *c, uint32_t r, const uint32_t bits, const int use8)
 {
 	uint32_t groups = mb->k / 32, j, i;
-	const int8_t *x8 = p->x8 ? p->x8 + (uint64_t)r * mb->k : NULL;
+	const int8_t *x8 = use8 ? p->x8 + (uint64_t)r * mb->k : NULL;
 	const int16_t *x16 = p->x16 + (uint64_t)r * mb->k;
 	const int32_t *xsum = p->xsum + (uint64_t)r * (groups + 8);
 	const int32_t *xs = mb->flags & DRM_NPU_BLOCK_F_MIN ? mb->xs + (uint64_t)r * groups : NULL;
 	__m256i zero16 = _mm256_set1_epi16((int16_t)mb->zero), even = _mm256_setzero_si256();
-	__m256i odd = even, v[8], s, m, sh;
+	__m256i odd = even, v[8], s, d;
 	/* What the int8 products leave out: corr * sum(x) of each group. */
 #if MMB_VNNI
 	__m256i corr = _mm256_set1_epi32(-(int32_t)mb->zero);
@@ -272,42 +283,34 @@ MMB(g1_row)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p, 
 					 -(int32_t)mb->zero);
 #endif
 
-	for (j = 0; j < groups; j += 8) {
-		if (j + 8 <= groups) {
-			s = MMB(reduce8)(MMB_DOT(j), MMB_DOT(j + 1), MMB_DOT(j + 2), MMB_DOT(j + 3),
-					 MMB_DOT(j + 4), MMB_DOT(j + 5), MMB_DOT(j + 6),
-					 MMB_DOT(j + 7));
-		} else {
-			for (i = 0; i < 8; i++)
-				v[i] = j + i < groups ? MMB_DOT(j + i) : _mm256_setzero_si256();
-			s = MMB(reduce8)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
-		}
-		if (x8)
-			s = _mm256_add_epi32(s, _mm256_mullo_epi32(corr, _mm256_loadu_si256(
-				(const __m256i *)(xsum + j))));
-		m = _mm256_loadu_si256((const __m256i *)(c->dm + j));
-		sh = _mm256_loadu_si256((const __m256i *)(c->sh + j));
-		even = MMB(scale_even)(even, s, m, sh);
-		odd = MMB(scale_odd)(odd, s, m, sh);
+	for (j = 0; j + 8 <= groups; j += 8) {
+		s = MMB(reduce8)(MMB_DOT(j), MMB_DOT(j + 1), MMB_DOT(j + 2), MMB_DOT(j + 3),
+				 MMB_DOT(j + 4), MMB_DOT(j + 5), MMB_DOT(j + 6), MMB_DOT(j + 7));
+		MMB_SCALE(j);
+	}
+	if (j < groups) {
+		for (i = 0; i < 8; i++)
+			v[i] = j + i < groups ? MMB_DOT(j + i) : _mm256_setzero_si256();
+		s = MMB(reduce8)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+		MMB_SCALE(j);
 	}
 	/* The mins' term: dmin * sum(x) of each group, subtracted. */
 	for (j = 0; xs && j < groups; j++)
-		even = _mm256_sub_epi64(even, _mm256_set_epi64x(0, 0, 0,
-			(int64_t)((uint64_t)((int64_t)c->mm[j] * xs[j]) << c->msh[j])));
+		even = _mm256_sub_epi64(even, _mm256_set_epi64x(0, 0, 0, (int64_t)c->mm[j] * xs[j]));
 	return MMB(hsum64)(_mm256_add_epi64(even, odd));
 }
 
-/* g1_row() for 8- and 4-bit codes, each compiled for its width. */
-static int64_t MMB(g1_row8)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
-			    const uint8_t *w, const struct g1_col *c, uint32_t r)
-{
-	return MMB(g1_row)(mb, p, w, c, r, 8);
-}
+#undef MMB_DOT
+#undef MMB_SCALE
 
-static int64_t MMB(g1_row4)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
-			    const uint8_t *w, const struct g1_col *c, uint32_t r)
+/* g1_row() for each code width and activation type, each compiled on its own. */
+static int64_t MMB(g1_row_any)(const struct npu_fw_matmul_block *mb,
+			       const struct npu_mmb_prep *p, const uint8_t *w,
+			       const struct g1_col *c, uint32_t r)
 {
-	return MMB(g1_row)(mb, p, w, c, r, 4);
+	if (mb->w_bits == 8)
+		return p->x8 ? MMB(g1_row)(mb, p, w, c, r, 8, 1) : MMB(g1_row)(mb, p, w, c, r, 8, 0);
+	return p->x8 ? MMB(g1_row)(mb, p, w, c, r, 4, 1) : MMB(g1_row)(mb, p, w, c, r, 4, 0);
 }
 
 /* @v * 2^@base, exactly, as the firmware's int128. */
@@ -316,14 +319,13 @@ static inline __int128_t MMB(g1_shift)(int64_t v, int32_t base)
 	return (__int128_t)((__uint128_t)(__int128_t)v << base);
 }
 
-/* @acc + @v (8 int32 lanes) * @m * 2^@sh as int64, even lanes into @e, odd into @o. */
-static inline void MMB(gemm_scale)(__m256i *e, __m256i *o, __m256i v, int32_t m, int32_t sh)
+/* @v (8 int32 lanes) * @d as int64: even lanes added to @e, odd to @o. */
+static inline void MMB(gemm_scale)(__m256i *e, __m256i *o, __m256i v, int32_t d)
 {
-	__m256i mv = _mm256_set1_epi32(m), shv = _mm256_set1_epi64x(sh);
+	__m256i dv = _mm256_set1_epi32(d);
 
-	*e = _mm256_add_epi64(*e, _mm256_sllv_epi64(_mm256_mul_epi32(v, mv), shv));
-	*o = _mm256_add_epi64(*o, _mm256_sllv_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv),
-						    shv));
+	*e = _mm256_add_epi64(*e, _mm256_mul_epi32(v, dv));
+	*o = _mm256_add_epi64(*o, _mm256_mul_epi32(_mm256_srli_epi64(v, 32), dv));
 }
 
 /* Rows 0-7 of int64 lanes @e (rows 0, 2, 4, 6) and @o (1, 3, 5, 7) into @out. */
@@ -385,17 +387,13 @@ static void MMB(g1_gemm)(const struct npu_fw_matmul_block *mb, const struct npu_
 				b3 = MMB(madd)(b3, y, MMB_PAIR(q3, 1));
 #undef MMB_PAIR
 			}
-			MMB(gemm_scale)(&e[0], &od[0], _mm256_add_epi32(a0, b0), cc[0]->dm[j],
-					cc[0]->sh[j]);
-			MMB(gemm_scale)(&e[1], &od[1], _mm256_add_epi32(a1, b1), cc[1]->dm[j],
-					cc[1]->sh[j]);
-			MMB(gemm_scale)(&e[2], &od[2], _mm256_add_epi32(a2, b2), cc[2]->dm[j],
-					cc[2]->sh[j]);
-			MMB(gemm_scale)(&e[3], &od[3], _mm256_add_epi32(a3, b3), cc[3]->dm[j],
-					cc[3]->sh[j]);
+			MMB(gemm_scale)(&e[0], &od[0], _mm256_add_epi32(a0, b0), cc[0]->dm[j]);
+			MMB(gemm_scale)(&e[1], &od[1], _mm256_add_epi32(a1, b1), cc[1]->dm[j]);
+			MMB(gemm_scale)(&e[2], &od[2], _mm256_add_epi32(a2, b2), cc[2]->dm[j]);
+			MMB(gemm_scale)(&e[3], &od[3], _mm256_add_epi32(a3, b3), cc[3]->dm[j]);
 			for (o = 0; min && o < cols; o++)
 				MMB(gemm_scale)(&e[o], &od[o], _mm256_loadu_si256(
-					(const __m256i *)(xsp + 8 * j)), -cc[o]->mm[j], cc[o]->msh[j]);
+					(const __m256i *)(xsp + 8 * j)), -cc[o]->mm[j]);
 		}
 		for (o = 0; o < cols; o++) {
 			MMB(gemm_rows)(e[o], od[o], out);
@@ -493,14 +491,14 @@ static void MMB(g1_gemm8)(const struct npu_fw_matmul_block *mb, const struct npu
 			}
 #define MMB_SUM(a, b, o) _mm256_sub_epi32(_mm256_add_epi32(a, b), \
 					  _mm256_set1_epi32(128 * qs[o][j]))
-			MMB(gemm_scale)(&e[0], &od[0], MMB_SUM(a0, b0, 0), cc[0]->dm[j], cc[0]->sh[j]);
-			MMB(gemm_scale)(&e[1], &od[1], MMB_SUM(a1, b1, 1), cc[1]->dm[j], cc[1]->sh[j]);
-			MMB(gemm_scale)(&e[2], &od[2], MMB_SUM(a2, b2, 2), cc[2]->dm[j], cc[2]->sh[j]);
-			MMB(gemm_scale)(&e[3], &od[3], MMB_SUM(a3, b3, 3), cc[3]->dm[j], cc[3]->sh[j]);
+			MMB(gemm_scale)(&e[0], &od[0], MMB_SUM(a0, b0, 0), cc[0]->dm[j]);
+			MMB(gemm_scale)(&e[1], &od[1], MMB_SUM(a1, b1, 1), cc[1]->dm[j]);
+			MMB(gemm_scale)(&e[2], &od[2], MMB_SUM(a2, b2, 2), cc[2]->dm[j]);
+			MMB(gemm_scale)(&e[3], &od[3], MMB_SUM(a3, b3, 3), cc[3]->dm[j]);
 #undef MMB_SUM
 			for (o = 0; min && o < cols; o++)
 				MMB(gemm_scale)(&e[o], &od[o], _mm256_loadu_si256(
-					(const __m256i *)(xsp + 8 * j)), -cc[o]->mm[j], cc[o]->msh[j]);
+					(const __m256i *)(xsp + 8 * j)), -cc[o]->mm[j]);
 		}
 		for (o = 0; o < cols; o++) {
 			MMB(gemm_rows)(e[o], od[o], out);
@@ -553,9 +551,7 @@ int MMB(npu_mm_block_g1)(const struct npu_fw_matmul_block *mb, const struct npu_
 
 			for (r = 0; r < mb->rows; r++)
 				mb->acc[(uint64_t)r * mb->n + n] = MMB(g1_shift)(
-					mb->w_bits == 8 ? MMB(g1_row8)(mb, p, w, &c[0], r) :
-							  MMB(g1_row4)(mb, p, w, &c[0], r),
-					c[0].base);
+					MMB(g1_row_any)(mb, p, w, &c[0], r), c[0].base);
 			continue;
 		}
 #if MMB_VNNI

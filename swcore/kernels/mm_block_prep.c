@@ -67,6 +67,8 @@ int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
 	p->lim = 62 - bit_length(32 * (qmax ? qmax : 1) * xmax) - 11 - bit_length(2 * groups);
 	if (p->lim < 0)
 		return -1;
+	/* A mantissa (< 2^11) shifted by at most 20 stays an int32. */
+	p->lim = p->lim < 20 ? p->lim : 20;
 	x16_fw = (int16_t *)at;
 	at += up32(rk * 2);
 	x16 = x16_fw;
