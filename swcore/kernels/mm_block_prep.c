@@ -35,12 +35,6 @@ static int bit_length(uint64_t v)
 	return v ? 64 - __builtin_clzll(v) : 0;
 }
 
-/* Column @c of a group in the prepared order comes from this column of k's. */
-static uint32_t source(uint32_t bits, uint32_t c)
-{
-	return bits == 4 ? (c & ~31u) + ((c & 31) < 16 ? 2 * (c & 15) : 2 * (c & 15) + 1) : c;
-}
-
 int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
 		    struct npu_mmb_prep *p)
 {
@@ -83,17 +77,26 @@ int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
 	/* -2^15 <= x < 2^15 (fw_load_row of I8 or I16): exact in int16. */
 	for (i = 0; i < rk; i++)
 		x16_fw[i] = (int16_t)mb->xr[i];
-	for (r = 0; x16 != x16_fw && r < rows; r++)
-		for (c = 0; c < k; c++)
-			x16[(size_t)r * k + c] = x16_fw[(size_t)r * k + source(4, c)];
+	/* 4-bit codes: each group's even columns, then its odd ones. */
+	for (i = 0; x16 != x16_fw && i < rk; i += 32)
+		for (c = 0; c < 16; c++) {
+			x16[i + c] = x16_fw[i + 2 * c];
+			x16[i + 16 + c] = x16_fw[i + 2 * c + 1];
+		}
 	for (i = 0; x8 && i < rk; i++)
 		x8[i] = (int8_t)x16[i];
 	for (r = 0; r < rows; r++) {
 		int32_t *sum = xsum + (size_t)r * (groups + 8);
+		const int16_t *x = x16_fw + (size_t)r * k;
 
-		memset(sum, 0, (groups + 8) * sizeof(*sum));
-		for (c = 0; c < k; c++)
-			sum[c / 32] += mb->xr[(size_t)r * k + c];
+		memset(sum + groups, 0, 8 * sizeof(*sum));
+		for (j = 0; j < groups; j++) {
+			int32_t t = 0;
+
+			for (c = 0; c < 32; c++)
+				t += x[32 * j + c];
+			sum[j] = t;
+		}
 	}
 	xp = NULL;
 	xp8 = NULL;
@@ -105,17 +108,26 @@ int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
 		if (vnni && lo >= -128 && hi <= 127 && zero <= 128 && top - zero <= 127) {
 			xp8 = at;
 			memset(xp8, 0, (size_t)rb * k * 8);
-			for (r = 0; r < rows; r++)
-				for (c = 0; c < k; c++)
-					xp8[(((size_t)(r / 8) * (k / 4) + c / 4) * 8 + r % 8) * 4 +
-					    c % 4] = (uint8_t)(x16[(size_t)r * k + c] + 128);
+			/* Row r's 4 columns at a time, 32 bytes (8 rows' 4) apart. */
+			for (r = 0; r < rows; r++) {
+				uint8_t *d = xp8 + ((size_t)(r / 8) * k * 8 + r % 8 * 4);
+				const int16_t *x = x16 + (size_t)r * k;
+
+				for (c = 0; c < k; c += 4, d += 32)
+					for (s = 0; s < 4; s++)
+						d[s] = (uint8_t)(x[c + s] + 128);
+			}
 		} else {
 			xp = (int16_t *)at;
 			memset(xp, 0, (size_t)rb * k * 16);
-			for (r = 0; r < rows; r++)
-				for (s = 0; s < k / 2; s++)
-					memcpy(xp + (((size_t)(r / 8) * (k / 2) + s) * 8 + r % 8) * 2,
-					       x16 + (size_t)r * k + 2 * s, 4);
+			/* Row r's 2 columns at a time, 32 bytes (8 rows' 2) apart. */
+			for (r = 0; r < rows; r++) {
+				int16_t *d = xp + ((size_t)(r / 8) * k * 8 + r % 8 * 2);
+				const int16_t *x = x16 + (size_t)r * k;
+
+				for (c = 0; c < k; c += 2, d += 16)
+					memcpy(d, x + c, 4);
+			}
 		}
 		at += up32((size_t)rb * k * 16);
 		xsp = (int32_t *)at;
