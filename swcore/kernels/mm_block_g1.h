@@ -215,6 +215,38 @@ static inline __m256i MMB(dot8)(const uint8_t *w, uint32_t bits, const int8_t *x
 #endif
 }
 
+/*
+ * 4-bit groups @j and @j + 1 against int8 activations prepared in pairs
+ * (npu_mmb_prep.x8): one load of their 32 bytes, whose low nibbles are
+ * both groups' even columns and high nibbles their odd ones. Lanes 0-3
+ * hold group @j's products, 4-7 group @j + 1's.
+ */
+static inline __m256i MMB(dot8_pair)(const uint8_t *w, const int8_t *x8, uint32_t j)
+{
+	__m256i c = _mm256_loadu_si256((const __m256i *)(w + 16 * j));
+	__m256i lo = _mm256_and_si256(c, _mm256_set1_epi8(0x0f));
+	__m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), _mm256_set1_epi8(0x0f));
+	__m256i xe = _mm256_loadu_si256((const __m256i *)(x8 + 32 * j));
+	__m256i xo = _mm256_loadu_si256((const __m256i *)(x8 + 32 * j + 32));
+
+#if MMB_VNNI
+	return MMB_DPBUSD(MMB_DPBUSD(_mm256_setzero_si256(), lo, xe), hi, xo);
+#else
+	return _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xe),
+						  _mm256_maddubs_epi16(hi, xo)),
+				 _mm256_set1_epi16(1));
+#endif
+}
+
+/* Eight groups' sums, in order, from four dot8_pair()s. */
+static inline __m256i MMB(reduce_pairs)(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+	__m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+
+	/* t holds groups 0, 2, 4, 6 | 1, 3, 5, 7. */
+	return _mm256_permutevar8x32_epi32(t, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
 /* Group @j's codes minus @zero as int16, its first and second 16. */
 static inline void MMB(codes16)(const uint8_t *w, uint32_t bits, __m256i zero, uint32_t j,
 				__m256i *a, __m256i *b)
@@ -284,8 +316,14 @@ MMB(g1_row)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p, 
 #endif
 
 	for (j = 0; j + 8 <= groups; j += 8) {
-		s = MMB(reduce8)(MMB_DOT(j), MMB_DOT(j + 1), MMB_DOT(j + 2), MMB_DOT(j + 3),
-				 MMB_DOT(j + 4), MMB_DOT(j + 5), MMB_DOT(j + 6), MMB_DOT(j + 7));
+		if (use8 && bits == 4)
+			s = MMB(reduce_pairs)(MMB(dot8_pair)(w, x8, j), MMB(dot8_pair)(w, x8, j + 2),
+					      MMB(dot8_pair)(w, x8, j + 4),
+					      MMB(dot8_pair)(w, x8, j + 6));
+		else
+			s = MMB(reduce8)(MMB_DOT(j), MMB_DOT(j + 1), MMB_DOT(j + 2), MMB_DOT(j + 3),
+					 MMB_DOT(j + 4), MMB_DOT(j + 5), MMB_DOT(j + 6),
+					 MMB_DOT(j + 7));
 		MMB_SCALE(j);
 	}
 	if (j < groups) {

@@ -85,6 +85,20 @@ int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
 		}
 	for (i = 0; x8 && i < rk; i++)
 		x8[i] = (int8_t)x16[i];
+	/*
+	 * 4-bit codes, int8 x: each whole 8 groups in pairs, the pair's even
+	 * columns (both groups'), then their odd ones; the rest as x16.
+	 */
+	for (r = 0; x8 && x16 != x16_fw && r < rows; r++)
+		for (j = 0; j < groups / 8 * 8; j += 2) {
+			const int16_t *x = x16_fw + (size_t)r * k + 32 * j;
+			int8_t *d = x8 + (size_t)r * k + 32 * j;
+
+			for (c = 0; c < 32; c++) {
+				d[c] = (int8_t)x[2 * c];
+				d[32 + c] = (int8_t)x[2 * c + 1];
+			}
+		}
 	for (r = 0; r < rows; r++) {
 		int32_t *sum = xsum + (size_t)r * (groups + 8);
 		const int16_t *x = x16_fw + (size_t)r * k;
