@@ -35,61 +35,71 @@
  */
 struct g1_col {
 	int32_t *dm, *mm;	/* d's; dmin's, with DRM_NPU_BLOCK_F_MIN */
-	int32_t *de, *me;	/* their exponents, while they are read */
 	int32_t base;
 };
 
 /*
- * 8 binary16s at @p as mantissas (at @mant) and exponents (at @e), and
- * the least and greatest exponent of a nonzero one folded into *@lo and
- * *@hi; nonzero at an infinity or NaN. Past @left of them, zeros.
+ * The least and greatest magnitudes, as binary16 bits, among @n binary16s
+ * at @p that are not zero, folded into *@lo and *@hi (16-bit lanes).
+ * Exponents order them as the bits do.
  */
-static inline int MMB(halves8)(const uint8_t *p, uint32_t left, int32_t *mant, int32_t *e,
-			       __m256i *lo, __m256i *hi)
+static inline void MMB(half_range)(const uint8_t *p, uint32_t n, __m256i *lo, __m256i *hi)
 {
-	const __m256i zero = _mm256_setzero_si256(), max = _mm256_set1_epi32(31);
-	__m256i in = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)left),
-					_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-	__m128i raw;
-	__m256i h, ex, normal, neg, m, live, x;
+	const __m256i mag = _mm256_set1_epi16(0x7fff), zero = _mm256_setzero_si256();
+	uint32_t i;
 
-	if (left >= 8) {
-		raw = _mm_loadu_si128((const __m128i *)p);
-	} else {
-		uint16_t t[8] = { 0 };
+	for (i = 0; i < n; i += 16) {
+		__m256i a;
 
-		memcpy(t, p, 2 * left);
-		raw = _mm_loadu_si128((const __m128i *)t);
+		if (n - i >= 16) {
+			a = _mm256_loadu_si256((const __m256i *)(p + 2 * i));
+		} else {
+			uint16_t t[16] = { 0 };
+
+			memcpy(t, p + 2 * i, 2 * (n - i));
+			a = _mm256_loadu_si256((const __m256i *)t);
+		}
+		a = _mm256_and_si256(a, mag);
+		*hi = _mm256_max_epu16(*hi, a);
+		/* A zero is no one's least: all ones instead. */
+		*lo = _mm256_min_epu16(*lo, _mm256_or_si256(a, _mm256_cmpeq_epi16(a, zero)));
 	}
-	h = _mm256_and_si256(_mm256_cvtepu16_epi32(raw), in);
-	ex = _mm256_and_si256(_mm256_srli_epi32(h, 10), max);
-	normal = _mm256_cmpgt_epi32(ex, zero);
-	neg = _mm256_srai_epi32(_mm256_slli_epi32(h, 16), 31);
-	m = _mm256_add_epi32(_mm256_and_si256(h, _mm256_set1_epi32(1023)),
-			     _mm256_and_si256(normal, _mm256_set1_epi32(1024)));
-	if (_mm256_movemask_epi8(_mm256_cmpeq_epi32(ex, max)))
-		return 1;
-	x = _mm256_sub_epi32(ex, _mm256_and_si256(normal, _mm256_set1_epi32(1)));
-	live = _mm256_cmpgt_epi32(m, zero);
-	*lo = _mm256_min_epi32(*lo, _mm256_blendv_epi8(_mm256_set1_epi32(64), x, live));
-	*hi = _mm256_max_epi32(*hi, _mm256_blendv_epi8(_mm256_set1_epi32(-1), x, live));
-	_mm256_storeu_si256((__m256i *)mant, _mm256_sub_epi32(_mm256_xor_si256(m, neg), neg));
-	/* A zero mantissa adds nothing at any shift: keep it at the base. */
-	_mm256_storeu_si256((__m256i *)e, _mm256_and_si256(x, live));
-	return 0;
 }
 
-/* The widest of 8 lanes' values (@max) or the least (!@max). */
-static inline int32_t MMB(fold8)(__m256i v, int max)
+/*
+ * @n binary16s at @p (8 read at a time: the record's d or dmin, followed
+ * by more of the record or zeros past the last of @c's arrays) as
+ * mantissa << (exponent - @base), signed, at @d.
+ */
+static inline void MMB(half_ints)(const uint8_t *p, uint32_t n, int32_t base, int32_t *d)
 {
-	__m128i t = max ? _mm_max_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)) :
-			  _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	const __m256i one = _mm256_set1_epi32(1), b1 = _mm256_set1_epi32(base + 1);
+	uint32_t i;
 
-	t = max ? _mm_max_epi32(t, _mm_shuffle_epi32(t, 0x4e)) :
-		  _mm_min_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-	t = max ? _mm_max_epi32(t, _mm_shuffle_epi32(t, 0xb1)) :
-		  _mm_min_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-	return _mm_cvtsi128_si32(t);
+	for (i = 0; i < n; i += 8) {
+		__m128i raw;
+		__m256i h, ex, normal, m, sh, neg;
+
+		if (n - i >= 8) {
+			raw = _mm_loadu_si128((const __m128i *)(p + 2 * i));
+		} else {
+			uint16_t t[8] = { 0 };
+
+			memcpy(t, p + 2 * i, 2 * (n - i));
+			raw = _mm_loadu_si128((const __m128i *)t);
+		}
+		h = _mm256_cvtepu16_epi32(raw);
+		ex = _mm256_and_si256(_mm256_srli_epi32(h, 10), _mm256_set1_epi32(31));
+		normal = _mm256_cmpgt_epi32(ex, _mm256_setzero_si256());
+		m = _mm256_or_si256(_mm256_and_si256(h, _mm256_set1_epi32(1023)),
+				    _mm256_and_si256(normal, _mm256_set1_epi32(1024)));
+		/* The exponent (ex - 1, or 0 below normal) less the base; a zero's is 0. */
+		sh = _mm256_max_epi32(_mm256_sub_epi32(_mm256_max_epi32(ex, one), b1),
+				      _mm256_setzero_si256());
+		neg = _mm256_srai_epi32(_mm256_slli_epi32(h, 16), 31);
+		m = _mm256_sllv_epi32(m, sh);
+		_mm256_storeu_si256((__m256i *)(d + i), _mm256_sub_epi32(_mm256_xor_si256(m, neg), neg));
+	}
 }
 
 /*
@@ -102,39 +112,31 @@ static int MMB(g1_col)(const struct npu_fw_matmul_block *mb, uint32_t n, uint32_
 		       int lim, struct g1_col *c)
 {
 	const uint8_t *rec = mb->records + (uint64_t)n * mb->record_bytes;
-	int min = !!(mb->flags & DRM_NPU_BLOCK_F_MIN), part;
-	__m256i lo = _mm256_set1_epi32(64), hi = _mm256_set1_epi32(-1), b;
-	int32_t l, h;
-	uint32_t i;
+	int min = !!(mb->flags & DRM_NPU_BLOCK_F_MIN);
+	__m256i lo = _mm256_set1_epi16(-1), hi = _mm256_setzero_si256();
+	__m128i l, h;
+	int32_t el, eh;
 
-	for (part = 0; part <= min; part++) {
-		const uint8_t *p = rec + (part ? mb->dmin_off : 0);
-		int32_t *mant = part ? c->mm : c->dm, *e = part ? c->me : c->de;
-
-		for (i = 0; i < groups; i += 8)
-			if (MMB(halves8)(p + 2 * i, groups - i, mant + i, e + i, &lo, &hi))
-				return 1;
-	}
-	l = MMB(fold8)(lo, 0);
-	h = MMB(fold8)(hi, 1);
-	if (h < 0)
-		l = h = 0;
-	if (h - l > lim)
+	MMB(half_range)(rec, groups, &lo, &hi);
+	if (min)
+		MMB(half_range)(rec + mb->dmin_off, groups, &lo, &hi);
+	l = _mm_min_epu16(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
+	h = _mm_max_epu16(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
+	/* The greatest as the least of its complements. */
+	h = _mm_minpos_epu16(_mm_xor_si128(h, _mm_set1_epi16(-1)));
+	eh = (int32_t)(~_mm_cvtsi128_si32(h) & 0xffff);
+	if (eh >= 0x7c00)
+		return 1;
+	el = (int32_t)(_mm_cvtsi128_si32(_mm_minpos_epu16(l)) & 0xffff);
+	/* Exponents as half() takes them: the field less 1, 0 below normal. */
+	el = el == 0xffff ? 0 : (el >> 10) > 1 ? (el >> 10) - 1 : 0;
+	eh = (eh >> 10) > 1 ? (eh >> 10) - 1 : 0;
+	if (eh - el > lim)
 		return 2;
-	b = _mm256_set1_epi32(l);
-	for (part = 0; part <= min; part++) {
-		int32_t *mant = part ? c->mm : c->dm, *e = part ? c->me : c->de;
-
-		/* At or past the base, or a zero's 0: no shift below 0. */
-		for (i = 0; i < groups; i += 8) {
-			__m256i *v = (__m256i *)(mant + i);
-			__m256i sh = _mm256_max_epi32(_mm256_sub_epi32(_mm256_loadu_si256(
-				(const __m256i *)(e + i)), b), _mm256_setzero_si256());
-
-			_mm256_storeu_si256(v, _mm256_sllv_epi32(_mm256_loadu_si256(v), sh));
-		}
-	}
-	c->base = l;
+	MMB(half_ints)(rec, groups, el, c->dm);
+	if (min)
+		MMB(half_ints)(rec + mb->dmin_off, groups, el, c->mm);
+	c->base = el;
 	return 0;
 }
 
@@ -567,15 +569,14 @@ int MMB(npu_mm_block_g1)(const struct npu_fw_matmul_block *mb, const struct npu_
 {
 	uint32_t groups = mb->k / 32, r, n, o, cols = 0, outs[NPU_MMB_GEMM_COLS];
 	int32_t *scratch = p->scratch + (uint64_t)thread * p->scratch_words;
-	int16_t *q16 = (int16_t *)(scratch + 4 * NPU_MMB_GEMM_COLS * (groups + 8));
+	int16_t *q16 = (int16_t *)(scratch + 2 * NPU_MMB_GEMM_COLS * (groups + 8));
 	struct g1_col c[NPU_MMB_GEMM_COLS];
 	int st;
 
 	for (o = 0; o < NPU_MMB_GEMM_COLS; o++) {
-		int32_t *base = scratch + (uint64_t)o * 4 * (groups + 8);
+		int32_t *base = scratch + (uint64_t)o * 2 * (groups + 8);
 
-		c[o] = (struct g1_col){ base, base + groups + 8, base + 2 * (groups + 8),
-					base + 3 * (groups + 8), 0 };
+		c[o] = (struct g1_col){ base, base + groups + 8, 0 };
 	}
 	for (n = n0; n < n1; n++) {
 		/* An output the window cannot take goes to the general kernel alone. */

@@ -15,8 +15,8 @@ static size_t up32(size_t b)
 
 static uint64_t scratch_words(const struct npu_fw_matmul_block *mb)
 {
-	/* Four arrays of groups + 8 for each output of the GEMM, then their int16 codes. */
-	return NPU_MMB_GEMM_COLS * (4 * ((uint64_t)mb->k / 32 + 8) + mb->k / 2);
+	/* d and dmin (groups + 8 each) for each output of the GEMM, then their int16 codes. */
+	return NPU_MMB_GEMM_COLS * (2 * ((uint64_t)mb->k / 32 + 8) + mb->k / 2);
 }
 
 size_t npu_mmb_prep_bytes(const struct npu_fw_matmul_block *mb, int threads)
