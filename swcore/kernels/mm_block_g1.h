@@ -8,25 +8,24 @@
  * vpdpwssd take 256-bit registers (AVX-512 VL, or AVX-VNNI), with
  * MMB_DPBUSD and MMB_DPWSSD naming them.
  *
- * Each output's binary16s are read once; a row's group sums are scaled by
- * their mantissas and added in int64 at their exponent over the output's
- * least (npu_mmb_g1_fits bounds the spread so that nothing overflows), and
- * shifted once into the int128 the firmware computes. An output whose
- * exponents spread further goes to the general kernel (mm_block_avx2.c):
- * the same integers either way.
+ * Each output's binary16s are read once, as their mantissas shifted by
+ * their exponent's distance from the output's least; a row's group sums
+ * are scaled by them into int64 (npu_mmb_prep.lim bounds the spread so
+ * that nothing overflows) and shifted once into the int128 the firmware
+ * computes. An output whose exponents spread further goes to the general
+ * kernel (mm_block_avx2.c): the same integers either way.
  *
  * Fewer than 8 rows (decode): each group's 32 products summed across the
  * register and reduced eight groups at a time; int8 activations multiply
- * the codes as bytes. 8 rows or more (prefill): a GEMM, the output's codes
- * decoded once to int16 and multiplied by 8 rows at a time, the rows in
- * the register's lanes (no reduction), two outputs per pass over the rows.
+ * the codes as bytes. 8 rows or more (prefill): a GEMM, each output's codes
+ * decoded once (int8 with VNNI where they and x fit, else int16) and
+ * multiplied by 8 rows at a time, the rows in the register's lanes (no
+ * reduction), four outputs per pass over the rows.
  */
 #include <immintrin.h>
 #include <string.h>
 
 #include "kernels.h"
-
-#define ALIGNED __attribute__((aligned(32)))
 
 /*
  * An output's binary16s as integers: each one's mantissa shifted by its
