@@ -5,6 +5,9 @@
 # prefill of 64 tokens and time to ready, per thread count, in interleaved
 # rounds (npu-run, llama-bench, npu-run, ...), printed as a markdown table.
 # With --busy: decode with and without a busy loop pinned to the last CPU.
+# With --isa avx2: both held to AVX2 (npu-run at NPU_CPU_ISA=avx2, llama-bench
+# built for AVX2, FMA, F16C and BMI2 only), an AVX2-only host's kind of
+# figures from a host that has more.
 #
 # llama.cpp is the source the npm package node-llama-cpp@VERSION bundles
 # (package/llama/gitRelease.bundle), llama-bench alone built natively into
@@ -22,12 +25,14 @@ NPU_PERF_CACHE=${NPU_PERF_CACHE:-$HOME/.cache/npu-perf}
 usage() {
 	cat <<EOF
 usage: tools/peer-bench.sh [O=DIR] [--threads LIST] [--rounds N] [--gen N] [--quick] [--busy]
+                          [--isa avx2]
   O=DIR           the build whose bin/npu-run and bin/npu-gguf run (default: build)
   --threads LIST  thread counts, comma-separated (default: 1,2; with --busy: 2)
   --rounds N      interleaved rounds, each a sample of every figure (default: 2)
   --gen N         tokens generated for decode, both tools (default: 32)
   --quick         one round of 16 tokens
   --busy          decode only, quiet and with a busy loop on CPU \$(nproc - 1)
+  --isa avx2      both tools held to AVX2 (llama-bench built so, into build-avx2)
 Caches: LLAMA_CACHE (default ~/.cache/npu-llama), NPU_PERF_CACHE (default ~/.cache/npu-perf).
 EOF
 }
@@ -37,7 +42,7 @@ die() {
 	exit 1
 }
 
-O=build threads='' rounds=2 gen=32 busy=0
+O=build threads='' rounds=2 gen=32 busy=0 level=native
 while [ $# -gt 0 ]; do
 	case $1 in
 	O=*) O=${1#O=} ;;
@@ -46,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--gen) gen=${2:?--gen wants a number}; shift ;;
 	--quick) rounds=1 gen=16 ;;
 	--busy) busy=1 ;;
+	--isa) level=${2:?--isa wants avx2}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; die "unknown argument '$1'" ;;
 	esac
@@ -55,6 +61,15 @@ done
 [[ $threads =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--threads '$threads': want N[,N...]"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds '$rounds': want a positive number"
 [[ $gen =~ ^[1-9][0-9]*$ && $gen -ge 2 ]] || die "--gen '$gen': want 2 or more"
+case $level in
+native) flavour=build cmake_isa=(-DGGML_NATIVE=ON) ;;
+avx2)
+	flavour=build-avx2
+	cmake_isa=(-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+		-DGGML_BMI2=ON -DGGML_AVX512=OFF)
+	export NPU_CPU_ISA=avx2 ;;
+*) die "--isa '$level': want avx2" ;;
+esac
 for tool in npu-run npu-gguf; do
 	[ -x "$O/bin/$tool" ] || die "$O/bin/$tool is missing: make O=$O $O/bin/$tool"
 done
@@ -70,37 +85,45 @@ trap 'exit 130' INT TERM
 
 # llama-bench, reused when an earlier build completed, else fetched and built.
 dir=$LLAMA_CACHE/llama-bench-$VERSION
-bench=$dir/build/bin/llama-bench
-if [ -x "$bench" ] && [ "$(tail -n 1 "$dir/build.log" 2>/dev/null)" = "done 0" ]; then
+bench=$dir/$flavour/bin/llama-bench
+if [ -x "$bench" ] && [ "$(tail -n 1 "$dir/$flavour.log" 2>/dev/null)" = "done 0" ]; then
 	echo "$me: cached: $bench" >&2
 else
 	for tool in npm git tar cmake make c++ flock; do
-		command -v $tool >/dev/null || die "$tool is not installed (needed to build llama-bench)"
+		command -v $tool >/dev/null ||
+			die "$tool is not installed (needed to build llama-bench)"
 	done
 	mkdir -p "$LLAMA_CACHE"
 	exec 9>"$dir.lock"
 	flock -n 9 || die "another peer-bench.sh is building $dir"
-	echo "$me: npm pack node-llama-cpp@$VERSION, building llama-bench in $dir" >&2
-	rm -rf "$dir"
+	echo "$me: building llama-bench ($flavour) in $dir" >&2
+	rm -rf "${dir:?}/$flavour"
 	mkdir -p "$dir"
-	if ! npm pack --loglevel=error --pack-destination "$tmp" "node-llama-cpp@$VERSION" \
-		>"$tmp/pack.log" 2>&1; then
-		die "npm pack node-llama-cpp@$VERSION failed: $(grep -m1 -i error "$tmp/pack.log" ||
-			tail -n 1 "$tmp/pack.log")"
+	# The source once, for every flavour.
+	if [ ! -d "$dir/src/.git" ]; then
+		rm -rf "$dir/src"
+		if ! npm pack --loglevel=error --pack-destination "$tmp" "node-llama-cpp@$VERSION" \
+			>"$tmp/pack.log" 2>&1; then
+			die "npm pack node-llama-cpp@$VERSION failed:" \
+				"$(grep -m1 -i error "$tmp/pack.log" || tail -n 1 "$tmp/pack.log")"
+		fi
+		tar -xzf "$tmp/node-llama-cpp-$VERSION.tgz" -C "$tmp" \
+			package/llama/gitRelease.bundle ||
+			die "node-llama-cpp@$VERSION has no package/llama/gitRelease.bundle"
+		git -c advice.detachedHead=false clone -q \
+			"$tmp/package/llama/gitRelease.bundle" "$dir/src" ||
+			die "git clone of node-llama-cpp@$VERSION's gitRelease.bundle failed"
 	fi
-	tar -xzf "$tmp/node-llama-cpp-$VERSION.tgz" -C "$tmp" package/llama/gitRelease.bundle ||
-		die "node-llama-cpp@$VERSION has no package/llama/gitRelease.bundle"
-	git -c advice.detachedHead=false clone -q "$tmp/package/llama/gitRelease.bundle" "$dir/src" ||
-		die "git clone of node-llama-cpp@$VERSION's gitRelease.bundle failed"
-	cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+	cmake -S "$dir/src" -B "$dir/$flavour" -DCMAKE_BUILD_TYPE=Release "${cmake_isa[@]}" \
 		-DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
-		-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >"$dir/cmake.log" 2>&1 ||
-		die "configuring llama.cpp failed: see $dir/cmake.log"
+		-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+		>"$dir/cmake-$flavour.log" 2>&1 ||
+		die "configuring llama.cpp failed: see $dir/cmake-$flavour.log"
 	status=0
-	cmake --build "$dir/build" --target llama-bench -j"$(nproc)" >"$dir/build.log" 2>&1 ||
+	cmake --build "$dir/$flavour" --target llama-bench -j"$(nproc)" >"$dir/$flavour.log" 2>&1 ||
 		status=$?
-	echo "done $status" >>"$dir/build.log"
-	[ $status = 0 ] || die "building llama-bench failed: see $dir/build.log"
+	echo "done $status" >>"$dir/$flavour.log"
+	[ $status = 0 ] || die "building llama-bench failed: see $dir/$flavour.log"
 fi
 llama_rev=$(git -C "$dir/src" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
@@ -228,6 +251,8 @@ isa="$(has avx2 AVX2), $(has avx512f AVX-512F), $(has avx512_vnni "AVX-512 VNNI"
 isa="$isa $(has avx_vnni AVX-VNNI)"
 
 echo "CPU: $cpu (family $fam, model $mod), $(nproc) CPUs; $isa"
+[ "$level" = native ] || echo "Both tools held to $level: npu-run at NPU_CPU_ISA=$level," \
+	"llama-bench built for it (GGML_NATIVE=OFF)"
 echo "llama.cpp $llama_rev (node-llama-cpp@$VERSION's bundle), llama-bench -r 1 per round;" \
 	"npu-run from $O; $rounds round(s), $gen tokens generated; load average $load0 -> $load1"
 echo
