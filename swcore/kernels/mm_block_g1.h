@@ -378,6 +378,40 @@ static inline void MMB(gemm_rows)(__m256i e, __m256i o, int64_t *out)
 }
 
 /*
+ * The GEMM's group @j of 8 rows: @sum[o] (int32 lanes, a row each) of
+ * every output scaled into @e[o] and @od[o], and the mins' term taken off
+ * (@xsp: the rows' sums of x, with F_MIN).
+ */
+static inline __attribute__((always_inline)) void MMB(gemm_group)(__m256i *e, __m256i *od, const __m256i *sum,
+				   const struct g1_col *const *cc, uint32_t j, const int32_t *xsp,
+				   int min, uint32_t cols)
+{
+	uint32_t o;
+
+	for (o = 0; o < NPU_MMB_GEMM_COLS; o++)
+		MMB(gemm_scale)(&e[o], &od[o], sum[o], cc[o]->dm[j]);
+	for (o = 0; min && o < cols; o++)
+		MMB(gemm_scale)(&e[o], &od[o], _mm256_loadu_si256((const __m256i *)(xsp + 8 * j)),
+				-cc[o]->mm[j]);
+}
+
+/* The GEMM's rows from 8 * @rb of each output, into acc. */
+static inline void MMB(gemm_store)(const struct npu_fw_matmul_block *mb, const __m256i *e,
+				   const __m256i *od, const struct g1_col *const *cc,
+				   const uint32_t *outs, uint32_t cols, uint32_t rb)
+{
+	int64_t out[8];
+	uint32_t o, r;
+
+	for (o = 0; o < cols; o++) {
+		MMB(gemm_rows)(e[o], od[o], out);
+		for (r = 0; r < 8 && rb * 8 + r < mb->rows; r++)
+			mb->acc[(uint64_t)(rb * 8 + r) * mb->n + outs[o]] =
+				MMB(g1_shift)(out[r], cc[o]->base);
+	}
+}
+
+/*
  * Outputs @outs[0..@cols) (binary16s @c[o], codes at @q16 + o * k; @cols
  * 1 to NPU_MMB_GEMM_COLS) by the GEMM, 8 rows at a time: each step
  * multiplies 2 columns of 8 rows by a broadcast pair of each output's
@@ -388,11 +422,10 @@ static void MMB(g1_gemm)(const struct npu_fw_matmul_block *mb, const struct npu_
 			 const struct g1_col *c, const uint32_t *outs, uint32_t cols,
 			 const int16_t *q16)
 {
-	uint32_t groups = mb->k / 32, rb, j, s, r, o;
+	uint32_t groups = mb->k / 32, rb, j, s, o;
 	int min = !!(mb->flags & DRM_NPU_BLOCK_F_MIN);
 	const struct g1_col *cc[NPU_MMB_GEMM_COLS];
 	const int16_t *q[NPU_MMB_GEMM_COLS];
-	int64_t out[8];
 
 	for (o = 0; o < NPU_MMB_GEMM_COLS; o++) {
 		cc[o] = &c[o < cols ? o : 0];
@@ -401,7 +434,7 @@ static void MMB(g1_gemm)(const struct npu_fw_matmul_block *mb, const struct npu_
 	for (rb = 0; rb < (mb->rows + 7) / 8; rb++) {
 		const __m256i *xp = (const __m256i *)(p->xp + (uint64_t)rb * mb->k * 8);
 		const int32_t *xsp = p->xsp + (uint64_t)rb * groups * 8;
-		__m256i e[NPU_MMB_GEMM_COLS], od[NPU_MMB_GEMM_COLS];
+		__m256i e[NPU_MMB_GEMM_COLS], od[NPU_MMB_GEMM_COLS], sum[NPU_MMB_GEMM_COLS];
 
 		for (o = 0; o < NPU_MMB_GEMM_COLS; o++)
 			e[o] = od[o] = _mm256_setzero_si256();
@@ -426,20 +459,13 @@ static void MMB(g1_gemm)(const struct npu_fw_matmul_block *mb, const struct npu_
 				b3 = MMB(madd)(b3, y, MMB_PAIR(q3, 1));
 #undef MMB_PAIR
 			}
-			MMB(gemm_scale)(&e[0], &od[0], _mm256_add_epi32(a0, b0), cc[0]->dm[j]);
-			MMB(gemm_scale)(&e[1], &od[1], _mm256_add_epi32(a1, b1), cc[1]->dm[j]);
-			MMB(gemm_scale)(&e[2], &od[2], _mm256_add_epi32(a2, b2), cc[2]->dm[j]);
-			MMB(gemm_scale)(&e[3], &od[3], _mm256_add_epi32(a3, b3), cc[3]->dm[j]);
-			for (o = 0; min && o < cols; o++)
-				MMB(gemm_scale)(&e[o], &od[o], _mm256_loadu_si256(
-					(const __m256i *)(xsp + 8 * j)), -cc[o]->mm[j]);
+			sum[0] = _mm256_add_epi32(a0, b0);
+			sum[1] = _mm256_add_epi32(a1, b1);
+			sum[2] = _mm256_add_epi32(a2, b2);
+			sum[3] = _mm256_add_epi32(a3, b3);
+			MMB(gemm_group)(e, od, sum, cc, j, xsp, min, cols);
 		}
-		for (o = 0; o < cols; o++) {
-			MMB(gemm_rows)(e[o], od[o], out);
-			for (r = 0; r < 8 && rb * 8 + r < mb->rows; r++)
-				mb->acc[(uint64_t)(rb * 8 + r) * mb->n + outs[o]] =
-					MMB(g1_shift)(out[r], cc[o]->base);
-		}
+		MMB(gemm_store)(mb, e, od, cc, outs, cols, rb);
 	}
 }
 
@@ -488,12 +514,11 @@ static void MMB(g1_gemm8)(const struct npu_fw_matmul_block *mb, const struct npu
 			  const struct g1_col *c, const uint32_t *outs, uint32_t cols,
 			  const int16_t *q16)
 {
-	uint32_t groups = mb->k / 32, rb, j, s, r, o;
+	uint32_t groups = mb->k / 32, rb, j, s, o;
 	int min = !!(mb->flags & DRM_NPU_BLOCK_F_MIN);
 	const struct g1_col *cc[NPU_MMB_GEMM_COLS];
 	const int8_t *q[NPU_MMB_GEMM_COLS];
 	const int32_t *qs[NPU_MMB_GEMM_COLS];
-	int64_t out[8];
 
 	for (o = 0; o < NPU_MMB_GEMM_COLS; o++) {
 		cc[o] = &c[o < cols ? o : 0];
@@ -503,7 +528,7 @@ static void MMB(g1_gemm8)(const struct npu_fw_matmul_block *mb, const struct npu
 	for (rb = 0; rb < (mb->rows + 7) / 8; rb++) {
 		const __m256i *xp = (const __m256i *)(p->xp8 + (uint64_t)rb * mb->k * 8);
 		const int32_t *xsp = p->xsp + (uint64_t)rb * groups * 8;
-		__m256i e[NPU_MMB_GEMM_COLS], od[NPU_MMB_GEMM_COLS];
+		__m256i e[NPU_MMB_GEMM_COLS], od[NPU_MMB_GEMM_COLS], sum[NPU_MMB_GEMM_COLS];
 
 		for (o = 0; o < NPU_MMB_GEMM_COLS; o++)
 			e[o] = od[o] = _mm256_setzero_si256();
@@ -528,23 +553,17 @@ static void MMB(g1_gemm8)(const struct npu_fw_matmul_block *mb, const struct npu
 				b3 = MMB_DPBUSD(b3, y, MMB_WORD(q3, 1));
 #undef MMB_WORD
 			}
+			/* x + 128 added 128 * sum(q) of each output's group. */
 #define MMB_SUM(a, b, o) _mm256_sub_epi32(_mm256_add_epi32(a, b), \
 					  _mm256_set1_epi32(128 * qs[o][j]))
-			MMB(gemm_scale)(&e[0], &od[0], MMB_SUM(a0, b0, 0), cc[0]->dm[j]);
-			MMB(gemm_scale)(&e[1], &od[1], MMB_SUM(a1, b1, 1), cc[1]->dm[j]);
-			MMB(gemm_scale)(&e[2], &od[2], MMB_SUM(a2, b2, 2), cc[2]->dm[j]);
-			MMB(gemm_scale)(&e[3], &od[3], MMB_SUM(a3, b3, 3), cc[3]->dm[j]);
+			sum[0] = MMB_SUM(a0, b0, 0);
+			sum[1] = MMB_SUM(a1, b1, 1);
+			sum[2] = MMB_SUM(a2, b2, 2);
+			sum[3] = MMB_SUM(a3, b3, 3);
 #undef MMB_SUM
-			for (o = 0; min && o < cols; o++)
-				MMB(gemm_scale)(&e[o], &od[o], _mm256_loadu_si256(
-					(const __m256i *)(xsp + 8 * j)), -cc[o]->mm[j]);
+			MMB(gemm_group)(e, od, sum, cc, j, xsp, min, cols);
 		}
-		for (o = 0; o < cols; o++) {
-			MMB(gemm_rows)(e[o], od[o], out);
-			for (r = 0; r < 8 && rb * 8 + r < mb->rows; r++)
-				mb->acc[(uint64_t)(rb * 8 + r) * mb->n + outs[o]] =
-					MMB(g1_shift)(out[r], cc[o]->base);
-		}
+		MMB(gemm_store)(mb, e, od, cc, outs, cols, rb);
 	}
 }
 #endif
