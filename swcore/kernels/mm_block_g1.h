@@ -411,64 +411,6 @@ static inline void MMB(gemm_store)(const struct npu_fw_matmul_block *mb, const _
 	}
 }
 
-/*
- * Outputs @outs[0..@cols) (binary16s @c[o], codes at @q16 + o * k; @cols
- * 1 to NPU_MMB_GEMM_COLS) by the GEMM, 8 rows at a time: each step
- * multiplies 2 columns of 8 rows by a broadcast pair of each output's
- * codes. Two chains an output hide the multiply-add's latency; missing
- * outputs repeat the first, not stored.
- */
-static void MMB(g1_gemm)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
-			 const struct g1_col *c, const uint32_t *outs, uint32_t cols,
-			 const int16_t *q16)
-{
-	uint32_t groups = mb->k / 32, rb, j, s, o;
-	int min = !!(mb->flags & DRM_NPU_BLOCK_F_MIN);
-	const struct g1_col *cc[NPU_MMB_GEMM_COLS];
-	const int16_t *q[NPU_MMB_GEMM_COLS];
-
-	for (o = 0; o < NPU_MMB_GEMM_COLS; o++) {
-		cc[o] = &c[o < cols ? o : 0];
-		q[o] = q16 + (uint64_t)(o < cols ? o : 0) * mb->k;
-	}
-	for (rb = 0; rb < (mb->rows + 7) / 8; rb++) {
-		const __m256i *xp = (const __m256i *)(p->xp + (uint64_t)rb * mb->k * 8);
-		const int32_t *xsp = p->xsp + (uint64_t)rb * groups * 8;
-		__m256i e[NPU_MMB_GEMM_COLS], od[NPU_MMB_GEMM_COLS], sum[NPU_MMB_GEMM_COLS];
-
-		for (o = 0; o < NPU_MMB_GEMM_COLS; o++)
-			e[o] = od[o] = _mm256_setzero_si256();
-		for (j = 0; j < groups; j++) {
-			__m256i a0 = _mm256_setzero_si256(), b0 = a0, a1 = a0, b1 = a0;
-			__m256i a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-			const int16_t *q0 = q[0] + 32 * j, *q1 = q[1] + 32 * j;
-			const int16_t *q2 = q[2] + 32 * j, *q3 = q[3] + 32 * j;
-
-			for (s = 0; s < 16; s += 2) {
-				__m256i x = _mm256_loadu_si256(xp + 16 * j + s);
-				__m256i y = _mm256_loadu_si256(xp + 16 * j + s + 1);
-
-#define MMB_PAIR(qo, i) _mm256_broadcastd_epi32(_mm_loadu_si32((qo) + 2 * (s + (i))))
-				a0 = MMB(madd)(a0, x, MMB_PAIR(q0, 0));
-				b0 = MMB(madd)(b0, y, MMB_PAIR(q0, 1));
-				a1 = MMB(madd)(a1, x, MMB_PAIR(q1, 0));
-				b1 = MMB(madd)(b1, y, MMB_PAIR(q1, 1));
-				a2 = MMB(madd)(a2, x, MMB_PAIR(q2, 0));
-				b2 = MMB(madd)(b2, y, MMB_PAIR(q2, 1));
-				a3 = MMB(madd)(a3, x, MMB_PAIR(q3, 0));
-				b3 = MMB(madd)(b3, y, MMB_PAIR(q3, 1));
-#undef MMB_PAIR
-			}
-			sum[0] = _mm256_add_epi32(a0, b0);
-			sum[1] = _mm256_add_epi32(a1, b1);
-			sum[2] = _mm256_add_epi32(a2, b2);
-			sum[3] = _mm256_add_epi32(a3, b3);
-			MMB(gemm_group)(e, od, sum, cc, j, xsp, min, cols);
-		}
-		MMB(gemm_store)(mb, e, od, cc, outs, cols, rb);
-	}
-}
-
 /* Output @n's codes minus zero as int16, in the prepared order, into @q16. */
 static void MMB(g1_decode)(const struct npu_fw_matmul_block *mb, uint32_t n, int16_t *q16)
 {
@@ -505,28 +447,45 @@ static void MMB(g1_decode8)(const struct npu_fw_matmul_block *mb, uint32_t n, in
 	}
 }
 
+#endif
+
+/* @acc + x * q: int8 (x + 128 unsigned, q signed) with @use8, else int16 pairs. */
+#if MMB_VNNI
+#define MMB_STEP(acc, x, q) (use8 ? MMB_DPBUSD(acc, x, q) : MMB(madd)(acc, x, q))
+#else
+#define MMB_STEP(acc, x, q) MMB(madd)(acc, x, q)
+#endif
+
 /*
- * g1_gemm() with int8 activations and codes: each step multiplies 4
- * columns of 8 rows (x + 128, unsigned) by a broadcast word of each
- * output's 4 codes; 128 * sum(q) of each group taken back after.
+ * Outputs @outs[0..@cols) (binary16s @c[o], codes at @q16 + o * k int16s;
+ * @cols 1 to NPU_MMB_GEMM_COLS) by the GEMM, 8 rows at a time: each step
+ * multiplies 4 bytes of each of 8 rows (2 int16 columns, or 4 int8 ones
+ * with @use8: npu_mmb_prep.xp8, the codes from g1_decode8) by a broadcast
+ * of the same columns' codes of each output. Two chains an output hide
+ * the multiply-add's latency; missing outputs repeat the first, not stored.
  */
-static void MMB(g1_gemm8)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
-			  const struct g1_col *c, const uint32_t *outs, uint32_t cols,
-			  const int16_t *q16)
+static inline __attribute__((always_inline)) void
+MMB(g1_gemm)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
+	     const struct g1_col *c, const uint32_t *outs, uint32_t cols, const int16_t *q16,
+	     const int use8)
 {
+	/* Steps of 4 bytes a group: 32 columns of int8 or int16. */
+	const uint32_t steps = use8 ? 8 : 16;
 	uint32_t groups = mb->k / 32, rb, j, s, o;
 	int min = !!(mb->flags & DRM_NPU_BLOCK_F_MIN);
 	const struct g1_col *cc[NPU_MMB_GEMM_COLS];
-	const int8_t *q[NPU_MMB_GEMM_COLS];
+	const uint8_t *q[NPU_MMB_GEMM_COLS];
 	const int32_t *qs[NPU_MMB_GEMM_COLS];
 
 	for (o = 0; o < NPU_MMB_GEMM_COLS; o++) {
 		cc[o] = &c[o < cols ? o : 0];
-		q[o] = (const int8_t *)(q16 + (uint64_t)(o < cols ? o : 0) * mb->k);
+		q[o] = (const uint8_t *)(q16 + (uint64_t)(o < cols ? o : 0) * mb->k);
 		qs[o] = (const int32_t *)q[o] + mb->k / 4;
 	}
 	for (rb = 0; rb < (mb->rows + 7) / 8; rb++) {
-		const __m256i *xp = (const __m256i *)(p->xp8 + (uint64_t)rb * mb->k * 8);
+		const __m256i *xp = (const __m256i *)((use8 ? (const uint8_t *)p->xp8 :
+							       (const uint8_t *)p->xp) +
+						      (uint64_t)rb * mb->k * 8 * (use8 ? 1 : 2));
 		const int32_t *xsp = p->xsp + (uint64_t)rb * groups * 8;
 		__m256i e[NPU_MMB_GEMM_COLS], od[NPU_MMB_GEMM_COLS], sum[NPU_MMB_GEMM_COLS];
 
@@ -535,51 +494,48 @@ static void MMB(g1_gemm8)(const struct npu_fw_matmul_block *mb, const struct npu
 		for (j = 0; j < groups; j++) {
 			__m256i a0 = _mm256_setzero_si256(), b0 = a0, a1 = a0, b1 = a0;
 			__m256i a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-			const int8_t *q0 = q[0] + 32 * j, *q1 = q[1] + 32 * j;
-			const int8_t *q2 = q[2] + 32 * j, *q3 = q[3] + 32 * j;
+			const uint8_t *q0 = q[0] + 4 * steps * j, *q1 = q[1] + 4 * steps * j;
+			const uint8_t *q2 = q[2] + 4 * steps * j, *q3 = q[3] + 4 * steps * j;
 
-			for (s = 0; s < 8; s += 2) {
-				__m256i x = _mm256_loadu_si256(xp + 8 * j + s);
-				__m256i y = _mm256_loadu_si256(xp + 8 * j + s + 1);
+			for (s = 0; s < steps; s += 2) {
+				__m256i x = _mm256_loadu_si256(xp + steps * j + s);
+				__m256i y = _mm256_loadu_si256(xp + steps * j + s + 1);
 
 #define MMB_WORD(qo, i) _mm256_broadcastd_epi32(_mm_loadu_si32((qo) + 4 * (s + (i))))
-				a0 = MMB_DPBUSD(a0, x, MMB_WORD(q0, 0));
-				b0 = MMB_DPBUSD(b0, y, MMB_WORD(q0, 1));
-				a1 = MMB_DPBUSD(a1, x, MMB_WORD(q1, 0));
-				b1 = MMB_DPBUSD(b1, y, MMB_WORD(q1, 1));
-				a2 = MMB_DPBUSD(a2, x, MMB_WORD(q2, 0));
-				b2 = MMB_DPBUSD(b2, y, MMB_WORD(q2, 1));
-				a3 = MMB_DPBUSD(a3, x, MMB_WORD(q3, 0));
-				b3 = MMB_DPBUSD(b3, y, MMB_WORD(q3, 1));
+				a0 = MMB_STEP(a0, x, MMB_WORD(q0, 0));
+				b0 = MMB_STEP(b0, y, MMB_WORD(q0, 1));
+				a1 = MMB_STEP(a1, x, MMB_WORD(q1, 0));
+				b1 = MMB_STEP(b1, y, MMB_WORD(q1, 1));
+				a2 = MMB_STEP(a2, x, MMB_WORD(q2, 0));
+				b2 = MMB_STEP(b2, y, MMB_WORD(q2, 1));
+				a3 = MMB_STEP(a3, x, MMB_WORD(q3, 0));
+				b3 = MMB_STEP(b3, y, MMB_WORD(q3, 1));
 #undef MMB_WORD
 			}
+			sum[0] = _mm256_add_epi32(a0, b0);
+			sum[1] = _mm256_add_epi32(a1, b1);
+			sum[2] = _mm256_add_epi32(a2, b2);
+			sum[3] = _mm256_add_epi32(a3, b3);
 			/* x + 128 added 128 * sum(q) of each output's group. */
-#define MMB_SUM(a, b, o) _mm256_sub_epi32(_mm256_add_epi32(a, b), \
-					  _mm256_set1_epi32(128 * qs[o][j]))
-			sum[0] = MMB_SUM(a0, b0, 0);
-			sum[1] = MMB_SUM(a1, b1, 1);
-			sum[2] = MMB_SUM(a2, b2, 2);
-			sum[3] = MMB_SUM(a3, b3, 3);
-#undef MMB_SUM
+			for (o = 0; use8 && o < NPU_MMB_GEMM_COLS; o++)
+				sum[o] = _mm256_sub_epi32(sum[o], _mm256_set1_epi32(128 * qs[o][j]));
 			MMB(gemm_group)(e, od, sum, cc, j, xsp, min, cols);
 		}
 		MMB(gemm_store)(mb, e, od, cc, outs, cols, rb);
 	}
 }
-#endif
 
-/* The GEMM the activations were prepared for. */
+#undef MMB_STEP
+
+/* The GEMM the activations were prepared for, compiled for each. */
 static void MMB(gemm)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
 		      const struct g1_col *c, const uint32_t *outs, uint32_t cols,
 		      const int16_t *q16)
 {
-#if MMB_VNNI
-	if (p->xp8) {
-		MMB(g1_gemm8)(mb, p, c, outs, cols, q16);
-		return;
-	}
-#endif
-	MMB(g1_gemm)(mb, p, c, outs, cols, q16);
+	if (MMB_VNNI && p->xp8)
+		MMB(g1_gemm)(mb, p, c, outs, cols, q16, 1);
+	else
+		MMB(g1_gemm)(mb, p, c, outs, cols, q16, 0);
 }
 
 int MMB(npu_mm_block_g1)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
