@@ -96,7 +96,7 @@ GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
 	libnpu/src/*.h swcore/*.h swcore/kernels/*.h libnpu-llm/include/npu/*.h libnpu-llm/src/*.h \
-	tests/unit/*.h tests/guest/*.h tools/npu-run/*.h)
+	tests/unit/*.h tests/guest/*.h tools/*.h tools/npu-run/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
 	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check llama-check

@@ -30,6 +30,8 @@
 #include <npu/llm.h>
 #include <npu/npu.h>
 
+#include "progress.h"
+
 /* Monotonic seconds. */
 static double now_s(void)
 {
@@ -407,23 +409,11 @@ static double prompt_macs(const struct npu_model_config *c, int tokens)
  * the bandwidth read around its rounds. A prefill is compute-bound: its
  * figure is the matrices' GOPS, to set against the int8 peak.
  */
-/* The weights' progress: one updating line on a terminal, a line per layer in a log. */
-static void progress(void *user, int done, int total)
-{
-	(void)user;
-	if (total <= 8)
-		return;
-	if (isatty(STDERR_FILENO))
-		fprintf(stderr, "\rweights: layer %d/%d%s", done, total, done == total ? "\n" : "");
-	else
-		fprintf(stderr, "weights: layer %d/%d\n", done, total);
-}
-
 static int bench_decode(npu_device *dev, const char *shape, const char *weights,
 			struct probe *pr, struct decode_result *r)
 {
 	struct npu_llm_model_params mp = { .weights = weights, .synthetic = shape, .seed = 1,
-					   .progress = progress };
+					   .progress = tool_progress };
 	struct npu_llm_model_info info;
 	npu_llm_model *m;
 	npu_llm_ctx *c = NULL;

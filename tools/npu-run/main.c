@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../progress.h"
 #include "npu-run.h"
 
 struct run {
@@ -89,25 +90,13 @@ static int encode_fitting(const struct npu_tokenizer *tok, const char *what, con
 	return 0;
 }
 
-/* The weights' progress: one updating line on a terminal, a line per layer in a log. */
-static void progress(void *user, int done, int total)
-{
-	(void)user;
-	if (total <= 8)
-		return;
-	if (isatty(STDERR_FILENO))
-		fprintf(stderr, "\rweights: layer %d/%d%s", done, total, done == total ? "\n" : "");
-	else
-		fprintf(stderr, "weights: layer %d/%d\n", done, total);
-}
-
 /* Open the device (unless float) and load the model onto it. */
 static int load(struct run *run)
 {
 	struct args *a = &run->a;
 	struct npu_llm_model_params mp = {
 		.tokenizer = a->tokenizer, .weights = a->weights, .synthetic = a->synthetic,
-		.seed = a->sampling.seed, .progress = progress,
+		.seed = a->sampling.seed, .progress = tool_progress,
 	};
 	char err[1024] = "", threads[8];	/* a loader's error: the path alone may take 260 */
 	int ret;
