@@ -502,9 +502,8 @@ int npu_kernels_matmul_block(void *ctx, const struct npu_fw_matmul_block *mb)
 		room = block_room(k, npu_mmb_prep_bytes(mb, k->n_threads));
 		if (!room)
 			return 1;
-		/* An exponent window too narrow for any output: the general kernel. */
-		if (npu_mmb_prepare(mb, k->isa >= NPU_ISA_AVXVNNI, room, &k->mmb))
-			k->mmb.scratch = NULL;
+		/* It leaves scratch NULL where no output can fit: the general kernel. */
+		npu_mmb_prepare(mb, k->isa >= NPU_ISA_AVXVNNI, room, &k->mmb);
 	}
 	if (!k->mmb.scratch) {
 		x16 = block_room(k, rk * sizeof(int16_t));

@@ -66,9 +66,9 @@ static inline void MMB(half_range)(const uint8_t *p, uint32_t n, __m256i *lo, __
 }
 
 /*
- * @n binary16s at @p (8 read at a time: the record's d or dmin, followed
- * by more of the record or zeros past the last of @c's arrays) as
- * mantissa << (exponent - @base), signed, at @d.
+ * @n binary16s at @p as mantissa << (exponent - @base), signed, at @d:
+ * 8 at a time, the last few through a zeroed copy, so that the lanes past
+ * @n are zeros.
  */
 static inline void MMB(half_ints)(const uint8_t *p, uint32_t n, int32_t base, int32_t *d)
 {

@@ -147,7 +147,7 @@ int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
 		xsp = (int32_t *)at;
 		at += up32((size_t)rb * groups * 32);
 		memset(xsp, 0, (size_t)rb * groups * 32);
-		for (r = 0; mb->xs && r < rows; r++)
+		for (r = 0; (mb->flags & DRM_NPU_BLOCK_F_MIN) && r < rows; r++)
 			for (j = 0; j < groups; j++)
 				xsp[((size_t)(r / 8) * groups + j) * 8 + r % 8] =
 					mb->xs[(size_t)r * groups + j];

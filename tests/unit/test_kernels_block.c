@@ -56,7 +56,7 @@ struct bcase {
 	int big;
 	/* With spread > 0: exponents (binary16's field) from e0 to e0 + spread - 1, some zeros. */
 	int e0, spread;
-	/* x from -xmax to xmax (xmax 0: any int16). */
+	/* x from -xmax to xmax (xmax 0: any int16; below 0: from xmax to -xmax - 1). */
 	int32_t xmax;
 };
 
@@ -92,8 +92,8 @@ static void run(struct npu_kernels *k, const struct bcase *c, int bad)
 	guarded_alloc(&recs, rec_bytes * c->n);
 	memset(w.p, 0, stride * c->n);
 	for (i = 0; i < c->rows * c->k; i++)
-		xr[i] = c->big ? -32768 : c->xmax ? t_rand_range(-c->xmax, c->xmax) :
-			t_rand_range(-32768, 32767);
+		xr[i] = c->big ? -32768 : c->xmax < 0 ? t_rand_range(c->xmax, -c->xmax - 1) :
+			c->xmax ? t_rand_range(-c->xmax, c->xmax) : t_rand_range(-32768, 32767);
 	for (r = 0; r < c->rows; r++)
 		for (j = 0; j < groups; j++)
 			for (i = 0; i < c->g; i++)
@@ -228,7 +228,8 @@ static void one_group(enum npu_isa isa)
 {
 	static const uint32_t rows[] = { 1, 2, 7, 8, 9, 16, 21 };
 	static const int spreads[] = { 1, 2, 5, 12, 17, 21, 27, 31 };
-	static const int32_t xmaxes[] = { 127, 128, 0 };
+	/* int8 (decode's bytes), int8 and -128 (the int8 GEMM's), a little past, int16. */
+	static const int32_t xmaxes[] = { 127, -128, 128, 0 };
 	struct npu_kernels *k;
 	size_t ri, si, xi, f;
 	uint32_t bits;

@@ -282,6 +282,12 @@ static void isa_select_caps_at_host(void **state)
 		assert_int_equal(npu_isa_select(npu_isa_name(isa)), want);
 	}
 	assert_int_equal(npu_isa_select(""), best);
+	/* Without AVX-VNNI, asking for it gives AVX2 (or less), whatever else the CPU has. */
+	if (!npu_isa_host_has(NPU_ISA_AVXVNNI))
+		assert_true(npu_isa_select("avxvnni") <= NPU_ISA_AVX2);
+	if (npu_isa_host_has(NPU_ISA_AVX2))
+		assert_int_equal(npu_isa_select("avx2"), NPU_ISA_AVX2);
+	assert_int_equal(npu_isa_select("scalar"), NPU_ISA_SCALAR);
 	assert_int_equal(npu_isa_select("AVX2"), -1);
 	assert_int_equal(npu_isa_select("avx512-vnni"), -1);
 }
@@ -352,9 +358,13 @@ static void pool_equals_reference(void **state)
 
 	(void)state;
 	pool_case_init(&c);
-	for (isa = NPU_ISA_SCALAR; isa <= npu_isa_host_best(); isa++) {
-		struct npu_kernels *k = pool_create(isa);
+	for (isa = NPU_ISA_SCALAR; isa < NPU_ISA_COUNT; isa++) {
+		struct npu_kernels *k;
 
+		/* Levels are a set: Zen 4 has AVX-512 and not AVX-VNNI. */
+		if (!npu_isa_host_has(isa))
+			continue;
+		k = pool_create(isa);
 		if (isa == NPU_ISA_SCALAR)
 			assert_int_not_equal(npu_kernels_matmul(k, &c.mm), 0);
 		else
