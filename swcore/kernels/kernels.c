@@ -219,12 +219,15 @@ static int changed(const unsigned long *v, unsigned long old)
 
 /*
  * Calls a worker sleeps through rather than spins, once its core was
- * taken from it: on a core shared with a busy thread, spinning spends the
- * worker's share of the core, and the scheduler then takes the core away
- * in the middle of a chunk, which the caller waits for. A sleeping worker
- * wakes to each call ahead of the busy thread, and mostly finishes it.
+ * taken from it twice within SHARED_GAP calls: on a core shared with a
+ * busy thread, spinning spends the worker's share of the core, and the
+ * scheduler then takes the core away in the middle of a chunk, which the
+ * caller waits for. A sleeping worker wakes to each call ahead of the busy
+ * thread, and mostly finishes it. One preemption now and then (a quiet
+ * host's daemons) is not worth the wake-ups.
  */
 #define SHARED_CALLS 1024
+#define SHARED_GAP 64
 
 /* This thread's involuntary context switches so far. */
 static long preempted(void)
@@ -240,12 +243,15 @@ static void *pool_thread(void *arg)
 	struct npu_kernels *k = w->k;
 	unsigned long seen = 0;
 	long switches = preempted(), now;
-	int spin, shared = 0;
+	int spin, shared = 0, since = SHARED_GAP;
 
 	for (;;) {
 		/* Between calls, off the caller's path. */
 		now = preempted();
-		shared = now != switches ? SHARED_CALLS : shared ? shared - 1 : 0;
+		shared = shared ? shared - 1 : 0;
+		if (now != switches && since < SHARED_GAP)
+			shared = SHARED_CALLS;
+		since = now != switches ? 0 : since + 1;
 		switches = now;
 		for (spin = 0; !shared && spin < SPIN_ITERATIONS && !changed(&k->generation, seen) &&
 		     !__atomic_load_n(&k->stop, __ATOMIC_ACQUIRE); spin++)
