@@ -17,10 +17,8 @@
  * rounded, which is what ggml's float arithmetic gives too.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "model_internal.h"
 
@@ -472,10 +470,7 @@ int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t co
 	uint64_t nsb = (uint64_t)cols / t->block, rb = 0, recb = 0;
 	struct npu_block_format f = { t->group, t->block / t->group, t->zero, t->flags };
 	struct dq_part part[MAX_DQ_THREADS];
-	pthread_t th[MAX_DQ_THREADS];
-	int started[MAX_DQ_THREADS];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int n = cpus < 1 ? 1 : cpus > MAX_DQ_THREADS ? MAX_DQ_THREADS : (int)cpus, i, ret;
+	int n = llm_parts(MAX_DQ_THREADS), i, ret;
 
 	if (q) {
 		memset(q, 0, sizeof(*q));
@@ -507,16 +502,8 @@ int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t co
 					    (uint64_t)rows * i / n * nsb,
 					    (uint64_t)rows * (i + 1) / n * nsb, rb, recb, out, q,
 					    UINT64_MAX, UINT64_MAX, 0 };
-		/* Where no thread can start, this one does the part. */
-		started[i] = i > 0 && !pthread_create(&th[i], NULL, dq_run, &part[i]);
 	}
-	dq_run(&part[0]);
-	for (i = 1; i < n; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
-			dq_run(&part[i]);
-	}
+	llm_run_parts(dq_run, part, sizeof(part[0]), n);
 	/* As one pass would find them: the first bad scale, else the first bad element. */
 	ret = NPU_OK;
 	for (i = 0; i < n && ret != NPU_E_FORMAT; i++)

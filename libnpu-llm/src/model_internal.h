@@ -141,4 +141,15 @@ NPU_HIDDEN int npu_model_load_gguf_native(const char *path, struct npu_model *m,
 					  struct npu_tokenizer *tk, char *err, size_t len);
 NPU_HIDDEN void npu_model_native_floats(struct npu_model *m);
 
+/* The most parts a pass over a matrix splits into (parts.c). */
+#define LLM_MAX_PARTS 16
+/* This machine's CPUs, 1 to @most (at most LLM_MAX_PARTS). */
+NPU_HIDDEN int llm_parts(int most);
+/*
+ * @fn on each of @n parts, @size bytes apart from @parts: part 0 on this
+ * thread, the others on threads of their own (on this one where a thread
+ * cannot start); back when every part is done.
+ */
+NPU_HIDDEN void llm_run_parts(void *(*fn)(void *), void *parts, size_t size, int n);
+
 #endif

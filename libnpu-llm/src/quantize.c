@@ -8,14 +8,10 @@
  * too.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "model_internal.h"
-
-#define MAX_QUANT_THREADS 16
 
 /*
  * round() (ties away from zero) without the libm call, for |x| < 2^62:
@@ -93,11 +89,8 @@ int npu_quantize(const float *w, int32_t rows, int32_t cols, int bits, int32_t g
 	int qmax = bits == 8 ? 127 : 7;
 	double *gs, smax = 0;
 	/* The int4 search tries 11 steps per group: rows split over the cores. */
-	struct search part[MAX_QUANT_THREADS];
-	pthread_t th[MAX_QUANT_THREADS];
-	int started[MAX_QUANT_THREADS];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int n = cpus < 1 ? 1 : cpus > MAX_QUANT_THREADS ? MAX_QUANT_THREADS : (int)cpus, i;
+	struct search part[LLM_MAX_PARTS];
+	int n = llm_parts(LLM_MAX_PARTS), i;
 
 	if (!w || !q || rows < 1 || cols < 1 || (bits != 8 && bits != 4) || group_size < 1 ||
 	    cols % group_size || (bits == 4 && cols % 2))
@@ -122,16 +115,8 @@ int npu_quantize(const float *w, int32_t rows, int32_t cols, int bits, int32_t g
 		part[i] = (struct search){ w, (int32_t)((int64_t)rows * i / n),
 					   (int32_t)((int64_t)rows * (i + 1) / n), cols, group_size,
 					   qmax, gs, 0 };
-		/* Where no thread can start, this one does the part. */
-		started[i] = i > 0 && !pthread_create(&th[i], NULL, search_rows, &part[i]);
 	}
-	search_rows(&part[0]);
-	for (i = 1; i < n; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
-			search_rows(&part[i]);
-	}
+	llm_run_parts(search_rows, part, sizeof(part[0]), n);
 	for (i = 0; i < n; i++)
 		smax = fmax(smax, part[i].smax);
 	if (npu_scale_from_double(smax, &q->scale)) {

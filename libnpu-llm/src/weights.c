@@ -8,11 +8,9 @@
  * keep them packed in its kernels' layout.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "llm_internal.h"
 
@@ -57,25 +55,14 @@ static void *copy_run(void *arg)
 static void copy_wide(void *dst, const void *src, size_t n)
 {
 	struct copy_part part[MAX_COPY_THREADS];
-	pthread_t th[MAX_COPY_THREADS];
-	int started[MAX_COPY_THREADS];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int k = n < (4u << 20) || cpus < 2 ? 1 : cpus > MAX_COPY_THREADS ? MAX_COPY_THREADS :
-		(int)cpus, i;
+	int k = n < (4u << 20) ? 1 : llm_parts(MAX_COPY_THREADS), i;
 
 	for (i = 0; i < k; i++) {
 		size_t a = n / k * i, b = i == k - 1 ? n : n / k * (i + 1);
 
 		part[i] = (struct copy_part){ (char *)dst + a, (const char *)src + a, b - a };
-		started[i] = i > 0 && !pthread_create(&th[i], NULL, copy_run, &part[i]);
 	}
-	copy_run(&part[0]);
-	for (i = 1; i < k; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
-			copy_run(&part[i]);
-	}
+	llm_run_parts(copy_run, part, sizeof(part[0]), k);
 }
 
 /*
