@@ -3,7 +3,8 @@
  * What the AVX2 kernels need of AVX-512's 64-bit lane operations, from
  * AVX2's: masks of the first lanes as vectors, |v|, signed and unsigned
  * compares, min and max, rounding shifts and the exact unsigned division
- * of udiv_avx512.h, four int64 lanes at a time.
+ * of udiv_avx512.h, four int64 lanes at a time; and the horizontal sums
+ * and the int128 shift the matmul kernels share.
  */
 #ifndef LIBNPU_INT64_AVX2_H
 #define LIBNPU_INT64_AVX2_H
@@ -104,6 +105,24 @@ static inline int64_t hsum4(__m256i v)
 	__m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
 
 	return _mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1);
+}
+
+/* The int32 lane sums of 8 vectors, in order: lane i is @v[i]'s. */
+static inline __m256i reduce8(__m256i a, __m256i b, __m256i c, __m256i d, __m256i e, __m256i f,
+			      __m256i g, __m256i h)
+{
+	__m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+	__m256i ef = _mm256_hadd_epi32(e, f), gh = _mm256_hadd_epi32(g, h);
+	__m256i abcd = _mm256_hadd_epi32(ab, cd), efgh = _mm256_hadd_epi32(ef, gh);
+
+	return _mm256_add_epi32(_mm256_permute2x128_si256(abcd, efgh, 0x20),
+				_mm256_permute2x128_si256(abcd, efgh, 0x31));
+}
+
+/* @t * 2^@e (e < 64), exactly, in int128. */
+static inline __int128_t shl128(int64_t t, uint32_t e)
+{
+	return (__int128_t)((__uint128_t)(__int128_t)t << e);
 }
 
 /* u64 to double, correctly rounded: its high and low halves exact, one rounding in the sum. */

@@ -228,9 +228,14 @@ static inline int npu_mmb_g1_fits(const struct npu_fw_matmul_block *mb)
  */
 struct npu_mmb_prep {
 	const int16_t *x16_fw;	/* [rows][k] as the firmware orders them (the general kernel) */
-	const int16_t *x16;	/* [rows][k] in the prepared order */
-	const int8_t *x8;	/* [rows][k] likewise, when every |x| <= 127 and rows < 8; or NULL */
-	const int32_t *xsum;	/* [rows][groups + 8] each group's sum of x, zeros after */
+	const int16_t *x16;	/* [rows][k] in the prepared order; not filled beside x8 */
+	/*
+	 * Decode's, when every |x| <= 127 and rows < 8, else NULL: [rows][k]
+	 * x in the prepared order, but 4-bit codes' whole 8 groups in pairs
+	 * (the pair's even columns, then its odd ones).
+	 */
+	const int8_t *x8;
+	const int32_t *xsum;	/* rows < 8: [rows][groups + 8] each group's sum of x, zeros after */
 	int gemm;		/* rows >= 8: the GEMM, on xp or xp8 */
 	const int16_t *xp;	/* [rows / 8][k / 2][8][2], rows padded with zeros; or NULL */
 	/*

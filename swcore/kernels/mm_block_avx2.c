@@ -12,6 +12,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "int64_avx2.h"
 #include "kernels.h"
 
 #define F_MIN DRM_NPU_BLOCK_F_MIN
@@ -265,31 +266,13 @@ static int load_seg(const struct npu_fw_matmul_block *mb, uint32_t n, uint32_t b
 	return 0;
 }
 
-/* The sums of 8 vectors' lanes, in order. */
-static inline __m256i reduce8(const __m256i *v)
-{
-	__m256i ab = _mm256_hadd_epi32(v[0], v[1]), cd = _mm256_hadd_epi32(v[2], v[3]);
-	__m256i ef = _mm256_hadd_epi32(v[4], v[5]), gh = _mm256_hadd_epi32(v[6], v[7]);
-	__m256i abcd = _mm256_hadd_epi32(ab, cd), efgh = _mm256_hadd_epi32(ef, gh);
-
-	return _mm256_add_epi32(_mm256_permute2x128_si256(abcd, efgh, 0x20),
-				_mm256_permute2x128_si256(abcd, efgh, 0x31));
-}
-
-static inline int64_t hsum64(__m256i v)
-{
-	__m128i t = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-
-	return _mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1);
-}
-
 /* sum a[i] * b[i] over 8 int32 lanes, in int64. */
 static inline int64_t dot8(__m256i a, __m256i b)
 {
 	__m256i even = _mm256_mul_epi32(a, b);
 	__m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32));
 
-	return hsum64(_mm256_add_epi64(even, odd));
+	return hsum4(_mm256_add_epi64(even, odd));
 }
 
 /* Group @j's sum of x times q (@g of each) in 8 int32 lanes. */
@@ -314,19 +297,15 @@ static inline void group_sums(const int16_t *x, const int16_t *q, uint32_t g, ui
 	for (j = 0; j + 8 <= groups; j += 8) {
 		for (i = 0; i < 8; i++)
 			v[i] = group(x, q, g, j + i);
-		_mm256_store_si256((__m256i *)(sums + j), reduce8(v));
+		_mm256_store_si256((__m256i *)(sums + j),
+				   reduce8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]));
 	}
 	if (j == groups)
 		return;
 	for (i = 0; i < 8; i++)
 		v[i] = j + i < groups ? group(x, q, g, j + i) : _mm256_setzero_si256();
-	_mm256_store_si256((__m256i *)(sums + j), reduce8(v));
-}
-
-/* @t * 2^@e, exactly. */
-static inline __int128_t shifted(int64_t t, uint32_t e)
-{
-	return (__int128_t)((__uint128_t)(__int128_t)t << e);
+	_mm256_store_si256((__m256i *)(sums + j),
+			   reduce8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]));
 }
 
 /*
@@ -382,7 +361,7 @@ static void add_row_groups(const struct npu_fw_matmul_block *mb, const struct se
 		}
 	}
 	for (k = 0; k < 4; k++)
-		v += shifted(hsum64(bins[k]), 8 * (uint32_t)k);
+		v += shl128(hsum4(bins[k]), 8 * (uint32_t)k);
 	*acc = v;
 }
 
@@ -423,9 +402,9 @@ static void add_row(const struct npu_fw_matmul_block *mb, const struct seg *s,
 					q += (int64_t)mn[j] * xj[j];
 			}
 		}
-		v += shifted(s->dm[i] * p, (uint32_t)s->de[i]);
+		v += shl128(s->dm[i] * p, (uint32_t)s->de[i]);
 		if (min)
-			v -= shifted(s->mm[i] * q, (uint32_t)s->me[i]);
+			v -= shl128(s->mm[i] * q, (uint32_t)s->me[i]);
 	}
 	*acc = v;
 }

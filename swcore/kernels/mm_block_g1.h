@@ -25,6 +25,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "int64_avx2.h"
 #include "kernels.h"
 
 /*
@@ -150,25 +151,6 @@ static inline __m256i MMB(scale_odd)(__m256i acc, __m256i s, __m256i d)
 {
 	return _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_srli_epi64(s, 32),
 						      _mm256_srli_epi64(d, 32)));
-}
-
-/* The sums of 8 vectors' lanes, in order. */
-static inline __m256i MMB(reduce8)(__m256i a, __m256i b, __m256i c, __m256i d, __m256i e,
-				   __m256i f, __m256i g, __m256i h)
-{
-	__m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
-	__m256i ef = _mm256_hadd_epi32(e, f), gh = _mm256_hadd_epi32(g, h);
-	__m256i abcd = _mm256_hadd_epi32(ab, cd), efgh = _mm256_hadd_epi32(ef, gh);
-
-	return _mm256_add_epi32(_mm256_permute2x128_si256(abcd, efgh, 0x20),
-				_mm256_permute2x128_si256(abcd, efgh, 0x31));
-}
-
-static inline int64_t MMB(hsum64)(__m256i v)
-{
-	__m128i t = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-
-	return _mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1);
 }
 
 static inline int32_t MMB(hsum32)(__m256i v)
@@ -322,7 +304,7 @@ MMB(g1_row)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p, 
 					      MMB(dot8_pair)(w, x8, j + 4),
 					      MMB(dot8_pair)(w, x8, j + 6));
 		else
-			s = MMB(reduce8)(MMB_DOT(j), MMB_DOT(j + 1), MMB_DOT(j + 2), MMB_DOT(j + 3),
+			s = reduce8(MMB_DOT(j), MMB_DOT(j + 1), MMB_DOT(j + 2), MMB_DOT(j + 3),
 					 MMB_DOT(j + 4), MMB_DOT(j + 5), MMB_DOT(j + 6),
 					 MMB_DOT(j + 7));
 		MMB_SCALE(j);
@@ -330,13 +312,13 @@ MMB(g1_row)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p, 
 	if (j < groups) {
 		for (i = 0; i < 8; i++)
 			v[i] = j + i < groups ? MMB_DOT(j + i) : _mm256_setzero_si256();
-		s = MMB(reduce8)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+		s = reduce8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
 		MMB_SCALE(j);
 	}
 	/* The mins' term: dmin * sum(x) of each group, subtracted. */
 	for (j = 0; xs && j < groups; j++)
 		even = _mm256_sub_epi64(even, _mm256_set_epi64x(0, 0, 0, (int64_t)c->mm[j] * xs[j]));
-	return MMB(hsum64)(_mm256_add_epi64(even, odd));
+	return hsum4(_mm256_add_epi64(even, odd));
 }
 
 #undef MMB_DOT
@@ -350,12 +332,6 @@ static int64_t MMB(g1_row_any)(const struct npu_fw_matmul_block *mb,
 	if (mb->w_bits == 8)
 		return p->x8 ? MMB(g1_row)(mb, p, w, c, r, 8, 1) : MMB(g1_row)(mb, p, w, c, r, 8, 0);
 	return p->x8 ? MMB(g1_row)(mb, p, w, c, r, 4, 1) : MMB(g1_row)(mb, p, w, c, r, 4, 0);
-}
-
-/* @v * 2^@base, exactly, as the firmware's int128. */
-static inline __int128_t MMB(g1_shift)(int64_t v, int32_t base)
-{
-	return (__int128_t)((__uint128_t)(__int128_t)v << base);
 }
 
 /* @v (8 int32 lanes) * @d as int64: even lanes added to @e, odd to @o. */
@@ -407,7 +383,7 @@ static inline void MMB(gemm_store)(const struct npu_fw_matmul_block *mb, const _
 		MMB(gemm_rows)(e[o], od[o], out);
 		for (r = 0; r < 8 && rb * 8 + r < mb->rows; r++)
 			mb->acc[(uint64_t)(rb * 8 + r) * mb->n + outs[o]] =
-				MMB(g1_shift)(out[r], cc[o]->base);
+				shl128(out[r], (uint32_t)cc[o]->base);
 	}
 }
 
@@ -563,8 +539,8 @@ int MMB(npu_mm_block_g1)(const struct npu_fw_matmul_block *mb, const struct npu_
 			const uint8_t *w = mb->w + (uint64_t)n * mb->w_stride;
 
 			for (r = 0; r < mb->rows; r++)
-				mb->acc[(uint64_t)r * mb->n + n] = MMB(g1_shift)(
-					MMB(g1_row_any)(mb, p, w, &c[0], r), c[0].base);
+				mb->acc[(uint64_t)r * mb->n + n] = shl128(
+					MMB(g1_row_any)(mb, p, w, &c[0], r), (uint32_t)c[0].base);
 			continue;
 		}
 #if MMB_VNNI

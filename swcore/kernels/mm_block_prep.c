@@ -38,7 +38,7 @@ static int bit_length(uint64_t v)
 int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
 		    struct npu_mmb_prep *p)
 {
-	uint32_t groups = mb->k / 32, rows = mb->rows, k = mb->k, r, c, j, s;
+	uint32_t groups = mb->k / 32, rows = mb->rows, k = mb->k, r, c, j, s, n;
 	uint32_t zero = mb->zero, top = (1u << mb->w_bits) - 1;
 	uint64_t xmax = 0, qmax = top > zero && top - zero > zero ? top - zero : zero;
 	size_t rk = (size_t)rows * k, i;
@@ -77,29 +77,32 @@ int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
 	/* -2^15 <= x < 2^15 (fw_load_row of I8 or I16): exact in int16. */
 	for (i = 0; i < rk; i++)
 		x16_fw[i] = (int16_t)mb->xr[i];
-	/* 4-bit codes: each group's even columns, then its odd ones. */
-	for (i = 0; x16 != x16_fw && i < rk; i += 32)
+	/* 4-bit codes: each group's even columns, then its odd ones (not read beside x8). */
+	for (i = 0; x16 != x16_fw && !x8 && i < rk; i += 32)
 		for (c = 0; c < 16; c++) {
 			x16[i + c] = x16_fw[i + 2 * c];
 			x16[i + 16 + c] = x16_fw[i + 2 * c + 1];
 		}
-	for (i = 0; x8 && i < rk; i++)
-		x8[i] = (int8_t)x16[i];
+	for (i = 0; x8 && mb->w_bits == 8 && i < rk; i++)
+		x8[i] = (int8_t)x16_fw[i];
 	/*
 	 * 4-bit codes, int8 x: each whole 8 groups in pairs, the pair's even
-	 * columns (both groups'), then their odd ones; the rest as x16.
+	 * columns (both groups'), then their odd ones; a group after them on
+	 * its own, its even columns, then its odd ones.
 	 */
-	for (r = 0; x8 && x16 != x16_fw && r < rows; r++)
-		for (j = 0; j < groups / 8 * 8; j += 2) {
+	for (r = 0; x8 && mb->w_bits == 4 && r < rows; r++)
+		for (j = 0; j < groups; j += n) {
 			const int16_t *x = x16_fw + (size_t)r * k + 32 * j;
 			int8_t *d = x8 + (size_t)r * k + 32 * j;
 
-			for (c = 0; c < 32; c++) {
+			n = j < groups / 8 * 8 ? 2 : 1;
+			for (c = 0; c < 16 * n; c++) {
 				d[c] = (int8_t)x[2 * c];
-				d[32 + c] = (int8_t)x[2 * c + 1];
+				d[16 * n + c] = (int8_t)x[2 * c + 1];
 			}
 		}
-	for (r = 0; r < rows; r++) {
+	/* Decode's (int8 x: its sums of x make up for the codes' zero). */
+	for (r = 0; rows < 8 && r < rows; r++) {
 		int32_t *sum = xsum + (size_t)r * (groups + 8);
 		const int16_t *x = x16_fw + (size_t)r * k;
 
