@@ -24,11 +24,6 @@
 
 #include "model_internal.h"
 
-enum gguf_type {
-	GGUF_U8, GGUF_I8, GGUF_U16, GGUF_I16, GGUF_U32, GGUF_I32, GGUF_F32, GGUF_BOOL,
-	GGUF_STRING, GGUF_ARRAY, GGUF_U64, GGUF_I64, GGUF_F64, GGUF_NTYPES
-};
-
 #define MAX_TENSORS 65536
 #define MAX_KV 65536
 #define MAX_STRING (1 << 20)
@@ -256,53 +251,43 @@ static int read_array(struct gguf_reader *r, uint32_t type, const char *key, uin
 	return skip_value(r, GGUF_ARRAY, 1);
 }
 
+/*
+ * Arrays whose element type is checked as they are read: the type of the
+ * elements decides how the rest of the file parses, so a wrong one is
+ * named here rather than as a misparse further on.
+ */
 static const struct {
 	const char *key;
-	size_t at;	/* offset of the int64 in struct gguf_meta */
-} int_keys[] = {
-	{ "llama.context_length", offsetof(struct gguf_meta, ctx) },
-	{ "llama.embedding_length", offsetof(struct gguf_meta, dim) },
-	{ "llama.block_count", offsetof(struct gguf_meta, layers) },
-	{ "llama.feed_forward_length", offsetof(struct gguf_meta, hidden) },
-	{ "llama.attention.head_count", offsetof(struct gguf_meta, heads) },
-	{ "llama.attention.head_count_kv", offsetof(struct gguf_meta, kv_heads) },
-	{ "llama.rope.dimension_count", offsetof(struct gguf_meta, rope_dim) },
-	{ "tokenizer.ggml.bos_token_id", offsetof(struct gguf_meta, bos) },
-	{ "tokenizer.ggml.eos_token_id", offsetof(struct gguf_meta, eos) },
+	uint32_t type;
+} array_keys[] = {
+	{ "tokenizer.ggml.tokens", GGUF_STRING }, { "tokenizer.ggml.scores", GGUF_F32 },
+	{ "tokenizer.ggml.merges", GGUF_STRING }, { "tokenizer.ggml.token_type", GGUF_I32 },
 };
 
-/* One key/value; @key is where its key is (the caller checks keys for duplicates). */
-static int read_kv(struct gguf_reader *r, struct gguf_meta *g, struct gguf_str *key)
+/* One key/value: recorded in @kv (its value read later, by the accessors below). */
+static int read_kv(struct gguf_reader *r, struct gguf_meta *g, struct gguf_kv *kv)
 {
-	uint32_t type;
+	struct gguf_array a;
 	int64_t align;
 	size_t i;
 	int ret;
 
-	ret = take_str(r, key, "a metadata key");
-	ret = ret ? ret : take(r, &type, 4, "a metadata type");
+	ret = take_str(r, &kv->key, "a metadata key");
+	ret = ret ? ret : take(r, &kv->type, 4, "a metadata type");
 	if (ret)
 		return ret;
-	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
-		if (str_is(r, key, int_keys[i].key))
-			return read_int(r, type, int_keys[i].key,
-					(int64_t *)((char *)g + int_keys[i].at));
-	if (str_is(r, key, "general.architecture"))
-		return read_string(r, type, "general.architecture", &g->arch);
-	if (str_is(r, key, "tokenizer.ggml.model"))
-		return read_string(r, type, "tokenizer.ggml.model", &g->tok_model);
-	if (str_is(r, key, "llama.attention.layer_norm_rms_epsilon"))
-		return g->has_eps = 1, read_float(r, type, "llama.attention.layer_norm_rms_epsilon",
-						  &g->eps);
-	if (str_is(r, key, "llama.rope.freq_base"))
-		return g->has_rope_base = 1, read_float(r, type, "llama.rope.freq_base",
-							&g->rope_base);
-	if (str_is(r, key, "tokenizer.ggml.tokens"))
-		return read_array(r, type, "tokenizer.ggml.tokens", GGUF_STRING, &g->tokens);
-	if (str_is(r, key, "tokenizer.ggml.scores"))
-		return read_array(r, type, "tokenizer.ggml.scores", GGUF_F32, &g->scores);
-	if (str_is(r, key, "general.alignment")) {
-		ret = read_int(r, type, "general.alignment", &align);
+	kv->at = r->off;
+	if (kv->type >= GGUF_NTYPES) {
+		char q[NPU_QUOTE_LEN];
+
+		npu_model_file_error(r->err, r->err_len, r->path,
+				     "byte %llu: metadata key %s has value type %u, not a GGUF type",
+				     (unsigned long long)kv->at - 4,
+				     npu_model_quote(q, str_at(r, &kv->key), kv->key.n), kv->type);
+		return NPU_E_FORMAT;
+	}
+	if (str_is(r, &kv->key, "general.alignment")) {
+		ret = read_int(r, kv->type, "general.alignment", &align);
 		if (!ret && (align < 1 || align > 65536 || (align & (align - 1)))) {
 			npu_model_file_error(r->err, r->err_len, r->path,
 					     "general.alignment %lld is not a power of two up to 65536",
@@ -312,7 +297,92 @@ static int read_kv(struct gguf_reader *r, struct gguf_meta *g, struct gguf_str *
 		g->alignment = (uint64_t)align;
 		return ret;
 	}
-	return skip_value(r, type, 0);
+	for (i = 0; i < sizeof(array_keys) / sizeof(array_keys[0]); i++)
+		if (str_is(r, &kv->key, array_keys[i].key))
+			return read_array(r, kv->type, array_keys[i].key, array_keys[i].type, &a);
+	return skip_value(r, kv->type, 0);
+}
+
+static int name_cmp(const void *a, const void *b);
+
+const struct gguf_kv *npu_gguf_kv(const struct gguf_loader *L, const char *key)
+{
+	struct gguf_name k = { key, strlen(key), 0 };
+	const struct gguf_name *hit = bsearch(&k, L->kv_names, L->n_kv, sizeof(k), name_cmp);
+
+	return hit ? &L->kv[hit->index] : NULL;
+}
+
+/* Where @key's value is, for reading it: 1 when the file lacks the key. */
+static int kv_at(struct gguf_loader *L, const char *key, uint32_t *type)
+{
+	const struct gguf_kv *kv = npu_gguf_kv(L, key);
+
+	if (!kv)
+		return 1;
+	L->r.off = kv->at;
+	*type = kv->type;
+	return NPU_OK;
+}
+
+int npu_gguf_int(struct gguf_loader *L, const char *key, int64_t *v)
+{
+	uint32_t type;
+	int ret = kv_at(L, key, &type);
+
+	return ret ? ret : read_int(&L->r, type, key, v);
+}
+
+int npu_gguf_float(struct gguf_loader *L, const char *key, double *v)
+{
+	uint32_t type;
+	int ret = kv_at(L, key, &type);
+
+	return ret ? ret : read_float(&L->r, type, key, v);
+}
+
+int npu_gguf_bool(struct gguf_loader *L, const char *key, int *v)
+{
+	uint32_t type;
+	uint8_t b;
+	int ret = kv_at(L, key, &type);
+
+	if (ret)
+		return ret;
+	if (type != GGUF_BOOL) {
+		npu_model_file_error(L->r.err, L->r.err_len, L->r.path, "%s is not a bool", key);
+		return NPU_E_FORMAT;
+	}
+	ret = take(&L->r, &b, 1, key);
+	*v = b != 0;
+	return ret;
+}
+
+int npu_gguf_string(struct gguf_loader *L, const char *key, struct gguf_str *s)
+{
+	uint32_t type;
+	int ret = kv_at(L, key, &type);
+
+	return ret ? ret : read_string(&L->r, type, key, s);
+}
+
+int npu_gguf_array(struct gguf_loader *L, const char *key, uint32_t elem_type,
+		   struct gguf_array *a)
+{
+	uint32_t type;
+	int ret = kv_at(L, key, &type);
+
+	return ret ? ret : read_array(&L->r, type, key, elem_type, a);
+}
+
+int npu_gguf_next_str(struct gguf_loader *L, struct gguf_str *s, const char *what)
+{
+	return take_str(&L->r, s, what);
+}
+
+const char *npu_gguf_str(const struct gguf_loader *L, const struct gguf_str *s)
+{
+	return str_at(&L->r, s);
 }
 
 static int read_tensor_info(struct gguf_reader *r, struct gguf_tensor *t, uint64_t index)
@@ -395,26 +465,6 @@ static int tensor_error(struct gguf_loader *L, const struct gguf_tensor *t, cons
 	return npu_gguf_tensor_error(L, str_at(&L->r, &t->name), t->name.n, fmt, a, b);
 }
 
-/* No key may be given twice: a second value would silently win. */
-static int check_keys(struct gguf_reader *r, const struct gguf_str *keys, uint64_t n)
-{
-	struct gguf_name *v = calloc(n ? n : 1, sizeof(*v));
-	const struct gguf_name *dup;
-	char q[NPU_QUOTE_LEN];
-	uint64_t i;
-
-	if (!v)
-		return NPU_E_NOMEM;
-	for (i = 0; i < n; i++)
-		v[i] = (struct gguf_name){ str_at(r, &keys[i]), keys[i].n, i };
-	dup = sort_names(v, n);
-	if (dup)
-		npu_model_file_error(r->err, r->err_len, r->path, "metadata key %s appears twice",
-				     npu_model_quote(q, dup->s, dup->n));
-	free(v);
-	return dup ? NPU_E_FORMAT : NPU_OK;
-}
-
 static int offset_cmp(const void *a, const void *b)
 {
 	const struct gguf_tensor *x = *(const struct gguf_tensor *const *)a;
@@ -476,6 +526,49 @@ static int place_tensors(struct gguf_loader *L)
 	}
 	free(by_off);
 	return ret;
+}
+
+/* The llama.* keys check_config() reads. */
+static int read_meta(struct gguf_loader *L)
+{
+	static const struct {
+		const char *key;
+		size_t at;	/* offset of the int64 in struct gguf_meta */
+	} int_keys[] = {
+		{ "llama.context_length", offsetof(struct gguf_meta, ctx) },
+		{ "llama.embedding_length", offsetof(struct gguf_meta, dim) },
+		{ "llama.block_count", offsetof(struct gguf_meta, layers) },
+		{ "llama.feed_forward_length", offsetof(struct gguf_meta, hidden) },
+		{ "llama.attention.head_count", offsetof(struct gguf_meta, heads) },
+		{ "llama.attention.head_count_kv", offsetof(struct gguf_meta, kv_heads) },
+		{ "llama.rope.dimension_count", offsetof(struct gguf_meta, rope_dim) },
+	};
+	struct gguf_meta *g = &L->g;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
+		int64_t *v = (int64_t *)((char *)g + int_keys[i].at);
+
+		ret = npu_gguf_int(L, int_keys[i].key, v);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			*v = ABSENT;
+	}
+	ret = npu_gguf_string(L, "general.architecture", &g->arch);
+	if (ret < 0)
+		return ret;
+	ret = npu_gguf_float(L, "llama.attention.layer_norm_rms_epsilon", &g->eps);
+	if (ret < 0)
+		return ret;
+	g->has_eps = !ret;
+	ret = npu_gguf_float(L, "llama.rope.freq_base", &g->rope_base);
+	if (ret < 0)
+		return ret;
+	g->has_rope_base = !ret;
+	ret = npu_gguf_array(L, "tokenizer.ggml.tokens", GGUF_STRING, &g->tokens);
+	return ret < 0 ? ret : NPU_OK;
 }
 
 static int check_config(struct gguf_loader *L)
@@ -551,101 +644,13 @@ static int check_config(struct gguf_loader *L)
 	return NPU_OK;
 }
 
-/* The tokenizer from the metadata; SentencePiece's U+2581 becomes a space. */
-static int load_tokenizer(struct gguf_loader *L, struct npu_tokenizer *tk)
-{
-	struct gguf_meta *g = &L->g;
-	struct gguf_reader *r = &L->r;
-	int32_t i, n = L->m->cfg.vocab_size;
-	int ret = NPU_OK;
-
-	if (!g->tokens.at || !g->scores.at || g->scores.count != g->tokens.count) {
-		npu_model_file_error(r->err, r->err_len, r->path,
-				     "no tokenizer: tokenizer.ggml.tokens and .scores (equal length) are needed");
-		return NPU_E_FORMAT;
-	}
-	if (!g->tok_model.at) {
-		npu_model_file_error(r->err, r->err_len, r->path,
-				     "tokenizer.ggml.model is missing");
-		return NPU_E_FORMAT;
-	}
-	if (!str_is(r, &g->tok_model, "llama")) {
-		npu_model_file_error(r->err, r->err_len, r->path,
-				     "tokenizer.ggml.model is not llama (SentencePiece BPE)");
-		return NPU_E_FORMAT;
-	}
-	if ((g->bos != ABSENT && g->bos != 1) || (g->eos != ABSENT && g->eos != 2)) {
-		npu_model_file_error(r->err, r->err_len, r->path,
-				     "tokenizer.ggml.%s_token_id is %lld: the runner uses %d",
-				     g->bos != ABSENT && g->bos != 1 ? "bos" : "eos",
-				     (long long)(g->bos != ABSENT && g->bos != 1 ? g->bos : g->eos),
-				     g->bos != ABSENT && g->bos != 1 ? 1 : 2);
-		return NPU_E_FORMAT;
-	}
-	if (n < 259) {
-		npu_model_file_error(r->err, r->err_len, r->path,
-				     "%d tokens: byte fallback needs 259", n);
-		return NPU_E_FORMAT;
-	}
-	tk->vocab_size = n;	/* *tk is zero: npu_model_load_gguf cleared it */
-	tk->pieces = calloc((size_t)n, sizeof(*tk->pieces));
-	tk->scores = calloc((size_t)n, sizeof(*tk->scores));
-	if (!tk->pieces || !tk->scores)
-		ret = NPU_E_NOMEM;
-	/* The tokens were read when their array was checked: this reads nothing. */
-	r->off = g->tokens.at;
-	for (i = 0; i < n && !ret; i++) {
-		struct gguf_str s;
-		const char *p;
-		uint64_t k;
-		size_t o = 0;
-
-		ret = take_str(r, &s, "a token");
-		if (ret)
-			break;
-		p = str_at(r, &s);
-		if (s.n > 1024 || memchr(p, 0, s.n)) {
-			npu_model_file_error(r->err, r->err_len, r->path,
-					     "token %d is longer than 1024 bytes or holds a NUL",
-					     i);
-			ret = NPU_E_FORMAT;
-			break;
-		}
-		tk->pieces[i] = malloc(s.n + 1);
-		if (!tk->pieces[i]) {
-			ret = NPU_E_NOMEM;
-			break;
-		}
-		for (k = 0; k < s.n; k++) {
-			if (k + 2 < s.n && !memcmp(p + k, "\xe2\x96\x81", 3)) {
-				tk->pieces[i][o++] = ' ';
-				k += 2;
-			} else {
-				tk->pieces[i][o++] = p[k];
-			}
-		}
-		tk->pieces[i][o] = 0;
-		if ((int32_t)o > tk->max_token_length)
-			tk->max_token_length = (int32_t)o;
-		memcpy(&tk->scores[i], r->p + g->scores.at + 4 * (size_t)i, 4);
-		if (!isfinite(tk->scores[i])) {
-			npu_model_file_error(r->err, r->err_len, r->path,
-					     "token %d has a non-finite score", i);
-			ret = NPU_E_FORMAT;
-		}
-	}
-	ret = ret ? ret : npu_tokenizer_index(tk);
-	if (ret)
-		npu_tokenizer_free(tk);
-	return ret;
-}
-
-static int parse(struct gguf_loader *L, struct npu_tokenizer *tk)
+/* The header, metadata and tensor descriptors, checked and indexed. */
+static int parse_meta(struct gguf_loader *L)
 {
 	struct gguf_reader *r = &L->r;
 	const struct gguf_name *dup;
-	struct gguf_str *keys;
-	uint64_t n_kv, i;
+	char q[NPU_QUOTE_LEN];
+	uint64_t i;
 	uint32_t magic, version;
 	int ret;
 
@@ -661,24 +666,21 @@ static int parse(struct gguf_loader *L, struct npu_tokenizer *tk)
 		return NPU_E_FORMAT;
 	}
 	ret = take(r, &L->n_tensors, 8, "the tensor count");
-	ret = ret ? ret : take(r, &n_kv, 8, "the metadata count");
+	ret = ret ? ret : take(r, &L->n_kv, 8, "the metadata count");
 	if (ret)
 		return ret;
-	if (L->n_tensors > MAX_TENSORS || n_kv > MAX_KV)
+	if (L->n_tensors > MAX_TENSORS || L->n_kv > MAX_KV)
 		return fail(r, "more than 65536 tensors or metadata entries");
-	ret = fits(r, n_kv, MIN_KV_BYTES, "metadata entries");
+	ret = fits(r, L->n_kv, MIN_KV_BYTES, "metadata entries");
 	if (ret)
 		return ret;
-	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
-		*(int64_t *)((char *)&L->g + int_keys[i].at) = ABSENT;
 	L->g.alignment = 32;
-	keys = calloc(n_kv ? n_kv : 1, sizeof(*keys));
-	if (!keys)
+	L->kv = calloc(L->n_kv ? L->n_kv : 1, sizeof(*L->kv));
+	L->kv_names = calloc(L->n_kv ? L->n_kv : 1, sizeof(*L->kv_names));
+	if (!L->kv || !L->kv_names)
 		return NPU_E_NOMEM;
-	for (i = 0; i < n_kv && !ret; i++)
-		ret = read_kv(r, &L->g, &keys[i]);
-	ret = ret ? ret : check_keys(r, keys, n_kv);
-	free(keys);
+	for (i = 0; i < L->n_kv && !ret; i++)
+		ret = read_kv(r, &L->g, &L->kv[i]);
 	ret = ret ? ret : fits(r, L->n_tensors, MIN_TENSOR_BYTES, "tensor descriptors");
 	if (ret)
 		return ret;
@@ -691,7 +693,18 @@ static int parse(struct gguf_loader *L, struct npu_tokenizer *tk)
 		if (ret)
 			return ret;
 	}
-	/* All the metadata is read: r->p moves no more, names can point into it. */
+	/*
+	 * All the metadata is read: r->p moves no more, names can point into
+	 * it. No key may be given twice: a second value would silently win.
+	 */
+	for (i = 0; i < L->n_kv; i++)
+		L->kv_names[i] = (struct gguf_name){ str_at(r, &L->kv[i].key), L->kv[i].key.n, i };
+	dup = sort_names(L->kv_names, L->n_kv);
+	if (dup) {
+		npu_model_file_error(r->err, r->err_len, r->path, "metadata key %s appears twice",
+				     npu_model_quote(q, dup->s, dup->n));
+		return NPU_E_FORMAT;
+	}
 	for (i = 0; i < L->n_tensors; i++)
 		L->names[i] = (struct gguf_name){ str_at(r, &L->t[i].name), L->t[i].name.n, i };
 	dup = sort_names(L->names, L->n_tensors);
@@ -700,11 +713,22 @@ static int parse(struct gguf_loader *L, struct npu_tokenizer *tk)
 	L->data_start = (r->off + L->g.alignment - 1) & ~(L->g.alignment - 1);
 	if (L->data_start > r->size)
 		return fail(r, "the file ends before its tensor data");
-	ret = place_tensors(L);
+	return place_tensors(L);
+}
+
+static int parse(struct gguf_loader *L, struct npu_tokenizer *tk)
+{
+	int ret = parse_meta(L);
+
+	if (ret)
+		return ret;
+	if (!L->m)
+		return npu_gguf_load_vocab(L, tk);
+	ret = read_meta(L);
 	ret = ret ? ret : check_config(L);
 	ret = ret ? ret : npu_gguf_load_weights(L);
 	if (!ret && tk)
-		ret = load_tokenizer(L, tk);
+		ret = npu_gguf_load_vocab(L, tk);
 	return ret;
 }
 
@@ -720,7 +744,7 @@ static int load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer
 		memset(m, 0, sizeof(*m));
 	if (tk)
 		memset(tk, 0, sizeof(*tk));
-	if (!path || !m)
+	if (!path || (!m && !tk))
 		return NPU_E_INVAL;
 	fd = npu_model_open(path, &size, err, err_len);
 	if (fd < 0)
@@ -738,7 +762,9 @@ static int load_gguf(const char *path, struct npu_model *m, struct npu_tokenizer
 	free(L.scratch);
 	free(L.names);
 	free(L.t);
-	if (ret)
+	free(L.kv_names);
+	free(L.kv);
+	if (ret && m)
 		npu_model_free(m);
 	return ret;
 }
@@ -747,6 +773,12 @@ int npu_model_load_gguf(const char *path, struct npu_model *m, struct npu_tokeni
 			char *err, size_t err_len)
 {
 	return load_gguf(path, m, tk, 0, err, err_len);
+}
+
+int npu_tokenizer_load_gguf(const char *path, struct npu_tokenizer *t, char *err,
+			    size_t err_len)
+{
+	return load_gguf(path, NULL, t, 0, err, err_len);
 }
 
 int npu_model_load_gguf_native(const char *path, struct npu_model *m, struct npu_tokenizer *tk,

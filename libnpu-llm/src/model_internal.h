@@ -43,6 +43,12 @@ NPU_HIDDEN int npu_tokenizer_index(struct npu_tokenizer *t);
 
 /* ---- the GGUF loader (gguf.c reads and checks, gguf_tensors.c converts) ---- */
 
+/* The types of metadata values. */
+enum gguf_type {
+	GGUF_U8, GGUF_I8, GGUF_U16, GGUF_I16, GGUF_U32, GGUF_I32, GGUF_F32, GGUF_BOOL,
+	GGUF_STRING, GGUF_ARRAY, GGUF_U64, GGUF_I64, GGUF_F64, GGUF_NTYPES
+};
+
 /* An integer key the file does not have. */
 #define GGUF_ABSENT INT64_MIN
 
@@ -65,14 +71,21 @@ struct gguf_array {
 	uint64_t at;		/* the first element; 0: absent */
 };
 
-/* The metadata the loader reads; everything else is checked and skipped. */
+/* The metadata the model's shapes come from (check_config). */
 struct gguf_meta {
-	struct gguf_str arch, tok_model;
+	struct gguf_str arch;
 	uint64_t alignment;
-	int64_t ctx, dim, layers, hidden, heads, kv_heads, rope_dim, bos, eos;	/* or ABSENT */
+	int64_t ctx, dim, layers, hidden, heads, kv_heads, rope_dim;	/* or ABSENT */
 	double eps, rope_base;
 	int has_eps, has_rope_base;
-	struct gguf_array tokens, scores;
+	struct gguf_array tokens;
+};
+
+/* A metadata entry: its key, its value's type and where the value begins. */
+struct gguf_kv {
+	struct gguf_str key;
+	uint32_t type;
+	uint64_t at;
 };
 
 /*
@@ -99,12 +112,35 @@ struct gguf_loader {
 	struct gguf_meta g;
 	struct gguf_tensor *t;
 	struct gguf_name *names;	/* the tensors' names, sorted */
-	uint64_t n_tensors, data_start;
+	struct gguf_kv *kv;		/* the metadata, in file order */
+	struct gguf_name *kv_names;	/* its keys, sorted */
+	uint64_t n_tensors, n_kv, data_start;
 	uint8_t *scratch;		/* one tensor's file bytes, for conversion */
 	uint64_t scratch_len;
-	struct npu_model *m;
+	struct npu_model *m;		/* NULL: the vocabulary only */
 	int native_only;		/* native matrices' floats not written */
 };
+
+/*
+ * The metadata, by key. Each accessor returns NPU_OK with the value, 1 when
+ * the file has no such key, or NPU_E_FORMAT (the error written) when the
+ * value's type is not the one asked for. npu_gguf_int() takes any integer
+ * type, npu_gguf_float() F32 or F64. An array's elements begin at a->at
+ * (scalars: r.p + a->at; strings: one npu_gguf_next_str() each after
+ * setting r.off to a->at).
+ */
+NPU_HIDDEN const struct gguf_kv *npu_gguf_kv(const struct gguf_loader *L, const char *key);
+NPU_HIDDEN int npu_gguf_int(struct gguf_loader *L, const char *key, int64_t *v);
+NPU_HIDDEN int npu_gguf_float(struct gguf_loader *L, const char *key, double *v);
+NPU_HIDDEN int npu_gguf_bool(struct gguf_loader *L, const char *key, int *v);
+NPU_HIDDEN int npu_gguf_string(struct gguf_loader *L, const char *key, struct gguf_str *s);
+NPU_HIDDEN int npu_gguf_array(struct gguf_loader *L, const char *key, uint32_t elem_type,
+			      struct gguf_array *a);
+NPU_HIDDEN int npu_gguf_next_str(struct gguf_loader *L, struct gguf_str *s, const char *what);
+/* A string's bytes (not NUL-terminated: s->n of them). */
+NPU_HIDDEN const char *npu_gguf_str(const struct gguf_loader *L, const struct gguf_str *s);
+/* The tokenizer in the metadata (gguf_vocab.c). */
+NPU_HIDDEN int npu_gguf_load_vocab(struct gguf_loader *L, struct npu_tokenizer *tk);
 
 NPU_HIDDEN struct gguf_tensor *npu_gguf_find(struct gguf_loader *L, const char *name);
 /* "path: tensor "name": " and the message (at most two integer arguments). */

@@ -423,3 +423,44 @@ const char *npu_tokenizer_piece(const struct npu_tokenizer *t, int32_t prev, int
 	}
 	return p;
 }
+
+/*
+ * A llama2.c or SentencePiece vocabulary: BOS 1, EOS 2, no special text.
+ * (Byte-level BPE and special tokens come with struct npu_vocab.)
+ */
+int npu_tokenizer_tokenize(const struct npu_tokenizer *t, const char *text, size_t len,
+			   unsigned int flags, int32_t *tokens, int32_t max, int32_t *n)
+{
+	int32_t got;
+	char *s;
+	int ret;
+
+	if (!t || !text || !n || memchr(text, 0, len))
+		return NPU_E_INVAL;
+	s = strndup(text, len);
+	if (!s)
+		return NPU_E_NOMEM;
+	ret = npu_tokenizer_encode_all(t, s, flags & NPU_TOKENIZE_ADD_SPECIAL, tokens, max, &got,
+				       n);
+	free(s);
+	return ret;
+}
+
+int32_t npu_tokenizer_special(const struct npu_tokenizer *t, enum npu_token_role role)
+{
+	if (!t)
+		return -1;
+	return role == NPU_TOKEN_BOS ? 1 : role == NPU_TOKEN_EOS ? 2 :
+	       role == NPU_TOKEN_UNK ? 0 : -1;
+}
+
+int npu_tokenizer_is_eog(const struct npu_tokenizer *t, int32_t token)
+{
+	return t && token == npu_tokenizer_special(t, NPU_TOKEN_EOS);
+}
+
+const char *npu_tokenizer_chat_template(const struct npu_tokenizer *t)
+{
+	(void)t;
+	return NULL;
+}

@@ -193,20 +193,27 @@ NPU_API int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_mod
  */
 NPU_API void npu_model_free(struct npu_model *m);
 
+struct npu_vocab;
+
 /**
- * struct npu_tokenizer - a llama2.c tokenizer (SentencePiece BPE pieces
- *	with merge scores).
+ * struct npu_tokenizer - a tokenizer: a llama2.c one (SentencePiece BPE
+ *	pieces with merge scores) or a GGUF file's (SentencePiece or
+ *	byte-level BPE, with special tokens).
  * @vocab_size: pieces.
  * @max_token_length: the longest piece's bytes.
  * @pieces: each token's text.
  * @scores: each piece's merge score.
  * @sorted: piece indices sorted by piece, for lookup.
+ * @vocab: the rest of a GGUF file's tokenizer (its kind, token types,
+ *	merges, special tokens, flags and chat template), private to the
+ *	library; NULL for a llama2.c tokenizer.
  */
 struct npu_tokenizer {
 	int32_t vocab_size, max_token_length;
 	char **pieces;
 	float *scores;
 	int32_t *sorted;
+	struct npu_vocab *vocab;
 };
 
 /**
@@ -224,6 +231,19 @@ struct npu_tokenizer {
  */
 NPU_API int npu_tokenizer_load(const char *path, int32_t vocab_size, struct npu_tokenizer *t,
 			       char *err, size_t err_len);
+/**
+ * npu_tokenizer_load_gguf() - read the tokenizer of a GGUF file, which may
+ *	hold only a vocabulary (no tensors).
+ * @path: the file.
+ * @t: the tokenizer; zeroed on failure, as npu_tokenizer_load's.
+ * @err: on failure, why (its path escaped as npu_model_load's).
+ * @err_len: bytes of @err.
+ *
+ * Return: NPU_OK; a malformed file or a tokenizer of a kind not read:
+ * NPU_E_FORMAT, and @err names the key and why.
+ */
+NPU_API int npu_tokenizer_load_gguf(const char *path, struct npu_tokenizer *t, char *err,
+				    size_t err_len);
 /**
  * npu_tokenizer_bytes() - a tokenizer of byte tokens only, for synthetic models.
  * @vocab_size: 259..1048576.
@@ -253,6 +273,71 @@ NPU_API void npu_tokenizer_free(struct npu_tokenizer *t);
  */
 NPU_API int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bos,
 				 int32_t *tokens, int32_t max, int32_t *n);
+/* npu_tokenizer_tokenize()'s flags, as llama_tokenize()'s two booleans. */
+/* BOS (and EOS) as the vocabulary asks: tokenizer.ggml.add_bos_token, ... */
+#define NPU_TOKENIZE_ADD_SPECIAL 1u
+/* Special and control tokens' text in the input becomes those tokens. */
+#define NPU_TOKENIZE_PARSE_SPECIAL 2u
+
+/**
+ * npu_tokenizer_tokenize() - encode text as llama.cpp's llama_tokenize()
+ *	does, for the same vocabulary.
+ * @t: the tokenizer.
+ * @text: the text.
+ * @len: its bytes.
+ * @flags: NPU_TOKENIZE_*.
+ * @tokens: at most @max tokens out (the first @max of a longer encoding).
+ * @max: room in @tokens.
+ * @n: the tokens the whole text takes (more than @max: it was cut).
+ *
+ * Return: NPU_OK, NPU_E_INVAL or NPU_E_NOMEM.
+ */
+NPU_API int npu_tokenizer_tokenize(const struct npu_tokenizer *t, const char *text, size_t len,
+				   unsigned int flags, int32_t *tokens, int32_t max, int32_t *n);
+
+/**
+ * enum npu_token_role - the special tokens a vocabulary names.
+ * @NPU_TOKEN_BOS: beginning of sequence.
+ * @NPU_TOKEN_EOS: end of sequence.
+ * @NPU_TOKEN_EOT: end of turn (<|eot_id|>, <|im_end|>, <end_of_turn>, ...).
+ * @NPU_TOKEN_PAD: padding.
+ * @NPU_TOKEN_UNK: unknown.
+ * @NPU_TOKEN_ROLES: the count.
+ */
+enum npu_token_role {
+	NPU_TOKEN_BOS,
+	NPU_TOKEN_EOS,
+	NPU_TOKEN_EOT,
+	NPU_TOKEN_PAD,
+	NPU_TOKEN_UNK,
+	NPU_TOKEN_ROLES,
+};
+
+/**
+ * npu_tokenizer_special() - a special token's id.
+ * @t: the tokenizer.
+ * @role: which.
+ *
+ * Return: the id, or -1 when the vocabulary has none.
+ */
+NPU_API int32_t npu_tokenizer_special(const struct npu_tokenizer *t, enum npu_token_role role);
+/**
+ * npu_tokenizer_is_eog() - whether a token ends generation: EOS, EOT or
+ *	any other end-of-generation token of the vocabulary.
+ * @t: the tokenizer.
+ * @token: the token.
+ *
+ * Return: 1 or 0.
+ */
+NPU_API int npu_tokenizer_is_eog(const struct npu_tokenizer *t, int32_t token);
+/**
+ * npu_tokenizer_chat_template() - the file's tokenizer.chat_template.
+ * @t: the tokenizer.
+ *
+ * Return: the template (NUL-terminated, owned by @t), or NULL.
+ */
+NPU_API const char *npu_tokenizer_chat_template(const struct npu_tokenizer *t);
+
 /**
  * npu_tokenizer_piece() - the text of a token.
  * @t: the tokenizer.
