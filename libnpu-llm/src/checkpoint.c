@@ -163,7 +163,7 @@ int npu_model_read(int fd, void *buf, size_t n, uint64_t off, const char *path, 
 #define MAX_VOCAB 1048576
 #define MAX_SEQ 1048576
 
-int npu_model_check_config(const struct npu_model_config *c, char *err, size_t len)
+int npu_model_check_config(struct npu_model_config *c, char *err, size_t len)
 {
 	const struct { const char *name; int32_t v, max; } f[] = {
 		{ "dim", c->dim, MAX_DIM }, { "hidden_dim", c->hidden_dim, MAX_DIM * 4 },
@@ -171,6 +171,7 @@ int npu_model_check_config(const struct npu_model_config *c, char *err, size_t l
 		{ "n_kv_heads", c->n_kv_heads, MAX_DIM }, { "vocab_size", c->vocab_size, MAX_VOCAB },
 		{ "seq_len", c->seq_len, MAX_SEQ },
 	};
+	struct npu_rope_params *r = &c->rope;
 	size_t i;
 
 	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
@@ -179,7 +180,7 @@ int npu_model_check_config(const struct npu_model_config *c, char *err, size_t l
 					f[i].v, f[i].max);
 			return NPU_E_FORMAT;
 		}
-	if (c->dim % c->n_heads) {
+	if (!c->head_dim && c->dim % c->n_heads) {
 		npu_model_error(err, len, "dim %d is not a multiple of n_heads %d", c->dim,
 				c->n_heads);
 		return NPU_E_FORMAT;
@@ -189,9 +190,29 @@ int npu_model_check_config(const struct npu_model_config *c, char *err, size_t l
 				c->n_heads, c->n_kv_heads);
 		return NPU_E_FORMAT;
 	}
-	if ((c->dim / c->n_heads) % 2) {
-		npu_model_error(err, len, "head size %d is odd: RoPE rotates pairs",
-				c->dim / c->n_heads);
+	c->head_dim = c->head_dim ? c->head_dim : c->dim / c->n_heads;
+	if (c->head_dim < 2 || c->head_dim > MAX_DIM / c->n_heads || c->head_dim % 2) {
+		npu_model_error(err, len, "head size %d with %d heads: RoPE rotates pairs, and "
+				"the heads may hold up to %d", c->head_dim, c->n_heads, MAX_DIM);
+		return NPU_E_FORMAT;
+	}
+	c->norm_eps = c->norm_eps ? c->norm_eps : 1e-5f;
+	r->base = r->base ? r->base : 10000.0f;
+	r->freq_scale = r->freq_scale ? r->freq_scale : 1.0f;
+	r->attn_factor = r->attn_factor ? r->attn_factor : 1.0f;
+	r->beta_fast = r->beta_fast ? r->beta_fast : 32.0f;
+	r->beta_slow = r->beta_slow ? r->beta_slow : 1.0f;
+	r->orig_ctx = r->orig_ctx ? r->orig_ctx : c->seq_len;
+	if (!(c->norm_eps > 0 && c->norm_eps < 1) || !(r->base > 1 && r->base < 1e12f) ||
+	    !(r->freq_scale > 0 && r->freq_scale <= 1) || !(r->attn_factor > 0 && r->attn_factor < 16) ||
+	    !(r->ext_factor >= 0 && r->ext_factor <= 1) || !(r->beta_fast > 0 && r->beta_fast < 1e6f) ||
+	    !(r->beta_slow > 0 && r->beta_slow < 1e6f) || r->orig_ctx < 1 ||
+	    c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_QWEN3) {
+		npu_model_error(err, len, "eps %g, RoPE base %g, scale %g, attention factor %g, "
+				"YaRN %g/%g/%g over %d positions, or architecture %d: outside the "
+				"ranges a model takes", c->norm_eps, r->base, r->freq_scale,
+				r->attn_factor, r->ext_factor, r->beta_fast, r->beta_slow,
+				r->orig_ctx, c->arch);
 		return NPU_E_FORMAT;
 	}
 	return NPU_OK;
@@ -202,17 +223,18 @@ size_t npu_model_layout(struct npu_model *m, int with_rope_tables)
 {
 	const struct npu_model_config *c = &m->cfg;
 	size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim, l = (size_t)c->n_layers;
-	size_t kv = d * (size_t)c->n_kv_heads / (size_t)c->n_heads, hs = d / (size_t)c->n_heads;
+	size_t hs = (size_t)c->head_dim, qd = hs * (size_t)c->n_heads;
+	size_t kv = hs * (size_t)c->n_kv_heads;
 	size_t off = 0;
 	float *base = m->data;
 
 #define TAKE(ptr, count) do { if (base) (ptr) = base + off; off += (count); } while (0)
 	TAKE(m->token_embedding, (size_t)c->vocab_size * d);
 	TAKE(m->rms_att, l * d);
-	TAKE(m->wq, l * d * d);
+	TAKE(m->wq, l * qd * d);
 	TAKE(m->wk, l * kv * d);
 	TAKE(m->wv, l * kv * d);
-	TAKE(m->wo, l * d * d);
+	TAKE(m->wo, l * d * qd);
 	TAKE(m->rms_ffn, l * d);
 	TAKE(m->w1, l * h * d);
 	TAKE(m->w2, l * d * h);
@@ -226,8 +248,47 @@ size_t npu_model_layout(struct npu_model *m, int with_rope_tables)
 	} else {
 		TAKE(m->wcls, (size_t)c->vocab_size * d);
 	}
+	/* What llama2.c checkpoints lack, after what they hold. */
+	if (c->qkv_bias) {
+		TAKE(m->bq, l * qd);
+		TAKE(m->bk, l * kv);
+		TAKE(m->bv, l * kv);
+	}
+	if (c->qk_norm) {
+		TAKE(m->q_norm, l * hs);
+		TAKE(m->k_norm, l * hs);
+	}
+	if (c->rope_factors)
+		TAKE(m->rope_factors, hs / 2);
 #undef TAKE
 	return off;
+}
+
+int npu_model_alloc(const struct npu_model_config *cfg, struct npu_model *m, char *err,
+		    size_t err_len)
+{
+	int ret;
+
+	if (!m)
+		return NPU_E_INVAL;
+	memset(m, 0, sizeof(*m));
+	if (!cfg)
+		return NPU_E_INVAL;
+	m->cfg = *cfg;
+	ret = npu_model_check_config(&m->cfg, err, err_len);
+	if (ret) {
+		memset(m, 0, sizeof(*m));
+		return ret;
+	}
+	m->n_floats = npu_model_layout(m, 0);
+	m->data = calloc(m->n_floats, sizeof(float));
+	if (!m->data) {
+		npu_model_error(err, err_len, "no memory for %zu floats", m->n_floats);
+		memset(m, 0, sizeof(*m));
+		return NPU_E_NOMEM;
+	}
+	npu_model_layout(m, 0);
+	return NPU_OK;
 }
 
 int npu_model_load(const char *path, struct npu_model *m, char *err, size_t len)

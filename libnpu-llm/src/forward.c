@@ -54,6 +54,7 @@ struct npu_engine {
 	struct layer_state *layers;
 	struct dbuf ids, pos;
 	struct act x, xn, q, k, v, att, tmp, h1, h3, logits;
+	struct dbuf qn, kn;	/* cfg.qk_norm: Q and K after their heads' norms */
 	struct part *parts;
 	int n_parts;
 	npu_cmd *cmd;		/* a prefill batch's part, encoded anew */
@@ -126,14 +127,28 @@ static struct npu_tensor T_gain(const struct dbuf *b, struct npu_scale s, uint32
 	return t;
 }
 
+/* out = x . w^T, plus @bias (int32, one scale) when it is set. */
+static int matmul_bias(npu_cmd *cmd, const struct act *x, const struct dmat *w,
+		       const struct dbuf *bias, struct npu_scale bias_scale, const struct act *out,
+		       uint32_t rows)
+{
+	struct npu_tensor tx = T_act(x, rows), tw = T_mat(w), to = T_act(out, rows);
+	struct npu_tensor tb = npu_tensor_2d(bias->bo, 0, 1, (uint32_t)w->rows, NPU_I32);
+	const struct npu_tensor *b = bias->bo ? &tb : NULL;
+
+	tb.scale_mode = NPU_SCALE_TENSOR;
+	tb.scale = bias_scale;
+	if (w->block.block_groups)
+		return npu_op_matmul_block(cmd, &tx, &tw, &w->block, b, &to);
+	return npu_op_matmul(cmd, &tx, &tw, (uint32_t)w->group, b, &to);
+}
+
 static int matmul(npu_cmd *cmd, const struct act *x, const struct dmat *w, const struct act *out,
 		  uint32_t rows)
 {
-	struct npu_tensor tx = T_act(x, rows), tw = T_mat(w), to = T_act(out, rows);
+	static const struct dbuf none;
 
-	if (w->block.block_groups)
-		return npu_op_matmul_block(cmd, &tx, &tw, &w->block, NULL, &to);
-	return npu_op_matmul(cmd, &tx, &tw, (uint32_t)w->group, NULL, &to);
+	return matmul_bias(cmd, x, w, &none, (struct npu_scale){ 0 }, out, rows);
 }
 
 /* The tensors every layer reads or writes, for @rows tokens. */
@@ -149,7 +164,7 @@ static void pass_init(const struct npu_engine *e, uint32_t rows, struct pass *p)
 	const struct npu_model_config *c = &e->c;
 
 	p->rows = rows;
-	p->hs = (uint32_t)(c->dim / c->n_heads);
+	p->hs = (uint32_t)c->head_dim;
 	p->pos = (struct npu_pos){ .bo = e->pos.bo };
 	p->freq = npu_tensor_2d(e->w->freq.bo, 0, 1, p->hs / 2, NPU_I32);
 	p->x = T_act(&e->x, rows);
@@ -161,8 +176,35 @@ static void pass_init(const struct npu_engine *e, uint32_t rows, struct pass *p)
 	p->tmp = T_act(&e->tmp, rows);
 	p->h1 = T_act(&e->h1, rows);
 	p->h3 = T_act(&e->h3, rows);
-	npu_scale_from_double(1e-5, &p->eps);
-	npu_scale_from_double(1.0 / sqrt((double)p->hs), &p->alpha);
+	npu_scale_from_double(c->norm_eps, &p->eps);
+	/* YaRN scales the rotated Q and K: their products by its square. */
+	npu_scale_from_double(e->w->rope_mscale * e->w->rope_mscale / sqrt((double)p->hs),
+			      &p->alpha);
+}
+
+/*
+ * Qwen3's RMSNorm of each head of @x (int16, a scale per token) into
+ * @out (int16, one scale): the rows viewed as one row per head. The op
+ * reads one scale per row it normalizes, and the heads of a token share
+ * their token's, so the view takes any one scale: the norm does not
+ * depend on it, but for eps, which the heads' integers (thousands of
+ * units) make negligible.
+ */
+static void head_norm(npu_cmd *cmd, const struct npu_tensor *x, uint32_t heads, uint32_t hs,
+		      const struct dbuf *g, struct npu_scale gs, struct npu_scale eps,
+		      const struct dbuf *out, struct npu_scale out_scale, struct npu_tensor *to)
+{
+	struct npu_tensor tx = npu_tensor_2d(x->bo, 0, x->rows * heads, hs, NPU_I16);
+	struct npu_tensor tg = T_gain(g, gs, hs);
+
+	npu_scale_from_double(1.0, &tx.scale);
+	tx.scale_mode = NPU_SCALE_TENSOR;
+	*to = npu_tensor_2d(out->bo, 0, x->rows * heads, hs, NPU_I16);
+	to->scale_mode = NPU_SCALE_TENSOR;
+	to->scale = out_scale;
+	npu_op_rmsnorm(cmd, &tx, &tg, eps, to);
+	to->rows = x->rows;
+	to->cols = heads * hs;
 }
 
 /*
@@ -180,15 +222,23 @@ static void encode_layer(struct npu_engine *e, npu_cmd *cmd, struct pass *p, int
 	struct npu_tensor vc = T_act(&S->vc, (uint32_t)e->ctx);
 	uint32_t rows = p->rows, hs = p->hs;
 
+	struct npu_tensor q = p->q, k = p->k;
+
 	npu_op_rmsnorm(cmd, &p->x, &ga, p->eps, &p->xn);
-	matmul(cmd, &e->xn, &L->wq, &e->q, rows);
-	matmul(cmd, &e->xn, &L->wk, &e->k, rows);
-	matmul(cmd, &e->xn, &L->wv, &e->v, rows);
-	npu_op_rope(cmd, &p->q, &p->freq, (uint32_t)c->n_heads, hs, &p->pos, &p->q);
-	npu_op_rope(cmd, &p->k, &p->freq, (uint32_t)c->n_kv_heads, hs, &p->pos, &p->k);
-	npu_op_kv_append(cmd, &p->k, &kc, &p->pos);
+	matmul_bias(cmd, &e->xn, &L->wq, &L->bq, L->s_bq, &e->q, rows);
+	matmul_bias(cmd, &e->xn, &L->wk, &L->bk, L->s_bk, &e->k, rows);
+	matmul_bias(cmd, &e->xn, &L->wv, &L->bv, L->s_bv, &e->v, rows);
+	if (c->qk_norm) {
+		head_norm(cmd, &p->q, (uint32_t)c->n_heads, hs, &L->g_qn, L->s_qn, p->eps, &e->qn,
+			  L->o_qn, &q);
+		head_norm(cmd, &p->k, (uint32_t)c->n_kv_heads, hs, &L->g_kn, L->s_kn, p->eps,
+			  &e->kn, L->o_kn, &k);
+	}
+	npu_op_rope(cmd, &q, &p->freq, (uint32_t)c->n_heads, hs, &p->pos, &q);
+	npu_op_rope(cmd, &k, &p->freq, (uint32_t)c->n_kv_heads, hs, &p->pos, &k);
+	npu_op_kv_append(cmd, &k, &kc, &p->pos);
 	npu_op_kv_append(cmd, &p->v, &vc, &p->pos);
-	npu_op_attention(cmd, &p->q, &kc, &vc, (uint32_t)c->n_heads, (uint32_t)c->n_kv_heads, hs,
+	npu_op_attention(cmd, &q, &kc, &vc, (uint32_t)c->n_heads, (uint32_t)c->n_kv_heads, hs,
 			 p->alpha, &p->pos, &p->att);
 	matmul(cmd, &e->att, &L->wo, &e->tmp, rows);
 	npu_op_add(cmd, &p->x, &p->tmp, &p->x);
@@ -359,7 +409,8 @@ static int warm_up(struct npu_engine *e)
 static int size_context(npu_device *dev, const struct npu_model_config *c, int positions,
 			int *ctx, char *errbuf, size_t err_len)
 {
-	uint32_t qc = (uint32_t)c->dim, kc = qc * (uint32_t)c->n_kv_heads / (uint32_t)c->n_heads;
+	uint32_t qc = (uint32_t)(c->head_dim * c->n_heads);
+	uint32_t kc = (uint32_t)(c->head_dim * c->n_kv_heads);
 	struct npu_info info;
 	uint64_t limit;
 	int err = npu_query(dev, &info);
@@ -432,7 +483,8 @@ int engine_create(struct llm_weights *w, const struct engine_opts *o, int positi
 	const struct npu_model_config *c = &w->c;
 	struct npu_engine *e = calloc(1, sizeof(*e));
 	uint32_t d = (uint32_t)c->dim, hdim = (uint32_t)c->hidden_dim;
-	uint32_t kv = d * (uint32_t)c->n_kv_heads / (uint32_t)c->n_heads;
+	uint32_t qd = (uint32_t)(c->head_dim * c->n_heads);
+	uint32_t kv = (uint32_t)(c->head_dim * c->n_kv_heads);
 	int l, err = 0;
 
 	if (!e) {
@@ -464,10 +516,14 @@ int engine_create(struct llm_weights *w, const struct engine_opts *o, int positi
 	err = err ? err : llm_dbuf_new(e->dev, 8, &e->pos, &e->bytes);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->x);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I8, &e->xn);
-	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->q);
+	err = err ? err : act_new(e, PREFILL, qd, NPU_I16, &e->q);
 	err = err ? err : act_new(e, PREFILL, kv, NPU_I16, &e->k);
 	err = err ? err : act_new(e, PREFILL, kv, NPU_I16, &e->v);
-	err = err ? err : act_new(e, PREFILL, d, NPU_I8, &e->att);
+	err = err ? err : act_new(e, PREFILL, qd, NPU_I8, &e->att);
+	if (c->qk_norm) {
+		err = err ? err : llm_dbuf_new(e->dev, PREFILL * 2ull * qd, &e->qn, &e->bytes);
+		err = err ? err : llm_dbuf_new(e->dev, PREFILL * 2ull * kv, &e->kn, &e->bytes);
+	}
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->tmp);
 	err = err ? err : act_new(e, PREFILL, hdim, NPU_I16, &e->h1);
 	err = err ? err : act_new(e, PREFILL, hdim, NPU_I16, &e->h3);
@@ -588,6 +644,8 @@ void engine_destroy(struct npu_engine *e)
 	act_del(e, &e->h1);
 	act_del(e, &e->h3);
 	act_del(e, &e->logits);
+	llm_dbuf_del(e->dev, &e->qn);
+	llm_dbuf_del(e->dev, &e->kn);
 	llm_dbuf_del(e->dev, &e->prof);
 	free(e->job_ops);
 	free(e);

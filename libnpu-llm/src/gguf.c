@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * GGUF v3 models of the Llama architecture (the format llama.cpp reads):
- * a header, typed key/value metadata, tensor descriptors, then aligned
- * tensor data. Every count, length, type, shape and offset is checked
- * against the file before it is used, and before anything is allocated
- * for it; gguf_tensors.c then converts the tensors.
+ * GGUF v3 files (the format llama.cpp reads): a header, typed key/value
+ * metadata, tensor descriptors, then aligned tensor data. Every count,
+ * length, type, shape and offset is checked against the file before it is
+ * used, and before anything is allocated for it; gguf_arch.c then reads
+ * the model's shapes, gguf_tensors.c converts the tensors and
+ * gguf_vocab.c reads the tokenizer.
  *
  * The file is read, never mapped: its metadata into a buffer that grows
  * as parsing reaches it, each tensor's data into the model (or one
@@ -528,122 +529,6 @@ static int place_tensors(struct gguf_loader *L)
 	return ret;
 }
 
-/* The llama.* keys check_config() reads. */
-static int read_meta(struct gguf_loader *L)
-{
-	static const struct {
-		const char *key;
-		size_t at;	/* offset of the int64 in struct gguf_meta */
-	} int_keys[] = {
-		{ "llama.context_length", offsetof(struct gguf_meta, ctx) },
-		{ "llama.embedding_length", offsetof(struct gguf_meta, dim) },
-		{ "llama.block_count", offsetof(struct gguf_meta, layers) },
-		{ "llama.feed_forward_length", offsetof(struct gguf_meta, hidden) },
-		{ "llama.attention.head_count", offsetof(struct gguf_meta, heads) },
-		{ "llama.attention.head_count_kv", offsetof(struct gguf_meta, kv_heads) },
-		{ "llama.rope.dimension_count", offsetof(struct gguf_meta, rope_dim) },
-	};
-	struct gguf_meta *g = &L->g;
-	size_t i;
-	int ret;
-
-	for (i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
-		int64_t *v = (int64_t *)((char *)g + int_keys[i].at);
-
-		ret = npu_gguf_int(L, int_keys[i].key, v);
-		if (ret < 0)
-			return ret;
-		if (ret)
-			*v = ABSENT;
-	}
-	ret = npu_gguf_string(L, "general.architecture", &g->arch);
-	if (ret < 0)
-		return ret;
-	ret = npu_gguf_float(L, "llama.attention.layer_norm_rms_epsilon", &g->eps);
-	if (ret < 0)
-		return ret;
-	g->has_eps = !ret;
-	ret = npu_gguf_float(L, "llama.rope.freq_base", &g->rope_base);
-	if (ret < 0)
-		return ret;
-	g->has_rope_base = !ret;
-	ret = npu_gguf_array(L, "tokenizer.ggml.tokens", GGUF_STRING, &g->tokens);
-	return ret < 0 ? ret : NPU_OK;
-}
-
-static int check_config(struct gguf_loader *L)
-{
-	struct gguf_meta *g = &L->g;
-	struct npu_model_config *c = &L->m->cfg;
-	const char *path = L->r.path;
-	char *err = L->r.err;
-	size_t len = L->r.err_len;
-	const struct { const char *key; int64_t v; } need[] = {
-		{ "llama.context_length", g->ctx }, { "llama.embedding_length", g->dim },
-		{ "llama.block_count", g->layers }, { "llama.feed_forward_length", g->hidden },
-		{ "llama.attention.head_count", g->heads },
-	};
-	size_t i;
-
-	if (!str_is(&L->r, &g->arch, "llama")) {
-		char q[NPU_QUOTE_LEN];
-
-		npu_model_file_error(err, len, path, "general.architecture is %s, not llama",
-				     npu_model_quote(q, str_at(&L->r, &g->arch), g->arch.n));
-		return NPU_E_FORMAT;
-	}
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-		if (need[i].v < 1 || need[i].v > INT32_MAX) {
-			npu_model_file_error(err, len, path, "%s is %s", need[i].key,
-					     need[i].v == ABSENT ? "missing" : "out of range");
-			return NPU_E_FORMAT;
-		}
-	c->dim = (int32_t)g->dim;
-	c->hidden_dim = (int32_t)g->hidden;
-	c->n_layers = (int32_t)g->layers;
-	c->n_heads = (int32_t)g->heads;
-	c->n_kv_heads = g->kv_heads == ABSENT ? c->n_heads :
-			g->kv_heads < 1 || g->kv_heads > INT32_MAX ? 0 : (int32_t)g->kv_heads;
-	c->seq_len = (int32_t)g->ctx;
-	if (g->tokens.count > INT32_MAX) {
-		npu_model_file_error(err, len, path, "tokenizer.ggml.tokens is too long");
-		return NPU_E_FORMAT;
-	}
-	c->vocab_size = g->tokens.at ? (int32_t)g->tokens.count : 0;
-	if (!g->tokens.at) {
-		struct gguf_tensor *t = npu_gguf_find(L, "token_embd.weight");
-
-		c->vocab_size = t && t->ne[1] <= INT32_MAX ? (int32_t)t->ne[1] : 0;
-	}
-	if (npu_model_check_config(c, err, len)) {
-		char why[200];
-
-		snprintf(why, sizeof(why), "%s", err ? err : "");
-		npu_model_file_error(err, len, path, "the llama.* metadata: %s", why);
-		return NPU_E_FORMAT;
-	}
-	/* The NPU runner's RoPE and RMSNorm constants are llama2.c's. */
-	if (g->rope_dim != ABSENT && g->rope_dim != c->dim / c->n_heads) {
-		npu_model_file_error(err, len, path,
-				     "llama.rope.dimension_count %lld: only RoPE over the whole head (%d) is supported",
-				     (long long)g->rope_dim, c->dim / c->n_heads);
-		return NPU_E_FORMAT;
-	}
-	if (g->has_rope_base && g->rope_base != 10000.0) {
-		npu_model_file_error(err, len, path,
-				     "llama.rope.freq_base %g: only 10000 is supported",
-				     g->rope_base);
-		return NPU_E_FORMAT;
-	}
-	if (g->has_eps && !(fabs(g->eps - 1e-5) <= 1e-9)) {
-		npu_model_file_error(err, len, path,
-				     "llama.attention.layer_norm_rms_epsilon %g: only 1e-5 is supported",
-				     g->eps);
-		return NPU_E_FORMAT;
-	}
-	return NPU_OK;
-}
-
 /* The header, metadata and tensor descriptors, checked and indexed. */
 static int parse_meta(struct gguf_loader *L)
 {
@@ -724,8 +609,7 @@ static int parse(struct gguf_loader *L, struct npu_tokenizer *tk)
 		return ret;
 	if (!L->m)
 		return npu_gguf_load_vocab(L, tk);
-	ret = read_meta(L);
-	ret = ret ? ret : check_config(L);
+	ret = npu_gguf_read_config(L);
 	ret = ret ? ret : npu_gguf_load_weights(L);
 	if (!ret && tk)
 		ret = npu_gguf_load_vocab(L, tk);

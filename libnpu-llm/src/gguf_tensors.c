@@ -133,7 +133,8 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 	struct npu_model *m = L->m;
 	const struct npu_model_config *c = &m->cfg;
 	uint64_t d = (uint64_t)c->dim, h = (uint64_t)c->hidden_dim, v = (uint64_t)c->vocab_size;
-	uint64_t kv = d * (uint64_t)c->n_kv_heads / (uint64_t)c->n_heads, i;
+	uint64_t hs = (uint64_t)c->head_dim, qd = hs * (uint64_t)c->n_heads;
+	uint64_t kv = hs * (uint64_t)c->n_kv_heads, i;
 	size_t mats = (size_t)c->n_layers * NPU_MODEL_LAYER_MATS;
 	struct gguf_tensor *out = npu_gguf_find(L, "output.weight");
 	int l, ret = NPU_OK, pass;
@@ -161,30 +162,43 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 		if (out)
 			ret = ret ? ret : load_tensor(L, "output.weight", d, v, AT(m->wcls, 0),
 						      AT(m->native, mats));
+		if (c->rope_factors)
+			ret = ret ? ret : load_tensor(L, "rope_freqs.weight", hs / 2, 0,
+						      AT(m->rope_factors, 0), NULL);
 		for (l = 0; l < c->n_layers && !ret; l++) {
 			struct npu_qmatrix *nq = AT(m->native, (size_t)l * NPU_MODEL_LAYER_MATS);
 			const struct {
-				const char *name;
+				const char *name, *kind;
 				uint64_t ne0, ne1;
 				float *dst;
 				struct npu_qmatrix *q;
+				int used;
 			} w[] = {
-				{ "attn_norm", d, 0, AT(m->rms_att, l * d), NULL },
-				{ "ffn_norm", d, 0, AT(m->rms_ffn, l * d), NULL },
-				{ "attn_q", d, d, AT(m->wq, l * d * d), AT(nq, 0) },
-				{ "attn_k", d, kv, AT(m->wk, l * kv * d), AT(nq, 1) },
-				{ "attn_v", d, kv, AT(m->wv, l * kv * d), AT(nq, 2) },
-				{ "attn_output", d, d, AT(m->wo, l * d * d), AT(nq, 3) },
-				{ "ffn_gate", d, h, AT(m->w1, l * h * d), AT(nq, 4) },
-				{ "ffn_down", h, d, AT(m->w2, l * d * h), AT(nq, 5) },
-				{ "ffn_up", d, h, AT(m->w3, l * h * d), AT(nq, 6) },
+				{ "attn_norm", "weight", d, 0, AT(m->rms_att, l * d), NULL, 1 },
+				{ "ffn_norm", "weight", d, 0, AT(m->rms_ffn, l * d), NULL, 1 },
+				{ "attn_q", "weight", d, qd, AT(m->wq, l * qd * d), AT(nq, 0), 1 },
+				{ "attn_k", "weight", d, kv, AT(m->wk, l * kv * d), AT(nq, 1), 1 },
+				{ "attn_v", "weight", d, kv, AT(m->wv, l * kv * d), AT(nq, 2), 1 },
+				{ "attn_output", "weight", qd, d, AT(m->wo, l * d * qd), AT(nq, 3), 1 },
+				{ "ffn_gate", "weight", d, h, AT(m->w1, l * h * d), AT(nq, 4), 1 },
+				{ "ffn_down", "weight", h, d, AT(m->w2, l * d * h), AT(nq, 5), 1 },
+				{ "ffn_up", "weight", d, h, AT(m->w3, l * h * d), AT(nq, 6), 1 },
+				{ "attn_q", "bias", qd, 0, AT(m->bq, l * qd), NULL, c->qkv_bias },
+				{ "attn_k", "bias", kv, 0, AT(m->bk, l * kv), NULL, c->qkv_bias },
+				{ "attn_v", "bias", kv, 0, AT(m->bv, l * kv), NULL, c->qkv_bias },
+				{ "attn_q_norm", "weight", hs, 0, AT(m->q_norm, l * hs), NULL,
+				  c->qk_norm },
+				{ "attn_k_norm", "weight", hs, 0, AT(m->k_norm, l * hs), NULL,
+				  c->qk_norm },
 			};
 			size_t k;
 
 			for (k = 0; k < sizeof(w) / sizeof(w[0]) && !ret; k++) {
 				char name[64];
 
-				snprintf(name, sizeof(name), "blk.%d.%s.weight", l, w[k].name);
+				if (!w[k].used)
+					continue;
+				snprintf(name, sizeof(name), "blk.%d.%s.%s", l, w[k].name, w[k].kind);
 				ret = load_tensor(L, name, w[k].ne0, w[k].ne1, w[k].dst, w[k].q);
 			}
 		}
@@ -193,12 +207,18 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 			if (!L->t[i].used)
 				ret = npu_gguf_tensor_error(L, (const char *)L->r.p + L->t[i].name.at,
 							    L->t[i].name.n,
-							    " is not part of a llama model of this shape",
+							    " is not part of a model of this architecture and shape",
 							    0, 0);
 	}
 #undef AT
 	if (!ret)
 		m->embedding_type = (int32_t)npu_gguf_find(L, "token_embd.weight")->type;
+	for (i = 0; !ret && i < c->rope_factors * hs / 2; i++)
+		if (!(m->rope_factors[i] > 1e-6f))
+			ret = npu_gguf_tensor_error(L, "rope_freqs.weight", 17,
+						    ": factor %llu is not positive", i, 0);
+	if (!ret && c->arch != NPU_ARCH_LLAMA)
+		ret = npu_gguf_neox_pairs(L);
 	for (i = 0; !ret && i < mats + 2; i++)
 		if (m->native[i].q)
 			break;
@@ -209,19 +229,18 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 	return ret;
 }
 
-
 void npu_model_native_floats(struct npu_model *m)
 {
 	const struct npu_model_config *c = &m->cfg;
-	size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim;
-	size_t kv = d * (size_t)c->n_kv_heads / (size_t)c->n_heads;
+	size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim, hs = (size_t)c->head_dim;
+	size_t qd = hs * (size_t)c->n_heads, kv = hs * (size_t)c->n_kv_heads;
 	size_t mats = (size_t)c->n_layers * NPU_MODEL_LAYER_MATS, i;
 
 	for (i = 0; m->native && i < mats + 2; i++) {
 		size_t l = i / NPU_MODEL_LAYER_MATS;
 		float *at[NPU_MODEL_LAYER_MATS] = {
-			m->wq + l * d * d, m->wk + l * kv * d, m->wv + l * kv * d,
-			m->wo + l * d * d, m->w1 + l * h * d, m->w2 + l * d * h, m->w3 + l * h * d,
+			m->wq + l * qd * d, m->wk + l * kv * d, m->wv + l * kv * d,
+			m->wo + l * d * qd, m->w1 + l * h * d, m->w2 + l * d * h, m->w3 + l * h * d,
 		};
 
 		if (!m->native[i].q)
@@ -229,4 +248,89 @@ void npu_model_native_floats(struct npu_model *m)
 		npu_gguf_native_floats(&m->native[i], i < mats ? at[i % NPU_MODEL_LAYER_MATS] :
 				       i == mats ? m->wcls : m->token_embedding);
 	}
+}
+
+/*
+ * Rows of @heads heads of @hs rows each, @bytes each, from NEOX's order
+ * (pair i is rows i and i + hs/2) into adjacent pairs (rows 2i, 2i + 1).
+ */
+static void pair_rows(void *base, size_t bytes, int heads, int hs, uint8_t *tmp)
+{
+	size_t head = bytes * (size_t)hs;
+	int h, i;
+
+	for (h = 0; h < heads; h++) {
+		uint8_t *p = (uint8_t *)base + head * (size_t)h;
+
+		for (i = 0; i < hs / 2; i++) {
+			memcpy(tmp + bytes * (size_t)(2 * i), p + bytes * (size_t)i, bytes);
+			memcpy(tmp + bytes * (size_t)(2 * i + 1), p + bytes * (size_t)(i + hs / 2),
+			       bytes);
+		}
+		memcpy(p, tmp, head);
+	}
+}
+
+/* A quantized matrix's rows (codes and records) likewise. */
+static void pair_qrows(struct npu_qmatrix *q, int heads, int hs, uint8_t *tmp)
+{
+	enum npu_dtype dt = q->bits == 8 ? NPU_U8 : (enum npu_dtype)(NPU_U2 + q->bits - 2);
+
+	pair_rows(q->q, npu_row_bytes(dt, (uint32_t)q->cols), heads, hs, tmp);
+	pair_rows(q->records, npu_block_record_bytes(&q->block, (uint32_t)q->cols), heads, hs,
+		  tmp);
+}
+
+/*
+ * qwen2 and qwen3 rotate NEOX pairs (i, i + head_dim/2); the runner
+ * rotates adjacent ones. Reordering each head's Q and K rows (and their
+ * biases and norm gains) the same way turns one into the other and leaves
+ * every Q.K product, so attention, unchanged.
+ */
+int npu_gguf_neox_pairs(struct gguf_loader *L)
+{
+	struct npu_model *m = L->m;
+	const struct npu_model_config *c = &m->cfg;
+	size_t d = (size_t)c->dim, hs = (size_t)c->head_dim;
+	size_t qd = hs * (size_t)c->n_heads, kv = hs * (size_t)c->n_kv_heads, most = hs * 4;
+	uint8_t *tmp;
+	int l;
+
+	for (l = 0; m->native && l < c->n_layers; l++) {
+		const struct npu_qmatrix *q = &m->native[(size_t)l * NPU_MODEL_LAYER_MATS];
+		size_t a = q[0].q ? npu_block_record_bytes(&q[0].block, (uint32_t)d) : 0;
+		size_t b = q[1].q ? npu_block_record_bytes(&q[1].block, (uint32_t)d) : 0;
+
+		most = a > most ? a : most;
+		most = b > most ? b : most;
+	}
+	/* The widest row: a float matrix's, or a quantized one's codes (at most a float's). */
+	most = d * 4 > most ? d * 4 : most;
+	tmp = malloc(most * hs);
+	if (!tmp)
+		return NPU_E_NOMEM;
+	for (l = 0; l < c->n_layers; l++) {
+		struct npu_qmatrix *q = m->native ? &m->native[(size_t)l * NPU_MODEL_LAYER_MATS] :
+					NULL;
+
+		/* Floats the loader left unwritten (kept native) come from the codes later. */
+		if (!(q && q[0].q && L->native_only))
+			pair_rows(m->wq + l * qd * d, d * 4, c->n_heads, c->head_dim, tmp);
+		if (!(q && q[1].q && L->native_only))
+			pair_rows(m->wk + l * kv * d, d * 4, c->n_kv_heads, c->head_dim, tmp);
+		if (q && q[0].q)
+			pair_qrows(&q[0], c->n_heads, c->head_dim, tmp);
+		if (q && q[1].q)
+			pair_qrows(&q[1], c->n_kv_heads, c->head_dim, tmp);
+		if (c->qkv_bias) {
+			pair_rows(m->bq + l * qd, 4, c->n_heads, c->head_dim, tmp);
+			pair_rows(m->bk + l * kv, 4, c->n_kv_heads, c->head_dim, tmp);
+		}
+		if (c->qk_norm) {
+			pair_rows(m->q_norm + l * hs, 4, 1, c->head_dim, tmp);
+			pair_rows(m->k_norm + l * hs, 4, 1, c->head_dim, tmp);
+		}
+	}
+	free(tmp);
+	return NPU_OK;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Writing a model as GGUF v3 (what npu_model_load_gguf and llama.cpp
- * read): llama metadata, the tokenizer, and the tensors in F32, F16, Q8_0
- * or Q4_0. The block quantizers follow ggml's reference rounding, so the
+ * read): its architecture's metadata and tensors (llama, qwen2 or qwen3),
+ * the tokenizer, and the tensors in F32, F16, Q8_0 or Q4_0. The block quantizers follow ggml's reference rounding, so the
  * files look like the ones people bring: Q8_0 d = amax / 127 with q
  * rounded half away from zero; Q4_0 d = (the value of largest magnitude)
  * / -8 with q = min(15, trunc(x / d + 8.5)).
@@ -23,7 +23,17 @@ enum { KV_U32 = 4, KV_I32 = 5, KV_F32 = 6, KV_STRING = 8, KV_ARRAY = 9 };
 struct out {
 	FILE *f;
 	int err;
+	uint64_t n_kv;		/* key/values written */
+	const char *arch;
+	char key[96];
 };
+
+/* "ARCH.@suffix" */
+static const char *akey(struct out *o, const char *suffix)
+{
+	snprintf(o->key, sizeof(o->key), "%s.%s", o->arch, suffix);
+	return o->key;
+}
 
 static void put(struct out *o, const void *p, size_t n)
 {
@@ -42,6 +52,7 @@ static void put_str(struct out *o, const char *s)
 
 static void kv_u32(struct out *o, const char *key, uint32_t v)
 {
+	o->n_kv++;
 	put_str(o, key);
 	put_u32(o, KV_U32);
 	put_u32(o, v);
@@ -49,6 +60,7 @@ static void kv_u32(struct out *o, const char *key, uint32_t v)
 
 static void kv_f32(struct out *o, const char *key, float v)
 {
+	o->n_kv++;
 	put_str(o, key);
 	put_u32(o, KV_F32);
 	put(o, &v, 4);
@@ -56,6 +68,7 @@ static void kv_f32(struct out *o, const char *key, float v)
 
 static void kv_str(struct out *o, const char *key, const char *v)
 {
+	o->n_kv++;
 	put_str(o, key);
 	put_u32(o, KV_STRING);
 	put_str(o, v);
@@ -63,6 +76,7 @@ static void kv_str(struct out *o, const char *key, const char *v)
 
 static void kv_array(struct out *o, const char *key, uint32_t type, uint64_t n)
 {
+	o->n_kv++;
 	put_str(o, key);
 	put_u32(o, KV_ARRAY);
 	put_u32(o, type);
@@ -150,7 +164,23 @@ struct wtensor {
 	uint64_t ne0, ne1;	/* ne1 = 1: a vector */
 	uint32_t type;
 	uint64_t offset, bytes;
+	uint64_t neox;		/* NEOX order, heads of this many rows (vectors: elements) */
 };
+
+/*
+ * Where element @i of the file's tensor is in memory: the model holds Q
+ * and K heads in adjacent pairs, a NEOX file pair j as rows j, j + hs/2.
+ */
+static uint64_t src_index(const struct wtensor *t, uint64_t i)
+{
+	uint64_t hs = t->neox, row = t->ne1 == 1 ? i : i / t->ne0, j;
+
+	if (!hs)
+		return i;
+	j = row % hs;
+	row = row - j + (j < hs / 2 ? 2 * j : 2 * (j - hs / 2) + 1);
+	return t->ne1 == 1 ? row : row * t->ne0 + i % t->ne0;
+}
 
 static uint64_t tensor_bytes(const struct wtensor *t)
 {
@@ -171,19 +201,21 @@ static void put_tensor_data(struct out *o, const struct wtensor *t)
 	for (i = 0; i < n; i += t->type == NPU_GGUF_Q8_0 || t->type == NPU_GGUF_Q4_0 ? QBLOCK : 1) {
 		uint16_t h;
 
+		const float *x = t->data + src_index(t, i);
+
 		switch (t->type) {
 		case NPU_GGUF_F16:
-			h = float_to_half(t->data[i]);
+			h = float_to_half(*x);
 			put(o, &h, 2);
 			break;
 		case NPU_GGUF_Q8_0:
-			put_q8_0(o, t->data + i);
+			put_q8_0(o, x);
 			break;
 		case NPU_GGUF_Q4_0:
-			put_q4_0(o, t->data + i);
+			put_q4_0(o, x);
 			break;
 		default:
-			put(o, &t->data[i], 4);
+			put(o, x, 4);
 			break;
 		}
 	}
@@ -216,55 +248,104 @@ static int token_type(const struct npu_tokenizer *t, int32_t i)
 	return 1;
 }
 
+/* The {arch}.* keys of @c: what gguf_arch.c reads back. */
+static void put_config(struct out *o, const struct npu_model_config *c)
+{
+	static const char *const scaling[] = { "none", "linear", "yarn", "linear" };
+	const struct npu_rope_params *r = &c->rope;
+
+	kv_u32(o, akey(o, "context_length"), (uint32_t)c->seq_len);
+	kv_u32(o, akey(o, "embedding_length"), (uint32_t)c->dim);
+	kv_u32(o, akey(o, "block_count"), (uint32_t)c->n_layers);
+	kv_u32(o, akey(o, "feed_forward_length"), (uint32_t)c->hidden_dim);
+	kv_u32(o, akey(o, "attention.head_count"), (uint32_t)c->n_heads);
+	kv_u32(o, akey(o, "attention.head_count_kv"), (uint32_t)c->n_kv_heads);
+	if (c->head_dim * c->n_heads != c->dim) {
+		kv_u32(o, akey(o, "attention.key_length"), (uint32_t)c->head_dim);
+		kv_u32(o, akey(o, "attention.value_length"), (uint32_t)c->head_dim);
+	}
+	kv_u32(o, akey(o, "rope.dimension_count"), (uint32_t)c->head_dim);
+	kv_f32(o, akey(o, "rope.freq_base"), r->base);
+	kv_f32(o, akey(o, "attention.layer_norm_rms_epsilon"), c->norm_eps);
+	if (r->scaling != NPU_ROPE_NONE && r->scaling != NPU_ROPE_LLAMA3) {
+		kv_str(o, akey(o, "rope.scaling.type"), scaling[r->scaling]);
+		kv_f32(o, akey(o, "rope.scaling.factor"), 1 / r->freq_scale);
+		kv_u32(o, akey(o, "rope.scaling.original_context_length"), (uint32_t)r->orig_ctx);
+	}
+	if (r->attn_factor != 1)
+		kv_f32(o, akey(o, "rope.scaling.attn_factor"), r->attn_factor);
+}
+
 int npu_model_save_gguf(const char *path, const struct npu_model *m, const struct npu_tokenizer *t,
 			enum npu_gguf_type type, char *err, size_t err_len)
 {
+	static const char *const archs[] = { "llama", "qwen2", "qwen3" };
 	const struct npu_model_config *c = m ? &m->cfg : NULL;
 	static const char *const mats[] = { "attn_q", "attn_k", "attn_v", "attn_output",
 					    "ffn_gate", "ffn_down", "ffn_up" };
 	struct wtensor *ts;
 	struct out o = { 0 };
-	uint64_t d, h, kv, off = 0, n_ts, i;
+	uint64_t d, h, hs, qd, kv, neox, off = 0, n_ts, i;
 	uint32_t ftype;
 	int32_t l, k;
 
 	if (!path || !m || !t || !m->data || t->vocab_size != c->vocab_size ||
 	    (type != NPU_GGUF_F32 && type != NPU_GGUF_F16 && type != NPU_GGUF_Q8_0 &&
-	     type != NPU_GGUF_Q4_0))
+	     type != NPU_GGUF_Q4_0) || c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_QWEN3 ||
+	    !c->head_dim)
 		return NPU_E_INVAL;
 	d = (uint64_t)c->dim;
 	h = (uint64_t)c->hidden_dim;
-	kv = d * (uint64_t)c->n_kv_heads / (uint64_t)c->n_heads;
-	n_ts = 2 + !c->shared_classifier + 9 * (uint64_t)c->n_layers;
+	hs = (uint64_t)c->head_dim;
+	qd = hs * (uint64_t)c->n_heads;
+	kv = hs * (uint64_t)c->n_kv_heads;
+	neox = c->arch == NPU_ARCH_LLAMA ? 0 : hs;
+	n_ts = 3 + !c->shared_classifier + 14 * (uint64_t)c->n_layers;
 	ts = calloc(n_ts, sizeof(*ts));
 	if (!ts)
 		return NPU_E_NOMEM;
 	n_ts = 0;
-#define ADD(nm, ptr, a, b) do { \
+#define ADD(nm, ptr, a, b, nx) do { \
 		struct wtensor *w_ = &ts[n_ts++]; \
 		snprintf(w_->name, sizeof(w_->name), "%s", nm); \
-		w_->data = (ptr); w_->ne0 = (a); w_->ne1 = (b); \
+		w_->data = (ptr); w_->ne0 = (a); w_->ne1 = (b); w_->neox = (nx); \
 	} while (0)
-	ADD("token_embd.weight", m->token_embedding, d, (uint64_t)c->vocab_size);
-	ADD("output_norm.weight", m->rms_final, d, 1);
+	ADD("token_embd.weight", m->token_embedding, d, (uint64_t)c->vocab_size, 0);
+	ADD("output_norm.weight", m->rms_final, d, 1, 0);
 	if (!c->shared_classifier)
-		ADD("output.weight", m->wcls, d, (uint64_t)c->vocab_size);
+		ADD("output.weight", m->wcls, d, (uint64_t)c->vocab_size, 0);
+	if (c->rope_factors)
+		ADD("rope_freqs.weight", m->rope_factors, hs / 2, 1, 0);
 	for (l = 0; l < c->n_layers; l++) {
-		const struct { const float *p; uint64_t ne0, ne1; } w[] = {
-			{ m->wq + l * d * d, d, d }, { m->wk + l * kv * d, d, kv },
-			{ m->wv + l * kv * d, d, kv }, { m->wo + l * d * d, d, d },
-			{ m->w1 + l * h * d, d, h }, { m->w2 + l * d * h, h, d },
-			{ m->w3 + l * h * d, d, h },
+		const struct { const float *p; uint64_t ne0, ne1, neox; } w[] = {
+			{ m->wq + l * qd * d, d, qd, neox }, { m->wk + l * kv * d, d, kv, neox },
+			{ m->wv + l * kv * d, d, kv, 0 }, { m->wo + l * d * qd, qd, d, 0 },
+			{ m->w1 + l * h * d, d, h, 0 }, { m->w2 + l * d * h, h, d, 0 },
+			{ m->w3 + l * h * d, d, h, 0 },
 		};
 		char name[48];
 
 		snprintf(name, sizeof(name), "blk.%d.attn_norm.weight", l);
-		ADD(name, m->rms_att + l * d, d, 1);
+		ADD(name, m->rms_att + l * d, d, 1, 0);
 		snprintf(name, sizeof(name), "blk.%d.ffn_norm.weight", l);
-		ADD(name, m->rms_ffn + l * d, d, 1);
+		ADD(name, m->rms_ffn + l * d, d, 1, 0);
 		for (k = 0; k < 7; k++) {
 			snprintf(name, sizeof(name), "blk.%d.%s.weight", l, mats[k]);
-			ADD(name, w[k].p, w[k].ne0, w[k].ne1);
+			ADD(name, w[k].p, w[k].ne0, w[k].ne1, w[k].neox);
+		}
+		if (c->qkv_bias) {
+			snprintf(name, sizeof(name), "blk.%d.attn_q.bias", l);
+			ADD(name, m->bq + l * qd, qd, 1, neox);
+			snprintf(name, sizeof(name), "blk.%d.attn_k.bias", l);
+			ADD(name, m->bk + l * kv, kv, 1, neox);
+			snprintf(name, sizeof(name), "blk.%d.attn_v.bias", l);
+			ADD(name, m->bv + l * kv, kv, 1, 0);
+		}
+		if (c->qk_norm) {
+			snprintf(name, sizeof(name), "blk.%d.attn_q_norm.weight", l);
+			ADD(name, m->q_norm + l * hs, hs, 1, neox);
+			snprintf(name, sizeof(name), "blk.%d.attn_k_norm.weight", l);
+			ADD(name, m->k_norm + l * hs, hs, 1, neox);
 		}
 	}
 #undef ADD
@@ -285,24 +366,17 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 		free(ts);
 		return NPU_E_IO;
 	}
+	o.arch = archs[c->arch];
 	put(&o, "GGUF", 4);
 	put_u32(&o, 3);
 	put_u64(&o, n_ts);
-	put_u64(&o, 19);
-	kv_str(&o, "general.architecture", "llama");
+	put_u64(&o, 0);		/* the key/values, counted once written */
+	kv_str(&o, "general.architecture", o.arch);
 	kv_str(&o, "general.name", "npu-gguf");
 	kv_u32(&o, "general.alignment", ALIGN);
 	ftype = type == NPU_GGUF_Q8_0 ? 7 : type == NPU_GGUF_Q4_0 ? 2 : (uint32_t)type;
 	kv_u32(&o, "general.file_type", ftype);
-	kv_u32(&o, "llama.context_length", (uint32_t)c->seq_len);
-	kv_u32(&o, "llama.embedding_length", (uint32_t)c->dim);
-	kv_u32(&o, "llama.block_count", (uint32_t)c->n_layers);
-	kv_u32(&o, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
-	kv_u32(&o, "llama.attention.head_count", (uint32_t)c->n_heads);
-	kv_u32(&o, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
-	kv_u32(&o, "llama.rope.dimension_count", (uint32_t)(c->dim / c->n_heads));
-	kv_f32(&o, "llama.rope.freq_base", 10000.0f);
-	kv_f32(&o, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+	put_config(&o, c);
 	kv_str(&o, "tokenizer.ggml.model", "llama");
 	kv_array(&o, "tokenizer.ggml.tokens", KV_STRING, (uint64_t)t->vocab_size);
 	for (k = 0; k < t->vocab_size; k++)
@@ -333,6 +407,8 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 		put_tensor_data(&o, &ts[i]);
 	}
 	free(ts);
+	if (!o.err && (fseek(o.f, 16, SEEK_SET) || fwrite(&o.n_kv, 8, 1, o.f) != 1))
+		o.err = errno ? errno : EIO;
 	if (fclose(o.f) && !o.err)
 		o.err = errno;
 	if (o.err) {

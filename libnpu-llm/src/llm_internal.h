@@ -39,6 +39,13 @@ struct layer_weights {
 	struct dmat wq, wk, wv, wo, w1, w2, w3;
 	struct dbuf g_att, g_ffn;
 	struct npu_scale s_att, s_ffn;
+	/*
+	 * cfg.qkv_bias: the biases (int32); cfg.qk_norm: the heads' norm
+	 * gains, and their outputs' scales (int16 over the range a norm
+	 * gives: |x_i| / rms(x) <= sqrt(head_dim), times the largest gain).
+	 */
+	struct dbuf bq, bk, bv, g_qn, g_kn;
+	struct npu_scale s_bq, s_bk, s_bv, s_qn, s_kn, o_qn, o_kn;
 };
 
 /*
@@ -54,6 +61,7 @@ struct llm_weights {
 	struct layer_weights *layers;
 	struct dbuf emb, emb_scales, g_final, freq;
 	struct npu_scale s_final;
+	double rope_mscale;	/* YaRN's scale on the rotated Q and K */
 	struct dmat wcls;
 	/* A GGUF file's embedding table as it holds it (SCALE_BLOCK), else NULL: int8 rows. */
 	const struct dmat *emb_block;
@@ -112,6 +120,13 @@ NPU_HIDDEN void engine_profile(const struct npu_engine *e, uint64_t ns[NPU_LLM_O
 NPU_HIDDEN void engine_destroy(struct npu_engine *e);
 
 /* The same model in float32, plain C. */
+/*
+ * Each pair's angle per position, in radians, into @theta (head_dim / 2 of
+ * them), as llama.cpp turns a head; returns the magnitude scale on the
+ * rotated Q and K (1 but with YaRN or an attention factor) (rope.c).
+ */
+NPU_HIDDEN double llm_rope_theta(const struct npu_model *m, double *theta);
+
 struct ref_engine;
 
 /* With caches of @positions rows (0: seq_len); past them ref_forward gives NPU_E_RANGE. */

@@ -33,7 +33,8 @@ NPU_HIDDEN int npu_model_open(const char *path, uint64_t *size, char *err, size_
 /* @n bytes at @off, every one: a file that ends early shrank while read (NPU_E_IO). */
 NPU_HIDDEN int npu_model_read(int fd, void *buf, size_t n, uint64_t off, const char *path,
 			      char *err, size_t len);
-NPU_HIDDEN int npu_model_check_config(const struct npu_model_config *c, char *err, size_t len);
+/* Check a config, and fill in the fields left 0 with llama2.c's values. */
+NPU_HIDDEN int npu_model_check_config(struct npu_model_config *c, char *err, size_t len);
 NPU_HIDDEN size_t npu_model_layout(struct npu_model *m, int with_rope_tables);
 /* npu_tokenizer_encode(), and in *@all the tokens the whole text takes. */
 NPU_HIDDEN int npu_tokenizer_encode_all(const struct npu_tokenizer *t, const char *text, int bos,
@@ -71,14 +72,9 @@ struct gguf_array {
 	uint64_t at;		/* the first element; 0: absent */
 };
 
-/* The metadata the model's shapes come from (check_config). */
+/* What parsing keeps of the metadata besides its index. */
 struct gguf_meta {
-	struct gguf_str arch;
 	uint64_t alignment;
-	int64_t ctx, dim, layers, hidden, heads, kv_heads, rope_dim;	/* or ABSENT */
-	double eps, rope_base;
-	int has_eps, has_rope_base;
-	struct gguf_array tokens;
 };
 
 /* A metadata entry: its key, its value's type and where the value begins. */
@@ -139,6 +135,8 @@ NPU_HIDDEN int npu_gguf_array(struct gguf_loader *L, const char *key, uint32_t e
 NPU_HIDDEN int npu_gguf_next_str(struct gguf_loader *L, struct gguf_str *s, const char *what);
 /* A string's bytes (not NUL-terminated: s->n of them). */
 NPU_HIDDEN const char *npu_gguf_str(const struct gguf_loader *L, const struct gguf_str *s);
+/* The model's shapes from the metadata, checked, into L->m->cfg (gguf_arch.c). */
+NPU_HIDDEN int npu_gguf_read_config(struct gguf_loader *L);
 /* The tokenizer in the metadata (gguf_vocab.c). */
 NPU_HIDDEN int npu_gguf_load_vocab(struct gguf_loader *L, struct npu_tokenizer *tk);
 
@@ -147,6 +145,8 @@ NPU_HIDDEN struct gguf_tensor *npu_gguf_find(struct gguf_loader *L, const char *
 NPU_HIDDEN int npu_gguf_tensor_error(struct gguf_loader *L, const char *name, size_t name_len,
 				     const char *fmt, uint64_t a, uint64_t b);
 NPU_HIDDEN int npu_gguf_load_weights(struct gguf_loader *L);
+/* A NEOX-RoPE model's Q and K rows into adjacent pairs (gguf_tensors.c). */
+NPU_HIDDEN int npu_gguf_neox_pairs(struct gguf_loader *L);
 
 /* ---- ggml's types (gguf_quants.c) ---- */
 

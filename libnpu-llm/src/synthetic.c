@@ -42,7 +42,8 @@ static void fill(float *p, size_t n, float scale, uint64_t *s)
 int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, char *err,
 			size_t len)
 {
-	static const struct { const char *name; struct npu_model_config c; } shapes[] = {
+	/* dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len, shared */
+	static const struct { const char *name; int32_t c[8]; } shapes[] = {
 		{ "tiny", { 64, 172, 5, 8, 4, 512, 512, 1 } },
 		/* The smallest whose rows are whole K-quant super-blocks (256). */
 		{ "k256", { 256, 768, 2, 4, 4, 512, 256, 1 } },
@@ -68,7 +69,12 @@ int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, c
 				npu_model_quote(q, shape, strlen(shape)));
 		return NPU_E_INVAL;
 	}
-	m->cfg = shapes[i].c;
+	m->cfg = (struct npu_model_config){
+		.dim = shapes[i].c[0], .hidden_dim = shapes[i].c[1], .n_layers = shapes[i].c[2],
+		.n_heads = shapes[i].c[3], .n_kv_heads = shapes[i].c[4],
+		.vocab_size = shapes[i].c[5], .seq_len = shapes[i].c[6],
+		.shared_classifier = shapes[i].c[7],
+	};
 	ret = npu_model_check_config(&m->cfg, err, len);
 	if (ret)
 		return ret;

@@ -3,8 +3,8 @@
  * The model's weights on a device, made once per model: the matrices
  * quantized (int8 per output channel or int4 in groups; the embedding
  * table and the classifier stay int8) or the file's own (SCALE_BLOCK, the
- * embedding table too), the norm gains as int16 with one scale, the RoPE
- * frequencies as turns in Q0.32. Sealed once written: the cpu backend may
+ * embedding table too), the norm gains as int16 with one scale, biases as
+ * int32 with one scale, the RoPE frequencies as turns in Q0.32. Sealed once written: the cpu backend may
  * keep them packed in its kernels' layout.
  */
 #include <math.h>
@@ -240,17 +240,56 @@ static void note_converted(struct llm_weights *w)
 			 w->n_converted > 1 ? "ces are" : "x is", 100 * w->converted_rms);
 }
 
-/* theta_i = 10000^(-2i/hs) radians per position, in turns, Q0.32. */
+/* The scale of an int16 RMSNorm output over @n elements with gains @g. */
+static int norm_range(const float *g, int n, struct npu_scale *s)
+{
+	float amax = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		amax = fmaxf(amax, fabsf(g[i]));
+	return npu_scale_from_double(amax > 0 ? amax * sqrt((double)n) / 32767.0 : 1.0, s);
+}
+
+/*
+ * A bias vector as int32 with one scale, its largest value near 2^30: the
+ * MATMUL op adds it to each output row (numerics.md, "Bias").
+ */
+static int bias_new(struct llm_weights *w, const float *b, int n, struct dbuf *d,
+		    struct npu_scale *s)
+{
+	float amax = 0;
+	int i, err;
+
+	for (i = 0; i < n; i++)
+		amax = fmaxf(amax, fabsf(b[i]));
+	err = npu_scale_from_double(amax > 0 ? amax / 1073741824.0 : 1.0, s);
+	if (!err)
+		err = llm_dbuf_new(w->dev, (uint64_t)n * 4, d, &w->bytes);
+	for (i = 0; !err && i < n; i++)
+		((int32_t *)d->p)[i] = (int32_t)lrint(b[i] / npu_scale_to_double(*s));
+	return err;
+}
+
+/*
+ * Each pair's angle per position (rope.c: the base and scaling of the
+ * file) in turns, Q0.32; the magnitude scale YaRN puts on Q and K is
+ * the attention's to apply (squared).
+ */
 static int freq_new(struct llm_weights *w)
 {
-	uint32_t hs = (uint32_t)(w->c.dim / w->c.n_heads), i;
-	int err = llm_dbuf_new(w->dev, hs / 2 * 4, &w->freq, &w->bytes);
+	uint32_t hs = (uint32_t)w->c.head_dim, i;
+	double *theta = calloc(hs / 2, sizeof(*theta));
+	int err = theta ? llm_dbuf_new(w->dev, hs / 2 * 4, &w->freq, &w->bytes) : NPU_E_NOMEM;
 
+	if (!err)
+		w->rope_mscale = llm_rope_theta(w->m, theta);
 	for (i = 0; !err && i < hs / 2; i++) {
-		double turns = pow(10000.0, -2.0 * i / hs) / (2 * M_PI);
+		double turns = theta[i] / (2 * M_PI);
 
 		((uint32_t *)w->freq.p)[i] = (uint32_t)llround(turns * 4294967296.0);
 	}
+	free(theta);
 	return err;
 }
 
@@ -259,15 +298,27 @@ static int layer_new(struct llm_weights *w, int l, int bits, int group)
 	const struct npu_model *m = w->m;
 	const struct npu_model_config *c = &w->c;
 	struct layer_weights *L = &w->layers[l];
-	int32_t d = c->dim, hd = c->hidden_dim, kv = d * c->n_kv_heads / c->n_heads;
-	size_t ld = (size_t)d, lkv = (size_t)kv, lh = (size_t)hd;
+	int32_t d = c->dim, hd = c->hidden_dim, hs = c->head_dim;
+	int32_t qd = hs * c->n_heads, kv = hs * c->n_kv_heads;
+	size_t ld = (size_t)d, lkv = (size_t)kv, lh = (size_t)hd, lq = (size_t)qd;
 	size_t at = (size_t)l * NPU_MODEL_LAYER_MATS;
 	int err;
 
-	err = dmat_new(w, m->wq + l * ld * ld, at, d, d, bits, group, &L->wq);
+	err = dmat_new(w, m->wq + l * lq * ld, at, qd, d, bits, group, &L->wq);
 	err = err ? err : dmat_new(w, m->wk + l * lkv * ld, at + 1, kv, d, bits, group, &L->wk);
 	err = err ? err : dmat_new(w, m->wv + l * lkv * ld, at + 2, kv, d, bits, group, &L->wv);
-	err = err ? err : dmat_new(w, m->wo + l * ld * ld, at + 3, d, d, bits, group, &L->wo);
+	err = err ? err : dmat_new(w, m->wo + l * ld * lq, at + 3, d, qd, bits, group, &L->wo);
+	if (c->qkv_bias) {
+		err = err ? err : bias_new(w, m->bq + l * lq, qd, &L->bq, &L->s_bq);
+		err = err ? err : bias_new(w, m->bk + l * lkv, kv, &L->bk, &L->s_bk);
+		err = err ? err : bias_new(w, m->bv + l * lkv, kv, &L->bv, &L->s_bv);
+	}
+	if (c->qk_norm) {
+		err = err ? err : gain_new(w, m->q_norm + l * (size_t)hs, hs, &L->g_qn, &L->s_qn);
+		err = err ? err : gain_new(w, m->k_norm + l * (size_t)hs, hs, &L->g_kn, &L->s_kn);
+		err = err ? err : norm_range(m->q_norm + l * (size_t)hs, hs, &L->o_qn);
+		err = err ? err : norm_range(m->k_norm + l * (size_t)hs, hs, &L->o_kn);
+	}
 	err = err ? err : dmat_new(w, m->w1 + l * lh * ld, at + 4, hd, d, bits, group, &L->w1);
 	err = err ? err : dmat_new(w, m->w2 + l * ld * lh, at + 5, d, hd, bits, group, &L->w2);
 	err = err ? err : dmat_new(w, m->w3 + l * lh * ld, at + 6, hd, d, bits, group, &L->w3);
@@ -345,6 +396,11 @@ void llm_weights_destroy(struct llm_weights *w)
 		llm_dbuf_del(w->dev, &L->w3.b);
 		llm_dbuf_del(w->dev, &L->g_att);
 		llm_dbuf_del(w->dev, &L->g_ffn);
+		llm_dbuf_del(w->dev, &L->bq);
+		llm_dbuf_del(w->dev, &L->bk);
+		llm_dbuf_del(w->dev, &L->bv);
+		llm_dbuf_del(w->dev, &L->g_qn);
+		llm_dbuf_del(w->dev, &L->g_kn);
 	}
 	free(w->layers);
 	llm_dbuf_del(w->dev, &w->wcls.b);

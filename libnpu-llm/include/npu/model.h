@@ -18,7 +18,56 @@ extern "C" {
 #endif
 
 /**
- * struct npu_model_config - shapes of a Llama-style decoder (llama2.c's header).
+ * enum npu_model_arch - the decoder families the runner takes (GGUF's
+ *	general.architecture).
+ * @NPU_ARCH_LLAMA: "llama": Llama 1-3, TinyLlama, SmolLM, Mistral-style
+ *	files, llama2.c checkpoints.
+ * @NPU_ARCH_QWEN2: "qwen2": biases on Q, K and V; NEOX RoPE.
+ * @NPU_ARCH_QWEN3: "qwen3": RMSNorm of each Q and K head before RoPE; NEOX RoPE.
+ */
+enum npu_model_arch {
+	NPU_ARCH_LLAMA,
+	NPU_ARCH_QWEN2,
+	NPU_ARCH_QWEN3,
+};
+
+/**
+ * enum npu_rope_scaling - how a file stretches RoPE past its training context.
+ * @NPU_ROPE_NONE: not at all.
+ * @NPU_ROPE_LINEAR: positions divided by the factor.
+ * @NPU_ROPE_YARN: YaRN: interpolation ramped by frequency, and a magnitude scale.
+ * @NPU_ROPE_LLAMA3: Llama 3.1's per-frequency factors (the rope_freqs tensor).
+ */
+enum npu_rope_scaling {
+	NPU_ROPE_NONE,
+	NPU_ROPE_LINEAR,
+	NPU_ROPE_YARN,
+	NPU_ROPE_LLAMA3,
+};
+
+/**
+ * struct npu_rope_params - rotary position embedding, as llama.cpp's
+ *	ggml_rope_ext() takes it. Zeros are llama2.c's RoPE (base 10000,
+ *	no scaling).
+ * @base: the frequency base; 0: 10000.
+ * @freq_scale: 1 / the scaling factor (linear and YaRN); 0: 1.
+ * @ext_factor: YaRN's extrapolation mix: 1 with YaRN, else 0.
+ * @attn_factor: a magnitude scale on the rotated Q and K; 0: 1.
+ * @beta_fast: YaRN's correction range, fast end (32).
+ * @beta_slow: its slow end (1).
+ * @orig_ctx: YaRN: the context the model was trained at.
+ * @scaling: enum npu_rope_scaling, as the file named it.
+ */
+struct npu_rope_params {
+	float base, freq_scale, ext_factor, attn_factor, beta_fast, beta_slow;
+	int32_t orig_ctx;
+	int scaling;
+};
+
+/**
+ * struct npu_model_config - shapes of a Llama-style decoder (llama2.c's
+ *	header, and what GGUF files add to it). Fields after @shared_classifier
+ *	left 0 take llama2.c's values (npu_model_check_config() fills them).
  * @dim: the residual stream's width.
  * @hidden_dim: the feed-forward network's width.
  * @n_layers: layers.
@@ -27,10 +76,21 @@ extern "C" {
  * @vocab_size: tokens.
  * @seq_len: the context: positions a sequence may take.
  * @shared_classifier: the classifier is the embedding table.
+ * @head_dim: elements per attention head; 0: dim / n_heads.
+ * @norm_eps: the RMSNorms' epsilon; 0: 1e-5.
+ * @rope: RoPE's parameters.
+ * @arch: enum npu_model_arch.
+ * @qkv_bias: Q, K and V projections add biases (npu_model.bq, bk, bv).
+ * @qk_norm: each Q and K head is RMS-normalized before RoPE (npu_model.q_norm, k_norm).
+ * @rope_factors: npu_model.rope_factors divides each pair's frequency.
  */
 struct npu_model_config {
 	int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
 	int shared_classifier;
+	int32_t head_dim;
+	float norm_eps;
+	struct npu_rope_params rope;
+	int arch, qkv_bias, qk_norm, rope_factors;
 };
 
 /* Matrices per layer in npu_model.native: wq wk wv wo w1 w2 w3. */
@@ -87,7 +147,10 @@ struct npu_tokenizer;
  * @cfg: its shapes.
  * @token_embedding: [vocab][dim].
  * @rms_att: [layers][dim], the attention's norm gains.
- * @wq: [layers][out][in], as @wk, @wv, @wo: the attention's matrices.
+ * @wq: [layers][out][in], as @wk, @wv, @wo: the attention's matrices
+ *	(@wq: n_heads * head_dim outputs, @wk and @wv n_kv_heads * head_dim;
+ *	heads' pairs rotate as adjacent elements, llama.cpp's "normal" RoPE:
+ *	a NEOX file's Q and K rows are reordered so on loading).
  * @wk: the keys'.
  * @wv: the values'.
  * @wo: the output's.
@@ -95,8 +158,17 @@ struct npu_tokenizer;
  * @w1: [layers][out][in], as @w2 and @w3: the feed-forward network's.
  * @w2: the down projection.
  * @w3: the up projection.
+ * @bq: with cfg.qkv_bias, [layers][n_heads * head_dim], as @bk and @bv
+ *	([layers][n_kv_heads * head_dim]): the projections' biases; else NULL.
+ * @bk: the keys'.
+ * @bv: the values'.
+ * @q_norm: with cfg.qk_norm, [layers][head_dim], as @k_norm: the gains of
+ *	each head's RMSNorm; else NULL.
+ * @k_norm: the keys'.
  * @rms_final: [dim], the final norm's gains.
  * @wcls: [vocab][dim], the classifier (@token_embedding when shared).
+ * @rope_factors: with cfg.rope_factors, [head_dim / 2]: each pair's
+ *	frequency is divided by its factor; else NULL.
  * @data: the one allocation.
  * @n_floats: its length.
  * @native: NULL, or the file's own quantized matrices (GGUF Q4_0 ... Q6_K)
@@ -117,8 +189,11 @@ struct npu_model {
 	float *wq, *wk, *wv, *wo;
 	float *rms_ffn;
 	float *w1, *w2, *w3;
+	float *bq, *bk, *bv;
+	float *q_norm, *k_norm;
 	float *rms_final;
 	float *wcls;
+	float *rope_factors;
 	float *data;
 	size_t n_floats;
 	struct npu_qmatrix *native;
@@ -187,6 +262,19 @@ NPU_API int npu_model_save_gguf(const char *path, const struct npu_model *m,
  */
 NPU_API int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m,
 				char *err, size_t err_len);
+/**
+ * npu_model_alloc() - a model of a config, its weights all zero, for
+ *	filling in (and npu_llm_model_create()).
+ * @cfg: its config; the fields left 0 take llama2.c's values.
+ * @m: the model, its pointers set (NULL where the config has no such
+ *	weights); zeroed on failure.
+ * @err: on failure, why (the config's field and its limit).
+ * @err_len: bytes of @err.
+ *
+ * Return: NPU_OK, NPU_E_FORMAT for a config out of range, or NPU_E_NOMEM.
+ */
+NPU_API int npu_model_alloc(const struct npu_model_config *cfg, struct npu_model *m, char *err,
+			    size_t err_len);
 /**
  * npu_model_free() - free a model's weights; a zeroed one is fine.
  * @m: the model.
