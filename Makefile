@@ -9,7 +9,8 @@
 #   make fuzz-check libFuzzer on every parser, FUZZ_SECONDS each
 #   make dkms-check npu.ko built by DKMS for the guest's kernel, smoke-tested
 #   make llama-check the GGUF loader against llama.cpp's quantizer and ggml's
-#                   dequantization (fetched prebuilt into LLAMA_CACHE)
+#                   dequantization, each architecture against its logits
+#                   (fetched prebuilt into LLAMA_CACHE)
 #   make test       all of them (what CI runs)
 #   make install    libnpu, headers, npu.pc, tools, man pages, firmware, udev
 #                   rule (DESTDIR, PREFIX); make dkms-install registers npu.ko
