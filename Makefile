@@ -9,7 +9,8 @@
 #   make fuzz-check libFuzzer on every parser, FUZZ_SECONDS each
 #   make dkms-check npu.ko built by DKMS for the guest's kernel, smoke-tested
 #   make llama-check the GGUF loader against llama.cpp's quantizer and ggml's
-#                   dequantization (fetched prebuilt into LLAMA_CACHE)
+#                   dequantization, each architecture against its logits
+#                   (fetched prebuilt into LLAMA_CACHE)
 #   make test       all of them (what CI runs)
 #   make install    libnpu, headers, npu.pc, tools, man pages, firmware, udev
 #                   rule (DESTDIR, PREFIX); make dkms-install registers npu.ko
@@ -238,18 +239,31 @@ $(O)/tests/test_backends: tests/guest/test_backends.c tests/unit/testlib.c $(LIB
 # make llama-check: llama.cpp's own quantizer and dequantizer (node-llama-cpp's
 # prebuilt libraries and the same release's headers, fetched by
 # tests/llama/fetch.sh into LLAMA_CACHE, outside the clone) make and read
-# files of each common GGUF type; the loader must hold ggml's values.
+# files of each common GGUF type; the loader must hold ggml's values. Its
+# logits on stories260K in each architecture's layout are the forward pass's.
 LLAMA_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/npu-llama
 LLAMA_DIR := $(LLAMA_CACHE)/node-llama-cpp-3.22.1
 
 # Test tooling, not a library of ours: llama.cpp's headers, its libraries' rpath.
+# The oracle loads the CPU backend's best variant from the same directory.
 $(O)/llama/ggml-oracle: tests/llama/ggml-oracle.c $(LLAMA_DIR)/VERSIONS
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -O2 -g $(WARN) -D_FILE_OFFSET_BITS=64 -I$(LLAMA_DIR)/include -o $@ $< \
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_FILE_OFFSET_BITS=64 -I$(LLAMA_DIR)/include \
+		-DORACLE_LIB_DIR='"$(LLAMA_DIR)/lib"' -o $@ $< \
 		-L$(LLAMA_DIR)/lib -l:libllama.v0.5.0.so -l:libggml-base.so -l:libggml.v0.5.0.so \
 		-Wl,-rpath,$(LLAMA_DIR)/lib
 
+# The per-architecture files, written with ggml's own GGUF writer.
+$(O)/llama/make-arch: tests/llama/make-arch.c $(LLAMA_DIR)/VERSIONS
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -I$(LLAMA_DIR)/include -o $@ $< \
+		-L$(LLAMA_DIR)/lib -l:libggml-base.so -Wl,-rpath,$(LLAMA_DIR)/lib -lm
+
 $(O)/llama/test_gguf_ggml: tests/llama/test_gguf_ggml.c $(LIBS_LLM) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
+$(O)/llama/test_arch: tests/llama/test_arch.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 

@@ -4,8 +4,11 @@
 # makes each common type's file from our F16 files with llama.cpp's own
 # quantizer, and checks that npu_model_load_gguf holds ggml's values for
 # every weight (test_gguf_ggml), then generates from each file on the cpu
-# backend (npu-run). When llama.cpp cannot be fetched the check
-# is skipped, named and counted; with CI=true that is a failure.
+# backend (npu-run). Then each architecture: stories260K written in each
+# one's GGUF layout (make-arch), run by llama.cpp (ggml-oracle logits) and
+# by libnpu-llm on the same tokens (test_arch). When llama.cpp cannot be
+# fetched the check is skipped, named and counted; with CI=true that is a
+# failure.
 # usage: check.sh BUILD_DIR CACHE_DIR MODELS
 set -u
 O=$1
@@ -35,10 +38,11 @@ echo "llama-check: fetch $(secs "$t0")"
 t0=$(now)
 # The oracle always (0.2 s): its rpath names this cache.
 ${MAKE:-make} --no-print-directory -s O="$O" "$O/llama/test_gguf_ggml" "$O/bin/npu-gguf" \
-	"$O/bin/npu-run" ||
+	"$O/bin/npu-run" "$O/llama/test_arch" ||
 	fail "build"
-${MAKE:-make} --no-print-directory -s -B O="$O" LLAMA_CACHE="$cache" "$O/llama/ggml-oracle" ||
-	fail "build of ggml-oracle"
+${MAKE:-make} --no-print-directory -s -B O="$O" LLAMA_CACHE="$cache" "$O/llama/ggml-oracle" \
+	"$O/llama/make-arch" ||
+	fail "build of ggml-oracle and make-arch"
 echo "llama-check: build $(secs "$t0")"
 t0=$(now)
 "$here/make-files.sh" "$O/llama/ggml-oracle" "$O/bin/npu-gguf" "$models" "$cache/files" \
@@ -89,6 +93,43 @@ for f in $("$here/make-files.sh" --list); do
 		failed=$((failed + 1))
 	fi
 done
-echo "llama-check: generation $(secs "$t0"), all $(($(date +%s) - start)) s"
-echo "$passed passed, $failed failed"
+echo "llama-check: generation $(secs "$t0")"
+
+# The architectures: 128 teacher-forced positions of a short story (BOS,
+# then its stories260K tokens), every position's logits from llama.cpp.
+t0=$(now)
+arch=$cache/arch
+story="Once upon a time, there was a little girl named Lily. She loved to play outside in \
+the park with her friends. One day, she saw a big red ball under a tree. She ran to the ball \
+and picked it up. It was soft and round. Lily wanted to share the ball with her friend Tom. \
+Tom was sad because he lost his toy. Lily said, \"Tom, do you want to play with my ball?\" \
+Tom smiled and said yes. They played together all day and had lots of fun."
+mkdir -p "$arch"
+rm -f "$arch"/*.gguf "$arch"/*.bin "$arch/tokens.txt"
+"$O/llama/make-arch" "$models/stories260K.gguf" "$arch" ||
+	fail "make-arch: the architectures' files could not be written"
+"$O/llama/ggml-oracle" tokenize "$arch/llama-plain.gguf" "$story" "$arch/tokens.txt" ||
+	fail "ggml-oracle tokenize: llama.cpp could not tokenize the story"
+[ "$(wc -l < "$arch/tokens.txt")" -eq 128 ] ||
+	fail "the story is $(wc -l < "$arch/tokens.txt") tokens, not 128"
+# A file llama.cpp cannot run has no logits: test_arch fails it, named.
+for f in $("$O/llama/make-arch" --list); do
+	"$O/llama/ggml-oracle" logits "$arch/$f.gguf" "$arch/tokens.txt" "$arch/$f.bin" ||
+		echo "ggml-oracle logits: llama.cpp could not run $f"
+done
+# shellcheck disable=SC2046
+"$O/llama/test_arch" --greedy llama-plain qwen2-zero "$arch" $("$O/llama/make-arch" --list) |
+	tee "$O/llama/arch.log"
+echo "llama-check: architectures $(secs "$t0"), all $(($(date +%s) - start)) s"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$O/llama/arch.log")
+if [ -z "$line" ]; then
+	echo "FAIL test_arch: no summary (it crashed?)"
+	line="0 passed, 1 failed, 0 skipped"
+fi
+# shellcheck disable=SC2086
+set -- $line
+passed=$((passed + $1))
+failed=$((failed + $3))
+skipped=$5
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -8,12 +8,22 @@
 # Leaves CACHE_DIR/node-llama-cpp-VERSION/{lib,include,VERSIONS}.
 set -eu
 VERSION=3.22.1
-# The only libraries the oracle links (libllama needs the other two).
+# The libraries the oracle links (libllama needs the other two), and the CPU
+# backend's variants, one of which libggml loads at run time for this CPU.
 LIBS="libllama.v0.5.0.so libggml-base.so libggml.v0.5.0.so"
+for v in x64 sse42 sandybridge ivybridge piledriver haswell skylakex cannonlake cascadelake \
+	cooperlake icelake alderlake sapphirerapids zen4; do
+	LIBS="$LIBS libggml-cpu-$v.so"
+done
 cache=${1:?usage: fetch.sh CACHE_DIR}
 dir=$cache/node-llama-cpp-$VERSION
 
-if [ -f "$dir/VERSIONS" ]; then
+complete=1
+[ -f "$dir/VERSIONS" ] || complete=0
+for l in $LIBS; do
+	[ -f "$dir/lib/$l" ] || complete=0
+done
+if [ $complete = 1 ]; then
 	sed 's/^/fetch.sh: cached: /' "$dir/VERSIONS"
 	exit 0
 fi

@@ -9,6 +9,14 @@
  *   ggml-oracle dequant IN.gguf OUT.bin          every tensor through ggml's
  *                                                type traits' to_float
  *   ggml-oracle types IN.gguf                    "name type bytes" per tensor
+ *   ggml-oracle tokenize MODEL.gguf TEXT OUT.txt  llama_tokenize with BOS, at
+ *                                                most 128 ids, one per line
+ *   ggml-oracle logits MODEL.gguf TOKENS.txt OUT.bin
+ *                                                the model on the CPU in F32,
+ *                                                teacher-forced on TOKENS
+ *                                                (ids, white-space separated):
+ *                                                every position's logits,
+ *                                                float32, positions x n_vocab
  *
  * The dump (all little-endian): the 8 bytes "GGMLDQ1\n", a u32 tensor
  * count, then per tensor in file order: a u32 name length and the name's
@@ -21,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ggml-backend.h>
 #include <ggml.h>
 #include <gguf.h>
 #include <llama.h>
@@ -123,6 +132,166 @@ out:
 	return ret;
 }
 
+#define MAX_TOKENS 4096
+
+/* A model on the CPU backend (loaded from the libraries' own directory). */
+static struct llama_model *load_cpu(const char *path, bool vocab_only)
+{
+	struct llama_model_params mp = llama_model_default_params();
+	static bool loaded;
+	struct llama_model *m;
+
+	if (!loaded) {
+		ggml_backend_load_all_from_path(ORACLE_LIB_DIR);
+		loaded = true;
+	}
+	if (!ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU)) {
+		fprintf(stderr, "ggml-oracle: no CPU backend in %s\n", ORACLE_LIB_DIR);
+		return NULL;
+	}
+	mp.n_gpu_layers = 0;
+	mp.vocab_only = vocab_only;
+	m = llama_model_load_from_file(path, mp);
+	if (!m)
+		fprintf(stderr, "ggml-oracle: llama_model_load_from_file %s failed\n", path);
+	return m;
+}
+
+static int tokenize(const char *path, const char *text, const char *out_path)
+{
+	struct llama_model *m = load_cpu(path, true);
+	llama_token ids[MAX_TOKENS];
+	int32_t n, i;
+	FILE *out;
+
+	if (!m)
+		return 1;
+	n = llama_tokenize(llama_model_get_vocab(m), text, (int32_t)strlen(text), ids, MAX_TOKENS,
+			   true, false);
+	llama_model_free(m);
+	if (n < 0) {
+		fprintf(stderr, "ggml-oracle: the text takes more than %d tokens\n", MAX_TOKENS);
+		return 1;
+	}
+	out = fopen(out_path, "w");
+	if (!out) {
+		perror(out_path);
+		return 1;
+	}
+	for (i = 0; i < n && i < 128; i++)
+		fprintf(out, "%d\n", ids[i]);
+	if (fclose(out)) {
+		perror(out_path);
+		return 1;
+	}
+	return 0;
+}
+
+static int read_tokens(const char *path, llama_token *ids, int max)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (!f) {
+		perror(path);
+		return -1;
+	}
+	while (n < max && fscanf(f, "%d", &ids[n]) == 1)
+		n++;
+	if (!feof(f) && n < max) {
+		fprintf(stderr, "ggml-oracle: %s: not a list of token ids\n", path);
+		n = -1;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Deterministic F32 throughout: F32 weights (as the files are), an F32 KV
+ * cache, no flash attention, one thread, the whole sequence in one batch.
+ */
+static int logits(const char *path, const char *tok_path, const char *out_path)
+{
+	struct llama_context_params cp = llama_context_default_params();
+	static llama_token ids[MAX_TOKENS];
+	struct llama_context *ctx = NULL;
+	struct llama_batch b = { 0 };
+	struct llama_model *m;
+	int n, i, n_vocab, ret = 1;
+	FILE *out = NULL;
+
+	n = read_tokens(tok_path, ids, MAX_TOKENS);
+	if (n <= 0) {
+		if (!n)
+			fprintf(stderr, "ggml-oracle: %s: no tokens\n", tok_path);
+		return 1;
+	}
+	m = load_cpu(path, false);
+	if (!m)
+		return 1;
+	n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(m));
+	cp.n_ctx = (uint32_t)n;
+	cp.n_batch = (uint32_t)n;
+	cp.n_ubatch = (uint32_t)n;
+	cp.n_seq_max = 1;
+	cp.n_threads = 1;
+	cp.n_threads_batch = 1;
+	cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+	cp.type_k = GGML_TYPE_F32;
+	cp.type_v = GGML_TYPE_F32;
+	cp.no_perf = true;
+	ctx = llama_init_from_model(m, cp);
+	if (!ctx) {
+		fprintf(stderr, "ggml-oracle: llama_init_from_model %s failed\n", path);
+		goto out;
+	}
+	b = llama_batch_init(n, 0, 1);
+	for (i = 0; i < n; i++) {
+		if (ids[i] < 0 || ids[i] >= n_vocab) {
+			fprintf(stderr, "ggml-oracle: token %d is outside the vocabulary (%d)\n",
+				ids[i], n_vocab);
+			goto out;
+		}
+		b.token[i] = ids[i];
+		b.pos[i] = i;
+		b.n_seq_id[i] = 1;
+		b.seq_id[i][0] = 0;
+		b.logits[i] = 1;
+	}
+	b.n_tokens = n;
+	if (llama_decode(ctx, b)) {
+		fprintf(stderr, "ggml-oracle: llama_decode %s failed\n", path);
+		goto out;
+	}
+	out = fopen(out_path, "wb");
+	if (!out) {
+		perror(out_path);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const float *l = llama_get_logits_ith(ctx, i);
+
+		if (!l || put(out, l, (size_t)n_vocab * sizeof(float))) {
+			fprintf(stderr, "ggml-oracle: %s: position %d: %s\n", out_path, i,
+				l ? "write failed" : "no logits");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (out && fclose(out) && !ret) {
+		perror(out_path);
+		ret = 1;
+	}
+	if (ret && out)
+		remove(out_path);
+	if (b.token)
+		llama_batch_free(b);
+	llama_free(ctx);
+	llama_model_free(m);
+	return ret;
+}
+
 /* dequant (@out set) or types (@out NULL). */
 static int walk(const char *path, const char *out_path)
 {
@@ -180,9 +349,15 @@ int main(int argc, char **argv)
 		return walk(argv[2], argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "types"))
 		return walk(argv[2], NULL);
+	if (argc == 5 && !strcmp(argv[1], "tokenize"))
+		return tokenize(argv[2], argv[3], argv[4]);
+	if (argc == 5 && !strcmp(argv[1], "logits"))
+		return logits(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "usage: ggml-oracle quantize IN.gguf OUT.gguf TYPE\n"
 		"       ggml-oracle dequant IN.gguf OUT.bin\n"
 		"       ggml-oracle types IN.gguf\n"
+		"       ggml-oracle tokenize MODEL.gguf TEXT OUT.txt\n"
+		"       ggml-oracle logits MODEL.gguf TOKENS.txt OUT.bin\n"
 		"  TYPE: Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_M Q4_K_M Q5_K_M Q6_K\n");
 	return 2;
 }
