@@ -54,8 +54,9 @@ static int one_of(const struct npu_vocab *v, int32_t id, const char *const *list
 }
 
 /*
- * A special id from its key: absent, the default (dropped when outside the
- * vocabulary); present, it must be inside.
+ * A special id from its key: absent, or outside the vocabulary (files say
+ * "none" with 0xffffffff), the default, as llama.cpp; a default outside the
+ * vocabulary is none.
  */
 static int special_id(struct gguf_loader *L, const struct npu_vocab *v, const char *name,
 		      int32_t *id)
@@ -72,10 +73,8 @@ static int special_id(struct gguf_loader *L, const struct npu_vocab *v, const ch
 		return ret;
 	if (ret)
 		return NPU_OK;
-	if (x < 0 || x >= v->n)
-		return vocab_error(L, "%s is %lld: outside the vocabulary of %d tokens", key,
-				   (long long)x, v->n);
-	*id = (int32_t)x;
+	if (x >= 0 && x < v->n)
+		*id = (int32_t)x;
 	return NPU_OK;
 }
 

@@ -89,6 +89,19 @@ for f in $("$here/make-files.sh" --list); do
 		failed=$((failed + 1))
 	fi
 done
-echo "llama-check: generation $(secs "$t0"), all $(($(date +%s) - start)) s"
+echo "llama-check: generation $(secs "$t0")"
+# llama.cpp's tokenizer test vectors: every llama and gpt2 vocabulary gives its ids.
+t0=$(now)
+if ${MAKE:-make} --no-print-directory -s O="$O" "$O/llama/test_vocab"; then
+	"$O/llama/test_vocab" "$dir/vocab" | tee "$O/llama/vocab.log"
+	# shellcheck disable=SC2046
+	set -- $(tail -1 "$O/llama/vocab.log")
+	passed=$((passed + ${1:-0}))
+	failed=$((failed + ${3:-1}))
+else
+	echo "FAIL build of test_vocab"
+	failed=$((failed + 1))
+fi
+echo "llama-check: vocab $(secs "$t0"), all $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -5,7 +5,8 @@
 # (outside the clone). Idempotent: a complete earlier fetch is reused.
 # Prints what it has; fails, saying why, when it cannot (npm unreachable...).
 # usage: fetch.sh CACHE_DIR
-# Leaves CACHE_DIR/node-llama-cpp-VERSION/{lib,include,VERSIONS}.
+# Leaves CACHE_DIR/node-llama-cpp-VERSION/{lib,include,vocab,VERSIONS}: vocab holds
+# the release's tokenizer test vectors (models/ggml-vocab-*.gguf, .inp, .out).
 set -eu
 VERSION=3.22.1
 # The only libraries the oracle links (libllama needs the other two).
@@ -13,7 +14,7 @@ LIBS="libllama.v0.5.0.so libggml-base.so libggml.v0.5.0.so"
 cache=${1:?usage: fetch.sh CACHE_DIR}
 dir=$cache/node-llama-cpp-$VERSION
 
-if [ -f "$dir/VERSIONS" ]; then
+if [ -f "$dir/VERSIONS" ] && [ -d "$dir/vocab" ]; then
 	sed 's/^/fetch.sh: cached: /' "$dir/VERSIONS"
 	exit 0
 fi
@@ -48,6 +49,9 @@ git clone -q --bare "$tmp/package/llama/gitRelease.bundle" "$tmp/src.git"
 git -C "$tmp/src.git" archive HEAD include/llama.h ggml/include | tar -x -C "$tmp/out/include"
 mv "$tmp/out/include/include/llama.h" "$tmp/out/include/ggml/include/"* "$tmp/out/include/"
 rmdir "$tmp/out/include/include" "$tmp/out/include/ggml/include" "$tmp/out/include/ggml"
+mkdir -p "$tmp/models" "$tmp/out/vocab"
+git -C "$tmp/src.git" archive HEAD models | tar -x -C "$tmp/models"
+cp "$tmp/models/models/"ggml-vocab-*.gguf* "$tmp/out/vocab/"
 
 ver() { sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$1" | head -1; }
 {

@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 		if (npu_tokenizer_load_gguf(path, &t, err, sizeof(err))) {
 			m = strstr(err, "tokenizer.ggml.model is not llama");
 			if (m) {
-				printf("SKIP %s: %s\n", list[i]->d_name, strstr(m, "): ") + 3);
+				printf("SKIP %s: tokenizer.ggml.model %s\n", list[i]->d_name,
+				       strstr(m, "): ") + 3);
 				skipped++;
 			} else {
 				printf("FAIL %s: %s\n", list[i]->d_name, err);
