@@ -14,8 +14,9 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: npu-tokenize -m FILE (-p TEXT | -f FILE | --stdin) [--ids] [--no-bos]\n"
-		"                    [--no-parse-special] [--show-count] [--no-escape] [--log-disable]\n");
+	fprintf(f, "usage: npu-tokenize -m FILE (-p TEXT | -f FILE | --stdin) [--ids]\n"
+		"         [--no-bos] [--no-parse-special] [--show-count] [--no-escape]\n"
+		"         [--log-disable]\n");
 }
 
 /* llama.cpp's escapes: \n \r \t \' \" \\ and \xHH; any other stays as written. */

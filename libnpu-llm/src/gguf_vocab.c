@@ -108,8 +108,8 @@ static int read_merges(struct gguf_loader *L, struct npu_vocab *v)
 	int ret = npu_gguf_array(L, "tokenizer.ggml.merges", GGUF_STRING, &a);
 
 	if (ret)
-		return ret > 0 ? vocab_error(L, "tokenizer.ggml.merges is missing (gpt2 needs it)") :
-				 ret;
+		return ret > 0 ?
+		       vocab_error(L, "tokenizer.ggml.merges is missing (gpt2 needs it)") : ret;
 	if (a.count > INT32_MAX)
 		return vocab_error(L, "tokenizer.ggml.merges: %llu merges is too many",
 				   (unsigned long long)a.count);
@@ -128,8 +128,8 @@ static int read_merges(struct gguf_loader *L, struct npu_vocab *v)
 			break;
 		p = npu_gguf_str(L, &s);
 		if (s.n > 2 * MAX_TOKEN + 1 || memchr(p, 0, s.n)) {
-			ret = vocab_error(L, "tokenizer.ggml.merges: merge %u is longer than %d bytes "
-					  "or holds a NUL", i, 2 * MAX_TOKEN + 1);
+			ret = vocab_error(L, "tokenizer.ggml.merges: merge %u is longer than "
+					  "%d bytes or holds a NUL", i, 2 * MAX_TOKEN + 1);
 			break;
 		}
 		v->merge[i] = malloc(s.n + 1);
@@ -155,7 +155,8 @@ static int read_merges(struct gguf_loader *L, struct npu_vocab *v)
 static const char *const eot_texts[] = {
 	"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
 	"<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]",
-	"<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "<end_of_utterance>", NULL
+	"<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+	"<end_of_utterance>", NULL
 };
 
 static const char *const eog_texts[] = {
@@ -426,8 +427,8 @@ static int read_tokens(struct gguf_loader *L, struct npu_vocab *v, struct npu_to
 			break;
 		p = npu_gguf_str(L, &s);
 		if (s.n > MAX_TOKEN || memchr(p, 0, s.n))
-			return vocab_error(L, "tokenizer.ggml.tokens: token %d is longer than %d bytes "
-					   "or holds a NUL", i, MAX_TOKEN);
+			return vocab_error(L, "tokenizer.ggml.tokens: token %d is longer than "
+					   "%d bytes or holds a NUL", i, MAX_TOKEN);
 		v->text[i] = s.n ? strndup(p, s.n) : malloc(24);
 		if (!v->text[i])
 			return NPU_E_NOMEM;
@@ -438,11 +439,11 @@ static int read_tokens(struct gguf_loader *L, struct npu_vocab *v, struct npu_to
 		if (scores.at)
 			memcpy(&tk->scores[i], L->r.p + scores.at + 4 * (size_t)i, 4);
 		if (!isfinite(tk->scores[i]))
-			return vocab_error(L, "tokenizer.ggml.scores: token %d has a non-finite score",
-					   i);
+			return vocab_error(L, "tokenizer.ggml.scores: token %d has a "
+					   "non-finite score", i);
 		if (types.at)
 			memcpy(&type, L->r.p + types.at + 4 * (size_t)i, 4);
-		/* 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte; else undefined. */
+		/* 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte. */
 		v->attr[i] = type == 1 ? TOK_NORMAL : type == 2 ? TOK_UNKNOWN :
 			     type == 3 ? TOK_CONTROL : type == 4 ? TOK_USER :
 			     type == 5 ? TOK_UNUSED : type == 6 ? TOK_BYTE : 0;
@@ -470,7 +471,9 @@ static int make_pieces(struct npu_vocab *v, struct npu_tokenizer *tk)
 		} else {
 			/* SentencePiece's U+2581 becomes a space. */
 			for (k = 0; k < v->len[i]; k++) {
-				if (k + 2 < v->len[i] && !memcmp(v->text[i] + k, "\xe2\x96\x81", 3)) {
+				const char *q = v->text[i] + k;
+
+				if (k + 2 < v->len[i] && !memcmp(q, "\xe2\x96\x81", 3)) {
 					p[o++] = ' ';
 					k += 2;
 				} else {
@@ -510,8 +513,8 @@ static int load(struct gguf_loader *L, struct npu_tokenizer *tk, struct npu_voca
 		/* The runner's BOS is 1 (device.c): a model with another is refused for now. */
 		ret = npu_gguf_int(L, "tokenizer.ggml.bos_token_id", &bos);
 		if (!ret && bos != 1)
-			return vocab_error(L, "tokenizer.ggml.bos_token_id is %lld: the runner uses 1",
-					   (long long)bos);
+			return vocab_error(L, "tokenizer.ggml.bos_token_id is %lld: "
+					   "the runner uses 1", (long long)bos);
 		ret = ret > 0 ? NPU_OK : ret;
 	}
 	ret = ret ? ret : read_tokens(L, v, tk, &tokens);

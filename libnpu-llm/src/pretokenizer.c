@@ -301,7 +301,7 @@ static int split_once(const pcre2_code *re, const struct texts *t, const size_t 
 			if (rc == PCRE2_ERROR_NOMATCH)
 				break;
 			if (rc < 0)
-				return NPU_E_NOMEM;	/* match limits: a resource, not the text */
+				return NPU_E_NOMEM;	/* match limits: resources */
 			ov = pcre2_get_ovector_pointer(md);
 			if (ov[1] == ov[0]) {	/* empty: no piece, one code point on */
 				pos = ov[0] + 1;

@@ -84,8 +84,8 @@ static int check(const struct npu_tokenizer *t, const char *name, char *inp, siz
 		line = end ? end + 1 : NULL;
 		ret = npu_tokenizer_tokenize(t, inp + pos, tl, 0, got, 65536, &ng);
 		if (ret || ng != nw || memcmp(want, got, (size_t)nw * sizeof(*want))) {
-			printf("FAIL %s: text %d \"%.*s\"%s\n", name, cases, (int)(tl < 200 ? tl : 200),
-			       inp + pos, ret ? " (tokenize failed)" : "");
+			printf("FAIL %s: text %d \"%.*s\"%s\n", name, cases,
+			       (int)(tl < 200 ? tl : 200), inp + pos, ret ? " (tokenize failed)" : "");
 			show("want", want, nw);
 			show("got ", got, ng < 65536 ? ng : 65536);
 			return 0;
