@@ -84,10 +84,11 @@ ISA_FLAGS_eltwise_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq
 LLM_SRCS := $(wildcard libnpu-llm/src/*.c)
 LLM_OBJS := $(patsubst libnpu-llm/src/%.c,$(O)/llm/obj/%.o,$(LLM_SRCS))
 LLM_CFLAGS := $(CFLAGS) -Ilibnpu-llm/include -Iuapi
-# Tools and tests link libnpu-llm before libnpu.
+# Tools and tests link libnpu-llm before libnpu; its tokenizers' regexes are PCRE2's.
 LIBS_LLM := $(O)/lib/libnpu-llm.a $(O)/lib/libnpu.a
+LLM_LIBS := $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench $(O)/bin/npu-gguf \
-	$(O)/bin/npu-usb-gadget
+	$(O)/bin/npu-tokenize $(O)/bin/npu-usb-gadget
 GADGET_SRCS := $(wildcard tools/npu-usb-gadget/*.c)
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
@@ -190,7 +191,7 @@ $(O)/lib/libnpu-llm.a: $(LLM_OBJS)
 
 $(O)/lib/libnpu-llm.so: $(LLM_OBJS) $(O)/lib/libnpu.so
 	$(CC) -shared -Wl,-soname,libnpu-llm.so.0 -Wl,--no-undefined -o $@ $(LLM_OBJS) \
-		$(O)/lib/libnpu.so $(LDFLAGS) -lm
+		$(O)/lib/libnpu.so $(LDFLAGS) $(LLM_LIBS) -lm
 
 $(O)/lib/pkgconfig/npu-llm.pc: libnpu-llm/npu-llm.pc.in
 	@mkdir -p $(@D)
@@ -200,11 +201,11 @@ $(O)/lib/pkgconfig/npu-llm.pc: libnpu-llm/npu-llm.pc.in
 $(O)/bin/npu-run: $(RUN_SRCS) $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LLM_CFLAGS) -DNPU_MODEL_DIR='"$(PREFIX)/share/npu/models"' -o $@ $(RUN_SRCS) \
-		$(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+		$(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
-$(O)/bin/npu-bench $(O)/bin/npu-gguf: $(O)/bin/%: tools/%.c $(LIBS_LLM) $(HDRS)
+$(O)/bin/npu-bench $(O)/bin/npu-gguf $(O)/bin/npu-tokenize: $(O)/bin/%: tools/%.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 # The USB NPU's device side serves the software core; of libnpu, only its
 # status texts (npu_strerror).
@@ -224,7 +225,7 @@ $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(O)/lib/libnpu.a $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 # A host test: its source, testlib, the libraries and cmocka.
-LINK_TEST = $(CC) $(LLM_CFLAGS) -o $@ $< tests/unit/testlib.c $(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) \
+LINK_TEST = $(CC) $(LLM_CFLAGS) -o $@ $< tests/unit/testlib.c $(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) \
 	$(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
 
 $(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(LIBS_LLM) $(HDRS)
@@ -259,13 +260,10 @@ $(O)/llama/make-arch: tests/llama/make-arch.c $(LLAMA_DIR)/VERSIONS
 	$(CC) -std=gnu11 -O2 -g $(WARN) -I$(LLAMA_DIR)/include -o $@ $< \
 		-L$(LLAMA_DIR)/lib -l:libggml-base.so -Wl,-rpath,$(LLAMA_DIR)/lib -lm
 
-$(O)/llama/test_gguf_ggml: tests/llama/test_gguf_ggml.c $(LIBS_LLM) $(HDRS)
+$(O)/llama/test_gguf_ggml $(O)/llama/test_vocab $(O)/llama/test_arch: $(O)/llama/%: \
+		tests/llama/%.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
-
-$(O)/llama/test_arch: tests/llama/test_arch.c $(LIBS_LLM) $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 llama-check: deps
 	@tests/llama/check.sh $(O) $(LLAMA_CACHE) $(MODELS)
@@ -311,7 +309,7 @@ module-clean:
 $(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LLM_CFLAGS) -o $@ $< tests/guest/guestlib.c tests/unit/testlib.c $(LIBS_LLM) \
-		$(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) \
+		$(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) \
 		-lm -lpthread
 
 qemu-check: deps
@@ -367,11 +365,12 @@ $(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image: $(O)/fuzz/%: tests/fuzz/%.c $(FW_
 
 # The model loaders alone: libnpu-llm's file parsers and libnpu's number formats.
 FUZZ_MODEL_SRCS := $(addprefix libnpu-llm/src/,checkpoint.c tokenizer.c gguf.c gguf_vocab.c gguf_tensors.c \
-	gguf_quants.c quantize.c parts.c) libnpu/src/format.c
+	gguf_quants.c quantize.c parts.c vocab.c tokenizer_spm.c tokenizer_bpe.c pretokenizer.c) \
+	libnpu/src/format.c
 
 $(O)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(FUZZ_MODEL_SRCS) $(HDRS)
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -Ilibnpu/include -Ilibnpu-llm/include $< $(FUZZ_MODEL_SRCS) -lm -o $@
+	clang $(FUZZ_CFLAGS) -Ilibnpu/include -Ilibnpu-llm/include $< $(FUZZ_MODEL_SRCS) $(LLM_LIBS) -lm -o $@
 
 $(O)/fuzz/seedgen: tests/fuzz/seedgen.c tests/fuzz/fuzz_cmdstream.h $(HDRS)
 	@mkdir -p $(@D)
@@ -437,7 +436,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 FIRMWAREDIR ?= /lib/firmware
 UDEVRULESDIR ?= /lib/udev/rules.d
-INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf npu-usb-gadget
+INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf npu-tokenize npu-usb-gadget
 INSTALL_HDRS := libnpu/include/npu/npu.h libnpu-llm/include/npu/model.h libnpu-llm/include/npu/llm.h
 MAN_PAGES := $(wildcard docs/man/*.1)
 

@@ -596,7 +596,8 @@ static int parse_meta(struct gguf_loader *L)
 	if (dup)
 		return tensor_error(L, &L->t[dup->index], " appears twice", 0, 0);
 	L->data_start = (r->off + L->g.alignment - 1) & ~(L->g.alignment - 1);
-	if (L->data_start > r->size)
+	/* No tensors, no data: vocabulary files end with their metadata. */
+	if (L->n_tensors && L->data_start > r->size)
 		return fail(r, "the file ends before its tensor data");
 	return place_tensors(L);
 }

@@ -408,10 +408,14 @@ const struct npu_tokenizer *npu_llm_model_tokenizer(const npu_llm_model *m)
 int npu_llm_tokenize(const npu_llm_model *m, const char *text, int bos, int32_t *tokens,
 		     int32_t max, int32_t *n)
 {
-	int32_t all;
-	int ret = npu_tokenizer_encode_all(&m->tok, text, bos, tokens, max, n, &all);
+	/* As llama.cpp tokenizes a prompt: the vocabulary's BOS, special tokens' text parsed. */
+	unsigned int flags = (bos ? NPU_TOKENIZE_ADD_SPECIAL : 0) |
+			     (m->tok.vocab ? NPU_TOKENIZE_PARSE_SPECIAL : 0);
+	int32_t all = 0;
+	int ret = npu_tokenizer_tokenize(&m->tok, text, strlen(text), flags, tokens, max, &all);
 
-	return !ret && all > *n ? NPU_E_RANGE : ret;
+	*n = all < max ? all : max;
+	return !ret && all > max ? NPU_E_RANGE : ret;
 }
 
 const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int32_t token,

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model_internal.h"
+#include "vocab.h"
 
 #define MAX_VOCAB 1048576
 
@@ -197,6 +197,7 @@ void npu_tokenizer_free(struct npu_tokenizer *t)
 	free(t->pieces);
 	free(t->scores);
 	free(t->sorted);
+	npu_vocab_free(t->vocab);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -322,11 +323,26 @@ static void merge_all(struct merger *m, int32_t k)
 	}
 }
 
+/*
+ * A GGUF file's vocabulary encodes as llama_tokenize() without special
+ * tokens, its BOS first if asked; llama2.c ones as they always have.
+ */
 int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bos,
 			 int32_t *tokens, int32_t max, int32_t *n)
 {
 	int32_t all;
 
+	if (t && t->vocab && text && tokens && n && max > 0) {
+		struct tok_out o = { tokens, max, 0 };
+		int32_t b = t->vocab->role[NPU_TOKEN_BOS];
+		int ret;
+
+		if (bos && b >= 0)
+			tok_push(&o, b);
+		ret = npu_vocab_tokenize(t->vocab, text, strlen(text), 0, &o);
+		*n = o.n < max ? o.n : max;
+		return ret;
+	}
 	return npu_tokenizer_encode_all(t, text, bos, tokens, max, n, &all);
 }
 
@@ -408,12 +424,30 @@ int npu_tokenizer_encode_all(const struct npu_tokenizer *t, const char *text, in
 const char *npu_tokenizer_piece(const struct npu_tokenizer *t, int32_t prev, int32_t token,
 				char byte_buf[2])
 {
+	const struct npu_vocab *v;
 	const char *p;
 	unsigned int byte;
 
 	if (!t || token < 0 || token >= t->vocab_size)
 		return "";
+	v = t->vocab;
 	p = t->pieces[token];
+	if (v) {
+		/* llama_token_to_piece(special = false), from the pieces made at load. */
+		unsigned int a = v->attr[token];
+
+		if ((a & (TOK_CONTROL | TOK_UNKNOWN)) || !(a & (TOK_NORMAL | TOK_USER | TOK_BYTE)))
+			return "";
+		if (a & TOK_USER)
+			return v->text[token];
+		if (a & TOK_BYTE) {
+			byte_buf[1] = 0;
+			return npu_vocab_piece(v, token, 0, byte_buf, 1) ? byte_buf : "";
+		}
+		if (prev == v->role[NPU_TOKEN_BOS] && v->kind == VOCAB_SPM && p[0] == ' ')
+			p++;
+		return p;
+	}
 	if (prev == 1 && p[0] == ' ')
 		p++;
 	if (sscanf(p, "<0x%02X>", &byte) == 1 && strlen(p) == 6) {
@@ -424,10 +458,7 @@ const char *npu_tokenizer_piece(const struct npu_tokenizer *t, int32_t prev, int
 	return p;
 }
 
-/*
- * A llama2.c or SentencePiece vocabulary: BOS 1, EOS 2, no special text.
- * (Byte-level BPE and special tokens come with struct npu_vocab.)
- */
+/* A llama2.c vocabulary: BOS 1, EOS 2, no special text; GGUF ones as llama.cpp reads them. */
 int npu_tokenizer_tokenize(const struct npu_tokenizer *t, const char *text, size_t len,
 			   unsigned int flags, int32_t *tokens, int32_t max, int32_t *n)
 {
@@ -435,7 +466,16 @@ int npu_tokenizer_tokenize(const struct npu_tokenizer *t, const char *text, size
 	char *s;
 	int ret;
 
-	if (!t || !text || !n || memchr(text, 0, len))
+	if (!t || !text || !n || (max > 0 && !tokens) || max < 0)
+		return NPU_E_INVAL;
+	if (t->vocab) {
+		struct tok_out o = { tokens, max, 0 };
+
+		ret = npu_vocab_tokenize(t->vocab, text, len, flags, &o);
+		*n = o.n;
+		return ret;
+	}
+	if (memchr(text, 0, len) || max < 1)
 		return NPU_E_INVAL;
 	s = strndup(text, len);
 	if (!s)
@@ -448,19 +488,24 @@ int npu_tokenizer_tokenize(const struct npu_tokenizer *t, const char *text, size
 
 int32_t npu_tokenizer_special(const struct npu_tokenizer *t, enum npu_token_role role)
 {
-	if (!t)
+	if (!t || (unsigned int)role >= NPU_TOKEN_ROLES)
 		return -1;
+	if (t->vocab)
+		return t->vocab->role[role];
 	return role == NPU_TOKEN_BOS ? 1 : role == NPU_TOKEN_EOS ? 2 :
 	       role == NPU_TOKEN_UNK ? 0 : -1;
 }
 
 int npu_tokenizer_is_eog(const struct npu_tokenizer *t, int32_t token)
 {
-	return t && token == npu_tokenizer_special(t, NPU_TOKEN_EOS);
+	if (!t || token < 0 || token >= t->vocab_size)
+		return 0;
+	if (t->vocab)
+		return !!(t->vocab->attr[token] & TOK_EOG);
+	return token == 2;
 }
 
 const char *npu_tokenizer_chat_template(const struct npu_tokenizer *t)
 {
-	(void)t;
-	return NULL;
+	return t && t->vocab ? t->vocab->chat_template : NULL;
 }

@@ -94,6 +94,21 @@ for f in $("$here/make-files.sh" --list); do
 	fi
 done
 echo "llama-check: generation $(secs "$t0")"
+skipped=0
+# llama.cpp's tokenizer test vectors: every llama and gpt2 vocabulary gives its ids.
+t0=$(now)
+if ${MAKE:-make} --no-print-directory -s O="$O" "$O/llama/test_vocab"; then
+	"$O/llama/test_vocab" "$dir/vocab" | tee "$O/llama/vocab.log"
+	# shellcheck disable=SC2046
+	set -- $(tail -1 "$O/llama/vocab.log")
+	passed=$((passed + ${1:-0}))
+	failed=$((failed + ${3:-1}))
+	skipped=$((skipped + ${5:-0}))
+else
+	echo "FAIL build of test_vocab"
+	failed=$((failed + 1))
+fi
+echo "llama-check: vocab $(secs "$t0"), all $(($(date +%s) - start)) s"
 
 # The architectures: 128 teacher-forced positions of a short story (BOS,
 # then its stories260K tokens), every position's logits from llama.cpp.
@@ -130,6 +145,6 @@ fi
 set -- $line
 passed=$((passed + $1))
 failed=$((failed + $3))
-skipped=$5
+skipped=$((skipped + $5))
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

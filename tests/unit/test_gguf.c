@@ -497,7 +497,6 @@ static void malformed_files(void **state)
 		  "layer_norm_rms_epsilon = -1 is outside (0, 1)" },
 		{ "tokenizer.ggml.tokens", 4, 6, 4, "holds type 6, not 8" },
 		{ "tokenizer.ggml.scores", 0, 8, 4, "is not an array" },
-		{ "tokenizer.ggml.bos_token_id", 4, 5, 4, "tokenizer.ggml.bos_token_id is 5" },
 		{ "tokenizer.ggml.model", 12, 'g', 1, "tokenizer.ggml.model is not llama" },
 		{ "blk.0.attn_q.weight", 0, 0, 4, "0 or more than 4 dimensions" },
 		{ "blk.0.attn_q.weight", 4, 32, 8, "shape does not fit" },

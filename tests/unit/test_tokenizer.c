@@ -856,6 +856,78 @@ static void zeroed_on_failure(void **state)
 	unlink(tok0);
 }
 
+/* A GGUF vocabulary's special tokens, end of generation, and pieces joining back to the text. */
+static void gguf_special_tokens(void **state)
+{
+	static const char text[] = "Once upon a time, \xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80!";
+	int32_t tokens[256], n, i, with = 0;
+	struct npu_tokenizer t;
+	char err[256] = "", bb[2], joined[512] = "";
+
+	(void)state;
+	if (npu_tokenizer_load_gguf(gguf_path, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(npu_tokenizer_special(&t, NPU_TOKEN_BOS), 1);
+	assert_int_equal(npu_tokenizer_special(&t, NPU_TOKEN_EOS), 2);
+	assert_int_equal(npu_tokenizer_special(&t, NPU_TOKEN_UNK), 0);
+	assert_int_equal(npu_tokenizer_special(&t, NPU_TOKEN_PAD), -1);
+	assert_int_equal(npu_tokenizer_special(&t, NPU_TOKEN_ROLES), -1);
+	assert_true(npu_tokenizer_is_eog(&t, 2));
+	assert_false(npu_tokenizer_is_eog(&t, 1));
+	assert_false(npu_tokenizer_is_eog(&t, -1));
+	assert_false(npu_tokenizer_is_eog(&t, t.vocab_size));
+	assert_null(npu_tokenizer_chat_template(&t));
+	/* Control tokens print nothing (llama_token_to_piece, special = false). */
+	assert_string_equal(npu_tokenizer_piece(&t, -1, 2, bb), "");
+	/* "</s>" is EOS only when special text is parsed. */
+	assert_int_equal(npu_tokenizer_tokenize(&t, "a</s>b", 6, NPU_TOKENIZE_PARSE_SPECIAL, tokens,
+						256, &n), NPU_OK);
+	for (i = 0; i < n; i++)
+		with += tokens[i] == 2;
+	assert_int_equal(with, 1);
+	assert_int_equal(npu_tokenizer_tokenize(&t, "a</s>b", 6, 0, tokens, 256, &n), NPU_OK);
+	for (i = 0; i < n; i++)
+		assert_int_not_equal(tokens[i], 2);
+	/* BOS as the vocabulary asks; the pieces after it spell the text (byte fallback too). */
+	assert_int_equal(npu_tokenizer_tokenize(&t, text, strlen(text), NPU_TOKENIZE_ADD_SPECIAL,
+						tokens, 256, &n), NPU_OK);
+	assert_true(n > 1 && n < 256);
+	assert_int_equal(tokens[0], 1);
+	for (i = 1; i < n; i++)
+		strcat(joined, npu_tokenizer_piece(&t, tokens[i - 1], tokens[i], bb));
+	assert_string_equal(joined, text);
+	/* Counting only: no room is fine; a cut keeps the whole count. */
+	assert_int_equal(npu_tokenizer_tokenize(&t, text, strlen(text), 0, NULL, 0, &i), NPU_OK);
+	assert_int_equal(i, n - 1);
+	npu_tokenizer_free(&t);
+	assert_null(t.vocab);
+}
+
+/* Refused GGUF tokenizers name the key: a kind not read. */
+static void gguf_kind_refused(void **state)
+{
+	char err[256] = "", path[600];
+	struct npu_tokenizer t;
+	size_t len, i;
+	uint8_t *f;
+
+	(void)state;
+	f = t_read_file(gguf_path, &len);
+	for (i = 0; i + 20 < len && memcmp(f + i, "tokenizer.ggml.model", 20); i++)
+		;
+	assert_true(i + 20 < len);
+	/* The value follows the key: type (4 bytes), length (8), then "llama". */
+	memcpy(f + i + 20 + 12, "bert!", 5);
+	temp_path(path, sizeof(path), "kind.gguf");
+	t_write_file(path, f, len);
+	assert_int_equal(npu_tokenizer_load_gguf(path, &t, err, sizeof(err)), NPU_E_FORMAT);
+	assert_non_null(strstr(err, "tokenizer.ggml.model is not llama (SentencePiece) or gpt2"));
+	assert_non_null(strstr(err, "'bert!'"));
+	assert_null(t.vocab);
+	unlink(path);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -866,6 +938,8 @@ int main(void)
 		cmocka_unit_test(fifo_refused),
 		cmocka_unit_test(sizes_refused_before_allocating),
 		cmocka_unit_test(zeroed_on_failure),
+		cmocka_unit_test(gguf_special_tokens),
+		cmocka_unit_test(gguf_kind_refused),
 	};
 
 	return cmocka_run_group_tests_name("tokenizer", tests, find_models, NULL);
