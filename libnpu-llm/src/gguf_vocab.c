@@ -493,7 +493,6 @@ static int load(struct gguf_loader *L, struct npu_tokenizer *tk, struct npu_voca
 	static const char *const fim_keys[3] = { "fim_pad", "fim_rep", "fim_sep" };
 	struct gguf_array tokens;
 	int32_t fim[6] = { -1, -1, -1, -1, -1, -1 };
-	int64_t bos;
 	int ret, k;
 
 	ret = npu_gguf_array(L, "tokenizer.ggml.tokens", GGUF_STRING, &tokens);

@@ -324,15 +324,17 @@ static void merge_all(struct merger *m, int32_t k)
 }
 
 /*
- * A GGUF file's vocabulary encodes as llama_tokenize() without special
- * tokens, its BOS first if asked; llama2.c ones as they always have.
+ * A byte-level BPE vocabulary encodes as llama_tokenize() without special
+ * tokens, BOS first if asked; SentencePiece ones as llama2.c does (which
+ * differs from llama.cpp only on invalid UTF-8: npu_tokenizer_tokenize()
+ * is llama.cpp's).
  */
 int npu_tokenizer_encode(const struct npu_tokenizer *t, const char *text, int bos,
 			 int32_t *tokens, int32_t max, int32_t *n)
 {
 	int32_t all;
 
-	if (t && t->vocab && text && tokens && n && max > 0) {
+	if (t && t->vocab && t->vocab->kind == VOCAB_BPE && text && tokens && n && max > 0) {
 		struct tok_out o = { tokens, max, 0 };
 		int32_t b = t->vocab->role[NPU_TOKEN_BOS];
 		int ret;
