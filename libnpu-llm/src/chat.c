@@ -445,10 +445,10 @@ static int drop_oldest(npu_llm_chat *ch)
 {
 	size_t i = ch->n_system, j = i + 1, k;
 
+	if (i >= ch->n - 1)
+		return 0;	/* the new message alone */
 	while (j < ch->n - 1 && strcmp(ch->msgs[j].role, "user"))
 		j++;
-	if (j >= ch->n - 1 || i >= ch->n - 1)
-		return 0;
 	for (k = i; k < j; k++)
 		free((char *)ch->msgs[k].content);
 	memmove(&ch->msgs[i], &ch->msgs[j], (ch->n - j) * sizeof(*ch->msgs));
