@@ -28,8 +28,9 @@ missing() {
 	exit 0
 }
 command -v tmux >/dev/null 2>&1 || missing "no tmux (tools/install-deps.sh installs it)"
-[ -f "$models/stories260K.bin" ] && [ -f "$models/tok512.bin" ] ||
+if [ ! -f "$models/stories260K.bin" ] || [ ! -f "$models/tok512.bin" ]; then
 	missing "no stories260K.bin and tok512.bin in $models"
+fi
 if [ ! -x "$run" ]; then
 	echo "FAIL chat_tmux: no $run"
 	exit 1
@@ -37,7 +38,7 @@ fi
 
 # The screen so far, wrapped lines joined.
 screen() {
-	tmux -L "$sock" capture-pane -p -J -S - -t chat 2>/dev/null
+	tmux -L "$sock" capture-pane -p -J -S - -t "$ses" 2>/dev/null
 }
 
 # wait_for WHAT REGEX [COUNT]: until COUNT (default 1) lines match, or
@@ -54,9 +55,13 @@ wait_for() {
 	done
 }
 
-# start ARGS...: npu-run --chat in a new tmux session, its exit status shown after it.
+# start ARGS...: npu-run --chat in a new tmux session, its exit status
+# shown after it. The last session goes once the new one runs: the server
+# stays up (a server that has just exited may still hold the socket).
+ses=
 start() {
-	tmux -L "$sock" kill-server 2>/dev/null
+	old=$ses
+	ses=chat$$-$(date +%s%N)
 	{
 		echo "export NPU_FW_IMAGE='$dir/firmware/npu_fw.bin'"
 		printf "'%s' --model '%s' --tokenizer '%s' --device cpu --chat --chat-template chatml" \
@@ -65,14 +70,15 @@ start() {
 		echo
 		echo 'echo "[exit $?]"'
 		echo 'sleep 600'
-	} >"$tmp/run.sh"
-	tmux -L "$sock" -f /dev/null new-session -d -s chat -x 160 -y 60 "sh $tmp/run.sh"
+	} >"$tmp/$ses.sh"
+	tmux -L "$sock" -f /dev/null new-session -d -s "$ses" -x 160 -y 60 "sh $tmp/$ses.sh"
+	[ -z "$old" ] || tmux -L "$sock" kill-session -t "$old"
 }
 
 # say TEXT: typed, then Enter.
 say() {
-	tmux -L "$sock" send-keys -t chat -l "$1"
-	tmux -L "$sock" send-keys -t chat Enter
+	tmux -L "$sock" send-keys -t "$ses" -l "$1"
+	tmux -L "$sock" send-keys -t "$ses" Enter
 }
 
 # field N WORD: from the "[turn N: ...]" line, the number before WORD
@@ -91,7 +97,7 @@ wait_for "prompt marker" '^> ' || ok=0
 [ $ok = 1 ] && wait_for "second prompt marker" '^> ' 2 || ok=0
 [ $ok = 1 ] && say "What happened next?" && wait_for "second turn's line" '^\[turn 2: ' || ok=0
 [ $ok = 1 ] && wait_for "third prompt marker" '^> ' 3 || ok=0
-[ $ok = 1 ] && tmux -L "$sock" send-keys -t chat C-d && wait_for "summary" '^chat: template chatml, 2 turns' || ok=0
+[ $ok = 1 ] && tmux -L "$sock" send-keys -t "$ses" C-d && wait_for "summary" '^chat: template chatml, 2 turns' || ok=0
 [ $ok = 1 ] && wait_for "exit status" '^\[exit ' || ok=0
 if [ $ok = 1 ]; then
 	screen >"$tmp/screen"
@@ -137,7 +143,7 @@ wait_for "prompt marker" '^> ' || ok=0
 [ $ok = 1 ] && wait_for "second prompt marker" '^> ' 2 || ok=0
 [ $ok = 1 ] && say "And then?" && wait_for "context-full line" 'context is full \(128 positions\)' || ok=0
 [ $ok = 1 ] && wait_for "second turn's line" '^\[turn 2: ' || ok=0
-[ $ok = 1 ] && tmux -L "$sock" send-keys -t chat C-d && wait_for "summary" '^chat: template chatml, 2 turns' || ok=0
+[ $ok = 1 ] && tmux -L "$sock" send-keys -t "$ses" C-d && wait_for "summary" '^chat: template chatml, 2 turns' || ok=0
 [ $ok = 1 ] && wait_for "exit status" '^\[exit ' || ok=0
 if [ $ok = 1 ]; then
 	screen >"$tmp/screen"
