@@ -386,7 +386,7 @@ void npu_llm_chat_free(npu_llm_chat *ch)
 	free(ch);
 }
 
-/* @text's tokens into ch->pending: a token a byte and the specials are room enough, else its count. */
+/* @text's tokens into ch->pending: room for a token a byte and the specials, else its count. */
 static int tokenize(npu_llm_chat *ch, const char *text, unsigned int flags)
 {
 	const struct npu_tokenizer *t = npu_llm_model_tokenizer(npu_llm_ctx_model(ch->c));
@@ -466,8 +466,10 @@ int npu_llm_chat_add(npu_llm_chat *ch, const char *content, int reserve,
 	ch->n_pending = 0;
 	reserve = reserve < 1 ? 1 : reserve > positions / 2 ? positions / 2 : reserve;
 	ret = push(ch, "user", content);
+	if (ret)
+		return ret;
 	for (;;) {
-		ret = ret ? ret : turn_text(ch, &text, &from_start);
+		ret = turn_text(ch, &text, &from_start);
 		ret = ret ? ret : tokenize(ch, text, NPU_TOKENIZE_PARSE_SPECIAL |
 					   (from_start ? NPU_TOKENIZE_ADD_SPECIAL : 0));
 		free(text);
@@ -479,11 +481,11 @@ int npu_llm_chat_add(npu_llm_chat *ch, const char *content, int reserve,
 			break;
 		/* Full: the history from the start, without its oldest turn while it has one. */
 		fit->full = 1;
-		dropped = npu_llm_ctx_pos(ch->c) ? 0 : drop_oldest(ch);
 		if (npu_llm_ctx_pos(ch->c)) {
-			ret = npu_llm_ctx_rewind(ch->c, 0);
+			npu_llm_ctx_rewind(ch->c, 0);	/* 0 is always in range */
 			continue;
 		}
+		dropped = drop_oldest(ch);
 		fit->dropped += dropped;
 		if (dropped)
 			continue;
@@ -499,7 +501,7 @@ int npu_llm_chat_add(npu_llm_chat *ch, const char *content, int reserve,
 		ch->n_pending = 0;
 		return ret;
 	}
-	/* From the start: the cache is written again from position 0 (always in range). */
+	/* From the start: the cache is written again from position 0. */
 	if (!fit->start) {
 		npu_llm_ctx_rewind(ch->c, 0);
 		free(ch->closing);

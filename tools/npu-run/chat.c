@@ -52,6 +52,7 @@ static int turn(const struct args *a, npu_llm_chat *ch, npu_llm_ctx *c, npu_llm_
 		return 1;
 	}
 	printf("\n");
+	fflush(stdout);		/* before the figures on stderr */
 	p = realloc(t->prompt, (size_t)(t->n + 1) * sizeof(*p));
 	if (!p) {
 		fprintf(stderr, "npu-run: chat: %s\n", npu_strerror(NPU_E_NOMEM));
