@@ -163,6 +163,16 @@ expect cli_missing_short_value 2 "^npu-run: -p wants a value|^npu-run: --prompt 
 	-p -n 5
 expect cli_threads_range 2 "^npu-run: --threads '0'" --threads 0
 expect cli_text_without_compare 2 "^npu-run: --text: only with --compare" --text hello
+# --chat and --ctx-size: their mistakes, one line each.
+expect cli_ctx_size_range 2 "^npu-run: --ctx-size '0': want an integer" --ctx-size 0
+expect cli_ctx_size_past_file 2 "^npu-run: --ctx-size '513': the model's context is 512" \
+	--model "$models/stories260K.bin" --ctx-size 513 --device cpu
+expect cli_chat_template_unknown 2 "^npu-run: --chat-template 'jinja': want one of chatml," \
+	--chat --chat-template jinja
+expect cli_chat_no_template 1 "^npu-run: the model has no chat template .*--chat-template NAME" \
+	--model "$models/stories260K.bin" --device cpu --chat
+expect cli_system_without_chat 2 "^npu-run: --system: only with --chat" --system hi
+expect cli_chat_not_json 2 "^npu-run: --json: not with --chat" --chat --json
 # The usual short options, and accelN names a device (absent here: status 1).
 expect_ok cli_short_options -m "$models/stories260K.bin" -p "Once" -n 3 -t 0 -s 1 -d cpu -c
 npu_run -h
@@ -287,12 +297,16 @@ expect cli_prompt_128k_encoded 1 '^npu-run: the prompt is [0-9]+ tokens, the con
 limit=60
 
 # The device's limits: a context of 2^20 runs the positions a run needs,
-# and a run that needs more than attention's scratch holds is refused up
-# front with the limit named; 250 layers (4,503 ops a step) run.
+# its default context is the device's attention limit, and a --ctx-size
+# past what attention's scratch holds is refused up front with the limit
+# named; 250 layers (4,503 ops a step) run.
 checkpoint "$tmp/ctx1m.bin" 64 64 1 8 4 512 1048576
 expect_ok cli_context_1m_runs --model "$tmp/ctx1m.bin" --device cpu --steps 8
+grep -Eq "^context: ([0-9]+) positions \(file 1048576; device allows \1: its attention limit\)" \
+	"$tmp/out" && w= || w="no context line: $(grep '^context' "$tmp/out")"
+result cli_context_1m_default_device "$w"
 expect cli_context_1m_needs_too_many 1 \
 	"^npu-run: .*needs [0-9]+ positions.*attention.* [0-9]+ positions" \
-	--model "$tmp/ctx1m.bin" --device cpu --steps 1000000
+	--model "$tmp/ctx1m.bin" --device cpu --steps 1 --ctx-size 1000000
 checkpoint "$tmp/l250.bin" 16 16 250 2 2 260 32
 expect_ok cli_250_layers_run --model "$tmp/l250.bin" --device cpu --steps 4

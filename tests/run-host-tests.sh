@@ -3,8 +3,8 @@
 # given (plain, then sanitized) at every instruction-set level this CPU
 # has; the plain ones again on emulated CPUs that lack AVX-512 or AVX2;
 # npu-run's command line (tests/cli-check.sh) in each build that has it,
-# so the sanitized one checks every error exit for leaks; npu-run under
-# valgrind; the firmware object checks; make install. One
+# so the sanitized one checks every error exit for leaks; npu-run --chat
+# in tmux (tests/chat-check.sh); npu-run under valgrind; the firmware object checks; make install. One
 # closing line "N passed, N failed, N skipped", the skips named above it.
 # usage: run-host-tests.sh BUILD_DIR [BUILD_DIR...]
 set -u
@@ -81,6 +81,11 @@ for dir in "$@"; do
 	cat "$log"
 	add_checks
 done
+
+echo "== npu-run --chat in a terminal (tmux): $1"
+tests/chat-check.sh "$1" >"$log" 2>&1
+cat "$log"
+add_checks
 
 echo "== valgrind: npu-run on the cpu backend ($1)"
 models=${NPU_MODELS:-../shared/models}

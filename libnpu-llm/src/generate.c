@@ -9,6 +9,8 @@ int npu_llm_generate(npu_llm_ctx *c, npu_llm_sampler *s, const int32_t *prompt, 
 		     int max_tokens, npu_llm_token_fn fn, void *user, struct npu_llm_stats *stats)
 {
 	const npu_llm_model *m = npu_llm_ctx_model(c);
+	const struct npu_tokenizer *tok = npu_llm_model_tokenizer(m);
+	int32_t bos = npu_tokenizer_special(tok, NPU_TOKEN_BOS);
 	struct npu_llm_stats st = { .stop = NPU_LLM_STOP_LENGTH };
 	int32_t prev, next;
 	int room, ret, i;
@@ -33,8 +35,9 @@ int npu_llm_generate(npu_llm_ctx *c, npu_llm_sampler *s, const int32_t *prompt, 
 	while (!ret && st.generated_tokens < max_tokens) {
 		next = s ? npu_llm_sampler_sample(s, npu_llm_logits(c)) :
 			   npu_llm_argmax(npu_llm_logits(c), llm_model_cfg(m)->vocab_size);
-		if (next == 1) {
-			st.stop = NPU_LLM_STOP_BOS;	/* BOS ends a story */
+		if (next == bos || npu_tokenizer_is_eog(tok, next)) {
+			/* BOS ends a llama2.c story; EOS, end of turn and the like any text. */
+			st.stop = next == bos ? NPU_LLM_STOP_BOS : NPU_LLM_STOP_EOG;
 			break;
 		}
 		if (!st.generated_tokens)

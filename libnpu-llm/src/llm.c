@@ -424,6 +424,31 @@ const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int32_t tok
 	return npu_tokenizer_piece(&m->tok, prev, token, byte_buf);
 }
 
+int npu_llm_ctx_size(const npu_llm_model *m, struct npu_llm_ctx_size *out)
+{
+	const struct npu_model_config *c = &m->host.cfg;
+	uint32_t q = (uint32_t)c->dim, kv = q * (uint32_t)c->n_kv_heads / (uint32_t)c->n_heads;
+	/* A position's cache: a K and a V row of int16 and each row's 8-byte scale, per layer. */
+	uint64_t row = (uint64_t)c->n_layers * 2 * (kv * 2ull + 8), rows, room;
+	struct npu_memory mem;
+	struct npu_info info;
+	int ret;
+
+	*out = (struct npu_llm_ctx_size){ .file = c->seq_len, .positions = c->seq_len };
+	if (!m->w)
+		return NPU_OK;
+	ret = npu_query(m->w->dev, &info);
+	ret = ret ? ret : npu_memory_usage(m->w->dev, &mem);
+	ret = ret ? ret : npu_attention_rows(m->w->dev, (uint32_t)c->n_heads, q, kv, &rows);
+	if (ret)
+		return ret;
+	out->attention = rows < INT32_MAX ? (int)rows : INT32_MAX;
+	room = info.va_size > mem.buffers ? (info.va_size - mem.buffers) / row : 0;
+	out->device = room < (uint64_t)out->attention ? (int)room : out->attention;
+	out->positions = out->device < out->file ? out->device : out->file;
+	return NPU_OK;
+}
+
 int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params,
 		       npu_llm_ctx **out, char *err, size_t err_len)
 {
@@ -449,8 +474,16 @@ int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params
 	}
 	if (!ret && m->w && !params->reference) {
 		struct engine_opts o = { params->trace, params->profile };
+		struct npu_llm_ctx_size size = { .positions = params->positions };
 
-		ret = engine_create(m->w, &o, params->positions, &c->dev, err, err_len);
+		if (!params->positions)
+			ret = npu_llm_ctx_size(m, &size);
+		if (!ret && !size.positions) {
+			snprintf(err, err_len, "the device has room for no position of the KV cache"
+				 " (attention limit %d)", size.attention);
+			ret = NPU_E_RANGE;
+		}
+		ret = ret ? ret : engine_create(m->w, &o, size.positions, &c->dev, err, err_len);
 		c->positions = ret ? 0 : engine_positions(c->dev);
 	} else if (!ret) {
 		host_floats(m);

@@ -43,6 +43,15 @@ static void usage(FILE *f)
 		"      --weights W       w8 | w4g32 | w4g64 | w4g128 | native (default: native for\n"
 		"                        a GGUF file with quantized matrices (Q4_0..Q6_K), which\n"
 		"                        keeps them as they are; w8 otherwise)\n"
+		"      --ctx-size N      positions of the KV cache, up to the model's context\n"
+		"                        (default: the model's context or what the device\n"
+		"                        allows, the fewer; without --chat, the run's own)\n"
+		"      --chat            a conversation: a line of stdin a turn, until EOF\n"
+		"      --system TEXT     with --chat: the system prompt\n"
+		"      --chat-template NAME  with --chat: the template (default: the model's):\n"
+		"                        chatml, llama2, llama2-sys, llama2-sys-bos,\n"
+		"                        llama2-sys-strip, llama3, phi3, phi4, gemma, zephyr,\n"
+		"                        falcon3 or glmedge\n"
 		"  -c, --compare         compare the device with the float model\n"
 		"      --text TEXT       with --compare: also teacher-force this text\n"
 		"      --json            print one JSON object instead of text\n"
@@ -158,6 +167,8 @@ static const struct option opts[] = {
 	{ "threads", 1, 0, 'T' }, { "weights", 1, 0, 'w' }, { "compare", 0, 0, 'c' },
 	{ "json", 0, 0, 'j' }, { "synthetic", 1, 0, 'S' }, { "text", 1, 0, 'x' },
 	{ "verbose", 0, 0, 'v' }, { "profile", 0, 0, 'r' }, { "help", 0, 0, 'h' },
+	{ "chat", 0, 0, 'C' }, { "system", 1, 0, 'y' }, { "chat-template", 1, 0, 'L' },
+	{ "ctx-size", 1, 0, 'X' },
 	{ 0, 0, 0, 0 },
 };
 /* ":": getopt says nothing, each mistake gets one line of ours. */
@@ -223,6 +234,16 @@ static int parse_weights(const char *w)
 	       !strcmp(w, "w4g64") || !strcmp(w, "w4g128");
 }
 
+/* A chat template family's name (the library renders nothing for others). */
+static int known_template(const char *name)
+{
+	char *none = NULL;
+	int ok = !npu_llm_chat_apply(name, NULL, 0, 0, &none);
+
+	free(none);
+	return ok;
+}
+
 /* One option's value into @a; 0, or 2 after saying why. */
 static int take(int c, const char *v, struct args *a)
 {
@@ -232,11 +253,21 @@ static int take(int c, const char *v, struct args *a)
 	switch (c) {
 	case 'm': a->model = v; break;
 	case 'k': a->tokenizer = v; break;
-	case 'p': a->prompt = v; break;
+	case 'p':
+		a->prompt = v;
+		a->prompt_given = 1;
+		break;
 	case 'S': a->synthetic = v; break;
 	case 'x': a->text = v; break;
 	case 'd': a->device = v; break;
 	case 'w': a->weights = v; break;
+	case 'y': a->system = v; break;
+	case 'L': a->chat_template = v; break;
+	case 'X':
+		if (parse_int(v, 1, MAX_STEPS, &n))
+			return bad("--ctx-size", v, "want an integer in 1..1048576");
+		a->ctx_size = (int)n;
+		break;
 	case 'n':
 		if (parse_int(v, 1, MAX_STEPS, &n))
 			return bad("--steps", v, "want an integer in 1..1048576");
@@ -324,6 +355,7 @@ int parse_args(int argc, char **argv, struct args *a)
 		case 'j': a->json = 1; break;
 		case 'v': a->verbose = 1; break;
 		case 'r': a->profile = 1; break;
+		case 'C': a->chat = 1; break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -356,8 +388,21 @@ int parse_args(int argc, char **argv, struct args *a)
 		return bad("--profile times device ops: not with --device float", NULL, NULL);
 	if (a->compare && !strcmp(a->device, "float"))
 		return bad("--compare compares a device with float: pick a device", NULL, NULL);
-	if (!a->compare && (a->text || a->verbose))
-		return bad(a->text ? "--text" : "--verbose", NULL, "only with --compare");
+	if (a->chat && (a->compare || a->json || a->prompt_given))
+		return bad(a->compare ? "--compare" : a->json ? "--json" : "--prompt", NULL,
+			   "not with --chat (its prompts are stdin's lines)");
+	if (!a->chat && (a->system || a->chat_template))
+		return bad(a->system ? "--system" : "--chat-template", NULL, "only with --chat");
+	if (a->chat_template && !known_template(a->chat_template)) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "want one of %s", npu_llm_chat_names());
+		return bad("--chat-template", a->chat_template, why);
+	}
+	if (!a->compare && a->text)
+		return bad("--text", NULL, "only with --compare");
+	if (!a->compare && !a->chat && a->verbose)
+		return bad("--verbose", NULL, "only with --compare or --chat");
 	if (!a->model && !a->synthetic)
 		default_model(a);
 	return 0;

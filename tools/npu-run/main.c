@@ -166,11 +166,52 @@ static void notes(const struct run *run)
 			run->r.model.cfg.vocab_size);
 }
 
+/*
+ * The context the run may have: --ctx-size, else the model's context or
+ * what the device allows, the fewer.
+ */
+static int size_context(struct run *run)
+{
+	struct results *r = &run->r;
+	int ret = npu_llm_ctx_size(run->m, &r->size);
+
+	if (ret) {
+		fprintf(stderr, "npu-run: sizing the context: %s\n", npu_strerror(ret));
+		return 1;
+	}
+	if (run->a.ctx_size > r->size.file) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "the model's context is %d positions", r->size.file);
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", run->a.ctx_size);
+		return bad("--ctx-size", v, why);
+	}
+	r->positions = run->a.ctx_size ? run->a.ctx_size : r->size.positions;
+	return 0;
+}
+
+/* --chat: its context has all the positions the run may have. */
+static int run_chat(struct run *run)
+{
+	struct npu_llm_ctx_params cp = { .positions = run->r.positions, .profile = run->a.profile };
+	char err[512];
+
+	if (npu_llm_ctx_create(run->m, &cp, &run->ctx, err, sizeof(err))) {
+		fprintf(stderr, "npu-run: %s\n", err);
+		return 1;
+	}
+	notes(run);
+	run->r.ctx_bytes = npu_llm_ctx_device_bytes(run->ctx);
+	return chat(&run->a, run->m, run->ctx, &run->r);
+}
+
 /* Encode the prompt (and --text), and make the contexts the run needs. */
 static int prepare(struct run *run, int32_t **tokens, int32_t *n_prompt)
 {
 	const struct args *a = &run->a;
-	int seq = run->r.model.cfg.seq_len, steps = a->steps < seq ? a->steps : seq, end;
+	int seq = run->r.positions, steps = a->steps < seq ? a->steps : seq, end;
 	struct npu_llm_ctx_params cp = {
 		.trace = a->verbose && a->compare, .profile = a->profile,
 	};
@@ -182,9 +223,9 @@ static int prepare(struct run *run, int32_t **tokens, int32_t *n_prompt)
 	if (a->compare && a->text &&
 	    encode_fitting(run->tok, "--text", a->text, seq, 0, &run->ttok, &run->tn))
 		return 1;
-	/* The positions this run uses, all its caches hold: not the whole context. */
+	/* The positions this run uses, all its caches hold: not the whole context unless asked. */
 	end = *n_prompt + steps < seq ? *n_prompt + steps : seq;
-	cp.positions = run->tn > end ? run->tn : end;
+	cp.positions = a->ctx_size ? a->ctx_size : run->tn > end ? run->tn : end;
 	ret = npu_llm_ctx_create(run->m, &cp, &run->ctx, err, sizeof(err));
 	if (!ret && a->compare) {
 		cp = (struct npu_llm_ctx_params){ .positions = cp.positions, .reference = 1 };
@@ -312,35 +353,46 @@ static int compare(struct run *run)
 	return 0;
 }
 
+/* The text of the prompt: generated, compared, reported. */
+static int run_text(struct run *run)
+{
+	struct results *r = &run->r;
+	struct npu_memory mem;
+	int status = prepare(run, &r->tokens, &r->n_tokens);
+
+	if (!status) {
+		notes(run);
+		status = generate(run);
+	}
+	if (!status && run->a.compare)
+		status = compare(run);
+	if (status)
+		return status;
+	r->ctx_bytes = npu_llm_ctx_device_bytes(run->ctx);
+	r->cache_positions = npu_llm_ctx_positions(run->ctx);
+	r->packed_bytes = run->dev && !npu_memory_usage(run->dev, &mem) ? mem.packed : 0;
+	if (run->a.profile)
+		npu_llm_profile(run->ctx, r->prof_ns, r->prof_count);
+	if (run->a.json)
+		report_json(&run->a, r);
+	else
+		report_text(&run->a, r);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct run run = { 0 };
 	struct results *r = &run.r;
-	struct npu_memory mem;
 	int status;
 
 	status = parse_args(argc, argv, &run.a);
 	if (status)
 		return status;
 	status = load(&run);
+	status = status ? status : size_context(&run);
 	if (!status)
-		status = prepare(&run, &r->tokens, &r->n_tokens);
-	if (!status) {
-		notes(&run);
-		status = generate(&run);
-	}
-	if (!status && run.a.compare)
-		status = compare(&run);
-	if (!status) {
-		r->ctx_bytes = npu_llm_ctx_device_bytes(run.ctx);
-		r->packed_bytes = run.dev && !npu_memory_usage(run.dev, &mem) ? mem.packed : 0;
-		if (run.a.profile)
-			npu_llm_profile(run.ctx, r->prof_ns, r->prof_count);
-		if (run.a.json)
-			report_json(&run.a, r);
-		else
-			report_text(&run.a, r);
-	}
+		status = run.a.chat ? run_chat(&run) : run_text(&run);
 	npu_llm_ctx_free(run.ctx);
 	npu_llm_ctx_free(run.ref);
 	npu_llm_model_free(run.m);

@@ -16,7 +16,8 @@
 struct args {
 	const char *model, *tokenizer, *prompt, *device, *weights, *synthetic, *text;
 	const char *model_found;	/* where the default model was found, else NULL */
-	int steps, compare, json, verbose, profile, threads;
+	const char *system, *chat_template;	/* --chat's */
+	int steps, compare, json, verbose, profile, threads, chat, ctx_size, prompt_given;
 	struct npu_llm_sampler_params sampling;
 };
 
@@ -30,6 +31,9 @@ struct results {
 	char *text;		/* the prompt's and the generated text */
 	size_t text_len;
 	uint64_t ctx_bytes, packed_bytes;
+	struct npu_llm_ctx_size size;	/* the context the model may have */
+	int positions;		/* the context's */
+	int cache_positions;	/* those its caches hold: without --ctx-size, what the run uses */
 	/* --compare */
 	struct npu_llm_compare own, given;
 	double *layer_cos;	/* --verbose: per layer, summed over own.positions */
@@ -47,6 +51,10 @@ int bad(const char *what, const char *value, const char *why);
 void put_escaped(FILE *f, const char *s, size_t cut, char quote);
 
 void report_text(const struct args *a, const struct results *r);
+/* "context: N positions (file F; device allows D)". */
+void report_context(const struct results *r);
+/* --chat: a conversation on stdin and stdout, then its summary; the exit status. */
+int chat(const struct args *a, npu_llm_model *m, npu_llm_ctx *c, struct results *r);
 void report_json(const struct args *a, const struct results *r);
 
 #endif

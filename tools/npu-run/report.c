@@ -83,6 +83,8 @@ void report_json(const struct args *a, const struct results *r)
 	       r->gen.generated_tokens);
 	printf(", \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f", r->gen.prefill_tok_s,
 	       r->gen.decode_tok_s);
+	printf(", \"context_positions\": %d, \"context_file\": %d, \"context_device\": %d",
+	       r->positions, r->size.file, r->size.device);
 	printf(", \"time_to_first_token_s\": %.4f, \"load_s\": %.3f", r->gen.first_token_s,
 	       r->model.load_s);
 	printf(", \"device_memory_bytes\": %llu",
@@ -133,6 +135,20 @@ static void text_compare(const struct npu_llm_compare *c)
 	       exp(mean(c->nll_dev, c->positions)));
 }
 
+void report_context(const struct results *r)
+{
+	const struct npu_llm_ctx_size *z = &r->size;
+
+	printf("context: %d positions (file %d", r->positions, z->file);
+	if (z->device)
+		printf("; device allows %d%s", z->device,
+		       z->device == z->attention ? ": its attention limit" : ": its address space");
+	printf(")");
+	if (r->cache_positions && r->cache_positions < r->positions)
+		printf(", the caches hold the %d this run uses", r->cache_positions);
+	printf("\n");
+}
+
 void report_text(const struct args *a, const struct results *r)
 {
 	const struct npu_model_config *c = &r->model.cfg;
@@ -149,6 +165,7 @@ void report_text(const struct args *a, const struct results *r)
 		       r->model.weight_types[0] ? "; " : "",
 		       r->model.weight_count ? r->model.device_bytes * 8.0 / r->model.weight_count :
 					       0, r->model.weight_bytes / 1048576.0);
+	report_context(r);
 	printf("prompt %d tokens: prefill %.1f tok/s; generated %d tokens: decode %.1f tok/s;"
 	       " first token after %.1f ms; load %.2f s; device memory %.2f MiB"
 	       " (and %.2f MiB of packed weights)\n",

@@ -196,7 +196,8 @@ NPU_API const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int
 /**
  * struct npu_llm_ctx_params - what npu_llm_ctx_create() makes.
  * @positions: positions the KV cache holds, up to the model's context
- *	(npu_model_config.seq_len); 0: all of it.
+ *	(npu_model_config.seq_len); 0: npu_llm_ctx_size()'s default, the
+ *	model's context or what the device allows, the fewer.
  * @reference: run the float reference on the host even if the model is
  *	on a device (to measure the device against it).
  * @trace: keep each layer's output (npu_llm_trace()); a reference context
@@ -209,6 +210,34 @@ struct npu_llm_ctx_params {
 	int trace;
 	int profile;
 };
+
+/**
+ * struct npu_llm_ctx_size - the positions a context of a model may hold.
+ * @file: the model's context length (npu_model_config.seq_len).
+ * @device: what the device allows: the fewer of the cache rows one
+ *	ATTENTION op takes (npu_attention_rows()) and the rows of KV cache
+ *	(every layer's K and V rows with their scales) its address space has
+ *	room for beside the buffers it holds (npu_info.va_size less
+ *	npu_memory.buffers); 0 for a model without a device.
+ * @attention: the first of those bounds (0 without a device).
+ * @positions: what a context gets by default (positions 0): @file, or
+ *	@device when that is fewer.
+ */
+struct npu_llm_ctx_size {
+	int file;
+	int device;
+	int attention;
+	int positions;
+};
+
+/**
+ * npu_llm_ctx_size() - the positions a context of @m may hold.
+ * @m: the model.
+ * @out: filled.
+ *
+ * Return: NPU_OK, or a negative NPU_E_* code from querying the device.
+ */
+NPU_API int npu_llm_ctx_size(const npu_llm_model *m, struct npu_llm_ctx_size *out);
 
 /**
  * npu_llm_ctx_create() - a context: a KV cache and a position, at 0.
@@ -393,13 +422,17 @@ typedef int (*npu_llm_token_fn)(void *user, int32_t token, const char *text);
 /**
  * enum npu_llm_stop - why a generation ended.
  * @NPU_LLM_STOP_LENGTH: @max_tokens were drawn, or the cache is full.
- * @NPU_LLM_STOP_BOS: the BOS token was drawn: the text is complete.
+ * @NPU_LLM_STOP_BOS: the BOS token was drawn: the text is complete (how
+ *	llama2.c's stories end).
  * @NPU_LLM_STOP_CALLBACK: the callback asked to stop.
+ * @NPU_LLM_STOP_EOG: an end-of-generation token of the vocabulary was
+ *	drawn (npu_tokenizer_is_eog(): EOS, end of turn, ...).
  */
 enum npu_llm_stop {
 	NPU_LLM_STOP_LENGTH,
 	NPU_LLM_STOP_BOS,
 	NPU_LLM_STOP_CALLBACK,
+	NPU_LLM_STOP_EOG,
 };
 
 /**
@@ -439,13 +472,153 @@ struct npu_llm_stats {
  *
  * Each token passed to @fn is evaluated: on return the cache holds the
  * prompt and them all, and the next call goes on from there. Drawing the
- * BOS token (1) ends the text; it is neither passed nor evaluated.
+ * BOS token or an end-of-generation token (npu_tokenizer_is_eog()) ends
+ * the text; it is neither passed nor evaluated.
  *
  * Return: NPU_OK or a negative NPU_E_* code (npu_llm_ctx_error() says why).
  */
 NPU_API int npu_llm_generate(npu_llm_ctx *c, npu_llm_sampler *s, const int32_t *prompt,
 			     int n_prompt, int max_tokens, npu_llm_token_fn fn, void *user,
 			     struct npu_llm_stats *stats);
+
+/*
+ * Chat: the template families llama.cpp renders without Jinja
+ * (llama_chat_apply_template), named as it names them, recognized from a
+ * file's tokenizer.chat_template by the marker strings llama.cpp looks
+ * for, and rendered to the same text; and a conversation on a context
+ * whose history stays in the KV cache, a turn evaluating only its own
+ * tokens.
+ */
+
+/**
+ * struct npu_llm_chat_msg - one message of a conversation.
+ * @role: "system", "user" or "assistant".
+ * @content: its text.
+ */
+struct npu_llm_chat_msg {
+	const char *role;
+	const char *content;
+};
+
+/**
+ * npu_llm_chat_names() - the families rendered, for a help text.
+ *
+ * Return: "chatml, llama2, ..." (static).
+ */
+NPU_API const char *npu_llm_chat_names(void);
+/**
+ * npu_llm_chat_detect() - the family of a chat template's text.
+ * @tmpl: a tokenizer.chat_template text, or a family's name.
+ * @err: when not recognized, one line saying so and naming the override.
+ * @err_len: bytes of @err.
+ *
+ * Return: the family's name (static), or NULL: a template llama.cpp would
+ * render as a family not rendered here, or none it knows.
+ */
+NPU_API const char *npu_llm_chat_detect(const char *tmpl, char *err, size_t err_len);
+/**
+ * npu_llm_chat_template_name() - the family a model's conversation uses.
+ * @m: the model.
+ * @name: a family's name, which takes precedence; NULL: detected from the
+ *	file's tokenizer.chat_template.
+ * @out: the family's name (static), or NULL on failure.
+ * @err: on failure, one line: the unknown name, the unknown template or a
+ *	file without one, naming the override (--chat-template NAME).
+ * @err_len: bytes of @err.
+ *
+ * Return: NPU_OK or NPU_E_INVAL.
+ */
+NPU_API int npu_llm_chat_template_name(const npu_llm_model *m, const char *name,
+				       const char **out, char *err, size_t err_len);
+/**
+ * npu_llm_chat_apply() - render messages as llama.cpp renders them for a
+ *	family (llama_chat_apply_template() with its name).
+ * @name: the family.
+ * @msgs: the messages.
+ * @n: their count.
+ * @add_assistant: end with the opening of the assistant's reply (the
+ *	generation prompt), for the families that have one.
+ * @out: the text, malloc'ed (the caller frees it).
+ *
+ * Return: NPU_OK, NPU_E_INVAL (an unknown family, a NULL role or
+ * content) or NPU_E_NOMEM.
+ */
+NPU_API int npu_llm_chat_apply(const char *name, const struct npu_llm_chat_msg *msgs, size_t n,
+			       int add_assistant, char **out);
+
+typedef struct npu_llm_chat npu_llm_chat;
+
+/**
+ * npu_llm_chat_create() - a conversation on a context, from its position 0.
+ * @c: the context; the conversation's calls are its only users after this.
+ * @tmpl: the family (npu_llm_chat_template_name()).
+ * @system: a system prompt, or NULL.
+ * @out: the conversation, for npu_llm_chat_free() (before @c's).
+ *
+ * Return: NPU_OK, NPU_E_INVAL for an unknown family, or NPU_E_NOMEM.
+ */
+NPU_API int npu_llm_chat_create(npu_llm_ctx *c, const char *tmpl, const char *system,
+				npu_llm_chat **out);
+/**
+ * npu_llm_chat_free() - free a conversation.
+ * @ch: the conversation, or NULL.
+ */
+NPU_API void npu_llm_chat_free(npu_llm_chat *ch);
+
+/**
+ * struct npu_llm_chat_fit - how npu_llm_chat_add() fitted a turn.
+ * @tokens: tokens the turn evaluates: the last reply's closing and the new
+ *	message, or from @start 0 the whole history (BOS and system prompt
+ *	as the vocabulary and the template ask).
+ * @start: the position they go at.
+ * @full: the cache had no room for them and the reply: the history is
+ *	evaluated again from position 0.
+ * @dropped: messages dropped for room, oldest turns first, never the
+ *	system prompt or the new message.
+ */
+struct npu_llm_chat_fit {
+	int tokens;
+	int start;
+	int full;
+	int dropped;
+};
+
+/**
+ * npu_llm_chat_add() - a user's message: rendered, and the part the cache
+ *	lacks tokenized (special tokens' text parsed), for npu_llm_chat_reply().
+ * @ch: the conversation.
+ * @content: the message.
+ * @reserve: positions to leave for the reply when the history allows (at
+ *	least 1, at most half the context).
+ * @fit: how it fitted.
+ *
+ * When the turn and @reserve do not fit after the cache's position, the
+ * conversation goes on from position 0 without its oldest turns (the
+ * system prompt kept) until they do, re-evaluating what is kept.
+ *
+ * Return: NPU_OK; NPU_E_RANGE when the system prompt and the message alone
+ * exceed the context (npu_llm_ctx_error() says so; the message is not
+ * kept); or another negative NPU_E_* code.
+ */
+NPU_API int npu_llm_chat_add(npu_llm_chat *ch, const char *content, int reserve,
+			     struct npu_llm_chat_fit *fit);
+/**
+ * npu_llm_chat_reply() - evaluate the turn npu_llm_chat_add() prepared and
+ *	generate the reply, to an end-of-generation token or @max_tokens; the
+ *	reply joins the history.
+ * @ch: the conversation.
+ * @s: the sampler, or NULL: greedy.
+ * @max_tokens: tokens to draw at most; fewer when the cache fills.
+ * @fn: called with each token drawn, or NULL.
+ * @user: passed to @fn.
+ * @stats: as npu_llm_generate()'s: prompt_tokens are those this turn
+ *	evaluated.
+ *
+ * Return: NPU_OK or a negative NPU_E_* code (npu_llm_ctx_error() says
+ * why); after a failure the conversation is best started anew.
+ */
+NPU_API int npu_llm_chat_reply(npu_llm_chat *ch, npu_llm_sampler *s, int max_tokens,
+			       npu_llm_token_fn fn, void *user, struct npu_llm_stats *stats);
 
 /**
  * struct npu_llm_compare - next-token distributions of a device compared
