@@ -24,6 +24,7 @@ struct npu_llm_model {
 	char tok_note[512];	/* why a tokenizer beside the model was passed over */
 	char types[512];	/* a GGUF file's tensors per type */
 	char notes[768];	/* the weights' notes after why native was not used, or "" */
+	char arch[256];		/* the architecture in a line */
 	const char *weights;
 	enum npu_llm_tokenizer_source tok_source;
 	double load_s;
@@ -276,11 +277,39 @@ static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_
  * forgotten (their strings are the caller's), or on failure the model freed
  * and @err naming the cause.
  */
+/* "qwen2: 24 layers, 14 heads of 64 (2 KV), ..., RoPE base 1e+06 (YaRN x4 over 32768)" */
+static void describe(const struct npu_model_config *c, char *buf, size_t len)
+{
+	static const char *const archs[] = { "llama", "qwen2", "qwen3" };
+	static const char *const scaling[] = { "", "linear", "YaRN", "Llama 3 factors" };
+	const struct npu_rope_params *r = &c->rope;
+	size_t n;
+
+	n = (size_t)snprintf(buf, len, "%s: %d layers, dim %d, %d heads of %d (%d KV), FFN %d, "
+			     "RMSNorm eps %g, RoPE base %g", archs[c->arch], c->n_layers, c->dim,
+			     c->n_heads, c->head_dim, c->n_kv_heads, c->hidden_dim,
+			     (double)c->norm_eps, (double)r->base);
+	if (n < len && r->scaling == NPU_ROPE_LLAMA3)
+		n += (size_t)snprintf(buf + n, len - n, " (%s)", scaling[r->scaling]);
+	else if (n < len && r->scaling != NPU_ROPE_NONE)
+		n += (size_t)snprintf(buf + n, len - n, " (%s x%g over %d)", scaling[r->scaling],
+				      1.0 / r->freq_scale, r->orig_ctx);
+	if (n < len && c->qkv_bias)
+		n += (size_t)snprintf(buf + n, len - n, ", Q/K/V biases");
+	if (n < len && c->qk_norm)
+		n += (size_t)snprintf(buf + n, len - n, ", Q/K head norms");
+	if (n < len)
+		snprintf(buf + n, len - n, ", %s classifier", c->shared_classifier ? "tied" :
+			 "own");
+}
+
 static int model_finish(npu_llm_model *m, npu_device *dev, double t0, int ret,
 			npu_llm_model **out, char *err, size_t err_len)
 {
 	ret = ret ? ret : model_setup(m, dev, err, err_len);
 	memset(&m->p, 0, sizeof(m->p));
+	if (!ret)
+		describe(&m->host.cfg, m->arch, sizeof(m->arch));
 	if (ret) {
 		if (!err[0])
 			snprintf(err, err_len, "%s", npu_strerror(ret));
@@ -387,6 +416,7 @@ void npu_llm_model_info(const npu_llm_model *m, struct npu_llm_model_info *info)
 	info->weight_count = weight_count(&m->host.cfg);
 	info->weight_types = m->types;
 	info->weight_note = m->notes[0] ? m->notes : m->w ? m->w->note : "";
+	info->architecture = m->arch;
 }
 
 const struct npu_model *npu_llm_model_host(const npu_llm_model *m)

@@ -83,8 +83,7 @@ static void summary(const struct args *a, const struct results *r, const char *t
 	printf("device %s (%s), weights %s, model ", r->backend, r->device_name, r->model.weights);
 	put_escaped(stdout, a->model ? a->model : a->synthetic ? a->synthetic : "synthetic tiny",
 		    256, 0);
-	printf(" (dim %d, %d layers, vocab %d)\n", r->model.cfg.dim, r->model.cfg.n_layers,
-	       r->model.cfg.vocab_size);
+	printf(" (vocab %d)\narchitecture %s\n", r->model.cfg.vocab_size, r->model.architecture);
 	report_context(r);
 	printf("chat: template %s, %d turn%s; prompt tokens evaluated per turn:", tmpl, t->n,
 	       t->n == 1 ? "" : "s");

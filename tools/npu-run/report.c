@@ -158,7 +158,7 @@ void report_text(const struct args *a, const struct results *r)
 	printf("device %s (%s), weights %s, model ", r->backend, r->device_name, r->model.weights);
 	put_escaped(stdout, a->model ? a->model : a->synthetic ? a->synthetic : "synthetic tiny",
 		    PATH_CHARS, 0);
-	printf(" (dim %d, %d layers, vocab %d)\n", c->dim, c->n_layers, c->vocab_size);
+	printf(" (vocab %d)\narchitecture %s\n", c->vocab_size, r->model.architecture);
 	if (r->model.weight_types[0] || r->model.device_bytes)
 		printf("weights: %s%s%.2f bits per weight on the device; decode reads %.2f MiB of"
 		       " them per token\n", r->model.weight_types,

@@ -94,6 +94,8 @@ enum npu_llm_tokenizer_source {
  * @weight_note: what the device holds other than as a GGUF file says,
  *	with the measured error, a line each ("token_embd.weight (Q6_K) is
  *	int8 per row ..."), or "".
+ * @architecture: the architecture and its shapes in a line ("qwen2: 24
+ *	layers, dim 896, 14 heads of 64 (2 KV), ..., RoPE base 1e+06").
  */
 struct npu_llm_model_info {
 	struct npu_model_config cfg;
@@ -108,6 +110,7 @@ struct npu_llm_model_info {
 	uint64_t weight_count;
 	const char *weight_types;
 	const char *weight_note;
+	const char *architecture;
 };
 
 /**
