@@ -203,11 +203,13 @@ int npu_model_check_config(struct npu_model_config *c, char *err, size_t len)
 	r->beta_fast = r->beta_fast ? r->beta_fast : 32.0f;
 	r->beta_slow = r->beta_slow ? r->beta_slow : 1.0f;
 	r->orig_ctx = r->orig_ctx ? r->orig_ctx : c->seq_len;
+	c->embed_scale = c->embed_scale ? c->embed_scale : 1.0f;
 	if (!(c->norm_eps > 0 && c->norm_eps < 1) || !(r->base > 1 && r->base < 1e12f) ||
 	    !(r->freq_scale > 0 && r->freq_scale <= 1) || !(r->attn_factor > 0 && r->attn_factor < 16) ||
 	    !(r->ext_factor >= 0 && r->ext_factor <= 1) || !(r->beta_fast > 0 && r->beta_fast < 1e6f) ||
 	    !(r->beta_slow > 0 && r->beta_slow < 1e6f) || r->orig_ctx < 1 ||
-	    c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_QWEN3) {
+	    !(c->embed_scale > 0 && c->embed_scale < 1e4f) ||
+	    c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_GEMMA) {
 		npu_model_error(err, len, "eps %g, RoPE base %g, scale %g, attention factor %g, "
 				"YaRN %g/%g/%g over %d positions, or architecture %d: outside the "
 				"ranges a model takes", c->norm_eps, r->base, r->freq_scale,

@@ -245,7 +245,10 @@ static void encode_layer(struct npu_engine *e, npu_cmd *cmd, struct pass *p, int
 	npu_op_rmsnorm(cmd, &p->x, &gf, p->eps, &p->xn);
 	matmul(cmd, &e->xn, &L->w1, &e->h1, rows);
 	matmul(cmd, &e->xn, &L->w3, &e->h3, rows);
-	npu_op_silu(cmd, &p->h1, &p->h1);
+	if (c->ffn_gelu)
+		npu_op_gelu(cmd, &p->h1, &p->h1);
+	else
+		npu_op_silu(cmd, &p->h1, &p->h1);
 	npu_op_mul(cmd, &p->h1, &p->h3, &p->h1);
 	matmul(cmd, &e->h1, &L->w2, &e->tmp, rows);
 	npu_op_add(cmd, &p->x, &p->tmp, &p->x);
@@ -280,6 +283,12 @@ static void encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, int l0, in
 		npu_op_embedding_block(cmd, &tab, &e->w->emb_block->block, &ids, &p.x);
 	} else if (head) {
 		npu_op_embedding(cmd, &emb, &ids, &p.x);
+	}
+	/* Gemma's embedding times sqrt(dim): a row of that constant, broadcast. */
+	if (head && e->w->emb_mul.bo) {
+		struct npu_tensor k = T_gain(&e->w->emb_mul, e->w->s_emb_mul, (uint32_t)c->dim);
+
+		npu_op_mul(cmd, &p.x, &k, &p.x);
 	}
 	for (l = l0; l < l1; l++)
 		encode_layer(e, cmd, &p, l);

@@ -18,6 +18,7 @@ static const struct {
 	int arch;
 } archs[] = {
 	{ "llama", NPU_ARCH_LLAMA }, { "qwen2", NPU_ARCH_QWEN2 }, { "qwen3", NPU_ARCH_QWEN3 },
+	{ "gemma", NPU_ARCH_GEMMA },
 };
 
 /*
@@ -115,7 +116,7 @@ static int read_arch(struct meta *x, struct npu_model_config *c)
 			c->arch = archs[i].arch;
 			return NPU_OK;
 		}
-	return refuse(x, "general.architecture is %s: supported are llama, qwen2 and qwen3",
+	return refuse(x, "general.architecture is %s: supported are llama, qwen2, qwen3 and gemma",
 		      npu_model_quote(q, npu_gguf_str(x->L, &s), s.n));
 }
 
@@ -217,6 +218,9 @@ int npu_gguf_read_config(struct gguf_loader *L)
 	c->head_dim = head_dim;
 	c->qkv_bias = c->arch == NPU_ARCH_QWEN2 || npu_gguf_find(L, "blk.0.attn_q.bias");
 	c->qk_norm = c->arch == NPU_ARCH_QWEN3;
+	/* Gemma: GELU gates, and the embedding scaled by sqrt(dim) (llama.cpp's ggml_scale). */
+	c->ffn_gelu = c->arch == NPU_ARCH_GEMMA;
+	c->embed_scale = c->arch == NPU_ARCH_GEMMA ? sqrtf((float)c->dim) : 0;
 	if (npu_model_check_config(c, L->r.err, L->r.err_len)) {
 		char why[200];
 

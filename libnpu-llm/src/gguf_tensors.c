@@ -136,7 +136,9 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 	uint64_t hs = (uint64_t)c->head_dim, qd = hs * (uint64_t)c->n_heads;
 	uint64_t kv = hs * (uint64_t)c->n_kv_heads, i;
 	size_t mats = (size_t)c->n_layers * NPU_MODEL_LAYER_MATS;
-	struct gguf_tensor *out = npu_gguf_find(L, "output.weight");
+	/* Gemma's classifier is always the embedding (llama.cpp reads no output.weight). */
+	struct gguf_tensor *out = c->arch == NPU_ARCH_GEMMA ? NULL :
+				  npu_gguf_find(L, "output.weight");
 	int l, ret = NPU_OK, pass;
 
 #define AT(p, off) (pass ? (p) + (off) : NULL)

@@ -279,7 +279,7 @@ static void put_config(struct out *o, const struct npu_model_config *c)
 int npu_model_save_gguf(const char *path, const struct npu_model *m, const struct npu_tokenizer *t,
 			enum npu_gguf_type type, char *err, size_t err_len)
 {
-	static const char *const archs[] = { "llama", "qwen2", "qwen3" };
+	static const char *const archs[] = { "llama", "qwen2", "qwen3", "gemma" };
 	const struct npu_model_config *c = m ? &m->cfg : NULL;
 	static const char *const mats[] = { "attn_q", "attn_k", "attn_v", "attn_output",
 					    "ffn_gate", "ffn_down", "ffn_up" };
@@ -291,8 +291,8 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 
 	if (!path || !m || !t || !m->data || t->vocab_size != c->vocab_size ||
 	    (type != NPU_GGUF_F32 && type != NPU_GGUF_F16 && type != NPU_GGUF_Q8_0 &&
-	     type != NPU_GGUF_Q4_0) || c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_QWEN3 ||
-	    !c->head_dim)
+	     type != NPU_GGUF_Q4_0) || c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_GEMMA ||
+	    !c->head_dim || (c->arch == NPU_ARCH_GEMMA && !c->shared_classifier))
 		return NPU_E_INVAL;
 	d = (uint64_t)c->dim;
 	h = (uint64_t)c->hidden_dim;

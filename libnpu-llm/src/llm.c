@@ -280,7 +280,7 @@ static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_
 /* "qwen2: 24 layers, 14 heads of 64 (2 KV), ..., RoPE base 1e+06 (YaRN x4 over 32768)" */
 static void describe(const struct npu_model_config *c, char *buf, size_t len)
 {
-	static const char *const archs[] = { "llama", "qwen2", "qwen3" };
+	static const char *const archs[] = { "llama", "qwen2", "qwen3", "gemma" };
 	static const char *const scaling[] = { "", "linear", "YaRN", "Llama 3 factors" };
 	const struct npu_rope_params *r = &c->rope;
 	size_t n;
@@ -298,6 +298,10 @@ static void describe(const struct npu_model_config *c, char *buf, size_t len)
 		n += (size_t)snprintf(buf + n, len - n, ", Q/K/V biases");
 	if (n < len && c->qk_norm)
 		n += (size_t)snprintf(buf + n, len - n, ", Q/K head norms");
+	if (n < len && c->ffn_gelu)
+		n += (size_t)snprintf(buf + n, len - n, ", GELU gates");
+	if (n < len && c->embed_scale != 1)
+		n += (size_t)snprintf(buf + n, len - n, ", embedding x%g", (double)c->embed_scale);
 	if (n < len)
 		snprintf(buf + n, len - n, ", %s classifier", c->shared_classifier ? "tied" :
 			 "own");

@@ -62,6 +62,8 @@ struct llm_weights {
 	struct dbuf emb, emb_scales, g_final, freq;
 	struct npu_scale s_final;
 	double rope_mscale;	/* YaRN's scale on the rotated Q and K */
+	struct dbuf emb_mul;	/* cfg.embed_scale != 1: a row of it, int16 */
+	struct npu_scale s_emb_mul;
 	struct dmat wcls;
 	/* A GGUF file's embedding table as it holds it (SCALE_BLOCK), else NULL: int8 rows. */
 	const struct dmat *emb_block;

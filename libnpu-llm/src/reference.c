@@ -3,7 +3,8 @@
  * The float reference: the model in float32, written plainly, as
  * llama.cpp runs the architectures (llama2.c's run.c for llama: RMSNorm,
  * RoPE on adjacent pairs, SwiGLU, grouped-query attention; qwen2's Q, K
- * and V biases; qwen3's per-head RMSNorm of Q and K).
+ * and V biases; qwen3's per-head RMSNorm of Q and K; gemma's GELU gates
+ * and scaled embedding).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -124,6 +125,14 @@ static void rope(const struct ref_engine *r, float *v, int n, int hs, int pos)
 	}
 }
 
+/* The FFN's gate: SiLU, or GELU's tanh form (Gemma). */
+static float gate(const struct npu_model_config *c, float x)
+{
+	if (c->ffn_gelu)
+		return (float)(0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
+	return x / (1.0f + expf(-x));
+}
+
 #define AT(p, off) ((p) ? (p) + (off) : NULL)
 
 int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits)
@@ -137,7 +146,8 @@ int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits)
 
 	if (token < 0 || token >= c->vocab_size || pos < 0 || pos >= r->ctx)
 		return NPU_E_RANGE;
-	memcpy(r->x, m->token_embedding + (size_t)token * d, (size_t)d * sizeof(float));
+	for (i = 0; i < d; i++)
+		r->x[i] = m->token_embedding[(size_t)token * d + i] * c->embed_scale;
 	for (l = 0; l < c->n_layers; l++) {
 		float *kc = r->kc + ((size_t)l * r->ctx) * kv;
 		float *vc = r->vc + ((size_t)l * r->ctx) * kv;
@@ -186,7 +196,7 @@ int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits)
 		matvec(r->hb, r->xb, m->w1 + (size_t)l * hd * d, NULL, d, hd);
 		matvec(r->hb2, r->xb, m->w3 + (size_t)l * hd * d, NULL, d, hd);
 		for (i = 0; i < hd; i++)
-			r->hb[i] = r->hb[i] / (1.0f + expf(-r->hb[i])) * r->hb2[i];
+			r->hb[i] = gate(c, r->hb[i]) * r->hb2[i];
 		matvec(r->xb, r->hb, m->w2 + (size_t)l * d * hd, NULL, hd, d);
 		for (i = 0; i < d; i++)
 			r->x[i] += r->xb[i];

@@ -240,6 +240,21 @@ static void note_converted(struct llm_weights *w)
 			 w->n_converted > 1 ? "ces are" : "x is", 100 * w->converted_rms);
 }
 
+/* A row of @n copies of @v, as gain_new() makes gains. */
+static int scale_new(struct llm_weights *w, float v, int n, struct dbuf *b, struct npu_scale *s)
+{
+	float *row = malloc((size_t)n * sizeof(*row));
+	int i, err;
+
+	if (!row)
+		return NPU_E_NOMEM;
+	for (i = 0; i < n; i++)
+		row[i] = v;
+	err = gain_new(w, row, n, b, s);
+	free(row);
+	return err;
+}
+
 /* The scale of an int16 RMSNorm output over @n elements with gains @g. */
 static int norm_range(const float *g, int n, struct npu_scale *s)
 {
@@ -355,6 +370,8 @@ int llm_weights_create(npu_device *dev, const struct npu_model *m, int bits, int
 		note_converted(w);
 	err = err ? err : gain_new(w, m->rms_final, c->dim, &w->g_final, &w->s_final);
 	err = err ? err : freq_new(w);
+	if (!err && c->embed_scale != 1)
+		err = scale_new(w, c->embed_scale, c->dim, &w->emb_mul, &w->s_emb_mul);
 	if (err) {
 		snprintf(errbuf, err_len, "putting the weights on the device: %s", npu_strerror(err));
 		llm_weights_destroy(w);
@@ -409,5 +426,6 @@ void llm_weights_destroy(struct llm_weights *w)
 	llm_dbuf_del(w->dev, &w->emb_scales);
 	llm_dbuf_del(w->dev, &w->g_final);
 	llm_dbuf_del(w->dev, &w->freq);
+	llm_dbuf_del(w->dev, &w->emb_mul);
 	free(w);
 }

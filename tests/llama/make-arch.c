@@ -53,6 +53,9 @@ static const struct variant {
 	{ "qwen2-zero", "qwen2", 10000, 1e-5f, NONE, SAME, 0, ZERO_BIAS, false, 0 },
 	{ "qwen3", "qwen3", 1000000, 1e-6f, NONE, TIED, 0, NO_BIAS, true, 0 },
 	{ "qwen3-hd16", "qwen3", 1000000, 1e-6f, NONE, TIED, 0, NO_BIAS, true, 16 },
+	/* Gemma 1: GELU gates, the embedding times sqrt(dim), always tied, NEOX. */
+	{ "gemma", "gemma", 10000, 1e-6f, NONE, TIED, 0, NO_BIAS, false, 0 },
+	{ "gemma-hd16", "gemma", 10000, 1e-6f, NONE, TIED, 0, NO_BIAS, false, 16 },
 };
 
 #define N_VARIANTS (sizeof(variants) / sizeof(variants[0]))
@@ -212,7 +215,7 @@ static void keys(struct gguf_context *g, const struct src *s, const struct varia
 	gguf_set_val_f32(g, KEY("attention.layer_norm_rms_epsilon"), v->eps);
 	gguf_set_val_f32(g, KEY("rope.freq_base"), v->base);
 	gguf_set_val_u32(g, KEY("rope.dimension_count"), hd);
-	if (v->qk_norm) {
+	if (v->qk_norm || hd != s->dim / s->heads) {
 		gguf_set_val_u32(g, KEY("attention.key_length"), hd);
 		gguf_set_val_u32(g, KEY("attention.value_length"), hd);
 	}

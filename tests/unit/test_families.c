@@ -43,12 +43,12 @@ static float uniform(void)
 /* A variant of the architecture of @v's config over @src's weights. */
 enum variant {
 	V_QWEN2_ZERO, V_QWEN2, V_QWEN3, V_QWEN3_WIDE, V_BASE500K, V_LINEAR, V_YARN, V_LLAMA3,
-	V_COUNT
+	V_GEMMA, V_COUNT
 };
 
 static const char *const names[V_COUNT] = {
 	"qwen2, zero biases", "qwen2", "qwen3", "qwen3, head 16", "llama, base 5e5, eps 1e-6",
-	"llama, linear x2", "llama, yarn x4", "llama, llama3 factors",
+	"llama, linear x2", "llama, yarn x4", "llama, llama3 factors", "gemma",
 };
 
 static void fill(float *p, size_t n, float mid, float spread)
@@ -66,7 +66,11 @@ static void make_variant(const struct npu_model *src, enum variant v, struct npu
 	char err[256] = "";
 
 	c.arch = v <= V_QWEN2 ? NPU_ARCH_QWEN2 : v <= V_QWEN3_WIDE ? NPU_ARCH_QWEN3 :
-		 NPU_ARCH_LLAMA;
+		 v == V_GEMMA ? NPU_ARCH_GEMMA : NPU_ARCH_LLAMA;
+	/* Gemma: GELU gates, the embedding scaled by sqrt(dim) and the classifier. */
+	c.ffn_gelu = v == V_GEMMA;
+	c.embed_scale = v == V_GEMMA ? sqrtf((float)c.dim) : 0;
+	c.shared_classifier = v == V_GEMMA ? 1 : c.shared_classifier;
 	c.qkv_bias = c.arch == NPU_ARCH_QWEN2;
 	c.qk_norm = c.arch == NPU_ARCH_QWEN3;
 	c.head_dim = v == V_QWEN3_WIDE ? 16 : c.head_dim;
@@ -165,6 +169,8 @@ static void round_trip(void **state)
 		assert_true(b.cfg.rope.base == m.cfg.rope.base);
 		assert_true(b.cfg.rope.freq_scale == m.cfg.rope.freq_scale);
 		assert_true(b.cfg.norm_eps == m.cfg.norm_eps);
+		assert_true(b.cfg.embed_scale == m.cfg.embed_scale);
+		assert_int_equal(b.cfg.ffn_gelu, m.cfg.ffn_gelu);
 		assert_int_equal(b.n_floats, m.n_floats);
 		/* NEOX files hold Q and K reordered: back in pairs, float for float. */
 		if (memcmp(b.data, m.data, m.n_floats * 4))
@@ -318,8 +324,8 @@ static void refused(void **state)
 	} cases[] = {
 		{ V_YARN, "yarn", "yorn",
 		  "llama.rope.scaling.type is \"yorn\": supported are none, linear and yarn" },
-		{ V_QWEN2, "qwen2", "gemma",
-		  "general.architecture is \"gemma\": supported are llama, qwen2 and qwen3" },
+		{ V_QWEN2, "qwen2", "gemmo",
+		  "general.architecture is \"gemmo\": supported are llama, qwen2, qwen3 and gemma" },
 		{ V_QWEN2, "general.file_type", "qwen2.logit_scale",
 		  "qwen2.logit_scale is present: scaled logits are not supported" },
 		{ V_QWEN3, "tokenizer.ggml.scores", "qwen3.attention.scale",

@@ -24,11 +24,14 @@ extern "C" {
  *	files, llama2.c checkpoints.
  * @NPU_ARCH_QWEN2: "qwen2": biases on Q, K and V; NEOX RoPE.
  * @NPU_ARCH_QWEN3: "qwen3": RMSNorm of each Q and K head before RoPE; NEOX RoPE.
+ * @NPU_ARCH_GEMMA: "gemma" (Gemma 1): GELU in the FFN's gate, the embedding
+ *	scaled by sqrt(dim), the classifier tied; NEOX RoPE.
  */
 enum npu_model_arch {
 	NPU_ARCH_LLAMA,
 	NPU_ARCH_QWEN2,
 	NPU_ARCH_QWEN3,
+	NPU_ARCH_GEMMA,
 };
 
 /**
@@ -83,6 +86,8 @@ struct npu_rope_params {
  * @qkv_bias: Q, K and V projections add biases (npu_model.bq, bk, bv).
  * @qk_norm: each Q and K head is RMS-normalized before RoPE (npu_model.q_norm, k_norm).
  * @rope_factors: npu_model.rope_factors divides each pair's frequency.
+ * @ffn_gelu: the FFN's gate is GELU (tanh form), not SiLU.
+ * @embed_scale: the embedding's rows are scaled by it; 0: 1.
  */
 struct npu_model_config {
 	int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
@@ -90,7 +95,8 @@ struct npu_model_config {
 	int32_t head_dim;
 	float norm_eps;
 	struct npu_rope_params rope;
-	int arch, qkv_bias, qk_norm, rope_factors;
+	int arch, qkv_bias, qk_norm, rope_factors, ffn_gelu;
+	float embed_scale;
 };
 
 /* Matrices per layer in npu_model.native: wq wk wv wo w1 w2 w3. */
