@@ -364,7 +364,7 @@ $(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image: $(O)/fuzz/%: tests/fuzz/%.c $(FW_
 	clang $(FUZZ_CFLAGS) -Ifirmware/include $< $(FW_SRCS_ALL) -o $@
 
 # The model loaders alone: libnpu-llm's file parsers and libnpu's number formats.
-FUZZ_MODEL_SRCS := $(addprefix libnpu-llm/src/,checkpoint.c tokenizer.c gguf.c gguf_vocab.c gguf_tensors.c \
+FUZZ_MODEL_SRCS := $(addprefix libnpu-llm/src/,checkpoint.c tokenizer.c gguf.c gguf_arch.c gguf_vocab.c gguf_tensors.c \
 	gguf_quants.c quantize.c parts.c vocab.c tokenizer_spm.c tokenizer_bpe.c pretokenizer.c) \
 	libnpu/src/format.c
 
