@@ -395,10 +395,10 @@ struct decode_result {
  */
 static double prompt_macs(const struct npu_model_config *c, int tokens)
 {
-	double kv = (double)c->dim / c->n_heads * c->n_kv_heads;
+	double q = (double)c->head_dim * c->n_heads, kv = (double)c->head_dim * c->n_kv_heads;
 
 	return tokens * (double)c->n_layers *
-		       ((double)c->dim * (2.0 * c->dim + 2 * kv) + 3.0 * c->dim * c->hidden_dim) +
+		       ((double)c->dim * (2.0 * q + 2 * kv) + 3.0 * c->dim * c->hidden_dim) +
 	       (double)c->dim * c->vocab_size;
 }
 

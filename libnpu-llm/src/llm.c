@@ -461,7 +461,8 @@ const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int32_t tok
 int npu_llm_ctx_size(const npu_llm_model *m, struct npu_llm_ctx_size *out)
 {
 	const struct npu_model_config *c = &m->host.cfg;
-	uint32_t q = (uint32_t)c->dim, kv = q * (uint32_t)c->n_kv_heads / (uint32_t)c->n_heads;
+	uint32_t q = (uint32_t)(c->head_dim * c->n_heads);
+	uint32_t kv = (uint32_t)(c->head_dim * c->n_kv_heads);
 	/* A position's cache: a K and a V row of int16 and each row's 8-byte scale, per layer. */
 	uint64_t row = (uint64_t)c->n_layers * 2 * (kv * 2ull + 8), rows, room;
 	struct npu_memory mem;
