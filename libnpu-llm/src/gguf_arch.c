@@ -28,13 +28,14 @@ static const struct {
  */
 static const struct {
 	const char *key, *why;
+	int zero_ok;	/* an integer 0 is the dense model: no refusal */
 } unsupported[] = {
-	{ "expert_count", "mixtures of experts are not supported" },
-	{ "attention.scale", "only an attention scale of 1/sqrt(head size) is supported" },
-	{ "logit_scale", "scaled logits are not supported" },
-	{ "embedding_scale", "a scaled embedding is not supported" },
-	{ "residual_scale", "a scaled residual stream is not supported" },
-	{ "rope.scaling.yarn_log_multiplier", "YaRN's log multiplier is not supported" },
+	{ "expert_count", "mixtures of experts are not supported", 1 },
+	{ "attention.scale", "only an attention scale of 1/sqrt(head size) is supported", 0 },
+	{ "logit_scale", "scaled logits are not supported", 0 },
+	{ "embedding_scale", "a scaled embedding is not supported", 0 },
+	{ "residual_scale", "a scaled residual stream is not supported", 0 },
+	{ "rope.scaling.yarn_log_multiplier", "YaRN's log multiplier is not supported", 0 },
 };
 
 struct meta {
@@ -161,7 +162,7 @@ static int read_rope(struct meta *x, struct npu_model_config *c)
 	r->ext_factor = r->scaling == NPU_ROPE_YARN ? 1.0f : 0.0f;
 	if (r->scaling == NPU_ROPE_LINEAR && factor == 1)
 		r->scaling = NPU_ROPE_NONE;
-	c->rope_factors = x->arch == archs[0].name && npu_gguf_find(x->L, "rope_freqs.weight");
+	c->rope_factors = c->arch == NPU_ARCH_LLAMA && npu_gguf_find(x->L, "rope_freqs.weight");
 	if (c->rope_factors)
 		r->scaling = NPU_ROPE_LLAMA3;
 	return NPU_OK;
@@ -181,8 +182,7 @@ int npu_gguf_read_config(struct gguf_loader *L)
 		const struct gguf_kv *kv = npu_gguf_kv(L, key(&x, unsupported[i].key));
 		int64_t n = 1;
 
-		/* An expert count of 0 is a dense model. */
-		if (kv && i == 0 && npu_gguf_int(L, x.key, &n) < 0)
+		if (kv && unsupported[i].zero_ok && npu_gguf_int(L, x.key, &n) < 0)
 			return NPU_E_FORMAT;
 		if (kv && n)
 			ret = refuse(&x, "%s is present: %s", x.key, unsupported[i].why);
