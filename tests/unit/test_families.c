@@ -230,6 +230,20 @@ static double mean_kl(const float *p, const float *q, int n, int vocab)
 
 #define POSITIONS 96
 
+/* The last position's logits after one prefill of all @n tokens. */
+static void prefill_last(npu_llm_model *lm, const int32_t *toks, int n, float *out)
+{
+	int32_t vocab = npu_llm_model_host(lm)->cfg.vocab_size;
+	npu_llm_ctx *c;
+	char err[256] = "";
+
+	if (npu_llm_ctx_create(lm, NULL, &c, err, sizeof(err)))
+		fail_msg("context: %s", err);
+	assert_int_equal(npu_llm_eval(c, toks, n), NPU_OK);
+	memcpy(out, npu_llm_logits(c), (size_t)vocab * 4);
+	npu_llm_ctx_free(c);
+}
+
 static npu_llm_model *model_of(npu_device *dev, const char *path, const char *weights)
 {
 	struct npu_llm_model_params p = { .weights = weights };
@@ -244,7 +258,8 @@ static npu_llm_model *model_of(npu_device *dev, const char *path, const char *we
 /*
  * Each variant on the device against its float reference: the NPU's
  * integer arithmetic costs what it costs the llama file (KL well under
- * 0.05); and qwen2 with zero biases is the llama model itself, exactly.
+ * 0.05); a prefill's rows are the steps' bit for bit; and qwen2 with zero
+ * biases is the llama model itself, exactly.
  */
 static void device_against_float(void **state)
 {
@@ -294,6 +309,8 @@ static void device_against_float(void **state)
 		assert_true(kl < 0.05);
 		if (v == V_QWEN2_ZERO)
 			assert_memory_equal(got, base, (size_t)n * vocab * 4);
+		prefill_last(dl, toks, n, ref);
+		assert_memory_equal(ref, got + (size_t)(n - 1) * vocab, (size_t)vocab * 4);
 		npu_llm_model_free(fl);
 		npu_llm_model_free(dl);
 	}
