@@ -247,6 +247,7 @@ int main(int argc, char **argv)
 			break;
 		if (!strncmp(l, "template ", 9)) {
 			tmpl = l + 9;
+			detect = "";
 			n = 0;
 		} else if (tmpl && !strncmp(l, "detect", 6)) {
 			detect = l + 6;
