@@ -260,8 +260,8 @@ $(O)/llama/make-arch: tests/llama/make-arch.c $(LLAMA_DIR)/VERSIONS
 	$(CC) -std=gnu11 -O2 -g $(WARN) -I$(LLAMA_DIR)/include -o $@ $< \
 		-L$(LLAMA_DIR)/lib -l:libggml-base.so -Wl,-rpath,$(LLAMA_DIR)/lib -lm
 
-$(O)/llama/test_gguf_ggml $(O)/llama/test_vocab $(O)/llama/test_arch: $(O)/llama/%: \
-		tests/llama/%.c $(LIBS_LLM) $(HDRS)
+$(O)/llama/test_gguf_ggml $(O)/llama/test_vocab $(O)/llama/test_arch \
+		$(O)/llama/test_chat_oracle: $(O)/llama/%: tests/llama/%.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 

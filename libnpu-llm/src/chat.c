@@ -37,9 +37,74 @@ static int has(const char *s, const char *needle)
 }
 
 /*
- * llama.cpp's tests in its order, as far as the last family rendered
- * here: a family it tests for first that is not rendered here (its name
- * into *@other) must not be taken for a later one that is.
+ * llama.cpp's tests after llama3's, in its order: families not rendered
+ * here, named in the refusal. A row holds when all its markers are in the
+ * text; a family's rows are its test's cases, the more particular first.
+ */
+static const struct {
+	const char *all[4];
+	const char *name;
+} later[] = {
+	{ { "[gMASK]sop" }, "chatglm3" },
+	{ { "<\xe7\x94\xa8\xe6\x88\xb7>" }, "minicpm" },	/* <用户> */
+	{ { "'Assistant: ' + message['content'] + eos_token" }, "deepseek2" },
+	/* <｜Assistant｜>, <｜User｜>, <｜end▁of▁sentence｜> */
+	{ { "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>", "<\xef\xbd\x9cUser\xef\xbd\x9c>",
+	    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>" }, "deepseek3" },
+	{ { "[|system|]", "[|assistant|]", "[|endofturn|]", "[|tool|]" }, "exaone4" },
+	{ { "[|system|]", "[|assistant|]", "[|endofturn|]" }, "exaone3" },
+	{ { "rwkv-world" }, "rwkv-world" },
+	{ { "{{- 'User: ' + message['content']|trim + '\\n\\n' -}}" }, "rwkv-world" },
+	{ { "<|start_of_role|>", "<tool_call>", "g4_default_system_message" }, "granite-4.0" },
+	{ { "<|start_of_role|>", "<tools>", "g4_default_system_message" }, "granite-4.0" },
+	{ { "<|start_of_role|>", "<tool_call>" }, "granite-4.1" },
+	{ { "<|start_of_role|>", "<tools>" }, "granite-4.1" },
+	{ { "<|start_of_role|>" }, "granite" },
+	{ { "message['role'] + additional_special_tokens[0] + message['content'] + "
+	    "additional_special_tokens[1]" }, "gigachat" },
+	{ { "<|role_start|>" }, "megrez" },
+	{ { " \xd0\x90\xd1\x81\xd1\x81\xd0\xb8\xd1\x81\xd1\x82\xd0\xb5\xd0\xbd\xd1\x82:" },
+	  "yandex" },	/* " Ассистент:" */
+	{ { "<role>ASSISTANT</role>", "'HUMAN'" }, "bailing" },
+	{ { "<role>ASSISTANT</role>", "\"HUMAN\"", "<think>" }, "bailing-think" },
+	{ { "<role>ASSISTANT</role>", "<role>HUMAN</role>", "<|role_end|>" }, "bailing2" },
+	{ { "<|header_start|>", "<|header_end|>" }, "llama4" },
+	{ { "<|endofuserprompt|>" }, "dots1" },
+	{ { "<|extra_0|>", "<|extra_4|>" }, "hunyuan-moe" },
+	{ { "<|start|>", "<|channel|>" }, "gpt-oss" },
+	/* <｜hy_Assistant｜> with <｜hy_begin▁of▁sentence｜>, or <｜hy_place▁holder▁no▁3｜> */
+	{ { "<\xef\xbd\x9chy_Assistant\xef\xbd\x9c>",
+	    "<\xef\xbd\x9chy_begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>" },
+	  "hunyuan-vl" },
+	{ { "<\xef\xbd\x9chy_Assistant\xef\xbd\x9c>",
+	    "<\xef\xbd\x9chy_place\xe2\x96\x81holder\xe2\x96\x81no\xe2\x96\x81"
+	    "3\xef\xbd\x9c>" },
+	  "hunyuan-dense" },
+	{ { "<|im_assistant|>assistant<|im_middle|>" }, "kimi-k2" },
+	{ { "<seed:bos>" }, "seed_oss" },
+	{ { "'Assistant: '  + message['content'] + '<|separator|>" }, "grok-2" },
+	/* [unused9]系统：[unused10] */
+	{ { "[unused9]\xe7\xb3\xbb\xe7\xbb\x9f\xef\xbc\x9a[unused10]" }, "pangu-embedded" },
+	{ { "<|begin|>", "<|end|>", "<|content|>" }, "solar-open" },
+};
+
+static const char *later_family(const char *t)
+{
+	size_t i, k;
+
+	for (i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+		for (k = 0; k < 4 && later[i].all[k] && has(t, later[i].all[k]); k++)
+			;
+		if (k == 4 || !later[i].all[k])
+			return later[i].name;
+	}
+	return NULL;
+}
+
+/*
+ * llama.cpp's tests in its order: a family it tests for first that is not
+ * rendered here (its name into *@other) must not be taken for a later one
+ * that is.
  */
 static int detect(const char *t, const char **other)
 {
@@ -55,7 +120,8 @@ static int detect(const char *t, const char **other)
 		if (has(t, "[SYSTEM_PROMPT]"))
 			*other = "mistral-v7";
 		else if (has(t, "' [INST] ' + system_message") || has(t, "[AVAILABLE_TOOLS]"))
-			*other = "mistral-v1/v3";
+			*other = has(t, " [INST]") ? "mistral-v1" :
+				 has(t, "\"[INST]\"") ? "mistral-v3-tekken" : "mistral-v3";
 		if (*other)
 			return -1;
 		if (has(t, "content.strip()"))
@@ -91,6 +157,8 @@ static int detect(const char *t, const char **other)
 		*other = "command-r";
 	else if (has(t, "<|start_header_id|>") && has(t, "<|end_header_id|>"))
 		return F_LLAMA3;
+	else
+		*other = later_family(t);
 	return -1;
 }
 

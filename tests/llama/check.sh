@@ -6,7 +6,8 @@
 # every weight (test_gguf_ggml), then generates from each file on the cpu
 # backend (npu-run). Then each architecture: stories260K written in each
 # one's GGUF layout (make-arch), run by llama.cpp (ggml-oracle logits) and
-# by libnpu-llm on the same tokens (test_arch). When llama.cpp cannot be
+# by libnpu-llm on the same tokens (test_arch). The chat templates as
+# llama.cpp renders them (test_chat_oracle). When llama.cpp cannot be
 # fetched the check is skipped, named and counted; with CI=true that is a
 # failure.
 # usage: check.sh BUILD_DIR CACHE_DIR MODELS
@@ -109,6 +110,31 @@ else
 	failed=$((failed + 1))
 fi
 echo "llama-check: vocab $(secs "$t0"), all $(($(date +%s) - start)) s"
+
+# The chat templates: each family's name and each of llama.cpp's
+# models/templates, rendered by llama_chat_apply_template, detected and
+# rendered by libnpu-llm.
+t0=$(now)
+chat=$O/llama/chat.log
+if ${MAKE:-make} --no-print-directory -s O="$O" "$O/llama/test_chat_oracle"; then
+	# shellcheck disable=SC2046
+	if "$O/llama/ggml-oracle" chat $("$O/llama/test_chat_oracle" --names) \
+		"$dir"/templates/*.jinja > "$O/llama/chat.txt"; then
+		"$O/llama/test_chat_oracle" "$O/llama/chat.txt" | tee "$chat"
+	else
+		echo "FAIL ggml-oracle chat: llama.cpp could not render the templates" | tee "$chat"
+	fi
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$chat")
+	# shellcheck disable=SC2086
+	set -- ${line:-0 passed, 1 failed, 0 skipped}
+	passed=$((passed + $1))
+	failed=$((failed + $3))
+	skipped=$((skipped + $5))
+else
+	echo "FAIL build of test_chat_oracle"
+	failed=$((failed + 1))
+fi
+echo "llama-check: chat $(secs "$t0"), all $(($(date +%s) - start)) s"
 
 # The architectures: 128 teacher-forced positions of a short story (BOS,
 # then its stories260K tokens), every position's logits from llama.cpp.

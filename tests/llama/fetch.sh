@@ -5,8 +5,9 @@
 # (outside the clone). Idempotent: a complete earlier fetch is reused.
 # Prints what it has; fails, saying why, when it cannot (npm unreachable...).
 # usage: fetch.sh CACHE_DIR
-# Leaves CACHE_DIR/node-llama-cpp-VERSION/{lib,include,vocab,VERSIONS}: vocab holds
-# the release's tokenizer test vectors (models/ggml-vocab-*.gguf, .inp, .out).
+# Leaves CACHE_DIR/node-llama-cpp-VERSION/{lib,include,vocab,templates,VERSIONS}: vocab
+# holds the release's tokenizer test vectors (models/ggml-vocab-*.gguf, .inp, .out),
+# templates its models' chat templates (models/templates/*.jinja).
 set -eu
 VERSION=3.22.1
 # The libraries the oracle links (libllama needs the other two), and the CPU
@@ -20,7 +21,7 @@ cache=${1:?usage: fetch.sh CACHE_DIR}
 dir=$cache/node-llama-cpp-$VERSION
 
 complete=1
-[ -f "$dir/VERSIONS" ] && [ -d "$dir/vocab" ] || complete=0
+[ -f "$dir/VERSIONS" ] && [ -d "$dir/vocab" ] && [ -d "$dir/templates" ] || complete=0
 for l in $LIBS; do
 	[ -f "$dir/lib/$l" ] || complete=0
 done
@@ -59,9 +60,10 @@ git clone -q --bare "$tmp/package/llama/gitRelease.bundle" "$tmp/src.git"
 git -C "$tmp/src.git" archive HEAD include/llama.h ggml/include | tar -x -C "$tmp/out/include"
 mv "$tmp/out/include/include/llama.h" "$tmp/out/include/ggml/include/"* "$tmp/out/include/"
 rmdir "$tmp/out/include/include" "$tmp/out/include/ggml/include" "$tmp/out/include/ggml"
-mkdir -p "$tmp/models" "$tmp/out/vocab"
+mkdir -p "$tmp/models" "$tmp/out/vocab" "$tmp/out/templates"
 git -C "$tmp/src.git" archive HEAD models | tar -x -C "$tmp/models"
 cp "$tmp/models/models/"ggml-vocab-*.gguf* "$tmp/out/vocab/"
+cp "$tmp/models/models/templates/"*.jinja "$tmp/out/templates/"
 
 ver() { sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$1" | head -1; }
 {

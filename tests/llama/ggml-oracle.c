@@ -17,13 +17,27 @@
  *                                                (ids, white-space separated):
  *                                                every position's logits,
  *                                                float32, positions x n_vocab
+ *   ggml-oracle chat TEMPLATE...                 llama_chat_apply_template on a
+ *                                                fixed set of conversations, for
+ *                                                each TEMPLATE: a name, or a
+ *                                                file NAME.jinja whose text is
+ *                                                the template (the chat dump)
  *
  * The dump (all little-endian): the 8 bytes "GGMLDQ1\n", a u32 tensor
  * count, then per tensor in file order: a u32 name length and the name's
  * bytes (no NUL), a u32 type-name length and ggml's type name ("Q4_K"), a
  * u32 dimension count and four u64 extents ne[0..3] (ne[0] contiguous,
  * unused ones 1), and ne[0] * ne[1] * ne[2] * ne[3] float32 values.
+ *
+ * The chat dump (text lines; a string is its byte count on its line, then
+ * its bytes and a newline): per TEMPLATE, "template T", "detect" and the
+ * built-in names whose renderings equal the template's for every
+ * conversation (llama.cpp does not say what it detected: this is it, when
+ * the template is one it knows), then per conversation "conv ADD_ASS N",
+ * N times "msg ROLE" and the content's string, and "render" with the
+ * rendering's string, or "render -1" when llama.cpp refuses the template.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +354,148 @@ done:
 	return ret;
 }
 
+/* The conversations: system + user, user alone, turns, special characters and white space. */
+#define MAX_MSGS 6
+static const struct {
+	bool add_ass;
+	int n;
+	struct llama_chat_message m[MAX_MSGS];
+} convs[] = {
+	{ true, 2, { { "system", "You are a helpful assistant." }, { "user", "Hello" } } },
+	{ false, 2, { { "system", "You are a helpful assistant." }, { "user", "Hello" } } },
+	{ true, 1, { { "user", "What is 2+2?" } } },
+	{ false, 1, { { "user", "What is 2+2?" } } },
+	{ true, 3, { { "user", "Hi" }, { "assistant", "Hello! How can I help?" },
+		     { "user", "Tell me a joke" } } },
+	{ false, 2, { { "user", "Hi" }, { "assistant", "Hello!" } } },
+	{ true, 6, { { "system", "  Be brief.\n" }, { "user", "\tLine one\nline two\n\n" },
+		     { "assistant", "  <|im_end|> [INST] </s> {{ x }} \n" },
+		     { "user", "Quotes \" ' \\ and <b>tags</b>, h\xc3\xa9llo \xe6\x97\xa5\xe6\x9c\xac" },
+		     { "assistant", "\n\nOK\n\n" }, { "user", " " } } },
+	{ false, 6, { { "system", "  Be brief.\n" }, { "user", "\tLine one\nline two\n\n" },
+		      { "assistant", "  <|im_end|> [INST] </s> {{ x }} \n" },
+		      { "user", "Quotes \" ' \\ and <b>tags</b>, h\xc3\xa9llo \xe6\x97\xa5\xe6\x9c\xac" },
+		      { "assistant", "\n\nOK\n\n" }, { "user", " " } } },
+	{ true, 3, { { "system", "" }, { "user", "" }, { "assistant", "" } } },
+};
+#define N_CONVS (sizeof(convs) / sizeof(convs[0]))
+
+/* Conversation @i under @tmpl, malloc'ed, or NULL: refused (*@refused) or out of memory. */
+static char *render(const char *tmpl, size_t i, bool *refused)
+{
+	int32_t len = 4096, n;
+	char *buf = NULL, *p;
+
+	*refused = false;
+	for (;;) {
+		p = realloc(buf, (size_t)len + 1);
+		if (!p) {
+			free(buf);
+			return NULL;
+		}
+		buf = p;
+		n = llama_chat_apply_template(tmpl, convs[i].m, (size_t)convs[i].n,
+					      convs[i].add_ass, buf, len);
+		if (n < 0) {
+			*refused = true;
+			free(buf);
+			return NULL;
+		}
+		if (n <= len)
+			break;
+		len = n;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+static void put_text(const char *s)
+{
+	printf("%zu\n%s\n", strlen(s), s);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET)) {
+		p = malloc((size_t)n + 1);
+		if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+			free(p);
+			p = NULL;
+		}
+		if (p)
+			p[n] = 0;
+	}
+	fclose(f);
+	return p;
+}
+
+static int chat(int n_tmpl, char **tmpls)
+{
+	const char *names[256];
+	char *want[N_CONVS];
+	int32_t n_names = llama_chat_builtin_templates(names, 256);
+	int t, k, ret = 0;
+	size_t i, len;
+
+	if (n_names < 0 || n_names > 256) {
+		fprintf(stderr, "ggml-oracle: llama_chat_builtin_templates: %d names\n", n_names);
+		return 1;
+	}
+	for (t = 0; t < n_tmpl && !ret; t++) {
+		const char *arg = tmpls[t];
+		bool jinja = (len = strlen(arg)) > 6 && !strcmp(arg + len - 6, ".jinja");
+		char *text = jinja ? slurp(arg) : strdup(arg);
+		bool refused;
+
+		if (!text) {
+			fprintf(stderr, "ggml-oracle: cannot read %s\n", arg);
+			return 1;
+		}
+		for (i = 0; i < N_CONVS; i++) {
+			want[i] = render(text, i, &refused);
+			if (!want[i] && !refused)
+				ret = 1;
+		}
+		printf("template %s\ndetect", arg);
+		for (k = 0; k < n_names && want[0]; k++) {
+			bool same = true;
+
+			for (i = 0; i < N_CONVS && same; i++) {
+				char *got = render(names[k], i, &refused);
+
+				same = got && !strcmp(got, want[i]);
+				free(got);
+			}
+			if (same)
+				printf(" %s", names[k]);
+		}
+		printf("\n");
+		for (i = 0; i < N_CONVS; i++) {
+			printf("conv %d %d\n", convs[i].add_ass, convs[i].n);
+			for (k = 0; k < convs[i].n; k++) {
+				printf("msg %s\n", convs[i].m[k].role);
+				put_text(convs[i].m[k].content);
+			}
+			printf("render ");
+			if (want[i])
+				put_text(want[i]);
+			else
+				printf("-1\n");
+			free(want[i]);
+		}
+		free(text);
+	}
+	if (ret)
+		fprintf(stderr, "ggml-oracle: out of memory\n");
+	return ret || fflush(stdout) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	llama_log_set(log_cb, NULL);
@@ -353,11 +509,14 @@ int main(int argc, char **argv)
 		return tokenize(argv[2], argv[3], argv[4]);
 	if (argc == 5 && !strcmp(argv[1], "logits"))
 		return logits(argv[2], argv[3], argv[4]);
+	if (argc >= 3 && !strcmp(argv[1], "chat"))
+		return chat(argc - 2, argv + 2);
 	fprintf(stderr, "usage: ggml-oracle quantize IN.gguf OUT.gguf TYPE\n"
 		"       ggml-oracle dequant IN.gguf OUT.bin\n"
 		"       ggml-oracle types IN.gguf\n"
 		"       ggml-oracle tokenize MODEL.gguf TEXT OUT.txt\n"
 		"       ggml-oracle logits MODEL.gguf TOKENS.txt OUT.bin\n"
+		"       ggml-oracle chat TEMPLATE...   (a name or a NAME.jinja file)\n"
 		"  TYPE: Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_M Q4_K_M Q5_K_M Q6_K\n");
 	return 2;
 }

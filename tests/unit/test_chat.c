@@ -8,6 +8,7 @@
  * only each turn's new tokens, and starts over without its oldest turns
  * when the context is full.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +176,41 @@ static void detect(void **state)
 	assert_null(npu_llm_chat_detect("[gMASK]<sop><|user|><|assistant|>", err, sizeof(err)));
 }
 
+/* Snippets of templates llama.cpp renders as families not rendered here: refused by name. */
+static const struct {
+	const char *tmpl, *name;
+} refused[] = {
+	/* Mistral Nemo: v3-tekken, not "mistral-v1/v3" */
+	{ "{%- if tools %}{{- '[AVAILABLE_TOOLS]' }}{%- endif %}{{- \"[INST]\" + "
+	  "message['content'] + \"[/INST]\" }}", "mistral-v3-tekken" },
+	{ "{{ bos_token + ' [INST] ' + system_message }}", "mistral-v1" },
+	/* DeepSeek R1 distills: after llama3 in llama.cpp's order */
+	{ "{{'<\xef\xbd\x9cUser\xef\xbd\x9c>' + message['content']}}{{'<\xef\xbd\x9c"
+	  "Assistant\xef\xbd\x9c>' + content + '<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81"
+	  "sentence\xef\xbd\x9c>'}}", "deepseek3" },
+	{ "<|start_of_role|>user<|end_of_role|>", "granite" },
+	{ "<|start_of_role|>{{ g4_default_system_message }}<tools>", "granite-4.0" },
+	{ "<|start_of_role|><tool_call>", "granite-4.1" },
+	{ "[|system|][|assistant|][|endofturn|][|tool|]", "exaone4" },
+	{ "[|system|][|assistant|][|endofturn|]", "exaone3" },
+	{ "{{- 'User: ' + message['content']|trim + '\\n\\n' -}}", "rwkv-world" },
+	{ "<|im_assistant|>assistant<|im_middle|>", "kimi-k2" },
+	{ "<|start|>assistant<|channel|>final", "gpt-oss" },
+};
+
+static void detect_refused(void **state)
+{
+	char err[256], want[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(want, sizeof(want), "llama.cpp's '%s'", refused[i].name);
+		if (npu_llm_chat_detect(refused[i].tmpl, err, sizeof(err)) || !strstr(err, want))
+			fail_msg("template %zu: want it refused as %s: %s", i, want, err);
+	}
+}
+
 /* A template name for the model: the override first; without a template a clear refusal. */
 static void template_name(void **state)
 {
@@ -264,6 +300,7 @@ int main(void)
 		cmocka_unit_test(gemma),
 		cmocka_unit_test(bad_input),
 		cmocka_unit_test(detect),
+		cmocka_unit_test(detect_refused),
 		cmocka_unit_test(template_name),
 		cmocka_unit_test(conversation),
 	};
