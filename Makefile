@@ -98,7 +98,7 @@ GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
 	libnpu/src/*.h swcore/*.h swcore/kernels/*.h libnpu-llm/include/npu/*.h libnpu-llm/src/*.h \
-	tests/unit/*.h tests/guest/*.h tools/*.h tools/npu-run/*.h)
+	tests/*.h tests/unit/*.h tests/guest/*.h tools/*.h tools/npu-run/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
 	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check llama-check
@@ -364,21 +364,27 @@ $(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image: $(O)/fuzz/%: tests/fuzz/%.c $(FW_
 	clang $(FUZZ_CFLAGS) -Ifirmware/include $< $(FW_SRCS_ALL) -o $@
 
 # The model loaders alone: libnpu-llm's file parsers and libnpu's number formats.
-FUZZ_MODEL_SRCS := $(addprefix libnpu-llm/src/,checkpoint.c tokenizer.c gguf.c gguf_arch.c gguf_vocab.c gguf_tensors.c \
-	gguf_quants.c quantize.c parts.c vocab.c tokenizer_spm.c tokenizer_bpe.c pretokenizer.c) \
+FUZZ_MODEL_SRCS := $(addprefix libnpu-llm/src/,checkpoint.c tokenizer.c gguf.c gguf_arch.c gguf_vocab.c \
+	gguf_tensors.c gguf_quants.c quantize.c parts.c vocab.c tokenizer_spm.c tokenizer_bpe.c \
+	pretokenizer.c) \
 	libnpu/src/format.c
 
 $(O)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(FUZZ_MODEL_SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -Ilibnpu/include -Ilibnpu-llm/include $< $(FUZZ_MODEL_SRCS) $(LLM_LIBS) -lm -o $@
 
-$(O)/fuzz/seedgen: tests/fuzz/seedgen.c tests/fuzz/fuzz_cmdstream.h $(HDRS)
+# The GGUF vocabularies alone: the same sources, through npu_tokenizer_load_gguf.
+$(O)/fuzz/fuzz_vocab: tests/fuzz/fuzz_vocab.c $(FUZZ_MODEL_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Ilibnpu/include -Ilibnpu-llm/include $< $(FUZZ_MODEL_SRCS) $(LLM_LIBS) -lm -o $@
+
+$(O)/fuzz/seedgen: tests/fuzz/seedgen.c tests/fuzz/fuzz_cmdstream.h tests/vocab_build.h $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O1 -Wall -Wextra -Werror $(PKG_CFLAGS) $< -o $@
 
 fuzz-check: deps
 	@$(MAKE) --no-print-directory all $(O)/fuzz/fuzz_cmdstream $(O)/fuzz/fuzz_image \
-		$(O)/fuzz/fuzz_model $(O)/fuzz/seedgen
+		$(O)/fuzz/fuzz_model $(O)/fuzz/fuzz_vocab $(O)/fuzz/seedgen
 	@tests/fuzz/run.sh $(O) $(FUZZ_SECONDS)
 
 # ---- running -----------------------------------------------------------

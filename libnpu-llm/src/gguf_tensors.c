@@ -141,7 +141,7 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 				  npu_gguf_find(L, "output.weight");
 	int l, ret = NPU_OK, pass;
 
-#define AT(p, off) (pass ? (p) + (off) : NULL)
+#define AT(p, off) (pass && (p) ? (p) + (off) : NULL)
 	m->cfg.shared_classifier = !out;
 	for (pass = 0; pass < 2 && !ret; pass++) {
 		if (pass) {

@@ -127,9 +127,14 @@ static int read_merges(struct gguf_loader *L, struct npu_vocab *v)
 		if (ret)
 			break;
 		p = npu_gguf_str(L, &s);
-		if (s.n > 2 * MAX_TOKEN + 1 || memchr(p, 0, s.n)) {
-			ret = vocab_error(L, "tokenizer.ggml.merges: merge %u is longer than "
-					  "%d bytes or holds a NUL", i, 2 * MAX_TOKEN + 1);
+		if (s.n > 2 * MAX_TOKEN + 1) {
+			ret = vocab_error(L, "tokenizer.ggml.merges: merge %u is %llu bytes long "
+					  "(limit %d)", i, (unsigned long long)s.n,
+					  2 * MAX_TOKEN + 1);
+			break;
+		}
+		if (memchr(p, 0, s.n)) {
+			ret = vocab_error(L, "tokenizer.ggml.merges: merge %u holds a NUL byte", i);
 			break;
 		}
 		v->merge[i] = malloc(s.n + 1);
@@ -333,7 +338,7 @@ static int finish(struct gguf_loader *L, struct npu_vocab *v)
 static int read_kind(struct gguf_loader *L, struct npu_vocab *v)
 {
 	struct gguf_str model;
-	char *pre = NULL;
+	char *pre = NULL, q[NPU_QUOTE_LEN];
 	int ret = npu_gguf_string(L, "tokenizer.ggml.model", &model), i;
 
 	if (ret < 0)
@@ -355,8 +360,8 @@ static int read_kind(struct gguf_loader *L, struct npu_vocab *v)
 		v->role[NPU_TOKEN_BOS] = v->role[NPU_TOKEN_EOS] = 11;
 	} else {
 		return vocab_error(L, "tokenizer.ggml.model is not llama (SentencePiece) or gpt2 "
-				   "(byte-level BPE): '%.*s'", (int)(model.n < 32 ? model.n : 32),
-				   npu_gguf_str(L, &model));
+				   "(byte-level BPE): %s",
+				   npu_model_quote(q, npu_gguf_str(L, &model), model.n));
 	}
 	ret = dup_string(L, "tokenizer.ggml.pre", &pre);
 	if (ret)
@@ -368,9 +373,9 @@ static int read_kind(struct gguf_loader *L, struct npu_vocab *v)
 			return NPU_E_NOMEM;
 		ret = npu_pretok_new(v->pre_name, &v->pre, &v->ignore_merges);
 		if (ret == -1)
-			return vocab_error(L, "tokenizer.ggml.pre is '%.40s': not a pre-tokenizer "
+			return vocab_error(L, "tokenizer.ggml.pre is %s: not a pre-tokenizer "
 					   "llama.cpp knows for gpt2, or not one this library runs",
-					   v->pre_name);
+					   npu_model_quote(q, v->pre_name, strlen(v->pre_name)));
 		if (ret)
 			return ret;
 		/* Llama 3's pre-tokenizers add BOS unless the file says otherwise. */
@@ -426,9 +431,12 @@ static int read_tokens(struct gguf_loader *L, struct npu_vocab *v, struct npu_to
 		if (ret)
 			break;
 		p = npu_gguf_str(L, &s);
-		if (s.n > MAX_TOKEN || memchr(p, 0, s.n))
-			return vocab_error(L, "tokenizer.ggml.tokens: token %d is longer than "
-					   "%d bytes or holds a NUL", i, MAX_TOKEN);
+		if (s.n > MAX_TOKEN)
+			return vocab_error(L, "tokenizer.ggml.tokens: token %d is %llu bytes long "
+					   "(limit %d)", i, (unsigned long long)s.n, MAX_TOKEN);
+		if (memchr(p, 0, s.n))
+			return vocab_error(L, "tokenizer.ggml.tokens: token %d holds a NUL byte",
+					   i);
 		v->text[i] = s.n ? strndup(p, s.n) : malloc(24);
 		if (!v->text[i])
 			return NPU_E_NOMEM;
@@ -451,17 +459,31 @@ static int read_tokens(struct gguf_loader *L, struct npu_vocab *v, struct npu_to
 	return ret;
 }
 
-/* The pieces npu_tokenizer_piece() and llama2.c-style users read. */
-static int make_pieces(struct npu_vocab *v, struct npu_tokenizer *tk)
+/*
+ * The pieces npu_tokenizer_piece() and llama2.c-style users read. A BPE
+ * token's code point that is no byte is spelled as llama.cpp does, with
+ * the whole token's text each time: quadratic in the token, so the pieces
+ * may take twice the texts' bytes and 1 MiB more, no more.
+ */
+static int make_pieces(struct gguf_loader *L, struct npu_vocab *v, struct npu_tokenizer *tk)
 {
+	size_t budget = 1 << 20, used = 0;
 	int32_t i;
 
+	for (i = 0; i < v->n; i++)
+		budget += 2 * (size_t)v->len[i];
 	for (i = 0; i < v->n; i++) {
 		size_t n = v->kind == VOCAB_SPM || !(v->attr[i] & TOK_NORMAL) ? v->len[i] :
 			   npu_vocab_piece(v, i, 1, NULL, 0);
-		char *p = malloc(n + 1);
+		char *p;
 		size_t k, o = 0;
 
+		if (n > budget - used)
+			return vocab_error(L, "tokenizer.ggml.tokens: token %d's piece takes the "
+					   "pieces over %zu bytes (code points that are no byte)",
+					   i, budget);
+		used += n;
+		p = malloc(n + 1);
 		if (!p)
 			return NPU_E_NOMEM;
 		tk->pieces[i] = p;
@@ -528,7 +550,7 @@ static int load(struct gguf_loader *L, struct npu_tokenizer *tk, struct npu_voca
 	ret = finish(L, v);
 	v->scores_of = tk->scores;
 	tk->vocab_size = v->n;
-	return ret ? ret : make_pieces(v, tk);
+	return ret ? ret : make_pieces(L, v, tk);
 }
 
 int npu_gguf_load_vocab(struct gguf_loader *L, struct npu_tokenizer *tk)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Generate the seed corpora of the fuzz harnesses (nothing binary is
-# committed): OUT_DIR/fuzz_cmdstream, OUT_DIR/fuzz_image, OUT_DIR/fuzz_model.
+# committed): OUT_DIR/fuzz_cmdstream, OUT_DIR/fuzz_image, OUT_DIR/fuzz_model,
+# OUT_DIR/fuzz_vocab.
 # usage: make-seeds.sh OUT_DIR [BUILD_DIR]
 #   BUILD_DIR (default build): where firmware/npu_fw.bin and fuzz/seedgen
 #   are. Without a built seedgen, tests/fuzz/seedgen.c is compiled with $CC
@@ -21,8 +22,8 @@ image=${NPU_FW_IMAGE:-$build/firmware/npu_fw.bin}
 models=${NPU_MODELS:-$root/../shared/models}
 seedgen=${SEEDGEN:-$build/fuzz/seedgen}
 
-rm -rf "$out/fuzz_cmdstream" "$out/fuzz_image" "$out/fuzz_model"
-mkdir -p "$out/fuzz_cmdstream" "$out/fuzz_image" "$out/fuzz_model"
+rm -rf "$out/fuzz_cmdstream" "$out/fuzz_image" "$out/fuzz_model" "$out/fuzz_vocab"
+mkdir -p "$out/fuzz_cmdstream" "$out/fuzz_image" "$out/fuzz_model" "$out/fuzz_vocab"
 
 if [ ! -x "$seedgen" ]; then
 	seedgen=$out/.seedgen
@@ -62,6 +63,6 @@ if [ -f "$models/tok512.bin" ]; then
 	chmod 644 "$out/fuzz_model/tok512.bin"
 fi
 
-for d in fuzz_cmdstream fuzz_image fuzz_model; do
+for d in fuzz_cmdstream fuzz_image fuzz_model fuzz_vocab; do
 	echo "seeds: $out/$d: $(find "$out/$d" -type f | wc -l) files"
 done

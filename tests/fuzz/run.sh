@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run every fuzz harness for SECONDS seconds each; builds nothing.
 # usage: run.sh BUILD_DIR SECONDS
-#   BUILD_DIR/fuzz/fuzz_{cmdstream,image,model}  the harnesses (built by make)
+#   BUILD_DIR/fuzz/fuzz_{cmdstream,image,model,vocab}  the harnesses (built by make)
 #   BUILD_DIR/fuzz/seeds/<harness>/              generated seeds (make-seeds.sh)
 #   BUILD_DIR/fuzz/corpus/<harness>/             working corpus: a fresh copy
 #                                                of the seeds, grown by the run
@@ -44,8 +44,8 @@ passed=0
 failed=0
 
 # max_len per harness: a stream of 32 ops and a data tail; the image with
-# room to spare; a tokenizer or a small checkpoint.
-for spec in cmdstream:16384 image:8192 model:65536; do
+# room to spare; a tokenizer or a small checkpoint; a small vocabulary and text.
+for spec in cmdstream:16384 image:8192 model:65536 vocab:16384; do
 	name=fuzz_${spec%%:*}
 	maxlen=${spec#*:}
 	bin=$fz/$name

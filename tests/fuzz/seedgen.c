@@ -12,7 +12,11 @@
  *				ones: aliased tensors, a key or tensor name
  *				given twice, many tensors, names and keys
  *				that need escaping, a long text to encode
- * Both directories must exist. Every stream is one the firmware runs to
+ *	OUT_DIR/fuzz_vocab/	vocabulary-only GGUF files (SentencePiece,
+ *				byte-level BPE with three pre-tokenizers)
+ *				after their length, then a text with
+ *				special tokens' texts (fuzz_vocab.c)
+ * The directories must exist. Every stream is one the firmware runs to
  * DRM_NPU_STATUS_OK (NPU_FUZZ_VERBOSE=1 fuzz_cmdstream FILE shows it),
  * except where a name says otherwise.
  */
@@ -24,6 +28,7 @@
 #include "../../uapi/drm/npu_accel.h"
 #include "fuzz_cmdstream.h"
 #include "../gguf_build.h"
+#include "../vocab_build.h"
 
 #define A FUZZ_A_ADDR
 #define B FUZZ_B_ADDR
@@ -809,15 +814,49 @@ static void model_seeds(void)
 	gguf_seeds();
 }
 
+/* ---- GGUF vocabularies: the file's length, the file, then text ---------- */
+
+static void vocab_seed(const char *name, const struct vb *v, const char *text)
+{
+	struct gguf_build b;
+	uint32_t n;
+
+	vb_write(v, &b);
+	n = (uint32_t)b.n;
+	gguf_put(&b, text, strlen(text));
+	memmove(b.p + 4, b.p, b.n);
+	b.n += 4;
+	memcpy(b.p, &n, 4);
+	write_file("fuzz_vocab", name, b.p, b.n);
+	free(b.p);
+}
+
+static void vocab_seeds(void)
+{
+	static const char text[] = "<|im_start|>user\nOnce upon a time, the \xc3\xa9l\xc3\xa8ve "
+		"and <tool> saw \xe2\x82\xac 3\x01 aaaaaaaa  in  the end<|im_end|></s>";
+	static struct vb v;
+
+	vb_spm(&v);
+	vocab_seed("spm.bin", &v, text);
+	vb_gpt2(&v, "gpt-2");
+	vocab_seed("gpt2.bin", &v, text);
+	vb_gpt2(&v, "qwen2");
+	vocab_seed("gpt2-qwen2.bin", &v, text);
+	vb_gpt2(&v, "llama-bpe");
+	vocab_seed("gpt2-llama-bpe.bin", &v, text);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s OUT_DIR (with OUT_DIR/fuzz_cmdstream and "
-			"OUT_DIR/fuzz_model)\n", argv[0]);
+		fprintf(stderr, "usage: %s OUT_DIR (with OUT_DIR/fuzz_cmdstream, "
+			"OUT_DIR/fuzz_model and OUT_DIR/fuzz_vocab)\n", argv[0]);
 		return 2;
 	}
 	out_dir = argv[1];
 	cmdstream_seeds();
 	model_seeds();
+	vocab_seeds();
 	return 0;
 }

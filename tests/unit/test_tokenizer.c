@@ -922,7 +922,7 @@ static void gguf_kind_refused(void **state)
 	t_write_file(path, f, len);
 	assert_int_equal(npu_tokenizer_load_gguf(path, &t, err, sizeof(err)), NPU_E_FORMAT);
 	assert_non_null(strstr(err, "tokenizer.ggml.model is not llama (SentencePiece) or gpt2"));
-	assert_non_null(strstr(err, "'bert!'"));
+	assert_non_null(strstr(err, "\"bert!\""));
 	assert_null(t.vocab);
 	unlink(path);
 	free(f);
