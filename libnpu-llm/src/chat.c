@@ -479,7 +479,8 @@ static int tokenize(npu_llm_chat *ch, const char *text, unsigned int flags)
 /*
  * The text the cache lacks for the messages so far: the last reply's
  * closing and the new messages, when the history renders as a prefix of
- * the whole; else (or with an empty cache) all of it, from position 0.
+ * the whole and ends with a reply (the cache holds the history up to its
+ * last reply); else (or with an empty cache) all of it, from position 0.
  */
 static int turn_text(npu_llm_chat *ch, char **text, int *from_start)
 {
@@ -489,7 +490,8 @@ static int turn_text(npu_llm_chat *ch, char **text, int *from_start)
 
 	*text = NULL;
 	ret = npu_llm_chat_apply(ch->family, ch->msgs, ch->n, 1, &full);
-	*from_start = npu_llm_ctx_pos(ch->c) == 0 || ch->n == ch->n_system + 1;
+	*from_start = npu_llm_ctx_pos(ch->c) == 0 || ch->n == ch->n_system + 1 ||
+		      strcmp(ch->msgs[ch->n - 2].role, "assistant");
 	if (!ret && !*from_start)
 		ret = npu_llm_chat_apply(ch->family, ch->msgs, ch->n - 1, 0, &prev);
 	if (!ret && !*from_start) {
@@ -606,8 +608,8 @@ static int closing_text(npu_llm_chat *ch)
 	ret = ret ? ret : npu_llm_chat_apply(ch->family, ch->msgs, ch->n, 0, &closed);
 	ch->msgs[ch->n - 1].content = ch->reply.s;
 	len = open ? strlen(open) : 0;
-	if (!ret && !strncmp(open, closed, len))
-		ch->closing = strdup(closed + len);
+	if (!ret)
+		ch->closing = strdup(!strncmp(open, closed, len) ? closed + len : "");
 	free(open);
 	free(closed);
 	return ret ? ret : ch->closing ? NPU_OK : NPU_E_NOMEM;

@@ -204,17 +204,30 @@ int npu_model_check_config(struct npu_model_config *c, char *err, size_t len)
 	r->beta_slow = r->beta_slow ? r->beta_slow : 1.0f;
 	r->orig_ctx = r->orig_ctx ? r->orig_ctx : c->seq_len;
 	c->embed_scale = c->embed_scale ? c->embed_scale : 1.0f;
-	if (!(c->norm_eps > 0 && c->norm_eps < 1) || !(r->base > 1 && r->base < 1e12f) ||
-	    !(r->freq_scale > 0 && r->freq_scale <= 1) || !(r->attn_factor > 0 && r->attn_factor < 16) ||
-	    !(r->ext_factor >= 0 && r->ext_factor <= 1) || !(r->beta_fast > 0 && r->beta_fast < 1e6f) ||
-	    !(r->beta_slow > 0 && r->beta_slow < 1e6f) || r->orig_ctx < 1 ||
-	    !(c->embed_scale > 0 && c->embed_scale < 1e4f) ||
+	{
+		/* Each value and its range, named: one line says which is wrong. */
+		const struct { const char *name; double v, lo, hi; } rng[] = {
+			{ "RMSNorm eps", c->norm_eps, 0, 1 },
+			{ "RoPE base", r->base, 1, 1e12 },
+			{ "RoPE frequency scale (1 / factor)", r->freq_scale, 0, 1.000001 },
+			{ "RoPE attention factor", r->attn_factor, 0, 16 },
+			{ "YaRN extrapolation", r->ext_factor, -1e-9, 1.000001 },
+			{ "YaRN beta fast", r->beta_fast, 0, 1e6 },
+			{ "YaRN beta slow", r->beta_slow, 0, 1e6 },
+			{ "embedding scale", c->embed_scale, 0, 1e4 },
+		};
+
+		for (i = 0; i < sizeof(rng) / sizeof(rng[0]); i++)
+			if (!(rng[i].v > rng[i].lo && rng[i].v < rng[i].hi)) {
+				npu_model_error(err, len, "%s %g is outside (%g, %g)", rng[i].name,
+						rng[i].v, rng[i].lo, rng[i].hi);
+				return NPU_E_FORMAT;
+			}
+	}
+	if (r->orig_ctx < 1 || r->scaling < NPU_ROPE_NONE || r->scaling > NPU_ROPE_LLAMA3 ||
 	    c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_GEMMA) {
-		npu_model_error(err, len, "eps %g, RoPE base %g, scale %g, attention factor %g, "
-				"YaRN %g/%g/%g over %d positions, or architecture %d: outside the "
-				"ranges a model takes", c->norm_eps, r->base, r->freq_scale,
-				r->attn_factor, r->ext_factor, r->beta_fast, r->beta_slow,
-				r->orig_ctx, c->arch);
+		npu_model_error(err, len, "RoPE original context %d, scaling %d or architecture %d: "
+				"not one the runner takes", r->orig_ctx, r->scaling, c->arch);
 		return NPU_E_FORMAT;
 	}
 	return NPU_OK;

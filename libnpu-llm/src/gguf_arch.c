@@ -148,8 +148,9 @@ static int read_rope(struct meta *x, struct npu_model_config *c)
 				      npu_model_quote(q, t, s.n));
 	}
 	ret = npu_gguf_kv(x->L, key(x, "rope.scaling.factor")) ?
-	      get_float(x, "rope.scaling.factor", 1, 0, 1e6, &factor) :
-	      get_float(x, "rope.scale_linear", 1, 0, 1e6, &factor);
+	      get_float(x, "rope.scaling.factor", 1, -1e-30, 1e6, &factor) :
+	      get_float(x, "rope.scale_linear", 1, -1e-30, 1e6, &factor);
+	factor = factor == 0 ? 1 : factor;	/* as llama.cpp: 0 is no factor */
 	ret = ret ? ret : get_float(x, "rope.scaling.attn_factor", 1, 0, 16, &r->attn_factor);
 	ret = ret ? ret : get_int(x, "rope.scaling.original_context_length", c->seq_len,
 				  1 << 24, &r->orig_ctx);

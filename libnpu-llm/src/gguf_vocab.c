@@ -378,8 +378,12 @@ static int read_kind(struct gguf_loader *L, struct npu_vocab *v)
 					   npu_model_quote(q, v->pre_name, strlen(v->pre_name)));
 		if (ret)
 			return ret;
-		/* Llama 3's pre-tokenizers add BOS unless the file says otherwise. */
-		v->add_bos = v->ignore_merges && strcmp(v->pre_name, "tekken");
+		/*
+		 * Llama 3's pre-tokenizers and tekken add BOS unless the file says
+		 * otherwise: in llama.cpp, as in pretokenizer.c's table, exactly
+		 * those that ignore merges.
+		 */
+		v->add_bos = v->ignore_merges;
 		if (!strcmp(v->pre_name, "glm4") || !strcmp(v->pre_name, "chatglm-bpe"))
 			v->role[NPU_TOKEN_BOS] = -1;
 	} else {

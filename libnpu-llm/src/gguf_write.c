@@ -267,7 +267,8 @@ static void put_config(struct out *o, const struct npu_model_config *c)
 	kv_u32(o, akey(o, "rope.dimension_count"), (uint32_t)c->head_dim);
 	kv_f32(o, akey(o, "rope.freq_base"), r->base);
 	kv_f32(o, akey(o, "attention.layer_norm_rms_epsilon"), c->norm_eps);
-	if (r->scaling != NPU_ROPE_NONE && r->scaling != NPU_ROPE_LLAMA3) {
+	/* Llama 3's factors are the rope_freqs tensor; a linear factor may come with them. */
+	if ((r->scaling != NPU_ROPE_NONE && r->scaling != NPU_ROPE_LLAMA3) || r->freq_scale != 1) {
 		kv_str(o, akey(o, "rope.scaling.type"), scaling[r->scaling]);
 		kv_f32(o, akey(o, "rope.scaling.factor"), 1 / r->freq_scale);
 		kv_u32(o, akey(o, "rope.scaling.original_context_length"), (uint32_t)r->orig_ctx);

@@ -322,6 +322,59 @@ static void device_against_float(void **state)
 	npu_close(dev);
 }
 
+/*
+ * qwen2 biases far above the products they are added to (K biases of
+ * real Qwen2 files reach tens), through the file's own Q8_0 and Q4_0
+ * blocks: the block MATMUL adds them unsaturated (numerics.md, MATMUL).
+ */
+static void large_biases_native(void **state)
+{
+	static const enum npu_gguf_type types[] = { NPU_GGUF_Q8_0, NPU_GGUF_Q4_0 };
+	npu_device *dev = t_open();
+	struct npu_model src, m;
+	struct npu_tokenizer t;
+	int32_t toks[POSITIONS], n = 0, vocab;
+	float *ref, *got;
+	size_t i, k;
+
+	(void)state;
+	load_gguf(files.gguf, &src, &t);
+	vocab = src.cfg.vocab_size;
+	assert_int_equal(npu_tokenizer_encode(&t, "Once upon a time, there was a little girl "
+					      "named Lily.", 1, toks, POSITIONS, &n), NPU_OK);
+	ref = malloc((size_t)n * vocab * 4);
+	got = malloc((size_t)n * vocab * 4);
+	assert_non_null(ref);
+	assert_non_null(got);
+	for (k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
+		size_t kv = (size_t)src.cfg.head_dim * src.cfg.n_kv_heads;
+		npu_llm_model *fl, *dl;
+		const char *path;
+		double kl;
+
+		make_variant(&src, V_QWEN2, &m);
+		for (i = 0; i < (size_t)m.cfg.n_layers * kv; i += 7)
+			m.bk[i] = i % 2 ? 60.0f : -45.0f;
+		path = save(&m, &t, types[k], "b.gguf");
+		npu_model_free(&m);
+		fl = model_of(NULL, path, NULL);
+		dl = model_of(dev, path, "native");
+		logits_of(fl, toks, n, ref);
+		logits_of(dl, toks, n, got);
+		kl = mean_kl(ref, got, n, vocab);
+		printf("qwen2, K biases of 60, %s: device against float: mean KL %.2e\n",
+		       k ? "Q4_0" : "Q8_0", kl);
+		assert_true(kl < 0.05);
+		npu_llm_model_free(fl);
+		npu_llm_model_free(dl);
+	}
+	free(ref);
+	free(got);
+	npu_model_free(&src);
+	npu_tokenizer_free(&t);
+	npu_close(dev);
+}
+
 /* Bytes @what of @f (its first occurrence) replaced by @with, same length. */
 static void patch(uint8_t *f, size_t len, const char *what, const char *with)
 {
@@ -391,6 +444,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(device_against_float),
+		cmocka_unit_test(large_biases_native),
 		cmocka_unit_test(refused),
 	};
 

@@ -40,11 +40,14 @@ static int turn(const struct args *a, npu_llm_chat *ch, npu_llm_ctx *c, npu_llm_
 		fprintf(stderr, "npu-run: %s: the message is dropped\n", npu_llm_ctx_error(c));
 		return 0;
 	}
-	if (!ret && fit.full)
+	if (!ret && fit.full && fit.dropped)
 		fprintf(stderr, "npu-run: the context is full (%d positions): going on from the "
 			"start without the %d oldest messages%s, %d tokens evaluated again\n",
 			positions, fit.dropped, a->system ? " (the system prompt kept)" : "",
 			fit.tokens);
+	else if (!ret && fit.full)
+		fprintf(stderr, "npu-run: the context is full (%d positions): the conversation "
+			"is evaluated again from the start, %d tokens\n", positions, fit.tokens);
 	ret = ret ? ret : npu_llm_chat_reply(ch, s, a->steps, on_token, NULL, &st);
 	if (ret) {
 		fprintf(stderr, "\nnpu-run: chat: %s\n", npu_llm_ctx_error(c)[0] ?
