@@ -29,6 +29,10 @@ CC := gcc
 endif
 
 VERSION := 0.1.0
+# libnpu-llm's ABI: 1 since the model families (struct npu_model_config,
+# npu_model and npu_tokenizer grew).
+LLM_SOVERSION := 1
+LLM_VERSION := $(LLM_SOVERSION).0.0
 BUILD_ID := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -190,7 +194,7 @@ $(O)/lib/libnpu-llm.a: $(LLM_OBJS)
 	ar rcs $@ $^
 
 $(O)/lib/libnpu-llm.so: $(LLM_OBJS) $(O)/lib/libnpu.so
-	$(CC) -shared -Wl,-soname,libnpu-llm.so.0 -Wl,--no-undefined -o $@ $(LLM_OBJS) \
+	$(CC) -shared -Wl,-soname,libnpu-llm.so.$(LLM_SOVERSION) -Wl,--no-undefined -o $@ $(LLM_OBJS) \
 		$(O)/lib/libnpu.so $(LDFLAGS) $(LLM_LIBS) -lm
 
 $(O)/lib/pkgconfig/npu-llm.pc: libnpu-llm/npu-llm.pc.in
@@ -456,9 +460,9 @@ install: all
 	ln -sf libnpu.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libnpu.so.0
 	ln -sf libnpu.so.0 $(DESTDIR)$(LIBDIR)/libnpu.so
 	install -m 644 $(O)/lib/libnpu-llm.a $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(O)/lib/libnpu-llm.so $(DESTDIR)$(LIBDIR)/libnpu-llm.so.$(VERSION)
-	ln -sf libnpu-llm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libnpu-llm.so.0
-	ln -sf libnpu-llm.so.0 $(DESTDIR)$(LIBDIR)/libnpu-llm.so
+	install -m 755 $(O)/lib/libnpu-llm.so $(DESTDIR)$(LIBDIR)/libnpu-llm.so.$(LLM_VERSION)
+	ln -sf libnpu-llm.so.$(LLM_VERSION) $(DESTDIR)$(LIBDIR)/libnpu-llm.so.$(LLM_SOVERSION)
+	ln -sf libnpu-llm.so.$(LLM_SOVERSION) $(DESTDIR)$(LIBDIR)/libnpu-llm.so
 	$(PC_SED) libnpu/npu.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/npu.pc
 	$(PC_SED) libnpu-llm/npu-llm.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/npu-llm.pc
 	install -m 644 $(INSTALL_HDRS) $(DESTDIR)$(INCLUDEDIR)/npu/
@@ -470,8 +474,8 @@ install: all
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_TOOLS)) \
 		$(addprefix $(DESTDIR)$(LIBDIR)/,libnpu.a libnpu.so libnpu.so.0 libnpu.so.$(VERSION)) \
-		$(addprefix $(DESTDIR)$(LIBDIR)/,libnpu-llm.a libnpu-llm.so libnpu-llm.so.0 \
-			libnpu-llm.so.$(VERSION)) \
+		$(addprefix $(DESTDIR)$(LIBDIR)/,libnpu-llm.a libnpu-llm.so \
+			libnpu-llm.so.$(LLM_SOVERSION) libnpu-llm.so.$(LLM_VERSION)) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/npu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/npu-llm.pc \
 		$(addprefix $(DESTDIR)$(INCLUDEDIR)/npu/,$(notdir $(INSTALL_HDRS))) \
 		$(addprefix $(DESTDIR)$(INCLUDEDIR)/drm/,npu_accel.h npu_cmd.h) \

@@ -57,7 +57,7 @@ elif [ -n "$llm_libs" ] && ${CC:-cc} -Wall -Wextra -Werror $llm_cflags "$top/exa
 	-o "$dest/generate" $llm_libs >"$log" 2>&1 &&
 	LD_LIBRARY_PATH="$dest/usr/lib" NPU_DEVICE=cpu "$dest/generate" "$models/stories260K.bin" \
 		"$prompt" >"$dest/example.out" 2>>"$log" &&
-	LD_LIBRARY_PATH="$dest/usr/lib" ldd "$dest/generate" | grep -q "$dest/usr/lib/libnpu-llm.so.0" &&
+	LD_LIBRARY_PATH="$dest/usr/lib" ldd "$dest/generate" | grep -q "$dest/usr/lib/libnpu-llm.so.1" &&
 	LD_LIBRARY_PATH="$dest/usr/lib" "$dest/usr/bin/npu-run" --device cpu --model \
 		"$models/stories260K.bin" --prompt "$prompt" --steps 32 2>/dev/null |
 	sed '/^---$/,$d' >"$dest/run.out" &&
@@ -72,7 +72,7 @@ rm -f "$dest/generate" "$dest/example.out" "$dest/run.out"
 missing=
 for f in usr/bin/npu-info usr/bin/npu-run usr/bin/npu-bench usr/bin/npu-numerics \
 	usr/bin/npu-gguf usr/bin/npu-usb-gadget usr/include/npu/npu.h usr/include/npu/model.h \
-	usr/include/npu/llm.h usr/lib/libnpu-llm.a usr/lib/libnpu-llm.so.0 \
+	usr/include/npu/llm.h usr/lib/libnpu-llm.a usr/lib/libnpu-llm.so.1 \
 	usr/lib/pkgconfig/npu-llm.pc \
 	usr/include/drm/npu_accel.h usr/include/drm/npu_cmd.h usr/share/man/man1/npu-usb-gadget.1 \
 	usr/lib/libnpu.a usr/lib/libnpu.so.0 usr/share/man/man1/npu-run.1 \

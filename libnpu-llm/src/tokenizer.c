@@ -465,6 +465,7 @@ int npu_tokenizer_tokenize(const struct npu_tokenizer *t, const char *text, size
 			   unsigned int flags, int32_t *tokens, int32_t max, int32_t *n)
 {
 	int32_t got;
+	int32_t one;
 	char *s;
 	int ret;
 
@@ -477,13 +478,14 @@ int npu_tokenizer_tokenize(const struct npu_tokenizer *t, const char *text, size
 		*n = o.n;
 		return ret;
 	}
-	if (memchr(text, 0, len) || max < 1)
+	if (memchr(text, 0, len))
 		return NPU_E_INVAL;
 	s = strndup(text, len);
 	if (!s)
 		return NPU_E_NOMEM;
-	ret = npu_tokenizer_encode_all(t, s, flags & NPU_TOKENIZE_ADD_SPECIAL, tokens, max, &got,
-				       n);
+	/* With no room (@max 0), only the count: the encoder writes one token at most here. */
+	ret = npu_tokenizer_encode_all(t, s, flags & NPU_TOKENIZE_ADD_SPECIAL,
+				       max ? tokens : &one, max ? max : 1, &got, n);
 	free(s);
 	return ret;
 }
