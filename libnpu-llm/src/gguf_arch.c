@@ -191,7 +191,8 @@ int npu_gguf_read_config(struct gguf_loader *L)
 	ret = ret ? ret : get_int(&x, "context_length", GGUF_ABSENT, INT32_MAX, &c->seq_len);
 	ret = ret ? ret : get_int(&x, "embedding_length", GGUF_ABSENT, INT32_MAX, &c->dim);
 	ret = ret ? ret : get_int(&x, "block_count", GGUF_ABSENT, INT32_MAX, &c->n_layers);
-	ret = ret ? ret : get_int(&x, "feed_forward_length", GGUF_ABSENT, INT32_MAX, &c->hidden_dim);
+	ret = ret ? ret : get_int(&x, "feed_forward_length", GGUF_ABSENT, INT32_MAX,
+				  &c->hidden_dim);
 	ret = ret ? ret : get_int(&x, "attention.head_count", GGUF_ABSENT, INT32_MAX, &c->n_heads);
 	ret = ret ? ret : get_int(&x, "attention.head_count_kv", c->n_heads, INT32_MAX,
 				  &c->n_kv_heads);

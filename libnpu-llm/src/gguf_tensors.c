@@ -181,7 +181,8 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 				{ "attn_q", "weight", d, qd, AT(m->wq, l * qd * d), AT(nq, 0), 1 },
 				{ "attn_k", "weight", d, kv, AT(m->wk, l * kv * d), AT(nq, 1), 1 },
 				{ "attn_v", "weight", d, kv, AT(m->wv, l * kv * d), AT(nq, 2), 1 },
-				{ "attn_output", "weight", qd, d, AT(m->wo, l * d * qd), AT(nq, 3), 1 },
+				{ "attn_output", "weight", qd, d, AT(m->wo, l * d * qd), AT(nq, 3),
+				  1 },
 				{ "ffn_gate", "weight", d, h, AT(m->w1, l * h * d), AT(nq, 4), 1 },
 				{ "ffn_down", "weight", h, d, AT(m->w2, l * d * h), AT(nq, 5), 1 },
 				{ "ffn_up", "weight", d, h, AT(m->w3, l * h * d), AT(nq, 6), 1 },
@@ -200,17 +201,18 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 
 				if (!w[k].used)
 					continue;
-				snprintf(name, sizeof(name), "blk.%d.%s.%s", l, w[k].name, w[k].kind);
+				snprintf(name, sizeof(name), "blk.%d.%s.%s", l, w[k].name,
+					 w[k].kind);
 				ret = load_tensor(L, name, w[k].ne0, w[k].ne1, w[k].dst, w[k].q);
 			}
 		}
 		/* Every tensor must be one this model uses: others would be ignored silently. */
 		for (i = 0; !pass && i < L->n_tensors && !ret; i++)
 			if (!L->t[i].used)
-				ret = npu_gguf_tensor_error(L, (const char *)L->r.p + L->t[i].name.at,
-							    L->t[i].name.n,
-							    " is not part of a model of this architecture and shape",
-							    0, 0);
+				ret = npu_gguf_tensor_error(L, (const char *)L->r.p +
+							    L->t[i].name.at, L->t[i].name.n,
+							    " is not part of a model of this "
+							    "architecture and shape", 0, 0);
 	}
 #undef AT
 	if (!ret)

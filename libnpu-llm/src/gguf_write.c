@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Writing a model as GGUF v3 (what npu_model_load_gguf and llama.cpp
- * read): its architecture's metadata and tensors (llama, qwen2 or qwen3),
- * the tokenizer, and the tensors in F32, F16, Q8_0 or Q4_0. The block quantizers follow ggml's reference rounding, so the
- * files look like the ones people bring: Q8_0 d = amax / 127 with q
+ * read): its architecture's metadata and tensors (llama, qwen2, qwen3 or
+ * gemma), the tokenizer, and the tensors in F32, F16, Q8_0 or Q4_0. The
+ * block quantizers follow ggml's reference rounding, so the files look
+ * like the ones people bring: Q8_0 d = amax / 127 with q
  * rounded half away from zero; Q4_0 d = (the value of largest magnitude)
  * / -8 with q = min(15, trunc(x / d + 8.5)).
  */

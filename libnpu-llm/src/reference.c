@@ -129,7 +129,8 @@ static void rope(const struct ref_engine *r, float *v, int n, int hs, int pos)
 static float gate(const struct npu_model_config *c, float x)
 {
 	if (c->ffn_gelu)
-		return (float)(0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
+		return (float)(0.5 * x * (1 + tanh(M_2_SQRTPI * M_SQRT1_2 *
+						   (x + 0.044715 * x * x * x))));
 	return x / (1.0f + expf(-x));
 }
 

@@ -4,8 +4,9 @@
  * quantized (int8 per output channel or int4 in groups; the embedding
  * table and the classifier stay int8) or the file's own (SCALE_BLOCK, the
  * embedding table too), the norm gains as int16 with one scale, biases as
- * int32 with one scale, the RoPE frequencies as turns in Q0.32. Sealed once written: the cpu backend may
- * keep them packed in its kernels' layout.
+ * int32 with one scale, the RoPE frequencies as turns in Q0.32. Sealed
+ * once written: the cpu backend may keep them packed in its kernels'
+ * layout.
  */
 #include <math.h>
 #include <stdio.h>

@@ -395,7 +395,8 @@ static void refused(void **state)
 		{ V_YARN, "yarn", "yorn",
 		  "llama.rope.scaling.type is \"yorn\": supported are none, linear and yarn" },
 		{ V_QWEN2, "qwen2", "gemmo",
-		  "general.architecture is \"gemmo\": supported are llama, qwen2, qwen3 and gemma" },
+		  "general.architecture is \"gemmo\": supported are llama, qwen2, qwen3 and "
+		  "gemma" },
 		{ V_QWEN2, "general.file_type", "qwen2.logit_scale",
 		  "qwen2.logit_scale is present: scaled logits are not supported" },
 		{ V_QWEN3, "tokenizer.ggml.scores", "qwen3.attention.scale",
