@@ -225,9 +225,10 @@ int npu_model_check_config(struct npu_model_config *c, char *err, size_t len)
 			}
 	}
 	if (r->orig_ctx < 1 || r->scaling < NPU_ROPE_NONE || r->scaling > NPU_ROPE_LLAMA3 ||
-	    c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_GEMMA) {
-		npu_model_error(err, len, "RoPE original context %d, scaling %d or architecture %d: "
-				"not one the runner takes", r->orig_ctx, r->scaling, c->arch);
+	    c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_PHI3 || c->sliding_window < 0) {
+		npu_model_error(err, len, "RoPE original context %d, scaling %d, architecture %d "
+				"or sliding window %d: not one the runner takes", r->orig_ctx,
+				r->scaling, c->arch, c->sliding_window);
 		return NPU_E_FORMAT;
 	}
 	return NPU_OK;

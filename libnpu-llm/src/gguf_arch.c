@@ -18,7 +18,7 @@ static const struct {
 	int arch;
 } archs[] = {
 	{ "llama", NPU_ARCH_LLAMA }, { "qwen2", NPU_ARCH_QWEN2 }, { "qwen3", NPU_ARCH_QWEN3 },
-	{ "gemma", NPU_ARCH_GEMMA },
+	{ "gemma", NPU_ARCH_GEMMA }, { "phi3", NPU_ARCH_PHI3 },
 };
 
 /*
@@ -117,7 +117,8 @@ static int read_arch(struct meta *x, struct npu_model_config *c)
 			c->arch = archs[i].arch;
 			return NPU_OK;
 		}
-	return refuse(x, "general.architecture is %s: supported are llama, qwen2, qwen3 and gemma",
+	return refuse(x, "general.architecture is %s: supported are llama, qwen2, qwen3, gemma "
+		      "and phi3",
 		      npu_model_quote(q, npu_gguf_str(x->L, &s), s.n));
 }
 
@@ -164,6 +165,11 @@ static int read_rope(struct meta *x, struct npu_model_config *c)
 	if (r->scaling == NPU_ROPE_LINEAR && factor == 1)
 		r->scaling = NPU_ROPE_NONE;
 	c->rope_factors = c->arch == NPU_ARCH_LLAMA && npu_gguf_find(x->L, "rope_freqs.weight");
+	/* Phi-3's 128k files: factors chosen by the context's length, at run time. */
+	if (npu_gguf_find(x->L, "rope_factors_long.weight") ||
+	    npu_gguf_find(x->L, "rope_factors_short.weight"))
+		return refuse(x, "tensor rope_factors_long/short.weight: LongRoPE (Phi-3 128k, "
+			      "Phi-3.5) is not supported");
 	if (c->rope_factors)
 		r->scaling = NPU_ROPE_LLAMA3;
 	return NPU_OK;
@@ -206,6 +212,17 @@ int npu_gguf_read_config(struct gguf_loader *L)
 	ret = ret ? ret : get_float(&x, "attention.layer_norm_rms_epsilon", 1e-5, 0, 1,
 				    &c->norm_eps);
 	ret = ret ? ret : read_rope(&x, c);
+	/* llama.cpp reads a sliding window for phi3 alone of these (0: none). */
+	if (!ret && c->arch == NPU_ARCH_PHI3 &&
+	    npu_gguf_kv(L, key(&x, "attention.sliding_window"))) {
+		int64_t w;
+
+		ret = npu_gguf_int(L, x.key, &w);
+		if (!ret && (w < 0 || w > INT32_MAX))
+			ret = refuse(&x, "%s = %lld is outside 0..%d", x.key, (long long)w,
+				     INT32_MAX);
+		c->sliding_window = ret ? 0 : (int32_t)w;
+	}
 	ret = ret ? ret : npu_gguf_array(L, "tokenizer.ggml.tokens", GGUF_STRING, &tokens);
 	if (ret < 0)
 		return ret;
@@ -218,7 +235,8 @@ int npu_gguf_read_config(struct gguf_loader *L)
 		return refuse(&x, "tokenizer.ggml.tokens is too long");
 	c->vocab_size = (int32_t)tokens.count;
 	c->head_dim = head_dim;
-	c->qkv_bias = c->arch == NPU_ARCH_QWEN2 || npu_gguf_find(L, "blk.0.attn_q.bias");
+	c->qkv_bias = c->arch == NPU_ARCH_QWEN2 || npu_gguf_find(L, "blk.0.attn_q.bias") ||
+		      npu_gguf_find(L, "blk.0.attn_qkv.bias");
 	c->qk_norm = c->arch == NPU_ARCH_QWEN3;
 	/* Gemma: GELU gates, and the embedding scaled by sqrt(dim) (llama.cpp's ggml_scale). */
 	c->ffn_gelu = c->arch == NPU_ARCH_GEMMA;

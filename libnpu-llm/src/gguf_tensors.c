@@ -122,6 +122,145 @@ static int load_tensor(struct gguf_loader *L, const char *name, uint64_t ne0, ui
 	return ret;
 }
 
+/* In pass 1, where @off of @p is; in pass 0 (the checks) nothing. */
+#define AT(p, off) (pass && (p) ? (p) + (off) : NULL)
+
+/* One part of a fused tensor: its rows, where their floats and blocks go. */
+struct part {
+	uint64_t rows;
+	float *dst;
+	struct npu_qmatrix *q;
+};
+
+/* Rows [@r0, @r0 + @n) of a quantized matrix, a matrix of their own. */
+static int qmatrix_rows(const struct npu_qmatrix *src, int32_t r0, int32_t n,
+			struct npu_qmatrix *dst)
+{
+	enum npu_dtype dt = src->bits == 8 ? NPU_U8 : (enum npu_dtype)(NPU_U2 + src->bits - 2);
+	size_t row = npu_row_bytes(dt, (uint32_t)src->cols);
+	size_t rec = npu_block_record_bytes(&src->block, (uint32_t)src->cols);
+
+	*dst = *src;
+	dst->rows = n;
+	dst->q = malloc(row * (size_t)n);
+	dst->records = malloc(rec * (size_t)n);
+	if (!dst->q || !dst->records) {
+		npu_qmatrix_free(dst);
+		return NPU_E_NOMEM;
+	}
+	memcpy(dst->q, src->q + row * (size_t)r0, row * (size_t)n);
+	memcpy(dst->records, src->records + rec * (size_t)r0, rec * (size_t)n);
+	return NPU_OK;
+}
+
+/*
+ * A fused tensor (attn_qkv, Phi-3's ffn_up) split into its parts, rows
+ * (or, for a vector, elements) in order, each as its own tensor would
+ * load. With @pass 0, only the checks.
+ */
+static int load_fused(struct gguf_loader *L, const char *name, uint64_t ne0, int vector,
+		      struct part *p, int n, int pass)
+{
+	struct gguf_tensor *t = npu_gguf_find(L, name);
+	struct npu_qmatrix fq = { 0 };
+	uint64_t rows = 0, at = 0, width = vector ? 1 : ne0;
+	float *tmp;
+	int i, ret, floats;
+
+	for (i = 0; i < n; i++)
+		rows += p[i].rows;
+	if (!pass || !t)
+		return load_tensor(L, name, vector ? rows : ne0, vector ? 0 : rows, NULL, NULL);
+	/* The file's own blocks kept: their floats come later, from them (no buffer). */
+	floats = !(L->native_only && !vector && npu_gguf_type_quantized(t->type));
+	tmp = malloc((floats ? rows * width : 1) * sizeof(float));
+	if (!tmp)
+		return NPU_E_NOMEM;
+	ret = load_tensor(L, name, vector ? rows : ne0, vector ? 0 : rows, tmp,
+			  vector ? NULL : &fq);
+	for (i = 0; i < n && !ret; i++) {
+		if (floats)
+			memcpy(p[i].dst, tmp + at * width, p[i].rows * width * sizeof(float));
+		if (fq.q)
+			ret = qmatrix_rows(&fq, (int32_t)at, (int32_t)p[i].rows, p[i].q);
+		at += p[i].rows;
+	}
+	npu_qmatrix_free(&fq);
+	free(tmp);
+	return ret;
+}
+
+/*
+ * Layer @l's tensors: separate Q, K, V (or fused attn_qkv, with its bias
+ * fused or not), separate gate and up (or Phi-3's fused ffn_up, the gate
+ * first), the norms, qwen2's biases, qwen3's head norms.
+ */
+static int load_layer(struct gguf_loader *L, int l, int pass)
+{
+	struct npu_model *m = L->m;
+	const struct npu_model_config *c = &m->cfg;
+	uint64_t d = (uint64_t)c->dim, h = (uint64_t)c->hidden_dim;
+	uint64_t hs = (uint64_t)c->head_dim, qd = hs * (uint64_t)c->n_heads;
+	uint64_t kv = hs * (uint64_t)c->n_kv_heads;
+	struct npu_qmatrix *nq = AT(m->native, (size_t)l * NPU_MODEL_LAYER_MATS);
+	int qkv = !!npu_gguf_find(L, "blk.0.attn_qkv.weight");
+	int qkv_b = qkv && npu_gguf_find(L, "blk.0.attn_qkv.bias");
+	int up = c->arch == NPU_ARCH_PHI3;
+	const struct {
+		const char *name, *kind;
+		uint64_t ne0, ne1;
+		float *dst;
+		struct npu_qmatrix *q;
+		int used;
+	} w[] = {
+		{ "attn_norm", "weight", d, 0, AT(m->rms_att, l * d), NULL, 1 },
+		{ "ffn_norm", "weight", d, 0, AT(m->rms_ffn, l * d), NULL, 1 },
+		{ "attn_q", "weight", d, qd, AT(m->wq, l * qd * d), AT(nq, 0), !qkv },
+		{ "attn_k", "weight", d, kv, AT(m->wk, l * kv * d), AT(nq, 1), !qkv },
+		{ "attn_v", "weight", d, kv, AT(m->wv, l * kv * d), AT(nq, 2), !qkv },
+		{ "attn_output", "weight", qd, d, AT(m->wo, l * d * qd), AT(nq, 3), 1 },
+		{ "ffn_gate", "weight", d, h, AT(m->w1, l * h * d), AT(nq, 4), !up },
+		{ "ffn_down", "weight", h, d, AT(m->w2, l * d * h), AT(nq, 5), 1 },
+		{ "ffn_up", "weight", d, h, AT(m->w3, l * h * d), AT(nq, 6), !up },
+		{ "attn_q", "bias", qd, 0, AT(m->bq, l * qd), NULL, c->qkv_bias && !qkv_b },
+		{ "attn_k", "bias", kv, 0, AT(m->bk, l * kv), NULL, c->qkv_bias && !qkv_b },
+		{ "attn_v", "bias", kv, 0, AT(m->bv, l * kv), NULL, c->qkv_bias && !qkv_b },
+		{ "attn_q_norm", "weight", hs, 0, AT(m->q_norm, l * hs), NULL, c->qk_norm },
+		{ "attn_k_norm", "weight", hs, 0, AT(m->k_norm, l * hs), NULL, c->qk_norm },
+	};
+	struct part pq[3] = {
+		{ qd, AT(m->wq, l * qd * d), AT(nq, 0) }, { kv, AT(m->wk, l * kv * d), AT(nq, 1) },
+		{ kv, AT(m->wv, l * kv * d), AT(nq, 2) },
+	};
+	struct part pb[3] = {
+		{ qd, AT(m->bq, l * qd), NULL }, { kv, AT(m->bk, l * kv), NULL },
+		{ kv, AT(m->bv, l * kv), NULL },
+	};
+	struct part pu[2] = {
+		{ h, AT(m->w1, l * h * d), AT(nq, 4) }, { h, AT(m->w3, l * h * d), AT(nq, 6) },
+	};
+	char name[64];
+	size_t k;
+	int ret = NPU_OK;
+
+	for (k = 0; k < sizeof(w) / sizeof(w[0]) && !ret; k++) {
+		if (!w[k].used)
+			continue;
+		snprintf(name, sizeof(name), "blk.%d.%s.%s", l, w[k].name, w[k].kind);
+		ret = load_tensor(L, name, w[k].ne0, w[k].ne1, w[k].dst, w[k].q);
+	}
+	snprintf(name, sizeof(name), "blk.%d.attn_qkv.weight", l);
+	if (!ret && qkv)
+		ret = load_fused(L, name, d, 0, pq, 3, pass);
+	snprintf(name, sizeof(name), "blk.%d.attn_qkv.bias", l);
+	if (!ret && qkv_b)
+		ret = load_fused(L, name, 0, 1, pb, 3, pass);
+	snprintf(name, sizeof(name), "blk.%d.ffn_up.weight", l);
+	if (!ret && up)
+		ret = load_fused(L, name, d, 0, pu, 2, pass);
+	return ret;
+}
+
 /*
  * Pass 0 checks every tensor (presence, shape, type, and that no tensor
  * is left over) before anything is allocated, so a file whose metadata
@@ -132,16 +271,14 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 {
 	struct npu_model *m = L->m;
 	const struct npu_model_config *c = &m->cfg;
-	uint64_t d = (uint64_t)c->dim, h = (uint64_t)c->hidden_dim, v = (uint64_t)c->vocab_size;
-	uint64_t hs = (uint64_t)c->head_dim, qd = hs * (uint64_t)c->n_heads;
-	uint64_t kv = hs * (uint64_t)c->n_kv_heads, i;
+	uint64_t d = (uint64_t)c->dim, v = (uint64_t)c->vocab_size;
+	uint64_t hs = (uint64_t)c->head_dim, i;
 	size_t mats = (size_t)c->n_layers * NPU_MODEL_LAYER_MATS;
 	/* Gemma's classifier is always the embedding (llama.cpp reads no output.weight). */
 	struct gguf_tensor *out = c->arch == NPU_ARCH_GEMMA ? NULL :
 				  npu_gguf_find(L, "output.weight");
 	int l, ret = NPU_OK, pass;
 
-#define AT(p, off) (pass && (p) ? (p) + (off) : NULL)
 	m->cfg.shared_classifier = !out;
 	for (pass = 0; pass < 2 && !ret; pass++) {
 		if (pass) {
@@ -167,45 +304,8 @@ int npu_gguf_load_weights(struct gguf_loader *L)
 		if (c->rope_factors)
 			ret = ret ? ret : load_tensor(L, "rope_freqs.weight", hs / 2, 0,
 						      AT(m->rope_factors, 0), NULL);
-		for (l = 0; l < c->n_layers && !ret; l++) {
-			struct npu_qmatrix *nq = AT(m->native, (size_t)l * NPU_MODEL_LAYER_MATS);
-			const struct {
-				const char *name, *kind;
-				uint64_t ne0, ne1;
-				float *dst;
-				struct npu_qmatrix *q;
-				int used;
-			} w[] = {
-				{ "attn_norm", "weight", d, 0, AT(m->rms_att, l * d), NULL, 1 },
-				{ "ffn_norm", "weight", d, 0, AT(m->rms_ffn, l * d), NULL, 1 },
-				{ "attn_q", "weight", d, qd, AT(m->wq, l * qd * d), AT(nq, 0), 1 },
-				{ "attn_k", "weight", d, kv, AT(m->wk, l * kv * d), AT(nq, 1), 1 },
-				{ "attn_v", "weight", d, kv, AT(m->wv, l * kv * d), AT(nq, 2), 1 },
-				{ "attn_output", "weight", qd, d, AT(m->wo, l * d * qd), AT(nq, 3),
-				  1 },
-				{ "ffn_gate", "weight", d, h, AT(m->w1, l * h * d), AT(nq, 4), 1 },
-				{ "ffn_down", "weight", h, d, AT(m->w2, l * d * h), AT(nq, 5), 1 },
-				{ "ffn_up", "weight", d, h, AT(m->w3, l * h * d), AT(nq, 6), 1 },
-				{ "attn_q", "bias", qd, 0, AT(m->bq, l * qd), NULL, c->qkv_bias },
-				{ "attn_k", "bias", kv, 0, AT(m->bk, l * kv), NULL, c->qkv_bias },
-				{ "attn_v", "bias", kv, 0, AT(m->bv, l * kv), NULL, c->qkv_bias },
-				{ "attn_q_norm", "weight", hs, 0, AT(m->q_norm, l * hs), NULL,
-				  c->qk_norm },
-				{ "attn_k_norm", "weight", hs, 0, AT(m->k_norm, l * hs), NULL,
-				  c->qk_norm },
-			};
-			size_t k;
-
-			for (k = 0; k < sizeof(w) / sizeof(w[0]) && !ret; k++) {
-				char name[64];
-
-				if (!w[k].used)
-					continue;
-				snprintf(name, sizeof(name), "blk.%d.%s.%s", l, w[k].name,
-					 w[k].kind);
-				ret = load_tensor(L, name, w[k].ne0, w[k].ne1, w[k].dst, w[k].q);
-			}
-		}
+		for (l = 0; l < c->n_layers && !ret; l++)
+			ret = load_layer(L, l, pass);
 		/* Every tensor must be one this model uses: others would be ignored silently. */
 		for (i = 0; !pass && i < L->n_tensors && !ret; i++)
 			if (!L->t[i].used)

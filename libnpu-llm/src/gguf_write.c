@@ -159,28 +159,41 @@ static void put_q4_0(struct out *o, const float *x)
 	put(o, q, QBLOCK / 2);
 }
 
+/*
+ * A tensor of the file: its rows (a vector's elements) from up to three
+ * of the model's arrays one after another (a fused tensor: Phi-3's
+ * attn_qkv and ffn_up), each maybe in NEOX order.
+ */
 struct wtensor {
 	char name[48];
-	const float *data;
 	uint64_t ne0, ne1;	/* ne1 = 1: a vector */
 	uint32_t type;
 	uint64_t offset, bytes;
-	uint64_t neox;		/* NEOX order, heads of this many rows (vectors: elements) */
+	struct {
+		const float *data;
+		uint64_t rows;
+		uint64_t neox;	/* NEOX order, heads of this many rows (vectors: elements) */
+	} seg[3];
+	int n_seg;
 };
 
 /*
  * Where element @i of the file's tensor is in memory: the model holds Q
  * and K heads in adjacent pairs, a NEOX file pair j as rows j, j + hs/2.
  */
-static uint64_t src_index(const struct wtensor *t, uint64_t i)
+static const float *src_elem(const struct wtensor *t, uint64_t i)
 {
-	uint64_t hs = t->neox, row = t->ne1 == 1 ? i : i / t->ne0, j;
+	uint64_t row = t->ne1 == 1 ? i : i / t->ne0, hs, j;
+	int s = 0;
 
-	if (!hs)
-		return i;
-	j = row % hs;
-	row = row - j + (j < hs / 2 ? 2 * j : 2 * (j - hs / 2) + 1);
-	return t->ne1 == 1 ? row : row * t->ne0 + i % t->ne0;
+	while (s < t->n_seg - 1 && row >= t->seg[s].rows)
+		row -= t->seg[s++].rows;
+	hs = t->seg[s].neox;
+	if (hs) {
+		j = row % hs;
+		row = row - j + (j < hs / 2 ? 2 * j : 2 * (j - hs / 2) + 1);
+	}
+	return t->seg[s].data + (t->ne1 == 1 ? row : row * t->ne0 + i % t->ne0);
 }
 
 static uint64_t tensor_bytes(const struct wtensor *t)
@@ -202,7 +215,7 @@ static void put_tensor_data(struct out *o, const struct wtensor *t)
 	for (i = 0; i < n; i += t->type == NPU_GGUF_Q8_0 || t->type == NPU_GGUF_Q4_0 ? QBLOCK : 1) {
 		uint16_t h;
 
-		const float *x = t->data + src_index(t, i);
+		const float *x = src_elem(t, i);
 
 		switch (t->type) {
 		case NPU_GGUF_F16:
@@ -266,6 +279,8 @@ static void put_config(struct out *o, const struct npu_model_config *c)
 		kv_u32(o, akey(o, "attention.value_length"), (uint32_t)c->head_dim);
 	}
 	kv_u32(o, akey(o, "rope.dimension_count"), (uint32_t)c->head_dim);
+	if (c->sliding_window)
+		kv_u32(o, akey(o, "attention.sliding_window"), (uint32_t)c->sliding_window);
 	kv_f32(o, akey(o, "rope.freq_base"), r->base);
 	kv_f32(o, akey(o, "attention.layer_norm_rms_epsilon"), c->norm_eps);
 	/* Llama 3's factors are the rope_freqs tensor; a linear factor may come with them. */
@@ -281,19 +296,20 @@ static void put_config(struct out *o, const struct npu_model_config *c)
 int npu_model_save_gguf(const char *path, const struct npu_model *m, const struct npu_tokenizer *t,
 			enum npu_gguf_type type, char *err, size_t err_len)
 {
-	static const char *const archs[] = { "llama", "qwen2", "qwen3", "gemma" };
+	static const char *const archs[] = { "llama", "qwen2", "qwen3", "gemma", "phi3" };
 	const struct npu_model_config *c = m ? &m->cfg : NULL;
 	static const char *const mats[] = { "attn_q", "attn_k", "attn_v", "attn_output",
 					    "ffn_gate", "ffn_down", "ffn_up" };
 	struct wtensor *ts;
 	struct out o = { 0 };
 	uint64_t d, h, hs, qd, kv, neox, off = 0, n_ts, i;
+	int phi3;
 	uint32_t ftype;
 	int32_t l, k;
 
 	if (!path || !m || !t || !m->data || t->vocab_size != c->vocab_size ||
 	    (type != NPU_GGUF_F32 && type != NPU_GGUF_F16 && type != NPU_GGUF_Q8_0 &&
-	     type != NPU_GGUF_Q4_0) || c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_GEMMA ||
+	     type != NPU_GGUF_Q4_0) || c->arch < NPU_ARCH_LLAMA || c->arch > NPU_ARCH_PHI3 ||
 	    !c->head_dim || (c->arch == NPU_ARCH_GEMMA && !c->shared_classifier))
 		return NPU_E_INVAL;
 	d = (uint64_t)c->dim;
@@ -302,6 +318,7 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 	qd = hs * (uint64_t)c->n_heads;
 	kv = hs * (uint64_t)c->n_kv_heads;
 	neox = c->arch == NPU_ARCH_LLAMA ? 0 : hs;
+	phi3 = c->arch == NPU_ARCH_PHI3;
 	n_ts = 3 + !c->shared_classifier + 14 * (uint64_t)c->n_layers;
 	ts = calloc(n_ts, sizeof(*ts));
 	if (!ts)
@@ -310,7 +327,15 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 #define ADD(nm, ptr, a, b, nx) do { \
 		struct wtensor *w_ = &ts[n_ts++]; \
 		snprintf(w_->name, sizeof(w_->name), "%s", nm); \
-		w_->data = (ptr); w_->ne0 = (a); w_->ne1 = (b); w_->neox = (nx); \
+		w_->ne0 = (a); w_->ne1 = (b); w_->n_seg = 1; \
+		w_->seg[0].data = (ptr); w_->seg[0].rows = (b) == 1 ? (a) : (b); \
+		w_->seg[0].neox = (nx); \
+	} while (0)
+	/* The last tensor added takes @nr more rows (a matrix's) from @ptr: a fused one. */
+#define FUSE(ptr, nr, nx) do { \
+		struct wtensor *w_ = &ts[n_ts - 1]; \
+		w_->seg[w_->n_seg].data = (ptr); w_->seg[w_->n_seg].rows = (nr); \
+		w_->seg[w_->n_seg++].neox = (nx); w_->ne1 += (nr); \
 	} while (0)
 	ADD("token_embd.weight", m->token_embedding, d, (uint64_t)c->vocab_size, 0);
 	ADD("output_norm.weight", m->rms_final, d, 1, 0);
@@ -332,8 +357,18 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 		snprintf(name, sizeof(name), "blk.%d.ffn_norm.weight", l);
 		ADD(name, m->rms_ffn + l * d, d, 1, 0);
 		for (k = 0; k < 7; k++) {
-			snprintf(name, sizeof(name), "blk.%d.%s.weight", l, mats[k]);
+			/* Phi-3's are fused: attn_qkv, and ffn_up (the gate first). */
+			if (phi3 && (k == 1 || k == 2 || k == 6))
+				continue;
+			snprintf(name, sizeof(name), "blk.%d.%s.weight", l,
+				 phi3 && k == 0 ? "attn_qkv" : phi3 && k == 4 ? "ffn_up" : mats[k]);
 			ADD(name, w[k].p, w[k].ne0, w[k].ne1, w[k].neox);
+			if (phi3 && k == 0) {
+				FUSE(w[1].p, kv, neox);
+				FUSE(w[2].p, kv, 0);
+			}
+			if (phi3 && k == 4)
+				FUSE(w[6].p, h, 0);
 		}
 		if (c->qkv_bias) {
 			snprintf(name, sizeof(name), "blk.%d.attn_q.bias", l);
@@ -350,6 +385,7 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 			ADD(name, m->k_norm + l * hs, hs, 1, neox);
 		}
 	}
+#undef FUSE
 #undef ADD
 	/* Norms stay F32; a matrix whose rows do not split into blocks is F16. */
 	for (i = 0; i < n_ts; i++) {

@@ -280,7 +280,7 @@ static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_
 /* "qwen2: 24 layers, 14 heads of 64 (2 KV), ..., RoPE base 1e+06 (YaRN x4 over 32768)" */
 static void describe(const struct npu_model_config *c, char *buf, size_t len)
 {
-	static const char *const archs[] = { "llama", "qwen2", "qwen3", "gemma" };
+	static const char *const archs[] = { "llama", "qwen2", "qwen3", "gemma", "phi3" };
 	static const char *const scaling[] = { "", "linear", "YaRN", "Llama 3 factors" };
 	const struct npu_rope_params *r = &c->rope;
 	size_t n;
@@ -302,6 +302,8 @@ static void describe(const struct npu_model_config *c, char *buf, size_t len)
 		n += (size_t)snprintf(buf + n, len - n, ", GELU gates");
 	if (n < len && c->embed_scale != 1)
 		n += (size_t)snprintf(buf + n, len - n, ", embedding x%g", (double)c->embed_scale);
+	if (n < len && c->sliding_window)
+		n += (size_t)snprintf(buf + n, len - n, ", sliding window %d", c->sliding_window);
 	if (n < len)
 		snprintf(buf + n, len - n, ", %s classifier", c->shared_classifier ? "tied" :
 			 "own");
@@ -458,6 +460,13 @@ const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int32_t tok
 	return npu_tokenizer_piece(&m->tok, prev, token, byte_buf);
 }
 
+/* The positions a context of the model may hold: its context, or its shorter sliding window. */
+static int model_positions(const struct npu_model_config *c)
+{
+	return c->sliding_window && c->sliding_window < c->seq_len ? c->sliding_window :
+	       c->seq_len;
+}
+
 int npu_llm_ctx_size(const npu_llm_model *m, struct npu_llm_ctx_size *out)
 {
 	const struct npu_model_config *c = &m->host.cfg;
@@ -469,7 +478,8 @@ int npu_llm_ctx_size(const npu_llm_model *m, struct npu_llm_ctx_size *out)
 	struct npu_info info;
 	int ret;
 
-	*out = (struct npu_llm_ctx_size){ .file = c->seq_len, .positions = c->seq_len };
+	*out = (struct npu_llm_ctx_size){ .file = c->seq_len, .positions = model_positions(c) };
+	out->window = out->positions < c->seq_len ? out->positions : 0;
 	if (!m->w)
 		return NPU_OK;
 	ret = npu_query(m->w->dev, &info);
@@ -480,7 +490,7 @@ int npu_llm_ctx_size(const npu_llm_model *m, struct npu_llm_ctx_size *out)
 	out->attention = rows < INT32_MAX ? (int)rows : INT32_MAX;
 	room = info.va_size > mem.buffers ? (info.va_size - mem.buffers) / row : 0;
 	out->device = room < (uint64_t)out->attention ? (int)room : out->attention;
-	out->positions = out->device < out->file ? out->device : out->file;
+	out->positions = out->device < out->positions ? out->device : out->positions;
 	return NPU_OK;
 }
 
@@ -506,6 +516,12 @@ int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params
 		snprintf(err, err_len, "positions %d: want 0 (the whole context) up to the "
 			 "model's context, %d", params->positions, m->host.cfg.seq_len);
 		ret = NPU_E_RANGE;
+	} else if (!ret && params->positions > model_positions(&m->host.cfg)) {
+		snprintf(err, err_len, "positions %d: the model attends over a sliding window "
+			 "of %d, which the NPU does not mask: a context holds at most %d",
+			 params->positions, m->host.cfg.sliding_window,
+			 m->host.cfg.sliding_window);
+		ret = NPU_E_RANGE;
 	}
 	if (!ret && m->w && !params->reference) {
 		struct engine_opts o = { params->trace, params->profile };
@@ -522,7 +538,8 @@ int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params
 		c->positions = ret ? 0 : engine_positions(c->dev);
 	} else if (!ret) {
 		host_floats(m);
-		ret = ref_create(&m->host, params->positions, &c->ref);
+		ret = ref_create(&m->host, params->positions ? params->positions :
+				 model_positions(&m->host.cfg), &c->ref);
 		if (ret)
 			snprintf(err, err_len, "float reference: %s", npu_strerror(ret));
 		c->positions = ret ? 0 : ref_positions(c->ref);

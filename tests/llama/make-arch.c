@@ -56,6 +56,8 @@ static const struct variant {
 	/* Gemma 1: GELU gates, the embedding times sqrt(dim), always tied, NEOX. */
 	{ "gemma", "gemma", 10000, 1e-6f, NONE, TIED, 0, NO_BIAS, false, 0 },
 	{ "gemma-hd16", "gemma", 10000, 1e-6f, NONE, TIED, 0, NO_BIAS, false, 16 },
+	/* Phi-3: fused attn_qkv and ffn_up (gate rows first), a sliding window, NEOX. */
+	{ "phi3", "phi3", 10000, 1e-5f, NONE, SAME, 0, NO_BIAS, false, 0 },
 };
 
 #define N_VARIANTS (sizeof(variants) / sizeof(variants[0]))
@@ -68,6 +70,8 @@ static const struct variant {
 #define LLAMA3_LOW 1.0f
 #define LLAMA3_HIGH 4.0f
 #define LLAMA3_ORIG_CTX 64
+/* Phi-3's window: wider than the 128 positions checked, narrower than the context. */
+#define PHI3_WINDOW 200
 
 struct src {
 	struct gguf_context *g;
@@ -204,7 +208,8 @@ static void keys(struct gguf_context *g, const struct src *s, const struct varia
 		if (!strncmp(gguf_get_key(g, i), "llama.", 6))
 			gguf_remove_key(g, gguf_get_key(g, i));
 	gguf_set_val_str(g, "general.architecture", v->arch);
-	gguf_set_val_str(g, "general.name", v->name);
+	/* Not the variant's: llama.cpp keys token attributes on names like "phi3". */
+	gguf_set_val_str(g, "general.name", "make-arch");
 	gguf_set_val_u32(g, "general.file_type", 0);
 	gguf_set_val_u32(g, KEY("context_length"), CTX_LEN);
 	gguf_set_val_u32(g, KEY("embedding_length"), s->dim);
@@ -215,6 +220,8 @@ static void keys(struct gguf_context *g, const struct src *s, const struct varia
 	gguf_set_val_f32(g, KEY("attention.layer_norm_rms_epsilon"), v->eps);
 	gguf_set_val_f32(g, KEY("rope.freq_base"), v->base);
 	gguf_set_val_u32(g, KEY("rope.dimension_count"), hd);
+	if (!strcmp(v->arch, "phi3"))
+		gguf_set_val_u32(g, KEY("attention.sliding_window"), PHI3_WINDOW);
 	if (v->qk_norm || hd != s->dim / s->heads) {
 		gguf_set_val_u32(g, KEY("attention.key_length"), hd);
 		gguf_set_val_u32(g, KEY("attention.value_length"), hd);
@@ -246,14 +253,19 @@ static int layer(struct ggml_context *ctx, struct gguf_context *g, const struct 
 		 const struct variant *v, int l, int hd, int n_kv)
 {
 	int hs = s->dim / s->heads, kv_src = s->kv_heads * hs;
-	bool neox = strcmp(v->arch, "llama") != 0;
+	bool neox = strcmp(v->arch, "llama") != 0, fused = !strcmp(v->arch, "phi3");
 	const char *qkv[] = { "attn_q", "attn_k", "attn_v" };
+	float *all = NULL;
 	char name[96];
 	int j;
 
 #define NAME(what) (snprintf(name, sizeof(name), "blk.%d." what, l), name)
 	if (!copy(ctx, g, s, NAME("attn_norm.weight"), s->dim, 0))
 		return -1;
+	/* One tensor of Q's rows, then K's, then V's. */
+	if (fused)
+		all = new_tensor(ctx, g, NAME("attn_qkv.weight"), s->dim,
+				 (int64_t)(s->heads + 2 * n_kv) * hd);
 	for (j = 0; j < 3; j++) {
 		int n_heads = j ? n_kv : s->heads;
 		const float *from;
@@ -263,7 +275,8 @@ static int layer(struct ggml_context *ctx, struct gguf_context *g, const struct 
 		from = src_tensor(s, name, (int64_t)(j ? kv_src : s->dim) * s->dim);
 		if (!from)
 			return -1;
-		to = new_tensor(ctx, g, name, s->dim, (int64_t)n_heads * hd);
+		to = fused ? all + (size_t)(j ? s->heads + (j - 1) * n_kv : 0) * hd * s->dim :
+			     new_tensor(ctx, g, name, s->dim, (int64_t)n_heads * hd);
 		if (hd != hs)
 			fill_random(to, (size_t)n_heads * hd * s->dim, 0, 0.3f);
 		else
@@ -285,10 +298,23 @@ static int layer(struct ggml_context *ctx, struct gguf_context *g, const struct 
 	else if (!copy(ctx, g, s, NAME("attn_output.weight"), s->dim, s->dim))
 		return -1;
 	if (!copy(ctx, g, s, NAME("ffn_norm.weight"), s->dim, 0) ||
-	    !copy(ctx, g, s, NAME("ffn_gate.weight"), s->dim, s->ff) ||
-	    !copy(ctx, g, s, NAME("ffn_up.weight"), s->dim, s->ff) ||
 	    !copy(ctx, g, s, NAME("ffn_down.weight"), s->ff, s->dim))
 		return -1;
+	if (fused) {
+		/* ggml_swiglu's halves: the gate's rows, then the up projection's. */
+		const float *gate = src_tensor(s, NAME("ffn_gate.weight"), (int64_t)s->ff * s->dim);
+		const float *up = src_tensor(s, NAME("ffn_up.weight"), (int64_t)s->ff * s->dim);
+		size_t half = (size_t)s->ff * s->dim;
+
+		if (!gate || !up)
+			return -1;
+		all = new_tensor(ctx, g, NAME("ffn_up.weight"), s->dim, 2 * (int64_t)s->ff);
+		memcpy(all, gate, half * sizeof(float));
+		memcpy(all + half, up, half * sizeof(float));
+	} else if (!copy(ctx, g, s, NAME("ffn_gate.weight"), s->dim, s->ff) ||
+		   !copy(ctx, g, s, NAME("ffn_up.weight"), s->dim, s->ff)) {
+		return -1;
+	}
 #undef NAME
 	return 0;
 }

@@ -43,12 +43,13 @@ static float uniform(void)
 /* A variant of the architecture of @v's config over @src's weights. */
 enum variant {
 	V_QWEN2_ZERO, V_QWEN2, V_QWEN3, V_QWEN3_WIDE, V_BASE500K, V_LINEAR, V_YARN, V_LLAMA3,
-	V_GEMMA, V_COUNT
+	V_GEMMA, V_PHI3, V_COUNT
 };
 
 static const char *const names[V_COUNT] = {
 	"qwen2, zero biases", "qwen2", "qwen3", "qwen3, head 16", "llama, base 5e5, eps 1e-6",
 	"llama, linear x2", "llama, yarn x4", "llama, llama3 factors", "gemma",
+	"phi3, window 200",
 };
 
 static void fill(float *p, size_t n, float mid, float spread)
@@ -66,7 +67,9 @@ static void make_variant(const struct npu_model *src, enum variant v, struct npu
 	char err[256] = "";
 
 	c.arch = v <= V_QWEN2 ? NPU_ARCH_QWEN2 : v <= V_QWEN3_WIDE ? NPU_ARCH_QWEN3 :
-		 v == V_GEMMA ? NPU_ARCH_GEMMA : NPU_ARCH_LLAMA;
+		 v == V_GEMMA ? NPU_ARCH_GEMMA : v == V_PHI3 ? NPU_ARCH_PHI3 : NPU_ARCH_LLAMA;
+	/* Phi-3: fused Q/K/V and gate/up in the file; a sliding window over the context. */
+	c.sliding_window = v == V_PHI3 ? 200 : 0;
 	/* Gemma: GELU gates, the embedding scaled by sqrt(dim) and the classifier. */
 	c.ffn_gelu = v == V_GEMMA;
 	c.embed_scale = v == V_GEMMA ? sqrtf((float)c.dim) : 0;
@@ -171,6 +174,7 @@ static void round_trip(void **state)
 		assert_true(b.cfg.norm_eps == m.cfg.norm_eps);
 		assert_true(b.cfg.embed_scale == m.cfg.embed_scale);
 		assert_int_equal(b.cfg.ffn_gelu, m.cfg.ffn_gelu);
+		assert_int_equal(b.cfg.sliding_window, m.cfg.sliding_window);
 		assert_int_equal(b.n_floats, m.n_floats);
 		/* NEOX files hold Q and K reordered: back in pairs, float for float. */
 		if (memcmp(b.data, m.data, m.n_floats * 4))
@@ -255,11 +259,29 @@ static npu_llm_model *model_of(npu_device *dev, const char *path, const char *we
 	return lm;
 }
 
+/* Phi-3's window of 200 bounds a context: 200 by default, 201 refused, named. */
+static void window_limits(npu_llm_model *lm)
+{
+	struct npu_llm_ctx_params p = { .positions = 201 };
+	struct npu_llm_ctx_size z;
+	npu_llm_ctx *c = NULL;
+	char err[256] = "";
+
+	assert_int_equal(npu_llm_ctx_size(lm, &z), NPU_OK);
+	assert_int_equal(z.window, 200);
+	assert_int_equal(z.positions, 200);
+	assert_int_equal(npu_llm_ctx_create(lm, &p, &c, err, sizeof(err)), NPU_E_RANGE);
+	assert_non_null(strstr(err, "a sliding window of 200, which the NPU does not mask"));
+	assert_int_equal(npu_llm_ctx_create(lm, NULL, &c, err, sizeof(err)), NPU_OK);
+	assert_int_equal(npu_llm_ctx_positions(c), 200);
+	npu_llm_ctx_free(c);
+}
+
 /*
  * Each variant on the device against its float reference: the NPU's
  * integer arithmetic costs what it costs the llama file (KL well under
- * 0.05); a prefill's rows are the steps' bit for bit; and qwen2 with zero
- * biases is the llama model itself, exactly.
+ * 0.05); a prefill's rows are the steps' bit for bit; qwen2 with zero
+ * biases and Phi-3 (fused tensors) are the llama model itself, exactly.
  */
 static void device_against_float(void **state)
 {
@@ -307,8 +329,11 @@ static void device_against_float(void **state)
 		printf("%-28s device against float: mean KL %.2e over %d positions\n", names[v],
 		       kl, n);
 		assert_true(kl < 0.05);
-		if (v == V_QWEN2_ZERO)
+		/* Both are the llama model, in NEOX order; Phi-3's Q/K/V and gate/up fused. */
+		if (v == V_QWEN2_ZERO || v == V_PHI3)
 			assert_memory_equal(got, base, (size_t)n * vocab * 4);
+		if (v == V_PHI3)
+			window_limits(dl);
 		prefill_last(dl, toks, n, ref);
 		assert_memory_equal(ref, got + (size_t)(n - 1) * vocab, (size_t)vocab * 4);
 		npu_llm_model_free(fl);
@@ -395,8 +420,8 @@ static void refused(void **state)
 		{ V_YARN, "yarn", "yorn",
 		  "llama.rope.scaling.type is \"yorn\": supported are none, linear and yarn" },
 		{ V_QWEN2, "qwen2", "gemmo",
-		  "general.architecture is \"gemmo\": supported are llama, qwen2, qwen3 and "
-		  "gemma" },
+		  "general.architecture is \"gemmo\": supported are llama, qwen2, qwen3, gemma "
+		  "and phi3" },
 		{ V_QWEN2, "general.file_type", "qwen2.logit_scale",
 		  "qwen2.logit_scale is present: scaled logits are not supported" },
 		{ V_QWEN3, "tokenizer.ggml.scores", "qwen3.attention.scale",

@@ -486,7 +486,7 @@ static void malformed_files(void **state)
 		{ "general.architecture", -28, 1ull << 40, 8, "bytes long" },
 		{ "general.architecture", 0, 99, 4, "\"general.architecture\" has value type 99" },
 		{ "general.name", 0, 99, 4, "\"general.name\" has value type 99" },
-		{ "general.architecture", 12, 'x', 1, "supported are llama, qwen2, qwen3 and gemma" },
+		{ "general.architecture", 12, 'x', 1, "supported are llama, qwen2, qwen3, gemma and phi3" },
 		{ "llama.embedding_length", -1, 'x', 1, "llama.embedding_length is missing" },
 		{ "llama.embedding_length", 0, 6, 4, "is not an integer" },
 		{ "llama.attention.head_count", 4, 7, 4, "llama.* metadata: dim 64 is not a multiple of n_heads 7" },

@@ -140,6 +140,8 @@ void report_context(const struct results *r)
 	const struct npu_llm_ctx_size *z = &r->size;
 
 	printf("context: %d positions (file %d", r->positions, z->file);
+	if (z->window)
+		printf("; its sliding window %d", z->window);
 	if (z->device)
 		printf("; device allows %d%s", z->device,
 		       z->device == z->attention ? ": its attention limit" : ": its address space");

@@ -223,14 +223,18 @@ struct npu_llm_ctx_params {
  *	room for beside the buffers it holds (npu_info.va_size less
  *	npu_memory.buffers); 0 for a model without a device.
  * @attention: the first of those bounds (0 without a device).
- * @positions: what a context gets by default (positions 0): @file, or
- *	@device when that is fewer.
+ * @window: the model's sliding window when it is shorter than @file (a
+ *	position attends to the last @window; the NPU attends to all, so a
+ *	context holds at most @window), else 0.
+ * @positions: what a context gets by default (positions 0): the fewest
+ *	of @file, @window and @device.
  */
 struct npu_llm_ctx_size {
 	int file;
 	int device;
 	int attention;
 	int positions;
+	int window;
 };
 
 /**

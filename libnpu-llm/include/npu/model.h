@@ -26,12 +26,15 @@ extern "C" {
  * @NPU_ARCH_QWEN3: "qwen3": RMSNorm of each Q and K head before RoPE; NEOX RoPE.
  * @NPU_ARCH_GEMMA: "gemma" (Gemma 1): GELU in the FFN's gate, the embedding
  *	scaled by sqrt(dim), the classifier tied; NEOX RoPE.
+ * @NPU_ARCH_PHI3: "phi3" (Phi-3 without LongRoPE): fused Q/K/V and
+ *	gate/up tensors, a sliding window; NEOX RoPE.
  */
 enum npu_model_arch {
 	NPU_ARCH_LLAMA,
 	NPU_ARCH_QWEN2,
 	NPU_ARCH_QWEN3,
 	NPU_ARCH_GEMMA,
+	NPU_ARCH_PHI3,
 };
 
 /**
@@ -88,6 +91,8 @@ struct npu_rope_params {
  * @rope_factors: npu_model.rope_factors divides each pair's frequency.
  * @ffn_gelu: the FFN's gate is GELU (tanh form), not SiLU.
  * @embed_scale: the embedding's rows are scaled by it; 0: 1.
+ * @sliding_window: each position attends to this many, itself included;
+ *	0: all. The NPU attends to all: a context holds at most this many.
  */
 struct npu_model_config {
 	int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
@@ -97,6 +102,7 @@ struct npu_model_config {
 	struct npu_rope_params rope;
 	int arch, qkv_bias, qk_norm, rope_factors, ffn_gelu;
 	float embed_scale;
+	int32_t sliding_window;
 };
 
 /* Matrices per layer in npu_model.native: wq wk wv wo w1 w2 w3. */
