@@ -102,7 +102,8 @@ GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
 	libnpu/src/*.h swcore/*.h swcore/kernels/*.h libnpu-llm/include/npu/*.h libnpu-llm/src/*.h \
-	tests/*.h tests/unit/*.h tests/guest/*.h tools/*.h tools/npu-run/*.h)
+	tests/*.h tests/unit/*.h tests/guest/*.h tests/fuzz/*.h tests/llama/*.h tools/*.h \
+	tools/npu-run/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
 	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check llama-check
@@ -373,12 +374,12 @@ FUZZ_MODEL_SRCS := $(addprefix libnpu-llm/src/,checkpoint.c tokenizer.c gguf.c g
 	pretokenizer.c) \
 	libnpu/src/format.c
 
-$(O)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(FUZZ_MODEL_SRCS) $(HDRS)
+$(O)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c tests/fuzz/fuzz_file.h $(FUZZ_MODEL_SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -Ilibnpu/include -Ilibnpu-llm/include $< $(FUZZ_MODEL_SRCS) $(LLM_LIBS) -lm -o $@
 
 # The GGUF vocabularies alone: the same sources, through npu_tokenizer_load_gguf.
-$(O)/fuzz/fuzz_vocab: tests/fuzz/fuzz_vocab.c $(FUZZ_MODEL_SRCS) $(HDRS)
+$(O)/fuzz/fuzz_vocab: tests/fuzz/fuzz_vocab.c tests/fuzz/fuzz_file.h $(FUZZ_MODEL_SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -Ilibnpu/include -Ilibnpu-llm/include $< $(FUZZ_MODEL_SRCS) $(LLM_LIBS) -lm -o $@
 

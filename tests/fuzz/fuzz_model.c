@@ -20,10 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <npu/model.h>
+
+#include "fuzz_file.h"
 
 #define MAX_INPUT (1u << 20)
 #define MAX_PROMPT 65536
@@ -32,60 +32,25 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int fd = -1;
-static char path[64];
+static struct fuzz_file file;
 static int verbose;
 /* The input being run: also a prompt for what loads. */
 static const uint8_t *input;
 static size_t input_size;
-
-static void __attribute__((noreturn)) fail(const char *what)
-{
-	fprintf(stderr, "fuzz_model: invariant violated: %s\n", what);
-	abort();
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
 	verbose = getenv("NPU_FUZZ_VERBOSE") && atoi(getenv("NPU_FUZZ_VERBOSE"));
-#ifdef MFD_CLOEXEC
-	fd = memfd_create("fuzz_model", MFD_CLOEXEC);
-	if (fd >= 0) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		return 0;
-	}
-#endif
-	snprintf(path, sizeof(path), "/tmp/fuzz_model.XXXXXX");
-	fd = mkstemp(path);
-	if (fd < 0) {
-		perror("fuzz_model: mkstemp");
-		abort();
-	}
-	return 0;
-}
-
-static int put_input(const uint8_t *data, size_t size)
-{
-	size_t done = 0;
-
-	if (ftruncate(fd, 0))
-		return -1;
-	while (done < size) {
-		ssize_t n = pwrite(fd, data + done, size - done, (off_t)done);
-
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
+	fuzz_file_open(&file, "fuzz_model");
 	return 0;
 }
 
 static void check_tensor(const struct npu_model *m, const float *p, size_t n)
 {
 	if (p < m->data || p > m->data + m->n_floats || n > (size_t)(m->data + m->n_floats - p))
-		fail("a model tensor lies outside the model's data");
+		fuzz_fail(&file, "a model tensor lies outside the model's data");
 }
 
 static void use_model(const struct npu_model *m)
@@ -146,26 +111,26 @@ static void encode_input(const struct npu_tokenizer *t)
 	int32_t *tokens, count = 0, k;
 
 	if (!text)
-		fail("no memory for the prompt");
+		fuzz_fail(&file, "no memory for the prompt");
 	for (i = 0; i < input_size && n < MAX_PROMPT; i++)
 		if (input[i])
 			text[n++] = (char)input[i];
 	text[n] = '\0';
 	tokens = malloc((n + 2) * sizeof(*tokens));
 	if (!tokens)
-		fail("no memory for the prompt's tokens");
+		fuzz_fail(&file, "no memory for the prompt's tokens");
 	if (npu_tokenizer_encode(t, text, 1, tokens, (int32_t)n + 2, &count))
-		fail("npu_tokenizer_encode failed on the input as a prompt");
+		fuzz_fail(&file, "npu_tokenizer_encode failed on the input as a prompt");
 	if (count < 1 || (size_t)count > n + 2 || tokens[0] != 1)
-		fail("the prompt's token count is out of range or has no BOS");
+		fuzz_fail(&file, "the prompt's token count is out of range or has no BOS");
 	for (k = 1; k < count; k++) {
 		if (tokens[k] < 0 || tokens[k] >= t->vocab_size)
-			fail("the prompt has a token outside the vocabulary");
+			fuzz_fail(&file, "the prompt has a token outside the vocabulary");
 		len += strlen(t->pieces[tokens[k]]);
 	}
 	got = malloc(len + 1);
 	if (!got)
-		fail("no memory for the prompt's pieces");
+		fuzz_fail(&file, "no memory for the prompt's pieces");
 	for (k = 1; k < count; k++) {
 		size_t l = strlen(t->pieces[tokens[k]]);
 
@@ -176,7 +141,7 @@ static void encode_input(const struct npu_tokenizer *t)
 #define EXPECT(s) do { \
 		size_t l_ = strlen(s); \
 		if (l_ > len - at || memcmp(got + at, (s), l_)) \
-			fail("the prompt's tokens do not spell the prompt"); \
+			fuzz_fail(&file, "the prompt's tokens do not spell the prompt"); \
 		at += l_; \
 	} while (0)
 	if (n && has_piece(t, " "))
@@ -199,7 +164,7 @@ static void encode_input(const struct npu_tokenizer *t)
 	}
 #undef EXPECT
 	if (at != len)
-		fail("the prompt's tokens spell more than the prompt");
+		fuzz_fail(&file, "the prompt's tokens spell more than the prompt");
 	free(got);
 	free(tokens);
 	free(text);
@@ -212,39 +177,27 @@ static void use_tokenizer(const struct npu_tokenizer *t, int32_t vocab)
 	char byte[2];
 
 	if (t->vocab_size != vocab || !t->pieces || !t->scores || !t->sorted)
-		fail("a loaded tokenizer is incomplete");
+		fuzz_fail(&file, "a loaded tokenizer is incomplete");
 	if (npu_tokenizer_encode(t, text, 1, tokens, (int32_t)(sizeof(tokens) / sizeof(tokens[0])),
 				 &n))
-		fail("npu_tokenizer_encode failed on a loaded tokenizer");
+		fuzz_fail(&file, "npu_tokenizer_encode failed on a loaded tokenizer");
 	if (n < 1 || n > (int32_t)(sizeof(tokens) / sizeof(tokens[0])) || tokens[0] != 1)
-		fail("npu_tokenizer_encode: token count out of range or no BOS");
+		fuzz_fail(&file, "npu_tokenizer_encode: token count out of range or no BOS");
 	for (i = 0; i < n; i++) {
 		const char *p;
 
 		if (tokens[i] < 0 || tokens[i] >= t->vocab_size)
-			fail("npu_tokenizer_encode: a token outside the vocabulary");
+			fuzz_fail(&file, "npu_tokenizer_encode: a token outside the vocabulary");
 		p = npu_tokenizer_piece(t, prev, tokens[i], byte);
 		if (!p)
-			fail("npu_tokenizer_piece returned NULL");
+			fuzz_fail(&file, "npu_tokenizer_piece returned NULL");
 		(void)strlen(p);
 		prev = tokens[i];
 	}
 	/* Out-of-range tokens are refused, never looked up. */
 	if (*npu_tokenizer_piece(t, 1, -1, byte) || *npu_tokenizer_piece(t, 1, vocab, byte))
-		fail("npu_tokenizer_piece of an invalid token is not empty");
+		fuzz_fail(&file, "npu_tokenizer_piece of an invalid token is not empty");
 	encode_input(t);
-}
-
-/* An error message: NUL-terminated, one line of printable ASCII. */
-static void check_error(const char *err, size_t size)
-{
-	size_t i;
-
-	if (strnlen(err, size) == size)
-		fail("error message not NUL-terminated");
-	for (i = 0; err[i]; i++)
-		if ((unsigned char)err[i] < 0x20 || (unsigned char)err[i] >= 0x7f)
-			fail("error message holds a control or non-ASCII byte");
 }
 
 /* Pieces in a tokenizer file: entries of score, length, bytes up to its end. */
@@ -277,16 +230,16 @@ static void load_tokenizer(int32_t vocab)
 
 	err[0] = '\0';
 	memset(&t, 0xa5, sizeof(t));
-	ret = npu_tokenizer_load(path, vocab, &t, err, sizeof(err));
+	ret = npu_tokenizer_load(file.path, vocab, &t, err, sizeof(err));
 	if (verbose)
 		fprintf(stderr, "tokenizer (vocab %d): %d %s\n", vocab, ret, err);
 	if (ret == NPU_OK) {
 		use_tokenizer(&t, vocab);
 		npu_tokenizer_free(&t);
 	} else if (t.pieces || t.scores || t.sorted || t.vocab_size || t.max_token_length) {
-		fail("npu_tokenizer_load failed but did not zero the tokenizer");
+		fuzz_fail(&file, "npu_tokenizer_load failed but did not zero the tokenizer");
 	}
-	check_error(err, sizeof(err));
+	fuzz_check_error(&file, err, sizeof(err));
 }
 
 /*
@@ -316,11 +269,11 @@ static void use_native(const struct npu_model *m)
 		rec = npu_block_record_bytes(&q->block, (uint32_t)q->cols);
 		if (q->rows != r || q->cols != k || !rec || q->bits < 2 || q->bits > 8 ||
 		    (i == mats + 1 && c->shared_classifier))
-			fail("a native matrix does not match its model's shape");
+			fuzz_fail(&file, "a native matrix does not match its model's shape");
 		sink += q->q[(size_t)r * (((uint64_t)k * q->bits + 7) / 8) - 1] +
 			q->records[(size_t)r * rec - 1];
 		if (npu_qmatrix_value(q, r - 1, k - 1) != f[(size_t)r * k - 1])
-			fail("a native matrix's value is not its float copy's");
+			fuzz_fail(&file, "a native matrix's value is not its float copy's");
 	}
 	(void)sink;
 }
@@ -335,7 +288,7 @@ static void load_gguf(void)
 
 	err[0] = '\0';
 	memset(&t, 0xa5, sizeof(t));
-	ret = npu_model_load_gguf(path, &m, &t, err, sizeof(err));
+	ret = npu_model_load_gguf(file.path, &m, &t, err, sizeof(err));
 	if (verbose)
 		fprintf(stderr, "gguf: %d %s\n", ret, err);
 	if (ret == NPU_OK) {
@@ -345,11 +298,11 @@ static void load_gguf(void)
 		npu_tokenizer_free(&t);
 		npu_model_free(&m);
 	} else if (m.data || m.native) {
-		fail("npu_model_load_gguf failed but left memory allocated");
+		fuzz_fail(&file, "npu_model_load_gguf failed but left memory allocated");
 	} else if (t.pieces || t.scores || t.sorted || t.vocab_size || t.max_token_length) {
-		fail("npu_model_load_gguf failed but did not zero the tokenizer");
+		fuzz_fail(&file, "npu_model_load_gguf failed but did not zero the tokenizer");
 	}
-	check_error(err, sizeof(err));
+	fuzz_check_error(&file, err, sizeof(err));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -363,22 +316,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	input = data;
 	input_size = size;
-	if (put_input(data, size)) {
+	if (fuzz_file_put(&file, data, size)) {
 		perror("fuzz_model: writing the input");
 		abort();
 	}
 
 	err[0] = '\0';
-	ret = npu_model_load(path, &m, err, sizeof(err));
+	ret = npu_model_load(file.path, &m, err, sizeof(err));
 	if (verbose)
 		fprintf(stderr, "model: %d %s\n", ret, err);
 	if (ret == NPU_OK) {
 		use_model(&m);
 		npu_model_free(&m);
 	} else if (m.data) {
-		fail("npu_model_load failed but left data allocated");
+		fuzz_fail(&file, "npu_model_load failed but left data allocated");
 	}
-	check_error(err, sizeof(err));
+	fuzz_check_error(&file, err, sizeof(err));
 
 	load_tokenizer(VOCAB);
 	vocab = count_pieces(data, size);

@@ -18,73 +18,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <npu/model.h>
+
+#include "fuzz_file.h"
 
 #define MAX_INPUT (1u << 20)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int fd = -1;
-static char path[64];
+static struct fuzz_file file;
 static int verbose;
-
-static void __attribute__((noreturn)) fail(const char *what)
-{
-	fprintf(stderr, "fuzz_vocab: invariant violated: %s\n", what);
-	abort();
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
 	verbose = getenv("NPU_FUZZ_VERBOSE") && atoi(getenv("NPU_FUZZ_VERBOSE"));
-#ifdef MFD_CLOEXEC
-	fd = memfd_create("fuzz_vocab", MFD_CLOEXEC);
-	if (fd >= 0) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		return 0;
-	}
-#endif
-	snprintf(path, sizeof(path), "/tmp/fuzz_vocab.XXXXXX");
-	fd = mkstemp(path);
-	if (fd < 0) {
-		perror("fuzz_vocab: mkstemp");
-		abort();
-	}
+	fuzz_file_open(&file, "fuzz_vocab");
 	return 0;
-}
-
-static int put_file(const uint8_t *data, size_t size)
-{
-	size_t done = 0;
-
-	if (ftruncate(fd, 0))
-		return -1;
-	while (done < size) {
-		ssize_t n = pwrite(fd, data + done, size - done, (off_t)done);
-
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-/* An error message: NUL-terminated, one line of printable ASCII. */
-static void check_error(const char *err, size_t size)
-{
-	size_t i;
-
-	if (strnlen(err, size) == size)
-		fail("error message not NUL-terminated");
-	for (i = 0; err[i]; i++)
-		if ((unsigned char)err[i] < 0x20 || (unsigned char)err[i] >= 0x7f)
-			fail("error message holds a control or non-ASCII byte");
 }
 
 /* The text with @flags: counted alone, whole, then cut; every id in range. */
@@ -94,25 +47,25 @@ static void tokenize(const struct npu_tokenizer *t, const char *text, size_t len
 	int32_t n = -1, m = -1, k, *all, *cut;
 
 	if (npu_tokenizer_tokenize(t, text, len, flags, NULL, 0, &n))
-		fail("npu_tokenizer_tokenize failed on counting");
+		fuzz_fail(&file, "npu_tokenizer_tokenize failed on counting");
 	/*
 	 * Each byte three tokens at most (a space is U+2581's bytes), a special
 	 * text one and the space prefix after it; BOS, EOS and the first prefix.
 	 */
 	if (n < 0 || (size_t)n > 4 * len + 5)
-		fail("npu_tokenizer_tokenize: a token count out of range");
+		fuzz_fail(&file, "npu_tokenizer_tokenize: a token count out of range");
 	all = malloc(((size_t)n + 1) * sizeof(*all));
 	cut = malloc(((size_t)n / 2 + 1) * sizeof(*cut));
 	if (!all || !cut)
-		fail("no memory for the tokens");
+		fuzz_fail(&file, "no memory for the tokens");
 	if (npu_tokenizer_tokenize(t, text, len, flags, all, n, &m) || m != n)
-		fail("npu_tokenizer_tokenize: another count with room for every token");
+		fuzz_fail(&file, "npu_tokenizer_tokenize: another count with room for every token");
 	for (k = 0; k < n; k++)
 		if (all[k] < 0 || all[k] >= t->vocab_size)
-			fail("npu_tokenizer_tokenize: a token outside the vocabulary");
+			fuzz_fail(&file, "npu_tokenizer_tokenize: a token outside the vocabulary");
 	if (npu_tokenizer_tokenize(t, text, len, flags, cut, n / 2, &m) || m != n ||
 	    memcmp(cut, all, (size_t)(n / 2) * sizeof(*cut)))
-		fail("npu_tokenizer_tokenize: a cut encoding is not the whole one's start");
+		fuzz_fail(&file, "npu_tokenizer_tokenize: a cut encoding is not the whole one's start");
 	free(cut);
 	free(all);
 }
@@ -125,12 +78,12 @@ static void use_tokenizer(const struct npu_tokenizer *t, const char *text, size_
 	const char *tmpl = npu_tokenizer_chat_template(t);
 
 	if (t->vocab_size < 1 || !t->pieces || !t->scores || !t->sorted || !t->vocab)
-		fail("a loaded tokenizer is incomplete");
+		fuzz_fail(&file, "a loaded tokenizer is incomplete");
 	for (i = 0; i < NPU_TOKEN_ROLES; i++) {
 		int32_t id = npu_tokenizer_special(t, (enum npu_token_role)i);
 
 		if (id < -1 || id >= t->vocab_size)
-			fail("a special id outside the vocabulary");
+			fuzz_fail(&file, "a special id outside the vocabulary");
 	}
 	if (tmpl)
 		(void)strlen(tmpl);
@@ -138,14 +91,14 @@ static void use_tokenizer(const struct npu_tokenizer *t, const char *text, size_
 		const char *p = npu_tokenizer_piece(t, prev, i, byte);
 
 		if (!p || (int32_t)strlen(t->pieces[i]) > t->max_token_length)
-			fail("npu_tokenizer_piece: no piece, or one past max_token_length");
+			fuzz_fail(&file, "npu_tokenizer_piece: no piece, or one past max_token_length");
 		(void)strlen(p);
 		(void)npu_tokenizer_is_eog(t, i);
 		prev = i;
 	}
 	if (*npu_tokenizer_piece(t, 1, -1, byte) || *npu_tokenizer_piece(t, 1, i, byte) ||
 	    npu_tokenizer_is_eog(t, -1) || npu_tokenizer_is_eog(t, i))
-		fail("an id outside the vocabulary has a piece or ends generation");
+		fuzz_fail(&file, "an id outside the vocabulary has a piece or ends generation");
 	for (f = 0; f < 4; f++)
 		tokenize(t, text, len, f);
 }
@@ -161,13 +114,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(&flen, data, 4);
 	flen = flen < size - 4 ? flen : (uint32_t)(size - 4);
-	if (put_file(data + 4, flen)) {
+	if (fuzz_file_put(&file, data + 4, flen)) {
 		perror("fuzz_vocab: writing the input");
 		abort();
 	}
 	err[0] = '\0';
 	memset(&t, 0xa5, sizeof(t));
-	ret = npu_tokenizer_load_gguf(path, &t, err, sizeof(err));
+	ret = npu_tokenizer_load_gguf(file.path, &t, err, sizeof(err));
 	if (verbose)
 		fprintf(stderr, "vocab: %d %s\n", ret, err);
 	if (ret == NPU_OK) {
@@ -175,10 +128,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		npu_tokenizer_free(&t);
 	} else if (t.pieces || t.scores || t.sorted || t.vocab_size || t.max_token_length ||
 		   t.vocab) {
-		fail("npu_tokenizer_load_gguf failed but did not zero the tokenizer");
+		fuzz_fail(&file, "npu_tokenizer_load_gguf failed but did not zero the tokenizer");
 	} else if (!err[0]) {
-		fail("npu_tokenizer_load_gguf failed without saying why");
+		fuzz_fail(&file, "npu_tokenizer_load_gguf failed without saying why");
 	}
-	check_error(err, sizeof(err));
+	fuzz_check_error(&file, err, sizeof(err));
 	return 0;
 }

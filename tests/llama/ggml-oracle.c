@@ -48,6 +48,8 @@
 #include <gguf.h>
 #include <llama.h>
 
+#include "slurp.h"
+
 static const struct {
 	const char *name;
 	enum llama_ftype ftype;
@@ -414,27 +416,6 @@ static void put_text(const char *s)
 	printf("%zu\n%s\n", strlen(s), s);
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET)) {
-		p = malloc((size_t)n + 1);
-		if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-			free(p);
-			p = NULL;
-		}
-		if (p)
-			p[n] = 0;
-	}
-	fclose(f);
-	return p;
-}
-
 static int chat(int n_tmpl, char **tmpls)
 {
 	const char *names[256];
@@ -450,7 +431,7 @@ static int chat(int n_tmpl, char **tmpls)
 	for (t = 0; t < n_tmpl && !ret; t++) {
 		const char *arg = tmpls[t];
 		bool jinja = (len = strlen(arg)) > 6 && !strcmp(arg + len - 6, ".jinja");
-		char *text = jinja ? slurp(arg) : strdup(arg);
+		char *text = jinja ? slurp(arg, NULL) : strdup(arg);
 		bool refused;
 
 		if (!text) {

@@ -19,6 +19,8 @@
 
 #include <npu/llm.h>
 
+#include "slurp.h"
+
 #define MAX_CONVS 16
 #define MAX_MSGS 16
 #define MAX_FAMILIES 32
@@ -29,27 +31,6 @@ struct conv {
 	struct npu_llm_chat_msg m[MAX_MSGS];
 	const char *want;	/* NULL: llama.cpp refuses the template */
 };
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET)) {
-		p = malloc((size_t)n + 1);
-		if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-			free(p);
-			p = NULL;
-		}
-		if (p)
-			p[n] = 0;
-	}
-	fclose(f);
-	return p;
-}
 
 /* The next line of the dump, its newline cut; NULL at the end. */
 static char *line(char **p)
@@ -155,7 +136,7 @@ static int check(const char *tmpl, const char *detect, const struct conv *c, siz
 	const char *name, *p;
 	int f;
 
-	text = len > 6 && !strcmp(tmpl + len - 6, ".jinja") ? slurp(tmpl) : strdup(tmpl);
+	text = len > 6 && !strcmp(tmpl + len - 6, ".jinja") ? slurp(tmpl, NULL) : strdup(tmpl);
 	if (!text) {
 		printf("FAIL %s: cannot read it\n", label);
 		return 0;
@@ -225,7 +206,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test_chat_oracle DUMP | --names\n");
 		return 2;
 	}
-	dump = slurp(argv[1]);
+	dump = slurp(argv[1], NULL);
 	if (!dump) {
 		perror(argv[1]);
 		return 2;

@@ -15,30 +15,9 @@
 
 #include <npu/model.h>
 
+#include "slurp.h"
+
 #define SEP "\n__ggml_vocab_test__\n"
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET)) {
-		p = malloc((size_t)n + 1);
-		if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-			free(p);
-			p = NULL;
-		}
-		if (p) {
-			p[n] = 0;
-			*len = (size_t)n;
-		}
-	}
-	fclose(f);
-	return p;
-}
 
 static void show(const char *what, const int32_t *ids, int32_t n)
 {
