@@ -157,18 +157,13 @@ int npu_model_read(int fd, void *buf, size_t n, uint64_t off, const char *path, 
 	return NPU_OK;
 }
 
-/* Limits far above any model this runs, far below what overflows. */
-#define MAX_DIM 65536
-#define MAX_LAYERS 1024
-#define MAX_VOCAB 1048576
-#define MAX_SEQ 1048576
 
 int npu_model_check_config(struct npu_model_config *c, char *err, size_t len)
 {
 	const struct { const char *name; int32_t v, max; } f[] = {
 		{ "dim", c->dim, MAX_DIM }, { "hidden_dim", c->hidden_dim, MAX_DIM * 4 },
 		{ "n_layers", c->n_layers, MAX_LAYERS }, { "n_heads", c->n_heads, MAX_DIM },
-		{ "n_kv_heads", c->n_kv_heads, MAX_DIM }, { "vocab_size", c->vocab_size, MAX_VOCAB },
+		{ "n_kv_heads", c->n_kv_heads, MAX_DIM }, { "vocab_size", c->vocab_size, 1048576 },
 		{ "seq_len", c->seq_len, MAX_SEQ },
 	};
 	struct npu_rope_params *r = &c->rope;

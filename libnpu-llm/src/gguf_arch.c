@@ -194,13 +194,14 @@ int npu_gguf_read_config(struct gguf_loader *L)
 		if (kv && n)
 			ret = refuse(&x, "%s is present: %s", x.key, unsupported[i].why);
 	}
-	ret = ret ? ret : get_int(&x, "context_length", GGUF_ABSENT, INT32_MAX, &c->seq_len);
-	ret = ret ? ret : get_int(&x, "embedding_length", GGUF_ABSENT, INT32_MAX, &c->dim);
-	ret = ret ? ret : get_int(&x, "block_count", GGUF_ABSENT, INT32_MAX, &c->n_layers);
-	ret = ret ? ret : get_int(&x, "feed_forward_length", GGUF_ABSENT, INT32_MAX,
+	/* The config's limits (model_internal.h), named by the file's keys. */
+	ret = ret ? ret : get_int(&x, "context_length", GGUF_ABSENT, MAX_SEQ, &c->seq_len);
+	ret = ret ? ret : get_int(&x, "embedding_length", GGUF_ABSENT, MAX_DIM, &c->dim);
+	ret = ret ? ret : get_int(&x, "block_count", GGUF_ABSENT, MAX_LAYERS, &c->n_layers);
+	ret = ret ? ret : get_int(&x, "feed_forward_length", GGUF_ABSENT, MAX_DIM * 4,
 				  &c->hidden_dim);
-	ret = ret ? ret : get_int(&x, "attention.head_count", GGUF_ABSENT, INT32_MAX, &c->n_heads);
-	ret = ret ? ret : get_int(&x, "attention.head_count_kv", c->n_heads, INT32_MAX,
+	ret = ret ? ret : get_int(&x, "attention.head_count", GGUF_ABSENT, MAX_DIM, &c->n_heads);
+	ret = ret ? ret : get_int(&x, "attention.head_count_kv", c->n_heads, MAX_DIM,
 				  &c->n_kv_heads);
 	/* llama.cpp's head size: key_length, else embedding_length / head_count. */
 	if (!ret && npu_gguf_kv(L, key(&x, "attention.key_length")))

@@ -33,6 +33,10 @@ NPU_HIDDEN int npu_model_open(const char *path, uint64_t *size, char *err, size_
 /* @n bytes at @off, every one: a file that ends early shrank while read (NPU_E_IO). */
 NPU_HIDDEN int npu_model_read(int fd, void *buf, size_t n, uint64_t off, const char *path,
 			      char *err, size_t len);
+/* A config's limits: far above any model this runs, far below what overflows. */
+#define MAX_DIM 65536
+#define MAX_LAYERS 1024
+#define MAX_SEQ 1048576
 /* Check a config, and fill in the fields left 0 with llama2.c's values. */
 NPU_HIDDEN int npu_model_check_config(struct npu_model_config *c, char *err, size_t len);
 NPU_HIDDEN size_t npu_model_layout(struct npu_model *m, int with_rope_tables);
