@@ -8,11 +8,12 @@
  * KL(llama.cpp || ours) <= 1e-4. The cpu backend device's figures against
  * the same logits are reported, not held to a bound (its int8 weights).
  *
- * --greedy A B: files A and B (stories260K as llama and as qwen2 with zero
- * biases) must also generate the same greedy tokens from the first token,
- * on the float path and on the cpu device.
+ * --greedy A B (up to four pairs): files A and B (stories260K as llama, and
+ * as qwen2 with zero biases or as phi3 with fused tensors) must also
+ * generate the same greedy tokens from the first token, on the float path
+ * and on the cpu device.
  *
- * usage: test_arch [--greedy A B] DIR NAME...
+ * usage: test_arch [--greedy A B]... DIR NAME...
  * reads DIR/tokens.txt (ids), DIR/NAME.gguf and DIR/NAME.bin (float32,
  * positions x n_vocab); one line per file and check, then "N passed,
  * N failed, N skipped".
@@ -257,18 +258,18 @@ static void check_greedy(npu_device *dev, const char *dir, const char *a, const 
 int main(int argc, char **argv)
 {
 	static int32_t ids[MAX_TOKENS];
-	const char *ga = NULL, *gb = NULL, *dir;
+	const char *ga[4], *gb[4], *dir;
 	npu_device *dev = NULL;
 	char path[4096];
-	int i = 1, n, ret;
+	int i = 1, n, ret, g, pairs = 0;
 
-	if (argc > 3 && !strcmp(argv[1], "--greedy")) {
-		ga = argv[2];
-		gb = argv[3];
-		i = 4;
+	while (pairs < 4 && argc > i + 2 && !strcmp(argv[i], "--greedy")) {
+		ga[pairs] = argv[i + 1];
+		gb[pairs++] = argv[i + 2];
+		i += 3;
 	}
 	if (argc - i < 2) {
-		fprintf(stderr, "usage: test_arch [--greedy A B] DIR NAME...\n");
+		fprintf(stderr, "usage: test_arch [--greedy A B]... DIR NAME...\n");
 		return 2;
 	}
 	dir = argv[i++];
@@ -286,13 +287,13 @@ int main(int argc, char **argv)
 	}
 	for (; i < argc; i++)
 		check_file(dev, dir, argv[i], ids, n);
-	if (ga) {
-		check_greedy(NULL, dir, ga, gb, ids[0]);
+	for (g = 0; g < pairs; g++) {
+		check_greedy(NULL, dir, ga[g], gb[g], ids[0]);
 		if (dev) {
-			check_greedy(dev, dir, ga, gb, ids[0]);
+			check_greedy(dev, dir, ga[g], gb[g], ids[0]);
 		} else {
-			printf("SKIP %s and %s generate the same (cpu device): no cpu device\n", ga,
-			       gb);
+			printf("SKIP %s and %s generate the same (cpu device): no cpu device\n",
+			       ga[g], gb[g]);
 			skipped++;
 		}
 	}
