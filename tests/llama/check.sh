@@ -159,8 +159,8 @@ for f in $("$O/llama/make-arch" --list); do
 		echo "ggml-oracle logits: llama.cpp could not run $f"
 done
 # shellcheck disable=SC2046
-"$O/llama/test_arch" --greedy llama-plain qwen2-zero --greedy llama-plain phi3 "$arch" $("$O/llama/make-arch" --list) |
-	tee "$O/llama/arch.log"
+"$O/llama/test_arch" --greedy llama-plain qwen2-zero --greedy llama-plain phi3 "$arch" \
+	$("$O/llama/make-arch" --list) | tee "$O/llama/arch.log"
 echo "llama-check: architectures $(secs "$t0"), all $(($(date +%s) - start)) s"
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$O/llama/arch.log")
 if [ -z "$line" ]; then
