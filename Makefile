@@ -323,7 +323,8 @@ qemu-check: deps
 	NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin $(MODELS)/stories260K.gguf)" \
 		NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" NPU_KMOD=$(KMOD_DIR)/npu.ko \
 		NPU_QUANT="$(wildcard $(addprefix $(LLAMA_CACHE)/files/,k256/Q*.gguf \
-			stories260K/Q*.gguf))" \
+			stories260K/Q*.gguf) $(addprefix $(LLAMA_CACHE)/arch/,qwen2.gguf \
+			qwen3-hd16.gguf gemma.gguf phi3.gguf llama-yarn.gguf))" \
 		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz
 	tests/qemu/run.sh $(KCACHE) $(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz $(QEMU_DIR)/console-$(KERNEL).log
 

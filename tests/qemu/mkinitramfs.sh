@@ -66,7 +66,8 @@ mkdir -p "$work/models"
 for f in ${NPU_MODEL:-} ${NPU_TOKENIZER:-}; do
 	[ -f "$f" ] && cp "$f" "$work/models/"
 done
-# llama.cpp's quantizations of small models (make llama-check), as MODEL-TYPE.gguf.
+# llama.cpp's quantizations of small models (make llama-check), as MODEL-TYPE.gguf,
+# and its architectures' files (arch-NAME.gguf), checked there against llama.cpp.
 mkdir -p "$work/models/quant"
 for f in ${NPU_QUANT:-}; do
 	cp "$f" "$work/models/quant/$(basename "$(dirname "$f")")-$(basename "$f")"
