@@ -259,6 +259,27 @@ static npu_llm_model *model_of(npu_device *dev, const char *path, const char *we
 	return lm;
 }
 
+/*
+ * The file at @path on the float reference (its logits into @ref) and on
+ * @dev with @weights (into @got), the mean KL between them; the device's
+ * model in *@dl, for more checks, when @dl is set (else freed).
+ */
+static double device_kl(npu_device *dev, const char *path, const char *weights,
+			const int32_t *toks, int n, float *ref, float *got, npu_llm_model **dl)
+{
+	npu_llm_model *f = model_of(NULL, path, NULL), *d = model_of(dev, path, weights);
+	int32_t vocab = npu_llm_model_host(f)->cfg.vocab_size;
+
+	logits_of(f, toks, n, ref);
+	logits_of(d, toks, n, got);
+	npu_llm_model_free(f);
+	if (dl)
+		*dl = d;
+	else
+		npu_llm_model_free(d);
+	return mean_kl(ref, got, n, vocab);
+}
+
 /* Phi-3's window of 200 bounds a context: 200 by default, 201 refused, named. */
 static void window_limits(npu_llm_model *lm)
 {
@@ -315,17 +336,13 @@ static void device_against_float(void **state)
 	}
 	for (v = 0; v < V_COUNT; v++) {
 		const char *path;
-		npu_llm_model *fl, *dl;
+		npu_llm_model *dl;
 		double kl;
 
 		make_variant(&src, v, &m);
 		path = save(&m, &t, NPU_GGUF_F32, "d.gguf");
 		npu_model_free(&m);
-		fl = model_of(NULL, path, NULL);
-		dl = model_of(dev, path, "w8");
-		logits_of(fl, toks, n, ref);
-		logits_of(dl, toks, n, got);
-		kl = mean_kl(ref, got, n, vocab);
+		kl = device_kl(dev, path, "w8", toks, n, ref, got, &dl);
 		printf("%-28s device against float: mean KL %.2e over %d positions\n", names[v],
 		       kl, n);
 		assert_true(kl < 0.05);
@@ -336,7 +353,6 @@ static void device_against_float(void **state)
 			window_limits(dl);
 		prefill_last(dl, toks, n, ref);
 		assert_memory_equal(ref, got + (size_t)(n - 1) * vocab, (size_t)vocab * 4);
-		npu_llm_model_free(fl);
 		npu_llm_model_free(dl);
 	}
 	free(ref);
@@ -373,7 +389,6 @@ static void large_biases_native(void **state)
 	assert_non_null(got);
 	for (k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
 		size_t kv = (size_t)src.cfg.head_dim * src.cfg.n_kv_heads;
-		npu_llm_model *fl, *dl;
 		const char *path;
 		double kl;
 
@@ -382,16 +397,10 @@ static void large_biases_native(void **state)
 			m.bk[i] = i % 2 ? 60.0f : -45.0f;
 		path = save(&m, &t, types[k], "b.gguf");
 		npu_model_free(&m);
-		fl = model_of(NULL, path, NULL);
-		dl = model_of(dev, path, "native");
-		logits_of(fl, toks, n, ref);
-		logits_of(dl, toks, n, got);
-		kl = mean_kl(ref, got, n, vocab);
+		kl = device_kl(dev, path, "native", toks, n, ref, got, NULL);
 		printf("qwen2, K biases of 60, %s: device against float: mean KL %.2e\n",
 		       k ? "Q4_0" : "Q8_0", kl);
 		assert_true(kl < 0.05);
-		npu_llm_model_free(fl);
-		npu_llm_model_free(dl);
 	}
 	free(ref);
 	free(got);
