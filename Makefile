@@ -13,7 +13,8 @@
 #                   (fetched prebuilt into LLAMA_CACHE)
 #   make test       all of them (what CI runs)
 #   make install    libnpu, headers, npu.pc, tools, man pages, firmware, udev
-#                   rule (DESTDIR, PREFIX); make dkms-install registers npu.ko
+#                   rule, the Python package npu (DESTDIR, PREFIX); make
+#                   dkms-install registers npu.ko
 #   make run        the main job
 #   make numerics   measure every op against double precision
 #
@@ -451,6 +452,9 @@ UDEVRULESDIR ?= /lib/udev/rules.d
 INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf npu-tokenize npu-usb-gadget
 INSTALL_HDRS := libnpu/include/npu/npu.h libnpu-llm/include/npu/model.h libnpu-llm/include/npu/llm.h
 MAN_PAGES := $(wildcard docs/man/*.1)
+# The Python package, where Debian's python3 looks (its dist-packages).
+PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
+PY_SRCS := $(wildcard python/npu/*.py)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/npu \
@@ -472,6 +476,8 @@ install: all
 	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(O)/firmware/npu_fw.bin $(DESTDIR)$(FIRMWAREDIR)/npu/
 	install -m 644 packaging/70-npu.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -d $(DESTDIR)$(PYTHONDIR)/npu
+	install -m 644 $(PY_SRCS) $(DESTDIR)$(PYTHONDIR)/npu/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_TOOLS)) \
@@ -484,6 +490,8 @@ uninstall:
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN_PAGES))) \
 		$(DESTDIR)$(FIRMWAREDIR)/npu/npu_fw.bin $(DESTDIR)$(UDEVRULESDIR)/70-npu.rules
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/npu $(DESTDIR)$(FIRMWAREDIR)/npu 2>/dev/null
+	rm -rf $(addprefix $(DESTDIR)$(PYTHONDIR)/npu/,$(notdir $(PY_SRCS)) __pycache__)
+	-rmdir $(DESTDIR)$(PYTHONDIR)/npu 2>/dev/null
 
 clean:
 	rm -rf $(O)

@@ -87,6 +87,24 @@ else
 	fail installed_parts
 fi
 
+# The Python package: imported from the DESTDIR, the installed libnpu-llm.so.1 found through
+# LD_LIBRARY_PATH, and a synthetic model run.
+py=python3
+pydir="$dest/usr/lib/python3/dist-packages"
+if PYTHONPATH="$pydir" PYTHONDONTWRITEBYTECODE=1 LD_LIBRARY_PATH="$dest/usr/lib" "$py" -c '
+import sys, npu
+assert npu.__file__.startswith(sys.argv[1]), npu.__file__
+with npu.load(None, device="cpu") as m:
+    g = m.generate("x", max_tokens=4)
+    g.read()
+    assert g.stats.prompt_tokens > 0 and m.info.name == "synthetic tiny", m.info
+assert sys.argv[2] + "/libnpu-llm.so.1" in open("/proc/self/maps").read()
+' "$pydir" "$dest/usr/lib" >"$log" 2>&1; then
+	pass python_package_installed
+else
+	fail python_package_installed
+fi
+
 # The installed uapi headers stand alone: the command-stream format on
 # <linux/types.h> alone, the ioctls with libdrm's drm.h (the system's).
 uapi_builds() {

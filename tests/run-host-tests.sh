@@ -4,7 +4,8 @@
 # has; the plain ones again on emulated CPUs that lack AVX-512 or AVX2;
 # npu-run's command line (tests/cli-check.sh) in each build that has it,
 # so the sanitized one checks every error exit for leaks; npu-run --chat
-# in tmux (tests/chat-check.sh); npu-run under valgrind; the firmware object checks; make install. One
+# in tmux (tests/chat-check.sh); the Python package (tests/python); npu-run under
+# valgrind; the firmware object checks; make install. One
 # closing line "N passed, N failed, N skipped", the skips named above it.
 # usage: run-host-tests.sh BUILD_DIR [BUILD_DIR...]
 set -u
@@ -86,6 +87,35 @@ echo "== npu-run --chat in a terminal (tmux): $1"
 tests/chat-check.sh "$1" >"$log" 2>&1
 cat "$log"
 add_checks
+
+echo "== the Python package: pytest tests/python ($1)"
+# Debian's python3-pytest is /usr/bin/python3's, which another python3 first in PATH may lack.
+py=python3
+"$py" -c 'import pytest' 2>/dev/null || py=/usr/bin/python3
+if ! "$py" -c 'import pytest' 2>/dev/null; then
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL python_tests: no pytest (tools/install-deps.sh installs python3-pytest)"
+		failed=$((failed + 1))
+	else
+		echo "SKIP python_tests: no pytest (tools/install-deps.sh installs python3-pytest)"
+		skipped=$((skipped + 1))
+	fi
+else
+	NPU_LLM_LIBRARY="$1/lib/libnpu-llm.so" NPU_BUILD="$1" PYTHONDONTWRITEBYTECODE=1 \
+		"$py" -m pytest -q -rs -p no:cacheprovider tests/python >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	# The closing line: "1 failed, 11 passed, 2 skipped in 0.3s" (errors count as failures).
+	sum=$(tail -1 "$log")
+	count() { echo "$sum" | grep -oE "[0-9]+ $1" | grep -oE '^[0-9]+' || echo 0; }
+	p=$(count passed)
+	f=$(($(count failed) + $(count error)))
+	passed=$((passed + p))
+	skipped=$((skipped + $(count skipped)))
+	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1	# nothing ran
+	failed=$((failed + f))
+fi
 
 echo "== valgrind: npu-run on the cpu backend ($1)"
 models=${NPU_MODELS:-../shared/models}
