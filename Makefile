@@ -93,9 +93,13 @@ LLM_CFLAGS := $(CFLAGS) -Ilibnpu-llm/include -Iuapi
 LIBS_LLM := $(O)/lib/libnpu-llm.a $(O)/lib/libnpu.a
 LLM_LIBS := $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench $(O)/bin/npu-gguf \
-	$(O)/bin/npu-tokenize $(O)/bin/npu-usb-gadget
+	$(O)/bin/npu-tokenize $(O)/bin/npu-usb-gadget $(O)/bin/npu-server
 GADGET_SRCS := $(wildcard tools/npu-usb-gadget/*.c)
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
+SERVER_SRCS := $(wildcard tools/npu-server/*.c)
+# npu-server alone links libmicrohttpd and json-c.
+SERVER_CFLAGS := $(shell pkg-config --cflags libmicrohttpd json-c 2>/dev/null)
+SERVER_LIBS := $(shell pkg-config --libs libmicrohttpd json-c 2>/dev/null || echo -lmicrohttpd -ljson-c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 # test_backends also runs on the host: the cpu backend at each ISA level against its scalar level.
 TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS)) $(O)/tests/test_backends
@@ -208,6 +212,11 @@ $(O)/bin/npu-run: $(RUN_SRCS) $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LLM_CFLAGS) -DNPU_MODEL_DIR='"$(PREFIX)/share/npu/models"' -o $@ $(RUN_SRCS) \
 		$(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
+$(O)/bin/npu-server: $(SERVER_SRCS) $(wildcard tools/npu-server/*.h) $(LIBS_LLM) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LLM_CFLAGS) $(SERVER_CFLAGS) -o $@ $(SERVER_SRCS) $(LIBS_LLM) $(LLM_LIBS) \
+		$(SERVER_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
 $(O)/bin/npu-bench $(O)/bin/npu-gguf $(O)/bin/npu-tokenize: $(O)/bin/%: tools/%.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
@@ -449,7 +458,8 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 FIRMWAREDIR ?= /lib/firmware
 UDEVRULESDIR ?= /lib/udev/rules.d
-INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf npu-tokenize npu-usb-gadget
+INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf npu-tokenize npu-usb-gadget \
+	npu-server
 INSTALL_HDRS := libnpu/include/npu/npu.h libnpu-llm/include/npu/model.h libnpu-llm/include/npu/llm.h
 MAN_PAGES := $(wildcard docs/man/*.1)
 # The Python package, where Debian's python3 looks (its dist-packages).

@@ -71,7 +71,9 @@ rm -f "$dest/generate" "$dest/example.out" "$dest/run.out"
 
 missing=
 for f in usr/bin/npu-info usr/bin/npu-run usr/bin/npu-bench usr/bin/npu-numerics \
-	usr/bin/npu-gguf usr/bin/npu-usb-gadget usr/include/npu/npu.h usr/include/npu/model.h \
+	usr/bin/npu-gguf usr/bin/npu-usb-gadget usr/bin/npu-tokenize usr/bin/npu-server \
+	usr/share/man/man1/npu-server.1 usr/share/man/man1/npu-tokenize.1 \
+	usr/include/npu/npu.h usr/include/npu/model.h \
 	usr/include/npu/llm.h usr/lib/libnpu-llm.a usr/lib/libnpu-llm.so.1 \
 	usr/lib/pkgconfig/npu-llm.pc \
 	usr/include/drm/npu_accel.h usr/include/drm/npu_cmd.h usr/share/man/man1/npu-usb-gadget.1 \

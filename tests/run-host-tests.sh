@@ -4,8 +4,9 @@
 # has; the plain ones again on emulated CPUs that lack AVX-512 or AVX2;
 # npu-run's command line (tests/cli-check.sh) in each build that has it,
 # so the sanitized one checks every error exit for leaks; npu-run --chat
-# in tmux (tests/chat-check.sh); the Python package (tests/python); npu-run under
-# valgrind; the firmware object checks; make install. One
+# in tmux (tests/chat-check.sh); npu-server over HTTP (tests/server-check.sh);
+# the Python package (tests/python); npu-run under valgrind; the firmware
+# object checks; make install. One
 # closing line "N passed, N failed, N skipped", the skips named above it.
 # usage: run-host-tests.sh BUILD_DIR [BUILD_DIR...]
 set -u
@@ -87,6 +88,15 @@ echo "== npu-run --chat in a terminal (tmux): $1"
 tests/chat-check.sh "$1" >"$log" 2>&1
 cat "$log"
 add_checks
+
+# npu-server over HTTP in each build that has it: the sanitized one checks its exit for leaks.
+for dir in "$@"; do
+	[ -x "$dir/bin/npu-server" ] || continue
+	echo "== npu-server over HTTP (tests/server-check.sh): $dir"
+	tests/server-check.sh "$dir" >"$log" 2>&1
+	cat "$log"
+	add_checks
+done
 
 echo "== the Python package: pytest tests/python ($1)"
 # Debian's python3-pytest is /usr/bin/python3's, which another python3 first in PATH may lack.
