@@ -213,7 +213,9 @@ $(O)/bin/npu-run: $(RUN_SRCS) $(LIBS_LLM) $(HDRS)
 	$(CC) $(LLM_CFLAGS) -DNPU_MODEL_DIR='"$(PREFIX)/share/npu/models"' -o $@ $(RUN_SRCS) \
 		$(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
-$(O)/bin/npu-server: $(SERVER_SRCS) $(wildcard tools/npu-server/*.h) $(LIBS_LLM) $(HDRS)
+# page.c includes page.html (.incbin, a path from the top of the tree).
+$(O)/bin/npu-server: $(SERVER_SRCS) $(wildcard tools/npu-server/*.h) tools/npu-server/page.html \
+		$(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LLM_CFLAGS) $(SERVER_CFLAGS) -o $@ $(SERVER_SRCS) $(LIBS_LLM) $(LLM_LIBS) \
 		$(SERVER_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread

@@ -414,6 +414,8 @@ static void models(struct server *srv, struct reply *r)
 	json_object_object_add(m, "object", json_object_new_string("model"));
 	json_object_object_add(m, "created", json_object_new_int64(srv->created));
 	json_object_object_add(m, "owned_by", json_object_new_string("npu"));
+	/* Not OpenAI's: the device it runs on, for the chat page. */
+	json_object_object_add(m, "npu_device", json_object_new_string(srv->a.device));
 	json_object_array_add(list, m);
 	json_object_object_add(o, "object", json_object_new_string("list"));
 	json_object_object_add(o, "data", list);
@@ -428,7 +430,11 @@ void api_handle(struct server *srv, const char *method, const char *path, const 
 	enum json_tokener_error jerr = json_tokener_success;
 	json_object *req;
 
-	if (!strcmp(path, "/health") && get) {
+	if (!strcmp(path, "/") && get) {
+		r->status = 200;
+		r->body = strdup(npu_server_page);
+		r->type = "text/html; charset=utf-8";
+	} else if (!strcmp(path, "/health") && get) {
 		r->status = 200;
 		r->body = strdup("{\"status\":\"ok\"}");
 	} else if (!strcmp(path, "/v1/models") && get) {
@@ -454,7 +460,7 @@ void api_handle(struct server *srv, const char *method, const char *path, const 
 		}
 		generate(srv, req, chat, r);
 		json_object_put(req);
-	} else if (!strcmp(path, "/health") || !strcmp(path, "/v1/models") ||
+	} else if (!strcmp(path, "/") || !strcmp(path, "/health") || !strcmp(path, "/v1/models") ||
 		   !strcmp(path, "/metrics") || chat || !strcmp(path, "/v1/completions")) {
 		api_error(r, 405, "invalid_request_error", "%s %.200s: method not allowed", method,
 			  path);

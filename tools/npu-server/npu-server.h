@@ -123,6 +123,9 @@ struct reply {
 	char id[40];
 };
 
+/* The chat page (page.html), NUL-terminated. */
+extern const char npu_server_page[];
+
 /* Route a request: @path, @method, its body (NULL for none). */
 void api_handle(struct server *srv, const char *method, const char *path, const char *body,
 		size_t len, int too_big, struct reply *r);
