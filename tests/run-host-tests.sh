@@ -4,7 +4,8 @@
 # has; the plain ones again on emulated CPUs that lack AVX-512 or AVX2;
 # npu-run's command line (tests/cli-check.sh) in each build that has it,
 # so the sanitized one checks every error exit for leaks; npu-run --chat
-# in tmux (tests/chat-check.sh); npu-server over HTTP (tests/server-check.sh);
+# in tmux (tests/chat-check.sh); npu-server over HTTP (tests/server-check.sh)
+# and its chat page in headless chromium (tests/browser-check.sh);
 # the Python package (tests/python); npu-run under valgrind; the firmware
 # object checks; make install. One
 # closing line "N passed, N failed, N skipped", the skips named above it.
@@ -97,6 +98,12 @@ for dir in "$@"; do
 	cat "$log"
 	add_checks
 done
+
+echo "== npu-server's chat page in headless chromium (tests/browser-check.sh): $1"
+tests/browser-check.sh "$1" >"$log" 2>&1
+cat "$log"
+add_checks
+grep -q '^SKIP' "$log" && skipped=$((skipped + 1))
 
 echo "== the Python package: pytest tests/python ($1)"
 # Debian's python3-pytest is /usr/bin/python3's, which another python3 first in PATH may lack.

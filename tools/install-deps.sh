@@ -3,7 +3,7 @@
 # Idempotent: it asks apt only for what dpkg says is missing.
 set -eu
 
-PKGS="build-essential pkg-config libdrm-dev libusb-1.0-0-dev libudev-dev libcmocka-dev libpcre2-dev binutils dwarves sparse qemu-system-x86 qemu-user busybox-static cpio xz-utils kmod linux-source-6.12 valgrind clang libclang-rt-14-dev dkms git tmux python3-pytest libmicrohttpd-dev libjson-c-dev curl"
+PKGS="build-essential pkg-config libdrm-dev libusb-1.0-0-dev libudev-dev libcmocka-dev libpcre2-dev binutils dwarves sparse qemu-system-x86 qemu-user busybox-static cpio xz-utils kmod linux-source-6.12 valgrind clang libclang-rt-14-dev dkms git tmux python3-pytest libmicrohttpd-dev libjson-c-dev curl chromium"
 
 missing=""
 for p in $PKGS; do
