@@ -5,7 +5,8 @@
 # npu-run's command line (tests/cli-check.sh) in each build that has it,
 # so the sanitized one checks every error exit for leaks; npu-run --chat
 # in tmux (tests/chat-check.sh); npu-server over HTTP (tests/server-check.sh)
-# and its chat page in headless chromium (tests/browser-check.sh);
+# and through the openai npm client (tests/openai-check.sh), its chat page
+# in headless chromium (tests/browser-check.sh);
 # the Python package (tests/python); npu-run under valgrind; the firmware
 # object checks; make install. One
 # closing line "N passed, N failed, N skipped", the skips named above it.
@@ -97,6 +98,16 @@ for dir in "$@"; do
 	tests/server-check.sh "$dir" >"$log" 2>&1
 	cat "$log"
 	add_checks
+done
+
+# The official openai npm client against npu-server, in each build that has it.
+for dir in "$@"; do
+	[ -x "$dir/bin/npu-server" ] || continue
+	echo "== npu-server through the openai npm client (tests/openai-check.sh): $dir"
+	tests/openai-check.sh "$dir" >"$log" 2>&1
+	cat "$log"
+	add_checks
+	skipped=$((skipped + $(grep -c '^SKIP' "$log")))
 done
 
 echo "== npu-server's chat page in headless chromium (tests/browser-check.sh): $1"
