@@ -14,28 +14,13 @@
 # usage: openai-check.sh BUILD_DIR
 set -u
 dir=$1
-server=$dir/bin/npu-server
-run=$dir/bin/npu-run
-models=${NPU_MODELS:-../shared/models}
-model=$models/stories260K.gguf
-version=5.23.2	# the newest openai without an engines floor above node 20
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/npu-openai
-tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-export NPU_FW_IMAGE="$dir/firmware/npu_fw.bin"
-export ASAN_OPTIONS=detect_leaks=1
+check=openai_check
 # Seconds to wait for the server to listen, npu-run or the client to finish.
 limit=${NPU_SERVER_TIMEOUT:-120}
+version=5.23.2	# the newest openai without an engines floor above node 20
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/npu-openai
+. tests/server-lib.sh
 
-missing() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL openai_check: $1"
-		exit 1
-	fi
-	echo "SKIP openai_check: $1"
-	exit 0
-}
 command -v node >/dev/null 2>&1 || missing "no node"
 command -v python3 >/dev/null 2>&1 || missing "no python3"
 [ -f "$model" ] || missing "no stories260K.gguf in $models"
@@ -53,14 +38,6 @@ if [ "$have" != "$version" ]; then
 		missing "npm install openai@$version failed: $(tail -3 "$tmp/npm" | tr '\n' ' ')"
 fi
 
-result() {
-	if [ -z "$2" ]; then
-		echo "PASS $1"
-	else
-		echo "FAIL $1: $2"
-	fi
-}
-
 # npu-run's text (the prompt's and the generated) for the client to compare.
 prompt="Once upon a time"
 steps=80
@@ -76,19 +53,7 @@ print(json.dumps({"prompt": sys.argv[1], "steps": int(sys.argv[2]), "greedy": sy
 	"sampled": {"temperature": 0.8, "top_p": 0.9, "seed": 7, "text": sys.argv[4]}}))' \
 	"$prompt" $steps "$greedy" "$sampled" >"$tmp/want.json"
 
-"$server" --model "$model" --device cpu --port 0 --parallel 2 --chat-template chatml \
-	>"$tmp/out" 2>"$tmp/err" &
-pid=$!
-end=$(($(date +%s) + limit))
-port=
-while [ -z "$port" ]; do
-	port=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\)$/\1/p' "$tmp/err")
-	if ! kill -0 "$pid" 2>/dev/null || [ "$(date +%s)" -ge "$end" ]; then
-		echo "FAIL openai_server_start: not listening: $(head -c 300 "$tmp/err")"
-		exit 1
-	fi
-	[ -n "$port" ] || sleep 0.05
-done
+start openai_server_start --parallel 2 --chat-template chatml
 
 # Node finds the client's modules from its own directory: a copy beside node_modules.
 ln -s "$cache/node_modules" "$tmp/node_modules"
@@ -101,19 +66,4 @@ cat "$tmp/client"
 grep -q '^FAIL' "$tmp/client" || result openai_client \
 	"$([ $rc -eq 0 ] || echo "exit status $rc: $(tail -c 300 "$tmp/client")")"
 
-kill -TERM "$pid"
-end=$(($(date +%s) + limit))
-while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do
-	sleep 0.05
-done
-why=
-if kill -0 "$pid" 2>/dev/null; then
-	kill -KILL "$pid"
-	why="still running $limit s after SIGTERM"
-fi
-wait "$pid"
-rc=$?
-pid=
-[ -z "$why" ] && [ $rc -ne 0 ] && why="exit status $rc: $(tail -c 300 "$tmp/err")"
-grep -q LeakSanitizer "$tmp/err" && why="leaks: $(grep -m1 SUMMARY "$tmp/err")"
-result openai_server_sigterm "$why"
+stop openai_server_sigterm

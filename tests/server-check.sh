@@ -13,26 +13,11 @@
 # usage: server-check.sh BUILD_DIR
 set -u
 dir=$1
-server=$dir/bin/npu-server
-run=$dir/bin/npu-run
-models=${NPU_MODELS:-../shared/models}
-model=$models/stories260K.gguf
-tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-export NPU_FW_IMAGE="$dir/firmware/npu_fw.bin"
-export ASAN_OPTIONS=detect_leaks=1
+check=server_check
 # Seconds to wait for the server to listen, answer or exit.
 limit=${NPU_SERVER_TIMEOUT:-60}
+. tests/server-lib.sh
 
-missing() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL server_check: $1"
-		exit 1
-	fi
-	echo "SKIP server_check: $1"
-	exit 0
-}
 command -v curl >/dev/null 2>&1 || missing "no curl (tools/install-deps.sh installs it)"
 command -v python3 >/dev/null 2>&1 || missing "no python3"
 [ -f "$model" ] || missing "no stories260K.gguf in $models"
@@ -40,54 +25,6 @@ if [ ! -x "$server" ] || [ ! -x "$run" ]; then
 	echo "FAIL server_check: no $server or $run"
 	exit 1
 fi
-
-# result NAME WHY: PASS when WHY is empty.
-result() {
-	if [ -z "$2" ]; then
-		echo "PASS $1"
-	else
-		echo "FAIL $1: $2"
-	fi
-}
-
-# start ARGS...: the server in the background until it says where it listens ($port).
-start() {
-	"$server" --model "$model" --device cpu --port 0 "$@" >"$tmp/out" 2>"$tmp/err" &
-	pid=$!
-	end=$(($(date +%s) + limit))
-	port=
-	while [ -z "$port" ]; do
-		port=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\)$/\1/p' "$tmp/err")
-		if ! kill -0 "$pid" 2>/dev/null || [ "$(date +%s)" -ge "$end" ]; then
-			echo "FAIL server_start: not listening: $(head -c 300 "$tmp/err")"
-			exit 1
-		fi
-		[ -n "$port" ] || sleep 0.05
-	done
-	url=http://127.0.0.1:$port
-}
-
-# stop NAME: SIGTERM, then status 0 within $limit seconds.
-stop() {
-	kill -TERM "$pid"
-	end=$(($(date +%s) + limit))
-	while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do
-		sleep 0.05
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid"
-		wait "$pid"
-		result "$1" "still running $limit s after SIGTERM"
-	else
-		wait "$pid"
-		rc=$?
-		why=
-		[ "$rc" -eq 0 ] || why="exit status $rc: $(tail -c 300 "$tmp/err")"
-		grep -q LeakSanitizer "$tmp/err" && why="leaks: $(grep -m1 SUMMARY "$tmp/err")"
-		result "$1" "$why"
-	fi
-	pid=
-}
 
 # req FILE METHOD PATH [BODY]: the response's body into FILE; its status printed.
 req() {
@@ -111,7 +48,7 @@ except Exception:
 print(eval("(" + sys.argv[2] + ")"))' "$1" "$2" 2>&1
 }
 
-start --parallel 2 --queue 1 --chat-template chatml
+start server_start --parallel 2 --queue 1 --chat-template chatml
 
 code=$(req "$tmp/h" GET /health)
 result server_health "$([ "$code" = 200 ] && [ "$(py "$tmp/h" 'd["status"]')" = ok ] ||
