@@ -29,6 +29,7 @@ add_summary() {
 add_checks() {
 	passed=$((passed + $(grep -c '^PASS' "$log")))
 	failed=$((failed + $(grep -c '^FAIL' "$log")))
+	skipped=$((skipped + $(grep -c '^SKIP' "$log")))
 }
 
 for dir in "$@"; do
@@ -91,30 +92,22 @@ tests/chat-check.sh "$1" >"$log" 2>&1
 cat "$log"
 add_checks
 
-# npu-server over HTTP in each build that has it: the sanitized one checks its exit for leaks.
+# npu-server over HTTP (curl) and through the official openai npm client, in
+# each build that has it: the sanitized one checks its exits for leaks.
 for dir in "$@"; do
 	[ -x "$dir/bin/npu-server" ] || continue
-	echo "== npu-server over HTTP (tests/server-check.sh): $dir"
-	tests/server-check.sh "$dir" >"$log" 2>&1
-	cat "$log"
-	add_checks
-done
-
-# The official openai npm client against npu-server, in each build that has it.
-for dir in "$@"; do
-	[ -x "$dir/bin/npu-server" ] || continue
-	echo "== npu-server through the openai npm client (tests/openai-check.sh): $dir"
-	tests/openai-check.sh "$dir" >"$log" 2>&1
-	cat "$log"
-	add_checks
-	skipped=$((skipped + $(grep -c '^SKIP' "$log")))
+	for check in server openai; do
+		echo "== npu-server: tests/$check-check.sh $dir"
+		tests/$check-check.sh "$dir" >"$log" 2>&1
+		cat "$log"
+		add_checks
+	done
 done
 
 echo "== npu-server's chat page in headless chromium (tests/browser-check.sh): $1"
 tests/browser-check.sh "$1" >"$log" 2>&1
 cat "$log"
 add_checks
-grep -q '^SKIP' "$log" && skipped=$((skipped + 1))
 
 echo "== the Python package: pytest tests/python ($1)"
 # Debian's python3-pytest is /usr/bin/python3's, which another python3 first in PATH may lack.
