@@ -562,6 +562,11 @@ int engine_positions(const struct npu_engine *e)
 	return e->ctx;
 }
 
+int engine_set_priority(struct npu_engine *e, enum npu_priority prio)
+{
+	return npu_cmd_set_priority(e->cmd, prio);
+}
+
 /* The last row's logits, dequantized with its scale. */
 static void read_logits(struct npu_engine *e, float *logits)
 {

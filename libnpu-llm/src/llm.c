@@ -19,6 +19,10 @@ struct npu_llm_model {
 	struct npu_model host;
 	struct npu_tokenizer tok;
 	struct llm_weights *w;	/* NULL: the float reference only */
+	/* The same weights on further devices (npu_llm_model_attach). */
+	struct llm_weights *attached[NPU_LLM_MAX_DEVICES - 1];
+	int n_attached;
+	int bits, group;	/* @w's quantization, for the devices attached */
 	struct npu_llm_model_params p;
 	char *name, *tok_path;
 	char tok_note[512];	/* why a tokenizer beside the model was passed over */
@@ -263,6 +267,8 @@ static int model_setup(npu_llm_model *m, npu_device *dev, char *err, size_t err_
 		host_floats(m);
 	if (!dev)
 		return NPU_OK;
+	m->bits = bits;
+	m->group = group;
 	ret = llm_weights_create(dev, &m->host, bits, group, m->p.progress, m->p.progress_user,
 				 &m->w, err, err_len);
 	if (!ret && old)
@@ -394,10 +400,49 @@ int npu_llm_model_create(npu_device *dev, struct npu_model *host, struct npu_tok
 	return model_finish(m, dev, t0, ret, out, err, err_len);
 }
 
+int npu_llm_model_attach(npu_llm_model *m, npu_device *dev, char *err, size_t err_len)
+{
+	struct llm_weights *w;
+	unsigned int minor;
+	int i, ret;
+
+	err[0] = 0;
+	if (!m->w || !dev) {
+		snprintf(err, err_len, "attach: %s", !dev ? "no device" :
+			 "the model runs the float reference, on no device");
+		return NPU_E_INVAL;
+	}
+	for (i = -1; i < m->n_attached; i++) {
+		if ((i < 0 ? m->w : m->attached[i])->dev == dev) {
+			snprintf(err, err_len, "attach: the model is on that device already");
+			return NPU_E_INVAL;
+		}
+	}
+	if (m->n_attached == NPU_LLM_MAX_DEVICES - 1) {
+		snprintf(err, err_len, "attach: the model is on %d devices, the most it may be",
+			 NPU_LLM_MAX_DEVICES);
+		return NPU_E_RANGE;
+	}
+	if (m->bits < 0 && !runs_blocks(dev, &minor)) {
+		snprintf(err, err_len, "attach: the device's firmware speaks ABI 1.%u; the model's "
+			 "native matrices need 1.2", minor);
+		return NPU_E_UNSUPPORTED;
+	}
+	ret = llm_weights_create(dev, &m->host, m->bits, m->group, NULL, NULL, &w, err, err_len);
+	if (ret)
+		return ret;
+	m->attached[m->n_attached++] = w;
+	return NPU_OK;
+}
+
 void npu_llm_model_free(npu_llm_model *m)
 {
+	int i;
+
 	if (!m)
 		return;
+	for (i = 0; i < m->n_attached; i++)
+		llm_weights_destroy(m->attached[i]);
 	llm_weights_destroy(m->w);
 	npu_tokenizer_free(&m->tok);
 	npu_model_free(&m->host);
@@ -467,7 +512,9 @@ static int model_positions(const struct npu_model_config *c)
 	       c->seq_len;
 }
 
-int npu_llm_ctx_size(const npu_llm_model *m, struct npu_llm_ctx_size *out)
+/* The positions a context may hold with the weights @w (NULL: none on a device). */
+static int size_on(const npu_llm_model *m, const struct llm_weights *w,
+		   struct npu_llm_ctx_size *out)
 {
 	const struct npu_model_config *c = &m->host.cfg;
 	uint32_t q = (uint32_t)(c->head_dim * c->n_heads);
@@ -480,11 +527,11 @@ int npu_llm_ctx_size(const npu_llm_model *m, struct npu_llm_ctx_size *out)
 
 	*out = (struct npu_llm_ctx_size){ .file = c->seq_len, .positions = model_positions(c) };
 	out->window = out->positions < c->seq_len ? out->positions : 0;
-	if (!m->w)
+	if (!w)
 		return NPU_OK;
-	ret = npu_query(m->w->dev, &info);
-	ret = ret ? ret : npu_memory_usage(m->w->dev, &mem);
-	ret = ret ? ret : npu_attention_rows(m->w->dev, (uint32_t)c->n_heads, q, kv, &rows);
+	ret = npu_query(w->dev, &info);
+	ret = ret ? ret : npu_memory_usage(w->dev, &mem);
+	ret = ret ? ret : npu_attention_rows(w->dev, (uint32_t)c->n_heads, q, kv, &rows);
 	if (ret)
 		return ret;
 	out->attention = rows < INT32_MAX ? (int)rows : INT32_MAX;
@@ -494,11 +541,30 @@ int npu_llm_ctx_size(const npu_llm_model *m, struct npu_llm_ctx_size *out)
 	return NPU_OK;
 }
 
+int npu_llm_ctx_size(const npu_llm_model *m, struct npu_llm_ctx_size *out)
+{
+	return size_on(m, m->w, out);
+}
+
+/* The weights on @dev: the model's own (@dev NULL) or attached; NULL when it is on no such. */
+static struct llm_weights *weights_on(const npu_llm_model *m, const npu_device *dev)
+{
+	int i;
+
+	if (!dev || (m->w && m->w->dev == dev))
+		return m->w;
+	for (i = 0; i < m->n_attached; i++)
+		if (m->attached[i]->dev == dev)
+			return m->attached[i];
+	return NULL;
+}
+
 int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params,
 		       npu_llm_ctx **out, char *err, size_t err_len)
 {
 	struct npu_llm_ctx_params d = { 0 };
 	npu_llm_ctx *c = calloc(1, sizeof(*c));
+	struct llm_weights *w;
 	int ret;
 
 	err[0] = 0;
@@ -509,10 +575,14 @@ int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params
 	if (!params)
 		params = &d;
 	c->m = m;
-	c->trace = params->reference || !m->w || params->trace;
+	w = weights_on(m, params->device);
+	c->trace = params->reference || !w || params->trace;
 	c->logits = calloc((size_t)m->host.cfg.vocab_size, sizeof(*c->logits));
 	ret = c->logits ? NPU_OK : NPU_E_NOMEM;
-	if (!ret && (params->positions < 0 || params->positions > m->host.cfg.seq_len)) {
+	if (!ret && params->device && !w) {
+		snprintf(err, err_len, "the model is not on that device (npu_llm_model_attach)");
+		ret = NPU_E_INVAL;
+	} else if (!ret && (params->positions < 0 || params->positions > m->host.cfg.seq_len)) {
 		snprintf(err, err_len, "positions %d: want 0 (the whole context) up to the "
 			 "model's context, %d", params->positions, m->host.cfg.seq_len);
 		ret = NPU_E_RANGE;
@@ -523,18 +593,18 @@ int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params
 			 m->host.cfg.sliding_window);
 		ret = NPU_E_RANGE;
 	}
-	if (!ret && m->w && !params->reference) {
+	if (!ret && w && !params->reference) {
 		struct engine_opts o = { params->trace, params->profile };
 		struct npu_llm_ctx_size size = { .positions = params->positions };
 
 		if (!params->positions)
-			ret = npu_llm_ctx_size(m, &size);
+			ret = size_on(m, w, &size);
 		if (!ret && !size.positions) {
 			snprintf(err, err_len, "the device has room for no position of the KV cache"
 				 " (attention limit %d)", size.attention);
 			ret = NPU_E_RANGE;
 		}
-		ret = ret ? ret : engine_create(m->w, &o, size.positions, &c->dev, err, err_len);
+		ret = ret ? ret : engine_create(w, &o, size.positions, &c->dev, err, err_len);
 		c->positions = ret ? 0 : engine_positions(c->dev);
 	} else if (!ret) {
 		host_floats(m);
@@ -591,6 +661,13 @@ int npu_llm_ctx_rewind(npu_llm_ctx *c, int pos)
 const char *npu_llm_ctx_error(const npu_llm_ctx *c)
 {
 	return c->error;
+}
+
+int npu_llm_ctx_set_priority(npu_llm_ctx *c, enum npu_priority prio)
+{
+	if ((unsigned int)prio > NPU_PRIO_HIGH)
+		return NPU_E_INVAL;
+	return c->dev ? engine_set_priority(c->dev, prio) : NPU_E_UNSUPPORTED;
 }
 
 void llm_ctx_error(npu_llm_ctx *c, const char *fmt, ...)

@@ -104,6 +104,8 @@ NPU_HIDDEN int engine_create(struct llm_weights *w, const struct engine_opts *o,
 			     struct npu_engine **out, char *err, size_t err_len);
 /* The positions the caches hold. */
 NPU_HIDDEN int engine_positions(const struct npu_engine *e);
+/* The priority the passes are submitted at. */
+NPU_HIDDEN int engine_set_priority(struct npu_engine *e, enum npu_priority prio);
 /*
  * Run @n tokens at positions @pos.. (a prefill when n > 1, the recorded
  * decode graph when n == 1); the logits of the last one into @logits.

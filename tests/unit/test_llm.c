@@ -3,7 +3,7 @@
  * libnpu-llm's public API, through <npu/llm.h> alone, with stories260K
  * from ../shared/models (or $NPU_MODELS): generation against a hand loop
  * of eval and argmax, a context's limits, contexts sharing a model (on
- * several threads too), where a model's tokenizer comes from, and teacher
+ * several threads too, and on several opens of the device), where a model's tokenizer comes from, and teacher
  * forcing against the float model. The sampler is test_sampler's.
  */
 #include <math.h>
@@ -268,6 +268,62 @@ static void contexts_share_model(void **state)
 	npu_close(dev);
 }
 
+/*
+ * One model on two opens of the device (on npu.ko two DRM files, two
+ * address spaces): contexts on either give the same logits, at any
+ * priority; the errors of attaching and of a device it is not on.
+ */
+static void model_attached(void **state)
+{
+	npu_device *dev = t_open(), *other = t_open(), *third = t_open();
+	npu_llm_model *m = load(dev, files.bin, NULL), *fl = load(NULL, files.bin, NULL);
+	struct npu_llm_ctx_params p = { .device = third };
+	npu_llm_ctx *c0 = ctx(m, 0, 0), *ref = ctx(m, 0, 1), *c1 = NULL;
+	struct npu_llm_model_info info;
+	struct npu_memory mem;
+	int32_t tokens[64], n;
+	char err[256] = "";
+	int i;
+
+	(void)state;
+	npu_llm_model_info(m, &info);
+	assert_int_equal(npu_llm_ctx_create(m, &p, &c1, err, sizeof(err)), NPU_E_INVAL);
+	assert_non_null(strstr(err, "not on that device"));
+	assert_int_equal(npu_llm_model_attach(m, dev, err, sizeof(err)), NPU_E_INVAL);
+	assert_int_equal(npu_llm_model_attach(fl, other, err, sizeof(err)), NPU_E_INVAL);
+	assert_int_equal(npu_llm_model_attach(m, other, err, sizeof(err)), NPU_OK);
+	assert_int_equal(npu_llm_model_attach(m, other, err, sizeof(err)), NPU_E_INVAL);
+	assert_non_null(strstr(err, "already"));
+	assert_int_equal(npu_memory_usage(other, &mem), NPU_OK);
+	assert_true(mem.buffers >= info.device_bytes);
+	p.device = other;
+	if (npu_llm_ctx_create(m, &p, &c1, err, sizeof(err)))
+		fail_msg("context on the attached device: %s", err);
+	assert_int_equal(npu_llm_ctx_set_priority(c1, NPU_PRIO_LOW), NPU_OK);
+	assert_int_equal(npu_llm_ctx_set_priority(c0, NPU_PRIO_HIGH), NPU_OK);
+	assert_int_equal(npu_llm_ctx_set_priority(c0, (enum npu_priority)3), NPU_E_INVAL);
+	assert_int_equal(npu_llm_ctx_set_priority(ref, NPU_PRIO_LOW), NPU_E_UNSUPPORTED);
+	n = prompt(m, tokens);
+	for (i = 0; i < 40; i++) {
+		if (i >= n)
+			tokens[i] = npu_llm_argmax(npu_llm_logits(c0), 512);
+		assert_int_equal(npu_llm_eval(c0, &tokens[i], 1), NPU_OK);
+		assert_int_equal(npu_llm_eval(c1, &tokens[i], 1), NPU_OK);
+		assert_memory_equal(npu_llm_logits(c0), npu_llm_logits(c1), 512 * sizeof(float));
+	}
+	npu_llm_ctx_free(c0);
+	npu_llm_ctx_free(c1);
+	npu_llm_ctx_free(ref);
+	npu_llm_model_free(m);
+	npu_llm_model_free(fl);
+	/* The model's weights left the attached device with it. */
+	assert_int_equal(npu_memory_usage(other, &mem), NPU_OK);
+	assert_int_equal(mem.buffers, 0);
+	npu_close(third);
+	npu_close(other);
+	npu_close(dev);
+}
+
 /* A context on its own thread: greedy tokens and the last logits. */
 struct worker {
 	npu_llm_model *m;
@@ -523,6 +579,7 @@ int main(void)
 		cmocka_unit_test(generate_bounds),
 		cmocka_unit_test(ctx_errors),
 		cmocka_unit_test(contexts_share_model),
+		cmocka_unit_test(model_attached),
 		cmocka_unit_test(contexts_on_threads),
 		cmocka_unit_test(model_load_sources),
 		cmocka_unit_test(model_create_takes_over),

@@ -128,6 +128,36 @@ bad:
 	return 1;
 }
 
+/*
+ * "service_tier", OpenAI's: "flex" runs at the NPU's low priority,
+ * "priority" at its high one, "auto" and "default" at normal.
+ */
+static int parse_tier(json_object *req, struct job *j, struct reply *r)
+{
+	static const struct { const char *name; enum npu_priority prio; } tiers[] = {
+		{ "auto", NPU_PRIO_NORMAL }, { "default", NPU_PRIO_NORMAL },
+		{ "flex", NPU_PRIO_LOW }, { "priority", NPU_PRIO_HIGH },
+	};
+	json_object *v;
+	size_t i;
+
+	j->priority = NPU_PRIO_NORMAL;
+	j->tier = "default";
+	if (!json_object_object_get_ex(req, "service_tier", &v) ||
+	    json_object_is_type(v, json_type_null))
+		return 0;
+	for (i = 0; json_object_is_type(v, json_type_string) && i < 4; i++) {
+		if (!strcmp(json_object_get_string(v), tiers[i].name)) {
+			j->priority = tiers[i].prio;
+			j->tier = tiers[i].name;
+			return 0;
+		}
+	}
+	api_error(r, 400, "invalid_request_error",
+		  "service_tier: want auto, default, flex (low priority) or priority (high)");
+	return 1;
+}
+
 /* A chat's messages rendered by the model's template: malloc'ed text, or NULL with @r set. */
 static char *render_chat(struct server *srv, json_object *req, struct reply *r)
 {
@@ -308,7 +338,7 @@ static void generate(struct server *srv, json_object *req, int chat, struct repl
 		}
 		stream = json_object_get_boolean(v);
 	}
-	if (parse_sampling(srv, req, j, r) || parse_stop(req, j, r))
+	if (parse_sampling(srv, req, j, r) || parse_stop(req, j, r) || parse_tier(req, j, r))
 		goto out;
 	if (chat) {
 		text = render_chat(srv, req, r);
@@ -347,6 +377,7 @@ static void generate(struct server *srv, json_object *req, int chat, struct repl
 						 job_finish_reason(j)));
 
 		json_object_object_add(o, "usage", usage(j));
+		json_object_object_add(o, "service_tier", json_object_new_string(j->tier));
 		reply_json(r, o);
 	}
 out:
@@ -393,6 +424,7 @@ char *api_stream_event(struct server *srv, struct reply *r, size_t *sent, int *s
 				json_object_object_get(o, "choices"), 0), "delta",
 				json_object_new_object());
 		json_object_object_add(o, "usage", usage(j));
+		json_object_object_add(o, "service_tier", json_object_new_string(j->tier));
 		*stage = 2;
 	}
 	pthread_mutex_unlock(&j->lock);
@@ -441,7 +473,7 @@ void api_handle(struct server *srv, const char *method, const char *path, const 
 		models(srv, r);
 	} else if (!strcmp(path, "/metrics") && get) {
 		r->status = 200;
-		r->body = metrics_text(&srv->pool);
+		r->body = metrics_text(srv);
 		r->type = "text/plain; version=0.0.4";
 	} else if ((chat || !strcmp(path, "/v1/completions")) && post) {
 		if (too_big) {

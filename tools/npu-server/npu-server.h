@@ -43,6 +43,8 @@ struct job {
 	char *stop[SERVER_MAX_STOP];
 	int n_stop;
 	size_t stop_max;	/* the longest stop string's bytes */
+	enum npu_priority priority;	/* its forward passes' on the NPU */
+	const char *tier;	/* the service_tier it was asked as (static) */
 	/* what came of it, under @lock */
 	char *text;
 	size_t len, cap;
@@ -69,8 +71,12 @@ struct pool {
 	struct job *head, *tail;
 };
 
-/* --parallel contexts of @positions each, and a thread for each. */
-int pool_start(struct pool *p, npu_llm_model *m, int n, int positions, int queue_max);
+/*
+ * --parallel contexts of @positions each, and a thread for each; session
+ * i's context on @devs[i] (NULL: the model's own device).
+ */
+int pool_start(struct pool *p, npu_llm_model *m, npu_device *const *devs, int n, int positions,
+	       int queue_max);
 /* Queue @j (the pool takes a reference): 0, or -1 when the queue is full or the pool stops. */
 int pool_submit(struct pool *p, struct job *j);
 /* Cancel what runs and waits, join the threads, free the contexts. */
@@ -91,8 +97,9 @@ void metrics_request(void);
 void metrics_error(void);
 void metrics_rejected(void);
 void metrics_generation(const struct npu_llm_stats *s);
-/* The Prometheus text, malloc'ed. */
-char *metrics_text(struct pool *p);
+/* The Prometheus text, malloc'ed: the server's counters and its NPU's. */
+struct server;
+char *metrics_text(struct server *srv);
 
 struct server {
 	struct args a;
@@ -103,6 +110,10 @@ struct server {
 	int positions;		/* each session's context */
 	struct pool pool;
 	long created;		/* the load's time, for /v1/models */
+	npu_device *dev;	/* the model's */
+	/* Session i's own open of the NPU (npu.ko: a DRM file each), or NULL: @dev. */
+	npu_device **devs;
+	char node[16];		/* npu.ko's node ("accel0") for its sysfs counters, or "" */
 };
 
 struct http;

@@ -136,6 +136,9 @@ static void run(struct pool *p, npu_llm_ctx *c, struct job *j)
 	cancelled = j->cancel;
 	pthread_mutex_unlock(&j->lock);
 	ret = cancelled ? 0 : npu_llm_ctx_rewind(c, 0);
+	/* The float reference has no device, so no priorities: it runs as it is. */
+	if (!cancelled && !ret && npu_llm_ctx_set_priority(c, j->priority) == NPU_E_INVAL)
+		ret = NPU_E_INVAL;
 	if (!cancelled && !ret)
 		ret = npu_llm_sampler_create(&j->sampling,
 					     npu_llm_model_host(p->m)->cfg.vocab_size, &s);
@@ -198,7 +201,8 @@ static void *worker(void *arg)
 	}
 }
 
-int pool_start(struct pool *p, npu_llm_model *m, int n, int positions, int queue_max)
+int pool_start(struct pool *p, npu_llm_model *m, npu_device *const *devs, int n, int positions,
+	       int queue_max)
 {
 	struct npu_llm_ctx_params cp = { .positions = positions };
 	struct worker *w;
@@ -217,6 +221,7 @@ int pool_start(struct pool *p, npu_llm_model *m, int n, int positions, int queue
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
+		cp.device = devs[i];
 		if (npu_llm_ctx_create(m, &cp, &p->ctx[i], err, sizeof(err))) {
 			fprintf(stderr, "npu-server: session %d: %s\n", i, err);
 			return 1;

@@ -149,6 +149,26 @@ NPU_API int npu_llm_model_create(npu_device *dev, struct npu_model *host,
  * @m: the model, or NULL.
  */
 NPU_API void npu_llm_model_free(npu_llm_model *m);
+/* Devices a model's weights may be on: its own and those it was attached to. */
+#define NPU_LLM_MAX_DEVICES 64
+/**
+ * npu_llm_model_attach() - put the model's weights on another device too,
+ *	for contexts made there (npu_llm_ctx_params.device): another open
+ *	of the same NPU (on npu.ko, its own DRM file, so its own address
+ *	space, priorities and fault isolation) or another NPU. The host's
+ *	weights and the tokenizer are shared; the device's copy is made
+ *	again, as @m's quantization (npu_llm_model_info().weights), and
+ *	costs the device npu_llm_model_info().device_bytes more. Not while
+ *	another thread uses @m.
+ * @m: a model on a device.
+ * @dev: the other device, open until @m is freed.
+ * @err: on failure, one line naming the cause.
+ * @err_len: bytes of @err.
+ *
+ * Return: NPU_OK; NPU_E_INVAL for a model without a device or a @dev it
+ * already uses; NPU_E_RANGE past NPU_LLM_MAX_DEVICES; or the upload's error.
+ */
+NPU_API int npu_llm_model_attach(npu_llm_model *m, npu_device *dev, char *err, size_t err_len);
 /**
  * npu_llm_model_info() - describe a model.
  * @m: the model.
@@ -206,12 +226,15 @@ NPU_API const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int
  * @trace: keep each layer's output (npu_llm_trace()); a reference context
  *	always does.
  * @profile: time every op on the device (npu_llm_profile()).
+ * @device: the device the context runs on: the model's own (NULL) or
+ *	one it was attached to (npu_llm_model_attach()).
  */
 struct npu_llm_ctx_params {
 	int positions;
 	int reference;
 	int trace;
 	int profile;
+	npu_device *device;
 };
 
 /**
@@ -310,6 +333,17 @@ NPU_API uint64_t npu_llm_ctx_device_bytes(const npu_llm_ctx *c);
  * Return: the text (for a failed job: its op and status), or "".
  */
 NPU_API const char *npu_llm_ctx_error(const npu_llm_ctx *c);
+/**
+ * npu_llm_ctx_set_priority() - the priority the context's forward passes
+ *	are submitted at from now on (a new context's: NPU_PRIO_NORMAL). On
+ *	npu.ko the scheduler runs a higher priority's queued jobs first.
+ * @c: the context.
+ * @prio: the priority.
+ *
+ * Return: NPU_OK; NPU_E_INVAL for a @prio outside enum npu_priority;
+ * NPU_E_UNSUPPORTED for a reference context, which has no device.
+ */
+NPU_API int npu_llm_ctx_set_priority(npu_llm_ctx *c, enum npu_priority prio);
 
 /**
  * npu_llm_eval() - run @n tokens at the context's position and advance it.
