@@ -16,6 +16,7 @@
 #                   rule, the Python package npu (DESTDIR, PREFIX); make
 #                   dkms-install registers npu.ko
 #   make run        the main job
+#   make server-bench  npu-server under load, on the cpu backend and in the guest
 #   make numerics   measure every op against double precision
 #
 # O=DIR builds elsewhere; SAN=1 builds with ASan and UBSan.
@@ -111,6 +112,7 @@ HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/inc
 	tools/npu-run/*.h)
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
+	server-bench \
 	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check llama-check
 .DELETE_ON_ERROR:
 
@@ -338,7 +340,19 @@ qemu-check: deps
 			stories260K/Q*.gguf) $(addprefix $(LLAMA_CACHE)/arch/,qwen2.gguf \
 			qwen3-hd16.gguf gemma.gguf phi3.gguf llama-yarn.gguf))" \
 		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz
-	tests/qemu/run.sh $(KCACHE) $(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz $(QEMU_DIR)/console-$(KERNEL).log
+	NPU_SERVER_CLIENT="tests/guest-server-check.sh $(O)" tests/qemu/run.sh $(KCACHE) \
+		$(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz $(QEMU_DIR)/console-$(KERNEL).log
+
+# make server-bench: npu-server under load (tools/server-bench.sh), on the
+# cpu backend here, then on npu.ko in the guest (BENCH_STREAMS, BENCH_SECONDS).
+server-bench: deps
+	@$(MAKE) --no-print-directory all $(GUEST_TESTS)
+	@$(MAKE) --no-print-directory module
+	tools/server-bench.sh $(O) cpu
+	NPU_MODEL="$(wildcard $(MODELS)/stories260K.gguf)" NPU_KMOD=$(KMOD_DIR)/npu.ko \
+		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/serve-initramfs.cpio.gz
+	NPU_SERVER_CLIENT="tools/server-bench.sh $(O)" tests/qemu/run.sh $(KCACHE) \
+		$(QEMU_DIR)/serve-initramfs.cpio.gz $(QEMU_DIR)/serve.log serve
 
 # ---- DKMS ----------------------------------------------------------------
 # dkms-install (root): register the module source with DKMS, which then

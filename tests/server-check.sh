@@ -207,10 +207,12 @@ result server_disconnect_frees_session "$([ "$code" = 200 ] ||
 curl -s -m "$limit" "$url/metrics" >"$tmp/metrics"
 why=
 for m in requests_total errors_total prompt_tokens_total generated_tokens_total \
-	tokens_per_second queue_depth sessions_busy; do
+	tokens_per_second queue_depth sessions_busy device_buffer_bytes; do
 	v=$(sed -n "s/^npu_server_$m //p" "$tmp/metrics")
 	[ -n "$v" ] || why="no npu_server_$m"
 done
+rss=$(sed -n 's/^process_resident_memory_bytes //p' "$tmp/metrics")
+[ "${rss:-0}" -gt 1000000 ] || why="process_resident_memory_bytes '$rss'"
 [ -z "$why" ] && [ "$(sed -n 's/^npu_server_errors_total //p' "$tmp/metrics")" -lt 16 ] &&
 	why="fewer than 16 errors counted: $(grep errors_total "$tmp/metrics")"
 result server_metrics "$why"

@@ -73,3 +73,54 @@ stop() {
 	fi
 	pid=
 }
+
+# openai_client: the official openai npm client, installed once (a pinned
+# version) into ${XDG_CACHE_HOME:-~/.cache}/npu-openai, outside the clone;
+# missing() when it cannot be.
+openai_version=5.23.2	# the newest openai without an engines floor above node 20
+openai_cache=${XDG_CACHE_HOME:-$HOME/.cache}/npu-openai
+openai_client() {
+	command -v node >/dev/null 2>&1 || missing "no node"
+	command -v python3 >/dev/null 2>&1 || missing "no python3"
+	have=$(node -p "require('$openai_cache/node_modules/openai/package.json').version" \
+		2>/dev/null)
+	[ "$have" = "$openai_version" ] && return 0
+	command -v npm >/dev/null 2>&1 || missing "no npm to install openai@$openai_version"
+	mkdir -p "$openai_cache" || missing "cannot make $openai_cache"
+	# ws and zod are optional peers the client does not need here.
+	timeout "$limit" npm install --prefix "$openai_cache" --no-audit --no-fund --save-exact \
+		--legacy-peer-deps "openai@$openai_version" >"$tmp/npm" 2>&1 ||
+		missing "npm install openai@$openai_version failed: $(tail -3 "$tmp/npm" | tr '\n' ' ')"
+}
+
+# openai_want FILE: npu-run's texts (the prompt's and the generated, on the
+# cpu backend), greedy and sampled, for the client to compare with.
+openai_want() {
+	prompt="Once upon a time"
+	steps=80
+	greedy=$(npu_run_text --temperature 0)
+	sampled=$(npu_run_text --temperature 0.8 --topp 0.9 --seed 7)
+	python3 -c 'import json, sys
+print(json.dumps({"prompt": sys.argv[1], "steps": int(sys.argv[2]), "greedy": sys.argv[3],
+	"sampled": {"temperature": 0.8, "top_p": 0.9, "seed": 7, "text": sys.argv[4]}}))' \
+		"$prompt" $steps "$greedy" "$sampled" >"$1"
+}
+npu_run_text() {
+	timeout "$limit" "$run" --model "$model" --device cpu --prompt "$prompt" --steps $steps \
+		--json "$@" 2>"$tmp/run.err" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["text"], end="")'
+}
+
+# openai_run BASE_URL PREFIX: tests/openai/client.mjs against the server,
+# its checks named PREFIX...; a crash or a timeout before its own FAIL lines
+# is a FAIL PREFIXclient.
+openai_run() {
+	# Node finds the client's modules from its own directory: a copy beside node_modules.
+	ln -sf "$openai_cache/node_modules" "$tmp/node_modules"
+	cp tests/openai/client.mjs "$tmp/client.mjs"
+	timeout "$limit" node "$tmp/client.mjs" "$1" "$tmp/want.json" "$2" >"$tmp/client" 2>&1
+	rc=$?
+	cat "$tmp/client"
+	grep -q '^FAIL' "$tmp/client" || result "${2}client" \
+		"$([ $rc -eq 0 ] || echo "exit status $rc: $(tail -c 300 "$tmp/client")")"
+}

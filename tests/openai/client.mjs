@@ -1,13 +1,14 @@
 // The official openai client against npu-server (run by tests/openai-check.sh):
 // the model list, completions and chats, whole and streamed, errors, and
 // several streams at once. One PASS or FAIL line a check.
-// usage: node client.mjs BASE_URL WANT_JSON
+// usage: node client.mjs BASE_URL WANT_JSON [PREFIX]
 //   WANT_JSON: {prompt, steps, greedy, sampled: {temperature, top_p, seed, text}},
 //   the texts npu-run gave (prompt and generated).
+//   PREFIX: the checks' names begin with it (default "openai_").
 import { readFileSync } from "node:fs";
 import OpenAI from "openai";
 
-const [baseURL, wantFile] = process.argv.slice(2);
+const [baseURL, wantFile, prefix = "openai_"] = process.argv.slice(2);
 const want = JSON.parse(readFileSync(wantFile, "utf8"));
 // No retries: a 503 or a dropped connection must show, not be hidden.
 const client = new OpenAI({ baseURL, apiKey: "none", maxRetries: 0, timeout: 60000 });
@@ -23,9 +24,9 @@ async function check(name, fn) {
 	}
 	if (why) {
 		failed++;
-		console.log(`FAIL openai_${name}: ${why}`);
+		console.log(`FAIL ${prefix}${name}: ${why}`);
 	} else {
-		console.log(`PASS openai_${name}`);
+		console.log(`PASS ${prefix}${name}`);
 	}
 }
 
@@ -105,16 +106,18 @@ async function chat(params, stream) {
 	let text = "";
 	let finish = null;
 	let role = null;
+	let tier = null;
 	for await (const c of await client.chat.completions.create({ ...req, stream: true })) {
 		if (c.object !== "chat.completion.chunk")
 			throw new Error(`not a chunk: ${show(c).slice(0, 200)}`);
 		role ??= c.choices[0]?.delta?.role ?? null;
 		text += c.choices[0]?.delta?.content ?? "";
 		finish = c.choices[0]?.finish_reason ?? finish;
+		tier = c.service_tier ?? tier;
 	}
 	if (role !== "assistant")
 		throw new Error(`the stream's role is ${show(role)}`);
-	return { text, finish };
+	return { text, finish, tier };
 }
 
 // npu-run has no single-turn chat to compare with: the same request twice
@@ -161,16 +164,21 @@ await status("negative_max_tokens_400", 400, () =>
 await status("unknown_model_stream_404", 404, () =>
 	client.completions.create({ model: "gpt-4", prompt: "a", max_tokens: 5, stream: true }));
 
-// 4 streamed chats at once on 2 sessions: each the text one alone gives.
+// 4 streamed chats at once, one of them at the NPU's low priority
+// (service_tier "flex"): each the text one alone gives, each told its tier.
 await check("concurrent_streams", async () => {
 	if (chatGreedy === null)
 		return "no greedy chat to compare with";
-	const all = await Promise.all([0, 1, 2, 3].map(() => chat(greedy, true)));
-	const bad = all.findIndex((r) => r.text !== chatGreedy || ended(r.finish));
+	const tiers = ["default", "default", "default", "flex"];
+	const all = await Promise.all(tiers.map((t) => chat({ ...greedy, service_tier: t }, true)));
+	const bad = all.findIndex((r, i) => r.text !== chatGreedy || ended(r.finish) ||
+				  r.tier !== tiers[i]);
 	if (bad < 0)
 		return "";
-	return `stream ${bad}: ${show(all[bad].text)} (${all[bad].finish}), ` +
-		`alone ${show(chatGreedy)}`;
+	return `stream ${bad} (${tiers[bad]}): ${show(all[bad].text)} (${all[bad].finish}, ` +
+		`tier ${show(all[bad].tier)}), alone ${show(chatGreedy)}`;
 });
+await status("unknown_service_tier_400", 400, () =>
+	client.completions.create({ model, prompt: "a", max_tokens: 5, service_tier: "gold" }));
 
 process.exit(failed ? 1 : 0);

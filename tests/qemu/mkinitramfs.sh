@@ -1,7 +1,7 @@
 #!/bin/sh
-# Pack the guest's initramfs: busybox, the kernel's DRM and USB gadget
-# modules (with their dependencies, decompressed for busybox's insmod),
-# npu.ko, the npu-usb-gadget, the firmware
+# Pack the guest's initramfs: busybox, the kernel's DRM, USB gadget and
+# virtio network modules (with their dependencies, decompressed for
+# busybox's insmod), npu.ko, the npu-usb-gadget, npu-server, the firmware
 # image, the test binaries and the shared libraries they need.
 # usage: mkinitramfs.sh KERNEL_CACHE BUILD_DIR OUT.cpio.gz
 # NPU_KMOD: the npu.ko to pack (default BUILD_DIR/kmod/npu.ko).
@@ -49,8 +49,9 @@ for m in $(modinfo -F depends "$kmod" | tr ',' ' '); do
 	add_module "$m"
 done
 # The USB NPU's link: dummy_hcd's UDC, configfs gadgets, FunctionFS; vgem,
-# a second DRM driver whose fences the unplug test waits on.
-for m in dummy_hcd libcomposite usb_f_fs vgem; do
+# a second DRM driver whose fences the unplug test waits on; virtio_net,
+# the link npu-server's host clients come in on.
+for m in dummy_hcd libcomposite usb_f_fs vgem virtio_net; do
 	add_module "$m"
 done
 cp "$kmod" "$work/modules/npu.ko"
@@ -60,7 +61,8 @@ cp "$build/firmware/npu_fw.bin" "$work/lib/firmware/npu/npu_fw.bin"
 for t in "$build"/guest/* "$build"/tests/test_*; do
 	[ -x "$t" ] && cp "$t" "$work/tests/"
 done
-cp "$build/bin/npu-info" "$build/bin/npu-run" "$build/bin/npu-usb-gadget" "$work/bin/"
+cp "$build/bin/npu-info" "$build/bin/npu-run" "$build/bin/npu-usb-gadget" \
+	"$build/bin/npu-server" "$work/bin/"
 # The model npu-run and the model tests use, when there is one.
 mkdir -p "$work/models"
 for f in ${NPU_MODEL:-} ${NPU_TOKENIZER:-}; do

@@ -3,10 +3,14 @@
 # work on these machines), stream its console, and turn the guest's result
 # line into this script's exit status. Any WARN or oops panics the guest
 # (panic_on_warn, oops=panic), which then has no result line: a failure.
-# usage: run.sh KERNEL_CACHE INITRAMFS LOG [run|smoke]
+# usage: run.sh KERNEL_CACHE INITRAMFS LOG [run|smoke|serve]
 # QEMU_TIMEOUT: seconds before the guest is killed (default 900).
 # With "run", the guest runs npu-run (make run) instead of the suite; with
-# "smoke", a short suite (make dkms-check).
+# "smoke", a short suite (make dkms-check); with "serve", only npu-server.
+# The suite and "serve" start npu-server in the guest, reached from here on
+# a forwarded port: once the guest says so, NPU_SERVER_CLIENT (a command,
+# given the server's URL) runs here and its output goes back to the guest
+# on a second forwarded port, where its PASS/FAIL/SKIP lines are counted.
 set -u
 kcache=$(realpath "$1")
 initrd=$2
@@ -18,17 +22,47 @@ extra=
 kver=$(cat "$kcache/version")
 start=$(date +%s)
 
+# Two free ports on the host's loopback: the server's, and the way back.
+http=
+net="-nic none"
+if [ "$mode" = suite ] || [ "$mode" = serve ]; then
+	set -- $(python3 -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s:
+	x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+	http=$1
+	back=$2
+	net="-nic user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$http-:8080,hostfwd=tcp:127.0.0.1:$back-:8081"
+	extra="npu.server=$([ "$mode" = serve ] && echo 2 || echo 1)"
+fi
+
 # Single-threaded TCG: two vCPUs, one host thread. Multi-threaded TCG has
 # been seen to trap on the kernel's own boot-time code patching (an int3
 # oops in sched_clock_cpu before /init); round-robin vCPUs do not race it.
 boot() {
 	timeout "${QEMU_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2 -m 2048 \
-		-nographic -no-reboot \
+		-nographic -no-reboot $net \
 		-kernel "$kcache/root/boot/vmlinuz-$kver" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU hung_task_panic=1 quiet loglevel=6 $extra" \
 		</dev/null 2>&1 | tee "$log" | grep --line-buffered -vE '^\[ *[0-9.]+\] '
 }
-boot
+boot &
+qemu=$!
+if [ -n "$http" ]; then
+	while kill -0 $qemu 2>/dev/null && ! grep -qa NPU-SERVER-READY "$log" 2>/dev/null; do
+		sleep 1
+	done
+	if grep -qa NPU-SERVER-READY "$log"; then
+		${NPU_SERVER_CLIENT:-echo SKIP guest_server: no NPU_SERVER_CLIENT given} \
+			"http://127.0.0.1:$http" > "$log.host" 2>&1
+		python3 -c 'import socket, sys
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), 30) as s:
+	s.sendall(open(sys.argv[2], "rb").read())' "$back" "$log.host" ||
+			echo "qemu: could not hand the host clients' lines to the guest"
+	fi
+fi
+wait $qemu
 echo "qemu: $(($(date +%s) - start)) s in all"
 
 if [ "$mode" = run ]; then
