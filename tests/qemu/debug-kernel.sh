@@ -54,7 +54,9 @@ cfg -d DRM_I915 -d SOUND -d WLAN -d WIRELESS -d CFG80211 -d MAC80211 -d NETDEVIC
 	-d HID -d NETFILTER -d IPV6 -d EFI -d HIBERNATION -d SUSPEND \
 	-d BLK_DEV_SD -d ATA -d SCSI -d MD -d EXT4_FS -d AGP -d FB -d DRM_FBDEV_EMULATION \
 	-d LOGO -d INPUT_MOUSE -d INPUT_JOYSTICK -d INPUT_TABLET -d INPUT_TOUCHSCREEN \
-	-d SECURITY_SELINUX -d AUDIT -d KVM -d XEN -d HYPERV -d VIRTIO_NET
+	-d SECURITY_SELINUX -d AUDIT -d KVM -d XEN -d HYPERV
+# npu-server's link to the host's clients: virtio-net alone of the network drivers.
+cfg -e NETDEVICES -d ETHERNET -e VIRTIO_MENU -e VIRTIO_PCI -m VIRTIO_NET
 # What npu.ko needs, as modules: vgem pulls in drm_shmem_helper, and
 # panfrost (visible on x86 only with COMPILE_TEST) is the smallest driver that
 # selects gpu-sched.
@@ -81,7 +83,8 @@ for opt in KASAN PROVE_LOCKING DEBUG_KMEMLEAK FAULT_INJECTION FAILSLAB DRM_ACCEL
 	grep -qx "CONFIG_$opt=y" .config ||
 		{ echo "debug-kernel.sh: CONFIG_$opt did not stay enabled" >&2; exit 1; }
 done
-for opt in DRM DRM_SCHED DRM_GEM_SHMEM_HELPER USB_DUMMY_HCD USB_LIBCOMPOSITE USB_F_FS; do
+for opt in DRM DRM_SCHED DRM_GEM_SHMEM_HELPER USB_DUMMY_HCD USB_LIBCOMPOSITE USB_F_FS \
+	VIRTIO_NET; do
 	grep -qx "CONFIG_$opt=m" .config ||
 		{ echo "debug-kernel.sh: CONFIG_$opt is not a module" >&2; exit 1; }
 done
