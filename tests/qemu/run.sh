@@ -26,6 +26,7 @@ start=$(date +%s)
 http=
 net="-nic none"
 if [ "$mode" = suite ] || [ "$mode" = serve ]; then
+	# shellcheck disable=SC2046 # two numbers, split on purpose
 	set -- $(python3 -c 'import socket
 s = [socket.socket() for _ in range(2)]
 for x in s:

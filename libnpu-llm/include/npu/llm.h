@@ -166,7 +166,9 @@ NPU_API void npu_llm_model_free(npu_llm_model *m);
  * @err_len: bytes of @err.
  *
  * Return: NPU_OK; NPU_E_INVAL for a model without a device or a @dev it
- * already uses; NPU_E_RANGE past NPU_LLM_MAX_DEVICES; or the upload's error.
+ * already uses; NPU_E_RANGE past NPU_LLM_MAX_DEVICES; NPU_E_UNSUPPORTED for
+ * a @dev whose firmware cannot run the model's native matrices; or the
+ * upload's error.
  */
 NPU_API int npu_llm_model_attach(npu_llm_model *m, npu_device *dev, char *err, size_t err_len);
 /**
