@@ -48,6 +48,8 @@ boot() {
 		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU hung_task_panic=1 quiet loglevel=6 $extra" \
 		</dev/null 2>&1 | tee "$log" | grep --line-buffered -vE '^\[ *[0-9.]+\] '
 }
+# An old log's NPU-SERVER-READY must not be taken for this boot's.
+rm -f "$log" "$log.host"
 boot &
 qemu=$!
 if [ -n "$http" ]; then
