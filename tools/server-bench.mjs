@@ -3,13 +3,15 @@
 // tokens/s per stream and in all, errors, and the server's resident memory
 // (its /metrics) before and after. Node 20's fetch alone: no packages.
 // usage: node server-bench.mjs BASE_URL [--streams N] [--seconds S]
-//        [--max-tokens M] [--tier-low K]
+//        [--max-tokens M] [--tier-low K] [--warmup W]
+//   --warmup W: seconds of the same load first, not counted (default 5),
+//   so the memory figures compare the steady state, not the first use.
 //   --tier-low K: K of the streams ask for service_tier "flex" (the NPU's
 //   low priority); their tokens/s is shown apart.
 // Exits 1 when a request failed or a stream got no token.
 const args = process.argv.slice(2);
 const base = args.shift()?.replace(/\/$/, "");
-const opt = { streams: 4, seconds: 30, "max-tokens": 64, "tier-low": 0 };
+const opt = { streams: 4, seconds: 30, "max-tokens": 64, "tier-low": 0, warmup: 5 };
 for (let i = 0; i < args.length; i += 2) {
 	const name = args[i]?.replace(/^--/, "");
 	const v = Number(args[i + 1]);
@@ -21,7 +23,7 @@ for (let i = 0; i < args.length; i += 2) {
 }
 if (!base || opt.streams < 1 || opt["tier-low"] > opt.streams) {
 	console.error("usage: node server-bench.mjs BASE_URL [--streams N] [--seconds S] " +
-		"[--max-tokens M] [--tier-low K]");
+		"[--max-tokens M] [--tier-low K] [--warmup W]");
 	process.exit(2);
 }
 
@@ -76,43 +78,48 @@ function pct(sorted, p) {
 		Math.floor(p / 100 * sorted.length))] : NaN;
 }
 
-// Each stream's first chat warms the server (its sessions' first use); then the clock.
-await Promise.all([...Array(opt.streams).keys()].map((s) => chat(s, -1)));
+// N streams of chats back to back for @seconds: each stream's figures.
+function load(seconds) {
+	const end = performance.now() + seconds * 1000;
+	return Promise.all([...Array(opt.streams).keys()].map(async (s) => {
+		const st = { ttft: [], tokens: 0, errors: [], requests: 0 };
+		for (let n = 0; st.requests === 0 || performance.now() < end; n++) {
+			let r;
+			try {
+				r = await chat(s, n);
+			} catch (e) {
+				r = { error: `${e?.constructor?.name}: ${e?.message}` };
+			}
+			st.requests++;
+			if (r.error) {
+				st.errors.push(r.error);
+				continue;
+			}
+			if (r.ttft !== null)
+				st.ttft.push(r.ttft);
+			st.tokens += r.tokens;
+		}
+		return st;
+	}));
+}
+
+const warm = await load(opt.warmup);
 const before = await rss();
 const t0 = performance.now();
-const end = t0 + opt.seconds * 1000;
-const streams = await Promise.all([...Array(opt.streams).keys()].map(async (s) => {
-	const st = { ttft: [], tokens: 0, errors: [], requests: 0 };
-	for (let n = 0; performance.now() < end; n++) {
-		let r;
-		try {
-			r = await chat(s, n);
-		} catch (e) {
-			r = { error: `${e?.constructor?.name}: ${e?.message}` };
-		}
-		st.requests++;
-		if (r.error) {
-			st.errors.push(r.error);
-			continue;
-		}
-		if (r.ttft !== null)
-			st.ttft.push(r.ttft);
-		st.tokens += r.tokens;
-	}
-	return st;
-}));
+const streams = await load(opt.seconds);
 const secs = (performance.now() - t0) / 1000;
 const after = await rss();
 
 const ttft = streams.flatMap((s) => s.ttft).sort((a, b) => a - b);
 const tokens = streams.reduce((a, s) => a + s.tokens, 0);
-const errors = streams.flatMap((s) => s.errors);
+const errors = [...warm, ...streams].flatMap((s) => s.errors);
 const perStream = streams.map((s) => s.tokens / secs);
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 const f1 = (x) => x.toFixed(1);
-console.log(`server-bench: ${base}, ${opt.streams} streams, ${f1(secs)} s, ` +
-	`max_tokens ${opt["max-tokens"]}`);
-console.log(`requests ${streams.reduce((a, s) => a + s.requests, 0)}, errors ${errors.length}`);
+console.log(`server-bench: ${base}, ${opt.streams} streams, ${f1(secs)} s after ` +
+	`${opt.warmup} s of warm-up, max_tokens ${opt["max-tokens"]}`);
+console.log(`requests ${streams.reduce((a, s) => a + s.requests, 0)}, errors ${errors.length} ` +
+	`(the warm-up's counted too)`);
 console.log(`time to first token: p50 ${f1(pct(ttft, 50))} ms, p99 ${f1(pct(ttft, 99))} ms`);
 console.log(`tokens/s: total ${f1(tokens / secs)}, per stream ${perStream.map(f1).join(" ")}`);
 if (opt["tier-low"] > 0 && opt["tier-low"] < opt.streams)
