@@ -2,7 +2,7 @@
 # npu-run's command line: every numeric option refuses what is not a
 # number in its range, non-regular files are refused rather than waited
 # on (or opened at all), a prompt longer than the context gets one clean
-# line (fast), paths in errors are escaped, limits of the device are
+# line (fast), --compare --reference measures against another file's floats, paths in errors are escaped, limits of the device are
 # named, and, in a sanitized build, no error exit leaks.
 # Each failure path must exit with its status (2 bad arguments, 1 a
 # model, tokenizer or device that fails) and one line on stderr.
@@ -163,6 +163,22 @@ expect cli_missing_short_value 2 "^npu-run: -p wants a value|^npu-run: --prompt 
 	-p -n 5
 expect cli_threads_range 2 "^npu-run: --threads '0'" --threads 0
 expect cli_text_without_compare 2 "^npu-run: --text: only with --compare" --text hello
+expect cli_reference_without_compare 2 "^npu-run: --reference: only with --compare" \
+	--reference "$models/stories260K.bin"
+# --reference: another model of another shape is refused; the same floats
+# from another file (the checkpoint the GGUF was written from) measure the
+# same as the model's own.
+expect cli_reference_other_shape 1 "^npu-run: compare: teacher forcing: the reference model has" \
+	--synthetic k256 --device cpu --steps 4 --compare --reference "$models/stories260K.gguf"
+kl() {
+	npu_run --model "$models/stories260K.gguf" --device cpu --weights w4g32 --steps 24 \
+		--compare --json "$@"
+	sed -n 's/.*"mean_kl": \([^,]*\),.*/\1/p' "$tmp/out"
+}
+own=$(kl)
+other=$(kl --reference "$models/stories260K.bin")
+result cli_reference_same_floats "$([ -n "$own" ] && [ "$own" = "$other" ] ||
+	echo "mean KL against its own floats '$own', against stories260K.bin's '$other'")"
 # --chat and --ctx-size: their mistakes, one line each.
 expect cli_ctx_size_range 2 "^npu-run: --ctx-size '0': want an integer" --ctx-size 0
 expect cli_ctx_size_past_file 2 "^npu-run: --ctx-size '513': the model's context is 512" \

@@ -65,11 +65,15 @@ int npu_llm_teacher_force(npu_llm_ctx *dev, npu_llm_ctx *ref, const int32_t *seq
 			  struct npu_llm_compare *s, double *layer_cos)
 {
 	const struct npu_model_config *c = llm_model_cfg(npu_llm_ctx_model(dev));
+	const struct npu_model_config *rc = llm_model_cfg(npu_llm_ctx_model(ref));
 	float *hd;
 	int pos, ret, l;
 
-	if (npu_llm_ctx_model(ref) != npu_llm_ctx_model(dev)) {
-		llm_ctx_error(dev, "teacher forcing: the reference runs another model");
+	/* Another model (a quantized file's float original) must read the same tokens. */
+	if (rc->vocab_size != c->vocab_size || rc->dim != c->dim || rc->n_layers != c->n_layers) {
+		llm_ctx_error(dev, "teacher forcing: the reference model has vocabulary %d, dim %d, "
+			      "%d layers; the device's %d, %d, %d", rc->vocab_size, rc->dim,
+			      rc->n_layers, c->vocab_size, c->dim, c->n_layers);
 		return NPU_E_INVAL;
 	}
 	if (layer_cos && !llm_ctx_traces(dev)) {

@@ -54,6 +54,9 @@ static void usage(FILE *f)
 		"                        falcon3 or glmedge\n"
 		"  -c, --compare         compare the device with the float model\n"
 		"      --text TEXT       with --compare: also teacher-force this text\n"
+		"      --reference FILE  with --compare: the float model to measure against is\n"
+		"                        FILE's (the original of a quantized --model; same\n"
+		"                        vocabulary and shape), not --model's own floats\n"
 		"      --json            print one JSON object instead of text\n"
 		"  -v, --verbose         with --compare: cosine similarity of each layer's output\n"
 		"      --profile         device time and count of each op (by the NPU core's clock)\n"
@@ -168,7 +171,7 @@ static const struct option opts[] = {
 	{ "json", 0, 0, 'j' }, { "synthetic", 1, 0, 'S' }, { "text", 1, 0, 'x' },
 	{ "verbose", 0, 0, 'v' }, { "profile", 0, 0, 'r' }, { "help", 0, 0, 'h' },
 	{ "chat", 0, 0, 'C' }, { "system", 1, 0, 'y' }, { "chat-template", 1, 0, 'L' },
-	{ "ctx-size", 1, 0, 'X' },
+	{ "ctx-size", 1, 0, 'X' }, { "reference", 1, 0, 'F' },
 	{ 0, 0, 0, 0 },
 };
 /* ":": getopt says nothing, each mistake gets one line of ours. */
@@ -259,6 +262,7 @@ static int take(int c, const char *v, struct args *a)
 		break;
 	case 'S': a->synthetic = v; break;
 	case 'x': a->text = v; break;
+	case 'F': a->reference = v; break;
 	case 'd': a->device = v; break;
 	case 'w': a->weights = v; break;
 	case 'y': a->system = v; break;
@@ -401,6 +405,8 @@ int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (!a->compare && a->text)
 		return bad("--text", NULL, "only with --compare");
+	if (!a->compare && a->reference)
+		return bad("--reference", NULL, "only with --compare");
 	if (!a->compare && !a->chat && a->verbose)
 		return bad("--verbose", NULL, "only with --compare or --chat");
 	if (!a->model && !a->synthetic)

@@ -19,6 +19,7 @@ struct run {
 	struct results r;
 	npu_device *dev;
 	npu_llm_model *m;
+	npu_llm_model *ref_m;	/* --reference's model, on no device, or NULL */
 	npu_llm_ctx *ctx, *ref;	/* the run's context; with --compare, the float one */
 	const struct npu_tokenizer *tok;
 	struct npu_info info;	/* the report's names point into it */
@@ -227,9 +228,15 @@ static int prepare(struct run *run, int32_t **tokens, int32_t *n_prompt)
 	end = *n_prompt + steps < seq ? *n_prompt + steps : seq;
 	cp.positions = a->ctx_size ? a->ctx_size : run->tn > end ? run->tn : end;
 	ret = npu_llm_ctx_create(run->m, &cp, &run->ctx, err, sizeof(err));
+	if (!ret && a->reference) {
+		struct npu_llm_model_params mp = { .tokenizer = a->tokenizer };
+
+		ret = npu_llm_model_load(NULL, a->reference, &mp, &run->ref_m, err, sizeof(err));
+	}
 	if (!ret && a->compare) {
 		cp = (struct npu_llm_ctx_params){ .positions = cp.positions, .reference = 1 };
-		ret = npu_llm_ctx_create(run->m, &cp, &run->ref, err, sizeof(err));
+		ret = npu_llm_ctx_create(run->ref_m ? run->ref_m : run->m, &cp, &run->ref, err,
+					 sizeof(err));
 	}
 	if (ret) {
 		fprintf(stderr, "npu-run: %s\n", err);
@@ -395,6 +402,7 @@ int main(int argc, char **argv)
 		status = run.a.chat ? run_chat(&run) : run_text(&run);
 	npu_llm_ctx_free(run.ctx);
 	npu_llm_ctx_free(run.ref);
+	npu_llm_model_free(run.ref_m);
 	npu_llm_model_free(run.m);
 	if (run.dev)
 		npu_close(run.dev);

@@ -15,6 +15,7 @@
 
 struct args {
 	const char *model, *tokenizer, *prompt, *device, *weights, *synthetic, *text;
+	const char *reference;	/* --reference FILE, or NULL: --model's own floats */
 	const char *model_found;	/* where the default model was found, else NULL */
 	const char *system, *chat_template;	/* --chat's */
 	int steps, compare, json, verbose, profile, threads, chat, ctx_size, prompt_given;

@@ -108,7 +108,9 @@ void report_json(const struct args *a, const struct results *r)
 				printf("%s%.6f", i ? ", " : "", mean(r->layer_cos[i], r->own.positions));
 			printf("]");
 		}
-		printf(", \"compare\": {");
+		printf(", \"compare\": {\"reference\": ");
+		json_str(stdout, a->reference ? a->reference : "own");
+		printf(", ");
 		json_compare(&r->own);
 		if (r->greedy)
 			printf(", \"first_divergence\": %d", r->first_divergence);
@@ -175,7 +177,8 @@ void report_text(const struct args *a, const struct results *r)
 	       r->gen.decode_tok_s, r->gen.first_token_s * 1e3, r->model.load_s,
 	       (r->model.device_bytes + r->ctx_bytes) / 1048576.0, r->packed_bytes / 1048576.0);
 	if (a->compare) {
-		printf("vs float, teacher-forced on these %d positions", r->own.positions);
+		printf("vs float%s%s, teacher-forced on these %d positions",
+		       a->reference ? " " : "", a->reference ? a->reference : "", r->own.positions);
 		text_compare(&r->own);
 		if (!r->greedy)
 			printf("greedy float text: not compared (the device's text was sampled)\n");

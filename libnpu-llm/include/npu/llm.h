@@ -697,7 +697,9 @@ NPU_API int npu_llm_compare_add(struct npu_llm_compare *s, const float *ref, con
  *	reference context from position 0, comparing each position's
  *	next-token distribution.
  * @dev: a context on the device.
- * @ref: a reference context of the same model.
+ * @ref: a reference context of the same model, or of another with the
+ *	same vocabulary, dim and layers (the float original of a quantized
+ *	file: its tokens must mean the same).
  * @seq: the tokens.
  * @n: their count; n - 1 positions are compared.
  * @s: the figures are added here.
