@@ -94,7 +94,7 @@ LLM_CFLAGS := $(CFLAGS) -Ilibnpu-llm/include -Iuapi
 LIBS_LLM := $(O)/lib/libnpu-llm.a $(O)/lib/libnpu.a
 LLM_LIBS := $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench $(O)/bin/npu-gguf \
-	$(O)/bin/npu-tokenize $(O)/bin/npu-usb-gadget $(O)/bin/npu-server
+	$(O)/bin/npu-tokenize $(O)/bin/npu-usb-gadget $(O)/bin/npu-server $(O)/bin/npu-quantize
 GADGET_SRCS := $(wildcard tools/npu-usb-gadget/*.c)
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
 SERVER_SRCS := $(wildcard tools/npu-server/*.c)
@@ -222,7 +222,7 @@ $(O)/bin/npu-server: $(SERVER_SRCS) $(wildcard tools/npu-server/*.h) tools/npu-s
 	$(CC) $(LLM_CFLAGS) $(SERVER_CFLAGS) -o $@ $(SERVER_SRCS) $(LIBS_LLM) $(LLM_LIBS) \
 		$(SERVER_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
-$(O)/bin/npu-bench $(O)/bin/npu-gguf $(O)/bin/npu-tokenize: $(O)/bin/%: tools/%.c $(LIBS_LLM) $(HDRS)
+$(O)/bin/npu-bench $(O)/bin/npu-gguf $(O)/bin/npu-tokenize $(O)/bin/npu-quantize: $(O)/bin/%: tools/%.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
@@ -474,7 +474,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 FIRMWAREDIR ?= /lib/firmware
 UDEVRULESDIR ?= /lib/udev/rules.d
-INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf npu-tokenize npu-usb-gadget \
+INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf npu-tokenize npu-quantize npu-usb-gadget \
 	npu-server
 INSTALL_HDRS := libnpu/include/npu/npu.h libnpu-llm/include/npu/model.h libnpu-llm/include/npu/llm.h
 MAN_PAGES := $(wildcard docs/man/*.1)

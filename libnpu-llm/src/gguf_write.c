@@ -85,7 +85,7 @@ static void kv_array(struct out *o, const char *key, uint32_t type, uint64_t n)
 }
 
 /* IEEE half, rounded to nearest even (subnormals, overflow to inf). */
-static uint16_t float_to_half(float f)
+uint16_t llm_float_to_half(float f)
 {
 	uint32_t x, m, hm, rem, halfway;
 	uint16_t sign;
@@ -130,12 +130,13 @@ static void put_q8_0(struct out *o, const float *x)
 	id = d ? 1 / d : 0;
 	for (j = 0; j < QBLOCK; j++)
 		q[j] = (int8_t)roundf(x[j] * id);
-	h = float_to_half(d);
+	h = llm_float_to_half(d);
 	put(o, &h, 2);
 	put(o, q, QBLOCK);
 }
 
-static void put_q4_0(struct out *o, const float *x)
+/* @given: the block's scale chosen beforehand (an f16 value), or NULL: ggml's rule. */
+static void put_q4_0(struct out *o, const float *x, const float *given)
 {
 	float amax = 0, max = 0, d, id;
 	uint8_t q[QBLOCK / 2];
@@ -147,14 +148,14 @@ static void put_q4_0(struct out *o, const float *x)
 			amax = fabsf(x[j]);
 			max = x[j];
 		}
-	d = max / -8;
+	d = given ? *given : max / -8;
 	id = d ? 1 / d : 0;
 	for (j = 0; j < QBLOCK / 2; j++) {
 		int lo = (int)(x[j] * id + 8.5f), hi = (int)(x[j + QBLOCK / 2] * id + 8.5f);
 
 		q[j] = (uint8_t)((lo > 15 ? 15 : lo) | (hi > 15 ? 15 : hi) << 4);
 	}
-	h = float_to_half(d);
+	h = llm_float_to_half(d);
 	put(o, &h, 2);
 	put(o, q, QBLOCK / 2);
 }
@@ -208,7 +209,30 @@ static uint64_t tensor_bytes(const struct wtensor *t)
 	}
 }
 
-static void put_tensor_data(struct out *o, const struct wtensor *t)
+/* @x's block's scale in @plan, or NULL. */
+static const float *planned_scale(const struct gguf_plan *plan, const float *x)
+{
+	int i;
+
+	for (i = 0; plan && i < plan->n; i++)
+		if (plan->t[i].scales && x >= plan->t[i].data &&
+		    x < plan->t[i].data + plan->t[i].count)
+			return plan->t[i].scales + (x - plan->t[i].data) / QBLOCK;
+	return NULL;
+}
+
+/* @data's type in @plan, or @type. */
+static uint32_t planned_type(const struct gguf_plan *plan, const float *data, uint32_t type)
+{
+	int i;
+
+	for (i = 0; plan && i < plan->n; i++)
+		if (plan->t[i].data == data && plan->t[i].type)
+			return plan->t[i].type;
+	return type;
+}
+
+static void put_tensor_data(struct out *o, const struct wtensor *t, const struct gguf_plan *plan)
 {
 	uint64_t n = t->ne0 * t->ne1, i;
 
@@ -219,14 +243,14 @@ static void put_tensor_data(struct out *o, const struct wtensor *t)
 
 		switch (t->type) {
 		case NPU_GGUF_F16:
-			h = float_to_half(*x);
+			h = llm_float_to_half(*x);
 			put(o, &h, 2);
 			break;
 		case NPU_GGUF_Q8_0:
 			put_q8_0(o, x);
 			break;
 		case NPU_GGUF_Q4_0:
-			put_q4_0(o, x);
+			put_q4_0(o, x, planned_scale(plan, x));
 			break;
 		default:
 			put(o, x, 4);
@@ -295,6 +319,12 @@ static void put_config(struct out *o, const struct npu_model_config *c)
 
 int npu_model_save_gguf(const char *path, const struct npu_model *m, const struct npu_tokenizer *t,
 			enum npu_gguf_type type, char *err, size_t err_len)
+{
+	return llm_gguf_save(path, m, t, type, NULL, err, err_len);
+}
+
+int llm_gguf_save(const char *path, const struct npu_model *m, const struct npu_tokenizer *t,
+		  enum npu_gguf_type type, const struct gguf_plan *plan, char *err, size_t err_len)
 {
 	static const char *const archs[] = { "llama", "qwen2", "qwen3", "gemma", "phi3" };
 	const struct npu_model_config *c = m ? &m->cfg : NULL;
@@ -389,9 +419,10 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 #undef ADD
 	/* Norms stay F32; a matrix whose rows do not split into blocks is F16. */
 	for (i = 0; i < n_ts; i++) {
-		ts[i].type = ts[i].ne1 == 1 ? NPU_GGUF_F32 : (uint32_t)type;
-		if ((type == NPU_GGUF_Q8_0 || type == NPU_GGUF_Q4_0) && ts[i].ne1 > 1 &&
-		    ts[i].ne0 % QBLOCK)
+		ts[i].type = ts[i].ne1 == 1 ? NPU_GGUF_F32 :
+			     planned_type(plan, ts[i].seg[0].data, (uint32_t)type);
+		if ((ts[i].type == NPU_GGUF_Q8_0 || ts[i].type == NPU_GGUF_Q4_0) &&
+		    ts[i].ne1 > 1 && ts[i].ne0 % QBLOCK)
 			ts[i].type = NPU_GGUF_F16;
 		ts[i].offset = off;
 		ts[i].bytes = tensor_bytes(&ts[i]);
@@ -410,7 +441,7 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 	put_u64(&o, n_ts);
 	put_u64(&o, 0);		/* the key/values, counted once written */
 	kv_str(&o, "general.architecture", o.arch);
-	kv_str(&o, "general.name", "npu-gguf");
+	kv_str(&o, "general.name", plan && plan->name ? plan->name : "npu-gguf");
 	kv_u32(&o, "general.alignment", ALIGN);
 	ftype = type == NPU_GGUF_Q8_0 ? 7 : type == NPU_GGUF_Q4_0 ? 2 : (uint32_t)type;
 	kv_u32(&o, "general.file_type", ftype);
@@ -442,7 +473,7 @@ int npu_model_save_gguf(const char *path, const struct npu_model *m, const struc
 		if (at < 0)
 			o.err = errno;
 		put(&o, zeros, (size_t)(ALIGN - 1 - (at + ALIGN - 1) % ALIGN));
-		put_tensor_data(&o, &ts[i]);
+		put_tensor_data(&o, &ts[i], plan);
 	}
 	free(ts);
 	if (!o.err && (fseek(o.f, 16, SEEK_SET) || fwrite(&o.n_kv, 8, 1, o.f) != 1))

@@ -133,6 +133,11 @@ NPU_HIDDEN double llm_rope_theta(const struct npu_model *m, double *theta);
 
 struct ref_engine;
 
+/* Where the reference's matrices read their input (calibration's statistics). */
+enum ref_site { REF_ATTN_IN, REF_ATTN_OUT, REF_FFN_IN, REF_FFN_MID, REF_CLS_IN, REF_SITES };
+/* @x (@n floats) is the input of @site's matrices in layer @layer (-1: the classifier). */
+typedef void (*ref_tap_fn)(void *user, int layer, enum ref_site site, const float *x, int n);
+
 /* With caches of @positions rows (0: seq_len); past them ref_forward gives NPU_E_RANGE. */
 NPU_HIDDEN int ref_create(const struct npu_model *m, int positions, struct ref_engine **out);
 NPU_HIDDEN int ref_positions(const struct ref_engine *r);
@@ -140,6 +145,8 @@ NPU_HIDDEN int ref_forward(struct ref_engine *r, int32_t token, int pos, float *
 /* Layer @l's output for the last token run. */
 NPU_HIDDEN const float *ref_trace(const struct ref_engine *r, int l);
 NPU_HIDDEN void ref_destroy(struct ref_engine *r);
+/* Every ref_forward() from now on shows @fn each matrix's input (NULL: none). */
+NPU_HIDDEN void ref_set_tap(struct ref_engine *r, ref_tap_fn fn, void *user);
 
 /* The model's shapes (npu_llm_model_host() without its floats). */
 NPU_HIDDEN const struct npu_model_config *llm_model_cfg(const npu_llm_model *m);

@@ -171,6 +171,34 @@ NPU_HIDDEN double npu_half_to_double(uint16_t h);
  */
 NPU_HIDDEN int npu_gguf_dequant(const uint8_t *src, uint32_t type, int32_t rows, int32_t cols,
 				float *out, struct npu_qmatrix *q, uint64_t bad[2]);
+/* ---- writing GGUF files (gguf_write.c) ---- */
+
+/*
+ * What the writer is told beyond the one type (npu-quantize's choices):
+ * per model array (the pointer its tensor is written from) a type other
+ * than the file's (0: the file's), and for a Q4_0 one each block's scale
+ * chosen beforehand (f16 values, in the array's order of blocks of 32),
+ * whose values are then rounded to the nearest multiple of it.
+ */
+struct gguf_plan_tensor {
+	const float *data;
+	uint64_t count;		/* floats of the array */
+	uint32_t type;
+	const float *scales;
+};
+
+struct gguf_plan {
+	const char *name;	/* general.name, or NULL: "npu-gguf" */
+	int n;
+	const struct gguf_plan_tensor *t;
+};
+
+NPU_HIDDEN int llm_gguf_save(const char *path, const struct npu_model *m,
+			     const struct npu_tokenizer *t, enum npu_gguf_type type,
+			     const struct gguf_plan *plan, char *err, size_t err_len);
+/* The binary16 nearest @f (ties to even), as ggml rounds its scales. */
+NPU_HIDDEN uint16_t llm_float_to_half(float f);
+
 /* A matrix npu_gguf_dequant() made into its floats, the same ones. */
 NPU_HIDDEN void npu_gguf_native_floats(const struct npu_qmatrix *q, float *out);
 /*

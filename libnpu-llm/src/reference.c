@@ -19,7 +19,17 @@ struct ref_engine {
 	float *trace;	/* [layers][dim] */
 	double *theta;	/* RoPE: each pair's angle per position */
 	double mscale;	/* and the scale on the rotated Q and K */
+	ref_tap_fn tap;	/* sees each matrix's input (calibration), or NULL */
+	void *tap_user;
 };
+
+void ref_set_tap(struct ref_engine *r, ref_tap_fn fn, void *user)
+{
+	r->tap = fn;
+	r->tap_user = user;
+}
+
+#define TAP(l, site, x, n) do { if (r->tap) r->tap(r->tap_user, l, site, x, n); } while (0)
 
 int ref_create(const struct npu_model *m, int positions, struct ref_engine **out)
 {
@@ -155,6 +165,7 @@ int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits)
 		float *kp = kc + (size_t)pos * kv;
 
 		rmsnorm(r->xb, r->x, m->rms_att + (size_t)l * d, d, eps);
+		TAP(l, REF_ATTN_IN, r->xb, d);
 		matvec(r->q, r->xb, m->wq + (size_t)l * qd * d, AT(m->bq, (size_t)l * qd), d, qd);
 		matvec(kp, r->xb, m->wk + (size_t)l * kv * d, AT(m->bk, (size_t)l * kv), d, kv);
 		matvec(vc + (size_t)pos * kv, r->xb, m->wv + (size_t)l * kv * d,
@@ -190,20 +201,24 @@ int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits)
 					o[i] += a * v[i];
 			}
 		}
+		TAP(l, REF_ATTN_OUT, r->xb, qd);
 		matvec(r->xb2, r->xb, m->wo + (size_t)l * d * qd, NULL, qd, d);
 		for (i = 0; i < d; i++)
 			r->x[i] += r->xb2[i];
 		rmsnorm(r->xb, r->x, m->rms_ffn + (size_t)l * d, d, eps);
+		TAP(l, REF_FFN_IN, r->xb, d);
 		matvec(r->hb, r->xb, m->w1 + (size_t)l * hd * d, NULL, d, hd);
 		matvec(r->hb2, r->xb, m->w3 + (size_t)l * hd * d, NULL, d, hd);
 		for (i = 0; i < hd; i++)
 			r->hb[i] = gate(c, r->hb[i]) * r->hb2[i];
+		TAP(l, REF_FFN_MID, r->hb, hd);
 		matvec(r->xb, r->hb, m->w2 + (size_t)l * d * hd, NULL, hd, d);
 		for (i = 0; i < d; i++)
 			r->x[i] += r->xb[i];
 		memcpy(r->trace + (size_t)l * d, r->x, (size_t)d * sizeof(float));
 	}
 	rmsnorm(r->xb, r->x, m->rms_final, d, eps);
+	TAP(-1, REF_CLS_IN, r->xb, d);
 	matvec(logits, r->xb, m->wcls, NULL, d, c->vocab_size);
 	return NPU_OK;
 }

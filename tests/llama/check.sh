@@ -4,7 +4,8 @@
 # makes each common type's file from our F16 files with llama.cpp's own
 # quantizer, and checks that npu_model_load_gguf holds ggml's values for
 # every weight (test_gguf_ggml), then generates from each file on the cpu
-# backend (npu-run). Then each architecture: stories260K written in each
+# backend (npu-run); npu-quantize's Q4_0 file, read by ggml to the same
+# values, and run by llama.cpp. Then each architecture: stories260K written in each
 # one's GGUF layout (make-arch), run by llama.cpp (ggml-oracle logits) and
 # by libnpu-llm on the same tokens (test_arch). The chat templates as
 # llama.cpp renders them (test_chat_oracle). When llama.cpp cannot be
@@ -39,7 +40,7 @@ echo "llama-check: fetch $(secs "$t0")"
 t0=$(now)
 # The oracle always (0.2 s): its rpath names this cache.
 ${MAKE:-make} --no-print-directory -s O="$O" "$O/llama/test_gguf_ggml" "$O/bin/npu-gguf" \
-	"$O/bin/npu-run" "$O/llama/test_arch" ||
+	"$O/bin/npu-run" "$O/bin/npu-quantize" "$O/llama/test_arch" ||
 	fail "build"
 ${MAKE:-make} --no-print-directory -s -B O="$O" LLAMA_CACHE="$cache" "$O/llama/ggml-oracle" \
 	"$O/llama/make-arch" ||
@@ -59,6 +60,20 @@ echo "llama-check: exactness $(secs "$t0")"
 set -- $(tail -1 "$O/llama/exact.log")
 passed=${1:-0}
 failed=${3:-1}
+# npu-quantize's Q4_0 file (GPTQ, stories260K): ggml dequantizes it to the
+# values the loader holds, bit for bit (and below, llama.cpp runs it).
+q=$cache/files/npu-quantize-q4_0
+if "$O/bin/npu-quantize" -m "$models/stories260K.gguf" -o "$q.gguf" --calib-tokens 2048 &&
+	"$O/llama/ggml-oracle" dequant "$q.gguf" "$q.bin"; then
+	"$O/llama/test_gguf_ggml" "$q.gguf" "$q.bin" | tee "$O/llama/npu-quantize.log"
+	# shellcheck disable=SC2046
+	set -- $(tail -1 "$O/llama/npu-quantize.log")
+	passed=$((passed + ${1:-0}))
+	failed=$((failed + ${3:-1}))
+else
+	echo "FAIL npu-quantize's file: not written, or ggml could not read it"
+	failed=$((failed + 1))
+fi
 # Every file generates on the cpu backend (the guest suite runs k256 and
 # stories260K's on npu.ko and over USB too), its weights taking on the
 # device what they take in the file, within 5% (the F32 norms are int16
@@ -172,5 +187,13 @@ set -- $line
 passed=$((passed + $1))
 failed=$((failed + $3))
 skipped=$((skipped + $5))
+# npu-quantize's file on the architectures' story: llama.cpp runs it.
+if "$O/llama/ggml-oracle" logits "$q.gguf" "$arch/tokens.txt" "$q.logits" >/dev/null; then
+	echo "PASS npu-quantize's file runs in llama.cpp"
+	passed=$((passed + 1))
+else
+	echo "FAIL npu-quantize's file does not run in llama.cpp"
+	failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

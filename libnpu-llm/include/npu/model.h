@@ -262,6 +262,63 @@ NPU_API int npu_model_save_gguf(const char *path, const struct npu_model *m,
 				const struct npu_tokenizer *t, enum npu_gguf_type type, char *err,
 				size_t err_len);
 /**
+ * struct npu_quantize_params - what npu_model_quantize_gguf() does.
+ * @type: the matrices' type: NPU_GGUF_Q4_0. As llama-quantize chooses, a
+ *	classifier (and the embedding it is tied to) is Q8_0 and a matrix
+ *	whose rows are not a multiple of 32 long is F16.
+ * @gptq: 1: error compensation (GPTQ) under the calibration's statistics,
+ *	with each block's scale searched; 0: ggml's round to nearest.
+ * @tokens: the calibration text's tokens, @n_tokens in chunks of @chunk,
+ *	each run through the float model from position 0.
+ * @n_tokens: their count.
+ * @chunk: positions per chunk (at most the model's context).
+ * @damp: the damping added to the statistics' diagonal, a fraction of its
+ *	mean (0: 0.01).
+ */
+struct npu_quantize_params {
+	enum npu_gguf_type type;
+	int gptq;
+	const int32_t *tokens;
+	int n_tokens;
+	int chunk;
+	double damp;
+};
+
+/**
+ * struct npu_quantize_report - what quantizing cost, on the calibration's
+ *	inputs: the error of each product W·x relative to the product,
+ *	tr(dW H dW^T) / tr(W H W^T), summed over the matrices quantized.
+ * @matrices: matrices quantized with the calibration's statistics.
+ * @loss_rtn: round to nearest's error.
+ * @loss: the method's.
+ */
+struct npu_quantize_report {
+	int matrices;
+	double loss_rtn;
+	double loss;
+};
+
+/**
+ * npu_model_quantize_gguf() - write @m as a GGUF file quantized with the
+ *	statistics of its own inputs over calibration text (a standard file:
+ *	llama.cpp reads it; the NPU runs its blocks natively).
+ * @path: the file, created or replaced.
+ * @m: the float model (its floats all loaded: npu_llm_model_host()).
+ * @t: its tokenizer.
+ * @p: how.
+ * @rep: NULL, or filled with the errors.
+ * @err: on failure, why.
+ * @err_len: bytes of @err.
+ *
+ * Return: NPU_OK; NPU_E_INVAL for a type other than Q4_0 or bad tokens;
+ * NPU_E_NOMEM, also for statistics too large to keep; or the writer's.
+ */
+NPU_API int npu_model_quantize_gguf(const char *path, const struct npu_model *m,
+				    const struct npu_tokenizer *t,
+				    const struct npu_quantize_params *p,
+				    struct npu_quantize_report *rep, char *err, size_t err_len);
+
+/**
  * npu_model_synthetic() - a model of a known shape with random weights.
  * @shape: "tiny", "k256" (rows of 256, as K-quants need), "15m", "110m" or
  *	"1b" (TinyLlama-1.1B's shape).

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Q4_0 with error compensation (the GPTQ method: Frantar et al., 2022).
+ * A matrix's rows are quantized a column at a time; each column's rounding
+ * error is spread over the columns not yet quantized, in proportion to how
+ * the layer's inputs correlate (H, their second moment over calibration
+ * text), so the error of the product W·x, not of W, is what stays small.
+ * Each block of 32 gets its f16 scale when the loop reaches it, chosen
+ * from the block's compensated values to minimize its error weighted by
+ * its inputs' energy (diag H), as an importance matrix weighs it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gptq.h"
+#include "model_internal.h"
+
+#define QBLOCK 32
+
+/* In-place lower Cholesky factor of the @n x @n symmetric @a; 1 when not positive definite. */
+static int cholesky(double *a, int n)
+{
+	int i, j, k;
+
+	for (j = 0; j < n; j++) {
+		double s = a[(size_t)j * n + j];
+
+		for (k = 0; k < j; k++)
+			s -= a[(size_t)j * n + k] * a[(size_t)j * n + k];
+		if (!(s > 0))
+			return 1;
+		a[(size_t)j * n + j] = sqrt(s);
+		for (i = j + 1; i < n; i++) {
+			double t = a[(size_t)i * n + j];
+
+			for (k = 0; k < j; k++)
+				t -= a[(size_t)i * n + k] * a[(size_t)j * n + k];
+			a[(size_t)i * n + j] = t / a[(size_t)j * n + j];
+		}
+		for (k = j + 1; k < n; k++)
+			a[(size_t)j * n + k] = 0;
+	}
+	return 0;
+}
+
+/* @l (lower Cholesky factor of A) into A's inverse, in @inv. */
+static void spd_inverse(const double *l, double *inv, int n)
+{
+	double *li = calloc((size_t)n * n, sizeof(*li));
+	int i, j, k;
+
+	if (!li)
+		return;
+	/* L^-1, lower triangular, column by column. */
+	for (j = 0; j < n; j++) {
+		li[(size_t)j * n + j] = 1 / l[(size_t)j * n + j];
+		for (i = j + 1; i < n; i++) {
+			double s = 0;
+
+			for (k = j; k < i; k++)
+				s += l[(size_t)i * n + k] * li[(size_t)k * n + j];
+			li[(size_t)i * n + j] = -s / l[(size_t)i * n + i];
+		}
+	}
+	/* A^-1 = L^-T L^-1. */
+	for (i = 0; i < n; i++)
+		for (j = 0; j <= i; j++) {
+			double s = 0;
+
+			for (k = i; k < n; k++)
+				s += li[(size_t)k * n + i] * li[(size_t)k * n + j];
+			inv[(size_t)i * n + j] = s;
+			inv[(size_t)j * n + i] = s;
+		}
+	free(li);
+}
+
+static float half_round(float f)
+{
+	return (float)npu_half_to_double(llm_float_to_half(f));
+}
+
+static int q4(float w, float d)
+{
+	int q = d ? (int)lrintf(w / d) : 0;
+
+	return q < -8 ? -8 : q > 7 ? 7 : q;
+}
+
+/* A block's scale: ggml's (its largest magnitude maps to -8) or a smaller one, by weighted error. */
+static float block_scale(const float *w, const double *imp, int rtn)
+{
+	float max = 0, best_d = 0, d;
+	double best = INFINITY, e;
+	int j, s;
+
+	for (j = 0; j < QBLOCK; j++)
+		if (fabsf(w[j]) > fabsf(max))
+			max = w[j];
+	if (rtn || !max)
+		return half_round(max / -8);
+	for (s = 0; s <= 16; s++) {
+		d = half_round(max / -8 * (1.1f - 0.025f * (float)s));
+		for (j = 0, e = 0; j < QBLOCK; j++) {
+			double r = w[j] - d * (float)q4(w[j], d);
+
+			e += imp[j] * r * r;
+		}
+		if (e < best) {
+			best = e;
+			best_d = d;
+		}
+	}
+	return best_d;
+}
+
+double gptq_loss(const float *w, const float *wq, int rows, int cols, const double *h)
+{
+	double *r = malloc((size_t)cols * sizeof(*r)), loss = 0;
+	int i, j, k;
+
+	if (!r)
+		return NAN;
+	for (i = 0; i < rows; i++) {
+		for (j = 0; j < cols; j++)
+			r[j] = (double)w[(size_t)i * cols + j] - wq[(size_t)i * cols + j];
+		for (j = 0; j < cols; j++) {
+			double s = 0;
+
+			for (k = 0; k < cols; k++)
+				s += h[(size_t)j * cols + k] * r[k];
+			loss += r[j] * s;
+		}
+	}
+	free(r);
+	return loss;
+}
+
+int gptq_q4_0(float *w, int rows, int cols, const double *h, double damp, int rtn, float *scales)
+{
+	size_t n = (size_t)cols * cols;
+	double *a = malloc(n * sizeof(*a)), *u = malloc(n * sizeof(*u)), mean = 0;
+	double *imp = malloc((size_t)cols * sizeof(*imp));
+	int i, j, k, ret = 0;
+
+	if (!a || !u || !imp || cols % QBLOCK) {
+		ret = !a || !u || !imp ? NPU_E_NOMEM : NPU_E_INVAL;
+		goto out;
+	}
+	memcpy(a, h, n * sizeof(*a));
+	for (j = 0; j < cols; j++)
+		mean += a[(size_t)j * cols + j] / cols;
+	/* A column no input reached is free to round anyhow; damping keeps H invertible. */
+	for (j = 0; j < cols; j++) {
+		if (!(a[(size_t)j * cols + j] > 0))
+			a[(size_t)j * cols + j] = mean > 0 ? mean : 1;
+		a[(size_t)j * cols + j] += damp * (mean > 0 ? mean : 1);
+		imp[j] = a[(size_t)j * cols + j];
+	}
+	if (cholesky(a, cols)) {
+		ret = NPU_E_RANGE;
+		goto out;
+	}
+	spd_inverse(a, u, cols);
+	/* The upper factor of H^-1 (U^T U): the transposed lower Cholesky factor. */
+	if (cholesky(u, cols)) {
+		ret = NPU_E_RANGE;
+		goto out;
+	}
+	for (i = 0; i < rows; i++) {
+		float *row = w + (size_t)i * cols;
+
+		for (j = 0; j < cols; j++) {
+			float d, qv;
+			double err;
+
+			if (j % QBLOCK == 0)
+				scales[((size_t)i * cols + j) / QBLOCK] = block_scale(row + j, imp + j,
+										      rtn);
+			d = scales[((size_t)i * cols + j) / QBLOCK];
+			qv = d * (float)q4(row[j], d);
+			err = ((double)row[j] - qv) / u[(size_t)j * cols + j];
+			row[j] = qv;
+			for (k = j + 1; !rtn && k < cols; k++)
+				row[k] -= (float)(err * u[(size_t)k * cols + j]);
+		}
+	}
+out:
+	free(a);
+	free(u);
+	free(imp);
+	return ret;
+}
