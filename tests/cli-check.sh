@@ -3,7 +3,8 @@
 # number in its range, non-regular files are refused rather than waited
 # on (or opened at all), a prompt longer than the context gets one clean
 # line (fast), --compare --reference measures against another file's floats, paths in errors are escaped, limits of the device are
-# named, and, in a sanitized build, no error exit leaks.
+# named, npu-quantize's mistakes likewise, and, in a sanitized build, no error
+# exit leaks.
 # Each failure path must exit with its status (2 bad arguments, 1 a
 # model, tokenizer or device that fails) and one line on stderr.
 # Prints PASS/FAIL lines.
@@ -326,3 +327,20 @@ expect cli_context_1m_needs_too_many 1 \
 	--model "$tmp/ctx1m.bin" --device cpu --steps 1 --ctx-size 1000000
 checkpoint "$tmp/l250.bin" 16 16 250 2 2 260 32
 expect_ok cli_250_layers_run --model "$tmp/l250.bin" --device cpu --steps 4
+
+# npu-quantize's command line: each mistake one line, and a run that writes
+# a file npu-run loads (in a sanitized build: no leak).
+run=$dir/bin/npu-quantize
+expect quantize_no_out 2 "^npu-quantize: --model FILE and --out FILE: both are required" \
+	--model "$models/stories260K.bin"
+expect quantize_bad_method 2 "^npu-quantize: --method 'awq': want gptq or rtn" --method awq
+expect quantize_bad_tokens 2 "^npu-quantize: --calib-tokens '0'" --calib-tokens 0
+expect quantize_missing_model 1 "^npu-quantize: .*" --model "$tmp/none.gguf" --out "$tmp/q.gguf"
+expect quantize_missing_calibration 1 "^npu-quantize: --calibration '$tmp/none.txt': cannot" \
+	--model "$models/stories260K.bin" --tokenizer "$models/tok512.bin" --out "$tmp/q.gguf" \
+	--calibration "$tmp/none.txt"
+printf 'Once upon a time, there was a cat. The cat liked to sleep in the sun.\n' >"$tmp/cal.txt"
+expect_ok quantize_writes --model "$models/stories260K.bin" --tokenizer "$models/tok512.bin" \
+	--out "$tmp/q.gguf" --calibration "$tmp/cal.txt"
+run=$dir/bin/npu-run
+expect_ok quantize_file_runs --model "$tmp/q.gguf" --device cpu --steps 8
