@@ -2,8 +2,9 @@
 # npu-run's command line: every numeric option refuses what is not a
 # number in its range, non-regular files are refused rather than waited
 # on (or opened at all), a prompt longer than the context gets one clean
-# line (fast), --compare --reference measures against another file's floats, paths in errors are escaped, limits of the device are
-# named, npu-quantize's mistakes likewise, and, in a sanitized build, no error
+# line (fast), --compare --reference measures against another file's
+# floats, paths in errors are escaped, limits of the device are named,
+# npu-quantize's mistakes likewise, and, in a sanitized build, no error
 # exit leaks.
 # Each failure path must exit with its status (2 bad arguments, 1 a
 # model, tokenizer or device that fails) and one line on stderr.
