@@ -88,7 +88,7 @@ static int q4(float w, float d)
 	return q < -8 ? -8 : q > 7 ? 7 : q;
 }
 
-/* A block's scale: ggml's (its largest magnitude maps to -8) or a smaller one, by weighted error. */
+/* A block's scale: ggml's (its largest magnitude maps to -8) or a smaller one, by error. */
 static float block_scale(const float *w, const double *imp, int rtn)
 {
 	float max = 0, best_d = 0, d;
