@@ -44,14 +44,14 @@ static int cholesky(double *a, int n)
 	return 0;
 }
 
-/* @l (lower Cholesky factor of A) into A's inverse, in @inv. */
-static void spd_inverse(const double *l, double *inv, int n)
+/* @l (lower Cholesky factor of A) into A's inverse, in @inv; 1 out of memory. */
+static int spd_inverse(const double *l, double *inv, int n)
 {
 	double *li = calloc((size_t)n * n, sizeof(*li));
 	int i, j, k;
 
 	if (!li)
-		return;
+		return 1;
 	/* L^-1, lower triangular, column by column. */
 	for (j = 0; j < n; j++) {
 		li[(size_t)j * n + j] = 1 / l[(size_t)j * n + j];
@@ -74,6 +74,7 @@ static void spd_inverse(const double *l, double *inv, int n)
 			inv[(size_t)j * n + i] = s;
 		}
 	free(li);
+	return 0;
 }
 
 static float half_round(float f)
@@ -162,7 +163,10 @@ int gptq_q4_0(float *w, int rows, int cols, const double *h, double damp, int rt
 		ret = NPU_E_RANGE;
 		goto out;
 	}
-	spd_inverse(a, u, cols);
+	if (spd_inverse(a, u, cols)) {
+		ret = NPU_E_NOMEM;
+		goto out;
+	}
 	/* The upper factor of H^-1 (U^T U): the transposed lower Cholesky factor. */
 	if (cholesky(u, cols)) {
 		ret = NPU_E_RANGE;
