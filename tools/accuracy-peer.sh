@@ -83,6 +83,7 @@ echo "|---|---:|---:|---:|---:|"
 for f in Q8_0 Q4_1 Q4_0 npu-Q4_0; do
 	name="llama-quantize $f"
 	[ "$f" = npu-Q4_0 ] && name="npu-quantize Q4_0 (GPTQ)"
+	# shellcheck disable=SC2046 # two figures each, split on purpose
 	set -- $(peer "$work/$f.gguf") $(device "$work/$f.gguf")
 	echo "| $name | $1 | $2% | $3 | $4% |"
 done
