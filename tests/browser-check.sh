@@ -15,14 +15,9 @@ cache=${XDG_CACHE_HOME:-$HOME/.cache}/npu-web
 export NPU_FW_IMAGE="$dir/firmware/npu_fw.bin"
 export ASAN_OPTIONS=detect_leaks=1
 
-missing() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL browser_chat: $1"
-		exit 1
-	fi
-	echo "SKIP browser_chat: $1"
-	exit 0
-}
+check=browser_chat
+limit=${NPU_BROWSER_TIMEOUT:-300}	# seconds for the install, and for the page's checks
+. tests/check-lib.sh
 browser=$(command -v chromium || command -v chromium-browser) ||
 	missing "no chromium (tools/install-deps.sh installs it)"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -34,21 +29,11 @@ if [ ! -x "$dir/bin/npu-server" ]; then
 	exit 1
 fi
 
-# playwright-core at its pinned version, fetched once.
-have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' \
-	"$cache/node_modules/playwright-core/package.json" 2>/dev/null)
-if [ "$have" != "$PLAYWRIGHT" ]; then
-	mkdir -p "$cache"
-	if ! npm install --prefix "$cache" --no-save --no-audit --no-fund --loglevel=error \
-		"playwright-core@$PLAYWRIGHT" >"$cache/install.log" 2>&1; then
-		tail -3 "$cache/install.log"
-		missing "npm install playwright-core@$PLAYWRIGHT failed (offline?)"
-	fi
-fi
+npm_package playwright-core "$PLAYWRIGHT" "$cache"
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-NODE_PATH=$cache/node_modules node tests/browser/chat.mjs "$dir/bin/npu-server" \
+NODE_PATH=$cache/node_modules timeout "$limit" node tests/browser/chat.mjs "$dir/bin/npu-server" \
 	"$models/stories260K.gguf" "$browser" "$dir/browser-chat.png" >"$out" 2>&1
 rc=$?
 cat "$out"

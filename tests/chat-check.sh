@@ -19,14 +19,8 @@ trap 'tmux -L "$sock" kill-server 2>/dev/null; rm -rf "$tmp"' EXIT
 # Seconds to wait for each thing the screen should show.
 limit=${NPU_CHAT_TIMEOUT:-60}
 
-missing() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL chat_tmux: $1"
-		exit 1
-	fi
-	echo "SKIP chat_tmux: $1"
-	exit 0
-}
+check=chat_tmux
+. tests/check-lib.sh
 command -v tmux >/dev/null 2>&1 || missing "no tmux (tools/install-deps.sh installs it)"
 if [ ! -f "$models/stories260K.bin" ] || [ ! -f "$models/tok512.bin" ]; then
 	missing "no stories260K.bin and tok512.bin in $models"

@@ -48,13 +48,7 @@ why_not() {
 	fi
 }
 
-result() {
-	if [ -z "$2" ]; then
-		echo "PASS $1"
-	else
-		echo "FAIL $1: $(printf '%s' "$2" | tr '\n' ' ')"
-	fi
-}
+. tests/check-lib.sh
 
 # expect NAME STATUS REGEX ARGS...: one error path.
 expect() {

@@ -114,13 +114,10 @@ echo "== the Python package: pytest tests/python ($1)"
 py=python3
 "$py" -c 'import pytest' 2>/dev/null || py=/usr/bin/python3
 if ! "$py" -c 'import pytest' 2>/dev/null; then
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL python_tests: no pytest (tools/install-deps.sh installs python3-pytest)"
-		failed=$((failed + 1))
-	else
-		echo "SKIP python_tests: no pytest (tools/install-deps.sh installs python3-pytest)"
-		skipped=$((skipped + 1))
-	fi
+	(check=python_tests; . tests/check-lib.sh
+	 missing "no pytest (tools/install-deps.sh installs python3-pytest)") >"$log"
+	cat "$log"
+	add_checks
 else
 	NPU_LLM_LIBRARY="$1/lib/libnpu-llm.so" NPU_BUILD="$1" PYTHONDONTWRITEBYTECODE=1 \
 		"$py" -m pytest -q -rs -p no:cacheprovider tests/python >"$log" 2>&1

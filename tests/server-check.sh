@@ -56,7 +56,8 @@ result server_health "$([ "$code" = 200 ] && [ "$(py "$tmp/h" 'd["status"]')" = 
 
 code=$(req "$tmp/m" GET /v1/models)
 result server_models "$([ "$code" = 200 ] &&
-	[ "$(py "$tmp/m" 'd["data"][0]["id"]')" = stories260K.gguf ] ||
+	[ "$(py "$tmp/m" 'd["data"][0]["id"]')" = stories260K.gguf ] &&
+	[ "$(py "$tmp/m" 'd["data"][0]["npu_device"]')" = cpu ] ||
 	echo "status $code: $(head -c 200 "$tmp/m")")"
 
 # Greedy: npu-run's text (the prompt's and the generated) for the same prompt and steps.
@@ -160,19 +161,15 @@ bad wrong_method 405 DELETE /v1/completions
 
 # 6 at once on 2 sessions and a queue of 1: each served or refused with 503, at least 3 served.
 i=0
+curls=
 while [ $i -lt 6 ]; do
 	curl -s -m "$limit" -o "$tmp/p$i" -w '%{http_code}' "$url/v1/completions" -d \
 		"{\"prompt\": \"$prompt\", \"max_tokens\": 400, \"seed\": $i}" >"$tmp/pc$i" &
+	curls="$curls $!"
 	i=$((i + 1))
 done
-wait_curls() {
-	end=$(($(date +%s) + limit))
-	while [ "$(cat "$tmp"/pc* 2>/dev/null | wc -c)" -lt 18 ] &&
-		[ "$(date +%s)" -lt "$end" ]; do
-		sleep 0.05
-	done
-}
-wait_curls
+# shellcheck disable=SC2086
+wait $curls
 served=0
 why=
 for i in 0 1 2 3 4 5; do
@@ -187,7 +184,11 @@ done
 [ -z "$why" ] && [ $served -lt 3 ] && why="$served of 6 served, not at least 3"
 result server_parallel_queue "$why"
 
-# A client gone mid-stream frees its session: both sessions are free again soon.
+# A client gone mid-stream frees its session: both sessions are free again,
+# having generated far fewer than the 2 x 2000 tokens asked (the streams
+# were cut after 0.3 s).
+generated() { curl -s -m "$limit" "$url/metrics" | sed -n 's/^npu_server_generated_tokens_total //p'; }
+before=$(generated)
 i=0
 while [ $i -lt 2 ]; do
 	curl -s -N -m 0.3 "$url/v1/completions" -d \
@@ -199,9 +200,13 @@ while [ "$(curl -s -m "$limit" "$url/metrics" | sed -n 's/^npu_server_sessions_b
 	[ "$(date +%s)" -lt "$end" ]; do
 	sleep 0.05
 done
+after=$(generated)
 code=$(req "$tmp/a" POST /v1/completions '{"prompt": "a", "max_tokens": 5}')
-result server_disconnect_frees_session "$([ "$code" = 200 ] ||
-	echo "status $code after two dropped streams: $(head -c 200 "$tmp/a")")"
+why=
+[ "$code" = 200 ] || why="status $code after two dropped streams: $(head -c 200 "$tmp/a")"
+[ $((${after:-0} - ${before:-0})) -lt 2000 ] ||
+	why="the dropped streams generated $((${after:-0} - ${before:-0})) tokens: not cancelled"
+result server_disconnect_frees_session "$why"
 
 # The counters: the requests, the errors and the tokens so far.
 curl -s -m "$limit" "$url/metrics" >"$tmp/metrics"
@@ -224,15 +229,17 @@ end=$(($(date +%s) + limit))
 while [ ! -s "$tmp/term" ] && [ "$(date +%s)" -lt "$end" ]; do
 	sleep 0.05
 done
+[ "$(head -c 6 "$tmp/term")" = "data: " ] ||
+	echo "FAIL server_sigterm_mid_stream: no stream was running: $(head -c 200 "$tmp/term")"
 stop server_sigterm_mid_stream
 wait
 
 # A model that will not load: status 1, one line.
-"$server" --model "$tmp/none.gguf" --device cpu --port 0 >/dev/null 2>"$tmp/err"
+timeout "$limit" "$server" --model "$tmp/none.gguf" --device cpu --port 0 >/dev/null 2>"$tmp/err"
 rc=$?
 result server_bad_model "$([ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] ||
 	echo "status $rc: $(head -c 200 "$tmp/err")")"
-"$server" --model "$model" >/dev/null 2>"$tmp/err"
+timeout "$limit" "$server" --model "$model" >/dev/null 2>"$tmp/err"
 rc=$?
 result server_needs_port "$([ $rc -eq 2 ] && grep -q -- --port "$tmp/err" ||
 	echo "status $rc: $(head -c 200 "$tmp/err")")"

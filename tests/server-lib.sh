@@ -13,24 +13,7 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 export NPU_FW_IMAGE="$dir/firmware/npu_fw.bin"
 export ASAN_OPTIONS=detect_leaks=1
 
-# result NAME WHY: PASS when WHY is empty.
-result() {
-	if [ -z "$2" ]; then
-		echo "PASS $1"
-	else
-		echo "FAIL $1: $2"
-	fi
-}
-
-# missing WHY: what cannot be installed here is a SKIP, or a FAIL when CI=true.
-missing() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL $check: $1"
-		exit 1
-	fi
-	echo "SKIP $check: $1"
-	exit 0
-}
+. tests/check-lib.sh
 
 # start NAME ARGS...: the server in the background until it says where it
 # listens ($port, $url); a FAIL line NAME and exit when it does not.
@@ -74,23 +57,14 @@ stop() {
 	pid=
 }
 
-# openai_client: the official openai npm client, installed once (a pinned
-# version) into ${XDG_CACHE_HOME:-~/.cache}/npu-openai, outside the clone;
-# missing() when it cannot be.
+# openai_client: the official openai npm client at its pinned version, in
+# ${XDG_CACHE_HOME:-~/.cache}/npu-openai; missing() when it cannot be had.
 openai_version=5.23.2	# the newest openai without an engines floor above node 20
 openai_cache=${XDG_CACHE_HOME:-$HOME/.cache}/npu-openai
 openai_client() {
 	command -v node >/dev/null 2>&1 || missing "no node"
 	command -v python3 >/dev/null 2>&1 || missing "no python3"
-	have=$(node -p "require('$openai_cache/node_modules/openai/package.json').version" \
-		2>/dev/null)
-	[ "$have" = "$openai_version" ] && return 0
-	command -v npm >/dev/null 2>&1 || missing "no npm to install openai@$openai_version"
-	mkdir -p "$openai_cache" || missing "cannot make $openai_cache"
-	# ws and zod are optional peers the client does not need here.
-	timeout "$limit" npm install --prefix "$openai_cache" --no-audit --no-fund --save-exact \
-		--legacy-peer-deps "openai@$openai_version" >"$tmp/npm" 2>&1 ||
-		missing "npm install openai@$openai_version failed: $(tail -3 "$tmp/npm" | tr '\n' ' ')"
+	npm_package openai "$openai_version" "$openai_cache"
 }
 
 # openai_want FILE: npu-run's texts (the prompt's and the generated, on the

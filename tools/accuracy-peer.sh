@@ -12,7 +12,7 @@
 set -eu
 O=${1:-build}
 models=${2:-../shared/models}
-version=3.22.1
+version=$(sed -n 's/^VERSION=//p' tests/llama/fetch.sh)	# the pinned node-llama-cpp
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/npu-llama
 src=$cache/llama.cpp-$version
 bin=$src/build/bin
@@ -83,7 +83,9 @@ echo "|---|---:|---:|---:|---:|"
 for f in Q8_0 Q4_1 Q4_0 npu-Q4_0; do
 	name="llama-quantize $f"
 	[ "$f" = npu-Q4_0 ] && name="npu-quantize Q4_0 (GPTQ)"
-	# shellcheck disable=SC2046 # two figures each, split on purpose
-	set -- $(peer "$work/$f.gguf") $(device "$work/$f.gguf")
+	p=$(peer "$work/$f.gguf") && d=$(device "$work/$f.gguf") ||
+		{ echo "accuracy-peer.sh: $name could not be measured" >&2; exit 1; }
+	# shellcheck disable=SC2086 # two figures each, split on purpose
+	set -- $p $d
 	echo "| $name | $1 | $2% | $3 | $4% |"
 done

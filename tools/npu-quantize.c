@@ -14,6 +14,8 @@
 
 #include <npu/llm.h>
 
+#include "read-all.h"
+
 struct opts {
 	const char *model, *tokenizer, *out, *calibration;
 	int gptq, tokens, chunk;
@@ -132,67 +134,56 @@ static int generate(npu_llm_model *m, const struct opts *o, int chunk, struct ga
 	struct npu_llm_sampler_params sp;
 	npu_llm_sampler *s = NULL;
 	npu_llm_ctx *c = NULL;
+	int32_t bos[4], nb = 0, k;
 	char err[512];
-	int32_t bos[4];
-	int32_t nb = 0;
 	int ret, story;
 
 	ret = npu_llm_tokenize(m, "", 1, bos, 4, &nb);
-	if (!ret && npu_llm_ctx_create(m, &cp, &c, err, sizeof(err))) {
+	if (ret || !nb) {
+		fprintf(stderr, "npu-quantize: the model's tokenizer gives no BOS to start from\n");
+		return 1;
+	}
+	if (npu_llm_ctx_create(m, &cp, &c, err, sizeof(err))) {
 		fprintf(stderr, "npu-quantize: %s\n", err);
 		return 1;
 	}
 	npu_llm_sampler_defaults(&sp);
 	sp.temperature = 1.0f;
-	for (story = 0; !ret && nb > 0 && g->n < g->max; story++) {
-		memcpy(g->tokens + g->n, bos, (size_t)(nb < g->max - g->n ? nb : g->max - g->n) *
-		       sizeof(*bos));
-		g->n += nb < g->max - g->n ? nb : g->max - g->n;
+	for (story = 0; !ret && g->n < g->max; story++) {
+		for (k = 0; k < nb && g->n < g->max; k++)
+			g->tokens[g->n++] = bos[k];
+		if (g->n == g->max)
+			break;
 		sp.seed = o->seed + (uint64_t)story;
 		ret = npu_llm_sampler_create(&sp, npu_llm_model_host(m)->cfg.vocab_size, &s);
 		ret = ret ? ret : npu_llm_ctx_rewind(c, 0);
-		ret = ret || g->n >= g->max ? ret :
-		      npu_llm_generate(c, s, bos, nb, chunk - nb, on_token, g, NULL);
+		ret = ret ? ret : npu_llm_generate(c, s, bos, nb, chunk - nb, on_token, g, NULL);
 		npu_llm_sampler_free(s);
 		s = NULL;
 	}
 	npu_llm_ctx_free(c);
-	if (ret || !nb)
+	if (ret)
 		fprintf(stderr, "npu-quantize: generating calibration text: %s\n",
-			npu_strerror(ret ? ret : NPU_E_INVAL));
-	return ret || !nb;
+			npu_strerror(ret));
+	return ret != 0;
 }
 
 /* --calibration FILE's text, tokenized (its first --calib-tokens). */
 static int read_text(npu_llm_model *m, const char *path, struct gather *g)
 {
 	FILE *f = fopen(path, "rb");
-	size_t n = 0, cap = 1 << 16;
-	char *text = malloc(cap + 1);
+	size_t n = 0;
+	char *text = f ? read_all(f, &n) : NULL;
 	int ret;
 
-	while (f && text && !feof(f) && !ferror(f)) {
-		n += fread(text + n, 1, cap - n, f);
-		if (n == cap) {
-			char *t = realloc(text, 2 * cap + 1);
-
-			if (!t)
-				break;
-			text = t;
-			cap *= 2;
-		}
-	}
-	if (!f || !text || ferror(f) || !n) {
+	if (f)
+		fclose(f);
+	if (!text || !n) {
 		fprintf(stderr, "npu-quantize: --calibration '%s': %s\n", path,
-			!f ? "cannot be opened" : !text ? "out of memory" : !n ? "empty" :
-			"cannot be read");
-		if (f)
-			fclose(f);
+			!f ? "cannot be opened" : !text ? "cannot be read" : "empty");
 		free(text);
 		return 1;
 	}
-	fclose(f);
-	text[n] = '\0';
 	ret = npu_llm_tokenize(m, text, 1, g->tokens, g->max, &g->n);
 	free(text);
 	if (ret && ret != NPU_E_RANGE) {	/* longer than asked: its first tokens */

@@ -12,6 +12,8 @@
 
 #include <npu/model.h>
 
+#include "read-all.h"
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: npu-tokenize -m FILE (-p TEXT | -f FILE | --stdin) [--ids]\n"
@@ -44,28 +46,6 @@ static size_t unescape(char *s, size_t n)
 		}
 	}
 	return o;
-}
-
-static char *read_all(FILE *f, size_t *n)
-{
-	size_t cap = 4096;
-	char *p = malloc(cap);
-
-	*n = 0;
-	while (p) {
-		size_t got = fread(p + *n, 1, cap - *n, f);
-
-		*n += got;
-		if (*n < cap)
-			break;
-		cap *= 2;
-		p = realloc(p, cap);
-	}
-	if (p && ferror(f)) {
-		free(p);
-		p = NULL;
-	}
-	return p;
 }
 
 int main(int argc, char **argv)

@@ -138,15 +138,17 @@ double gptq_loss(const float *w, const float *wq, int rows, int cols, const doub
 	return loss;
 }
 
-int gptq_q4_0(float *w, int rows, int cols, const double *h, double damp, int rtn, float *scales)
+int gptq_factor(struct gptq_factor *f, const double *h, int cols, double damp)
 {
 	size_t n = (size_t)cols * cols;
-	double *a = malloc(n * sizeof(*a)), *u = malloc(n * sizeof(*u)), mean = 0;
-	double *imp = malloc((size_t)cols * sizeof(*imp));
-	int i, j, k, ret = 0;
+	double *a = malloc(n * sizeof(*a)), mean = 0;
+	int j, ret = NPU_OK;
 
-	if (!a || !u || !imp || cols % QBLOCK) {
-		ret = !a || !u || !imp ? NPU_E_NOMEM : NPU_E_INVAL;
+	f->cols = cols;
+	f->u = malloc(n * sizeof(*f->u));
+	f->imp = malloc((size_t)cols * sizeof(*f->imp));
+	if (!a || !f->u || !f->imp) {
+		ret = NPU_E_NOMEM;
 		goto out;
 	}
 	memcpy(a, h, n * sizeof(*a));
@@ -157,21 +159,35 @@ int gptq_q4_0(float *w, int rows, int cols, const double *h, double damp, int rt
 		if (!(a[(size_t)j * cols + j] > 0))
 			a[(size_t)j * cols + j] = mean > 0 ? mean : 1;
 		a[(size_t)j * cols + j] += damp * (mean > 0 ? mean : 1);
-		imp[j] = a[(size_t)j * cols + j];
+		f->imp[j] = a[(size_t)j * cols + j];
 	}
-	if (cholesky(a, cols)) {
+	if (cholesky(a, cols))
 		ret = NPU_E_RANGE;
-		goto out;
-	}
-	if (spd_inverse(a, u, cols)) {
+	else if (spd_inverse(a, f->u, cols))
 		ret = NPU_E_NOMEM;
-		goto out;
-	}
 	/* The upper factor of H^-1 (U^T U): the transposed lower Cholesky factor. */
-	if (cholesky(u, cols)) {
+	else if (cholesky(f->u, cols))
 		ret = NPU_E_RANGE;
-		goto out;
-	}
+out:
+	free(a);
+	if (ret)
+		gptq_factor_free(f);
+	return ret;
+}
+
+void gptq_factor_free(struct gptq_factor *f)
+{
+	free(f->u);
+	free(f->imp);
+	f->u = NULL;
+	f->imp = NULL;
+}
+
+void gptq_q4_0(float *w, int rows, const struct gptq_factor *f, int rtn, float *scales)
+{
+	const double *u = f->u;
+	int cols = f->cols, i, j, k;
+
 	for (i = 0; i < rows; i++) {
 		float *row = w + (size_t)i * cols;
 
@@ -180,8 +196,8 @@ int gptq_q4_0(float *w, int rows, int cols, const double *h, double damp, int rt
 			double err;
 
 			if (j % QBLOCK == 0)
-				scales[((size_t)i * cols + j) / QBLOCK] = block_scale(row + j, imp + j,
-										      rtn);
+				scales[((size_t)i * cols + j) / QBLOCK] = block_scale(row + j,
+										      f->imp + j, rtn);
 			d = scales[((size_t)i * cols + j) / QBLOCK];
 			qv = d * (float)q4(row[j], d);
 			err = ((double)row[j] - qv) / u[(size_t)j * cols + j];
@@ -190,9 +206,4 @@ int gptq_q4_0(float *w, int rows, int cols, const double *h, double damp, int rt
 				row[k] -= (float)(err * u[(size_t)k * cols + j]);
 		}
 	}
-out:
-	free(a);
-	free(u);
-	free(imp);
-	return ret;
 }

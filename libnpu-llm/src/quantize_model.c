@@ -131,54 +131,80 @@ struct job {
 	struct npu_quantize_report rep;
 };
 
-/* One matrix of @rows x @cols at @w, its input @site of layer @l. */
-static int matrix(struct job *j, float *w, int rows, int cols, enum ref_site site, int l)
+/* One matrix of @rows x f->cols at @w under @f (of @h): the report's errors, the plan's entry. */
+static int matrix(struct job *j, float *w, int rows, const struct gptq_factor *f,
+		  const double *h)
 {
-	const double *h = j->c->h[site] ? j->c->h[site] + (size_t)l * cols * cols : NULL;
+	int cols = f->cols;
 	size_t n = (size_t)rows * cols;
-	float *orig, *scales = j->scales + j->used;
-	double base, rtn;
-	int ret;
+	float *orig = malloc(2 * n * sizeof(float)), *rtn = orig + n;
+	float *scales = j->scales + j->used;
+	double base;
 
-	if (cols % 32 || !h)
-		return NPU_OK;	/* the writer's F16 */
-	orig = malloc(2 * n * sizeof(float));
 	if (!orig)
 		return NPU_E_NOMEM;
 	memcpy(orig, w, n * sizeof(float));
-	memcpy(orig + n, w, n * sizeof(float));
-	ret = gptq_q4_0(orig + n, rows, cols, h, j->p->damp ? j->p->damp : 0.01, 1, scales);
-	rtn = ret ? 0 : gptq_loss(orig, orig + n, rows, cols, h);
-	memset(orig + n, 0, n * sizeof(float));
-	base = gptq_loss(orig, orig + n, rows, cols, h);
-	ret = ret ? ret : gptq_q4_0(w, rows, cols, h, j->p->damp ? j->p->damp : 0.01,
-				   !j->p->gptq, scales);
-	if (!ret && base > 0) {
-		j->rep.loss_rtn += rtn / base;
+	memset(rtn, 0, n * sizeof(float));
+	base = gptq_loss(orig, rtn, rows, cols, h);
+	/* Round to nearest: the baseline, and the file's with --method rtn. */
+	memcpy(rtn, w, n * sizeof(float));
+	gptq_q4_0(rtn, rows, f, 1, scales);
+	if (j->p->gptq)
+		gptq_q4_0(w, rows, f, 0, scales);
+	else
+		memcpy(w, rtn, n * sizeof(float));
+	if (base > 0) {
+		j->rep.loss_rtn += gptq_loss(orig, rtn, rows, cols, h) / base;
 		j->rep.loss += gptq_loss(orig, w, rows, cols, h) / base;
 		j->rep.matrices++;
 	}
 	free(orig);
 	j->t[j->n++] = (struct gguf_plan_tensor){ w, n, NPU_GGUF_Q4_0, scales };
 	j->used += n / 32;
+	return NPU_OK;
+}
+
+/* Up to three matrices reading one site: each's floats and rows. */
+struct site_mats {
+	float *w[3];
+	int rows[3];
+};
+
+/* Layer @l's @site: its statistics factored once, then each matrix reading it. */
+static int site(struct job *j, int l, enum ref_site s, struct site_mats m)
+{
+	int cols = j->c->n[s], i, ret;
+	struct gptq_factor f;
+	const double *h;
+
+	if (!j->c->h[s])
+		return NPU_OK;	/* its matrices are the writer's F16 */
+	h = j->c->h[s] + (size_t)l * cols * cols;
+	ret = gptq_factor(&f, h, cols, j->p->damp ? j->p->damp : 0.01);
+	for (i = 0; !ret && i < 3 && m.w[i]; i++)
+		ret = matrix(j, m.w[i], m.rows[i], &f, h);
+	gptq_factor_free(&f);
 	return ret;
 }
 
 static int quantize(struct job *j)
 {
 	const struct npu_model_config *c = &j->q->cfg;
-	int d = c->dim, hd = c->hidden_dim, qd = c->head_dim * c->n_heads;
-	int kv = c->head_dim * c->n_kv_heads, l, ret = NPU_OK;
+	size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim;
+	size_t qd = (size_t)c->head_dim * c->n_heads, kv = (size_t)c->head_dim * c->n_kv_heads;
 	struct npu_model *q = j->q;
+	int l, ret = NPU_OK;
 
 	for (l = 0; !ret && l < c->n_layers; l++) {
-		ret = matrix(j, q->wq + (size_t)l * qd * d, qd, d, REF_ATTN_IN, l);
-		ret = ret ? ret : matrix(j, q->wk + (size_t)l * kv * d, kv, d, REF_ATTN_IN, l);
-		ret = ret ? ret : matrix(j, q->wv + (size_t)l * kv * d, kv, d, REF_ATTN_IN, l);
-		ret = ret ? ret : matrix(j, q->wo + (size_t)l * d * qd, d, qd, REF_ATTN_OUT, l);
-		ret = ret ? ret : matrix(j, q->w1 + (size_t)l * hd * d, hd, d, REF_FFN_IN, l);
-		ret = ret ? ret : matrix(j, q->w3 + (size_t)l * hd * d, hd, d, REF_FFN_IN, l);
-		ret = ret ? ret : matrix(j, q->w2 + (size_t)l * d * hd, d, hd, REF_FFN_MID, l);
+		ret = site(j, l, REF_ATTN_IN, (struct site_mats){
+			{ q->wq + l * qd * d, q->wk + l * kv * d, q->wv + l * kv * d },
+			{ (int)qd, (int)kv, (int)kv } });
+		ret = ret ? ret : site(j, l, REF_ATTN_OUT, (struct site_mats){
+			{ q->wo + l * d * qd }, { (int)d } });
+		ret = ret ? ret : site(j, l, REF_FFN_IN, (struct site_mats){
+			{ q->w1 + l * hd * d, q->w3 + l * hd * d }, { (int)hd, (int)hd } });
+		ret = ret ? ret : site(j, l, REF_FFN_MID, (struct site_mats){
+			{ q->w2 + l * d * hd }, { (int)d } });
 	}
 	/* The classifier is Q8_0 as llama-quantize makes it (and so the embedding tied to it). */
 	j->t[j->n++] = (struct gguf_plan_tensor){ q->wcls, (uint64_t)c->vocab_size * d,

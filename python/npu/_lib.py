@@ -160,7 +160,8 @@ def _filled(lib, fn, struct, *args):
 def check_layouts(lib):
     """A layout the library disagrees with would read garbage: refuse it on load."""
     p = _filled(lib, lib.npu_llm_sampler_defaults, SamplerParams)
-    if (p.temperature, p.top_p, p.min_p, p.repeat_penalty) != (0.0, 1.0, 0.0, 1.0):
+    if (p.temperature, p.top_p, p.min_p, p.repeat_penalty, p.repeat_last_n, p.seed) != \
+            (0.0, 1.0, 0.0, 1.0, 64, 1):
         raise NpuError("libnpu-llm: npu_llm_sampler_defaults() is not greedy as read here: "
                        "the binding does not match llm.h")
 

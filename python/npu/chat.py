@@ -18,6 +18,9 @@ class Chat:
     def __init__(self, model, template=None, system=None, positions=0):
         lib = self._lib = model._lib
         self.model = model
+        self._busy = threading.Lock()
+        self._ctx = None
+        self._ch = ctypes.c_void_p()
         name = ctypes.c_char_p()
         err = ctypes.create_string_buffer(512)
         ret = lib.npu_llm_chat_template_name(model._handle(), template and template.encode(),
@@ -25,17 +28,15 @@ class Chat:
         if ret:
             raise NpuError(_lib.text(err.value) or _lib.strerror(lib, ret), ret)
         self.template = _lib.text(name.value)
-        self.system = system
         self.messages = [{"role": "system", "content": system}] if system else []
+        self.fit = None
         self._ctx = model.context(positions)
-        self._ch = ctypes.c_void_p()
         ret = lib.npu_llm_chat_create(self._ctx, name.value, system and system.encode(),
                                       ctypes.byref(self._ch))
         if ret:
             self.close()
             raise NpuError(f"chat: {_lib.strerror(lib, ret)}", ret)
-        self._busy = threading.Lock()
-        self.fit = None
+        model._chats.add(self)
 
     @staticmethod
     def names():
@@ -51,7 +52,11 @@ class Chat:
                            "keeps a longer conversation")
         chat = cls(model, template, messages[0]["content"] if len(roles) == 2 else None,
                    positions)
-        return chat.send(messages[-1]["content"], _close=True, **kw)
+        try:
+            return chat.send(messages[-1]["content"], _close=True, **kw)
+        except BaseException:
+            chat.close()
+            raise
 
     def __enter__(self):
         return self
@@ -60,13 +65,22 @@ class Chat:
         self.close()
 
     def close(self):
-        self._lib.npu_llm_chat_free(self._ch)
-        self._ch = ctypes.c_void_p()
-        self._lib.npu_llm_ctx_free(self._ctx)
-        self._ctx = None
+        """Free the conversation; refused while a reply is being generated."""
+        if not self._busy.acquire(blocking=False):
+            raise NpuError("chat: a reply is being generated: finish or close its iterator")
+        try:
+            self._lib.npu_llm_chat_free(self._ch)
+            self._ch = ctypes.c_void_p()
+            self._lib.npu_llm_ctx_free(self._ctx)
+            self._ctx = None
+            self.model._chats.discard(self)
+        finally:
+            self._busy.release()
 
     def position(self):
         """Positions of the KV cache the conversation takes so far."""
+        if not self._ch:
+            raise NpuError("the chat is closed")
         return self._lib.npu_llm_ctx_pos(self._ctx)
 
     def send(self, content, max_tokens=256, reserve=None, temperature=0.0, top_k=0, top_p=1.0,
@@ -78,12 +92,12 @@ class Chat:
             raise NpuError("the chat is closed")
         s = sampler(lib, self.model.info.vocab_size, temperature, top_k, top_p, min_p,
                     repeat_penalty, repeat_last_n, seed)
-        reserve = reserve or max(1, min(max_tokens, self.model.info.positions // 2))
+        # npu_llm_chat_add() holds it to the context's half.
+        reserve = reserve or max_tokens
 
         def run(fn, stats):
             # One call on the context at a time: a reply iterated while another runs fails.
             if not self._busy.acquire(blocking=False):
-                lib.npu_llm_sampler_free(s)
                 raise NpuError("chat: another reply is being generated")
             try:
                 fit = _lib.ChatFit()
@@ -94,13 +108,15 @@ class Chat:
                 check(lib, lib.npu_llm_chat_reply(self._ch, s, max_tokens, fn, None,
                                                   ctypes.byref(stats)), self._ctx, "chat")
             finally:
-                lib.npu_llm_sampler_free(s)
                 self._busy.release()
 
         def finish(gen):
             if gen.stats is not None:
                 self.messages.append({"role": "assistant", "content": gen.text})
+
+        def cleanup():
+            lib.npu_llm_sampler_free(s)
             if _close:
                 self.close()
 
-        return Generation(run, on_token, finish)
+        return Generation(run, on_token, finish, cleanup)

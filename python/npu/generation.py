@@ -4,6 +4,7 @@ import codecs
 import ctypes
 import queue
 import threading
+import weakref
 from dataclasses import dataclass
 
 from . import _lib
@@ -41,11 +42,14 @@ class Generation:
 
     run(fn, stats) makes the C call, fn being the npu_llm_token_fn; on_token(token, text), if
     given, is called for each token on the generating thread: a true result stops the text
-    there, an exception stops it and is raised from the iterator.
+    there, an exception stops it and is raised from the iterator. finish(generation) runs once
+    the run is over; cleanup() frees what the run used, after finish, or when a generation
+    never iterated is collected.
     """
 
-    def __init__(self, run, on_token=None, finish=None):
+    def __init__(self, run, on_token=None, finish=None, cleanup=None):
         self._run, self._on_token, self._finish = run, on_token, finish
+        self._cleanup = weakref.finalize(self, cleanup) if cleanup else None
         self._queue = queue.Queue(maxsize=16)
         self._stop = threading.Event()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -112,8 +116,12 @@ class Generation:
             self._stop.set()
             self._thread.join()
             self.text = "".join(pieces)
-            if self._finish:
-                self._finish(self)
+            try:
+                if self._finish:
+                    self._finish(self)
+            finally:
+                if self._cleanup:
+                    self._cleanup()
         if self._error:
             raise self._error
 

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """A model on a device (or the float reference): load, describe, tokenize, generate."""
 import ctypes
+import threading
+import weakref
 from dataclasses import dataclass
 
 from . import _lib
@@ -44,6 +46,9 @@ class Model:
         self._lib = lib = _lib.library(library)
         self._dev = ctypes.c_void_p()
         self._m = ctypes.c_void_p()
+        self._chats = weakref.WeakSet()	# open Chats: each holds a context of the model
+        self._running = 0	# generations whose thread holds a context
+        self._lock = threading.Lock()
         if device is not None:
             ret = lib.npu_open(_bytes(device), ctypes.byref(self._dev))
             if ret:
@@ -57,9 +62,13 @@ class Model:
         if ret:
             self.close()
             raise NpuError(_lib.text(err.value) or _lib.strerror(lib, ret), ret)
-        i = _lib._filled(lib, lib.npu_llm_model_info, _lib.ModelInfo, self._m)
-        size = _lib.CtxSize()
-        check(lib, lib.npu_llm_ctx_size(self._m, ctypes.byref(size)), None, "context size")
+        try:
+            i = _lib._filled(lib, lib.npu_llm_model_info, _lib.ModelInfo, self._m)
+            size = _lib.CtxSize()
+            check(lib, lib.npu_llm_ctx_size(self._m, ctypes.byref(size)), None, "context size")
+        except BaseException:
+            self.close()
+            raise
         c = i.cfg
         src = i.tokenizer_source
         self.info = Info(
@@ -78,7 +87,11 @@ class Model:
         self.close()
 
     def close(self):
-        """Free the model and close its device; the model's contexts must be gone."""
+        """Free the model and close its device; refused while a Chat or a generation uses it."""
+        with self._lock:
+            if self._running or len(self._chats):
+                raise NpuError("the model is in use: close its chats and finish its "
+                               "generations first")
         if self._m:
             self._lib.npu_llm_model_free(self._m)
             self._m = ctypes.c_void_p()
@@ -137,28 +150,30 @@ class Model:
         """Text after @prompt (BOS first), streamed: a Generation, with .stats at its end."""
         lib = self._lib
         tokens = self.tokenize(prompt)
-        samp = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
-                    repeat_penalty=repeat_penalty, repeat_last_n=repeat_last_n, seed=seed)
-        lib.npu_llm_sampler_free(self.sampler(**samp))	# refused now, not on the thread
+        s = self.sampler(temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, seed)
 
         def run(fn, stats):
-            ctx = s = None
+            ctx = None
+            with self._lock:
+                self._running += 1
             try:
                 ctx = self.context(positions)
-                s = self.sampler(**samp)
                 arr = (ctypes.c_int32 * len(tokens))(*tokens)
                 ret = lib.npu_llm_generate(ctx, s, arr, len(tokens), max_tokens, fn, None,
                                            ctypes.byref(stats))
                 check(lib, ret, ctx, "generate")
             finally:
-                lib.npu_llm_sampler_free(s)
                 lib.npu_llm_ctx_free(ctx)
-        return Generation(run, on_token)
+                with self._lock:
+                    self._running -= 1
+        return Generation(run, on_token, cleanup=lambda: lib.npu_llm_sampler_free(s))
 
     def chat(self, messages=None, template=None, system=None, positions=0, **kw):
         """A Chat (history in the KV cache); with @messages, the reply to them streamed."""
         if messages is None:
             return Chat(self, template=template, system=system, positions=positions)
+        if system is not None:
+            raise NpuError("chat: give the system message in @messages")
         return Chat.reply_to(self, messages, template=template, positions=positions, **kw)
 
 

@@ -56,20 +56,32 @@ t0=$(now)
 	while read -r f; do echo "$cache/files/$f.gguf $cache/files/$f.bin"; done) |
 	tee "$O/llama/exact.log"
 echo "llama-check: exactness $(secs "$t0")"
-# shellcheck disable=SC2046
-set -- $(tail -1 "$O/llama/exact.log")
-passed=${1:-0}
-failed=${3:-1}
+passed=0
+failed=0
+skipped=0
+# add_log NAME LOG: LOG's closing "N passed, N failed[, N skipped]" line
+# counted; none (the test crashed) is a failure of NAME.
+add_log() {
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$2" | tail -1)
+	if [ -z "$line" ]; then
+		echo "FAIL $1: no summary (it crashed?)"
+		line="0 passed, 1 failed"
+	fi
+	# shellcheck disable=SC2086
+	set -- $line
+	passed=$((passed + $1))
+	failed=$((failed + $3))
+	skipped=$((skipped + ${5:-0}))
+}
+add_log test_gguf_ggml "$O/llama/exact.log"
 # npu-quantize's Q4_0 file (GPTQ, stories260K): ggml dequantizes it to the
 # values the loader holds, bit for bit (and below, llama.cpp runs it).
 q=$cache/files/npu-quantize-q4_0
+rm -f "$q".*	# no earlier run's file stands in for this one's
 if "$O/bin/npu-quantize" -m "$models/stories260K.gguf" -o "$q.gguf" --calib-tokens 2048 &&
 	"$O/llama/ggml-oracle" dequant "$q.gguf" "$q.bin"; then
 	"$O/llama/test_gguf_ggml" "$q.gguf" "$q.bin" | tee "$O/llama/npu-quantize.log"
-	# shellcheck disable=SC2046
-	set -- $(tail -1 "$O/llama/npu-quantize.log")
-	passed=$((passed + ${1:-0}))
-	failed=$((failed + ${3:-1}))
+	add_log "test_gguf_ggml (npu-quantize's file)" "$O/llama/npu-quantize.log"
 else
 	echo "FAIL npu-quantize's file: not written, or ggml could not read it"
 	failed=$((failed + 1))
@@ -110,16 +122,11 @@ for f in $("$here/make-files.sh" --list); do
 	fi
 done
 echo "llama-check: generation $(secs "$t0")"
-skipped=0
 # llama.cpp's tokenizer test vectors: every llama and gpt2 vocabulary gives its ids.
 t0=$(now)
 if ${MAKE:-make} --no-print-directory -s O="$O" "$O/llama/test_vocab"; then
 	"$O/llama/test_vocab" "$dir/vocab" | tee "$O/llama/vocab.log"
-	# shellcheck disable=SC2046
-	set -- $(tail -1 "$O/llama/vocab.log")
-	passed=$((passed + ${1:-0}))
-	failed=$((failed + ${3:-1}))
-	skipped=$((skipped + ${5:-0}))
+	add_log test_vocab "$O/llama/vocab.log"
 else
 	echo "FAIL build of test_vocab"
 	failed=$((failed + 1))
@@ -139,12 +146,7 @@ if ${MAKE:-make} --no-print-directory -s O="$O" "$O/llama/test_chat_oracle"; the
 	else
 		echo "FAIL ggml-oracle chat: llama.cpp could not render the templates" | tee "$chat"
 	fi
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$chat")
-	# shellcheck disable=SC2086
-	set -- ${line:-0 passed, 1 failed, 0 skipped}
-	passed=$((passed + $1))
-	failed=$((failed + $3))
-	skipped=$((skipped + $5))
+	add_log test_chat_oracle "$chat"
 else
 	echo "FAIL build of test_chat_oracle"
 	failed=$((failed + 1))
@@ -177,16 +179,7 @@ done
 "$O/llama/test_arch" --greedy llama-plain qwen2-zero --greedy llama-plain phi3 "$arch" \
 	$("$O/llama/make-arch" --list) | tee "$O/llama/arch.log"
 echo "llama-check: architectures $(secs "$t0"), all $(($(date +%s) - start)) s"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$O/llama/arch.log")
-if [ -z "$line" ]; then
-	echo "FAIL test_arch: no summary (it crashed?)"
-	line="0 passed, 1 failed, 0 skipped"
-fi
-# shellcheck disable=SC2086
-set -- $line
-passed=$((passed + $1))
-failed=$((failed + $3))
-skipped=$((skipped + $5))
+add_log test_arch "$O/llama/arch.log"
 # npu-quantize's file on the architectures' story: llama.cpp runs it.
 if "$O/llama/ggml-oracle" logits "$q.gguf" "$arch/tokens.txt" "$q.logits" >/dev/null; then
 	echo "PASS npu-quantize's file runs in llama.cpp"

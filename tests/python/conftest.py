@@ -13,11 +13,16 @@ if not os.environ.get("NPU_PYTHON_INSTALLED"):
 MODELS = os.environ.get("NPU_MODELS", os.path.join(top, "..", "shared", "models"))
 
 
+def missing(why):
+    """What cannot be had here skips the test, or fails it when CI=true."""
+    (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(why)
+
+
 @pytest.fixture(scope="session")
 def gguf():
     path = os.path.join(MODELS, "stories260K.gguf")
     if not os.path.exists(path):
-        pytest.skip(f"no {path}")
+        missing(f"no {path}")
     return path
 
 
@@ -32,5 +37,5 @@ def model(gguf):
 def npu_run():
     path = os.path.join(os.environ.get("NPU_BUILD", os.path.join(top, "build")), "bin", "npu-run")
     if not os.access(path, os.X_OK):
-        pytest.skip(f"no {path} (set NPU_BUILD)")
+        missing(f"no {path} (set NPU_BUILD)")
     return path

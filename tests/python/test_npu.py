@@ -47,6 +47,9 @@ def test_sampling_is_seeded(model):
     a = model.generate(PROMPT, max_tokens=24, temperature=0.9, top_k=40, top_p=0.9, seed=7)
     b = model.generate(PROMPT, max_tokens=24, temperature=0.9, top_k=40, top_p=0.9, seed=7)
     assert a.read() == b.read()
+    # The settings reach the sampler: another seed, or greedy, tells another story.
+    c = model.generate(PROMPT, max_tokens=24, temperature=0.9, top_k=40, top_p=0.9, seed=8)
+    assert c.read() != a.text and model.generate(PROMPT, max_tokens=24).read() != a.text
     with pytest.raises(npu.NpuError, match="top_p 1.5"):
         model.generate(PROMPT, temperature=1, top_p=1.5)
 
@@ -122,8 +125,10 @@ def test_chat_keeps_history_in_cache(model):
 def test_chat_template_errors(model):
     with pytest.raises(npu.NpuError, match="nosuch"):
         model.chat(template="nosuch")
-    with pytest.raises(npu.NpuError, match="--chat-template|template"):
+    with pytest.raises(npu.NpuError, match="has no chat template"):
         model.chat()	# stories260K has no chat template
+    with pytest.raises(npu.NpuError, match="system message"):
+        model.chat([{"role": "user", "content": "Hi"}], template="chatml", system="x")
     assert "chatml" in npu.Chat.names()
 
 
@@ -139,6 +144,21 @@ def test_bad_device_and_library():
         npu.load(None, device="nosuch")
     with pytest.raises(npu.NpuError, match="/nonexistent/libnpu-llm.so.1"):
         npu.load(None, library="/nonexistent/libnpu-llm.so.1")
+
+
+def test_close_refused_while_in_use(gguf):
+    with npu.load(gguf, device="cpu") as m:
+        c = m.chat(template="chatml")
+        with pytest.raises(npu.NpuError, match="in use"):
+            m.close()
+        reply = iter(c.send("Hi there", max_tokens=32))
+        next(reply)	# its thread is inside npu_llm_chat_reply now
+        with pytest.raises(npu.NpuError, match="a reply is being generated"):
+            c.close()
+        list(reply)
+        c.close()
+        with pytest.raises(npu.NpuError, match="closed"):
+            c.position()
 
 
 def test_closed_model(gguf):

@@ -16,6 +16,15 @@
 
 #include "npu-server.h"
 
+/* @o (freed) as @r's JSON body, status 200. */
+static void reply_json(struct reply *r, json_object *o)
+{
+	r->status = 200;
+	r->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
 void api_error(struct reply *r, int status, const char *type, const char *fmt, ...)
 {
 	json_object *o = json_object_new_object(), *e = json_object_new_object();
@@ -28,18 +37,8 @@ void api_error(struct reply *r, int status, const char *type, const char *fmt, .
 	json_object_object_add(e, "message", json_object_new_string(msg));
 	json_object_object_add(e, "type", json_object_new_string(type));
 	json_object_object_add(o, "error", e);
+	reply_json(r, o);
 	r->status = status;
-	r->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
-static void reply_json(struct reply *r, json_object *o)
-{
-	r->status = 200;
-	r->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
 }
 
 static int is_number(json_object *v)
@@ -447,7 +446,7 @@ static void models(struct server *srv, struct reply *r)
 	json_object_object_add(m, "created", json_object_new_int64(srv->created));
 	json_object_object_add(m, "owned_by", json_object_new_string("npu"));
 	/* Not OpenAI's: the device it runs on, for the chat page. */
-	json_object_object_add(m, "npu_device", json_object_new_string(srv->a.device));
+	json_object_object_add(m, "npu_device", json_object_new_string(srv->device));
 	json_object_array_add(list, m);
 	json_object_object_add(o, "object", json_object_new_string("list"));
 	json_object_object_add(o, "data", list);

@@ -75,7 +75,11 @@ static int open_sessions(struct server *srv)
 		fprintf(stderr, "npu-server: sessions: %s\n", npu_strerror(NPU_E_NOMEM));
 		return 1;
 	}
-	if (!srv->dev || npu_query(srv->dev, &info) || strcmp(info.backend, "accel"))
+	snprintf(srv->device, sizeof(srv->device), "%s", srv->a.device);
+	if (!srv->dev || npu_query(srv->dev, &info))
+		return 0;
+	snprintf(srv->device, sizeof(srv->device), "%s", info.backend);
+	if (strcmp(info.backend, "accel"))
 		return 0;
 	/* Its name is "/dev/accel/accelN (npu.ko)": reopen that node, not any. */
 	len = strcspn(info.name, " ");
@@ -85,6 +89,7 @@ static int open_sessions(struct server *srv)
 		fprintf(stderr, "npu-server: cannot tell npu.ko's node from '%s'\n", info.name);
 		return 1;
 	}
+	snprintf(srv->device, sizeof(srv->device), "%s", srv->node);
 	for (i = 1; i < srv->a.parallel; i++) {
 		ret = npu_open(srv->node, &srv->devs[i]);
 		if (ret) {

@@ -114,6 +114,7 @@ struct server {
 	/* Session i's own open of the NPU (npu.ko: a DRM file each), or NULL: @dev. */
 	npu_device **devs;
 	char node[16];		/* npu.ko's node ("accel0") for its sysfs counters, or "" */
+	char device[16];	/* what the sessions run on: the node, a backend, or "float" */
 };
 
 struct http;
