@@ -175,6 +175,30 @@ own=$(kl)
 other=$(kl --reference "$models/stories260K.bin")
 result cli_reference_same_floats "$([ -n "$own" ] && [ "$own" = "$other" ] ||
 	echo "mean KL against its own floats '$own', against stories260K.bin's '$other'")"
+# --chunks: llama-perplexity's windows. Its mistakes, one line each; a
+# text longer than the context is compared in whole chunks, the second
+# half of each (63 positions for 128 tokens).
+expect cli_chunks_without_text 2 "^npu-run: --chunks: only with --text" --chunks 64
+expect cli_chunks_range 2 "^npu-run: --chunks '3': want an integer in 4\.\.1048576" \
+	--chunks 3 --compare --text hello
+expect cli_chunks_past_context 1 "^npu-run: --chunks 1024: the context holds 512" \
+	--model "$models/stories260K.bin" --device cpu --steps 1 --compare --text hello \
+	--chunks 1024
+expect cli_chunks_short_text 1 "^npu-run: --text is [0-9]+ tokens, shorter than one chunk \(64\)" \
+	--model "$models/stories260K.bin" --device cpu --steps 1 --compare --text hello \
+	--chunks 64
+long=
+for i in 1 2 3 4 5 6 7 8; do	# 32 sentences of about 20 tokens: 600 or more
+	long="$long Once upon a time, there was a little girl named Lily. She loved to play outside."
+	long="$long One day, she saw a big, red ball in the park. She was very happy."
+	long="$long Her mom said they could go to the park after lunch, and Lily smiled."
+	long="$long The sun was warm and the birds sang in the tall green trees all day."
+done
+npu_run --model "$models/stories260K.bin" --device cpu --steps 1 --compare --json \
+	--text "$long" --chunks 128
+p=$(sed -n 's/.*"text": {"positions": \([0-9]*\),.*"chunks": 128}.*/\1/p' "$tmp/out")
+result cli_chunks_outrun_context "$([ "$rc" -eq 0 ] && [ -n "$p" ] && [ "$p" -ge $((4 * 63)) ] &&
+	[ $((p % 63)) -eq 0 ] || echo "status $rc, positions '$p' (want 63 per chunk, 4+ chunks)")"
 # --chat and --ctx-size: their mistakes, one line each.
 expect cli_ctx_size_range 2 "^npu-run: --ctx-size '0': want an integer" --ctx-size 0
 expect cli_ctx_size_past_file 2 "^npu-run: --ctx-size '513': the model's context is 512" \

@@ -54,6 +54,11 @@ static void usage(FILE *f)
 		"                        falcon3 or glmedge\n"
 		"  -c, --compare         compare the device with the float model\n"
 		"      --text TEXT       with --compare: also teacher-force this text\n"
+		"      --chunks N        with --text: teacher-force it N tokens at a time,\n"
+		"                        each chunk from position 0 after BOS, and compare\n"
+		"                        only each chunk's second half, as llama-perplexity\n"
+		"                        --kl-divergence -c N does (the text may outrun the\n"
+		"                        context)\n"
 		"      --reference FILE  with --compare: the float model to measure against is\n"
 		"                        FILE's (the original of a quantized --model; same\n"
 		"                        vocabulary and shape), not --model's own floats\n"
@@ -171,7 +176,7 @@ static const struct option opts[] = {
 	{ "json", 0, 0, 'j' }, { "synthetic", 1, 0, 'S' }, { "text", 1, 0, 'x' },
 	{ "verbose", 0, 0, 'v' }, { "profile", 0, 0, 'r' }, { "help", 0, 0, 'h' },
 	{ "chat", 0, 0, 'C' }, { "system", 1, 0, 'y' }, { "chat-template", 1, 0, 'L' },
-	{ "ctx-size", 1, 0, 'X' }, { "reference", 1, 0, 'F' },
+	{ "ctx-size", 1, 0, 'X' }, { "reference", 1, 0, 'F' }, { "chunks", 1, 0, 'N' },
 	{ 0, 0, 0, 0 },
 };
 /* ":": getopt says nothing, each mistake gets one line of ours. */
@@ -267,6 +272,11 @@ static int take(int c, const char *v, struct args *a)
 	case 'w': a->weights = v; break;
 	case 'y': a->system = v; break;
 	case 'L': a->chat_template = v; break;
+	case 'N':
+		if (parse_int(v, 4, MAX_STEPS, &n))
+			return bad("--chunks", v, "want an integer in 4..1048576");
+		a->chunks = (int)n;
+		break;
 	case 'X':
 		if (parse_int(v, 1, MAX_STEPS, &n))
 			return bad("--ctx-size", v, "want an integer in 1..1048576");
@@ -405,6 +415,8 @@ int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (!a->compare && a->text)
 		return bad("--text", NULL, "only with --compare");
+	if (a->chunks && !a->text)
+		return bad("--chunks", NULL, "only with --text");
 	if (!a->compare && a->reference)
 		return bad("--reference", NULL, "only with --compare");
 	if (!a->compare && !a->chat && a->verbose)

@@ -208,6 +208,41 @@ static int run_chat(struct run *run)
 	return chat(&run->a, run->m, run->ctx, &run->r);
 }
 
+/*
+ * --text for --chunks: encoded whole as llama_tokenize() with its special
+ * tokens does (llama-perplexity's way), at least one chunk of it.
+ */
+static int encode_chunks(struct run *run, int seq)
+{
+	const char *text = run->a.text;
+	size_t bytes = strlen(text);
+	int32_t n = 0;
+	int ret;
+
+	if (run->a.chunks > seq) {
+		fprintf(stderr, "npu-run: --chunks %d: the context holds %d\n", run->a.chunks, seq);
+		return 1;
+	}
+	if (bytes > INT32_MAX - 3) {
+		fprintf(stderr, "npu-run: --text: %zu bytes, too long\n", bytes);
+		return 1;
+	}
+	run->ttok = calloc(bytes + 3, sizeof(*run->ttok));
+	ret = run->ttok ? npu_tokenizer_tokenize(run->tok, text, bytes, NPU_TOKENIZE_ADD_SPECIAL,
+						 run->ttok, (int32_t)(bytes + 3), &n) : NPU_E_NOMEM;
+	if (ret) {
+		fprintf(stderr, "npu-run: encoding --text: %s\n", npu_strerror(ret));
+		return 1;
+	}
+	run->tn = n;
+	if (n < run->a.chunks) {
+		fprintf(stderr, "npu-run: --text is %d tokens, shorter than one chunk (%d)\n", n,
+			run->a.chunks);
+		return 1;
+	}
+	return 0;
+}
+
 /* Encode the prompt (and --text), and make the contexts the run needs. */
 static int prepare(struct run *run, int32_t **tokens, int32_t *n_prompt)
 {
@@ -221,12 +256,16 @@ static int prepare(struct run *run, int32_t **tokens, int32_t *n_prompt)
 
 	if (encode_fitting(run->tok, "the prompt", a->prompt, seq, 1, tokens, n_prompt))
 		return 1;
-	if (a->compare && a->text &&
+	if (a->compare && a->text && !a->chunks &&
 	    encode_fitting(run->tok, "--text", a->text, seq, 0, &run->ttok, &run->tn))
+		return 1;
+	if (a->chunks && encode_chunks(run, seq))
 		return 1;
 	/* The positions this run uses, all its caches hold: not the whole context unless asked. */
 	end = *n_prompt + steps < seq ? *n_prompt + steps : seq;
 	cp.positions = a->ctx_size ? a->ctx_size : run->tn > end ? run->tn : end;
+	if (a->chunks && !a->ctx_size)
+		cp.positions = a->chunks > end ? a->chunks : end;
 	ret = npu_llm_ctx_create(run->m, &cp, &run->ctx, err, sizeof(err));
 	if (!ret && a->reference) {
 		struct npu_llm_model_params mp = { .tokenizer = a->tokenizer };
@@ -312,6 +351,38 @@ static int generate(struct run *run)
 }
 
 /*
+ * --text compared as llama-perplexity does: whole chunks of --chunks
+ * tokens, each run from position 0 with its first token made BOS when the
+ * vocabulary adds one, the next-token distributions compared over the
+ * chunk's second half (from position N/2 to the one before the last).
+ */
+static int compare_chunks(struct run *run)
+{
+	int n = run->a.chunks, first = n / 2, vocab = run->r.model.cfg.vocab_size, c, i, ret = 0;
+	int32_t bos = npu_tokenizer_special(run->tok, NPU_TOKEN_BOS), *t;
+
+	for (c = 0; !ret && c < run->tn / n; c++) {
+		t = run->ttok + (size_t)c * n;
+		/* llama-perplexity's BOS over the chunk's first token, as the text's own. */
+		if (c && bos >= 0 && run->ttok[0] == bos)
+			t[0] = bos;
+		ret = npu_llm_ctx_rewind(run->ctx, 0);
+		ret = ret ? ret : npu_llm_ctx_rewind(run->ref, 0);
+		ret = ret ? ret : npu_llm_eval(run->ctx, t, first + 1);
+		ret = ret ? ret : npu_llm_eval(run->ref, t, first + 1);
+		for (i = first; !ret && i < n - 1; i++) {
+			npu_llm_compare_add(&run->r.given, npu_llm_logits(run->ref),
+					    npu_llm_logits(run->ctx), vocab, t[i + 1]);
+			if (i + 1 < n - 1) {
+				ret = npu_llm_eval(run->ctx, &t[i + 1], 1);
+				ret = ret ? ret : npu_llm_eval(run->ref, &t[i + 1], 1);
+			}
+		}
+	}
+	return ret;
+}
+
+/*
  * The device against the float model: teacher-forced on the device's own
  * tokens and on --text, and where the float model's greedy text parts
  * from the device's.
@@ -349,7 +420,9 @@ static int compare(struct run *run)
 		fn++;
 	}
 	if (!ret && run->a.text)
-		ret = npu_llm_teacher_force(run->ctx, run->ref, run->ttok, run->tn, &r->given, NULL);
+		ret = run->a.chunks ? compare_chunks(run) :
+			npu_llm_teacher_force(run->ctx, run->ref, run->ttok, run->tn, &r->given,
+					      NULL);
 	if (ret) {
 		const char *why = npu_llm_ctx_error(run->ctx)[0] ? npu_llm_ctx_error(run->ctx) :
 				  npu_llm_ctx_error(run->ref);

@@ -19,6 +19,7 @@ struct args {
 	const char *model_found;	/* where the default model was found, else NULL */
 	const char *system, *chat_template;	/* --chat's */
 	int steps, compare, json, verbose, profile, threads, chat, ctx_size, prompt_given;
+	int chunks;		/* --chunks N: --text compared N tokens at a time, or 0 */
 	struct npu_llm_sampler_params sampling;
 };
 

@@ -119,6 +119,8 @@ void report_json(const struct args *a, const struct results *r)
 		if (a->text) {
 			printf(", \"text\": {");
 			json_compare(&r->given);
+			if (a->chunks)
+				printf(", \"chunks\": %d", a->chunks);
 			printf("}");
 		}
 		printf("}");
@@ -192,7 +194,11 @@ void report_text(const struct args *a, const struct results *r)
 			printf("layer %d output: mean cosine similarity %.6f\n", i,
 			       mean(r->layer_cos[i], r->own.positions));
 		if (a->text) {
-			printf("on the given text (%d positions)", r->given.positions);
+			if (a->chunks)
+				printf("on the given text (%d positions: the second halves of its "
+				       "%d-token chunks)", r->given.positions, a->chunks);
+			else
+				printf("on the given text (%d positions)", r->given.positions);
 			text_compare(&r->given);
 		}
 	}
