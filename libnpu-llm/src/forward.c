@@ -2,8 +2,10 @@
 /*
  * A context's forward pass on an NPU, through libnpu ops only, over the
  * model's weights (weights.c). Activations use dynamic per-row scales: the
- * residual stream and the projections int16, the inputs of the matmuls
- * int8 (int16 into the FFN's down projection). One token's step is
+ * residual stream, the projections and the norms' outputs int16 (so every
+ * matmul reading a norm, the classifier's too, and the FFN's down
+ * projection take int16 inputs: int8 there cost W8 a third of its KL), the
+ * heads' output into the output projection int8. One token's step is
  * recorded once as a graph; its token id and position are read from device
  * memory, so it is replayed as is. A prompt is prefilled in batches of up
  * to PREFILL rows, of which only the last goes through the classifier. A
@@ -524,7 +526,7 @@ int engine_create(struct llm_weights *w, const struct engine_opts *o, int positi
 	err = err ? err : llm_dbuf_new(e->dev, PREFILL * 4, &e->ids, &e->bytes);
 	err = err ? err : llm_dbuf_new(e->dev, 8, &e->pos, &e->bytes);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->x);
-	err = err ? err : act_new(e, PREFILL, d, NPU_I8, &e->xn);
+	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->xn);
 	err = err ? err : act_new(e, PREFILL, qd, NPU_I16, &e->q);
 	err = err ? err : act_new(e, PREFILL, kv, NPU_I16, &e->k);
 	err = err ? err : act_new(e, PREFILL, kv, NPU_I16, &e->v);

@@ -178,10 +178,14 @@ static void accuracy(const char *weights, double max_kl, double min_top1, int mi
 	npu_close(dev);
 }
 
+/*
+ * W8 measures a KL of 3.0e-4; with the norms' outputs int8 instead of
+ * int16 it was 6.4e-4, which this bound fails.
+ */
 static void accuracy_w8(void **state)
 {
 	(void)state;
-	accuracy("w8", 2e-3, 0.95, 40);
+	accuracy("w8", 5e-4, 0.95, 40);
 }
 
 static void accuracy_w4g32(void **state)
@@ -675,7 +679,7 @@ static void many_layers(void **state)
 	print_message("250 layers W8: mean KL %.3g, top-1 %.1f%% over %d positions\n",
 		      s.kl_sum / s.positions, 100.0 * s.top1_agree / s.positions, s.positions);
 	/* accuracy_w8's bounds. */
-	assert_true(s.kl_sum / s.positions < 2e-3);
+	assert_true(s.kl_sum / s.positions < 5e-4);
 	assert_true((double)s.top1_agree / s.positions >= 0.95);
 	npu_llm_ctx_free(a);
 	npu_llm_ctx_free(b);
