@@ -62,14 +62,17 @@ for t in "$dir"/tests/test_*; do
 		continue
 	fi
 	case "$(basename "$t")" in
-	# Once: test_abi, test_image, test_fw_stop, test_handles and
-	# test_tokenizer test no level (the ABI's layout, the firmware image's
-	# verifier, the firmware on its own, handles and addresses, the
-	# tokenizer); test_kernels_* and test_backends test each level in turn
+	# Once: test_abi, test_image, test_fw_stop, test_handles,
+	# test_tokenizer and test_quantize test no level (the ABI's layout, the
+	# firmware image's verifier, the firmware on its own, handles and
+	# addresses, the tokenizer, the quantizer's plain C: the device run
+	# it ends with is bit-exact at every level, which test_backends
+	# checks); test_kernels_* and test_backends test each level in turn
 	# themselves.
-	test_abi | test_image | test_fw_stop | test_handles | test_tokenizer)
+	test_abi | test_image | test_fw_stop | test_handles | test_tokenizer | test_quantize)
 		# Nothing for an emulated CPU to add (and qemu-x86_64 maps
-		# test_handles' 1 GiB buffers slowly).
+		# test_handles' 1 GiB buffers slowly, and runs test_quantize's
+		# calibration slowly).
 		[ -n "$wrap" ] && continue
 		run "$t" ;;
 	test_kernels_* | test_backends) run "$t" ;;

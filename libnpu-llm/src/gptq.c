@@ -8,6 +8,11 @@
  * Each block of 32 gets its f16 scale when the loop reaches it, chosen
  * from the block's compensated values to minimize its error weighted by
  * its inputs' energy (diag H), as an importance matrix weighs it.
+ * GPTQ's one pass leaves gains behind; two exact moves on the same error
+ * take them: single integers stepped by one while the product's error
+ * falls (coordinate descent on tr(dW H dW^T), whose gradient is kept up
+ * to date a column at a time), and each row's block scales refit by least
+ * squares to the integers chosen.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -183,10 +188,10 @@ void gptq_factor_free(struct gptq_factor *f)
 	f->imp = NULL;
 }
 
-void gptq_q4_0(float *w, int rows, const struct gptq_factor *f, int rtn, float *scales)
+void gptq_q4_0(float *w, int rows, const struct gptq_factor *f, int mode, float *scales)
 {
 	const double *u = f->u;
-	int cols = f->cols, i, j, k;
+	int cols = f->cols, rtn = mode == GPTQ_RTN, i, j, k;
 
 	for (i = 0; i < rows; i++) {
 		float *row = w + (size_t)i * cols;
@@ -195,7 +200,7 @@ void gptq_q4_0(float *w, int rows, const struct gptq_factor *f, int rtn, float *
 			float d, qv;
 			double err;
 
-			if (j % QBLOCK == 0)
+			if (j % QBLOCK == 0 && mode != GPTQ_FIXED)
 				scales[((size_t)i * cols + j) / QBLOCK] = block_scale(row + j,
 										      f->imp + j, rtn);
 			d = scales[((size_t)i * cols + j) / QBLOCK];
@@ -206,4 +211,159 @@ void gptq_q4_0(float *w, int rows, const struct gptq_factor *f, int rtn, float *
 				row[k] -= (float)(err * u[(size_t)k * cols + j]);
 		}
 	}
+}
+
+/* Solves the SPD @n x @n @a x = @b in place (b becomes x); 1 when singular. */
+static int spd_solve(double *a, double *b, int n)
+{
+	int i, k;
+
+	if (cholesky(a, n))
+		return 1;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < i; k++)
+			b[i] -= a[(size_t)i * n + k] * b[k];
+		b[i] /= a[(size_t)i * n + i];
+	}
+	for (i = n - 1; i >= 0; i--) {
+		for (k = i + 1; k < n; k++)
+			b[i] -= a[(size_t)k * n + i] * b[k];
+		b[i] /= a[(size_t)i * n + i];
+	}
+	return 0;
+}
+
+int gptq_refit(const float *w, float *wq, int rows, int cols, const double *h, float *scales)
+{
+	int nb = cols / QBLOCK, i, j, k, b, c;
+	double *hw = malloc((size_t)cols * sizeof(*hw));
+	double *a = malloc((size_t)nb * nb * sizeof(*a)), *x = malloc((size_t)nb * sizeof(*x));
+	float *q = malloc((size_t)cols * sizeof(*q));
+
+	if (!hw || !a || !x || !q) {
+		free(hw), free(a), free(x), free(q);
+		return NPU_E_NOMEM;
+	}
+	for (i = 0; i < rows; i++) {
+		const float *row = w + (size_t)i * cols;
+		float *rq = wq + (size_t)i * cols, *d = scales + (size_t)i * nb;
+
+		for (j = 0; j < cols; j++)
+			q[j] = d[j / QBLOCK] ? rq[j] / d[j / QBLOCK] : 0;
+		/* Minimize (w - Q d)^T H (w - Q d) over d: (Q^T H Q) d = Q^T H w. */
+		for (j = 0; j < cols; j++) {
+			for (k = 0, hw[j] = 0; k < cols; k++)
+				hw[j] += h[(size_t)j * cols + k] * row[k];
+		}
+		for (b = 0; b < nb; b++) {
+			for (j = b * QBLOCK, x[b] = 0; j < (b + 1) * QBLOCK; j++)
+				x[b] += q[j] * hw[j];
+			for (c = 0; c <= b; c++) {
+				double s = 0;
+
+				for (j = b * QBLOCK; j < (b + 1) * QBLOCK; j++)
+					for (k = c * QBLOCK; k < (c + 1) * QBLOCK; k++)
+						s += q[j] * h[(size_t)j * cols + k] * q[k];
+				a[(size_t)b * nb + c] = a[(size_t)c * nb + b] = s;
+			}
+			/* A block all zeros keeps its scale out of the system. */
+			if (!(a[(size_t)b * nb + b] > 0)) {
+				for (c = 0; c < nb; c++)
+					a[(size_t)b * nb + c] = a[(size_t)c * nb + b] = 0;
+				a[(size_t)b * nb + b] = 1;
+				x[b] = d[b];
+			}
+		}
+		if (spd_solve(a, x, nb))
+			continue;	/* keep the row as it is */
+		for (b = 0; b < nb && isfinite(half_round((float)x[b])); b++)
+			;
+		if (b < nb)
+			continue;	/* a scale beyond binary16: keep the row */
+		for (b = 0; b < nb; b++) {
+			d[b] = half_round((float)x[b]);
+			for (j = b * QBLOCK; j < (b + 1) * QBLOCK; j++)
+				rq[j] = d[b] * q[j];
+		}
+	}
+	free(hw), free(a), free(x), free(q);
+	return NPU_OK;
+}
+
+int gptq_descend(const float *w, float *wq, int rows, int cols, const double *h,
+		 const float *scales)
+{
+	double *g = malloc((size_t)cols * sizeof(*g));
+	int i, j, k, sweep, moved;
+
+	if (!g)
+		return NPU_E_NOMEM;
+	for (i = 0; i < rows; i++) {
+		const float *row = w + (size_t)i * cols;
+		float *rq = wq + (size_t)i * cols;
+		const float *d = scales + (size_t)i * (cols / QBLOCK);
+
+		/* g = H r, r = w - wq: the loss r^T H r's half gradient. */
+		for (j = 0; j < cols; j++) {
+			g[j] = 0;
+			for (k = 0; k < cols; k++)
+				g[j] += h[(size_t)j * cols + k] * ((double)row[k] - rq[k]);
+		}
+		for (sweep = 0, moved = 1; moved && sweep < 50; sweep++) {
+			for (j = 0, moved = 0; j < cols; j++) {
+				double dj = d[j / QBLOCK], hjj = h[(size_t)j * cols + j];
+				int q = dj ? (int)lrint(rq[j] / dj) : 0, step;
+
+				if (!dj)
+					continue;
+				/* r_j -= step * dj changes the loss by dj^2 hjj - 2 step dj g_j. */
+				step = g[j] * dj > 0 ? 1 : -1;
+				if (q + step < -8 || q + step > 7 ||
+				    dj * dj * hjj - 2 * step * dj * g[j] >= -1e-12 * hjj * dj * dj)
+					continue;
+				rq[j] = (float)(dj * (q + step));
+				for (k = 0; k < cols; k++)
+					g[k] -= step * dj * h[(size_t)k * cols + j];
+				moved = 1;
+			}
+		}
+	}
+	free(g);
+	return NPU_OK;
+}
+
+int gptq_target(const struct gptq_factor *f, const double *c, const float *w, int rows,
+		float *out)
+{
+	const double *u = f->u;
+	int cols = f->cols, i, j, k;
+	double *y = malloc(2 * (size_t)cols * sizeof(*y)), *z;
+
+	if (!y)
+		return NPU_E_NOMEM;
+	z = y + cols;
+	for (i = 0; i < rows; i++) {
+		const float *row = w + (size_t)i * cols;
+
+		/* y = C^T w, z = U y, out = U^T z = H^-1 C^T w. */
+		for (j = 0; j < cols; j++) {
+			y[j] = 0;
+			for (k = 0; k < cols; k++)
+				y[j] += c[(size_t)k * cols + j] * row[k];
+		}
+		for (j = 0; j < cols; j++) {
+			z[j] = 0;
+			for (k = j; k < cols; k++)
+				z[j] += u[(size_t)k * cols + j] * y[k];
+		}
+		for (j = 0; j < cols; j++) {
+			double s = 0;
+
+			for (k = 0; k <= j; k++)
+				s += u[(size_t)j * cols + k] * z[k];
+			out[(size_t)i * cols + j] = (float)s;
+		}
+	}
+	free(y);
+	return NPU_OK;
 }

@@ -145,8 +145,12 @@ NPU_HIDDEN int ref_forward(struct ref_engine *r, int32_t token, int pos, float *
 /* Layer @l's output for the last token run. */
 NPU_HIDDEN const float *ref_trace(const struct ref_engine *r, int l);
 NPU_HIDDEN void ref_destroy(struct ref_engine *r);
-/* Every ref_forward() from now on shows @fn each matrix's input (NULL: none). */
-NPU_HIDDEN void ref_set_tap(struct ref_engine *r, ref_tap_fn fn, void *user);
+/*
+ * Every ref_forward() from now on shows @fn each matrix's input (NULL:
+ * none); with @layers from 1 to the model's layers - 1, it runs only those
+ * first layers, and leaves its logits unwritten.
+ */
+NPU_HIDDEN void ref_set_tap(struct ref_engine *r, ref_tap_fn fn, void *user, int layers);
 
 /* The model's shapes (npu_llm_model_host() without its floats). */
 NPU_HIDDEN const struct npu_model_config *llm_model_cfg(const npu_llm_model *m);

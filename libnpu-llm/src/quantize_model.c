@@ -1,96 +1,29 @@
 // SPDX-License-Identifier: MIT
 /*
  * npu_model_quantize_gguf(): a float model into a Q4_0 GGUF file whose
- * matrices were quantized knowing their inputs. The float model runs over
- * the calibration text; each matrix's input site accumulates H = sum x x^T
- * (the sites: a layer's attention input for Q, K and V, its heads' output
- * for the output projection, its FFN input for the gate and up, the gated
- * product for the down projection); then each matrix is quantized under
- * its site's H (gptq.c) on a copy of the model, and the copy is written
- * with the blocks' scales chosen, so the file holds exactly those values.
+ * matrices were quantized knowing their inputs, in the order the model
+ * runs them. For each matrix site in turn (a layer's attention input for
+ * Q, K and V, its heads' output for the output projection, its FFN input
+ * for the gate and up), the float model and the copy quantized so far run
+ * the calibration text side by side (calibrate.c); the site's matrices are
+ * then quantized (gptq.c) to give, from the inputs the quantized layers
+ * before them produce, the float model's products, and written into the
+ * copy. The copy is written with the blocks' scales chosen, so the file
+ * holds exactly those values.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "calibrate.h"
 #include "gptq.h"
 #include "model_internal.h"
 
 /* Statistics beyond this many bytes are refused rather than swapped. */
 #define CALIB_MAX_BYTES (2ull << 30)
 
-struct calib {
-	int n[REF_SITES];	/* each site's width (0: not gathered) */
-	double *h[REF_SITES];	/* [layers][n][n] */
-};
-
-static void tap(void *user, int layer, enum ref_site site, const float *x, int n)
-{
-	struct calib *c = user;
-	double *h;
-	int i, j;
-
-	if (layer < 0 || !c->h[site] || n != c->n[site])
-		return;
-	h = c->h[site] + (size_t)layer * n * n;
-	for (i = 0; i < n; i++)
-		for (j = 0; j <= i; j++)
-			h[(size_t)i * n + j] += (double)x[i] * x[j];
-}
-
-/* The upper triangles from the lower ones tap() fills. */
-static void symmetrize(struct calib *c, int layers)
-{
-	int s, l, i, j, n;
-
-	for (s = 0; s < REF_SITES; s++)
-		for (l = 0, n = c->n[s]; c->h[s] && l < layers; l++)
-			for (i = 0; i < n; i++)
-				for (j = i + 1; j < n; j++)
-					c->h[s][((size_t)l * n + i) * n + j] =
-						c->h[s][((size_t)l * n + j) * n + i];
-}
-
-static int calibrate(const struct npu_model *m, const struct npu_quantize_params *p,
-		     struct calib *c, char *err, size_t err_len)
-{
-	const struct npu_model_config *cfg = &m->cfg;
-	struct ref_engine *r = NULL;
-	uint64_t bytes = 0;
-	float *logits;
-	int s, i, ret;
-
-	c->n[REF_ATTN_IN] = c->n[REF_FFN_IN] = cfg->dim;
-	c->n[REF_ATTN_OUT] = cfg->head_dim * cfg->n_heads;
-	c->n[REF_FFN_MID] = cfg->hidden_dim;
-	for (s = 0; s < REF_SITES; s++) {
-		if (c->n[s] % 32)	/* its matrices are written F16: nothing to gather */
-			c->n[s] = 0;
-		bytes += (uint64_t)cfg->n_layers * c->n[s] * c->n[s] * sizeof(double);
-	}
-	if (bytes > CALIB_MAX_BYTES) {
-		snprintf(err, err_len, "calibration: the statistics would take %.1f GiB (at most "
-			 "%.0f)", (double)bytes / (1 << 30), (double)CALIB_MAX_BYTES / (1 << 30));
-		return NPU_E_NOMEM;
-	}
-	for (s = 0; s < REF_SITES; s++) {
-		if (c->n[s] && !(c->h[s] = calloc((size_t)cfg->n_layers * c->n[s] * c->n[s],
-						  sizeof(double))))
-			return NPU_E_NOMEM;
-	}
-	logits = malloc((size_t)cfg->vocab_size * sizeof(*logits));
-	ret = logits ? ref_create(m, p->chunk, &r) : NPU_E_NOMEM;
-	if (!ret)
-		ref_set_tap(r, tap, c);
-	for (i = 0; !ret && i < p->n_tokens; i++)
-		ret = ref_forward(r, p->tokens[i], i % p->chunk, logits);
-	if (ret)
-		snprintf(err, err_len, "calibration: token %d: %s", i - 1, npu_strerror(ret));
-	ref_destroy(r);
-	free(logits);
-	symmetrize(c, cfg->n_layers);
-	return ret;
-}
+/* Rounds of integer descent and scale refit after GPTQ, at most. */
+#define REFINE_ROUNDS 4
 
 /* A copy of @m's floats, its arrays pointing into the copy. */
 static int copy_model(const struct npu_model *m, struct npu_model *out)
@@ -121,9 +54,9 @@ static int copy_model(const struct npu_model *m, struct npu_model *out)
 }
 
 struct job {
-	struct npu_model *q;
+	const struct npu_model *m;	/* the float model */
+	struct npu_model *q;		/* its copy, quantized site by site */
 	const struct npu_quantize_params *p;
-	struct calib *c;
 	struct gguf_plan_tensor *t;
 	int n;
 	float *scales;		/* all the planned blocks' */
@@ -131,37 +64,107 @@ struct job {
 	struct npu_quantize_report rep;
 };
 
-/* One matrix of @rows x f->cols at @w under @f (of @h): the report's errors, the plan's entry. */
-static int matrix(struct job *j, float *w, int rows, const struct gptq_factor *f,
-		  const double *h)
+/*
+ * sum |W x_f - Q x_q|^2 over the calibration, from @cp's statistics:
+ * tr(W hf W^T) - 2 tr(W c Q^T) + tr(Q hq Q^T).
+ */
+static double paired_loss(const float *w, const float *q, int rows, const struct calib_pair *cp)
 {
-	int cols = f->cols;
-	size_t n = (size_t)rows * cols;
-	float *orig = malloc(2 * n * sizeof(float)), *rtn = orig + n;
-	float *scales = j->scales + j->used;
+	int n = cp->n, i, j, k;
+	double loss = 0;
+
+	for (i = 0; i < rows; i++) {
+		const float *a = w + (size_t)i * n, *b = q + (size_t)i * n;
+
+		for (j = 0; j < n; j++) {
+			double hw = 0, cq = 0, hqb = 0;
+
+			for (k = 0; k < n; k++) {
+				hw += cp->hf[(size_t)j * n + k] * a[k];
+				cq += cp->c[(size_t)j * n + k] * b[k];
+				hqb += cp->hq[(size_t)j * n + k] * b[k];
+			}
+			loss += a[j] * hw - 2 * a[j] * cq + b[j] * hqb;
+		}
+	}
+	return loss;
+}
+
+/*
+ * @w quantized toward @target under @h: GPTQ with searched scales, then
+ * rounds of moving single integers while that lowers the error and
+ * refitting the blocks' scales to the integers, until a round gains
+ * little; the best kept, its blocks' scales in @scales.
+ */
+static int refine(const float *target, float *w, int rows, const struct gptq_factor *f,
+		  const double *h, float *scales)
+{
+	int cols = f->cols, round, done, ret = NPU_OK;
+	size_t n = (size_t)rows * cols, nb = n / 32;
+	float *t = malloc((n + nb) * sizeof(float)), *ts;
+	double best, e;
+
+	if (!t)
+		return NPU_E_NOMEM;
+	ts = t + n;
+	memcpy(w, target, n * sizeof(float));
+	gptq_q4_0(w, rows, f, GPTQ_SEARCH, scales);
+	best = gptq_loss(target, w, rows, cols, h);
+	memcpy(t, w, n * sizeof(float));
+	memcpy(ts, scales, nb * sizeof(float));
+	for (round = 0; !ret && round < REFINE_ROUNDS; round++) {
+		ret = gptq_descend(target, t, rows, cols, h, ts);
+		ret = ret ? ret : gptq_refit(target, t, rows, cols, h, ts);
+		ret = ret ? ret : gptq_descend(target, t, rows, cols, h, ts);
+		e = gptq_loss(target, t, rows, cols, h);
+		if (ret || !(e < best))
+			break;
+		memcpy(w, t, n * sizeof(float));
+		memcpy(scales, ts, nb * sizeof(float));
+		done = e > best * (1 - 1e-3);	/* it gained under 0.1% */
+		best = e;
+		if (done)
+			break;
+	}
+	free(t);
+	return ret;
+}
+
+/* One matrix of @rows x cp->n at @w under @f (of cp->hq): the report's errors, the plan's entry. */
+static int matrix(struct job *j, float *w, int rows, const struct gptq_factor *f,
+		  const struct calib_pair *cp)
+{
+	size_t n = (size_t)rows * cp->n;
+	float *orig = malloc(3 * n * sizeof(float)), *rtn, *target, *scales = j->scales + j->used;
 	double base;
+	int ret = NPU_OK;
 
 	if (!orig)
 		return NPU_E_NOMEM;
+	rtn = orig + n;
+	target = rtn + n;
 	memcpy(orig, w, n * sizeof(float));
 	memset(rtn, 0, n * sizeof(float));
-	base = gptq_loss(orig, rtn, rows, cols, h);
+	base = paired_loss(orig, rtn, rows, cp);
 	/* Round to nearest: the baseline, and the file's with --method rtn. */
 	memcpy(rtn, w, n * sizeof(float));
-	gptq_q4_0(rtn, rows, f, 1, scales);
-	if (j->p->gptq)
-		gptq_q4_0(w, rows, f, 0, scales);
-	else
+	gptq_q4_0(rtn, rows, f, GPTQ_RTN, scales);
+	if (j->p->gptq) {
+		/* The float product from the quantized inputs: W C H^-1, quantized. */
+		ret = gptq_target(f, cp->c, orig, rows, target);
+		ret = ret ? ret : refine(target, w, rows, f, cp->hq, scales);
+	} else {
 		memcpy(w, rtn, n * sizeof(float));
-	if (base > 0) {
-		j->rep.loss_rtn += gptq_loss(orig, rtn, rows, cols, h) / base;
-		j->rep.loss += gptq_loss(orig, w, rows, cols, h) / base;
+	}
+	if (!ret && base > 0) {
+		j->rep.loss_rtn += paired_loss(orig, rtn, rows, cp) / base;
+		j->rep.loss += paired_loss(orig, w, rows, cp) / base;
 		j->rep.matrices++;
 	}
 	free(orig);
 	j->t[j->n++] = (struct gguf_plan_tensor){ w, n, NPU_GGUF_Q4_0, scales };
 	j->used += n / 32;
-	return NPU_OK;
+	return ret;
 }
 
 /* Up to three matrices reading one site: each's floats and rows. */
@@ -170,20 +173,23 @@ struct site_mats {
 	int rows[3];
 };
 
-/* Layer @l's @site: its statistics factored once, then each matrix reading it. */
-static int site(struct job *j, int l, enum ref_site s, struct site_mats m)
+/* Layer @l's @site of width @cols: its statistics gathered and factored once, then each matrix. */
+static int site(struct job *j, int l, enum ref_site s, int cols, struct site_mats m)
 {
-	int cols = j->c->n[s], i, ret;
-	struct gptq_factor f;
-	const double *h;
+	const struct npu_quantize_params *p = j->p;
+	struct gptq_factor f = { 0 };
+	struct calib_pair cp;
+	int i, ret;
 
-	if (!j->c->h[s])
+	if (cols % 32)
 		return NPU_OK;	/* its matrices are the writer's F16 */
-	h = j->c->h[s] + (size_t)l * cols * cols;
-	ret = gptq_factor(&f, h, cols, j->p->damp ? j->p->damp : 0.01);
+	ret = calib_pair_init(&cp, l, s, cols);
+	ret = ret ? ret : calib_pair_gather(j->m, j->q, p->tokens, p->n_tokens, p->chunk, &cp);
+	ret = ret ? ret : gptq_factor(&f, cp.hq, cols, p->damp ? p->damp : 0.01);
 	for (i = 0; !ret && i < 3 && m.w[i]; i++)
-		ret = matrix(j, m.w[i], m.rows[i], &f, h);
+		ret = matrix(j, m.w[i], m.rows[i], &f, &cp);
 	gptq_factor_free(&f);
+	calib_pair_free(&cp);
 	return ret;
 }
 
@@ -196,14 +202,14 @@ static int quantize(struct job *j)
 	int l, ret = NPU_OK;
 
 	for (l = 0; !ret && l < c->n_layers; l++) {
-		ret = site(j, l, REF_ATTN_IN, (struct site_mats){
+		ret = site(j, l, REF_ATTN_IN, (int)d, (struct site_mats){
 			{ q->wq + l * qd * d, q->wk + l * kv * d, q->wv + l * kv * d },
 			{ (int)qd, (int)kv, (int)kv } });
-		ret = ret ? ret : site(j, l, REF_ATTN_OUT, (struct site_mats){
+		ret = ret ? ret : site(j, l, REF_ATTN_OUT, (int)qd, (struct site_mats){
 			{ q->wo + l * d * qd }, { (int)d } });
-		ret = ret ? ret : site(j, l, REF_FFN_IN, (struct site_mats){
+		ret = ret ? ret : site(j, l, REF_FFN_IN, (int)d, (struct site_mats){
 			{ q->w1 + l * hd * d, q->w3 + l * hd * d }, { (int)hd, (int)hd } });
-		ret = ret ? ret : site(j, l, REF_FFN_MID, (struct site_mats){
+		ret = ret ? ret : site(j, l, REF_FFN_MID, (int)hd, (struct site_mats){
 			{ q->w2 + l * d * hd }, { (int)d } });
 	}
 	/* The classifier is Q8_0 as llama-quantize makes it (and so the embedding tied to it). */
@@ -212,15 +218,32 @@ static int quantize(struct job *j)
 	return ret;
 }
 
+/* The widest site quantized, its statistics' bytes; 0 when too large to keep. */
+static int stats_fit(const struct npu_model_config *c, char *err, size_t err_len)
+{
+	int widths[] = { c->dim, c->head_dim * c->n_heads, c->hidden_dim }, i;
+	uint64_t bytes = 0, b;
+
+	for (i = 0; i < 3; i++) {
+		b = 3ull * widths[i] * widths[i] * sizeof(double);
+		if (widths[i] % 32 == 0 && b > bytes)
+			bytes = b;
+	}
+	if (bytes <= CALIB_MAX_BYTES)
+		return 1;
+	snprintf(err, err_len, "calibration: a site's statistics would take %.1f GiB (at most %.0f)",
+		 (double)bytes / (1 << 30), (double)CALIB_MAX_BYTES / (1 << 30));
+	return 0;
+}
+
 int npu_model_quantize_gguf(const char *path, const struct npu_model *m,
 			    const struct npu_tokenizer *t, const struct npu_quantize_params *p,
 			    struct npu_quantize_report *rep, char *err, size_t err_len)
 {
-	struct calib c = { 0 };
 	struct npu_model q = { 0 };
 	struct job j = { 0 };
 	struct gguf_plan plan = { .name = "npu-quantize" };
-	int ret, s, i;
+	int ret, i;
 
 	err[0] = 0;
 	if (!m || !p || !m->data || p->type != NPU_GGUF_Q4_0 || p->n_tokens < 1 ||
@@ -236,9 +259,10 @@ int npu_model_quantize_gguf(const char *path, const struct npu_model *m,
 			return NPU_E_INVAL;
 		}
 	}
-	ret = calibrate(m, p, &c, err, err_len);
-	ret = ret ? ret : copy_model(m, &q);
-	j = (struct job){ &q, p, &c, NULL, 0, NULL, 0, { 0 } };
+	if (!stats_fit(&m->cfg, err, err_len))
+		return NPU_E_NOMEM;
+	ret = copy_model(m, &q);
+	j = (struct job){ m, &q, p, NULL, 0, NULL, 0, { 0 } };
 	if (!ret) {
 		j.t = calloc((size_t)m->cfg.n_layers * 7 + 1, sizeof(*j.t));
 		j.scales = malloc(m->n_floats / 32 * sizeof(float));
@@ -251,8 +275,6 @@ int npu_model_quantize_gguf(const char *path, const struct npu_model *m,
 	ret = ret ? ret : llm_gguf_save(path, &q, t, p->type, &plan, err, err_len);
 	if (!ret && rep)
 		*rep = j.rep;
-	for (s = 0; s < REF_SITES; s++)
-		free(c.h[s]);
 	free(q.data);
 	free(j.t);
 	free(j.scales);

@@ -21,12 +21,14 @@ struct ref_engine {
 	double mscale;	/* and the scale on the rotated Q and K */
 	ref_tap_fn tap;	/* sees each matrix's input (calibration), or NULL */
 	void *tap_user;
+	int layers;	/* the layers a pass runs: all, unless a tap needs fewer */
 };
 
-void ref_set_tap(struct ref_engine *r, ref_tap_fn fn, void *user)
+void ref_set_tap(struct ref_engine *r, ref_tap_fn fn, void *user, int layers)
 {
 	r->tap = fn;
 	r->tap_user = user;
+	r->layers = layers > 0 && layers < r->m->cfg.n_layers ? layers : r->m->cfg.n_layers;
 }
 
 #define TAP(l, site, x, n) do { if (r->tap) r->tap(r->tap_user, l, site, x, n); } while (0)
@@ -59,6 +61,7 @@ int ref_create(const struct npu_model *m, int positions, struct ref_engine **out
 		return NPU_E_NOMEM;
 	}
 	r->mscale = llm_rope_theta(m, r->theta);
+	r->layers = c->n_layers;
 	*out = r;
 	return NPU_OK;
 }
@@ -159,7 +162,7 @@ int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits)
 		return NPU_E_RANGE;
 	for (i = 0; i < d; i++)
 		r->x[i] = m->token_embedding[(size_t)token * d + i] * c->embed_scale;
-	for (l = 0; l < c->n_layers; l++) {
+	for (l = 0; l < r->layers; l++) {
 		float *kc = r->kc + ((size_t)l * r->ctx) * kv;
 		float *vc = r->vc + ((size_t)l * r->ctx) * kv;
 		float *kp = kc + (size_t)pos * kv;
@@ -217,6 +220,8 @@ int ref_forward(struct ref_engine *r, int32_t token, int pos, float *logits)
 			r->x[i] += r->xb[i];
 		memcpy(r->trace + (size_t)l * d, r->x, (size_t)d * sizeof(float));
 	}
+	if (r->layers < c->n_layers)
+		return NPU_OK;	/* the tap has seen all it wants: @logits untouched */
 	rmsnorm(r->xb, r->x, m->rms_final, d, eps);
 	TAP(-1, REF_CLS_IN, r->xb, d);
 	matvec(logits, r->xb, m->wcls, NULL, d, c->vocab_size);

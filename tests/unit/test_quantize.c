@@ -2,11 +2,12 @@
 /*
  * npu_model_quantize_gguf (npu-quantize's library call) on stories260K:
  * calibration text the float model samples itself; a Q4_0 file by error
- * compensation (GPTQ) and one by round to nearest. Each holds llama-
- * quantize's choice of types; GPTQ's error on the calibration inputs is
- * well under round to nearest's; and on a held-out story, run natively on
- * the device against the F32 model, GPTQ's file costs well under half of
- * round to nearest's KL (which is llama-quantize's Q4_0: the same rule).
+ * compensation (GPTQ, in the model's order, with integer descent and
+ * scale refits) and one by round to nearest. Each holds llama-quantize's
+ * choice of types; GPTQ's product error on the calibration inputs is well
+ * under round to nearest's; and on a held-out story, run natively on the
+ * device against the F32 model, GPTQ's file costs well under half of round
+ * to nearest's KL (which is llama-quantize's Q4_0: the same rule).
  * Thresholds: docs/accuracy.md.
  */
 #include <stdio.h>
@@ -133,7 +134,8 @@ static void gptq_error_below_rounding(void **state)
 	       gptq_rep.loss / gptq_rep.loss_rtn);
 	assert_int_equal(gptq_rep.matrices, 30);
 	assert_true(gptq_rep.loss_rtn > 0);
-	assert_true(gptq_rep.loss < 0.75 * gptq_rep.loss_rtn);
+	/* Measured x0.73 (x0.74 without the integer descent and scale refits). */
+	assert_true(gptq_rep.loss < 0.77 * gptq_rep.loss_rtn);
 	/* Round to nearest writes what it measured. */
 	assert_true(rtn_rep.loss == rtn_rep.loss_rtn);
 }
@@ -175,8 +177,14 @@ static void gptq_kl_under_half(void **state)
 	r = story_kl(dev, f32, rtn_path);
 	printf("held-out story on the device against F32: mean KL GPTQ %.4f, round to nearest "
 	       "%.4f (x%.2f)\n", g, r, g / r);
-	assert_true(g < 0.035);
-	assert_true(g < 0.65 * r);
+	/*
+	 * Measured 0.0145 (x0.26; 0.0170 without the integer descent and
+	 * scale refits). GPTQ on the float model's inputs, not the quantized
+	 * layers' (the previous method), measured 0.027 (x0.49), which these
+	 * bounds fail.
+	 */
+	assert_true(g < 0.022);
+	assert_true(g < 0.4 * r);
 	npu_llm_model_free(f32);
 	npu_close(dev);
 }

@@ -266,10 +266,14 @@ NPU_API int npu_model_save_gguf(const char *path, const struct npu_model *m,
  * @type: the matrices' type: NPU_GGUF_Q4_0. As llama-quantize chooses, a
  *	classifier (and the embedding it is tied to) is Q8_0 and a matrix
  *	whose rows are not a multiple of 32 long is F16.
- * @gptq: 1: error compensation (GPTQ) under the calibration's statistics,
- *	with each block's scale searched; 0: ggml's round to nearest.
+ * @gptq: 1: each matrix in the model's order quantized to reproduce the
+ *	float model's product from the inputs the quantized layers before it
+ *	give (GPTQ's error compensation under the calibration's statistics,
+ *	each block's scale searched, then single integers moved and the
+ *	scales refit while the error falls); 0: ggml's round to nearest.
  * @tokens: the calibration text's tokens, @n_tokens in chunks of @chunk,
- *	each run through the float model from position 0.
+ *	each run from position 0 (through the float model and the copy being
+ *	quantized, once per matrix site).
  * @n_tokens: their count.
  * @chunk: positions per chunk (at most the model's context).
  * @damp: the damping added to the statistics' diagonal, a fraction of its
@@ -285,9 +289,11 @@ struct npu_quantize_params {
 };
 
 /**
- * struct npu_quantize_report - what quantizing cost, on the calibration's
- *	inputs: the error of each product W·x relative to the product,
- *	tr(dW H dW^T) / tr(W H W^T), summed over the matrices quantized.
+ * struct npu_quantize_report - what quantizing cost, on the calibration
+ *	text: each quantized matrix's product from the quantized model's
+ *	inputs against the float model's product, |W x_f - Q x_q|^2 /
+ *	|W x_f|^2 summed over the text, summed over the matrices quantized
+ *	(so the layers before each matrix count too).
  * @matrices: matrices quantized with the calibration's statistics.
  * @loss_rtn: round to nearest's error.
  * @loss: the method's.
