@@ -199,6 +199,20 @@ npu_run --model "$models/stories260K.bin" --device cpu --steps 1 --compare --jso
 p=$(sed -n 's/.*"text": {"positions": \([0-9]*\),.*"chunks": 128}.*/\1/p' "$tmp/out")
 result cli_chunks_outrun_context "$([ "$rc" -eq 0 ] && [ -n "$p" ] && [ "$p" -ge $((4 * 63)) ] &&
 	[ $((p % 63)) -eq 0 ] || echo "status $rc, positions '$p' (want 63 per chunk, 4+ chunks)")"
+# --norm-act: a bad width refused; int16 norms' outputs make W8 closer to
+# the float model than int8 (its default) does.
+expect cli_norm_act_bad 2 "^npu-run: --norm-act 'int4': want auto, int8 or int16" --norm-act int4
+w8kl() {
+	npu_run --model "$models/stories260K.gguf" --device cpu --weights w8 --steps 48 \
+		--compare --json "$@"
+	sed -n 's/.*"mean_kl": \([^,]*\),.*/\1/p' "$tmp/out"
+}
+k8=$(w8kl)
+k8b=$(w8kl --norm-act int8)
+k16=$(w8kl --norm-act int16)
+result cli_norm_act_int16 "$([ -n "$k8" ] && [ "$k8" = "$k8b" ] && [ -n "$k16" ] &&
+	awk -v a="$k16" -v b="$k8" 'BEGIN { exit !(a < b) }' ||
+	echo "W8 mean KL: default '$k8', int8 '$k8b', int16 '$k16' (want int16 below int8)")"
 # --chat and --ctx-size: their mistakes, one line each.
 expect cli_ctx_size_range 2 "^npu-run: --ctx-size '0': want an integer" --ctx-size 0
 expect cli_ctx_size_past_file 2 "^npu-run: --ctx-size '513': the model's context is 512" \

@@ -118,9 +118,13 @@ for f in Q8_0 Q4_1 Q4_0 npu-Q4_0-1 npu-Q4_0-2 npu-Q4_0-3; do
 	set -- $p $d
 	echo "| $name | $1 | $2% | $3 | $4% | $5 |"
 done
-# The device's own W8 (int8 per output channel) from the F32 file: no llama.cpp file is it.
-d=$(device "$f32" --weights w8) ||
-	{ echo "accuracy-peer.sh: W8 could not be measured" >&2; exit 1; }
-# shellcheck disable=SC2086
-set -- $d
-echo "| F32 file, the device's W8 | - | - | $1 | $2% | $3 |"
+# The device's own W8 (int8 per output channel) from the F32 file, no
+# llama.cpp file's: its norms' outputs int8 (the default, its fast kernels)
+# and int16.
+for a in int8 int16; do
+	d=$(device "$f32" --weights w8 --norm-act $a) ||
+		{ echo "accuracy-peer.sh: W8 could not be measured" >&2; exit 1; }
+	# shellcheck disable=SC2086
+	set -- $d
+	echo "| F32 file, the device's W8, norms' outputs $a | - | - | $1 | $2% | $3 |"
+done

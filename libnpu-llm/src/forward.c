@@ -2,15 +2,16 @@
 /*
  * A context's forward pass on an NPU, through libnpu ops only, over the
  * model's weights (weights.c). Activations use dynamic per-row scales: the
- * residual stream, the projections and the norms' outputs int16 (so every
- * matmul reading a norm, the classifier's too, and the FFN's down
- * projection take int16 inputs: int8 there cost W8 a third of its KL), the
- * heads' output into the output projection int8. One token's step is
- * recorded once as a graph; its token id and position are read from device
- * memory, so it is replayed as is. A prompt is prefilled in batches of up
- * to PREFILL rows, of which only the last goes through the classifier. A
- * pass whose ops overflow one command stream runs as several jobs of whole
- * layers, one after another.
+ * residual stream, the projections and the FFN's down-projection input
+ * int16, the heads' output into the output projection int8, and the norms'
+ * outputs (the inputs of Q, K, V, the gate and up, the classifier) int16
+ * or int8 as the context asks (norm_wide: int8 there costs W8 half its
+ * accuracy, int16 costs the int8 kernels of w8 and w4gN their speed). One
+ * token's step is recorded once as a graph; its token id and position are
+ * read from device memory, so it is replayed as is. A prompt is prefilled
+ * in batches of up to PREFILL rows, of which only the last goes through
+ * the classifier. A pass whose ops overflow one command stream runs as
+ * several jobs of whole layers, one after another.
  */
 #include <math.h>
 #include <stdio.h>
@@ -488,6 +489,17 @@ static int plan_parts(struct npu_engine *e)
 	return err;
 }
 
+/*
+ * The norms' outputs int16 (enum npu_llm_norm_act): by default where the
+ * weights are a file's blocks, whose kernels take any activation alike.
+ */
+static int norm_wide(const struct llm_weights *w, const struct engine_opts *o)
+{
+	if (o->norm_act != NPU_LLM_NORM_AUTO)
+		return o->norm_act == NPU_LLM_NORM_INT16;
+	return w->layers[0].wq.block.block_groups != 0;
+}
+
 int engine_create(struct llm_weights *w, const struct engine_opts *o, int positions,
 		  struct npu_engine **out, char *errbuf, size_t err_len)
 {
@@ -526,7 +538,7 @@ int engine_create(struct llm_weights *w, const struct engine_opts *o, int positi
 	err = err ? err : llm_dbuf_new(e->dev, PREFILL * 4, &e->ids, &e->bytes);
 	err = err ? err : llm_dbuf_new(e->dev, 8, &e->pos, &e->bytes);
 	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->x);
-	err = err ? err : act_new(e, PREFILL, d, NPU_I16, &e->xn);
+	err = err ? err : act_new(e, PREFILL, d, norm_wide(w, o) ? NPU_I16 : NPU_I8, &e->xn);
 	err = err ? err : act_new(e, PREFILL, qd, NPU_I16, &e->q);
 	err = err ? err : act_new(e, PREFILL, kv, NPU_I16, &e->k);
 	err = err ? err : act_new(e, PREFILL, kv, NPU_I16, &e->v);

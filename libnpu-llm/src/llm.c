@@ -582,6 +582,11 @@ int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params
 	if (!ret && params->device && !w) {
 		snprintf(err, err_len, "the model is not on that device (npu_llm_model_attach)");
 		ret = NPU_E_INVAL;
+	} else if (!ret && (params->norm_act < NPU_LLM_NORM_AUTO ||
+			    params->norm_act > NPU_LLM_NORM_INT16)) {
+		snprintf(err, err_len, "norm_act %d: want NPU_LLM_NORM_AUTO, _INT8 or _INT16",
+			 params->norm_act);
+		ret = NPU_E_INVAL;
 	} else if (!ret && (params->positions < 0 || params->positions > m->host.cfg.seq_len)) {
 		snprintf(err, err_len, "positions %d: want 0 (the whole context) up to the "
 			 "model's context, %d", params->positions, m->host.cfg.seq_len);
@@ -594,7 +599,7 @@ int npu_llm_ctx_create(npu_llm_model *m, const struct npu_llm_ctx_params *params
 		ret = NPU_E_RANGE;
 	}
 	if (!ret && w && !params->reference) {
-		struct engine_opts o = { params->trace, params->profile };
+		struct engine_opts o = { params->trace, params->profile, params->norm_act };
 		struct npu_llm_ctx_size size = { .positions = params->positions };
 
 		if (!params->positions)

@@ -94,6 +94,7 @@ struct npu_engine;
 struct engine_opts {
 	int trace;		/* keep each layer's output (the residual stream) */
 	int profile;		/* time every op on the device (engine_profile) */
+	int norm_act;		/* enum npu_llm_norm_act */
 };
 
 /*

@@ -56,7 +56,7 @@ class ModelInfo(ctypes.Structure):	# struct npu_llm_model_info
 
 class CtxParams(ctypes.Structure):	# struct npu_llm_ctx_params
     _fields_ = [("positions", c_int), ("reference", c_int), ("trace", c_int),
-                ("profile", c_int), ("device", c_void_p)]
+                ("profile", c_int), ("device", c_void_p), ("norm_act", c_int)]
 
 
 class CtxSize(ctypes.Structure):	# struct npu_llm_ctx_size

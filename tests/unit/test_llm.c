@@ -289,6 +289,11 @@ static void model_attached(void **state)
 	npu_llm_model_info(m, &info);
 	assert_int_equal(npu_llm_ctx_create(m, &p, &c1, err, sizeof(err)), NPU_E_INVAL);
 	assert_non_null(strstr(err, "not on that device"));
+	p = (struct npu_llm_ctx_params){ .norm_act = NPU_LLM_NORM_INT16 + 1 };
+	assert_int_equal(npu_llm_ctx_create(m, &p, &c1, err, sizeof(err)), NPU_E_INVAL);
+	assert_non_null(strstr(err, "norm_act 3: want"));
+	assert_null(c1);
+	p = (struct npu_llm_ctx_params){ .device = third };
 	assert_int_equal(npu_llm_model_attach(m, dev, err, sizeof(err)), NPU_E_INVAL);
 	assert_int_equal(npu_llm_model_attach(fl, other, err, sizeof(err)), NPU_E_INVAL);
 	assert_int_equal(npu_llm_model_attach(m, other, err, sizeof(err)), NPU_OK);

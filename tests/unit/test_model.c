@@ -148,12 +148,17 @@ static void float_greedy_story(void **state)
 	npu_llm_model_free(m);
 }
 
-/* Teacher-forced on the float model's own story: KL and top-1 of a device. */
-static void accuracy(const char *weights, double max_kl, double min_top1, int min_agree)
+/*
+ * Teacher-forced on the float model's own story: KL and top-1 of a device
+ * whose norms' outputs are @norm_act (enum npu_llm_norm_act).
+ */
+static void accuracy(const char *weights, int norm_act, double max_kl, double min_top1,
+		     int min_agree)
 {
 	npu_device *dev = t_open();
 	npu_llm_model *m = model_on(dev, weights);
-	npu_llm_ctx *ref = ctx_on(m, 0, 1), *e = ctx_on(m, 0, 0);
+	struct npu_llm_ctx_params p = { .norm_act = norm_act };
+	npu_llm_ctx *ref = ctx_on(m, 0, 1), *e = ctx_with(m, 0, 0, p);
 	struct npu_llm_compare s = { 0 };
 	int32_t tokens[256], dtok[256];
 	int n, agree = 0;
@@ -167,7 +172,7 @@ static void accuracy(const char *weights, double max_kl, double min_top1, int mi
 	assert_true((double)s.top1_agree / s.positions >= min_top1);
 	/* Greedy on the device, in a fresh context: the same story for at least min_agree tokens. */
 	npu_llm_ctx_free(e);
-	e = ctx_on(m, 0, 0);
+	e = ctx_with(m, 0, 0, p);
 	generate(e, 60, dtok);
 	while (agree < 60 && dtok[5 + agree] == tokens[5 + agree])
 		agree++;
@@ -178,20 +183,24 @@ static void accuracy(const char *weights, double max_kl, double min_top1, int mi
 	npu_close(dev);
 }
 
-/*
- * W8 measures a KL of 3.0e-4; with the norms' outputs int8 instead of
- * int16 it was 6.4e-4, which this bound fails.
- */
+/* W8 by default (int8 norms' outputs, its fast kernels) measures a KL of 6.4e-4. */
 static void accuracy_w8(void **state)
 {
 	(void)state;
-	accuracy("w8", 5e-4, 0.95, 40);
+	accuracy("w8", NPU_LLM_NORM_AUTO, 2e-3, 0.95, 40);
+}
+
+/* With int16 norms' outputs W8 measures 3.0e-4: int8's 6.4e-4 fails this bound. */
+static void accuracy_w8_norm16(void **state)
+{
+	(void)state;
+	accuracy("w8", NPU_LLM_NORM_INT16, 5e-4, 0.95, 40);
 }
 
 static void accuracy_w4g32(void **state)
 {
 	(void)state;
-	accuracy("w4g32", 0.12, 0.85, 8);
+	accuracy("w4g32", NPU_LLM_NORM_AUTO, 0.12, 0.85, 8);
 }
 
 /*
@@ -679,7 +688,7 @@ static void many_layers(void **state)
 	print_message("250 layers W8: mean KL %.3g, top-1 %.1f%% over %d positions\n",
 		      s.kl_sum / s.positions, 100.0 * s.top1_agree / s.positions, s.positions);
 	/* accuracy_w8's bounds. */
-	assert_true(s.kl_sum / s.positions < 5e-4);
+	assert_true(s.kl_sum / s.positions < 2e-3);
 	assert_true((double)s.top1_agree / s.positions >= 0.95);
 	npu_llm_ctx_free(a);
 	npu_llm_ctx_free(b);
@@ -764,6 +773,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(float_greedy_story),
 		cmocka_unit_test(accuracy_w8),
+		cmocka_unit_test(accuracy_w8_norm16),
 		cmocka_unit_test(accuracy_w4g32),
 		cmocka_unit_test(prefill_equals_steps),
 		cmocka_unit_test(profile_counts),

@@ -65,6 +65,10 @@ static void usage(FILE *f)
 		"      --json            print one JSON object instead of text\n"
 		"  -v, --verbose         with --compare: cosine similarity of each layer's output\n"
 		"      --profile         device time and count of each op (by the NPU core's clock)\n"
+		"      --norm-act A      the norms' outputs on the device: auto (int16 over a\n"
+		"                        file's blocks, int8 over w8 and w4gN: their fast\n"
+		"                        kernels), int8 or int16 (more exact, slower with w8\n"
+		"                        and w4gN)\n"
 		"  -h, --help\n");
 }
 
@@ -177,6 +181,7 @@ static const struct option opts[] = {
 	{ "verbose", 0, 0, 'v' }, { "profile", 0, 0, 'r' }, { "help", 0, 0, 'h' },
 	{ "chat", 0, 0, 'C' }, { "system", 1, 0, 'y' }, { "chat-template", 1, 0, 'L' },
 	{ "ctx-size", 1, 0, 'X' }, { "reference", 1, 0, 'F' }, { "chunks", 1, 0, 'N' },
+	{ "norm-act", 1, 0, 'A' },
 	{ 0, 0, 0, 0 },
 };
 /* ":": getopt says nothing, each mistake gets one line of ours. */
@@ -272,6 +277,13 @@ static int take(int c, const char *v, struct args *a)
 	case 'w': a->weights = v; break;
 	case 'y': a->system = v; break;
 	case 'L': a->chat_template = v; break;
+	case 'A':
+		if (!strcmp(v, "auto") || !strcmp(v, "int8") || !strcmp(v, "int16"))
+			a->norm_act = !strcmp(v, "auto") ? NPU_LLM_NORM_AUTO :
+				      !strcmp(v, "int8") ? NPU_LLM_NORM_INT8 : NPU_LLM_NORM_INT16;
+		else
+			return bad("--norm-act", v, "want auto, int8 or int16");
+		break;
 	case 'N':
 		if (parse_int(v, 4, MAX_STEPS, &n))
 			return bad("--chunks", v, "want an integer in 4..1048576");

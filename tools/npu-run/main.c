@@ -196,7 +196,8 @@ static int size_context(struct run *run)
 /* --chat: its context has all the positions the run may have. */
 static int run_chat(struct run *run)
 {
-	struct npu_llm_ctx_params cp = { .positions = run->r.positions, .profile = run->a.profile };
+	struct npu_llm_ctx_params cp = { .positions = run->r.positions, .profile = run->a.profile,
+					 .norm_act = run->a.norm_act };
 	char err[512];
 
 	if (npu_llm_ctx_create(run->m, &cp, &run->ctx, err, sizeof(err))) {
@@ -249,7 +250,7 @@ static int prepare(struct run *run, int32_t **tokens, int32_t *n_prompt)
 	const struct args *a = &run->a;
 	int seq = run->r.positions, steps = a->steps < seq ? a->steps : seq, end;
 	struct npu_llm_ctx_params cp = {
-		.trace = a->verbose && a->compare, .profile = a->profile,
+		.trace = a->verbose && a->compare, .profile = a->profile, .norm_act = a->norm_act,
 	};
 	char err[512];
 	int ret;

@@ -20,6 +20,7 @@ struct args {
 	const char *system, *chat_template;	/* --chat's */
 	int steps, compare, json, verbose, profile, threads, chat, ctx_size, prompt_given;
 	int chunks;		/* --chunks N: --text compared N tokens at a time, or 0 */
+	int norm_act;		/* --norm-act: enum npu_llm_norm_act */
 	struct npu_llm_sampler_params sampling;
 };
 

@@ -219,6 +219,25 @@ NPU_API const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int
 				       char byte_buf[2]);
 
 /**
+ * enum npu_llm_norm_act - the width of the norms' outputs on the device:
+ *	the activations every matmul after an RMSNorm reads (Q, K and V,
+ *	the FFN's gate and up, the classifier), each row with its own scale.
+ * @NPU_LLM_NORM_AUTO: int16 over a GGUF file's own blocks (Q8_0, Q4_0,
+ *	the K-quants: their kernels cost the same either way), int8 over
+ *	the device's per-channel and grouped weights (w8, w4gN), whose
+ *	fastest kernels multiply int8 activations.
+ * @NPU_LLM_NORM_INT8: int8.
+ * @NPU_LLM_NORM_INT16: int16: on stories260K W8's KL against the float
+ *	model is half of int8's (docs/accuracy.md); with w8 and w4gN weights
+ *	decode is 20-30% slower (docs/performance.md).
+ */
+enum npu_llm_norm_act {
+	NPU_LLM_NORM_AUTO,
+	NPU_LLM_NORM_INT8,
+	NPU_LLM_NORM_INT16,
+};
+
+/**
  * struct npu_llm_ctx_params - what npu_llm_ctx_create() makes.
  * @positions: positions the KV cache holds, up to the model's context
  *	(npu_model_config.seq_len); 0: npu_llm_ctx_size()'s default, the
@@ -230,6 +249,7 @@ NPU_API const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int
  * @profile: time every op on the device (npu_llm_profile()).
  * @device: the device the context runs on: the model's own (NULL) or
  *	one it was attached to (npu_llm_model_attach()).
+ * @norm_act: the norms' outputs' width (enum npu_llm_norm_act).
  */
 struct npu_llm_ctx_params {
 	int positions;
@@ -237,6 +257,7 @@ struct npu_llm_ctx_params {
 	int trace;
 	int profile;
 	npu_device *device;
+	int norm_act;
 };
 
 /**
