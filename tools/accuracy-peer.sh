@@ -67,8 +67,8 @@ peer() {
 	# summary) lost: its logger's thread is not drained at exit. Try again.
 	for try in 1 2 3 4 5; do
 		"$bin/llama-perplexity" -m "$1" -f "$work/held.txt" -c 128 -b 128 \
-			--kl-divergence-base "$work/base.kld" --kl-divergence >"$work/kl.log" 2>&1 ||
-			{ tail -5 "$work/kl.log" >&2; return 1; }
+			--kl-divergence-base "$work/base.kld" --kl-divergence \
+			>"$work/kl.log" 2>&1 || { tail -5 "$work/kl.log" >&2; return 1; }
 		kl=$(sed -n 's/^Mean *KLD: *\([0-9.e+-]*\).*/\1/p' "$work/kl.log")
 		top=$(sed -n 's/^Same top p: *\([0-9.]*\).*/\1/p' "$work/kl.log")
 		[ -n "$kl" ] && [ -n "$top" ] && { echo "$kl $top"; return 0; }
@@ -103,28 +103,35 @@ for s in 1 2 3; do
 	"$O/bin/npu-quantize" -m "$f32" --seed $s -o "$work/npu-Q4_0-$s.gguf" >&2
 done
 
-echo "held-out text: $(wc -w < "$work/held.txt") words ($((seed - 4242)) stories); llama.cpp $(git -C "$src" describe --tags \
-	--always 2>/dev/null); host: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
-echo "| file | llama-perplexity mean KL | same top-1 | device KL, same windows | device top-1 | device KL, one 480-token window |"
-echo "|---|---:|---:|---:|---:|---:|"
-for f in Q8_0 Q4_1 Q4_0 npu-Q4_0-1 npu-Q4_0-2 npu-Q4_0-3; do
+echo "held-out text: $(wc -w < "$work/held.txt") words ($((seed - 4242)) stories);" \
+	"llama.cpp $(git -C "$src" describe --tags --always 2>/dev/null);" \
+	"host: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
+echo "| file | llama-perplexity mean KL | same top-1 | device KL, same windows," \
+	"int8 norms | the same, int16 norms | device top-1 (default norms) |" \
+	"device KL, one 480-token window (default norms) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+# Each file's row; the device's own W8 (int8 per output channel) from the
+# F32 file last, no llama.cpp file's.
+for f in Q8_0 Q4_1 Q4_0 npu-Q4_0-1 npu-Q4_0-2 npu-Q4_0-3 w8; do
 	case $f in
 	npu-*) name="npu-quantize Q4_0, calibration seed ${f##*-}" ;;
+	w8) name="F32 file, the device's W8" ;;
 	*) name="llama-quantize $f" ;;
 	esac
-	p=$(peer "$work/$f.gguf") && d=$(device "$work/$f.gguf") ||
-		{ echo "accuracy-peer.sh: $name could not be measured" >&2; exit 1; }
+	if [ $f = w8 ]; then
+		p="- -" file=$f32 w="--weights w8"
+	else
+		p=$(peer "$work/$f.gguf") || p=
+		file=$work/$f.gguf w=
+	fi
+	# shellcheck disable=SC2086 # $w: words
+	d8=$(device "$file" $w --norm-act int8) && d16=$(device "$file" $w --norm-act int16) &&
+		[ -n "$p" ] || { echo "accuracy-peer.sh: $name could not be measured" >&2; exit 1; }
+	# The default width (npu-run --norm-act auto): int16 over a file's
+	# blocks, int8 over W8.
 	# shellcheck disable=SC2086 # figures, split on purpose
-	set -- $p $d
-	echo "| $name | $1 | $2% | $3 | $4% | $5 |"
-done
-# The device's own W8 (int8 per output channel) from the F32 file, no
-# llama.cpp file's: its norms' outputs int8 (the default, its fast kernels)
-# and int16.
-for a in int8 int16; do
-	d=$(device "$f32" --weights w8 --norm-act $a) ||
-		{ echo "accuracy-peer.sh: W8 could not be measured" >&2; exit 1; }
-	# shellcheck disable=SC2086
-	set -- $d
-	echo "| F32 file, the device's W8, norms' outputs $a | - | - | $1 | $2% | $3 |"
+	if [ $f = w8 ]; then set -- $p $d8 $d16; else set -- $p $d16 $d8; fi
+	[ "$1" = - ] || set -- "$1" "$2%" "$3" "$4" "$5" "$6" "$7" "$8"
+	if [ $f = w8 ]; then k8=$3 k16=$6; else k8=$6 k16=$3; fi
+	echo "| $name | $1 | $2 | $k8 | $k16 | $4% | $5 |"
 done

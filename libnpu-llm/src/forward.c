@@ -5,8 +5,9 @@
  * residual stream, the projections and the FFN's down-projection input
  * int16, the heads' output into the output projection int8, and the norms'
  * outputs (the inputs of Q, K, V, the gate and up, the classifier) int16
- * or int8 as the context asks (norm_wide: int8 there costs W8 half its
- * accuracy, int16 costs the int8 kernels of w8 and w4gN their speed). One
+ * or int8 as the context asks (norm_wide: with 8-bit weights int16 halves
+ * the KL against the float model; it slows the int8 kernels of w8 and
+ * w4gN, not a file's blocks'). One
  * token's step is recorded once as a graph; its token id and position are
  * read from device memory, so it is replayed as is. A prompt is prefilled
  * in batches of up to PREFILL rows, of which only the last goes through
@@ -490,8 +491,8 @@ static int plan_parts(struct npu_engine *e)
 }
 
 /*
- * The norms' outputs int16 (enum npu_llm_norm_act): by default where the
- * weights are a file's blocks, whose kernels take any activation alike.
+ * The norms' outputs int16 (enum npu_llm_norm_act): by default over a
+ * file's blocks, whose kernels widen the activations anyway.
  */
 static int norm_wide(const struct llm_weights *w, const struct engine_opts *o)
 {

@@ -188,10 +188,10 @@ void gptq_factor_free(struct gptq_factor *f)
 	f->imp = NULL;
 }
 
-void gptq_q4_0(float *w, int rows, const struct gptq_factor *f, int mode, float *scales)
+void gptq_q4_0(float *w, int rows, const struct gptq_factor *f, int rtn, float *scales)
 {
 	const double *u = f->u;
-	int cols = f->cols, rtn = mode == GPTQ_RTN, i, j, k;
+	int cols = f->cols, i, j, k;
 
 	for (i = 0; i < rows; i++) {
 		float *row = w + (size_t)i * cols;
@@ -200,7 +200,7 @@ void gptq_q4_0(float *w, int rows, const struct gptq_factor *f, int mode, float 
 			float d, qv;
 			double err;
 
-			if (j % QBLOCK == 0 && mode != GPTQ_FIXED)
+			if (j % QBLOCK == 0)
 				scales[((size_t)i * cols + j) / QBLOCK] = block_scale(row + j,
 										      f->imp + j, rtn);
 			d = scales[((size_t)i * cols + j) / QBLOCK];
@@ -235,14 +235,14 @@ static int spd_solve(double *a, double *b, int n)
 
 int gptq_refit(const float *w, float *wq, int rows, int cols, const double *h, float *scales)
 {
-	int nb = cols / QBLOCK, i, j, k, b, c;
+	int nb = cols / QBLOCK, i, j, k, b, c, ret = NPU_OK;
 	double *hw = malloc((size_t)cols * sizeof(*hw));
 	double *a = malloc((size_t)nb * nb * sizeof(*a)), *x = malloc((size_t)nb * sizeof(*x));
 	float *q = malloc((size_t)cols * sizeof(*q));
 
 	if (!hw || !a || !x || !q) {
-		free(hw), free(a), free(x), free(q);
-		return NPU_E_NOMEM;
+		ret = NPU_E_NOMEM;
+		goto out;
 	}
 	for (i = 0; i < rows; i++) {
 		const float *row = w + (size_t)i * cols;
@@ -266,7 +266,11 @@ int gptq_refit(const float *w, float *wq, int rows, int cols, const double *h, f
 						s += q[j] * h[(size_t)j * cols + k] * q[k];
 				a[(size_t)b * nb + c] = a[(size_t)c * nb + b] = s;
 			}
-			/* A block all zeros keeps its scale out of the system. */
+			/*
+			 * A block whose integers (or inputs) are all zero keeps
+			 * its scale out of the system: an identity row and column
+			 * (the columns past b are filled, and zeroed, later).
+			 */
 			if (!(a[(size_t)b * nb + b] > 0)) {
 				for (c = 0; c < nb; c++)
 					a[(size_t)b * nb + c] = a[(size_t)c * nb + b] = 0;
@@ -286,8 +290,12 @@ int gptq_refit(const float *w, float *wq, int rows, int cols, const double *h, f
 				rq[j] = d[b] * q[j];
 		}
 	}
-	free(hw), free(a), free(x), free(q);
-	return NPU_OK;
+out:
+	free(hw);
+	free(a);
+	free(x);
+	free(q);
+	return ret;
 }
 
 int gptq_descend(const float *w, float *wq, int rows, int cols, const double *h,
@@ -312,10 +320,11 @@ int gptq_descend(const float *w, float *wq, int rows, int cols, const double *h,
 		for (sweep = 0, moved = 1; moved && sweep < 50; sweep++) {
 			for (j = 0, moved = 0; j < cols; j++) {
 				double dj = d[j / QBLOCK], hjj = h[(size_t)j * cols + j];
-				int q = dj ? (int)lrint(rq[j] / dj) : 0, step;
+				int q, step;
 
 				if (!dj)
 					continue;
+				q = (int)lrint(rq[j] / dj);
 				/* r_j -= step * dj changes the loss by dj^2 hjj - 2 step dj g_j. */
 				step = g[j] * dj > 0 ? 1 : -1;
 				if (q + step < -8 || q + step > 7 ||

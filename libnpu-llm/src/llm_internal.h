@@ -149,7 +149,8 @@ NPU_HIDDEN void ref_destroy(struct ref_engine *r);
 /*
  * Every ref_forward() from now on shows @fn each matrix's input (NULL:
  * none); with @layers from 1 to the model's layers - 1, it runs only those
- * first layers, and leaves its logits unwritten.
+ * first layers, and leaves its logits, the later layers' traces and their
+ * KV caches unwritten (so change it only between runs from position 0).
  */
 NPU_HIDDEN void ref_set_tap(struct ref_engine *r, ref_tap_fn fn, void *user, int layers);
 

@@ -4,13 +4,15 @@
  * matrices were quantized knowing their inputs, in the order the model
  * runs them. For each matrix site in turn (a layer's attention input for
  * Q, K and V, its heads' output for the output projection, its FFN input
- * for the gate and up), the float model and the copy quantized so far run
- * the calibration text side by side (calibrate.c); the site's matrices are
- * then quantized (gptq.c) to give, from the inputs the quantized layers
- * before them produce, the float model's products, and written into the
- * copy. The copy is written with the blocks' scales chosen, so the file
- * holds exactly those values.
+ * for the gate and up, the gated product for the down projection when its
+ * rows are a multiple of 32 long), the float model and the copy quantized
+ * so far run the calibration text side by side (calibrate.c); the site's
+ * matrices are then quantized (gptq.c) to give, from the inputs the
+ * quantized layers before them produce, the float model's products, and
+ * written into the copy. The copy is written with the blocks' scales
+ * chosen, so the file holds exactly those values.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,8 @@ struct job {
 	float *scales;		/* all the planned blocks' */
 	size_t used;
 	struct npu_quantize_report rep;
+	char *err;		/* the caller's, for a site's failure */
+	size_t err_len;
 };
 
 /*
@@ -108,8 +112,12 @@ static int refine(const float *target, float *w, int rows, const struct gptq_fac
 		return NPU_E_NOMEM;
 	ts = t + n;
 	memcpy(w, target, n * sizeof(float));
-	gptq_q4_0(w, rows, f, GPTQ_SEARCH, scales);
+	gptq_q4_0(w, rows, f, 0, scales);
 	best = gptq_loss(target, w, rows, cols, h);
+	if (isnan(best)) {
+		free(t);
+		return NPU_E_NOMEM;	/* gptq_loss's only failure */
+	}
 	memcpy(t, w, n * sizeof(float));
 	memcpy(ts, scales, nb * sizeof(float));
 	for (round = 0; !ret && round < REFINE_ROUNDS; round++) {
@@ -117,6 +125,7 @@ static int refine(const float *target, float *w, int rows, const struct gptq_fac
 		ret = ret ? ret : gptq_refit(target, t, rows, cols, h, ts);
 		ret = ret ? ret : gptq_descend(target, t, rows, cols, h, ts);
 		e = gptq_loss(target, t, rows, cols, h);
+		ret = ret ? ret : isnan(e) ? NPU_E_NOMEM : NPU_OK;
 		if (ret || !(e < best))
 			break;
 		memcpy(w, t, n * sizeof(float));
@@ -148,7 +157,7 @@ static int matrix(struct job *j, float *w, int rows, const struct gptq_factor *f
 	base = paired_loss(orig, rtn, rows, cp);
 	/* Round to nearest: the baseline, and the file's with --method rtn. */
 	memcpy(rtn, w, n * sizeof(float));
-	gptq_q4_0(rtn, rows, f, GPTQ_RTN, scales);
+	gptq_q4_0(rtn, rows, f, 1, scales);
 	if (j->p->gptq) {
 		/* The float product from the quantized inputs: W C H^-1, quantized. */
 		ret = gptq_target(f, cp->c, orig, rows, target);
@@ -176,8 +185,13 @@ struct site_mats {
 /* Layer @l's @site of width @cols: its statistics gathered and factored once, then each matrix. */
 static int site(struct job *j, int l, enum ref_site s, int cols, struct site_mats m)
 {
+	static const char *const names[] = {
+		[REF_ATTN_IN] = "attention input", [REF_ATTN_OUT] = "heads' output",
+		[REF_FFN_IN] = "FFN input", [REF_FFN_MID] = "gated product",
+	};
 	const struct npu_quantize_params *p = j->p;
 	struct gptq_factor f = { 0 };
+	const char *step = "calibration";
 	struct calib_pair cp;
 	int i, ret;
 
@@ -185,9 +199,17 @@ static int site(struct job *j, int l, enum ref_site s, int cols, struct site_mat
 		return NPU_OK;	/* its matrices are the writer's F16 */
 	ret = calib_pair_init(&cp, l, s, cols);
 	ret = ret ? ret : calib_pair_gather(j->m, j->q, p->tokens, p->n_tokens, p->chunk, &cp);
-	ret = ret ? ret : gptq_factor(&f, cp.hq, cols, p->damp ? p->damp : 0.01);
+	if (!ret) {
+		step = "statistics (not positive definite even damped)";
+		ret = gptq_factor(&f, cp.hq, cols, p->damp ? p->damp : 0.01);
+	}
+	if (!ret)
+		step = "quantizing";
 	for (i = 0; !ret && i < 3 && m.w[i]; i++)
 		ret = matrix(j, m.w[i], m.rows[i], &f, &cp);
+	if (ret)
+		snprintf(j->err, j->err_len, "quantize: layer %d's %s: %s: %s", l, names[s], step,
+			 npu_strerror(ret));
 	gptq_factor_free(&f);
 	calib_pair_free(&cp);
 	return ret;
@@ -218,21 +240,24 @@ static int quantize(struct job *j)
 	return ret;
 }
 
-/* The widest site quantized, its statistics' bytes; 0 when too large to keep. */
+/*
+ * 1 when the widest site quantized fits: its three sums and the factor's
+ * three working matrices, six of n x n doubles; else 0, said in @err.
+ */
 static int stats_fit(const struct npu_model_config *c, char *err, size_t err_len)
 {
 	int widths[] = { c->dim, c->head_dim * c->n_heads, c->hidden_dim }, i;
 	uint64_t bytes = 0, b;
 
 	for (i = 0; i < 3; i++) {
-		b = 3ull * widths[i] * widths[i] * sizeof(double);
+		b = 6ull * widths[i] * widths[i] * sizeof(double);
 		if (widths[i] % 32 == 0 && b > bytes)
 			bytes = b;
 	}
 	if (bytes <= CALIB_MAX_BYTES)
 		return 1;
-	snprintf(err, err_len, "calibration: a site's statistics would take %.1f GiB (at most %.0f)",
-		 (double)bytes / (1 << 30), (double)CALIB_MAX_BYTES / (1 << 30));
+	snprintf(err, err_len, "calibration: a site's statistics would take %.1f GiB "
+		 "(at most %.0f)", (double)bytes / (1 << 30), (double)CALIB_MAX_BYTES / (1 << 30));
 	return 0;
 }
 
@@ -262,7 +287,7 @@ int npu_model_quantize_gguf(const char *path, const struct npu_model *m,
 	if (!stats_fit(&m->cfg, err, err_len))
 		return NPU_E_NOMEM;
 	ret = copy_model(m, &q);
-	j = (struct job){ m, &q, p, NULL, 0, NULL, 0, { 0 } };
+	j = (struct job){ m, &q, p, NULL, 0, NULL, 0, { 0 }, err, err_len };
 	if (!ret) {
 		j.t = calloc((size_t)m->cfg.n_layers * 7 + 1, sizeof(*j.t));
 		j.scales = malloc(m->n_floats / 32 * sizeof(float));

@@ -293,6 +293,10 @@ static void model_attached(void **state)
 	assert_int_equal(npu_llm_ctx_create(m, &p, &c1, err, sizeof(err)), NPU_E_INVAL);
 	assert_non_null(strstr(err, "norm_act 3: want"));
 	assert_null(c1);
+	p.norm_act = -1;
+	assert_int_equal(npu_llm_ctx_create(m, &p, &c1, err, sizeof(err)), NPU_E_INVAL);
+	assert_non_null(strstr(err, "norm_act -1: want"));
+	assert_null(c1);
 	p = (struct npu_llm_ctx_params){ .device = third };
 	assert_int_equal(npu_llm_model_attach(m, dev, err, sizeof(err)), NPU_E_INVAL);
 	assert_int_equal(npu_llm_model_attach(fl, other, err, sizeof(err)), NPU_E_INVAL);

@@ -183,7 +183,7 @@ static void accuracy(const char *weights, int norm_act, double max_kl, double mi
 	npu_close(dev);
 }
 
-/* W8 by default (int8 norms' outputs, its fast kernels) measures a KL of 6.4e-4. */
+/* W8 by default (int8 norms' outputs) measures a KL of 6.4e-4. */
 static void accuracy_w8(void **state)
 {
 	(void)state;

@@ -55,7 +55,8 @@ static void usage(FILE *f)
 		"  -c, --compare         compare the device with the float model\n"
 		"      --text TEXT       with --compare: also teacher-force this text\n"
 		"      --chunks N        with --text: teacher-force it N tokens at a time,\n"
-		"                        each chunk from position 0 after BOS, and compare\n"
+		"                        each chunk from position 0, its first token made\n"
+		"                        BOS (as the vocabulary adds one), and compare\n"
 		"                        only each chunk's second half, as llama-perplexity\n"
 		"                        --kl-divergence -c N does (the text may outrun the\n"
 		"                        context)\n"
@@ -66,9 +67,9 @@ static void usage(FILE *f)
 		"  -v, --verbose         with --compare: cosine similarity of each layer's output\n"
 		"      --profile         device time and count of each op (by the NPU core's clock)\n"
 		"      --norm-act A      the norms' outputs on the device: auto (int16 over a\n"
-		"                        file's blocks, int8 over w8 and w4gN: their fast\n"
-		"                        kernels), int8 or int16 (more exact, slower with w8\n"
-		"                        and w4gN)\n"
+		"                        file's blocks, int8 over w8 and w4gN, whose\n"
+		"                        kernels int16 slows), int8 or int16 (with 8-bit\n"
+		"                        weights about half the KL against the float model)\n"
 		"  -h, --help\n");
 }
 
@@ -278,9 +279,12 @@ static int take(int c, const char *v, struct args *a)
 	case 'y': a->system = v; break;
 	case 'L': a->chat_template = v; break;
 	case 'A':
-		if (!strcmp(v, "auto") || !strcmp(v, "int8") || !strcmp(v, "int16"))
-			a->norm_act = !strcmp(v, "auto") ? NPU_LLM_NORM_AUTO :
-				      !strcmp(v, "int8") ? NPU_LLM_NORM_INT8 : NPU_LLM_NORM_INT16;
+		if (!strcmp(v, "auto"))
+			a->norm_act = NPU_LLM_NORM_AUTO;
+		else if (!strcmp(v, "int8"))
+			a->norm_act = NPU_LLM_NORM_INT8;
+		else if (!strcmp(v, "int16"))
+			a->norm_act = NPU_LLM_NORM_INT16;
 		else
 			return bad("--norm-act", v, "want auto, int8 or int16");
 		break;

@@ -235,6 +235,10 @@ static int encode_chunks(struct run *run, int seq)
 		fprintf(stderr, "npu-run: encoding --text: %s\n", npu_strerror(ret));
 		return 1;
 	}
+	if (n > (int32_t)(bytes + 3)) {	/* no tokenizer makes more than a token a byte */
+		fprintf(stderr, "npu-run: encoding --text: %d tokens from %zu bytes\n", n, bytes);
+		return 1;
+	}
 	run->tn = n;
 	if (n < run->a.chunks) {
 		fprintf(stderr, "npu-run: --text is %d tokens, shorter than one chunk (%d)\n", n,
@@ -364,7 +368,11 @@ static int compare_chunks(struct run *run)
 
 	for (c = 0; !ret && c < run->tn / n; c++) {
 		t = run->ttok + (size_t)c * n;
-		/* llama-perplexity's BOS over the chunk's first token, as the text's own. */
+		/*
+		 * llama-perplexity's BOS over the chunk's first token (left so:
+		 * no chunk reads another's) when the vocabulary adds one, as
+		 * the text's first token (without parsed specials) shows.
+		 */
 		if (c && bos >= 0 && run->ttok[0] == bos)
 			t[0] = bos;
 		ret = npu_llm_ctx_rewind(run->ctx, 0);
@@ -372,9 +380,9 @@ static int compare_chunks(struct run *run)
 		ret = ret ? ret : npu_llm_eval(run->ctx, t, first + 1);
 		ret = ret ? ret : npu_llm_eval(run->ref, t, first + 1);
 		for (i = first; !ret && i < n - 1; i++) {
-			npu_llm_compare_add(&run->r.given, npu_llm_logits(run->ref),
-					    npu_llm_logits(run->ctx), vocab, t[i + 1]);
-			if (i + 1 < n - 1) {
+			ret = npu_llm_compare_add(&run->r.given, npu_llm_logits(run->ref),
+						  npu_llm_logits(run->ctx), vocab, t[i + 1]);
+			if (!ret && i + 1 < n - 1) {
 				ret = npu_llm_eval(run->ctx, &t[i + 1], 1);
 				ret = ret ? ret : npu_llm_eval(run->ref, &t[i + 1], 1);
 			}

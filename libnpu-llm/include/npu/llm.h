@@ -222,14 +222,15 @@ NPU_API const char *npu_llm_token_text(const npu_llm_model *m, int32_t prev, int
  * enum npu_llm_norm_act - the width of the norms' outputs on the device:
  *	the activations every matmul after an RMSNorm reads (Q, K and V,
  *	the FFN's gate and up, the classifier), each row with its own scale.
- * @NPU_LLM_NORM_AUTO: int16 over a GGUF file's own blocks (Q8_0, Q4_0,
- *	the K-quants: their kernels cost the same either way), int8 over
- *	the device's per-channel and grouped weights (w8, w4gN), whose
- *	fastest kernels multiply int8 activations.
+ *	With 8-bit weights int16 about halves the KL against the float model
+ *	(stories260K: W8 1.1e-3 -> 6.1e-4, Q8_0 9.9e-4 -> 4.8e-4), with
+ *	4-bit ones it moves it by 1-2%; it costs GGUF blocks' kernels little
+ *	(decode the same, prefill up to 6% slower) and w8's and w4gN's VNNI
+ *	kernels a quarter to a third of decode (docs/numerics.md section 8).
+ * @NPU_LLM_NORM_AUTO: int16 over a GGUF file's own blocks, int8 over w8
+ *	and w4gN weights.
  * @NPU_LLM_NORM_INT8: int8.
- * @NPU_LLM_NORM_INT16: int16: on stories260K W8's KL against the float
- *	model is half of int8's (docs/accuracy.md); with w8 and w4gN weights
- *	decode is 20-30% slower (docs/performance.md).
+ * @NPU_LLM_NORM_INT16: int16.
  */
 enum npu_llm_norm_act {
 	NPU_LLM_NORM_AUTO,

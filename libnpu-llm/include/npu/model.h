@@ -295,7 +295,9 @@ struct npu_quantize_params {
  *	|W x_f|^2 summed over the text, summed over the matrices quantized
  *	(so the layers before each matrix count too).
  * @matrices: matrices quantized with the calibration's statistics.
- * @loss_rtn: round to nearest's error.
+ * @loss_rtn: round to nearest's error, each matrix on the same inputs as
+ *	the method's (with GPTQ, from the GPTQ-quantized layers before it:
+ *	not the error of a file rounded throughout).
  * @loss: the method's.
  */
 struct npu_quantize_report {
