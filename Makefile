@@ -94,8 +94,10 @@ LLM_CFLAGS := $(CFLAGS) -Ilibnpu-llm/include -Iuapi
 LIBS_LLM := $(O)/lib/libnpu-llm.a $(O)/lib/libnpu.a
 LLM_LIBS := $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench $(O)/bin/npu-gguf \
-	$(O)/bin/npu-tokenize $(O)/bin/npu-usb-gadget $(O)/bin/npu-server $(O)/bin/npu-quantize
+	$(O)/bin/npu-tokenize $(O)/bin/npu-usb-gadget $(O)/bin/npu-server $(O)/bin/npu-quantize \
+	$(O)/bin/npu-devd
 GADGET_SRCS := $(wildcard tools/npu-usb-gadget/*.c)
+DEVD_SRCS := $(wildcard tools/npu-devd/*.c)
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
 SERVER_SRCS := $(wildcard tools/npu-server/*.c)
 # npu-server alone links libmicrohttpd and json-c.
@@ -233,6 +235,11 @@ $(O)/bin/npu-usb-gadget: $(GADGET_SRCS) tools/npu-usb-gadget/gadget.h $(O)/lib/l
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(GADGET_SRCS) $(O)/lib/libnpu-swcore.a $(O)/lib/obj/status.o $(LDFLAGS) \
 		-lpthread
+
+# The PCI NPU's device (a host daemon) runs the software core's firmware and kernels.
+$(O)/bin/npu-devd: $(DEVD_SRCS) tools/npu-devd/devd.h $(O)/lib/libnpu-swcore.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(DEVD_SRCS) $(O)/lib/libnpu-swcore.a $(LDFLAGS) -lpthread
 
 NUMERICS_SRCS := $(wildcard tools/npu-numerics/*.c)
 $(O)/bin/npu-numerics: $(NUMERICS_SRCS) tools/npu-numerics/numerics.h $(O)/lib/libnpu.a $(HDRS)

@@ -79,6 +79,11 @@ int npu_ctx_open(struct drm_device *dev, struct drm_file *file)
 	ctx->next_job_id = 1;
 	npu_mmu_init(ctx, clamp_t(u64, PAGE_ALIGN(READ_ONCE(ndev->va_size)), NPU_VA_MIN_SIZE,
 				  NPU_VA_SIZE));
+	if (ndev->hw->ctx_init) {
+		ret = ndev->hw->ctx_init(ctx);
+		if (ret)
+			goto err_mmu;
+	}
 	ret = npu_ctx_queues_init(ctx);
 	if (ret)
 		goto err_mmu;

@@ -122,6 +122,35 @@ static ssize_t npu_debugfs_inject_write(struct file *file, const char __user *ub
 
 DEFINE_SHOW_STORE_ATTRIBUTE(npu_debugfs_inject);
 
+/*
+ * "WHAT CORE COUNT" (numbers, enum npu_pci_misbehave): the device spoils
+ * its next COUNT records on CORE, or raises its vector COUNT times.
+ */
+static ssize_t npu_debugfs_misbehave_write(struct file *file, const char __user *ubuf,
+					   size_t len, loff_t *off)
+{
+	struct npu_device *ndev = file->private_data;
+	u32 what, core, count;
+	char buf[48];
+	int ret;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%u %u %u", &what, &core, &count) != 3)
+		return -EINVAL;
+	ret = ndev->hw->misbehave(ndev, what, core, count);
+	return ret ? ret : len;
+}
+
+static const struct file_operations npu_debugfs_misbehave_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = npu_debugfs_misbehave_write,
+};
+
 /* Files in /sys/kernel/debug/accel/<device>/, made before registration. */
 void npu_debugfs_init(struct npu_device *ndev)
 {
@@ -134,4 +163,6 @@ void npu_debugfs_init(struct npu_device *ndev)
 	debugfs_create_atomic_t("fail_alloc", 0600, root, &ndev->fail_nth);
 	debugfs_create_u64("va_size", 0600, root, &ndev->va_size);
 	debugfs_create_file("fault_inject", 0600, root, ndev, &npu_debugfs_inject_fops);
+	if (ndev->hw->misbehave)
+		debugfs_create_file("misbehave", 0200, root, ndev, &npu_debugfs_misbehave_fops);
 }

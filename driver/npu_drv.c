@@ -20,6 +20,10 @@ static unsigned int npus = 1;
 module_param(npus, uint, 0444);
 MODULE_PARM_DESC(npus, "Number of emulated NPUs (default 1)");
 
+static int emulated = -1;
+module_param(emulated, int, 0444);
+MODULE_PARM_DESC(emulated, "Emulated NPUs: 1 always, 0 never, -1 only when no PCI NPU is found (default -1)");
+
 static unsigned int cores[16] = { [0 ... 15] = 2 };
 static unsigned int n_cores_set;
 module_param_array(cores, uint, &n_cores_set, 0444);
@@ -30,6 +34,7 @@ module_param(job_timeout_ms, uint, 0444);
 MODULE_PARM_DESC(job_timeout_ms, "Job timeout in milliseconds (default 2000)");
 
 static struct platform_device *npu_pdevs[NPU_MAX_DEVICES];
+static bool platform_registered;
 
 atomic_t npu_live_ctxs, npu_live_jobs, npu_live_mappings, npu_live_deps;
 
@@ -102,7 +107,7 @@ static const struct drm_driver npu_drm_driver = {
 	.fops = &npu_fops,
 	.show_fdinfo = npu_show_fdinfo,
 	.name = "npu",
-	.desc = "NPU offload stack (emulated NPU)",
+	.desc = "NPU offload stack (PCI or emulated NPU)",
 	.date = "20261122",
 	.major = DRM_NPU_ABI_MAJOR,
 	.minor = DRM_NPU_ABI_MINOR,
@@ -113,22 +118,52 @@ static void npu_sched_release(struct drm_device *drm, void *unused)
 	npu_sched_fini(to_npu_device(drm));
 }
 
-static int npu_probe(struct platform_device *pdev)
+struct npu_device *npu_device_alloc(struct device *parent)
 {
 	struct npu_device *ndev;
-	unsigned int i, n;
+
+	ndev = devm_drm_dev_alloc(parent, &npu_drm_driver, struct npu_device, drm);
+	return ndev;
+}
+
+/* The armed injection, if it is meant for @job (once). */
+enum npu_inject npu_take_injection(struct npu_device *ndev, struct npu_job *job)
+{
+	enum npu_inject what = NPU_INJECT_NONE;
+
+	spin_lock(&ndev->inject_lock);
+	if (ndev->inject != NPU_INJECT_NONE &&
+	    (!ndev->inject_client || ndev->inject_client == job->ctx->client_id)) {
+		what = ndev->inject;
+		ndev->inject = NPU_INJECT_NONE;
+	}
+	spin_unlock(&ndev->inject_lock);
+	return what;
+}
+
+/**
+ * npu_device_probe() - bring up an NPU, whatever implements it
+ * @ndev: from npu_device_alloc(), its drvdata set; hw_priv set when @hw's
+ *	boot expects it.
+ * @hw: the hardware implementation.
+ * @id: the NPU's number (its cores' names).
+ * @n_cores: cores, 1..NPU_MAX_CORES.
+ *
+ * Loads and verifies the firmware, boots the cores, starts the schedulers
+ * and registers the accel node. Return: 0 or a negative errno, everything
+ * undone.
+ */
+int npu_device_probe(struct npu_device *ndev, const struct npu_hw_ops *hw, int id,
+		     unsigned int n_cores)
+{
+	unsigned int i;
 	int ret;
 
-	ndev = devm_drm_dev_alloc(&pdev->dev, &npu_drm_driver, struct npu_device, drm);
-	if (IS_ERR(ndev))
-		return PTR_ERR(ndev);
-	platform_set_drvdata(pdev, ndev);
-	ndev->id = pdev->id;
-	n = n_cores_set ? cores[min_t(unsigned int, pdev->id, n_cores_set - 1)] : cores[0];
-	ndev->n_cores = clamp(n, 1u, (unsigned int)NPU_MAX_CORES);
+	ndev->id = id;
+	ndev->n_cores = clamp(n_cores, 1u, (unsigned int)NPU_MAX_CORES);
 	ndev->job_timeout_ms = max(job_timeout_ms, 10u);
 	ndev->va_size = NPU_VA_SIZE;
-	ndev->hw = &npu_emu_hw_ops;
+	ndev->hw = hw;
 	init_waitqueue_head(&ndev->jobs_drained);
 	spin_lock_init(&ndev->deps_lock);
 	INIT_LIST_HEAD(&ndev->deps);
@@ -141,10 +176,6 @@ static int npu_probe(struct platform_device *pdev)
 		snprintf(core->name, sizeof(core->name), "npu%d-core%u", ndev->id, i);
 		mutex_init(&core->reset_lock);
 	}
-	/* PRIME import maps dma-bufs through this device. */
-	ret = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
-	if (ret)
-		return ret;
 
 	ret = npu_fw_load(ndev);
 	if (ret)
@@ -164,8 +195,9 @@ static int npu_probe(struct platform_device *pdev)
 	ret = drm_dev_register(&ndev->drm, 0);
 	if (ret)
 		goto err_hw;
-	drm_info(&ndev->drm, "%u cores, firmware %s (ABI %u.%u)\n", ndev->n_cores,
-		 ndev->fw_tables.build_id, ndev->fw_tables.abi_major, ndev->fw_tables.abi_minor);
+	drm_info(&ndev->drm, "%u cores (%s), firmware %s (ABI %u.%u)\n", ndev->n_cores,
+		 ndev->hw->name, ndev->fw_tables.build_id, ndev->fw_tables.abi_major,
+		 ndev->fw_tables.abi_minor);
 	return 0;
 
 err_hw:
@@ -175,10 +207,9 @@ err_fw:
 	return ret;
 }
 
-static void npu_remove(struct platform_device *pdev)
+/* Unbind: the NPU's users see it gone, its jobs end, its cores stop. */
+void npu_device_remove(struct npu_device *ndev)
 {
-	struct npu_device *ndev = platform_get_drvdata(pdev);
-
 	unsigned int i;
 
 	/*
@@ -194,6 +225,29 @@ static void npu_remove(struct platform_device *pdev)
 	wait_event(ndev->jobs_drained, !atomic_read(&ndev->jobs_in_flight));
 	ndev->hw->shutdown(ndev);
 	npu_fw_release(ndev);
+}
+
+static int npu_probe(struct platform_device *pdev)
+{
+	struct npu_device *ndev;
+	unsigned int n;
+	int ret;
+
+	ndev = npu_device_alloc(&pdev->dev);
+	if (IS_ERR(ndev))
+		return PTR_ERR(ndev);
+	platform_set_drvdata(pdev, ndev);
+	/* PRIME import maps dma-bufs through this device. */
+	ret = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
+	n = n_cores_set ? cores[min_t(unsigned int, pdev->id, n_cores_set - 1)] : cores[0];
+	return npu_device_probe(ndev, &npu_emu_hw_ops, pdev->id, n);
+}
+
+static void npu_remove(struct platform_device *pdev)
+{
+	npu_device_remove(platform_get_drvdata(pdev));
 }
 
 static struct platform_driver npu_platform_driver = {
@@ -225,9 +279,16 @@ static int __init npu_init(void)
 		pr_err("npu: npus=%u out of range 1..%d\n", npus, NPU_MAX_DEVICES);
 		return -EINVAL;
 	}
-	ret = platform_driver_register(&npu_platform_driver);
+	ret = npu_pci_register();
 	if (ret)
 		return ret;
+	/* PCI NPUs present at load are probed by now. */
+	if (!emulated || (emulated < 0 && npu_pci_count()))
+		return 0;
+	ret = platform_driver_register(&npu_platform_driver);
+	if (ret)
+		goto err_pci;
+	platform_registered = true;
 	for (i = 0; i < npus; i++) {
 		npu_pdevs[i] = platform_device_register_simple("npu-emu", i, NULL, 0);
 		if (IS_ERR(npu_pdevs[i])) {
@@ -245,13 +306,19 @@ static int __init npu_init(void)
 err:
 	npu_unregister_devices();
 	platform_driver_unregister(&npu_platform_driver);
+	platform_registered = false;
+err_pci:
+	npu_pci_unregister();
 	return ret;
 }
 
 static void __exit npu_exit(void)
 {
-	npu_unregister_devices();
-	platform_driver_unregister(&npu_platform_driver);
+	if (platform_registered) {
+		npu_unregister_devices();
+		platform_driver_unregister(&npu_platform_driver);
+	}
+	npu_pci_unregister();
 	/* Every file is closed and every device gone: nothing may remain. */
 	if (atomic_read(&npu_live_ctxs) || atomic_read(&npu_live_jobs) ||
 	    atomic_read(&npu_live_mappings) || atomic_read(&npu_live_deps))
@@ -263,7 +330,7 @@ static void __exit npu_exit(void)
 module_init(npu_init);
 module_exit(npu_exit);
 
-MODULE_DESCRIPTION("NPU offload stack: DRM accel driver with an emulated NPU");
+MODULE_DESCRIPTION("NPU offload stack: DRM accel driver for the PCI NPU and an emulated one");
 MODULE_LICENSE("GPL");
 MODULE_FIRMWARE("npu/npu_fw.bin");
 MODULE_IMPORT_NS(DMA_BUF);

@@ -202,6 +202,8 @@ struct npu_job_record {
  * @hangs: jobs of this context that timed out.
  * @banned: set after NPU_BAN_AFTER_HANGS hangs: no more submissions.
  * @busy_ns: core time used by this context's jobs (fdinfo).
+ * @hw_ctx: the hardware implementation's state of the context (its slot
+ *	and tables), when it keeps one (npu_hw_ops.ctx_init).
  */
 struct npu_ctx {
 	struct npu_device *ndev;
@@ -225,6 +227,7 @@ struct npu_ctx {
 	atomic_t hangs;
 	bool banned;
 	atomic64_t busy_ns;
+	void *hw_ctx;
 };
 
 /**
@@ -285,6 +288,18 @@ int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr);
 void npu_mmu_unmap(struct npu_ctx *ctx, struct drm_gem_object *obj);
 int npu_mmu_lookup(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr);
 void *npu_mmu_translate(void *ctx, u64 addr, u64 len, int write, u64 *fault_addr);
+
+/* npu_drv.c: what every NPU goes through, whatever its bus. */
+struct npu_device *npu_device_alloc(struct device *parent);
+int npu_device_probe(struct npu_device *ndev, const struct npu_hw_ops *hw, int id,
+		     unsigned int n_cores);
+void npu_device_remove(struct npu_device *ndev);
+enum npu_inject npu_take_injection(struct npu_device *ndev, struct npu_job *job);
+
+/* npu_pci_probe.c */
+int npu_pci_register(void);
+void npu_pci_unregister(void);
+int npu_pci_count(void);
 
 /* npu_ctx.c */
 int npu_ctx_open(struct drm_device *dev, struct drm_file *file);

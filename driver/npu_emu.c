@@ -156,21 +156,6 @@ static bool npu_emu_reset_since(struct npu_emu_core *ec, unsigned int gen)
 	return reset;
 }
 
-/* The armed injection, if it is meant for @job (once). */
-static enum npu_inject npu_emu_take_injection(struct npu_device *ndev, struct npu_job *job)
-{
-	enum npu_inject what = NPU_INJECT_NONE;
-
-	spin_lock(&ndev->inject_lock);
-	if (ndev->inject != NPU_INJECT_NONE &&
-	    (!ndev->inject_client || ndev->inject_client == job->ctx->client_id)) {
-		what = ndev->inject;
-		ndev->inject = NPU_INJECT_NONE;
-	}
-	spin_unlock(&ndev->inject_lock);
-	return what;
-}
-
 /* The core's clock for stream profiles: the kernel's monotonic clock. */
 static u64 npu_emu_clock_ns(void *unused)
 {
@@ -230,7 +215,7 @@ static int npu_emu_thread(void *data)
 
 		start = ktime_get_ns();
 		ec->state = "running";
-		switch (npu_emu_take_injection(ndev, e.job)) {
+		switch (npu_take_injection(ndev, e.job)) {
 		case NPU_INJECT_HANG:
 			/* Stop answering until the driver resets the core. */
 			ec->state = "hung";

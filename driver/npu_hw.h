@@ -10,6 +10,8 @@
 struct npu_device;
 struct npu_core;
 struct npu_job;
+struct npu_ctx;
+struct npu_mapping;
 
 /**
  * struct npu_hw_core_status - what a core is doing, as debugfs "cores" shows it.
@@ -40,6 +42,16 @@ struct npu_hw_core_status {
  *	the reset; the core accepts entries again afterwards.
  * @core_status: fill @st with what @core is doing. Valid from a successful
  *	@boot until the device is freed, also after @shutdown.
+ * @ctx_init: optional: give a new context its device state (npu_ctx.hw_ctx),
+ *	for hardware whose MMU has tables in memory; 0 or a negative errno.
+ * @ctx_fini: optional: release it; no job of the context runs. May run
+ *	after the device was unbound.
+ * @map: optional: enter mapping @m (its range and object set) in the
+ *	context's table; 0 or a negative errno, the table unchanged.
+ * @unmap: optional: remove it, once no core runs a job of the context
+ *	(docs/hw.md §9.6). May run after the device was unbound.
+ * @misbehave: optional, for tests: make the device misbehave (debugfs
+ *	"misbehave": enum npu_pci_misbehave, a core, a count).
  *
  * Completions come back through npu_job_done(), called for every job a
  * core reported finished from process context (the threaded half of the
@@ -52,8 +64,14 @@ struct npu_hw_ops {
 	void (*submit)(struct npu_core *core, struct npu_job *job);
 	void (*reset)(struct npu_core *core);
 	void (*core_status)(struct npu_core *core, struct npu_hw_core_status *st);
+	int (*ctx_init)(struct npu_ctx *ctx);
+	void (*ctx_fini)(struct npu_ctx *ctx);
+	int (*map)(struct npu_ctx *ctx, struct npu_mapping *m);
+	void (*unmap)(struct npu_ctx *ctx, struct npu_mapping *m);
+	int (*misbehave)(struct npu_device *ndev, u32 what, u32 core, u32 count);
 };
 
 extern const struct npu_hw_ops npu_emu_hw_ops;
+extern const struct npu_hw_ops npu_pci_hw_ops;
 
 #endif

@@ -83,6 +83,9 @@ void npu_mmu_fini(struct npu_ctx *ctx)
 	struct npu_mapping *m;
 	int bkt;
 
+	/* The device forgets the context before its pages go. */
+	if (ctx->ndev->hw->ctx_fini)
+		ctx->ndev->hw->ctx_fini(ctx);
 	hash_for_each_safe(ctx->by_obj, bkt, tmp, m, hash) {
 		unlink_mapping(ctx, m);
 		mapping_put_pages(m);
@@ -165,10 +168,19 @@ int npu_mmu_map(struct npu_ctx *ctx, struct drm_gem_object *obj, u64 *addr)
 		goto err_unlock;
 	drm_gem_object_get(obj);
 	m->obj = obj;
+	if (ctx->ndev->hw->map) {
+		ret = ctx->ndev->hw->map(ctx, m);
+		if (ret) {
+			drm_gem_object_put(obj);
+			goto err_node;
+		}
+	}
 	/* Published last: a core may find it from here on. */
 	ret = mtree_store_range(&ctx->mappings, m->node.start,
 				m->node.start + obj->size - 1, m, GFP_KERNEL);
 	if (ret) {
+		if (ctx->ndev->hw->unmap)
+			ctx->ndev->hw->unmap(ctx, m);
 		drm_gem_object_put(obj);
 		goto err_node;
 	}
@@ -200,6 +212,8 @@ void npu_mmu_unmap(struct npu_ctx *ctx, struct drm_gem_object *obj)
 	down_write(&ctx->vm_lock);
 	mutex_lock(&ctx->mm_lock);
 	m = find_mapping(ctx, obj);
+	if (m && ctx->ndev->hw->unmap)
+		ctx->ndev->hw->unmap(ctx, m);
 	if (m)
 		unlink_mapping(ctx, m);
 	mutex_unlock(&ctx->mm_lock);

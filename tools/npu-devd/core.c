@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One NPU core: a thread that sleeps on its doorbell, fetches ring entries
+ * from guest memory, runs each stream with the firmware and the software
+ * core's kernels inside the entry's context, writes the completion record
+ * and raises the core's MSI-X vector. A reset (device.c) stops the running
+ * stream at the firmware's next poll; the records of a reset generation
+ * that has passed are never written.
+ */
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devd.h"
+
+struct entry {
+	uint64_t tag, stream_addr;
+	uint32_t stream_size, slot, inject;
+};
+
+static uint64_t le64_at(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint32_t le32_at(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void core_field(struct devd_core *c, uint32_t field, uint32_t v)
+{
+	win_write(c->d, NPU_PCI_CORE(c->index) + field, v);
+}
+
+static int should_stop(void *arg)
+{
+	struct devd_core *c = arg;
+
+	return __atomic_load_n(&c->abort, __ATOMIC_RELAXED);
+}
+
+static __u64 clock_ns(void *unused)
+{
+	struct timespec ts;
+
+	(void)unused;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000 + (__u64)ts.tv_nsec;
+}
+
+static void *translate(void *arg, __u64 addr, __u64 len, int write, __u64 *fault_addr)
+{
+	struct devd_core *c = arg;
+	struct devd *d = c->d;
+	uint32_t at = NPU_PCI_CTX(c->slot);
+	uint64_t root = (uint64_t)win_read(d, at + NPU_PCI_CTX_TABLE_HI) << 32 |
+			win_read(d, at + NPU_PCI_CTX_TABLE_LO);
+
+	return shadow_translate(&c->sh, &d->ram, root, addr, len, write, (uint64_t *)fault_addr);
+}
+
+/* Take the next entry, under d->lock; 0 when there is none. */
+static int fetch(struct devd_core *c, struct entry *e, uint32_t *gen)
+{
+	struct devd *d = c->d;
+	uint32_t tail = win_read(d, NPU_PCI_CORE(c->index) + NPU_PCI_RING_TAIL);
+	const uint8_t *p;
+
+	if (!d->booted || tail == c->head)
+		return 0;
+	/* A driver that wrote more than the ring holds loses what it wrote. */
+	if (tail - c->head > NPU_PCI_RING_SIZE) {
+		devd_log(d, "core %u: ring tail %u is %u entries past head %u: dropped\n",
+			 c->index, tail, tail - c->head, c->head);
+		c->head = tail;
+		core_field(c, NPU_PCI_RING_HEAD, c->head);
+		return 0;
+	}
+	p = guest_ptr(&d->ram, c->ring_base + (c->head % NPU_PCI_RING_SIZE) * NPU_PCI_ENTRY_SIZE,
+		      NPU_PCI_ENTRY_SIZE);
+	c->head++;
+	core_field(c, NPU_PCI_RING_HEAD, c->head);
+	if (!p) {
+		devd_log(d, "core %u: ring outside guest memory: entry dropped\n", c->index);
+		return 0;
+	}
+	e->tag = le64_at(p);
+	e->stream_addr = le64_at(p + 8);
+	e->stream_size = le32_at(p + 16);
+	e->slot = le32_at(p + 20);
+	e->inject = le32_at(p + 24);
+	*gen = c->reset_gen;
+	c->busy = 1;
+	core_field(c, NPU_PCI_CORE_STATE, NPU_PCI_CORE_RUNNING);
+	return 1;
+}
+
+/* Run @e in its context once the slot is not locked; the result in @r. */
+static void execute(struct devd_core *c, const struct entry *e, struct npu_fw_result *r)
+{
+	struct devd *d = c->d;
+	struct npu_fw_core fw = {
+		.tables = &d->tables,
+		.mem = { translate, c },
+		.scratch = c->scratch,
+		.scratch_size = NPU_FW_SCRATCH_SIZE,
+		.should_stop = should_stop,
+		.stop_ctx = c,
+		.clock_ns = clock_ns,
+	};
+	uint32_t s = e->slot;
+
+	memset(r, 0, sizeof(*r));
+	if (s >= NPU_PCI_CTX_SLOTS || win_read(d, NPU_PCI_CTX(s) + NPU_PCI_CTX_VALID) != 1) {
+		r->status = DRM_NPU_STATUS_FAULT;
+		r->fault_addr = e->stream_addr;
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	while (d->slot_locked[s] && !c->abort)
+		pthread_cond_wait(&d->cond, &d->lock);
+	if (c->abort) {
+		pthread_mutex_unlock(&d->lock);
+		r->status = DRM_NPU_STATUS_CANCELLED;
+		return;
+	}
+	win_write(d, NPU_PCI_CTX(s) + NPU_PCI_CTX_ACTIVE, ++d->slot_active[s]);
+	pthread_mutex_unlock(&d->lock);
+
+	if (c->slot != s) {
+		shadow_forget(&c->sh);
+		c->slot = s;
+	}
+	npu_kernels_hooks(c->kernels, &fw);
+	npu_fw_exec(&fw, e->stream_addr, e->stream_size, r);
+	/* The table may change once the slot is unlocked: forget what it said. */
+	shadow_forget(&c->sh);
+
+	pthread_mutex_lock(&d->lock);
+	win_write(d, NPU_PCI_CTX(s) + NPU_PCI_CTX_ACTIVE, --d->slot_active[s]);
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Until a reset: the core stops answering (DBG_INJECT's hang). */
+static void hang(struct devd_core *c)
+{
+	struct devd *d = c->d;
+
+	pthread_mutex_lock(&d->lock);
+	core_field(c, NPU_PCI_CORE_STATE, NPU_PCI_CORE_HUNG);
+	while (!c->abort && !d->stopping)
+		pthread_cond_wait(&d->cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void put_record(uint8_t *p, uint64_t tag, const struct npu_fw_result *r, uint32_t gen)
+{
+	uint32_t pad = 0;
+
+	memcpy(p, &tag, 8);
+	memcpy(p + 8, &r->status, 4);
+	memcpy(p + 12, &r->op_index, 4);
+	memcpy(p + 16, &r->fault_addr, 8);
+	memcpy(p + 24, &gen, 4);
+	memcpy(p + 28, &pad, 4);
+}
+
+/*
+ * Write @e's record unless a reset came in between; under d->lock. A
+ * testing mode (NPU_PCI_CMD_MISBEHAVE) spoils it first. Returns 1 when the
+ * vector is to be raised.
+ */
+static int complete(struct devd_core *c, const struct entry *e, struct npu_fw_result *r,
+		    uint32_t gen)
+{
+	struct devd *d = c->d;
+	uint32_t cq_head = win_read(d, NPU_PCI_CORE(c->index) + NPU_PCI_CQ_HEAD);
+	uint64_t tag = e->tag;
+	uint8_t *p;
+
+	if (gen != c->reset_gen)
+		return 0;
+	if (c->cq_tail - cq_head >= NPU_PCI_RING_SIZE) {
+		devd_log(d, "core %u: completion queue full (head %u, tail %u): record lost\n",
+			 c->index, cq_head, c->cq_tail);
+		return 0;
+	}
+	p = guest_ptr(&d->ram, c->cq_base + (c->cq_tail % NPU_PCI_RING_SIZE) * NPU_PCI_ENTRY_SIZE,
+		      NPU_PCI_ENTRY_SIZE);
+	if (!p) {
+		devd_log(d, "core %u: completion queue outside guest memory\n", c->index);
+		return 0;
+	}
+	if (c->misbehave_count > 0) {
+		c->misbehave_count--;
+		if (c->misbehave == NPU_PCI_BAD_TAG)
+			tag ^= 0x5a5a000000000000ull;
+		else if (c->misbehave == NPU_PCI_BAD_GEN)
+			gen += 7;
+		else if (c->misbehave == NPU_PCI_BAD_STATUS)
+			r->status = 0xbad;
+	}
+	put_record(p, tag, r, gen);
+	c->cq_tail++;
+	/* The record is in memory before the index that publishes it (x86: stores in order). */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	core_field(c, NPU_PCI_CQ_TAIL, c->cq_tail);
+	return 1;
+}
+
+void core_reset_locked(struct devd_core *c)
+{
+	struct devd *d = c->d;
+
+	c->reset_gen++;
+	core_field(c, NPU_PCI_CORE_RESET_GEN, c->reset_gen);
+	c->head = win_read(d, NPU_PCI_CORE(c->index) + NPU_PCI_RING_TAIL);
+	core_field(c, NPU_PCI_RING_HEAD, c->head);
+	__atomic_store_n(&c->abort, 1, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&d->cond);
+	while (c->busy)
+		pthread_cond_wait(&d->cond, &d->lock);
+	__atomic_store_n(&c->abort, 0, __ATOMIC_RELAXED);
+	c->misbehave_count = 0;
+}
+
+/* Sleep until the doorbell rings (1) or the device stops (0). */
+static int wait_doorbell(struct devd_core *c)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = c->d->doorbell[c->index], .events = POLLIN },
+		{ .fd = c->d->stop_fd, .events = POLLIN },
+	};
+	uint64_t n;
+
+	while (poll(pfd, 2, -1) < 0)
+		;
+	if (pfd[1].revents)
+		return 0;
+	if (read(pfd[0].fd, &n, sizeof(n)) < 0)
+		return 1;
+	return 1;
+}
+
+void *core_thread(void *arg)
+{
+	struct devd_core *c = arg;
+	struct devd *d = c->d;
+
+	while (wait_doorbell(c)) {
+		for (;;) {
+			struct npu_fw_result r;
+			struct entry e;
+			uint32_t gen;
+			int raise;
+
+			pthread_mutex_lock(&d->lock);
+			if (d->stopping || !fetch(c, &e, &gen)) {
+				pthread_mutex_unlock(&d->lock);
+				break;
+			}
+			pthread_mutex_unlock(&d->lock);
+
+			memset(&r, 0, sizeof(r));
+			switch (e.inject) {
+			case NPU_PCI_INJECT_HANG:
+				hang(c);
+				break;
+			case NPU_PCI_INJECT_FAIL:
+				r.status = DRM_NPU_STATUS_BAD_OPCODE;
+				break;
+			case NPU_PCI_INJECT_FAULT:
+				r.status = DRM_NPU_STATUS_FAULT;
+				r.fault_addr = e.stream_addr;
+				break;
+			default:
+				execute(c, &e, &r);
+				break;
+			}
+
+			pthread_mutex_lock(&d->lock);
+			c->busy = 0;
+			core_field(c, NPU_PCI_CORE_STATE, NPU_PCI_CORE_IDLE);
+			raise = complete(c, &e, &r, gen);
+			pthread_cond_broadcast(&d->cond);
+			pthread_mutex_unlock(&d->lock);
+			if (raise)
+				raise_irq(d, c->index);
+		}
+	}
+	return NULL;
+}

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+/*
+ * npu-devd: the PCI NPU's device, for a QEMU guest started with
+ *	-object memory-backend-file,id=ram,size=S,mem-path=RAM,share=on
+ *	-machine memory-backend=ram
+ *	-chardev socket,id=npu,path=SOCKET -device ivshmem-doorbell,chardev=npu,vectors=9
+ * It is the ivshmem server at SOCKET: it hands QEMU the window (BAR 2) and
+ * the eventfds of the doorbells and interrupts, serves one guest at a
+ * time, outlives a guest's reboot or crash (QEMU's reconnection is a new
+ * session) and exits 0 on SIGTERM or SIGINT.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "devd.h"
+#include "../../swcore/kernels/isa.h"
+
+uint32_t win_read(struct devd *d, uint32_t off)
+{
+	return le32toh(__atomic_load_n((uint32_t *)(d->win + off), __ATOMIC_ACQUIRE));
+}
+
+void win_write(struct devd *d, uint32_t off, uint32_t v)
+{
+	__atomic_store_n((uint32_t *)(d->win + off), htole32(v), __ATOMIC_RELEASE);
+}
+
+void raise_irq(struct devd *d, unsigned int vector)
+{
+	uint64_t one = 1;
+
+	/* A full counter (the guest not reading) only delays: the vector is pending. */
+	if (write(d->irq[vector], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		devd_log(d, "interrupt %u: %s\n", vector, strerror(errno));
+}
+
+void devd_log(struct devd *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)d;
+	fputs("npu-devd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+/* One ivshmem server message: a little-endian int64, maybe with a descriptor. */
+static int send_msg(int sock, int64_t value, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	int64_t le = (int64_t)htole64((uint64_t)value);
+	struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(le) ? 0 : -1;
+}
+
+/*
+ * The ivshmem handshake (QEMU's docs/specs/ivshmem-spec): protocol 0, the
+ * guest's id, the window; then this device as a connected peer (the
+ * doorbells the guest rings) and the guest's own vectors (its interrupts).
+ */
+static int handshake(struct devd *d, int sock)
+{
+	unsigned int v;
+
+	if (send_msg(sock, 0, -1) || send_msg(sock, DEVD_GUEST_PEER, -1) ||
+	    send_msg(sock, -1, d->win_fd))
+		return -1;
+	for (v = 0; v < NPU_PCI_VECTORS; v++)
+		if (send_msg(sock, DEVD_PEER, d->doorbell[v]))
+			return -1;
+	for (v = 0; v < NPU_PCI_VECTORS; v++)
+		if (send_msg(sock, DEVD_GUEST_PEER, d->irq[v]))
+			return -1;
+	return 0;
+}
+
+static void close_events(struct devd *d)
+{
+	unsigned int v;
+
+	for (v = 0; v < NPU_PCI_VECTORS; v++) {
+		if (d->doorbell[v] >= 0)
+			close(d->doorbell[v]);
+		if (d->irq[v] >= 0)
+			close(d->irq[v]);
+		d->doorbell[v] = d->irq[v] = -1;
+	}
+}
+
+/* Fresh eventfds for each guest: an old QEMU's copies reach nothing. */
+static int open_events(struct devd *d)
+{
+	unsigned int v;
+
+	for (v = 0; v < NPU_PCI_VECTORS; v++) {
+		d->doorbell[v] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		d->irq[v] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (d->doorbell[v] < 0 || d->irq[v] < 0) {
+			close_events(d);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A guest from QEMU's connection to its end; 1 when a signal asks to stop. */
+static int session(struct devd *d, int sock, int listener, int sigfd)
+{
+	struct pollfd pfd[3] = {
+		{ .fd = sock, .events = POLLIN },
+		{ .fd = sigfd, .events = POLLIN },
+		{ .fd = listener, .events = POLLIN },
+	};
+	int stop = 0;
+
+	if (open_events(d)) {
+		devd_log(d, "no eventfds: %s\n", strerror(errno));
+		return 0;
+	}
+	if (device_start(d)) {
+		devd_log(d, "cannot start the device: out of memory\n");
+		close_events(d);
+		return 0;
+	}
+	if (handshake(d, sock)) {
+		devd_log(d, "QEMU left during the handshake\n");
+	} else {
+		devd_log(d, "guest connected: %u cores, guest RAM %s\n", d->n_cores, d->ram_path);
+		for (;;) {
+			char buf[64];
+
+			if (poll(pfd, 3, -1) < 0)
+				continue;
+			if (pfd[1].revents) {
+				stop = 1;
+				break;
+			}
+			/* One guest at a time: another QEMU is turned away. */
+			if (pfd[2].revents) {
+				int other = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+
+				if (other >= 0) {
+					devd_log(d, "a second QEMU connected: refused\n");
+					close(other);
+				}
+			}
+			/* QEMU never writes: readable means it has gone. */
+			if (pfd[0].revents && recv(sock, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+				break;
+		}
+		devd_log(d, "guest disconnected\n");
+	}
+	device_stop(d);
+	close_events(d);
+	return stop;
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "npu-devd: socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 4)) {
+		fprintf(stderr, "npu-devd: %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: npu-devd --socket PATH --guest-ram PATH [--cores N] [--isa LEVEL]\n"
+	      "  --socket PATH     the ivshmem server socket QEMU's chardev connects to\n"
+	      "  --guest-ram PATH  the guest's RAM file (memory-backend-file, share=on)\n"
+	      "  --cores N         NPU cores, 1..8 (default 2)\n"
+	      "  --isa LEVEL       the kernels' level: scalar, avx2, avxvnni, avx512\n"
+	      "                    (default: the best this CPU has)\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "guest-ram", required_argument, NULL, 'r' },
+		{ "cores", required_argument, NULL, 'c' },
+		{ "isa", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct devd d = { .n_cores = 2, .win_fd = -1, .ram = { .fd = -1 } };
+	const char *sock_path = NULL, *isa = NULL;
+	int o, listener, sigfd, isa_level;
+	sigset_t mask;
+	char *end;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			sock_path = optarg;
+			break;
+		case 'r':
+			d.ram_path = optarg;
+			break;
+		case 'c':
+			d.n_cores = (unsigned int)strtoul(optarg, &end, 10);
+			if (*end || d.n_cores < 1 || d.n_cores > NPU_PCI_MAX_CORES) {
+				fprintf(stderr, "npu-devd: --cores %s: not a number from 1 to 8\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'i':
+			isa = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || !sock_path || !d.ram_path) {
+		fprintf(stderr, "npu-devd: %s\n", optind < argc ? "unexpected argument" :
+			"--socket and --guest-ram are required");
+		usage(stderr);
+		return 2;
+	}
+	isa_level = npu_isa_select(isa);
+	if (isa_level < 0) {
+		fprintf(stderr, "npu-devd: --isa %s: not a level (scalar, avx2, avxvnni, avx512)\n",
+			isa);
+		return 2;
+	}
+	d.isa = (enum npu_isa)isa_level;
+
+	/* Signals arrive on a descriptor; the threads started later never see them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	d.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	d.win_fd = memfd_create("npu-window", MFD_CLOEXEC);
+	if (sigfd < 0 || d.stop_fd < 0 || d.win_fd < 0 ||
+	    ftruncate(d.win_fd, NPU_PCI_WINDOW_SIZE)) {
+		fprintf(stderr, "npu-devd: %s\n", strerror(errno));
+		return 1;
+	}
+	d.win = mmap(NULL, NPU_PCI_WINDOW_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, d.win_fd, 0);
+	if (d.win == MAP_FAILED) {
+		fprintf(stderr, "npu-devd: window: %s\n", strerror(errno));
+		return 1;
+	}
+	for (o = 0; o < NPU_PCI_VECTORS; o++)
+		d.doorbell[o] = d.irq[o] = -1;
+	pthread_mutex_init(&d.lock, NULL);
+	pthread_cond_init(&d.cond, NULL);
+	listener = listen_on(sock_path);
+	if (listener < 0)
+		return 1;
+	fprintf(stderr, "npu-devd: listening on %s (%u cores, kernels %s)\n", sock_path,
+		d.n_cores, npu_isa_name(d.isa));
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = listener, .events = POLLIN },
+			{ .fd = sigfd, .events = POLLIN },
+		};
+		int sock;
+
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[1].revents)
+			break;
+		sock = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+		if (sock < 0)
+			continue;
+		o = session(&d, sock, listener, sigfd);
+		close(sock);
+		if (o)
+			break;
+	}
+	fprintf(stderr, "npu-devd: stopped\n");
+	close(listener);
+	unlink(sock_path);
+	free(d.image);
+	return 0;
+}
