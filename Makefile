@@ -113,7 +113,7 @@ HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/inc
 	tests/*.h tests/unit/*.h tests/guest/*.h tests/fuzz/*.h tests/llama/*.h tools/*.h \
 	tools/npu-run/*.h)
 
-.PHONY: all check test run deps numerics clean module module-clean qemu-check kernel-check \
+.PHONY: all check test run deps numerics clean module module-clean qemu-check qemu-pci-check kernel-check \
 	server-bench \
 	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check llama-check
 .DELETE_ON_ERROR:
@@ -349,6 +349,19 @@ qemu-check: deps
 		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz
 	NPU_SERVER_CLIENT="tests/guest-server-check.sh $(O)" tests/qemu/run.sh $(KCACHE) \
 		$(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz $(QEMU_DIR)/console-$(KERNEL).log
+
+# The same guest suite on two PCI NPUs, each an npu-devd on this host
+# (ivshmem-doorbell), then the device-loss and hostile-device cases.
+qemu-pci-check: deps
+	@$(MAKE) --no-print-directory all $(GUEST_TESTS)
+	@$(MAKE) --no-print-directory module
+	NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin $(MODELS)/stories260K.gguf)" \
+		NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" NPU_KMOD=$(KMOD_DIR)/npu.ko \
+		NPU_QUANT="$(wildcard $(addprefix $(LLAMA_CACHE)/files/,k256/Q*.gguf \
+			stories260K/Q*.gguf))" \
+		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/pci-initramfs-$(KERNEL).cpio.gz
+	NPU_DEVD=$(O)/bin/npu-devd tests/qemu/run.sh $(KCACHE) \
+		$(QEMU_DIR)/pci-initramfs-$(KERNEL).cpio.gz $(QEMU_DIR)/console-pci-$(KERNEL).log pci
 
 # make server-bench: npu-server under load (tools/server-bench.sh), on the
 # cpu backend here, then on npu.ko in the guest (BENCH_STREAMS, BENCH_SECONDS).

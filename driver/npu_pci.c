@@ -81,6 +81,7 @@ static void npu_pci_take(struct npu_pci_core *pc, struct list_head *done)
 		u32 status = get_unaligned_le32(rec + 8);
 		u32 gen = get_unaligned_le32(rec + 24);
 		struct npu_job *job = pc->jobs[tag % NPU_PCI_RING_SIZE];
+		u64 busy;
 
 		pc->cq_head++;
 		if (tag != pc->done_tag || tag == pc->next_tag || gen != pc->reset_gen || !job ||
@@ -94,6 +95,9 @@ static void npu_pci_take(struct npu_pci_core *pc, struct list_head *done)
 		}
 		pc->jobs[tag % NPU_PCI_RING_SIZE] = NULL;
 		pc->done_tag++;
+		busy = (u64)get_unaligned_le32(rec + 28) * NSEC_PER_USEC;
+		atomic64_add(busy, &job->ctx->busy_ns);
+		atomic64_add(busy, &ndev->counters.busy_ns);
 		job->result.status = status;
 		job->result.op_index = get_unaligned_le32(rec + 12);
 		job->result.fault_addr = get_unaligned_le64(rec + 16);

@@ -137,7 +137,7 @@ static struct pci_driver npu_pci_driver = {
 	.id_table = npu_pci_ids_table,
 	.probe = npu_pci_probe,
 	.remove = npu_pci_remove,
-	.driver.dev_groups = npu_dev_groups,
+	.dev_groups = npu_dev_groups,
 };
 
 int npu_pci_register(void)

@@ -132,7 +132,8 @@ enum npu_pci_core_state {
  * STREAM_ADDR u64, STREAM_SIZE u32, CTX u32 (a slot), INJECT u32 (enum
  * npu_pci_inject: the fault injection this job meets), reserved u32.
  * Completion record (32 bytes, at CQ_BASE): TAG u64, STATUS u32,
- * OP_INDEX u32, FAULT_ADDR u64, RESET_GEN u32, reserved u32.
+ * OP_INDEX u32, FAULT_ADDR u64, RESET_GEN u32, BUSY_US u32 (the core's
+ * time on the stream in microseconds, for the driver's accounting).
  */
 #define NPU_PCI_ENTRY_SIZE	32
 enum npu_pci_inject {

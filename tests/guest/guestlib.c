@@ -148,13 +148,27 @@ long long g_counter(int minor, const char *name)
 	return g_debugfs_value(minor, "counters", name);
 }
 
+void g_debugfs_path(int minor, const char *file, char *path, size_t size)
+{
+	char link[64], target[256];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/sys/class/accel/accel%d/device", minor);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		fail_msg("%s: %s", link, strerror(errno));
+	target[n] = '\0';
+	snprintf(path, size, "/sys/kernel/debug/accel/%s/%s",
+		 strrchr(target, '/') ? strrchr(target, '/') + 1 : target, file);
+}
+
 long long g_debugfs_value(int minor, const char *file, const char *name)
 {
-	char path[96], key[64];
+	char path[320], key[64];
 	long long v, found = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/%s", minor, file);
+	g_debugfs_path(minor, file, path, sizeof(path));
 	f = fopen(path, "r");
 	if (!f)
 		fail_msg("%s: %s", path, strerror(errno));
@@ -195,10 +209,10 @@ uint64_t g_client_id(int fd)
 
 void g_debugfs_write(int minor, const char *file, const char *value)
 {
-	char path[96];
+	char path[320];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/%s", minor, file);
+	g_debugfs_path(minor, file, path, sizeof(path));
 	f = fopen(path, "w");
 	if (!f)
 		fail_msg("%s: %s", path, strerror(errno));

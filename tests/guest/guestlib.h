@@ -48,6 +48,8 @@ int64_t g_now_ns(void);
 /* Read a debugfs counter of NPU @minor (/sys/kernel/debug/accel/npu-emu.N). */
 long long g_counter(int minor, const char *name);
 /* "name: value" from any debugfs file of NPU @minor. */
+/* The path of accel<minor>'s debugfs @file (named after its device: emulated or PCI). */
+void g_debugfs_path(int minor, const char *file, char *path, size_t size);
 long long g_debugfs_value(int minor, const char *file, const char *name);
 /*
  * Wait up to @ms until no job of any test is left: the scheduler frees

@@ -106,8 +106,11 @@ static void fdinfo_usage_grows(void **state)
 		assert_int_equal(g_wait(fd, id, -1, &w), 0);
 		assert_int_equal(w.status, DRM_NPU_STATUS_OK);
 		after = fdinfo_value(fd, "drm-engine-npu", NULL, 0);
-		/* Each job is ~3 x 10^7 multiply-adds: well over a millisecond. */
-		assert_true(after - before > 1000000);
+		/*
+		 * Each job is ~3 x 10^7 multiply-adds: milliseconds under TCG,
+		 * about one on a PCI NPU's host; the time is the core's own.
+		 */
+		assert_true(after - before > 10000);
 		before = after;
 	}
 	g_bo_del(fd, &buf);

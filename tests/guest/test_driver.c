@@ -567,12 +567,12 @@ static void concurrency(void **state)
 static long long cores_resets(int minor, int n, int *idle)
 {
 	unsigned int core, queued, size, resets;
-	char path[96], state[16];
+	char path[320], state[16];
 	long long sum = 0;
 	int lines = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/accel/npu-emu.%d/cores", minor);
+	g_debugfs_path(minor, "cores", path, sizeof(path));
 	f = fopen(path, "r");
 	if (!f)
 		fail_msg("%s: %s", path, strerror(errno));

@@ -3,8 +3,12 @@
 # work on these machines), stream its console, and turn the guest's result
 # line into this script's exit status. Any WARN or oops panics the guest
 # (panic_on_warn, oops=panic), which then has no result line: a failure.
-# usage: run.sh KERNEL_CACHE INITRAMFS LOG [run|smoke|serve]
+# usage: run.sh KERNEL_CACHE INITRAMFS LOG [run|smoke|serve|pci]
 # QEMU_TIMEOUT: seconds before the guest is killed (default 900).
+# NPU_DEVD: npu-devd; with it the guest gets two PCI NPUs (1 and 2 cores),
+# each served by its own npu-devd started here before QEMU and stopped
+# after it, and npu.ko drives those instead of emulated ones. Mode "pci" is
+# the suite on them, with the device-loss and hostile-device cases.
 # With "run", the guest runs npu-run (make run) instead of the suite; with
 # "smoke", a short suite (make dkms-check); with "serve", only npu-server.
 # The suite and "serve" start npu-server in the guest, reached from here on
@@ -21,6 +25,32 @@ extra=
 [ "$mode" = smoke ] && extra=npu.smoke=1
 kver=$(cat "$kcache/version")
 start=$(date +%s)
+
+# The PCI NPUs: guest RAM in a file the daemons map, one daemon per NPU.
+pci=
+devd_pids=
+work=$(mktemp -d)
+ram=/dev/shm/npu-guest-ram-$$
+cleanup() {
+	for p in $devd_pids; do kill -TERM "$p" 2>/dev/null; done
+	rm -rf "$work" "$ram"
+}
+trap cleanup EXIT
+if [ -n "${NPU_DEVD:-}" ]; then
+	for n in 0 1; do
+		"$NPU_DEVD" --socket "$work/npu$n.sock" --guest-ram "$ram" --cores $((n + 1)) \
+			2> "$log.devd$n" &
+		devd_pids="$devd_pids $!"
+	done
+	for n in 0 1; do
+		for i in $(seq 50); do [ -S "$work/npu$n.sock" ] && break; sleep 0.1; done
+		pci="$pci -chardev socket,id=npu$n,path=$work/npu$n.sock"
+		pci="$pci -device ivshmem-doorbell,chardev=npu$n,vectors=9"
+	done
+	pci="-object memory-backend-file,id=ram,size=2048M,mem-path=$ram,share=on -machine pc,memory-backend=ram $pci"
+	extra="$extra npu.pci=1"
+fi
+[ "$mode" = pci ] && extra="$extra npu.pcisuite=1"
 
 # Two free ports on the host's loopback: the server's, and the way back.
 http=
@@ -42,8 +72,9 @@ fi
 # been seen to trap on the kernel's own boot-time code patching (an int3
 # oops in sched_clock_cpu before /init); round-robin vCPUs do not race it.
 boot() {
+	# shellcheck disable=SC2086 # $net and $pci are lists of arguments
 	timeout "${QEMU_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2 -m 2048 \
-		-nographic -no-reboot $net \
+		-nographic -no-reboot $net $pci \
 		-kernel "$kcache/root/boot/vmlinuz-$kver" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU hung_task_panic=1 quiet loglevel=6 $extra" \
 		</dev/null 2>&1 | tee "$log" | grep --line-buffered -vE '^\[ *[0-9.]+\] '
@@ -73,7 +104,20 @@ fi
 wait $qemu
 echo "qemu: $(($(date +%s) - start)) s in all"
 
+# The daemons outlived the guest; each must stop cleanly on SIGTERM.
+devd_ok=1
+for p in $devd_pids; do
+	kill -TERM "$p" 2>/dev/null
+	wait "$p" || devd_ok=0
+done
+devd_pids=
+if [ -n "${NPU_DEVD:-}" ]; then
+	cat "$log.devd0" "$log.devd1"
+	[ $devd_ok = 1 ] || echo "qemu: an npu-devd did not exit 0 on SIGTERM"
+fi
+
 if [ "$mode" = run ]; then
+	[ $devd_ok = 1 ] || exit 1
 	rc=$(grep -a 'NPU-RUN-EXIT:' "$log" | tail -1 | sed 's/.*NPU-RUN-EXIT: //' | tr -d '\r')
 	[ "$rc" = 0 ] && exit 0
 	echo "qemu: npu-run did not finish well (exit '${rc:-none}'); the log is $log"
@@ -86,6 +130,9 @@ if [ -z "$result" ]; then
 	tail -80 "$log"
 	echo "0 passed, 1 failed, 0 skipped"
 	exit 1
+fi
+if [ $devd_ok = 0 ]; then
+	result=$(echo "$result" | awk '{ $3 = $3 + 1; print }')
 fi
 echo "$result"
 case "$result" in

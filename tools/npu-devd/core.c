@@ -163,16 +163,15 @@ static void hang(struct devd_core *c)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static void put_record(uint8_t *p, uint64_t tag, const struct npu_fw_result *r, uint32_t gen)
+static void put_record(uint8_t *p, uint64_t tag, const struct npu_fw_result *r, uint32_t gen,
+		       uint32_t busy_us)
 {
-	uint32_t pad = 0;
-
 	memcpy(p, &tag, 8);
 	memcpy(p + 8, &r->status, 4);
 	memcpy(p + 12, &r->op_index, 4);
 	memcpy(p + 16, &r->fault_addr, 8);
 	memcpy(p + 24, &gen, 4);
-	memcpy(p + 28, &pad, 4);
+	memcpy(p + 28, &busy_us, 4);
 }
 
 /*
@@ -181,7 +180,7 @@ static void put_record(uint8_t *p, uint64_t tag, const struct npu_fw_result *r, 
  * vector is to be raised.
  */
 static int complete(struct devd_core *c, const struct entry *e, struct npu_fw_result *r,
-		    uint32_t gen)
+		    uint32_t gen, uint64_t busy_ns)
 {
 	struct devd *d = c->d;
 	uint32_t cq_head = win_read(d, NPU_PCI_CORE(c->index) + NPU_PCI_CQ_HEAD);
@@ -210,7 +209,8 @@ static int complete(struct devd_core *c, const struct entry *e, struct npu_fw_re
 		else if (c->misbehave == NPU_PCI_BAD_STATUS)
 			r->status = 0xbad;
 	}
-	put_record(p, tag, r, gen);
+	put_record(p, tag, r, gen, busy_ns / 1000 > UINT32_MAX ? UINT32_MAX :
+		   (uint32_t)(busy_ns / 1000));
 	c->cq_tail++;
 	/* The record is in memory before the index that publishes it (x86: stores in order). */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -261,6 +261,7 @@ void *core_thread(void *arg)
 		for (;;) {
 			struct npu_fw_result r;
 			struct entry e;
+			uint64_t start;
 			uint32_t gen;
 			int raise;
 
@@ -272,6 +273,7 @@ void *core_thread(void *arg)
 			pthread_mutex_unlock(&d->lock);
 
 			memset(&r, 0, sizeof(r));
+			start = clock_ns(NULL);
 			switch (e.inject) {
 			case NPU_PCI_INJECT_HANG:
 				hang(c);
@@ -291,7 +293,7 @@ void *core_thread(void *arg)
 			pthread_mutex_lock(&d->lock);
 			c->busy = 0;
 			core_field(c, NPU_PCI_CORE_STATE, NPU_PCI_CORE_IDLE);
-			raise = complete(c, &e, &r, gen);
+			raise = complete(c, &e, &r, gen, clock_ns(NULL) - start);
 			pthread_cond_broadcast(&d->cond);
 			pthread_mutex_unlock(&d->lock);
 			if (raise)
