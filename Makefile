@@ -463,8 +463,9 @@ kernel-check: deps kmod-sources
 numerics: all
 	$(O)/bin/npu-numerics
 
-# make run: npu-run on the emulated NPU in the QEMU guest (DEVICE=cpu or
-# float: on this host instead). MODEL/TOKENIZER default to stories260K from
+# make run: npu-run in the QEMU guest on the PCI NPU (npu-devd on this host),
+# then on an emulated one, and both decode speeds (DEVICE=cpu or float: on
+# this host instead). MODEL/TOKENIZER default to stories260K from
 # ../shared/models when present, else the synthetic model.
 MODEL ?= $(wildcard $(MODELS)/stories260K.bin)
 TOKENIZER ?= $(if $(MODEL),$(wildcard $(MODELS)/tok512.bin))
@@ -480,7 +481,8 @@ ifeq ($(DEVICE),accel)
 	NPU_MODEL="$(MODEL)" NPU_TOKENIZER="$(TOKENIZER)" NPU_RUN_ARGS="$(call RUN_ARGS,/models/)" \
 		NPU_KMOD=$(KMOD_DIR)/npu.ko \
 		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/run-initramfs.cpio.gz
-	tests/qemu/run.sh $(KCACHE) $(QEMU_DIR)/run-initramfs.cpio.gz $(QEMU_DIR)/run.log run
+	NPU_DEVD=$(O)/bin/npu-devd tests/qemu/run.sh $(KCACHE) $(QEMU_DIR)/run-initramfs.cpio.gz \
+		$(QEMU_DIR)/run.log run
 else
 	$(O)/bin/npu-run --device $(DEVICE) $(call RUN_ARGS,$(MODELS)/)
 endif

@@ -233,7 +233,7 @@ int npu_pci_cmd(struct npu_pci *np, u32 cmd, u32 a0, u32 a1, u32 a2, u32 *value)
 		ret = -ENODEV;
 		goto out;
 	}
-	rmb();
+	rmb();	/* the answer is read after the sequence number that published it */
 	status = win_read(np, NPU_PCI_ACK_STATUS);
 	if (value)
 		*value = win_read(np, NPU_PCI_ACK_VALUE);
@@ -428,6 +428,7 @@ static int npu_pci_boot(struct npu_device *ndev)
 	for (i = 0; i < ndev->n_cores; i++) {
 		struct npu_pci_core *pc = &np->cores[i];
 		u32 base = NPU_PCI_CORE(i);
+		dma_addr_t cq_dma;
 
 		pc->ring = dma_alloc_coherent(&np->pdev->dev, PAGE_SIZE, &pc->ring_dma, GFP_KERNEL);
 		if (!pc->ring) {
@@ -442,8 +443,9 @@ static int npu_pci_boot(struct npu_device *ndev)
 		pc->reset_gen = win_read(np, base + NPU_PCI_CORE_RESET_GEN);
 		win_write(np, base + NPU_PCI_RING_BASE_LO, lower_32_bits(pc->ring_dma));
 		win_write(np, base + NPU_PCI_RING_BASE_HI, upper_32_bits(pc->ring_dma));
-		win_write(np, base + NPU_PCI_CQ_BASE_LO, lower_32_bits(pc->ring_dma + NPU_PCI_CQ_OFFSET));
-		win_write(np, base + NPU_PCI_CQ_BASE_HI, upper_32_bits(pc->ring_dma + NPU_PCI_CQ_OFFSET));
+		cq_dma = pc->ring_dma + NPU_PCI_CQ_OFFSET;
+		win_write(np, base + NPU_PCI_CQ_BASE_LO, lower_32_bits(cq_dma));
+		win_write(np, base + NPU_PCI_CQ_BASE_HI, upper_32_bits(cq_dma));
 		win_write(np, base + NPU_PCI_RING_TAIL, 0);
 		win_write(np, base + NPU_PCI_CQ_HEAD, 0);
 	}

@@ -89,7 +89,7 @@ static int read_counter(const char *node, const char *file, long long *v)
 	return ok ? 0 : -1;
 }
 
-/* Whether accel node @node is bound to npu.ko (not another accel driver). */
+/* Whether accel node @node is bound to npu.ko (not another accel driver): an emulated or PCI NPU. */
 static int is_npu(const char *node)
 {
 	char path[PATH_MAX], target[PATH_MAX];
@@ -102,7 +102,8 @@ static int is_npu(const char *node)
 		return 0;
 	target[n] = '\0';
 	base = strrchr(target, '/');
-	return !strcmp(base ? base + 1 : target, "npu-emu");
+	base = base ? base + 1 : target;
+	return !strcmp(base, "npu-emu") || !strcmp(base, "npu-pci");
 }
 
 /* The accel nodes of npu.ko, in name order. */

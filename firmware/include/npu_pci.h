@@ -60,7 +60,7 @@
  *	(RING_HEAD = RING_TAIL) and what it was running: no record for either.
  *	Records written before stay in the queue.
  * @NPU_PCI_CMD_LOCK: ARG0 a context slot: no core starts a job of it from
- *	the acknowledgement on (cores that reach one wait).
+ *	the acknowledgment on (cores that reach one wait).
  * @NPU_PCI_CMD_UNLOCK: ARG0 a context slot: its jobs may run again.
  * @NPU_PCI_CMD_SHUTDOWN: every core stops; the device waits for a BOOT.
  * @NPU_PCI_CMD_MISBEHAVE: testing only: ARG0 an enum npu_pci_misbehave,
@@ -118,7 +118,7 @@ enum npu_pci_core_state {
 /*
  * Context slot s at NPU_PCI_CTX(s). To change a slot's table the driver
  * sends LOCK, waits for ACTIVE to read 0 (no job of the slot started after
- * the LOCK's acknowledgement, and those before have ended), changes the
+ * the LOCK's acknowledgment, and those before have ended), changes the
  * table and sends UNLOCK.
  */
 #define NPU_PCI_CTX(s)		(0x4000 + 16 * (s))

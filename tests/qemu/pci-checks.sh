@@ -45,3 +45,24 @@ check pci_irq_storm_no_disabled_irq sh -c '! dmesg | grep -q "nobody cared"'
 check pci_misbehave_refuses_bad_args sh -c "! echo '9 0 1' > $dbg/misbehave 2>/dev/null &&
 	! echo '1 7 1' > $dbg/misbehave 2>/dev/null"
 echo "guest: pci time $(awk "BEGIN { print $(cut -d' ' -f1 /proc/uptime) - $pci_start }") s"
+
+# Device loss: accel0's device process killed on the host mid-job (run.sh
+# does it when test_device_loss asks on the console); then rmmod, a new
+# device process (SIGHUP to its npu-devd, asked the same way), a new probe,
+# and accel0 serves again.
+loss_start=$(cut -d' ' -f1 /proc/uptime)
+run_test /tests/test_device_loss
+check pci_lost_logged sh -c 'dmesg | grep -q "device lost"'
+check pci_lost_rmmod rmmod npu
+echo "NPU-RESTART-DEVICE 0" > /dev/console
+# The new device process is up when its window has its magic again: probe until then.
+for i in $(seq 50); do
+	insmod /modules/npu.ko 2>/dev/null && [ -e /dev/accel/accel0 ] && break
+	rmmod npu 2>/dev/null
+	sleep 0.2
+done
+check pci_reprobed_after_restart sh -c '[ -e /dev/accel/accel0 ] &&
+	[ "$(basename "$(readlink /sys/class/accel/accel0/device/driver)")" = npu-pci ]'
+check pci_reprobed_same_tokens sh -c "/bin/npu-run --device accel0 $run_args > /tmp/pci-again.txt 2>&1 &&
+	[ \"\$(sed '/^---$/q' /tmp/pci-again.txt)\" = \"\$(sed '/^---$/q' /tmp/pci-cpu.txt)\" ]"
+echo "guest: device loss time $(awk "BEGIN { print $(cut -d' ' -f1 /proc/uptime) - $loss_start }") s"

@@ -83,6 +83,27 @@ boot() {
 rm -f "$log" "$log.host"
 boot &
 qemu=$!
+# The guest's device-loss test asks, on its console, for accel0's device
+# process to be killed (npu-devd's child: its loss) and later for a new one.
+if [ "$mode" = pci ]; then
+	(
+		devd0=${devd_pids# }
+		devd0=${devd0%% *}
+		killed=
+		while kill -0 $qemu 2>/dev/null; do
+			if [ -z "$killed" ] && grep -qa 'NPU-KILL-DEVICE 0' "$log" 2>/dev/null; then
+				pkill -KILL -P "$devd0" && killed=1
+				echo "qemu: killed the device process of npu-devd $devd0"
+			fi
+			if [ -n "$killed" ] && grep -qa 'NPU-RESTART-DEVICE 0' "$log" 2>/dev/null; then
+				kill -HUP "$devd0"
+				echo "qemu: npu-devd $devd0 asked for a new device process"
+				break
+			fi
+			sleep 0.05
+		done
+	) &
+fi
 if [ -n "$http" ]; then
 	while kill -0 $qemu 2>/dev/null && ! grep -qa NPU-SERVER-READY "$log" 2>/dev/null; do
 		sleep 1
@@ -118,6 +139,13 @@ fi
 
 if [ "$mode" = run ]; then
 	[ $devd_ok = 1 ] || exit 1
+	# Both backends' decode speeds, and their ratio (make run with NPU_DEVD).
+	awk '/NPU-RUN-BACKEND: pci/ { b = "pci" } /NPU-RUN-BACKEND: emulated/ { b = "emu" }
+		b && match($0, /decode [0-9.]+ tok\/s/) {
+			v[b] = substr($0, RSTART + 7, RLENGTH - 13) + 0 }
+		END { if (v["pci"] && v["emu"])
+			printf "qemu: decode on the PCI NPU %.1f tok/s, on the emulated NPU %.1f tok/s: x%.1f\n",
+				v["pci"], v["emu"], v["pci"] / v["emu"] }' "$log" | tr -d '\r'
 	rc=$(grep -a 'NPU-RUN-EXIT:' "$log" | tail -1 | sed 's/.*NPU-RUN-EXIT: //' | tr -d '\r')
 	[ "$rc" = 0 ] && exit 0
 	echo "qemu: npu-run did not finish well (exit '${rc:-none}'); the log is $log"

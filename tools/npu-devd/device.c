@@ -206,6 +206,7 @@ int device_start(struct devd *d)
 {
 	unsigned int i;
 
+	/* A new device: nothing of the previous one's window remains. */
 	memset(d->win, 0, NPU_PCI_WINDOW_SIZE);
 	memset(d->slot_locked, 0, sizeof(d->slot_locked));
 	memset(d->slot_active, 0, sizeof(d->slot_active));
@@ -234,6 +235,13 @@ int device_start(struct devd *d)
 		if (pthread_create(&c->thread, NULL, core_thread, c))
 			goto err;
 		c->started = 1;
+	}
+	/* Doorbells rung while no device ran are stale. */
+	for (i = 0; i < NPU_PCI_VECTORS; i++) {
+		uint64_t n;
+
+		if (read(d->doorbell[i], &n, sizeof(n)) < 0 && errno != EAGAIN)
+			devd_log(d, "doorbell %u: %s\n", i, strerror(errno));
 	}
 	if (pthread_create(&d->ctrl_thread, NULL, ctrl_thread, d))
 		goto err;

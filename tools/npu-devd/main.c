@@ -7,7 +7,9 @@
  * It is the ivshmem server at SOCKET: it hands QEMU the window (BAR 2) and
  * the eventfds of the doorbells and interrupts, serves one guest at a
  * time, outlives a guest's reboot or crash (QEMU's reconnection is a new
- * session) and exits 0 on SIGTERM or SIGINT.
+ * session) and exits 0 on SIGTERM or SIGINT. The device itself runs in a
+ * child process: killed, the guest sees its NPU lost; SIGHUP starts a new
+ * one, which the guest's driver uses once it probes the device again.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -21,9 +23,11 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "devd.h"
@@ -135,7 +139,49 @@ static int open_events(struct devd *d)
 	return 0;
 }
 
-/* A guest from QEMU's connection to its end; 1 when a signal asks to stop. */
+/*
+ * The device process: the cores, the mailbox and the heartbeat, until
+ * SIGTERM (or this server's end). Killing it is the device's loss; the
+ * server keeps QEMU's connection, window and eventfds, and starts a new
+ * one on SIGHUP.
+ */
+static pid_t start_device(struct devd *d, int sigfd)
+{
+	pid_t pid = fork();
+	struct signalfd_siginfo si;
+
+	if (pid)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(0);
+	if (device_start(d)) {
+		devd_log(d, "cannot start the device: out of memory\n");
+		_exit(1);
+	}
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGTERM &&
+	       si.ssi_signo != SIGINT)
+		;
+	device_stop(d);
+	_exit(0);
+}
+
+static void stop_device(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+}
+
+/*
+ * A guest from QEMU's connection to its end; 1 when a signal asks to
+ * stop. The device runs in a child process (start_device); its death
+ * reads as a lost device in the guest, whose driver re-probes once
+ * SIGHUP has started another.
+ */
 static int session(struct devd *d, int sock, int listener, int sigfd)
 {
 	struct pollfd pfd[3] = {
@@ -143,46 +189,65 @@ static int session(struct devd *d, int sock, int listener, int sigfd)
 		{ .fd = sigfd, .events = POLLIN },
 		{ .fd = listener, .events = POLLIN },
 	};
+	pid_t dev = -1;
 	int stop = 0;
 
 	if (open_events(d)) {
 		devd_log(d, "no eventfds: %s\n", strerror(errno));
 		return 0;
 	}
-	if (device_start(d)) {
-		devd_log(d, "cannot start the device: out of memory\n");
+	memset(d->win, 0, NPU_PCI_WINDOW_SIZE);
+	if (handshake(d, sock)) {
+		devd_log(d, "QEMU left during the handshake\n");
 		close_events(d);
 		return 0;
 	}
-	if (handshake(d, sock)) {
-		devd_log(d, "QEMU left during the handshake\n");
-	} else {
-		devd_log(d, "guest connected: %u cores, guest RAM %s\n", d->n_cores, d->ram_path);
-		for (;;) {
-			char buf[64];
+	devd_log(d, "guest connected: %u cores, guest RAM %s\n", d->n_cores, d->ram_path);
+	dev = start_device(d, sigfd);
+	for (;;) {
+		struct signalfd_siginfo si;
+		char buf[64];
+		int status;
 
-			if (poll(pfd, 3, -1) < 0)
-				continue;
-			if (pfd[1].revents) {
+		if (poll(pfd, 3, -1) < 0)
+			continue;
+		if (pfd[1].revents && read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD) {
+				if (dev > 0 && waitpid(dev, &status, WNOHANG) == dev) {
+					devd_log(d, "device process %d ended (%s %d): the guest's NPU is lost until SIGHUP starts another\n",
+						 (int)dev, WIFSIGNALED(status) ? "signal" : "status",
+						 WIFSIGNALED(status) ? WTERMSIG(status) :
+						 WEXITSTATUS(status));
+					dev = -1;
+					/* The driver's watchdog sees the window empty. */
+					win_write(d, NPU_PCI_ID, 0);
+				}
+			} else if (si.ssi_signo == SIGHUP) {
+				if (dev < 0) {
+					dev = start_device(d, sigfd);
+					devd_log(d, "device process %d started\n", (int)dev);
+				}
+			} else {
 				stop = 1;
 				break;
 			}
-			/* One guest at a time: another QEMU is turned away. */
-			if (pfd[2].revents) {
-				int other = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-
-				if (other >= 0) {
-					devd_log(d, "a second QEMU connected: refused\n");
-					close(other);
-				}
-			}
-			/* QEMU never writes: readable means it has gone. */
-			if (pfd[0].revents && recv(sock, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-				break;
 		}
-		devd_log(d, "guest disconnected\n");
+		/* One guest at a time: another QEMU is turned away. */
+		if (pfd[2].revents) {
+			int other = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+
+			if (other >= 0) {
+				devd_log(d, "a second QEMU connected: refused\n");
+				close(other);
+			}
+		}
+		/* QEMU never writes: readable means it has gone. */
+		if (pfd[0].revents && recv(sock, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
 	}
-	device_stop(d);
+	devd_log(d, "guest disconnected\n");
+	stop_device(dev);
+	win_write(d, NPU_PCI_ID, 0);
 	close_events(d);
 	return stop;
 }
@@ -281,6 +346,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
