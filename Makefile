@@ -440,7 +440,8 @@ fuzz-check: deps
 	@tests/fuzz/run.sh $(O) $(FUZZ_SECONDS)
 
 # ---- running -----------------------------------------------------------
-# The kernels' thread pool also runs under ThreadSanitizer, in test_kernels_*.
+# The kernels' thread pool also runs under ThreadSanitizer, in test_kernels_*, and
+# npu-devd's threads in test_devd.
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 
 check: deps
@@ -448,7 +449,8 @@ check: deps
 	@$(MAKE) --no-print-directory O=$(O)/san SAN=1 all
 	@$(MAKE) --no-print-directory O=$(O)/tsan SAN=1 SAN_FLAGS="$(TSAN_FLAGS)" \
 		$(O)/tsan/tests/test_kernels_matmul $(O)/tsan/tests/test_kernels_ops \
-		$(O)/tsan/tests/test_tokenizer $(O)/tsan/tests/test_llm $(O)/tsan/host/host-cpu
+		$(O)/tsan/tests/test_tokenizer $(O)/tsan/tests/test_llm $(O)/tsan/host/host-cpu \
+		$(O)/tsan/tests/test_devd $(O)/tsan/bin/npu-devd $(O)/tsan/firmware/npu_fw.bin
 	@tests/run-host-tests.sh $(O) $(O)/san $(O)/tsan
 
 # First a line naming the CPU and the instruction-set levels the run tests.

@@ -151,6 +151,28 @@ static const struct file_operations npu_debugfs_misbehave_fops = {
 	.write = npu_debugfs_misbehave_write,
 };
 
+#define NPU_RTT_RUNS 200
+
+/* The doorbell's round trip: median and 99th percentile of 200, in microseconds. */
+static int npu_debugfs_doorbell_rtt_show(struct seq_file *m, void *unused)
+{
+	struct npu_device *ndev = m->private;
+	u64 *ns = kcalloc(NPU_RTT_RUNS, sizeof(*ns), GFP_KERNEL);
+	int ret;
+
+	if (!ns)
+		return -ENOMEM;
+	ret = ndev->hw->doorbell_rtt(ndev, ns, NPU_RTT_RUNS);
+	if (!ret)
+		seq_printf(m, "runs: %d\nmedian_us: %llu\np99_us: %llu\n", NPU_RTT_RUNS,
+			   ns[NPU_RTT_RUNS / 2] / NSEC_PER_USEC,
+			   ns[NPU_RTT_RUNS * 99 / 100] / NSEC_PER_USEC);
+	kfree(ns);
+	return ret;
+}
+
+DEFINE_SHOW_ATTRIBUTE(npu_debugfs_doorbell_rtt);
+
 /* Files in /sys/kernel/debug/accel/<device>/, made before registration. */
 void npu_debugfs_init(struct npu_device *ndev)
 {
@@ -163,6 +185,9 @@ void npu_debugfs_init(struct npu_device *ndev)
 	debugfs_create_atomic_t("fail_alloc", 0600, root, &ndev->fail_nth);
 	debugfs_create_u64("va_size", 0600, root, &ndev->va_size);
 	debugfs_create_file("fault_inject", 0600, root, ndev, &npu_debugfs_inject_fops);
+	if (ndev->hw->doorbell_rtt)
+		debugfs_create_file("doorbell_rtt", 0400, root, ndev,
+				    &npu_debugfs_doorbell_rtt_fops);
 	if (ndev->hw->misbehave)
 		debugfs_create_file("misbehave", 0200, root, ndev, &npu_debugfs_misbehave_fops);
 }

@@ -126,6 +126,15 @@ struct npu_device *npu_device_alloc(struct device *parent)
 	return ndev;
 }
 
+/* The longest a reset has waited for its core to stop (debugfs "counters"). */
+void npu_note_stop(struct npu_device *ndev, u64 ns)
+{
+	s64 old = atomic64_read(&ndev->counters.stop_max_ns);
+
+	while ((s64)ns > old && !atomic64_try_cmpxchg(&ndev->counters.stop_max_ns, &old, ns))
+		;
+}
+
 /* The armed injection, if it is meant for @job (once). */
 enum npu_inject npu_take_injection(struct npu_device *ndev, struct npu_job *job)
 {

@@ -295,6 +295,7 @@ int npu_device_probe(struct npu_device *ndev, const struct npu_hw_ops *hw, int i
 		     unsigned int n_cores);
 void npu_device_remove(struct npu_device *ndev);
 enum npu_inject npu_take_injection(struct npu_device *ndev, struct npu_job *job);
+void npu_note_stop(struct npu_device *ndev, u64 ns);
 
 /* npu_pci_probe.c */
 int npu_pci_register(void);

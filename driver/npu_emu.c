@@ -293,15 +293,6 @@ static bool npu_emu_idle(struct npu_emu_core *ec)
 	return idle;
 }
 
-/* The longest a reset has waited for its core to stop (debugfs "counters"). */
-static void npu_emu_note_stop(struct npu_device *ndev, u64 ns)
-{
-	s64 old = atomic64_read(&ndev->counters.stop_max_ns);
-
-	while ((s64)ns > old && !atomic64_try_cmpxchg(&ndev->counters.stop_max_ns, &old, ns))
-		;
-}
-
 /*
  * Stop the running stream at its next poll (within FW_POLL_WORK of work,
  * whatever the op), drop the ring, accept new work.
@@ -326,7 +317,7 @@ static void npu_emu_reset(struct npu_core *core)
 			core->index, NPU_STOP_WARN_MS);
 		wait_event(ec->idle, npu_emu_idle(ec));
 	}
-	npu_emu_note_stop(core->ndev, ktime_get_ns() - start);
+	npu_note_stop(core->ndev, ktime_get_ns() - start);
 	atomic_set(&ec->abort, 0);
 	while (n) {
 		WRITE_ONCE(dropped[--n]->in_hw, false);

@@ -52,6 +52,9 @@ struct npu_hw_core_status {
  *	(docs/hw.md §9.6). May run after the device was unbound.
  * @misbehave: optional, for tests: make the device misbehave (debugfs
  *	"misbehave": enum npu_pci_misbehave, a core, a count).
+ * @doorbell_rtt: optional, for measurements: time @n round trips of a
+ *	doorbell to the device and its interrupt back, their nanoseconds
+ *	sorted into @ns; 0 or a negative errno.
  *
  * Completions come back through npu_job_done(), called for every job a
  * core reported finished from process context (the threaded half of the
@@ -69,6 +72,7 @@ struct npu_hw_ops {
 	int (*map)(struct npu_ctx *ctx, struct npu_mapping *m);
 	void (*unmap)(struct npu_ctx *ctx, struct npu_mapping *m);
 	int (*misbehave)(struct npu_device *ndev, u32 what, u32 core, u32 count);
+	int (*doorbell_rtt)(struct npu_device *ndev, u64 *ns, unsigned int n);
 };
 
 extern const struct npu_hw_ops npu_emu_hw_ops;

@@ -16,6 +16,7 @@
 #include <linux/interrupt.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 
 #include "npu_pcidev.h"
 
@@ -254,6 +255,30 @@ static int npu_pci_misbehave(struct npu_device *ndev, u32 what, u32 core, u32 co
 	return npu_pci_cmd(npu_pci_of(ndev), NPU_PCI_CMD_MISBEHAVE, what, core, count, NULL);
 }
 
+static int npu_pci_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The mailbox's no-op, @n times: doorbell, device, MSI-X and back. */
+static int npu_pci_doorbell_rtt(struct npu_device *ndev, u64 *ns, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		u64 t0 = ktime_get_ns();
+		int ret = npu_pci_cmd(npu_pci_of(ndev), NPU_PCI_CMD_NOP, 0, 0, 0, NULL);
+
+		if (ret)
+			return ret;
+		ns[i] = ktime_get_ns() - t0;
+	}
+	sort(ns, n, sizeof(*ns), npu_pci_cmp_u64, NULL);
+	return 0;
+}
+
 /* ---- hw ops --------------------------------------------------------------- */
 
 static_assert(NPU_INJECT_HANG == (int)NPU_PCI_INJECT_HANG &&
@@ -300,10 +325,13 @@ static void npu_pci_reset(struct npu_core *core)
 	struct npu_pci_core *pc = &np->cores[core->index];
 	struct npu_job *dropped[NPU_PCI_RING_SIZE];
 	unsigned int i, n = 0;
+	u64 start = ktime_get_ns();
 	u32 gen = 0;
 	int ret;
 
+	/* Answered once the core has stopped: the firmware's next poll. */
 	ret = npu_pci_cmd(np, NPU_PCI_CMD_RESET, core->index, 0, 0, &gen);
+	npu_note_stop(core->ndev, ktime_get_ns() - start);
 	/* Records written before the reset are still delivered, once. */
 	synchronize_irq(pc->irq);
 	npu_pci_deliver(pc);
@@ -484,4 +512,5 @@ const struct npu_hw_ops npu_pci_hw_ops = {
 	.map = npu_pci_map,
 	.unmap = npu_pci_unmap,
 	.misbehave = npu_pci_misbehave,
+	.doorbell_rtt = npu_pci_doorbell_rtt,
 };

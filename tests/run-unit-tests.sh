@@ -49,6 +49,7 @@ run() {
 	# Tests run from the top of the tree (they read build/firmware).
 	# shellcheck disable=SC2086
 	env -u NPU_CPU_ISA ${2:+NPU_CPU_ISA=$2} NPU_FW_IMAGE="$dir/firmware/npu_fw.bin" \
+		NPU_DEVD="$dir/bin/npu-devd" \
 		NPU_MODELS="${NPU_MODELS:-../shared/models}" $wrap "$1" >"$log" 2>&1
 	tally "$log" "$dir" "$(basename "$1")${2:+[$2]}" $?
 }
@@ -67,9 +68,10 @@ for t in "$dir"/tests/test_*; do
 	# firmware image's verifier, the firmware on its own, handles and
 	# addresses, the tokenizer, the quantizer's plain C: the device run
 	# it ends with is bit-exact at every level, which test_backends
-	# checks); test_kernels_* and test_backends test each level in turn
-	# themselves.
-	test_abi | test_image | test_fw_stop | test_handles | test_tokenizer | test_quantize)
+	# checks), test_devd the PCI NPU's daemon (at its host's best level);
+	# test_kernels_* and test_backends test each level in turn themselves.
+	test_abi | test_image | test_fw_stop | test_handles | test_tokenizer | test_quantize | \
+		test_devd)
 		# Nothing for an emulated CPU to add (and qemu-x86_64 maps
 		# test_handles' 1 GiB buffers slowly, and runs test_quantize's
 		# calibration slowly).

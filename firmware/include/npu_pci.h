@@ -65,6 +65,7 @@
  * @NPU_PCI_CMD_SHUTDOWN: every core stops; the device waits for a BOOT.
  * @NPU_PCI_CMD_MISBEHAVE: testing only: ARG0 an enum npu_pci_misbehave,
  *	ARG1 a core, ARG2 a count.
+ * @NPU_PCI_CMD_NOP: nothing: the doorbell's round trip, for measurements.
  */
 enum npu_pci_cmd {
 	NPU_PCI_CMD_BOOT = 1,
@@ -73,6 +74,7 @@ enum npu_pci_cmd {
 	NPU_PCI_CMD_UNLOCK = 4,
 	NPU_PCI_CMD_SHUTDOWN = 5,
 	NPU_PCI_CMD_MISBEHAVE = 6,
+	NPU_PCI_CMD_NOP = 7,
 };
 
 enum npu_pci_ack {

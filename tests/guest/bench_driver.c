@@ -17,6 +17,23 @@
 #define N_THROUGHPUT 2000
 #define WINDOW 256
 
+/* A PCI NPU's doorbell round trip (its debugfs doorbell_rtt), beside the empty job's. */
+static void doorbell_rtt(void)
+{
+	char path[320];
+	long long median, p99;
+	FILE *f;
+
+	g_debugfs_path(1, "doorbell_rtt", path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fscanf(f, "runs: %*d\nmedian_us: %lld\np99_us: %lld", &median, &p99) == 2)
+		printf("BENCH doorbell round trip (doorbell -> device -> MSI-X, the mailbox's no-op): median %lld us, p99 %lld us\n",
+		       median, p99);
+	fclose(f);
+}
+
 static void bench(void **state)
 {
 	int fd = g_open(1);
@@ -54,6 +71,7 @@ static void bench(void **state)
 	thr_ns = g_now_ns() - t0;
 
 	printf("BENCH null ioctl (GET_CAPS): %lld ns\n", (long long)null_ns);
+	doorbell_rtt();
 	printf("BENCH empty job round trip (submit -> out-syncobj signalled): %lld ns = %.1f null ioctls\n",
 	       (long long)rtt_ns, (double)rtt_ns / null_ns);
 	printf("BENCH empty jobs/s (%d, up to %d in flight, 2 cores): %.0f jobs/s; per job %.1f null ioctls\n",

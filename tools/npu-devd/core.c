@@ -212,8 +212,7 @@ static int complete(struct devd_core *c, const struct entry *e, struct npu_fw_re
 	put_record(p, tag, r, gen, busy_ns / 1000 > UINT32_MAX ? UINT32_MAX :
 		   (uint32_t)(busy_ns / 1000));
 	c->cq_tail++;
-	/* The record is in memory before the index that publishes it (x86: stores in order). */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	/* A release store: the record is in memory before the index that publishes it. */
 	core_field(c, NPU_PCI_CQ_TAIL, c->cq_tail);
 	return 1;
 }

@@ -128,6 +128,8 @@ static uint32_t run_cmd(struct devd *d, uint32_t cmd, uint32_t *value)
 	*value = 0;
 	if (cmd == NPU_PCI_CMD_BOOT)
 		return cmd_boot(d, value);
+	if (cmd == NPU_PCI_CMD_NOP)
+		return NPU_PCI_ACK_OK;
 	if (cmd == NPU_PCI_CMD_SHUTDOWN) {
 		halt(d);
 		return NPU_PCI_ACK_OK;
@@ -184,7 +186,7 @@ static void *ctrl_thread(void *arg)
 		status = run_cmd(d, win_read(d, NPU_PCI_CMD), &value);
 		win_write(d, NPU_PCI_ACK_STATUS, status);
 		win_write(d, NPU_PCI_ACK_VALUE, value);
-		__atomic_thread_fence(__ATOMIC_RELEASE);
+		/* Last, and a release store: the answer is whole when the driver sees it. */
 		win_write(d, NPU_PCI_ACK_SEQ, seq);
 		done = seq;
 		raise_irq(d, NPU_PCI_VEC_CTRL);
@@ -250,7 +252,6 @@ int device_start(struct devd *d)
 		goto err;
 	d->beat_up = 1;
 	/* Last: a driver that finds the magic finds a working device. */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	win_write(d, NPU_PCI_ID, NPU_PCI_MAGIC);
 	return 0;
 

@@ -232,18 +232,22 @@ static int session(struct devd *d, int sock, int listener, int sigfd)
 				break;
 			}
 		}
-		/* One guest at a time: another QEMU is turned away. */
+		/* QEMU never writes: readable means it has gone (its successor waits). */
+		if (pfd[0].revents && recv(sock, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+		/* One guest at a time: another QEMU is turned away, unless ours just left. */
 		if (pfd[2].revents) {
-			int other = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+			int other;
+
+			if (recv(sock, buf, 1, MSG_DONTWAIT | MSG_PEEK) == 0)
+				break;
+			other = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 
 			if (other >= 0) {
 				devd_log(d, "a second QEMU connected: refused\n");
 				close(other);
 			}
 		}
-		/* QEMU never writes: readable means it has gone. */
-		if (pfd[0].revents && recv(sock, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			break;
 	}
 	devd_log(d, "guest disconnected\n");
 	stop_device(dev);
@@ -381,8 +385,15 @@ int main(int argc, char **argv)
 
 		if (poll(pfd, 2, -1) < 0)
 			continue;
-		if (pfd[1].revents)
-			break;
+		if (pfd[1].revents) {
+			struct signalfd_siginfo si;
+
+			/* Between guests only SIGTERM and SIGINT count (SIGCHLD: a device that ended). */
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si) &&
+			    (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
+				break;
+			continue;
+		}
 		sock = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 		if (sock < 0)
 			continue;
