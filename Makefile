@@ -499,7 +499,7 @@ MANDIR ?= $(PREFIX)/share/man
 FIRMWAREDIR ?= /lib/firmware
 UDEVRULESDIR ?= /lib/udev/rules.d
 INSTALL_TOOLS := npu-info npu-run npu-bench npu-numerics npu-gguf npu-tokenize npu-quantize npu-usb-gadget \
-	npu-server
+	npu-server npu-devd
 INSTALL_HDRS := libnpu/include/npu/npu.h libnpu-llm/include/npu/model.h libnpu-llm/include/npu/llm.h
 MAN_PAGES := $(wildcard docs/man/*.1)
 # The Python package, where Debian's python3 looks (its dist-packages).

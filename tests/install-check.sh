@@ -72,6 +72,7 @@ rm -f "$dest/generate" "$dest/example.out" "$dest/run.out"
 missing=
 for f in usr/bin/npu-info usr/bin/npu-run usr/bin/npu-bench usr/bin/npu-numerics \
 	usr/bin/npu-gguf usr/bin/npu-usb-gadget usr/bin/npu-tokenize usr/bin/npu-server \
+	usr/bin/npu-devd usr/share/man/man1/npu-devd.1 \
 	usr/share/man/man1/npu-server.1 usr/share/man/man1/npu-tokenize.1 \
 	usr/include/npu/npu.h usr/include/npu/model.h \
 	usr/include/npu/llm.h usr/lib/libnpu-llm.a usr/lib/libnpu-llm.so.1 \

@@ -73,7 +73,7 @@ fi
 # oops in sched_clock_cpu before /init); round-robin vCPUs do not race it.
 boot() {
 	# shellcheck disable=SC2086 # $net and $pci are lists of arguments
-	timeout "${QEMU_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2 -m 2048 \
+	timeout "${QEMU_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp ${QEMU_SMP:-2} -m 2048 \
 		-nographic -no-reboot $net $pci \
 		-kernel "$kcache/root/boot/vmlinuz-$kver" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU hung_task_panic=1 quiet loglevel=6 $extra" \

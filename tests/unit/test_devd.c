@@ -398,6 +398,23 @@ static void hostile_tables(void **state)
 	/* Read-only: the output page refuses the write. */
 	*leaf_entry = save & ~NPU_PCI_PTE_WRITE;
 	assert_int_equal(submit(0, 11, VA, size, SLOT, 5000), DRM_NPU_STATUS_FAULT);
+	/* The same address on another page: the job writes there, not to the old one. */
+	{
+		int32_t *moved = (int32_t *)(t.ram + DATA_AT + 64 * 8192);
+		int32_t *src = (int32_t *)bo(VA + 5 * 4096), *old = (int32_t *)bo(VA + 11 * 4096);
+		int k;
+
+		for (k = 0; k < 256; k++) {
+			src[k] = 3 * k + 1;
+			old[k] = moved[k] = 0;
+		}
+		*leaf_entry = (DATA_AT + 64 * 8192) | NPU_PCI_PTE_VALID | NPU_PCI_PTE_WRITE;
+		assert_int_equal(submit(1, 12, VA, size, SLOT, 5000), DRM_NPU_STATUS_OK);
+		for (k = 0; k < 256; k++) {
+			assert_int_equal(moved[k], 3 * k + 1);
+			assert_int_equal(old[k], 0);
+		}
+	}
 	*leaf_entry = save;
 	/* Random entries everywhere in a second table (every level): never a crash. */
 	srand(7);

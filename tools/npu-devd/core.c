@@ -136,14 +136,13 @@ static void execute(struct devd_core *c, const struct entry *e, struct npu_fw_re
 	win_write(d, NPU_PCI_CTX(s) + NPU_PCI_CTX_ACTIVE, ++d->slot_active[s]);
 	pthread_mutex_unlock(&d->lock);
 
-	if (c->slot != s) {
-		shadow_forget(&c->sh);
-		c->slot = s;
-	}
+	/*
+	 * Another context, or a table changed since: the window needs no
+	 * flush, each translation checks every page against the table.
+	 */
+	c->slot = s;
 	npu_kernels_hooks(c->kernels, &fw);
 	npu_fw_exec(&fw, e->stream_addr, e->stream_size, r);
-	/* The table may change once the slot is unlocked: forget what it said. */
-	shadow_forget(&c->sh);
 
 	pthread_mutex_lock(&d->lock);
 	win_write(d, NPU_PCI_CTX(s) + NPU_PCI_CTX_ACTIVE, --d->slot_active[s]);

@@ -30,14 +30,14 @@ struct guest_mem {
 };
 
 /*
- * A core's view of one context: device addresses map onto a reserved
- * window of this process, page by page as the table says (shadow), each
- * page checked against the table at every translation.
+ * A core's view of device memory: device addresses map onto a reserved
+ * window of this process, page by page as the running context's table
+ * says, each page checked against the table at every translation (so a
+ * new context or a changed table needs no flush).
  */
 struct shadow {
 	uint8_t *window;	/* NPU_VA_SIZE bytes, for [NPU_VA_START, +NPU_VA_SIZE) */
-	uint64_t *pages;	/* per page: generation << 40 | (guest page + 1) */
-	uint64_t gen;
+	uint64_t *pages;	/* per page: the guest page the window maps there, + 1 */
 };
 
 struct devd;
@@ -108,8 +108,6 @@ void guest_unmap(struct guest_mem *g);
 void *guest_ptr(struct guest_mem *g, uint64_t gpa, uint64_t len);
 int shadow_init(struct shadow *sh);
 void shadow_free(struct shadow *sh);
-/* A job of another context (or a changed table) from now on. */
-void shadow_forget(struct shadow *sh);
 /*
  * The MMU: a host pointer to [addr, addr + len) in the context whose root
  * table is at @root, or NULL with *@fault_addr the first address not

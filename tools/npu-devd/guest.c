@@ -19,7 +19,6 @@
 
 #define PAGE		4096ull
 #define N_PAGES		(NPU_VA_SIZE / PAGE)
-#define GEN_SHIFT	40
 
 int guest_map(struct guest_mem *g, const char *path)
 {
@@ -80,7 +79,6 @@ int shadow_init(struct shadow *sh)
 		sh->pages = NULL;
 		return -ENOMEM;
 	}
-	sh->gen = 1;
 	return 0;
 }
 
@@ -92,19 +90,6 @@ void shadow_free(struct shadow *sh)
 		munmap(sh->pages, N_PAGES * sizeof(uint64_t));
 	sh->window = NULL;
 	sh->pages = NULL;
-}
-
-/*
- * Entries mapped so far stay in the window but no longer count: each is
- * checked against the table again before use. The generation is 24 bits;
- * when it wraps, the record of every page is cleared for real.
- */
-void shadow_forget(struct shadow *sh)
-{
-	if (++sh->gen == 1ull << (64 - GEN_SHIFT)) {
-		madvise(sh->pages, N_PAGES * sizeof(uint64_t), MADV_DONTNEED);
-		sh->gen = 1;
-	}
 }
 
 /* The table page an entry points to, or NULL when invalid or outside the guest. */
@@ -150,7 +135,7 @@ static int map_run(struct shadow *sh, struct guest_mem *g, uint64_t p, uint64_t 
 		 g->fd, (off_t)(gpage * PAGE)) == MAP_FAILED)
 		return -errno;
 	for (i = 0; i < n; i++)
-		sh->pages[p + i] = sh->gen << GEN_SHIFT | (gpage + i + 1);
+		sh->pages[p + i] = gpage + i + 1;
 	return 0;
 }
 
@@ -169,7 +154,7 @@ void *shadow_translate(struct shadow *sh, struct guest_mem *g, uint64_t root, ui
 	first = off / PAGE;
 	last = (off + (len ? len : 1) - 1) / PAGE;
 	for (p = first; p <= last; p++) {
-		uint64_t va = NPU_VA_START + p * PAGE, pte, gpage, want;
+		uint64_t va = NPU_VA_START + p * PAGE, pte, gpage;
 
 		if (va >> 21 != leaf_of) {
 			leaf = walk(g, root, va);
@@ -182,8 +167,7 @@ void *shadow_translate(struct shadow *sh, struct guest_mem *g, uint64_t root, ui
 			*fault_addr = p == first ? addr : va;
 			return NULL;
 		}
-		want = sh->gen << GEN_SHIFT | (gpage + 1);
-		if (sh->pages[p] == want)
+		if (sh->pages[p] == gpage + 1)
 			continue;
 		if (run_n && p == run_p + run_n && gpage == run_g + run_n) {
 			run_n++;

@@ -280,10 +280,12 @@ static int listen_on(const char *path)
 
 static void usage(FILE *f)
 {
-	fputs("usage: npu-devd --socket PATH --guest-ram PATH [--cores N] [--isa LEVEL]\n"
+	fputs("usage: npu-devd --socket PATH --guest-ram PATH [--cores N] [--threads N] [--isa LEVEL]\n"
 	      "  --socket PATH     the ivshmem server socket QEMU's chardev connects to\n"
 	      "  --guest-ram PATH  the guest's RAM file (memory-backend-file, share=on)\n"
 	      "  --cores N         NPU cores, 1..8 (default 2)\n"
+	      "  --threads N       host threads per core for its kernels, 1..64 (default 1:\n"
+	      "                    the cores are the device's parallelism)\n"
 	      "  --isa LEVEL       the kernels' level: scalar, avx2, avxvnni, avx512\n"
 	      "                    (default: the best this CPU has)\n", f);
 }
@@ -295,11 +297,12 @@ int main(int argc, char **argv)
 		{ "guest-ram", required_argument, NULL, 'r' },
 		{ "cores", required_argument, NULL, 'c' },
 		{ "isa", required_argument, NULL, 'i' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct devd d = { .n_cores = 2, .win_fd = -1, .ram = { .fd = -1 } };
-	const char *sock_path = NULL, *isa = NULL;
+	const char *sock_path = NULL, *isa = NULL, *threads = "1";
 	int o, listener, sigfd, isa_level;
 	sigset_t mask;
 	char *end;
@@ -323,6 +326,15 @@ int main(int argc, char **argv)
 		case 'i':
 			isa = optarg;
 			break;
+		case 't':
+			o = (int)strtol(optarg, &end, 10);
+			if (*end || o < 1 || o > 64) {
+				fprintf(stderr, "npu-devd: --threads %s: not a number from 1 to 64\n",
+					optarg);
+				return 2;
+			}
+			threads = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -344,6 +356,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	d.isa = (enum npu_isa)isa_level;
+	/* The kernels size their thread pool from $NPU_THREADS. */
+	setenv("NPU_THREADS", threads, 1);
 
 	/* Signals arrive on a descriptor; the threads started later never see them. */
 	sigemptyset(&mask);
@@ -373,8 +387,8 @@ int main(int argc, char **argv)
 	listener = listen_on(sock_path);
 	if (listener < 0)
 		return 1;
-	fprintf(stderr, "npu-devd: listening on %s (%u cores, kernels %s)\n", sock_path,
-		d.n_cores, npu_isa_name(d.isa));
+	fprintf(stderr, "npu-devd: listening on %s (%u cores, kernels %s x%s threads)\n",
+		sock_path, d.n_cores, npu_isa_name(d.isa), threads);
 
 	for (;;) {
 		struct pollfd pfd[2] = {
