@@ -186,6 +186,11 @@ void npu_pci_watchdog(struct work_struct *work)
 		npu_pci_lose(np, "the device left its window");
 		return;
 	}
+	/* A device that started again since (its daemon restarted) knows nothing of ours. */
+	if (win_read(np, NPU_PCI_BOOTED) != 1) {
+		npu_pci_lose(np, "the device is no longer booted");
+		return;
+	}
 	if (beat != np->last_beat) {
 		np->last_beat = beat;
 		np->beat_at = jiffies;
@@ -375,32 +380,31 @@ static void npu_pci_core_status(struct npu_core *core, struct npu_hw_core_status
 		st->state = state < ARRAY_SIZE(names) && names[state] ? names[state] : "unknown";
 }
 
-static void npu_pci_free_irqs(struct npu_pci *np, unsigned int n)
+/* The vectors in use: each core's, and the mailbox's. Others stay masked. */
+static void npu_pci_free_irqs(struct npu_pci *np, unsigned int cores, bool ctrl)
 {
-	while (n--)
-		free_irq(pci_irq_vector(np->pdev, n), n == NPU_PCI_VEC_CTRL ?
-			 (void *)np : (void *)&np->cores[n]);
+	if (ctrl)
+		free_irq(pci_irq_vector(np->pdev, NPU_PCI_VEC_CTRL), np);
+	while (cores--)
+		free_irq(np->cores[cores].irq, &np->cores[cores]);
 }
 
 static int npu_pci_request_irqs(struct npu_pci *np)
 {
 	struct npu_device *ndev = np->ndev;
-	unsigned int v;
+	unsigned int i;
 	int ret;
 
-	for (v = 0; v < NPU_PCI_VECTORS; v++) {
-		int irq = pci_irq_vector(np->pdev, v);
-
-		if (v == NPU_PCI_VEC_CTRL) {
-			ret = request_irq(irq, npu_pci_ctrl_irq, 0, "npu-ctrl", np);
-		} else {
-			np->cores[v].irq = irq;
-			ret = request_threaded_irq(irq, NULL, npu_pci_core_irq, IRQF_ONESHOT,
-						   v < ndev->n_cores ? ndev->cores[v].name :
-						   "npu-unused", &np->cores[v]);
-		}
+	ret = request_irq(pci_irq_vector(np->pdev, NPU_PCI_VEC_CTRL), npu_pci_ctrl_irq, 0,
+			  "npu-ctrl", np);
+	if (ret)
+		return ret;
+	for (i = 0; i < ndev->n_cores; i++) {
+		np->cores[i].irq = pci_irq_vector(np->pdev, i);
+		ret = request_threaded_irq(np->cores[i].irq, NULL, npu_pci_core_irq, IRQF_ONESHOT,
+					   ndev->cores[i].name, &np->cores[i]);
 		if (ret) {
-			npu_pci_free_irqs(np, v);
+			npu_pci_free_irqs(np, i, true);
 			return ret;
 		}
 	}
@@ -420,7 +424,7 @@ static void npu_pci_shutdown(struct npu_device *ndev)
 		synchronize_irq(np->cores[i].irq);
 		npu_pci_deliver(&np->cores[i]);
 	}
-	npu_pci_free_irqs(np, NPU_PCI_VECTORS);
+	npu_pci_free_irqs(np, ndev->n_cores, true);
 	for (i = 0; i < ndev->n_cores; i++)
 		dma_free_coherent(&np->pdev->dev, PAGE_SIZE, np->cores[i].ring,
 				  np->cores[i].ring_dma);

@@ -36,6 +36,7 @@
 #define NPU_PCI_CTX_COUNT	0x014	/* NPU_PCI_CTX_SLOTS */
 #define NPU_PCI_PEER		0x018	/* the device's ivshmem peer id */
 #define NPU_PCI_HEARTBEAT	0x01c	/* +1 every NPU_PCI_HEARTBEAT_MS */
+#define NPU_PCI_BOOTED		0x020	/* 1 from a BOOT to a SHUTDOWN (or the device's end) */
 
 /*
  * The mailbox: the driver writes CMD and ARGn, then CMD_SEQ (+1), and rings

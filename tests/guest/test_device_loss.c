@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * A PCI NPU lost mid-job: with a long stream running on accel0 and a job
- * queued behind it, the host is asked (a line on the console, which
- * tests/qemu/run.sh watches) to kill accel0's npu-devd device process.
- * Both waiters get an error, no later than the driver's loss detection
- * allows; a job submitted afterwards fails at once; debugfs says "lost".
- * Only for PCI NPUs (tests/qemu/pci-checks.sh runs it; the suite's loop
- * leaves it out).
+ * A PCI NPU lost mid-job: with a long stream running on accelN
+ * (NPU_LOSS_ACCEL, default 0) and a job queued behind it, the host is
+ * asked (a line on the console, which tests/qemu/run.sh watches) to kill
+ * that NPU's npu-devd device process, or with NPU_LOSS_HOW=STOP to stop it
+ * (SIGSTOP: its heartbeat ends, its window stays). Both waiters get an
+ * error, no later than the driver's loss detection allows; a job submitted
+ * afterwards fails at once; debugfs says "lost". Only for PCI NPUs
+ * (tests/qemu/pci-checks.sh runs it; the suite's loop leaves it out).
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -49,14 +51,14 @@ static void console(const char *line)
 	close(fd);
 }
 
-/* Whether accel0's debugfs "cores" shows @state for core 0. */
-static int core_state_is(const char *state)
+/* Whether accel@index's debugfs "cores" shows @state for core 0. */
+static int core_state_is(int index, const char *state)
 {
 	char path[320], line[128], want[64];
 	int found = 0;
 	FILE *f;
 
-	g_debugfs_path(0, "cores", path, sizeof(path));
+	g_debugfs_path(index, "cores", path, sizeof(path));
 	f = fopen(path, "r");
 	assert_non_null(f);
 	snprintf(want, sizeof(want), "core0: %s ", state);
@@ -68,7 +70,10 @@ static int core_state_is(const char *state)
 
 static void lost_mid_job(void **state)
 {
-	int fd = g_open(0);
+	const char *how = getenv("NPU_LOSS_HOW") ? getenv("NPU_LOSS_HOW") : "KILL";
+	int index = getenv("NPU_LOSS_ACCEL") ? atoi(getenv("NPU_LOSS_ACCEL")) : 0;
+	int fd = g_open(index);
+	char request[64];
 	struct g_bo cmd = g_bo_new(fd, 4096 * 16), buf = g_bo_new(fd, 8 * MB);
 	struct g_bo qcmd = g_bo_new(fd, 4096);
 	struct drm_npu_op ops[LONG_OPS], copy;
@@ -87,21 +92,22 @@ static void lost_mid_job(void **state)
 	qn = g_stream(&qcmd, &copy, 1);
 	assert_int_equal(g_submit(fd, cmd.handle, n, DRM_NPU_PRIO_NORMAL, NULL, 0, 0, &running), 0);
 	assert_int_equal(g_submit(fd, qcmd.handle, qn, DRM_NPU_PRIO_NORMAL, NULL, 0, 0, &queued), 0);
-	for (i = 0; i < 500 && !core_state_is("running"); i++)
+	for (i = 0; i < 500 && !core_state_is(index, "running"); i++)
 		usleep(10000);
-	assert_true(core_state_is("running"));
+	assert_true(core_state_is(index, "running"));
 
+	snprintf(request, sizeof(request), "NPU-%s-DEVICE %d\n", how, index);
 	t0 = g_now_ns();
-	console("NPU-KILL-DEVICE 0\n");
+	console(request);
 	assert_int_equal(g_wait(fd, running, WAIT_BOUND_NS, &w), 0);
 	t_run = g_now_ns() - t0;
 	assert_int_not_equal(w.status, DRM_NPU_STATUS_OK);
 	assert_int_equal(g_wait(fd, queued, WAIT_BOUND_NS, &w), 0);
 	t_queued = g_now_ns() - t0;
 	assert_int_not_equal(w.status, DRM_NPU_STATUS_OK);
-	printf("BENCH device lost: the running job's waiter ended %.0f ms, the queued one's %.0f ms after the kill was asked for (status %u)\n",
-	       t_run / 1e6, t_queued / 1e6, w.status);
-	assert_true(core_state_is("lost"));
+	printf("BENCH device lost (%s): the running job's waiter ended %.0f ms, the queued one's %.0f ms after it was asked for (status %u)\n",
+	       how, t_run / 1e6, t_queued / 1e6, w.status);
+	assert_true(core_state_is(index, "lost"));
 
 	/* A lost device takes no more work: a new job ends at once, failed. */
 	assert_int_equal(g_submit(fd, qcmd.handle, qn, DRM_NPU_PRIO_HIGH, NULL, 0, 0, &after), 0);

@@ -49,7 +49,8 @@ echo "guest: pci time $(awk "BEGIN { print $(cut -d' ' -f1 /proc/uptime) - $pci_
 # Device loss: accel0's device process killed on the host mid-job (run.sh
 # does it when test_device_loss asks on the console); then rmmod, a new
 # device process (SIGHUP to its npu-devd, asked the same way), a new probe,
-# and accel0 serves again.
+# and accel0 serves again. Then accel1's device process stopped mid-job
+# (SIGSTOP): only the heartbeat tells; it is killed after.
 loss_start=$(cut -d' ' -f1 /proc/uptime)
 run_test /tests/test_device_loss
 check pci_lost_logged sh -c 'dmesg | grep -q "device lost"'
@@ -65,4 +66,8 @@ check pci_reprobed_after_restart sh -c '[ -e /dev/accel/accel0 ] &&
 	[ "$(basename "$(readlink /sys/class/accel/accel0/device/driver)")" = npu-pci ]'
 check pci_reprobed_same_tokens sh -c "/bin/npu-run --device accel0 $run_args > /tmp/pci-again.txt 2>&1 &&
 	[ \"\$(sed '/^---$/q' /tmp/pci-again.txt)\" = \"\$(sed '/^---$/q' /tmp/pci-cpu.txt)\" ]"
+NPU_LOSS_ACCEL=1 NPU_LOSS_HOW=STOP NPU_MODELS=/models /tests/test_device_loss > /tmp/out 2>&1
+tally /tmp/out guest test_device_loss@stopped $?
+check pci_heartbeat_loss_logged sh -c 'dmesg | grep -q "device lost: no heartbeat"'
+echo "NPU-KILL-DEVICE 1" > /dev/console
 echo "guest: device loss time $(awk "BEGIN { print $(cut -d' ' -f1 /proc/uptime) - $loss_start }") s"

@@ -71,6 +71,7 @@ static uint32_t cmd_boot(struct devd *d, uint32_t *value)
 	}
 	memset(d->slot_locked, 0, sizeof(d->slot_locked));
 	d->booted = 1;
+	win_write(d, NPU_PCI_BOOTED, 1);
 	pthread_mutex_unlock(&d->lock);
 	*value = (uint32_t)d->tables.abi_major << 16 | d->tables.abi_minor;
 	devd_log(d, "booted %u cores on firmware %s\n", d->n_cores, d->tables.build_id);
@@ -88,6 +89,7 @@ static void halt(struct devd *d)
 		win_write(d, NPU_PCI_CORE(i) + NPU_PCI_CORE_STATE, NPU_PCI_CORE_OFF);
 	}
 	d->booted = 0;
+	win_write(d, NPU_PCI_BOOTED, 0);
 	pthread_mutex_unlock(&d->lock);
 }
 
