@@ -77,13 +77,18 @@ static void npu_pci_take(struct npu_pci_core *pc, struct list_head *done)
 	/* The records are read after the index that published them. */
 	dma_rmb();
 	while (pc->cq_head != tail) {
-		const u8 *rec = pc->cq + (pc->cq_head % NPU_PCI_RING_SIZE) * NPU_PCI_ENTRY_SIZE;
-		u64 tag = get_unaligned_le64(rec);
-		u32 status = get_unaligned_le32(rec + 8);
-		u32 gen = get_unaligned_le32(rec + 24);
-		struct npu_job *job = pc->jobs[tag % NPU_PCI_RING_SIZE];
-		u64 busy;
+		u8 rec[NPU_PCI_ENTRY_SIZE];
+		struct npu_job *job;
+		u32 status, gen;
+		u64 tag, busy;
 
+		/* One copy, then checked: the device may rewrite the record meanwhile. */
+		memcpy(rec, pc->cq + (pc->cq_head % NPU_PCI_RING_SIZE) * NPU_PCI_ENTRY_SIZE,
+		       sizeof(rec));
+		tag = get_unaligned_le64(rec);
+		status = get_unaligned_le32(rec + 8);
+		gen = get_unaligned_le32(rec + 24);
+		job = pc->jobs[tag % NPU_PCI_RING_SIZE];
 		pc->cq_head++;
 		if (tag != pc->done_tag || tag == pc->next_tag || gen != pc->reset_gen || !job ||
 		    status >= DRM_NPU_STATUS_COUNT) {
@@ -104,14 +109,20 @@ static void npu_pci_take(struct npu_pci_core *pc, struct list_head *done)
 		job->result.fault_addr = get_unaligned_le64(rec + 16);
 		list_add_tail(&job->link, done);
 	}
+	mb();	/* the records read before the index that frees their slots */
 	win_write(pc->np, NPU_PCI_CORE(pc->core->index) + NPU_PCI_CQ_HEAD, pc->cq_head);
 }
 
-static void npu_pci_deliver(struct npu_pci_core *pc)
+/*
+ * Deliver what the core reported; the caller holds deliver_lock, so a job
+ * taken off the core is completed before a reset or a loss looks at it.
+ */
+static void npu_pci_deliver_locked(struct npu_pci_core *pc)
 {
 	struct npu_job *job, *tmp;
 	LIST_HEAD(done);
 
+	lockdep_assert_held(&pc->deliver_lock);
 	spin_lock(&pc->lock);
 	if (!npu_pci_is_lost(pc->np))
 		npu_pci_take(pc, &done);
@@ -120,6 +131,13 @@ static void npu_pci_deliver(struct npu_pci_core *pc)
 		list_del_init(&job->link);
 		npu_job_done(job);
 	}
+}
+
+static void npu_pci_deliver(struct npu_pci_core *pc)
+{
+	mutex_lock(&pc->deliver_lock);
+	npu_pci_deliver_locked(pc);
+	mutex_unlock(&pc->deliver_lock);
 }
 
 /* The threaded half of a core's vector; a vector with nothing to deliver is harmless. */
@@ -143,6 +161,7 @@ static void npu_pci_fail_all(struct npu_pci_core *pc, u32 status)
 	struct npu_job *jobs[NPU_PCI_RING_SIZE];
 	unsigned int i, n = 0;
 
+	mutex_lock(&pc->deliver_lock);
 	spin_lock(&pc->lock);
 	for (i = 0; i < NPU_PCI_RING_SIZE; i++) {
 		if (pc->jobs[i])
@@ -157,6 +176,7 @@ static void npu_pci_fail_all(struct npu_pci_core *pc, u32 status)
 		jobs[i]->result.fault_addr = 0;
 		npu_job_done(jobs[i]);
 	}
+	mutex_unlock(&pc->deliver_lock);
 }
 
 /*
@@ -164,7 +184,7 @@ static void npu_pci_fail_all(struct npu_pci_core *pc, u32 status)
  * as cancelled, later submissions fail at once, mailbox waits end, and
  * the device reads as lost until it is probed again.
  */
-static void npu_pci_lose(struct npu_pci *np, const char *why)
+void npu_pci_lose(struct npu_pci *np, const char *why)
 {
 	struct npu_device *ndev = np->ndev;
 	unsigned int i;
@@ -331,15 +351,22 @@ static void npu_pci_reset(struct npu_core *core)
 	struct npu_job *dropped[NPU_PCI_RING_SIZE];
 	unsigned int i, n = 0;
 	u64 start = ktime_get_ns();
+	bool bad_tail;
 	u32 gen = 0;
 	int ret;
 
 	/* Answered once the core has stopped: the firmware's next poll. */
 	ret = npu_pci_cmd(np, NPU_PCI_CMD_RESET, core->index, 0, 0, &gen);
 	npu_note_stop(core->ndev, ktime_get_ns() - start);
-	/* Records written before the reset are still delivered, once. */
-	synchronize_irq(pc->irq);
-	npu_pci_deliver(pc);
+	/* A device that cannot reset its core may still be running the job. */
+	if (ret == -EIO)
+		npu_pci_lose(np, "a core reset was refused");
+	/*
+	 * Records written before the reset are delivered now, once; under
+	 * deliver_lock, a late interrupt thread finds none of them.
+	 */
+	mutex_lock(&pc->deliver_lock);
+	npu_pci_deliver_locked(pc);
 	spin_lock(&pc->lock);
 	if (!ret)
 		pc->reset_gen = gen;
@@ -350,7 +377,12 @@ static void npu_pci_reset(struct npu_core *core)
 	}
 	pc->done_tag = pc->next_tag;
 	pc->resets++;
+	bad_tail = win_read(np, NPU_PCI_CORE(core->index) + NPU_PCI_CQ_TAIL) - pc->cq_head >
+		   NPU_PCI_RING_SIZE;
 	spin_unlock(&pc->lock);
+	mutex_unlock(&pc->deliver_lock);
+	if (bad_tail && !ret)
+		npu_pci_lose(np, "its completion index is still out of range after a reset");
 	while (n) {
 		WRITE_ONCE(dropped[--n]->in_hw, false);
 		npu_job_put(dropped[n]);
@@ -411,6 +443,14 @@ static int npu_pci_request_irqs(struct npu_pci *np)
 	return 0;
 }
 
+void npu_pci_quiesce(struct npu_pci *np)
+{
+	if (!np->booted)
+		return;
+	cancel_delayed_work_sync(&np->watchdog);
+	npu_pci_cmd(np, NPU_PCI_CMD_SHUTDOWN, 0, 0, 0, NULL);
+}
+
 static void npu_pci_shutdown(struct npu_device *ndev)
 {
 	struct npu_pci *np = npu_pci_of(ndev);
@@ -418,12 +458,9 @@ static void npu_pci_shutdown(struct npu_device *ndev)
 
 	if (!np->booted)
 		return;
-	cancel_delayed_work_sync(&np->watchdog);
-	npu_pci_cmd(np, NPU_PCI_CMD_SHUTDOWN, 0, 0, 0, NULL);
-	for (i = 0; i < ndev->n_cores; i++) {
-		synchronize_irq(np->cores[i].irq);
+	npu_pci_quiesce(np);
+	for (i = 0; i < ndev->n_cores; i++)
 		npu_pci_deliver(&np->cores[i]);
-	}
 	npu_pci_free_irqs(np, ndev->n_cores, true);
 	for (i = 0; i < ndev->n_cores; i++)
 		dma_free_coherent(&np->pdev->dev, PAGE_SIZE, np->cores[i].ring,
@@ -472,7 +509,6 @@ static int npu_pci_boot(struct npu_device *ndev)
 		pc->cq_head = 0;
 		pc->next_tag = 1;
 		pc->done_tag = 1;
-		pc->reset_gen = win_read(np, base + NPU_PCI_CORE_RESET_GEN);
 		win_write(np, base + NPU_PCI_RING_BASE_LO, lower_32_bits(pc->ring_dma));
 		win_write(np, base + NPU_PCI_RING_BASE_HI, upper_32_bits(pc->ring_dma));
 		cq_dma = pc->ring_dma + NPU_PCI_CQ_OFFSET;
@@ -488,12 +524,18 @@ static int npu_pci_boot(struct npu_device *ndev)
 	np->beat_at = jiffies;
 	np->cmd_seq = win_read(np, NPU_PCI_ACK_SEQ);
 	np->booted = true;
-	ret = npu_pci_load_firmware(np, &abi);
+	/* A device still booted by a kernel before this one (a reboot, a crash) stops first. */
+	ret = npu_pci_cmd(np, NPU_PCI_CMD_SHUTDOWN, 0, 0, 0, NULL);
+	if (!ret)
+		ret = npu_pci_load_firmware(np, &abi);
 	if (ret || abi != want) {
 		drm_err(&ndev->drm, "core 0: no READY handshake from the firmware\n");
 		npu_pci_shutdown(ndev);
 		return -EIO;
 	}
+	/* The generation the cores' records carry from now on (the SHUTDOWN bumped it). */
+	for (i = 0; i < ndev->n_cores; i++)
+		np->cores[i].reset_gen = win_read(np, NPU_PCI_CORE(i) + NPU_PCI_CORE_RESET_GEN);
 	schedule_delayed_work(&np->watchdog, msecs_to_jiffies(NPU_PCI_WATCHDOG_MS));
 	return 0;
 

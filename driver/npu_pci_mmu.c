@@ -81,23 +81,29 @@ int npu_pci_ctx_init(struct npu_ctx *ctx)
 {
 	struct npu_pci *np = ctx->ndev->hw_priv;
 	struct npu_pci_ctx *hc;
+	int idx, ret = 0;
 	u32 at;
 
+	/* An open racing an unbind: the window may be unmapped already. */
+	if (!drm_dev_enter(&ctx->ndev->drm, &idx))
+		return -ENODEV;
 	hc = kzalloc(sizeof(*hc), GFP_KERNEL);
-	if (!hc)
-		return -ENOMEM;
+	if (!hc) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	hc->slot = ida_alloc_max(&np->slots, NPU_PCI_CTX_SLOTS - 1, GFP_KERNEL);
 	if (hc->slot < 0) {
-		int ret = hc->slot == -ENOSPC ? -EBUSY : hc->slot;
-
+		ret = hc->slot == -ENOSPC ? -EBUSY : hc->slot;
 		kfree(hc);
-		return ret;
+		goto out;
 	}
 	hc->root = pt_alloc(np);
 	if (!hc->root) {
 		ida_free(&np->slots, hc->slot);
 		kfree(hc);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto out;
 	}
 	at = NPU_PCI_CTX(hc->slot);
 	iowrite32(lower_32_bits(hc->root->dma), np->win + at + NPU_PCI_CTX_TABLE_LO);
@@ -105,7 +111,9 @@ int npu_pci_ctx_init(struct npu_ctx *ctx)
 	wmb();	/* the table before the slot is valid */
 	iowrite32(1, np->win + at + NPU_PCI_CTX_VALID);
 	ctx->hw_ctx = hc;
-	return 0;
+out:
+	drm_dev_exit(idx);
+	return ret;
 }
 
 /* No job of the context runs any more: its slot and table go. */
@@ -147,6 +155,11 @@ int npu_pci_map(struct npu_ctx *ctx, struct npu_mapping *m)
 
 		if (va >= end)
 			break;
+		/* The table maps whole pages: an exporter's offset page cannot be entered. */
+		if (a & ~PAGE_MASK) {
+			clear_range(np, hc->root, start, va);
+			return -EINVAL;
+		}
 		pte = pte_of(np, hc->root, va, true);
 		if (!pte) {
 			clear_range(np, hc->root, start, va);
@@ -164,29 +177,40 @@ int npu_pci_map(struct npu_ctx *ctx, struct npu_mapping *m)
 }
 
 /*
- * Lock the slot, wait for the cores running a job of it (the firmware
- * polls for a stop, so a reset ends such a wait too), clear the entries,
- * unlock. A lost device runs nothing: the entries just go.
+ * Lock the slot, wait for the cores running a job of it, clear the
+ * entries, unlock. A running job ends within its timeout (the recovery
+ * resets its core, whose firmware stops at its next poll); a device that
+ * keeps a job running past that, or refuses the lock, is lost. A lost
+ * device runs nothing: the entries just go.
  */
 void npu_pci_unmap(struct npu_ctx *ctx, struct npu_mapping *m)
 {
 	struct npu_pci *np = ctx->ndev->hw_priv;
 	struct npu_pci_ctx *hc = ctx->hw_ctx;
 	u32 active = NPU_PCI_CTX(hc->slot) + NPU_PCI_CTX_ACTIVE;
-	bool locked = false;
-	int idx;
+	unsigned long deadline;
+	int idx, ret;
 
 	if (!drm_dev_enter(&ctx->ndev->drm, &idx)) {
 		clear_range(np, hc->root, m->node.start, m->node.start + m->obj->size);
 		return;
 	}
-	locked = !npu_pci_cmd(np, NPU_PCI_CMD_LOCK, hc->slot, 0, 0, NULL);
-	while (locked && ioread32(np->win + active) && !npu_pci_is_lost(np))
+	deadline = jiffies + msecs_to_jiffies(2 * ctx->ndev->job_timeout_ms + 5000);
+	ret = npu_pci_cmd(np, NPU_PCI_CMD_LOCK, hc->slot, 0, 0, NULL);
+	if (ret == -EIO)
+		npu_pci_lose(np, "a context lock was refused");
+	while (!ret && ioread32(np->win + active) && !npu_pci_is_lost(np)) {
+		if (time_after(jiffies, deadline)) {
+			npu_pci_lose(np, "a context's job never ended");
+			break;
+		}
 		usleep_range(100, 200);
+	}
 	clear_range(np, hc->root, m->node.start, m->node.start + m->obj->size);
-	if (locked) {
+	if (!ret) {
 		wmb();	/* the entries cleared before the slot runs again */
-		npu_pci_cmd(np, NPU_PCI_CMD_UNLOCK, hc->slot, 0, 0, NULL);
+		if (npu_pci_cmd(np, NPU_PCI_CMD_UNLOCK, hc->slot, 0, 0, NULL) == -EIO)
+			npu_pci_lose(np, "a context unlock was refused");
 	}
 	drm_dev_exit(idx);
 }

@@ -100,6 +100,7 @@ static int npu_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		np->cores[ret].np = np;
 		np->cores[ret].core = &ndev->cores[ret];
 		spin_lock_init(&np->cores[ret].lock);
+		mutex_init(&np->cores[ret].deliver_lock);
 	}
 	ndev->hw_priv = np;
 	pci_set_drvdata(pdev, ndev);
@@ -126,6 +127,15 @@ static void npu_pci_remove(struct pci_dev *pdev)
 	atomic_dec(&npu_pci_bound);
 }
 
+/* Reboot or kexec: the device stops writing into this kernel's memory. */
+static void npu_pci_shutdown_dev(struct pci_dev *pdev)
+{
+	struct npu_device *ndev = pci_get_drvdata(pdev);
+
+	if (ndev)
+		npu_pci_quiesce(ndev->hw_priv);
+}
+
 static const struct pci_device_id npu_pci_ids_table[] = {
 	{ PCI_DEVICE(NPU_PCI_VENDOR, NPU_PCI_DEVICE) },
 	{ }
@@ -137,6 +147,7 @@ static struct pci_driver npu_pci_driver = {
 	.id_table = npu_pci_ids_table,
 	.probe = npu_pci_probe,
 	.remove = npu_pci_remove,
+	.shutdown = npu_pci_shutdown_dev,
 	.dev_groups = npu_dev_groups,
 };
 

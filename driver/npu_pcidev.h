@@ -17,6 +17,8 @@
  * struct npu_pci_core - one core of a PCI NPU, as the driver keeps it.
  * @core: the driver core's.
  * @np: the device.
+ * @deliver_lock: held while jobs taken off the core are completed (by the
+ *	interrupt thread, a reset or a loss), so each sees the others' done.
  * @lock: protects the ring, @jobs, the tags and the queue's head.
  * @ring: 16 entries, then the completion queue (@cq), in one DMA page.
  * @ring_dma: its bus address.
@@ -33,6 +35,7 @@
 struct npu_pci_core {
 	struct npu_core *core;
 	struct npu_pci *np;
+	struct mutex deliver_lock;	/* taking jobs off the core and completing them */
 	spinlock_t lock;	/* ring, jobs, tags, cq_head */
 	u8 *ring;
 	dma_addr_t ring_dma;
@@ -103,6 +106,10 @@ struct npu_pci_ctx {
 /* npu_pci.c */
 int npu_pci_cmd(struct npu_pci *np, u32 cmd, u32 a0, u32 a1, u32 a2, u32 *value);
 bool npu_pci_is_lost(struct npu_pci *np);
+/* The device failed: its jobs end now, and it takes no more until probed again. */
+void npu_pci_lose(struct npu_pci *np, const char *why);
+/* Stop the device's cores and the watchdog (shutdown, reboot). */
+void npu_pci_quiesce(struct npu_pci *np);
 void npu_pci_watchdog(struct work_struct *work);
 
 /* npu_pci_mmu.c */
