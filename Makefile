@@ -4,7 +4,8 @@
 #   make            libnpu (.a, .so, npu.pc), firmware image, tools, tests
 #   make check      host tests, plain and under ASan+UBSan
 #   make kernel-check  npu.ko at W=1 + sparse, checkpatch --strict
-#   make qemu-check the guest suite: npu.ko in Debian's 6.12 under QEMU
+#   make qemu-check the guest suite: npu.ko in Debian's 6.12 under QEMU, on emulated
+#                   and on PCI NPUs (qemu-emu-check, qemu-pci-check: one of them)
 #                   (KERNEL=debug: in a KASAN/lockdep/kmemleak build of 6.12)
 #   make fuzz-check libFuzzer on every parser, FUZZ_SECONDS each
 #   make dkms-check npu.ko built by DKMS for the guest's kernel, smoke-tested
@@ -113,7 +114,7 @@ HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/inc
 	tests/*.h tests/unit/*.h tests/guest/*.h tests/fuzz/*.h tests/llama/*.h tools/*.h \
 	tools/npu-run/*.h)
 
-.PHONY: all check test run deps numerics clean module module-clean qemu-check qemu-pci-check kernel-check \
+.PHONY: all check test run deps numerics clean module module-clean qemu-check qemu-emu-check qemu-pci-check kernel-check \
 	server-bench \
 	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check llama-check
 .DELETE_ON_ERROR:
@@ -338,7 +339,11 @@ $(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(LIBS
 		$(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) \
 		-lm -lpthread
 
+# The guest suite on both NPUs: emulated, then PCI (tests/qemu/both-backends.sh).
 qemu-check: deps
+	@MAKE="$(MAKE)" tests/qemu/both-backends.sh
+
+qemu-emu-check: deps
 	@$(MAKE) --no-print-directory all $(GUEST_TESTS)
 	@$(MAKE) --no-print-directory module
 	NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin $(MODELS)/stories260K.gguf)" \
