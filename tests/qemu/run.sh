@@ -31,11 +31,19 @@ pci=
 devd_pids=
 work=$(mktemp -d)
 ram=/dev/shm/npu-guest-ram-$$
+# A device process the loss test left stopped is woken, so it hears SIGTERM.
+stop_daemons() {
+	for p in $devd_pids; do
+		pkill -CONT -P "$p" 2>/dev/null
+		kill -TERM "$p" 2>/dev/null
+	done
+}
 cleanup() {
-	for p in $devd_pids; do kill -TERM "$p" 2>/dev/null; done
+	stop_daemons
 	rm -rf "$work" "$ram"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 if [ -n "${NPU_DEVD:-}" ]; then
 	for n in 0 1; do
 		"$NPU_DEVD" --socket "$work/npu$n.sock" --guest-ram "$ram" --cores $((n + 1)) \
@@ -83,6 +91,24 @@ boot() {
 rm -f "$log" "$log.host"
 boot &
 qemu=$!
+if [ -n "$http" ]; then
+	while kill -0 $qemu 2>/dev/null && ! grep -qa NPU-SERVER-READY "$log" 2>/dev/null; do
+		sleep 1
+	done
+	if grep -qa NPU-SERVER-READY "$log"; then
+		# A client that dies before its own FAIL lines is one failure more.
+		if [ -z "${NPU_SERVER_CLIENT:-}" ]; then
+			echo "FAIL guest_server_client: no NPU_SERVER_CLIENT given" > "$log.host"
+		elif ! $NPU_SERVER_CLIENT "http://127.0.0.1:$http" > "$log.host" 2>&1 &&
+			! grep -q '^FAIL ' "$log.host"; then
+			echo "FAIL guest_server_client: it exited with an error" >> "$log.host"
+		fi
+		python3 -c 'import socket, sys
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), 30) as s:
+	s.sendall(open(sys.argv[2], "rb").read())' "$back" "$log.host" ||
+			echo "qemu: could not hand the host clients' lines to the guest"
+	fi
+fi
 # The guest's device-loss tests ask, on its console, for an NPU's device
 # process (npu-devd's child) to be killed or stopped, or for a new one.
 if [ "$mode" = pci ]; then
@@ -111,10 +137,15 @@ fi
 wait $qemu
 echo "qemu: $(($(date +%s) - start)) s in all"
 
-# The daemons outlived the guest; each must stop cleanly on SIGTERM.
+# The daemons outlived the guest; each must stop cleanly on SIGTERM, within 10 s.
 devd_ok=1
+stop_daemons
 for p in $devd_pids; do
-	kill -TERM "$p" 2>/dev/null
+	for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$p" 2>/dev/null; then
+		echo "qemu: npu-devd $p still runs 10 s after SIGTERM: killed"
+		kill -KILL "$p"
+	fi
 	wait "$p" || devd_ok=0
 done
 devd_pids=

@@ -515,12 +515,27 @@ static void guest_reconnects_then_sigterm(void **state)
 	a_job_works(1);
 	assert_int_equal(kill(t.pid, SIGTERM), 0);
 	assert_int_equal(waitpid(t.pid, &status, 0), t.pid);
+	t.pid = 0;
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	disconnect();
-	munmap(t.ram, RAM_SIZE);
-	close(t.ram_fd);
+}
+
+/* Whatever an earlier failure left: the daemon, its socket, the RAM file. */
+static int cleanup(void **state)
+{
+	(void)state;
+	if (t.pid > 0) {
+		kill(t.pid, SIGKILL);
+		waitpid(t.pid, NULL, 0);
+	}
+	if (t.ram) {
+		munmap(t.ram, RAM_SIZE);
+		close(t.ram_fd);
+	}
 	unlink(t.ram_path);
+	unlink(t.sock);
+	return 0;
 }
 
 int main(void)
@@ -535,5 +550,5 @@ int main(void)
 		cmocka_unit_test(guest_reconnects_then_sigterm),
 	};
 
-	return cmocka_run_group_tests_name("devd", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("devd", tests, NULL, cleanup);
 }

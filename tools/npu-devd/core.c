@@ -141,8 +141,14 @@ static void execute(struct devd_core *c, const struct entry *e, struct npu_fw_re
 	 * flush, each translation checks every page against the table.
 	 */
 	c->slot = s;
+	shadow_trim(&c->sh);
 	npu_kernels_hooks(c->kernels, &fw);
 	npu_fw_exec(&fw, e->stream_addr, e->stream_size, r);
+	if (c->sh.map_failed) {
+		devd_log(d, "core %u: out of memory maps for the job's pages (its window took %llu): it faulted; raise vm.max_map_count\n",
+			 c->index, (unsigned long long)c->sh.maps);
+		c->sh.map_failed = 0;
+	}
 
 	pthread_mutex_lock(&d->lock);
 	win_write(d, NPU_PCI_CTX(s) + NPU_PCI_CTX_ACTIVE, --d->slot_active[s]);
@@ -186,7 +192,8 @@ static int complete(struct devd_core *c, const struct entry *e, struct npu_fw_re
 	uint64_t tag = e->tag;
 	uint8_t *p;
 
-	if (gen != c->reset_gen)
+	/* A reset since the fetch, or the device's end: the job left no trace. */
+	if (gen != c->reset_gen || d->stopping)
 		return 0;
 	if (c->cq_tail - cq_head >= NPU_PCI_RING_SIZE) {
 		devd_log(d, "core %u: completion queue full (head %u, tail %u): record lost\n",

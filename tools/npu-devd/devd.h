@@ -18,6 +18,9 @@
 #include "../../firmware/include/npu_fw.h"
 #include "../../firmware/include/npu_pci.h"
 
+/* Guest RAM beyond the pc machine's low memory is not one range of offsets. */
+#define DEVD_RAM_MAX	0xe0000000ull
+
 /* The device's own ivshmem peer id; QEMU is given another. */
 #define DEVD_PEER	0
 #define DEVD_GUEST_PEER	1
@@ -38,6 +41,9 @@ struct guest_mem {
 struct shadow {
 	uint8_t *window;	/* NPU_VA_SIZE bytes, for [NPU_VA_START, +NPU_VA_SIZE) */
 	uint64_t *pages;	/* per page: the guest page the window maps there, + 1 */
+	uint64_t maps;		/* mmap calls into the window since it was last emptied */
+	uint64_t budget;	/* how many before a job starts on an emptied window */
+	int map_failed;		/* an mmap into the window failed (the job faulted) */
 };
 
 struct devd;
@@ -64,6 +70,7 @@ struct devd {
 	unsigned int n_cores;
 	const char *ram_path;
 	enum npu_isa isa;
+	uint64_t map_budget;		/* each core's share of vm.max_map_count */
 
 	int win_fd;
 	uint8_t *win;			/* the window, NPU_PCI_WINDOW_SIZE */
@@ -106,8 +113,15 @@ int guest_map(struct guest_mem *g, const char *path);
 void guest_unmap(struct guest_mem *g);
 /* [gpa, gpa + len) in this process, or NULL when outside the guest's RAM. */
 void *guest_ptr(struct guest_mem *g, uint64_t gpa, uint64_t len);
-int shadow_init(struct shadow *sh);
+/* @budget: the window's share of the process's memory maps (vm.max_map_count). */
+int shadow_init(struct shadow *sh, uint64_t budget);
 void shadow_free(struct shadow *sh);
+/*
+ * Between jobs: empty the window when it has used its budget of memory
+ * maps (each run of guest pages is one; the kernel's count per process is
+ * bounded), so that the next job's pages fit.
+ */
+void shadow_trim(struct shadow *sh);
 /*
  * The MMU: a host pointer to [addr, addr + len) in the context whose root
  * table is at @root, or NULL with *@fault_addr the first address not

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +35,13 @@ static uint32_t cmd_boot(struct devd *d, uint32_t *value)
 	/* QEMU has created the guest's RAM by the time its driver can ask. */
 	if (!d->ram.base && guest_map(&d->ram, d->ram_path)) {
 		devd_log(d, "cannot map the guest's RAM %s\n", d->ram_path);
+		return NPU_PCI_ACK_BAD_ADDR;
+	}
+	/* Past the pc machine's low memory, guest addresses are not file offsets. */
+	if (d->ram.size > DEVD_RAM_MAX) {
+		devd_log(d, "guest RAM %s is %llu MiB: above 3.5 GiB, bus addresses are not offsets in it\n",
+			 d->ram_path, (unsigned long long)(d->ram.size >> 20));
+		guest_unmap(&d->ram);
 		return NPU_PCI_ACK_BAD_ADDR;
 	}
 	if (!size || size > NPU_FW_MAX_IMAGE)
@@ -210,6 +218,9 @@ int device_start(struct devd *d)
 {
 	unsigned int i;
 
+	d->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d->stop_fd < 0)
+		return -ENOMEM;
 	/* A new device: nothing of the previous one's window remains. */
 	memset(d->win, 0, NPU_PCI_WINDOW_SIZE);
 	memset(d->slot_locked, 0, sizeof(d->slot_locked));
@@ -229,7 +240,7 @@ int device_start(struct devd *d)
 		c->index = i;
 		c->scratch = aligned_alloc(64, NPU_FW_SCRATCH_SIZE);
 		c->kernels = npu_kernels_create(d->isa);
-		if (!c->scratch || !c->kernels || shadow_init(&c->sh))
+		if (!c->scratch || !c->kernels || shadow_init(&c->sh, d->map_budget))
 			goto err;
 		c->slot = ~0u;
 		c->abort = 0;
@@ -274,7 +285,7 @@ void device_stop(struct devd *d)
 		__atomic_store_n(&d->cores[i].abort, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
-	if (write(d->stop_fd, &one, sizeof(one)) < 0)
+	if (d->stop_fd >= 0 && write(d->stop_fd, &one, sizeof(one)) < 0)
 		devd_log(d, "cannot stop the device's threads\n");
 	for (i = 0; i < d->n_cores; i++) {
 		struct devd_core *c = &d->cores[i];
@@ -295,8 +306,11 @@ void device_stop(struct devd *d)
 		pthread_join(d->beat_thread, NULL);
 	d->ctrl_up = 0;
 	d->beat_up = 0;
-	if (read(d->stop_fd, &n, sizeof(n)) < 0)
+	if (d->stop_fd >= 0 && read(d->stop_fd, &n, sizeof(n)) < 0)
 		devd_log(d, "stop event not cleared\n");
+	if (d->stop_fd >= 0)
+		close(d->stop_fd);
+	d->stop_fd = -1;
 	win_write(d, NPU_PCI_ID, 0);
 	d->booted = 0;
 	guest_unmap(&d->ram);

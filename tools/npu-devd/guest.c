@@ -63,8 +63,10 @@ void *guest_ptr(struct guest_mem *g, uint64_t gpa, uint64_t len)
 	return g->base + gpa;
 }
 
-int shadow_init(struct shadow *sh)
+int shadow_init(struct shadow *sh, uint64_t budget)
 {
+	sh->maps = 0;
+	sh->budget = budget;
 	sh->window = mmap(NULL, NPU_VA_SIZE, PROT_NONE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (sh->window == MAP_FAILED) {
@@ -132,11 +134,28 @@ static int map_run(struct shadow *sh, struct guest_mem *g, uint64_t p, uint64_t 
 	if (!n)
 		return 0;
 	if (mmap(sh->window + p * PAGE, n * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 g->fd, (off_t)(gpage * PAGE)) == MAP_FAILED)
+		 g->fd, (off_t)(gpage * PAGE)) == MAP_FAILED) {
+		/* What was there may be gone: the record must not say otherwise. */
+		for (i = 0; i < n; i++)
+			sh->pages[p + i] = 0;
 		return -errno;
+	}
+	sh->maps++;
 	for (i = 0; i < n; i++)
 		sh->pages[p + i] = gpage + i + 1;
 	return 0;
+}
+
+void shadow_trim(struct shadow *sh)
+{
+	if (sh->maps < sh->budget)
+		return;
+	/* One mapping over the whole window replaces every page mapped into it. */
+	if (mmap(sh->window, NPU_VA_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+		 MAP_FIXED, -1, 0) == MAP_FAILED)
+		return;
+	madvise(sh->pages, N_PAGES * sizeof(uint64_t), MADV_DONTNEED);
+	sh->maps = 0;
 }
 
 void *shadow_translate(struct shadow *sh, struct guest_mem *g, uint64_t root, uint64_t addr,
@@ -174,6 +193,7 @@ void *shadow_translate(struct shadow *sh, struct guest_mem *g, uint64_t root, ui
 			continue;
 		}
 		if (map_run(sh, g, run_p, run_g, run_n)) {
+			sh->map_failed = 1;
 			*fault_addr = NPU_VA_START + run_p * PAGE;
 			return NULL;
 		}
@@ -182,6 +202,7 @@ void *shadow_translate(struct shadow *sh, struct guest_mem *g, uint64_t root, ui
 		run_n = 1;
 	}
 	if (map_run(sh, g, run_p, run_g, run_n)) {
+		sh->map_failed = 1;
 		*fault_addr = NPU_VA_START + run_p * PAGE;
 		return NULL;
 	}

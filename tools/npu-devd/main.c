@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -52,15 +53,53 @@ void raise_irq(struct devd *d, unsigned int vector)
 		devd_log(d, "interrupt %u: %s\n", vector, strerror(errno));
 }
 
+/* At most this many lines a second: a guest that keeps asking for errors fills no disk. */
+#define LOG_PER_SECOND 20
+
 void devd_log(struct devd *d, const char *fmt, ...)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static time_t second;
+	static unsigned int lines, dropped;
+	time_t now = time(NULL);
 	va_list ap;
 
 	(void)d;
-	fputs("npu-devd: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
+	pthread_mutex_lock(&lock);
+	if (now != second) {
+		if (dropped)
+			fprintf(stderr, "npu-devd: %u lines not shown\n", dropped);
+		second = now;
+		lines = 0;
+		dropped = 0;
+	}
+	if (lines++ < LOG_PER_SECOND) {
+		fputs("npu-devd: ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+	} else {
+		dropped++;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/*
+ * Each core's share of the process's memory maps: the kernel's bound less
+ * room for everything else, and each run of guest pages in a window may
+ * split a reservation in two.
+ */
+static uint64_t map_budget(unsigned int n_cores)
+{
+	unsigned long max = 65530;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &max) != 1)
+			max = 65530;
+		fclose(f);
+	}
+	return max > 8192 ? (max - 4096) / 2 / n_cores : 1024;
 }
 
 /* One ivshmem server message: a little-endian int64, maybe with a descriptor. */
@@ -110,6 +149,32 @@ static int handshake(struct devd *d, int sock)
 	return 0;
 }
 
+/* A window of its own for each guest: nothing an earlier QEMU maps reaches it. */
+static int open_window(struct devd *d)
+{
+	d->win_fd = memfd_create("npu-window", MFD_CLOEXEC);
+	if (d->win_fd < 0)
+		return -1;
+	if (ftruncate(d->win_fd, NPU_PCI_WINDOW_SIZE) == 0) {
+		d->win = mmap(NULL, NPU_PCI_WINDOW_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      d->win_fd, 0);
+		if (d->win != MAP_FAILED)
+			return 0;
+	}
+	close(d->win_fd);
+	d->win_fd = -1;
+	d->win = NULL;
+	return -1;
+}
+
+static void close_window(struct devd *d)
+{
+	munmap(d->win, NPU_PCI_WINDOW_SIZE);
+	close(d->win_fd);
+	d->win = NULL;
+	d->win_fd = -1;
+}
+
 static void close_events(struct devd *d)
 {
 	unsigned int v;
@@ -152,6 +217,7 @@ static pid_t start_device(struct devd *d, int sigfd)
 
 	if (pid)
 		return pid;
+	d->map_budget = map_budget(d->n_cores);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(0);
@@ -166,13 +232,21 @@ static pid_t start_device(struct devd *d, int sigfd)
 	_exit(0);
 }
 
+/* SIGTERM (a stopped one woken to hear it), then SIGKILL after 10 s. */
 static void stop_device(pid_t pid)
 {
-	int status;
+	int status, i;
 
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
+	kill(pid, SIGCONT);
+	for (i = 0; i < 1000; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 }
 
@@ -192,14 +266,19 @@ static int session(struct devd *d, int sock, int listener, int sigfd)
 	pid_t dev = -1;
 	int stop = 0;
 
-	if (open_events(d)) {
-		devd_log(d, "no eventfds: %s\n", strerror(errno));
+	if (open_window(d)) {
+		devd_log(d, "no window: %s\n", strerror(errno));
 		return 0;
 	}
-	memset(d->win, 0, NPU_PCI_WINDOW_SIZE);
+	if (open_events(d)) {
+		devd_log(d, "no eventfds: %s\n", strerror(errno));
+		close_window(d);
+		return 0;
+	}
 	if (handshake(d, sock)) {
 		devd_log(d, "QEMU left during the handshake\n");
 		close_events(d);
+		close_window(d);
 		return 0;
 	}
 	devd_log(d, "guest connected: %u cores, guest RAM %s\n", d->n_cores, d->ram_path);
@@ -253,6 +332,7 @@ static int session(struct devd *d, int sock, int listener, int sigfd)
 	stop_device(dev);
 	win_write(d, NPU_PCI_ID, 0);
 	close_events(d);
+	close_window(d);
 	return stop;
 }
 
@@ -301,7 +381,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct devd d = { .n_cores = 2, .win_fd = -1, .ram = { .fd = -1 } };
+	static struct devd d = { .n_cores = 2, .win_fd = -1, .stop_fd = -1, .ram = { .fd = -1 } };
 	const char *sock_path = NULL, *isa = NULL, *threads = "1";
 	int o, listener, sigfd, isa_level;
 	sigset_t mask;
@@ -368,16 +448,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	d.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	d.win_fd = memfd_create("npu-window", MFD_CLOEXEC);
-	if (sigfd < 0 || d.stop_fd < 0 || d.win_fd < 0 ||
-	    ftruncate(d.win_fd, NPU_PCI_WINDOW_SIZE)) {
+	if (sigfd < 0) {
 		fprintf(stderr, "npu-devd: %s\n", strerror(errno));
-		return 1;
-	}
-	d.win = mmap(NULL, NPU_PCI_WINDOW_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, d.win_fd, 0);
-	if (d.win == MAP_FAILED) {
-		fprintf(stderr, "npu-devd: window: %s\n", strerror(errno));
 		return 1;
 	}
 	for (o = 0; o < NPU_PCI_VECTORS; o++)
