@@ -343,14 +343,17 @@ $(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(LIBS
 qemu-check: deps
 	@MAKE="$(MAKE)" tests/qemu/both-backends.sh
 
+# What the guest suite's initramfs holds: the model, npu.ko, llama.cpp's files.
+GUEST_FILES = NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin $(MODELS)/stories260K.gguf)" \
+	NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" NPU_KMOD=$(KMOD_DIR)/npu.ko \
+	NPU_QUANT="$(wildcard $(addprefix $(LLAMA_CACHE)/files/,k256/Q*.gguf stories260K/Q*.gguf) \
+		$(if $(1),$(addprefix $(LLAMA_CACHE)/arch/,qwen2.gguf qwen3-hd16.gguf gemma.gguf \
+		phi3.gguf llama-yarn.gguf)))"
+
 qemu-emu-check: deps
 	@$(MAKE) --no-print-directory all $(GUEST_TESTS)
 	@$(MAKE) --no-print-directory module
-	NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin $(MODELS)/stories260K.gguf)" \
-		NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" NPU_KMOD=$(KMOD_DIR)/npu.ko \
-		NPU_QUANT="$(wildcard $(addprefix $(LLAMA_CACHE)/files/,k256/Q*.gguf \
-			stories260K/Q*.gguf) $(addprefix $(LLAMA_CACHE)/arch/,qwen2.gguf \
-			qwen3-hd16.gguf gemma.gguf phi3.gguf llama-yarn.gguf))" \
+	$(call GUEST_FILES,arch) \
 		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz
 	NPU_SERVER_CLIENT="tests/guest-server-check.sh $(O)" tests/qemu/run.sh $(KCACHE) \
 		$(QEMU_DIR)/initramfs-$(KERNEL).cpio.gz $(QEMU_DIR)/console-$(KERNEL).log
@@ -360,10 +363,7 @@ qemu-emu-check: deps
 qemu-pci-check: deps
 	@$(MAKE) --no-print-directory all $(GUEST_TESTS)
 	@$(MAKE) --no-print-directory module
-	NPU_MODEL="$(wildcard $(MODELS)/stories260K.bin $(MODELS)/stories260K.gguf)" \
-		NPU_TOKENIZER="$(wildcard $(MODELS)/tok512.bin)" NPU_KMOD=$(KMOD_DIR)/npu.ko \
-		NPU_QUANT="$(wildcard $(addprefix $(LLAMA_CACHE)/files/,k256/Q*.gguf \
-			stories260K/Q*.gguf))" \
+	$(call GUEST_FILES,) \
 		tests/qemu/mkinitramfs.sh $(KCACHE) $(O) $(QEMU_DIR)/pci-initramfs-$(KERNEL).cpio.gz
 	NPU_DEVD=$(O)/bin/npu-devd tests/qemu/run.sh $(KCACHE) \
 		$(QEMU_DIR)/pci-initramfs-$(KERNEL).cpio.gz $(QEMU_DIR)/console-pci-$(KERNEL).log pci

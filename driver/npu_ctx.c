@@ -78,7 +78,7 @@ int npu_ctx_open(struct drm_device *dev, struct drm_file *file)
 	mutex_init(&ctx->submit_lock);
 	ctx->next_job_id = 1;
 	npu_mmu_init(ctx, clamp_t(u64, PAGE_ALIGN(READ_ONCE(ndev->va_size)), NPU_VA_MIN_SIZE,
-				  NPU_VA_SIZE));
+				  ndev->va_max));
 	if (ndev->hw->ctx_init) {
 		ret = ndev->hw->ctx_init(ctx);
 		if (ret)

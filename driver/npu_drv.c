@@ -172,6 +172,7 @@ int npu_device_probe(struct npu_device *ndev, const struct npu_hw_ops *hw, int i
 	ndev->n_cores = clamp(n_cores, 1u, (unsigned int)NPU_MAX_CORES);
 	ndev->job_timeout_ms = max(job_timeout_ms, 10u);
 	ndev->va_size = NPU_VA_SIZE;
+	ndev->va_max = NPU_VA_SIZE;
 	ndev->hw = hw;
 	init_waitqueue_head(&ndev->jobs_drained);
 	spin_lock_init(&ndev->deps_lock);

@@ -121,6 +121,8 @@ struct npu_core {
  *	own allocations from then on fails (once), to test the error paths.
  * @va_size: bytes of address space of the files opened from now on
  *	(debugfs "va_size", to test its reuse; NPU_VA_SIZE by default).
+ * @va_max: the most address space the hardware's cores reach (set by its
+ *	boot op when less than NPU_VA_SIZE); @va_size is clamped to it.
  * @jobs_in_flight: jobs pushed to a queue and not yet freed.
  * @jobs_drained: woken when @jobs_in_flight drops to zero.
  * @deps_lock: protects @deps (taken in fence callbacks).
@@ -144,6 +146,7 @@ struct npu_device {
 	unsigned int job_timeout_ms;
 	atomic_t fail_nth;
 	u64 va_size;
+	u64 va_max;
 	atomic_t jobs_in_flight;
 	wait_queue_head_t jobs_drained;
 	spinlock_t deps_lock;	/* deps */

@@ -490,9 +490,19 @@ static int npu_pci_boot(struct npu_device *ndev)
 {
 	u32 want = (u32)ndev->fw_tables.abi_major << 16 | ndev->fw_tables.abi_minor;
 	struct npu_pci *np = npu_pci_of(ndev);
+	u64 reach = (u64)win_read(np, NPU_PCI_VA_SIZE_GB) << 30;
 	unsigned int i;
 	u32 abi = 0;
 	int ret;
+
+	/* Contexts get the addresses the device's cores reach, no more. */
+	if (reach < NPU_VA_MIN_SIZE) {
+		drm_err(&ndev->drm, "the device reaches %llu bytes of addresses, under %llu\n",
+			reach, (u64)NPU_VA_MIN_SIZE);
+		return -EIO;
+	}
+	ndev->va_max = min_t(u64, ndev->va_max, reach);
+	ndev->va_size = min_t(u64, ndev->va_size, ndev->va_max);
 
 	for (i = 0; i < ndev->n_cores; i++) {
 		struct npu_pci_core *pc = &np->cores[i];

@@ -37,6 +37,8 @@
 #define NPU_PCI_PEER		0x018	/* the device's ivshmem peer id */
 #define NPU_PCI_HEARTBEAT	0x01c	/* +1 every NPU_PCI_HEARTBEAT_MS */
 #define NPU_PCI_BOOTED		0x020	/* 1 from a BOOT to a SHUTDOWN (or the device's end) */
+/* GiB of device addresses from NPU_VA_START the cores reach; the contexts get no more. */
+#define NPU_PCI_VA_SIZE_GB	0x024
 
 /*
  * The mailbox: the driver writes CMD and ARGn, then CMD_SEQ (+1), and rings

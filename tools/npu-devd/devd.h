@@ -39,7 +39,8 @@ struct guest_mem {
  * new context or a changed table needs no flush).
  */
 struct shadow {
-	uint8_t *window;	/* NPU_VA_SIZE bytes, for [NPU_VA_START, +NPU_VA_SIZE) */
+	uint64_t size;		/* bytes of device address space, from NPU_VA_START */
+	uint8_t *window;	/* @size bytes, for [NPU_VA_START, NPU_VA_START + @size) */
 	uint64_t *pages;	/* per page: the guest page the window maps there, + 1 */
 	uint64_t maps;		/* mmap calls into the window since it was last emptied */
 	uint64_t budget;	/* how many before a job starts on an emptied window */
@@ -71,6 +72,7 @@ struct devd {
 	const char *ram_path;
 	enum npu_isa isa;
 	uint64_t map_budget;		/* each core's share of vm.max_map_count */
+	uint64_t va_size;		/* device address space, bytes from NPU_VA_START */
 
 	int win_fd;
 	uint8_t *win;			/* the window, NPU_PCI_WINDOW_SIZE */
@@ -113,8 +115,11 @@ int guest_map(struct guest_mem *g, const char *path);
 void guest_unmap(struct guest_mem *g);
 /* [gpa, gpa + len) in this process, or NULL when outside the guest's RAM. */
 void *guest_ptr(struct guest_mem *g, uint64_t gpa, uint64_t len);
-/* @budget: the window's share of the process's memory maps (vm.max_map_count). */
-int shadow_init(struct shadow *sh, uint64_t budget);
+/*
+ * A window over @size bytes of device addresses; @budget: its share of the
+ * process's memory maps (vm.max_map_count).
+ */
+int shadow_init(struct shadow *sh, uint64_t size, uint64_t budget);
 void shadow_free(struct shadow *sh);
 /*
  * Between jobs: empty the window when it has used its budget of memory

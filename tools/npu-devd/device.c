@@ -232,6 +232,7 @@ int device_start(struct devd *d)
 	win_write(d, NPU_PCI_RING_ENTRIES, NPU_PCI_RING_SIZE);
 	win_write(d, NPU_PCI_SCRATCH_SIZE, NPU_FW_SCRATCH_SIZE);
 	win_write(d, NPU_PCI_CTX_COUNT, NPU_PCI_CTX_SLOTS);
+	win_write(d, NPU_PCI_VA_SIZE_GB, (uint32_t)(d->va_size >> 30));
 	win_write(d, NPU_PCI_PEER, DEVD_PEER);
 	for (i = 0; i < d->n_cores; i++) {
 		struct devd_core *c = &d->cores[i];
@@ -240,7 +241,7 @@ int device_start(struct devd *d)
 		c->index = i;
 		c->scratch = aligned_alloc(64, NPU_FW_SCRATCH_SIZE);
 		c->kernels = npu_kernels_create(d->isa);
-		if (!c->scratch || !c->kernels || shadow_init(&c->sh, d->map_budget))
+		if (!c->scratch || !c->kernels || shadow_init(&c->sh, d->va_size, d->map_budget))
 			goto err;
 		c->slot = ~0u;
 		c->abort = 0;

@@ -18,7 +18,6 @@
 #include "../../firmware/include/npu_device.h"
 
 #define PAGE		4096ull
-#define N_PAGES		(NPU_VA_SIZE / PAGE)
 
 int guest_map(struct guest_mem *g, const char *path)
 {
@@ -63,20 +62,21 @@ void *guest_ptr(struct guest_mem *g, uint64_t gpa, uint64_t len)
 	return g->base + gpa;
 }
 
-int shadow_init(struct shadow *sh, uint64_t budget)
+int shadow_init(struct shadow *sh, uint64_t size, uint64_t budget)
 {
+	sh->size = size;
 	sh->maps = 0;
 	sh->budget = budget;
-	sh->window = mmap(NULL, NPU_VA_SIZE, PROT_NONE,
+	sh->window = mmap(NULL, sh->size, PROT_NONE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (sh->window == MAP_FAILED) {
 		sh->window = NULL;
 		return -ENOMEM;
 	}
-	sh->pages = mmap(NULL, N_PAGES * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	sh->pages = mmap(NULL, (sh->size / PAGE) * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (sh->pages == MAP_FAILED) {
-		munmap(sh->window, NPU_VA_SIZE);
+		munmap(sh->window, sh->size);
 		sh->window = NULL;
 		sh->pages = NULL;
 		return -ENOMEM;
@@ -87,9 +87,9 @@ int shadow_init(struct shadow *sh, uint64_t budget)
 void shadow_free(struct shadow *sh)
 {
 	if (sh->window)
-		munmap(sh->window, NPU_VA_SIZE);
+		munmap(sh->window, sh->size);
 	if (sh->pages)
-		munmap(sh->pages, N_PAGES * sizeof(uint64_t));
+		munmap(sh->pages, (sh->size / PAGE) * sizeof(uint64_t));
 	sh->window = NULL;
 	sh->pages = NULL;
 }
@@ -151,10 +151,10 @@ void shadow_trim(struct shadow *sh)
 	if (sh->maps < sh->budget)
 		return;
 	/* One mapping over the whole window replaces every page mapped into it. */
-	if (mmap(sh->window, NPU_VA_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+	if (mmap(sh->window, sh->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 		 MAP_FIXED, -1, 0) == MAP_FAILED)
 		return;
-	madvise(sh->pages, N_PAGES * sizeof(uint64_t), MADV_DONTNEED);
+	madvise(sh->pages, (sh->size / PAGE) * sizeof(uint64_t), MADV_DONTNEED);
 	sh->maps = 0;
 }
 
@@ -165,9 +165,9 @@ void *shadow_translate(struct shadow *sh, struct guest_mem *g, uint64_t root, ui
 	uint64_t run_p = 0, run_g = 0, run_n = 0, leaf_of = ~0ull;
 	const uint64_t *leaf = NULL;
 
-	if (addr < NPU_VA_START || off >= NPU_VA_SIZE || len > NPU_VA_SIZE - off) {
-		*fault_addr = addr < NPU_VA_START || off >= NPU_VA_SIZE ? addr : NPU_VA_START +
-			      NPU_VA_SIZE;
+	if (addr < NPU_VA_START || off >= sh->size || len > sh->size - off) {
+		*fault_addr = addr < NPU_VA_START || off >= sh->size ? addr : NPU_VA_START +
+			      sh->size;
 		return NULL;
 	}
 	first = off / PAGE;

@@ -360,12 +360,16 @@ static int listen_on(const char *path)
 
 static void usage(FILE *f)
 {
-	fputs("usage: npu-devd --socket PATH --guest-ram PATH [--cores N] [--threads N] [--isa LEVEL]\n"
+	fputs("usage: npu-devd --socket PATH --guest-ram PATH [--cores N] [--threads N]\n"
+	      "                [--va-size GIB] [--isa LEVEL]\n"
 	      "  --socket PATH     the ivshmem server socket QEMU's chardev connects to\n"
 	      "  --guest-ram PATH  the guest's RAM file (memory-backend-file, share=on)\n"
 	      "  --cores N         NPU cores, 1..8 (default 2)\n"
 	      "  --threads N       host threads per core for its kernels, 1..64 (default 1:\n"
 	      "                    the cores are the device's parallelism)\n"
+	      "  --va-size GIB     device addresses the cores reach, 1..1024 GiB (default 1024:\n"
+	      "                    the driver's whole space; less costs less address space\n"
+	      "                    here, and the driver gives its contexts no more)\n"
 	      "  --isa LEVEL       the kernels' level: scalar, avx2, avxvnni, avx512\n"
 	      "                    (default: the best this CPU has)\n", f);
 }
@@ -378,10 +382,12 @@ int main(int argc, char **argv)
 		{ "cores", required_argument, NULL, 'c' },
 		{ "isa", required_argument, NULL, 'i' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "va-size", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct devd d = { .n_cores = 2, .win_fd = -1, .stop_fd = -1, .ram = { .fd = -1 } };
+	static struct devd d = { .n_cores = 2, .win_fd = -1, .stop_fd = -1, .ram = { .fd = -1 },
+				 .va_size = 1ull << 40 };
 	const char *sock_path = NULL, *isa = NULL, *threads = "1";
 	int o, listener, sigfd, isa_level;
 	sigset_t mask;
@@ -405,6 +411,15 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			isa = optarg;
+			break;
+		case 'v':
+			d.va_size = strtoull(optarg, &end, 10);
+			if (*end || d.va_size < 1 || d.va_size > 1024) {
+				fprintf(stderr, "npu-devd: --va-size %s: not a number of GiB from 1 to 1024\n",
+					optarg);
+				return 2;
+			}
+			d.va_size <<= 30;
 			break;
 		case 't':
 			o = (int)strtol(optarg, &end, 10);
