@@ -57,6 +57,82 @@ static __u64 clock_ns(void *unused)
 	return (__u64)ts.tv_sec * 1000000000 + (__u64)ts.tv_nsec;
 }
 
+/*
+ * The kernels take a block of rows per call (as many as scratch holds:
+ * seconds of work for the ABI's largest rows), and the firmware polls for
+ * a stop only between calls. So the device cuts each call into slices of
+ * about SLICE_WORK multiply-adds and looks for a stop between them: a
+ * reset stops a core within a slice (docs/hw.md §15, invariant 7). A call
+ * that sees the stop declines; the firmware's own loop then stops at its
+ * first poll. The core each thread is.
+ */
+#define SLICE_WORK (1ull << 25)
+static __thread struct devd_core *this_core;
+
+static uint32_t slice_rows(uint64_t per_row, uint32_t rows)
+{
+	uint64_t step = per_row >= SLICE_WORK ? 1 : SLICE_WORK / (per_row ? per_row : 1);
+
+	return step < rows ? (uint32_t)step : rows;
+}
+
+static int sliced_matmul(void *kernels, const struct npu_fw_matmul *mm)
+{
+	struct devd_core *c = this_core;
+	uint32_t step = slice_rows((uint64_t)mm->k * mm->n, mm->rows), r;
+
+	for (r = 0; r < mm->rows; r += step) {
+		struct npu_fw_matmul part = *mm;
+
+		if (r && should_stop(c))
+			return 1;
+		part.x = (const uint8_t *)mm->x + (uint64_t)r * mm->x_stride;
+		part.rows = mm->rows - r < step ? mm->rows - r : step;
+		part.v = mm->v + (uint64_t)r * mm->n;
+		if (c->kernel_hooks->matmul(kernels, &part))
+			return 1;
+	}
+	return 0;
+}
+
+static int sliced_matmul_block(void *kernels, const struct npu_fw_matmul_block *mb)
+{
+	struct devd_core *c = this_core;
+	uint32_t step = slice_rows((uint64_t)mb->k * mb->n, mb->rows), r;
+	uint32_t groups = mb->group_size ? mb->k / mb->group_size : 0;
+
+	for (r = 0; r < mb->rows; r += step) {
+		struct npu_fw_matmul_block part = *mb;
+
+		if (r && should_stop(c))
+			return 1;
+		part.xr = mb->xr + (uint64_t)r * mb->k;
+		if (mb->xs)
+			part.xs = mb->xs + (uint64_t)r * groups;
+		part.rows = mb->rows - r < step ? mb->rows - r : step;
+		part.acc = mb->acc + (uint64_t)r * mb->n;
+		if (c->kernel_hooks->matmul_block(kernels, &part))
+			return 1;
+	}
+	return 0;
+}
+
+/* The kernels' hooks, their matmuls sliced. */
+static void slice_hooks(struct devd_core *c)
+{
+	struct npu_fw_core probe = { 0 };
+
+	npu_kernels_hooks(c->kernels, &probe);
+	c->kernel_hooks = probe.hooks;
+	if (!probe.hooks)
+		return;
+	c->hooks = *probe.hooks;
+	if (probe.hooks->matmul)
+		c->hooks.matmul = sliced_matmul;
+	if (probe.hooks->matmul_block)
+		c->hooks.matmul_block = sliced_matmul_block;
+}
+
 static void *translate(void *arg, __u64 addr, __u64 len, int write, __u64 *fault_addr)
 {
 	struct devd_core *c = arg;
@@ -142,7 +218,10 @@ static void execute(struct devd_core *c, const struct entry *e, struct npu_fw_re
 	 */
 	c->slot = s;
 	shadow_trim(&c->sh);
-	npu_kernels_hooks(c->kernels, &fw);
+	if (c->kernel_hooks) {
+		fw.hooks = &c->hooks;
+		fw.hook_ctx = c->kernels;
+	}
 	npu_fw_exec(&fw, e->stream_addr, e->stream_size, r);
 	if (c->sh.map_failed) {
 		devd_log(d, "core %u: out of memory maps for the job's pages (its window took %llu): it faulted; raise vm.max_map_count\n",
@@ -262,6 +341,8 @@ void *core_thread(void *arg)
 	struct devd_core *c = arg;
 	struct devd *d = c->d;
 
+	this_core = c;
+	slice_hooks(c);
 	while (wait_doorbell(c)) {
 		for (;;) {
 			struct npu_fw_result r;

@@ -62,6 +62,8 @@ struct devd_core {
 	/* The core's own: */
 	void *scratch;
 	struct npu_kernels *kernels;
+	const struct npu_fw_hooks *kernel_hooks;	/* theirs, NULL at scalar */
+	struct npu_fw_hooks hooks;			/* the same, matmuls sliced */
 	struct shadow sh;
 	uint32_t slot;		/* the context the running job translates in */
 	int misbehave, misbehave_count;
