@@ -4,7 +4,8 @@
 # line into this script's exit status. Any WARN or oops panics the guest
 # (panic_on_warn, oops=panic), which then has no result line: a failure.
 # usage: run.sh KERNEL_CACHE INITRAMFS LOG [run|smoke|serve|pci]
-# QEMU_TIMEOUT: seconds before the guest is killed (default 900).
+# QEMU_TIMEOUT: seconds before the guest is killed (default 900); QEMU_SMP: its
+# vCPUs (default 2, round-robin on one host thread: TCG, thread=single).
 # NPU_DEVD: npu-devd; with it the guest gets two PCI NPUs (1 and 2 cores),
 # each served by its own npu-devd started here before QEMU and stopped
 # after it, and npu.ko drives those instead of emulated ones. Mode "pci" is
