@@ -60,7 +60,7 @@ bool npu_pci_is_lost(struct npu_pci *np)
  * Take the records the core wrote since the last call, checking each:
  * the tag must be the oldest entry still on the core, the generation the
  * current one and the status one the firmware reports. Records that fail
- * are counted and dropped (their jobs time out and the core is reset).
+ * are logged and dropped (their jobs time out and the core is reset).
  */
 static void npu_pci_take(struct npu_pci_core *pc, struct list_head *done)
 {
@@ -69,7 +69,6 @@ static void npu_pci_take(struct npu_pci_core *pc, struct list_head *done)
 
 	tail = win_read(pc->np, NPU_PCI_CORE(pc->core->index) + NPU_PCI_CQ_TAIL);
 	if (tail - pc->cq_head > NPU_PCI_RING_SIZE) {
-		atomic64_inc(&pc->np->bad_records);
 		drm_err_ratelimited(&ndev->drm, "core %u: completion tail %u is %u past head %u: ignored\n",
 				    pc->core->index, tail, tail - pc->cq_head, pc->cq_head);
 		return;
@@ -92,7 +91,6 @@ static void npu_pci_take(struct npu_pci_core *pc, struct list_head *done)
 		pc->cq_head++;
 		if (tag != pc->done_tag || tag == pc->next_tag || gen != pc->reset_gen || !job ||
 		    status >= DRM_NPU_STATUS_COUNT) {
-			atomic64_inc(&pc->np->bad_records);
 			drm_err_ratelimited(&ndev->drm,
 					    "core %u: bad completion record (tag %#llx, expected %#llx; generation %u of %u; status %u): dropped\n",
 					    pc->core->index, tag, pc->done_tag, gen, pc->reset_gen,

@@ -68,7 +68,6 @@ enum { NPU_PCI_LOST };
  * @last_beat: the heartbeat last read, at @beat_at.
  * @beat_at: jiffies when it last changed.
  * @slots: context slots in use.
- * @bad_records: completion records that failed the checks.
  * @cores: the cores.
  */
 struct npu_pci {
@@ -86,7 +85,6 @@ struct npu_pci {
 	u32 last_beat;
 	unsigned long beat_at;
 	struct ida slots;
-	atomic64_t bad_records;
 	struct npu_pci_core cores[NPU_PCI_MAX_CORES];
 };
 
