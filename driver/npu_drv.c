@@ -120,10 +120,7 @@ static void npu_sched_release(struct drm_device *drm, void *unused)
 
 struct npu_device *npu_device_alloc(struct device *parent)
 {
-	struct npu_device *ndev;
-
-	ndev = devm_drm_dev_alloc(parent, &npu_drm_driver, struct npu_device, drm);
-	return ndev;
+	return devm_drm_dev_alloc(parent, &npu_drm_driver, struct npu_device, drm);
 }
 
 /* The longest a reset has waited for its core to stop (debugfs "counters"). */

@@ -89,7 +89,7 @@ static void npu_pci_take(struct npu_pci_core *pc, struct list_head *done)
 		gen = get_unaligned_le32(rec + 24);
 		job = pc->jobs[tag % NPU_PCI_RING_SIZE];
 		pc->cq_head++;
-		if (tag != pc->done_tag || tag == pc->next_tag || gen != pc->reset_gen || !job ||
+		if (tag != pc->done_tag || gen != pc->reset_gen || !job ||
 		    status >= DRM_NPU_STATUS_COUNT) {
 			drm_err_ratelimited(&ndev->drm,
 					    "core %u: bad completion record (tag %#llx, expected %#llx; generation %u of %u; status %u): dropped\n",
