@@ -3,7 +3,8 @@
 # loader against llama.cpp, bounded fuzzing, the kernel's static checks, the
 # QEMU guest suite, the DKMS-built module's smoke run), each one's summary
 # kept, then the tests skipped (for hardware this host lacks, or llama.cpp
-# that could not be fetched outside CI), named, and one closing line for all.
+# that could not be fetched outside CI), named, then the failures' own lines
+# (so a log's tail says what failed), and one closing line for all.
 # usage: run-all.sh MAKE_FLAGS...
 set -u
 passed=0
@@ -12,6 +13,7 @@ skipped=0
 start=$(date +%s)
 log=$(mktemp)
 skips=$(mktemp)
+fails=$(mktemp)
 
 # A suite's "N passed, N failed" and, where it can skip, ", N skipped".
 add() {
@@ -27,6 +29,10 @@ for target in check llama-check fuzz-check kernel-check qemu-check dkms-check; d
 		echo $? >"$log.rc"
 	} | tee "$log"
 	grep '^SKIP ' "$log" >>"$skips"
+	# What names a failure: a check's FAIL line, cmocka's failed test and
+	# the assertion's file and line, a binary that ended without a summary.
+	grep -aE '(^|: )FAIL |\[  FAILED  \] [a-z_]|\[   LINE   \]|^ERROR|without a cmocka summary' \
+		"$log" | sed "s|^|$target: |" | head -40 >>"$fails"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [ -z "$line" ]; then
 		echo "==== make $target gave no result: counted as one failure"
@@ -47,7 +53,11 @@ if [ -s "$skips" ]; then
 	echo "==== skipped: not on this CPU (or no llama.cpp), so not tested"
 	cat "$skips"
 fi
-rm -f "$log" "$log.rc" "$skips"
+if [ "$failed" -ne 0 ]; then
+	echo "==== failed"
+	cat "$fails"
+fi
+rm -f "$log" "$log.rc" "$skips" "$fails"
 echo "all suites: $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -110,6 +110,9 @@ static void fdinfo_usage_grows(void **state)
 		 * Each job is ~3 x 10^7 multiply-adds: milliseconds under TCG,
 		 * about one on a PCI NPU's host; the time is the core's own.
 		 */
+		if (!i)
+			printf("BENCH fdinfo drm-engine-npu grew by %lld ns for one long job\n",
+			       after - before);
 		assert_true(after - before > 10000);
 		before = after;
 	}
@@ -189,7 +192,14 @@ static void sysfs_counters(void **state)
 	assert_int_equal(g_wait(fd, id, -1, &w), 0);
 	assert_int_equal(sysfs_counter("jobs_submitted"), sub + 1);
 	assert_int_equal(sysfs_counter("jobs_completed"), done + 1);
-	assert_true(sysfs_counter("npu_busy_time_us") > busy + 1000);
+	/*
+	 * ~3 x 10^7 multiply-adds: milliseconds under TCG, under one on a PCI
+	 * NPU's host and never under 10 us; the bound tells a counter that
+	 * moved from one that did not, not a speed.
+	 */
+	printf("BENCH sysfs npu_busy_time_us grew by %lld for one long job\n",
+	       sysfs_counter("npu_busy_time_us") - busy);
+	assert_true(sysfs_counter("npu_busy_time_us") > busy + 10);
 	g_bo_del(fd, &buf);
 	g_bo_del(fd, &cmd);
 	close(fd);

@@ -9,7 +9,10 @@
 # NPU_DEVD: npu-devd; with it the guest gets two PCI NPUs (1 and 2 cores),
 # each served by its own npu-devd started here before QEMU and stopped
 # after it, and npu.ko drives those instead of emulated ones. Mode "pci" is
-# the suite on them, with the device-loss and hostile-device cases.
+# the suite on them, with the device-loss and hostile-device cases; there
+# accel0's daemon cuts its matmuls and attention into slices of 256
+# multiply-adds (--slice), so the suite's token checks on accel0 (against
+# the cpu backend's) cover the sliced paths too.
 # With "run", the guest runs npu-run (make run) instead of the suite; with
 # "smoke", a short suite (make dkms-check); with "serve", only npu-server.
 # The suite and "serve" start npu-server in the guest, reached from here on
@@ -46,10 +49,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 if [ -n "${NPU_DEVD:-}" ]; then
+	slice=
+	[ "$mode" = pci ] && slice="--slice 256"
 	for n in 0 1; do
+		# shellcheck disable=SC2086
 		"$NPU_DEVD" --socket "$work/npu$n.sock" --guest-ram "$ram" --cores $((n + 1)) \
-			2> "$log.devd$n" &
+			$slice 2> "$log.devd$n" &
 		devd_pids="$devd_pids $!"
+		slice=
 	done
 	for n in 0 1; do
 		for i in $(seq 50); do [ -S "$work/npu$n.sock" ] && break; sleep 0.1; done

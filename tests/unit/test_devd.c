@@ -8,7 +8,8 @@
  * what it likes (entries, tables, rings and mailbox arguments out of
  * range, garbage images, random tables) and the daemon must answer every
  * time and stay up. Its device process killed and restarted, a guest
- * reconnecting, SIGTERM: each ends as documented (docs/hw.md §3.7).
+ * reconnecting, SIGTERM: each ends as documented (docs/hw.md §3.7); bad
+ * arguments are refused, each with its line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -525,6 +526,47 @@ static void guest_reconnects_then_sigterm(void **state)
 	disconnect();
 }
 
+/* Each bad argument: exit status 2, and a first line naming it. */
+static void bad_arguments(void **state)
+{
+	static const char *const cases[][3] = {
+		{ "--cores", "9", "--cores 9: not a number from 1 to 8" },
+		{ "--threads", "0", "--threads 0: not a number from 1 to 64" },
+		{ "--va-size", "2048", "--va-size 2048: not a number of GiB from 1 to 1024" },
+		{ "--slice", "255", "--slice 255: not a number from 256 to 2^30" },
+		{ "--slice", "1x", "--slice 1x: not a number from 256 to 2^30" },
+		{ "--isa", "neon", "--isa neon: not a level" },
+	};
+	const char *devd = getenv("NPU_DEVD");
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char line[256] = "";
+		int fd[2], status;
+		ssize_t n;
+		pid_t pid;
+
+		assert_int_equal(pipe(fd), 0);
+		pid = fork();
+		if (!pid) {
+			dup2(fd[1], 2);
+			execl(devd, devd, "--socket", "/nonexistent/s", "--guest-ram", "/nonexistent/r",
+			      cases[i][0], cases[i][1], (char *)NULL);
+			_exit(127);
+		}
+		close(fd[1]);
+		n = read(fd[0], line, sizeof(line) - 1);
+		close(fd[0]);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(n > 0);
+		line[strcspn(line, "\n")] = 0;
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 2);
+		assert_non_null(strstr(line, cases[i][2]));
+	}
+}
+
 /* Whatever an earlier failure left: the daemon, its socket, the RAM file. */
 static int cleanup(void **state)
 {
@@ -552,6 +594,7 @@ int main(void)
 		cmocka_unit_test(hostile_mailbox),
 		cmocka_unit_test(device_killed_then_restarted),
 		cmocka_unit_test(guest_reconnects_then_sigterm),
+		cmocka_unit_test(bad_arguments),
 	};
 
 	return cmocka_run_group_tests_name("devd", tests, NULL, cleanup);

@@ -9,6 +9,7 @@
  */
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,17 +62,18 @@ static __u64 clock_ns(void *unused)
  * The kernels take a block of rows per call (as many as scratch holds:
  * seconds of work for the ABI's largest rows), and the firmware polls for
  * a stop only between calls. So the device cuts each call into slices of
- * about SLICE_WORK multiply-adds and looks for a stop between them: a
+ * about devd.slice_work multiply-adds and looks for a stop between them: a
  * reset stops a core within a slice (docs/hw.md §15, invariant 7). A call
  * that sees the stop declines; the firmware's own loop then stops at its
- * first poll. The core each thread is.
+ * first poll. The core each thread is:
  */
-#define SLICE_WORK (1ull << 25)
 static __thread struct devd_core *this_core;
 
-static uint32_t slice_rows(uint64_t per_row, uint32_t rows)
+/* Of @rows rows of @per_row multiply-adds each, how many one slice takes. */
+static uint32_t slice_rows(const struct devd_core *c, uint64_t per_row, uint32_t rows)
 {
-	uint64_t step = per_row >= SLICE_WORK ? 1 : SLICE_WORK / (per_row ? per_row : 1);
+	uint64_t work = c->d->slice_work;
+	uint64_t step = per_row >= work ? 1 : work / (per_row ? per_row : 1);
 
 	return step < rows ? (uint32_t)step : rows;
 }
@@ -79,7 +81,7 @@ static uint32_t slice_rows(uint64_t per_row, uint32_t rows)
 static int sliced_matmul(void *kernels, const struct npu_fw_matmul *mm)
 {
 	struct devd_core *c = this_core;
-	uint32_t step = slice_rows((uint64_t)mm->k * mm->n, mm->rows), r;
+	uint32_t step = slice_rows(c, (uint64_t)mm->k * mm->n, mm->rows), r;
 
 	for (r = 0; r < mm->rows; r += step) {
 		struct npu_fw_matmul part = *mm;
@@ -98,7 +100,7 @@ static int sliced_matmul(void *kernels, const struct npu_fw_matmul *mm)
 static int sliced_matmul_block(void *kernels, const struct npu_fw_matmul_block *mb)
 {
 	struct devd_core *c = this_core;
-	uint32_t step = slice_rows((uint64_t)mb->k * mb->n, mb->rows), r;
+	uint32_t step = slice_rows(c, (uint64_t)mb->k * mb->n, mb->rows), r;
 	uint32_t groups = mb->group_size ? mb->k / mb->group_size : 0;
 
 	for (r = 0; r < mb->rows; r += step) {
@@ -117,7 +119,47 @@ static int sliced_matmul_block(void *kernels, const struct npu_fw_matmul_block *
 	return 0;
 }
 
-/* The kernels' hooks, their matmuls sliced. */
+/*
+ * ATTENTION's sums sliced by cache rows: each score is its row's own, and
+ * the weighted values are integer sums, so adding the slices' sums gives
+ * the unsliced call's bits. Only a call over a slice is cut; its later
+ * slices sum into a buffer of their own (the hook zeroes what it sums in).
+ */
+static int sliced_attention(void *kernels, const struct npu_fw_attention *a)
+{
+	struct devd_core *c = this_core;
+	uint64_t width = (uint64_t)a->n_heads * a->head_dim;
+	uint32_t step = slice_rows(c, width, a->len), j, i;
+	__s64 *part_acc = NULL;
+	int ret = 0;
+
+	if (step == a->len)
+		return c->kernel_hooks->attention(kernels, a);
+	if (a->step == NPU_FW_ATTN_VALUES && !(part_acc = malloc(width * sizeof(*part_acc))))
+		return 1;
+	for (j = 0; j < a->len && !ret; j += step) {
+		struct npu_fw_attention part = *a;
+
+		if (j && should_stop(c))
+			break;
+		part.len = a->len - j < step ? a->len - j : step;
+		part.k = a->k ? a->k + j * a->k_stride : NULL;
+		part.v = a->v ? a->v + j * a->v_stride : NULL;
+		part.t = a->t + j;
+		if (j && part_acc)
+			part.acc = part_acc;
+		ret = c->kernel_hooks->attention(kernels, &part);
+		for (i = 0; j && part_acc && !ret && i < width; i++)
+			a->acc[i] += part_acc[i];
+	}
+	/* A stop declines: the firmware's own loop then stops at its first poll. */
+	if (j < a->len)
+		ret = 1;
+	free(part_acc);
+	return ret;
+}
+
+/* The kernels' hooks, their matmuls and attention sliced. */
 static void slice_hooks(struct devd_core *c)
 {
 	struct npu_fw_core probe = { 0 };
@@ -131,6 +173,8 @@ static void slice_hooks(struct devd_core *c)
 		c->hooks.matmul = sliced_matmul;
 	if (probe.hooks->matmul_block)
 		c->hooks.matmul_block = sliced_matmul_block;
+	if (probe.hooks->attention)
+		c->hooks.attention = sliced_attention;
 }
 
 static void *translate(void *arg, __u64 addr, __u64 len, int write, __u64 *fault_addr)

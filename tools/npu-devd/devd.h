@@ -25,6 +25,9 @@
 #define DEVD_PEER	0
 #define DEVD_GUEST_PEER	1
 
+/* Multiply-adds between a core's looks for a reset: a few ms at most. */
+#define DEVD_SLICE_WORK	(1ull << 25)
+
 /* The guest's RAM as this process maps it: guest physical address = offset. */
 struct guest_mem {
 	int fd;
@@ -75,6 +78,7 @@ struct devd {
 	enum npu_isa isa;
 	uint64_t map_budget;		/* each core's share of vm.max_map_count */
 	uint64_t va_size;		/* device address space, bytes from NPU_VA_START */
+	uint64_t slice_work;		/* multiply-adds between a core's looks for a reset */
 
 	int win_fd;
 	uint8_t *win;			/* the window, NPU_PCI_WINDOW_SIZE */

@@ -361,7 +361,7 @@ static int listen_on(const char *path)
 static void usage(FILE *f)
 {
 	fputs("usage: npu-devd --socket PATH --guest-ram PATH [--cores N] [--threads N]\n"
-	      "                [--va-size GIB] [--isa LEVEL]\n"
+	      "                [--va-size GIB] [--slice MACS] [--isa LEVEL]\n"
 	      "  --socket PATH     the ivshmem server socket QEMU's chardev connects to\n"
 	      "  --guest-ram PATH  the guest's RAM file (memory-backend-file, share=on)\n"
 	      "  --cores N         NPU cores, 1..8 (default 2)\n"
@@ -370,6 +370,8 @@ static void usage(FILE *f)
 	      "  --va-size GIB     device addresses the cores reach, 1..1024 GiB (default 1024:\n"
 	      "                    the driver's whole space; less costs less address space\n"
 	      "                    here, and the driver gives its contexts no more)\n"
+	      "  --slice MACS      multiply-adds a core does between looks for a reset,\n"
+	      "                    256..2^30 (default 2^25: a few ms, the reset's latency)\n"
 	      "  --isa LEVEL       the kernels' level: scalar, avx2, avxvnni, avx512\n"
 	      "                    (default: the best this CPU has)\n", f);
 }
@@ -383,11 +385,12 @@ int main(int argc, char **argv)
 		{ "isa", required_argument, NULL, 'i' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "va-size", required_argument, NULL, 'v' },
+		{ "slice", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct devd d = { .n_cores = 2, .win_fd = -1, .stop_fd = -1, .ram = { .fd = -1 },
-				 .va_size = 1ull << 40 };
+				 .va_size = 1ull << 40, .slice_work = DEVD_SLICE_WORK };
 	const char *sock_path = NULL, *isa = NULL, *threads = "1";
 	int o, listener, sigfd, isa_level;
 	sigset_t mask;
@@ -420,6 +423,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			d.va_size <<= 30;
+			break;
+		case 'w':
+			d.slice_work = strtoull(optarg, &end, 10);
+			if (*end || d.slice_work < 256 || d.slice_work > 1ull << 30) {
+				fprintf(stderr, "npu-devd: --slice %s: not a number from 256 to 2^30\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 't':
 			o = (int)strtol(optarg, &end, 10);
