@@ -86,5 +86,6 @@ done
 cp "$top/tests/qemu/init" "$work/init"
 cp "$top/tests/tally.sh" "$work/tally.sh"
 cp "$top/tests/qemu/pci-checks.sh" "$work/pci-checks.sh"
+cp "$top/tests/qemu/token-trace.sh" "$work/token-trace.sh"
 chmod +x "$work/init"
 (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
