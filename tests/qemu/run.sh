@@ -12,7 +12,8 @@
 # the suite on them, with the device-loss and hostile-device cases; there
 # accel0's daemon cuts its matmuls and attention into slices of 256
 # multiply-adds (--slice), so the suite's token checks on accel0 (against
-# the cpu backend's) cover the sliced paths too.
+# the cpu backend's) cover the sliced paths too, and accel1's cores watch
+# their rings 400 us before they sleep (--poll), as make run's do.
 # With "run", the guest runs npu-run (make run) instead of the suite; with
 # "smoke", a short suite (make dkms-check); with "serve", only npu-server.
 # The suite and "serve" start npu-server in the guest, reached from here on
@@ -49,14 +50,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 if [ -n "${NPU_DEVD:-}" ]; then
-	slice=
-	[ "$mode" = pci ] && slice="--slice 256"
+	# Each daemon's own options: make run's, or the suite's (above).
+	opts0="--poll 400" opts1="--poll 400"
+	[ "$mode" = pci ] && opts0="--slice 256"
 	for n in 0 1; do
+		eval "opts=\$opts$n"
 		# shellcheck disable=SC2086
 		"$NPU_DEVD" --socket "$work/npu$n.sock" --guest-ram "$ram" --cores $((n + 1)) \
-			$slice 2> "$log.devd$n" &
+			$opts 2> "$log.devd$n" &
 		devd_pids="$devd_pids $!"
-		slice=
 	done
 	for n in 0 1; do
 		for i in $(seq 50); do [ -S "$work/npu$n.sock" ] && break; sleep 0.1; done

@@ -323,9 +323,12 @@ static void start(void **state)
 	t.ram_fd = fd;
 	t.pid = fork();
 	if (!t.pid) {
-		/* 64 GiB of addresses: two 1 TiB windows do not fit ThreadSanitizer's layout. */
+		/*
+		 * 64 GiB of addresses: two 1 TiB windows do not fit ThreadSanitizer's
+		 * layout. Idle cores watch their rings 200 us before they sleep.
+		 */
 		execl(devd, devd, "--socket", t.sock, "--guest-ram", t.ram_path, "--cores", "2",
-		      "--va-size", "64", (char *)NULL);
+		      "--va-size", "64", "--poll", "200", (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 500 && access(t.sock, F_OK); i++)
@@ -535,6 +538,8 @@ static void bad_arguments(void **state)
 		{ "--va-size", "2048", "--va-size 2048: not a number of GiB from 1 to 1024" },
 		{ "--slice", "255", "--slice 255: not a number from 256 to 2^30" },
 		{ "--slice", "1x", "--slice 1x: not a number from 256 to 2^30" },
+		{ "--poll", "10001", "--poll 10001: not a number of us from 0 to 10000" },
+		{ "--poll", "", "--poll : not a number of us from 0 to 10000" },
 		{ "--isa", "neon", "--isa neon: not a level" },
 	};
 	const char *devd = getenv("NPU_DEVD");

@@ -8,6 +8,7 @@
  * that has passed are never written.
  */
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,15 +363,29 @@ void core_reset_locked(struct devd_core *c)
 	c->misbehave_count = 0;
 }
 
-/* Sleep until the doorbell rings (1) or the device stops (0). */
+/*
+ * Sleep until the doorbell rings (1) or the device stops (0). First, for
+ * devd.poll_ns, watch the ring's tail as a core that never powers down
+ * would: a decode step's next job follows within a few hundred us, and
+ * catching it here saves the host's wakeup (the doorbell that follows is
+ * then a spurious wake, and harmless). The loop yields, so a host CPU
+ * that QEMU needs is given up.
+ */
 static int wait_doorbell(struct devd_core *c)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = c->d->doorbell[c->index], .events = POLLIN },
 		{ .fd = c->d->stop_fd, .events = POLLIN },
 	};
-	uint64_t n;
+	uint32_t tail = NPU_PCI_CORE(c->index) + NPU_PCI_RING_TAIL;
+	uint32_t since = win_read(c->d, tail);
+	uint64_t n, end = clock_ns(NULL) + c->d->poll_ns;
 
+	while (clock_ns(NULL) < end) {
+		if (win_read(c->d, tail) != since)
+			return 1;
+		sched_yield();
+	}
 	while (poll(pfd, 2, -1) < 0)
 		;
 	if (pfd[1].revents)

@@ -79,6 +79,7 @@ struct devd {
 	uint64_t map_budget;		/* each core's share of vm.max_map_count */
 	uint64_t va_size;		/* device address space, bytes from NPU_VA_START */
 	uint64_t slice_work;		/* multiply-adds between a core's looks for a reset */
+	uint64_t poll_ns;		/* how long an idle core watches its ring before sleeping */
 
 	int win_fd;
 	uint8_t *win;			/* the window, NPU_PCI_WINDOW_SIZE */

@@ -361,7 +361,7 @@ static int listen_on(const char *path)
 static void usage(FILE *f)
 {
 	fputs("usage: npu-devd --socket PATH --guest-ram PATH [--cores N] [--threads N]\n"
-	      "                [--va-size GIB] [--slice MACS] [--isa LEVEL]\n"
+	      "                [--va-size GIB] [--slice MACS] [--poll US] [--isa LEVEL]\n"
 	      "  --socket PATH     the ivshmem server socket QEMU's chardev connects to\n"
 	      "  --guest-ram PATH  the guest's RAM file (memory-backend-file, share=on)\n"
 	      "  --cores N         NPU cores, 1..8 (default 2)\n"
@@ -372,6 +372,8 @@ static void usage(FILE *f)
 	      "                    here, and the driver gives its contexts no more)\n"
 	      "  --slice MACS      multiply-adds a core does between looks for a reset,\n"
 	      "                    256..2^30 (default 2^25: a few ms, the reset's latency)\n"
+	      "  --poll US         how long an idle core watches its ring before it sleeps,\n"
+	      "                    0..10000 us (default 0: at once; make run uses 400)\n"
 	      "  --isa LEVEL       the kernels' level: scalar, avx2, avxvnni, avx512\n"
 	      "                    (default: the best this CPU has)\n", f);
 }
@@ -386,6 +388,7 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "va-size", required_argument, NULL, 'v' },
 		{ "slice", required_argument, NULL, 'w' },
+		{ "poll", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -431,6 +434,15 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		case 'p':
+			d.poll_ns = strtoull(optarg, &end, 10);
+			if (*end || !*optarg || d.poll_ns > 10000) {
+				fprintf(stderr, "npu-devd: --poll %s: not a number of us from 0 to 10000\n",
+					optarg);
+				return 2;
+			}
+			d.poll_ns *= 1000;
 			break;
 		case 't':
 			o = (int)strtol(optarg, &end, 10);
