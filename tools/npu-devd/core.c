@@ -132,13 +132,13 @@ static int sliced_attention(void *kernels, const struct npu_fw_attention *a)
 	uint64_t width = (uint64_t)a->n_heads * a->head_dim;
 	uint32_t step = slice_rows(c, width, a->len), j, i;
 	__s64 *part_acc = NULL;
-	int ret = 0;
+	int ret;
 
 	if (step == a->len)
 		return c->kernel_hooks->attention(kernels, a);
 	if (a->step == NPU_FW_ATTN_VALUES && !(part_acc = malloc(width * sizeof(*part_acc))))
 		return 1;
-	for (j = 0; j < a->len && !ret; j += step) {
+	for (j = 0; j < a->len; j += step) {
 		struct npu_fw_attention part = *a;
 
 		if (j && should_stop(c))
@@ -149,13 +149,14 @@ static int sliced_attention(void *kernels, const struct npu_fw_attention *a)
 		part.t = a->t + j;
 		if (j && part_acc)
 			part.acc = part_acc;
-		ret = c->kernel_hooks->attention(kernels, &part);
-		for (i = 0; j && part_acc && !ret && i < width; i++)
-			a->acc[i] += part_acc[i];
+		if (c->kernel_hooks->attention(kernels, &part))
+			break;
+		if (j && part_acc)
+			for (i = 0; i < width; i++)
+				a->acc[i] += part_acc[i];
 	}
-	/* A stop declines: the firmware's own loop then stops at its first poll. */
-	if (j < a->len)
-		ret = 1;
+	/* Declined (a stop, or a shape the kernels leave): the firmware's loop decides. */
+	ret = j < a->len;
 	free(part_acc);
 	return ret;
 }
