@@ -8,6 +8,7 @@
 #   run_job -> fence     the device and its completion (either NPU)
 #   fence -> npu-run     the waiter woken and running again
 #   npu-run -> push      the engine's own work and the next SUBMIT
+#   push -> push         the whole token, and its mean (the decode speed's)
 # Tracing costs time itself: the stages are for comparison, the speeds
 # come from an untraced run. An npu-run --compare is traced without it
 # (its teacher-forced second pass is not decode).
@@ -56,6 +57,8 @@ awk -v label="$label" '
 	/drm_sched_job:/ {
 		ts = at()
 		if (user > 0) keep("user", ts - user)
+		if (push > 0 && jobs > 10) { cycle += ts - push; cycles++ }
+		if (push > 0) keep("cycle", ts - push)
 		push = ts; run = irq = hw = user = 0; jobs++
 		next
 	}
@@ -70,8 +73,9 @@ awk -v label="$label" '
 	END {
 		printf "TRACE %s: %d jobs; medians in us: push -> run_job %.0f", label, jobs, median("queue")
 		if (n["device"]) printf ", run_job -> MSI-X %.0f, MSI-X -> fence %.0f", median("device"), median("irq")
-		printf ", run_job -> fence %.0f, fence -> npu-run %.0f, npu-run -> push %.0f\n",
+		printf ", run_job -> fence %.0f, fence -> npu-run %.0f, npu-run -> push %.0f;",
 			median("done"), median("wake"), median("user")
+		printf " push -> push %.0f (mean %.0f)\n", median("cycle"), cycles ? cycle / cycles * 1e6 : -1
 	}' $t/trace
 echo > $t/trace
 exit $rc
