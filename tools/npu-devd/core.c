@@ -70,95 +70,107 @@ static __u64 clock_ns(void *unused)
  */
 static __thread struct devd_core *this_core;
 
-/* Of @rows rows of @per_row multiply-adds each, how many one slice takes. */
-static uint32_t slice_rows(const struct devd_core *c, uint64_t per_row, uint32_t rows)
+/* Rows [@r, @r + @n) of @call, through the kernels' hook: 0, or it declined. */
+typedef int (*slice_fn)(struct devd_core *c, void *kernels, const void *call, uint32_t r,
+			uint32_t n);
+
+/*
+ * @call's @rows rows of @per_row multiply-adds each, a slice at a time,
+ * with a look for a stop between slices: 0, or nonzero when a stop came
+ * or the hook declined (the firmware's own loop then decides).
+ */
+static int in_slices(void *kernels, const void *call, uint64_t per_row, uint32_t rows,
+		     slice_fn run)
 {
+	struct devd_core *c = this_core;
 	uint64_t work = c->d->slice_work;
 	uint64_t step = per_row >= work ? 1 : work / (per_row ? per_row : 1);
+	uint32_t r;
 
-	return step < rows ? (uint32_t)step : rows;
+	for (r = 0; r < rows; r += step) {
+		if (r && should_stop(c))
+			return 1;
+		if (run(c, kernels, call, r, rows - r < step ? rows - r : (uint32_t)step))
+			return 1;
+	}
+	return 0;
+}
+
+static int matmul_slice(struct devd_core *c, void *kernels, const void *call, uint32_t r,
+			uint32_t n)
+{
+	const struct npu_fw_matmul *mm = call;
+	struct npu_fw_matmul part = *mm;
+
+	part.x = (const uint8_t *)mm->x + (uint64_t)r * mm->x_stride;
+	part.rows = n;
+	part.v = mm->v + (uint64_t)r * mm->n;
+	return c->kernel_hooks->matmul(kernels, &part);
 }
 
 static int sliced_matmul(void *kernels, const struct npu_fw_matmul *mm)
 {
-	struct devd_core *c = this_core;
-	uint32_t step = slice_rows(c, (uint64_t)mm->k * mm->n, mm->rows), r;
+	return in_slices(kernels, mm, (uint64_t)mm->k * mm->n, mm->rows, matmul_slice);
+}
 
-	for (r = 0; r < mm->rows; r += step) {
-		struct npu_fw_matmul part = *mm;
+static int matmul_block_slice(struct devd_core *c, void *kernels, const void *call, uint32_t r,
+			      uint32_t n)
+{
+	const struct npu_fw_matmul_block *mb = call;
+	struct npu_fw_matmul_block part = *mb;
+	uint32_t groups = mb->group_size ? mb->k / mb->group_size : 0;
 
-		if (r && should_stop(c))
-			return 1;
-		part.x = (const uint8_t *)mm->x + (uint64_t)r * mm->x_stride;
-		part.rows = mm->rows - r < step ? mm->rows - r : step;
-		part.v = mm->v + (uint64_t)r * mm->n;
-		if (c->kernel_hooks->matmul(kernels, &part))
-			return 1;
-	}
-	return 0;
+	part.xr = mb->xr + (uint64_t)r * mb->k;
+	if (mb->xs)
+		part.xs = mb->xs + (uint64_t)r * groups;
+	part.rows = n;
+	part.acc = mb->acc + (uint64_t)r * mb->n;
+	return c->kernel_hooks->matmul_block(kernels, &part);
 }
 
 static int sliced_matmul_block(void *kernels, const struct npu_fw_matmul_block *mb)
 {
-	struct devd_core *c = this_core;
-	uint32_t step = slice_rows(c, (uint64_t)mb->k * mb->n, mb->rows), r;
-	uint32_t groups = mb->group_size ? mb->k / mb->group_size : 0;
-
-	for (r = 0; r < mb->rows; r += step) {
-		struct npu_fw_matmul_block part = *mb;
-
-		if (r && should_stop(c))
-			return 1;
-		part.xr = mb->xr + (uint64_t)r * mb->k;
-		if (mb->xs)
-			part.xs = mb->xs + (uint64_t)r * groups;
-		part.rows = mb->rows - r < step ? mb->rows - r : step;
-		part.acc = mb->acc + (uint64_t)r * mb->n;
-		if (c->kernel_hooks->matmul_block(kernels, &part))
-			return 1;
-	}
-	return 0;
+	return in_slices(kernels, mb, (uint64_t)mb->k * mb->n, mb->rows, matmul_block_slice);
 }
 
 /*
  * ATTENTION's sums sliced by cache rows: each score is its row's own, and
  * the weighted values are integer sums, so adding the slices' sums gives
- * the unsliced call's bits. Only a call over a slice is cut; its later
- * slices sum into a buffer of their own (the hook zeroes what it sums in).
+ * the unsliced call's bits. The hook zeroes the sums it makes, so every
+ * slice after the first makes them in the core's part_acc, then adds them.
  */
+static int attention_slice(struct devd_core *c, void *kernels, const void *call, uint32_t j,
+			   uint32_t n)
+{
+	const struct npu_fw_attention *a = call;
+	struct npu_fw_attention part = *a;
+	uint64_t width = (uint64_t)a->n_heads * a->head_dim, i;
+
+	part.len = n;
+	part.k = a->k ? a->k + j * a->k_stride : NULL;
+	part.v = a->v ? a->v + j * a->v_stride : NULL;
+	part.t = a->t + j;
+	if (!j || a->step != NPU_FW_ATTN_VALUES)
+		return c->kernel_hooks->attention(kernels, &part);
+	if (width > c->part_acc_len) {
+		__s64 *more = realloc(c->part_acc, width * sizeof(*more));
+
+		if (!more)
+			return 1;
+		c->part_acc = more;
+		c->part_acc_len = width;
+	}
+	part.acc = c->part_acc;
+	if (c->kernel_hooks->attention(kernels, &part))
+		return 1;
+	for (i = 0; i < width; i++)
+		a->acc[i] += part.acc[i];
+	return 0;
+}
+
 static int sliced_attention(void *kernels, const struct npu_fw_attention *a)
 {
-	struct devd_core *c = this_core;
-	uint64_t width = (uint64_t)a->n_heads * a->head_dim;
-	uint32_t step = slice_rows(c, width, a->len), j, i;
-	__s64 *part_acc = NULL;
-	int ret;
-
-	if (step == a->len)
-		return c->kernel_hooks->attention(kernels, a);
-	if (a->step == NPU_FW_ATTN_VALUES && !(part_acc = malloc(width * sizeof(*part_acc))))
-		return 1;
-	for (j = 0; j < a->len; j += step) {
-		struct npu_fw_attention part = *a;
-
-		if (j && should_stop(c))
-			break;
-		part.len = a->len - j < step ? a->len - j : step;
-		part.k = a->k ? a->k + j * a->k_stride : NULL;
-		part.v = a->v ? a->v + j * a->v_stride : NULL;
-		part.t = a->t + j;
-		if (j && part_acc)
-			part.acc = part_acc;
-		if (c->kernel_hooks->attention(kernels, &part))
-			break;
-		if (j && part_acc)
-			for (i = 0; i < width; i++)
-				a->acc[i] += part_acc[i];
-	}
-	/* Declined (a stop, or a shape the kernels leave): the firmware's loop decides. */
-	ret = j < a->len;
-	free(part_acc);
-	return ret;
+	return in_slices(kernels, a, (uint64_t)a->n_heads * a->head_dim, a->len, attention_slice);
 }
 
 /* The kernels' hooks, their matmuls and attention sliced. */

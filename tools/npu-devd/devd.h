@@ -66,7 +66,9 @@ struct devd_core {
 	void *scratch;
 	struct npu_kernels *kernels;
 	const struct npu_fw_hooks *kernel_hooks;	/* theirs, NULL at scalar */
-	struct npu_fw_hooks hooks;			/* the same, matmuls sliced */
+	struct npu_fw_hooks hooks;			/* the same, long calls sliced */
+	__s64 *part_acc;	/* a sliced ATTENTION's later sums */
+	uint64_t part_acc_len;
 	struct shadow sh;
 	uint32_t slot;		/* the context the running job translates in */
 	int misbehave, misbehave_count;

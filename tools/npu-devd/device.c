@@ -316,6 +316,9 @@ void device_stop(struct devd *d)
 		c->kernels = NULL;
 		free(c->scratch);
 		c->scratch = NULL;
+		free(c->part_acc);
+		c->part_acc = NULL;
+		c->part_acc_len = 0;
 		shadow_free(&c->sh);
 	}
 	if (d->ctrl_up)
