@@ -26,10 +26,28 @@ O ?= build
 SAN ?=
 PREFIX ?= /usr/local
 
+# The target is what $(CC) builds for: this machine, or arm64 with
+# CROSS_COMPILE=aarch64-linux-gnu- (Debian's gcc-aarch64-linux-gnu and the
+# arm64 -dev packages; make arm64-check). Build-time tools use HOSTCC.
+CROSS_COMPILE ?=
 CC ?= cc
 ifeq ($(origin CC),default)
-CC := gcc
+CC := $(CROSS_COMPILE)gcc
 endif
+ifeq ($(origin AR),default)
+AR := $(CROSS_COMPILE)ar
+endif
+LD := $(CROSS_COMPILE)ld
+HOSTCC ?= gcc
+TARGET := $(shell $(CC) -dumpmachine)
+# The kernels' directory for the target's levels (swcore/kernels/x86, arm64).
+ARCH_DIR := $(if $(filter x86_64-%,$(TARGET)),x86,$(if $(filter aarch64-%,$(TARGET)),arm64))
+ifeq ($(ARCH_DIR),)
+$(error the software core has kernels for x86-64 and arm64 only, not $(TARGET))
+endif
+# A cross build finds the target's libraries by Debian's multiarch paths.
+PKG_CONFIG ?= $(if $(CROSS_COMPILE),env PKG_CONFIG_LIBDIR=/usr/lib/$(TARGET)/pkgconfig:/usr/share/pkgconfig \
+	pkg-config,pkg-config)
 
 VERSION := 0.1.0
 # libnpu-llm's ABI: 1 since the model families (struct npu_model_config,
@@ -49,10 +67,10 @@ endif
 # The firmware: freestanding, no libc, no floating point, no SIMD registers.
 FW_COMMON_CFLAGS := $(BASE_CFLAGS) -Ifirmware/include -ffreestanding -fno-builtin \
 	-nostdlib -fno-tree-loop-distribute-patterns -fno-stack-protector
-FW_CFLAGS := $(FW_COMMON_CFLAGS) -mgeneral-regs-only -mno-red-zone
+FW_CFLAGS := $(FW_COMMON_CFLAGS) -mgeneral-regs-only $(if $(filter x86,$(ARCH_DIR)),-mno-red-zone)
 
-PKG_CFLAGS := $(shell pkg-config --cflags cmocka libdrm libusb-1.0 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs libdrm libusb-1.0 2>/dev/null || echo -ldrm -lusb-1.0)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka libdrm libusb-1.0 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs libdrm libusb-1.0 2>/dev/null || echo -ldrm -lusb-1.0)
 CFLAGS := $(BASE_CFLAGS) -Ilibnpu/include $(PKG_CFLAGS)
 
 FW_SRCS := $(wildcard firmware/src/*.c)
@@ -65,13 +83,13 @@ FW_LIB_CFLAGS := $(FW_COMMON_CFLAGS) -O3
 # The software core as a component: its sources, its kernels, the firmware
 # it runs and the image it boots. libnpu's cpu backend and npu-usb-gadget use it.
 SWCORE_SRCS := $(wildcard swcore/*.c)
-KERNEL_SRCS := $(wildcard swcore/kernels/*.c)
+KERNEL_SRCS := $(wildcard swcore/kernels/*.c swcore/kernels/$(ARCH_DIR)/*.c)
 SWCORE_OBJS := $(patsubst swcore/%.c,$(O)/lib/swcore/%.o,$(SWCORE_SRCS)) \
 	$(patsubst swcore/kernels/%.c,$(O)/lib/kernels/%.o,$(KERNEL_SRCS)) \
 	$(O)/lib/swcore/builtin_fw.o $(FW_LIB_OBJS)
 LIB_SRCS := $(wildcard libnpu/src/*.c)
 LIB_OBJS := $(patsubst libnpu/src/%.c,$(O)/lib/obj/%.o,$(LIB_SRCS))
-# Each ISA's kernels compile for that ISA only; kernels.c picks at run time.
+# Each level's kernels compile for that level only; kernels.c picks at run time.
 ISA_FLAGS_mm_avx2 := -mavx2
 ISA_FLAGS_mm_block_avx2 := -mavx2 -mbmi2
 ISA_FLAGS_mm_block_g1_avx2 := -mavx2 -mbmi2
@@ -86,6 +104,8 @@ ISA_FLAGS_requant_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_attention_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_mm_packed_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 ISA_FLAGS_eltwise_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq
+ISA_FLAGS_mm_dotprod := -march=armv8.2-a+dotprod
+ISA_FLAGS_mm_i8mm := -march=armv8.2-a+dotprod+i8mm
 # libnpu-llm: language models on libnpu. It sees libnpu's public header
 # and the ABI header only, as an application does.
 LLM_SRCS := $(wildcard libnpu-llm/src/*.c)
@@ -93,7 +113,7 @@ LLM_OBJS := $(patsubst libnpu-llm/src/%.c,$(O)/llm/obj/%.o,$(LLM_SRCS))
 LLM_CFLAGS := $(CFLAGS) -Ilibnpu-llm/include -Iuapi
 # Tools and tests link libnpu-llm before libnpu; its tokenizers' regexes are PCRE2's.
 LIBS_LLM := $(O)/lib/libnpu-llm.a $(O)/lib/libnpu.a
-LLM_LIBS := $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
+LLM_LIBS := $(shell $(PKG_CONFIG) --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 TOOLS := $(O)/bin/npu-info $(O)/bin/npu-numerics $(O)/bin/npu-run $(O)/bin/npu-bench $(O)/bin/npu-gguf \
 	$(O)/bin/npu-tokenize $(O)/bin/npu-usb-gadget $(O)/bin/npu-server $(O)/bin/npu-quantize \
 	$(O)/bin/npu-devd
@@ -102,15 +122,15 @@ DEVD_SRCS := $(wildcard tools/npu-devd/*.c)
 RUN_SRCS := $(wildcard tools/npu-run/*.c)
 SERVER_SRCS := $(wildcard tools/npu-server/*.c)
 # npu-server alone links libmicrohttpd and json-c.
-SERVER_CFLAGS := $(shell pkg-config --cflags libmicrohttpd json-c 2>/dev/null)
-SERVER_LIBS := $(shell pkg-config --libs libmicrohttpd json-c 2>/dev/null || echo -lmicrohttpd -ljson-c)
+SERVER_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd json-c 2>/dev/null)
+SERVER_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd json-c 2>/dev/null || echo -lmicrohttpd -ljson-c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 # test_backends also runs on the host: the cpu backend at each ISA level against its scalar level.
 TESTS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(TEST_SRCS)) $(O)/tests/test_backends
 GUEST_SRCS := $(wildcard tests/guest/test_*.c tests/guest/bench_*.c)
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(O)/guest/%,$(GUEST_SRCS))
 HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/include/npu/*.h \
-	libnpu/src/*.h swcore/*.h swcore/kernels/*.h libnpu-llm/include/npu/*.h libnpu-llm/src/*.h \
+	libnpu/src/*.h swcore/*.h swcore/kernels/*.h swcore/kernels/*/*.h libnpu-llm/include/npu/*.h libnpu-llm/src/*.h \
 	tests/*.h tests/unit/*.h tests/guest/*.h tests/fuzz/*.h tests/llama/*.h tools/*.h \
 	tools/npu-run/*.h)
 
@@ -140,16 +160,18 @@ $(O)/lib/fw/%.o: firmware/src/%.c $(HDRS)
 
 # All firmware objects as one relocatable object: what the checks inspect.
 $(O)/fw/npu_fw.o: $(FW_OBJS)
-	ld -r -o $@ $^
+	$(LD) -r -o $@ $^
 
 # The CPU's instruction-set levels, by libnpu's probe, for the test runners.
-$(O)/host/host-cpu: tests/host-cpu.c swcore/kernels/isa.c $(HDRS)
+HOST_CPU_SRCS := tests/host-cpu.c swcore/kernels/isa.c swcore/kernels/$(ARCH_DIR)/cpu.c
+$(O)/host/host-cpu: $(HOST_CPU_SRCS) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ tests/host-cpu.c swcore/kernels/isa.c $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $(HOST_CPU_SRCS) $(LDFLAGS)
 
+# mkfw runs here, at build time: the build machine's compiler.
 $(O)/host/mkfw: tools/mkfw.c firmware/src/image.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ tools/mkfw.c firmware/src/image.c $(LDFLAGS) -lm
+	$(HOSTCC) $(BASE_CFLAGS) -o $@ tools/mkfw.c firmware/src/image.c $(LDFLAGS) -lm
 
 $(O)/firmware/npu_fw.bin $(O)/gen/builtin_fw.c &: $(O)/host/mkfw
 	@mkdir -p $(O)/firmware $(O)/gen
@@ -162,7 +184,7 @@ $(O)/lib/swcore/%.o: swcore/%.c $(HDRS)
 
 $(O)/lib/kernels/%.o: swcore/kernels/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(ISA_FLAGS_$*) -c $< -o $@
+	$(CC) $(CFLAGS) $(ISA_FLAGS_$(notdir $*)) -c $< -o $@
 
 $(O)/lib/swcore/builtin_fw.o: $(O)/gen/builtin_fw.c
 	@mkdir -p $(@D)
@@ -171,7 +193,7 @@ $(O)/lib/swcore/builtin_fw.o: $(O)/gen/builtin_fw.c
 $(O)/lib/libnpu-swcore.a: $(SWCORE_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 # ---- libnpu -----------------------------------------------------------
 $(O)/lib/obj/%.o: libnpu/src/%.c $(HDRS)
@@ -181,7 +203,7 @@ $(O)/lib/obj/%.o: libnpu/src/%.c $(HDRS)
 $(O)/lib/libnpu.a: $(LIB_OBJS) $(SWCORE_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(O)/lib/libnpu.so: $(LIB_OBJS) $(SWCORE_OBJS)
 	$(CC) -shared -Wl,-soname,libnpu.so.0 -Wl,--no-undefined -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
@@ -202,7 +224,7 @@ $(O)/llm/obj/%.o: libnpu-llm/src/%.c $(HDRS)
 $(O)/lib/libnpu-llm.a: $(LLM_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(O)/lib/libnpu-llm.so: $(LLM_OBJS) $(O)/lib/libnpu.so
 	$(CC) -shared -Wl,-soname,libnpu-llm.so.$(LLM_SOVERSION) -Wl,--no-undefined -o $@ $(LLM_OBJS) \
@@ -225,7 +247,13 @@ $(O)/bin/npu-server: $(SERVER_SRCS) $(wildcard tools/npu-server/*.h) tools/npu-s
 	$(CC) $(LLM_CFLAGS) $(SERVER_CFLAGS) -o $@ $(SERVER_SRCS) $(LIBS_LLM) $(LLM_LIBS) \
 		$(SERVER_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
-$(O)/bin/npu-bench $(O)/bin/npu-gguf $(O)/bin/npu-tokenize $(O)/bin/npu-quantize: $(O)/bin/%: tools/%.c $(LIBS_LLM) $(HDRS)
+# npu-bench's loops are the target architecture's own.
+BENCH_SRCS := tools/npu-bench/main.c tools/npu-bench/simd_$(ARCH_DIR).c
+$(O)/bin/npu-bench: $(BENCH_SRCS) tools/npu-bench/simd.h $(LIBS_LLM) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LLM_CFLAGS) -o $@ $(BENCH_SRCS) $(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
+$(O)/bin/npu-gguf $(O)/bin/npu-tokenize $(O)/bin/npu-quantize: $(O)/bin/%: tools/%.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LLM_CFLAGS) -o $@ $< $(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) -lm -lpthread
 
@@ -253,7 +281,7 @@ $(O)/bin/%: tools/%.c $(O)/lib/libnpu.a $(HDRS)
 
 # A host test: its source, testlib, the libraries and cmocka.
 LINK_TEST = $(CC) $(LLM_CFLAGS) -o $@ $< tests/unit/testlib.c $(LIBS_LLM) $(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) \
-	$(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
+	$(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka) -lm -lpthread
 
 $(O)/tests/%: tests/unit/%.c tests/unit/testlib.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
@@ -336,7 +364,7 @@ module-clean:
 $(O)/guest/%: tests/guest/%.c tests/guest/guestlib.c tests/unit/testlib.c $(LIBS_LLM) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LLM_CFLAGS) -o $@ $< tests/guest/guestlib.c tests/unit/testlib.c $(LIBS_LLM) \
-		$(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) \
+		$(LLM_LIBS) $(LDFLAGS) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka) \
 		-lm -lpthread
 
 # The guest suite on both NPUs: emulated, then PCI (tests/qemu/both-backends.sh).

@@ -27,15 +27,30 @@ fi
 # that missed a level would skip its tests, and they would pass unseen.
 # (qemu-x86_64 shows the host's /proc/cpuinfo, not the emulated CPU's.)
 if [ -z "$wrap" ]; then
-	flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 	has() { case "$flags" in *" $1 "*) return 0 ;; esac; return 1; }
 	want=scalar
-	if has avx2 && has bmi2; then
-		want="$want avx2"
-		! has avx_vnni || want="$want avxvnni"
-		has avx512f && has avx512bw && has avx512vl && has avx512dq && has avx512_vnni &&
-			want="$want avx512"
-	fi
+	case $(uname -m) in
+	x86_64)
+		flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+		if has avx2 && has bmi2; then
+			want="$want avx2"
+			! has avx_vnni || want="$want avxvnni"
+			has avx512f && has avx512bw && has avx512vl && has avx512dq && has avx512_vnni &&
+				want="$want avx512"
+		fi
+		;;
+	aarch64)
+		flags=" $(grep -m1 '^Features' /proc/cpuinfo | cut -d: -f2) "
+		if has asimd; then
+			want="$want neon"
+			if has asimddp; then
+				want="$want dotprod"
+				! has i8mm || want="$want i8mm"
+			fi
+		fi
+		;;
+	*) want=$levels ;;
+	esac
 	if [ "$levels" != "$want" ]; then
 		echo "FAIL host-cpu finds levels '$levels', /proc/cpuinfo's flags '$want'"
 		failed=$((failed + 1))

@@ -34,6 +34,8 @@ struct worker {
 
 struct npu_kernels {
 	enum npu_isa isa;
+	const struct npu_level *lvl;	/* NULL at the scalar level */
+	struct npu_fw_hooks hooks;	/* lvl's answers */
 	int n_threads;	/* the caller's thread and the workers started */
 	struct worker workers[MAX_THREADS];
 	pthread_mutex_t lock;
@@ -96,14 +98,10 @@ static void matmul_share(struct npu_kernels *k, int index NPU_UNUSED)
 	uint32_t n0, n1;
 
 	while (take(k, mm->n, &n0, &n1)) {
-		if (k->isa < NPU_ISA_AVX512) {
-			npu_mm_avx2(mm, &k->prep, n0, n1);
-			continue;
-		}
-		npu_mm_avx512(mm, &k->prep, n0, n1);
+		k->lvl->mm(mm, &k->prep, n0, n1);
 		/* The same columns' weights again, still in this core's cache. */
 		if (k->has_tail)
-			npu_mm_avx512(&k->tail, &k->prep_tail, n0, n1);
+			k->lvl->mm(&k->tail, &k->prep_tail, n0, n1);
 	}
 }
 
@@ -115,14 +113,8 @@ static void block_share(struct npu_kernels *k, int index)
 
 	/* Once one column refuses, the firmware computes them all: stop. */
 	while (!__atomic_load_n(&k->refused, __ATOMIC_RELAXED) && take(k, k->mb->n, &n0, &n1)) {
-		if (!k->mmb.scratch)
-			st = npu_mm_block_avx2(k->mb, k->x16, n0, n1);
-		else if (k->isa >= NPU_ISA_AVX512)
-			st = npu_mm_block_g1_avx512(k->mb, &k->mmb, index, n0, n1);
-		else if (k->isa == NPU_ISA_AVXVNNI)
-			st = npu_mm_block_g1_avxvnni(k->mb, &k->mmb, index, n0, n1);
-		else
-			st = npu_mm_block_g1_avx2(k->mb, &k->mmb, index, n0, n1);
+		st = k->mmb.scratch ? k->lvl->mm_block_g1(k->mb, &k->mmb, index, n0, n1) :
+				      k->lvl->mm_block(k->mb, k->x16, n0, n1);
 		if (st) {
 			__atomic_store_n(&k->refused, 1, __ATOMIC_RELAXED);
 			return;
@@ -136,7 +128,7 @@ static void pack_share(struct npu_kernels *k, int index NPU_UNUSED)
 	uint32_t t0, t1;
 
 	while (take(k, (k->pack_mm->n + NPU_MM_TILE - 1) / NPU_MM_TILE, &t0, &t1))
-		npu_mm_pack(k->pack_mm, k->pack_dst, t0, t1);
+		k->lvl->mm_pack(k->pack_mm, k->pack_dst, t0, t1);
 }
 
 /* ATTENTION's rows in chunks; VALUES into the caller's acc or a worker's partial sums. */
@@ -146,18 +138,8 @@ static void attention_share(struct npu_kernels *k, int index)
 	__s64 *acc = index ? k->partial + (size_t)(index - 1) * a->n_heads * a->head_dim : a->acc;
 	uint32_t j0, j1;
 
-	while (take(k, a->len, &j0, &j1)) {
-		if (k->isa >= NPU_ISA_AVX512)
-			npu_attention_rows_avx512(a, j0, j1, acc);
-		else
-			npu_attention_rows_avx2(a, j0, j1, acc);
-	}
-}
-
-/* SILU at @k's level. */
-static int silu_at(const struct npu_kernels *k, const struct npu_fw_silu *s)
-{
-	return k->isa >= NPU_ISA_AVX512 ? npu_silu_avx512(NULL, s) : npu_silu_avx2(NULL, s);
+	while (take(k, a->len, &j0, &j1))
+		k->lvl->attention_rows(a, j0, j1, acc);
 }
 
 /* SILU's elements in chunks; any part refused leaves the whole row to the firmware. */
@@ -172,7 +154,7 @@ static void silu_share(struct npu_kernels *k, int index NPU_UNUSED)
 		part.x += i0;
 		part.v += i0;
 		part.n = i1 - i0;
-		if (silu_at(k, &part))
+		if (k->lvl->silu(NULL, &part))
 			__atomic_store_n(&k->refused, 1, __ATOMIC_RELAXED);
 	}
 }
@@ -182,12 +164,8 @@ static void rescale_share(struct npu_kernels *k, int index NPU_UNUSED)
 {
 	uint32_t h0, h1;
 
-	while (take(k, k->rescale->n_heads, &h0, &h1)) {
-		if (k->isa >= NPU_ISA_AVX512)
-			npu_rescale_rows_avx512(k->rescale, h0, h1);
-		else
-			npu_rescale_rows_avx2(k->rescale, h0, h1);
-	}
+	while (take(k, k->rescale->n_heads, &h0, &h1))
+		k->lvl->rescale_rows(k->rescale, h0, h1);
 }
 
 /* The softmax in chunks of rows. */
@@ -195,12 +173,8 @@ static void softmax_share(struct npu_kernels *k, int index NPU_UNUSED)
 {
 	uint32_t r0, r1;
 
-	while (take(k, k->softmax->rows, &r0, &r1)) {
-		if (k->isa >= NPU_ISA_AVX512)
-			npu_softmax_rows_avx512(k->softmax, r0, r1);
-		else
-			npu_softmax_rows_avx2(k->softmax, r0, r1);
-	}
+	while (take(k, k->softmax->rows, &r0, &r1))
+		k->lvl->softmax_rows(k->softmax, r0, r1);
 }
 
 /*
@@ -208,6 +182,16 @@ static void softmax_share(struct npu_kernels *k, int index NPU_UNUSED)
  * each costs more than the work. Waiters spin this long before sleeping.
  */
 #define SPIN_ITERATIONS 200000
+
+/* A spinning thread's hint to the core: its sibling thread, or power, may have it. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
 
 static int changed(const unsigned long *v, unsigned long old)
 {
@@ -255,7 +239,7 @@ static void *pool_thread(void *arg)
 		switches = now;
 		for (spin = 0; !shared && spin < SPIN_ITERATIONS && !changed(&k->generation, seen) &&
 		     !__atomic_load_n(&k->stop, __ATOMIC_ACQUIRE); spin++)
-			__builtin_ia32_pause();
+			cpu_relax();
 		pthread_mutex_lock(&k->lock);
 		while (k->generation == seen && !k->stop)
 			pthread_cond_wait(&k->go, &k->lock);
@@ -303,6 +287,7 @@ struct npu_kernels *npu_kernels_create(enum npu_isa isa)
 	if (!k)
 		return NULL;
 	k->isa = isa;
+	k->lvl = npu_level_of(isa);
 	k->joined = JOIN_CLOSED;
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->go, NULL);
@@ -374,7 +359,7 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 
 	k->mm = mm;
 	k->has_tail = 0;
-	if (k->isa < NPU_ISA_AVX512)
+	if (!k->lvl->mm_prepare)
 		return 0;
 	if ((npu_mm_gemm_fits(mm) || npu_mm_gemm_unpacked_fits(mm)) && left &&
 	    left <= TAIL_ROWS_MAX) {
@@ -399,9 +384,9 @@ static int prepare(struct npu_kernels *k, const struct npu_fw_matmul *mm)
 		k->buf_size = need;
 	}
 	if (npu_mm_prepared(k->mm))
-		npu_mm_avx512_prepare(k->mm, k->buf, &k->prep);
+		k->lvl->mm_prepare(k->mm, k->buf, &k->prep);
 	if (k->has_tail && npu_mm_prepared(&k->tail))
-		npu_mm_avx512_prepare(&k->tail, k->buf + main_bytes, &k->prep_tail);
+		k->lvl->mm_prepare(&k->tail, k->buf + main_bytes, &k->prep_tail);
 	return 0;
 }
 
@@ -435,7 +420,7 @@ static void run_pool(struct npu_kernels *k, void (*share)(struct npu_kernels *k,
 	joined = __atomic_exchange_n(&k->joined, JOIN_CLOSED, __ATOMIC_ACQ_REL);
 	for (spin = 0; spin < SPIN_ITERATIONS &&
 	     __atomic_load_n(&k->finished, __ATOMIC_ACQUIRE) < joined; spin++)
-		__builtin_ia32_pause();
+		cpu_relax();
 	pthread_mutex_lock(&k->lock);
 	while (k->finished < joined)
 		pthread_cond_wait(&k->done, &k->lock);
@@ -457,7 +442,7 @@ static void use_packed(struct npu_kernels *k, const struct npu_fw_matmul *mm,
 	uint8_t *dst;
 
 	p->packed = NULL;
-	if (!k->store || !npu_mm_packed_fits(mm))
+	if (!k->store || !k->lvl->mm_pack || !npu_mm_packed_fits(mm))
 		return;
 	dst = k->store(k->store_ctx, mm, npu_mm_packed_bytes(mm), &fresh);
 	if (dst && fresh) {
@@ -468,7 +453,7 @@ static void use_packed(struct npu_kernels *k, const struct npu_fw_matmul *mm,
 	}
 	p->packed = dst;
 	if (dst)
-		npu_mm_packed_prepare(mm, p);
+		k->lvl->mm_packed_prepare(mm, p);
 }
 
 /* The threads for a matmul of @n columns. */
@@ -485,9 +470,9 @@ int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm)
 	uint32_t chunk;
 	int active;
 
-	if (k->isa == NPU_ISA_SCALAR || prepare(k, mm))
+	if (!k->lvl || !k->lvl->mm || prepare(k, mm))
 		return 1;
-	if (k->isa >= NPU_ISA_AVX512) {
+	if (k->lvl->mm_prepare) {
 		use_packed(k, k->mm, &k->prep);
 		if (k->has_tail)
 			use_packed(k, &k->tail, &k->prep_tail);
@@ -524,15 +509,15 @@ int npu_kernels_matmul_block(void *ctx, const struct npu_fw_matmul_block *mb)
 	int16_t *x16;
 	void *room;
 
-	if (k->isa == NPU_ISA_SCALAR)
+	if (!k->lvl || !k->lvl->mm_block)
 		return 1;
 	k->mmb.scratch = NULL;
-	if (npu_mmb_g1_fits(mb)) {
+	if (k->lvl->mm_block_g1 && npu_mmb_g1_fits(mb)) {
 		room = block_room(k, npu_mmb_prep_bytes(mb, k->n_threads));
 		if (!room)
 			return 1;
 		/* It leaves scratch NULL where no output can fit: the general kernel. */
-		npu_mmb_prepare(mb, k->isa >= NPU_ISA_AVXVNNI, room, &k->mmb);
+		npu_mmb_prepare(mb, k->lvl->mmb_vnni, room, &k->mmb);
 	}
 	if (!k->mmb.scratch) {
 		x16 = block_room(k, rk * sizeof(int16_t));
@@ -563,7 +548,7 @@ int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a)
 	active = active > k->n_threads ? k->n_threads : active;
 	if ((uint64_t)a->len * a->n_heads < ATTENTION_POOL_MIN)
 		active = 1;
-	if (k->isa >= NPU_ISA_AVX512 ? npu_attention_begin_avx512(a) : npu_attention_begin_avx2(a))
+	if (!k->lvl || !k->lvl->attention_rows || k->lvl->attention_begin(a))
 		return 1;
 	if (a->step == NPU_FW_ATTN_VALUES && active > 1) {
 		need = (size_t)(active - 1) * per * sizeof(__s64);
@@ -603,8 +588,10 @@ int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s)
 	struct npu_kernels *k = ctx;
 	int active = (int)((s->n + SILU_CHUNK - 1) / SILU_CHUNK);
 
+	if (!k->lvl || !k->lvl->silu)
+		return 1;
 	if (s->n < SILU_POOL_MIN || k->n_threads == 1)
-		return silu_at(k, s);
+		return k->lvl->silu(NULL, s);
 	k->silu = s;
 	k->refused = 0;
 	run_pool(k, silu_share, active > k->n_threads ? k->n_threads : active, SILU_CHUNK);
@@ -636,9 +623,11 @@ int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r)
 	struct npu_kernels *k = ctx;
 	int active = rows_threads(k, r->n_heads, r->len);
 
+	if (!k->lvl || !k->lvl->rescale)
+		return 1;
 	if (active == 1)
-		return k->isa >= NPU_ISA_AVX512 ? npu_rescale_avx512(NULL, r) : npu_rescale_avx2(NULL, r);
-	if (k->isa >= NPU_ISA_AVX512 ? npu_rescale_begin_avx512(r) : npu_rescale_begin_avx2(r))
+		return k->lvl->rescale(NULL, r);
+	if (k->lvl->rescale_begin(r))
 		return 1;
 	k->rescale = r;
 	run_rows(k, rescale_share, r->n_heads, active);
@@ -650,44 +639,39 @@ int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm)
 	struct npu_kernels *k = ctx;
 	int active = rows_threads(k, sm->rows, sm->n);
 
+	if (!k->lvl || !k->lvl->softmax)
+		return 1;
 	if (active == 1)
-		return k->isa >= NPU_ISA_AVX512 ? npu_softmax_avx512(NULL, sm) :
-						  npu_softmax_avx2(NULL, sm);
+		return k->lvl->softmax(NULL, sm);
 	k->softmax = sm;
 	run_rows(k, softmax_share, sm->rows, active);
 	return 0;
 }
 
-/* Each level's answers; the scalar level has none (the firmware's loops run). */
-static const struct npu_fw_hooks avx2_hooks = {
-	.matmul = npu_kernels_matmul,
-	.matmul_block = npu_kernels_matmul_block,
-	.requant = npu_requant_avx2,
-	.attention = npu_kernels_attention,
-	.rescale = npu_kernels_rescale,
-	.silu = npu_kernels_silu,
-	.add = npu_add_avx2,
-	.norm = npu_norm_avx2,
-	.softmax = npu_kernels_softmax,
-	.amax = npu_amax_avx2,
-};
-
-static const struct npu_fw_hooks avx512_hooks = {
-	.matmul = npu_kernels_matmul,
-	.matmul_block = npu_kernels_matmul_block,
-	.requant = npu_requant_avx512,
-	.attention = npu_kernels_attention,
-	.rescale = npu_kernels_rescale,
-	.silu = npu_kernels_silu,
-	.add = npu_add_avx512,
-	.norm = npu_norm_avx512,
-	.softmax = npu_kernels_softmax,
-	.amax = npu_amax_avx512,
-};
-
+/*
+ * The hooks @k's level answers: the pool's where the level has the
+ * kernel, its own for the rest; none at the scalar level (the
+ * firmware's loops run).
+ */
 void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 {
-	core->hooks = k->isa >= NPU_ISA_AVX512 ? &avx512_hooks :
-		      k->isa != NPU_ISA_SCALAR ? &avx2_hooks : NULL;
+	const struct npu_level *l = k->lvl;
+
+	memset(&k->hooks, 0, sizeof(k->hooks));
+	if (l) {
+		k->hooks = (struct npu_fw_hooks){
+			.matmul = l->mm ? npu_kernels_matmul : NULL,
+			.matmul_block = l->mm_block ? npu_kernels_matmul_block : NULL,
+			.requant = l->requant,
+			.attention = l->attention_rows ? npu_kernels_attention : NULL,
+			.rescale = l->rescale ? npu_kernels_rescale : NULL,
+			.silu = l->silu ? npu_kernels_silu : NULL,
+			.add = l->add,
+			.norm = l->norm,
+			.softmax = l->softmax ? npu_kernels_softmax : NULL,
+			.amax = l->amax,
+		};
+	}
+	core->hooks = l ? &k->hooks : NULL;
 	core->hook_ctx = k;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fast MATMUL sums for the software core (struct npu_fw_matmul): the same
- * exact integers as the firmware's loops, computed with AVX2 or AVX-512
- * VNNI and split across a pool of threads.
+ * The software core's SIMD answers to the firmware's hooks: the same exact
+ * integers as the firmware's loops, at an instruction-set level of this
+ * architecture (struct npu_level: x86/, arm64/), split across a pool of
+ * threads (kernels.c).
  */
 #ifndef LIBNPU_KERNELS_H
 #define LIBNPU_KERNELS_H
@@ -180,32 +181,6 @@ static inline uint64_t npu_mm_packed_x_bytes(uint32_t k)
 	return bytes;
 }
 
-/* Pack tiles t0..t1 of @mm's weights into @dst (npu_mm_packed_bytes of it). */
-NPU_HIDDEN void npu_mm_pack(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0,
-			    uint32_t t1);
-/*
- * Fill p->xt (room npu_mm_avx512_prepare set aside) from p->xe, p->xo and
- * p->nsx8: only for weights that are read packed.
- */
-NPU_HIDDEN void npu_mm_packed_prepare(const struct npu_fw_matmul *mm, struct npu_mm_prep *p);
-/* v[r][n] for n in [n0, n1), all rows, from p->packed and p->xt. */
-NPU_HIDDEN void npu_mm_packed_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
-				     uint32_t n0, uint32_t n1);
-
-/* Elements of one phase of a prepared int16 row: k / 4, staggered by 64 bytes. */
-#define NPU_MM_X4_PHASE(k) ((uint64_t)(k) / 4 + 32)
-
-/* v[r][n] for n in [n0, n1), all rows. */
-NPU_HIDDEN void npu_mm_avx2(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
-			    uint32_t n0, uint32_t n1);
-NPU_HIDDEN void npu_mm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
-			      uint32_t n0, uint32_t n1);
-/*
- * SCALE_BLOCK sums acc[r][n] for n in [n0, n1), all rows, from @x16 ([rows][k]
- * the activations as int16): 0, or nonzero at a binary16 infinity or NaN.
- */
-NPU_HIDDEN int npu_mm_block_avx2(const struct npu_fw_matmul_block *mb, const int16_t *x16,
-				 uint32_t n0, uint32_t n1);
 /*
  * SCALE_BLOCK weights of one 32-column group per super-block, no
  * sub-scales, 8- or 4-bit codes (Q8_0, Q4_0, Q4_1): mm_block_g1.h.
@@ -257,63 +232,8 @@ NPU_HIDDEN size_t npu_mmb_prep_bytes(const struct npu_fw_matmul_block *mb, int t
  */
 NPU_HIDDEN int npu_mmb_prepare(const struct npu_fw_matmul_block *mb, int vnni, void *buf,
 			       struct npu_mmb_prep *p);
-/* npu_mm_block_avx2 where npu_mmb_g1_fits, as thread @thread of the pool; likewise per level. */
-NPU_HIDDEN int npu_mm_block_g1_avx2(const struct npu_fw_matmul_block *mb,
-				    const struct npu_mmb_prep *p, int thread, uint32_t n0, uint32_t n1);
-NPU_HIDDEN int npu_mm_block_g1_avxvnni(const struct npu_fw_matmul_block *mb,
-				       const struct npu_mmb_prep *p, int thread, uint32_t n0,
-				       uint32_t n1);
-NPU_HIDDEN int npu_mm_block_g1_avx512(const struct npu_fw_matmul_block *mb,
-				      const struct npu_mmb_prep *p, int thread, uint32_t n0,
-				      uint32_t n1);
-/* npu_mm_avx512's GEMMs, where npu_mm_gemm_fits and npu_mm_gemm_unpacked_fits: the same. */
-NPU_HIDDEN void npu_mm_gemm_avx512(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
-				   uint32_t n0, uint32_t n1);
-NPU_HIDDEN void npu_mm_gemm_unpacked_avx512(const struct npu_fw_matmul *mm,
-					    const struct npu_mm_prep *p, uint32_t n0, uint32_t n1);
-
-/*
- * AVX-512 answers to the npu_fw_core hooks, in the hooks' own signatures
- * (the context unused): 0 when done, nonzero to leave the call to the
- * firmware's loops.
- */
-NPU_HIDDEN int npu_requant_avx512(void *unused, const struct npu_fw_requant *rq);
-NPU_HIDDEN int npu_attention_avx512(void *unused, const struct npu_fw_attention *a);
-/*
- * npu_attention_avx512 in two parts, for the pool: the checks and zeroing
- * before a step (nonzero: the firmware's loops), then the sums over cache
- * rows j0..j1 (VALUES: added into @acc).
- */
-NPU_HIDDEN int npu_attention_begin_avx512(const struct npu_fw_attention *a);
-NPU_HIDDEN void npu_attention_rows_avx512(const struct npu_fw_attention *a, uint32_t j0,
-					  uint32_t j1, __s64 *acc);
-NPU_HIDDEN int npu_rescale_avx512(void *unused, const struct npu_fw_rescale *r);
-/* npu_rescale_avx512 in two parts, for the pool: the checks, then heads h0..h1. */
-NPU_HIDDEN int npu_rescale_begin_avx512(const struct npu_fw_rescale *r);
-NPU_HIDDEN void npu_rescale_rows_avx512(const struct npu_fw_rescale *r, uint32_t h0, uint32_t h1);
-NPU_HIDDEN int npu_silu_avx512(void *unused, const struct npu_fw_silu *s);
-NPU_HIDDEN int npu_add_avx512(void *unused, const struct npu_fw_add *a);
-NPU_HIDDEN int npu_norm_avx512(void *unused, const struct npu_fw_norm *nm);
-NPU_HIDDEN int npu_softmax_avx512(void *unused, const struct npu_fw_softmax *sm);
-/* npu_softmax_avx512's rows r0..r1, for the pool. */
-NPU_HIDDEN void npu_softmax_rows_avx512(const struct npu_fw_softmax *sm, uint32_t r0, uint32_t r1);
-NPU_HIDDEN int npu_amax_avx512(void *unused, const __s64 *v, __u32 n, __u64 *out);
-
-/* The same at the AVX2 level (AVX2 and BMI2), with the same refusals. */
-NPU_HIDDEN int npu_requant_avx2(void *unused, const struct npu_fw_requant *rq);
-NPU_HIDDEN int npu_attention_avx2(void *unused, const struct npu_fw_attention *a);
-NPU_HIDDEN int npu_attention_begin_avx2(const struct npu_fw_attention *a);
-NPU_HIDDEN void npu_attention_rows_avx2(const struct npu_fw_attention *a, uint32_t j0,
-					uint32_t j1, __s64 *acc);
-NPU_HIDDEN int npu_rescale_avx2(void *unused, const struct npu_fw_rescale *r);
-NPU_HIDDEN int npu_rescale_begin_avx2(const struct npu_fw_rescale *r);
-NPU_HIDDEN void npu_rescale_rows_avx2(const struct npu_fw_rescale *r, uint32_t h0, uint32_t h1);
-NPU_HIDDEN int npu_silu_avx2(void *unused, const struct npu_fw_silu *s);
-NPU_HIDDEN int npu_add_avx2(void *unused, const struct npu_fw_add *a);
-NPU_HIDDEN int npu_norm_avx2(void *unused, const struct npu_fw_norm *nm);
-NPU_HIDDEN int npu_softmax_avx2(void *unused, const struct npu_fw_softmax *sm);
-NPU_HIDDEN void npu_softmax_rows_avx2(const struct npu_fw_softmax *sm, uint32_t r0, uint32_t r1);
-NPU_HIDDEN int npu_amax_avx2(void *unused, const __s64 *v, __u32 n, __u64 *out);
+/* Elements of one phase of a prepared int16 row: k / 4, staggered by 64 bytes. */
+#define NPU_MM_X4_PHASE(k) ((uint64_t)(k) / 4 + 32)
 
 /* Bytes of a row of xe and xo: k plus the padding that staggers them. */
 #define NPU_MM_PREP_STRIDE(k) ((uint64_t)(k) + 256)
@@ -344,9 +264,60 @@ static inline int npu_mm_prepared(const struct npu_fw_matmul *mm)
 	return mm->x_bits == 8 || npu_mm_gemm_unpacked_fits(mm) || npu_mm_s16s4_fits(mm);
 }
 
-/* Fill @p from @buf (npu_mm_prep_bytes of it), where npu_mm_prepared. */
-NPU_HIDDEN void npu_mm_avx512_prepare(const struct npu_fw_matmul *mm, uint8_t *buf,
-				      struct npu_mm_prep *p);
+/*
+ * One instruction-set level's kernels, for the pool (kernels.c) and the
+ * tests; each computes its struct exactly as the firmware's loop would.
+ * A NULL member leaves its calls to the firmware's own loops.
+ */
+struct npu_level {
+	enum npu_isa isa;
+	/* MATMUL: v[r][n] for n in [n0, n1), all rows. */
+	void (*mm)(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p, uint32_t n0,
+		   uint32_t n1);
+	/*
+	 * Where set, mm takes its activations prepared (npu_mm_prepared,
+	 * in npu_mm_prep_bytes of @buf), a GEMM's last rows split off, and
+	 * sealed int4 weights packed in tiles (npu_mm_packed_fits).
+	 */
+	void (*mm_prepare)(const struct npu_fw_matmul *mm, uint8_t *buf, struct npu_mm_prep *p);
+	void (*mm_pack)(const struct npu_fw_matmul *mm, uint8_t *dst, uint32_t t0, uint32_t t1);
+	void (*mm_packed_prepare)(const struct npu_fw_matmul *mm, struct npu_mm_prep *p);
+	/*
+	 * SCALE_BLOCK sums for n in [n0, n1): the general kernel on the
+	 * activations as int16, and where npu_mmb_g1_fits one on
+	 * npu_mmb_prepare's (for VNNI where mmb_vnni), as thread @thread.
+	 * 0, or nonzero at a binary16 infinity or NaN.
+	 */
+	int (*mm_block)(const struct npu_fw_matmul_block *mb, const int16_t *x16, uint32_t n0,
+			uint32_t n1);
+	int (*mm_block_g1)(const struct npu_fw_matmul_block *mb, const struct npu_mmb_prep *p,
+			   int thread, uint32_t n0, uint32_t n1);
+	int mmb_vnni;
+	/* The hooks' own, in their signatures (the context unused). */
+	int (*requant)(void *unused, const struct npu_fw_requant *rq);
+	int (*add)(void *unused, const struct npu_fw_add *a);
+	int (*norm)(void *unused, const struct npu_fw_norm *nm);
+	int (*amax)(void *unused, const __s64 *v, __u32 n, __u64 *out);
+	int (*silu)(void *unused, const struct npu_fw_silu *s);
+	/*
+	 * ATTENTION whole, and in two parts for the pool: the checks and
+	 * zeroing before a step (nonzero: the firmware's loops), then the
+	 * sums over cache rows j0..j1 (VALUES: added into @acc).
+	 */
+	int (*attention)(void *unused, const struct npu_fw_attention *a);
+	int (*attention_begin)(const struct npu_fw_attention *a);
+	void (*attention_rows)(const struct npu_fw_attention *a, uint32_t j0, uint32_t j1,
+			       __s64 *acc);
+	/* The rescaling whole, and its checks then heads h0..h1; the softmax, and rows r0..r1. */
+	int (*rescale)(void *unused, const struct npu_fw_rescale *r);
+	int (*rescale_begin)(const struct npu_fw_rescale *r);
+	void (*rescale_rows)(const struct npu_fw_rescale *r, uint32_t h0, uint32_t h1);
+	int (*softmax)(void *unused, const struct npu_fw_softmax *sm);
+	void (*softmax_rows)(const struct npu_fw_softmax *sm, uint32_t r0, uint32_t r1);
+};
+
+/* @isa's kernels (this architecture's, x86/levels.c or arm64/levels.c); NULL at the scalar level. */
+NPU_HIDDEN const struct npu_level *npu_level_of(enum npu_isa isa);
 
 struct npu_kernels;
 
@@ -376,7 +347,7 @@ typedef void *(*npu_packed_store_fn)(void *ctx, const struct npu_fw_matmul *mm, 
 				     int *fresh);
 NPU_HIDDEN void npu_kernels_set_store(struct npu_kernels *k, npu_packed_store_fn store,
 				      void *ctx);
-/* Install in @core the hooks this level answers: all of them from AVX2 up, none at scalar. */
+/* Install in @core the hooks this level answers (its npu_level's); none at scalar. */
 NPU_HIDDEN void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core);
 
 #endif

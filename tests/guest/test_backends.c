@@ -183,29 +183,13 @@ static void device_equals_cpu(void **state)
 	compare(*state, NULL);
 }
 
-/* The cpu backend at each level it has beyond the scalar one. */
-static void cpu_at_level_equals_scalar(enum npu_isa isa)
+/* The cpu backend at a level beyond the scalar one (the state: the level). */
+static void cpu_at_level_equals_scalar(void **state)
 {
+	enum npu_isa isa = *(const enum npu_isa *)*state;
+
 	t_require_isa(isa);
 	compare("cpu", npu_isa_name(isa));
-}
-
-static void cpu_avx2_equals_scalar(void **state)
-{
-	(void)state;
-	cpu_at_level_equals_scalar(NPU_ISA_AVX2);
-}
-
-static void cpu_avxvnni_equals_scalar(void **state)
-{
-	(void)state;
-	cpu_at_level_equals_scalar(NPU_ISA_AVXVNNI);
-}
-
-static void cpu_avx512_equals_scalar(void **state)
-{
-	(void)state;
-	cpu_at_level_equals_scalar(NPU_ISA_AVX512);
 }
 
 int main(void)
@@ -216,15 +200,23 @@ int main(void)
 	const struct CMUnitTest device[] = {
 		cmocka_unit_test_prestate(device_equals_cpu, backend),
 	};
-	const struct CMUnitTest cpu[] = {
-		cmocka_unit_test(cpu_avx2_equals_scalar),
-		cmocka_unit_test(cpu_avxvnni_equals_scalar),
-		cmocka_unit_test(cpu_avx512_equals_scalar),
-	};
+	/* One test per level of this architecture: cpu_avx2_equals_scalar, cpu_dotprod_... */
+	static enum npu_isa levels[NPU_ISA_COUNT];
+	static char names[NPU_ISA_COUNT][48];
+	struct CMUnitTest cpu[NPU_ISA_COUNT];
+	size_t n = 0;
+	enum npu_isa isa;
+
+	for (isa = NPU_ISA_SCALAR + 1; isa < NPU_ISA_COUNT; isa++, n++) {
+		levels[n] = isa;
+		snprintf(names[n], sizeof(names[n]), "cpu_%s_equals_scalar", npu_isa_name(isa));
+		cpu[n] = (struct CMUnitTest){ names[n], cpu_at_level_equals_scalar, NULL, NULL,
+					      &levels[n] };
+	}
 
 	if (env && *env)
 		snprintf(backend, sizeof(backend), "%s", env);
 	if (strcmp(backend, "cpu"))
 		return cmocka_run_group_tests_name("backends", device, NULL, NULL);
-	return cmocka_run_group_tests_name("backends", cpu, NULL, NULL);
+	return _cmocka_run_group_tests("backends", cpu, n, NULL, NULL);
 }

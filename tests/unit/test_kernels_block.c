@@ -134,7 +134,8 @@ static void run(struct npu_kernels *k, const struct bcase *c, int bad)
 			.dmin_off = dmin_off, .sub_off = sub_off, .acc = acc,
 		};
 
-		if (bad || npu_kernels_isa(k) == NPU_ISA_SCALAR) {
+		if (bad || !npu_level_of(npu_kernels_isa(k)) ||
+		    !npu_level_of(npu_kernels_isa(k))->mm_block) {
 			assert_int_not_equal(npu_kernels_matmul_block(k, &mb), 0);
 			goto out;
 		}
@@ -279,35 +280,27 @@ static void scalar_refuses(void **state)
 	npu_kernels_destroy(k);
 }
 
-static void avx2_equals_reference(void **state)
+static void block_equals_reference(void **state)
 {
-	(void)state;
-	level(NPU_ISA_AVX2);
-	one_group(NPU_ISA_AVX2);
+	enum npu_isa isa = t_level(state)->isa;
+
+	level(isa);
+	one_group(isa);
 }
 
-static void avxvnni_equals_reference(void **state)
+static int has_mm_block(const struct npu_level *l)
 {
-	(void)state;
-	level(NPU_ISA_AVXVNNI);
-	one_group(NPU_ISA_AVXVNNI);
-}
-
-static void avx512_equals_reference(void **state)
-{
-	(void)state;
-	level(NPU_ISA_AVX512);
-	one_group(NPU_ISA_AVX512);
+	return T_OWN(l, mm_block) || T_OWN(l, mm_block_g1);
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	static const struct CMUnitTest plain[] = {
 		cmocka_unit_test(scalar_refuses),
-		cmocka_unit_test(avx2_equals_reference),
-		cmocka_unit_test(avxvnni_equals_reference),
-		cmocka_unit_test(avx512_equals_reference),
+	};
+	static const struct t_level_test at_levels[] = {
+		{ "block_equals_reference", block_equals_reference, has_mm_block },
 	};
 
-	return cmocka_run_group_tests_name("kernels_block", tests, NULL, NULL);
+	return t_run_at_levels("kernels_block", plain, 1, at_levels, 1);
 }

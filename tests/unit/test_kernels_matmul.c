@@ -44,7 +44,8 @@ struct shape {
  * @mm's weights packed in tiles, against @want: in two calls split at a
  * column inside a tile (the pool's chunks need not end on one).
  */
-static void check_packed(struct npu_fw_matmul *mm, struct npu_mm_prep *prep, const __s64 *want)
+static void check_packed(const struct npu_level *l, struct npu_fw_matmul *mm,
+			 struct npu_mm_prep *prep, const __s64 *want)
 {
 	uint32_t tiles = (mm->n + NPU_MM_TILE - 1) / NPU_MM_TILE, cut, i;
 	uint8_t *packed = malloc(npu_mm_packed_bytes(mm));
@@ -52,14 +53,14 @@ static void check_packed(struct npu_fw_matmul *mm, struct npu_mm_prep *prep, con
 	assert_non_null(packed);
 	/* Garbage where the packing writes nothing would show. */
 	memset(packed, 0xa5, npu_mm_packed_bytes(mm));
-	npu_mm_pack(mm, packed, 0, tiles / 2);
-	npu_mm_pack(mm, packed, tiles / 2, tiles);
+	l->mm_pack(mm, packed, 0, tiles / 2);
+	l->mm_pack(mm, packed, tiles / 2, tiles);
 	memset(mm->v, 0, (size_t)mm->rows * mm->n * 8);
 	prep->packed = packed;
-	npu_mm_packed_prepare(mm, prep);
+	l->mm_packed_prepare(mm, prep);
 	cut = (uint32_t)t_rand_range(0, (int32_t)mm->n);
-	npu_mm_packed_avx512(mm, prep, 0, cut);
-	npu_mm_packed_avx512(mm, prep, cut, mm->n);
+	l->mm(mm, prep, 0, cut);
+	l->mm(mm, prep, cut, mm->n);
 	for (i = 0; i < mm->rows * mm->n; i++)
 		if (mm->v[i] != want[i])
 			fail_msg("packed rows %u k %u n %u g %u: v[%u] = %lld, want %lld", mm->rows,
@@ -76,7 +77,7 @@ static void check_shape(const struct shape *s, enum npu_isa isa, struct npu_kern
 	uint8_t *x = calloc(s->rows, xs), *w = calloc(s->n, ws);
 	uint16_t *f = calloc((size_t)s->n * (s->k / s->group), 2);
 	__s64 *want = calloc((size_t)s->rows * s->n, 8), *got = calloc((size_t)s->rows * s->n, 8);
-
+	const struct npu_level *l = npu_level_of(isa);
 	struct npu_fw_matmul mm = {
 		.x = x, .x_stride = xs, .x_bits = s->x_bits, .rows = s->rows, .k = s->k,
 		.n = s->n, .w = w, .w_stride = ws, .w_bits = s->w_bits,
@@ -107,22 +108,20 @@ static void check_shape(const struct shape *s, enum npu_isa isa, struct npu_kern
 	mm.v = want;
 	reference(&mm);
 	mm.v = got;
-	/* As kernels.c calls it: prepared int8 activations for AVX-512. */
+	/* As kernels.c calls it: activations prepared where the level takes them so. */
 	if (pool)
 		assert_int_equal(npu_kernels_matmul(pool, &mm), 0);
-	else if (isa == NPU_ISA_AVX512 && npu_mm_prepared(&mm))
-		npu_mm_avx512_prepare(&mm, buf, &prep);
-	if (!pool && isa == NPU_ISA_AVX512)
-		npu_mm_avx512(&mm, &prep, 0, s->n);
-	else if (!pool)
-		npu_mm_avx2(&mm, &prep, 0, s->n);
+	else if (l->mm_prepare && npu_mm_prepared(&mm))
+		l->mm_prepare(&mm, buf, &prep);
+	if (!pool)
+		l->mm(&mm, &prep, 0, s->n);
 	for (i = 0; i < s->rows * s->n; i++)
 		if (got[i] != want[i])
 			fail_msg("isa %d rows %u k %u n %u g %u x%u w%u: v[%u] = %lld, want %lld", isa,
 				 s->rows, s->k, s->n, s->group, s->x_bits, s->w_bits, i,
 				 (long long)got[i], (long long)want[i]);
-	if (!pool && isa == NPU_ISA_AVX512 && npu_mm_packed_fits(&mm))
-		check_packed(&mm, &prep, want);
+	if (!pool && l->mm_pack && npu_mm_packed_fits(&mm))
+		check_packed(l, &mm, &prep, want);
 	free(x);
 	free(w);
 	free(f);
@@ -223,16 +222,9 @@ static void level(enum npu_isa isa)
 	}
 }
 
-static void avx2_equals_reference(void **state)
+static void mm_equals_reference(void **state)
 {
-	(void)state;
-	level(NPU_ISA_AVX2);
-}
-
-static void avx512_equals_reference(void **state)
-{
-	(void)state;
-	level(NPU_ISA_AVX512);
+	level(t_level(state)->isa);
 }
 
 /* A store of packed weights for one matrix, as the cpu backend's core keeps them. */
@@ -282,14 +274,25 @@ static void isa_select_caps_at_host(void **state)
 		assert_int_equal(npu_isa_select(npu_isa_name(isa)), want);
 	}
 	assert_int_equal(npu_isa_select(""), best);
+#if defined(__x86_64__)
 	/* Without AVX-VNNI, asking for it gives AVX2 (or less), whatever else the CPU has. */
 	if (!npu_isa_host_has(NPU_ISA_AVXVNNI))
 		assert_true(npu_isa_select("avxvnni") <= NPU_ISA_AVX2);
 	if (npu_isa_host_has(NPU_ISA_AVX2))
 		assert_int_equal(npu_isa_select("avx2"), NPU_ISA_AVX2);
-	assert_int_equal(npu_isa_select("scalar"), NPU_ISA_SCALAR);
 	assert_int_equal(npu_isa_select("AVX2"), -1);
 	assert_int_equal(npu_isa_select("avx512-vnni"), -1);
+	/* The other architecture's names are not levels here. */
+	assert_int_equal(npu_isa_select("dotprod"), -1);
+#elif defined(__aarch64__)
+	/* Without SMMLA, asking for it gives SDOT (or less). */
+	if (!npu_isa_host_has(NPU_ISA_I8MM))
+		assert_true(npu_isa_select("i8mm") <= NPU_ISA_DOTPROD);
+	assert_int_equal(npu_isa_select("neon"), NPU_ISA_NEON);
+	assert_int_equal(npu_isa_select("NEON"), -1);
+	assert_int_equal(npu_isa_select("avx2"), -1);
+#endif
+	assert_int_equal(npu_isa_select("scalar"), NPU_ISA_SCALAR);
 }
 
 /* One int4 x int8 matrix of 300 columns and its expected sums, for the pool tests. */
@@ -349,7 +352,8 @@ static void pool_case_check(struct npu_kernels *k, struct pool_case *c, int roun
 
 /*
  * The pool splits the columns; results are the same at any thread count,
- * at every level this CPU has (the scalar one leaves MATMUL to the firmware).
+ * at every level this CPU has (one without MATMUL kernels, the scalar one,
+ * leaves it to the firmware).
  */
 static void pool_equals_reference(void **state)
 {
@@ -365,7 +369,7 @@ static void pool_equals_reference(void **state)
 		if (!npu_isa_host_has(isa))
 			continue;
 		k = pool_create(isa);
-		if (isa == NPU_ISA_SCALAR)
+		if (!npu_level_of(isa) || !npu_level_of(isa)->mm)
 			assert_int_not_equal(npu_kernels_matmul(k, &c.mm), 0);
 		else
 			pool_case_check(k, &c, 20);
@@ -384,15 +388,14 @@ static void pool_packs_sealed_weights(void **state)
 	static const struct shape tails[] = {
 		{ 17, 512, 300, 32, 8, 4, 0 }, { 20, 256, 100, 64, 8, 4, 1 },
 	};
+	enum npu_isa isa = t_level(state)->isa;
 	struct one_store st = { 0 };
 	struct npu_kernels *k;
 	struct pool_case c;
 	uint32_t i;
 
-	(void)state;
-	t_require_isa(NPU_ISA_AVX512);
 	pool_case_init(&c);
-	k = pool_create(NPU_ISA_AVX512);
+	k = pool_create(isa);
 	npu_kernels_set_store(k, one_store, &st);
 	pool_case_check(k, &c, 20);
 	assert_int_equal(st.calls, 20);
@@ -400,7 +403,7 @@ static void pool_packs_sealed_weights(void **state)
 	for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
 		free(st.mem);
 		memset(&st, 0, sizeof(st));
-		check_shape(&tails[i], NPU_ISA_AVX512, k);
+		check_shape(&tails[i], isa, k);
 		assert_int_equal(st.fresh, 1);
 	}
 	npu_kernels_set_store(k, NULL, NULL);
@@ -421,28 +424,40 @@ static void pool_gemm_equals_reference(void **state)
 		{ 66, 320, 53, 64, 8, 4, 0 }, { 21, 256, 50, 256, 8, 8, 0 },
 		{ 16, 256, 50, 32, 8, 4, 1 },
 	};
+	enum npu_isa isa = t_level(state)->isa;
 	struct npu_kernels *k;
 	uint32_t i;
 
-	(void)state;
-	t_require_isa(NPU_ISA_AVX512);
 	t_seed(78);
-	k = pool_create(NPU_ISA_AVX512);
+	k = pool_create(isa);
 	for (i = 0; i < sizeof(gemms) / sizeof(gemms[0]); i++)
-		check_shape(&gemms[i], NPU_ISA_AVX512, k);
+		check_shape(&gemms[i], isa, k);
 	npu_kernels_destroy(k);
+}
+
+static int has_mm(const struct npu_level *l)
+{
+	return T_OWN(l, mm);
+}
+
+/* The levels that pack sealed weights and split a GEMM's last rows off (AVX-512). */
+static int has_mm_pack(const struct npu_level *l)
+{
+	return T_OWN(l, mm_pack);
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(avx2_equals_reference),
-		cmocka_unit_test(avx512_equals_reference),
+	static const struct CMUnitTest plain[] = {
 		cmocka_unit_test(isa_select_caps_at_host),
 		cmocka_unit_test(pool_equals_reference),
-		cmocka_unit_test(pool_packs_sealed_weights),
-		cmocka_unit_test(pool_gemm_equals_reference),
+	};
+	static const struct t_level_test at_levels[] = {
+		{ "mm_equals_reference", mm_equals_reference, has_mm },
+		{ "pool_packs_sealed_weights", pool_packs_sealed_weights, has_mm_pack },
+		{ "pool_gemm_equals_reference", pool_gemm_equals_reference, has_mm_pack },
 	};
 
-	return cmocka_run_group_tests_name("kernels_matmul", tests, NULL, NULL);
+	return t_run_at_levels("kernels_matmul", plain, sizeof(plain) / sizeof(plain[0]), at_levels,
+			       sizeof(at_levels) / sizeof(at_levels[0]));
 }

@@ -7,34 +7,16 @@
  */
 #include "test_kernels.h"
 
+#if defined(__x86_64__)
 #pragma GCC push_options
 #pragma GCC target("avx2")
-#include "../../swcore/kernels/int64_avx2.h"
+#include "../../swcore/kernels/x86/int64_avx2.h"
 #pragma GCC pop_options
-
-/* A level's answers to the hooks, each test run at each level. */
-struct level {
-	enum npu_isa isa;
-	int (*requant)(void *unused, const struct npu_fw_requant *rq);
-	int (*attention)(void *unused, const struct npu_fw_attention *a);
-	int (*rescale)(void *unused, const struct npu_fw_rescale *r);
-	int (*silu)(void *unused, const struct npu_fw_silu *s);
-	int (*add)(void *unused, const struct npu_fw_add *a);
-	int (*norm)(void *unused, const struct npu_fw_norm *nm);
-	int (*softmax)(void *unused, const struct npu_fw_softmax *sm);
-	int (*amax)(void *unused, const __s64 *v, __u32 n, __u64 *out);
-	/* The exact division the sigmoid and the softmax use, on known hard cases. */
-	void (*udiv)(void);
-};
+#include "../../swcore/kernels/x86/udiv_avx512.h"
+#endif
 
 /* The level a test runs at, from its state. */
-static const struct level *level_of(void **state)
-{
-	const struct level *l = *state;
-
-	t_require_isa(l->isa);
-	return l;
-}
+#define level_of t_level
 
 /* The output stage's definition (firmware/src/fixed.h), written out. */
 static int64_t requant_reference(int64_t v, int32_t mult, int32_t shift, int64_t q)
@@ -76,7 +58,7 @@ static void requant_equals_reference(void **state)
 	__s64 v[77];
 	int64_t want[77];
 	uint8_t out[77 * 4 + 8];
-	const struct level *l = level_of(state);
+	const struct npu_level *l = level_of(state);
 	int round, fast = 0;
 
 	t_seed(4242);
@@ -128,7 +110,7 @@ static void requant_equals_reference(void **state)
  */
 static void attention_equals_reference(void **state)
 {
-	const struct level *l = level_of(state);
+	const struct npu_level *l = level_of(state);
 	struct npu_kernels *pool = npu_kernels_create(l->isa);
 	int round, pooled = 0;
 
@@ -232,7 +214,7 @@ static void attention_equals_reference(void **state)
  */
 static void rescale_equals_firmware(void **state)
 {
-	const struct level *l = level_of(state);
+	const struct npu_level *l = level_of(state);
 	struct npu_kernels *pool = npu_kernels_create(l->isa);
 	int round, pooled = 0;
 
@@ -313,70 +295,6 @@ static void *builtin_tables(struct npu_fw_tables *tables)
 }
 
 /*
- * The sigmoid's division: divisors 2^30 + e whose double quotient is one
- * too low (r = 1) or one too high (found by trying every e), then random
- * ones, against C's division.
- */
-static const uint64_t udiv_hard[][2] = {
-		{ 4094138, 1 }, { 54238469, 1 }, { 115858826, 0 }, { 186550095, 1 },
-		{ 247897098, 1 }, { 303598826, 0 }, { 362858860, 1 }, { 424507259, 0 },
-		{ 500005106, 1 }, { 576163148, 1 }, { 635022506, 0 }, { 722651446, 0 },
-		{ 802064966, 0 }, { 877699225, 0 }, { 989343300, 1 }, { 1069551614, 0 },
-};
-
-/* Round @round's dividends and divisors: the hard cases first, then random ones. */
-static void udiv_operands(int round, uint64_t *n, uint64_t *d)
-{
-	int j;
-
-	for (j = 0; j < 8; j++) {
-		uint64_t e = round < 2 ? udiv_hard[round * 8 + j][0] : t_rand() >> 34;
-		int pos = round < 2 ? (int)udiv_hard[round * 8 + j][1] : (int)(t_rand() & 1);
-
-		d[j] = (1ull << 30) + e;
-		n[j] = (pos ? 1ull << 60 : e << 30) + d[j] / 2;
-	}
-}
-
-static void udiv_check(const uint64_t *n, const uint64_t *d, const uint64_t *q)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-			if (q[i] != n[i] / d[i])
-				fail_msg("%llu / %llu: %llu, want %llu", (unsigned long long)n[i],
-					 (unsigned long long)d[i], (unsigned long long)q[i],
-					 (unsigned long long)(n[i] / d[i]));
-}
-
-__attribute__((target("avx512f,avx512dq"))) static void udiv_avx512_equals_c(void)
-{
-	uint64_t n[8], d[8], q[8];
-	int round;
-
-	for (round = 0; round < 2 + 2000; round++) {
-		udiv_operands(round, n, d);
-		_mm512_storeu_si512(q, npu_udiv_avx512(_mm512_loadu_si512(n), _mm512_loadu_si512(d)));
-		udiv_check(n, d, q);
-	}
-}
-
-__attribute__((target("avx2"))) static void udiv_avx2_equals_c(void)
-{
-	uint64_t n[8], d[8], q[8];
-	int round, h;
-
-	for (round = 0; round < 2 + 2000; round++) {
-		udiv_operands(round, n, d);
-		for (h = 0; h < 8; h += 4)
-			_mm256_storeu_si256((__m256i *)(q + h),
-					    udiv4(_mm256_loadu_si256((const __m256i *)(n + h)),
-						  _mm256_loadu_si256((const __m256i *)(d + h))));
-		udiv_check(n, d, q);
-	}
-}
-
-/*
  * SILU against the firmware's own per-element function, with the tables
  * of the built-in image: random rows, scales and magnitudes, from tiny
  * activations to ones the fast path must hand back (any |x| >= 2^8), and
@@ -386,7 +304,7 @@ __attribute__((target("avx2"))) static void udiv_avx2_equals_c(void)
  * Long rows through the pool's SILU, split by elements: the same values,
  * and a refusal in any one part (one element too large) refuses the row.
  */
-static void silu_through_pool(const struct level *l, const struct npu_fw_tables *tables)
+static void silu_through_pool(const struct npu_level *l, const struct npu_fw_tables *tables)
 {
 	enum { N = 5000 };
 	int32_t *x = malloc(N * sizeof(*x));
@@ -428,7 +346,7 @@ static void silu_equals_firmware(void **state)
 	struct npu_fw_tables tables;
 	int32_t x[37];
 	__s64 v[37 + 1];
-	const struct level *l = level_of(state);
+	const struct npu_level *l = level_of(state);
 	void *image;
 	int round, fast = 0, back = 0;
 
@@ -469,7 +387,6 @@ static void silu_equals_firmware(void **state)
 	assert_true(back > 1000);
 	silu_through_pool(l, &tables);
 	free(image);
-	l->udiv();
 }
 
 /* ADD's rescaling against fw_requant(): random rows, scales and shifts. */
@@ -477,7 +394,7 @@ static void add_equals_firmware(void **state)
 {
 	int32_t a[29], b[29];
 	__s64 v[29 + 1];
-	const struct level *l = level_of(state);
+	const struct npu_level *l = level_of(state);
 	int round, fast = 0;
 
 	t_seed(31337);
@@ -520,7 +437,7 @@ static void norm_equals_firmware(void **state)
 {
 	int32_t x[41], gamma[41];
 	__s64 v[41 + 1], c[41], want[41];
-	const struct level *l = level_of(state);
+	const struct npu_level *l = level_of(state);
 	int round, fast[2] = { 0, 0 }, back[2] = { 0, 0 };
 
 	t_seed(2718);
@@ -609,7 +526,7 @@ static void softmax_reference(const struct npu_fw_tables *tab, __s64 *t, uint32_
 static void softmax_equals_firmware(void **state)
 {
 	struct npu_fw_tables tables;
-	const struct level *l = level_of(state);
+	const struct npu_level *l = level_of(state);
 	struct npu_kernels *pool = npu_kernels_create(l->isa);
 	void *image;
 	int round, pooled = 0;
@@ -652,7 +569,7 @@ static void softmax_equals_firmware(void **state)
 /* The output stage's row maximum: random magnitudes, INT64_MIN, every tail. */
 static void amax_equals_firmware(void **state)
 {
-	const struct level *l = level_of(state);
+	const struct npu_level *l = level_of(state);
 	__s64 v[70];
 	int round;
 
@@ -673,33 +590,115 @@ static void amax_equals_firmware(void **state)
 	}
 }
 
-static const struct level avx2 = {
-	NPU_ISA_AVX2, npu_requant_avx2, npu_attention_avx2, npu_rescale_avx2, npu_silu_avx2,
-	npu_add_avx2, npu_norm_avx2, npu_softmax_avx2, npu_amax_avx2, udiv_avx2_equals_c,
+#if defined(__x86_64__)
+/*
+ * The sigmoid's division: divisors 2^30 + e whose double quotient is one
+ * too low (r = 1) or one too high (found by trying every e), then random
+ * ones, against C's division.
+ */
+static const uint64_t udiv_hard[][2] = {
+		{ 4094138, 1 }, { 54238469, 1 }, { 115858826, 0 }, { 186550095, 1 },
+		{ 247897098, 1 }, { 303598826, 0 }, { 362858860, 1 }, { 424507259, 0 },
+		{ 500005106, 1 }, { 576163148, 1 }, { 635022506, 0 }, { 722651446, 0 },
+		{ 802064966, 0 }, { 877699225, 0 }, { 989343300, 1 }, { 1069551614, 0 },
 };
 
-static const struct level avx512 = {
-	NPU_ISA_AVX512, npu_requant_avx512, npu_attention_avx512, npu_rescale_avx512,
-	npu_silu_avx512, npu_add_avx512, npu_norm_avx512, npu_softmax_avx512, npu_amax_avx512,
-	udiv_avx512_equals_c,
-};
+/* Round @round's dividends and divisors: the hard cases first, then random ones. */
+static void udiv_operands(int round, uint64_t *n, uint64_t *d)
+{
+	int j;
 
-/* Each test at each level, named test_level. */
-#define AT_LEVELS(f) { #f "_avx2", f, NULL, NULL, (void *)&avx2 }, \
-		     { #f "_avx512", f, NULL, NULL, (void *)&avx512 }
+	for (j = 0; j < 8; j++) {
+		uint64_t e = round < 2 ? udiv_hard[round * 8 + j][0] : t_rand() >> 34;
+		int pos = round < 2 ? (int)udiv_hard[round * 8 + j][1] : (int)(t_rand() & 1);
+
+		d[j] = (1ull << 30) + e;
+		n[j] = (pos ? 1ull << 60 : e << 30) + d[j] / 2;
+	}
+}
+
+static void udiv_check(const uint64_t *n, const uint64_t *d, const uint64_t *q)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+			if (q[i] != n[i] / d[i])
+				fail_msg("%llu / %llu: %llu, want %llu", (unsigned long long)n[i],
+					 (unsigned long long)d[i], (unsigned long long)q[i],
+					 (unsigned long long)(n[i] / d[i]));
+}
+
+__attribute__((target("avx512f,avx512dq"))) static void udiv_avx512_equals_c(void)
+{
+	uint64_t n[8], d[8], q[8];
+	int round;
+
+	for (round = 0; round < 2 + 2000; round++) {
+		udiv_operands(round, n, d);
+		_mm512_storeu_si512(q, npu_udiv_avx512(_mm512_loadu_si512(n), _mm512_loadu_si512(d)));
+		udiv_check(n, d, q);
+	}
+}
+
+__attribute__((target("avx2"))) static void udiv_avx2_equals_c(void)
+{
+	uint64_t n[8], d[8], q[8];
+	int round, h;
+
+	for (round = 0; round < 2 + 2000; round++) {
+		udiv_operands(round, n, d);
+		for (h = 0; h < 8; h += 4)
+			_mm256_storeu_si256((__m256i *)(q + h),
+					    udiv4(_mm256_loadu_si256((const __m256i *)(n + h)),
+						  _mm256_loadu_si256((const __m256i *)(d + h))));
+		udiv_check(n, d, q);
+	}
+}
+
+/* The exact division the sigmoid and the softmax use, at the level's width. */
+static void udiv_equals_c(void **state)
+{
+	const struct npu_level *l = level_of(state);
+
+	if (l->isa >= NPU_ISA_AVX512)
+		udiv_avx512_equals_c();
+	else
+		udiv_avx2_equals_c();
+}
+#endif
+
+#define HAS(hook) \
+	static int has_##hook(const struct npu_level *l) \
+	{ \
+		return T_OWN(l, hook); \
+	}
+HAS(requant)
+HAS(attention)
+HAS(rescale)
+HAS(silu)
+HAS(add)
+HAS(norm)
+HAS(softmax)
+HAS(amax)
+
+/* Each test at each level that has its kernel, named test_level. */
+#define AT_LEVELS(f, hook) { #f, f, has_##hook }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		AT_LEVELS(requant_equals_reference),
-		AT_LEVELS(attention_equals_reference),
-		AT_LEVELS(rescale_equals_firmware),
-		AT_LEVELS(silu_equals_firmware),
-		AT_LEVELS(add_equals_firmware),
-		AT_LEVELS(norm_equals_firmware),
-		AT_LEVELS(softmax_equals_firmware),
-		AT_LEVELS(amax_equals_firmware),
+	static const struct t_level_test tests[] = {
+		AT_LEVELS(requant_equals_reference, requant),
+		AT_LEVELS(attention_equals_reference, attention),
+		AT_LEVELS(rescale_equals_firmware, rescale),
+		AT_LEVELS(silu_equals_firmware, silu),
+		AT_LEVELS(add_equals_firmware, add),
+		AT_LEVELS(norm_equals_firmware, norm),
+		AT_LEVELS(softmax_equals_firmware, softmax),
+		AT_LEVELS(amax_equals_firmware, amax),
+#if defined(__x86_64__)
+		{ "udiv_equals_c", udiv_equals_c, has_silu },
+#endif
 	};
 
-	return cmocka_run_group_tests_name("kernels_ops", tests, NULL, NULL);
+	return t_run_at_levels("kernels_ops", NULL, 0, tests, sizeof(tests) / sizeof(tests[0]));
 }

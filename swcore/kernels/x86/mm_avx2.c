@@ -6,7 +6,7 @@
  */
 #include <immintrin.h>
 
-#include "kernels.h"
+#include "x86.h"
 
 static inline int64_t hsum(__m256i v)
 {

@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "int64_avx2.h"
-#include "kernels.h"
+#include "x86.h"
 
 /*
  * An output's binary16s as integers: each one's mantissa shifted by its

@@ -16,7 +16,6 @@
  * --quick: smaller streams, no 1B model; --ops: no decode at all.
  */
 #define _GNU_SOURCE	/* sched_getaffinity */
-#include <immintrin.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -30,7 +29,8 @@
 #include <npu/llm.h>
 #include <npu/npu.h>
 
-#include "progress.h"
+#include "../progress.h"
+#include "simd.h"
 
 /* Monotonic seconds. */
 static double now_s(void)
@@ -61,47 +61,6 @@ static void fill_distinct(void *p, size_t len)
 }
 
 /* ---- memory bandwidth ---------------------------------------------- */
-
-struct bw_arg {
-	const uint8_t *p;
-	size_t len;
-	uint64_t sink;
-};
-
-__attribute__((target("avx2"))) static void *read_all_avx2(void *arg)
-{
-	struct bw_arg *a = arg;
-	__m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-	size_t i;
-
-	for (i = 0; i + 128 <= a->len; i += 128) {
-		s0 = _mm256_add_epi64(s0, _mm256_load_si256((const __m256i *)(a->p + i)));
-		s1 = _mm256_add_epi64(s1, _mm256_load_si256((const __m256i *)(a->p + i + 32)));
-		s2 = _mm256_add_epi64(s2, _mm256_load_si256((const __m256i *)(a->p + i + 64)));
-		s3 = _mm256_add_epi64(s3, _mm256_load_si256((const __m256i *)(a->p + i + 96)));
-	}
-	s0 = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
-	a->sink = (uint64_t)_mm256_extract_epi64(s0, 0);
-	return NULL;
-}
-
-/* The same in baseline x86-64 (SSE2), for a CPU without AVX2. */
-static void *read_all_sse2(void *arg)
-{
-	struct bw_arg *a = arg;
-	__m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0;
-	size_t i;
-
-	for (i = 0; i + 64 <= a->len; i += 64) {
-		s0 = _mm_add_epi64(s0, _mm_load_si128((const __m128i *)(a->p + i)));
-		s1 = _mm_add_epi64(s1, _mm_load_si128((const __m128i *)(a->p + i + 16)));
-		s2 = _mm_add_epi64(s2, _mm_load_si128((const __m128i *)(a->p + i + 32)));
-		s3 = _mm_add_epi64(s3, _mm_load_si128((const __m128i *)(a->p + i + 48)));
-	}
-	s0 = _mm_add_epi64(_mm_add_epi64(s0, s1), _mm_add_epi64(s2, s3));
-	a->sink = (uint64_t)_mm_cvtsi128_si64(s0);
-	return NULL;
-}
 
 /*
  * The shortest of @reps runs of @fn on @threads threads, thread t given
@@ -137,9 +96,7 @@ static double bandwidth(const uint8_t *buf, size_t len, int threads)
 		a[t].p = buf + len / threads * t;
 		a[t].len = len / threads;
 	}
-	return len / shortest_run(3, threads,
-				  __builtin_cpu_supports("avx2") ? read_all_avx2 : read_all_sse2, a,
-				  sizeof(a[0])) / 1e9;
+	return len / shortest_run(3, threads, bench_read_all, a, sizeof(a[0])) / 1e9;
 }
 
 /*
@@ -166,90 +123,15 @@ static double probe_now(struct probe *pr)
 
 struct peak_arg {
 	long iters;
-	int isa;	/* 2: AVX-512 VNNI, 1: AVX2, 0: SSE2 */
+	const struct bench_peak *pk;
 	uint64_t sink;
 };
-
-/*
- * The peak loops keep their operands opaque to the compiler (an empty asm
- * that "changes" them every iteration) and start every chain at its own
- * value: otherwise it may merge identical chains into one or hoist the
- * products out of the loop, and the loop would time one instruction while
- * counting eight (an earlier version of this file did exactly that and
- * reported twice the real peak).
- */
-#define OPAQUE(v) __asm__ volatile("" : "+v"(v))
-
-/* 12 independent accumulators, named so they stay in registers. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static uint64_t peak_vnni(long iters)
-{
-	__m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
-	__m512i c0 = _mm512_set1_epi32(0), c1 = _mm512_set1_epi32(1), c2 = _mm512_set1_epi32(2);
-	__m512i c3 = _mm512_set1_epi32(3), c4 = _mm512_set1_epi32(4), c5 = _mm512_set1_epi32(5);
-	__m512i c6 = _mm512_set1_epi32(6), c7 = _mm512_set1_epi32(7), c8 = _mm512_set1_epi32(8);
-	__m512i c9 = _mm512_set1_epi32(9), c10 = _mm512_set1_epi32(10), c11 = _mm512_set1_epi32(11);
-	long i;
-
-#define VNNI(c) ((c) = _mm512_dpbusd_epi32((c), a, b))
-	for (i = 0; i < iters; i++) {
-		OPAQUE(a);
-		OPAQUE(b);
-		VNNI(c0), VNNI(c1), VNNI(c2), VNNI(c3), VNNI(c4), VNNI(c5);
-		VNNI(c6), VNNI(c7), VNNI(c8), VNNI(c9), VNNI(c10), VNNI(c11);
-	}
-#undef VNNI
-	c0 = _mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3));
-	c4 = _mm512_add_epi32(_mm512_add_epi32(c4, c5), _mm512_add_epi32(c6, c7));
-	c8 = _mm512_add_epi32(_mm512_add_epi32(c8, c9), _mm512_add_epi32(c10, c11));
-	return (uint64_t)_mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(c0, c4), c8));
-}
-
-__attribute__((target("avx2"))) static uint64_t peak_avx2(long iters)
-{
-	__m256i a = _mm256_set1_epi16(3);
-	__m256i c0 = _mm256_set1_epi32(0), c1 = _mm256_set1_epi32(1), c2 = _mm256_set1_epi32(2);
-	__m256i c3 = _mm256_set1_epi32(3), c4 = _mm256_set1_epi32(4), c5 = _mm256_set1_epi32(5);
-	__m256i c6 = _mm256_set1_epi32(6), c7 = _mm256_set1_epi32(7);
-	long i;
-
-	/* Each chain feeds its products back in: no two madds are the same. */
-#define MADD(c) ((c) = _mm256_madd_epi16((c), a))
-	for (i = 0; i < iters; i++) {
-		OPAQUE(a);
-		MADD(c0), MADD(c1), MADD(c2), MADD(c3), MADD(c4), MADD(c5), MADD(c6), MADD(c7);
-	}
-#undef MADD
-	c0 = _mm256_add_epi32(_mm256_add_epi32(c0, c1), _mm256_add_epi32(c2, c3));
-	c4 = _mm256_add_epi32(_mm256_add_epi32(c4, c5), _mm256_add_epi32(c6, c7));
-	return (uint64_t)_mm256_extract_epi32(_mm256_add_epi32(c0, c4), 0);
-}
-
-/* The cpu backend's scalar level has no SIMD kernels: SSE2, which every x86-64 CPU has. */
-static uint64_t peak_sse2(long iters)
-{
-	__m128i a = _mm_set1_epi16(3);
-	__m128i c0 = _mm_set1_epi32(0), c1 = _mm_set1_epi32(1), c2 = _mm_set1_epi32(2);
-	__m128i c3 = _mm_set1_epi32(3), c4 = _mm_set1_epi32(4), c5 = _mm_set1_epi32(5);
-	__m128i c6 = _mm_set1_epi32(6), c7 = _mm_set1_epi32(7);
-	long i;
-
-#define MADD(c) ((c) = _mm_madd_epi16((c), a))
-	for (i = 0; i < iters; i++) {
-		OPAQUE(a);
-		MADD(c0), MADD(c1), MADD(c2), MADD(c3), MADD(c4), MADD(c5), MADD(c6), MADD(c7);
-	}
-#undef MADD
-	c0 = _mm_add_epi32(_mm_add_epi32(c0, c1), _mm_add_epi32(c2, c3));
-	c4 = _mm_add_epi32(_mm_add_epi32(c4, c5), _mm_add_epi32(c6, c7));
-	return (uint64_t)_mm_cvtsi128_si32(_mm_add_epi32(c0, c4));
-}
 
 static void *peak_thread(void *arg)
 {
 	struct peak_arg *p = arg;
 
-	p->sink = p->isa == 2 ? peak_vnni(p->iters) :
-		  p->isa == 1 ? peak_avx2(p->iters) : peak_sse2(p->iters);
+	p->sink = p->pk->loop(p->iters);
 	return NULL;
 }
 
@@ -258,20 +140,18 @@ static void *peak_thread(void *arg)
  * 5 short runs, since a peak is what the cores reach when nothing else
  * (on a shared host, another guest) holds one of them.
  */
-static double int8_peak(int isa, int threads)
+static double int8_peak(const struct bench_peak *pk, int threads)
 {
-	/* VNNI: 12 x 64 MACs per iteration; AVX2 madd: 8 x 16 MACs; SSE2: 8 x 8. */
-	double macs = isa == 2 ? 12 * 64 : isa == 1 ? 8 * 16 : 8 * 8;
 	long iters = 20000000;
 	struct peak_arg a[64];
 	int t;
 
 	for (t = 0; t < threads; t++) {
 		a[t].iters = iters;
-		a[t].isa = isa;
+		a[t].pk = pk;
 	}
-	return 2.0 * macs * iters * threads / shortest_run(5, threads, peak_thread, a, sizeof(a[0])) /
-	       1e9;
+	return 2.0 * pk->macs * iters * threads /
+	       shortest_run(5, threads, peak_thread, a, sizeof(a[0])) / 1e9;
 }
 
 /* ---- MATMUL through libnpu ------------------------------------------------ */
@@ -480,9 +360,8 @@ static int bench_decodes(npu_device *dev, const char *shape, const char *label,
 
 int main(int argc, char **argv)
 {
-	static const char *const isa_names[] = { "scalar", "avx2", "avx512" };
-	static const char *const isa_titles[] = { "SSE2", "AVX2", "AVX-512 VNNI" };
-	int json = 0, quick = 0, ops_only = 0, threads, isa, i, n_ops = 0;
+	const struct bench_peak *pk;
+	int json = 0, quick = 0, ops_only = 0, threads, i, n_ops = 0;
 	int pool;
 	cpu_set_t cores;
 	char *threads_env;
@@ -518,7 +397,6 @@ int main(int argc, char **argv)
 								 CPU_COUNT(&cores);
 	threads_env = getenv("NPU_THREADS") ? strdup(getenv("NPU_THREADS")) : NULL;
 	pool = threads_env ? atoi(threads_env) : threads;
-	__builtin_cpu_init();
 	if (threads > 64)
 		threads = 64;
 	/*
@@ -542,9 +420,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* The peak of the instructions the backend's kernels run ($NPU_CPU_ISA lowers them). */
-	isa = strstr(info.name, "matmul avx512 ") ? 2 : strstr(info.name, "matmul avx2 ") ? 1 : 0;
-	peak1 = int8_peak(isa, 1);
-	peak = int8_peak(isa, threads);
+	pk = bench_peak_for(info.name);
+	peak1 = int8_peak(pk, 1);
+	peak = int8_peak(pk, threads);
 	/* M = 1 streams 1 GiB of distinct weights (the caches hold far less). */
 	if (!bench_matmul(dev, pr, 1, 4096, 4096, 8, 0, quick ? 8 : 64, &ops[n_ops]))
 		n_ops++;
@@ -596,8 +474,8 @@ int main(int argc, char **argv)
 	 * during the run (a shared host can hold a core for a while), so no
 	 * figure is flattered by a peak measured in a bad moment.
 	 */
-	peak = fmax(peak, int8_peak(isa, threads));
-	peak1 = fmax(peak1, int8_peak(isa, 1));
+	peak = fmax(peak, int8_peak(pk, threads));
+	peak1 = fmax(peak1, int8_peak(pk, 1));
 	if (!ops_only)
 		n_dec += bench_decodes(dev, "110m", "synthetic-110m", pr, &dec[n_dec]);
 	if (!quick && !ops_only)
@@ -613,7 +491,7 @@ int main(int argc, char **argv)
 	if (json) {
 		printf("{\"machine\": {\"bw_gbs\": %.2f, \"bw_gbs_1t\": %.2f, \"int8_peak_gops\": %.1f"
 		       ", \"int8_peak_gops_1t\": %.1f, \"isa\": \"%s\", \"threads\": %d}, \"ops\": [",
-		       all.best, one.best, peak, peak1, isa_names[isa], threads);
+		       all.best, one.best, peak, peak1, pk->name, threads);
 		for (i = 0; i < n_ops; i++)
 			printf("%s{\"op\": \"matmul\", \"weights\": \"%s\", \"activations\": \"%s\""
 			       ", \"m\": %u, \"n\": %u, \"k\": %u"
@@ -639,7 +517,7 @@ int main(int argc, char **argv)
 		printf("machine: %d threads; backend: %s\n", threads, info.name);
 		printf("  memory read bandwidth: %.1f GB/s (1 thread: %.1f GB/s), the best of the run\n",
 		       all.best, one.best);
-		printf("  int8 peak (%s): %.0f GOPS (1 thread: %.0f GOPS)\n", isa_titles[isa], peak,
+		printf("  int8 peak (%s): %.0f GOPS (1 thread: %.0f GOPS)\n", pk->title, peak,
 		       peak1);
 		printf("  (each figure below is set against the bandwidth read around it)\n");
 		printf("\n| op | weights | activations | M | N | K | threads | GOPS | weight GB/s | memory GB/s | fraction of roofline |\n");

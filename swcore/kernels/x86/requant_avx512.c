@@ -6,7 +6,7 @@
  */
 #include <immintrin.h>
 
-#include "kernels.h"
+#include "x86.h"
 #include "mask_avx512.h"
 
 /*

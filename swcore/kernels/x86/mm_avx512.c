@@ -12,7 +12,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "x86.h"
 #include "mask_avx512.h"
 #include "widen_avx512.h"
 

@@ -9,9 +9,9 @@
  */
 #include <string.h>
 
-#include "kernels.h"
+#include "x86.h"
 #include "int64_avx2.h"
-#include "../../firmware/include/npu_fw_image.h"
+#include "../../../firmware/include/npu_fw_image.h"
 
 /* log2(e) in Q30, as the firmware's sigmoid. */
 #define LOG2E_Q30 1549082005ll

@@ -16,10 +16,10 @@
  */
 #include <immintrin.h>
 
-#include "kernels.h"
+#include "x86.h"
 #include "mask_avx512.h"
 #include "udiv_avx512.h"
-#include "../../firmware/include/npu_fw_image.h"
+#include "../../../firmware/include/npu_fw_image.h"
 
 /* log2(e) in Q30, as the firmware's sigmoid. */
 #define LOG2E_Q30 1549082005ll

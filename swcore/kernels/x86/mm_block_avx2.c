@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "int64_avx2.h"
-#include "kernels.h"
+#include "x86.h"
 
 #define F_MIN DRM_NPU_BLOCK_F_MIN
 #define F_S8 DRM_NPU_BLOCK_F_SUB_S8

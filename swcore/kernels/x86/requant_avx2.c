@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "kernels.h"
+#include "x86.h"
 #include "int64_avx2.h"
 
 /* Lanes 0..3 (each within the output's range) at @rq->out + i, @left of them. */

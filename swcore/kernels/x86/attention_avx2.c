@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "kernels.h"
+#include "x86.h"
 #include "int64_avx2.h"
 
 /*
