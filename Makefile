@@ -3,6 +3,9 @@
 #
 #   make            libnpu (.a, .so, npu.pc), firmware image, tools, tests
 #   make check      host tests, plain and under ASan+UBSan
+#   make arm64-check   the same for arm64: cross-built, the host suites under
+#                   qemu-aarch64 at every NEON level (make CROSS_COMPILE=aarch64-linux-gnu-
+#                   builds for arm64; natively, plain make does)
 #   make kernel-check  npu.ko at W=1 + sparse, checkpatch --strict
 #   make qemu-check the guest suite: npu.ko in Debian's 6.12 under QEMU, on emulated
 #                   and on PCI NPUs (qemu-emu-check, qemu-pci-check: one of them)
@@ -136,7 +139,8 @@ HDRS := $(wildcard uapi/drm/*.h firmware/include/*.h firmware/src/*.h libnpu/inc
 
 .PHONY: all check test run deps numerics clean module module-clean qemu-check qemu-emu-check qemu-pci-check kernel-check \
 	server-bench \
-	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check llama-check
+	kmod-sources fuzz-check install uninstall dkms-install dkms-uninstall dkms-check llama-check \
+	arm64-check
 .DELETE_ON_ERROR:
 
 all: $(O)/lib/libnpu.a $(O)/lib/libnpu.so $(O)/lib/pkgconfig/npu.pc $(O)/lib/libnpu-llm.a \
@@ -491,6 +495,34 @@ test: deps
 	@$(MAKE) --no-print-directory -s $(O)/host/host-cpu
 	@$(O)/host/host-cpu
 	@tests/run-all.sh O=$(O)
+
+# ---- arm64 ----------------------------------------------------------------
+# make arm64-check: the tree cross-built for arm64, plain and with ASan and
+# UBSan, its host suites under QEMU's user mode, then the guest suite in
+# an aarch64 guest on Debian's arm64 kernel with a drm.ko that has DRM
+# accel (tests/qemu/arm64-kernel.sh, cached in ARM64_KCACHE, outside the
+# clone), npu.ko cross-built against it (tests/arm64-check.sh).
+ARM64_MAKE = $(MAKE) --no-print-directory CROSS_COMPILE=aarch64-linux-gnu- CC=aarch64-linux-gnu-gcc \
+	AR=aarch64-linux-gnu-ar
+ARM64_O := $(O)/arm64
+ARM64_KCACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/npu-arm64-kernel
+ARM64_KMOD := $(abspath $(ARM64_O))/kmod
+ARM64_KBUILD = $(MAKE) -C $(ARM64_KCACHE)/root/usr/src/linux-headers-$$(cat $(ARM64_KCACHE)/version) \
+	M=$(ARM64_KMOD) O= ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
+	CONFIG_DRM_ACCEL=y KCFLAGS=-DCONFIG_DRM_ACCEL=1 KBUILD_EXTRA_SYMBOLS=$(ARM64_KCACHE)/drm.symvers
+
+arm64-check: deps
+	@$(MAKE) --no-print-directory all
+	@$(ARM64_MAKE) O=$(ARM64_O) all $(patsubst $(O)/%,$(ARM64_O)/%,$(GUEST_TESTS))
+	@$(ARM64_MAKE) O=$(ARM64_O)/san SAN=1 all
+	@tests/qemu/arm64-kernel.sh $(ARM64_KCACHE) >/dev/null
+	@mkdir -p $(ARM64_KMOD)
+	@cp -ru --preserve=timestamps Kbuild driver firmware uapi $(ARM64_KMOD)/
+	$(ARM64_KBUILD) $(KFLAGS) modules
+	$(call GUEST_FILES,) NPU_KMOD=$(ARM64_KMOD)/npu.ko NPU_GUEST_ARCH=arm64 \
+		tests/qemu/mkinitramfs.sh $(ARM64_KCACHE) $(ARM64_O) $(ARM64_O)/initramfs.cpio.gz
+	@NPU_SERVER_CLIENT="tests/guest-server-check.sh $(O)" tests/arm64-check.sh $(ARM64_O) \
+		$(ARM64_O)/san $(ARM64_KCACHE) $(ARM64_O)/initramfs.cpio.gz
 
 kernel-check: deps kmod-sources
 	@tests/kernel-checks.sh $(KDIR) $(KMOD_DIR) $(QEMU_DIR)/checkpatch

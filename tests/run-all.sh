@@ -1,5 +1,6 @@
 #!/bin/sh
-# make test: every suite in turn (host tests plain and sanitized, the GGUF
+# make test: every suite in turn (host tests plain and sanitized, the same
+# for arm64 under QEMU's user mode, the GGUF
 # loader against llama.cpp, bounded fuzzing, the kernel's static checks, the
 # QEMU guest suite, the DKMS-built module's smoke run), each one's summary
 # kept, then the tests skipped (for hardware this host lacks, or llama.cpp
@@ -22,7 +23,7 @@ add() {
 	skipped=$((skipped + ${5:-0}))
 }
 
-for target in check llama-check fuzz-check kernel-check qemu-check dkms-check; do
+for target in check llama-check fuzz-check kernel-check qemu-check dkms-check arm64-check; do
 	echo "==== make $target"
 	{
 		make --no-print-directory "$@" "$target" 2>&1

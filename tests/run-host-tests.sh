@@ -49,33 +49,13 @@ done
 # run the plain tests: each must pass with exactly the tests that need the
 # missing instructions skipped. So a host that has them still proves the
 # suite holds, and says what it skips, where they are missing.
-emulated() {
-	cpu=$1
-	lacks=$2
-	name=$3
-	NPU_TEST_WRAP="qemu-x86_64 -cpu $cpu" tests/run-unit-tests.sh "$dir" >"$log" 2>&1
-	line=$(tail -1 "$log")
-	other=$(grep '^SKIP ' "$log" | grep -cvE ": ($lacks): not on this CPU")
-	case "$line" in
-	*" 0 failed, 0 skipped") ok=0 ;;	# it must lack something, and say so
-	*" 0 failed, "*) ok=$((other == 0)) ;;
-	*) ok=0 ;;
-	esac
-	what="qemu-x86_64 -cpu $cpu: $line"
-	if [ "$ok" = 1 ]; then
-		echo "PASS emulated_cpu_$name ($what, each for want of $(echo "$lacks" | sed 's/|/ or /g'))"
-	else
-		# Indented: its SKIP lines are not this host's.
-		grep -E 'FAIL|ERROR|SKIP|exited' "$log" | head -40 | sed 's/^/  emulated: /'
-		echo "FAIL emulated_cpu_$name ($what; $other skips for other reasons)"
-	fi
-}
+. tests/emulated-cpu.sh
 dir=$1
 echo "== emulated CPUs: $dir"
 # QEMU's max without AVX-512 whichever QEMU this is (7.2's TCG has none,
 # nor AVX-VNNI).
-emulated max,-avx512f 'AVX-VNNI|AVX-512 VNNI' no_avx512 >"$log.out"
-emulated Nehalem 'AVX2 BMI2|AVX-VNNI|AVX-512 VNNI' no_avx2 >>"$log.out"
+emulated qemu-x86_64 max,-avx512f 'AVX-VNNI|AVX-512 VNNI' no_avx512 >"$log.out"
+emulated qemu-x86_64 Nehalem 'AVX2 BMI2|AVX-VNNI|AVX-512 VNNI' no_avx2 >>"$log.out"
 mv "$log.out" "$log"
 cat "$log"
 add_checks

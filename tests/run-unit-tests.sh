@@ -6,7 +6,12 @@
 # "N passed, N failed, N skipped".
 # usage: run-unit-tests.sh BUILD_DIR
 # NPU_TEST_WRAP: a command to run every binary under (run-host-tests.sh's
-# emulated CPUs: qemu-x86_64 -cpu MODEL).
+# emulated CPUs: qemu-x86_64 -cpu MODEL; arm64-check.sh's qemu-aarch64).
+# NPU_TEST_FOREIGN=1: the binaries are another architecture's, so the
+# suites that test no level run under the wrapper too.
+# NPU_TEST_LEVELS: the levels the suites that run per level run at
+# (unset: every level this CPU has; empty: none; test_kernels_* and
+# test_backends test every level themselves regardless).
 set -u
 dir=$1
 wrap=${NPU_TEST_WRAP:-}
@@ -85,16 +90,21 @@ for t in "$dir"/tests/test_*; do
 	# it ends with is bit-exact at every level, which test_backends
 	# checks), test_devd the PCI NPU's daemon (at its host's best level);
 	# test_kernels_* and test_backends test each level in turn themselves.
-	test_abi | test_image | test_fw_stop | test_handles | test_tokenizer | test_quantize | \
-		test_devd)
-		# Nothing for an emulated CPU to add (and qemu-x86_64 maps
-		# test_handles' 1 GiB buffers slowly, and runs test_quantize's
-		# calibration slowly).
+	test_abi | test_image | test_fw_stop | test_tokenizer)
+		# Nothing for an emulated CPU of this architecture to add; on
+		# another one, the ABI's layout, the verifier and the firmware.
+		[ -n "$wrap" ] && [ -z "${NPU_TEST_FOREIGN:-}" ] && continue
+		run "$t" ;;
+	test_handles | test_quantize | test_devd)
+		# Not under QEMU's user mode: it maps test_handles' 1 GiB
+		# buffers slowly and runs test_quantize's calibration slowly
+		# (minutes), and test_devd starts npu-devd, which another
+		# architecture's binary cannot be without binfmt_misc.
 		[ -n "$wrap" ] && continue
 		run "$t" ;;
 	test_kernels_* | test_backends) run "$t" ;;
 	# Every other suite runs work on the cpu backend: once per level.
-	*) for l in $levels; do run "$t" "$l"; done ;;
+	*) for l in ${NPU_TEST_LEVELS-$levels}; do run "$t" "$l"; done ;;
 	esac
 	ran=$((ran + 1))
 done

@@ -19,7 +19,7 @@ static const struct {
 #elif defined(__aarch64__)
 	[NPU_ISA_NEON] = { "neon", "NEON" },
 	[NPU_ISA_DOTPROD] = { "dotprod", "NEON SDOT" },
-	[NPU_ISA_I8MM] = { "i8mm", "NEON SMMLA (I8MM)" },
+	[NPU_ISA_I8MM] = { "i8mm", "NEON SMMLA" },
 #endif
 };
 

@@ -5,6 +5,9 @@
 # image, the test binaries and the shared libraries they need.
 # usage: mkinitramfs.sh KERNEL_CACHE BUILD_DIR OUT.cpio.gz
 # NPU_KMOD: the npu.ko to pack (default BUILD_DIR/kmod/npu.ko).
+# NPU_GUEST_ARCH=arm64: BUILD_DIR is an arm64 build, KERNEL_CACHE
+# arm64-kernel.sh's (with its arm64 busybox); libraries are found by the
+# binaries' ELF headers, as ldd cannot run them here.
 set -eu
 kcache=$(realpath "$1")
 build=$(realpath "$2")
@@ -18,7 +21,13 @@ trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$work/bin" "$work/lib/firmware/npu" "$work/modules" "$work/tests" \
 	"$work/proc" "$work/sys" "$work/dev" "$work/tmp" "$work/etc"
-cp /bin/busybox "$work/bin/busybox"
+arch=${NPU_GUEST_ARCH:-x86_64}
+if [ "$arch" = arm64 ]; then
+	cp "$kcache/busybox" "$work/bin/busybox"
+else
+	cp /bin/busybox "$work/bin/busybox"
+fi
+# The applets of this host's busybox: Debian builds both alike.
 for app in $(/bin/busybox --list); do
 	[ -e "$work/bin/$app" ] || ln -s busybox "$work/bin/$app"
 done
@@ -76,8 +85,27 @@ for f in ${NPU_QUANT:-}; do
 done
 # What "make run" asks the guest to run (kernel command line npu.run=1).
 printf '%s\n' "${NPU_RUN_ARGS:-}" > "$work/run-args"
+# An arm64 binary's libraries: its NEEDED entries, found in the multiarch
+# directories, and theirs in turn; and the loader.
+arm64_libs() {
+	aarch64-linux-gnu-readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+		while read -r name; do
+			for d in /lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu; do
+				if [ -e "$d/$name" ]; then
+					echo "$d/$name"
+					arm64_libs "$d/$name"
+					break
+				fi
+			done
+		done
+}
 for t in "$work"/tests/* "$work"/bin/npu-*; do
-	ldd "$t" 2>/dev/null | grep -o '/[^ ]*' || true
+	if [ "$arch" = arm64 ]; then
+		echo /lib/ld-linux-aarch64.so.1
+		arm64_libs "$t"
+	else
+		ldd "$t" 2>/dev/null | grep -o '/[^ ]*' || true
+	fi
 done | sort -u | while read -r lib; do
 	mkdir -p "$work$(dirname "$lib")"
 	cp -L "$lib" "$work$lib"

@@ -6,6 +6,8 @@
 # usage: run.sh KERNEL_CACHE INITRAMFS LOG [run|smoke|serve|pci]
 # QEMU_TIMEOUT: seconds before the guest is killed (default 900); QEMU_SMP: its
 # vCPUs (default 2, round-robin on one host thread: TCG, thread=single).
+# NPU_GUEST_ARCH=arm64: an aarch64 guest (QEMU's virt machine, its max CPU)
+# on arm64-kernel.sh's kernel, emulated NPUs only.
 # NPU_DEVD: npu-devd; with it the guest gets two PCI NPUs (1 and 2 cores),
 # each served by its own npu-devd started here before QEMU and stopped
 # after it, and npu.ko drives those instead of emulated ones. Mode "pci" is
@@ -89,12 +91,20 @@ fi
 # Single-threaded TCG: two vCPUs, one host thread. Multi-threaded TCG has
 # been seen to trap on the kernel's own boot-time code patching (an int3
 # oops in sched_clock_cpu before /init); round-robin vCPUs do not race it.
+# The aarch64 guest: pointer authentication by QEMU's cheaper algorithm
+# (its default costs TCG dearly), one host thread as for x86.
+machine="qemu-system-x86_64 -accel tcg,thread=single -cpu max"
+console=ttyS0
+if [ "${NPU_GUEST_ARCH:-}" = arm64 ]; then
+	machine="qemu-system-aarch64 -M virt -accel tcg,thread=multi -cpu max,pauth-impdef=on"
+	console=ttyAMA0
+fi
 boot() {
-	# shellcheck disable=SC2086 # $net and $pci are lists of arguments
-	timeout "${QEMU_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp ${QEMU_SMP:-2} -m 2048 \
+	# shellcheck disable=SC2086 # $machine, $net and $pci are lists of arguments
+	timeout "${QEMU_TIMEOUT:-900}" $machine -smp ${QEMU_SMP:-2} -m 2048 \
 		-nographic -no-reboot $net $pci \
 		-kernel "$kcache/root/boot/vmlinuz-$kver" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU hung_task_panic=1 quiet loglevel=6 $extra" \
+		-append "console=$console panic=-1 panic_on_warn=1 oops=panic slub_debug=FZPU hung_task_panic=1 quiet loglevel=6 $extra" \
 		</dev/null 2>&1 | tee "$log" | grep --line-buffered -vE '^\[ *[0-9.]+\] '
 }
 # An old log's NPU-SERVER-READY must not be taken for this boot's.
