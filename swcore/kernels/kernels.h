@@ -328,14 +328,14 @@ NPU_HIDDEN enum npu_isa npu_kernels_isa(const struct npu_kernels *k);
 NPU_HIDDEN int npu_kernels_threads(const struct npu_kernels *k);
 /* The npu_fw_hooks.matmul hook: 0 when done, nonzero for the firmware's loops. */
 NPU_HIDDEN int npu_kernels_matmul(void *ctx, const struct npu_fw_matmul *mm);
-/* The npu_fw_hooks.matmul_block hook (AVX2 up), likewise. */
+/* The npu_fw_hooks.matmul_block hook, likewise. */
 NPU_HIDDEN int npu_kernels_matmul_block(void *ctx, const struct npu_fw_matmul_block *mb);
-/* The npu_fw_hooks.attention hook (AVX2 up), long caches split over the pool by rows. */
+/* The npu_fw_hooks.attention hook, long caches split over the pool by rows. */
 NPU_HIDDEN int npu_kernels_attention(void *ctx, const struct npu_fw_attention *a);
-/* The npu_fw_hooks.rescale and .softmax hooks (AVX2 up), many heads split over the pool. */
+/* The npu_fw_hooks.rescale and .softmax hooks, many heads split over the pool. */
 NPU_HIDDEN int npu_kernels_rescale(void *ctx, const struct npu_fw_rescale *r);
 NPU_HIDDEN int npu_kernels_softmax(void *ctx, const struct npu_fw_softmax *sm);
-/* The npu_fw_hooks.silu hook (AVX2 up), long rows split over the pool. */
+/* The npu_fw_hooks.silu hook, long rows split over the pool. */
 NPU_HIDDEN int npu_kernels_silu(void *ctx, const struct npu_fw_silu *s);
 /*
  * Where packed weights are kept (the software core, swcore/aspace.c): room
