@@ -53,45 +53,32 @@ static uint64_t peak_neon(long iters)
 	return (uint64_t)vaddvq_s16(vaddq_s16(c0, c4));
 }
 
-__attribute__((target("arch=armv8.2-a+dotprod"))) static uint64_t peak_sdot(long iters)
-{
-	int8x16_t a = vdupq_n_s8(3), b = vdupq_n_s8(-2);
-	int32x4_t c0 = vdupq_n_s32(0), c1 = vdupq_n_s32(1), c2 = vdupq_n_s32(2);
-	int32x4_t c3 = vdupq_n_s32(3), c4 = vdupq_n_s32(4), c5 = vdupq_n_s32(5);
-	int32x4_t c6 = vdupq_n_s32(6), c7 = vdupq_n_s32(7);
-	long i;
-
-#define SDOT(c) ((c) = vdotq_s32((c), a, b))
-	for (i = 0; i < iters; i++) {
-		OPAQUE(a);
-		OPAQUE(b);
-		SDOT(c0), SDOT(c1), SDOT(c2), SDOT(c3), SDOT(c4), SDOT(c5), SDOT(c6), SDOT(c7);
+/*
+ * SDOT's and SMMLA's loops: eight int32x4 chains of @op (vdotq_s32 or
+ * vmmlaq_s32), each fed its own product of int8 vectors.
+ */
+#define PEAK_INT32(name, arch, op) \
+	__attribute__((target(arch))) static uint64_t name(long iters) \
+	{ \
+		int8x16_t a = vdupq_n_s8(3), b = vdupq_n_s8(-2); \
+		int32x4_t c0 = vdupq_n_s32(0), c1 = vdupq_n_s32(1), c2 = vdupq_n_s32(2); \
+		int32x4_t c3 = vdupq_n_s32(3), c4 = vdupq_n_s32(4), c5 = vdupq_n_s32(5); \
+		int32x4_t c6 = vdupq_n_s32(6), c7 = vdupq_n_s32(7); \
+		long i; \
+		for (i = 0; i < iters; i++) { \
+			OPAQUE(a); \
+			OPAQUE(b); \
+			c0 = op(c0, a, b), c1 = op(c1, a, b), c2 = op(c2, a, b); \
+			c3 = op(c3, a, b), c4 = op(c4, a, b), c5 = op(c5, a, b); \
+			c6 = op(c6, a, b), c7 = op(c7, a, b); \
+		} \
+		c0 = vaddq_s32(vaddq_s32(c0, c1), vaddq_s32(c2, c3)); \
+		c4 = vaddq_s32(vaddq_s32(c4, c5), vaddq_s32(c6, c7)); \
+		return (uint64_t)vaddvq_s32(vaddq_s32(c0, c4)); \
 	}
-#undef SDOT
-	c0 = vaddq_s32(vaddq_s32(c0, c1), vaddq_s32(c2, c3));
-	c4 = vaddq_s32(vaddq_s32(c4, c5), vaddq_s32(c6, c7));
-	return (uint64_t)vaddvq_s32(vaddq_s32(c0, c4));
-}
 
-__attribute__((target("arch=armv8.2-a+dotprod+i8mm"))) static uint64_t peak_smmla(long iters)
-{
-	int8x16_t a = vdupq_n_s8(3), b = vdupq_n_s8(-2);
-	int32x4_t c0 = vdupq_n_s32(0), c1 = vdupq_n_s32(1), c2 = vdupq_n_s32(2);
-	int32x4_t c3 = vdupq_n_s32(3), c4 = vdupq_n_s32(4), c5 = vdupq_n_s32(5);
-	int32x4_t c6 = vdupq_n_s32(6), c7 = vdupq_n_s32(7);
-	long i;
-
-#define MMLA(c) ((c) = vmmlaq_s32((c), a, b))
-	for (i = 0; i < iters; i++) {
-		OPAQUE(a);
-		OPAQUE(b);
-		MMLA(c0), MMLA(c1), MMLA(c2), MMLA(c3), MMLA(c4), MMLA(c5), MMLA(c6), MMLA(c7);
-	}
-#undef MMLA
-	c0 = vaddq_s32(vaddq_s32(c0, c1), vaddq_s32(c2, c3));
-	c4 = vaddq_s32(vaddq_s32(c4, c5), vaddq_s32(c6, c7));
-	return (uint64_t)vaddvq_s32(vaddq_s32(c0, c4));
-}
+PEAK_INT32(peak_sdot, "arch=armv8.2-a+dotprod", vdotq_s32)
+PEAK_INT32(peak_smmla, "arch=armv8.2-a+dotprod+i8mm", vmmlaq_s32)
 
 const struct bench_peak *bench_peak_for(const char *backend)
 {

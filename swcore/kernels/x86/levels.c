@@ -5,45 +5,35 @@
  */
 #include "x86.h"
 
+/* What AVX-VNNI shares with AVX2: all but the SCALE_BLOCK kernel for one group. */
+#define AVX2_KERNELS \
+	.mm = npu_mm_avx2, \
+	.mm_block = npu_mm_block_avx2, \
+	.requant = npu_requant_avx2, \
+	.add = npu_add_avx2, \
+	.norm = npu_norm_avx2, \
+	.amax = npu_amax_avx2, \
+	.silu = npu_silu_avx2, \
+	.attention = npu_attention_avx2, \
+	.attention_begin = npu_attention_begin_avx2, \
+	.attention_rows = npu_attention_rows_avx2, \
+	.rescale = npu_rescale_avx2, \
+	.rescale_begin = npu_rescale_begin_avx2, \
+	.rescale_rows = npu_rescale_rows_avx2, \
+	.softmax = npu_softmax_avx2, \
+	.softmax_rows = npu_softmax_rows_avx2
+
 static const struct npu_level avx2 = {
 	.isa = NPU_ISA_AVX2,
-	.mm = npu_mm_avx2,
-	.mm_block = npu_mm_block_avx2,
 	.mm_block_g1 = npu_mm_block_g1_avx2,
-	.requant = npu_requant_avx2,
-	.add = npu_add_avx2,
-	.norm = npu_norm_avx2,
-	.amax = npu_amax_avx2,
-	.silu = npu_silu_avx2,
-	.attention = npu_attention_avx2,
-	.attention_begin = npu_attention_begin_avx2,
-	.attention_rows = npu_attention_rows_avx2,
-	.rescale = npu_rescale_avx2,
-	.rescale_begin = npu_rescale_begin_avx2,
-	.rescale_rows = npu_rescale_rows_avx2,
-	.softmax = npu_softmax_avx2,
-	.softmax_rows = npu_softmax_rows_avx2,
+	AVX2_KERNELS,
 };
 
 static const struct npu_level avxvnni = {
 	.isa = NPU_ISA_AVXVNNI,
-	.mm = npu_mm_avx2,
-	.mm_block = npu_mm_block_avx2,
 	.mm_block_g1 = npu_mm_block_g1_avxvnni,
 	.mmb_vnni = 1,
-	.requant = npu_requant_avx2,
-	.add = npu_add_avx2,
-	.norm = npu_norm_avx2,
-	.amax = npu_amax_avx2,
-	.silu = npu_silu_avx2,
-	.attention = npu_attention_avx2,
-	.attention_begin = npu_attention_begin_avx2,
-	.attention_rows = npu_attention_rows_avx2,
-	.rescale = npu_rescale_avx2,
-	.rescale_begin = npu_rescale_begin_avx2,
-	.rescale_rows = npu_rescale_rows_avx2,
-	.softmax = npu_softmax_avx2,
-	.softmax_rows = npu_softmax_rows_avx2,
+	AVX2_KERNELS,
 };
 
 static const struct npu_level avx512 = {
