@@ -18,6 +18,12 @@ NPU_HIDDEN void npu_mm_dotprod(const struct npu_fw_matmul *mm, const struct npu_
 NPU_HIDDEN void npu_mm_i8mm(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 			    uint32_t n0, uint32_t n1);
 
+/* ATTENTION at every arm64 level (struct npu_level's attention members). */
+NPU_HIDDEN int npu_attention_neon(void *unused, const struct npu_fw_attention *a);
+NPU_HIDDEN int npu_attention_begin_neon(const struct npu_fw_attention *a);
+NPU_HIDDEN void npu_attention_rows_neon(const struct npu_fw_attention *a, uint32_t j0,
+					uint32_t j1, __s64 *acc);
+
 /* One group's sum of x[c] * w[c], c < @len, at NEON (int8 or int16 x; int8 or int4 w). */
 NPU_HIDDEN int64_t npu_dot_neon(const void *x, uint32_t x_bits, const uint8_t *w, uint32_t w_bits,
 				uint32_t len);

@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
- * The arm64 levels' kernels, for the pool and the tests. So far MATMUL's
- * sums: the output stage, ATTENTION, SCALE_BLOCK and the element-wise
- * hooks run the firmware's own loops (compiled for NEON by the compiler)
- * at every arm64 level.
+ * The arm64 levels' kernels, for the pool and the tests: MATMUL's sums
+ * per level, ATTENTION's in NEON at all of them. The output stage,
+ * SCALE_BLOCK and the element-wise hooks run the firmware's own loops
+ * (compiled for arm64, vectorized where the compiler can) so far.
  */
 #include "arm64.h"
 
-static const struct npu_level neon = { .isa = NPU_ISA_NEON, .mm = npu_mm_neon };
-static const struct npu_level dotprod = { .isa = NPU_ISA_DOTPROD, .mm = npu_mm_dotprod };
-static const struct npu_level i8mm = { .isa = NPU_ISA_I8MM, .mm = npu_mm_i8mm };
+#define NEON_ATTENTION \
+	.attention = npu_attention_neon, \
+	.attention_begin = npu_attention_begin_neon, \
+	.attention_rows = npu_attention_rows_neon
+
+static const struct npu_level neon = { .isa = NPU_ISA_NEON, .mm = npu_mm_neon, NEON_ATTENTION };
+static const struct npu_level dotprod = {
+	.isa = NPU_ISA_DOTPROD, .mm = npu_mm_dotprod, NEON_ATTENTION,
+};
+static const struct npu_level i8mm = { .isa = NPU_ISA_I8MM, .mm = npu_mm_i8mm, NEON_ATTENTION };
 
 const struct npu_level *npu_level_of(enum npu_isa isa)
 {
