@@ -18,6 +18,9 @@ NPU_HIDDEN void npu_mm_dotprod(const struct npu_fw_matmul *mm, const struct npu_
 NPU_HIDDEN void npu_mm_i8mm(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 			    uint32_t n0, uint32_t n1);
 
+/* The output stage at every arm64 level (struct npu_level's requant). */
+NPU_HIDDEN int npu_requant_neon(void *unused, const struct npu_fw_requant *rq);
+
 /* ATTENTION at every arm64 level (struct npu_level's attention members). */
 NPU_HIDDEN int npu_attention_neon(void *unused, const struct npu_fw_attention *a);
 NPU_HIDDEN int npu_attention_begin_neon(const struct npu_fw_attention *a);

@@ -1,22 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
  * The arm64 levels' kernels, for the pool and the tests: MATMUL's sums
- * per level, ATTENTION's in NEON at all of them. The output stage,
- * SCALE_BLOCK and the element-wise hooks run the firmware's own loops
- * (compiled for arm64, vectorized where the compiler can) so far.
+ * per level, the output stage and ATTENTION's sums in NEON at all of
+ * them. SCALE_BLOCK and the element-wise hooks run the firmware's own
+ * loops (compiled for arm64, vectorized where the compiler can) so far.
  */
 #include "arm64.h"
 
-#define NEON_ATTENTION \
+#define NEON_OPS \
+	.requant = npu_requant_neon, \
 	.attention = npu_attention_neon, \
 	.attention_begin = npu_attention_begin_neon, \
 	.attention_rows = npu_attention_rows_neon
 
-static const struct npu_level neon = { .isa = NPU_ISA_NEON, .mm = npu_mm_neon, NEON_ATTENTION };
+static const struct npu_level neon = { .isa = NPU_ISA_NEON, .mm = npu_mm_neon, NEON_OPS };
 static const struct npu_level dotprod = {
-	.isa = NPU_ISA_DOTPROD, .mm = npu_mm_dotprod, NEON_ATTENTION,
+	.isa = NPU_ISA_DOTPROD, .mm = npu_mm_dotprod, NEON_OPS,
 };
-static const struct npu_level i8mm = { .isa = NPU_ISA_I8MM, .mm = npu_mm_i8mm, NEON_ATTENTION };
+static const struct npu_level i8mm = { .isa = NPU_ISA_I8MM, .mm = npu_mm_i8mm, NEON_OPS };
 
 const struct npu_level *npu_level_of(enum npu_isa isa)
 {
