@@ -18,8 +18,11 @@ NPU_HIDDEN void npu_mm_dotprod(const struct npu_fw_matmul *mm, const struct npu_
 NPU_HIDDEN void npu_mm_i8mm(const struct npu_fw_matmul *mm, const struct npu_mm_prep *p,
 			    uint32_t n0, uint32_t n1);
 
-/* The output stage at every arm64 level (struct npu_level's requant). */
+/* The output stage and element-wise hooks at every arm64 level (struct npu_level's). */
 NPU_HIDDEN int npu_requant_neon(void *unused, const struct npu_fw_requant *rq);
+NPU_HIDDEN int npu_add_neon(void *unused, const struct npu_fw_add *a);
+NPU_HIDDEN int npu_norm_neon(void *unused, const struct npu_fw_norm *nm);
+NPU_HIDDEN int npu_amax_neon(void *unused, const __s64 *v, __u32 n, __u64 *out);
 
 /* ATTENTION at every arm64 level (struct npu_level's attention members). */
 NPU_HIDDEN int npu_attention_neon(void *unused, const struct npu_fw_attention *a);

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
  * The arm64 levels' kernels, for the pool and the tests: MATMUL's sums
- * per level, the output stage and ATTENTION's sums in NEON at all of
- * them. SCALE_BLOCK and the element-wise hooks run the firmware's own
- * loops (compiled for arm64, vectorized where the compiler can) so far.
+ * per level; the output stage, ATTENTION's sums, ADD, the norms and the
+ * row maximum in NEON at all of them. SCALE_BLOCK, SILU, the softmax and
+ * ATTENTION's rescaling run the firmware's own loops (compiled for
+ * arm64) so far.
  */
 #include "arm64.h"
 
 #define NEON_OPS \
 	.requant = npu_requant_neon, \
+	.add = npu_add_neon, \
+	.norm = npu_norm_neon, \
+	.amax = npu_amax_neon, \
 	.attention = npu_attention_neon, \
 	.attention_begin = npu_attention_begin_neon, \
 	.attention_rows = npu_attention_rows_neon
