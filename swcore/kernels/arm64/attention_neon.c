@@ -80,9 +80,11 @@ static inline int32x4_t load_v4(const uint8_t *row, uint32_t bits, uint32_t d)
 	int16x4_t v;
 
 	if (bits == 8) {
-		int8x8_t b = vreinterpret_s8_u32(vld1_dup_u32((const uint32_t *)(row + d)));
+		uint32_t w;
 
-		v = vget_low_s16(vmovl_s8(b));
+		/* Any alignment: a row's d is an element index. */
+		memcpy(&w, row + d, sizeof(w));
+		v = vget_low_s16(vmovl_s8(vreinterpret_s8_u32(vdup_n_u32(w))));
 	} else {
 		v = vld1_s16((const int16_t *)row + d);
 	}
@@ -102,7 +104,7 @@ static void values_head(const struct npu_fw_attention *a, uint32_t h, uint32_t j
 		int64x2_t s0 = vld1q_s64((int64_t *)out + d), s1 = vld1q_s64((int64_t *)out + d + 2);
 
 		for (j = j0; j < j1; j++) {
-			/* The row's 4 bytes may be its last: the loads read no further. */
+			/* 4 elements, the row's last perhaps: the load reads no further. */
 			int32x4_t x = load_v4(v + j * a->v_stride, a->v_bits, d);
 			int32_t w = (int32_t)t[j];
 
