@@ -657,7 +657,6 @@ void npu_kernels_hooks(struct npu_kernels *k, struct npu_fw_core *core)
 {
 	const struct npu_level *l = k->lvl;
 
-	memset(&k->hooks, 0, sizeof(k->hooks));
 	if (l) {
 		k->hooks = (struct npu_fw_hooks){
 			.matmul = l->mm ? npu_kernels_matmul : NULL,

@@ -316,6 +316,13 @@ struct npu_level {
 	void (*softmax_rows)(const struct npu_fw_softmax *sm, uint32_t r0, uint32_t r1);
 };
 
+/*
+ * ATTENTION's checks before a step (struct npu_level.attention_begin) for
+ * the levels whose sums take 16-bit queries and 32-bit weights: nonzero
+ * leaves the call to the firmware; VALUES zeroes a->acc.
+ */
+NPU_HIDDEN int npu_attention_begin(const struct npu_fw_attention *a);
+
 /* @isa's kernels (this architecture's, x86/levels.c or arm64/levels.c); NULL at the scalar level. */
 NPU_HIDDEN const struct npu_level *npu_level_of(enum npu_isa isa);
 

@@ -92,7 +92,8 @@ fi
 # been seen to trap on the kernel's own boot-time code patching (an int3
 # oops in sched_clock_cpu before /init); round-robin vCPUs do not race it.
 # The aarch64 guest: pointer authentication by QEMU's cheaper algorithm
-# (its default costs TCG dearly), one host thread as for x86.
+# (its default costs TCG dearly), and a host thread per vCPU: round-robin
+# vCPUs left test_api's process unscheduled for a whole 0.38 s job there.
 machine="qemu-system-x86_64 -accel tcg,thread=single -cpu max"
 console=ttyS0
 if [ "${NPU_GUEST_ARCH:-}" = arm64 ]; then

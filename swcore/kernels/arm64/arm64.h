@@ -26,7 +26,6 @@ NPU_HIDDEN int npu_amax_neon(void *unused, const __s64 *v, __u32 n, __u64 *out);
 
 /* ATTENTION at every arm64 level (struct npu_level's attention members). */
 NPU_HIDDEN int npu_attention_neon(void *unused, const struct npu_fw_attention *a);
-NPU_HIDDEN int npu_attention_begin_neon(const struct npu_fw_attention *a);
 NPU_HIDDEN void npu_attention_rows_neon(const struct npu_fw_attention *a, uint32_t j0,
 					uint32_t j1, __s64 *acc);
 

@@ -14,7 +14,7 @@
 	.norm = npu_norm_neon, \
 	.amax = npu_amax_neon, \
 	.attention = npu_attention_neon, \
-	.attention_begin = npu_attention_begin_neon, \
+	.attention_begin = npu_attention_begin, \
 	.attention_rows = npu_attention_rows_neon
 
 static const struct npu_level neon = { .isa = NPU_ISA_NEON, .mm = npu_mm_neon, NEON_OPS };

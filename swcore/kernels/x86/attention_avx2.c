@@ -230,32 +230,9 @@ void npu_attention_rows_avx2(const struct npu_fw_attention *a, uint32_t j0, uint
 	}
 }
 
-/*
- * As npu_attention_begin_avx512: SCORES needs 16-bit query values, VALUES
- * weights that fit int32 (and zeroes a->acc); anything else is refused.
- */
-int npu_attention_begin_avx2(const struct npu_fw_attention *a)
-{
-	uint64_t n = (uint64_t)a->n_heads * a->head_dim, i;
-	uint32_t h, j;
-
-	if (a->step == NPU_FW_ATTN_SCORES) {
-		for (i = 0; i < n; i++)
-			if (a->q[i] != (int16_t)a->q[i])
-				return 1;
-		return 0;
-	}
-	for (h = 0; h < a->n_heads; h++)
-		for (j = 0; j < a->len; j++)
-			if (a->t[h * a->t_stride + j] != (int32_t)a->t[h * a->t_stride + j])
-				return 1;
-	memset(a->acc, 0, n * sizeof(*a->acc));
-	return 0;
-}
-
 int npu_attention_avx2(void *unused NPU_UNUSED, const struct npu_fw_attention *a)
 {
-	if (npu_attention_begin_avx2(a))
+	if (npu_attention_begin(a))
 		return 1;
 	npu_attention_rows_avx2(a, 0, a->len, a->acc);
 	return 0;

@@ -15,7 +15,7 @@
 	.amax = npu_amax_avx2, \
 	.silu = npu_silu_avx2, \
 	.attention = npu_attention_avx2, \
-	.attention_begin = npu_attention_begin_avx2, \
+	.attention_begin = npu_attention_begin, \
 	.attention_rows = npu_attention_rows_avx2, \
 	.rescale = npu_rescale_avx2, \
 	.rescale_begin = npu_rescale_begin_avx2, \

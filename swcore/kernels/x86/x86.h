@@ -76,7 +76,6 @@ NPU_HIDDEN int npu_amax_avx512(void *unused, const __s64 *v, __u32 n, __u64 *out
 /* The same at the AVX2 level (AVX2 and BMI2), with the same refusals. */
 NPU_HIDDEN int npu_requant_avx2(void *unused, const struct npu_fw_requant *rq);
 NPU_HIDDEN int npu_attention_avx2(void *unused, const struct npu_fw_attention *a);
-NPU_HIDDEN int npu_attention_begin_avx2(const struct npu_fw_attention *a);
 NPU_HIDDEN void npu_attention_rows_avx2(const struct npu_fw_attention *a, uint32_t j0,
 					uint32_t j1, __s64 *acc);
 NPU_HIDDEN int npu_rescale_avx2(void *unused, const struct npu_fw_rescale *r);
