@@ -79,7 +79,7 @@ static void buffer_handles(void **state)
 	npu_close(a);
 	npu_close(b);
 }
-/* A job long enough (hundreds of ms) that waits around it are not races. */
+/* A job long enough that waits around it are not races (long_job_sized). */
 struct long_job {
 	struct t_buf x, w, f, o;
 	npu_cmd *cmd;
@@ -116,37 +116,62 @@ static void long_job_fini(npu_device *dev, struct long_job *j)
 	t_free(dev, &j->o);
 }
 
+/* Seconds from submitting @cmd to its fence answering. */
+static double run_seconds(npu_device *dev, npu_cmd *cmd, int *err)
+{
+	struct timespec t0, t1;
+	npu_fence f;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(npu_submit(cmd, &f), NPU_OK);
+	*err = npu_fence_wait(dev, f, -1, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+}
+
 /*
- * A blocker that ends well inside npu.ko's 2 s job timeout on this
- * device: m = 16 takes a fraction of a second on a plain kernel, but the
- * debug lane's KASAN build once ran it past the timeout. Halved until one
- * run takes under half a second. The other backends have no job timeout:
- * m = 16, long enough to outlast a slow link's round trips (usb under
- * the debug lane's kernel takes 0.2 s for one).
+ * A blocker that outlasts the tests' own round trips around it (a
+ * submit and a poll each, up to eight of them) with room to spare:
+ * a slow link or an emulated guest makes those long (usb under the
+ * debug lane's kernel: 0.2 s each), a fast kernel makes the job short
+ * (the aarch64 guest's gadget ran m = 16 before three submits were
+ * through). So m doubles from 16 until one run takes 0.2 s and sixteen
+ * no-op round trips. On accel it must also end well inside npu.ko's 2 s
+ * job timeout (the debug lane's KASAN build once ran m = 16 past it):
+ * halved until one run takes under half a second.
  */
 static void long_job_sized(npu_device *dev, struct long_job *j)
 {
 	struct npu_info info;
-	uint32_t m;
+	double rt = 0, t, want;
+	npu_cmd *nop;
+	uint32_t m = 16;
+	int i, err, accel, shrunk = 0;
 
 	assert_int_equal(npu_query(dev, &info), NPU_OK);
-	if (strcmp(info.backend, "accel")) {
-		long_job_init(dev, j, 16);
-		return;
+	accel = !strcmp(info.backend, "accel");
+	assert_int_equal(npu_cmd_create(dev, &nop), NPU_OK);
+	assert_int_equal(npu_op_nop(nop), NPU_OK);
+	for (i = 0; i < 3; i++) {
+		t = run_seconds(dev, nop, &err);
+		assert_int_equal(err, NPU_OK);
+		rt = t > rt ? t : rt;
 	}
-	for (m = 16;; m /= 2) {
-		struct timespec t0, t1;
-		npu_fence f;
-		int err;
-
+	npu_cmd_destroy(nop);
+	want = 16 * rt > 0.2 ? 16 * rt : 0.2;
+	for (;;) {
 		long_job_init(dev, j, m);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		assert_int_equal(npu_submit(j->cmd, &f), NPU_OK);
-		err = npu_fence_wait(dev, f, -1, NULL);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (m == 1 || (err == NPU_OK && (t1.tv_sec - t0.tv_sec) +
-						 (t1.tv_nsec - t0.tv_nsec) * 1e-9 < 0.5)) {
+		t = run_seconds(dev, j->cmd, &err);
+		if (accel && m > 1 && (err != NPU_OK || t >= 0.5)) {
+			m /= 2;
+			shrunk = 1;
+		} else if (err == NPU_OK && t < want && m < 1024 && !shrunk &&
+			   (!accel || 2 * t < 0.5)) {
+			m *= 2;
+		} else {
 			assert_int_equal(err, NPU_OK);
+			print_message("blocker on %s: m = %u, %.1f ms a run (no-op round trip %.2f ms)\n",
+				      info.backend, m, t * 1e3, rt * 1e3);
 			return;
 		}
 		long_job_fini(dev, j);
