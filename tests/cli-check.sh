@@ -214,6 +214,21 @@ k16=$(w8kl --norm-act int16)
 result cli_norm_act_int16 "$([ -n "$k8" ] && [ "$k8" = "$k8b" ] && [ -n "$k16" ] &&
 	awk -v a="$k16" -v b="$k8" 'BEGIN { exit !(a < b) }' ||
 	echo "W8 mean KL: default '$k8', int8 '$k8b', int16 '$k16' (want int16 below int8)")"
+# --burst: out of range or on the float model refused; the text the same
+# at one token a job, 16, 5 (bursts of 4 and 1) and the automatic size,
+# to the story's end (inside a burst of 16 and of 5).
+expect cli_burst_range 2 "^npu-run: --burst '17': want an integer in 0..16" --burst 17
+expect cli_burst_float 2 "^npu-run: --burst sizes device jobs: not with --device float" \
+	--burst 2 --device float
+why=
+for b in 1 16 5 0; do
+	npu_run --model "$models/stories260K.bin" --device cpu --steps 300 --burst $b
+	[ "$rc" -eq 0 ] || why="$why --burst $b: status $rc;"
+	sed '/^---/,$d' "$tmp/out" > "$tmp/text$b"
+	[ $b = 1 ] || cmp -s "$tmp/text1" "$tmp/text$b" || why="$why --burst $b: another text;"
+done
+grep -q 'generated 248 tokens' "$tmp/out" || why="$why not the 248 tokens to BOS;"
+result cli_burst_same_text "$why"
 # --chat and --ctx-size: their mistakes, one line each.
 expect cli_ctx_size_range 2 "^npu-run: --ctx-size '0': want an integer" --ctx-size 0
 expect cli_ctx_size_past_file 2 "^npu-run: --ctx-size '513': the model's context is 512" \

@@ -12,7 +12,9 @@
  * read from device memory, so it is replayed as is. A prompt is prefilled
  * in batches of up to PREFILL rows, of which only the last goes through
  * the classifier. A pass whose ops overflow one command stream runs as
- * several jobs of whole layers, one after another.
+ * several jobs of whole layers, one after another. Greedy decoding runs
+ * bursts of steps as one job: each step's ARGMAX picks the token the next
+ * step embeds, and an ADD moves the position on.
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +26,8 @@
 #include "llm_internal.h"
 
 #define PREFILL 64
+#define BURST_LOG 4		/* bursts of up to 2^4 steps */
+_Static_assert(1 << BURST_LOG == NPU_LLM_BURST_MAX, "a burst size per power of two");
 
 /* An activation: rows x cols of one type, with per-row scales. */
 struct act {
@@ -36,6 +40,13 @@ struct act {
 struct layer_state {
 	struct act kc, vc;
 	struct act trace;
+};
+
+/* A recorded burst of greedy steps: the graph and its opcodes. */
+struct burst {
+	npu_graph *g;
+	unsigned int *ops;
+	uint32_t n_ops;
 };
 
 /*
@@ -56,11 +67,14 @@ struct npu_engine {
 	struct npu_model_config c;
 	int ctx;		/* positions the KV caches hold */
 	struct layer_state *layers;
-	struct dbuf ids, pos;
+	struct dbuf ids;	/* a pass's token ids; a burst's picks */
+	struct dbuf pos;	/* the position, and the 1 a burst adds to it each step */
 	struct act x, xn, q, k, v, att, tmp, h1, h3, logits;
 	struct dbuf qn, kn;	/* cfg.qk_norm: Q and K after their heads' norms */
 	struct part *parts;
 	int n_parts;
+	struct burst bursts[BURST_LOG + 1];	/* 2^i steps, recorded when first run */
+	int burst_max;		/* the most steps one job holds; 0: a step is many jobs */
 	npu_cmd *cmd;		/* a prefill batch's part, encoded anew */
 	unsigned int *job_ops;	/* its opcodes */
 	uint64_t bytes;
@@ -264,15 +278,15 @@ static void encode_layer(struct npu_engine *e, npu_cmd *cmd, struct pass *p, int
 }
 
 /*
- * Layers [l0, l1) of a forward pass of @rows tokens (ids and position in
- * device memory): the embedding first when @head, the classifier last
- * when @tail.
+ * Layers [l0, l1) of a forward pass of @rows tokens (ids from row @id_row
+ * of e->ids, and the position, in device memory): the embedding first
+ * when @head, the classifier last when @tail.
  */
-static void encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, int l0, int l1, int head,
-		   int tail)
+static void encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, uint32_t id_row, int l0,
+		   int l1, int head, int tail)
 {
 	const struct npu_model_config *c = &e->c;
-	struct npu_tensor ids = npu_tensor_2d(e->ids.bo, 0, rows, 1, NPU_I32);
+	struct npu_tensor ids = npu_tensor_2d(e->ids.bo, id_row * 4ull, rows, 1, NPU_I32);
 	struct npu_tensor emb = npu_tensor_2d(e->w->emb.bo, 0, (uint32_t)c->vocab_size,
 					      (uint32_t)c->dim, NPU_I8);
 	struct pass p;
@@ -302,14 +316,14 @@ static void encode(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, int l0, in
 		struct npu_tensor last = T_row(&e->x, rows - 1), xn0 = T_act(&e->xn, 1);
 
 		npu_op_rmsnorm(cmd, &last, &gfin, p.eps, &xn0);
-		/* The host samples from the logits: no ARGMAX on the device. */
+		/* The host samples from the logits; a greedy burst picks from them. */
 		matmul(cmd, &e->xn, &e->w->wcls, &e->logits, 1);
 	}
 }
 
 static void encode_part(struct npu_engine *e, npu_cmd *cmd, uint32_t rows, const struct part *pt)
 {
-	encode(e, cmd, rows, pt->l0, pt->l1, pt->l0 == 0, pt->l1 == e->c.n_layers);
+	encode(e, cmd, rows, 0, pt->l0, pt->l1, pt->l0 == 0, pt->l1 == e->c.n_layers);
 }
 
 /* The cmd's opcodes into @ops (*@n of them); with profiling, its profile into e->prof. */
@@ -407,7 +421,8 @@ static int warm_up(struct npu_engine *e)
 	int err = 0, i;
 
 	*(int32_t *)e->ids.p = 0;
-	*(uint32_t *)e->pos.p = 0;
+	((uint32_t *)e->pos.p)[0] = 0;
+	((uint32_t *)e->pos.p)[1] = 1;
 	for (i = 0; i < e->n_parts && !err; i++)
 		err = run_part(e, i, 1);
 	memset(e->prof_ns, 0, sizeof(e->prof_ns));
@@ -460,11 +475,11 @@ static int plan_parts(struct npu_engine *e)
 	int layers = e->c.n_layers, per_job, i, err;
 	uint32_t fixed = 0, per = 0;
 
-	encode(e, e->cmd, 1, 0, 0, 1, 1);
+	encode(e, e->cmd, 1, 0, 0, 0, 1, 1);
 	err = npu_cmd_count(e->cmd, &fixed);
 	err = err ? err : npu_cmd_reset(e->cmd);
 	if (!err)
-		encode(e, e->cmd, 1, 0, 1, 0, 0);
+		encode(e, e->cmd, 1, 0, 0, 1, 0, 0);
 	err = err ? err : npu_cmd_count(e->cmd, &per);
 	if (err)
 		return err;
@@ -472,6 +487,13 @@ static int plan_parts(struct npu_engine *e)
 	e->n_parts = (layers + per_job - 1) / per_job;
 	per_job = (layers + e->n_parts - 1) / e->n_parts;
 	e->n_parts = (layers + per_job - 1) / per_job;
+	/* A burst's step is one pass and its ARGMAX and ADD. */
+	for (e->burst_max = 1 << BURST_LOG;
+	     e->burst_max && (uint64_t)e->burst_max * (fixed + per * layers + 2) > DRM_NPU_CMD_MAX_OPS;
+	     e->burst_max /= 2)
+		;
+	if (e->n_parts > 1)
+		e->burst_max = 0;
 	e->parts = calloc((size_t)e->n_parts, sizeof(*e->parts));
 	if (!e->parts)
 		return NPU_E_NOMEM;
@@ -579,7 +601,14 @@ int engine_positions(const struct npu_engine *e)
 
 int engine_set_priority(struct npu_engine *e, enum npu_priority prio)
 {
-	return npu_cmd_set_priority(e->cmd, prio);
+	int err = npu_cmd_set_priority(e->cmd, prio), i;
+
+	for (i = 0; !err && i < e->n_parts; i++)
+		err = npu_graph_set_priority(e->parts[i].step, prio);
+	for (i = 0; !err && i <= BURST_LOG; i++)
+		if (e->bursts[i].g)
+			err = npu_graph_set_priority(e->bursts[i].g, prio);
+	return err;
 }
 
 /* The last row's logits, dequantized with its scale. */
@@ -619,6 +648,100 @@ int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, 
 	return NPU_OK;
 }
 
+/*
+ * A burst of 2^@i greedy steps, recorded: each picks the first maximum of
+ * the logits (integers of one scale) into its row of ids, runs the pass
+ * on it, and adds 1 to the position.
+ */
+static int burst_record(struct npu_engine *e, int i)
+{
+	struct burst *b = &e->bursts[i];
+	struct npu_tensor logits = T_act(&e->logits, 1);
+	struct npu_tensor pos = npu_tensor_2d(e->pos.bo, 0, 1, 1, NPU_I32);
+	struct npu_tensor one = npu_tensor_2d(e->pos.bo, 4, 1, 1, NPU_I32);
+	uint32_t s;
+	int err;
+
+	pos.scale_mode = one.scale_mode = NPU_SCALE_TENSOR;
+	npu_scale_from_double(1, &pos.scale);
+	one.scale = pos.scale;
+	b->ops = calloc(DRM_NPU_CMD_MAX_OPS, sizeof(*b->ops));
+	err = b->ops ? npu_cmd_reset(e->cmd) : NPU_E_NOMEM;
+	for (s = 0; !err && s < 1u << i; s++) {
+		struct npu_tensor id = npu_tensor_2d(e->ids.bo, s * 4ull, 1, 1, NPU_I32);
+
+		npu_op_argmax(e->cmd, &logits, &id);
+		encode(e, e->cmd, 1, s, 0, e->c.n_layers, 1, 1);
+		npu_op_add(e->cmd, &pos, &one, &pos);
+	}
+	err = err ? err : ops_keep(e, e->cmd, b->ops, &b->n_ops);
+	err = err ? err : npu_graph_create(e->cmd, &b->g);
+	if (err) {
+		free(b->ops);
+		b->ops = NULL;
+	}
+	return err;
+}
+
+/* One step of a pass that is many jobs: its ARGMAX alone, then the parts. */
+static int greedy_step(struct npu_engine *e)
+{
+	struct npu_tensor logits = T_act(&e->logits, 1);
+	struct npu_tensor id = npu_tensor_2d(e->ids.bo, 0, 1, 1, NPU_I32);
+	npu_fence f;
+	uint32_t n = 0;
+	int err = npu_cmd_reset(e->cmd), i;
+
+	if (!err)
+		npu_op_argmax(e->cmd, &logits, &id);
+	err = err ? err : ops_keep(e, e->cmd, e->job_ops, &n);
+	err = err ? err : npu_submit(e->cmd, &f);
+	err = err ? err : job_wait(e, f, e->job_ops, n);
+	for (i = 0; i < e->n_parts && !err; i++)
+		err = run_part(e, i, 1);
+	return err;
+}
+
+int engine_burst_max(const struct npu_engine *e)
+{
+	return e->burst_max ? e->burst_max : 1;
+}
+
+int engine_greedy(struct npu_engine *e, int pos, int n, int32_t *tokens, float *logits,
+		  char *why, size_t why_len)
+{
+	int done = 0, err = 0, i;
+	npu_fence f;
+
+	if (n < 1 || n > engine_burst_max(e) || pos < 1 || pos > e->ctx || n > e->ctx - pos)
+		return NPU_E_RANGE;
+	/* n as bursts of its binary digits, the largest first. */
+	for (i = BURST_LOG; i >= 0 && !err; i--) {
+		struct burst *b = &e->bursts[i];
+
+		if (!(n & 1 << i))
+			continue;
+		((uint32_t *)e->pos.p)[0] = (uint32_t)(pos + done);
+		if (!e->burst_max) {
+			err = greedy_step(e);
+		} else {
+			err = b->g ? NPU_OK : burst_record(e, i);
+			err = err ? err : npu_graph_launch(b->g, &f);
+			err = err ? err : job_wait(e, f, b->ops, b->n_ops);
+		}
+		if (!err)
+			memcpy(tokens + done, e->ids.p, (size_t)4 << i);
+		done += 1 << i;
+	}
+	if (err) {
+		fail_text(e, err, why, why_len);
+		return err;
+	}
+	e->last_rows = 1;
+	read_logits(e, logits);
+	return NPU_OK;
+}
+
 void engine_trace(const struct npu_engine *e, int l, float *out)
 {
 	const struct act *a = &e->layers[l].trace;
@@ -653,6 +776,11 @@ void engine_destroy(struct npu_engine *e)
 		free(e->parts[l].ops);
 	}
 	free(e->parts);
+	for (l = 0; l <= BURST_LOG; l++) {
+		if (e->bursts[l].g)
+			npu_graph_destroy(e->bursts[l].g);
+		free(e->bursts[l].ops);
+	}
 	if (e->cmd)
 		npu_cmd_destroy(e->cmd);
 	for (l = 0; e->layers && l < e->c.n_layers; l++) {

@@ -57,6 +57,7 @@ struct npu_llm_ctx {
 	int pos, positions;
 	int trace;		/* npu_llm_trace() has layers to give */
 	int evaluated;		/* logits and trace are of the last eval: none since a rewind */
+	int burst;		/* npu_llm_ctx_set_burst() */
 	float *logits;
 	char error[192];
 };
@@ -687,6 +688,44 @@ void llm_ctx_error(npu_llm_ctx *c, const char *fmt, ...)
 int llm_ctx_traces(const npu_llm_ctx *c)
 {
 	return c->trace;
+}
+
+int npu_llm_ctx_set_burst(npu_llm_ctx *c, int tokens)
+{
+	if (tokens < 0 || tokens > NPU_LLM_BURST_MAX)
+		return NPU_E_RANGE;
+	if (!c->dev)
+		return NPU_E_UNSUPPORTED;
+	c->burst = tokens;
+	return NPU_OK;
+}
+
+int llm_ctx_burst(const npu_llm_ctx *c, int *fixed)
+{
+	int max = c->dev ? engine_burst_max(c->dev) : 0;
+
+	*fixed = c->burst != 0;
+	return c->burst && c->burst < max ? c->burst : max;
+}
+
+int llm_ctx_greedy(npu_llm_ctx *c, int n, int32_t *tokens)
+{
+	int ret;
+
+	c->error[0] = 0;
+	if (!c->dev || !c->evaluated || n < 1 || n > c->positions - c->pos) {
+		snprintf(c->error, sizeof(c->error), "%d greedy steps at position %d: %s", n,
+			 c->pos, !c->dev ? "the context has no device" :
+			 !c->evaluated ? "no logits to pick from" : "past the cache");
+		return NPU_E_INVAL;
+	}
+	c->evaluated = 0;
+	ret = engine_greedy(c->dev, c->pos, n, tokens, c->logits, c->error, sizeof(c->error));
+	if (ret)
+		return ret;
+	c->pos += n;
+	c->evaluated = 1;
+	return NPU_OK;
 }
 
 int npu_llm_eval(npu_llm_ctx *c, const int32_t *tokens, int n)

@@ -115,6 +115,17 @@ NPU_HIDDEN int engine_set_priority(struct npu_engine *e, enum npu_priority prio)
  */
 NPU_HIDDEN int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos,
 			      float *logits, char *why, size_t why_len);
+/* The most greedy steps engine_greedy() runs at once (1 and up). */
+NPU_HIDDEN int engine_burst_max(const struct npu_engine *e);
+/*
+ * @n greedy steps from position @pos, after a pass that left the logits of
+ * pos - 1: each picks the first maximum of the last logits (the device's
+ * integers), runs it at the next position, and gives it in @tokens. In
+ * one job up to a power of two, else a job per binary digit of @n (a step
+ * that is many jobs: several). The last step's logits into @logits.
+ */
+NPU_HIDDEN int engine_greedy(struct npu_engine *e, int pos, int n, int32_t *tokens,
+			     float *logits, char *why, size_t why_len);
 /* Device bytes of the caches and activations (the weights' are apart). */
 NPU_HIDDEN uint64_t engine_device_bytes(const struct npu_engine *e);
 /* With opts.trace: layer @l's output for the last token run, dequantized. */
@@ -160,6 +171,18 @@ NPU_HIDDEN const struct npu_model_config *llm_model_cfg(const npu_llm_model *m);
 /* The context's npu_llm_ctx_error() text. */
 NPU_HIDDEN void llm_ctx_error(npu_llm_ctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * The most greedy steps llm_ctx_greedy() takes at once: 0 without a
+ * device; *@fixed when npu_llm_ctx_set_burst() set it.
+ */
+NPU_HIDDEN int llm_ctx_burst(const npu_llm_ctx *c, int *fixed);
+/*
+ * @n greedy steps on the device (engine_greedy()) from the context's
+ * position, after an eval: the tokens picked into @tokens, each run.
+ */
+NPU_HIDDEN int llm_ctx_greedy(npu_llm_ctx *c, int n, int32_t *tokens);
+/* The sampler draws the first maximum: no sampler, or temperature 0 without a penalty. */
+NPU_HIDDEN int llm_sampler_greedy(const npu_llm_sampler *s);
 /* The context keeps each layer's output (npu_llm_trace()). */
 NPU_HIDDEN int llm_ctx_traces(const npu_llm_ctx *c);
 

@@ -177,6 +177,11 @@ static const float *penalize(npu_llm_sampler *s, const float *logits)
 	return s->penalized;
 }
 
+int llm_sampler_greedy(const npu_llm_sampler *s)
+{
+	return !s || (s->p.temperature <= 0 && s->p.repeat_penalty == 1.0f);
+}
+
 int32_t npu_llm_sampler_sample(npu_llm_sampler *s, const float *logits)
 {
 	const float *l = penalize(s, logits);

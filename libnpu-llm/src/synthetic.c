@@ -51,6 +51,8 @@ int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, c
 		{ "110m", { 768, 2048, 12, 12, 12, 32000, 1024, 1 } },
 		/* TinyLlama-1.1B's shape: grouped-query attention, 22 layers. */
 		{ "1b", { 2048, 5632, 22, 32, 4, 32000, 2048, 0 } },
+		/* tiny's widths, so many layers that one decode step is two jobs. */
+		{ "deep", { 64, 172, 240, 8, 4, 512, 512, 1 } },
 	};
 	size_t i, n, l, d, h, kv;
 	uint64_t s = seed ? seed : 1;
@@ -65,7 +67,7 @@ int npu_model_synthetic(const char *shape, uint64_t seed, struct npu_model *m, c
 	if (i == sizeof(shapes) / sizeof(shapes[0])) {
 		char q[NPU_QUOTE_LEN];
 
-		npu_model_error(err, len, "unknown synthetic shape %s (tiny, k256, 15m, 110m, 1b)",
+		npu_model_error(err, len, "unknown synthetic shape %s (tiny, k256, 15m, 110m, 1b, deep)",
 				npu_model_quote(q, shape, strlen(shape)));
 		return NPU_E_INVAL;
 	}

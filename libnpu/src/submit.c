@@ -186,6 +186,14 @@ int npu_graph_launch(npu_graph *graph, npu_fence *fence)
 	return submit_bo(graph->dev, graph->bo, 0, graph->size, graph->prio, 0, fence);
 }
 
+int npu_graph_set_priority(npu_graph *graph, enum npu_priority prio)
+{
+	if (!graph || (unsigned int)prio > NPU_PRIO_HIGH)
+		return NPU_E_INVAL;
+	graph->prio = prio;
+	return NPU_OK;
+}
+
 int npu_graph_destroy(npu_graph *graph)
 {
 	if (!graph)

@@ -177,13 +177,18 @@ fi
 
 if [ "$mode" = run ]; then
 	[ $devd_ok = 1 ] || exit 1
-	# Both backends' decode speeds, and their ratio (make run with NPU_DEVD).
+	# Both backends' decode speeds, and their ratio (make run with NPU_DEVD):
+	# greedy bursts as npu-run chooses them, and one job per token.
 	awk '/NPU-RUN-BACKEND: pci/ { b = "pci" } /NPU-RUN-BACKEND: emulated/ { b = "emu" }
+		/NPU-RUN-BURST1: pci/ { b = "pci1" } /NPU-RUN-BURST1: emulated/ { b = "emu1" }
 		b && match($0, /decode [0-9.]+ tok\/s/) {
 			v[b] = substr($0, RSTART + 7, RLENGTH - 13) + 0 }
 		END { if (v["pci"] && v["emu"])
 			printf "qemu: decode on the PCI NPU %.1f tok/s, on the emulated NPU %.1f tok/s: x%.1f\n",
-				v["pci"], v["emu"], v["pci"] / v["emu"] }' "$log" | tr -d '\r'
+				v["pci"], v["emu"], v["pci"] / v["emu"]
+		      if (v["pci1"] && v["emu1"])
+			printf "qemu: one job per token (--burst 1): %.1f tok/s and %.1f tok/s: x%.1f\n",
+				v["pci1"], v["emu1"], v["pci1"] / v["emu1"] }' "$log" | tr -d '\r'
 	rc=$(grep -a 'NPU-RUN-EXIT:' "$log" | tail -1 | sed 's/.*NPU-RUN-EXIT: //' | tr -d '\r')
 	[ "$rc" = 0 ] && exit 0
 	echo "qemu: npu-run did not finish well (exit '${rc:-none}'); the log is $log"

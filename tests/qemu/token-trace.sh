@@ -1,7 +1,8 @@
 #!/bin/sh
 # Where one decode token's time goes in the guest: runs COMMAND (an npu-run)
 # with the kernel's scheduler, interrupt and fence events traced, then
-# prints the median of each stage over its jobs, one job per token:
+# prints the median of each stage over its jobs, one job per token (the
+# caller's npu-run --burst 1):
 #   push -> run_job      the job queued until drm_sched's worker runs it
 #   run_job -> MSI-X     the device: doorbell, execution, interrupt (PCI)
 #   MSI-X -> fence       the driver's completion (PCI)

@@ -239,34 +239,45 @@ static void encode_log(npu_cmd *cmd, struct t_buf *log, struct t_buf *k, int id)
 	assert_int_equal(npu_op_add(cmd, &tl, &tk, &tl), NPU_OK);
 }
 
-static void priorities(void **state)
+/*
+ * Low, normal and high queued in that order behind a blocker run high
+ * first: as streams with those priorities, or (@graphs) as graphs recorded
+ * at the default one and given theirs by npu_graph_set_priority().
+ */
+static void priority_order(npu_device *dev, const struct long_job *lj, int graphs)
 {
-	npu_device *dev = t_open();
 	struct t_buf log = t_alloc(dev, 4), k = t_alloc(dev, 16);
-	struct long_job lj;
+	npu_graph *g[3] = { NULL };
 	npu_cmd *c[3];
 	npu_fence blocker, f[3];
 	int i, attempt, queued;
 
-	(void)state;
-	long_job_sized(dev, &lj);
 	((int32_t *)k.p)[0] = 4;
 	for (i = 0; i < 3; i++) {
 		((int32_t *)k.p)[i + 1] = i + 1;
 		assert_int_equal(npu_cmd_create(dev, &c[i]), NPU_OK);
-		assert_int_equal(npu_cmd_set_priority(c[i], (enum npu_priority)i), NPU_OK);
+		if (!graphs)
+			assert_int_equal(npu_cmd_set_priority(c[i], (enum npu_priority)i), NPU_OK);
 		encode_log(c[i], &log, &k, i + 1);
+		if (graphs) {
+			assert_int_equal(npu_graph_create(c[i], &g[i]), NPU_OK);
+			assert_int_equal(npu_graph_set_priority(g[i], (enum npu_priority)i), NPU_OK);
+		}
+	}
+	if (graphs) {
+		assert_int_equal(npu_graph_set_priority(g[0], (enum npu_priority)3), NPU_E_INVAL);
+		assert_int_equal(npu_graph_set_priority(NULL, NPU_PRIO_LOW), NPU_E_INVAL);
 	}
 	/*
-	 * While the blocker runs, low, normal and high are queued in that
-	 * order. The order is only asserted when the blocker was verifiably
-	 * still running after all three were queued (else: try again).
+	 * The order is only asserted when the blocker was verifiably still
+	 * running after all three were queued (else: try again).
 	 */
 	for (attempt = 0, queued = 0; attempt < 5 && !queued; attempt++) {
 		*(int32_t *)log.p = 0;
-		assert_int_equal(npu_submit(lj.cmd, &blocker), NPU_OK);
+		assert_int_equal(npu_submit(lj->cmd, &blocker), NPU_OK);
 		for (i = 0; i < 3; i++)
-			assert_int_equal(npu_submit(c[i], &f[i]), NPU_OK);
+			assert_int_equal(graphs ? npu_graph_launch(g[i], &f[i]) :
+					 npu_submit(c[i], &f[i]), NPU_OK);
 		queued = npu_fence_wait(dev, blocker, 0, NULL) == NPU_E_TIMEOUT;
 		for (i = 0; i < 3; i++)
 			assert_int_equal(npu_fence_wait(dev, f[i], -1, NULL), NPU_OK);
@@ -275,11 +286,25 @@ static void priorities(void **state)
 			assert_int_equal(*(int32_t *)log.p, 57);
 	}
 	assert_true(queued);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
+		if (g[i])
+			assert_int_equal(npu_graph_destroy(g[i]), NPU_OK);
 		npu_cmd_destroy(c[i]);
-	long_job_fini(dev, &lj);
+	}
 	t_free(dev, &log);
 	t_free(dev, &k);
+}
+
+static void priorities(void **state)
+{
+	npu_device *dev = t_open();
+	struct long_job lj;
+
+	(void)state;
+	long_job_sized(dev, &lj);
+	priority_order(dev, &lj, 0);
+	priority_order(dev, &lj, 1);
+	long_job_fini(dev, &lj);
 	npu_close(dev);
 }
 

@@ -2,8 +2,9 @@
 /*
  * libnpu-llm's public API, through <npu/llm.h> alone, with stories260K
  * from ../shared/models (or $NPU_MODELS): generation against a hand loop
- * of eval and argmax, a context's limits, contexts sharing a model (on
- * several threads too, and on several opens of the device), where a model's tokenizer comes from, and teacher
+ * of eval and argmax (also in bursts of steps a job), a context's limits,
+ * contexts sharing a model (on several threads too, and on several opens
+ * of the device), where a model's tokenizer comes from, and teacher
  * forcing against the float model. The sampler is test_sampler's.
  */
 #include <math.h>
@@ -192,6 +193,99 @@ static void generate_bounds(void **state)
 	npu_llm_ctx_free(c);
 	npu_llm_model_free(m);
 	npu_close(cpu);
+}
+
+/*
+ * Up to @max tokens greedy after @tokens (@n) into @want by the hand loop
+ * of eval and argmax on @c, up to BOS: how many, @c left after the last.
+ */
+static int hand_loop(npu_llm_ctx *c, const int32_t *tokens, int n, int32_t *want, int max)
+{
+	int k;
+
+	assert_int_equal(npu_llm_ctx_rewind(c, 0), NPU_OK);
+	assert_int_equal(npu_llm_eval(c, tokens, n), NPU_OK);
+	for (k = 0; k < max; k++) {
+		want[k] = npu_llm_argmax(npu_llm_logits(c), 512);
+		if (want[k] == 1)
+			break;
+		assert_int_equal(npu_llm_eval(c, &want[k], 1), NPU_OK);
+	}
+	return k;
+}
+
+/*
+ * Greedy decoding in bursts of steps (a job each) draws the hand loop's
+ * tokens and leaves its position and logits, at each burst size: through
+ * stops inside a burst (the story's BOS, the callback's, max_tokens), and
+ * on a model whose one step is two jobs.
+ */
+static void greedy_bursts(void **state)
+{
+	static const int sizes[] = { 1, 2, 5, 16, 0 };
+	struct npu_llm_model_params deep_p = { .synthetic = "deep", .seed = 9 };
+	npu_device *dev = t_open();
+	npu_llm_model *models[2] = { load(dev, files.bin, NULL), load(dev, NULL, &deep_p) };
+	npu_llm_ctx *hand, *c;
+	struct npu_llm_stats st;
+	int32_t tokens[64], want[300], n;
+	int mi, i, k, stop;
+
+	(void)state;
+	for (mi = 0; mi < 2; mi++) {
+		npu_llm_model *m = models[mi];
+		int max = mi ? 12 : 300;
+		struct seen got = { .m = m };
+
+		n = prompt(m, tokens);
+		hand = ctx(m, 0, 0);
+		c = ctx(m, 0, 0);
+		k = hand_loop(hand, tokens, n, want, max);
+		/* The story ends inside a burst of 5 and of 16. */
+		if (!mi)
+			assert_true(k < max && k % 5 && k % 16);
+		for (i = 0; i < (int)(sizeof(sizes) / sizeof(sizes[0])); i++) {
+			assert_int_equal(npu_llm_ctx_set_burst(c, sizes[i]), NPU_OK);
+			assert_int_equal(npu_llm_ctx_rewind(c, 0), NPU_OK);
+			got.n = 0;
+			got.prev = tokens[n - 1];
+			assert_int_equal(npu_llm_generate(c, NULL, tokens, n, max, on_token, &got, &st),
+					 NPU_OK);
+			assert_int_equal(st.stop, k < max ? NPU_LLM_STOP_BOS : NPU_LLM_STOP_LENGTH);
+			assert_int_equal(got.n, k);
+			assert_memory_equal(got.tokens, want, (size_t)k * sizeof(*want));
+			sane_stats(&st, n, k);
+			assert_int_equal(npu_llm_ctx_pos(c), npu_llm_ctx_pos(hand));
+			assert_memory_equal(npu_llm_logits(c), npu_llm_logits(hand),
+					    512 * sizeof(float));
+		}
+		/* The callback stops inside a burst; then max_tokens does. */
+		for (stop = 0; stop < 2; stop++) {
+			int at = stop ? 0 : 7, upto = stop ? 11 : max;
+
+			assert_int_equal(npu_llm_ctx_set_burst(c, 16), NPU_OK);
+			assert_int_equal(npu_llm_ctx_rewind(c, 0), NPU_OK);
+			got = (struct seen){ .m = m, .prev = tokens[n - 1], .stop_at = at };
+			assert_int_equal(npu_llm_generate(c, NULL, tokens, n, upto, on_token, &got, &st),
+					 NPU_OK);
+			assert_int_equal(got.n, stop ? 11 : 7);
+			assert_int_equal(hand_loop(hand, tokens, n, want, got.n), got.n);
+			assert_memory_equal(got.tokens, want, (size_t)got.n * sizeof(*want));
+			assert_int_equal(npu_llm_ctx_pos(c), n + got.n);
+			assert_memory_equal(npu_llm_logits(c), npu_llm_logits(hand),
+					    512 * sizeof(float));
+		}
+		assert_int_equal(npu_llm_ctx_set_burst(c, -1), NPU_E_RANGE);
+		assert_int_equal(npu_llm_ctx_set_burst(c, NPU_LLM_BURST_MAX + 1), NPU_E_RANGE);
+		npu_llm_ctx_free(hand);
+		npu_llm_ctx_free(c);
+	}
+	c = ctx(models[0], 0, 1);
+	assert_int_equal(npu_llm_ctx_set_burst(c, 4), NPU_E_UNSUPPORTED);
+	npu_llm_ctx_free(c);
+	npu_llm_model_free(models[0]);
+	npu_llm_model_free(models[1]);
+	npu_close(dev);
 }
 
 /* A context's limits: its positions, the vocabulary, rewinding; a failed call changes nothing. */
@@ -586,6 +680,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(generate_equals_eval_loop),
 		cmocka_unit_test(generate_bounds),
+		cmocka_unit_test(greedy_bursts),
 		cmocka_unit_test(ctx_errors),
 		cmocka_unit_test(contexts_share_model),
 		cmocka_unit_test(model_attached),

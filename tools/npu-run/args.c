@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		"      --tokenizer FILE  llama2.c tokenizer (default: a GGUF file's own, else\n"
 		"                        tokenizer.bin or tok<vocab>.bin beside the model, else\n"
 		"                        byte tokens, said so)\n"
-		"      --synthetic SHAPE tiny | k256 | 15m | 110m | 1b: random weights, noise for text\n"
+		"      --synthetic SHAPE tiny | k256 | 15m | 110m | 1b | deep: random weights,\n"
+		"                        noise for text\n"
 		"  -p, --prompt TEXT     the prompt (default \"Once upon a time\")\n"
 		"  -n, --steps N         tokens to generate, 1..1048576 (default 64; at most\n"
 		"                        what the context leaves after the prompt)\n"
@@ -40,6 +41,8 @@ static void usage(FILE *f)
 		"  -d, --device D        auto | accel | accelN | usb | cpu | float (default auto;\n"
 		"                        NPU_DEVICE chooses for auto)\n"
 		"      --threads N       the cpu backend's threads, 1..64 (default: one per CPU)\n"
+		"      --burst N         greedy decoding: up to N tokens a device job, 1..16;\n"
+		"                        0 = as many as about 2 ms holds (default 0)\n"
 		"      --weights W       w8 | w4g32 | w4g64 | w4g128 | native (default: native for\n"
 		"                        a GGUF file with quantized matrices (Q4_0..Q6_K), which\n"
 		"                        keeps them as they are; w8 otherwise)\n"
@@ -182,7 +185,7 @@ static const struct option opts[] = {
 	{ "verbose", 0, 0, 'v' }, { "profile", 0, 0, 'r' }, { "help", 0, 0, 'h' },
 	{ "chat", 0, 0, 'C' }, { "system", 1, 0, 'y' }, { "chat-template", 1, 0, 'L' },
 	{ "ctx-size", 1, 0, 'X' }, { "reference", 1, 0, 'F' }, { "chunks", 1, 0, 'N' },
-	{ "norm-act", 1, 0, 'A' },
+	{ "norm-act", 1, 0, 'A' }, { "burst", 1, 0, 'B' },
 	{ 0, 0, 0, 0 },
 };
 /* ":": getopt says nothing, each mistake gets one line of ours. */
@@ -292,6 +295,11 @@ static int take(int c, const char *v, struct args *a)
 		if (parse_int(v, 4, MAX_STEPS, &n))
 			return bad("--chunks", v, "want an integer in 4..1048576");
 		a->chunks = (int)n;
+		break;
+	case 'B':
+		if (parse_int(v, 0, NPU_LLM_BURST_MAX, &n))
+			return bad("--burst", v, "want an integer in 0..16");
+		a->burst = (int)n;
 		break;
 	case 'X':
 		if (parse_int(v, 1, MAX_STEPS, &n))
@@ -416,6 +424,8 @@ int parse_args(int argc, char **argv, struct args *a)
 		return bad("--model and --synthetic exclude each other", NULL, NULL);
 	if (a->profile && !strcmp(a->device, "float"))
 		return bad("--profile times device ops: not with --device float", NULL, NULL);
+	if (a->burst && !strcmp(a->device, "float"))
+		return bad("--burst sizes device jobs: not with --device float", NULL, NULL);
 	if (a->compare && !strcmp(a->device, "float"))
 		return bad("--compare compares a device with float: pick a device", NULL, NULL);
 	if (a->chat && (a->compare || a->json || a->prompt_given))

@@ -193,6 +193,16 @@ static int size_context(struct run *run)
 	return 0;
 }
 
+/* --burst on the run's context (a device's: --device float refuses it). */
+static int set_burst(struct run *run, char err[512])
+{
+	int ret = run->a.burst ? npu_llm_ctx_set_burst(run->ctx, run->a.burst) : NPU_OK;
+
+	if (ret)
+		snprintf(err, 512, "--burst %d: %s", run->a.burst, npu_strerror(ret));
+	return ret;
+}
+
 /* --chat: its context has all the positions the run may have. */
 static int run_chat(struct run *run)
 {
@@ -200,7 +210,7 @@ static int run_chat(struct run *run)
 					 .norm_act = run->a.norm_act };
 	char err[512];
 
-	if (npu_llm_ctx_create(run->m, &cp, &run->ctx, err, sizeof(err))) {
+	if (npu_llm_ctx_create(run->m, &cp, &run->ctx, err, sizeof(err)) || set_burst(run, err)) {
 		fprintf(stderr, "npu-run: %s\n", err);
 		return 1;
 	}
@@ -272,6 +282,7 @@ static int prepare(struct run *run, int32_t **tokens, int32_t *n_prompt)
 	if (a->chunks && !a->ctx_size)
 		cp.positions = a->chunks > end ? a->chunks : end;
 	ret = npu_llm_ctx_create(run->m, &cp, &run->ctx, err, sizeof(err));
+	ret = ret ? ret : set_burst(run, err);
 	if (!ret && a->reference) {
 		struct npu_llm_model_params mp = { .tokenizer = a->tokenizer };
 

@@ -21,6 +21,7 @@ struct args {
 	int steps, compare, json, verbose, profile, threads, chat, ctx_size, prompt_given;
 	int chunks;		/* --chunks N: --text compared N tokens at a time, or 0 */
 	int norm_act;		/* --norm-act: enum npu_llm_norm_act */
+	int burst;		/* --burst: greedy tokens a device job, 0 automatic */
 	struct npu_llm_sampler_params sampling;
 };
 

@@ -46,7 +46,7 @@ typedef void (*npu_llm_progress_fn)(void *user, int done, int total);
  *	"w4g32", "w4g64" or "w4g128"; NULL: native when the file has
  *	quantized matrices, else w8.
  * @synthetic: with a NULL path, the synthetic model's shape ("tiny",
- *	"k256", "15m", "110m" or "1b"); NULL: "tiny".
+ *	"k256", "15m", "110m", "1b" or "deep"); NULL: "tiny".
  * @seed: the synthetic model's weights.
  * @progress: NULL, or called after each layer is put on the device.
  * @progress_user: passed to @progress.
@@ -368,6 +368,30 @@ NPU_API const char *npu_llm_ctx_error(const npu_llm_ctx *c);
  * NPU_E_UNSUPPORTED for a reference context, which has no device.
  */
 NPU_API int npu_llm_ctx_set_priority(npu_llm_ctx *c, enum npu_priority prio);
+
+/* The most greedy tokens one device job decodes (npu_llm_ctx_set_burst()). */
+#define NPU_LLM_BURST_MAX 16
+
+/**
+ * npu_llm_ctx_set_burst() - how many greedy tokens npu_llm_generate()
+ *	decodes per device job from now on.
+ * @c: the context.
+ * @tokens: 1 to NPU_LLM_BURST_MAX: that many (fewer when a model's step
+ *	does not fit that often in one job); 0, a new context's: as many as
+ *	the last burst's pace decodes in about 2 ms, so the callback hears of
+ *	a token at most about that much later than with one job per token.
+ *
+ * Greedy decoding (no sampler, or one of temperature 0 without a
+ * repetition penalty) on a device picks each token on the device, the
+ * first maximum of its integer logits, and runs several steps as one job.
+ * The tokens, the context's position and its last logits are those of
+ * one job per token; a stop inside a burst costs the steps run past it
+ * and one more. Sampling draws on the host, one job per token.
+ *
+ * Return: NPU_OK; NPU_E_RANGE for @tokens out of range;
+ * NPU_E_UNSUPPORTED for a reference context, which has no device.
+ */
+NPU_API int npu_llm_ctx_set_burst(npu_llm_ctx *c, int tokens);
 
 /**
  * npu_llm_eval() - run @n tokens at the context's position and advance it.

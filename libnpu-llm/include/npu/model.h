@@ -329,7 +329,8 @@ NPU_API int npu_model_quantize_gguf(const char *path, const struct npu_model *m,
 /**
  * npu_model_synthetic() - a model of a known shape with random weights.
  * @shape: "tiny", "k256" (rows of 256, as K-quants need), "15m", "110m" or
- *	"1b" (TinyLlama-1.1B's shape).
+ *	"1b" (TinyLlama-1.1B's shape) or "deep" (tiny's widths, 240 layers:
+ *	one decode step more ops than a command stream holds).
  * @seed: the weights'.
  * @m: the model.
  * @err: on failure, why.

@@ -913,6 +913,17 @@ NPU_API int npu_graph_create(npu_cmd *cmd, npu_graph **graph);
 NPU_API int npu_graph_launch(npu_graph *graph, npu_fence *fence);
 
 /**
+ * npu_graph_set_priority - the priority the graph's later launches queue at.
+ * @graph: the graph.
+ * @prio: the priority.
+ *
+ * A graph starts with its stream's priority when it was recorded.
+ *
+ * Return: NPU_OK, or NPU_E_INVAL for a priority out of range.
+ */
+NPU_API int npu_graph_set_priority(npu_graph *graph, enum npu_priority prio);
+
+/**
  * npu_graph_destroy - free a graph.
  * @graph: the graph.
  *
