@@ -73,7 +73,7 @@ struct npu_engine {
 	struct dbuf qn, kn;	/* cfg.qk_norm: Q and K after their heads' norms */
 	struct part *parts;
 	int n_parts;
-	struct burst bursts[BURST_LOG + 1];	/* 2^i steps, recorded when first run */
+	struct burst bursts[BURST_LOG + 1];	/* 2^i steps, up to burst_max */
 	int burst_max;		/* the most steps one job holds; 0: a step is many jobs */
 	npu_cmd *cmd;		/* a prefill batch's part, encoded anew */
 	unsigned int *job_ops;	/* its opcodes */
@@ -409,6 +409,41 @@ static int run_part(struct npu_engine *e, int i, uint32_t rows)
 }
 
 /*
+ * A burst of 2^@i greedy steps, recorded: each picks the first maximum of
+ * the logits (integers of one scale) into its row of ids, runs the pass
+ * on it, and adds 1 to the position.
+ */
+static int burst_record(struct npu_engine *e, int i)
+{
+	struct burst *b = &e->bursts[i];
+	struct npu_tensor logits = T_act(&e->logits, 1);
+	struct npu_tensor pos = npu_tensor_2d(e->pos.bo, 0, 1, 1, NPU_I32);
+	struct npu_tensor one = npu_tensor_2d(e->pos.bo, 4, 1, 1, NPU_I32);
+	uint32_t s;
+	int err;
+
+	pos.scale_mode = one.scale_mode = NPU_SCALE_TENSOR;
+	npu_scale_from_double(1, &pos.scale);
+	one.scale = pos.scale;
+	b->ops = calloc(DRM_NPU_CMD_MAX_OPS, sizeof(*b->ops));
+	err = b->ops ? npu_cmd_reset(e->cmd) : NPU_E_NOMEM;
+	for (s = 0; !err && s < 1u << i; s++) {
+		struct npu_tensor id = npu_tensor_2d(e->ids.bo, s * 4ull, 1, 1, NPU_I32);
+
+		npu_op_argmax(e->cmd, &logits, &id);
+		encode(e, e->cmd, 1, s, 0, e->c.n_layers, 1, 1);
+		npu_op_add(e->cmd, &pos, &one, &pos);
+	}
+	err = err ? err : ops_keep(e, e->cmd, b->ops, &b->n_ops);
+	err = err ? err : npu_graph_create(e->cmd, &b->g);
+	if (err) {
+		free(b->ops);
+		b->ops = NULL;
+	}
+	return err;
+}
+
+/*
  * One decode step whose result is not read, before the first real one:
  * a backend's one-time work happens here and counts in the load, not in
  * the first token (the cpu backend packs the sealed int4 weights: 384
@@ -582,6 +617,8 @@ int engine_create(struct llm_weights *w, const struct engine_opts *o, int positi
 	err = err ? err : npu_cmd_create(e->dev, &e->cmd);
 	err = err ? err : plan_parts(e);
 	err = err ? err : warm_up(e);
+	for (l = 0; !err && e->burst_max && 1 << l <= e->burst_max; l++)
+		err = burst_record(e, l);
 	if (err) {
 		char why[160];
 
@@ -648,41 +685,6 @@ int engine_forward(struct npu_engine *e, const int32_t *tokens, int n, int pos, 
 	return NPU_OK;
 }
 
-/*
- * A burst of 2^@i greedy steps, recorded: each picks the first maximum of
- * the logits (integers of one scale) into its row of ids, runs the pass
- * on it, and adds 1 to the position.
- */
-static int burst_record(struct npu_engine *e, int i)
-{
-	struct burst *b = &e->bursts[i];
-	struct npu_tensor logits = T_act(&e->logits, 1);
-	struct npu_tensor pos = npu_tensor_2d(e->pos.bo, 0, 1, 1, NPU_I32);
-	struct npu_tensor one = npu_tensor_2d(e->pos.bo, 4, 1, 1, NPU_I32);
-	uint32_t s;
-	int err;
-
-	pos.scale_mode = one.scale_mode = NPU_SCALE_TENSOR;
-	npu_scale_from_double(1, &pos.scale);
-	one.scale = pos.scale;
-	b->ops = calloc(DRM_NPU_CMD_MAX_OPS, sizeof(*b->ops));
-	err = b->ops ? npu_cmd_reset(e->cmd) : NPU_E_NOMEM;
-	for (s = 0; !err && s < 1u << i; s++) {
-		struct npu_tensor id = npu_tensor_2d(e->ids.bo, s * 4ull, 1, 1, NPU_I32);
-
-		npu_op_argmax(e->cmd, &logits, &id);
-		encode(e, e->cmd, 1, s, 0, e->c.n_layers, 1, 1);
-		npu_op_add(e->cmd, &pos, &one, &pos);
-	}
-	err = err ? err : ops_keep(e, e->cmd, b->ops, &b->n_ops);
-	err = err ? err : npu_graph_create(e->cmd, &b->g);
-	if (err) {
-		free(b->ops);
-		b->ops = NULL;
-	}
-	return err;
-}
-
 /* One step of a pass that is many jobs: its ARGMAX alone, then the parts. */
 static int greedy_step(struct npu_engine *e)
 {
@@ -725,8 +727,7 @@ int engine_greedy(struct npu_engine *e, int pos, int n, int32_t *tokens, float *
 		if (!e->burst_max) {
 			err = greedy_step(e);
 		} else {
-			err = b->g ? NPU_OK : burst_record(e, i);
-			err = err ? err : npu_graph_launch(b->g, &f);
+			err = npu_graph_launch(b->g, &f);
 			err = err ? err : job_wait(e, f, b->ops, b->n_ops);
 		}
 		if (!err)

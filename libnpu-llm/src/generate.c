@@ -6,7 +6,7 @@
 #include "llm_internal.h"
 
 /* A burst's pace sets the next one's size: about this long on the device. */
-#define BURST_S 0.002
+#define BURST_S 0.008
 
 /*
  * The next burst of greedy steps: npu_llm_ctx_set_burst()'s size, else a
