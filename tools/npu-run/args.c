@@ -42,7 +42,7 @@ static void usage(FILE *f)
 		"                        NPU_DEVICE chooses for auto)\n"
 		"      --threads N       the cpu backend's threads, 1..64 (default: one per CPU)\n"
 		"      --burst N         greedy decoding: up to N tokens a device job, 1..16;\n"
-		"                        0 = as many as about 2 ms holds (default 0)\n"
+		"                        0 = as many as about 8 ms holds (default 0)\n"
 		"      --weights W       w8 | w4g32 | w4g64 | w4g128 | native (default: native for\n"
 		"                        a GGUF file with quantized matrices (Q4_0..Q6_K), which\n"
 		"                        keeps them as they are; w8 otherwise)\n"

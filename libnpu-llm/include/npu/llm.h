@@ -378,7 +378,7 @@ NPU_API int npu_llm_ctx_set_priority(npu_llm_ctx *c, enum npu_priority prio);
  * @c: the context.
  * @tokens: 1 to NPU_LLM_BURST_MAX: that many (fewer when a model's step
  *	does not fit that often in one job); 0, a new context's: as many as
- *	the last burst's pace decodes in about 2 ms, so the callback hears of
+ *	the last burst's pace decodes in about 8 ms, so the callback hears of
  *	a token at most about that much later than with one job per token.
  *
  * Greedy decoding (no sampler, or one of temperature 0 without a
