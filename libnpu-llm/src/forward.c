@@ -457,7 +457,7 @@ static int warm_up(struct npu_engine *e)
 
 	*(int32_t *)e->ids.p = 0;
 	((uint32_t *)e->pos.p)[0] = 0;
-	((uint32_t *)e->pos.p)[1] = 1;
+	((uint32_t *)e->pos.p)[1] = 1;	/* what a greedy burst adds to it each step */
 	for (i = 0; i < e->n_parts && !err; i++)
 		err = run_part(e, i, 1);
 	memset(e->prof_ns, 0, sizeof(e->prof_ns));
