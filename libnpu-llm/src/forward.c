@@ -715,7 +715,7 @@ int engine_greedy(struct npu_engine *e, int pos, int n, int32_t *tokens, float *
 	int done = 0, err = 0, i;
 	npu_fence f;
 
-	if (n < 1 || n > engine_burst_max(e) || pos < 1 || pos > e->ctx || n > e->ctx - pos)
+	if (n < 1 || n > engine_burst_max(e) || pos < 1 || n > e->ctx - pos)
 		return NPU_E_RANGE;
 	/* n as bursts of its binary digits, the largest first. */
 	for (i = BURST_LOG; i >= 0 && !err; i--) {
